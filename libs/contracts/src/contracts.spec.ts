@@ -1,0 +1,82 @@
+import {
+  canonicalJson,
+  contractFor,
+  dailyRunId,
+  defaultDataDate,
+  Events,
+  JobDefinition,
+  jsonSchemas,
+  RunRequested,
+  specHash,
+  toJobSpec,
+  canTransitionJob,
+} from './index';
+
+const def: JobDefinition = {
+  jobId: 'daily-20261122-BTCUSDT',
+  runId: 'daily-20261122',
+  symbol: 'BTCUSDT',
+  date: '2026-11-22',
+  featureset: 'fs1',
+  timeframe: '1h',
+  lookbackCandles: 2000,
+  model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 },
+  costs: { feeBps: 10, spreadBps: 2 },
+  driver: { kind: 'builtin' },
+  resources: { gpuMemoryGb: 0, cpus: 1 },
+  timeoutMinutes: 45,
+  priority: 'normal',
+  promote: 'auto',
+  canary: false,
+};
+
+describe('contracts', () => {
+  it('canonical JSON ignores key order, so spec hashes are stable', () => {
+    const reordered = JSON.parse(JSON.stringify({ ...def, model: { seed: 7, epochs: 20, learningRate: 0.1, type: 'logistic' } }));
+    expect(canonicalJson(reordered)).toBe(canonicalJson(def));
+    expect(specHash(reordered)).toBe(specHash(def));
+    expect(specHash({ ...def, symbol: 'ETHUSDT' })).not.toBe(specHash(def));
+  });
+
+  it('job specs carry the hash of their definition', () => {
+    const spec = toJobSpec(def, 1);
+    expect(spec.specHash).toMatch(/^[a-f0-9]{64}$/);
+    expect(Events.JobRequested.schema.parse({ schemaVersion: 1, id: 'x', occurredAt: new Date().toISOString(), spec })).toBeTruthy();
+  });
+
+  it('refuses symbols that could escape a path or a subject', () => {
+    for (const bad of ['../etc', 'BTC/USDT', '', 'btc usdt', 'A.B', 'X*']) {
+      const r = RunRequested.safeParse({ schemaVersion: 1, id: 'r', occurredAt: new Date().toISOString(), trigger: 'cli', symbols: [bad] });
+      expect(r.success).toBe(false);
+    }
+  });
+
+  it('fills run request defaults', () => {
+    const r = RunRequested.parse({ schemaVersion: 1, id: 'r', occurredAt: new Date().toISOString(), trigger: 'event', symbols: { topN: 3 } });
+    expect(r).toMatchObject({ mode: 'hybrid', priority: 'normal', promote: 'off', canary: false, force: false, dryRun: false, driver: { kind: 'builtin' } });
+  });
+
+  it('derives the daily run id and default date from the clock', () => {
+    expect(defaultDataDate(new Date('2026-11-23T00:15:00Z'))).toBe('2026-11-22');
+    expect(defaultDataDate(new Date('2026-03-01T10:00:00Z'))).toBe('2026-02-28');
+    expect(dailyRunId('2026-11-22')).toBe('daily-20261122');
+  });
+
+  it('routes parameterised subjects from the payload', () => {
+    expect(contractFor('job.cancel').subject({ jobId: 'j1' } as never)).toBe('job.j1.cancel');
+    expect(contractFor('agent.assign').filter).toBe('agent.*.assign');
+    expect(() => contractFor('nope')).toThrow(/unknown event/);
+  });
+
+  it('exports a JSON Schema for every event', () => {
+    const schemas = jsonSchemas();
+    expect(Object.keys(schemas)).toHaveLength(Object.keys(Events).length);
+    expect(schemas['run.requested']).toMatchObject({ type: 'object', title: 'run.requested' });
+  });
+
+  it('refuses job transitions out of terminal states', () => {
+    expect(canTransitionJob('running', 'succeeded')).toBe(true);
+    expect(canTransitionJob('succeeded', 'running')).toBe(false);
+    expect(canTransitionJob('cancelled', 'released')).toBe(false);
+  });
+});

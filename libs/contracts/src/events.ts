@@ -1,0 +1,274 @@
+import { z } from 'zod';
+import { CheckpointRef, Driver, JobSpec } from './job-spec';
+import {
+  Artifact,
+  Costs,
+  ErrorType,
+  Id,
+  IsoDate,
+  Metrics,
+  Priority,
+  PromoteMode,
+  Provider,
+  RunMode,
+  Sha256,
+  SymbolName,
+  Timestamp,
+  Trigger,
+} from './primitives';
+
+export const SCHEMA_VERSION = 1 as const;
+
+/** Fields every message carries; `id` is also sent as Nats-Msg-Id for de-duplication. */
+export const Envelope = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  id: z.string().min(1).max(256),
+  occurredAt: Timestamp,
+});
+
+const event = <T extends z.ZodRawShape>(shape: T) => Envelope.extend(shape);
+
+export const SymbolSelection = z.union([
+  z.array(SymbolName).min(1).max(5000),
+  z.object({ topN: z.number().int().min(1).max(5000) }).strict(),
+  z.object({ csv: z.string().min(1) }).strict(),
+]);
+export type SymbolSelection = z.infer<typeof SymbolSelection>;
+
+export const RunRequested = event({
+  runId: Id.optional(),
+  trigger: Trigger,
+  date: IsoDate.optional(),
+  symbols: SymbolSelection,
+  mode: RunMode.default('hybrid'),
+  maxConcurrent: z.number().int().min(1).max(10_000).optional(),
+  priority: Priority.default('normal'),
+  promote: PromoteMode.default('off'),
+  canary: z.boolean().default(false),
+  force: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+  featureset: z.string().min(1).default('fs1'),
+  driver: Driver.default({ kind: 'builtin' }),
+  timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
+  requestedBy: z.string().max(200).optional(),
+});
+
+export const PlannedJob = z.object({ jobId: Id, symbol: SymbolName, priority: Priority, specHash: Sha256 });
+export const SkippedSymbol = z.object({ symbol: z.string(), reason: z.string() });
+export const Forecast = z.object({
+  gpuHours: z.number().nonnegative(),
+  cost: z.number().nonnegative(),
+  wallMinutes: z.number().nonnegative(),
+});
+
+export const RunPlanned = event({
+  runId: Id,
+  date: IsoDate,
+  jobs: z.array(PlannedJob),
+  skipped: z.array(SkippedSymbol),
+  forecast: Forecast,
+  dryRun: z.boolean(),
+});
+
+export const RunStarted = event({
+  runId: Id,
+  date: IsoDate,
+  trigger: Trigger,
+  mode: RunMode,
+  maxConcurrent: z.number().int().positive(),
+  totalJobs: z.number().int().nonnegative(),
+  symbols: z.array(SymbolName),
+});
+
+export const SymbolOutcome = z.object({
+  status: z.enum(['succeeded', 'failed', 'skipped', 'cancelled']),
+  attempts: z.number().int().nonnegative(),
+  trainMinutes: z.number().nonnegative().nullable(),
+  metrics: Metrics.nullable(),
+  error: z.string().nullable(),
+});
+export const RunSummary = z.object({
+  total_symbols: z.number().int().nonnegative(),
+  succeeded: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  skipped: z.number().int().nonnegative(),
+  cancelled: z.number().int().nonnegative(),
+  avg_train_minutes: z.number().nonnegative(),
+  median_train_minutes: z.number().nonnegative(),
+  total_wall_minutes: z.number().nonnegative(),
+  cost: z.number().nonnegative(),
+  by_symbol: z.record(z.string(), SymbolOutcome),
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+export const RunStatus = z.enum(['succeeded', 'failed', 'partial', 'cancelled']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const RunCompleted = event({
+  runId: Id,
+  date: IsoDate,
+  status: RunStatus,
+  summary: RunSummary,
+  summaryUri: z.string().nullable(),
+});
+
+export const JobRequested = event({ spec: JobSpec });
+
+export const Lease = z.object({
+  leaseId: Id,
+  agentId: Id,
+  provider: Provider,
+  device: z.string().min(1),
+  gpuMemoryGb: z.number().nonnegative(),
+  pricePerHour: z.number().nonnegative(),
+  startedAt: Timestamp,
+  endsBy: Timestamp,
+});
+export type Lease = z.infer<typeof Lease>;
+
+export const JobLeased = event({
+  jobId: Id,
+  runId: Id,
+  attempt: z.number().int().min(1),
+  lease: Lease,
+});
+
+export const AgentAssign = event({ spec: JobSpec, lease: Lease });
+
+export const JobCancel = event({ jobId: Id, reason: z.string().min(1).max(500) });
+
+const attemptRef = {
+  jobId: Id,
+  runId: Id,
+  symbol: SymbolName,
+  attempt: z.number().int().min(1),
+};
+
+export const JobStarted = event({ ...attemptRef, agentId: Id, leaseId: Id, workDir: z.string() });
+
+export const JobProgress = event({
+  ...attemptRef,
+  percent: z.number().min(0).max(100),
+  epoch: z.number().int().nonnegative().optional(),
+  step: z.number().int().nonnegative().optional(),
+  loss: z.number().optional(),
+  validationMetric: z.number().optional(),
+  etaSeconds: z.number().nonnegative().optional(),
+});
+
+export const JobCheckpointed = event({ ...attemptRef, checkpoint: CheckpointRef });
+
+export const JobSucceeded = event({
+  ...attemptRef,
+  agentId: Id,
+  leaseId: Id,
+  date: IsoDate,
+  featureset: z.string(),
+  costs: Costs,
+  promote: PromoteMode,
+  canary: z.boolean(),
+  artifactsPrefix: z.string().min(1),
+  artifacts: z.array(Artifact).min(1),
+  metrics: Metrics,
+  evaluationWindow: z.object({ from: Timestamp, to: Timestamp, candles: z.number().int().positive() }),
+  trainSeconds: z.number().nonnegative(),
+  startedAt: Timestamp,
+  finishedAt: Timestamp,
+});
+
+export const JobFailed = event({
+  ...attemptRef,
+  agentId: Id.optional(),
+  leaseId: Id.optional(),
+  errorType: ErrorType,
+  retryable: z.boolean(),
+  message: z.string().max(4000),
+  stackSummary: z.string().max(4000).optional(),
+});
+
+export const JobCancelled = event({ ...attemptRef, reason: z.string().max(500) });
+
+export const JobRetrying = event({
+  ...attemptRef,
+  nextAttempt: z.number().int().min(2),
+  delaySeconds: z.number().nonnegative(),
+  errorType: ErrorType,
+});
+
+export const GpuInfo = z.object({
+  index: z.number().int().nonnegative(),
+  name: z.string(),
+  memoryTotalMb: z.number().nonnegative(),
+  memoryUsedMb: z.number().nonnegative(),
+  utilization: z.number().min(0).max(100),
+});
+export type GpuInfo = z.infer<typeof GpuInfo>;
+
+export const AgentHeartbeat = event({
+  agentId: Id,
+  host: z.string(),
+  provider: Provider,
+  gpus: z.array(GpuInfo),
+  cpuSlots: z.number().int().nonnegative(),
+  running: z.array(z.object({ jobId: Id, attempt: z.number().int().min(1), leaseId: Id })),
+  startedAt: Timestamp,
+});
+
+export const LeaseReleased = event({
+  leaseId: Id,
+  jobId: Id,
+  attempt: z.number().int().min(1),
+  agentId: Id,
+  seconds: z.number().nonnegative(),
+  cost: z.number().nonnegative(),
+});
+
+export const LeaseLost = event({
+  leaseId: Id,
+  jobId: Id,
+  runId: Id,
+  symbol: SymbolName,
+  attempt: z.number().int().min(1),
+  agentId: Id,
+  reason: z.string(),
+});
+
+export const Decision = z.object({
+  outcome: z.enum(['promote', 'reject', 'not_comparable', 'skipped']),
+  rule: z.string(),
+  mode: PromoteMode,
+  applied: z.boolean(),
+  reason: z.string(),
+});
+export type Decision = z.infer<typeof Decision>;
+
+const modelRef = { symbol: SymbolName, version: z.number().int().min(1), runId: Id, jobId: Id };
+
+export const ModelRegistered = event({ ...modelRef, metrics: Metrics, artifactsPrefix: z.string() });
+export const ModelPromoted = event({
+  ...modelRef,
+  metrics: Metrics,
+  productionMetrics: Metrics.nullable(),
+  decision: Decision,
+  productionUri: z.string().nullable(),
+});
+export const ModelRejected = event({
+  ...modelRef,
+  metrics: Metrics,
+  productionMetrics: Metrics.nullable(),
+  decision: Decision,
+});
+export const ModelRolledBack = event({ ...modelRef, fromVersion: z.number().int().min(1).nullable(), reason: z.string() });
+
+export const DeadLetter = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  id: z.string(),
+  occurredAt: Timestamp,
+  subject: z.string(),
+  consumer: z.string(),
+  reason: z.string(),
+  deliveryCount: z.number().int().nonnegative(),
+  headers: z.record(z.string(), z.array(z.string())),
+  data: z.string(),
+});
+export type DeadLetter = z.infer<typeof DeadLetter>;

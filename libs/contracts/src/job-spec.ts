@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { Costs, Id, IsoDate, Priority, PromoteMode, Sha256, SymbolName } from './primitives';
+
+export const BuiltinDriver = z.object({ kind: z.literal('builtin') });
+export const CommandDriver = z.object({
+  kind: z.literal('command'),
+  command: z.array(z.string().min(1)).min(1),
+});
+export const Driver = z.discriminatedUnion('kind', [BuiltinDriver, CommandDriver]);
+export type Driver = z.infer<typeof Driver>;
+
+export const ModelConfig = z.object({
+  type: z.literal('logistic'),
+  learningRate: z.number().positive(),
+  epochs: z.number().int().positive(),
+  seed: z.number().int(),
+});
+export type ModelConfig = z.infer<typeof ModelConfig>;
+
+export const Resources = z.object({
+  gpuMemoryGb: z.number().nonnegative(),
+  cpus: z.number().int().positive(),
+});
+export type Resources = z.infer<typeof Resources>;
+
+export const CheckpointRef = z.object({ uri: z.string().min(1), sha256: Sha256 });
+export type CheckpointRef = z.infer<typeof CheckpointRef>;
+
+/**
+ * The deterministic part of a job: the same run inputs give the same object, byte for byte once
+ * serialised with {@link canonicalJson}. Attempt-specific fields live beside it in {@link JobSpec}.
+ */
+export const JobDefinition = z.object({
+  jobId: Id,
+  runId: Id,
+  symbol: SymbolName,
+  date: IsoDate,
+  featureset: z.string().min(1),
+  timeframe: z.enum(['1m', '5m', '15m', '1h', '4h', '1d']),
+  lookbackCandles: z.number().int().min(200).max(1_000_000),
+  model: ModelConfig,
+  costs: Costs,
+  driver: Driver,
+  resources: Resources,
+  timeoutMinutes: z.number().positive().max(7 * 24 * 60),
+  priority: Priority,
+  promote: PromoteMode,
+  canary: z.boolean(),
+});
+export type JobDefinition = z.infer<typeof JobDefinition>;
+
+export const JobSpec = JobDefinition.extend({
+  specHash: Sha256,
+  attempt: z.number().int().min(1),
+  resumeFrom: CheckpointRef.optional(),
+});
+export type JobSpec = z.infer<typeof JobSpec>;

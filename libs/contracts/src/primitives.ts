@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/** Market symbols end up in object keys and folder names: letters and digits only. */
+export const SymbolName = z
+  .string()
+  .regex(/^[A-Z0-9]{2,30}$/, 'a symbol is 2-30 upper-case letters or digits (for example BTCUSDT)');
+
+/** Ids appear in NATS subjects and storage keys, so no dots, wildcards, spaces or slashes. */
+export const Id = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/, 'an id is 1-128 letters, digits, "_" or "-", starting with a letter or digit');
+
+export const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date is YYYY-MM-DD');
+export const Timestamp = z.string().datetime({ offset: true });
+
+export const Priority = z.enum(['urgent', 'high', 'normal', 'low']);
+export type Priority = z.infer<typeof Priority>;
+export const PRIORITY_RANK: Record<Priority, number> = { urgent: 0, high: 1, normal: 2, low: 3 };
+
+export const RunMode = z.enum(['sequential', 'parallel', 'hybrid']);
+export type RunMode = z.infer<typeof RunMode>;
+
+export const PromoteMode = z.enum(['off', 'dry', 'auto']);
+export type PromoteMode = z.infer<typeof PromoteMode>;
+
+export const Trigger = z.enum(['cron', 'cli', 'api', 'telegram', 'event']);
+export type Trigger = z.infer<typeof Trigger>;
+
+export const Provider = z.enum(['local', 'vast']);
+export type Provider = z.infer<typeof Provider>;
+
+export const ErrorType = z.enum([
+  'agent_lost',
+  'oom',
+  'network',
+  'storage',
+  'timeout',
+  'bad_data',
+  'trainer_error',
+  'cancelled',
+  'unknown',
+]);
+export type ErrorType = z.infer<typeof ErrorType>;
+
+/** Error types worth another attempt: the fault is in the environment, not in the job. */
+export const RETRYABLE_ERRORS: ReadonlySet<ErrorType> = new Set<ErrorType>(['agent_lost', 'oom', 'network', 'storage', 'timeout', 'unknown']);
+
+export const Sha256 = z.string().regex(/^[a-f0-9]{64}$/, 'a sha256 is 64 lower-case hex digits');
+
+export const Artifact = z.object({
+  name: z.string().min(1),
+  uri: z.string().min(1),
+  sha256: Sha256,
+  bytes: z.number().int().nonnegative(),
+});
+export type Artifact = z.infer<typeof Artifact>;
+
+export const Costs = z.object({
+  feeBps: z.number().nonnegative().max(1000),
+  spreadBps: z.number().nonnegative().max(1000),
+});
+export type Costs = z.infer<typeof Costs>;
+
+export const Metrics = z.object({
+  directionalHitRate: z.number(),
+  sharpe: z.number(),
+  maxDrawdown: z.number(),
+  totalReturn: z.number(),
+  mae: z.number(),
+  rmse: z.number(),
+  mape: z.number(),
+  r2: z.number(),
+});
+export type Metrics = z.infer<typeof Metrics>;

@@ -1,0 +1,32 @@
+import { canonicalJson, sha256Hex } from './canonical-json';
+import { JobDefinition, JobSpec } from './job-spec';
+import { Costs, PRIORITY_RANK, Priority } from './primitives';
+import { z } from 'zod';
+import { RunRequested } from './events';
+
+export type RunRequest = z.output<typeof RunRequested>;
+
+/** The daily run's id derives from its data date, so a second trigger of the same day is the same run. */
+export const dailyRunId = (date: string) => `daily-${date.replaceAll('-', '')}`;
+
+/** Yesterday in UTC, the default data date of a run. */
+export function defaultDataDate(now: Date): string {
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - 1));
+  return d.toISOString().slice(0, 10);
+}
+
+export const jobIdFor = (runId: string, symbol: string) => `${runId}-${symbol}`;
+
+export function specHash(def: JobDefinition): string {
+  return sha256Hex(canonicalJson(def));
+}
+
+export function toJobSpec(def: JobDefinition, attempt: number, resumeFrom?: JobSpec['resumeFrom']): JobSpec {
+  return { ...def, specHash: specHash(def), attempt, ...(resumeFrom ? { resumeFrom } : {}) };
+}
+
+export function comparePriority(a: Priority, b: Priority): number {
+  return PRIORITY_RANK[a] - PRIORITY_RANK[b];
+}
+
+export const DEFAULT_COSTS: Costs = { feeBps: 10, spreadBps: 2 };
