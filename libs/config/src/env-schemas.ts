@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const envBool = (fallback: boolean) => bool.optional().transform((v) => v ?? fallback);
+export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+export const envNumber = (fallback: number, min = 0) => z.coerce.number().min(min).default(fallback);
+export const envList = z
+  .string()
+  .optional()
+  .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
+
+/** The bus: every service. */
+export const busEnv = {
+  NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\//, 'must be a nats:// URL').default('nats://127.0.0.1:4222'),
+  /** Subject prefix and stream name; one installation (or one test) per prefix. */
+  TRAINYARD_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'lower-case letters, digits, "_" or "-"').default('trainyard'),
+  BUS_MAX_DELIVER: envInt(5, 2, 100),
+  BUS_RETRY_BASE_MS: envInt(1000, 10),
+};
+
+/** PostgreSQL; unset means an embedded PostgreSQL in DATA_DIR. */
+export const databaseEnv = {
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATA_DIR: z.string().default('.trainyard'),
+};
+
+/** Artifact storage: S3 when S3_BUCKET is set, else a local folder. */
+export const storageEnv = {
+  ARTIFACTS_DIR: z.string().default('.trainyard/artifacts'),
+  S3_BUCKET: z.string().optional(),
+  S3_PREFIX: z.string().optional(),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_FORCE_PATH_STYLE: envBool(false),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+};
+
+export const httpEnv = (defaultPort: number) => ({
+  PORT: envInt(defaultPort, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+});
+
+export type BusEnv = z.output<z.ZodObject<typeof busEnv>>;
+export type StorageEnv = z.output<z.ZodObject<typeof storageEnv>>;
+export type DatabaseEnv = z.output<z.ZodObject<typeof databaseEnv>>;
+
+export function busOptions(env: BusEnv, serviceName: string) {
+  return {
+    serviceName,
+    natsUrl: env.NATS_URL,
+    prefix: env.TRAINYARD_PREFIX,
+    maxDeliver: env.BUS_MAX_DELIVER,
+    retryBaseMs: env.BUS_RETRY_BASE_MS,
+  };
+}
+
+export function storageOptions(env: StorageEnv) {
+  if (!env.S3_BUCKET) return { kind: 'local' as const, dir: env.ARTIFACTS_DIR };
+  return {
+    kind: 's3' as const,
+    bucket: env.S3_BUCKET,
+    prefix: env.S3_PREFIX,
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE,
+    accessKeyId: env.AWS_ACCESS_KEY_ID,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+  };
+}

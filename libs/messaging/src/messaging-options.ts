@@ -1,0 +1,20 @@
+export interface MessagingOptions {
+  /** Names durable consumers and the producer in traces. */
+  serviceName: string;
+  natsUrl: string;
+  /** Subject prefix; the stream is named after it, so tests and installations never collide. */
+  prefix: string;
+  /** Deliveries before a failing message goes to the dead-letter subject. */
+  maxDeliver?: number;
+  /** First nak delay; doubles with each delivery up to retryMaxMs. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Stream retention in days. */
+  maxAgeDays?: number;
+  /** Publish de-duplication window. */
+  duplicateWindowMinutes?: number;
+}
+
+export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
+
+export const streamNameFor = (prefix: string) => prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_');

@@ -1,0 +1,89 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { connect } from '@nats-io/transport-node';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
+import { contractFor, SCHEMA_VERSION, type EventInput, type EventMessage, type EventName } from '@trainyard/contracts';
+import type { MessagingOptions } from './messaging-options';
+import { ensureStream } from './provisioning';
+import { injectTraceContext, startProducerSpan } from './trace-context';
+
+export interface PublishOptions {
+  /** Message id, also the de-duplication key; derive it from the data for idempotent republishes. */
+  id?: string;
+  occurredAt?: Date;
+}
+
+/** The one connection of a service to NATS, and every publish it makes. */
+@Injectable()
+export class NatsBus implements OnApplicationShutdown {
+  private readonly log = new Logger('NatsBus');
+  readonly streamName: string;
+
+  private constructor(
+    readonly options: MessagingOptions,
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    streamName: string,
+  ) {
+    this.streamName = streamName;
+  }
+
+  static async connect(options: MessagingOptions): Promise<NatsBus> {
+    const nc = await connect({
+      servers: options.natsUrl,
+      name: options.serviceName,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+    });
+    const jsm = await jetstreamManager(nc);
+    const streamName = await ensureStream(jsm, options);
+    return new NatsBus(options, nc, jetstream(nc), jsm, streamName);
+  }
+
+  subject(relative: string): string {
+    return `${this.options.prefix}.${relative}`;
+  }
+
+  /** Validates against the event's schema, then publishes with its id as Nats-Msg-Id and the trace context in headers. */
+  async publish<N extends EventName>(name: N, input: EventInput<N>, opts: PublishOptions = {}): Promise<EventMessage<N>> {
+    const contract = contractFor(name);
+    const candidate = {
+      ...input,
+      schemaVersion: SCHEMA_VERSION,
+      id: opts.id ?? randomUUID(),
+      occurredAt: (opts.occurredAt ?? new Date()).toISOString(),
+    };
+    const parsed = contract.schema.safeParse(candidate);
+    if (!parsed.success) {
+      throw new Error(`refusing to publish invalid ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const message = parsed.data as EventMessage<N>;
+    await this.publishRaw(this.subject(contract.subject(message)), JSON.stringify(message), message.id);
+    return message;
+  }
+
+  async publishRaw(subject: string, data: string, msgId?: string, extra?: MsgHdrs): Promise<PubAck> {
+    const span = startProducerSpan(subject);
+    try {
+      const h = extra ?? natsHeaders();
+      injectTraceContext(h, trace.setSpan(context.active(), span));
+      const ack = await this.js.publish(subject, data, { msgID: msgId, headers: h });
+      span.setAttribute('messaging.message.id', msgId ?? '');
+      span.setAttribute('messaging.nats.duplicate', ack.duplicate);
+      return ack;
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch((err) => this.log.warn(`drain failed: ${err}`));
+  }
+}

@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+
+export const testNatsUrl = () => process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** A subject prefix (and so a stream) of its own for each test file, so runs never collide. */
+export const testPrefix = (label = 't') => `${label}${randomBytes(4).toString('hex')}`.toLowerCase();
+
+/** Reads every message stored under `<prefix>.<relative>` (a filter, wildcards allowed) so far. */
+export async function readStored(prefix: string, relativeFilter: string): Promise<{ subject: string; data: any }[]> {
+  const nc = await connect({ servers: testNatsUrl() });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const stream = prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_');
+    const js = jsm.jetstream();
+    const consumer = await js.consumers.get(stream, { filter_subjects: `${prefix}.${relativeFilter}` });
+    const info = await consumer.info(true);
+    const out: { subject: string; data: any }[] = [];
+    let pending = info.num_pending;
+    while (pending > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 2000 });
+      let got = 0;
+      for await (const m of batch) {
+        out.push({ subject: m.subject, data: JSON.parse(m.string()) });
+        got++;
+      }
+      if (got === 0) break;
+      pending -= got;
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Removes a test's stream. */
+export async function deleteTestStream(prefix: string): Promise<void> {
+  const nc = await connect({ servers: testNatsUrl() });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}
