@@ -20,3 +20,14 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: Env = process.en
   if (result.success) return result.data;
   throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
 }
+
+/** For a process entry point: a configuration error ends the process with the list of problems, no stack trace. */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, env: Env = process.env): z.output<S> {
+  try {
+    return loadConfig(schema, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+}

@@ -10,9 +10,10 @@ const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   released: ['leased', 'running', 'succeeded', 'failed', 'retry_wait', 'cancelled'],
   leased: ['running', 'succeeded', 'failed', 'retry_wait', 'cancelled'],
   running: ['succeeded', 'failed', 'retry_wait', 'cancelled'],
-  retry_wait: ['released', 'cancelled', 'failed'],
+  // A late success of the attempt that was about to be retried still counts.
+  retry_wait: ['released', 'succeeded', 'cancelled'],
   succeeded: [],
-  failed: ['released'],
+  failed: [],
   cancelled: [],
   skipped: [],
 };

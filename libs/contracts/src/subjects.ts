@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import * as E from './events';
 
-export interface EventContract<S extends z.ZodType = z.ZodType> {
+export interface EventContract<S extends z.ZodType = z.ZodType, N extends string = string> {
   /** Logical name, also the Nest message pattern of its handlers. */
-  readonly name: string;
+  readonly name: N;
   readonly schema: S;
   /** Subject below the installation prefix for one message. */
   subject(message: z.output<S>): string;
@@ -13,11 +13,11 @@ export interface EventContract<S extends z.ZodType = z.ZodType> {
   readonly public: boolean;
 }
 
-function contract<S extends z.ZodType>(
-  name: string,
+function contract<const N extends string, S extends z.ZodType>(
+  name: N,
   schema: S,
   opts: { subject?: (m: z.output<S>) => string; filter?: string; public?: boolean } = {},
-): EventContract<S> {
+): EventContract<S, N> {
   return {
     name,
     schema,

@@ -4,9 +4,9 @@ import type { EventName } from '@trainyard/contracts';
 import { RethrowRpcErrors } from './rethrow-rpc-errors.filter';
 
 export interface ConsumeOptions {
-  /** Replaces the event's filter, e.g. one agent's own `agent.<id>.assign`. Relative to the prefix. */
+  /** Replaces the event's filter, relative to the prefix; `{name}` is filled from the transport's vars. */
   filter?: string;
-  /** Durable name suffix when one service consumes the same event twice. */
+  /** Names the durable instead of the filter (`{name}` filled likewise), e.g. one per agent. */
   durable?: string;
   /** Messages handled at once; 1 keeps them in stream order. */
   concurrency?: number;

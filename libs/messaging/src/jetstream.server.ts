@@ -30,8 +30,20 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly inFlight = new Set<Promise<void>>();
   private closing = false;
 
-  constructor(private readonly bus: NatsBus) {
+  /** `vars` fill `{name}` placeholders in filters and durable names, e.g. an agent's own `agent.{agentId}.assign`. */
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly vars: Record<string, string> = {},
+  ) {
     super();
+  }
+
+  private fill(template: string): string {
+    return template.replace(/\{(\w+)\}/g, (_, name: string) => {
+      const value = this.vars[name];
+      if (value === undefined) throw new Error(`no value for {${name}} in consumer "${template}"`);
+      return value;
+    });
   }
 
   async listen(callback: (err?: unknown) => void): Promise<void> {
@@ -47,8 +59,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const contract = contractFor(pattern);
     const opts: ConsumeOptions = handler.extras?.trainyard ?? {};
     const o = this.bus.options;
-    const filter = opts.filter ?? contract.filter;
-    const durable = durableName(o.serviceName, opts.durable ?? filter);
+    const filter = this.fill(opts.filter ?? contract.filter);
+    const durable = durableName(o.serviceName, this.fill(opts.durable ?? filter));
     const concurrency = Math.max(1, opts.concurrency ?? 1);
     const maxDeliver = opts.maxDeliver ?? o.maxDeliver ?? 5;
     await ensureDurable(this.bus.jsm, this.bus.streamName, {

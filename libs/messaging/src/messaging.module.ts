@@ -26,6 +26,6 @@ export class MessagingModule {
 }
 
 /** Attaches the JetStream transport to an app; call before `app.init()` / `app.listen()`. */
-export function connectJetStream(app: INestApplication): INestMicroservice {
-  return app.connectMicroservice<{ strategy: JetStreamServer }>({ strategy: new JetStreamServer(app.get(NatsBus)) });
+export function connectJetStream(app: INestApplication, vars: Record<string, string> = {}): INestMicroservice {
+  return app.connectMicroservice<{ strategy: JetStreamServer }>({ strategy: new JetStreamServer(app.get(NatsBus), vars) });
 }

@@ -1,0 +1,33 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { busOptions } from '@trainyard/config';
+import { MessagingModule } from '@trainyard/messaging';
+import { PersistenceModule } from '@trainyard/persistence';
+import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { AgentEntity } from './agents/agent.entity';
+import { BROKER_CONFIG, type BrokerConfig } from './config/broker.config';
+import { LeaseRequestEntity } from './leases/lease-request.entity';
+import { LeaseEntity } from './leases/lease.entity';
+import { LeasesModule } from './leases/leases.module';
+import { BrokerInit1763900000001 } from './migrations/1763900000001-broker-init';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: BrokerConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(BROKER_CONFIG, config),
+        MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'broker') }),
+        PersistenceModule.forRoot({
+          schema: 'broker',
+          url: config.DATABASE_URL,
+          dataDir: config.DATA_DIR,
+          entities: [AgentEntity, LeaseEntity, LeaseRequestEntity],
+          migrations: [BrokerInit1763900000001],
+        }),
+        HealthModule,
+        LeasesModule,
+      ],
+    };
+  }
+}

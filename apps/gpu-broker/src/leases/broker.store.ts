@@ -1,0 +1,111 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
+import { canTransitionLease, PRIORITY_RANK, type EventMessage, type JobSpec, type LeaseStatus } from '@trainyard/contracts';
+import { AgentEntity } from '../agents/agent.entity';
+import { LeaseRequestEntity } from './lease-request.entity';
+import { LeaseEntity } from './lease.entity';
+
+export const ACTIVE_LEASES: LeaseStatus[] = ['assigned', 'running'];
+
+/** The broker's tables: agents and their capacity, queued requests, leases. */
+@Injectable()
+export class BrokerStore {
+  constructor(private readonly ds: DataSource) {}
+
+  async ping(): Promise<void> {
+    await this.ds.query('SELECT 1');
+  }
+
+  /** Queues a job attempt once, however often its request is delivered. */
+  async enqueue(spec: JobSpec, at: Date): Promise<void> {
+    await this.ds
+      .createQueryBuilder()
+      .insert()
+      .into(LeaseRequestEntity)
+      .values({ jobId: spec.jobId, attempt: spec.attempt, priorityRank: PRIORITY_RANK[spec.priority], spec, status: 'pending', requestedAt: at })
+      .orIgnore()
+      .execute();
+  }
+
+  /** Records a heartbeat unless a newer one is already recorded; returns the agent before and after. */
+  async recordHeartbeat(hb: EventMessage<'agent.heartbeat'>): Promise<{ before: AgentEntity | null; after: AgentEntity } | null> {
+    return this.ds.transaction(async (em) => {
+      const repo = em.getRepository(AgentEntity);
+      const before = await repo.findOne({ where: { id: hb.agentId }, lock: { mode: 'pessimistic_write' } });
+      const seenAt = new Date(hb.occurredAt);
+      if (before && before.lastSeenAt >= seenAt) return null;
+      const after = repo.create({
+        id: hb.agentId,
+        host: hb.host,
+        provider: hb.provider,
+        gpus: hb.gpus,
+        cpuSlots: hb.cpuSlots,
+        status: 'alive',
+        startedAt: new Date(hb.startedAt),
+        lastSeenAt: seenAt,
+      });
+      await repo.save(after);
+      return { before: before ? { ...before } : null, after };
+    });
+  }
+
+  aliveAgents(em: EntityManager): Promise<AgentEntity[]> {
+    return em.getRepository(AgentEntity).find({ where: { status: 'alive' }, order: { id: 'ASC' } });
+  }
+
+  allAgents(): Promise<AgentEntity[]> {
+    return this.ds.getRepository(AgentEntity).find({ order: { id: 'ASC' } });
+  }
+
+  activeLeases(em: EntityManager = this.ds.manager, agentId?: string): Promise<LeaseEntity[]> {
+    return em.getRepository(LeaseEntity).find({ where: { status: In(ACTIVE_LEASES), ...(agentId ? { agentId } : {}) } });
+  }
+
+  pendingRequests(em: EntityManager): Promise<LeaseRequestEntity[]> {
+    return em.getRepository(LeaseRequestEntity).find({ where: { status: 'pending' }, order: { priorityRank: 'ASC', requestedAt: 'ASC', jobId: 'ASC' } });
+  }
+
+  /** Runs a placement pass alone: replicas of the broker take turns through a transaction-scoped lock. */
+  dispatchTransaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.ds.transaction(async (em) => {
+      await em.query(`SELECT pg_advisory_xact_lock(hashtext('trainyard.broker.dispatch'))`);
+      return work(em);
+    });
+  }
+
+  /** Moves a lease along its state machine; null when the move is not allowed (stale or repeated event). */
+  async transitionLease(where: { id?: string; jobId?: string; attempt?: number }, to: LeaseStatus, fields: Partial<LeaseEntity> = {}): Promise<LeaseEntity | null> {
+    return this.ds.transaction(async (em) => {
+      const repo = em.getRepository(LeaseEntity);
+      const lease = await repo.findOne({ where, lock: { mode: 'pessimistic_write' } });
+      if (!lease || !canTransitionLease(lease.status, to)) return null;
+      Object.assign(lease, fields, { status: to });
+      await repo.save(lease);
+      return lease;
+    });
+  }
+
+  /** A request not yet leased can be cancelled here; a leased one is the agent's to stop. */
+  async cancelPending(jobId: string): Promise<LeaseRequestEntity[]> {
+    return this.ds.transaction(async (em) => {
+      const repo = em.getRepository(LeaseRequestEntity);
+      const pending = await repo.find({ where: { jobId, status: 'pending' }, lock: { mode: 'pessimistic_write' } });
+      for (const r of pending) await repo.update({ jobId: r.jobId, attempt: r.attempt }, { status: 'cancelled' });
+      return pending;
+    });
+  }
+
+  silentAgents(seenBefore: Date): Promise<AgentEntity[]> {
+    return this.ds.getRepository(AgentEntity).find({ where: { status: 'alive', lastSeenAt: LessThan(seenBefore) } });
+  }
+
+  async markSilent(agentId: string, seenBefore: Date): Promise<boolean> {
+    const r = await this.ds.getRepository(AgentEntity).update({ id: agentId, status: 'alive', lastSeenAt: LessThan(seenBefore) }, { status: 'silent' });
+    return (r.affected ?? 0) > 0;
+  }
+
+  /** Assigned leases whose agent never confirmed a start: their assign message may be lost. */
+  unconfirmedLeases(createdBefore: Date): Promise<LeaseEntity[]> {
+    return this.ds.getRepository(LeaseEntity).find({ where: { status: 'assigned', createdAt: LessThan(createdBefore) } });
+  }
+}

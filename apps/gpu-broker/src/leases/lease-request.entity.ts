@@ -1,0 +1,15 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { JobSpec } from '@trainyard/contracts';
+
+export type RequestStatus = 'pending' | 'leased' | 'cancelled';
+
+/** A job attempt waiting for a slot; kept so a restart of the broker loses no queued work. */
+@Entity({ name: 'lease_requests' })
+export class LeaseRequestEntity {
+  @PrimaryColumn('text', { name: 'job_id' }) jobId!: string;
+  @PrimaryColumn('int') attempt!: number;
+  @Column('int', { name: 'priority_rank' }) priorityRank!: number;
+  @Column('jsonb') spec!: JobSpec;
+  @Column('text') status!: RequestStatus;
+  @Column('timestamptz', { name: 'requested_at' }) requestedAt!: Date;
+}

@@ -1,0 +1,148 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EventMessage, JobSpec, Lease } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
+import { BrokerStore } from './broker.store';
+import { LeaseRequestEntity } from './lease-request.entity';
+import { LeaseEntity } from './lease.entity';
+import { findPlacement, occupy, type SlotUsage } from './placement';
+
+export const leaseIdFor = (jobId: string, attempt: number) => `${jobId}-a${attempt}-lease`;
+
+/** Grants slots to queued job attempts and follows each lease until it ends. */
+@Injectable()
+export class LeaseService {
+  private readonly log = new Logger('Leases');
+  private dispatching: Promise<void> | null = null;
+  private dispatchAgain = false;
+
+  constructor(
+    private readonly store: BrokerStore,
+    private readonly bus: NatsBus,
+    private readonly clock: Clock,
+    @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
+  ) {}
+
+  async request(spec: JobSpec): Promise<void> {
+    await this.store.enqueue(spec, this.clock.now());
+    await this.dispatch();
+  }
+
+  /** One placement pass at a time in this process; a call during a pass schedules one more. */
+  dispatch(): Promise<void> {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return this.dispatching;
+    }
+    this.dispatching = (async () => {
+      try {
+        do {
+          this.dispatchAgain = false;
+          const granted = await this.placePending();
+          for (const lease of granted) await this.announce(lease);
+        } while (this.dispatchAgain);
+      } finally {
+        this.dispatching = null;
+      }
+    })();
+    return this.dispatching;
+  }
+
+  private placePending(): Promise<LeaseEntity[]> {
+    return this.store.dispatchTransaction(async (em) => {
+      const pending = await this.store.pendingRequests(em);
+      if (pending.length === 0) return [];
+      const agents = await this.store.aliveAgents(em);
+      const usage = new Map<string, SlotUsage>();
+      for (const l of await this.store.activeLeases(em)) occupy(usage, { agentId: l.agentId, device: l.device }, l.gpuMemoryGb);
+      const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
+      const now = this.clock.now();
+      const granted: LeaseEntity[] = [];
+      for (const req of pending) {
+        const need = req.spec.resources.gpuMemoryGb;
+        const placement = findPlacement(need, agents, usage, rules);
+        if (!placement) continue;
+        occupy(usage, placement, need);
+        const agent = agents.find((a) => a.id === placement.agentId)!;
+        const lease = em.getRepository(LeaseEntity).create({
+          id: leaseIdFor(req.jobId, req.attempt),
+          jobId: req.jobId,
+          attempt: req.attempt,
+          agentId: placement.agentId,
+          provider: agent.provider,
+          device: placement.device,
+          gpuMemoryGb: need,
+          pricePerHour: this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
+          status: 'assigned',
+          spec: req.spec,
+          createdAt: now,
+          endsBy: new Date(now.getTime() + req.spec.timeoutMinutes * 60_000),
+        });
+        await em.getRepository(LeaseEntity).save(lease);
+        await em.getRepository(LeaseRequestEntity).update({ jobId: req.jobId, attempt: req.attempt }, { status: 'leased' });
+        granted.push(lease);
+      }
+      return granted;
+    });
+  }
+
+  toLease(l: LeaseEntity): Lease {
+    return {
+      leaseId: l.id,
+      agentId: l.agentId,
+      provider: l.provider,
+      device: l.device,
+      gpuMemoryGb: l.gpuMemoryGb,
+      pricePerHour: l.pricePerHour,
+      startedAt: l.createdAt.toISOString(),
+      endsBy: l.endsBy.toISOString(),
+    };
+  }
+
+  /** The assign command and the leased event; their ids make a repeat after a crash harmless. */
+  async announce(l: LeaseEntity): Promise<void> {
+    const lease = this.toLease(l);
+    await this.bus.publish('agent.assign', { spec: l.spec, lease }, { id: `${l.id}-assign` });
+    await this.bus.publish('job.leased', { jobId: l.jobId, runId: l.spec.runId, attempt: l.attempt, lease }, { id: `${l.id}-leased` });
+    this.log.log(`leased ${l.spec.symbol}#${l.attempt} to ${l.agentId} ${l.device}`);
+  }
+
+  async started(m: EventMessage<'job.started'>): Promise<void> {
+    await this.store.transitionLease({ jobId: m.jobId, attempt: m.attempt }, 'running', { startedAt: new Date(m.occurredAt) });
+  }
+
+  /** The attempt ended on its agent (success, failure or cancel): the slot is free again. */
+  async ended(jobId: string, attempt: number, reason: string, at: Date): Promise<void> {
+    const lease = await this.store.transitionLease({ jobId, attempt }, 'released', { endedAt: at, endReason: reason });
+    if (!lease) return;
+    const seconds = Math.max(0, (at.getTime() - (lease.startedAt ?? lease.createdAt).getTime()) / 1000);
+    await this.bus.publish(
+      'lease.released',
+      { leaseId: lease.id, jobId, attempt, agentId: lease.agentId, seconds, cost: (lease.pricePerHour * seconds) / 3600 },
+      { id: `${lease.id}-released` },
+    );
+    await this.dispatch();
+  }
+
+  async lose(lease: LeaseEntity, reason: string): Promise<void> {
+    const lost = await this.store.transitionLease({ id: lease.id }, 'lost', { endedAt: this.clock.now(), endReason: reason });
+    if (!lost) return;
+    this.log.warn(`lease ${lost.id} lost: ${reason}`);
+    await this.bus.publish(
+      'lease.lost',
+      { leaseId: lost.id, jobId: lost.jobId, runId: lost.spec.runId, symbol: lost.spec.symbol, attempt: lost.attempt, agentId: lost.agentId, reason },
+      { id: `${lost.id}-lost` },
+    );
+  }
+
+  async cancel(m: EventMessage<'job.cancel'>): Promise<void> {
+    for (const req of await this.store.cancelPending(m.jobId)) {
+      await this.bus.publish(
+        'job.cancelled',
+        { jobId: req.jobId, runId: req.spec.runId, symbol: req.spec.symbol, attempt: req.attempt, reason: m.reason },
+        { id: `${req.jobId}-a${req.attempt}-cancelled` },
+      );
+    }
+  }
+}

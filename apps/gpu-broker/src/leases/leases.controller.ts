@@ -1,0 +1,49 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import type { EventMessage } from '@trainyard/contracts';
+import { Consume } from '@trainyard/messaging';
+import { AgentsService } from '../agents/agents.service';
+import { LeaseService } from './lease.service';
+
+@Controller()
+export class LeasesController {
+  constructor(
+    private readonly leases: LeaseService,
+    private readonly agents: AgentsService,
+  ) {}
+
+  @Consume('job.requested')
+  onRequested(@Payload() m: EventMessage<'job.requested'>) {
+    return this.leases.request(m.spec);
+  }
+
+  @Consume('agent.heartbeat', { concurrency: 4 })
+  onHeartbeat(@Payload() m: EventMessage<'agent.heartbeat'>) {
+    return this.agents.heartbeat(m);
+  }
+
+  @Consume('job.started')
+  onStarted(@Payload() m: EventMessage<'job.started'>) {
+    return this.leases.started(m);
+  }
+
+  @Consume('job.succeeded')
+  onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
+    return this.leases.ended(m.jobId, m.attempt, 'succeeded', new Date(m.occurredAt));
+  }
+
+  @Consume('job.failed')
+  onFailed(@Payload() m: EventMessage<'job.failed'>) {
+    return this.leases.ended(m.jobId, m.attempt, `failed: ${m.errorType}`, new Date(m.occurredAt));
+  }
+
+  @Consume('job.cancelled')
+  onCancelled(@Payload() m: EventMessage<'job.cancelled'>) {
+    return this.leases.ended(m.jobId, m.attempt, `cancelled: ${m.reason}`, new Date(m.occurredAt));
+  }
+
+  @Consume('job.cancel')
+  onCancel(@Payload() m: EventMessage<'job.cancel'>) {
+    return this.leases.cancel(m);
+  }
+}

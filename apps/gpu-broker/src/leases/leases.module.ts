@@ -1,0 +1,21 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { AgentsService } from '../agents/agents.service';
+import { BrokerStore } from './broker.store';
+import { LeaseService } from './lease.service';
+import { LeasesController } from './leases.controller';
+
+@Module({
+  controllers: [LeasesController],
+  providers: [Clock, BrokerStore, LeaseService, AgentsService],
+})
+export class LeasesModule implements OnModuleInit {
+  constructor(
+    private readonly readiness: ReadinessRegistry,
+    private readonly store: BrokerStore,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.add('database', () => this.store.ping());
+  }
+}

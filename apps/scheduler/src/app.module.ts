@@ -1,0 +1,35 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { busOptions, storageOptions } from '@trainyard/config';
+import { MessagingModule } from '@trainyard/messaging';
+import { PersistenceModule } from '@trainyard/persistence';
+import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { StorageModule } from '@trainyard/storage';
+import { SCHEDULER_CONFIG, type SchedulerConfig } from './config/scheduler.config';
+import { SchedulerInit1763900000000 } from './migrations/1763900000000-scheduler-init';
+import { AttemptEntity } from './runs/attempt.entity';
+import { JobEntity } from './runs/job.entity';
+import { RunEntity } from './runs/run.entity';
+import { RunsModule } from './runs/runs.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: SchedulerConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(SCHEDULER_CONFIG, config),
+        MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'scheduler') }),
+        PersistenceModule.forRoot({
+          schema: 'scheduler',
+          url: config.DATABASE_URL,
+          dataDir: config.DATA_DIR,
+          entities: [RunEntity, JobEntity, AttemptEntity],
+          migrations: [SchedulerInit1763900000000],
+        }),
+        StorageModule.forRoot(storageOptions(config)),
+        HealthModule,
+        RunsModule,
+      ],
+    };
+  }
+}

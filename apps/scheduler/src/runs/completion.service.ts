@@ -1,0 +1,46 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { NatsBus } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
+import type { RunEntity } from './run.entity';
+import { runStatusOf, summarize } from './run-summary';
+import { SchedulerStore } from './scheduler.store';
+
+export const summaryKey = (runId: string) => `runs/${runId}/engine_summary.json`;
+
+/** Closes a run when its last job is terminal: the summary to storage and to the bus, exactly once in effect. */
+@Injectable()
+export class CompletionService {
+  private readonly log = new Logger('Completion');
+
+  constructor(
+    private readonly store: SchedulerStore,
+    private readonly bus: NatsBus,
+    private readonly clock: Clock,
+    @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
+  ) {}
+
+  async check(runId: string): Promise<void> {
+    const now = this.clock.now();
+    const run = await this.store.closeRun(runId, (r, jobs) => {
+      const summary = summarize(jobs, r.skipped, r.startedAt ?? r.createdAt, now);
+      return { summary, status: runStatusOf(summary), completedAt: now };
+    });
+    if (run) await this.publish(run);
+  }
+
+  /** Also called on start for runs decided before a crash cut their publish short. */
+  async publish(run: RunEntity): Promise<void> {
+    if (!run.summary || run.status === 'running' || run.status === 'planned') return;
+    const body = JSON.stringify({ run_id: run.id, date: run.date, status: run.status, ...run.summary }, null, 2);
+    const put = await this.artifacts.put(summaryKey(run.id), body, 'application/json');
+    await this.bus.publish(
+      'run.completed',
+      { runId: run.id, date: run.date, status: run.status as 'succeeded', summary: run.summary, summaryUri: put.uri },
+      { id: `${run.id}-completed` },
+    );
+    await this.store.markCompletionPublished(run.id, put.uri);
+    const s = run.summary;
+    this.log.log(`run ${run.id} ${run.status}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, median ${s.median_train_minutes} min`);
+  }
+}

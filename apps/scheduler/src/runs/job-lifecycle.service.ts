@@ -1,0 +1,142 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { canTransitionJob, TERMINAL_JOB_STATES, type ErrorType, type EventMessage } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { CompletionService } from './completion.service';
+import { DispatcherService } from './dispatcher.service';
+import { retryDelaySeconds, shouldRetry } from './retry-policy';
+import { SchedulerStore } from './scheduler.store';
+
+export interface AttemptFailure {
+  jobId: string;
+  attempt: number;
+  errorType: ErrorType;
+  retryable: boolean;
+  message: string;
+  stackSummary?: string;
+}
+
+/** Follows each job through its attempts; stale and duplicate events leave it unchanged. */
+@Injectable()
+export class JobLifecycleService {
+  private readonly log = new Logger('JobLifecycle');
+
+  constructor(
+    private readonly store: SchedulerStore,
+    private readonly dispatcher: DispatcherService,
+    private readonly completion: CompletionService,
+    private readonly bus: NatsBus,
+    private readonly clock: Clock,
+    @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
+  ) {}
+
+  async leased(m: EventMessage<'job.leased'>): Promise<void> {
+    await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+      if (!canTransitionJob(job.status, 'leased')) return false;
+      job.status = 'leased';
+      job.leaseId = m.lease.leaseId;
+      job.agentId = m.lease.agentId;
+      job.pricePerHour = m.lease.pricePerHour;
+      await this.store.updateAttempt(em, job.id, job.attempt, { status: 'leased', leaseId: m.lease.leaseId, agentId: m.lease.agentId });
+      return true;
+    });
+  }
+
+  async started(m: EventMessage<'job.started'>): Promise<void> {
+    await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+      if (!canTransitionJob(job.status, 'running')) return false;
+      job.status = 'running';
+      job.startedAt = new Date(m.occurredAt);
+      job.agentId = m.agentId;
+      job.leaseId = m.leaseId;
+      await this.store.updateAttempt(em, job.id, job.attempt, { status: 'running', startedAt: job.startedAt, agentId: m.agentId, leaseId: m.leaseId });
+      return true;
+    });
+  }
+
+  async checkpointed(m: EventMessage<'job.checkpointed'>): Promise<void> {
+    await this.store.updateJob(m.jobId, m.attempt, (job) => {
+      if (TERMINAL_JOB_STATES.has(job.status)) return false;
+      job.checkpoint = m.checkpoint;
+      return true;
+    });
+  }
+
+  async succeeded(m: EventMessage<'job.succeeded'>): Promise<void> {
+    const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+      if (!canTransitionJob(job.status, 'succeeded')) return false;
+      const started = new Date(m.startedAt);
+      const finished = new Date(m.finishedAt);
+      job.status = 'succeeded';
+      job.startedAt = job.startedAt ?? started;
+      job.finishedAt = finished;
+      job.trainSeconds = m.trainSeconds;
+      job.metrics = m.metrics;
+      job.artifactsPrefix = m.artifactsPrefix;
+      job.errorType = null;
+      job.errorMessage = null;
+      job.cost = (job.pricePerHour * Math.max(0, finished.getTime() - started.getTime())) / 3_600_000;
+      await this.store.updateAttempt(em, job.id, job.attempt, { status: 'succeeded', finishedAt: finished });
+      return true;
+    });
+    if (job) await this.afterChange(job.runId);
+  }
+
+  async failed(f: AttemptFailure): Promise<void> {
+    let retryIn: number | null = null;
+    const now = this.clock.now();
+    const job = await this.store.updateJob(f.jobId, f.attempt, async (job, em) => {
+      if (!canTransitionJob(job.status, 'failed')) return false;
+      const attemptStatus = f.errorType === 'agent_lost' ? 'lost' : f.errorType === 'timeout' ? 'timed_out' : 'failed';
+      await this.store.updateAttempt(em, job.id, job.attempt, {
+        status: attemptStatus,
+        finishedAt: now,
+        errorType: f.errorType,
+        message: f.message.slice(0, 4000),
+        stackSummary: f.stackSummary?.slice(0, 4000) ?? null,
+      });
+      job.errorType = f.errorType;
+      job.errorMessage = f.message.slice(0, 4000);
+      if (shouldRetry(f.errorType, f.retryable, job.attempt, job.maxAttempts)) {
+        retryIn = retryDelaySeconds(job.attempt, this.cfg.SCHEDULER_RETRY_BASE_SECONDS);
+        job.status = 'retry_wait';
+        job.nextAttemptAt = new Date(now.getTime() + retryIn * 1000);
+      } else {
+        job.status = 'failed';
+        job.finishedAt = now;
+      }
+      return true;
+    });
+    if (!job) return;
+    if (retryIn !== null) {
+      this.log.warn(`${job.id} attempt ${f.attempt} failed (${f.errorType}): retrying in ${Math.round(retryIn)} s`);
+      await this.bus.publish(
+        'job.retrying',
+        { jobId: job.id, runId: job.runId, symbol: job.symbol, attempt: f.attempt, nextAttempt: f.attempt + 1, delaySeconds: retryIn, errorType: f.errorType },
+        { id: `${job.id}-a${f.attempt}-retrying` },
+      );
+    } else {
+      this.log.error(`${job.id} failed for good after attempt ${f.attempt} (${f.errorType}): ${f.message}`);
+    }
+    await this.afterChange(job.runId);
+  }
+
+  async cancelled(m: EventMessage<'job.cancelled'>): Promise<void> {
+    const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+      if (!canTransitionJob(job.status, 'cancelled')) return false;
+      job.status = 'cancelled';
+      job.finishedAt = this.clock.now();
+      job.errorType = 'cancelled';
+      job.errorMessage = m.reason;
+      await this.store.updateAttempt(em, job.id, job.attempt, { status: 'cancelled', finishedAt: job.finishedAt, errorType: 'cancelled', message: m.reason });
+      return true;
+    });
+    if (job) await this.afterChange(job.runId);
+  }
+
+  private async afterChange(runId: string): Promise<void> {
+    await this.dispatcher.release(runId);
+    await this.completion.check(runId);
+  }
+}

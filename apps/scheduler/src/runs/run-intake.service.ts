@@ -1,0 +1,116 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { dailyRunId, defaultDataDate, sha256Hex, type EventMessage } from '@trainyard/contracts';
+import { NatsBus, PermanentError } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { resolveSymbols } from '../symbols/symbol-selection';
+import { DispatcherService } from './dispatcher.service';
+import type { RunEntity } from './run.entity';
+import { concurrencyFor, planJobs } from './run-plan';
+import { SchedulerStore } from './scheduler.store';
+
+/**
+ * Turns a run request into a stored run and its jobs. A request seen again (redelivery, a second
+ * trigger of the same daily run) finds the run stored and only re-announces it.
+ */
+@Injectable()
+export class RunIntakeService {
+  private readonly log = new Logger('RunIntake');
+
+  constructor(
+    private readonly store: SchedulerStore,
+    private readonly dispatcher: DispatcherService,
+    private readonly bus: NatsBus,
+    private readonly clock: Clock,
+    @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
+  ) {}
+
+  runIdFor(request: EventMessage<'run.requested'>, date: string): string {
+    if (request.runId) return request.runId;
+    if (request.trigger === 'cron') return dailyRunId(date);
+    return `run-${sha256Hex(request.id).slice(0, 16)}`;
+  }
+
+  async accept(request: EventMessage<'run.requested'>): Promise<RunEntity> {
+    const now = this.clock.now();
+    const date = request.date ?? defaultDataDate(now);
+    const runId = this.runIdFor(request, date);
+    const existing = await this.store.findRun(runId);
+    if (existing) {
+      this.log.log(`run ${runId} already accepted (${existing.status})`);
+      await this.announce(existing);
+      return existing;
+    }
+    const { symbols, refused } = await resolveSymbols(request.symbols, this.cfg.SCHEDULER_UNIVERSE_FILE).catch((err) => {
+      throw new PermanentError(`cannot read the symbol selection: ${(err as Error).message}`);
+    });
+    if (symbols.length === 0) {
+      throw new PermanentError(`no valid symbols in the request${refused.length ? `: ${refused.map((r) => `${r.symbol} (${r.reason})`).join(', ')}` : ''}`);
+    }
+    const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols) }, this.cfg);
+    const maxConcurrent = concurrencyFor(request, this.cfg);
+    const run: Partial<RunEntity> = {
+      id: runId,
+      date,
+      trigger: request.trigger,
+      status: request.dryRun ? 'planned' : 'running',
+      mode: request.mode,
+      maxConcurrent,
+      priority: request.priority,
+      request,
+      totalJobs: planned.length,
+      skipped: refused,
+      startedAt: request.dryRun ? null : now,
+    };
+    await this.store.createRun(
+      run,
+      planned.map((p) => ({
+        id: p.definition.jobId,
+        runId,
+        symbol: p.definition.symbol,
+        status: 'pending' as const,
+        attempt: 1,
+        maxAttempts: this.cfg.SCHEDULER_MAX_RETRIES + 1,
+        priorityRank: p.priorityRank,
+        expectedSeconds: p.expectedSeconds,
+        definition: p.definition,
+        specHash: p.specHash,
+      })),
+    );
+    const stored = (await this.store.findRun(runId))!;
+    this.log.log(`accepted run ${runId}: ${planned.length} jobs, ${refused.length} refused, mode ${request.mode} x${maxConcurrent}${request.dryRun ? ' (dry run)' : ''}`);
+    await this.announce(stored);
+    return stored;
+  }
+
+  /** run.planned, then run.started and the first releases; message ids make repeats harmless. */
+  private async announce(run: RunEntity): Promise<void> {
+    const jobs = await this.store.jobsOfRun(run.id);
+    const expected = jobs.reduce((s, j) => s + j.expectedSeconds, 0);
+    await this.bus.publish(
+      'run.planned',
+      {
+        runId: run.id,
+        date: run.date,
+        jobs: [...jobs]
+          .sort((a, b) => a.priorityRank - b.priorityRank || b.expectedSeconds - a.expectedSeconds || a.symbol.localeCompare(b.symbol))
+          .map((j) => ({ jobId: j.id, symbol: j.symbol, priority: j.definition.priority, specHash: j.specHash })),
+        skipped: run.skipped,
+        forecast: {
+          gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,
+          cost: 0,
+          wallMinutes: expected / Math.max(1, Math.min(run.maxConcurrent, jobs.length)) / 60,
+        },
+        dryRun: run.status === 'planned',
+      },
+      { id: `${run.id}-planned` },
+    );
+    if (run.status === 'planned') return;
+    await this.bus.publish(
+      'run.started',
+      { runId: run.id, date: run.date, trigger: run.trigger, mode: run.mode, maxConcurrent: run.maxConcurrent, totalJobs: jobs.length, symbols: jobs.map((j) => j.symbol) },
+      { id: `${run.id}-started` },
+    );
+    await this.dispatcher.release(run.id);
+  }
+}

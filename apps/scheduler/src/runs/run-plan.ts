@@ -1,0 +1,62 @@
+import {
+  DEFAULT_COSTS,
+  jobIdFor,
+  PRIORITY_RANK,
+  specHash,
+  type JobDefinition,
+  type RunRequest,
+} from '@trainyard/contracts';
+import type { SchedulerConfig } from '../config/scheduler.config';
+
+export interface PlannedJob {
+  definition: JobDefinition;
+  specHash: string;
+  priorityRank: number;
+  expectedSeconds: number;
+}
+
+export interface PlanInput {
+  runId: string;
+  date: string;
+  request: RunRequest;
+  symbols: string[];
+  /** Mean past train seconds per symbol; missing symbols get the configured default. */
+  pastSeconds: Map<string, number>;
+}
+
+/** Effective concurrency of a run: sequential is one at a time, parallel is bounded only by capacity. */
+export function concurrencyFor(request: RunRequest, cfg: SchedulerConfig): number {
+  if (request.mode === 'sequential') return 1;
+  if (request.mode === 'parallel') return request.maxConcurrent ?? 10_000;
+  return request.maxConcurrent ?? cfg.SCHEDULER_DEFAULT_MAX_CONCURRENT;
+}
+
+/** Pure: the same request, date and symbols give the same definitions, byte for byte. */
+export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
+  const { request } = input;
+  return input.symbols.map((symbol) => {
+    const definition: JobDefinition = {
+      jobId: jobIdFor(input.runId, symbol),
+      runId: input.runId,
+      symbol,
+      date: input.date,
+      featureset: request.featureset,
+      timeframe: cfg.SCHEDULER_TIMEFRAME,
+      lookbackCandles: cfg.SCHEDULER_LOOKBACK_CANDLES,
+      model: { type: 'logistic', learningRate: 0.5, epochs: 30, seed: 42 },
+      costs: DEFAULT_COSTS,
+      driver: request.driver,
+      resources: { gpuMemoryGb: request.driver.kind === 'builtin' ? 0 : 4, cpus: 1 },
+      timeoutMinutes: request.timeoutMinutes ?? cfg.SCHEDULER_DEFAULT_TIMEOUT_MINUTES,
+      priority: request.priority,
+      promote: request.promote,
+      canary: request.canary,
+    };
+    return {
+      definition,
+      specHash: specHash(definition),
+      priorityRank: PRIORITY_RANK[request.priority],
+      expectedSeconds: input.pastSeconds.get(symbol) ?? cfg.SCHEDULER_DEFAULT_EXPECTED_MINUTES * 60,
+    };
+  });
+}

@@ -1,0 +1,54 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import type { EventMessage } from '@trainyard/contracts';
+import { Consume } from '@trainyard/messaging';
+import { JobLifecycleService } from './job-lifecycle.service';
+import { RunIntakeService } from './run-intake.service';
+
+@Controller()
+export class RunsController {
+  constructor(
+    private readonly intake: RunIntakeService,
+    private readonly lifecycle: JobLifecycleService,
+  ) {}
+
+  @Consume('run.requested')
+  async onRunRequested(@Payload() m: EventMessage<'run.requested'>) {
+    await this.intake.accept(m);
+  }
+
+  @Consume('job.leased')
+  onLeased(@Payload() m: EventMessage<'job.leased'>) {
+    return this.lifecycle.leased(m);
+  }
+
+  @Consume('job.started')
+  onStarted(@Payload() m: EventMessage<'job.started'>) {
+    return this.lifecycle.started(m);
+  }
+
+  @Consume('job.checkpointed')
+  onCheckpointed(@Payload() m: EventMessage<'job.checkpointed'>) {
+    return this.lifecycle.checkpointed(m);
+  }
+
+  @Consume('job.succeeded')
+  onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
+    return this.lifecycle.succeeded(m);
+  }
+
+  @Consume('job.failed')
+  onFailed(@Payload() m: EventMessage<'job.failed'>) {
+    return this.lifecycle.failed(m);
+  }
+
+  @Consume('job.cancelled')
+  onCancelled(@Payload() m: EventMessage<'job.cancelled'>) {
+    return this.lifecycle.cancelled(m);
+  }
+
+  @Consume('lease.lost')
+  onLeaseLost(@Payload() m: EventMessage<'lease.lost'>) {
+    return this.lifecycle.failed({ jobId: m.jobId, attempt: m.attempt, errorType: 'agent_lost', retryable: true, message: `lease ${m.leaseId} on ${m.agentId} lost: ${m.reason}` });
+  }
+}

@@ -1,0 +1,25 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { CompletionService } from './completion.service';
+import { DispatcherService } from './dispatcher.service';
+import { JobLifecycleService } from './job-lifecycle.service';
+import { ReconcilerService } from './reconciler.service';
+import { RunIntakeService } from './run-intake.service';
+import { RunsController } from './runs.controller';
+import { SchedulerStore } from './scheduler.store';
+
+@Module({
+  controllers: [RunsController],
+  providers: [Clock, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService],
+  exports: [SchedulerStore],
+})
+export class RunsModule implements OnModuleInit {
+  constructor(
+    private readonly readiness: ReadinessRegistry,
+    private readonly store: SchedulerStore,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.add('database', () => this.store.ping());
+  }
+}

@@ -1,0 +1,171 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, In, type EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { ACTIVE_JOB_STATES, TERMINAL_JOB_STATES } from '@trainyard/contracts';
+import { AttemptEntity, type AttemptStatus } from './attempt.entity';
+import { JobEntity } from './job.entity';
+import { RunEntity } from './run.entity';
+
+/** The scheduler's tables. Every change that races with another handler locks the rows it reads. */
+@Injectable()
+export class SchedulerStore {
+  constructor(private readonly ds: DataSource) {}
+
+  async ping(): Promise<void> {
+    await this.ds.query('SELECT 1');
+  }
+
+  findRun(id: string): Promise<RunEntity | null> {
+    return this.ds.getRepository(RunEntity).findOneBy({ id });
+  }
+
+  findJob(id: string): Promise<JobEntity | null> {
+    return this.ds.getRepository(JobEntity).findOneBy({ id });
+  }
+
+  jobsOfRun(runId: string): Promise<JobEntity[]> {
+    return this.ds.getRepository(JobEntity).find({ where: { runId }, order: { symbol: 'ASC' } });
+  }
+
+  /** Inserts a run with its jobs; false when the run already exists (a duplicate request). */
+  async createRun(run: QueryDeepPartialEntity<RunEntity>, jobs: QueryDeepPartialEntity<JobEntity>[]): Promise<boolean> {
+    return this.ds.transaction(async (em) => {
+      const inserted = await em
+        .createQueryBuilder()
+        .insert()
+        .into(RunEntity)
+        .values(run)
+        .orIgnore()
+        .returning('id')
+        .execute();
+      if (inserted.raw.length === 0) return false;
+      if (jobs.length) await em.getRepository(JobEntity).insert(jobs);
+      return true;
+    });
+  }
+
+  /** Mean train seconds of each symbol's past successes, for longest-expected-first ordering. */
+  async pastTrainSeconds(symbols: string[]): Promise<Map<string, number>> {
+    if (symbols.length === 0) return new Map();
+    const rows: { symbol: string; avg: number }[] = await this.ds.query(
+      `SELECT symbol, avg(train_seconds)::float AS avg FROM scheduler.jobs
+       WHERE status = 'succeeded' AND train_seconds IS NOT NULL AND symbol = ANY($1) GROUP BY symbol`,
+      [symbols],
+    );
+    return new Map(rows.map((r) => [r.symbol, Number(r.avg)]));
+  }
+
+  /**
+   * Moves as many waiting jobs to `released` as the run has free slots, highest priority and longest
+   * expected first, and records their attempts. Locks the run row so two handlers never over-release.
+   */
+  async claimReleasable(runId: string, now: Date): Promise<JobEntity[]> {
+    return this.ds.transaction(async (em) => {
+      const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
+      if (!run || run.status !== 'running') return [];
+      const active = await em.getRepository(JobEntity).countBy({ runId, status: In([...ACTIVE_JOB_STATES]) });
+      const slots = run.maxConcurrent - active;
+      if (slots <= 0) return [];
+      const candidates = await em
+        .getRepository(JobEntity)
+        .createQueryBuilder('j')
+        .where('j.run_id = :runId', { runId })
+        .andWhere(`(j.status = 'pending' OR (j.status = 'retry_wait' AND j.next_attempt_at <= :now))`, { now })
+        .orderBy('j.priority_rank', 'ASC')
+        .addOrderBy('j.expected_seconds', 'DESC')
+        .addOrderBy('j.symbol', 'ASC')
+        .limit(slots)
+        .setLock('pessimistic_write')
+        .getMany();
+      for (const job of candidates) {
+        if (job.status === 'retry_wait') job.attempt += 1;
+        job.status = 'released';
+        job.releasedAt = now;
+        job.startedAt = null;
+        job.leaseId = null;
+        job.agentId = null;
+        job.nextAttemptAt = null;
+        await em.getRepository(JobEntity).save(job);
+        await em
+          .createQueryBuilder()
+          .insert()
+          .into(AttemptEntity)
+          .values({ jobId: job.id, attempt: job.attempt, status: 'requested', requestedAt: now })
+          .orIgnore()
+          .execute();
+      }
+      return candidates;
+    });
+  }
+
+  /**
+   * Applies a change to one job under a row lock, only if the event is about its current attempt;
+   * `change` returns false to leave the job as it is (a stale or duplicate event).
+   */
+  async updateJob(jobId: string, attempt: number, change: (job: JobEntity, em: EntityManager) => boolean | Promise<boolean>): Promise<JobEntity | null> {
+    return this.ds.transaction(async (em) => {
+      const job = await em.getRepository(JobEntity).findOne({ where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
+      if (!job || job.attempt !== attempt) return null;
+      if (!(await change(job, em))) return null;
+      await em.getRepository(JobEntity).save(job);
+      return job;
+    });
+  }
+
+  async updateAttempt(em: EntityManager, jobId: string, attempt: number, fields: Partial<AttemptEntity> & { status: AttemptStatus }): Promise<void> {
+    await em.getRepository(AttemptEntity).update({ jobId, attempt }, fields);
+  }
+
+  attemptsOf(jobId: string): Promise<AttemptEntity[]> {
+    return this.ds.getRepository(AttemptEntity).find({ where: { jobId }, order: { attempt: 'ASC' } });
+  }
+
+  runningRunIds(): Promise<string[]> {
+    return this.ds
+      .getRepository(RunEntity)
+      .find({ select: { id: true }, where: { status: 'running' } })
+      .then((rows) => rows.map((r) => r.id));
+  }
+
+  /** Runs whose outcome is decided but whose run.completed may not have reached the bus. */
+  unpublishedCompletions(): Promise<RunEntity[]> {
+    return this.ds.getRepository(RunEntity).find({ where: { completionPublished: false, status: In(['succeeded', 'failed', 'partial', 'cancelled']) } });
+  }
+
+  /** Jobs released but never leased for a while: their job.requested may have been lost with a crash. */
+  staleReleases(olderThan: Date): Promise<JobEntity[]> {
+    return this.ds
+      .getRepository(JobEntity)
+      .createQueryBuilder('j')
+      .where(`j.status = 'released'`)
+      .andWhere('j.released_at < :olderThan', { olderThan })
+      .getMany();
+  }
+
+  /** Jobs holding a slot past their timeout, counted from release so a job that never starts also times out. */
+  overdueJobs(now: Date): Promise<JobEntity[]> {
+    return this.ds
+      .getRepository(JobEntity)
+      .createQueryBuilder('j')
+      .where(`j.status IN ('released', 'leased', 'running')`)
+      .andWhere(`coalesce(j.started_at, j.released_at) + ((j.definition->>'timeoutMinutes')::float * interval '1 minute') < :now`, { now })
+      .getMany();
+  }
+
+  /** Decides the run's outcome once every job is terminal; false if already decided or jobs remain. */
+  async closeRun(runId: string, decide: (run: RunEntity, jobs: JobEntity[]) => Partial<RunEntity>): Promise<RunEntity | null> {
+    return this.ds.transaction(async (em) => {
+      const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
+      if (!run || run.status !== 'running') return null;
+      const jobs = await em.getRepository(JobEntity).find({ where: { runId }, order: { symbol: 'ASC' } });
+      if (jobs.some((j) => !TERMINAL_JOB_STATES.has(j.status))) return null;
+      Object.assign(run, decide(run, jobs));
+      await em.getRepository(RunEntity).save(run);
+      return run;
+    });
+  }
+
+  async markCompletionPublished(runId: string, summaryUri: string | null): Promise<void> {
+    await this.ds.getRepository(RunEntity).update({ id: runId }, { completionPublished: true, summaryUri });
+  }
+}

@@ -1,0 +1,42 @@
+import { readFile } from 'node:fs/promises';
+import { SymbolName, type SymbolSelection } from '@trainyard/contracts';
+import { DEFAULT_UNIVERSE } from './default-universe';
+
+export interface ResolvedSymbols {
+  symbols: string[];
+  /** Entries refused, each with why; they are never used in a path or a subject. */
+  refused: { symbol: string; reason: string }[];
+}
+
+function check(raw: string[]): ResolvedSymbols {
+  const symbols: string[] = [];
+  const refused: ResolvedSymbols['refused'] = [];
+  const seen = new Set<string>();
+  for (const entry of raw) {
+    const candidate = entry.trim().toUpperCase();
+    const parsed = SymbolName.safeParse(candidate);
+    if (!parsed.success) refused.push({ symbol: entry, reason: parsed.error.issues[0].message });
+    else if (seen.has(candidate)) refused.push({ symbol: entry, reason: 'listed twice' });
+    else {
+      seen.add(candidate);
+      symbols.push(candidate);
+    }
+  }
+  return { symbols, refused };
+}
+
+/** A CSV of symbols: the `symbol` column when there is a header naming it, else the first column. */
+export function parseSymbolCsv(text: string): string[] {
+  const rows = text.split(/\r?\n/).map((l) => l.split(',').map((c) => c.trim().replace(/^"|"$/g, ''))).filter((r) => r.some(Boolean));
+  if (rows.length === 0) return [];
+  const col = rows[0].findIndex((c) => c.toLowerCase() === 'symbol');
+  return col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0]);
+}
+
+export async function resolveSymbols(selection: SymbolSelection, universeFile?: string): Promise<ResolvedSymbols> {
+  if (Array.isArray(selection)) return check(selection);
+  if ('csv' in selection) return check(parseSymbolCsv(await readFile(selection.csv, 'utf8')));
+  const universe = universeFile ? (await readFile(universeFile, 'utf8')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean) : DEFAULT_UNIVERSE;
+  const resolved = check(universe);
+  return { symbols: resolved.symbols.slice(0, selection.topN), refused: resolved.refused };
+}

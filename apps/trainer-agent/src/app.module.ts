@@ -1,0 +1,25 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { busOptions, storageOptions } from '@trainyard/config';
+import { MessagingModule } from '@trainyard/messaging';
+import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { StorageModule } from '@trainyard/storage';
+import { AGENT_CONFIG, type AgentConfig } from './config/agent.config';
+import { JobsModule } from './jobs/jobs.module';
+import { StorageHealth } from './artifacts/storage.health';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AgentConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(AGENT_CONFIG, config),
+        MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'agent') }),
+        StorageModule.forRoot(storageOptions(config)),
+        HealthModule,
+        JobsModule,
+      ],
+      providers: [StorageHealth],
+    };
+  }
+}

@@ -1,0 +1,53 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sha256Hex, type Artifact } from '@trainyard/contracts';
+import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
+
+export interface ArtifactFile {
+  name: string;
+  body: string | Buffer;
+}
+
+/**
+ * Writes an attempt's files to its work folder and uploads them, each verified by reading it back
+ * and comparing checksums; `sha256.txt` lists them all and goes last, so its presence means complete.
+ */
+@Injectable()
+export class ArtifactPublisher {
+  constructor(@Inject(ARTIFACT_STORE) private readonly store: ArtifactStore) {}
+
+  async writeLocal(workDir: string, file: ArtifactFile): Promise<string> {
+    await mkdir(workDir, { recursive: true });
+    const path = join(workDir, file.name);
+    const tmp = `${path}.partial`;
+    await writeFile(tmp, file.body);
+    await rename(tmp, path);
+    return path;
+  }
+
+  async upload(prefix: string, file: ArtifactFile): Promise<Artifact> {
+    const body = typeof file.body === 'string' ? Buffer.from(file.body) : file.body;
+    const expected = sha256Hex(body);
+    const key = `${prefix}/${file.name}`;
+    const put = await this.store.put(key, body);
+    const readBack = sha256Hex(await this.store.get(key));
+    if (put.sha256 !== expected || readBack !== expected) {
+      throw new Error(`checksum mismatch after uploading ${key}: expected ${expected}, stored ${readBack}`);
+    }
+    return { name: file.name, uri: put.uri, sha256: expected, bytes: body.length };
+  }
+
+  /** Every file to the work dir and the store, then the checksum list. */
+  async publish(workDir: string, prefix: string, files: ArtifactFile[]): Promise<Artifact[]> {
+    const artifacts: Artifact[] = [];
+    for (const file of files) {
+      await this.writeLocal(workDir, file);
+      artifacts.push(await this.upload(prefix, file));
+    }
+    const manifest: ArtifactFile = { name: 'sha256.txt', body: artifacts.map((a) => `${a.sha256}  ${a.name}\n`).join('') };
+    await this.writeLocal(workDir, manifest);
+    artifacts.push(await this.upload(prefix, manifest));
+    return artifacts;
+  }
+}

@@ -1,0 +1,26 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { busEnv, envInt, httpEnv, storageEnv } from '@trainyard/config';
+import { Id } from '@trainyard/contracts';
+
+const defaultAgentId = () => `local-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`.slice(0, 100);
+
+export const agentEnv = z.object({
+  ...busEnv,
+  ...storageEnv,
+  ...httpEnv(3003),
+  /** Stable across restarts of the same box, so its durable assign consumer is kept. */
+  AGENT_ID: Id.default(defaultAgentId()),
+  AGENT_PROVIDER: z.enum(['local', 'vast']).default('local'),
+  /** CPU training slots; unset keeps one core free for the system (two on machines with more than 8). */
+  AGENT_CPU_SLOTS: z.coerce.number().int().min(0).max(1024).optional(),
+  AGENT_HEARTBEAT_MS: envInt(5000, 100),
+  /** Least interval between two progress events of one job. */
+  AGENT_PROGRESS_INTERVAL_MS: envInt(2000, 0),
+  AGENT_WORK_DIR: z.string().default('.trainyard/work'),
+  /** The nvidia-smi to ask for GPUs; `none` skips GPU discovery. */
+  AGENT_NVIDIA_SMI: z.string().default('nvidia-smi'),
+});
+
+export type AgentConfig = z.output<typeof agentEnv>;
+export const AGENT_CONFIG = Symbol('AGENT_CONFIG');

@@ -1,0 +1,160 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { JobSpec, Lease } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
+import { attemptPrefix } from '../artifacts/attempt-folder';
+import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
+import type { BuiltinResult } from '../training/builtin-trainer';
+import { ProgressThrottle } from './progress-throttle';
+import { AttemptError, classify } from './training-errors';
+import { TrainingExecutor, type Execution } from './training-executor';
+
+interface RunningAttempt {
+  spec: JobSpec;
+  lease: Lease;
+  execution?: Execution;
+}
+
+/** Runs the attempts assigned to this agent, each reporting start, progress and its outcome. */
+@Injectable()
+export class JobRunner implements BeforeApplicationShutdown {
+  private readonly log = new Logger('JobRunner');
+  private readonly running = new Map<string, RunningAttempt>();
+  /** Leases taken by this process: an assign delivered twice starts one attempt. */
+  private readonly accepted = new Set<string>();
+  private readonly settled = new Set<Promise<void>>();
+  private shuttingDown = false;
+
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly executor: TrainingExecutor,
+    private readonly artifacts: ArtifactPublisher,
+    private readonly clock: Clock,
+    @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
+  ) {}
+
+  runningAttempts(): { jobId: string; attempt: number; leaseId: string }[] {
+    return [...this.running.values()].map((r) => ({ jobId: r.spec.jobId, attempt: r.spec.attempt, leaseId: r.lease.leaseId }));
+  }
+
+  /** Starts the attempt in the background and returns at once; the lease, not the message, tracks it. */
+  accept(spec: JobSpec, lease: Lease): boolean {
+    if (this.accepted.has(lease.leaseId)) return false;
+    this.accepted.add(lease.leaseId);
+    const entry: RunningAttempt = { spec, lease };
+    this.running.set(lease.leaseId, entry);
+    const done = this.execute(entry).finally(() => {
+      this.running.delete(lease.leaseId);
+      this.settled.delete(done);
+    });
+    this.settled.add(done);
+    return true;
+  }
+
+  cancel(jobId: string, reason: string): boolean {
+    let found = false;
+    for (const r of this.running.values()) {
+      if (r.spec.jobId !== jobId) continue;
+      found = true;
+      r.execution?.stop(reason);
+    }
+    return found;
+  }
+
+  private async execute(r: RunningAttempt): Promise<void> {
+    const { spec, lease } = r;
+    const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
+    const startedAt = this.clock.now();
+    const prefix = attemptPrefix(spec.symbol, startedAt);
+    const workDir = join(this.cfg.AGENT_WORK_DIR, prefix);
+    try {
+      await this.bus.publish('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir }, { id: `${lease.leaseId}-started` });
+      this.log.log(`job_started ${spec.jobId}#${spec.attempt} on ${lease.device}`);
+      const throttle = new ProgressThrottle(this.cfg.AGENT_PROGRESS_INTERVAL_MS);
+      r.execution = this.executor.start(spec, (p) => {
+        if (!throttle.shouldSend()) return;
+        void this.bus
+          .publish('job.progress', { ...ref, percent: p.percent, epoch: p.epoch, loss: p.loss, validationMetric: p.validationMetric })
+          .catch((err) => this.log.warn(`progress not sent: ${err.message}`));
+      });
+      const result = await r.execution.result.catch((err) => Promise.reject(classify(err, 'train')));
+      const trainSeconds = (this.clock.now().getTime() - startedAt.getTime()) / 1000;
+      const artifacts = await this.artifacts
+        .publish(workDir, prefix, this.files(spec, lease, result, startedAt, trainSeconds))
+        .catch((err) => Promise.reject(classify(err, 'upload')));
+      const finishedAt = this.clock.now();
+      await this.bus.publish(
+        'job.succeeded',
+        {
+          ...ref,
+          agentId: lease.agentId,
+          leaseId: lease.leaseId,
+          date: spec.date,
+          featureset: result.featureset,
+          costs: spec.costs,
+          promote: spec.promote,
+          canary: spec.canary,
+          artifactsPrefix: prefix,
+          artifacts,
+          metrics: result.metrics,
+          evaluationWindow: result.evaluationWindow,
+          trainSeconds,
+          startedAt: startedAt.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+        },
+        { id: `${lease.leaseId}-succeeded` },
+      );
+      this.log.log(`coin_succeeded ${spec.symbol} hit rate ${result.metrics.directionalHitRate.toFixed(3)} sharpe ${result.metrics.sharpe.toFixed(2)} in ${trainSeconds.toFixed(1)} s`);
+    } catch (err) {
+      await this.report(r, err instanceof AttemptError ? err : classify(err, 'train'));
+    }
+  }
+
+  private async report(r: RunningAttempt, cause: AttemptError): Promise<void> {
+    const { spec, lease } = r;
+    const err = this.shuttingDown && cause.errorType === 'cancelled' ? new AttemptError('agent_lost', true, `agent ${lease.agentId} shut down during the attempt`) : cause;
+    const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
+    try {
+      if (err.errorType === 'cancelled') {
+        await this.bus.publish('job.cancelled', { ...ref, reason: err.message }, { id: `${lease.leaseId}-cancelled` });
+        this.log.warn(`job ${spec.jobId}#${spec.attempt} cancelled: ${err.message}`);
+        return;
+      }
+      await this.bus.publish(
+        'job.failed',
+        { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, errorType: err.errorType, retryable: err.retryable, message: err.message.slice(0, 4000), stackSummary: err.stackSummary },
+        { id: `${lease.leaseId}-failed` },
+      );
+      this.log.error(`coin_failed ${spec.symbol}#${spec.attempt} (${err.errorType}): ${err.message}`);
+    } catch (publishErr) {
+      // The broker will see this agent's heartbeat without the lease and the scheduler will retry.
+      this.log.error(`could not report the outcome of ${spec.jobId}#${spec.attempt}: ${(publishErr as Error).message}`);
+    }
+  }
+
+  private files(spec: JobSpec, lease: Lease, result: BuiltinResult, startedAt: Date, trainSeconds: number) {
+    const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+    return [
+      { name: 'split_indices.json', body: json(result.splitIndices) },
+      { name: 'training_log.json', body: json(result.trainingLog) },
+      { name: 'model.bin', body: Buffer.from(JSON.stringify({ format: 'trainyard.logistic.v1', model: result.model, scaler: result.scaler, featureNames: result.featureNames })) },
+      { name: 'config.json', body: json({ model: spec.model, featureset: result.featureset, featureNames: result.featureNames, timeframe: spec.timeframe, lookbackCandles: spec.lookbackCandles, bestEpoch: result.bestEpoch }) },
+      { name: 'metrics.json', body: json({ ...result.metrics, regimes: result.regimes, evaluationWindow: result.evaluationWindow, costs: spec.costs }) },
+      {
+        name: 'runtime.json',
+        body: json({ agentId: lease.agentId, host: hostname(), device: lease.device, node: process.version, startedAt: startedAt.toISOString(), trainSeconds, leaseId: lease.leaseId }),
+      },
+      { name: 'job.json', body: json(spec) },
+    ];
+  }
+
+  /** Attempts cut short by a shutdown are reported as lost so the scheduler retries them elsewhere. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const r of this.running.values()) r.execution?.stop('agent shutting down');
+    await Promise.allSettled([...this.settled]);
+  }
+}

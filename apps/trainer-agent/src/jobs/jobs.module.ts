@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { Clock } from '@trainyard/runtime';
+import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
+import { GpuProbe } from '../capacity/gpu-probe';
+import { HeartbeatService } from '../capacity/heartbeat.service';
+import { AssignmentsController } from './assignments.controller';
+import { JobRunner } from './job-runner.service';
+import { TrainingExecutor } from './training-executor';
+
+@Module({
+  controllers: [AssignmentsController],
+  providers: [Clock, GpuProbe, TrainingExecutor, ArtifactPublisher, JobRunner, HeartbeatService],
+  exports: [JobRunner],
+})
+export class JobsModule {}

@@ -1,0 +1,73 @@
+import { loadModel, logLoss, predictProba, serializeModel, trainLogistic, type EpochReport, type LabelledRows } from './model';
+import { gaussian, mulberry32 } from './random';
+
+/** Two features, the label depends on the first: a problem logistic regression can learn. */
+function dataset(n: number, seed: number, flip = false): LabelledRows {
+  const normal = gaussian(mulberry32(seed));
+  const X = Array.from({ length: n }, () => [normal(), normal()]);
+  const y = X.map(([a]) => (a + 0.3 * normal() > 0 !== flip ? 1 : 0));
+  return { X, y };
+}
+
+const train = dataset(400, 1);
+const validation = dataset(100, 2);
+const options = { epochs: 10, learningRate: 0.5 };
+
+describe('trainLogistic', () => {
+  it('learns the signal', () => {
+    const { model } = trainLogistic(train, validation, options);
+    const test = dataset(200, 3);
+    const p = predictProba(model, test.X);
+    const accuracy = p.filter((q, i) => (q > 0.5 ? 1 : 0) === test.y[i]).length / p.length;
+    expect(accuracy).toBeGreaterThan(0.85);
+    expect(p.every((q) => q > 0 && q < 1)).toBe(true);
+  });
+
+  it('is deterministic', () => {
+    const a = trainLogistic(train, validation, options);
+    const b = trainLogistic(train, validation, options);
+    expect(JSON.stringify(serializeModel(a.model))).toBe(JSON.stringify(serializeModel(b.model)));
+    expect(a.log).toEqual(b.log);
+  });
+
+  it('reports each epoch, with falling training loss', () => {
+    const reports: EpochReport[] = [];
+    const { log, bestEpoch } = trainLogistic(train, validation, { ...options, onEpoch: (r) => reports.push(r) });
+    expect(reports).toEqual(log);
+    expect(reports.map((r) => r.epoch)).toEqual(Array.from({ length: reports.length }, (_, k) => k + 1));
+    expect(reports.every((r) => r.epochs === 10)).toBe(true);
+    expect(reports[reports.length - 1].loss).toBeLessThan(reports[0].loss);
+    expect(log[bestEpoch - 1].validationMetric).toBe(Math.min(...log.map((r) => r.validationMetric)));
+  });
+
+  it('stops after `patience` epochs without a better validation loss and keeps the best model', () => {
+    // Validation labels are the opposite of training ones: every epoch of learning makes it worse.
+    const { log, bestEpoch, model } = trainLogistic(train, dataset(100, 2, true), { ...options, epochs: 50, patience: 3 });
+    expect(bestEpoch).toBe(1);
+    expect(log).toHaveLength(4);
+    const first = trainLogistic(train, dataset(100, 2, true), { ...options, epochs: 1 }).model;
+    expect(predictProba(model, train.X)).toEqual(predictProba(first, train.X));
+  });
+
+  it('rejects empty training data', () => {
+    expect(() => trainLogistic({ X: [], y: [] }, validation, options)).toThrow(/rows/);
+  });
+});
+
+describe('serializeModel / loadModel', () => {
+  it('round-trips through JSON text with identical predictions', () => {
+    const { model } = trainLogistic(train, validation, options);
+    const text = JSON.stringify(serializeModel(model));
+    const loaded = loadModel(JSON.parse(text));
+    const test = dataset(50, 4);
+    expect(predictProba(loaded, test.X)).toEqual(predictProba(model, test.X));
+    expect(JSON.stringify(serializeModel(loaded))).toBe(text);
+  });
+});
+
+describe('logLoss', () => {
+  it('is ln 2 for a coin flip and finite for certain mistakes', () => {
+    expect(logLoss([0.5, 0.5], [0, 1])).toBeCloseTo(Math.LN2, 12);
+    expect(Number.isFinite(logLoss([1, 0], [0, 1]))).toBe(true);
+  });
+});

@@ -1,0 +1,106 @@
+import LogisticRegression from 'ml-logistic-regression';
+import { Matrix } from 'ml-matrix';
+
+export type LogisticModel = LogisticRegression;
+export type SerializedModel = LogisticRegression.Json;
+
+export interface EpochReport {
+  epoch: number;
+  epochs: number;
+  /** Mean log-loss on the training rows. */
+  loss: number;
+  /** Mean log-loss on the validation rows: lower is better, and what early stopping watches. */
+  validationMetric: number;
+}
+
+export interface LabelledRows {
+  X: number[][];
+  y: number[];
+}
+
+export interface TrainOptions {
+  epochs: number;
+  /** Step size on the mean gradient, so its meaning does not change with the number of rows. */
+  learningRate: number;
+  /** Full-batch gradient steps per epoch. */
+  stepsPerEpoch?: number;
+  /** Epochs without a better validation loss before training stops. */
+  patience?: number;
+  onEpoch?(report: EpochReport): void;
+}
+
+export interface TrainResult {
+  model: LogisticModel;
+  bestEpoch: number;
+  log: EpochReport[];
+}
+
+const LOG_EPS = 1e-12;
+
+/** The library fits no intercept, so each row gets a constant 1 as its last column. */
+function designMatrix(X: readonly number[][]): Matrix {
+  return new Matrix(X.map((row) => [...row, 1]));
+}
+
+export function logLoss(probabilities: readonly number[], y: readonly number[]): number {
+  const total = probabilities.reduce((sum, p, i) => {
+    const q = Math.min(Math.max(p, LOG_EPS), 1 - LOG_EPS);
+    return sum - (y[i] === 1 ? Math.log(q) : Math.log(1 - q));
+  }, 0);
+  return total / Math.max(probabilities.length, 1);
+}
+
+/**
+ * Probability that the next bar closes up. Classifier 0 is trained one-vs-rest against label 0,
+ * so its score is P(label != 0) = P(up); with one class only in training it still points the right way.
+ */
+export function predictProba(model: LogisticModel, X: readonly number[][]): number[] {
+  if (X.length === 0) return [];
+  return model.classifiers[0].testScores(designMatrix(X));
+}
+
+/**
+ * Gradient-descent logistic regression with early stopping on validation log-loss. The library
+ * always starts from zero weights, so epoch k retrains with k * stepsPerEpoch steps; from the
+ * same start that is exactly the model k epochs of continued training would give, and it keeps
+ * the whole run deterministic. The price is stepsPerEpoch * E(E+1)/2 steps when all E epochs run;
+ * patience usually ends it well before.
+ */
+export function trainLogistic(train: LabelledRows, validation: LabelledRows, options: TrainOptions): TrainResult {
+  const { epochs, stepsPerEpoch = 5, patience = 5, onEpoch } = options;
+  if (train.X.length === 0 || validation.X.length === 0) throw new Error('training needs train and validation rows');
+  const X = designMatrix(train.X);
+  const Y = Matrix.columnVector(train.y);
+  const learningRate = options.learningRate / train.X.length;
+
+  let best: { model: LogisticModel; epoch: number; validationLoss: number } | undefined;
+  const log: EpochReport[] = [];
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    const model = new LogisticRegression({ numSteps: epoch * stepsPerEpoch, learningRate });
+    model.train(X, Y);
+    const report: EpochReport = {
+      epoch,
+      epochs,
+      loss: logLoss(predictProba(model, train.X), train.y),
+      validationMetric: logLoss(predictProba(model, validation.X), validation.y),
+    };
+    log.push(report);
+    onEpoch?.(report);
+    if (!best || report.validationMetric < best.validationLoss) {
+      best = { model, epoch, validationLoss: report.validationMetric };
+    } else if (epoch - best.epoch >= patience) {
+      break;
+    }
+  }
+  if (!best) throw new Error(`epochs must be at least 1, got ${epochs}`);
+  return { model: best.model, bestEpoch: best.epoch, log };
+}
+
+/** A plain JSON object: weights as nested arrays, loadable by {@link loadModel}. */
+export function serializeModel(model: LogisticModel): SerializedModel {
+  return JSON.parse(JSON.stringify(model)) as SerializedModel;
+}
+
+export function loadModel(json: SerializedModel): LogisticModel {
+  return LogisticRegression.load(json);
+}

@@ -1,0 +1,37 @@
+import { DataSource, EntitySchema } from 'typeorm';
+
+export interface CreateDataSourceOptions {
+  /** postgres:// URL of the server (a real PostgreSQL or the embedded one). */
+  url: string;
+  /** The PostgreSQL schema this service owns; its tables and its migrations table live there. */
+  schema: string;
+  entities: Array<Function | EntitySchema<any>>;
+  migrations: Function[];
+  /** Connections in the pool; at least 2, since initializeDataSource holds one for its lock. */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** A DataSource bound to one service's schema; tables change only through migrations. */
+export function createDataSource(opts: CreateDataSourceOptions): DataSource {
+  if (!SCHEMA_NAME.test(opts.schema)) {
+    throw new Error(`schema "${opts.schema}" must be a lower-case SQL identifier (letters, digits, "_")`);
+  }
+  if (opts.poolSize !== undefined && opts.poolSize < 2) {
+    throw new Error(`poolSize ${opts.poolSize} is too small: initializeDataSource needs 2 connections`);
+  }
+  return new DataSource({
+    type: 'postgres',
+    url: opts.url,
+    schema: opts.schema,
+    entities: opts.entities,
+    migrations: opts.migrations,
+    migrationsTableName: 'migrations',
+    migrationsRun: false,
+    synchronize: false,
+    poolSize: opts.poolSize,
+    applicationName: opts.applicationName,
+  });
+}

@@ -1,0 +1,95 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { EntitySchema, MigrationInterface, QueryRunner } from 'typeorm';
+import { createDataSource, EmbeddedPostgres, initializeDataSource, startEmbeddedPostgres } from '@trainyard/persistence';
+
+interface Note {
+  id: number;
+  body: string;
+}
+
+const NoteEntity = new EntitySchema<Note>({
+  name: 'note',
+  tableName: 'notes',
+  columns: { id: { type: 'int', primary: true }, body: { type: 'text' } },
+});
+
+class CreateNotes1700000000000 implements MigrationInterface {
+  name = 'CreateNotes1700000000000';
+  async up(q: QueryRunner) {
+    await q.query('CREATE TABLE svc_e.notes (id int PRIMARY KEY, body text NOT NULL)');
+  }
+  async down(q: QueryRunner) {
+    await q.query('DROP TABLE svc_e.notes');
+  }
+}
+
+const dataSourceOn = (url: string) =>
+  createDataSource({ url, schema: 'svc_e', entities: [NoteEntity], migrations: [CreateNotes1700000000000], poolSize: 4 });
+
+// Creating a PGlite cluster (initdb in WASM) takes several seconds.
+jest.setTimeout(60_000);
+
+describe('startEmbeddedPostgres', () => {
+  let dataDir: string;
+  let pg: EmbeddedPostgres | undefined;
+
+  beforeAll(async () => {
+    dataDir = join(await mkdtemp(join(tmpdir(), 'ty-pglite-')), 'db');
+  });
+
+  afterAll(async () => {
+    await pg?.stop();
+    await rm(join(dataDir, '..'), { recursive: true, force: true });
+  });
+
+  it('serves TypeORM and keeps the data across a restart on the same dataDir', async () => {
+    pg = await startEmbeddedPostgres({ dataDir });
+    expect(pg.url).toBe(`postgres://postgres@127.0.0.1:${pg.port}/postgres`);
+    const first = await initializeDataSource(dataSourceOn(pg.url));
+    await first.getRepository(NoteEntity).insert([
+      { id: 1, body: 'kept' },
+      { id: 2, body: 'also kept' },
+    ]);
+    await first.destroy();
+    await pg.stop();
+
+    pg = await startEmbeddedPostgres({ dataDir });
+    const second = await initializeDataSource(dataSourceOn(pg.url));
+    const notes = await second.getRepository(NoteEntity).find({ order: { id: 'ASC' } });
+    expect(notes.map((n) => n.body)).toEqual(['kept', 'also kept']);
+    expect(await second.query('SELECT count(*)::int AS n FROM svc_e.migrations')).toEqual([{ n: 1 }]);
+    await second.destroy();
+  });
+
+  it('serves several pg clients at once, holding others back while one is in a transaction', async () => {
+    const clients = [new Client({ connectionString: pg!.url }), new Client({ connectionString: pg!.url })];
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      const [a, b] = clients;
+      // Each client runs its own statements one after another while the other does the same.
+      const count = async (client: Client, offset: number) => {
+        const seen: number[] = [];
+        for (let i = 0; i < 20; i++) seen.push((await client.query('SELECT $1::int + $2::int AS v', [i, offset])).rows[0].v);
+        return seen;
+      };
+      const [fromA, fromB] = await Promise.all([count(a, 0), count(b, 100)]);
+      expect(fromA).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(fromB).toEqual(Array.from({ length: 20 }, (_, i) => i + 100));
+
+      await a.query('BEGIN');
+      await a.query(`INSERT INTO svc_e.notes VALUES (3, 'in a transaction')`);
+      let seenByB: number | undefined;
+      const readByB = b.query('SELECT count(*)::int AS n FROM svc_e.notes').then((r) => (seenByB = r.rows[0].n));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seenByB).toBeUndefined();
+      await a.query('COMMIT');
+      await readByB;
+      expect(seenByB).toBe(3);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+});

@@ -1,0 +1,5 @@
+export { createDataSource, type CreateDataSourceOptions } from './create-data-source';
+export { initializeDataSource } from './initialize-data-source';
+export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres';
+export { PersistenceModule, type PersistenceModuleOptions } from './persistence.module';
+export { createTestDatabase, type TestDatabase } from './test-database';

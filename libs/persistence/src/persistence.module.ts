@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource, EntitySchema } from 'typeorm';
+import { createDataSource } from './create-data-source';
+import { EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres';
+import { initializeDataSource } from './initialize-data-source';
+
+export interface PersistenceModuleOptions {
+  schema: string;
+  entities: Array<Function | EntitySchema<any>>;
+  migrations: Function[];
+  /** PostgreSQL URL; when absent an embedded PostgreSQL is started under dataDir. */
+  url?: string;
+  /**
+   * Root of the local state (DATA_DIR); the embedded database lives in <dataDir>/pglite/<schema>,
+   * one per service, because a PGlite folder can be opened by one process only.
+   * Defaults to $DATA_DIR, else '.trainyard'.
+   */
+  dataDir?: string;
+  poolSize?: number;
+  applicationName?: string;
+}
+
+interface Connection {
+  dataSource: DataSource;
+  embedded?: EmbeddedPostgres;
+}
+
+const CONNECTION = Symbol('trainyard.persistence.connection');
+
+async function connect(opts: PersistenceModuleOptions): Promise<Connection> {
+  const embedded = opts.url
+    ? undefined
+    : await startEmbeddedPostgres({
+        dataDir: join(opts.dataDir ?? process.env.DATA_DIR ?? '.trainyard', 'pglite', opts.schema),
+      });
+  const dataSource = createDataSource({
+    url: opts.url ?? embedded!.url,
+    schema: opts.schema,
+    entities: opts.entities,
+    migrations: opts.migrations,
+    poolSize: opts.poolSize,
+    applicationName: opts.applicationName ?? opts.schema,
+  });
+  try {
+    await initializeDataSource(dataSource);
+  } catch (err) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await embedded?.stop();
+    throw err;
+  }
+  return { dataSource, embedded };
+}
+
+/** Provides an initialized DataSource (schema created, migrations applied) under the DataSource class. */
+@Module({})
+export class PersistenceModule implements OnApplicationShutdown {
+  constructor(@Inject(CONNECTION) private readonly connection: Connection) {}
+
+  static forRoot(opts: PersistenceModuleOptions): DynamicModule {
+    return {
+      module: PersistenceModule,
+      global: true,
+      providers: [
+        { provide: CONNECTION, useFactory: () => connect(opts) },
+        { provide: DataSource, useFactory: (c: Connection) => c.dataSource, inject: [CONNECTION] },
+      ],
+      exports: [DataSource],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.connection.dataSource.isInitialized) await this.connection.dataSource.destroy();
+    await this.connection.embedded?.stop();
+  }
+}

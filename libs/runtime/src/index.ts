@@ -1,0 +1,5 @@
+export * from './bootstrap-service';
+export * from './health.module';
+export * from './readiness.registry';
+export * from './clock';
+export * from './config.module';

@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Injectable } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  ArtifactNotFoundError,
+  ArtifactStore,
+  InjectArtifactStore,
+  LocalArtifactStore,
+  S3ArtifactStore,
+  StorageModule,
+  sha256File,
+} from '@trainyard/storage';
+
+// s3rver ships no typings; this is the part the suite uses.
+const S3rver: new (opts: {
+  address: string;
+  port: number;
+  silent: boolean;
+  directory: string;
+  configureBuckets: { name: string }[];
+}) => { run(): Promise<AddressInfo>; close(): Promise<void> } = require('s3rver');
+
+const BUCKET = 'artifacts';
+const hex = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
+
+let work: string;
+let s3: { run(): Promise<AddressInfo>; close(): Promise<void> };
+let endpoint: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ty-storage-'));
+  s3 = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: join(work, 's3rver'),
+    configureBuckets: [{ name: BUCKET }],
+  });
+  endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+});
+
+afterAll(async () => {
+  await s3.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+const s3Options = (prefix?: string) => ({
+  bucket: BUCKET,
+  prefix,
+  endpoint,
+  region: 'us-east-1',
+  accessKeyId: 'S3RVER',
+  secretAccessKey: 'S3RVER',
+  forcePathStyle: true,
+});
+
+const stores: [string, () => ArtifactStore, (key: string) => string][] = [
+  ['LocalArtifactStore', () => new LocalArtifactStore(join(work, 'local')), (key) => `file://${join(work, 'local', key)}`],
+  ['S3ArtifactStore', () => new S3ArtifactStore(s3Options('team/trainyard/')), (key) => `s3://${BUCKET}/team/trainyard/${key}`],
+];
+
+describe.each(stores)('%s', (name, make, expectedUri) => {
+  let store: ArtifactStore;
+
+  beforeAll(() => {
+    store = make();
+  });
+
+  afterAll(() => {
+    if (store instanceof S3ArtifactStore) store.close();
+  });
+
+  it('answers ping', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it('round-trips a body with its sha256 and size', async () => {
+    const body = 'model weights\n';
+    const stored = await store.put('runs/r1/BTCUSDT/model.txt', body, 'text/plain');
+    expect(stored).toEqual({
+      key: 'runs/r1/BTCUSDT/model.txt',
+      uri: expectedUri('runs/r1/BTCUSDT/model.txt'),
+      sha256: hex(body),
+      bytes: Buffer.byteLength(body),
+    });
+    expect((await store.get('runs/r1/BTCUSDT/model.txt')).toString()).toBe(body);
+
+    const binary = Buffer.from([0, 255, 1, 254]);
+    expect((await store.put('runs/r1/BTCUSDT/model.bin', binary)).sha256).toBe(hex(binary));
+    expect(await store.get('runs/r1/BTCUSDT/model.bin')).toEqual(binary);
+  });
+
+  it('uploads a file', async () => {
+    const path = join(work, `upload-${name}.bin`);
+    await writeFile(path, Buffer.alloc(300_000, 7));
+    const stored = await store.putFile('runs/r1/ETHUSDT/model.onnx', path);
+    expect(stored.bytes).toBe(300_000);
+    expect(stored.sha256).toBe(await sha256File(path));
+    // Buffer.equals: Jest's deep equality walks large buffers byte by byte.
+    expect((await store.get('runs/r1/ETHUSDT/model.onnx')).equals(Buffer.alloc(300_000, 7))).toBe(true);
+  });
+
+  it('lists every key under a prefix, and only those', async () => {
+    await Promise.all(['list/a/1', 'list/a/2', 'list/a/deep/3', 'list/ab/4', 'list/b/5'].map((k) => store.put(k, k)));
+    expect((await store.list('list/a/')).map((a) => a.key)).toEqual(['list/a/1', 'list/a/2', 'list/a/deep/3']);
+    expect((await store.list('list/a')).map((a) => a.key)).toEqual([
+      'list/a/1',
+      'list/a/2',
+      'list/a/deep/3',
+      'list/ab/4',
+    ]);
+    expect(await store.list('list/b/5')).toEqual([{ key: 'list/b/5', bytes: 8 }]);
+    expect(await store.list('nothing/here/')).toEqual([]);
+    expect((await store.list('')).map((a) => a.key)).toContain('runs/r1/BTCUSDT/model.txt');
+  });
+
+  it('tells whether a key exists', async () => {
+    await store.put('exists/yes', 'y');
+    expect(await store.exists('exists/yes')).toBe(true);
+    expect(await store.exists('exists/no')).toBe(false);
+    expect(await store.exists('exists')).toBe(false);
+  });
+
+  it('copies, and deletes', async () => {
+    await store.put('copy/from.json', '{"a":1}', 'application/json');
+    await store.copy('copy/from.json', 'copy/to/to.json');
+    expect((await store.get('copy/to/to.json')).toString()).toBe('{"a":1}');
+
+    await store.delete('copy/from.json');
+    expect(await store.exists('copy/from.json')).toBe(false);
+    await expect(store.delete('copy/from.json')).resolves.toBeUndefined();
+  });
+
+  it('reports a missing artifact as ArtifactNotFoundError', async () => {
+    await expect(store.get('missing/key')).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    await expect(store.copy('missing/key', 'copy/never')).rejects.toBeInstanceOf(ArtifactNotFoundError);
+  });
+
+  it.each([
+    ['', /is empty/],
+    ['/etc/passwd', /is absolute/],
+    ['runs/../../secret', /"\.\." segment/],
+    ['runs\\r1', /backslash/],
+    ['runs//r1', /empty segment/],
+  ])('refuses the key %j', async (key, why) => {
+    expect(() => store.uri(key)).toThrow(why);
+    await expect(store.put(key, 'x')).rejects.toThrow(`artifact key "${key}" refused`);
+    await expect(store.get(key)).rejects.toThrow(why);
+  });
+
+  it('refuses a prefix that leaves the store', async () => {
+    await expect(store.list('../')).rejects.toThrow(/"\.\." segment/);
+  });
+});
+
+describe('LocalArtifactStore', () => {
+  it('leaves no partial files behind and lists none', async () => {
+    const store = new LocalArtifactStore(join(work, 'atomic'));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.put('same/key', `version ${i}`)));
+    expect(await readdir(join(work, 'atomic', 'same'))).toEqual(['key']);
+    expect((await store.get('same/key')).toString()).toMatch(/^version \d+$/);
+  });
+});
+
+describe('S3ArtifactStore', () => {
+  it('keeps the sha256 as object metadata', async () => {
+    const store = new S3ArtifactStore(s3Options());
+    const client = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    try {
+      await store.put('meta/x', 'hashed');
+      const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'meta/x' }));
+      expect(head.Metadata).toEqual({ sha256: hex('hashed') });
+    } finally {
+      store.close();
+      client.destroy();
+    }
+  });
+
+  it('fails ping for a missing bucket', async () => {
+    const store = new S3ArtifactStore({ ...s3Options(), bucket: 'no-such-bucket' });
+    await expect(store.ping()).rejects.toThrow();
+    store.close();
+  });
+});
+
+describe('StorageModule', () => {
+  @Injectable()
+  class Publisher {
+    constructor(@InjectArtifactStore() readonly store: ArtifactStore) {}
+  }
+
+  it('provides the configured store to injecting providers', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [StorageModule.forRoot({ kind: 'local', dir: join(work, 'module') })],
+      providers: [Publisher],
+    }).compile();
+    const app = await moduleRef.init();
+    const store = app.get(Publisher).store;
+    expect(store.kind).toBe('local');
+    expect(store.uri('a/b')).toBe(`file://${join(work, 'module', 'a', 'b')}`);
+    await app.close();
+  });
+});

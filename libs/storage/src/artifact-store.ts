@@ -1,0 +1,43 @@
+export interface StoredArtifact {
+  key: string;
+  uri: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface ListedArtifact {
+  key: string;
+  bytes: number;
+}
+
+/**
+ * Where artifacts (model files, checksums, run summaries) live. Keys are '/'-separated relative
+ * paths, laid out the same in every store.
+ */
+export interface ArtifactStore {
+  readonly kind: 'local' | 's3';
+  uri(key: string): string;
+  put(key: string, body: Buffer | string, contentType?: string): Promise<StoredArtifact>;
+  putFile(key: string, path: string): Promise<StoredArtifact>;
+  /** Rejects with ArtifactNotFoundError when there is no such key. */
+  get(key: string): Promise<Buffer>;
+  exists(key: string): Promise<boolean>;
+  /** Every key starting with prefix ('' for all), sorted. */
+  list(prefix: string): Promise<ListedArtifact[]>;
+  /** Deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Rejects with ArtifactNotFoundError when fromKey does not exist. */
+  copy(fromKey: string, toKey: string): Promise<void>;
+  /** Resolves when the store is reachable and writable. */
+  ping(): Promise<void>;
+}
+
+export class ArtifactNotFoundError extends Error {
+  constructor(
+    readonly key: string,
+    readonly uri: string,
+  ) {
+    super(`artifact "${key}" not found (${uri})`);
+    this.name = 'ArtifactNotFoundError';
+  }
+}

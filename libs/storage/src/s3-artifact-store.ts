@@ -1,0 +1,166 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { assertArtifactKey, assertArtifactPrefix } from './artifact-key';
+import { ArtifactNotFoundError, ArtifactStore, ListedArtifact, StoredArtifact } from './artifact-store';
+import { sha256Buffer, sha256File } from './sha256';
+
+export interface S3ArtifactStoreOptions {
+  bucket: string;
+  /** Folder inside the bucket that all keys live under. */
+  prefix?: string;
+  /** For S3-compatible servers (MinIO, s3rver); AWS when absent. */
+  endpoint?: string;
+  region: string;
+  /** Both or neither; without them the SDK's default credential chain applies. */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  forcePathStyle?: boolean;
+}
+
+/** Artifacts as objects in a bucket, under `prefix/`; the SHA-256 travels as object metadata `sha256`. */
+export class S3ArtifactStore implements ArtifactStore {
+  readonly kind = 's3' as const;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly root: string;
+
+  constructor(opts: S3ArtifactStoreOptions) {
+    this.bucket = opts.bucket;
+    const prefix = (opts.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    if (prefix) assertArtifactKey(prefix);
+    this.root = prefix ? `${prefix}/` : '';
+    this.client = new S3Client({
+      region: opts.region,
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle,
+      credentials:
+        opts.accessKeyId && opts.secretAccessKey
+          ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey }
+          : undefined,
+      // The SDK's default CRC32 checksums send bodies aws-chunked; S3-compatible servers such as
+      // s3rver store that framing as the object's content.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  uri(key: string): string {
+    return `s3://${this.bucket}/${this.objectKey(key)}`;
+  }
+
+  async put(key: string, body: Buffer | string, contentType = 'application/octet-stream'): Promise<StoredArtifact> {
+    const buf = Buffer.from(body);
+    const sha256 = sha256Buffer(buf);
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.objectKey(key),
+        Body: buf,
+        ContentType: contentType,
+        Metadata: { sha256 },
+      }),
+    );
+    return { key, uri: this.uri(key), sha256, bytes: buf.length };
+  }
+
+  async putFile(key: string, path: string): Promise<StoredArtifact> {
+    const objectKey = this.objectKey(key);
+    const [sha256, { size }] = await Promise.all([sha256File(path), stat(path)]);
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: objectKey,
+        Body: createReadStream(path),
+        // A stream has no length of its own, and S3 needs one up front.
+        ContentLength: size,
+        ContentType: 'application/octet-stream',
+        Metadata: { sha256 },
+      }),
+    );
+    return { key, uri: this.uri(key), sha256, bytes: size };
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      throw isNotFound(err) ? new ArtifactNotFoundError(key, this.uri(key)) : err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<ListedArtifact[]> {
+    assertArtifactPrefix(prefix);
+    const found: ListedArtifact[] = [];
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ContinuationToken }),
+      );
+      for (const obj of page.Contents ?? []) {
+        found.push({ key: obj.Key!.slice(this.root.length), bytes: obj.Size ?? 0 });
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    return found;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const source = `${this.bucket}/${this.objectKey(fromKey)}`;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(toKey),
+          CopySource: source.split('/').map(encodeURIComponent).join('/'),
+        }),
+      );
+    } catch (err) {
+      throw isNotFound(err) ? new ArtifactNotFoundError(fromKey, this.uri(fromKey)) : err;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  }
+
+  /** Closes the client's pooled connections. */
+  close(): void {
+    this.client.destroy();
+  }
+
+  private objectKey(key: string): string {
+    assertArtifactKey(key);
+    return this.root + key;
+  }
+}
+
+/** GetObject and CopyObject say NoSuchKey; HeadObject has no body, so only NotFound. */
+function isNotFound(err: unknown): boolean {
+  const name = (err as { name?: string }).name;
+  return name === 'NoSuchKey' || name === 'NotFound';
+}
