@@ -1,0 +1,51 @@
+import type { EventMessage } from '@trainyard/contracts';
+
+const fixed = (n: number | null | undefined, d = 3) => (n == null ? '-' : n.toFixed(d));
+
+/** One line per event worth a person's attention while a run is followed. */
+export function describeEvent(subject: string, d: any): string | null {
+  switch (subject) {
+    case 'run.planned':
+      return `planned ${d.runId} for ${d.date}: ${d.jobs.length} jobs${d.skipped.length ? `, ${d.skipped.length} skipped` : ''}, forecast ${fixed(d.forecast.wallMinutes, 1)} min`;
+    case 'run.started':
+      return `started ${d.runId}: ${d.totalJobs} jobs, ${d.mode} x${d.maxConcurrent}`;
+    case 'job.started':
+      return `  ▶ ${d.symbol} attempt ${d.attempt} on ${d.agentId}`;
+    case 'job.succeeded':
+      return `  ✓ ${d.symbol} hit rate ${fixed(d.metrics.directionalHitRate)} sharpe ${fixed(d.metrics.sharpe, 2)} in ${fixed(d.trainSeconds, 1)} s`;
+    case 'job.failed':
+      return `  ✗ ${d.symbol} attempt ${d.attempt} failed (${d.errorType}${d.retryable ? ', retryable' : ''}): ${d.message}`;
+    case 'job.retrying':
+      return `  ↻ ${d.symbol} retry ${d.nextAttempt} in ${fixed(d.delaySeconds, 0)} s`;
+    case 'job.cancelled':
+      return `  ■ ${d.symbol} cancelled: ${d.reason}`;
+    default:
+      return null;
+  }
+}
+
+export function formatSummary(m: EventMessage<'run.completed'>): string {
+  const s = m.summary;
+  const lines = [
+    `run ${m.runId} (${m.date}) ${m.status.toUpperCase()}`,
+    `  symbols ${s.total_symbols}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, ${s.cancelled} cancelled`,
+    `  train minutes: avg ${fixed(s.avg_train_minutes)}, median ${fixed(s.median_train_minutes)}; wall ${fixed(s.total_wall_minutes, 2)} min; cost $${s.cost.toFixed(2)}`,
+    `  summary: ${m.summaryUri ?? '-'}`,
+    '',
+    `  ${'symbol'.padEnd(12)} ${'status'.padEnd(10)} ${'tries'.padStart(5)} ${'minutes'.padStart(8)} ${'hit rate'.padStart(8)} ${'sharpe'.padStart(7)} ${'max dd'.padStart(7)}  error`,
+  ];
+  for (const [symbol, o] of Object.entries(s.by_symbol)) {
+    lines.push(
+      `  ${symbol.padEnd(12)} ${o.status.padEnd(10)} ${String(o.attempts).padStart(5)} ${fixed(o.trainMinutes, 3).padStart(8)} ${fixed(o.metrics?.directionalHitRate).padStart(8)} ${fixed(o.metrics?.sharpe, 2).padStart(7)} ${fixed(o.metrics?.maxDrawdown).padStart(7)}  ${o.error ?? ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function formatPlan(m: EventMessage<'run.planned'>): string {
+  const lines = [`dry run ${m.runId} (${m.date}): ${m.jobs.length} jobs, nothing launched`, '  order:'];
+  m.jobs.forEach((j, i) => lines.push(`  ${String(i + 1).padStart(4)}. ${j.symbol.padEnd(12)} ${j.priority.padEnd(7)} ${j.jobId}`));
+  for (const s of m.skipped) lines.push(`  skipped ${s.symbol}: ${s.reason}`);
+  lines.push(`  forecast: ${m.forecast.gpuHours.toFixed(2)} GPU hours, $${m.forecast.cost.toFixed(2)}, ${m.forecast.wallMinutes.toFixed(1)} min wall`);
+  return lines.join('\n');
+}

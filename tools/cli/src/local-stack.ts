@@ -1,0 +1,183 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { delimiter, join, resolve } from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '@trainyard/persistence';
+
+export const SERVICES = [
+  { name: 'scheduler', port: 3001 },
+  { name: 'gpu-broker', port: 3002 },
+  { name: 'trainer-agent', port: 3003 },
+  { name: 'promoter', port: 3004 },
+  { name: 'notifier', port: 3005 },
+] as const;
+
+export type ServiceName = (typeof SERVICES)[number]['name'];
+
+export interface StackOptions {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  /** Which services to run; all five by default. */
+  services?: ServiceName[];
+}
+
+function answers(url: string, fallbackPort: number): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((done) => {
+    const s = netConnect({ host: u.hostname, port: Number(u.port || fallbackPort) }, () => {
+      s.end();
+      done(true);
+    });
+    s.on('error', () => done(false));
+    s.setTimeout(1500, () => {
+      s.destroy();
+      done(false);
+    });
+  });
+}
+
+function findOnPath(binary: string, env: NodeJS.ProcessEnv): string | null {
+  const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin'];
+  for (const d of dirs) if (d && existsSync(join(d, binary))) return join(d, binary);
+  return null;
+}
+
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs: number, failed?: () => string | null): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const reason = failed?.();
+    if (reason) throw new Error(`${what}: ${reason}`);
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s`);
+}
+
+/**
+ * The whole system on one machine with embedded defaults: a nats-server when none answers, an
+ * embedded PostgreSQL when DATABASE_URL is unset, the local artifact folder, and the five services.
+ */
+export class LocalStack {
+  private readonly children: { name: string; proc: ChildProcess; exit: string | null }[] = [];
+  private pg?: EmbeddedPostgres;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(private readonly opts: StackOptions) {
+    const dataDir = resolve(opts.root, opts.env.DATA_DIR ?? '.trainyard');
+    this.env = {
+      ...opts.env,
+      DATA_DIR: dataDir,
+      NATS_URL: opts.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+      ARTIFACTS_DIR: resolve(opts.root, opts.env.ARTIFACTS_DIR ?? join(dataDir, 'artifacts')),
+      AGENT_WORK_DIR: resolve(opts.root, opts.env.AGENT_WORK_DIR ?? join(dataDir, 'work')),
+    };
+  }
+
+  get dataDir(): string {
+    return this.env.DATA_DIR!;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(join(this.dataDir, 'logs'), { recursive: true });
+    await this.ensureNats();
+    if (!this.env.DATABASE_URL) {
+      this.pg = await startEmbeddedPostgres({ dataDir: join(this.dataDir, 'pglite', 'stack') });
+      this.env.DATABASE_URL = this.pg.url;
+      this.opts.log(`embedded PostgreSQL (PGlite) in ${join(this.dataDir, 'pglite', 'stack')}`);
+    }
+    const names = this.opts.services ?? SERVICES.map((s) => s.name);
+    await Promise.all(names.map((name) => this.startService(name)));
+    this.opts.log(`services ready (logs in ${join(this.dataDir, 'logs')})`);
+  }
+
+  /** Starts one service and waits until its readiness check passes. */
+  async startService(name: ServiceName): Promise<void> {
+    const svc = SERVICES.find((s) => s.name === name)!;
+    const child = this.spawnService(name, this.portOf(svc));
+    await waitUntil(
+      () => this.ready(this.portOf(svc)),
+      name,
+      60_000,
+      () => (child.exit ? `exited (${child.exit}); see ${join(this.dataDir, 'logs', `${name}.log`)}` : null),
+    );
+  }
+
+  /** Kills a service the hard way (no shutdown hooks), as a crash would. */
+  async crash(name: ServiceName): Promise<void> {
+    const child = this.children.find((c) => c.name === name && c.exit === null);
+    if (!child) return;
+    await new Promise<void>((done) => {
+      child.proc.once('exit', () => done());
+      child.proc.kill('SIGKILL');
+    });
+  }
+
+  portOf(svc: { name: ServiceName }): number {
+    const base = Number(this.env.TRAINYARD_BASE_PORT ?? 0);
+    const index = SERVICES.findIndex((s) => s.name === svc.name);
+    return base ? base + index : SERVICES[index].port;
+  }
+
+  private async ensureNats(): Promise<void> {
+    const url = this.env.NATS_URL!;
+    if (await answers(url, 4222)) return;
+    const binary = findOnPath('nats-server', this.env);
+    if (!binary) {
+      throw new Error(
+        `no NATS answers at ${url} and nats-server is not installed. Install it (Debian/Ubuntu: apt-get install nats-server; ` +
+          `macOS: brew install nats-server; or a release from the NATS project) or set NATS_URL to a running server with JetStream.`,
+      );
+    }
+    const u = new URL(url);
+    const storeDir = join(this.dataDir, 'nats');
+    mkdirSync(storeDir, { recursive: true });
+    this.spawn('nats-server', binary, ['-js', '-a', u.hostname, '-p', u.port || '4222', '-sd', storeDir]);
+    await waitUntil(() => answers(url, 4222), 'nats-server', 15_000);
+    this.opts.log(`started nats-server with JetStream at ${url} (store ${storeDir})`);
+  }
+
+  private spawnService(name: string, port: number) {
+    const dist = join(this.opts.root, 'apps', name, 'dist');
+    if (!existsSync(join(dist, 'main.js'))) throw new Error(`${name} is not built: run npm run build first`);
+    return this.spawn(name, process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], { PORT: String(port), HOST: '127.0.0.1' });
+  }
+
+  private spawn(name: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+    const out = openSync(join(this.dataDir, 'logs', `${name}.log`), 'a');
+    const proc = spawn(command, args, { cwd: this.opts.root, env: { ...this.env, ...extraEnv }, stdio: ['ignore', out, out] });
+    const entry = { name, proc, exit: null as string | null };
+    proc.on('exit', (code, signal) => (entry.exit = signal ?? String(code)));
+    this.children.push(entry);
+    return entry;
+  }
+
+  private async ready(port: number): Promise<boolean> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(2000) });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Services first (they drain the bus), then the servers they used. */
+  async stop(): Promise<void> {
+    const services = this.children.filter((c) => c.name !== 'nats-server');
+    await Promise.all(services.map((c) => this.terminate(c)));
+    if (this.pg) await this.pg.stop();
+    await Promise.all(this.children.filter((c) => c.name === 'nats-server').map((c) => this.terminate(c)));
+  }
+
+  private terminate(c: { proc: ChildProcess; exit: string | null }): Promise<void> {
+    if (c.exit !== null) return Promise.resolve();
+    return new Promise((done) => {
+      const kill = setTimeout(() => c.proc.kill('SIGKILL'), 10_000);
+      c.proc.once('exit', () => {
+        clearTimeout(kill);
+        done();
+      });
+      c.proc.kill('SIGTERM');
+    });
+  }
+}

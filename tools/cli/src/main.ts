@@ -1,0 +1,117 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { busEnv, ConfigError, loadConfig } from '@trainyard/config';
+import { NatsBus } from '@trainyard/messaging';
+import { followRun } from './follow-run';
+import { describeEvent, formatPlan, formatSummary } from './format';
+import { LocalStack } from './local-stack';
+import { parseRunFlags, RUN_FLAGS_HELP, UsageError } from './run-flags';
+
+const ROOT = resolve(__dirname, '../../..');
+const USAGE = `Trainyard: retrain one model per symbol, every day, on rented and owned GPUs.
+
+usage:
+  trainyard up                      start the local stack (NATS, embedded PostgreSQL, the five services) until Ctrl-C
+  trainyard run --symbols … [flags] request a run, follow it live, exit 0 only if it succeeded
+  trainyard help                    this text
+
+${RUN_FLAGS_HELP}`;
+
+const cliEnv = z.object(busEnv);
+
+function newRunId(now = new Date()): string {
+  return `cli-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Stops the stack on Ctrl-C or SIGTERM before leaving, so no service outlives the command. */
+function stopOnSignal(stack: LocalStack | null): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      console.error(`\n${sig}: stopping…`);
+      void (stack ? stack.stop() : Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
+}
+
+async function up(): Promise<number> {
+  const stack = new LocalStack({ root: ROOT, env: process.env, log: (l) => console.log(l) });
+  stopOnSignal(stack);
+  await stack.start();
+  console.log(`Trainyard is up. In another terminal: npx trainyard run --symbols BTCUSDT,ETHUSDT. Ctrl-C stops it.`);
+  await new Promise(() => undefined);
+  return 0;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const flags = parseRunFlags(argv);
+  const runId = flags.request.runId ?? newRunId();
+  const out = flags.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
+  const stack = flags.up ? new LocalStack({ root: ROOT, env: process.env, log: out }) : null;
+  stopOnSignal(stack);
+  try {
+    if (stack) await stack.start();
+    const env = loadConfig(cliEnv, stack?.env ?? process.env);
+    const bus = await NatsBus.connect({ serviceName: 'cli', natsUrl: env.NATS_URL, prefix: env.TRAINYARD_PREFIX }).catch((err) => {
+      throw new Error(`cannot reach NATS at ${env.NATS_URL} (${err.message}); start the stack with "npx trainyard up" or pass --up`);
+    });
+    try {
+      const fromSeq = (await bus.jsm.streams.info(bus.streamName)).state.last_seq + 1;
+      await bus.publish('run.requested', { ...flags.request, runId, requestedBy: process.env.USER ?? 'cli' }, { id: `${runId}-request` });
+      out(`requested run ${runId}`);
+      const outcome = await followRun(bus, {
+        runId,
+        fromSeq,
+        dryRun: flags.request.dryRun ?? false,
+        timeoutMs: flags.waitMinutes * 60_000,
+        onEvent: (subject, data) => {
+          const line = describeEvent(subject, data);
+          if (line) out(line);
+        },
+      });
+      if (outcome.kind === 'planned') {
+        if (flags.json) console.log(JSON.stringify(outcome.message, null, 2));
+        else out(formatPlan(outcome.message));
+        return 0;
+      }
+      if (flags.json) console.log(JSON.stringify(outcome.message, null, 2));
+      else out(formatSummary(outcome.message));
+      return outcome.message.status === 'succeeded' ? 0 : 1;
+    } finally {
+      await bus.onApplicationShutdown();
+    }
+  } finally {
+    if (stack) await stack.stop();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up':
+      return up();
+    case 'run':
+      return run(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}"; commands: up, run, help`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      console.error(`trainyard: ${err.message}\n\nrun "trainyard help" for the flags`);
+      process.exit(2);
+    }
+    console.error(`trainyard: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);
