@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   canonicalJson,
   contractFor,
@@ -78,5 +80,14 @@ describe('contracts', () => {
     expect(canTransitionJob('running', 'succeeded')).toBe(true);
     expect(canTransitionJob('succeeded', 'running')).toBe(false);
     expect(canTransitionJob('cancelled', 'released')).toBe(false);
+  });
+});
+
+describe('published JSON Schemas', () => {
+  it('docs/events matches the contracts (regenerate with npm run export:schemas)', () => {
+    for (const [name, schema] of Object.entries(jsonSchemas())) {
+      const file = join(__dirname, '../../../docs/events', `${name}.schema.json`);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(schema);
+    }
   });
 });

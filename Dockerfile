@@ -1,0 +1,24 @@
+# One image for the five services; docker-compose.yml picks the app with APP.
+FROM node:20-bookworm-slim AS build
+WORKDIR /trainyard
+COPY package.json package-lock.json ./
+COPY libs/contracts/package.json libs/contracts/
+COPY libs/config/package.json libs/config/
+COPY libs/telemetry/package.json libs/telemetry/
+COPY libs/messaging/package.json libs/messaging/
+COPY libs/persistence/package.json libs/persistence/
+COPY libs/storage/package.json libs/storage/
+COPY libs/runtime/package.json libs/runtime/
+COPY libs/testing/package.json libs/testing/
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /trainyard
+ENV NODE_ENV=production
+COPY --from=build /trainyard /trainyard
+ARG APP=scheduler
+ENV APP=${APP}
+USER node
+CMD ["sh", "-c", "exec node --require ./apps/$APP/dist/instrumentation.js ./apps/$APP/dist/main.js"]

@@ -1,0 +1,100 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectJetStream, NatsBus } from '@trainyard/messaging';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { schedulerEnv } from '../config/scheduler.config';
+import { SchedulerStore } from './scheduler.store';
+
+jest.setTimeout(60_000);
+
+/** The scheduler alone on real NATS and PostgreSQL; the test plays the broker and the agents. */
+describe('scheduler job lifecycle', () => {
+  const prefix = testPrefix('sched');
+  const artifacts = mkdtempSync(join(tmpdir(), 'ty-sched-'));
+  let db: TestDatabase;
+  let app: INestApplication;
+  let bus: NatsBus;
+  let store: SchedulerStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = schedulerEnv.parse({
+      NATS_URL: testNatsUrl(),
+      TRAINYARD_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      ARTIFACTS_DIR: artifacts,
+      SCHEDULER_TICK_MS: '100',
+      SCHEDULER_RETRY_BASE_SECONDS: '0.2',
+      SCHEDULER_MAX_RETRIES: '1',
+    });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    connectJetStream(app);
+    await app.startAllMicroservices();
+    await app.init();
+    bus = app.get(NatsBus);
+    store = app.get(SchedulerStore);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    await deleteTestStream(prefix);
+    rmSync(artifacts, { recursive: true, force: true });
+  });
+
+  const requests = async (jobId: string) => (await readStored(prefix, 'job.requested')).filter((e) => e.data.spec.jobId === jobId).map((e) => e.data.spec);
+  const ref = (jobId: string, runId: string, attempt: number) => ({ jobId, runId, symbol: 'BTCUSDT', attempt });
+
+  it('retries a retryable failure as a new attempt, ignores the stale repeat, and fails for good on a deterministic error', async () => {
+    await bus.publish('run.requested', { runId: 'retry-run', trigger: 'api', symbols: ['BTCUSDT'] });
+    const jobId = 'retry-run-BTCUSDT';
+    await waitFor(async () => (await requests(jobId)).length === 1, 'the first job request');
+
+    const oom = { ...ref(jobId, 'retry-run', 1), errorType: 'oom' as const, retryable: true, message: 'CUDA out of memory', stackSummary: 'at train (train.py:10)' };
+    await bus.publish('job.failed', oom);
+    const second = await waitFor(async () => (await requests(jobId)).find((s) => s.attempt === 2), 'the retry');
+    expect(second.specHash).toBe((await requests(jobId))[0].specHash);
+    expect((await readStored(prefix, 'job.retrying')).map((e) => e.data)).toEqual([expect.objectContaining({ jobId, attempt: 1, nextAttempt: 2, errorType: 'oom' })]);
+
+    await bus.publish('job.failed', oom);
+    await bus.publish('job.failed', { ...ref(jobId, 'retry-run', 2), errorType: 'bad_data', retryable: false, message: 'gap in candles' });
+    const completed = await waitFor(async () => (await readStored(prefix, 'run.completed')).find((e) => e.data.runId === 'retry-run'), 'run.completed');
+    expect(completed.data.status).toBe('failed');
+    expect(completed.data.summary.by_symbol.BTCUSDT).toMatchObject({ status: 'failed', attempts: 2, error: 'bad_data: gap in candles' });
+
+    const attempts = await store.attemptsOf(jobId);
+    expect(attempts.map((a) => [a.attempt, a.status, a.errorType, a.message])).toEqual([
+      [1, 'failed', 'oom', 'CUDA out of memory'],
+      [2, 'failed', 'bad_data', 'gap in candles'],
+    ]);
+    expect(attempts[0].stackSummary).toBe('at train (train.py:10)');
+  });
+
+  it('times out a job that never finishes, cancels it on its agent, and retries it', async () => {
+    await bus.publish('run.requested', { runId: 'slow-run', trigger: 'api', symbols: ['BTCUSDT'], timeoutMinutes: 0.005 });
+    const completed = await waitFor(async () => (await readStored(prefix, 'run.completed')).find((e) => e.data.runId === 'slow-run'), 'run.completed', 30_000);
+    expect(completed.data.summary.by_symbol.BTCUSDT).toMatchObject({ status: 'failed', attempts: 2 });
+    expect(completed.data.summary.by_symbol.BTCUSDT.error).toMatch(/^timeout/);
+    const cancels = (await readStored(prefix, 'job.*.cancel')).map((e) => e.data).filter((c) => c.jobId === 'slow-run-BTCUSDT');
+    expect(cancels).toHaveLength(2);
+    expect(cancels[0].reason).toMatch(/timeout/);
+  });
+
+  it('releases no more than maxConcurrent jobs at once, and the next as one finishes', async () => {
+    await bus.publish('run.requested', { runId: 'wide-run', trigger: 'api', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT'], maxConcurrent: 2 });
+    const released = async () => (await readStored(prefix, 'job.requested')).map((e) => e.data.spec).filter((s) => s.runId === 'wide-run');
+    await waitFor(async () => (await released()).length === 2, 'two releases');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await released()).toHaveLength(2);
+    const first = (await released())[0];
+    await bus.publish('job.started', { ...ref(first.jobId, 'wide-run', 1), symbol: first.symbol, agentId: 'a1', leaseId: 'l1', workDir: '/tmp/x' });
+    await bus.publish('job.cancelled', { ...ref(first.jobId, 'wide-run', 1), symbol: first.symbol, reason: 'operator' });
+    await waitFor(async () => (await released()).length === 3, 'the third release');
+  });
+});

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { NatsBus } from '@trainyard/messaging';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { LocalStack } from '../../tools/cli/src/local-stack';
+
+/**
+ * The five services as separate processes (built with `npm run build`) on the real NATS and
+ * PostgreSQL, with a stream, a database and folders of their own.
+ */
+export class SystemUnderTest {
+  readonly prefix = testPrefix('e2e');
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'trainyard-e2e-'));
+  readonly artifactsDir = join(this.dataDir, 'artifacts');
+  stack!: LocalStack;
+  bus!: NatsBus;
+  private db!: TestDatabase;
+  private sql!: Client;
+
+  async start(extraEnv: Record<string, string> = {}): Promise<void> {
+    this.db = await createTestDatabase();
+    this.stack = new LocalStack({
+      root: resolve(__dirname, '../..'),
+      log: () => undefined,
+      env: {
+        ...process.env,
+        NATS_URL: testNatsUrl(),
+        TRAINYARD_PREFIX: this.prefix,
+        DATABASE_URL: this.db.url,
+        DATA_DIR: this.dataDir,
+        ARTIFACTS_DIR: this.artifactsDir,
+        TRAINYARD_BASE_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+        AGENT_ID: `agent-${this.prefix}`,
+        AGENT_NVIDIA_SMI: 'none',
+        AGENT_CPU_SLOTS: '2',
+        AGENT_HEARTBEAT_MS: '500',
+        SCHEDULER_TICK_MS: '300',
+        SCHEDULER_RETRY_BASE_SECONDS: '1',
+        SCHEDULER_LOOKBACK_CANDLES: '1000',
+        BROKER_TICK_MS: '300',
+        BUS_RETRY_BASE_MS: '200',
+        OTEL_SDK_DISABLED: 'true',
+        ...extraEnv,
+      },
+    });
+    await this.stack.start();
+    this.bus = await NatsBus.connect({ serviceName: 'e2e', natsUrl: testNatsUrl(), prefix: this.prefix });
+    this.sql = new Client({ connectionString: this.db.url });
+    await this.sql.connect();
+  }
+
+  async stop(): Promise<void> {
+    await this.sql?.end();
+    await this.bus?.onApplicationShutdown();
+    await this.stack?.stop();
+    await this.db?.drop();
+    await deleteTestStream(this.prefix);
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  query<T = any>(text: string, params: unknown[] = []): Promise<T[]> {
+    return this.sql.query(text, params).then((r) => r.rows as T[]);
+  }
+
+  events(filter: string) {
+    return readStored(this.prefix, filter);
+  }
+
+  async completion(runId: string, timeoutMs = 90_000) {
+    const found = await waitFor(
+      async () => (await this.events('run.completed')).find((e) => e.data.runId === runId),
+      `run.completed of ${runId}`,
+      timeoutMs,
+      250,
+    );
+    return found.data;
+  }
+}
