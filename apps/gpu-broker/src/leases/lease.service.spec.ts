@@ -1,0 +1,121 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { connectJetStream, NatsBus } from '@trainyard/messaging';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { toJobSpec, type JobDefinition } from '@trainyard/contracts';
+import { AppModule } from '../app.module';
+import { brokerEnv } from '../config/broker.config';
+
+jest.setTimeout(60_000);
+
+const definition = (symbol: string, gpuMemoryGb: number, priority: JobDefinition['priority'] = 'normal'): JobDefinition => ({
+  jobId: `r1-${symbol}`,
+  runId: 'r1',
+  symbol,
+  date: '2026-11-22',
+  featureset: 'fs1',
+  timeframe: '1h',
+  lookbackCandles: 1000,
+  model: { type: 'logistic', learningRate: 0.5, epochs: 10, seed: 1 },
+  costs: { feeBps: 10, spreadBps: 2 },
+  driver: { kind: 'command', command: ['python', 'train.py'] },
+  resources: { gpuMemoryGb, cpus: 1 },
+  timeoutMinutes: 45,
+  priority,
+  promote: 'off',
+  canary: false,
+});
+
+/** The broker alone on real NATS and PostgreSQL; the test plays the agents and the scheduler. */
+describe('gpu-broker leases', () => {
+  const prefix = testPrefix('broker');
+  let db: TestDatabase;
+  let app: INestApplication;
+  let bus: NatsBus;
+  const startedAt = new Date().toISOString();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = brokerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, BROKER_TICK_MS: '100', BROKER_AGENT_SILENCE_SECONDS: '2', BROKER_MAX_JOBS_PER_GPU: '12' });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    connectJetStream(app);
+    await app.startAllMicroservices();
+    await app.init();
+    bus = app.get(NatsBus);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    await deleteTestStream(prefix);
+  });
+
+  const gpu = { index: 0, name: 'H100', memoryTotalMb: 24 * 1024, memoryUsedMb: 0, utilization: 0 };
+  const heartbeat = (agentId: string, started = startedAt, running: { jobId: string; attempt: number; leaseId: string }[] = [], gpus = agentId.startsWith('gpu') ? [gpu] : []) =>
+    bus.publish('agent.heartbeat', {
+      agentId,
+      host: 'box',
+      provider: 'local',
+      gpus,
+      cpuSlots: 1,
+      running,
+      startedAt: started,
+    });
+  const assigns = async (agentId: string) => (await readStored(prefix, `agent.${agentId}.assign`)).map((e) => e.data);
+
+  it('packs GPU jobs by declared memory, queues by priority what does not fit, and places it when a lease ends', async () => {
+    await heartbeat('gpu-box');
+    await bus.publish('job.requested', { spec: toJobSpec(definition('AAAUSDT', 10), 1) });
+    await bus.publish('job.requested', { spec: toJobSpec(definition('BBBUSDT', 10), 1) });
+    await waitFor(async () => (await assigns('gpu-box')).length === 2, 'two GPU jobs placed');
+    // 24 GB less 5% holds two 10 GB jobs; the next two wait, the urgent one first.
+    await bus.publish('job.requested', { spec: toJobSpec(definition('CCCUSDT', 10, 'low'), 1) });
+    await bus.publish('job.requested', { spec: toJobSpec(definition('DDDUSDT', 10, 'urgent'), 1) });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await assigns('gpu-box')).toHaveLength(2);
+
+    const [first] = await assigns('gpu-box');
+    await heartbeat('gpu-box', startedAt, (await assigns('gpu-box')).map((a) => ({ jobId: a.spec.jobId, attempt: 1, leaseId: a.lease.leaseId })));
+    await bus.publish('job.started', { jobId: first.spec.jobId, runId: 'r1', symbol: first.spec.symbol, attempt: 1, agentId: 'gpu-box', leaseId: first.lease.leaseId, workDir: '/w' });
+    await bus.publish('job.succeeded', {
+      jobId: first.spec.jobId, runId: 'r1', symbol: first.spec.symbol, attempt: 1, agentId: 'gpu-box', leaseId: first.lease.leaseId,
+      date: '2026-11-22', featureset: 'fs1', costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false, artifactsPrefix: 'models/x/y',
+      artifacts: [{ name: 'model.bin', uri: 'file:///x', sha256: 'a'.repeat(64), bytes: 1 }],
+      metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
+      evaluationWindow: { from: startedAt, to: startedAt, candles: 10 }, trainSeconds: 1, startedAt, finishedAt: startedAt,
+    });
+    await waitFor(async () => (await assigns('gpu-box')).length === 3, 'the next job placed');
+    expect((await assigns('gpu-box'))[2].spec.symbol).toBe('DDDUSDT');
+    const released = await waitFor(async () => (await readStored(prefix, 'lease.released')).map((e) => e.data)[0], 'lease.released');
+    expect(released).toMatchObject({ leaseId: first.lease.leaseId, jobId: first.spec.jobId });
+  });
+
+  it('takes back the leases of an agent that falls silent', async () => {
+    const lost = await waitFor(async () => {
+      const e = (await readStored(prefix, 'lease.lost')).map((m) => m.data).filter((d) => d.agentId === 'gpu-box');
+      return e.length >= 2 ? e : null;
+    }, 'lease.lost for the silent agent', 15_000);
+    expect(lost[0].reason).toMatch(/silent/);
+  });
+
+  it('loses the leases an agent forgot when it restarted', async () => {
+    await heartbeat('cpu-box');
+    await bus.publish('job.requested', { spec: { ...toJobSpec({ ...definition('EEEUSDT', 0), jobId: 'r1-EEEUSDT' }, 1) } });
+    const [assign] = await waitFor(async () => ((await assigns('cpu-box')).length ? assigns('cpu-box') : null), 'CPU job placed');
+    await bus.publish('job.started', { jobId: assign.spec.jobId, runId: 'r1', symbol: 'EEEUSDT', attempt: 1, agentId: 'cpu-box', leaseId: assign.lease.leaseId, workDir: '/w' });
+    await new Promise((r) => setTimeout(r, 200));
+    await heartbeat('cpu-box', new Date(Date.now() + 1000).toISOString(), []);
+    const lost = await waitFor(async () => (await readStored(prefix, 'lease.lost')).map((e) => e.data).find((d) => d.agentId === 'cpu-box' && d.jobId === 'r1-EEEUSDT'), 'lease.lost after restart');
+    expect(lost).toMatchObject({ jobId: 'r1-EEEUSDT', reason: 'agent cpu-box restarted' });
+  });
+
+  it('cancels a request still waiting for a slot', async () => {
+    await bus.publish('job.requested', { spec: toJobSpec({ ...definition('FFFUSDT', 500), jobId: 'r1-FFFUSDT' }, 1) });
+    await new Promise((r) => setTimeout(r, 300));
+    await bus.publish('job.cancel', { jobId: 'r1-FFFUSDT', reason: 'operator' });
+    const cancelled = await waitFor(async () => (await readStored(prefix, 'job.cancelled')).map((e) => e.data).find((d) => d.jobId === 'r1-FFFUSDT'), 'job.cancelled');
+    expect(cancelled).toMatchObject({ attempt: 1, reason: 'operator' });
+  });
+});
