@@ -10,6 +10,7 @@ COPY libs/persistence/package.json libs/persistence/
 COPY libs/storage/package.json libs/storage/
 COPY libs/runtime/package.json libs/runtime/
 COPY libs/testing/package.json libs/testing/
+COPY tools/cli/package.json tools/cli/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev

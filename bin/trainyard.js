@@ -1,2 +1,0 @@
-#!/usr/bin/env node
-require('../tools/cli/dist/main.js');
