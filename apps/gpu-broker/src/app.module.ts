@@ -21,6 +21,7 @@ export class AppModule {
         PersistenceModule.forRoot({
           schema: 'broker',
           url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [AgentEntity, LeaseEntity, LeaseRequestEntity],
           migrations: [BrokerInit1763900000001],

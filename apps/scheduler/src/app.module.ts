@@ -22,6 +22,7 @@ export class AppModule {
         PersistenceModule.forRoot({
           schema: 'scheduler',
           url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [RunEntity, JobEntity, AttemptEntity],
           migrations: [SchedulerInit1763900000000],

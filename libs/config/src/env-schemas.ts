@@ -25,6 +25,7 @@ export const busEnv = {
 /** PostgreSQL; unset means an embedded PostgreSQL in DATA_DIR. */
 export const databaseEnv = {
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_POOL_SIZE: envInt(10, 2, 1000),
   DATA_DIR: z.string().default('.trainyard'),
 };
 

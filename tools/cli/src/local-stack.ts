@@ -82,8 +82,10 @@ export class LocalStack {
     mkdirSync(join(this.dataDir, 'logs'), { recursive: true });
     await this.ensureNats();
     if (!this.env.DATABASE_URL) {
-      this.pg = await startEmbeddedPostgres({ dataDir: join(this.dataDir, 'pglite', 'stack') });
+      this.pg = await startEmbeddedPostgres({ dataDir: join(this.dataDir, 'pglite', 'stack'), maxConnections: 64 });
       this.env.DATABASE_URL = this.pg.url;
+      // One PGlite session serves every connection in turn: small pools suffice and stay under its limit.
+      this.env.DATABASE_POOL_SIZE = '4';
       this.opts.log(`embedded PostgreSQL (PGlite) in ${join(this.dataDir, 'pglite', 'stack')}`);
     }
     const names = this.opts.services ?? SERVICES.map((s) => s.name);
