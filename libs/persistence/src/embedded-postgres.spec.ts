@@ -92,4 +92,27 @@ describe('startEmbeddedPostgres', () => {
       await Promise.all(clients.map((c) => c.end()));
     }
   });
+
+  it('keeps the extended-protocol cycles of each client whole when many clients query at once', async () => {
+    const clients = Array.from({ length: 6 }, () => new Client({ connectionString: pg!.url }));
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      // Different statements with parameters of different types: a Bind landing on another
+      // client's Parse would fail or answer wrongly.
+      const results = await Promise.all(
+        clients.map((c, k) =>
+          Promise.all(
+            Array.from({ length: 25 }, (_, i) =>
+              k % 2
+                ? c.query('SELECT $1::int * 2 AS v', [i]).then((r) => r.rows[0].v)
+                : c.query('SELECT length($1::text) AS v', ['x'.repeat(i)]).then((r) => r.rows[0].v),
+            ),
+          ),
+        ),
+      );
+      for (const r of results) expect(r).toEqual(Array.from({ length: 25 }, (_, i) => (results.indexOf(r) % 2 ? i * 2 : i)));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
 });

@@ -15,6 +15,13 @@ export type PgliteServerMessage = { port: number } | { stopped: true } | { error
  * The worker's code, as source text: a worker needs plain JavaScript, and this library's .ts
  * sources are what runs under Jest. It answers one 'stop' message by closing the socket server
  * (which rolls back a transaction a client left open) and then PGlite, which flushes its files.
+ *
+ * PGlite has one session. pglite-socket's own queue hands it from client to client after every
+ * message, which breaks a client's extended-protocol cycle (Parse, Bind, Execute … Sync) when
+ * another client's messages land inside it ("unnamed prepared statement does not exist"). The
+ * SessionQueue below keeps the session with one client from its first extended-protocol message to
+ * its Sync, and for as long as it holds a transaction open. It replaces the server's queue, which
+ * the handlers reach through the server (pglite-socket is pinned for that reason).
  */
 export const PGLITE_SERVER_SCRIPT = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -22,6 +29,77 @@ const { PGlite } = require(workerData.pglite);
 const { PGLiteSocketServer } = require(workerData.pgliteSocket);
 
 const describe = (err) => (err && err.stack) || String(err);
+
+// Frontend messages that open or continue an extended-protocol cycle; Sync ('S') closes it.
+const CYCLE = new Set(['P', 'B', 'D', 'E', 'H', 'C']);
+
+class SessionQueue {
+  constructor(db) {
+    this.db = db;
+    this.queue = [];
+    this.owner = null;
+    this.processing = false;
+  }
+
+  enqueue(handlerId, message, onData) {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ handlerId, message, onData, resolve, reject });
+      void this.process();
+    });
+  }
+
+  next() {
+    if (this.owner === null) return this.queue.shift();
+    const i = this.queue.findIndex((q) => q.handlerId === this.owner);
+    return i === -1 ? undefined : this.queue.splice(i, 1)[0];
+  }
+
+  async process() {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      for (let item = this.next(); item; item = this.next()) {
+        const type = String.fromCharCode(item.message[0]);
+        let bytes = 0;
+        try {
+          await this.db.runExclusive(() =>
+            this.db.execProtocolRawStream(item.message, {
+              onRawData: (data) => {
+                bytes += data.length;
+                item.onData(data);
+              },
+            }),
+          );
+          item.resolve(bytes);
+        } catch (err) {
+          item.reject(err);
+        }
+        this.owner = CYCLE.has(type) || this.db.isInTransaction() ? item.handlerId : null;
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  getQueueLength() {
+    return this.queue.length;
+  }
+
+  clearQueueForHandler(handlerId) {
+    this.queue = this.queue.filter((q) => {
+      if (q.handlerId !== handlerId) return true;
+      q.reject(new Error('Handler disconnected'));
+      return false;
+    });
+  }
+
+  async clearTransactionIfNeeded(handlerId) {
+    if (this.owner !== handlerId) return;
+    if (this.db.isInTransaction()) await this.db.exec('ROLLBACK');
+    this.owner = null;
+    await this.process();
+  }
+}
 
 (async () => {
   const db = await PGlite.create(workerData.dataDir);
@@ -31,6 +109,7 @@ const describe = (err) => (err && err.stack) || String(err);
     port: workerData.port,
     maxConnections: workerData.maxConnections,
   });
+  server.queryQueue = new SessionQueue(db);
   try {
     await server.start();
   } catch (err) {
