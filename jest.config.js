@@ -11,4 +11,5 @@ module.exports = {
   moduleNameMapper: { '^@trainyard/(.*)$': '<rootDir>/libs/$1/src' },
   globalSetup: '<rootDir>/test/global-setup.js',
   testTimeout: 30000,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

@@ -1,0 +1,103 @@
+import { Test, type TestingModule } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '@trainyard/config';
+import type { EventMessage } from '@trainyard/contracts';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { deleteTestStream, testNatsUrl, testPrefix } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { notifierEnv } from '../config/notifier.config';
+import { AlertsController } from './alerts.controller';
+import { NOTIFIER, type Notifier } from './notifier';
+
+class FakeNotifier implements Notifier {
+  readonly channel = 'a fake';
+  readonly sent: string[] = [];
+  failNext = false;
+
+  async send(html: string): Promise<void> {
+    // Slow enough that two deliveries of one event overlap.
+    await new Promise((r) => setTimeout(r, 50));
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('chat service unavailable');
+    }
+    this.sent.push(html);
+  }
+}
+
+const completed = (runId: string, id: string): EventMessage<'run.completed'> => ({
+  schemaVersion: 1,
+  id,
+  occurredAt: '2026-11-23T01:00:00.000Z',
+  runId,
+  date: '2026-11-22',
+  status: 'succeeded',
+  summaryUri: null,
+  summary: {
+    total_symbols: 1,
+    succeeded: 1,
+    failed: 0,
+    skipped: 0,
+    cancelled: 0,
+    avg_train_minutes: 0.1,
+    median_train_minutes: 0.1,
+    total_wall_minutes: 0.2,
+    cost: 0,
+    by_symbol: { BTCUSDT: { status: 'succeeded', attempts: 1, trainMinutes: 0.1, metrics: null, error: null } },
+  },
+});
+
+describe('alerts dedupe (real PostgreSQL, fake notifier)', () => {
+  const prefix = testPrefix('ntf');
+  const fake = new FakeNotifier();
+  let db: TestDatabase;
+  let app: TestingModule;
+  let alerts: AlertsController;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = loadConfig(notifierEnv, { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+      .overrideProvider(NOTIFIER)
+      .useValue(fake)
+      .compile();
+    moduleRef.useLogger(false);
+    app = await moduleRef.init();
+    alerts = app.get(AlertsController);
+    ds = app.get(DataSource);
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await deleteTestStream(prefix);
+    await db.drop();
+  });
+
+  beforeEach(() => {
+    fake.sent.length = 0;
+  });
+
+  const logged = (key: string) => ds.query(`SELECT kind, text, sent_at FROM notifier.messages WHERE dedupe_key = $1`, [key]);
+
+  it('sends an event delivered twice, even at once, one time', async () => {
+    await Promise.all([alerts.onRunCompleted(completed('daily-20261122', 'a')), alerts.onRunCompleted(completed('daily-20261122', 'a'))]);
+    // A republish under another message id is still the same run's completion.
+    await alerts.onRunCompleted(completed('daily-20261122', 'b'));
+
+    expect(fake.sent).toHaveLength(1);
+    expect(fake.sent[0]).toMatch(/^✅ <b>Run daily-20261122 succeeded<\/b>/);
+    const rows = await logged('run.completed:daily-20261122');
+    expect(rows).toEqual([{ kind: 'run.completed', text: fake.sent[0], sent_at: expect.any(Date) }]);
+  });
+
+  it('records nothing when sending fails, so the redelivery sends it', async () => {
+    fake.failNext = true;
+    await expect(alerts.onRunCompleted(completed('daily-20261123', 'c'))).rejects.toThrow('chat service unavailable');
+    expect(await logged('run.completed:daily-20261123')).toEqual([]);
+
+    await alerts.onRunCompleted(completed('daily-20261123', 'c'));
+    expect(fake.sent).toHaveLength(1);
+    expect(await logged('run.completed:daily-20261123')).toHaveLength(1);
+  });
+});

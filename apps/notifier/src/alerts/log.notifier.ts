@@ -1,0 +1,13 @@
+import { Logger } from '@nestjs/common';
+import { htmlToText } from './html';
+import type { Notifier } from './notifier';
+
+/** Writes each message to the service log as plain multi-line text. */
+export class LogNotifier implements Notifier {
+  readonly channel = 'the log';
+  private readonly log = new Logger('Notification');
+
+  async send(html: string): Promise<void> {
+    this.log.log(`\n${htmlToText(html)}`);
+  }
+}

@@ -1,0 +1,148 @@
+import type { EventMessage, Metrics } from '@trainyard/contracts';
+import { htmlToText } from './html';
+import { formatModelPromoted, formatModelRejected, formatRunCompleted, formatRunStarted } from './message-format';
+
+const envelope = { schemaVersion: 1 as const, id: 'm1', occurredAt: '2026-11-23T01:00:00.000Z' };
+const metrics = (directionalHitRate: number, maxDrawdown = 0.08): Metrics => ({
+  directionalHitRate,
+  sharpe: 1.234,
+  maxDrawdown,
+  totalReturn: 0.04,
+  mae: 0.01,
+  rmse: 0.02,
+  mape: 1.1,
+  r2: 0.03,
+});
+const ok = (trainMinutes: number) => ({ status: 'succeeded' as const, attempts: 1, trainMinutes, metrics: metrics(0.55), error: null });
+
+function completed(over: Partial<EventMessage<'run.completed'>> = {}, summary: Partial<EventMessage<'run.completed'>['summary']> = {}): EventMessage<'run.completed'> {
+  return {
+    ...envelope,
+    runId: 'daily-20261122',
+    date: '2026-11-22',
+    status: 'succeeded',
+    summaryUri: null,
+    summary: {
+      total_symbols: 3,
+      succeeded: 3,
+      failed: 0,
+      skipped: 0,
+      cancelled: 0,
+      avg_train_minutes: 0.1,
+      median_train_minutes: 0.1,
+      total_wall_minutes: 0.45,
+      cost: 0,
+      by_symbol: { BTCUSDT: ok(0.1), ETHUSDT: ok(0.12), SOLUSDT: ok(0.08) },
+      ...summary,
+    },
+    ...over,
+  };
+}
+
+const promoted = (decision: Partial<EventMessage<'model.promoted'>['decision']>, productionMetrics: Metrics | null): EventMessage<'model.promoted'> => ({
+  ...envelope,
+  symbol: 'BTCUSDT',
+  version: 3,
+  runId: 'daily-20261122',
+  jobId: 'daily-20261122-BTCUSDT',
+  metrics: metrics(0.5625),
+  productionMetrics,
+  decision: { outcome: 'promote', rule: 'higher_hit_rate', mode: 'auto', applied: true, reason: 'hit rate 56.25% > production 53.00%', ...decision },
+  productionUri: 'file:///data/models/production/BTCUSDT/CURRENT.json',
+});
+
+describe('message formatting', () => {
+  it('summarises a successful run on one line', () => {
+    expect(htmlToText(formatRunCompleted(completed()))).toBe(
+      ['✅ Run daily-20261122 succeeded — 3/3 symbols, median 0.1 min, cost $0.00', 'wall time 0.5 min'].join('\n'),
+    );
+    expect(formatRunCompleted(completed())).toMatch(/^✅ <b>Run daily-20261122 succeeded<\/b> — /);
+  });
+
+  it('lists the symbols that failed after their last retry, with their error, escaped', () => {
+    const text = formatRunCompleted(
+      completed(
+        { status: 'partial' },
+        {
+          succeeded: 1,
+          failed: 1,
+          skipped: 1,
+          cost: 0.4567,
+          by_symbol: {
+            SOLUSDT: { status: 'skipped', attempts: 0, trainMinutes: null, metrics: null, error: 'already trained' },
+            ETHUSDT: { status: 'failed', attempts: 3, trainMinutes: null, metrics: null, error: 'oom: CUDA out of memory <GPU 0>' },
+            BTCUSDT: ok(0.1),
+          },
+        },
+      ),
+    );
+    expect(text).toBe(
+      [
+        '⚠️ <b>Run daily-20261122 partial</b> — 1/3 symbols, median 0.1 min, cost $0.46',
+        'wall time 0.5 min',
+        '<b>Failed (1)</b>',
+        '❌ ETHUSDT after 3 attempts: oom: CUDA out of memory &lt;GPU 0&gt;',
+        '⏭ 1 skipped: SOLUSDT',
+      ].join('\n'),
+    );
+  });
+
+  it('keeps a long run readable: at most ten failures, errors cut short', () => {
+    const by_symbol = Object.fromEntries(
+      Array.from({ length: 25 }, (_, i) => [`SYM${String(i).padStart(2, '0')}`, { status: 'failed' as const, attempts: 3, trainMinutes: null, metrics: null, error: 'x'.repeat(500) }]),
+    );
+    const text = formatRunCompleted(completed({ status: 'failed' }, { total_symbols: 25, succeeded: 0, failed: 25, by_symbol }));
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^❌ <b>Run daily-20261122 failed<\/b> — 0\/25 symbols/);
+    expect(lines.filter((l) => l.startsWith('❌ SYM'))).toHaveLength(10);
+    expect(lines.at(-1)).toBe('… and 15 more');
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(240);
+    expect(text.length).toBeLessThan(4096);
+  });
+
+  it('announces a run start with its symbols', () => {
+    const m: EventMessage<'run.started'> = {
+      ...envelope,
+      runId: 'daily-20261122',
+      date: '2026-11-22',
+      trigger: 'cron',
+      mode: 'hybrid',
+      maxConcurrent: 2,
+      totalJobs: 3,
+      symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
+    };
+    expect(htmlToText(formatRunStarted(m))).toBe(
+      ['▶️ Run daily-20261122 started — 3 symbols', '2026-11-22 · cron · hybrid, up to 2 at once', 'BTCUSDT, ETHUSDT, SOLUSDT'].join('\n'),
+    );
+  });
+
+  it('tells a promotion from a dry-run verdict', () => {
+    expect(htmlToText(formatModelPromoted(promoted({}, metrics(0.53, 0.1))))).toBe(
+      [
+        '🚀 BTCUSDT v3 promoted to production',
+        'higher_hit_rate: hit rate 56.25% > production 53.00%',
+        'new: hit rate 56.3% · sharpe 1.23 · max drawdown 8.0%',
+        'production: hit rate 53.0% · sharpe 1.23 · max drawdown 10.0%',
+        'run daily-20261122',
+      ].join('\n'),
+    );
+    const dry = htmlToText(formatModelPromoted(promoted({ mode: 'dry', applied: false, rule: 'no_production', reason: 'no production model yet (canary run: auto downgraded to dry)' }, null)));
+    expect(dry.split('\n').slice(0, 4)).toEqual([
+      '🧪 BTCUSDT v3 would be promoted (dry run, nothing changed)',
+      'no_production: no production model yet (canary run: auto downgraded to dry)',
+      'new: hit rate 56.3% · sharpe 1.23 · max drawdown 8.0%',
+      'production: none yet',
+    ]);
+  });
+
+  it('tells a rejection from a comparison that could not be made', () => {
+    const base = promoted({}, metrics(0.6));
+    const rejected = (decision: EventMessage<'model.rejected'>['decision']): EventMessage<'model.rejected'> => ({ ...base, decision });
+    expect(htmlToText(formatModelRejected(rejected({ outcome: 'reject', rule: 'lower_hit_rate', mode: 'auto', applied: false, reason: 'hit rate 56.25% < production 60.00%' }))).split('\n')[0]).toBe(
+      '🛑 BTCUSDT v3 rejected',
+    );
+    expect(
+      htmlToText(formatModelRejected(rejected({ outcome: 'not_comparable', rule: 'costs_differ', mode: 'auto', applied: false, reason: 'costs differ' }))).split('\n').slice(0, 2),
+    ).toEqual(['⚖️ BTCUSDT v3 not compared', 'costs_differ: costs differ']);
+  });
+});

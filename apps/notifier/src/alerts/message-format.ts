@@ -1,0 +1,80 @@
+import type { EventMessage, Metrics, RunStatus } from '@trainyard/contracts';
+import { escapeHtml as esc } from './html';
+
+/** Lists are cut here, so a run of hundreds of symbols still fits one phone screen (and Telegram's 4096 characters). */
+const MAX_LISTED = 10;
+const MAX_ERROR_CHARS = 200;
+
+const STATUS_ICON: Record<RunStatus, string> = { succeeded: '✅', partial: '⚠️', failed: '❌', cancelled: '⛔' };
+
+const minutes = (n: number) => `${n.toFixed(1)} min`;
+const money = (n: number) => `$${n.toFixed(2)}`;
+const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+function listed(items: string[], separator: string): string {
+  const shown = items.slice(0, MAX_LISTED).join(separator);
+  return items.length > MAX_LISTED ? `${shown}${separator}… and ${items.length - MAX_LISTED} more` : shown;
+}
+
+export function formatRunStarted(m: EventMessage<'run.started'>): string {
+  const lines = [
+    `▶️ <b>Run ${esc(m.runId)} started</b> — ${m.totalJobs} symbol${m.totalJobs === 1 ? '' : 's'}`,
+    `${esc(m.date)} · ${m.trigger} · ${m.mode}, up to ${m.maxConcurrent} at once`,
+  ];
+  if (m.symbols.length) lines.push(listed(m.symbols, ', '));
+  return lines.join('\n');
+}
+
+/** The run's summary; jobs that failed after their last retry are listed with their error. */
+export function formatRunCompleted(m: EventMessage<'run.completed'>): string {
+  const s = m.summary;
+  const lines = [
+    `${STATUS_ICON[m.status]} <b>Run ${esc(m.runId)} ${m.status}</b> — ${s.succeeded}/${s.total_symbols} symbols, median ${minutes(s.median_train_minutes)}, cost ${money(s.cost)}`,
+    `wall time ${minutes(s.total_wall_minutes)}`,
+  ];
+  const outcomes = Object.entries(s.by_symbol).sort(([a], [b]) => a.localeCompare(b));
+  const failed = outcomes.filter(([, o]) => o.status === 'failed');
+  if (failed.length) {
+    lines.push(`<b>Failed (${failed.length})</b>`);
+    const failures = failed.map(([symbol, o]) => {
+      const attempts = `${o.attempts} attempt${o.attempts === 1 ? '' : 's'}`;
+      return `❌ ${esc(symbol)} after ${attempts}: ${esc(clip(o.error ?? 'no error recorded', MAX_ERROR_CHARS))}`;
+    });
+    lines.push(listed(failures, '\n'));
+  }
+  for (const [status, icon] of [['cancelled', '⛔'], ['skipped', '⏭']] as const) {
+    const symbols = outcomes.filter(([, o]) => o.status === status).map(([symbol]) => esc(symbol));
+    if (symbols.length) lines.push(`${icon} ${symbols.length} ${status}: ${listed(symbols, ', ')}`);
+  }
+  return lines.join('\n');
+}
+
+function metricsLine(label: string, x: Metrics): string {
+  return `${label}: hit rate ${pct(x.directionalHitRate)} · sharpe ${x.sharpe.toFixed(2)} · max drawdown ${pct(x.maxDrawdown)}`;
+}
+
+function modelLines(m: EventMessage<'model.promoted'> | EventMessage<'model.rejected'>): string[] {
+  const d = m.decision;
+  return [
+    `${esc(d.rule)}: ${esc(d.reason)}`,
+    metricsLine('new', m.metrics),
+    m.productionMetrics ? metricsLine('production', m.productionMetrics) : 'production: none yet',
+    `run ${esc(m.runId)}`,
+  ];
+}
+
+export function formatModelPromoted(m: EventMessage<'model.promoted'>): string {
+  const title = m.decision.applied
+    ? `🚀 <b>${esc(m.symbol)} v${m.version} promoted to production</b>`
+    : `🧪 <b>${esc(m.symbol)} v${m.version} would be promoted</b> (${esc(m.decision.mode)} run, nothing changed)`;
+  return [title, ...modelLines(m)].join('\n');
+}
+
+export function formatModelRejected(m: EventMessage<'model.rejected'>): string {
+  const title =
+    m.decision.outcome === 'not_comparable'
+      ? `⚖️ <b>${esc(m.symbol)} v${m.version} not compared</b>`
+      : `🛑 <b>${esc(m.symbol)} v${m.version} rejected</b>`;
+  return [title, ...modelLines(m)].join('\n');
+}

@@ -1,0 +1,9 @@
+/** Where messages go: the log by default, Telegram when a bot token is configured. */
+export interface Notifier {
+  /** Says where, for the start-up log. */
+  readonly channel: string;
+  /** Sends one message in Telegram HTML; resolves once it is delivered, rejects when it should be retried. */
+  send(html: string): Promise<void>;
+}
+
+export const NOTIFIER = Symbol('NOTIFIER');

@@ -1,0 +1,32 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { busOptions } from '@trainyard/config';
+import { MessagingModule } from '@trainyard/messaging';
+import { PersistenceModule } from '@trainyard/persistence';
+import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { AlertsModule } from './alerts/alerts.module';
+import { MessageEntity } from './alerts/message.entity';
+import { NOTIFIER_CONFIG, type NotifierConfig } from './config/notifier.config';
+import { NotifierInit1763900000005 } from './migrations/1763900000005-notifier-init';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: NotifierConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(NOTIFIER_CONFIG, config),
+        MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'notifier') }),
+        PersistenceModule.forRoot({
+          schema: 'notifier',
+          url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
+          dataDir: config.DATA_DIR,
+          entities: [MessageEntity],
+          migrations: [NotifierInit1763900000005],
+        }),
+        HealthModule,
+        AlertsModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,3 @@
+import { startTelemetry } from '@trainyard/telemetry';
+
+startTelemetry('notifier');

@@ -1,0 +1,35 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { busOptions, storageOptions } from '@trainyard/config';
+import { MessagingModule } from '@trainyard/messaging';
+import { PersistenceModule } from '@trainyard/persistence';
+import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { StorageModule } from '@trainyard/storage';
+import { PROMOTER_CONFIG, type PromoterConfig } from './config/promoter.config';
+import { PromoterInit1763900000004 } from './migrations/1763900000004-promoter-init';
+import { PromotionModule } from './promotion/promotion.module';
+import { DecisionEntity } from './registry/decision.entity';
+import { ModelVersionEntity } from './registry/model-version.entity';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: PromoterConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(PROMOTER_CONFIG, config),
+        MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'promoter') }),
+        PersistenceModule.forRoot({
+          schema: 'promoter',
+          url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
+          dataDir: config.DATA_DIR,
+          entities: [ModelVersionEntity, DecisionEntity],
+          migrations: [PromoterInit1763900000004],
+        }),
+        StorageModule.forRoot(storageOptions(config)),
+        HealthModule,
+        PromotionModule,
+      ],
+    };
+  }
+}

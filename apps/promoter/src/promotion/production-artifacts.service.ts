@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { ArtifactNotFoundError, InjectArtifactStore, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
+import type { ModelVersionEntity } from '../registry/model-version.entity';
+import { sourceKey } from '../registry/source-key';
+
+export const productionPrefix = (symbol: string, version: number) => `models/production/${symbol}/v${version}`;
+/** Names the symbol's production version; written last, so it only ever points at complete copies. */
+export const pointerKey = (symbol: string) => `models/production/${symbol}/CURRENT.json`;
+
+export interface Refusal {
+  rule: 'checksum_mismatch' | 'artifact_missing';
+  reason: string;
+}
+
+export interface ProductionPointer {
+  symbol: string;
+  version: number;
+  prefix: string;
+  artifacts: { name: string; uri: string; sha256: string; bytes: number }[];
+  promotedAt: string;
+}
+
+/** The production copies of a version's artifacts in the store, verified by checksum on both sides of the copy. */
+@Injectable()
+export class ProductionArtifacts {
+  constructor(@InjectArtifactStore() private readonly store: ArtifactStore) {}
+
+  /** Reads back every artifact the trainer uploaded: a refusal when one is gone or no longer what was trained. */
+  async verify(version: ModelVersionEntity): Promise<Refusal | null> {
+    for (const a of version.artifacts) {
+      const key = sourceKey(version, a.name);
+      let body: Buffer;
+      try {
+        body = await this.store.get(key);
+      } catch (err) {
+        if (err instanceof ArtifactNotFoundError) return { rule: 'artifact_missing', reason: `${a.name} is missing at ${a.uri}` };
+        throw err;
+      }
+      const actual = sha256Buffer(body);
+      if (actual !== a.sha256) {
+        // Short hashes keep the reason readable on a phone; the full one is in the version's artifacts.
+        return { rule: 'checksum_mismatch', reason: `${a.name} changed since training: sha256 ${actual.slice(0, 12)}…, trained as ${a.sha256.slice(0, 12)}…` };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Copies the artifacts to `models/production/<SYMBOL>/v<version>/`, checks each copy, then points
+   * CURRENT.json at them. Returns the pointer's URI. Safe to repeat: every write replaces a whole object.
+   */
+  async publish(version: ModelVersionEntity, at: Date): Promise<string> {
+    const prefix = productionPrefix(version.symbol, version.version);
+    const artifacts: ProductionPointer['artifacts'] = [];
+    for (const a of version.artifacts) {
+      const key = `${prefix}/${a.name}`;
+      await this.store.copy(sourceKey(version, a.name), key);
+      const copied = sha256Buffer(await this.store.get(key));
+      if (copied !== a.sha256) throw new Error(`copy of ${a.name} to ${key} has sha256 ${copied}, expected ${a.sha256}`);
+      artifacts.push({ name: a.name, uri: this.store.uri(key), sha256: a.sha256, bytes: a.bytes });
+    }
+    const pointer: ProductionPointer = { symbol: version.symbol, version: version.version, prefix, artifacts, promotedAt: at.toISOString() };
+    const put = await this.store.put(pointerKey(version.symbol), JSON.stringify(pointer, null, 2) + '\n', 'application/json');
+    return put.uri;
+  }
+
+  async ping(): Promise<void> {
+    await this.store.ping();
+  }
+}

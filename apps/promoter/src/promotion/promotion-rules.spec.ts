@@ -1,0 +1,94 @@
+import type { Metrics } from '@trainyard/contracts';
+import { decidePromotion, effectiveMode, type Evaluated, type PromotionInput } from './promotion-rules';
+
+const metrics = (directionalHitRate: number, maxDrawdown: number): Metrics => ({
+  directionalHitRate,
+  sharpe: 1,
+  maxDrawdown,
+  totalReturn: 0.1,
+  mae: 0.01,
+  rmse: 0.02,
+  mape: 1.5,
+  r2: 0.1,
+});
+
+const model = (hitRate: number, drawdown: number, over: Partial<Evaluated> = {}): Evaluated => ({
+  metrics: metrics(hitRate, drawdown),
+  costs: { feeBps: 10, spreadBps: 2 },
+  evaluationWindow: { candles: 400 },
+  ...over,
+});
+
+const input = (over: Partial<PromotionInput>): PromotionInput => ({
+  requested: 'auto',
+  canary: false,
+  runMode: 'normal',
+  candidate: model(0.55, 0.1),
+  production: model(0.55, 0.1),
+  ...over,
+});
+
+describe('decidePromotion', () => {
+  it.each([
+    ['no production model', null, model(0.4, 0.5), 'promote', 'no_production'],
+    ['a higher hit rate', model(0.52, 0.05), model(0.55, 0.3), 'promote', 'higher_hit_rate'],
+    ['a lower hit rate', model(0.55, 0.3), model(0.52, 0.01), 'reject', 'lower_hit_rate'],
+    ['an equal hit rate and a lower drawdown', model(0.55, 0.2), model(0.55, 0.1), 'promote', 'equal_hit_rate_lower_drawdown'],
+    ['an equal hit rate and an equal drawdown', model(0.55, 0.1), model(0.55, 0.1), 'reject', 'not_better'],
+    ['an equal hit rate and a higher drawdown', model(0.55, 0.1), model(0.55, 0.2), 'reject', 'not_better'],
+  ])('decides on %s', (_, production, candidate, outcome, rule) => {
+    expect(decidePromotion(input({ production, candidate }))).toEqual({ outcome, rule, mode: 'auto', applied: false, reason: expect.any(String) });
+  });
+
+  it('treats hit rates that differ only by float noise as equal', () => {
+    const d = decidePromotion(input({ production: model(0.3, 0.2), candidate: model(0.1 + 0.2, 0.1) }));
+    expect(d.rule).toBe('equal_hit_rate_lower_drawdown');
+  });
+
+  it('says why in numbers', () => {
+    expect(decidePromotion(input({ production: model(0.5, 0.1), candidate: model(0.5625, 0.1) })).reason).toBe('hit rate 56.25% > production 50.00%');
+  });
+
+  it('does not compare models evaluated on different windows or costs', () => {
+    const window = decidePromotion(input({ candidate: model(0.9, 0, { evaluationWindow: { candles: 500 } }) }));
+    expect(window).toMatchObject({ outcome: 'not_comparable', rule: 'evaluation_window_differs', reason: 'evaluated on 500 candles, production on 400' });
+    const costs = decidePromotion(input({ candidate: model(0.9, 0, { costs: { feeBps: 10, spreadBps: 5 } }) }));
+    expect(costs).toMatchObject({ outcome: 'not_comparable', rule: 'costs_differ' });
+  });
+
+  it('skips everything when promotion is off, even with nothing in production', () => {
+    expect(decidePromotion(input({ requested: 'off', production: null }))).toEqual({
+      outcome: 'skipped',
+      rule: 'promotion_off',
+      mode: 'off',
+      applied: false,
+      reason: 'promotion is off for this run',
+    });
+  });
+
+  it('decides the same way in dry mode', () => {
+    expect(decidePromotion(input({ requested: 'dry', production: model(0.5, 0.1), candidate: model(0.6, 0.1) }))).toMatchObject({
+      outcome: 'promote',
+      rule: 'higher_hit_rate',
+      mode: 'dry',
+    });
+  });
+
+  it.each([
+    [{ canary: true }, 'canary run: auto downgraded to dry'],
+    [{ runMode: 'canary' as const }, 'RUN_MODE=canary: auto downgraded to dry'],
+    [{ runMode: 'live' as const }, 'RUN_MODE=live: auto downgraded to dry'],
+  ])('downgrades auto to dry for %j and says so', (over, note) => {
+    const d = decidePromotion(input({ ...over, production: null }));
+    expect(d).toMatchObject({ outcome: 'promote', rule: 'no_production', mode: 'dry', applied: false });
+    expect(d.reason).toBe(`no production model yet (${note})`);
+  });
+});
+
+describe('effectiveMode', () => {
+  it('leaves off and dry alone on a canary', () => {
+    expect(effectiveMode('off', true, 'canary')).toEqual({ mode: 'off' });
+    expect(effectiveMode('dry', true, 'normal')).toEqual({ mode: 'dry' });
+    expect(effectiveMode('auto', false, 'normal')).toEqual({ mode: 'auto' });
+  });
+});

@@ -1,0 +1,164 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '@trainyard/config';
+import { Events, type EventMessage, type Metrics, type PromoteMode } from '@trainyard/contracts';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { ARTIFACT_STORE, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
+import { deleteTestStream, readStored, testNatsUrl, testPrefix } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { promoterEnv } from '../config/promoter.config';
+import { pointerKey, type ProductionPointer } from './production-artifacts.service';
+import { PromotionController } from './promotion.controller';
+
+const metrics = (directionalHitRate: number): Metrics => ({
+  directionalHitRate,
+  sharpe: 1.2,
+  maxDrawdown: 0.1,
+  totalReturn: 0.05,
+  mae: 0.01,
+  rmse: 0.02,
+  mape: 1.3,
+  r2: 0.05,
+});
+
+describe('promotion of successful jobs (real PostgreSQL, NATS and local storage)', () => {
+  const prefix = testPrefix('prom');
+  let db: TestDatabase;
+  let dir: string;
+  let app: TestingModule;
+  let handler: PromotionController;
+  let store: ArtifactStore;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dir = await mkdtemp(join(tmpdir(), 'ty-promoter-'));
+    const config = loadConfig(promoterEnv, { DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+    moduleRef.useLogger(false);
+    app = await moduleRef.init();
+    handler = app.get(PromotionController);
+    store = app.get(ARTIFACT_STORE);
+    ds = app.get(DataSource);
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await deleteTestStream(prefix);
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Uploads an attempt's artifacts as the trainer does and returns its job.succeeded. */
+  async function trained(symbol: string, jobId: string, hitRate: number, promote: PromoteMode = 'auto', canary = false): Promise<EventMessage<'job.succeeded'>> {
+    const artifactsPrefix = `models/${symbol}/${jobId}`;
+    const files = { 'model.bin': `weights of ${jobId}`, 'metrics.json': JSON.stringify(metrics(hitRate)) };
+    const artifacts = [];
+    for (const [name, body] of Object.entries(files)) {
+      const put = await store.put(`${artifactsPrefix}/${name}`, body);
+      artifacts.push({ name, uri: put.uri, sha256: put.sha256, bytes: put.bytes });
+    }
+    return Events.JobSucceeded.schema.parse({
+      schemaVersion: 1,
+      id: `${jobId}-succeeded`,
+      occurredAt: '2026-11-23T01:00:00Z',
+      jobId,
+      runId: 'daily-20261122',
+      symbol,
+      attempt: 1,
+      agentId: 'local-1',
+      leaseId: `lease-${jobId}`,
+      date: '2026-11-22',
+      featureset: 'fs1',
+      costs: { feeBps: 10, spreadBps: 2 },
+      promote,
+      canary,
+      artifactsPrefix,
+      artifacts,
+      metrics: metrics(hitRate),
+      evaluationWindow: { from: '2026-10-01T00:00:00Z', to: '2026-11-22T00:00:00Z', candles: 400 },
+      trainSeconds: 4,
+      startedAt: '2026-11-23T00:59:50Z',
+      finishedAt: '2026-11-23T00:59:56Z',
+    });
+  }
+
+  const versionsOf = (symbol: string): Promise<{ id: number; version: number; stage: string; job_id: string }[]> =>
+    ds.query(`SELECT id, version, stage, job_id FROM promoter.model_versions WHERE symbol = $1 ORDER BY version`, [symbol]);
+  const decisionsOf = (symbol: string) => ds.query(`SELECT outcome, rule, mode, applied, reason FROM promoter.decisions WHERE symbol = $1 ORDER BY id`, [symbol]);
+  const published = async (event: string, symbol: string) => (await readStored(prefix, event)).map((m) => m.data).filter((d) => d.symbol === symbol);
+
+  it('numbers concurrent successes of one symbol 1..n and leaves exactly one, the best, in production', async () => {
+    const hitRates = [0.51, 0.58, 0.53, 0.6, 0.5, 0.57, 0.52, 0.59, 0.54, 0.55];
+    const events = await Promise.all(hitRates.map((h, i) => trained('BTCUSDT', `daily-20261122-BTCUSDT-${i}`, h)));
+
+    await Promise.all(events.map((e) => handler.onJobSucceeded(e)));
+
+    const versions = await versionsOf('BTCUSDT');
+    expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const production = versions.filter((v) => v.stage === 'production');
+    expect(production).toHaveLength(1);
+    // Whatever order the decisions took, the last one standing beats every other.
+    expect(production[0].job_id).toBe('daily-20261122-BTCUSDT-3');
+    expect(await decisionsOf('BTCUSDT')).toHaveLength(10);
+
+    const pointer: ProductionPointer = JSON.parse((await store.get(pointerKey('BTCUSDT'))).toString());
+    expect(pointer).toMatchObject({ symbol: 'BTCUSDT', version: production[0].version, prefix: `models/production/BTCUSDT/v${production[0].version}` });
+    for (const a of pointer.artifacts) {
+      expect(sha256Buffer(await store.get(`${pointer.prefix}/${a.name}`))).toBe(a.sha256);
+    }
+    expect(await published('model.registered', 'BTCUSDT')).toHaveLength(10);
+    const promoted = await published('model.promoted', 'BTCUSDT');
+    expect(promoted.map((p) => p.version)).toContain(production[0].version);
+    expect(promoted.every((p) => p.decision.applied && p.decision.mode === 'auto')).toBe(true);
+  });
+
+  it('registers and decides a redelivered success once', async () => {
+    const event = await trained('SOLUSDT', 'daily-20261122-SOLUSDT', 0.55);
+    await Promise.all([handler.onJobSucceeded(event), handler.onJobSucceeded(event)]);
+    await handler.onJobSucceeded(event);
+
+    expect(await versionsOf('SOLUSDT')).toEqual([expect.objectContaining({ version: 1, stage: 'production' })]);
+    expect(await decisionsOf('SOLUSDT')).toEqual([{ outcome: 'promote', rule: 'no_production', mode: 'auto', applied: true, reason: 'no production model yet' }]);
+    expect(await published('model.registered', 'SOLUSDT')).toHaveLength(1);
+    expect(await published('model.promoted', 'SOLUSDT')).toHaveLength(1);
+  });
+
+  it('refuses an artifact whose bytes changed after training', async () => {
+    const event = await trained('ETHUSDT', 'daily-20261122-ETHUSDT', 0.6);
+    await store.put(`${event.artifactsPrefix}/model.bin`, 'weights swapped after the event');
+
+    await handler.onJobSucceeded(event);
+
+    expect(await versionsOf('ETHUSDT')).toEqual([expect.objectContaining({ version: 1, stage: 'candidate' })]);
+    const [decision] = await decisionsOf('ETHUSDT');
+    expect(decision).toMatchObject({ outcome: 'reject', rule: 'checksum_mismatch', mode: 'auto', applied: false });
+    expect(decision.reason).toMatch(/^model\.bin changed since training: sha256 [0-9a-f]{12}…, trained as [0-9a-f]{12}…$/);
+    expect(await store.exists(pointerKey('ETHUSDT'))).toBe(false);
+    expect(await store.list('models/production/ETHUSDT/')).toEqual([]);
+    const [rejected] = await published('model.rejected', 'ETHUSDT');
+    expect(rejected.decision).toMatchObject({ outcome: 'reject', rule: 'checksum_mismatch' });
+  });
+
+  it('decides but writes nothing in dry mode or on a canary, and only records the skip when off', async () => {
+    await handler.onJobSucceeded(await trained('ADAUSDT', 'daily-20261122-ADAUSDT-dry', 0.55, 'dry'));
+    await handler.onJobSucceeded(await trained('ADAUSDT', 'daily-20261122-ADAUSDT-canary', 0.56, 'auto', true));
+    await handler.onJobSucceeded(await trained('ADAUSDT', 'daily-20261122-ADAUSDT-off', 0.57, 'off'));
+
+    expect((await versionsOf('ADAUSDT')).map((v) => v.stage)).toEqual(['candidate', 'candidate', 'candidate']);
+    expect(await decisionsOf('ADAUSDT')).toEqual([
+      { outcome: 'promote', rule: 'no_production', mode: 'dry', applied: false, reason: 'no production model yet' },
+      { outcome: 'promote', rule: 'no_production', mode: 'dry', applied: false, reason: 'no production model yet (canary run: auto downgraded to dry)' },
+      { outcome: 'skipped', rule: 'promotion_off', mode: 'off', applied: false, reason: 'promotion is off for this run' },
+    ]);
+    expect(await store.exists(pointerKey('ADAUSDT'))).toBe(false);
+    const promoted = await published('model.promoted', 'ADAUSDT');
+    expect(promoted.map((p) => [p.version, p.decision.applied, p.productionUri])).toEqual([
+      [1, false, null],
+      [2, false, null],
+    ]);
+  });
+});

@@ -1,0 +1,22 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { RegistryModule } from '../registry/registry.module';
+import { ProductionArtifacts } from './production-artifacts.service';
+import { PromotionController } from './promotion.controller';
+import { PromotionService } from './promotion.service';
+
+@Module({
+  imports: [RegistryModule],
+  controllers: [PromotionController],
+  providers: [Clock, ProductionArtifacts, PromotionService],
+})
+export class PromotionModule implements OnModuleInit {
+  constructor(
+    private readonly readiness: ReadinessRegistry,
+    private readonly production: ProductionArtifacts,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.add('storage', () => this.production.ping());
+  }
+}

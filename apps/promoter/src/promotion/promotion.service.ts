@@ -1,0 +1,81 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { NatsBus } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import { PROMOTER_CONFIG, type PromoterConfig } from '../config/promoter.config';
+import type { DecisionEntity } from '../registry/decision.entity';
+import type { ModelVersionEntity } from '../registry/model-version.entity';
+import { RegistryStore, type NewDecision } from '../registry/registry.store';
+import { ProductionArtifacts } from './production-artifacts.service';
+import { decidePromotion } from './promotion-rules';
+
+/**
+ * Decides each version once, against the production model of the moment, and in auto mode puts the
+ * winner into production. Deciding and applying happen under the symbol's lock in one transaction,
+ * so a failure leaves no decision behind and the redelivered event starts over.
+ */
+@Injectable()
+export class PromotionService {
+  private readonly log = new Logger('Promotion');
+
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly production: ProductionArtifacts,
+    private readonly bus: NatsBus,
+    private readonly clock: Clock,
+    @Inject(PROMOTER_CONFIG) private readonly cfg: PromoterConfig,
+  ) {}
+
+  async evaluate(version: ModelVersionEntity): Promise<DecisionEntity> {
+    const decision = (await this.store.decisionOf(version.id)) ?? (await this.decide(version));
+    await this.announce(version, decision);
+    return decision;
+  }
+
+  private decide(version: ModelVersionEntity): Promise<DecisionEntity> {
+    return this.store.underProductionLock(version.symbol, async (tx) => {
+      const earlier = await tx.decisionOf(version.id);
+      if (earlier) return earlier;
+      const current = await tx.production();
+      const verdict = decidePromotion({ requested: version.promote, canary: version.canary, runMode: this.cfg.RUN_MODE, candidate: version, production: current });
+      const row: NewDecision = {
+        ...verdict,
+        versionId: version.id,
+        symbol: version.symbol,
+        candidateMetrics: version.metrics,
+        productionVersion: current?.version ?? null,
+        productionMetrics: current?.metrics ?? null,
+        productionUri: null,
+      };
+      if (verdict.outcome === 'promote' && verdict.mode === 'auto') {
+        const refusal = await this.production.verify(version);
+        if (refusal) {
+          Object.assign(row, { outcome: 'reject', ...refusal });
+        } else {
+          const now = this.clock.now();
+          row.productionUri = await this.production.publish(version, now);
+          await tx.makeProduction(version, now);
+          row.applied = true;
+        }
+      }
+      return tx.recordDecision(row);
+    });
+  }
+
+  /** Tells the bus on every delivery, with ids derived from the version, so a lost publish is made good. */
+  private async announce(version: ModelVersionEntity, d: DecisionEntity): Promise<void> {
+    const name = `${version.symbol} v${version.version}`;
+    if (d.outcome === 'skipped') {
+      this.log.log(`${name}: not evaluated (${d.reason})`);
+      return;
+    }
+    const ref = { symbol: version.symbol, version: version.version, runId: version.runId, jobId: version.jobId, metrics: d.candidateMetrics, productionMetrics: d.productionMetrics };
+    const decision = { outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied, reason: d.reason };
+    if (d.outcome === 'promote') {
+      await this.bus.publish('model.promoted', { ...ref, decision, productionUri: d.productionUri }, { id: `${version.symbol}-v${version.version}-promoted` });
+      this.log.log(`${name} ${d.applied ? 'promoted' : 'would be promoted'} by ${d.rule}: ${d.reason}`);
+    } else {
+      await this.bus.publish('model.rejected', { ...ref, decision }, { id: `${version.symbol}-v${version.version}-rejected` });
+      this.log.log(`${name} ${d.outcome === 'reject' ? 'rejected' : 'not comparable'} by ${d.rule}: ${d.reason}`);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { Artifact, Costs, Metrics, PromoteMode } from '@trainyard/contracts';
+
+export type ModelStage = 'candidate' | 'production' | 'archived';
+
+export interface EvaluationWindow {
+  from: string;
+  to: string;
+  candles: number;
+}
+
+/** The artifacts of one successful attempt, numbered per symbol in the order they were registered. */
+@Entity({ name: 'model_versions' })
+export class ModelVersionEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column('text') symbol!: string;
+  @Column('int') version!: number;
+  @Column('text', { name: 'run_id' }) runId!: string;
+  @Column('text', { name: 'job_id' }) jobId!: string;
+  @Column('int') attempt!: number;
+  /** The promotion the run asked for, kept so a version can be decided again without its event. */
+  @Column('text') promote!: PromoteMode;
+  @Column('boolean') canary!: boolean;
+  @Column('text', { name: 'artifacts_prefix' }) artifactsPrefix!: string;
+  @Column('jsonb') artifacts!: Artifact[];
+  @Column('jsonb') metrics!: Metrics;
+  @Column('text') featureset!: string;
+  @Column('jsonb') costs!: Costs;
+  @Column('jsonb', { name: 'evaluation_window' }) evaluationWindow!: EvaluationWindow;
+  @Column('text', { default: 'candidate' }) stage!: ModelStage;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'promoted_at', nullable: true }) promotedAt!: Date | null;
+}
