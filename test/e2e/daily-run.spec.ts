@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -95,5 +96,25 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
       return rows[0].n === 6 ? rows : null;
     }, 'six registered versions');
     expect(versions[0].n).toBe(6);
+  });
+
+  it('runs from the CLI: follows the run live and prints the final record as JSON, exit code 0', async () => {
+    const cli = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const env = { ...process.env, NATS_URL: sut.stack.env.NATS_URL, TRAINYARD_PREFIX: sut.prefix };
+        setImmediate(() => {
+          const r = spawnSync(process.execPath, ['tools/cli/bin/trainyard.js', ...args], { env, encoding: 'utf8', timeout: 120_000 });
+          resolve({ status: r.status, stdout: r.stdout, stderr: r.stderr });
+        });
+      });
+    const ok = await cli(['run', '--symbols', 'BNBUSDT,XRPUSDT', '--mode', 'parallel', '--json']);
+    expect(ok.stderr).toMatch(/✓ BNBUSDT/);
+    expect(ok.status).toBe(0);
+    const record = JSON.parse(ok.stdout);
+    expect(record).toMatchObject({ status: 'succeeded', summary: { succeeded: 2, total_symbols: 2 } });
+
+    const bad = await cli(['run', '--symbols', 'BNBUSDT', '--mode', 'turbo']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--mode must be one of sequential, parallel, hybrid \(got "turbo"\)/);
   });
 });

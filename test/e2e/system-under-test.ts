@@ -42,6 +42,7 @@ export class SystemUnderTest {
         SCHEDULER_LOOKBACK_CANDLES: '1000',
         BROKER_TICK_MS: '300',
         BUS_RETRY_BASE_MS: '200',
+        BUS_ACK_WAIT_SECONDS: '5',
         OTEL_SDK_DISABLED: 'true',
         ...extraEnv,
       },

@@ -20,6 +20,7 @@ export const busEnv = {
   TRAINYARD_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'lower-case letters, digits, "_" or "-"').default('trainyard'),
   BUS_MAX_DELIVER: envInt(5, 2, 100),
   BUS_RETRY_BASE_MS: envInt(1000, 10),
+  BUS_ACK_WAIT_SECONDS: envNumber(30, 1),
 };
 
 /** PostgreSQL; unset means an embedded PostgreSQL in DATA_DIR. */
@@ -57,6 +58,7 @@ export function busOptions(env: BusEnv, serviceName: string) {
     prefix: env.TRAINYARD_PREFIX,
     maxDeliver: env.BUS_MAX_DELIVER,
     retryBaseMs: env.BUS_RETRY_BASE_MS,
+    ackWaitMs: env.BUS_ACK_WAIT_SECONDS * 1000,
   };
 }
 

@@ -63,16 +63,17 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const durable = durableName(o.serviceName, this.fill(opts.durable ?? filter));
     const concurrency = Math.max(1, opts.concurrency ?? 1);
     const maxDeliver = opts.maxDeliver ?? o.maxDeliver ?? 5;
+    const ackWaitMs = opts.ackWaitMs ?? o.ackWaitMs ?? 30_000;
     await ensureDurable(this.bus.jsm, this.bus.streamName, {
       durable,
       filterSubject: this.bus.subject(filter),
       maxDeliver,
-      ackWaitMs: opts.ackWaitMs ?? 30_000,
+      ackWaitMs,
       maxAckPending: Math.max(concurrency * 4, 16),
     });
     const consumer = await this.bus.js.consumers.get(this.bus.streamName, durable);
     const messages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 4) });
-    const loop = this.pump(messages, concurrency, (m) => this.handle(pattern, handler, m, durable, maxDeliver));
+    const loop = this.pump(messages, concurrency, (m) => this.handle(pattern, handler, m, durable, maxDeliver, ackWaitMs));
     this.subs.push({ durable, messages, loop });
     this.logger.log(`consuming ${this.bus.subject(filter)} as ${durable}`);
   }
@@ -96,7 +97,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     await Promise.allSettled(running);
   }
 
-  private async handle(pattern: string, handler: MessageHandler, m: JsMsg, durable: string, maxDeliver: number): Promise<void> {
+  private async handle(pattern: string, handler: MessageHandler, m: JsMsg, durable: string, maxDeliver: number, ackWaitMs: number): Promise<void> {
     const span = startConsumerSpan(m.subject, extractTraceContext(m.headers), durable);
     const deliveryCount = m.info.deliveryCount;
     try {
@@ -115,7 +116,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
             : `invalid ${pattern}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
         return await this.deadLetter(m, durable, reason);
       }
-      const keepAlive = setInterval(() => m.working(), 10_000);
+      const keepAlive = setInterval(() => m.working(), Math.max(500, ackWaitMs / 3));
       try {
         await context.with(trace.setSpan(context.active(), span), async () => {
           const result = await handler(parsed.data, new JetStreamContext([m]));

@@ -9,6 +9,8 @@ export interface MessagingOptions {
   /** First nak delay; doubles with each delivery up to retryMaxMs. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** How long a delivered message may go unacknowledged before it is delivered again (after a crash, say). */
+  ackWaitMs?: number;
   /** Stream retention in days. */
   maxAgeDays?: number;
   /** Publish de-duplication window. */

@@ -1,4 +1,4 @@
-import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
 import type { EventMessage } from '@trainyard/contracts';
 import type { NatsBus } from '@trainyard/messaging';
 
@@ -13,14 +13,9 @@ export interface FollowOptions {
   onEvent: (subject: string, data: any) => void;
 }
 
-async function* ordered(js: JetStreamClient, stream: string, filter: string, opts: { deliver_policy: DeliverPolicy; opt_start_seq?: number }) {
-  const consumer = await js.consumers.get(stream, { filter_subjects: filter, ...opts });
-  const messages = await consumer.consume();
-  try {
-    for await (const m of messages) yield { subject: m.subject, data: JSON.parse(m.string()) };
-  } finally {
-    messages.stop();
-  }
+async function orderedMessages(bus: NatsBus, filter: string, opts: { deliver_policy: DeliverPolicy; opt_start_seq?: number }): Promise<ConsumerMessages> {
+  const consumer = await bus.js.consumers.get(bus.streamName, { filter_subjects: `${bus.options.prefix}.${filter}`, ...opts });
+  return consumer.consume();
 }
 
 /**
@@ -29,31 +24,33 @@ async function* ordered(js: JetStreamClient, stream: string, filter: string, opt
  */
 export async function followRun(bus: NatsBus, opts: FollowOptions): Promise<RunOutcome> {
   const prefix = bus.options.prefix;
-  const runEvents = ordered(bus.js, bus.streamName, `${prefix}.run.>`, { deliver_policy: DeliverPolicy.All });
-  const jobEvents = ordered(bus.js, bus.streamName, `${prefix}.job.>`, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromSeq });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`run ${opts.runId} did not complete within ${Math.round(opts.timeoutMs / 60_000)} min`)), opts.timeoutMs);
-  });
-  const jobs = (async () => {
-    for await (const e of jobEvents) if (e.data?.runId === opts.runId) opts.onEvent(e.subject.slice(prefix.length + 1), e.data);
-  })();
-  const run = (async (): Promise<RunOutcome> => {
-    for await (const e of runEvents) {
-      if (e.data?.runId !== opts.runId) continue;
-      const subject = e.subject.slice(prefix.length + 1);
-      opts.onEvent(subject, e.data);
-      if (subject === 'run.completed') return { kind: 'completed', message: e.data };
-      if (subject === 'run.planned' && opts.dryRun) return { kind: 'planned', message: e.data };
+  const relative = (subject: string) => subject.slice(prefix.length + 1);
+  const runEvents = await orderedMessages(bus, 'run.>', { deliver_policy: DeliverPolicy.All });
+  const jobEvents = await orderedMessages(bus, 'job.>', { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromSeq });
+  const timer = setTimeout(() => {
+    runEvents.stop(new Error(`run ${opts.runId} did not complete within ${Math.round(opts.timeoutMs / 60_000)} min`));
+  }, opts.timeoutMs);
+  void (async () => {
+    for await (const m of jobEvents) {
+      const data = JSON.parse(m.string());
+      if (data?.runId === opts.runId) opts.onEvent(relative(m.subject), data);
     }
-    throw new Error('the event stream ended before the run completed');
-  })();
+  })().catch(() => undefined);
   try {
-    return await Promise.race([run, timeout]);
+    for await (const m of runEvents) {
+      const data = JSON.parse(m.string());
+      if (data?.runId !== opts.runId) continue;
+      const subject = relative(m.subject);
+      opts.onEvent(subject, data);
+      if (subject === 'run.completed') return { kind: 'completed', message: data };
+      if (subject === 'run.planned' && opts.dryRun) return { kind: 'planned', message: data };
+    }
+    const closed = await runEvents.closed();
+    throw closed instanceof Error ? closed : new Error('the event stream ended before the run completed');
   } finally {
     clearTimeout(timer);
-    await runEvents.return(undefined);
-    await jobEvents.return(undefined);
-    void jobs.catch(() => undefined);
+    // Stopping ends both iterators, including one waiting for a message that will never come.
+    runEvents.stop();
+    jobEvents.stop();
   }
 }

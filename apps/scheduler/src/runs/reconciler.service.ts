@@ -8,7 +8,6 @@ import { JobLifecycleService } from './job-lifecycle.service';
 import { SchedulerStore } from './scheduler.store';
 
 const STALE_RELEASE_MS = 30_000;
-const REPUBLISH_EVERY_MS = 60_000;
 
 /**
  * The database is the record, not the stream: on start and on every tick this brings the bus in
@@ -19,7 +18,8 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
   private readonly log = new Logger('Reconciler');
   private timer?: NodeJS.Timeout;
   private ticking = false;
-  private lastRepublish = 0;
+  /** Before the first republish every released job is suspect: a crash may have cut its publish. */
+  private lastRepublish: number | null = null;
 
   constructor(
     private readonly store: SchedulerStore,
@@ -47,9 +47,10 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
       const now = this.clock.now();
       for (const run of await this.store.unpublishedCompletions()) await this.completion.publish(run);
       for (const job of await this.store.overdueJobs(now)) await this.timeOut(job.id, job.attempt, job.definition.timeoutMinutes);
-      if (now.getTime() - this.lastRepublish >= REPUBLISH_EVERY_MS) {
-        // Unacknowledged requests may simply be queued at the broker; republishing is harmless but not free.
-        for (const job of await this.store.staleReleases(new Date(now.getTime() - STALE_RELEASE_MS))) await this.dispatcher.publishRequest(job);
+      if (this.lastRepublish === null || now.getTime() - this.lastRepublish >= STALE_RELEASE_MS) {
+        // Unleased requests may simply be queued at the broker; republishing is harmless (same ids) but not free.
+        const cutoff = this.lastRepublish === null ? now : new Date(now.getTime() - STALE_RELEASE_MS);
+        for (const job of await this.store.staleReleases(cutoff)) await this.dispatcher.publishRequest(job);
         this.lastRepublish = now.getTime();
       }
       for (const runId of await this.store.runningRunIds()) {
