@@ -1,2 +1,3 @@
 export * from './wait-for';
 export * from './test-bus';
+export * from './boot-test-app';

@@ -1,8 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { connectJetStream, NatsBus } from '@trainyard/messaging';
+import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { toJobSpec, type JobDefinition } from '@trainyard/contracts';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
@@ -38,11 +37,7 @@ describe('gpu-broker leases', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     const config = brokerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, BROKER_TICK_MS: '100', BROKER_AGENT_SILENCE_SECONDS: '2', BROKER_MAX_JOBS_PER_GPU: '12' });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    connectJetStream(app);
-    await app.startAllMicroservices();
-    await app.init();
+    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
   });
 

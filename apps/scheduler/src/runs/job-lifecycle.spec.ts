@@ -1,11 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectJetStream, NatsBus } from '@trainyard/messaging';
+import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { SchedulerStore } from './scheduler.store';
@@ -32,11 +31,7 @@ describe('scheduler job lifecycle', () => {
       SCHEDULER_RETRY_BASE_SECONDS: '0.2',
       SCHEDULER_MAX_RETRIES: '1',
     });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    connectJetStream(app);
-    await app.startAllMicroservices();
-    await app.init();
+    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
     store = app.get(SchedulerStore);
   });

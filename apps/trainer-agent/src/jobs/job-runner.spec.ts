@@ -1,13 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toJobSpec, type JobDefinition, type Lease } from '@trainyard/contracts';
-import { connectJetStream, NatsBus } from '@trainyard/messaging';
-import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { NatsBus } from '@trainyard/messaging';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { agentEnv } from '../config/agent.config';
 
@@ -50,11 +49,7 @@ describe('trainer-agent', () => {
       AGENT_NVIDIA_SMI: 'none',
       AGENT_CPU_SLOTS: '3',
     });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    connectJetStream(app, { agentId });
-    await app.startAllMicroservices();
-    await app.init();
+    app = await bootTestApp({ imports: [AppModule.forRoot(config)] }, { agentId });
     bus = app.get(NatsBus);
   });
 
