@@ -72,7 +72,7 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
 
   it('finishes a run whose scheduler was killed mid-run, each job succeeding exactly once', async () => {
     const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT', 'ADAUSDT'];
-    await sut.bus.publish('run.requested', { runId: 'crash-e2e', trigger: 'cli', symbols, mode: 'sequential', promote: 'dry' });
+    await sut.bus.publish('run.requested', { runId: 'crash-e2e', trigger: 'cli', date: '2026-11-21', symbols, mode: 'sequential', promote: 'dry' });
     await waitFor(async () => (await sut.events('job.succeeded')).filter((e) => e.data.runId === 'crash-e2e').length >= 2, 'two jobs done', 60_000, 100);
 
     await sut.stack.crash('scheduler');
@@ -107,7 +107,7 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
           resolve({ status: r.status, stdout: r.stdout, stderr: r.stderr });
         });
       });
-    const ok = await cli(['run', '--symbols', 'BNBUSDT,XRPUSDT', '--mode', 'parallel', '--json']);
+    const ok = await cli(['run', '--symbols', 'BNBUSDT,XRPUSDT', '--date', '2026-11-20', '--mode', 'parallel', '--json']);
     expect(ok.stderr).toMatch(/✓ BNBUSDT/);
     expect(ok.status).toBe(0);
     const record = JSON.parse(ok.stdout);

@@ -6,8 +6,10 @@ import { AppConfigModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from './config/scheduler.config';
 import { SchedulerInit1763900000000 } from './migrations/1763900000000-scheduler-init';
+import { ResumeLedger1763990000000 } from './migrations/1763990000000-resume-ledger';
 import { AttemptEntity } from './runs/attempt.entity';
 import { JobEntity } from './runs/job.entity';
+import { LedgerEntryEntity } from './runs/ledger-entry.entity';
 import { RunEntity } from './runs/run.entity';
 import { RunsModule } from './runs/runs.module';
 
@@ -24,8 +26,8 @@ export class AppModule {
           url: config.DATABASE_URL,
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
-          entities: [RunEntity, JobEntity, AttemptEntity],
-          migrations: [SchedulerInit1763900000000],
+          entities: [RunEntity, JobEntity, AttemptEntity, LedgerEntryEntity],
+          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

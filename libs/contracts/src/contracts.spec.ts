@@ -11,6 +11,7 @@ import {
   RunRequested,
   specHash,
   toJobSpec,
+  trainingHash,
   canTransitionJob,
 } from './index';
 
@@ -38,6 +39,14 @@ describe('contracts', () => {
     expect(canonicalJson(reordered)).toBe(canonicalJson(def));
     expect(specHash(reordered)).toBe(specHash(def));
     expect(specHash({ ...def, symbol: 'ETHUSDT' })).not.toBe(specHash(def));
+  });
+
+  it('keys the resume ledger on the training, not on the run that asked for it', () => {
+    const other = { ...def, runId: 'cli-1', jobId: 'cli-1-BTCUSDT', priority: 'urgent' as const, promote: 'off' as const, timeoutMinutes: 90 };
+    expect(trainingHash(other)).toBe(trainingHash(def));
+    expect(specHash(other)).not.toBe(specHash(def));
+    expect(trainingHash({ ...def, date: '2026-11-21' })).not.toBe(trainingHash(def));
+    expect(trainingHash({ ...def, costs: { feeBps: 5, spreadBps: 2 } })).not.toBe(trainingHash(def));
   });
 
   it('job specs carry the hash of their definition', () => {

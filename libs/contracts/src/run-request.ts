@@ -21,6 +21,15 @@ export function specHash(def: JobDefinition): string {
   return sha256Hex(canonicalJson(def));
 }
 
+/**
+ * What makes two trainings the same, whatever run asked for them: the resume ledger's key. Unlike
+ * the spec hash it leaves out the run, the job id and how the job is scheduled or promoted.
+ */
+export function trainingHash(def: JobDefinition): string {
+  const { symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver } = def;
+  return sha256Hex(canonicalJson({ symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver }));
+}
+
 export function toJobSpec(def: JobDefinition, attempt: number, resumeFrom?: JobSpec['resumeFrom']): JobSpec {
   return { ...def, specHash: specHash(def), attempt, ...(resumeFrom ? { resumeFrom } : {}) };
 }

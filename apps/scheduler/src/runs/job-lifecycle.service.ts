@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { canTransitionJob, TERMINAL_JOB_STATES, type ErrorType, type EventMessage } from '@trainyard/contracts';
+import type { EntityManager } from 'typeorm';
+import { canTransitionJob, TERMINAL_JOB_STATES, trainingHash, type ErrorType, type EventMessage } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { retryDelaySeconds, shouldRetry } from './retry-policy';
+import type { JobEntity } from './job.entity';
 import { SchedulerStore } from './scheduler.store';
 
 export interface AttemptFailure {
@@ -78,6 +80,7 @@ export class JobLifecycleService {
       job.errorMessage = null;
       job.cost = (job.pricePerHour * Math.max(0, finished.getTime() - started.getTime())) / 3_600_000;
       await this.store.updateAttempt(em, job.id, job.attempt, { status: 'succeeded', finishedAt: finished });
+      await this.record(em, job, 'succeeded');
       return true;
     });
     if (job) await this.afterChange(job.runId);
@@ -105,6 +108,7 @@ export class JobLifecycleService {
       } else {
         job.status = 'failed';
         job.finishedAt = now;
+        await this.record(em, job, 'failed');
       }
       return true;
     });
@@ -133,6 +137,15 @@ export class JobLifecycleService {
       return true;
     });
     if (job) await this.afterChange(job.runId);
+  }
+
+  private record(em: EntityManager, job: JobEntity, outcome: 'succeeded' | 'failed'): Promise<void> {
+    const { date, symbol } = job.definition;
+    return this.store.recordOutcome(
+      em,
+      { date, symbol, trainingHash: trainingHash(job.definition), outcome, jobId: job.id, attempt: job.attempt, artifactsPrefix: job.artifactsPrefix, checkpoint: job.checkpoint },
+      this.clock.now(),
+    );
   }
 
   private async afterChange(runId: string): Promise<void> {

@@ -92,4 +92,47 @@ describe('scheduler job lifecycle', () => {
     await bus.publish('job.cancelled', { ...ref(first.jobId, 'wide-run', 1), symbol: first.symbol, reason: 'operator' });
     await waitFor(async () => (await released()).length === 3, 'the third release');
   });
+
+  it('skips what the ledger says was trained, unless forced, and resumes a failed training from its checkpoint', async () => {
+    const succeed = async (runId: string, symbol: string) => {
+      const jobId = `${runId}-${symbol}`;
+      await waitFor(async () => (await requests(jobId)).length === 1, `the request of ${jobId}`);
+      const now = new Date().toISOString();
+      await bus.publish('job.succeeded', {
+        jobId, runId, symbol, attempt: 1, agentId: 'a1', leaseId: `${jobId}-lease`, date: '2026-11-01', featureset: 'fs1',
+        costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false, artifactsPrefix: `models/${symbol}/20261102_000000Z`,
+        artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'b'.repeat(64), bytes: 1 }],
+        metrics: { directionalHitRate: 0.55, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 },
+        evaluationWindow: { from: now, to: now, candles: 100 }, trainSeconds: 1, startedAt: now, finishedAt: now,
+      });
+    };
+    const completion = (runId: string) => waitFor(async () => (await readStored(prefix, 'run.completed')).find((e) => e.data.runId === runId)?.data, `${runId} completed`);
+
+    await bus.publish('run.requested', { runId: 'ledger-1', trigger: 'api', date: '2026-11-01', symbols: ['BTCUSDT', 'ETHUSDT'] });
+    await succeed('ledger-1', 'BTCUSDT');
+    const ethId = 'ledger-1-ETHUSDT';
+    await waitFor(async () => (await requests(ethId)).length === 1, 'the ETH request');
+    await bus.publish('job.checkpointed', { ...ref(ethId, 'ledger-1', 1), symbol: 'ETHUSDT', checkpoint: { uri: 'file:///ckpt/epoch-7', sha256: 'c'.repeat(64) } });
+    await waitFor(async () => (await store.findJob(ethId))?.checkpoint, 'the checkpoint recorded');
+    await bus.publish('job.failed', { ...ref(ethId, 'ledger-1', 1), symbol: 'ETHUSDT', errorType: 'bad_data', retryable: false, message: 'gap' });
+    await completion('ledger-1');
+
+    await bus.publish('run.requested', { runId: 'ledger-2', trigger: 'api', date: '2026-11-01', symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const retrain = await waitFor(async () => (await requests('ledger-2-ETHUSDT'))[0], 'ETH trained again');
+    expect(retrain.resumeFrom).toEqual({ uri: 'file:///ckpt/epoch-7', sha256: 'c'.repeat(64) });
+    expect(await requests('ledger-2-BTCUSDT')).toHaveLength(0);
+    const planned = (await readStored(prefix, 'run.planned')).find((e) => e.data.runId === 'ledger-2')!.data;
+    expect(planned.skipped).toEqual([{ symbol: 'BTCUSDT', reason: expect.stringMatching(/already trained by ledger-1-BTCUSDT/) }]);
+    await succeed('ledger-2', 'ETHUSDT');
+    const second = await completion('ledger-2');
+    expect(second.summary).toMatchObject({ succeeded: 1, skipped: 1 });
+    expect(second.status).toBe('succeeded');
+
+    await bus.publish('run.requested', { runId: 'ledger-3', trigger: 'api', date: '2026-11-01', symbols: ['BTCUSDT'], force: true });
+    await waitFor(async () => (await requests('ledger-3-BTCUSDT')).length === 1, 'BTC trained again when forced');
+
+    await bus.publish('run.requested', { runId: 'ledger-4', trigger: 'api', date: '2026-11-01', symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const allSkipped = await completion('ledger-4');
+    expect(allSkipped.summary).toMatchObject({ skipped: 2, succeeded: 0 });
+  });
 });

@@ -1,10 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { dailyRunId, defaultDataDate, sha256Hex, type EventMessage } from '@trainyard/contracts';
+import { dailyRunId, defaultDataDate, sha256Hex, trainingHash, type EventMessage } from '@trainyard/contracts';
 import { NatsBus, PermanentError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { resolveSymbols } from '../symbols/symbol-selection';
+import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
+import type { JobEntity } from './job.entity';
 import type { RunEntity } from './run.entity';
 import { concurrencyFor, planJobs } from './run-plan';
 import { SchedulerStore } from './scheduler.store';
@@ -20,6 +22,7 @@ export class RunIntakeService {
   constructor(
     private readonly store: SchedulerStore,
     private readonly dispatcher: DispatcherService,
+    private readonly completion: CompletionService,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
@@ -48,6 +51,7 @@ export class RunIntakeService {
       throw new PermanentError(`no valid symbols in the request${refused.length ? `: ${refused.map((r) => `${r.symbol} (${r.reason})`).join(', ')}` : ''}`);
     }
     const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols) }, this.cfg);
+    const ledger = new Map((await this.store.ledgerFor(date, symbols)).map((e) => [`${e.symbol}|${e.trainingHash}`, e]));
     const maxConcurrent = concurrencyFor(request, this.cfg);
     const run: Partial<RunEntity> = {
       id: runId,
@@ -64,18 +68,25 @@ export class RunIntakeService {
     };
     await this.store.createRun(
       run,
-      planned.map((p) => ({
-        id: p.definition.jobId,
-        runId,
-        symbol: p.definition.symbol,
-        status: 'pending' as const,
-        attempt: 1,
-        maxAttempts: this.cfg.SCHEDULER_MAX_RETRIES + 1,
-        priorityRank: p.priorityRank,
-        expectedSeconds: p.expectedSeconds,
-        definition: p.definition,
-        specHash: p.specHash,
-      })),
+      planned.map((p) => {
+        const earlier = ledger.get(`${p.definition.symbol}|${trainingHash(p.definition)}`);
+        const done = earlier?.outcome === 'succeeded' && !request.force;
+        return {
+          id: p.definition.jobId,
+          runId,
+          symbol: p.definition.symbol,
+          status: done ? ('skipped' as const) : ('pending' as const),
+          errorMessage: done ? `already trained by ${earlier.jobId} (${earlier.artifactsPrefix ?? 'no artifacts'}); --force trains it again` : null,
+          // A failed training of the same inputs hands on its last checkpoint, so this one resumes.
+          checkpoint: earlier?.outcome === 'failed' ? earlier.checkpoint : null,
+          attempt: 1,
+          maxAttempts: this.cfg.SCHEDULER_MAX_RETRIES + 1,
+          priorityRank: p.priorityRank,
+          expectedSeconds: p.expectedSeconds,
+          definition: p.definition,
+          specHash: p.specHash,
+        };
+      }),
     );
     const stored = (await this.store.findRun(runId))!;
     this.log.log(`accepted run ${runId}: ${planned.length} jobs, ${refused.length} refused, mode ${request.mode} x${maxConcurrent}${request.dryRun ? ' (dry run)' : ''}`);
@@ -83,9 +94,15 @@ export class RunIntakeService {
     return stored;
   }
 
+  /** What the plan names as skipped: refused entries and trainings the ledger already has. */
+  private skippedOf(run: RunEntity, jobs: JobEntity[]) {
+    return [...run.skipped, ...jobs.filter((j) => j.status === 'skipped').map((j) => ({ symbol: j.symbol, reason: j.errorMessage ?? 'skipped' }))];
+  }
+
   /** run.planned, then run.started and the first releases; message ids make repeats harmless. */
   private async announce(run: RunEntity): Promise<void> {
-    const jobs = await this.store.jobsOfRun(run.id);
+    const all = await this.store.jobsOfRun(run.id);
+    const jobs = all.filter((j) => j.status !== 'skipped');
     const expected = jobs.reduce((s, j) => s + j.expectedSeconds, 0);
     await this.bus.publish(
       'run.planned',
@@ -95,7 +112,7 @@ export class RunIntakeService {
         jobs: [...jobs]
           .sort((a, b) => a.priorityRank - b.priorityRank || b.expectedSeconds - a.expectedSeconds || a.symbol.localeCompare(b.symbol))
           .map((j) => ({ jobId: j.id, symbol: j.symbol, priority: j.definition.priority, specHash: j.specHash })),
-        skipped: run.skipped,
+        skipped: this.skippedOf(run, all),
         forecast: {
           gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,
           cost: 0,
@@ -112,5 +129,6 @@ export class RunIntakeService {
       { id: `${run.id}-started` },
     );
     await this.dispatcher.release(run.id);
+    await this.completion.check(run.id);
   }
 }

@@ -9,6 +9,12 @@ function median(sorted: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+function errorOf(j: JobEntity): string | null {
+  if (j.status === 'succeeded') return null;
+  if (j.status === 'skipped') return j.errorMessage;
+  return j.errorMessage ? `${j.errorType ?? 'unknown'}: ${j.errorMessage}` : j.errorType;
+}
+
 /** The run's engine summary, from its jobs once every one is terminal. */
 export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: string }[], startedAt: Date, finishedAt: Date): RunSummary {
   const by_symbol: RunSummary['by_symbol'] = {};
@@ -23,7 +29,7 @@ export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: 
       attempts: j.attempt,
       trainMinutes,
       metrics: j.metrics,
-      error: j.status === 'succeeded' ? null : j.errorMessage ? `${j.errorType ?? 'unknown'}: ${j.errorMessage}` : j.errorType,
+      error: errorOf(j),
     };
   }
   for (const s of skipped) by_symbol[s.symbol] = { status: 'skipped', attempts: 0, trainMinutes: null, metrics: null, error: s.reason };

@@ -4,6 +4,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { ACTIVE_JOB_STATES, TERMINAL_JOB_STATES } from '@trainyard/contracts';
 import { AttemptEntity, type AttemptStatus } from './attempt.entity';
 import { JobEntity } from './job.entity';
+import { LedgerEntryEntity } from './ledger-entry.entity';
 import { RunEntity } from './run.entity';
 
 /** The scheduler's tables. Every change that races with another handler locks the rows it reads. */
@@ -163,6 +164,25 @@ export class SchedulerStore {
       await em.getRepository(RunEntity).save(run);
       return run;
     });
+  }
+
+  /** Ledger entries of these symbols for one data date. */
+  ledgerFor(date: string, symbols: string[]): Promise<LedgerEntryEntity[]> {
+    if (symbols.length === 0) return Promise.resolve([]);
+    return this.ds.getRepository(LedgerEntryEntity).find({ where: { date, symbol: In(symbols) } });
+  }
+
+  /** Records a training's outcome; a failure never overwrites an earlier success. */
+  async recordOutcome(em: EntityManager, entry: Omit<LedgerEntryEntity, 'recordedAt'>, at: Date): Promise<void> {
+    await em.query(
+      `INSERT INTO scheduler.ledger (date, symbol, training_hash, outcome, job_id, attempt, artifacts_prefix, checkpoint, recorded_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (date, symbol, training_hash) DO UPDATE SET
+         outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id, attempt = EXCLUDED.attempt,
+         artifacts_prefix = EXCLUDED.artifacts_prefix, checkpoint = EXCLUDED.checkpoint, recorded_at = EXCLUDED.recorded_at
+       WHERE scheduler.ledger.outcome <> 'succeeded' OR EXCLUDED.outcome = 'succeeded'`,
+      [entry.date, entry.symbol, entry.trainingHash, entry.outcome, entry.jobId, entry.attempt, entry.artifactsPrefix, entry.checkpoint ? JSON.stringify(entry.checkpoint) : null, at],
+    );
   }
 
   async markCompletionPublished(runId: string, summaryUri: string | null): Promise<void> {
