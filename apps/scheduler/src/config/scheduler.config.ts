@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { busEnv, databaseEnv, envInt, envNumber, httpEnv, storageEnv } from '@trainyard/config';
+import { PromoteMode, RunMode, SymbolName } from '@trainyard/contracts';
 
 export const schedulerEnv = z.object({
   ...busEnv,
@@ -18,6 +19,25 @@ export const schedulerEnv = z.object({
   /** Ranked symbol list (one per line, best first) for `topN` selections; unset uses the built-in list. */
   SCHEDULER_UNIVERSE_FILE: z.string().optional(),
   SCHEDULER_TICK_MS: envInt(1000, 50),
+  /** The daily run's slot, HH:MM in UTC; it trains yesterday's data. */
+  SCHEDULER_DAILY_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (UTC)').default('00:15'),
+  /** The daily run's symbols: a list, topN, or a CSV path on this machine; unset turns the daily run off. */
+  SCHEDULER_DAILY_SYMBOLS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return undefined;
+      const top = /^top(\d+)$/i.exec(v);
+      if (top) return { topN: Number(top[1]) };
+      if (/\.csv$/i.test(v)) return { csv: v };
+      const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const s of list) {
+        if (!SymbolName.safeParse(s).success) ctx.addIssue({ code: 'custom', message: `"${s}" is not a symbol; use a list, topN or a .csv path` });
+      }
+      return list;
+    }),
+  SCHEDULER_DAILY_MODE: RunMode.default('hybrid'),
+  SCHEDULER_DAILY_PROMOTE: PromoteMode.default('off'),
 });
 
 export type SchedulerConfig = z.output<typeof schedulerEnv>;

@@ -30,6 +30,8 @@ describe('scheduler job lifecycle', () => {
       SCHEDULER_TICK_MS: '100',
       SCHEDULER_RETRY_BASE_SECONDS: '0.2',
       SCHEDULER_MAX_RETRIES: '1',
+      SCHEDULER_DAILY_AT: '00:00',
+      SCHEDULER_DAILY_SYMBOLS: 'top2',
     });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
@@ -134,5 +136,15 @@ describe('scheduler job lifecycle', () => {
     await bus.publish('run.requested', { runId: 'ledger-4', trigger: 'api', date: '2026-11-01', symbols: ['BTCUSDT', 'ETHUSDT'] });
     const allSkipped = await completion('ledger-4');
     expect(allSkipped.summary).toMatchObject({ skipped: 2, succeeded: 0 });
+  });
+
+  it('requests the daily run once its slot has passed, with an id derived from the date', async () => {
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const runId = `daily-${yesterday.replaceAll('-', '')}`;
+    const planned = await waitFor(async () => (await readStored(prefix, 'run.planned')).find((e) => e.data.runId === runId)?.data, 'the daily run planned');
+    expect(planned.jobs.map((j: { symbol: string }) => j.symbol)).toEqual(['BTCUSDT', 'ETHUSDT']);
+    const request = (await readStored(prefix, 'run.requested')).filter((e) => e.data.runId === runId);
+    expect(request).toHaveLength(1);
+    expect(request[0].data).toMatchObject({ trigger: 'cron', date: yesterday, symbols: { topN: 2 } });
   });
 });

@@ -1,5 +1,6 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { DailyTriggerService } from '../daily/daily-trigger.service';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { JobLifecycleService } from './job-lifecycle.service';
@@ -10,7 +11,7 @@ import { SchedulerStore } from './scheduler.store';
 
 @Module({
   controllers: [RunsController],
-  providers: [Clock, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService],
+  providers: [Clock, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService, DailyTriggerService],
   exports: [SchedulerStore],
 })
 export class RunsModule implements OnModuleInit {
