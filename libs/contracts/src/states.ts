@@ -13,8 +13,9 @@ const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   // A late success of the attempt that was about to be retried still counts.
   retry_wait: ['released', 'succeeded', 'cancelled'],
   succeeded: [],
-  failed: [],
-  cancelled: [],
+  // An operator's retry gives a finished job one more attempt.
+  failed: ['retry_wait'],
+  cancelled: ['retry_wait'],
   skipped: [],
 };
 

@@ -37,7 +37,8 @@ export class CompletionService {
     await this.bus.publish(
       'run.completed',
       { runId: run.id, date: run.date, status: run.status as 'succeeded', summary: run.summary, summaryUri: put.uri },
-      { id: `${run.id}-completed` },
+      // A retried job reopens a finished run; each completion is its own message.
+      { id: `${run.id}-completed-${run.completedAt?.getTime() ?? 0}` },
     );
     await this.store.markCompletionPublished(run.id, put.uri);
     const s = run.summary;

@@ -57,6 +57,16 @@ export class JobLifecycleService {
     });
   }
 
+  /** Keeps the latest report only; an older one arriving late is dropped. */
+  async progressed(m: EventMessage<'job.progress'>): Promise<void> {
+    await this.store.updateJob(m.jobId, m.attempt, (job) => {
+      if (TERMINAL_JOB_STATES.has(job.status) || (job.progress && job.progress.at >= m.occurredAt)) return false;
+      const { percent, epoch, step, loss, validationMetric, etaSeconds } = m;
+      job.progress = { percent, epoch, step, loss, validationMetric, etaSeconds, at: m.occurredAt };
+      return true;
+    });
+  }
+
   async checkpointed(m: EventMessage<'job.checkpointed'>): Promise<void> {
     await this.store.updateJob(m.jobId, m.attempt, (job) => {
       if (TERMINAL_JOB_STATES.has(job.status)) return false;
@@ -137,6 +147,37 @@ export class JobLifecycleService {
       return true;
     });
     if (job) await this.afterChange(job.runId);
+  }
+
+  /**
+   * Cancels a job: one still waiting is cancelled here; one holding a slot is asked to stop, and its
+   * agent (or the broker, if it is still queued there) answers with job.cancelled.
+   */
+  async cancel(jobId: string, reason: string): Promise<JobEntity | null> {
+    const job = await this.store.findJob(jobId);
+    if (!job || TERMINAL_JOB_STATES.has(job.status)) return job;
+    if (job.status === 'pending' || job.status === 'retry_wait') {
+      const now = this.clock.now();
+      const cancelled = await this.store.updateJob(jobId, job.attempt, (j) => {
+        if (j.status !== 'pending' && j.status !== 'retry_wait') return false;
+        Object.assign(j, { status: 'cancelled', finishedAt: now, errorType: 'cancelled', errorMessage: reason });
+        return true;
+      });
+      if (cancelled) {
+        await this.afterChange(cancelled.runId);
+        return cancelled;
+      }
+      return this.cancel(jobId, reason);
+    }
+    await this.bus.publish('job.cancel', { jobId, reason }, { id: `${jobId}-a${job.attempt}-cancel` });
+    return job;
+  }
+
+  /** Gives a failed or cancelled job one more attempt, reopening its run if it had completed. */
+  async retry(jobId: string): Promise<JobEntity | null> {
+    const job = await this.store.reopenJob(jobId, this.clock.now());
+    if (job) await this.afterChange(job.runId);
+    return job;
   }
 
   private record(em: EntityManager, job: JobEntity, outcome: 'succeeded' | 'failed'): Promise<void> {

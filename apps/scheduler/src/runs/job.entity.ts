@@ -1,6 +1,16 @@
 import { Column, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import type { CheckpointRef, ErrorType, JobDefinition, JobStatus, Metrics } from '@trainyard/contracts';
 
+export interface JobProgressSnapshot {
+  percent: number;
+  epoch?: number;
+  step?: number;
+  loss?: number;
+  validationMetric?: number;
+  etaSeconds?: number;
+  at: string;
+}
+
 @Entity({ name: 'jobs' })
 @Index(['runId', 'status'])
 @Index(['symbol', 'status'])
@@ -31,5 +41,7 @@ export class JobEntity {
   @Column('text', { name: 'error_message', nullable: true }) errorMessage!: string | null;
   @Column('jsonb', { nullable: true }) checkpoint!: CheckpointRef | null;
   @Column('double precision', { default: 0 }) cost!: number;
+  /** The latest progress report of the current attempt (reports are sampled by the agent). */
+  @Column('jsonb', { nullable: true }) progress!: JobProgressSnapshot | null;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

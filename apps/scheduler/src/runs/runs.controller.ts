@@ -27,6 +27,11 @@ export class RunsController {
     return this.lifecycle.started(m);
   }
 
+  @Consume('job.progress', { concurrency: 4 })
+  onProgress(@Payload() m: EventMessage<'job.progress'>) {
+    return this.lifecycle.progressed(m);
+  }
+
   @Consume('job.checkpointed')
   onCheckpointed(@Payload() m: EventMessage<'job.checkpointed'>) {
     return this.lifecycle.checkpointed(m);

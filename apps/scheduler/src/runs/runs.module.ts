@@ -12,7 +12,7 @@ import { SchedulerStore } from './scheduler.store';
 @Module({
   controllers: [RunsController],
   providers: [Clock, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService, DailyTriggerService],
-  exports: [SchedulerStore],
+  exports: [Clock, SchedulerStore, JobLifecycleService],
 })
 export class RunsModule implements OnModuleInit {
   constructor(

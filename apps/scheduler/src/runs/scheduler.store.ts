@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { ACTIVE_JOB_STATES, TERMINAL_JOB_STATES } from '@trainyard/contracts';
+import { ACTIVE_JOB_STATES, canTransitionJob, TERMINAL_JOB_STATES } from '@trainyard/contracts';
 import { AttemptEntity, type AttemptStatus } from './attempt.entity';
 import { JobEntity } from './job.entity';
 import { LedgerEntryEntity } from './ledger-entry.entity';
@@ -163,6 +163,25 @@ export class SchedulerStore {
       Object.assign(run, decide(run, jobs));
       await em.getRepository(RunEntity).save(run);
       return run;
+    });
+  }
+
+  /**
+   * Puts a failed or cancelled job back in the queue as a new attempt, with one more attempt allowed,
+   * and reopens its run; null when the job is not in such a state.
+   */
+  async reopenJob(jobId: string, now: Date): Promise<JobEntity | null> {
+    return this.ds.transaction(async (em) => {
+      const job = await em.getRepository(JobEntity).findOne({ where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
+      if (!job || !TERMINAL_JOB_STATES.has(job.status) || !canTransitionJob(job.status, 'retry_wait')) return null;
+      const run = await em.getRepository(RunEntity).findOne({ where: { id: job.runId }, lock: { mode: 'pessimistic_write' } });
+      Object.assign(job, { status: 'retry_wait', nextAttemptAt: now, maxAttempts: job.attempt + 1, finishedAt: null, progress: null });
+      await em.getRepository(JobEntity).save(job);
+      if (run && run.status !== 'running') {
+        Object.assign(run, { status: 'running', completedAt: null, completionPublished: false, summary: null, startedAt: run.startedAt ?? now });
+        await em.getRepository(RunEntity).save(run);
+      }
+      return job;
     });
   }
 

@@ -1,0 +1,113 @@
+import type { INestApplication } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NatsBus } from '@trainyard/messaging';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { schedulerEnv } from '../config/scheduler.config';
+
+jest.setTimeout(60_000);
+
+/** The REST API over HTTP, on the scheduler running against real NATS and PostgreSQL. */
+describe('scheduler REST API', () => {
+  const prefix = testPrefix('api');
+  const artifacts = mkdtempSync(join(tmpdir(), 'ty-api-'));
+  let db: TestDatabase;
+  let app: INestApplication;
+  let bus: NatsBus;
+  let base: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100' });
+    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    await app.listen(0, '127.0.0.1');
+    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    bus = app.get(NatsBus);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    await deleteTestStream(prefix);
+    rmSync(artifacts, { recursive: true, force: true });
+  });
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: await res.json() };
+  };
+
+  it('refuses bad bodies and queries with the field and the reason', async () => {
+    const bad = await call('POST', '/runs', { symbols: ['BTCUSDT', '../etc'], mode: 'turbo', colour: 'red' });
+    expect(bad.status).toBe(400);
+    const fields = bad.body.issues.map((i: { field: string }) => i.field);
+    expect(fields).toEqual(expect.arrayContaining(['symbols.1', 'mode', '(root)']));
+    expect(JSON.stringify(bad.body.issues)).toMatch(/colour/);
+    expect((await call('POST', '/runs', {})).body.issues).toEqual([expect.objectContaining({ field: 'symbols' })]);
+    const query = await call('GET', '/jobs?status=bogus&limit=0');
+    expect(query.status).toBe(400);
+    expect(query.body.issues.map((i: { field: string }) => i.field).sort()).toEqual(['limit', 'status']);
+    expect((await call('GET', '/runs/no-such-run')).status).toBe(404);
+    expect((await call('GET', '/jobs/no-such-job')).status).toBe(404);
+    expect((await call('GET', '/jobs/bad..id')).status).toBe(400);
+  });
+
+  it('starts a run, shows it with its jobs, pages and filters them, and reports progress', async () => {
+    const started = await call('POST', '/runs', { runId: 'api-run', symbols: ['BTCUSDT', 'ETHUSDT'], maxConcurrent: 1 });
+    expect(started).toEqual({ status: 202, body: { runId: 'api-run', status: 'requested', location: '/runs/api-run' } });
+    const run = await waitFor(async () => {
+      const r = await call('GET', '/runs/api-run');
+      return r.status === 200 ? r.body : null;
+    }, 'the run stored');
+    expect(run).toMatchObject({ id: 'api-run', trigger: 'api', status: 'running', jobCounts: { released: 1, pending: 1 } });
+
+    const page = await call('GET', '/jobs?runId=api-run&limit=1');
+    expect(page.body).toMatchObject({ total: 2, limit: 1, offset: 0 });
+    expect(page.body.items).toHaveLength(1);
+    expect((await call('GET', '/jobs?runId=api-run&status=pending')).body.total).toBe(1);
+    expect((await call('GET', '/runs?trigger=api')).body.items.map((r: { id: string }) => r.id)).toContain('api-run');
+
+    const released = (await call('GET', '/jobs?runId=api-run&status=released')).body.items[0];
+    await bus.publish('job.progress', { jobId: released.id, runId: 'api-run', symbol: released.symbol, attempt: 1, percent: 40, epoch: 4, loss: 0.69 });
+    const progress = await waitFor(async () => (await call('GET', `/jobs/${released.id}/progress`)).body.progress, 'progress recorded');
+    expect(progress).toMatchObject({ percent: 40, epoch: 4, loss: 0.69 });
+  });
+
+  it('cancels a job on its agent, retries it as a new attempt, and cancels a whole run', async () => {
+    const job = (await call('GET', '/jobs?runId=api-run&status=released')).body.items[0];
+    expect((await call('POST', `/jobs/${job.id}/cancel`, { reason: 'operator' })).status).toBe(202);
+    const cancel = await waitFor(async () => (await readStored(prefix, 'job.*.cancel')).find((e) => e.data.jobId === job.id), 'job.cancel sent');
+    expect(cancel.data.reason).toBe('operator');
+    await bus.publish('job.cancelled', { jobId: job.id, runId: 'api-run', symbol: job.symbol, attempt: 1, reason: 'operator' });
+    await waitFor(async () => (await call('GET', `/jobs/${job.id}`)).body.status === 'cancelled', 'the job cancelled');
+    expect((await call('POST', `/jobs/${job.id}/cancel`, {})).status).toBe(409);
+
+    expect((await call('POST', `/jobs/${job.id}/retry`)).body).toEqual({ jobId: job.id, status: 'retry_wait', nextAttempt: 2 });
+    // The run's one slot went to the other job meanwhile; the retry waits until it frees.
+    const other = await waitFor(async () => (await call('GET', '/jobs?runId=api-run&status=released')).body.items[0], 'the other job released');
+    await bus.publish('job.cancelled', { jobId: other.id, runId: 'api-run', symbol: other.symbol, attempt: 1, reason: 'agent stopped it' });
+    await waitFor(async () => (await readStored(prefix, 'job.requested')).some((e) => e.data.spec.jobId === job.id && e.data.spec.attempt === 2), 'attempt 2 requested');
+    const detail = (await call('GET', `/jobs/${job.id}`)).body;
+    expect(detail.attempts.map((a: { attempt: number; status: string }) => [a.attempt, a.status])).toEqual([
+      [1, 'cancelled'],
+      [2, 'requested'],
+    ]);
+
+    const cancelRun = await call('POST', '/runs/api-run/cancel', { reason: 'stop everything' });
+    expect(cancelRun.status).toBe(202);
+    expect(cancelRun.body.cancelling.length).toBeGreaterThan(0);
+  });
+
+  it('serves statistics and its OpenAPI document', async () => {
+    const stats = await call('GET', '/stats?days=30');
+    expect(stats.status).toBe(200);
+    expect(stats.body.jobsByStatus).toEqual(expect.any(Object));
+    const doc = await call('GET', '/openapi.json');
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/runs', '/runs/{id}', '/jobs/{id}/retry', '/stats']));
+    expect(doc.body.paths['/runs'].post.requestBody.content['application/json'].schema.properties.symbols).toBeDefined();
+  });
+});

@@ -1,0 +1,58 @@
+import { Body, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Id, TERMINAL_JOB_STATES } from '@trainyard/contracts';
+import { JobLifecycleService } from '../runs/job-lifecycle.service';
+import { SchedulerStore } from '../runs/scheduler.store';
+import { CancelBody, ListJobsQuery } from './api-schemas';
+import { RunQueries } from './run-queries';
+import { ZodValidationPipe } from './zod-validation.pipe';
+
+const IdParam = new ZodValidationPipe(Id, 'id');
+
+@Controller('jobs')
+export class JobsApiController {
+  constructor(
+    private readonly store: SchedulerStore,
+    private readonly queries: RunQueries,
+    private readonly lifecycle: JobLifecycleService,
+  ) {}
+
+  @Get()
+  list(@Query(new ZodValidationPipe(ListJobsQuery, 'query')) q: ListJobsQuery) {
+    return this.queries.listJobs(q);
+  }
+
+  @Get(':id')
+  async get(@Param('id', IdParam) id: string) {
+    const job = await this.store.findJob(id);
+    if (!job) throw new NotFoundException(`no job ${id}`);
+    return { ...job, attempts: await this.queries.attempts(id) };
+  }
+
+  @Get(':id/progress')
+  async progress(@Param('id', IdParam) id: string) {
+    const job = await this.store.findJob(id);
+    if (!job) throw new NotFoundException(`no job ${id}`);
+    return { jobId: job.id, status: job.status, attempt: job.attempt, agentId: job.agentId, startedAt: job.startedAt, progress: job.progress };
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  async cancel(@Param('id', IdParam) id: string, @Body(new ZodValidationPipe(CancelBody, 'body')) body: { reason: string }) {
+    const job = await this.store.findJob(id);
+    if (!job) throw new NotFoundException(`no job ${id}`);
+    if (TERMINAL_JOB_STATES.has(job.status)) throw new ConflictException(`job ${id} is already ${job.status}`);
+    const after = await this.lifecycle.cancel(id, body.reason);
+    return { jobId: id, status: after?.status ?? job.status };
+  }
+
+  /** A failed or cancelled job gets one more attempt; its run reopens if it had completed. */
+  @Post(':id/retry')
+  @HttpCode(202)
+  async retry(@Param('id', IdParam) id: string) {
+    const job = await this.store.findJob(id);
+    if (!job) throw new NotFoundException(`no job ${id}`);
+    const reopened = await this.lifecycle.retry(id);
+    if (!reopened) throw new ConflictException(`job ${id} is ${job.status}; only failed or cancelled jobs can be retried`);
+    return { jobId: id, status: 'retry_wait', nextAttempt: reopened.attempt + 1 };
+  }
+}

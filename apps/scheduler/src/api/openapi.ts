@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { CancelBody, ListJobsQuery, ListRunsQuery, StartRunBody, StatsQuery } from './api-schemas';
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
+
+/** Query parameters from a query schema, so the document and the validation never disagree. */
+function queryParameters(s: z.ZodType) {
+  const json = schema(s);
+  return Object.entries(json.properties ?? {}).map(([name, p]) => ({ name, in: 'query', required: false, schema: p }));
+}
+
+const idParameter = (what: string) => ({ name: 'id', in: 'path', required: true, description: `the ${what} id`, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' } });
+const problem = { description: 'refused: the message says why; for a bad body or query `issues` lists each field and reason' };
+const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+
+/** OpenAPI 3.1 document of the scheduler's REST API, derived from the schemas that validate requests. */
+export function openApiDocument() {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Trainyard scheduler', version: '1', description: 'Runs and jobs: start, inspect, cancel, retry, statistics.' },
+    paths: {
+      '/runs': {
+        post: {
+          summary: 'Request a run (published as trainyard.run.requested)',
+          requestBody: { required: true, content: { 'application/json': { schema: schema(StartRunBody) } } },
+          responses: { '202': json('accepted; poll the location'), '400': problem },
+        },
+        get: { summary: 'List runs, newest first', parameters: queryParameters(ListRunsQuery), responses: { '200': json('a page of runs'), '400': problem } },
+      },
+      '/runs/{id}': { get: { summary: 'A run with its job counts and summary', parameters: [idParameter('run')], responses: { '200': json('the run'), '404': problem } } },
+      '/runs/{id}/cancel': {
+        post: {
+          summary: 'Cancel every unfinished job of a run',
+          parameters: [idParameter('run')],
+          requestBody: { content: { 'application/json': { schema: schema(CancelBody) } } },
+          responses: { '202': json('cancelling'), '404': problem },
+        },
+      },
+      '/jobs': { get: { summary: 'List jobs', parameters: queryParameters(ListJobsQuery), responses: { '200': json('a page of jobs'), '400': problem } } },
+      '/jobs/{id}': { get: { summary: 'A job with its attempts', parameters: [idParameter('job')], responses: { '200': json('the job'), '404': problem } } },
+      '/jobs/{id}/progress': { get: { summary: 'The latest progress of a job', parameters: [idParameter('job')], responses: { '200': json('progress'), '404': problem } } },
+      '/jobs/{id}/cancel': {
+        post: {
+          summary: 'Cancel a job (stopped on its agent if running)',
+          parameters: [idParameter('job')],
+          requestBody: { content: { 'application/json': { schema: schema(CancelBody) } } },
+          responses: { '202': json('cancelling'), '404': problem, '409': problem },
+        },
+      },
+      '/jobs/{id}/retry': { post: { summary: 'Retry a failed or cancelled job', parameters: [idParameter('job')], responses: { '202': json('queued again'), '404': problem, '409': problem } } },
+      '/stats': { get: { summary: 'Jobs by status, train minutes, success rate per date', parameters: queryParameters(StatsQuery), responses: { '200': json('statistics'), '400': problem } } },
+    },
+  };
+}

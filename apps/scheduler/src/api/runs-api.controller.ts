@@ -1,0 +1,54 @@
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Id, TERMINAL_JOB_STATES } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import { JobLifecycleService } from '../runs/job-lifecycle.service';
+import { SchedulerStore } from '../runs/scheduler.store';
+import { CancelBody, ListRunsQuery, StartRunBody } from './api-schemas';
+import { RunQueries } from './run-queries';
+import { ZodValidationPipe } from './zod-validation.pipe';
+
+const IdParam = new ZodValidationPipe(Id, 'id');
+
+@Controller('runs')
+export class RunsApiController {
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly store: SchedulerStore,
+    private readonly queries: RunQueries,
+    private readonly lifecycle: JobLifecycleService,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Accepted for planning: the run appears under GET /runs/:id once the scheduler has stored it. */
+  @Post()
+  @HttpCode(202)
+  async start(@Body(new ZodValidationPipe(StartRunBody, 'run request')) body: StartRunBody) {
+    const runId = body.runId ?? `api-${this.clock.now().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+    await this.bus.publish('run.requested', { ...body, runId, trigger: 'api' }, { id: `${runId}-request` });
+    return { runId, status: 'requested', location: `/runs/${runId}` };
+  }
+
+  @Get()
+  list(@Query(new ZodValidationPipe(ListRunsQuery, 'query')) q: ListRunsQuery) {
+    return this.queries.listRuns(q);
+  }
+
+  @Get(':id')
+  async get(@Param('id', IdParam) id: string) {
+    const run = await this.store.findRun(id);
+    if (!run) throw new NotFoundException(`no run ${id}`);
+    return { ...run, jobCounts: await this.queries.jobCounts(id) };
+  }
+
+  /** Waiting jobs are cancelled at once, running ones are stopped on their agents. */
+  @Post(':id/cancel')
+  @HttpCode(202)
+  async cancel(@Param('id', IdParam) id: string, @Body(new ZodValidationPipe(CancelBody, 'body')) body: { reason: string }) {
+    if (!(await this.store.findRun(id))) throw new NotFoundException(`no run ${id}`);
+    const jobs = (await this.store.jobsOfRun(id)).filter((j) => !TERMINAL_JOB_STATES.has(j.status));
+    for (const job of jobs) await this.lifecycle.cancel(job.id, body.reason);
+    return { runId: id, cancelling: jobs.map((j) => j.id) };
+  }
+}
