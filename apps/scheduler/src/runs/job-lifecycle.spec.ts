@@ -147,4 +147,58 @@ describe('scheduler job lifecycle', () => {
     expect(request).toHaveLength(1);
     expect(request[0].data).toMatchObject({ trigger: 'cron', date: yesterday, symbols: { topN: 2 } });
   });
+
+  it('treats a second trigger of the same daily run as the same run: no new jobs', async () => {
+    const request = { trigger: 'cron' as const, date: '2026-10-05', symbols: ['SOLUSDT', 'XRPUSDT'] };
+    await bus.publish('run.requested', request, { id: 'first-trigger' });
+    await waitFor(async () => (await store.jobsOfRun('daily-20261005')).length === 2, 'the daily run stored');
+    await bus.publish('run.requested', request, { id: 'second-trigger' });
+    await waitFor(async () => (await readStored(prefix, 'run.requested')).filter((e) => e.data.date === '2026-10-05').length === 2, 'both triggers on the bus');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await store.jobsOfRun('daily-20261005')).toHaveLength(2);
+    expect((await readStored(prefix, 'run.planned')).filter((e) => e.data.runId === 'daily-20261005')).toHaveLength(1);
+  });
+
+  it('releases longest-expected first under a concurrency cap, from past durations', async () => {
+    const symbols = ['AAAUSDT', 'BBBUSDT', 'CCCUSDT', 'DDDUSDT'];
+    const seconds: Record<string, number> = { AAAUSDT: 60, BBBUSDT: 900, CCCUSDT: 300, DDDUSDT: 30 };
+    await bus.publish('run.requested', { runId: 'history', trigger: 'api', date: '2026-10-01', symbols, mode: 'parallel' });
+    for (const symbol of symbols) {
+      const jobId = `history-${symbol}`;
+      await waitFor(async () => (await requests(jobId)).length === 1, `request of ${jobId}`);
+      const t = new Date().toISOString();
+      await bus.publish('job.succeeded', {
+        jobId, runId: 'history', symbol, attempt: 1, agentId: 'a1', leaseId: `${jobId}-l`, date: '2026-10-01', featureset: 'fs1',
+        costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false, artifactsPrefix: `models/${symbol}/x`,
+        artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'd'.repeat(64), bytes: 1 }],
+        metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
+        evaluationWindow: { from: t, to: t, candles: 10 }, trainSeconds: seconds[symbol], startedAt: t, finishedAt: t,
+      });
+    }
+    await waitFor(async () => (await readStored(prefix, 'run.completed')).some((e) => e.data.runId === 'history'), 'history completed');
+
+    await bus.publish('run.requested', { runId: 'ordered', trigger: 'api', date: '2026-10-02', symbols: [...symbols, 'NEWUSDT'], mode: 'sequential' });
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const next = await waitFor(async () => {
+        const released = (await readStored(prefix, 'job.requested')).map((e) => e.data.spec).filter((sp) => sp.runId === 'ordered');
+        return released.length === i + 1 ? released[i] : null;
+      }, `release ${i + 1}`);
+      order.push(next.symbol);
+      await bus.publish('job.cancelled', { jobId: next.jobId, runId: 'ordered', symbol: next.symbol, attempt: 1, reason: 'next please' });
+    }
+    // A symbol never trained gets the default of 10 minutes.
+    expect(order).toEqual(['BBBUSDT', 'NEWUSDT', 'CCCUSDT', 'AAAUSDT', 'DDDUSDT']);
+  });
+
+  it('plans a dry run with its forecast and launches nothing', async () => {
+    await bus.publish('run.requested', { runId: 'dry', trigger: 'api', date: '2026-10-03', symbols: ['QQQUSDT', 'RRRUSDT', 'SSSUSDT'], dryRun: true, maxConcurrent: 2 });
+    const plan = await waitFor(async () => (await readStored(prefix, 'run.planned')).find((e) => e.data.runId === 'dry')?.data, 'the plan');
+    expect(plan.dryRun).toBe(true);
+    expect(plan.jobs.map((j: { symbol: string }) => j.symbol)).toHaveLength(3);
+    expect(plan.forecast.wallMinutes).toBeCloseTo((3 * 10) / 2, 5);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await readStored(prefix, 'job.requested')).filter((e) => e.data.spec.runId === 'dry')).toHaveLength(0);
+    expect((await readStored(prefix, 'run.started')).filter((e) => e.data.runId === 'dry')).toHaveLength(0);
+  });
 });
