@@ -19,6 +19,8 @@ export const schedulerEnv = z.object({
   /** Ranked symbol list (one per line, best first) for `topN` selections; unset uses the built-in list. */
   SCHEDULER_UNIVERSE_FILE: z.string().optional(),
   SCHEDULER_TICK_MS: envInt(1000, 50),
+  /** Trading costs per symbol (JSON: {"default": {feeBps, spreadBps}, "symbols": {...}}); unset uses 10 bps fee, 2 bps spread. */
+  SCHEDULER_COSTS_FILE: z.string().optional(),
   /** The daily run's slot, HH:MM in UTC; it trains yesterday's data. */
   SCHEDULER_DAILY_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (UTC)').default('00:15'),
   /** The daily run's symbols: a list, topN, or a CSV path on this machine; unset turns the daily run off. */

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '@trainyard/messaging';
@@ -22,6 +22,7 @@ describe('scheduler job lifecycle', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    writeFileSync(join(artifacts, 'costs.json'), JSON.stringify({ symbols: { BTCUSDT: { feeBps: 4, spreadBps: 1 } } }));
     const config = schedulerEnv.parse({
       NATS_URL: testNatsUrl(),
       TRAINYARD_PREFIX: prefix,
@@ -32,6 +33,7 @@ describe('scheduler job lifecycle', () => {
       SCHEDULER_MAX_RETRIES: '1',
       SCHEDULER_DAILY_AT: '00:00',
       SCHEDULER_DAILY_SYMBOLS: 'top2',
+      SCHEDULER_COSTS_FILE: join(artifacts, 'costs.json'),
     });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
@@ -52,6 +54,8 @@ describe('scheduler job lifecycle', () => {
     await bus.publish('run.requested', { runId: 'retry-run', trigger: 'api', symbols: ['BTCUSDT'] });
     const jobId = 'retry-run-BTCUSDT';
     await waitFor(async () => (await requests(jobId)).length === 1, 'the first job request');
+    expect((await requests(jobId))[0].costs).toEqual({ feeBps: 4, spreadBps: 1 });
+    expect(JSON.parse(readFileSync(join(artifacts, 'runs/retry-run/costs.json'), 'utf8')).costs).toEqual({ BTCUSDT: { feeBps: 4, spreadBps: 1 } });
 
     const oom = { ...ref(jobId, 'retry-run', 1), errorType: 'oom' as const, retryable: true, message: 'CUDA out of memory', stackSummary: 'at train (train.py:10)' };
     await bus.publish('job.failed', oom);

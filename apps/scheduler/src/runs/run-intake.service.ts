@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { dailyRunId, defaultDataDate, sha256Hex, trainingHash, type EventMessage } from '@trainyard/contracts';
 import { NatsBus, PermanentError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { loadCosts } from '../costs/trading-costs';
 import { resolveSymbols } from '../symbols/symbol-selection';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
@@ -26,6 +28,7 @@ export class RunIntakeService {
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
+    @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
   ) {}
 
   runIdFor(request: EventMessage<'run.requested'>, date: string): string {
@@ -50,7 +53,12 @@ export class RunIntakeService {
     if (symbols.length === 0) {
       throw new PermanentError(`no valid symbols in the request${refused.length ? `: ${refused.map((r) => `${r.symbol} (${r.reason})`).join(', ')}` : ''}`);
     }
-    const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols) }, this.cfg);
+    const costs = await loadCosts(symbols, this.cfg.SCHEDULER_COSTS_FILE).catch((err) => {
+      throw new PermanentError((err as Error).message);
+    });
+    // Saved before the run exists, so a stored run always has its costs beside it.
+    await this.artifacts.put(`runs/${runId}/costs.json`, JSON.stringify({ runId, date, costs }, null, 2) + '\n', 'application/json');
+    const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols), costs }, this.cfg);
     const ledger = new Map((await this.store.ledgerFor(date, symbols)).map((e) => [`${e.symbol}|${e.trainingHash}`, e]));
     const maxConcurrent = concurrencyFor(request, this.cfg);
     const run: Partial<RunEntity> = {

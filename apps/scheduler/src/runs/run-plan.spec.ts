@@ -3,21 +3,23 @@ import { schedulerEnv } from '../config/scheduler.config';
 import { concurrencyFor, planJobs } from './run-plan';
 
 const cfg = schedulerEnv.parse({});
+const costs = { BTCUSDT: { feeBps: 10, spreadBps: 2 }, ETHUSDT: { feeBps: 12, spreadBps: 3 } };
 const request = (extra: object = {}) =>
   RunRequested.parse({ schemaVersion: 1, id: 'r1', occurredAt: '2026-11-23T00:15:00Z', trigger: 'cron', symbols: ['BTCUSDT', 'ETHUSDT'], ...extra });
 
 describe('run plan', () => {
   it('gives the same job ids and specs, byte for byte, for the same inputs', () => {
-    const input = { runId: 'daily-20261122', date: '2026-11-22', request: request(), symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map<string, number>() };
+    const input = { runId: 'daily-20261122', date: '2026-11-22', request: request(), symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map<string, number>(), costs };
     const a = planJobs(input, cfg);
     const b = planJobs({ ...input, request: request({ id: 'another-message', occurredAt: '2026-11-23T09:00:00Z' }) }, cfg);
     expect(a.map((j) => canonicalJson(j.definition))).toEqual(b.map((j) => canonicalJson(j.definition)));
     expect(a.map((j) => j.specHash)).toEqual(b.map((j) => j.specHash));
     expect(a[0].definition.jobId).toBe('daily-20261122-BTCUSDT');
+    expect(a[1].definition.costs).toEqual({ feeBps: 12, spreadBps: 3 });
   });
 
   it('uses past durations for ordering and the default for new symbols', () => {
-    const jobs = planJobs({ runId: 'r', date: '2026-11-22', request: request(), symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map([['BTCUSDT', 42]]) }, cfg);
+    const jobs = planJobs({ runId: 'r', date: '2026-11-22', request: request(), symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map([['BTCUSDT', 42]]), costs }, cfg);
     expect(jobs.map((j) => j.expectedSeconds)).toEqual([42, cfg.SCHEDULER_DEFAULT_EXPECTED_MINUTES * 60]);
   });
 

@@ -1,8 +1,8 @@
 import {
-  DEFAULT_COSTS,
   jobIdFor,
   PRIORITY_RANK,
   specHash,
+  type Costs,
   type JobDefinition,
   type RunRequest,
 } from '@trainyard/contracts';
@@ -22,6 +22,8 @@ export interface PlanInput {
   symbols: string[];
   /** Mean past train seconds per symbol; missing symbols get the configured default. */
   pastSeconds: Map<string, number>;
+  /** Trading costs of each symbol, fetched before planning and saved with the run. */
+  costs: Record<string, Costs>;
 }
 
 /** Effective concurrency of a run: sequential is one at a time, parallel is bounded only by capacity. */
@@ -44,7 +46,7 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
       timeframe: cfg.SCHEDULER_TIMEFRAME,
       lookbackCandles: cfg.SCHEDULER_LOOKBACK_CANDLES,
       model: { type: 'logistic', learningRate: 0.5, epochs: 30, seed: 42 },
-      costs: DEFAULT_COSTS,
+      costs: input.costs[symbol],
       driver: request.driver,
       resources: { gpuMemoryGb: request.driver.kind === 'builtin' ? 0 : 4, cpus: 1 },
       timeoutMinutes: request.timeoutMinutes ?? cfg.SCHEDULER_DEFAULT_TIMEOUT_MINUTES,
