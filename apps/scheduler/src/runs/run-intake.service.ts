@@ -10,7 +10,7 @@ import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import type { JobEntity } from './job.entity';
 import type { RunEntity } from './run.entity';
-import { concurrencyFor, planJobs } from './run-plan';
+import { compareRelease, concurrencyFor, planJobs } from './run-plan';
 import { SchedulerStore } from './scheduler.store';
 
 /**
@@ -118,7 +118,7 @@ export class RunIntakeService {
         runId: run.id,
         date: run.date,
         jobs: [...jobs]
-          .sort((a, b) => a.priorityRank - b.priorityRank || b.expectedSeconds - a.expectedSeconds || a.symbol.localeCompare(b.symbol))
+          .sort(compareRelease)
           .map((j) => ({ jobId: j.id, symbol: j.symbol, priority: j.definition.priority, specHash: j.specHash })),
         skipped: this.skippedOf(run, all),
         forecast: {

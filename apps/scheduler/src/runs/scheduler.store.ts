@@ -72,6 +72,7 @@ export class SchedulerStore {
         .createQueryBuilder('j')
         .where('j.run_id = :runId', { runId })
         .andWhere(`(j.status = 'pending' OR (j.status = 'retry_wait' AND j.next_attempt_at <= :now))`, { now })
+        // The order of compareRelease (run-plan.ts).
         .orderBy('j.priority_rank', 'ASC')
         .addOrderBy('j.expected_seconds', 'DESC')
         .addOrderBy('j.symbol', 'ASC')

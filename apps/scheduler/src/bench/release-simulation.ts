@@ -1,0 +1,27 @@
+import { compareRelease, type Releasable } from '../runs/run-plan';
+
+export interface SimulatedJob extends Releasable {
+  /** The true duration; the scheduler orders by `expectedSeconds`. */
+  seconds: number;
+}
+
+/**
+ * Continuous release on `slots` slots in the scheduler's order: whenever a slot frees, the next job
+ * in release order starts on it. Returns the makespan in seconds.
+ */
+export function simulateMakespan(jobs: SimulatedJob[], slots: number): number {
+  const queue = [...jobs].sort(compareRelease);
+  const slotFreeAt = new Array<number>(slots).fill(0);
+  for (const job of queue) {
+    let earliest = 0;
+    for (let i = 1; i < slots; i++) if (slotFreeAt[i] < slotFreeAt[earliest]) earliest = i;
+    slotFreeAt[earliest] += job.seconds;
+  }
+  return Math.max(...slotFreeAt);
+}
+
+/** No schedule on `slots` slots can end before this: the work spread evenly, or the longest job. */
+export function makespanLowerBound(jobs: SimulatedJob[], slots: number): number {
+  const total = jobs.reduce((s, j) => s + j.seconds, 0);
+  return Math.max(total / slots, ...jobs.map((j) => j.seconds));
+}
