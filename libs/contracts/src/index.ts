@@ -6,3 +6,4 @@ export * from './canonical-json';
 export * from './run-request';
 export * from './states';
 export * from './json-schema';
+export * from './capacity';

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { connect } from '@nats-io/transport-node';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { contractFor, SCHEMA_VERSION, type EventInput, type EventMessage, type EventName } from '@trainyard/contracts';
@@ -80,6 +81,11 @@ export class NatsBus implements OnApplicationShutdown {
     } finally {
       span.end();
     }
+  }
+
+  /** A key-value bucket on this connection, created with one revision per key if absent. */
+  async keyValue(bucket: string): Promise<KV> {
+    return new Kvm(this.js).create(bucket, { history: 1 });
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import type { EventMessage } from '@trainyard/contracts';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
+import { CapacityPublisher } from '../capacity/capacity-publisher.service';
 import { BrokerStore } from '../leases/broker.store';
 import { LeaseService } from '../leases/lease.service';
 
@@ -17,6 +18,7 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     private readonly store: BrokerStore,
     private readonly leases: LeaseService,
+    private readonly capacity: CapacityPublisher,
     private readonly clock: Clock,
     @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
   ) {}
@@ -41,6 +43,7 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
         if (!running.has(lease.id) && lease.createdAt < after.startedAt) await this.leases.lose(lease, `agent ${after.id} restarted`);
       }
     }
+    await this.capacity.refresh();
     await this.leases.dispatch();
   }
 
@@ -55,6 +58,7 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
         this.log.warn(`agent ${agent.id} silent since ${agent.lastSeenAt.toISOString()}`);
         for (const lease of await this.store.activeLeases(undefined, agent.id)) await this.leases.lose(lease, `agent ${agent.id} silent for over ${this.cfg.BROKER_AGENT_SILENCE_SECONDS} s`);
       }
+      await this.capacity.refresh();
       for (const lease of await this.store.unconfirmedLeases(new Date(now.getTime() - UNCONFIRMED_LEASE_MS))) await this.leases.announce(lease);
       await this.leases.dispatch();
     } catch (err) {

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
-import { toJobSpec, type JobDefinition } from '@trainyard/contracts';
+import { CAPACITY_KEY, capacityBucket, toJobSpec, type JobDefinition } from '@trainyard/contracts';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 
@@ -65,6 +65,8 @@ describe('gpu-broker leases', () => {
     await bus.publish('job.requested', { spec: toJobSpec(definition('AAAUSDT', 10), 1) });
     await bus.publish('job.requested', { spec: toJobSpec(definition('BBBUSDT', 10), 1) });
     await waitFor(async () => (await assigns('gpu-box')).length === 2, 'two GPU jobs placed');
+    const kv = await bus.keyValue(capacityBucket(prefix));
+    expect((await kv.get(CAPACITY_KEY))!.json()).toMatchObject({ agents: 1, gpus: 1, cpuSlots: 1, pricePerHour: 0 });
     // 24 GB less 5% holds two 10 GB jobs; the next two wait, the urgent one first.
     await bus.publish('job.requested', { spec: toJobSpec(definition('CCCUSDT', 10, 'low'), 1) });
     await bus.publish('job.requested', { spec: toJobSpec(definition('DDDUSDT', 10, 'urgent'), 1) });

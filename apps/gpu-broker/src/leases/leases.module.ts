@@ -1,13 +1,14 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { Clock, ReadinessRegistry } from '@trainyard/runtime';
 import { AgentsService } from '../agents/agents.service';
+import { CapacityPublisher } from '../capacity/capacity-publisher.service';
 import { BrokerStore } from './broker.store';
 import { LeaseService } from './lease.service';
 import { LeasesController } from './leases.controller';
 
 @Module({
   controllers: [LeasesController],
-  providers: [Clock, BrokerStore, LeaseService, AgentsService],
+  providers: [Clock, BrokerStore, LeaseService, AgentsService, CapacityPublisher],
 })
 export class LeasesModule implements OnModuleInit {
   constructor(

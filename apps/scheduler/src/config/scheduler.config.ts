@@ -7,8 +7,8 @@ export const schedulerEnv = z.object({
   ...databaseEnv,
   ...storageEnv,
   ...httpEnv(3001),
-  /** hybrid mode's concurrency when a run does not say (2 suits a CPU box; 12 per GPU where GPUs exist). */
-  SCHEDULER_DEFAULT_MAX_CONCURRENT: envInt(2, 1, 10_000),
+  /** hybrid mode's concurrency when a run does not say; unset: 12 per GPU the broker has, 2 without GPUs. */
+  SCHEDULER_DEFAULT_MAX_CONCURRENT: z.coerce.number().int().min(1).max(10_000).optional(),
   SCHEDULER_DEFAULT_TIMEOUT_MINUTES: envNumber(45, 1),
   SCHEDULER_MAX_RETRIES: envInt(2, 0, 10),
   SCHEDULER_RETRY_BASE_SECONDS: envNumber(30, 0),

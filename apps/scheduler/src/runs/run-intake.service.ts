@@ -4,6 +4,7 @@ import { dailyRunId, defaultDataDate, sha256Hex, trainingHash, type EventMessage
 import { NatsBus, PermanentError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { CapacityView } from '../capacity/capacity-view.service';
 import { loadCosts } from '../costs/trading-costs';
 import { resolveSymbols } from '../symbols/symbol-selection';
 import { CompletionService } from './completion.service';
@@ -25,6 +26,7 @@ export class RunIntakeService {
     private readonly store: SchedulerStore,
     private readonly dispatcher: DispatcherService,
     private readonly completion: CompletionService,
+    private readonly capacity: CapacityView,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
@@ -60,7 +62,8 @@ export class RunIntakeService {
     await this.artifacts.put(`runs/${runId}/costs.json`, JSON.stringify({ runId, date, costs }, null, 2) + '\n', 'application/json');
     const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols), costs }, this.cfg);
     const ledger = new Map((await this.store.ledgerFor(date, symbols)).map((e) => [`${e.symbol}|${e.trainingHash}`, e]));
-    const maxConcurrent = concurrencyFor(request, this.cfg);
+    const capacity = await this.capacity.current();
+    const maxConcurrent = concurrencyFor(request, this.cfg, capacity);
     const run: Partial<RunEntity> = {
       id: runId,
       date,
@@ -112,6 +115,7 @@ export class RunIntakeService {
     const all = await this.store.jobsOfRun(run.id);
     const jobs = all.filter((j) => j.status !== 'skipped');
     const expected = jobs.reduce((s, j) => s + j.expectedSeconds, 0);
+    const price = (await this.capacity.current())?.pricePerHour ?? 0;
     await this.bus.publish(
       'run.planned',
       {
@@ -123,7 +127,7 @@ export class RunIntakeService {
         skipped: this.skippedOf(run, all),
         forecast: {
           gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,
-          cost: 0,
+          cost: (expected / 3600) * price,
           wallMinutes: expected / Math.max(1, Math.min(run.maxConcurrent, jobs.length)) / 60,
         },
         dryRun: run.status === 'planned',

@@ -23,10 +23,14 @@ describe('run plan', () => {
     expect(jobs.map((j) => j.expectedSeconds)).toEqual([42, cfg.SCHEDULER_DEFAULT_EXPECTED_MINUTES * 60]);
   });
 
-  it('derives concurrency from the mode', () => {
-    expect(concurrencyFor(request({ mode: 'sequential', maxConcurrent: 8 }), cfg)).toBe(1);
-    expect(concurrencyFor(request({ mode: 'hybrid' }), cfg)).toBe(cfg.SCHEDULER_DEFAULT_MAX_CONCURRENT);
-    expect(concurrencyFor(request({ mode: 'hybrid', maxConcurrent: 5 }), cfg)).toBe(5);
-    expect(concurrencyFor(request({ mode: 'parallel' }), cfg)).toBeGreaterThan(1000);
+  it('derives concurrency from the mode, the request, the configuration and the GPUs there are', () => {
+    const gpus = (n: number) => ({ agents: 1, gpus: n, cpuSlots: 4, pricePerHour: 0, updatedAt: '2026-11-23T00:00:00Z' });
+    expect(concurrencyFor(request({ mode: 'sequential', maxConcurrent: 8 }), cfg, gpus(2))).toBe(1);
+    expect(concurrencyFor(request({ mode: 'hybrid' }), cfg, null)).toBe(2);
+    expect(concurrencyFor(request({ mode: 'hybrid' }), cfg, gpus(0))).toBe(2);
+    expect(concurrencyFor(request({ mode: 'hybrid' }), cfg, gpus(2))).toBe(24);
+    expect(concurrencyFor(request({ mode: 'hybrid' }), { ...cfg, SCHEDULER_DEFAULT_MAX_CONCURRENT: 6 }, gpus(2))).toBe(6);
+    expect(concurrencyFor(request({ mode: 'hybrid', maxConcurrent: 5 }), cfg, gpus(2))).toBe(5);
+    expect(concurrencyFor(request({ mode: 'parallel' }), cfg, null)).toBeGreaterThan(1000);
   });
 });

@@ -2,6 +2,7 @@ import {
   jobIdFor,
   PRIORITY_RANK,
   specHash,
+  type CapacitySummary,
   type Costs,
   type JobDefinition,
   type RunRequest,
@@ -26,11 +27,17 @@ export interface PlanInput {
   costs: Record<string, Costs>;
 }
 
-/** Effective concurrency of a run: sequential is one at a time, parallel is bounded only by capacity. */
-export function concurrencyFor(request: RunRequest, cfg: SchedulerConfig): number {
+export const JOBS_PER_GPU = 12;
+export const CPU_CONCURRENCY = 2;
+
+/**
+ * Effective concurrency of a run: sequential is one at a time, parallel is bounded only by capacity,
+ * hybrid by the request, the configured default, or 12 per GPU the broker has (2 without GPUs).
+ */
+export function concurrencyFor(request: RunRequest, cfg: SchedulerConfig, capacity: CapacitySummary | null): number {
   if (request.mode === 'sequential') return 1;
   if (request.mode === 'parallel') return request.maxConcurrent ?? 10_000;
-  return request.maxConcurrent ?? cfg.SCHEDULER_DEFAULT_MAX_CONCURRENT;
+  return request.maxConcurrent ?? cfg.SCHEDULER_DEFAULT_MAX_CONCURRENT ?? (capacity?.gpus ? JOBS_PER_GPU * capacity.gpus : CPU_CONCURRENCY);
 }
 
 /** Pure: the same request, date and symbols give the same definitions, byte for byte. */

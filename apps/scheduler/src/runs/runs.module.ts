@@ -1,5 +1,6 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { CapacityView } from '../capacity/capacity-view.service';
 import { DailyTriggerService } from '../daily/daily-trigger.service';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
@@ -11,7 +12,7 @@ import { SchedulerStore } from './scheduler.store';
 
 @Module({
   controllers: [RunsController],
-  providers: [Clock, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService, DailyTriggerService],
+  providers: [Clock, CapacityView, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService, DailyTriggerService],
   exports: [Clock, SchedulerStore, JobLifecycleService],
 })
 export class RunsModule implements OnModuleInit {

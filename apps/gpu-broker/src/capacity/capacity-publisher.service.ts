@@ -1,0 +1,39 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CAPACITY_KEY, capacityBucket, type CapacitySummary } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import type { KV } from '@nats-io/kv';
+import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
+import { BrokerStore } from '../leases/broker.store';
+
+/** Keeps the capacity summary in its KV bucket current, writing only when it changes. */
+@Injectable()
+export class CapacityPublisher {
+  private readonly log = new Logger('Capacity');
+  private bucket?: Promise<KV>;
+  private last = '';
+
+  constructor(
+    private readonly store: BrokerStore,
+    private readonly bus: NatsBus,
+    private readonly clock: Clock,
+    @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
+  ) {}
+
+  async refresh(): Promise<void> {
+    const agents = (await this.store.allAgents()).filter((a) => a.status === 'alive');
+    const shape = {
+      agents: agents.length,
+      gpus: agents.reduce((n, a) => n + a.gpus.length, 0),
+      cpuSlots: agents.reduce((n, a) => n + a.cpuSlots, 0),
+      pricePerHour: this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
+    };
+    const key = JSON.stringify(shape);
+    if (key === this.last) return;
+    const summary: CapacitySummary = { ...shape, updatedAt: this.clock.now().toISOString() };
+    this.bucket ??= this.bus.keyValue(capacityBucket(this.bus.options.prefix));
+    await (await this.bucket).put(CAPACITY_KEY, JSON.stringify(summary));
+    this.last = key;
+    this.log.log(`capacity: ${shape.agents} agents, ${shape.gpus} GPUs, ${shape.cpuSlots} CPU slots`);
+  }
+}
