@@ -3,7 +3,7 @@ import { RunRequested } from '@trainyard/contracts';
 import { schedulerEnv } from '../config/scheduler.config';
 import { loadCosts } from '../costs/trading-costs';
 import { planJobs } from '../runs/run-plan';
-import { resolveSymbols } from '../symbols/symbol-selection';
+import { checkSymbols } from '../symbols/symbol-selection';
 import { makespanLowerBound, simulateMakespan, type SimulatedJob } from './release-simulation';
 
 export interface BenchResult {
@@ -24,7 +24,7 @@ async function planRun(count: number): Promise<number> {
   const symbols = Array.from({ length: count }, (_, i) => `S${String(i).padStart(5, '0')}USDT`);
   const request = RunRequested.parse({ schemaVersion: 1, id: 'bench', occurredAt: new Date().toISOString(), trigger: 'cli', symbols });
   const started = performance.now();
-  const resolved = await resolveSymbols(request.symbols);
+  const resolved = checkSymbols(request.symbols as string[]);
   const costs = await loadCosts(resolved.symbols);
   const jobs = planJobs({ runId: 'bench-run', date: '2026-11-22', request, symbols: resolved.symbols, pastSeconds: new Map(), costs }, cfg);
   const elapsed = performance.now() - started;

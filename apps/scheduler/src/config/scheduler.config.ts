@@ -16,8 +16,14 @@ export const schedulerEnv = z.object({
   SCHEDULER_DEFAULT_EXPECTED_MINUTES: envNumber(10, 0),
   SCHEDULER_LOOKBACK_CANDLES: envInt(2000, 200, 1_000_000),
   SCHEDULER_TIMEFRAME: z.enum(['1m', '5m', '15m', '1h', '4h', '1d']).default('1h'),
-  /** Ranked symbol list (one per line, best first) for `topN` selections; unset uses the built-in list. */
+  /** Ranked symbol list (one per line, best first) for `topN` selections; unset: the exchange's 24h volume, else a built-in list. */
   SCHEDULER_UNIVERSE_FILE: z.string().optional(),
+  /** Quote asset of the symbols ranked from the exchange. */
+  SCHEDULER_UNIVERSE_QUOTE: z.string().regex(/^[A-Z0-9]{2,10}$/, 'an upper-case asset such as USDT').default('USDT'),
+  /** Base URL of an exchange's public market data API in Binance's shape (https://api.binance.com). */
+  EXCHANGE_API_URL: z.string().url().optional(),
+  /** Taker fee in basis points, used with the exchange's spreads. */
+  SCHEDULER_FEE_BPS: envNumber(10, 0),
   SCHEDULER_TICK_MS: envInt(1000, 50),
   /** Trading costs per symbol (JSON: {"default": {feeBps, spreadBps}, "symbols": {...}}); unset uses 10 bps fee, 2 bps spread. */
   SCHEDULER_COSTS_FILE: z.string().optional(),

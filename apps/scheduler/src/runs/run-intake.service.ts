@@ -5,8 +5,8 @@ import { NatsBus, PermanentError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { CapacityView } from '../capacity/capacity-view.service';
-import { loadCosts } from '../costs/trading-costs';
-import { resolveSymbols } from '../symbols/symbol-selection';
+import { CostsService } from '../costs/costs.service';
+import { UniverseService } from '../symbols/universe.service';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import type { JobEntity } from './job.entity';
@@ -27,6 +27,8 @@ export class RunIntakeService {
     private readonly dispatcher: DispatcherService,
     private readonly completion: CompletionService,
     private readonly capacity: CapacityView,
+    private readonly universe: UniverseService,
+    private readonly costs: CostsService,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
@@ -49,15 +51,13 @@ export class RunIntakeService {
       await this.announce(existing);
       return existing;
     }
-    const { symbols, refused } = await resolveSymbols(request.symbols, this.cfg.SCHEDULER_UNIVERSE_FILE).catch((err) => {
-      throw new PermanentError(`cannot read the symbol selection: ${(err as Error).message}`);
+    const { symbols, refused } = await this.universe.resolve(request.symbols).catch((err) => {
+      throw new PermanentError(`cannot resolve the symbol selection: ${(err as Error).message}`);
     });
     if (symbols.length === 0) {
       throw new PermanentError(`no valid symbols in the request${refused.length ? `: ${refused.map((r) => `${r.symbol} (${r.reason})`).join(', ')}` : ''}`);
     }
-    const costs = await loadCosts(symbols, this.cfg.SCHEDULER_COSTS_FILE).catch((err) => {
-      throw new PermanentError((err as Error).message);
-    });
+    const costs = await this.costs.costsFor(symbols);
     // Saved before the run exists, so a stored run always has its costs beside it.
     await this.artifacts.put(`runs/${runId}/costs.json`, JSON.stringify({ runId, date, costs }, null, 2) + '\n', 'application/json');
     const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols), costs }, this.cfg);

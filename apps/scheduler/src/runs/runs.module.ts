@@ -1,7 +1,10 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { Clock, ReadinessRegistry } from '@trainyard/runtime';
 import { CapacityView } from '../capacity/capacity-view.service';
+import { CostsService } from '../costs/costs.service';
 import { DailyTriggerService } from '../daily/daily-trigger.service';
+import { ExchangeClient } from '../exchange/exchange-client';
+import { UniverseService } from '../symbols/universe.service';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { JobLifecycleService } from './job-lifecycle.service';
@@ -12,7 +15,7 @@ import { SchedulerStore } from './scheduler.store';
 
 @Module({
   controllers: [RunsController],
-  providers: [Clock, CapacityView, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService, DailyTriggerService],
+  providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService, DailyTriggerService],
   exports: [Clock, SchedulerStore, JobLifecycleService],
 })
 export class RunsModule implements OnModuleInit {

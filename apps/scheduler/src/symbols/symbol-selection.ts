@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { SymbolName, type SymbolSelection } from '@trainyard/contracts';
-import { DEFAULT_UNIVERSE } from './default-universe';
+import { SymbolName } from '@trainyard/contracts';
 
 export interface ResolvedSymbols {
   symbols: string[];
@@ -8,7 +6,8 @@ export interface ResolvedSymbols {
   refused: { symbol: string; reason: string }[];
 }
 
-function check(raw: string[]): ResolvedSymbols {
+/** Normalises entries to upper case and refuses, with the reason, what is not a symbol or repeats. */
+export function checkSymbols(raw: string[]): ResolvedSymbols {
   const symbols: string[] = [];
   const refused: ResolvedSymbols['refused'] = [];
   const seen = new Set<string>();
@@ -31,12 +30,4 @@ export function parseSymbolCsv(text: string): string[] {
   if (rows.length === 0) return [];
   const col = rows[0].findIndex((c) => c.toLowerCase() === 'symbol');
   return col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0]);
-}
-
-export async function resolveSymbols(selection: SymbolSelection, universeFile?: string): Promise<ResolvedSymbols> {
-  if (Array.isArray(selection)) return check(selection);
-  if ('csv' in selection) return check(parseSymbolCsv(await readFile(selection.csv, 'utf8')));
-  const universe = universeFile ? (await readFile(universeFile, 'utf8')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean) : DEFAULT_UNIVERSE;
-  const resolved = check(universe);
-  return { symbols: resolved.symbols.slice(0, selection.topN), refused: resolved.refused };
 }
