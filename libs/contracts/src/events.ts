@@ -144,7 +144,14 @@ const attemptRef = {
   attempt: z.number().int().min(1),
 };
 
-export const JobStarted = event({ ...attemptRef, agentId: Id, leaseId: Id, workDir: z.string() });
+export const JobStarted = event({
+  ...attemptRef,
+  agentId: Id,
+  leaseId: Id,
+  workDir: z.string(),
+  /** Where this attempt's files (and its `attempt.log`) go in the artifact store. */
+  artifactsPrefix: z.string().min(1).optional(),
+});
 
 export const JobProgress = event({
   ...attemptRef,

@@ -1,4 +1,5 @@
-import { Body, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { Id, TERMINAL_JOB_STATES } from '@trainyard/contracts';
 import { JobLifecycleService } from '../runs/job-lifecycle.service';
 import { SchedulerStore } from '../runs/scheduler.store';
@@ -14,6 +15,7 @@ export class JobsApiController {
     private readonly store: SchedulerStore,
     private readonly queries: RunQueries,
     private readonly lifecycle: JobLifecycleService,
+    @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
   ) {}
 
   @Get()
@@ -33,6 +35,28 @@ export class JobsApiController {
     const job = await this.store.findJob(id);
     if (!job) throw new NotFoundException(`no job ${id}`);
     return { jobId: job.id, status: job.status, attempt: job.attempt, agentId: job.agentId, startedAt: job.startedAt, progress: job.progress };
+  }
+
+  /** Each attempt with its outcome and the log its agent saved (null where none was saved). */
+  @Get(':id/logs')
+  async logs(@Param('id', IdParam) id: string) {
+    const job = await this.store.findJob(id);
+    if (!job) throw new NotFoundException(`no job ${id}`);
+    const attempts = await this.queries.attempts(id);
+    return {
+      jobId: id,
+      attempts: await Promise.all(
+        attempts.map(async (a) => ({
+          attempt: a.attempt,
+          status: a.status,
+          agentId: a.agentId,
+          errorType: a.errorType,
+          message: a.message,
+          stackSummary: a.stackSummary,
+          log: a.artifactsPrefix ? await this.artifacts.get(`${a.artifactsPrefix}/attempt.log`).then((b) => b.toString('utf8'), () => null) : null,
+        })),
+      ),
+    };
   }
 
   @Post(':id/cancel')

@@ -38,6 +38,7 @@ export function openApiDocument() {
       },
       '/jobs': { get: { summary: 'List jobs', parameters: queryParameters(ListJobsQuery), responses: { '200': json('a page of jobs'), '400': problem } } },
       '/jobs/{id}': { get: { summary: 'A job with its attempts', parameters: [idParameter('job')], responses: { '200': json('the job'), '404': problem } } },
+      '/jobs/{id}/logs': { get: { summary: "Each attempt's outcome and the log its agent saved", parameters: [idParameter('job')], responses: { '200': json('attempts with logs'), '404': problem } } },
       '/jobs/{id}/progress': { get: { summary: 'The latest progress of a job', parameters: [idParameter('job')], responses: { '200': json('progress'), '404': problem } } },
       '/jobs/{id}/cancel': {
         post: {

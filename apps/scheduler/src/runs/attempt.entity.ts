@@ -17,4 +17,6 @@ export class AttemptEntity {
   @Column('text', { name: 'error_type', nullable: true }) errorType!: ErrorType | null;
   @Column('text', { nullable: true }) message!: string | null;
   @Column('text', { name: 'stack_summary', nullable: true }) stackSummary!: string | null;
+  /** Where the attempt's files and its attempt.log are in the artifact store. */
+  @Column('text', { name: 'artifacts_prefix', nullable: true }) artifactsPrefix!: string | null;
 }

@@ -52,7 +52,13 @@ export class JobLifecycleService {
       job.startedAt = new Date(m.occurredAt);
       job.agentId = m.agentId;
       job.leaseId = m.leaseId;
-      await this.store.updateAttempt(em, job.id, job.attempt, { status: 'running', startedAt: job.startedAt, agentId: m.agentId, leaseId: m.leaseId });
+      await this.store.updateAttempt(em, job.id, job.attempt, {
+        status: 'running',
+        startedAt: job.startedAt,
+        agentId: m.agentId,
+        leaseId: m.leaseId,
+        artifactsPrefix: m.artifactsPrefix ?? null,
+      });
       return true;
     });
   }

@@ -8,6 +8,7 @@ import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
 import { attemptPrefix } from '../artifacts/attempt-folder';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import type { BuiltinResult } from '../training/builtin-trainer';
+import { AttemptLog } from './attempt-log';
 import { ProgressThrottle } from './progress-throttle';
 import { AttemptError, classify } from './training-errors';
 import { TrainingExecutor, type Execution } from './training-executor';
@@ -16,6 +17,8 @@ interface RunningAttempt {
   spec: JobSpec;
   lease: Lease;
   execution?: Execution;
+  log?: AttemptLog;
+  prefix?: string;
 }
 
 /** Runs the attempts assigned to this agent, each reporting start, progress and its outcome. */
@@ -70,11 +73,15 @@ export class JobRunner implements BeforeApplicationShutdown {
     const startedAt = this.clock.now();
     const prefix = attemptPrefix(spec.symbol, startedAt);
     const workDir = join(this.cfg.AGENT_WORK_DIR, prefix);
+    const log = new AttemptLog(() => this.clock.now());
+    Object.assign(r, { log, prefix });
     try {
-      await this.bus.publish('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir }, { id: `${lease.leaseId}-started` });
+      await this.bus.publish('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix }, { id: `${lease.leaseId}-started` });
+      log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
       this.log.log(`job_started ${spec.jobId}#${spec.attempt} on ${lease.device}`);
       const throttle = new ProgressThrottle(this.cfg.AGENT_PROGRESS_INTERVAL_MS);
       r.execution = this.executor.start(spec, (p) => {
+        log.add('epoch', `${p.epoch}/${p.epochs} loss ${p.loss.toFixed(5)} validation ${p.validationMetric.toFixed(5)}`);
         if (!throttle.shouldSend()) return;
         void this.bus
           .publish('job.progress', { ...ref, percent: p.percent, epoch: p.epoch, loss: p.loss, validationMetric: p.validationMetric })
@@ -82,10 +89,13 @@ export class JobRunner implements BeforeApplicationShutdown {
       });
       const result = await r.execution.result.catch((err) => Promise.reject(classify(err, 'train')));
       const trainSeconds = (this.clock.now().getTime() - startedAt.getTime()) / 1000;
+      log.add('trained', `hit rate ${result.metrics.directionalHitRate.toFixed(4)} sharpe ${result.metrics.sharpe.toFixed(3)} best epoch ${result.bestEpoch} in ${trainSeconds.toFixed(1)} s`);
       const artifacts = await this.artifacts
         .publish(workDir, prefix, this.files(spec, lease, result, startedAt, trainSeconds))
         .catch((err) => Promise.reject(classify(err, 'upload')));
       const finishedAt = this.clock.now();
+      log.add('upload_succeeded', `${artifacts.length} files under ${prefix}, checksums verified`);
+      await this.saveLog(r);
       await this.bus.publish(
         'job.succeeded',
         {
@@ -113,9 +123,17 @@ export class JobRunner implements BeforeApplicationShutdown {
     }
   }
 
+  /** Best effort: a log that cannot be uploaded must not turn a trained model into a failure. */
+  private async saveLog(r: RunningAttempt): Promise<void> {
+    if (!r.log || !r.prefix) return;
+    await this.artifacts.upload(r.prefix, { name: 'attempt.log', body: r.log.text() }).catch((err) => this.log.warn(`attempt log not saved: ${err.message}`));
+  }
+
   private async report(r: RunningAttempt, cause: AttemptError): Promise<void> {
     const { spec, lease } = r;
     const err = this.shuttingDown && cause.errorType === 'cancelled' ? new AttemptError('agent_lost', true, `agent ${lease.agentId} shut down during the attempt`) : cause;
+    r.log?.add(err.errorType === 'cancelled' ? 'job_cancelled' : 'coin_failed', `${err.errorType}${err.retryable ? ' (retryable)' : ''}: ${err.message}${err.stackSummary ? `\n${err.stackSummary}` : ''}`);
+    await this.saveLog(r);
     const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
     try {
       if (err.errorType === 'cancelled') {

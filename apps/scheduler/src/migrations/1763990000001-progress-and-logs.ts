@@ -1,13 +1,15 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-export class JobProgress1763990000001 implements MigrationInterface {
-  name = 'JobProgress1763990000001';
+export class AttemptProgressAndLogs1763990000001 implements MigrationInterface {
+  name = 'AttemptProgressAndLogs1763990000001';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE scheduler.jobs ADD COLUMN progress jsonb`);
+    await q.query(`ALTER TABLE scheduler.attempts ADD COLUMN artifacts_prefix text`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE scheduler.attempts DROP COLUMN artifacts_prefix`);
     await q.query(`ALTER TABLE scheduler.jobs DROP COLUMN progress`);
   }
 }
