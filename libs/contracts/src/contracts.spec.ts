@@ -11,6 +11,7 @@ import {
   RunRequested,
   specHash,
   toJobSpec,
+  releaseRank,
   trainingHash,
   canTransitionJob,
 } from './index';
@@ -29,6 +30,7 @@ const def: JobDefinition = {
   resources: { gpuMemoryGb: 0, cpus: 1 },
   timeoutMinutes: 45,
   priority: 'normal',
+  purpose: 'production',
   promote: 'auto',
   canary: false,
 };
@@ -83,6 +85,12 @@ describe('contracts', () => {
     const schemas = jsonSchemas();
     expect(Object.keys(schemas)).toHaveLength(Object.keys(Events).length);
     expect(schemas['run.requested']).toMatchObject({ type: 'object', title: 'run.requested' });
+  });
+
+  it('ranks production retraining before search trials, within a priority', () => {
+    expect(releaseRank('normal', 'production')).toBeLessThan(releaseRank('normal', 'search'));
+    expect(releaseRank('high', 'search')).toBeLessThan(releaseRank('normal', 'production'));
+    expect(releaseRank('urgent', 'production')).toBe(0);
   });
 
   it('refuses job transitions out of terminal states', () => {

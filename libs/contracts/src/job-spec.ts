@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Costs, Id, IsoDate, Priority, PromoteMode, Sha256, SymbolName } from './primitives';
+import { Costs, Id, IsoDate, Priority, PromoteMode, Purpose, Sha256, SymbolName } from './primitives';
 
 export const BuiltinDriver = z.object({ kind: z.literal('builtin') });
 export const CommandDriver = z.object({
@@ -44,6 +44,7 @@ export const JobDefinition = z.object({
   resources: Resources,
   timeoutMinutes: z.number().positive().max(7 * 24 * 60),
   priority: Priority,
+  purpose: Purpose,
   promote: PromoteMode,
   canary: z.boolean(),
 });

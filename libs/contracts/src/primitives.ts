@@ -17,6 +17,15 @@ export const Priority = z.enum(['urgent', 'high', 'normal', 'low']);
 export type Priority = z.infer<typeof Priority>;
 export const PRIORITY_RANK: Record<Priority, number> = { urgent: 0, high: 1, normal: 2, low: 3 };
 
+/** Why a run trains: production retraining goes before hyperparameter search of the same priority. */
+export const Purpose = z.enum(['production', 'search']);
+export type Purpose = z.infer<typeof Purpose>;
+
+/** The release and lease order of a job: priority first, then production before search. Lower goes first. */
+export function releaseRank(priority: Priority, purpose: Purpose): number {
+  return PRIORITY_RANK[priority] * 2 + (purpose === 'search' ? 1 : 0);
+}
+
 export const RunMode = z.enum(['sequential', 'parallel', 'hybrid']);
 export type RunMode = z.infer<typeof RunMode>;
 

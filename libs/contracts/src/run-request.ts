@@ -1,6 +1,6 @@
 import { canonicalJson, sha256Hex } from './canonical-json';
 import { JobDefinition, JobSpec } from './job-spec';
-import { Costs, PRIORITY_RANK, Priority } from './primitives';
+import { Costs } from './primitives';
 import { z } from 'zod';
 import { RunRequested } from './events';
 
@@ -34,8 +34,5 @@ export function toJobSpec(def: JobDefinition, attempt: number, resumeFrom?: JobS
   return { ...def, specHash: specHash(def), attempt, ...(resumeFrom ? { resumeFrom } : {}) };
 }
 
-export function comparePriority(a: Priority, b: Priority): number {
-  return PRIORITY_RANK[a] - PRIORITY_RANK[b];
-}
 
 export const DEFAULT_COSTS: Costs = { feeBps: 10, spreadBps: 2 };

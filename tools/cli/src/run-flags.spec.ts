@@ -23,6 +23,7 @@ describe('run flags', () => {
     [['--symbols', 'BTCUSDT', '--max-concurrent', '0'], /--max-concurrent must be a positive whole number/],
     [['--symbols', 'BTCUSDT', '--date', '2026-02-30'], /--date must be a real date/],
     [['--symbols', 'BTCUSDT', '--promote', 'yes'], /--promote must be one of off, dry, auto/],
+    [['--symbols', 'BTCUSDT', '--purpose', 'fun'], /--purpose must be one of production, search/],
     [['--symbols', 'BTCUSDT', '--colour'], /unknown flag --colour; allowed: --symbols/],
     [['--mode', 'hybrid'], /--symbols is required/],
     [['--symbols', 'missing.csv'], /no such CSV file "missing.csv"/],

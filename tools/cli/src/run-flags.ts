@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PromoteMode, RunMode, Priority, SymbolName, type SymbolSelection, type EventInput } from '@trainyard/contracts';
+import { PromoteMode, RunMode, Priority, Purpose, SymbolName, type SymbolSelection, type EventInput } from '@trainyard/contracts';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -23,6 +23,7 @@ const RUN_OPTIONS = {
   promote: { type: 'string' },
   canary: { type: 'boolean' },
   priority: { type: 'string' },
+  purpose: { type: 'string' },
   'timeout-minutes': { type: 'string' },
   'run-id': { type: 'string' },
   'wait-minutes': { type: 'string' },
@@ -39,6 +40,7 @@ export const RUN_FLAGS_HELP = `trainyard run --symbols <list|topN|file.csv> [fla
   --promote off               off | dry | auto (default off)
   --canary                    a canary run: auto promotion is downgraded to dry
   --priority normal           urgent | high | normal | low
+  --purpose production        production | search (search trials go after production retraining)
   --timeout-minutes N         per-job timeout (default 45)
   --dry-run                   plan only: jobs, order and forecast; nothing is launched
   --force                     train again what already succeeded
@@ -116,6 +118,7 @@ export function parseRunFlags(argv: string[]): RunFlags {
     promote: oneOf('promote', v.promote, PromoteMode.options),
     canary: v.canary ?? false,
     priority: oneOf('priority', v.priority, Priority.options),
+    purpose: oneOf('purpose', v.purpose, Purpose.options),
     timeoutMinutes: positive('timeout-minutes', v['timeout-minutes'], false),
     runId: v['run-id'],
   };

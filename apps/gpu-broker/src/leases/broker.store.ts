@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
-import { canTransitionLease, PRIORITY_RANK, type EventMessage, type JobSpec, type LeaseStatus } from '@trainyard/contracts';
+import { canTransitionLease, releaseRank, type EventMessage, type JobSpec, type LeaseStatus } from '@trainyard/contracts';
 import { AgentEntity } from '../agents/agent.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
@@ -22,7 +22,7 @@ export class BrokerStore {
       .createQueryBuilder()
       .insert()
       .into(LeaseRequestEntity)
-      .values({ jobId: spec.jobId, attempt: spec.attempt, priorityRank: PRIORITY_RANK[spec.priority], spec, status: 'pending', requestedAt: at })
+      .values({ jobId: spec.jobId, attempt: spec.attempt, priorityRank: releaseRank(spec.priority, spec.purpose), spec, status: 'pending', requestedAt: at })
       .orIgnore()
       .execute();
   }

@@ -22,6 +22,7 @@ const definition = (symbol: string, gpuMemoryGb: number, priority: JobDefinition
   resources: { gpuMemoryGb, cpus: 1 },
   timeoutMinutes: 45,
   priority,
+  purpose: 'production',
   promote: 'off',
   canary: false,
 });

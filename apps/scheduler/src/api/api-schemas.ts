@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Driver, Id, IsoDate, Priority, PromoteMode, RunMode, SymbolSelection, Trigger } from '@trainyard/contracts';
+import { Driver, Id, IsoDate, Priority, PromoteMode, Purpose, RunMode, SymbolSelection, Trigger } from '@trainyard/contracts';
 
 /** POST /runs: a run request as other systems publish it, less the envelope the API fills in. */
 export const StartRunBody = z
@@ -10,6 +10,7 @@ export const StartRunBody = z
     mode: RunMode.optional(),
     maxConcurrent: z.number().int().min(1).max(10_000).optional(),
     priority: Priority.optional(),
+    purpose: Purpose.optional(),
     promote: PromoteMode.optional(),
     canary: z.boolean().optional(),
     force: z.boolean().optional(),

@@ -1,6 +1,6 @@
 import {
   jobIdFor,
-  PRIORITY_RANK,
+  releaseRank,
   specHash,
   type CapacitySummary,
   type Costs,
@@ -58,13 +58,14 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
       resources: { gpuMemoryGb: request.driver.kind === 'builtin' ? 0 : 4, cpus: 1 },
       timeoutMinutes: request.timeoutMinutes ?? cfg.SCHEDULER_DEFAULT_TIMEOUT_MINUTES,
       priority: request.priority,
+      purpose: request.purpose,
       promote: request.promote,
       canary: request.canary,
     };
     return {
       definition,
       specHash: specHash(definition),
-      priorityRank: PRIORITY_RANK[request.priority],
+      priorityRank: releaseRank(request.priority, request.purpose),
       expectedSeconds: input.pastSeconds.get(symbol) ?? cfg.SCHEDULER_DEFAULT_EXPECTED_MINUTES * 60,
     };
   });

@@ -26,6 +26,7 @@ const definition = (symbol: string, featureset = 'fs1'): JobDefinition => ({
   resources: { gpuMemoryGb: 0, cpus: 1 },
   timeoutMinutes: 45,
   priority: 'normal',
+  purpose: 'production',
   promote: 'off',
   canary: false,
 });

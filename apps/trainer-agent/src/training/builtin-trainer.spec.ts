@@ -17,6 +17,7 @@ function jobSpec(overrides: Partial<JobSpec> = {}): JobSpec {
     resources: { gpuMemoryGb: 0, cpus: 1 },
     timeoutMinutes: 60,
     priority: 'normal',
+    purpose: 'production',
     promote: 'off',
     canary: false,
     specHash: 'a'.repeat(64),
