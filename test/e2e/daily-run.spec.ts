@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@trainyard/testing';
+import { startOtlpReceiver, waitFor, type OtlpReceiver } from '@trainyard/testing';
 import { SystemUnderTest } from './system-under-test';
 
 jest.setTimeout(180_000);
@@ -12,9 +12,16 @@ const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 
 describe('a daily run through all five services (real NATS and PostgreSQL)', () => {
   const sut = new SystemUnderTest();
+  let traces: OtlpReceiver;
 
-  beforeAll(() => sut.start());
-  afterAll(() => sut.stop());
+  beforeAll(async () => {
+    traces = await startOtlpReceiver();
+    await sut.start({ OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: traces.url, OTEL_BSP_SCHEDULE_DELAY: '200' });
+  });
+  afterAll(async () => {
+    await sut.stop();
+    await traces.close();
+  });
 
   it('trains three symbols, stores checked artifacts, registers and promotes them, and reports the summary', async () => {
     await sut.bus.publish('run.requested', { runId: 'daily-e2e', trigger: 'cron', date: '2026-11-22', symbols: SYMBOLS, promote: 'auto' });
@@ -76,6 +83,22 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
       return rows.length ? rows : null;
     }, 'the run summary notification');
     expect(notified.map((r) => r.text).join('\n')).toMatch(/3\/3/);
+  });
+
+  it('traces the daily run as one trace through all five services', async () => {
+    const request = await sut.events('run.requested');
+    const daily = request.find((e) => e.data.runId === 'daily-e2e');
+    expect(daily).toBeDefined();
+    const services = await waitFor(() => {
+      const root = traces.spans.find((s) => s.service === 'scheduler' && s.name === `process ${sut.prefix}.run.requested`);
+      if (!root) return null;
+      const inTrace = traces.spans.filter((s) => s.traceId === root.traceId);
+      const names = new Set(inTrace.map((s) => s.service));
+      return names.size === 5 ? { names, inTrace } : null;
+    }, 'spans of all five services in one trace', 20_000, 250);
+    expect([...services.names].sort()).toEqual(['gpu-broker', 'notifier', 'promoter', 'scheduler', 'trainer-agent']);
+    const consumed = services.inTrace.filter((s) => s.name.startsWith('process ')).map((s) => `${s.service} ${s.name.slice(`process ${sut.prefix}.`.length)}`);
+    expect(consumed).toEqual(expect.arrayContaining(['gpu-broker job.requested', 'trainer-agent agent.' + `agent-${sut.prefix}` + '.assign', 'scheduler job.succeeded', 'promoter job.succeeded', 'notifier run.completed']));
   });
 
   it('finishes a run whose scheduler was killed mid-run, each job succeeding exactly once', async () => {

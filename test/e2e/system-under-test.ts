@@ -43,7 +43,6 @@ export class SystemUnderTest {
         BROKER_TICK_MS: '300',
         BUS_RETRY_BASE_MS: '200',
         BUS_ACK_WAIT_SECONDS: '5',
-        OTEL_SDK_DISABLED: 'true',
         ...extraEnv,
       },
     });

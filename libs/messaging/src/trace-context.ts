@@ -38,3 +38,19 @@ export function startConsumerSpan(subject: string, parent: Context, consumer: st
     parent,
   );
 }
+
+/** The active trace context as a plain carrier, to store beside a record and continue its trace later. */
+export function captureTraceContext(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+/**
+ * Runs `fn` inside a stored trace context, so work started from a timer (a retry, a reconcile)
+ * joins the trace of the record it acts for instead of starting a new one.
+ */
+export function withTraceContext<T>(carrier: Record<string, string> | null | undefined, fn: () => T): T {
+  if (!carrier || Object.keys(carrier).length === 0) return fn();
+  return context.with(propagation.extract(context.active(), carrier), fn);
+}

@@ -2,3 +2,4 @@ export * from './wait-for';
 export * from './test-bus';
 export * from './boot-test-app';
 export * from './fake-exchange';
+export * from './otlp-receiver';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { NatsBus } from '@trainyard/messaging';
+import { NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import type { RunEntity } from './run.entity';
@@ -31,17 +31,20 @@ export class CompletionService {
 
   /** Also called on start for runs decided before a crash cut their publish short. */
   async publish(run: RunEntity): Promise<void> {
-    if (!run.summary || run.status === 'running' || run.status === 'planned') return;
-    const body = JSON.stringify({ run_id: run.id, date: run.date, status: run.status, ...run.summary }, null, 2);
+    const summary = run.summary;
+    if (!summary || run.status === 'running' || run.status === 'planned') return;
+    const body = JSON.stringify({ run_id: run.id, date: run.date, status: run.status, ...summary }, null, 2);
     const put = await this.artifacts.put(summaryKey(run.id), body, 'application/json');
-    await this.bus.publish(
-      'run.completed',
-      { runId: run.id, date: run.date, status: run.status as 'succeeded', summary: run.summary, summaryUri: put.uri },
-      // A retried job reopens a finished run; each completion is its own message.
-      { id: `${run.id}-completed-${run.completedAt?.getTime() ?? 0}` },
+    await withTraceContext(run.traceContext, () =>
+      this.bus.publish(
+        'run.completed',
+        { runId: run.id, date: run.date, status: run.status as 'succeeded', summary, summaryUri: put.uri },
+        // A retried job reopens a finished run; each completion is its own message.
+        { id: `${run.id}-completed-${run.completedAt?.getTime() ?? 0}` },
+      ),
     );
     await this.store.markCompletionPublished(run.id, put.uri);
-    const s = run.summary;
+    const s = summary;
     this.log.log(`run ${run.id} ${run.status}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, median ${s.median_train_minutes} min`);
   }
 }

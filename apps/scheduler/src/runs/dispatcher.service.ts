@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { toJobSpec } from '@trainyard/contracts';
-import { NatsBus } from '@trainyard/messaging';
+import { NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import type { JobEntity } from './job.entity';
 import { SchedulerStore } from './scheduler.store';
@@ -20,14 +20,19 @@ export class DispatcherService {
 
   async release(runId: string): Promise<number> {
     const released = await this.store.claimReleasable(runId, this.clock.now());
-    for (const job of released) await this.publishRequest(job);
+    if (released.length === 0) return 0;
+    const run = await this.store.findRun(runId);
+    for (const job of released) await this.publishRequest(job, run?.traceContext);
     if (released.length) this.log.log(`released ${released.map((j) => `${j.symbol}#${j.attempt}`).join(', ')} of ${runId}`);
     return released.length;
   }
 
-  /** Same message id for the same attempt, so a republish after a crash is de-duplicated. */
-  async publishRequest(job: JobEntity): Promise<void> {
+  /**
+   * Same message id for the same attempt, so a republish after a crash is de-duplicated; published
+   * in the run's trace, whether a handler or a timer released it.
+   */
+  async publishRequest(job: JobEntity, traceContext?: Record<string, string> | null): Promise<void> {
     const spec = toJobSpec(job.definition, job.attempt, job.checkpoint ?? undefined);
-    await this.bus.publish('job.requested', { spec }, { id: jobRequestId(job.id, job.attempt) });
+    await withTraceContext(traceContext, () => this.bus.publish('job.requested', { spec }, { id: jobRequestId(job.id, job.attempt) }));
   }
 }

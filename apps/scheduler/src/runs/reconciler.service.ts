@@ -50,7 +50,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
       if (this.lastRepublish === null || now.getTime() - this.lastRepublish >= STALE_RELEASE_MS) {
         // Unleased requests may simply be queued at the broker; republishing is harmless (same ids) but not free.
         const cutoff = this.lastRepublish === null ? now : new Date(now.getTime() - STALE_RELEASE_MS);
-        for (const job of await this.store.staleReleases(cutoff)) await this.dispatcher.publishRequest(job);
+        for (const job of await this.store.staleReleases(cutoff)) await this.dispatcher.publishRequest(job, (await this.store.findRun(job.runId))?.traceContext);
         this.lastRepublish = now.getTime();
       }
       for (const runId of await this.store.runningRunIds()) {

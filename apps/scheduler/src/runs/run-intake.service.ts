@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { dailyRunId, defaultDataDate, sha256Hex, trainingHash, type EventMessage } from '@trainyard/contracts';
-import { NatsBus, PermanentError } from '@trainyard/messaging';
+import { captureTraceContext, NatsBus, PermanentError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { CapacityView } from '../capacity/capacity-view.service';
@@ -76,6 +76,7 @@ export class RunIntakeService {
       totalJobs: planned.length,
       skipped: refused,
       startedAt: request.dryRun ? null : now,
+      traceContext: captureTraceContext(),
     };
     await this.store.createRun(
       run,

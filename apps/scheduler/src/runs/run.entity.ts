@@ -21,4 +21,6 @@ export class RunEntity {
   @Column('boolean', { name: 'completion_published', default: false }) completionPublished!: boolean;
   @Column('jsonb', { nullable: true }) summary!: RunSummary | null;
   @Column('text', { name: 'summary_uri', nullable: true }) summaryUri!: string | null;
+  /** The W3C trace context of the request's processing: every later publish for the run joins it. */
+  @Column('jsonb', { name: 'trace_context', nullable: true }) traceContext!: Record<string, string> | null;
 }
