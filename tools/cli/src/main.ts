@@ -7,6 +7,7 @@ import { NatsBus } from '@trainyard/messaging';
 import { followRun } from './follow-run';
 import { describeEvent, formatPlan, formatSummary } from './format';
 import { LocalStack } from './local-stack';
+import { MODELS_HELP, parseModelsCommand, runModelsCommand } from './models-command';
 import { parseRunFlags, RUN_FLAGS_HELP, UsageError } from './run-flags';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -15,9 +16,12 @@ const USAGE = `Trainyard: retrain one model per symbol, every day, on rented and
 usage:
   trainyard up                      start the local stack (NATS, embedded PostgreSQL, the five services) until Ctrl-C
   trainyard run --symbols … [flags] request a run, follow it live, exit 0 only if it succeeded
+  trainyard models …                list, show, promote and roll back model versions
   trainyard help                    this text
 
-${RUN_FLAGS_HELP}`;
+${RUN_FLAGS_HELP}
+
+${MODELS_HELP}`;
 
 const cliEnv = z.object(busEnv);
 
@@ -86,6 +90,13 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+async function models(argv: string[]): Promise<number> {
+  const req = parseModelsCommand(argv);
+  const answer = await runModelsCommand(req, process.env.PROMOTER_URL ?? 'http://127.0.0.1:3004');
+  console.log(JSON.stringify(answer, null, 2));
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -93,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
       return up();
     case 'run':
       return run(rest);
+    case 'models':
+      return models(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -100,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; commands: up, run, help`);
+      throw new UsageError(`unknown command "${command}"; commands: up, run, models, help`);
   }
 }
 

@@ -1,0 +1,85 @@
+import { parseArgs } from 'node:util';
+import { SymbolName } from '@trainyard/contracts';
+import { UsageError } from './run-flags';
+
+export const MODELS_HELP = `trainyard models list [--symbol S] [--stage candidate|production|archived]
+trainyard models show <SYMBOL> <VERSION>
+trainyard models promote <SYMBOL> <VERSION> [--reason TEXT]
+trainyard models rollback <SYMBOL> [VERSION] [--reason TEXT]     (default: the previous production version)
+  against the promoter's API at PROMOTER_URL (default http://127.0.0.1:3004); prints its answer as JSON`;
+
+const OPTIONS = {
+  symbol: { type: 'string' },
+  stage: { type: 'string' },
+  reason: { type: 'string' },
+} as const;
+
+export interface ModelsRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+}
+
+function symbolArg(value: string | undefined): string {
+  if (!value) throw new UsageError('a symbol is required, e.g. BTCUSDT');
+  if (!SymbolName.safeParse(value).success) throw new UsageError(`"${value}" is not a symbol (2-30 upper-case letters or digits)`);
+  return value;
+}
+
+function versionArg(value: string | undefined, required: boolean): number | undefined {
+  if (value === undefined) {
+    if (required) throw new UsageError('a version number is required');
+    return undefined;
+  }
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`the version must be a whole number from 1 (got "${value}")`);
+  return n;
+}
+
+/** `trainyard models …` as the promoter API request it stands for. */
+export function parseModelsCommand(argv: string[]): ModelsRequest {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${MODELS_HELP}`);
+  }
+  const [action, ...rest] = parsed.positionals;
+  const v = parsed.values;
+  switch (action) {
+    case 'list': {
+      if (v.stage && !['candidate', 'production', 'archived'].includes(v.stage)) throw new UsageError(`--stage must be one of candidate, production, archived (got "${v.stage}")`);
+      const q = new URLSearchParams();
+      if (v.symbol) q.set('symbol', symbolArg(v.symbol));
+      if (v.stage) q.set('stage', v.stage);
+      return { method: 'GET', path: `/models${q.size ? `?${q}` : ''}` };
+    }
+    case 'show':
+      return { method: 'GET', path: `/models/${symbolArg(rest[0])}/${versionArg(rest[1], true)}` };
+    case 'promote':
+      return { method: 'POST', path: `/models/${symbolArg(rest[0])}/promote`, body: { version: versionArg(rest[1], true), ...(v.reason ? { reason: v.reason } : {}) } };
+    case 'rollback': {
+      const version = versionArg(rest[1], false);
+      return { method: 'POST', path: `/models/${symbolArg(rest[0])}/rollback`, body: { ...(version ? { version } : {}), ...(v.reason ? { reason: v.reason } : {}) } };
+    }
+    default:
+      throw new UsageError(`unknown models command "${action ?? ''}"; use list, show, promote or rollback\n\n${MODELS_HELP}`);
+  }
+}
+
+/** Sends the request; the promoter's refusal (400, 404, 409) comes back as an error with its message. */
+export async function runModelsCommand(req: ModelsRequest, baseUrl: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(req.path, baseUrl), {
+      method: req.method,
+      headers: { 'content-type': 'application/json' },
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+    });
+  } catch (err) {
+    throw new Error(`cannot reach the promoter at ${baseUrl} (${(err as Error).message}); is the stack up?`);
+  }
+  const body = (await res.json().catch(() => null)) as { message?: string | string[] } | null;
+  if (!res.ok) throw new Error(`promoter refused (${res.status}): ${Array.isArray(body?.message) ? body.message.join('; ') : (body?.message ?? res.statusText)}`);
+  return body;
+}
