@@ -51,6 +51,8 @@ export const RunRequested = event({
   dryRun: z.boolean().default(false),
   featureset: z.string().min(1).default('fs1'),
   driver: Driver.default({ kind: 'builtin' }),
+  /** GPU memory each job needs; unset: none for the built-in trainer, the configured default for commands where GPUs exist. */
+  gpuMemoryGb: z.number().nonnegative().max(1024).optional(),
   timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
   requestedBy: z.string().max(200).optional(),
 });

@@ -17,6 +17,7 @@ export const StartRunBody = z
     dryRun: z.boolean().optional(),
     featureset: z.string().min(1).optional(),
     driver: Driver.optional(),
+    gpuMemoryGb: z.number().nonnegative().max(1024).optional(),
     timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
     requestedBy: z.string().max(200).optional(),
   })

@@ -26,7 +26,7 @@ async function planRun(count: number): Promise<number> {
   const started = performance.now();
   const resolved = checkSymbols(request.symbols as string[]);
   const costs = await loadCosts(resolved.symbols);
-  const jobs = planJobs({ runId: 'bench-run', date: '2026-11-22', request, symbols: resolved.symbols, pastSeconds: new Map(), costs }, cfg);
+  const jobs = planJobs({ runId: 'bench-run', date: '2026-11-22', request, symbols: resolved.symbols, pastSeconds: new Map(), costs, gpuMemoryGb: 0 }, cfg);
   const elapsed = performance.now() - started;
   if (jobs.length !== count) throw new Error(`planned ${jobs.length} jobs for ${count} symbols`);
   return elapsed;

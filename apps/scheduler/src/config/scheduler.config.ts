@@ -10,6 +10,8 @@ export const schedulerEnv = z.object({
   /** hybrid mode's concurrency when a run does not say; unset: 12 per GPU the broker has, 2 without GPUs. */
   SCHEDULER_DEFAULT_MAX_CONCURRENT: z.coerce.number().int().min(1).max(10_000).optional(),
   SCHEDULER_DEFAULT_TIMEOUT_MINUTES: envNumber(45, 1),
+  /** GPU memory a command job declares when its run does not say and the broker has GPUs. */
+  SCHEDULER_DEFAULT_GPU_MEMORY_GB: envNumber(4, 0),
   SCHEDULER_MAX_RETRIES: envInt(2, 0, 10),
   SCHEDULER_RETRY_BASE_SECONDS: envNumber(30, 0),
   /** Expected duration of a symbol never trained before, for longest-first ordering. */

@@ -11,7 +11,7 @@ import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import type { JobEntity } from './job.entity';
 import type { RunEntity } from './run.entity';
-import { compareRelease, concurrencyFor, planJobs } from './run-plan';
+import { compareRelease, concurrencyFor, gpuMemoryFor, planJobs } from './run-plan';
 import { SchedulerStore } from './scheduler.store';
 
 /**
@@ -60,9 +60,10 @@ export class RunIntakeService {
     const costs = await this.costs.costsFor(symbols);
     // Saved before the run exists, so a stored run always has its costs beside it.
     await this.artifacts.put(`runs/${runId}/costs.json`, JSON.stringify({ runId, date, costs }, null, 2) + '\n', 'application/json');
-    const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols), costs }, this.cfg);
-    const ledger = new Map((await this.store.ledgerFor(date, symbols)).map((e) => [`${e.symbol}|${e.trainingHash}`, e]));
     const capacity = await this.capacity.current();
+    const gpuMemoryGb = gpuMemoryFor(request, this.cfg, capacity);
+    const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols), costs, gpuMemoryGb }, this.cfg);
+    const ledger = new Map((await this.store.ledgerFor(date, symbols)).map((e) => [`${e.symbol}|${e.trainingHash}`, e]));
     const maxConcurrent = concurrencyFor(request, this.cfg, capacity);
     const run: Partial<RunEntity> = {
       id: runId,

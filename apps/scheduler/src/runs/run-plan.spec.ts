@@ -9,7 +9,7 @@ const request = (extra: object = {}) =>
 
 describe('run plan', () => {
   it('gives the same job ids and specs, byte for byte, for the same inputs', () => {
-    const input = { runId: 'daily-20261122', date: '2026-11-22', request: request(), symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map<string, number>(), costs };
+    const input = { runId: 'daily-20261122', date: '2026-11-22', request: request(), symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map<string, number>(), costs, gpuMemoryGb: 0 };
     const a = planJobs(input, cfg);
     const b = planJobs({ ...input, request: request({ id: 'another-message', occurredAt: '2026-11-23T09:00:00Z' }) }, cfg);
     expect(a.map((j) => canonicalJson(j.definition))).toEqual(b.map((j) => canonicalJson(j.definition)));
@@ -19,7 +19,7 @@ describe('run plan', () => {
   });
 
   it('uses past durations for ordering and the default for new symbols', () => {
-    const jobs = planJobs({ runId: 'r', date: '2026-11-22', request: request(), symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map([['BTCUSDT', 42]]), costs }, cfg);
+    const jobs = planJobs({ runId: 'r', date: '2026-11-22', request: request(), symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map([['BTCUSDT', 42]]), costs, gpuMemoryGb: 0 }, cfg);
     expect(jobs.map((j) => j.expectedSeconds)).toEqual([42, cfg.SCHEDULER_DEFAULT_EXPECTED_MINUTES * 60]);
   });
 

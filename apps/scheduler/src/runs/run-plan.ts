@@ -25,6 +25,15 @@ export interface PlanInput {
   pastSeconds: Map<string, number>;
   /** Trading costs of each symbol, fetched before planning and saved with the run. */
   costs: Record<string, Costs>;
+  /** GPU memory each job declares; 0 runs it on a CPU slot. */
+  gpuMemoryGb: number;
+}
+
+/** What a job declares: the request's figure, else nothing for the built-in (CPU) trainer, else the default where GPUs exist. */
+export function gpuMemoryFor(request: RunRequest, cfg: SchedulerConfig, capacity: CapacitySummary | null): number {
+  if (request.gpuMemoryGb !== undefined) return request.gpuMemoryGb;
+  if (request.driver.kind === 'builtin' || !capacity?.gpus) return 0;
+  return cfg.SCHEDULER_DEFAULT_GPU_MEMORY_GB;
 }
 
 export const JOBS_PER_GPU = 12;
@@ -55,7 +64,7 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
       model: { type: 'logistic', learningRate: 0.5, epochs: 30, seed: 42 },
       costs: input.costs[symbol],
       driver: request.driver,
-      resources: { gpuMemoryGb: request.driver.kind === 'builtin' ? 0 : 4, cpus: 1 },
+      resources: { gpuMemoryGb: input.gpuMemoryGb, cpus: 1 },
       timeoutMinutes: request.timeoutMinutes ?? cfg.SCHEDULER_DEFAULT_TIMEOUT_MINUTES,
       priority: request.priority,
       purpose: request.purpose,

@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { JobSpec, Lease } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
@@ -7,16 +6,17 @@ import { Clock } from '@trainyard/runtime';
 import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
 import { attemptPrefix } from '../artifacts/attempt-folder';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
-import type { BuiltinResult } from '../training/builtin-trainer';
 import { AttemptLog } from './attempt-log';
 import { ProgressThrottle } from './progress-throttle';
 import { AttemptError, classify } from './training-errors';
-import { TrainingExecutor, type Execution } from './training-executor';
+import { BuiltinTrainer } from './builtin-trainer.service';
+import { CommandTrainer } from './command-trainer.service';
+import type { ProgressReport, TrainingRun } from './training-run';
 
 interface RunningAttempt {
   spec: JobSpec;
   lease: Lease;
-  execution?: Execution;
+  execution?: TrainingRun;
   log?: AttemptLog;
   prefix?: string;
 }
@@ -33,7 +33,8 @@ export class JobRunner implements BeforeApplicationShutdown {
 
   constructor(
     private readonly bus: NatsBus,
-    private readonly executor: TrainingExecutor,
+    private readonly builtin: BuiltinTrainer,
+    private readonly command: CommandTrainer,
     private readonly artifacts: ArtifactPublisher,
     private readonly clock: Clock,
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
@@ -80,19 +81,22 @@ export class JobRunner implements BeforeApplicationShutdown {
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
       this.log.log(`job_started ${spec.jobId}#${spec.attempt} on ${lease.device}`);
       const throttle = new ProgressThrottle(this.cfg.AGENT_PROGRESS_INTERVAL_MS);
-      r.execution = this.executor.start(spec, (p) => {
-        log.add('epoch', `${p.epoch}/${p.epochs} loss ${p.loss.toFixed(5)} validation ${p.validationMetric.toFixed(5)}`);
+      const onProgress = (p: ProgressReport) => {
+        log.add('progress', `${p.percent.toFixed(0)}%${p.epoch !== undefined ? ` epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ''}` : ''}${p.loss !== undefined ? ` loss ${p.loss.toFixed(5)}` : ''}${p.validationMetric !== undefined ? ` validation ${p.validationMetric.toFixed(5)}` : ''}`);
         if (!throttle.shouldSend()) return;
+        const { percent, epoch, step, loss, validationMetric, etaSeconds } = p;
         void this.bus
-          .publish('job.progress', { ...ref, percent: p.percent, epoch: p.epoch, loss: p.loss, validationMetric: p.validationMetric })
+          .publish('job.progress', { ...ref, percent, epoch, step, loss, validationMetric, etaSeconds })
           .catch((err) => this.log.warn(`progress not sent: ${err.message}`));
-      });
+      };
+      r.execution =
+        spec.driver.kind === 'command'
+          ? this.command.start(spec, lease, workDir, (line) => log.add('output', line), onProgress)
+          : this.builtin.start(spec, lease, onProgress);
       const result = await r.execution.result.catch((err) => Promise.reject(classify(err, 'train')));
       const trainSeconds = (this.clock.now().getTime() - startedAt.getTime()) / 1000;
-      log.add('trained', `hit rate ${result.metrics.directionalHitRate.toFixed(4)} sharpe ${result.metrics.sharpe.toFixed(3)} best epoch ${result.bestEpoch} in ${trainSeconds.toFixed(1)} s`);
-      const artifacts = await this.artifacts
-        .publish(workDir, prefix, this.files(spec, lease, result, startedAt, trainSeconds))
-        .catch((err) => Promise.reject(classify(err, 'upload')));
+      log.add('trained', result.summary);
+      const artifacts = await this.artifacts.publish(workDir, prefix, result.files).catch((err) => Promise.reject(classify(err, 'upload')));
       const finishedAt = this.clock.now();
       log.add('upload_succeeded', `${artifacts.length} files under ${prefix}, checksums verified`);
       await this.saveLog(r);
@@ -151,22 +155,6 @@ export class JobRunner implements BeforeApplicationShutdown {
       // The broker will see this agent's heartbeat without the lease and the scheduler will retry.
       this.log.error(`could not report the outcome of ${spec.jobId}#${spec.attempt}: ${(publishErr as Error).message}`);
     }
-  }
-
-  private files(spec: JobSpec, lease: Lease, result: BuiltinResult, startedAt: Date, trainSeconds: number) {
-    const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
-    return [
-      { name: 'split_indices.json', body: json(result.splitIndices) },
-      { name: 'training_log.json', body: json(result.trainingLog) },
-      { name: 'model.bin', body: Buffer.from(JSON.stringify({ format: 'trainyard.logistic.v1', model: result.model, scaler: result.scaler, featureNames: result.featureNames })) },
-      { name: 'config.json', body: json({ model: spec.model, featureset: result.featureset, featureNames: result.featureNames, timeframe: spec.timeframe, lookbackCandles: spec.lookbackCandles, bestEpoch: result.bestEpoch }) },
-      { name: 'metrics.json', body: json({ ...result.metrics, regimes: result.regimes, evaluationWindow: result.evaluationWindow, costs: spec.costs }) },
-      {
-        name: 'runtime.json',
-        body: json({ agentId: lease.agentId, host: hostname(), device: lease.device, node: process.version, startedAt: startedAt.toISOString(), trainSeconds, leaseId: lease.leaseId }),
-      },
-      { name: 'job.json', body: json(spec) },
-    ];
   }
 
   /** Attempts cut short by a shutdown are reported as lost so the scheduler retries them elsewhere. */

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,5 +97,81 @@ describe('trainer-agent', () => {
     expect(failed).toMatchObject({ errorType: 'trainer_error', retryable: false, symbol: 'ETHUSDT' });
     expect(failed.message).toMatch(/featureset/);
     expect(failed.stackSummary).toMatch(/at /);
+  });
+
+  describe('command driver', () => {
+    const script = (name: string, body: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, body);
+      return path;
+    };
+    const commandSpec = (symbol: string, path: string) =>
+      toJobSpec({ ...definition(symbol), jobId: `run1-${symbol}`, driver: { kind: 'command', command: [process.execPath, path] } }, 1);
+
+    it('runs the program with its spec and output folder, relays progress, and uploads what it wrote', async () => {
+      const path = script(
+        'train.js',
+        `const fs = require('node:fs'); const path = require('node:path');
+         const spec = JSON.parse(fs.readFileSync(process.env.TRAINYARD_JOB_SPEC, 'utf8'));
+         console.log('training ' + spec.symbol + ' on ' + process.env.TRAINYARD_DEVICE);
+         console.log(JSON.stringify({ type: 'progress', percent: 50, epoch: 1, epochs: 2, loss: 0.6 }));
+         fs.mkdirSync(path.join(process.env.TRAINYARD_OUTPUT_DIR, 'checkpoints'), { recursive: true });
+         fs.writeFileSync(path.join(process.env.TRAINYARD_OUTPUT_DIR, 'checkpoints', 'epoch-1.pt'), 'weights-1');
+         fs.writeFileSync(path.join(process.env.TRAINYARD_OUTPUT_DIR, 'model.bin'), 'weights-final');
+         console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.61, sharpe: 1.5, maxDrawdown: 0.1, totalReturn: 0.2, mae: 0.01, rmse: 0.02, mape: 1.1, r2: 0.05 } }));`,
+      );
+      await bus.publish('agent.assign', { spec: commandSpec('SOLUSDT', path), lease: lease('lease-cmd') });
+      const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-cmd'), 'job.succeeded');
+      expect(done.metrics.directionalHitRate).toBe(0.61);
+      expect(done.artifacts.map((a: { name: string }) => a.name)).toEqual(expect.arrayContaining(['model.bin', 'checkpoints/epoch-1.pt', 'job.json', 'sha256.txt']));
+      const model = done.artifacts.find((a: { name: string }) => a.name === 'model.bin');
+      expect(readFileSync(fileURLToPath(model.uri), 'utf8')).toBe('weights-final');
+      const progress = (await readStored(prefix, 'job.progress')).map((e) => e.data).filter((d) => d.jobId === 'run1-SOLUSDT');
+      expect(progress[0]).toMatchObject({ percent: 50, epoch: 1, loss: 0.6 });
+      const log = readFileSync(join(dir, 'artifacts', done.artifactsPrefix, 'attempt.log'), 'utf8');
+      expect(log).toMatch(/output training SOLUSDT on cpu/);
+    });
+
+    it('reports running out of memory as retryable, and a crash as a trainer error with its stderr', async () => {
+      const oom = script('oom.js', `console.error('RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB'); process.exit(1);`);
+      const crash = script('crash.js', `console.error('Traceback: KeyError: close'); process.exit(3);`);
+      await bus.publish('agent.assign', { spec: commandSpec('ADAUSDT', oom), lease: lease('lease-oom') });
+      await bus.publish('agent.assign', { spec: commandSpec('XRPUSDT', crash), lease: lease('lease-crash') });
+      const failed = await waitFor(async () => {
+        const f = (await readStored(prefix, 'job.failed')).map((e) => e.data).filter((d) => d.leaseId === 'lease-oom' || d.leaseId === 'lease-crash');
+        return f.length === 2 ? f : null;
+      }, 'both failures');
+      const byLease = Object.fromEntries(failed.map((f) => [f.leaseId, f]));
+      expect(byLease['lease-oom']).toMatchObject({ errorType: 'oom', retryable: true });
+      expect(byLease['lease-crash']).toMatchObject({ errorType: 'trainer_error', retryable: false, message: expect.stringMatching(/exited with code 3/) });
+      expect(byLease['lease-crash'].stackSummary).toMatch(/KeyError: close/);
+    });
+
+    it('stops the whole process group on cancel, leaving no orphan', async () => {
+      const pidFile = join(dir, 'grandchild.pid');
+      const path = script(
+        'hang.js',
+        `const { spawn } = require('node:child_process'); const fs = require('node:fs');
+         const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+         fs.writeFileSync(${JSON.stringify(pidFile)}, String(child.pid));
+         console.log(JSON.stringify({ type: 'progress', percent: 1 }));
+         setInterval(() => {}, 1000);`,
+      );
+      await bus.publish('agent.assign', { spec: commandSpec('DOTUSDT', path), lease: lease('lease-hang') });
+      await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').length > 0, 'the grandchild started');
+      const grandchild = Number(readFileSync(pidFile, 'utf8'));
+      await bus.publish('job.cancel', { jobId: 'run1-DOTUSDT', reason: 'operator' });
+      const cancelled = await waitFor(async () => (await readStored(prefix, 'job.cancelled')).map((e) => e.data).find((d) => d.jobId === 'run1-DOTUSDT'), 'job.cancelled');
+      expect(cancelled.reason).toBe('operator');
+      const alive = () => {
+        try {
+          process.kill(grandchild, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitFor(() => !alive(), 'the grandchild gone', 10_000);
+    });
   });
 });

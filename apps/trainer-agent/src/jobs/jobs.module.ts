@@ -4,12 +4,14 @@ import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
 import { GpuProbe } from '../capacity/gpu-probe';
 import { HeartbeatService } from '../capacity/heartbeat.service';
 import { AssignmentsController } from './assignments.controller';
+import { BuiltinTrainer } from './builtin-trainer.service';
+import { CommandTrainer } from './command-trainer.service';
 import { JobRunner } from './job-runner.service';
 import { TrainingExecutor } from './training-executor';
 
 @Module({
   controllers: [AssignmentsController],
-  providers: [Clock, GpuProbe, TrainingExecutor, ArtifactPublisher, JobRunner, HeartbeatService],
+  providers: [Clock, GpuProbe, TrainingExecutor, BuiltinTrainer, CommandTrainer, ArtifactPublisher, JobRunner, HeartbeatService],
   exports: [JobRunner],
 })
 export class JobsModule {}

@@ -1,0 +1,117 @@
+import { Injectable } from '@nestjs/common';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { JobSpec, Lease } from '@trainyard/contracts';
+import type { ArtifactFile } from '../artifacts/artifact-publisher.service';
+import { endOfDataDate, timeframeMs } from '../training/candles';
+import { looksLikeOom, parseOutputLine, type ResultLine } from './command-output';
+import { AttemptError } from './training-errors';
+import type { ProgressReport, TrainingRun } from './training-run';
+import type { z } from 'zod';
+
+const STOP_GRACE_MS = 5000;
+const STDERR_TAIL = 40;
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
+    else if (entry.isFile() && !entry.name.endsWith('.partial')) out.push(path);
+  }
+  return out.sort();
+}
+
+/**
+ * The `command` driver: any program (a PyTorch script, say), started without a shell in a process
+ * group of its own, told where its job spec and output folder are through the environment. It
+ * reports progress and its result as JSON lines on stdout; every file it leaves in the output
+ * folder becomes an artifact. Stopping it signals the whole group, so no child outlives it.
+ */
+@Injectable()
+export class CommandTrainer {
+  start(spec: JobSpec, lease: Lease, workDir: string, onLog: (line: string) => void, onProgress: (p: ProgressReport) => void): TrainingRun {
+    if (spec.driver.kind !== 'command') throw new Error('the command driver runs command jobs only');
+    const [program, ...args] = spec.driver.command;
+    let stopReason: string | null = null;
+    let pid: number | undefined;
+    const result = (async () => {
+      await mkdir(workDir, { recursive: true });
+      const specPath = join(workDir, 'job.json');
+      await writeFile(specPath, JSON.stringify(spec, null, 2) + '\n');
+      const gpu = lease.device.startsWith('gpu:') ? lease.device.slice(4) : '';
+      const child = spawn(program, args, {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          TRAINYARD_JOB_SPEC: specPath,
+          TRAINYARD_OUTPUT_DIR: workDir,
+          TRAINYARD_DEVICE: gpu ? 'cuda:0' : 'cpu',
+          // Only the leased GPU is visible, as device 0; a CPU lease sees none.
+          CUDA_VISIBLE_DEVICES: gpu,
+          ...(spec.resumeFrom ? { TRAINYARD_RESUME_FROM: spec.resumeFrom.uri } : {}),
+        },
+      });
+      pid = child.pid;
+      if (stopReason && pid !== undefined) process.kill(-pid, 'SIGTERM');
+      let outcome: z.output<typeof ResultLine> | undefined;
+      const stderrTail: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const parsed = parseOutputLine(line);
+        if (parsed.kind === 'progress') onProgress(parsed.value);
+        else if (parsed.kind === 'result') outcome = parsed.value;
+        else onLog(parsed.text);
+      });
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        onLog(`stderr: ${line}`);
+        stderrTail.push(line);
+        if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
+      });
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+        child.once('error', (err) => reject(new AttemptError('trainer_error', false, `cannot start ${program}: ${err.message}`)));
+        child.once('close', (c, s) => resolve([c, s]));
+      });
+      if (stopReason) throw new AttemptError('cancelled', false, stopReason);
+      const tail = stderrTail.slice(-8).join('\n');
+      if (code !== 0) {
+        if (looksLikeOom(stderrTail.join('\n'), signal)) throw new AttemptError('oom', true, `${program} ran out of memory${signal ? ` (${signal})` : ''}`, tail);
+        throw new AttemptError('trainer_error', false, `${program} exited with ${signal ?? `code ${code}`}`, tail);
+      }
+      if (!outcome) throw new AttemptError('trainer_error', false, `${program} exited 0 without a {"type":"result"} line on stdout`, tail);
+      const files: ArtifactFile[] = [];
+      for (const path of await filesUnder(workDir)) files.push({ name: relative(workDir, path), body: await readFile(path) });
+      const end = endOfDataDate(spec.date);
+      return {
+        featureset: outcome.featureset ?? spec.featureset,
+        metrics: outcome.metrics,
+        evaluationWindow: outcome.evaluationWindow ?? {
+          from: new Date(end - spec.lookbackCandles * timeframeMs(spec.timeframe)).toISOString(),
+          to: new Date(end).toISOString(),
+          candles: spec.lookbackCandles,
+        },
+        files,
+        summary: `${program} exited 0: hit rate ${outcome.metrics.directionalHitRate.toFixed(4)} sharpe ${outcome.metrics.sharpe.toFixed(3)}, ${files.length} files`,
+      };
+    })();
+    return {
+      result,
+      stop: (reason) => {
+        stopReason = reason;
+        if (pid === undefined) return;
+        const group = -pid;
+        const signal = (s: NodeJS.Signals) => {
+          try {
+            process.kill(group, s);
+          } catch {
+            // The group is already gone.
+          }
+        };
+        signal('SIGTERM');
+        setTimeout(() => signal('SIGKILL'), STOP_GRACE_MS).unref();
+      },
+    };
+  }
+}

@@ -1,0 +1,150 @@
+"""A Trainyard command-driver trainer in PyTorch: next-bar direction from candle features.
+
+Run by the trainer-agent as, for example, `python examples/pytorch/train.py`, with
+  TRAINYARD_JOB_SPEC    path of the job spec (JSON: symbol, date, lookbackCandles, costs, model, ...)
+  TRAINYARD_OUTPUT_DIR  folder for checkpoints and artifacts (everything in it is uploaded)
+  TRAINYARD_DEVICE      "cuda:0" on a GPU lease (only the leased GPU is visible), else "cpu"
+  TRAINYARD_RESUME_FROM optional URI of a checkpoint to continue from
+It prints progress and its result as JSON lines on stdout and exits 0 on success.
+"""
+import json
+import math
+import os
+import sys
+import time
+import zlib
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def emit(**line):
+    print(json.dumps(line), flush=True)
+
+
+def synthetic_candles(symbol: str, count: int, seed: int) -> np.ndarray:
+    """Regime-switching log returns (bull, bear, sideways) with a little autocorrelation."""
+    # crc32, not hash(): Python salts string hashes per process, and runs must be reproducible.
+    rng = np.random.default_rng(zlib.crc32(f"{symbol}|{seed}".encode()))
+    drift = {0: 4e-4, 1: -4e-4, 2: 0.0}
+    vol = {0: 0.008, 1: 0.011, 2: 0.005}
+    regime, prev, out = 2, 0.0, np.empty(count)
+    for i in range(count):
+        if rng.random() < 0.02:
+            regime = int(rng.integers(0, 3))
+        prev = drift[regime] + 0.08 * prev + vol[regime] * rng.standard_normal()
+        out[i] = prev
+    return out
+
+
+def features(returns: np.ndarray, windows=(1, 3, 6, 12, 24)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    start = max(windows) + 24
+    rows, labels, nxt = [], [], []
+    for t in range(start, len(returns) - 1):
+        row = [returns[t - w + 1 : t + 1].sum() for w in windows]
+        row.append(returns[t - 23 : t + 1].std())
+        rows.append(row)
+        labels.append(1.0 if returns[t + 1] > 0 else 0.0)
+        nxt.append(returns[t + 1])
+    return np.asarray(rows, dtype=np.float32), np.asarray(labels, dtype=np.float32), np.asarray(nxt)
+
+
+def evaluate(prob: np.ndarray, nxt: np.ndarray, fee_bps: float, spread_bps: float, periods_per_year: float) -> dict:
+    position = np.where(prob > 0.5, 1.0, -1.0)
+    simple = np.expm1(nxt)
+    turnover = np.abs(np.diff(np.concatenate([[0.0], position])))
+    strat = position * simple - turnover * (fee_bps + spread_bps) / 1e4
+    equity = np.cumprod(1 + strat)
+    peak = np.maximum.accumulate(equity)
+    std = strat.std()
+    predicted = (2 * prob - 1) * np.abs(nxt).mean()
+    err = predicted - nxt
+    nonzero = np.abs(nxt) > 1e-9
+    ss_tot = ((nxt - nxt.mean()) ** 2).sum()
+    return {
+        "directionalHitRate": float((np.sign(position) == np.sign(nxt))[nxt != 0].mean()),
+        "sharpe": float(strat.mean() / std * math.sqrt(periods_per_year)) if std > 0 else 0.0,
+        "maxDrawdown": float(((peak - equity) / peak).max()),
+        "totalReturn": float(equity[-1] - 1),
+        "mae": float(np.abs(err).mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "mape": float((np.abs(err[nonzero]) / np.abs(nxt[nonzero])).mean()),
+        "r2": float(1 - (err**2).sum() / ss_tot) if ss_tot > 0 else 0.0,
+    }
+
+
+def main() -> int:
+    spec = json.load(open(os.environ["TRAINYARD_JOB_SPEC"]))
+    out = os.environ["TRAINYARD_OUTPUT_DIR"]
+    device = torch.device(os.environ.get("TRAINYARD_DEVICE", "cpu") if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(spec["model"]["seed"])
+    os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
+
+    returns = synthetic_candles(spec["symbol"], spec["lookbackCandles"], spec["model"]["seed"])
+    x, y, nxt = features(returns)
+    n = len(x)
+    train_end, val_end = int(n * 0.7), int(n * 0.85)
+    mean, std = x[:train_end].mean(0), x[:train_end].std(0) + 1e-8
+    x = (x - mean) / std
+    to = lambda a: torch.tensor(a, device=device)
+    xt, yt, xv, yv, xs = to(x[:train_end]), to(y[:train_end]), to(x[train_end:val_end]), to(y[train_end:val_end]), to(x[val_end:])
+
+    model = nn.Sequential(nn.Linear(x.shape[1], 64), nn.ReLU(), nn.Linear(64, 1)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.BCEWithLogitsLoss()
+    epochs, patience, best, best_state, waited, start_epoch = spec["model"]["epochs"], 5, float("inf"), None, 0, 0
+
+    resume = os.environ.get("TRAINYARD_RESUME_FROM", "")
+    if resume.startswith("file://") and os.path.exists(resume[7:]):
+        state = torch.load(resume[7:], map_location=device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start_epoch = state["epoch"] + 1
+
+    batch = int(os.environ.get("TRAINYARD_BATCH_SIZE", "256"))
+    started = time.time()
+    for epoch in range(start_epoch, epochs):
+        model.train()
+        perm = torch.randperm(len(xt), device=device)
+        for i in range(0, len(xt), batch):
+            idx = perm[i : i + batch]
+            opt.zero_grad()
+            loss = loss_fn(model(xt[idx]).squeeze(1), yt[idx])
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            val = loss_fn(model(xv).squeeze(1), yv).item()
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch}, os.path.join(out, "checkpoints", f"epoch-{epoch}.pt"))
+        elapsed = time.time() - started
+        done = epoch - start_epoch + 1
+        emit(type="progress", percent=100.0 * (epoch + 1) / epochs, epoch=epoch + 1, epochs=epochs, loss=float(loss.item()),
+             validationMetric=val, etaSeconds=elapsed / done * (epochs - epoch - 1))
+        if val < best - 1e-6:
+            best, best_state, waited = val, {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        prob = torch.sigmoid(model(xs).squeeze(1)).cpu().numpy()
+    periods = {"1m": 525600, "5m": 105120, "15m": 35040, "1h": 8760, "4h": 2190, "1d": 365}[spec["timeframe"]]
+    metrics = evaluate(prob, nxt[val_end:], spec["costs"]["feeBps"], spec["costs"]["spreadBps"], periods)
+    torch.save(model.state_dict(), os.path.join(out, "model.pt"))
+    json.dump({"mean": mean.tolist(), "std": std.tolist(), "device": str(device)}, open(os.path.join(out, "config.json"), "w"))
+    json.dump(metrics, open(os.path.join(out, "metrics.json"), "w"), indent=2)
+    emit(type="result", metrics=metrics, featureset="torch-returns-v1")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except torch.cuda.OutOfMemoryError as err:
+        print(f"CUDA out of memory: {err}", file=sys.stderr)
+        sys.exit(2)
