@@ -18,6 +18,8 @@ export const agentEnv = z.object({
   /** Least interval between two progress events of one job. */
   AGENT_PROGRESS_INTERVAL_MS: envInt(2000, 0),
   AGENT_WORK_DIR: z.string().default('.trainyard/work'),
+  /** Readiness fails below this much free disk in the work folder. */
+  AGENT_MIN_FREE_DISK_GB: z.coerce.number().min(0).default(1),
   /** The nvidia-smi to ask for GPUs; `none` skips GPU discovery. */
   AGENT_NVIDIA_SMI: z.string().default('nvidia-smi'),
 });

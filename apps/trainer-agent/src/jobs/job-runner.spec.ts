@@ -71,6 +71,15 @@ describe('trainer-agent', () => {
     endsBy: new Date(Date.now() + 3_600_000).toISOString(),
   });
 
+  it('is ready: bus, artifact storage and disk space answer', async () => {
+    await app.listen(0, '127.0.0.1');
+    const res = await fetch(`${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/health/ready`);
+    const body = (await res.json()) as any;
+    expect(res.status).toBe(200);
+    expect(Object.keys(body.info).sort()).toEqual(['disk', 'nats', 'storage']);
+    expect(body.info.disk.freeGb).toBeGreaterThan(0);
+  });
+
   it('reports its capacity in heartbeats', async () => {
     const hb = await waitFor(async () => (await readStored(prefix, 'agent.heartbeat')).map((e) => e.data).find((d) => d.agentId === agentId), 'a heartbeat');
     expect(hb).toMatchObject({ provider: 'local', gpus: [], cpuSlots: 3, running: [] });
