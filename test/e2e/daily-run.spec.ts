@@ -126,10 +126,15 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     expect(versions[0].n).toBe(6);
   });
 
-  it('runs from the CLI: follows the run live and prints the final record as JSON, exit code 0', async () => {
+  it('runs from the CLI: follows the run live, prints the final record as JSON, and manages model versions', async () => {
     const cli = (args: string[]) =>
       new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const env = { ...process.env, NATS_URL: sut.stack.env.NATS_URL, TRAINYARD_PREFIX: sut.prefix };
+        const env = {
+          ...process.env,
+          NATS_URL: sut.stack.env.NATS_URL,
+          TRAINYARD_PREFIX: sut.prefix,
+          PROMOTER_URL: `http://127.0.0.1:${sut.stack.portOf({ name: 'promoter' })}`,
+        };
         setImmediate(() => {
           const r = spawnSync(process.execPath, ['tools/cli/bin/trainyard.js', ...args], { env, encoding: 'utf8', timeout: 120_000 });
           resolve({ status: r.status, stdout: r.stdout, stderr: r.stderr });
@@ -144,5 +149,12 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     const bad = await cli(['run', '--symbols', 'BNBUSDT', '--mode', 'turbo']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--mode must be one of sequential, parallel, hybrid \(got "turbo"\)/);
+
+    const list = await cli(['models', 'list', '--symbol', 'BTCUSDT', '--stage', 'production']);
+    expect(list.status).toBe(0);
+    expect(JSON.parse(list.stdout).items).toEqual([expect.objectContaining({ symbol: 'BTCUSDT', version: 1, stage: 'production' })]);
+    const rollback = await cli(['models', 'rollback', 'BTCUSDT']);
+    expect(rollback.status).toBe(1);
+    expect(rollback.stderr).toMatch(/promoter refused \(409\)/);
   });
 });

@@ -4,9 +4,12 @@ import { MessagingModule } from '@trainyard/messaging';
 import { PersistenceModule } from '@trainyard/persistence';
 import { AppConfigModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
+import { ApiModule } from './api/api.module';
 import { PROMOTER_CONFIG, type PromoterConfig } from './config/promoter.config';
 import { PromoterInit1763900000004 } from './migrations/1763900000004-promoter-init';
+import { PromoterManualDecisionsRetention1764000000004 } from './migrations/1764000000004-promoter-manual-decisions-retention';
 import { PromotionModule } from './promotion/promotion.module';
+import { RetentionModule } from './retention/retention.module';
 import { DecisionEntity } from './registry/decision.entity';
 import { ModelVersionEntity } from './registry/model-version.entity';
 
@@ -24,11 +27,13 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [ModelVersionEntity, DecisionEntity],
-          migrations: [PromoterInit1763900000004],
+          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,
         PromotionModule,
+        RetentionModule,
+        ApiModule,
       ],
     };
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { busEnv, databaseEnv, httpEnv, storageEnv } from '@trainyard/config';
+import { busEnv, databaseEnv, envInt, httpEnv, storageEnv } from '@trainyard/config';
 
 export const promoterEnv = z.object({
   ...busEnv,
@@ -8,6 +8,14 @@ export const promoterEnv = z.object({
   ...httpEnv(3004),
   /** `canary` and `live` mark an installation under test: it decides and reports, but never promotes. */
   RUN_MODE: z.enum(['canary', 'live', 'normal']).default('normal'),
+  RETENTION_INTERVAL_MINUTES: envInt(60, 1),
+  /** Versions per symbol kept by Sharpe, on top of the production and the previous production version. */
+  RETENTION_KEEP_TOP: envInt(5, 0),
+  RETENTION_CHECKPOINT_ARCHIVE_DAYS: envInt(30, 1),
+  /** Attempt folders no version was registered from are deleted after this many days. */
+  RETENTION_ABANDONED_DAYS: envInt(90, 1),
+  /** Storage quota in GB (10^9 bytes); unset, the report has no usage fraction and nothing warns. */
+  STORAGE_QUOTA_GB: z.coerce.number().positive().optional(),
 });
 
 export type PromoterConfig = z.output<typeof promoterEnv>;

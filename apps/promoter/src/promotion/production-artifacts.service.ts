@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Artifact } from '@trainyard/contracts';
 import { ArtifactNotFoundError, InjectArtifactStore, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { sourceKey } from '../registry/source-key';
@@ -28,35 +29,63 @@ export class ProductionArtifacts {
   /** Reads back every artifact the trainer uploaded: a refusal when one is gone or no longer what was trained. */
   async verify(version: ModelVersionEntity): Promise<Refusal | null> {
     for (const a of version.artifacts) {
-      const key = sourceKey(version, a.name);
-      let body: Buffer;
-      try {
-        body = await this.store.get(key);
-      } catch (err) {
-        if (err instanceof ArtifactNotFoundError) return { rule: 'artifact_missing', reason: `${a.name} is missing at ${a.uri}` };
-        throw err;
-      }
-      const actual = sha256Buffer(body);
-      if (actual !== a.sha256) {
-        // Short hashes keep the reason readable on a phone; the full one is in the version's artifacts.
-        return { rule: 'checksum_mismatch', reason: `${a.name} changed since training: sha256 ${actual.slice(0, 12)}…, trained as ${a.sha256.slice(0, 12)}…` };
-      }
+      const refusal = await this.verifySource(version, a);
+      if (refusal) return refusal;
     }
     return null;
   }
 
   /**
+   * Like verify, for a version going back into production: an intact production copy from its
+   * earlier promotion stands in for a trainer artifact that retention has since deleted.
+   */
+  async verifyForRestore(version: ModelVersionEntity): Promise<Refusal | null> {
+    for (const a of version.artifacts) {
+      if (await this.holds(`${productionPrefix(version.symbol, version.version)}/${a.name}`, a.sha256)) continue;
+      const refusal = await this.verifySource(version, a);
+      if (refusal) return refusal;
+    }
+    return null;
+  }
+
+  private async verifySource(version: ModelVersionEntity, a: Artifact): Promise<Refusal | null> {
+    let body: Buffer;
+    try {
+      body = await this.store.get(sourceKey(version, a.name));
+    } catch (err) {
+      if (err instanceof ArtifactNotFoundError) return { rule: 'artifact_missing', reason: `${a.name} is missing at ${a.uri}` };
+      throw err;
+    }
+    const actual = sha256Buffer(body);
+    if (actual === a.sha256) return null;
+    // Short hashes keep the reason readable on a phone; the full one is in the version's artifacts.
+    return { rule: 'checksum_mismatch', reason: `${a.name} changed since training: sha256 ${actual.slice(0, 12)}…, trained as ${a.sha256.slice(0, 12)}…` };
+  }
+
+  private async holds(key: string, sha256: string): Promise<boolean> {
+    try {
+      return sha256Buffer(await this.store.get(key)) === sha256;
+    } catch (err) {
+      if (err instanceof ArtifactNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /**
    * Copies the artifacts to `models/production/<SYMBOL>/v<version>/`, checks each copy, then points
-   * CURRENT.json at them. Returns the pointer's URI. Safe to repeat: every write replaces a whole object.
+   * CURRENT.json at them. Returns the pointer's URI. Safe to repeat: every write replaces a whole
+   * object, and a copy already there with the right checksum is kept rather than copied again.
    */
   async publish(version: ModelVersionEntity, at: Date): Promise<string> {
     const prefix = productionPrefix(version.symbol, version.version);
     const artifacts: ProductionPointer['artifacts'] = [];
     for (const a of version.artifacts) {
       const key = `${prefix}/${a.name}`;
-      await this.store.copy(sourceKey(version, a.name), key);
-      const copied = sha256Buffer(await this.store.get(key));
-      if (copied !== a.sha256) throw new Error(`copy of ${a.name} to ${key} has sha256 ${copied}, expected ${a.sha256}`);
+      if (!(await this.holds(key, a.sha256))) {
+        await this.store.copy(sourceKey(version, a.name), key);
+        const copied = sha256Buffer(await this.store.get(key));
+        if (copied !== a.sha256) throw new Error(`copy of ${a.name} to ${key} has sha256 ${copied}, expected ${a.sha256}`);
+      }
       artifacts.push({ name: a.name, uri: this.store.uri(key), sha256: a.sha256, bytes: a.bytes });
     }
     const pointer: ProductionPointer = { symbol: version.symbol, version: version.version, prefix, artifacts, promotedAt: at.toISOString() };

@@ -1,6 +1,7 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { Clock, ReadinessRegistry } from '@trainyard/runtime';
 import { RegistryModule } from '../registry/registry.module';
+import { ManualPromotionService } from './manual-promotion.service';
 import { ProductionArtifacts } from './production-artifacts.service';
 import { PromotionController } from './promotion.controller';
 import { PromotionService } from './promotion.service';
@@ -8,7 +9,8 @@ import { PromotionService } from './promotion.service';
 @Module({
   imports: [RegistryModule],
   controllers: [PromotionController],
-  providers: [Clock, ProductionArtifacts, PromotionService],
+  providers: [Clock, ProductionArtifacts, PromotionService, ManualPromotionService],
+  exports: [ManualPromotionService],
 })
 export class PromotionModule implements OnModuleInit {
   constructor(

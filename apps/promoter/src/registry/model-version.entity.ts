@@ -30,4 +30,6 @@ export class ModelVersionEntity {
   @Column('text', { default: 'candidate' }) stage!: ModelStage;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @Column('timestamptz', { name: 'promoted_at', nullable: true }) promotedAt!: Date | null;
+  /** When retention deleted the trainer's artifacts; a production copy may outlive them. */
+  @Column('timestamptz', { name: 'pruned_at', nullable: true }) prunedAt!: Date | null;
 }

@@ -1,16 +1,37 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, In, Not, type EntityManager } from 'typeorm';
 import { DecisionEntity } from './decision.entity';
-import { ModelVersionEntity } from './model-version.entity';
+import { ModelVersionEntity, type ModelStage } from './model-version.entity';
 
-export type NewVersion = Omit<ModelVersionEntity, 'id' | 'version' | 'stage' | 'createdAt' | 'promotedAt'>;
+export type NewVersion = Omit<ModelVersionEntity, 'id' | 'version' | 'stage' | 'createdAt' | 'promotedAt' | 'prunedAt'>;
 export type NewDecision = Omit<DecisionEntity, 'id' | 'createdAt'>;
+
+/** Rules of decisions an operator made; any number per version, unlike the one automatic decision. */
+export const MANUAL_RULES = ['manual_rollback', 'manual_promote'] as const;
+export type ManualRule = (typeof MANUAL_RULES)[number];
+const automatic = (versionId: number) => ({ versionId, rule: Not(In([...MANUAL_RULES])) });
+
+export interface VersionFilter {
+  symbol?: string;
+  stage?: ModelStage;
+  limit: number;
+  offset: number;
+}
 
 /** The reads and writes a decision makes while it holds its symbol's production lock. */
 export interface ProductionTransaction {
+  /** The version's automatic decision. */
   decisionOf(versionId: number): Promise<DecisionEntity | null>;
   /** The symbol's production version as the previous lock holder left it. */
   production(): Promise<ModelVersionEntity | null>;
+  version(version: number): Promise<ModelVersionEntity | null>;
+  /** The version most recently put into production that is no longer there. */
+  previousProduction(): Promise<ModelVersionEntity | null>;
+  versions(): Promise<ModelVersionEntity[]>;
+  /** Ids of the symbol's versions that have their automatic decision. */
+  decidedIds(): Promise<Set<number>>;
+  /** Archives a version whose trainer artifacts were deleted. */
+  markPruned(versionId: number, at: Date): Promise<void>;
   recordDecision(decision: NewDecision): Promise<DecisionEntity>;
   /** Archives the current production version and puts this one in its place. */
   makeProduction(version: ModelVersionEntity, at: Date): Promise<void>;
@@ -45,7 +66,34 @@ export class RegistryStore {
   }
 
   decisionOf(versionId: number): Promise<DecisionEntity | null> {
-    return this.ds.getRepository(DecisionEntity).findOneBy({ versionId });
+    return this.ds.getRepository(DecisionEntity).findOneBy(automatic(versionId));
+  }
+
+  /** Versions newest first, with the total the filter matches. */
+  async listVersions(f: VersionFilter): Promise<{ items: ModelVersionEntity[]; total: number }> {
+    const where = { ...(f.symbol ? { symbol: f.symbol } : {}), ...(f.stage ? { stage: f.stage } : {}) };
+    const [items, total] = await this.ds.getRepository(ModelVersionEntity).findAndCount({ where, order: { createdAt: 'DESC', id: 'DESC' }, take: f.limit, skip: f.offset });
+    return { items, total };
+  }
+
+  findVersion(symbol: string, version: number): Promise<ModelVersionEntity | null> {
+    return this.ds.getRepository(ModelVersionEntity).findOneBy({ symbol, version });
+  }
+
+  /** Every decision about a version, automatic and manual, oldest first. */
+  decisionsOf(versionId: number): Promise<DecisionEntity[]> {
+    return this.ds.getRepository(DecisionEntity).find({ where: { versionId }, order: { id: 'ASC' } });
+  }
+
+  async symbols(): Promise<string[]> {
+    const rows: { symbol: string }[] = await this.ds.query(`SELECT DISTINCT symbol FROM promoter.model_versions ORDER BY symbol`);
+    return rows.map((r) => r.symbol);
+  }
+
+  /** Where every registered version's trainer artifacts are (or were) stored. */
+  async artifactsPrefixes(): Promise<string[]> {
+    const rows: { prefix: string }[] = await this.ds.query(`SELECT DISTINCT artifacts_prefix AS prefix FROM promoter.model_versions`);
+    return rows.map((r) => r.prefix);
   }
 
   /** Runs `work` in one transaction holding the symbol's production lock; nothing it wrote survives a throw. */
@@ -55,8 +103,21 @@ export class RegistryStore {
       const versions = em.getRepository(ModelVersionEntity);
       const decisions = em.getRepository(DecisionEntity);
       return work({
-        decisionOf: (versionId) => decisions.findOneBy({ versionId }),
+        decisionOf: (versionId) => decisions.findOneBy(automatic(versionId)),
         production: () => versions.findOneBy({ symbol, stage: 'production' }),
+        version: (version) => versions.findOneBy({ symbol, version }),
+        previousProduction: () => previousProduction(em, symbol),
+        versions: () => versions.find({ where: { symbol }, order: { version: 'ASC' } }),
+        async decidedIds() {
+          const rows: { id: number }[] = await em.query(
+            `SELECT DISTINCT version_id AS id FROM promoter.decisions WHERE symbol = $1 AND rule <> ALL($2)`,
+            [symbol, [...MANUAL_RULES]],
+          );
+          return new Set(rows.map((r) => r.id));
+        },
+        async markPruned(versionId, at) {
+          await versions.update({ id: versionId, stage: Not('production') }, { stage: 'archived', prunedAt: at });
+        },
         recordDecision: (decision) => decisions.save(decisions.create(decision)),
         async makeProduction(version, at) {
           // Archive first: the partial unique index allows one production row per symbol at every step.
@@ -71,4 +132,14 @@ export class RegistryStore {
       });
     });
   }
+}
+
+/** From the applied decisions, newest first: the first version among them that is not production now. */
+async function previousProduction(em: EntityManager, symbol: string): Promise<ModelVersionEntity | null> {
+  const rows: { id: number }[] = await em.query(
+    `SELECT v.id FROM promoter.decisions d JOIN promoter.model_versions v ON v.id = d.version_id
+     WHERE d.symbol = $1 AND d.applied AND v.stage <> 'production' ORDER BY d.id DESC LIMIT 1`,
+    [symbol],
+  );
+  return rows.length ? em.getRepository(ModelVersionEntity).findOneBy({ id: rows[0].id }) : null;
 }

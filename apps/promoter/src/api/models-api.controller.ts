@@ -1,0 +1,67 @@
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import type { Metrics } from '@trainyard/contracts';
+import { ManualPromotionService } from '../promotion/manual-promotion.service';
+import type { ModelVersionEntity } from '../registry/model-version.entity';
+import { RegistryStore } from '../registry/registry.store';
+import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody, SymbolParam, VersionParam } from './api-schemas';
+import { ZodValidationPipe } from './zod-validation.pipe';
+
+const SymbolPipe = new ZodValidationPipe(SymbolParam, 'symbol');
+const VersionPipe = new ZodValidationPipe(VersionParam, 'version');
+
+@Controller('models')
+export class ModelsApiController {
+  constructor(
+    private readonly registry: RegistryStore,
+    private readonly manual: ManualPromotionService,
+  ) {}
+
+  @Get()
+  async list(@Query(new ZodValidationPipe(ListModelsQuery, 'query')) q: ListModelsQuery) {
+    return { ...(await this.registry.listVersions(q)), limit: q.limit, offset: q.offset };
+  }
+
+  /** Declared before `:symbol/:version`, which would otherwise take `compare` for a version. */
+  @Get(':symbol/compare')
+  async compare(@Param('symbol', SymbolPipe) symbol: string, @Query(new ZodValidationPipe(CompareQuery, 'query')) q: CompareQuery) {
+    const a = await this.version(symbol, q.a);
+    const b = await this.version(symbol, q.b);
+    const metrics = Object.fromEntries(
+      (Object.keys(a.metrics) as (keyof Metrics)[]).map((k) => [k, { a: a.metrics[k], b: b.metrics[k], difference: b.metrics[k] - a.metrics[k] }]),
+    );
+    return {
+      symbol,
+      a: summary(a),
+      b: summary(b),
+      /** `difference` is b − a. */
+      metrics,
+      sameEvaluation: a.evaluationWindow.candles === b.evaluationWindow.candles && a.costs.feeBps === b.costs.feeBps && a.costs.spreadBps === b.costs.spreadBps,
+    };
+  }
+
+  @Get(':symbol/:version')
+  async show(@Param('symbol', SymbolPipe) symbol: string, @Param('version', VersionPipe) version: number) {
+    const v = await this.version(symbol, version);
+    return { ...v, decisions: await this.registry.decisionsOf(v.id) };
+  }
+
+  @Post(':symbol/rollback')
+  @HttpCode(200)
+  rollback(@Param('symbol', SymbolPipe) symbol: string, @Body(new ZodValidationPipe(RollbackBody, 'body')) body: RollbackBody) {
+    return this.manual.rollback(symbol, body.version, body.reason);
+  }
+
+  @Post(':symbol/promote')
+  @HttpCode(200)
+  promote(@Param('symbol', SymbolPipe) symbol: string, @Body(new ZodValidationPipe(PromoteBody, 'body')) body: PromoteBody) {
+    return this.manual.promote(symbol, body.version, body.reason);
+  }
+
+  private async version(symbol: string, version: number): Promise<ModelVersionEntity> {
+    const found = await this.registry.findVersion(symbol, version);
+    if (!found) throw new NotFoundException(`${symbol} has no version ${version}`);
+    return found;
+  }
+}
+
+const summary = (v: ModelVersionEntity) => ({ version: v.version, stage: v.stage, runId: v.runId, createdAt: v.createdAt, evaluationWindow: v.evaluationWindow, costs: v.costs });

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody } from './api-schemas';
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
+
+/** Query parameters from a query schema, so the document and the validation never disagree. */
+function queryParameters(s: z.ZodType, required: string[] = []) {
+  const json = schema(s);
+  return Object.entries(json.properties ?? {}).map(([name, p]) => ({ name, in: 'query', required: required.includes(name), schema: p }));
+}
+
+const symbolParameter = { name: 'symbol', in: 'path', required: true, description: 'the market symbol', schema: { type: 'string', pattern: '^[A-Z0-9]{2,30}$' } };
+const versionParameter = { name: 'version', in: 'path', required: true, description: "the version number, per symbol", schema: { type: 'integer', minimum: 1 } };
+const problem = { description: 'refused: the message says why; for a bad body or query `issues` lists each field and reason' };
+const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+const body = (s: z.ZodType, required: boolean) => ({ required, content: { 'application/json': { schema: schema(s) } } });
+
+/** OpenAPI 3.1 document of the promoter's REST API, derived from the schemas that validate requests. */
+export function openApiDocument() {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Trainyard promoter', version: '1', description: 'The model registry: versions, decisions, comparison, rollback, manual promotion, retention.' },
+    paths: {
+      '/models': { get: { summary: 'List model versions, newest first', parameters: queryParameters(ListModelsQuery), responses: { '200': json('a page of versions'), '400': problem } } },
+      '/models/{symbol}/{version}': {
+        get: { summary: 'A version with its decision history', parameters: [symbolParameter, versionParameter], responses: { '200': json('the version'), '400': problem, '404': problem } },
+      },
+      '/models/{symbol}/compare': {
+        get: {
+          summary: "Two versions' metrics side by side, with b − a",
+          parameters: [symbolParameter, ...queryParameters(CompareQuery, ['a', 'b'])],
+          responses: { '200': json('the comparison'), '400': problem, '404': problem },
+        },
+      },
+      '/models/{symbol}/rollback': {
+        post: {
+          summary: 'Put an earlier version back into production (without a version: the previous production one); publishes model.rolled_back',
+          parameters: [symbolParameter],
+          requestBody: body(RollbackBody, false),
+          responses: { '200': json('the version now in production'), '400': problem, '404': problem, '409': problem },
+        },
+      },
+      '/models/{symbol}/promote': {
+        post: {
+          summary: 'Put a chosen version into production by hand; publishes model.promoted',
+          parameters: [symbolParameter],
+          requestBody: body(PromoteBody, true),
+          responses: { '200': json('the version now in production'), '400': problem, '404': problem, '409': problem },
+        },
+      },
+      '/retention/run': { post: { summary: 'Run retention now and return its report', responses: { '200': json('bytes used, quota, what was pruned, archived and deleted') } } },
+    },
+  };
+}

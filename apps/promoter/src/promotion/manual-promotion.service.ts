@@ -1,0 +1,106 @@
+import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { NatsBus } from '@trainyard/messaging';
+import { Clock } from '@trainyard/runtime';
+import type { DecisionEntity } from '../registry/decision.entity';
+import type { ModelVersionEntity } from '../registry/model-version.entity';
+import { RegistryStore, type ManualRule } from '../registry/registry.store';
+import { ProductionArtifacts } from './production-artifacts.service';
+
+export interface ManualPromotion {
+  symbol: string;
+  version: number;
+  fromVersion: number | null;
+  productionUri: string;
+  decision: DecisionEntity;
+}
+
+interface Switched extends ManualPromotion {
+  target: ModelVersionEntity;
+}
+
+/**
+ * An operator's choice of production version: a rollback or a manual promotion of an earlier
+ * version. It takes the same path as an automatic promotion (verify, copy, CURRENT.json last, stages
+ * flipped in one transaction under the symbol's lock) and leaves everything as it was when refused.
+ */
+@Injectable()
+export class ManualPromotionService {
+  private readonly log = new Logger('ManualPromotion');
+
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly production: ProductionArtifacts,
+    private readonly bus: NatsBus,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Back to `version`, or without one to the version that was in production before the current one. */
+  async rollback(symbol: string, version?: number, reason?: string): Promise<ManualPromotion> {
+    const done = await this.switchTo(symbol, version, 'manual_rollback', reason ?? 'rolled back by an operator');
+    await this.bus.publish(
+      'model.rolled_back',
+      { symbol, version: done.version, runId: done.target.runId, jobId: done.target.jobId, fromVersion: done.fromVersion, reason: done.decision.reason },
+      { id: `${symbol}-v${done.version}-rolled-back-d${done.decision.id}` },
+    );
+    return withoutTarget(done);
+  }
+
+  async promote(symbol: string, version: number, reason?: string): Promise<ManualPromotion> {
+    const done = await this.switchTo(symbol, version, 'manual_promote', reason ?? 'promoted by an operator');
+    const d = done.decision;
+    await this.bus.publish(
+      'model.promoted',
+      {
+        symbol,
+        version: done.version,
+        runId: done.target.runId,
+        jobId: done.target.jobId,
+        metrics: d.candidateMetrics,
+        productionMetrics: d.productionMetrics,
+        decision: { outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied, reason: d.reason },
+        productionUri: d.productionUri,
+      },
+      // Apart from the automatic promotion's id: the same version may be promoted again by hand.
+      { id: `${symbol}-v${done.version}-promoted-d${d.id}` },
+    );
+    return withoutTarget(done);
+  }
+
+  private switchTo(symbol: string, requested: number | undefined, rule: ManualRule, reason: string): Promise<Switched> {
+    return this.store.underProductionLock(symbol, async (tx) => {
+      const target = requested === undefined ? await tx.previousProduction() : await tx.version(requested);
+      if (!target) {
+        if (requested !== undefined) {
+          // A version number of another symbol is still a version that does not exist for this one.
+          throw new NotFoundException(`${symbol} has no version ${requested}`);
+        }
+        throw new ConflictException(`${symbol} has no earlier production version to roll back to`);
+      }
+      if (target.stage === 'production') throw new ConflictException(`${symbol} v${target.version} is already in production`);
+      const refusal = await this.production.verifyForRestore(target);
+      if (refusal) throw new ConflictException(`${symbol} v${target.version} refused (${refusal.rule}): ${refusal.reason}`);
+
+      const current = await tx.production();
+      const now = this.clock.now();
+      const productionUri = await this.production.publish(target, now);
+      await tx.makeProduction(target, now);
+      const decision = await tx.recordDecision({
+        versionId: target.id,
+        symbol,
+        outcome: 'promote',
+        rule,
+        mode: 'auto',
+        applied: true,
+        reason,
+        candidateMetrics: target.metrics,
+        productionVersion: current?.version ?? null,
+        productionMetrics: current?.metrics ?? null,
+        productionUri,
+      });
+      this.log.log(`${symbol} v${target.version} put into production by ${rule} (was ${current ? `v${current.version}` : 'none'}): ${reason}`);
+      return { symbol, version: target.version, fromVersion: current?.version ?? null, productionUri, decision, target };
+    });
+  }
+}
+
+const withoutTarget = ({ target: _target, ...rest }: Switched): ManualPromotion => rest;

@@ -1,0 +1,21 @@
+/** An object the trainer wrote for one attempt: `models/<SYMBOL>/<YYYYMMDD_HHMMSSZ>/…`. */
+export interface AttemptKey {
+  key: string;
+  /** `models/<SYMBOL>/<stamp>`, the attempt's artifacts prefix. */
+  folder: string;
+  startedAt: Date;
+  checkpoint: boolean;
+}
+
+const STAMP = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})Z$/;
+
+/** The attempt a key belongs to, dated by its folder name; null for production copies and anything else. */
+export function parseAttemptKey(key: string): AttemptKey | null {
+  const [root, symbol, stamp, ...rest] = key.split('/');
+  if (root !== 'models' || symbol === 'production' || rest.length === 0) return null;
+  const m = STAMP.exec(stamp ?? '');
+  if (!m) return null;
+  const startedAt = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+  if (Number.isNaN(startedAt.getTime())) return null;
+  return { key, folder: `models/${symbol}/${stamp}`, startedAt, checkpoint: rest.slice(0, -1).includes('checkpoints') };
+}
