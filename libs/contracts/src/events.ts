@@ -271,6 +271,13 @@ export const ModelRejected = event({
 });
 export const ModelRolledBack = event({ ...modelRef, fromVersion: z.number().int().min(1).nullable(), reason: z.string() });
 
+/** Artifact storage has passed its warning fraction of the configured quota. */
+export const StorageQuotaWarning = event({
+  bytesUsed: z.number().nonnegative(),
+  quotaBytes: z.number().positive(),
+  usedFraction: z.number().nonnegative(),
+});
+
 export const DeadLetter = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   id: z.string(),

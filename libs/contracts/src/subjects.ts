@@ -54,6 +54,7 @@ export const Events = {
   ModelPromoted: contract('model.promoted', E.ModelPromoted),
   ModelRejected: contract('model.rejected', E.ModelRejected),
   ModelRolledBack: contract('model.rolled_back', E.ModelRolledBack),
+  StorageQuotaWarning: contract('storage.quota_warning', E.StorageQuotaWarning),
 } as const;
 
 export type Events = typeof Events;

@@ -3,7 +3,7 @@ import { Payload } from '@nestjs/microservices';
 import type { EventMessage } from '@trainyard/contracts';
 import { Consume } from '@trainyard/messaging';
 import { AlertsService } from './alerts.service';
-import { formatModelPromoted, formatModelRejected, formatRunCompleted, formatRunStarted } from './message-format';
+import { formatModelPromoted, formatModelRejected, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
 
 /** Dedupe keys come from the data, not the message id, so a republish under a new id still sends once. */
 @Controller()
@@ -28,5 +28,10 @@ export class AlertsController {
   @Consume('model.rejected')
   onModelRejected(@Payload() m: EventMessage<'model.rejected'>) {
     return this.alerts.notify('model.rejected', `model.rejected:${m.symbol}:v${m.version}`, formatModelRejected(m));
+  }
+
+  @Consume('storage.quota_warning')
+  onQuotaWarning(@Payload() m: EventMessage<'storage.quota_warning'>) {
+    return this.alerts.notify('storage.quota_warning', `storage.quota_warning:${m.id}`, formatStorageQuotaWarning(m));
   }
 }

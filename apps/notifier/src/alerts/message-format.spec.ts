@@ -1,6 +1,6 @@
 import type { EventMessage, Metrics } from '@trainyard/contracts';
 import { htmlToText } from './html';
-import { formatModelPromoted, formatModelRejected, formatRunCompleted, formatRunStarted } from './message-format';
+import { formatModelPromoted, formatModelRejected, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
 
 const envelope = { schemaVersion: 1 as const, id: 'm1', occurredAt: '2026-11-23T01:00:00.000Z' };
 const metrics = (directionalHitRate: number, maxDrawdown = 0.08): Metrics => ({
@@ -144,5 +144,10 @@ describe('message formatting', () => {
     expect(
       htmlToText(formatModelRejected(rejected({ outcome: 'not_comparable', rule: 'costs_differ', mode: 'auto', applied: false, reason: 'costs differ' }))).split('\n').slice(0, 2),
     ).toEqual(['⚖️ BTCUSDT v3 not compared', 'costs_differ: costs differ']);
+  });
+
+  it('warns about storage in gigabytes and percent', () => {
+    const m = { schemaVersion: 1, id: 'q', occurredAt: '2026-11-23T00:00:00Z', bytesUsed: 8.5e9, quotaBytes: 10e9, usedFraction: 0.85 } as EventMessage<'storage.quota_warning'>;
+    expect(htmlToText(formatStorageQuotaWarning(m))).toMatch(/Artifact storage 85% full\n8\.5 GB of 10\.0 GB quota/);
   });
 });

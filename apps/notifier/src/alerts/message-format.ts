@@ -78,3 +78,8 @@ export function formatModelRejected(m: EventMessage<'model.rejected'>): string {
       : `🛑 <b>${esc(m.symbol)} v${m.version} rejected</b>`;
   return [title, ...modelLines(m)].join('\n');
 }
+
+export function formatStorageQuotaWarning(m: EventMessage<'storage.quota_warning'>): string {
+  const gb = (bytes: number) => (bytes / 1e9).toFixed(1);
+  return [`💾 <b>Artifact storage ${(m.usedFraction * 100).toFixed(0)}% full</b>`, `${gb(m.bytesUsed)} GB of ${gb(m.quotaBytes)} GB quota; retention keeps the top versions per symbol`].join('\n');
+}

@@ -183,6 +183,8 @@ describe('promoter REST API', () => {
     const bytesUsed = (await store.list('')).reduce((sum, a) => sum + a.bytes, 0);
     expect(report.body.bytesUsed).toBe(bytesUsed);
     expect(report.body.usedFraction).toBeCloseTo(bytesUsed / 1000);
+    const warnings = (await readStored(prefix, 'storage.quota_warning')).map((e) => e.data);
+    expect(warnings).toEqual([expect.objectContaining({ bytesUsed, quotaBytes: 1000 })]);
 
     expect(await stages('SOLUSDT')).toEqual(['v1:production', 'v2:archived', 'v3:candidate', 'v4:candidate', 'v5:archived', 'v6:archived']);
     const prunedAt: { version: number }[] = await ds.query(`SELECT version FROM promoter.model_versions WHERE symbol = 'SOLUSDT' AND pruned_at IS NOT NULL ORDER BY version`);

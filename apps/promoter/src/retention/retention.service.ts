@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { InjectArtifactStore, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
 import { PROMOTER_CONFIG, type PromoterConfig } from '../config/promoter.config';
@@ -37,6 +38,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     private readonly registry: RegistryStore,
     @InjectArtifactStore() private readonly artifacts: ArtifactStore,
     private readonly clock: Clock,
+    private readonly bus: NatsBus,
     @Inject(PROMOTER_CONFIG) private readonly cfg: PromoterConfig,
   ) {}
 
@@ -74,9 +76,10 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     const quotaBytes = this.cfg.STORAGE_QUOTA_GB === undefined ? null : Math.round(this.cfg.STORAGE_QUOTA_GB * 1e9);
     const usedFraction = quotaBytes === null ? null : bytesUsed / quotaBytes;
     const report: RetentionReport = { bytesUsed, quotaBytes, usedFraction, versionsPruned, checkpointsArchived, abandonedDeleted: deletedFolders.size };
-    // The notifier's storage alert is a separate issue; until it exists the warning is only logged.
-    if (usedFraction !== null && usedFraction >= WARN_AT_FRACTION) {
+    if (usedFraction !== null && quotaBytes !== null && usedFraction >= WARN_AT_FRACTION) {
       this.log.warn(`artifact storage ${(usedFraction * 100).toFixed(1)}% full: ${bytesUsed} of ${quotaBytes} bytes`);
+      // One warning per hour at most: the id de-duplicates repeats within the hour.
+      await this.bus.publish('storage.quota_warning', { bytesUsed, quotaBytes, usedFraction }, { id: `quota-warning-${now.toISOString().slice(0, 13)}` });
     }
     this.log.log(`retention: ${JSON.stringify(report)}`);
     return report;
