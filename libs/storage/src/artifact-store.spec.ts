@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -15,33 +14,16 @@ import {
   StorageModule,
   sha256File,
 } from '@trainyard/storage';
+import { startS3TestServer, type S3TestServer } from '@trainyard/testing';
 
-// s3rver ships no typings; this is the part the suite uses.
-const S3rver: new (opts: {
-  address: string;
-  port: number;
-  silent: boolean;
-  directory: string;
-  configureBuckets: { name: string }[];
-}) => { run(): Promise<AddressInfo>; close(): Promise<void> } = require('s3rver');
-
-const BUCKET = 'artifacts';
 const hex = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
 
 let work: string;
-let s3: { run(): Promise<AddressInfo>; close(): Promise<void> };
-let endpoint: string;
+let s3: S3TestServer;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ty-storage-'));
-  s3 = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: join(work, 's3rver'),
-    configureBuckets: [{ name: BUCKET }],
-  });
-  endpoint = `http://127.0.0.1:${(await s3.run()).port}`;
+  s3 = await startS3TestServer();
 });
 
 afterAll(async () => {
@@ -50,9 +32,9 @@ afterAll(async () => {
 });
 
 const s3Options = (prefix?: string) => ({
-  bucket: BUCKET,
+  bucket: s3.bucket,
   prefix,
-  endpoint,
+  endpoint: s3.endpoint,
   region: 'us-east-1',
   accessKeyId: 'S3RVER',
   secretAccessKey: 'S3RVER',
@@ -61,7 +43,7 @@ const s3Options = (prefix?: string) => ({
 
 const stores: [string, () => ArtifactStore, (key: string) => string][] = [
   ['LocalArtifactStore', () => new LocalArtifactStore(join(work, 'local')), (key) => `file://${join(work, 'local', key)}`],
-  ['S3ArtifactStore', () => new S3ArtifactStore(s3Options('team/trainyard/')), (key) => `s3://${BUCKET}/team/trainyard/${key}`],
+  ['S3ArtifactStore', () => new S3ArtifactStore(s3Options('team/trainyard/')), (key) => `s3://${s3.bucket}/team/trainyard/${key}`],
 ];
 
 describe.each(stores)('%s', (name, make, expectedUri) => {
@@ -171,14 +153,14 @@ describe('S3ArtifactStore', () => {
   it('keeps the sha256 as object metadata', async () => {
     const store = new S3ArtifactStore(s3Options());
     const client = new S3Client({
-      endpoint,
+      endpoint: s3.endpoint,
       region: 'us-east-1',
       forcePathStyle: true,
       credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     });
     try {
       await store.put('meta/x', 'hashed');
-      const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'meta/x' }));
+      const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: 'meta/x' }));
       expect(head.Metadata).toEqual({ sha256: hex('hashed') });
     } finally {
       store.close();

@@ -3,3 +3,4 @@ export * from './test-bus';
 export * from './boot-test-app';
 export * from './fake-exchange';
 export * from './otlp-receiver';
+export * from './s3-test-server';

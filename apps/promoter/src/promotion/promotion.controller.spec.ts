@@ -7,7 +7,7 @@ import { loadConfig } from '@trainyard/config';
 import { Events, type EventMessage, type Metrics, type PromoteMode } from '@trainyard/contracts';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { ARTIFACT_STORE, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
-import { deleteTestStream, readStored, testNatsUrl, testPrefix } from '@trainyard/testing';
+import { deleteTestStream, readStored, startS3TestServer, testNatsUrl, testPrefix, type S3TestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from './production-artifacts.service';
@@ -24,8 +24,9 @@ const metrics = (directionalHitRate: number): Metrics => ({
   r2: 0.05,
 });
 
-describe('promotion of successful jobs (real PostgreSQL, NATS and local storage)', () => {
+describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (real PostgreSQL, NATS; artifacts in a %s)', (storage) => {
   const prefix = testPrefix('prom');
+  let s3: S3TestServer | undefined;
   let db: TestDatabase;
   let dir: string;
   let app: TestingModule;
@@ -36,7 +37,8 @@ describe('promotion of successful jobs (real PostgreSQL, NATS and local storage)
   beforeAll(async () => {
     db = await createTestDatabase();
     dir = await mkdtemp(join(tmpdir(), 'ty-promoter-'));
-    const config = loadConfig(promoterEnv, { DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix });
+    if (storage.startsWith('S3')) s3 = await startS3TestServer();
+    const config = loadConfig(promoterEnv, { DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, ...s3?.env });
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
     moduleRef.useLogger(false);
     app = await moduleRef.init();
@@ -50,6 +52,7 @@ describe('promotion of successful jobs (real PostgreSQL, NATS and local storage)
     await deleteTestStream(prefix);
     await db.drop();
     await rm(dir, { recursive: true, force: true });
+    await s3?.close();
   });
 
   /** Uploads an attempt's artifacts as the trainer does and returns its job.succeeded. */
