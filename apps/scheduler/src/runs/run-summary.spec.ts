@@ -24,5 +24,8 @@ describe('run summary', () => {
     expect(runStatusOf(s)).toBe('succeeded');
     expect(runStatusOf(summarize([job('A', 'failed', null)], [], new Date(0), new Date(0)))).toBe('failed');
     expect(runStatusOf(summarize([job('A', 'cancelled', null)], [], new Date(0), new Date(0)))).toBe('cancelled');
+    const skipped = summarize([job('A', 'skipped', null, { errorMessage: 'already trained by r1-A' })], [], new Date(0), new Date(0));
+    expect(skipped.by_symbol.A).toMatchObject({ status: 'skipped', attempts: 0, error: 'already trained by r1-A' });
+    expect(runStatusOf(skipped)).toBe('succeeded');
   });
 });

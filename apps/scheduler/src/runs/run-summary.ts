@@ -26,7 +26,7 @@ export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: 
     cost += j.cost;
     by_symbol[j.symbol] = {
       status: j.status === 'succeeded' ? 'succeeded' : j.status === 'cancelled' ? 'cancelled' : j.status === 'skipped' ? 'skipped' : 'failed',
-      attempts: j.attempt,
+      attempts: j.status === 'skipped' ? 0 : j.attempt,
       trainMinutes,
       metrics: j.metrics,
       error: errorOf(j),
