@@ -4,7 +4,7 @@ Run by the trainer-agent as, for example, `python examples/pytorch/train.py`, wi
   TRAINYARD_JOB_SPEC    path of the job spec (JSON: symbol, date, lookbackCandles, costs, model, ...)
   TRAINYARD_OUTPUT_DIR  folder for checkpoints and artifacts (everything in it is uploaded)
   TRAINYARD_DEVICE      "cuda:0" on a GPU lease (only the leased GPU is visible), else "cpu"
-  TRAINYARD_RESUME_FROM optional URI of a checkpoint to continue from
+  TRAINYARD_RESUME_FROM optional local path of a checkpoint to continue from (fetched and checked by the agent)
 It prints progress and its result as JSON lines on stdout and exits 0 on success.
 """
 import json
@@ -96,8 +96,8 @@ def main() -> int:
     epochs, patience, best, best_state, waited, start_epoch = spec["model"]["epochs"], 5, float("inf"), None, 0, 0
 
     resume = os.environ.get("TRAINYARD_RESUME_FROM", "")
-    if resume.startswith("file://") and os.path.exists(resume[7:]):
-        state = torch.load(resume[7:], map_location=device)
+    if resume and os.path.exists(resume):
+        state = torch.load(resume, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"] + 1
@@ -116,7 +116,10 @@ def main() -> int:
         model.eval()
         with torch.no_grad():
             val = loss_fn(model(xv).squeeze(1), yv).item()
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch}, os.path.join(out, "checkpoints", f"epoch-{epoch}.pt"))
+        # Write then rename, so the agent never uploads a half-written checkpoint.
+        path = os.path.join(out, "checkpoints", f"epoch-{epoch}.pt")
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch}, path + ".partial")
+        os.replace(path + ".partial", path)
         elapsed = time.time() - started
         done = epoch - start_epoch + 1
         emit(type="progress", percent=100.0 * (epoch + 1) / epochs, epoch=epoch + 1, epochs=epochs, loss=float(loss.item()),

@@ -23,7 +23,8 @@ export const Resources = z.object({
 });
 export type Resources = z.infer<typeof Resources>;
 
-export const CheckpointRef = z.object({ uri: z.string().min(1), sha256: Sha256 });
+/** A checkpoint in the artifact store: `key` is where agents fetch it from, `uri` is for people. */
+export const CheckpointRef = z.object({ uri: z.string().min(1), sha256: Sha256, key: z.string().min(1).optional() });
 export type CheckpointRef = z.infer<typeof CheckpointRef>;
 
 /**

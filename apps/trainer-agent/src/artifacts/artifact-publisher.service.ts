@@ -38,9 +38,9 @@ export class ArtifactPublisher {
     return { name: file.name, uri: put.uri, sha256: expected, bytes: body.length };
   }
 
-  /** Every file to the work dir and the store, then the checksum list. */
-  async publish(workDir: string, prefix: string, files: ArtifactFile[]): Promise<Artifact[]> {
-    const artifacts: Artifact[] = [];
+  /** Every file to the work dir and the store, then the checksum list (which also names those uploaded earlier). */
+  async publish(workDir: string, prefix: string, files: ArtifactFile[], uploadedEarlier: Artifact[] = []): Promise<Artifact[]> {
+    const artifacts: Artifact[] = [...uploadedEarlier];
     for (const file of files) {
       await this.writeLocal(workDir, file);
       artifacts.push(await this.upload(prefix, file));

@@ -6,12 +6,14 @@ import { createInterface } from 'node:readline';
 import type { JobSpec, Lease } from '@trainyard/contracts';
 import type { ArtifactFile } from '../artifacts/artifact-publisher.service';
 import { endOfDataDate, timeframeMs } from '../training/candles';
+import { CheckpointWatcher } from './checkpoint-watcher';
 import { looksLikeOom, parseOutputLine, type ResultLine } from './command-output';
 import { AttemptError } from './training-errors';
 import type { ProgressReport, TrainingRun } from './training-run';
 import type { z } from 'zod';
 
 const STOP_GRACE_MS = 5000;
+const CHECKPOINT_POLL_MS = 2000;
 const STDERR_TAIL = 40;
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -32,7 +34,20 @@ async function filesUnder(dir: string): Promise<string[]> {
  */
 @Injectable()
 export class CommandTrainer {
-  start(spec: JobSpec, lease: Lease, workDir: string, onLog: (line: string) => void, onProgress: (p: ProgressReport) => void): TrainingRun {
+  start(
+    spec: JobSpec,
+    lease: Lease,
+    workDir: string,
+    hooks: {
+      onLog: (line: string) => void;
+      onProgress: (p: ProgressReport) => void;
+      /** A checkpoint the program finished writing; awaited before the outcome is reported. */
+      onCheckpoint: (file: ArtifactFile) => Promise<void>;
+      /** Local copy of the checkpoint to resume from, fetched by the caller. */
+      resumePath?: string;
+    },
+  ): TrainingRun {
+    const { onLog, onProgress } = hooks;
     if (spec.driver.kind !== 'command') throw new Error('the command driver runs command jobs only');
     const [program, ...args] = spec.driver.command;
     let stopReason: string | null = null;
@@ -52,7 +67,7 @@ export class CommandTrainer {
           TRAINYARD_DEVICE: gpu ? 'cuda:0' : 'cpu',
           // Only the leased GPU is visible, as device 0; a CPU lease sees none.
           CUDA_VISIBLE_DEVICES: gpu,
-          ...(spec.resumeFrom ? { TRAINYARD_RESUME_FROM: spec.resumeFrom.uri } : {}),
+          ...(hooks.resumePath ? { TRAINYARD_RESUME_FROM: hooks.resumePath } : {}),
         },
       });
       pid = child.pid;
@@ -70,10 +85,22 @@ export class CommandTrainer {
         stderrTail.push(line);
         if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
       });
+      const watcher = new CheckpointWatcher(workDir);
+      const uploaded = new Set<string>();
+      let shipping = Promise.resolve();
+      const ship = (final: boolean) =>
+        (shipping = shipping.then(async () => {
+          for (const file of await watcher.poll(final)) {
+            await hooks.onCheckpoint(file);
+            uploaded.add(file.name);
+          }
+        }));
+      const watch = setInterval(() => void ship(false).catch((err) => onLog(`checkpoint not uploaded yet: ${err.message}`)), CHECKPOINT_POLL_MS);
       const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
         child.once('error', (err) => reject(new AttemptError('trainer_error', false, `cannot start ${program}: ${err.message}`)));
         child.once('close', (c, s) => resolve([c, s]));
-      });
+      }).finally(() => clearInterval(watch));
+      await ship(true);
       if (stopReason) throw new AttemptError('cancelled', false, stopReason);
       const tail = stderrTail.slice(-8).join('\n');
       if (code !== 0) {
@@ -81,8 +108,12 @@ export class CommandTrainer {
         throw new AttemptError('trainer_error', false, `${program} exited with ${signal ?? `code ${code}`}`, tail);
       }
       if (!outcome) throw new AttemptError('trainer_error', false, `${program} exited 0 without a {"type":"result"} line on stdout`, tail);
+      // Checkpoints went up as they were written; the rest of the output folder goes up now.
       const files: ArtifactFile[] = [];
-      for (const path of await filesUnder(workDir)) files.push({ name: relative(workDir, path), body: await readFile(path) });
+      for (const path of await filesUnder(workDir)) {
+        const name = relative(workDir, path);
+        if (!uploaded.has(name)) files.push({ name, body: await readFile(path) });
+      }
       const end = endOfDataDate(spec.date);
       return {
         featureset: outcome.featureset ?? spec.featureset,

@@ -1,9 +1,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { join } from 'node:path';
-import type { JobSpec, Lease } from '@trainyard/contracts';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { sha256Hex, type Artifact, type JobSpec, type Lease } from '@trainyard/contracts';
+import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
-import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
+import { ArtifactPublisher, type ArtifactFile } from '../artifacts/artifact-publisher.service';
 import { attemptPrefix } from '../artifacts/attempt-folder';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { AttemptLog } from './attempt-log';
@@ -38,6 +40,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     private readonly artifacts: ArtifactPublisher,
     private readonly clock: Clock,
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
+    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
   ) {}
 
   runningAttempts(): { jobId: string; attempt: number; leaseId: string }[] {
@@ -89,14 +92,30 @@ export class JobRunner implements BeforeApplicationShutdown {
           .publish('job.progress', { ...ref, percent, epoch, step, loss, validationMetric, etaSeconds })
           .catch((err) => this.log.warn(`progress not sent: ${err.message}`));
       };
+      const checkpoints: Artifact[] = [];
+      const onCheckpoint = async (file: ArtifactFile) => {
+        const artifact = await this.artifacts.upload(prefix, file);
+        checkpoints.push(artifact);
+        log.add('checkpoint_uploaded', `${file.name} ${artifact.sha256}`);
+        await this.bus.publish(
+          'job.checkpointed',
+          { ...ref, checkpoint: { uri: artifact.uri, sha256: artifact.sha256, key: `${prefix}/${file.name}` } },
+          { id: `${lease.leaseId}-${artifact.sha256.slice(0, 16)}` },
+        );
+      };
       r.execution =
         spec.driver.kind === 'command'
-          ? this.command.start(spec, lease, workDir, (line) => log.add('output', line), onProgress)
+          ? this.command.start(spec, lease, workDir, {
+              onLog: (line) => log.add('output', line),
+              onProgress,
+              onCheckpoint,
+              resumePath: await this.fetchCheckpoint(spec, lease, log),
+            })
           : this.builtin.start(spec, lease, onProgress);
       const result = await r.execution.result.catch((err) => Promise.reject(classify(err, 'train')));
       const trainSeconds = (this.clock.now().getTime() - startedAt.getTime()) / 1000;
       log.add('trained', result.summary);
-      const artifacts = await this.artifacts.publish(workDir, prefix, result.files).catch((err) => Promise.reject(classify(err, 'upload')));
+      const artifacts = await this.artifacts.publish(workDir, prefix, result.files, checkpoints).catch((err) => Promise.reject(classify(err, 'upload')));
       const finishedAt = this.clock.now();
       log.add('upload_succeeded', `${artifacts.length} files under ${prefix}, checksums verified`);
       await this.saveLog(r);
@@ -125,6 +144,22 @@ export class JobRunner implements BeforeApplicationShutdown {
     } catch (err) {
       await this.report(r, err instanceof AttemptError ? err : classify(err, 'train'));
     }
+  }
+
+  /**
+   * The checkpoint an attempt resumes from, fetched from the store and checked, into a folder outside
+   * the attempt's output so it is not uploaded again. None when the spec names none.
+   */
+  private async fetchCheckpoint(spec: JobSpec, lease: Lease, log: AttemptLog): Promise<string | undefined> {
+    const ref = spec.resumeFrom;
+    if (!ref?.key) return undefined;
+    const body = await this.store.get(ref.key).catch((err) => Promise.reject(classify(err, 'upload')));
+    if (sha256Hex(body) !== ref.sha256) throw new AttemptError('storage', true, `checkpoint ${ref.key} does not match its checksum`);
+    const path = join(this.cfg.AGENT_WORK_DIR, 'resume', lease.leaseId, basename(ref.key));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, body);
+    log.add('resume', `from ${ref.key}`);
+    return path;
   }
 
   /** Best effort: a log that cannot be uploaded must not turn a trained model into a failure. */

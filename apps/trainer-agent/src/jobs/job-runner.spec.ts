@@ -182,5 +182,35 @@ describe('trainer-agent', () => {
       };
       await waitFor(() => !alive(), 'the grandchild gone', 10_000);
     });
+    it('uploads a checkpoint as soon as it is written, and a retry resumes from it', async () => {
+      const path = script(
+        'checkpointing.js',
+        `const fs = require('node:fs'); const path = require('node:path');
+         const out = process.env.TRAINYARD_OUTPUT_DIR;
+         if (process.env.TRAINYARD_RESUME_FROM) {
+           const state = fs.readFileSync(process.env.TRAINYARD_RESUME_FROM, 'utf8');
+           console.log('resumed from ' + state);
+           fs.writeFileSync(path.join(out, 'model.bin'), 'final after ' + state);
+           console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.6, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 } }));
+         } else {
+           fs.mkdirSync(path.join(out, 'checkpoints'), { recursive: true });
+           fs.writeFileSync(path.join(out, 'checkpoints', 'epoch-3.pt'), 'state-at-epoch-3');
+           setTimeout(() => { console.error('RuntimeError: CUDA out of memory'); process.exit(1); }, 4500);
+         }`,
+      );
+      const first = commandSpec('LTCUSDT', path);
+      await bus.publish('agent.assign', { spec: first, lease: lease('lease-ckpt-1') });
+      const checkpointed = await waitFor(async () => (await readStored(prefix, 'job.checkpointed')).map((e) => e.data).find((d) => d.jobId === 'run1-LTCUSDT'), 'job.checkpointed', 15_000);
+      expect(await readStored(prefix, 'job.failed').then((f) => f.some((e) => e.data.leaseId === 'lease-ckpt-1'))).toBe(false);
+      expect(checkpointed.checkpoint.key).toMatch(/^models\/LTCUSDT\/\d{8}_\d{6}Z\/checkpoints\/epoch-3\.pt$/);
+      const failed = await waitFor(async () => (await readStored(prefix, 'job.failed')).map((e) => e.data).find((d) => d.leaseId === 'lease-ckpt-1'), 'the OOM failure');
+      expect(failed).toMatchObject({ errorType: 'oom', retryable: true });
+
+      const retry = { ...first, attempt: 2, resumeFrom: checkpointed.checkpoint };
+      await bus.publish('agent.assign', { spec: retry, lease: lease('lease-ckpt-2') });
+      const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-ckpt-2'), 'the resumed attempt');
+      const model = done.artifacts.find((a: { name: string }) => a.name === 'model.bin');
+      expect(readFileSync(fileURLToPath(model.uri), 'utf8')).toBe('final after state-at-epoch-3');
+    });
   });
 });
