@@ -102,7 +102,8 @@ def main() -> int:
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"] + 1
 
-    batch = int(os.environ.get("TRAINYARD_BATCH_SIZE", "256"))
+    # Halved by the scheduler for each earlier attempt that ran out of memory.
+    batch = max(1, int(256 * float(os.environ.get("TRAINYARD_BATCH_SIZE_FACTOR", "1"))))
     started = time.time()
     for epoch in range(start_epoch, epochs):
         model.train()

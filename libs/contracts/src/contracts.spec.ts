@@ -54,6 +54,8 @@ describe('contracts', () => {
   it('job specs carry the hash of their definition', () => {
     const spec = toJobSpec(def, 1);
     expect(spec.specHash).toMatch(/^[a-f0-9]{64}$/);
+    expect(toJobSpec(def, 3, { oomFailures: 2 }).batchSizeFactor).toBe(0.25);
+    expect(toJobSpec(def, 3, { oomFailures: 2 }).specHash).toBe(spec.specHash);
     expect(Events.JobRequested.schema.parse({ schemaVersion: 1, id: 'x', occurredAt: new Date().toISOString(), spec })).toBeTruthy();
   });
 

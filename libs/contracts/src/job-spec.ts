@@ -55,5 +55,7 @@ export const JobSpec = JobDefinition.extend({
   specHash: Sha256,
   attempt: z.number().int().min(1),
   resumeFrom: CheckpointRef.optional(),
+  /** Scales the trainer's batch size: halved for each earlier attempt that ran out of memory. */
+  batchSizeFactor: z.number().positive().max(1).optional(),
 });
 export type JobSpec = z.infer<typeof JobSpec>;

@@ -30,8 +30,15 @@ export function trainingHash(def: JobDefinition): string {
   return sha256Hex(canonicalJson({ symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver }));
 }
 
-export function toJobSpec(def: JobDefinition, attempt: number, resumeFrom?: JobSpec['resumeFrom']): JobSpec {
-  return { ...def, specHash: specHash(def), attempt, ...(resumeFrom ? { resumeFrom } : {}) };
+export interface AttemptContext {
+  resumeFrom?: JobSpec['resumeFrom'];
+  /** Earlier attempts of the job that ran out of memory. */
+  oomFailures?: number;
+}
+
+export function toJobSpec(def: JobDefinition, attempt: number, ctx: AttemptContext = {}): JobSpec {
+  const oom = ctx.oomFailures ?? 0;
+  return { ...def, specHash: specHash(def), attempt, ...(ctx.resumeFrom ? { resumeFrom: ctx.resumeFrom } : {}), ...(oom > 0 ? { batchSizeFactor: 0.5 ** oom } : {}) };
 }
 
 

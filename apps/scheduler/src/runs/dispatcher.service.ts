@@ -32,7 +32,8 @@ export class DispatcherService {
    * in the run's trace, whether a handler or a timer released it.
    */
   async publishRequest(job: JobEntity, traceContext?: Record<string, string> | null): Promise<void> {
-    const spec = toJobSpec(job.definition, job.attempt, job.checkpoint ?? undefined);
+    const oomFailures = job.attempt > 1 ? (await this.store.attemptsOf(job.id)).filter((a) => a.errorType === 'oom').length : 0;
+    const spec = toJobSpec(job.definition, job.attempt, { resumeFrom: job.checkpoint ?? undefined, oomFailures });
     await withTraceContext(traceContext, () => this.bus.publish('job.requested', { spec }, { id: jobRequestId(job.id, job.attempt) }));
   }
 }

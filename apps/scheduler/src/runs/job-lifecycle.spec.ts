@@ -61,6 +61,9 @@ describe('scheduler job lifecycle', () => {
     await bus.publish('job.failed', oom);
     const second = await waitFor(async () => (await requests(jobId)).find((s) => s.attempt === 2), 'the retry');
     expect(second.specHash).toBe((await requests(jobId))[0].specHash);
+    // The attempt after running out of memory trains with half the batch.
+    expect(second.batchSizeFactor).toBe(0.5);
+    expect((await requests(jobId))[0].batchSizeFactor).toBeUndefined();
     expect((await readStored(prefix, 'job.retrying')).map((e) => e.data)).toEqual([expect.objectContaining({ jobId, attempt: 1, nextAttempt: 2, errorType: 'oom' })]);
 
     await bus.publish('job.failed', oom);

@@ -68,6 +68,7 @@ export class CommandTrainer {
           // Only the leased GPU is visible, as device 0; a CPU lease sees none.
           CUDA_VISIBLE_DEVICES: gpu,
           ...(hooks.resumePath ? { TRAINYARD_RESUME_FROM: hooks.resumePath } : {}),
+          TRAINYARD_BATCH_SIZE_FACTOR: String(spec.batchSizeFactor ?? 1),
         },
       });
       pid = child.pid;
