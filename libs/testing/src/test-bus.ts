@@ -34,12 +34,15 @@ export async function readStored(prefix: string, relativeFilter: string): Promis
   }
 }
 
-/** Removes a test's stream. */
+/** Removes a test's stream and the KV buckets its services made (their streams are named KV_<bucket>). */
 export async function deleteTestStream(prefix: string): Promise<void> {
   const nc = await connect({ servers: testNatsUrl() });
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')).catch(() => undefined);
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(`KV_${prefix}-`)) await jsm.streams.delete(name).catch(() => undefined);
+    }
   } finally {
     await nc.close();
   }
