@@ -8,6 +8,8 @@ export interface FakeTicker {
   askPrice: number;
 }
 
+const INTERVAL_MS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '4h': 14_400_000, '1d': 86_400_000 };
+
 export interface FakeExchange {
   url: string;
   /** Paths requested so far, for tests that check what was asked. */
@@ -17,8 +19,9 @@ export interface FakeExchange {
 
 /**
  * A stand-in for an exchange's public market data API on loopback, answering the routes and shapes
- * of Binance's spot API: GET /api/v3/ticker/24hr and GET /api/v3/ticker/bookTicker (all symbols,
- * numbers as strings). Anything else is a 404 with Binance's error body.
+ * of Binance's spot API: GET /api/v3/ticker/24hr and /api/v3/ticker/bookTicker (all symbols, numbers
+ * as strings) and GET /api/v3/klines (symbol, interval, endTime, limit up to 1000; deterministic
+ * prices). Unknown symbols get Binance's 400 error body, other paths a 404.
  */
 export async function startFakeExchange(tickers: FakeTicker[]): Promise<FakeExchange> {
   const requests: string[] = [];
@@ -47,6 +50,22 @@ export async function startFakeExchange(tickers: FakeTicker[]): Promise<FakeExch
           count: 1,
         })),
       );
+    }
+    if (path === '/api/v3/klines') {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const symbol = q.get('symbol') ?? '';
+      const step = INTERVAL_MS[q.get('interval') ?? ''];
+      if (!tickers.some((t) => t.symbol === symbol)) return send(400, { code: -1121, msg: 'Invalid symbol.' });
+      if (!step) return send(400, { code: -1120, msg: 'Invalid interval.' });
+      const limit = Math.min(1000, Number(q.get('limit') ?? 500));
+      const endTime = Number(q.get('endTime') ?? Date.now());
+      const lastOpen = Math.floor((endTime - step + 1) / step) * step;
+      const rows = [];
+      for (let open = lastOpen - (limit - 1) * step; open <= lastOpen; open += step) {
+        const price = 100 + 10 * Math.sin(open / step / 50) + (open / step) % 7;
+        rows.push([open, price.toFixed(4), (price * 1.01).toFixed(4), (price * 0.99).toFixed(4), (price + 0.5).toFixed(4), '1000.0', open + step - 1, '100000.0', 10, '500.0', '50000.0', '0']);
+      }
+      return send(200, rows);
     }
     if (path === '/api/v3/ticker/bookTicker') {
       return send(200, tickers.map((t) => ({ symbol: t.symbol, bidPrice: String(t.bidPrice), bidQty: '1.00000000', askPrice: String(t.askPrice), askQty: '1.00000000' })));

@@ -18,10 +18,19 @@ export const agentEnv = z.object({
   /** Least interval between two progress events of one job. */
   AGENT_PROGRESS_INTERVAL_MS: envInt(2000, 0),
   AGENT_WORK_DIR: z.string().default('.trainyard/work'),
+  /** Where the built-in trainer's candles come from: seeded synthetic ones, CSV files, or an exchange. */
+  AGENT_DATA_SOURCE: z.enum(['synthetic', 'files', 'exchange']).default('synthetic'),
+  /** For `files`: a folder of <SYMBOL>_<timeframe>.csv with open_time, open, high, low, close, volume. */
+  AGENT_DATA_DIR: z.string().default('data/candles'),
+  /** For `exchange`: an exchange's public API in Binance's shape (https://api.binance.com). */
+  EXCHANGE_API_URL: z.string().url().optional(),
   /** Readiness fails below this much free disk in the work folder. */
   AGENT_MIN_FREE_DISK_GB: z.coerce.number().min(0).default(1),
   /** The nvidia-smi to ask for GPUs; `none` skips GPU discovery. */
   AGENT_NVIDIA_SMI: z.string().default('nvidia-smi'),
+}).refine((c) => c.AGENT_DATA_SOURCE !== 'exchange' || c.EXCHANGE_API_URL, {
+  path: ['EXCHANGE_API_URL'],
+  message: 'set it when AGENT_DATA_SOURCE is exchange',
 });
 
 export type AgentConfig = z.output<typeof agentEnv>;

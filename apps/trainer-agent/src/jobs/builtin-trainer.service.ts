@@ -5,20 +5,28 @@ import { Clock } from '@trainyard/runtime';
 import type { ArtifactFile } from '../artifacts/artifact-publisher.service';
 import type { BuiltinResult } from '../training/builtin-trainer';
 import type { ProgressReport, TrainingRun } from './training-run';
-import { TrainingExecutor } from './training-executor';
+import { MarketDataService } from '../market-data/market-data.service';
+import { AttemptError } from './training-errors';
+import { TrainingExecutor, type Execution } from './training-executor';
 
 /** The `builtin` driver: the TypeScript trainer in a worker thread, and the files it leaves. */
 @Injectable()
 export class BuiltinTrainer {
   constructor(
     private readonly executor: TrainingExecutor,
+    private readonly marketData: MarketDataService,
     private readonly clock: Clock,
   ) {}
 
   start(spec: JobSpec, lease: Lease, onProgress: (p: ProgressReport) => void): TrainingRun {
     const startedAt = this.clock.now();
-    const execution = this.executor.start(spec, (p) => onProgress(p));
-    const result = execution.result.then((r) => {
+    let execution: Execution | undefined;
+    let stopReason: string | null = null;
+    const result = (async () => {
+      const candles = await this.marketData.candlesFor(spec);
+      if (stopReason) throw new AttemptError('cancelled', false, stopReason);
+      execution = this.executor.start(spec, candles, (p) => onProgress(p));
+      const r = await execution.result;
       const trainSeconds = (this.clock.now().getTime() - startedAt.getTime()) / 1000;
       return {
         featureset: r.featureset,
@@ -27,8 +35,14 @@ export class BuiltinTrainer {
         files: this.files(spec, lease, r, startedAt, trainSeconds),
         summary: `hit rate ${r.metrics.directionalHitRate.toFixed(4)} sharpe ${r.metrics.sharpe.toFixed(3)} best epoch ${r.bestEpoch} in ${trainSeconds.toFixed(1)} s`,
       };
-    });
-    return { result, stop: (reason) => execution.stop(reason) };
+    })();
+    return {
+      result,
+      stop: (reason) => {
+        stopReason = reason;
+        execution?.stop(reason);
+      },
+    };
   }
 
   private files(spec: JobSpec, lease: Lease, result: BuiltinResult, startedAt: Date, trainSeconds: number): ArtifactFile[] {

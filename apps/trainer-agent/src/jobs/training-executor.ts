@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { JobSpec } from '@trainyard/contracts';
 import { trainBuiltin, TrainingDataError, type BuiltinProgress, type BuiltinResult } from '../training/builtin-trainer';
+import type { Candle } from '../training/candles';
 import { AttemptError, summarizeStack } from './training-errors';
 
 export interface Execution {
@@ -20,9 +21,9 @@ export interface Execution {
 export class TrainingExecutor {
   private readonly workerFile = join(__dirname, 'builtin-worker.js');
 
-  start(spec: JobSpec, onProgress: (p: BuiltinProgress) => void): Execution {
-    if (!existsSync(this.workerFile)) return this.inline(spec, onProgress);
-    const worker = new Worker(this.workerFile, { workerData: { spec }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+  start(spec: JobSpec, candles: Candle[] | undefined, onProgress: (p: BuiltinProgress) => void): Execution {
+    if (!existsSync(this.workerFile)) return this.inline(spec, candles, onProgress);
+    const worker = new Worker(this.workerFile, { workerData: { spec, candles }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
     let stopReason: string | null = null;
     const result = new Promise<BuiltinResult>((resolve, reject) => {
       worker.on('message', (m) => {
@@ -47,13 +48,13 @@ export class TrainingExecutor {
     };
   }
 
-  private inline(spec: JobSpec, onProgress: (p: BuiltinProgress) => void): Execution {
+  private inline(spec: JobSpec, candles: Candle[] | undefined, onProgress: (p: BuiltinProgress) => void): Execution {
     let stopReason: string | null = null;
     const result = new Promise<BuiltinResult>((resolve, reject) => {
       setImmediate(() => {
         if (stopReason) return reject(new AttemptError('cancelled', false, stopReason));
         try {
-          resolve(trainBuiltin({ spec, onProgress }));
+          resolve(trainBuiltin({ spec, candles, onProgress }));
         } catch (err) {
           const e = err as Error;
           reject(new AttemptError(err instanceof TrainingDataError ? 'bad_data' : 'trainer_error', false, e.message, summarizeStack(e.stack)));

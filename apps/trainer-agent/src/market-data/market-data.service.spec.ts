@@ -1,0 +1,82 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { toJobSpec, type JobDefinition } from '@trainyard/contracts';
+import { startFakeExchange, type FakeExchange } from '@trainyard/testing';
+import { agentEnv } from '../config/agent.config';
+import { trainBuiltin, TrainingDataError } from '../training/builtin-trainer';
+import { validateCandles } from '../training/candles';
+import { parseCandleCsv } from './candle-csv';
+import { MarketDataService } from './market-data.service';
+
+const HOUR = 3_600_000;
+const spec = (symbol: string, lookbackCandles: number) =>
+  toJobSpec(
+    {
+      jobId: `r-${symbol}`, runId: 'r', symbol, date: '2026-11-22', featureset: 'fs1', timeframe: '1h', lookbackCandles,
+      model: { type: 'logistic', learningRate: 0.5, epochs: 5, seed: 1 }, costs: { feeBps: 10, spreadBps: 2 }, driver: { kind: 'builtin' },
+      resources: { gpuMemoryGb: 0, cpus: 1 }, timeoutMinutes: 45, priority: 'normal', purpose: 'production', promote: 'off', canary: false,
+    } satisfies JobDefinition,
+    1,
+  );
+const end = Date.parse('2026-11-23T00:00:00Z');
+
+function csv(count: number, skip?: number): string {
+  const rows = ['open_time,open,high,low,close,volume'];
+  for (let i = count; i >= 1; i--) {
+    if (i === skip) continue;
+    const t = end - i * HOUR;
+    const p = 100 + Math.sin(i / 9) * 5 + (i % 5);
+    rows.push(`${t},${p},${p + 1},${p - 1},${p + 0.3},${1000 + (i % 17)}`);
+  }
+  rows.push(`${end},1,2,0.5,1.5,10`); // the next day's first candle: past the data date
+  return rows.join('\n');
+}
+
+describe('market data', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ty-candles-'));
+  let exchange: FakeExchange;
+  beforeAll(async () => {
+    exchange = await startFakeExchange([{ symbol: 'BTCUSDT', quoteVolume: 1, bidPrice: 1, askPrice: 1 }]);
+  });
+  afterAll(() => exchange.close());
+
+  it('reads candle CSVs by their header, and says which column is missing', () => {
+    expect(parseCandleCsv('volume,close,low,high,open,open_time\n5,2,1,3,1.5,2026-11-22T00:00:00Z\n')).toEqual([
+      { openTime: Date.parse('2026-11-22T00:00:00Z'), open: 1.5, high: 3, low: 1, close: 2, volume: 5 },
+    ]);
+    expect(() => parseCandleCsv('open_time,open,high,low,close\n1,1,1,1,1')).toThrow(/no "volume" column/);
+  });
+
+  it('takes the lookback from files, up to the end of the data date', async () => {
+    writeFileSync(join(dir, 'BTCUSDT_1h.csv'), csv(900));
+    const data = new MarketDataService(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
+    const candles = (await data.candlesFor(spec('BTCUSDT', 600)))!;
+    expect(candles).toHaveLength(600);
+    expect(candles[candles.length - 1].openTime).toBe(end - HOUR);
+    expect(validateCandles(candles, '1h')).toEqual([]);
+    expect(trainBuiltin({ spec: spec('BTCUSDT', 600), candles }).metrics.directionalHitRate).toBeGreaterThan(0);
+  });
+
+  it('reports a gap in file candles as bad data, not something to train on', async () => {
+    writeFileSync(join(dir, 'ETHUSDT_1h.csv'), csv(700, 300));
+    const data = new MarketDataService(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
+    const candles = (await data.candlesFor(spec('ETHUSDT', 600)))!;
+    expect(() => trainBuiltin({ spec: spec('ETHUSDT', 600), candles })).toThrow(TrainingDataError);
+    await expect(data.candlesFor(spec('SOLUSDT', 600))).rejects.toMatchObject({ errorType: 'bad_data', retryable: false });
+  });
+
+  it('pages the exchange klines backwards until the lookback is covered', async () => {
+    const data = new MarketDataService(agentEnv.parse({ AGENT_DATA_SOURCE: 'exchange', EXCHANGE_API_URL: exchange.url }));
+    const candles = (await data.candlesFor(spec('BTCUSDT', 2500)))!;
+    expect(candles).toHaveLength(2500);
+    expect(candles[candles.length - 1].openTime).toBe(end - HOUR);
+    expect(validateCandles(candles, '1h')).toEqual([]);
+    expect(exchange.requests.filter((p) => p === '/api/v3/klines')).toHaveLength(3);
+    await expect(data.candlesFor(spec('NOPEUSDT', 10))).rejects.toMatchObject({ errorType: 'bad_data', message: expect.stringMatching(/Invalid symbol/) });
+  });
+
+  it('needs an exchange URL to use the exchange', () => {
+    expect(() => agentEnv.parse({ AGENT_DATA_SOURCE: 'exchange' })).toThrow(/EXCHANGE_API_URL/);
+  });
+});
