@@ -6,6 +6,11 @@ import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.conf
 const Ticker24h = z.array(z.object({ symbol: z.string(), quoteVolume: z.string() }).passthrough());
 const BookTicker = z.array(z.object({ symbol: z.string(), bidPrice: z.string(), askPrice: z.string() }).passthrough());
 
+/** The exchange could not answer now: worth trying again later, unlike a bad request. */
+export class ExchangeUnavailableError extends Error {
+  override readonly name = 'ExchangeUnavailableError';
+}
+
 /**
  * An exchange's public market data API in Binance's shape, at a configurable base URL, so the same
  * code runs against the exchange and against a stand-in on loopback.
@@ -22,7 +27,10 @@ export class ExchangeClient {
     // Relative to the base, so a base URL with a path (a proxy, a stand-in) keeps it.
     const base = this.cfg.EXCHANGE_API_URL!;
     const url = new URL(path.replace(/^\//, ''), base.endsWith('/') ? base : `${base}/`);
-    const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(15_000) }).catch((err) => {
+      throw new ExchangeUnavailableError(`exchange unreachable for GET ${url.pathname}: ${(err as Error).message}`);
+    });
+    if (res.status >= 500 || res.status === 429) throw new ExchangeUnavailableError(`exchange answered ${res.status} to GET ${url.pathname}`);
     if (!res.ok) throw new Error(`exchange answered ${res.status} to GET ${url.pathname}`);
     const parsed = schema.safeParse(await res.json());
     if (!parsed.success) throw new Error(`unexpected answer from GET ${url.pathname}: ${parsed.error.issues[0].message}`);

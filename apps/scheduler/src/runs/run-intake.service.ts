@@ -6,6 +6,7 @@ import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { CapacityView } from '../capacity/capacity-view.service';
 import { CostsService } from '../costs/costs.service';
+import { ExchangeUnavailableError } from '../exchange/exchange-client';
 import { UniverseService } from '../symbols/universe.service';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
@@ -52,6 +53,8 @@ export class RunIntakeService {
       return existing;
     }
     const { symbols, refused } = await this.universe.resolve(request.symbols).catch((err) => {
+      // An exchange outage passes; a missing file or a refused request does not.
+      if (err instanceof ExchangeUnavailableError) throw err;
       throw new PermanentError(`cannot resolve the symbol selection: ${(err as Error).message}`);
     });
     if (symbols.length === 0) {
