@@ -4,3 +4,4 @@ export * from './boot-test-app';
 export * from './fake-exchange';
 export * from './otlp-receiver';
 export * from './s3-test-server';
+export * from './job-definition';

@@ -1,31 +1,15 @@
 import type { INestApplication } from '@nestjs/common';
 import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, testJobDefinition } from '@trainyard/testing';
 import { CAPACITY_KEY, capacityBucket, toJobSpec, type JobDefinition } from '@trainyard/contracts';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 
 jest.setTimeout(60_000);
 
-const definition = (symbol: string, gpuMemoryGb: number, priority: JobDefinition['priority'] = 'normal'): JobDefinition => ({
-  jobId: `r1-${symbol}`,
-  runId: 'r1',
-  symbol,
-  date: '2026-11-22',
-  featureset: 'fs1',
-  timeframe: '1h',
-  lookbackCandles: 1000,
-  model: { type: 'logistic', learningRate: 0.5, epochs: 10, seed: 1 },
-  costs: { feeBps: 10, spreadBps: 2 },
-  driver: { kind: 'command', command: ['python', 'train.py'] },
-  resources: { gpuMemoryGb, cpus: 1 },
-  timeoutMinutes: 45,
-  priority,
-  purpose: 'production',
-  promote: 'off',
-  canary: false,
-});
+const definition = (symbol: string, gpuMemoryGb: number, priority: JobDefinition['priority'] = 'normal') =>
+  testJobDefinition({ symbol, runId: 'r1', priority, driver: { kind: 'command', command: ['python', 'train.py'] }, resources: { gpuMemoryGb, cpus: 1 } });
 
 /** The broker alone on real NATS and PostgreSQL; the test plays the agents and the scheduler. */
 describe('gpu-broker leases', () => {

@@ -4,7 +4,7 @@ import { ManualPromotionService } from '../promotion/manual-promotion.service';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore } from '../registry/registry.store';
 import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody, SymbolParam, VersionParam } from './api-schemas';
-import { ZodValidationPipe } from './zod-validation.pipe';
+import { ZodValidationPipe } from '@trainyard/runtime';
 
 const SymbolPipe = new ZodValidationPipe(SymbolParam, 'symbol');
 const VersionPipe = new ZodValidationPipe(VersionParam, 'version');

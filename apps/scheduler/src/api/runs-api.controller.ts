@@ -7,7 +7,7 @@ import { JobLifecycleService } from '../runs/job-lifecycle.service';
 import { SchedulerStore } from '../runs/scheduler.store';
 import { CancelBody, ListRunsQuery, StartRunBody } from './api-schemas';
 import { RunQueries } from './run-queries';
-import { ZodValidationPipe } from './zod-validation.pipe';
+import { ZodValidationPipe } from '@trainyard/runtime';
 
 const IdParam = new ZodValidationPipe(Id, 'id');
 

@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { Clock } from '@trainyard/runtime';
 import { StatsQuery } from './api-schemas';
 import { RunQueries } from './run-queries';
-import { ZodValidationPipe } from './zod-validation.pipe';
+import { ZodValidationPipe } from '@trainyard/runtime';
 
 @Controller('stats')
 export class StatsController {

@@ -4,32 +4,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toJobSpec, type JobDefinition, type Lease } from '@trainyard/contracts';
+import { toJobSpec, type Lease } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, testJobDefinition } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { agentEnv } from '../config/agent.config';
 
 jest.setTimeout(60_000);
 
-const definition = (symbol: string, featureset = 'fs1'): JobDefinition => ({
-  jobId: `run1-${symbol}`,
-  runId: 'run1',
-  symbol,
-  date: '2026-11-22',
-  featureset,
-  timeframe: '1h',
-  lookbackCandles: 600,
-  model: { type: 'logistic', learningRate: 0.5, epochs: 5, seed: 3 },
-  costs: { feeBps: 10, spreadBps: 2 },
-  driver: { kind: 'builtin' },
-  resources: { gpuMemoryGb: 0, cpus: 1 },
-  timeoutMinutes: 45,
-  priority: 'normal',
-  purpose: 'production',
-  promote: 'off',
-  canary: false,
-});
+const definition = (symbol: string, featureset = 'fs1') => testJobDefinition({ symbol, featureset, lookbackCandles: 600, model: { type: 'logistic', learningRate: 0.5, epochs: 5, seed: 3 } });
 
 /** The agent alone on real NATS and a real artifact folder; the test plays the broker. */
 describe('trainer-agent', () => {

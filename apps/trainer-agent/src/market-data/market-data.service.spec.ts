@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toJobSpec, type JobDefinition } from '@trainyard/contracts';
-import { startFakeExchange, type FakeExchange } from '@trainyard/testing';
+import { toJobSpec } from '@trainyard/contracts';
+import { startFakeExchange, testJobDefinition, type FakeExchange } from '@trainyard/testing';
 import { agentEnv } from '../config/agent.config';
 import { trainBuiltin, TrainingDataError } from '../training/builtin-trainer';
 import { validateCandles } from '../training/candles';
@@ -10,15 +10,7 @@ import { parseCandleCsv } from './candle-csv';
 import { MarketDataService } from './market-data.service';
 
 const HOUR = 3_600_000;
-const spec = (symbol: string, lookbackCandles: number) =>
-  toJobSpec(
-    {
-      jobId: `r-${symbol}`, runId: 'r', symbol, date: '2026-11-22', featureset: 'fs1', timeframe: '1h', lookbackCandles,
-      model: { type: 'logistic', learningRate: 0.5, epochs: 5, seed: 1 }, costs: { feeBps: 10, spreadBps: 2 }, driver: { kind: 'builtin' },
-      resources: { gpuMemoryGb: 0, cpus: 1 }, timeoutMinutes: 45, priority: 'normal', purpose: 'production', promote: 'off', canary: false,
-    } satisfies JobDefinition,
-    1,
-  );
+const spec = (symbol: string, lookbackCandles: number) => toJobSpec(testJobDefinition({ symbol, runId: 'r', lookbackCandles }), 1);
 const end = Date.parse('2026-11-23T00:00:00Z');
 
 function csv(count: number, skip?: number): string {
