@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -6,6 +7,25 @@ import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { LocalStack } from '../../tools/cli/src/local-stack';
+
+const bindable = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/**
+ * The first of `count` consecutive free ports, below Linux's ephemeral range (32768+) so that no
+ * outgoing connection of this or another process can take one of them meanwhile.
+ */
+async function freeBasePort(count: number): Promise<number> {
+  for (;;) {
+    const base = 20000 + Math.floor(Math.random() * (32000 - 20000 - count));
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => bindable(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+}
 
 /**
  * The five services as separate processes (built with `npm run build`) on the real NATS and
@@ -32,7 +52,7 @@ export class SystemUnderTest {
         DATABASE_URL: this.db.url,
         DATA_DIR: this.dataDir,
         ARTIFACTS_DIR: this.artifactsDir,
-        TRAINYARD_BASE_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+        TRAINYARD_BASE_PORT: String(await freeBasePort(5)),
         AGENT_ID: `agent-${this.prefix}`,
         AGENT_NVIDIA_SMI: 'none',
         AGENT_CPU_SLOTS: '2',

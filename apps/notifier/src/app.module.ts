@@ -6,6 +6,7 @@ import { AppConfigModule, HealthModule } from '@trainyard/runtime';
 import { AlertsModule } from './alerts/alerts.module';
 import { MessageEntity } from './alerts/message.entity';
 import { NOTIFIER_CONFIG, type NotifierConfig } from './config/notifier.config';
+import { ModelDigest1764100000005 } from './migrations/1764100000005-model-digest';
 import { NotifierInit1763900000005 } from './migrations/1763900000005-notifier-init';
 
 @Module({})
@@ -22,7 +23,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [MessageEntity],
-          migrations: [NotifierInit1763900000005],
+          migrations: [NotifierInit1763900000005, ModelDigest1764100000005],
         }),
         HealthModule,
         AlertsModule,

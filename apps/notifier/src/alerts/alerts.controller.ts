@@ -3,12 +3,19 @@ import { Payload } from '@nestjs/microservices';
 import type { EventMessage } from '@trainyard/contracts';
 import { Consume } from '@trainyard/messaging';
 import { AlertsService } from './alerts.service';
-import { formatModelPromoted, formatModelRejected, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
+import { DigestService } from './digest.service';
+import { formatModelLine, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
 
-/** Dedupe keys come from the data, not the message id, so a republish under a new id still sends once. */
+/**
+ * Dedupe keys come from the data, not the message id, so a republish under a new id still sends
+ * once; model decisions use the promoter's ids, which it derives from the version and decision.
+ */
 @Controller()
 export class AlertsController {
-  constructor(private readonly alerts: AlertsService) {}
+  constructor(
+    private readonly alerts: AlertsService,
+    private readonly digest: DigestService,
+  ) {}
 
   @Consume('run.started')
   onRunStarted(@Payload() m: EventMessage<'run.started'>) {
@@ -20,14 +27,15 @@ export class AlertsController {
     return this.alerts.notify('run.completed', `run.completed:${m.runId}`, formatRunCompleted(m));
   }
 
+  /** Decisions come one per symbol: they go out together in the next digest. */
   @Consume('model.promoted')
   onModelPromoted(@Payload() m: EventMessage<'model.promoted'>) {
-    return this.alerts.notify('model.promoted', `model.promoted:${m.symbol}:v${m.version}`, formatModelPromoted(m));
+    return this.digest.queue(`model.promoted:${m.id}`, formatModelLine(m));
   }
 
   @Consume('model.rejected')
   onModelRejected(@Payload() m: EventMessage<'model.rejected'>) {
-    return this.alerts.notify('model.rejected', `model.rejected:${m.symbol}:v${m.version}`, formatModelRejected(m));
+    return this.digest.queue(`model.rejected:${m.id}`, formatModelLine(m));
   }
 
   @Consume('storage.quota_warning')

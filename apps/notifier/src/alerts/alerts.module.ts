@@ -3,6 +3,8 @@ import { Clock, ReadinessRegistry } from '@trainyard/runtime';
 import { NOTIFIER_CONFIG, type NotifierConfig } from '../config/notifier.config';
 import { AlertsController } from './alerts.controller';
 import { AlertsService } from './alerts.service';
+import { DigestService } from './digest.service';
+import { DigestStore } from './digest.store';
 import { LogNotifier } from './log.notifier';
 import { MessageStore } from './message.store';
 import { NOTIFIER, type Notifier } from './notifier';
@@ -14,6 +16,8 @@ import { TelegramNotifier } from './telegram.notifier';
     Clock,
     MessageStore,
     AlertsService,
+    DigestStore,
+    DigestService,
     {
       provide: NOTIFIER,
       inject: [NOTIFIER_CONFIG],

@@ -7,6 +7,7 @@ import { deleteTestStream, testNatsUrl, testPrefix } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { notifierEnv } from '../config/notifier.config';
 import { AlertsController } from './alerts.controller';
+import { DigestService } from './digest.service';
 import { NOTIFIER, type Notifier } from './notifier';
 
 class FakeNotifier implements Notifier {
@@ -53,6 +54,7 @@ describe('alerts dedupe (real PostgreSQL, fake notifier)', () => {
   let db: TestDatabase;
   let app: TestingModule;
   let alerts: AlertsController;
+  let digest: DigestService;
   let ds: DataSource;
 
   beforeAll(async () => {
@@ -65,6 +67,7 @@ describe('alerts dedupe (real PostgreSQL, fake notifier)', () => {
     moduleRef.useLogger(false);
     app = await moduleRef.init();
     alerts = app.get(AlertsController);
+    digest = app.get(DigestService);
     ds = app.get(DataSource);
   });
 
@@ -99,5 +102,33 @@ describe('alerts dedupe (real PostgreSQL, fake notifier)', () => {
     await alerts.onRunCompleted(completed('daily-20261123', 'c'));
     expect(fake.sent).toHaveLength(1);
     expect(await logged('run.completed:daily-20261123')).toHaveLength(1);
+  });
+
+  it('gathers the model decisions of a 300-symbol run into one message, each counted once', async () => {
+    const decision = (i: number): EventMessage<'model.promoted'> => ({
+      schemaVersion: 1,
+      id: `S${i}USDT-v1-promoted`,
+      occurredAt: '2026-11-23T01:00:00.000Z',
+      symbol: `S${i}USDT`,
+      version: 1,
+      runId: 'daily-20261122',
+      jobId: `daily-20261122-S${i}USDT`,
+      metrics: { directionalHitRate: 0.55, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 },
+      productionMetrics: null,
+      decision: { outcome: 'promote', rule: 'no_production', mode: 'auto', applied: true, reason: 'no production model yet' },
+      productionUri: null,
+    });
+    for (let i = 0; i < 300; i++) await alerts.onModelPromoted(decision(i));
+    await alerts.onModelPromoted(decision(7));
+    expect(fake.sent).toHaveLength(0);
+
+    fake.failNext = true;
+    await expect(digest.flush()).rejects.toThrow('chat service unavailable');
+    expect(await digest.flush()).toBe(300);
+    expect(await digest.flush()).toBe(0);
+    expect(fake.sent).toHaveLength(1);
+    expect(fake.sent[0]).toMatch(/^📦 <b>Model decisions: 300 promoted<\/b>/);
+    expect(fake.sent[0]).toMatch(/… and 275 more$/);
+    expect(await ds.query(`SELECT count(*)::int AS n FROM notifier.messages WHERE kind = 'model.digest'`)).toEqual([{ n: 1 }]);
   });
 });

@@ -1,6 +1,6 @@
 import type { EventMessage, Metrics } from '@trainyard/contracts';
 import { htmlToText } from './html';
-import { formatModelPromoted, formatModelRejected, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
+import { formatDigest, formatModelLine, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
 
 const envelope = { schemaVersion: 1 as const, id: 'm1', occurredAt: '2026-11-23T01:00:00.000Z' };
 const metrics = (directionalHitRate: number, maxDrawdown = 0.08): Metrics => ({
@@ -116,34 +116,27 @@ describe('message formatting', () => {
     );
   });
 
-  it('tells a promotion from a dry-run verdict', () => {
-    expect(htmlToText(formatModelPromoted(promoted({}, metrics(0.53, 0.1))))).toBe(
-      [
-        '🚀 BTCUSDT v3 promoted to production',
-        'higher_hit_rate: hit rate 56.25% > production 53.00%',
-        'new: hit rate 56.3% · sharpe 1.23 · max drawdown 8.0%',
-        'production: hit rate 53.0% · sharpe 1.23 · max drawdown 10.0%',
-        'run daily-20261122',
-      ].join('\n'),
+  it('puts each decision on one line, telling a promotion from a dry verdict, a rejection and a non-comparison', () => {
+    const base = promoted({}, metrics(0.53, 0.1));
+    const rejected = (decision: EventMessage<'model.rejected'>['decision']): EventMessage<'model.rejected'> => ({ ...base, decision });
+    expect(htmlToText(formatModelLine(base))).toBe('🚀 BTCUSDT v3 promoted (higher_hit_rate, hit rate 56.3% vs 53.0%)');
+    expect(htmlToText(formatModelLine(promoted({ mode: 'dry', applied: false, rule: 'no_production', reason: 'none yet' }, null)))).toBe(
+      '🧪 BTCUSDT v3 would be promoted (dry, no_production, hit rate 56.3%)',
     );
-    const dry = htmlToText(formatModelPromoted(promoted({ mode: 'dry', applied: false, rule: 'no_production', reason: 'no production model yet (canary run: auto downgraded to dry)' }, null)));
-    expect(dry.split('\n').slice(0, 4)).toEqual([
-      '🧪 BTCUSDT v3 would be promoted (dry run, nothing changed)',
-      'no_production: no production model yet (canary run: auto downgraded to dry)',
-      'new: hit rate 56.3% · sharpe 1.23 · max drawdown 8.0%',
-      'production: none yet',
-    ]);
+    expect(htmlToText(formatModelLine(rejected({ outcome: 'reject', rule: 'lower_hit_rate', mode: 'auto', applied: false, reason: 'lower' })))).toBe(
+      '🛑 BTCUSDT v3 rejected (lower_hit_rate, hit rate 56.3% vs 53.0%)',
+    );
+    expect(htmlToText(formatModelLine(rejected({ outcome: 'not_comparable', rule: 'costs_differ', mode: 'auto', applied: false, reason: 'costs differ' })))).toBe(
+      '⚖️ BTCUSDT v3 not compared (costs differ)',
+    );
   });
 
-  it('tells a rejection from a comparison that could not be made', () => {
-    const base = promoted({}, metrics(0.6));
-    const rejected = (decision: EventMessage<'model.rejected'>['decision']): EventMessage<'model.rejected'> => ({ ...base, decision });
-    expect(htmlToText(formatModelRejected(rejected({ outcome: 'reject', rule: 'lower_hit_rate', mode: 'auto', applied: false, reason: 'hit rate 56.25% < production 60.00%' }))).split('\n')[0]).toBe(
-      '🛑 BTCUSDT v3 rejected',
-    );
-    expect(
-      htmlToText(formatModelRejected(rejected({ outcome: 'not_comparable', rule: 'costs_differ', mode: 'auto', applied: false, reason: 'costs differ' }))).split('\n').slice(0, 2),
-    ).toEqual(['⚖️ BTCUSDT v3 not compared', 'costs_differ: costs differ']);
+  it('keeps a digest of many decisions phone-sized: counts, 25 lines, the rest counted', () => {
+    const lines = [...Array.from({ length: 280 }, (_, i) => `🚀 S${i} v1 promoted (no_production, hit rate 55.0%)`), ...Array.from({ length: 20 }, (_, i) => `🛑 R${i} v2 rejected (lower_hit_rate, hit rate 50.0% vs 51.0%)`)];
+    const text = htmlToText(formatDigest(lines)).split('\n');
+    expect(text[0]).toBe('📦 Model decisions: 280 promoted · 20 rejected');
+    expect(text).toHaveLength(1 + 25 + 1);
+    expect(text[text.length - 1]).toBe('… and 275 more');
   });
 
   it('warns about storage in gigabytes and percent', () => {

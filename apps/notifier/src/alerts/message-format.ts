@@ -50,36 +50,31 @@ export function formatRunCompleted(m: EventMessage<'run.completed'>): string {
   return lines.join('\n');
 }
 
-function metricsLine(label: string, x: Metrics): string {
-  return `${label}: hit rate ${pct(x.directionalHitRate)} · sharpe ${x.sharpe.toFixed(2)} · max drawdown ${pct(x.maxDrawdown)}`;
-}
-
-function modelLines(m: EventMessage<'model.promoted'> | EventMessage<'model.rejected'>): string[] {
-  const d = m.decision;
-  return [
-    `${esc(d.rule)}: ${esc(d.reason)}`,
-    metricsLine('new', m.metrics),
-    m.productionMetrics ? metricsLine('production', m.productionMetrics) : 'production: none yet',
-    `run ${esc(m.runId)}`,
-  ];
-}
-
-export function formatModelPromoted(m: EventMessage<'model.promoted'>): string {
-  const title = m.decision.applied
-    ? `🚀 <b>${esc(m.symbol)} v${m.version} promoted to production</b>`
-    : `🧪 <b>${esc(m.symbol)} v${m.version} would be promoted</b> (${esc(m.decision.mode)} run, nothing changed)`;
-  return [title, ...modelLines(m)].join('\n');
-}
-
-export function formatModelRejected(m: EventMessage<'model.rejected'>): string {
-  const title =
-    m.decision.outcome === 'not_comparable'
-      ? `⚖️ <b>${esc(m.symbol)} v${m.version} not compared</b>`
-      : `🛑 <b>${esc(m.symbol)} v${m.version} rejected</b>`;
-  return [title, ...modelLines(m)].join('\n');
-}
-
 export function formatStorageQuotaWarning(m: EventMessage<'storage.quota_warning'>): string {
   const gb = (bytes: number) => (bytes / 1e9).toFixed(1);
   return [`💾 <b>Artifact storage ${(m.usedFraction * 100).toFixed(0)}% full</b>`, `${gb(m.bytesUsed)} GB of ${gb(m.quotaBytes)} GB quota; retention keeps the top versions per symbol`].join('\n');
+}
+
+/** One line of the model digest: what was decided for a version, and the rule that decided it. */
+export function formatModelLine(m: EventMessage<'model.promoted'> | EventMessage<'model.rejected'>): string {
+  const d = m.decision;
+  const name = `${esc(m.symbol)} v${m.version}`;
+  const hit = `hit rate ${pct(m.metrics.directionalHitRate)}${m.productionMetrics ? ` vs ${pct(m.productionMetrics.directionalHitRate)}` : ''}`;
+  if (d.outcome === 'promote') return d.applied ? `🚀 ${name} promoted (${esc(d.rule)}, ${hit})` : `🧪 ${name} would be promoted (${esc(d.mode)}, ${esc(d.rule)}, ${hit})`;
+  if (d.outcome === 'not_comparable') return `⚖️ ${name} not compared (${esc(d.reason)})`;
+  return `🛑 ${name} rejected (${esc(d.rule)}, ${hit})`;
+}
+
+const MAX_DIGEST_LINES = 25;
+
+/** Many decisions in one phone-sized message: counts first, then the lines, the rest counted. */
+export function formatDigest(lines: string[]): string {
+  const count = (icon: string) => lines.filter((l) => l.startsWith(icon)).length;
+  const counts = [['🚀', 'promoted'], ['🧪', 'would be promoted'], ['🛑', 'rejected'], ['⚖️', 'not compared']]
+    .map(([icon, label]) => [count(icon), label] as const)
+    .filter(([n]) => n > 0)
+    .map(([n, label]) => `${n} ${label}`);
+  const shown = lines.slice(0, MAX_DIGEST_LINES);
+  const more = lines.length - shown.length;
+  return [`📦 <b>Model decisions: ${counts.join(' · ')}</b>`, ...shown, ...(more > 0 ? [`… and ${more} more`] : [])].join('\n');
 }

@@ -6,7 +6,7 @@ import type { EventName } from '@trainyard/contracts';
 export class MessageEntity {
   @PrimaryGeneratedColumn() id!: number;
   /** The event that caused it. */
-  @Column('text') kind!: EventName;
+  @Column('text') kind!: EventName | 'model.digest';
   @Column('text', { name: 'dedupe_key' }) dedupeKey!: string;
   /** Telegram HTML, as sent. */
   @Column('text') text!: string;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { busEnv, databaseEnv, envList, httpEnv } from '@trainyard/config';
+import { busEnv, databaseEnv, envNumber, envList, httpEnv } from '@trainyard/config';
 
 export const notifierEnv = z
   .object({
@@ -12,6 +12,8 @@ export const notifierEnv = z
     TELEGRAM_CHAT_IDS: envList,
     /** Bot API base URL, for a self-hosted Bot API server or a test stand-in. */
     TELEGRAM_API_URL: z.string().url().optional(),
+    /** Model decisions are gathered and sent as one message this often. */
+    NOTIFIER_DIGEST_SECONDS: envNumber(15, 1),
   })
   .refine((c) => !c.TELEGRAM_BOT_TOKEN || c.TELEGRAM_CHAT_IDS.length > 0, {
     path: ['TELEGRAM_CHAT_IDS'],
