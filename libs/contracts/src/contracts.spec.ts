@@ -15,25 +15,15 @@ import {
   trainingHash,
   canTransitionJob,
 } from './index';
+import { testJobDefinition } from '@trainyard/testing';
 
-const def: JobDefinition = {
+const def: JobDefinition = testJobDefinition({
   jobId: 'daily-20261122-BTCUSDT',
   runId: 'daily-20261122',
-  symbol: 'BTCUSDT',
-  date: '2026-11-22',
-  featureset: 'fs1',
-  timeframe: '1h',
   lookbackCandles: 2000,
   model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 },
-  costs: { feeBps: 10, spreadBps: 2 },
-  driver: { kind: 'builtin' },
-  resources: { gpuMemoryGb: 0, cpus: 1 },
-  timeoutMinutes: 45,
-  priority: 'normal',
-  purpose: 'production',
   promote: 'auto',
-  canary: false,
-};
+});
 
 describe('contracts', () => {
   it('canonical JSON ignores key order, so spec hashes are stable', () => {

@@ -5,3 +5,4 @@ export * from './fake-exchange';
 export * from './otlp-receiver';
 export * from './s3-test-server';
 export * from './job-definition';
+export * from './job-succeeded';

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataSource } from 'typeorm';
-import { Events, type Metrics } from '@trainyard/contracts';
+import type { Metrics } from '@trainyard/contracts';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from '../promotion/production-artifacts.service';
@@ -68,34 +68,7 @@ describe('promoter REST API', () => {
   async function train(symbol: string, hitRate: number, sharpe = 1.2, folder = stamp(0, jobs)): Promise<string> {
     const jobId = `daily-20261122-${symbol}-${++jobs}`;
     const artifactsPrefix = `models/${symbol}/${folder}`;
-    const artifacts = [];
-    for (const [name, body] of Object.entries({ 'model.bin': `weights of ${jobId}`, 'metrics.json': JSON.stringify(metrics(hitRate, sharpe)) })) {
-      const put = await store.put(`${artifactsPrefix}/${name}`, body);
-      artifacts.push({ name, uri: put.uri, sha256: put.sha256, bytes: put.bytes });
-    }
-    const event = Events.JobSucceeded.schema.parse({
-      schemaVersion: 1,
-      id: `${jobId}-succeeded`,
-      occurredAt: '2026-11-23T01:00:00Z',
-      jobId,
-      runId: 'daily-20261122',
-      symbol,
-      attempt: 1,
-      agentId: 'local-1',
-      leaseId: `lease-${jobId}`,
-      date: '2026-11-22',
-      featureset: 'fs1',
-      costs: { feeBps: 10, spreadBps: 2 },
-      promote: 'auto',
-      canary: false,
-      artifactsPrefix,
-      artifacts,
-      metrics: metrics(hitRate, sharpe),
-      evaluationWindow: { from: '2026-10-01T00:00:00Z', to: '2026-11-22T00:00:00Z', candles: 400 },
-      trainSeconds: 4,
-      startedAt: '2026-11-23T00:59:50Z',
-      finishedAt: '2026-11-23T00:59:56Z',
-    });
+    const event = await trainedJob({ store, symbol, jobId, metrics: metrics(hitRate, sharpe), artifactsPrefix });
     await app.get(PromotionController).onJobSucceeded(event);
     return artifactsPrefix;
   }

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@trainyard/config';
-import { Events, type EventMessage, type Metrics, type PromoteMode } from '@trainyard/contracts';
+import type { Metrics, PromoteMode } from '@trainyard/contracts';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { ARTIFACT_STORE, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
-import { deleteTestStream, readStored, startS3TestServer, testNatsUrl, testPrefix, type S3TestServer } from '@trainyard/testing';
+import { deleteTestStream, readStored, startS3TestServer, testNatsUrl, testPrefix, trainedJob, type S3TestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from './production-artifacts.service';
@@ -55,39 +55,8 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     await s3?.close();
   });
 
-  /** Uploads an attempt's artifacts as the trainer does and returns its job.succeeded. */
-  async function trained(symbol: string, jobId: string, hitRate: number, promote: PromoteMode = 'auto', canary = false): Promise<EventMessage<'job.succeeded'>> {
-    const artifactsPrefix = `models/${symbol}/${jobId}`;
-    const files = { 'model.bin': `weights of ${jobId}`, 'metrics.json': JSON.stringify(metrics(hitRate)) };
-    const artifacts = [];
-    for (const [name, body] of Object.entries(files)) {
-      const put = await store.put(`${artifactsPrefix}/${name}`, body);
-      artifacts.push({ name, uri: put.uri, sha256: put.sha256, bytes: put.bytes });
-    }
-    return Events.JobSucceeded.schema.parse({
-      schemaVersion: 1,
-      id: `${jobId}-succeeded`,
-      occurredAt: '2026-11-23T01:00:00Z',
-      jobId,
-      runId: 'daily-20261122',
-      symbol,
-      attempt: 1,
-      agentId: 'local-1',
-      leaseId: `lease-${jobId}`,
-      date: '2026-11-22',
-      featureset: 'fs1',
-      costs: { feeBps: 10, spreadBps: 2 },
-      promote,
-      canary,
-      artifactsPrefix,
-      artifacts,
-      metrics: metrics(hitRate),
-      evaluationWindow: { from: '2026-10-01T00:00:00Z', to: '2026-11-22T00:00:00Z', candles: 400 },
-      trainSeconds: 4,
-      startedAt: '2026-11-23T00:59:50Z',
-      finishedAt: '2026-11-23T00:59:56Z',
-    });
-  }
+  const trained = (symbol: string, jobId: string, hitRate: number, promote: PromoteMode = 'auto', canary = false) =>
+    trainedJob({ store, symbol, jobId, metrics: metrics(hitRate), promote, canary });
 
   const versionsOf = (symbol: string): Promise<{ id: number; version: number; stage: string; job_id: string }[]> =>
     ds.query(`SELECT id, version, stage, job_id FROM promoter.model_versions WHERE symbol = $1 ORDER BY version`, [symbol]);

@@ -1,29 +1,11 @@
-import type { JobSpec } from '@trainyard/contracts';
+import { toJobSpec, type JobSpec } from '@trainyard/contracts';
+import { testJobDefinition } from '@trainyard/testing';
 import { trainBuiltin, TrainingDataError, type BuiltinProgress } from './builtin-trainer';
 import { generateSyntheticCandles } from './candles';
 
 function jobSpec(overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    jobId: 'job-1',
-    runId: 'run-1',
-    symbol: 'BTCUSDT',
-    date: '2024-06-01',
-    featureset: 'fs1',
-    timeframe: '1h',
-    lookbackCandles: 2000,
-    model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 },
-    costs: { feeBps: 5, spreadBps: 2 },
-    driver: { kind: 'builtin' },
-    resources: { gpuMemoryGb: 0, cpus: 1 },
-    timeoutMinutes: 60,
-    priority: 'normal',
-    purpose: 'production',
-    promote: 'off',
-    canary: false,
-    specHash: 'a'.repeat(64),
-    attempt: 1,
-    ...overrides,
-  };
+  const definition = testJobDefinition({ jobId: 'job-1', runId: 'run-1', date: '2024-06-01', lookbackCandles: 2000, model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 }, costs: { feeBps: 5, spreadBps: 2 } });
+  return { ...toJobSpec(definition, 1), ...overrides };
 }
 
 describe('trainBuiltin', () => {
