@@ -244,6 +244,31 @@ export const LeaseLost = event({
   reason: z.string(),
 });
 
+/** A Vast.ai instance the broker rented, from the moment the API confirmed it. */
+const instanceRef = {
+  instanceId: z.number().int().positive(),
+  label: z.string().max(256),
+  gpuName: z.string(),
+  numGpus: z.number().int().min(1),
+  pricePerHour: z.number().nonnegative(),
+  interruptible: z.boolean(),
+};
+export const InstanceCreated = event({ ...instanceRef, offerId: z.number().int().positive() });
+export const InstanceReady = event({ ...instanceRef, agentId: Id, provisionSeconds: z.number().nonnegative() });
+export const InstanceDestroyed = event({
+  ...instanceRef,
+  reason: z.enum(['idle', 'max_runtime', 'run_completed', 'failed', 'outbid', 'orphan', 'shutdown', 'budget']),
+  detail: z.string().max(2000),
+  seconds: z.number().nonnegative(),
+  cost: z.number().nonnegative(),
+});
+/** Something a person should know about renting: the daily budget is spent, the API refuses the key, a destroy keeps failing. */
+export const InstanceAlert = event({
+  kind: z.enum(['budget_exhausted', 'auth_failed', 'destroy_failing', 'no_offers', 'provision_failed']),
+  message: z.string().max(2000),
+  instanceId: z.number().int().positive().nullable(),
+});
+
 export const Decision = z.object({
   outcome: z.enum(['promote', 'reject', 'not_comparable', 'skipped']),
   rule: z.string(),

@@ -55,6 +55,10 @@ export const Events = {
   ModelRejected: contract('model.rejected', E.ModelRejected),
   ModelRolledBack: contract('model.rolled_back', E.ModelRolledBack),
   StorageQuotaWarning: contract('storage.quota_warning', E.StorageQuotaWarning),
+  InstanceCreated: contract('instance.created', E.InstanceCreated),
+  InstanceReady: contract('instance.ready', E.InstanceReady),
+  InstanceDestroyed: contract('instance.destroyed', E.InstanceDestroyed),
+  InstanceAlert: contract('instance.alert', E.InstanceAlert),
 } as const;
 
 export type Events = typeof Events;
