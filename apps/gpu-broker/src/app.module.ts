@@ -9,6 +9,9 @@ import { LeaseRequestEntity } from './leases/lease-request.entity';
 import { LeaseEntity } from './leases/lease.entity';
 import { LeasesModule } from './leases/leases.module';
 import { BrokerInit1763900000001 } from './migrations/1763900000001-broker-init';
+import { BrokerInstances1763900000002 } from './migrations/1763900000002-broker-instances';
+import { InstanceEntity } from './vast/instance.entity';
+import { VastModule } from './vast/vast.module';
 
 @Module({})
 export class AppModule {
@@ -23,11 +26,12 @@ export class AppModule {
           url: config.DATABASE_URL,
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
-          entities: [AgentEntity, LeaseEntity, LeaseRequestEntity],
-          migrations: [BrokerInit1763900000001],
+          entities: [AgentEntity, LeaseEntity, LeaseRequestEntity, InstanceEntity],
+          migrations: [BrokerInit1763900000001, BrokerInstances1763900000002],
         }),
         HealthModule,
         LeasesModule,
+        VastModule,
       ],
     };
   }

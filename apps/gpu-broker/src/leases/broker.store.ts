@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
 import { canTransitionLease, releaseRank, type EventMessage, type JobSpec, type LeaseStatus } from '@trainyard/contracts';
 import { AgentEntity } from '../agents/agent.entity';
+import { InstanceEntity } from '../vast/instance.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
 
@@ -59,6 +60,29 @@ export class BrokerStore {
 
   activeLeases(em: EntityManager = this.ds.manager, agentId?: string): Promise<LeaseEntity[]> {
     return em.getRepository(LeaseEntity).find({ where: { status: In(ACTIVE_LEASES), ...(agentId ? { agentId } : {}) } });
+  }
+
+  /** Requests still waiting after at least one placement pass: the work local capacity could not take. */
+  waitingSince(before: Date): Promise<LeaseRequestEntity[]> {
+    return this.ds.getRepository(LeaseRequestEntity).find({
+      where: { status: 'pending', requestedAt: LessThan(before) },
+      order: { priorityRank: 'ASC', requestedAt: 'ASC', jobId: 'ASC' },
+    });
+  }
+
+  async hasPending(): Promise<boolean> {
+    return (await this.ds.getRepository(LeaseRequestEntity).count({ where: { status: 'pending' } })) > 0;
+  }
+
+  /** Rented agents placement may use, with what one of their GPUs costs an hour; others (still booting, being destroyed) are left out. */
+  async rentedAgents(em: EntityManager): Promise<Map<string, number>> {
+    const rows = await em.getRepository(InstanceEntity).find({ where: { status: 'ready' } });
+    return new Map(rows.filter((r) => r.agentId).map((r) => [r.agentId!, r.pricePerHour / r.numGpus]));
+  }
+
+  /** An agent whose machine is going away takes no more work, whatever its last heartbeat said. */
+  async retireAgent(agentId: string): Promise<void> {
+    await this.ds.getRepository(AgentEntity).update({ id: agentId }, { status: 'silent' });
   }
 
   pendingRequests(em: EntityManager): Promise<LeaseRequestEntity[]> {

@@ -53,7 +53,8 @@ export class LeaseService {
     return this.store.dispatchTransaction(async (em) => {
       const pending = await this.store.pendingRequests(em);
       if (pending.length === 0) return [];
-      const agents = await this.store.aliveAgents(em);
+      const rented = await this.store.rentedAgents(em);
+      const agents = (await this.store.aliveAgents(em)).filter((a) => a.provider !== 'vast' || rented.has(a.id));
       const usage = new Map<string, SlotUsage>();
       for (const l of await this.store.activeLeases(em)) occupy(usage, { agentId: l.agentId, device: l.device }, l.gpuMemoryGb);
       const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
@@ -73,7 +74,7 @@ export class LeaseService {
           provider: agent.provider,
           device: placement.device,
           gpuMemoryGb: need,
-          pricePerHour: this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
+          pricePerHour: rented.get(agent.id) ?? this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
           status: 'assigned',
           spec: req.spec,
           createdAt: now,

@@ -9,6 +9,7 @@ import { LeasesController } from './leases.controller';
 @Module({
   controllers: [LeasesController],
   providers: [Clock, BrokerStore, LeaseService, AgentsService, CapacityPublisher],
+  exports: [Clock, BrokerStore, LeaseService],
 })
 export class LeasesModule implements OnModuleInit {
   constructor(

@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, In, Not, type EntityManager } from 'typeorm';
+import { InstanceEntity, LIVE_INSTANCE, type InstanceStatus } from './instance.entity';
+
+/** The broker's record of every instance it rented, written before each call to the API. */
+@Injectable()
+export class InstanceStore {
+  constructor(private readonly ds: DataSource) {}
+
+  private repo(em: EntityManager = this.ds.manager) {
+    return em.getRepository(InstanceEntity);
+  }
+
+  async insert(row: InstanceEntity): Promise<void> {
+    await this.repo().insert(row);
+  }
+
+  async update(id: string, fields: Partial<InstanceEntity>): Promise<void> {
+    await this.repo().update({ id }, fields);
+  }
+
+  get(id: string): Promise<InstanceEntity | null> {
+    return this.repo().findOneBy({ id });
+  }
+
+  live(em?: EntityManager): Promise<InstanceEntity[]> {
+    return this.repo(em).find({ where: { status: In(LIVE_INSTANCE) }, order: { createdAt: 'ASC' } });
+  }
+
+  withStatus(statuses: InstanceStatus[]): Promise<InstanceEntity[]> {
+    return this.repo().find({ where: { status: In(statuses) }, order: { createdAt: 'ASC' } });
+  }
+
+  /** Live rows left by an earlier broker process: nothing holds their tunnel any more. */
+  orphans(bootId: string): Promise<InstanceEntity[]> {
+    return this.repo().find({ where: { status: In(LIVE_INSTANCE.filter((s) => s !== 'destroying')), bootId: Not(bootId) } });
+  }
+
+  /** Rows whose lifetime overlaps [since, now): what was spent in that window. */
+  async spentSince(since: Date, now: Date): Promise<number> {
+    const rows = await this.repo()
+      .createQueryBuilder('i')
+      .where('i.destroyed_at IS NULL OR i.destroyed_at > :since', { since })
+      .andWhere('i.vast_id IS NOT NULL')
+      .getMany();
+    return rows.reduce((sum, r) => {
+      const from = Math.max(r.createdAt.getTime(), since.getTime());
+      const to = (r.destroyedAt ?? now).getTime();
+      return sum + (Math.max(0, to - from) / 3_600_000) * r.pricePerHour;
+    }, 0);
+  }
+}

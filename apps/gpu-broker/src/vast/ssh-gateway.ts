@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
+import type { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { Client, type ClientChannel } from 'ssh2';
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  username: string;
+  privateKey: Buffer;
+  /** The host key seen on first contact; a different one later means another machine answers, and is refused. */
+  expectedHostKey: string | null;
+  readyTimeoutMs?: number;
+}
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** One SSH connection to an instance: commands, uploads through stdin, and a tunnel back to us. */
+export interface SshSession {
+  readonly hostKeySha256: string;
+  exec(command: string, stdin?: Readable | Buffer | string): Promise<ExecResult>;
+  /** Connections to 127.0.0.1:<returned port> on the instance reach `target` on this side; `port` 0 lets the instance pick. */
+  tunnelBack(target: { host: string; port: number }, port?: number): Promise<number>;
+  onClose(listener: (why: string) => void): void;
+  close(): void;
+}
+
+export const hostKeyFingerprint = (key: Buffer) => createHash('sha256').update(key).digest('base64');
+
+/** The broker's way into rented machines; tests swap it through DI only when they mean to. */
+@Injectable()
+export class SshGateway {
+  connect(target: SshTarget): Promise<SshSession> {
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      let seen = '';
+      let settled = false;
+      const closeListeners: Array<(why: string) => void> = [];
+      client.on('ready', () => {
+        settled = true;
+        resolve(session(client, seen, closeListeners));
+      });
+      client.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          reject(err);
+        } else closeListeners.forEach((l) => l(err.message));
+      });
+      client.on('close', () => closeListeners.forEach((l) => l('connection closed')));
+      client.connect({
+        host: target.host,
+        port: target.port,
+        username: target.username,
+        privateKey: target.privateKey,
+        readyTimeout: target.readyTimeoutMs ?? 20_000,
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer) => {
+          seen = hostKeyFingerprint(key);
+          return target.expectedHostKey === null || target.expectedHostKey === seen;
+        },
+      });
+    });
+  }
+}
+
+function session(client: Client, hostKeySha256: string, closeListeners: Array<(why: string) => void>): SshSession {
+  const tunnels = new Map<number, { host: string; port: number }>();
+  client.on('tcp connection', (info, accept, reject) => {
+    const target = tunnels.get(info.destPort);
+    if (!target) return reject();
+    const channel = accept();
+    const socket = netConnect(target.port, target.host);
+    channel.pipe(socket).pipe(channel);
+    const end = () => {
+      socket.destroy();
+      channel.destroy();
+    };
+    socket.on('error', end);
+    channel.on('error', end);
+    channel.on('close', end);
+  });
+  return {
+    hostKeySha256,
+    exec: (command, stdin) =>
+      new Promise((resolve, reject) => {
+        client.exec(command, (err, channel: ClientChannel) => {
+          if (err) return reject(err);
+          const out: Buffer[] = [];
+          const errOut: Buffer[] = [];
+          channel.on('data', (d: Buffer) => out.push(d));
+          channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+          let code: number | null = null;
+          channel.on('exit', (c: number | null) => (code = c));
+          channel.on('close', () => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() }));
+          if (stdin === undefined) channel.end();
+          else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
+          else stdin.pipe(channel);
+        });
+      }),
+    tunnelBack: (target, wanted = 0) =>
+      new Promise((resolve, reject) => {
+        client.forwardIn('127.0.0.1', wanted, (err, bound) => {
+          const port = bound || wanted;
+          if (err) return reject(err);
+          tunnels.set(port, target);
+          resolve(port);
+        });
+      }),
+    onClose: (listener) => closeListeners.push(listener),
+    close: () => client.end(),
+  };
+}

@@ -1,0 +1,40 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { ReadinessRegistry } from '@trainyard/runtime';
+import { LeasesModule } from '../leases/leases.module';
+import { AgentBundler } from './agent-bundle';
+import { InstanceStore } from './instance.store';
+import { SshGateway } from './ssh-gateway';
+import { VastApi } from './vast-api';
+import { VastController } from './vast.controller';
+import { VastProvider } from './vast-provider.service';
+
+const API_CHECK_EVERY_MS = 60_000;
+
+@Module({
+  imports: [LeasesModule],
+  controllers: [VastController],
+  providers: [VastApi, SshGateway, AgentBundler, InstanceStore, VastProvider],
+  exports: [VastProvider, InstanceStore],
+})
+export class VastModule implements OnModuleInit {
+  private lastCheck: { at: number; error: string | null } = { at: 0, error: null };
+
+  constructor(
+    private readonly readiness: ReadinessRegistry,
+    private readonly api: VastApi,
+  ) {}
+
+  /** When renting is on, readiness includes the API answering our key; asked at most once a minute (it is rate-limited). */
+  onModuleInit(): void {
+    if (!this.api.enabled) return;
+    this.readiness.add('vast', async () => {
+      if (Date.now() - this.lastCheck.at > API_CHECK_EVERY_MS) {
+        this.lastCheck = await this.api
+          .currentUser()
+          .then(() => ({ at: Date.now(), error: null }))
+          .catch((err: Error) => ({ at: Date.now(), error: err.message }));
+      }
+      if (this.lastCheck.error) throw new Error(this.lastCheck.error);
+    });
+  }
+}
