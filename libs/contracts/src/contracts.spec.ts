@@ -8,6 +8,9 @@ import {
   Events,
   JobDefinition,
   jsonSchemas,
+  queryJsonSchemas,
+  Queries,
+  querySubject,
   RunRequested,
   specHash,
   toJobSpec,
@@ -98,5 +101,33 @@ describe('published JSON Schemas', () => {
       const file = join(__dirname, '../../../docs/events', `${name}.schema.json`);
       expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(schema);
     }
+  });
+
+  it('docs/queries matches the query contracts, a request and a response schema each', () => {
+    const schemas = queryJsonSchemas();
+    expect(Object.keys(schemas)).toHaveLength(Object.keys(Queries).length * 2);
+    for (const [name, schema] of Object.entries(schemas)) {
+      const file = join(__dirname, '../../../docs/queries', `${name}.schema.json`);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(schema);
+    }
+  });
+});
+
+describe('operator commands and queries', () => {
+  const envelope = { schemaVersion: 1, id: 'c1', occurredAt: new Date().toISOString() };
+
+  it('names who asked for every command', () => {
+    for (const name of ['run.cancel', 'job.retry', 'model.promote', 'model.rollback']) {
+      const c = contractFor(name);
+      expect(c.public).toBe(true);
+      const r = c.schema.safeParse({ ...envelope, runId: 'r1', jobId: 'j1', symbol: 'BTCUSDT', version: 2, reason: 'why' });
+      expect(r.success ? [] : r.error.issues.map((i) => i.path.join('.'))).toEqual(['requestedBy']);
+    }
+    expect(contractFor('job.cancel').schema.safeParse({ ...envelope, jobId: 'j1', reason: 'timeout' }).success).toBe(true);
+  });
+
+  it('asks questions outside the stream of the prefix', () => {
+    expect(querySubject('trainyard', 'runs.active')).toBe('query.trainyard.runs.active');
+    expect(querySubject('trainyard', 'runs.active').startsWith('trainyard.')).toBe(false);
   });
 });

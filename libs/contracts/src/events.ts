@@ -139,7 +139,15 @@ export const JobLeased = event({
 
 export const AgentAssign = event({ spec: JobSpec, lease: Lease });
 
-export const JobCancel = event({ jobId: Id, reason: z.string().min(1).max(500) });
+/** Who asked for a command: an operator (`telegram:<user id>`, a CLI user) or a system. */
+export const RequestedBy = z.string().min(1).max(200);
+
+export const JobCancel = event({
+  jobId: Id,
+  reason: z.string().min(1).max(500),
+  /** Set by operators' commands: the scheduler then also cancels the job if it is still waiting, and answers with command.result. */
+  requestedBy: RequestedBy.optional(),
+});
 
 const attemptRef = {
   jobId: Id,
@@ -198,6 +206,13 @@ export const JobFailed = event({
 });
 
 export const JobCancelled = event({ ...attemptRef, reason: z.string().max(500) });
+
+/** The scheduler gave a job up: its last attempt failed, or it failed in a way not worth retrying. */
+export const JobGaveUp = event({
+  ...attemptRef,
+  errorType: ErrorType,
+  message: z.string().max(4000),
+});
 
 export const JobRetrying = event({
   ...attemptRef,
@@ -301,6 +316,26 @@ export const StorageQuotaWarning = event({
   bytesUsed: z.number().nonnegative(),
   quotaBytes: z.number().positive(),
   usedFraction: z.number().nonnegative(),
+});
+
+/**
+ * Operators' commands, as the REST APIs take them: the owning service runs the same code for both
+ * and answers each with a command.result.
+ */
+const reason = z.string().min(1).max(500);
+export const RunCancel = event({ runId: Id, reason, requestedBy: RequestedBy });
+export const JobRetry = event({ jobId: Id, requestedBy: RequestedBy });
+export const ModelPromote = event({ symbol: SymbolName, version: z.number().int().min(1), reason: reason.optional(), requestedBy: RequestedBy });
+/** Without a version: back to the version that was in production before the current one. */
+export const ModelRollback = event({ symbol: SymbolName, version: z.number().int().min(1).optional(), reason: reason.optional(), requestedBy: RequestedBy });
+
+/** What became of a command: `commandId` is the command message's id. */
+export const CommandResult = event({
+  commandId: z.string().min(1).max(256),
+  command: z.string().min(1).max(100),
+  ok: z.boolean(),
+  message: z.string().max(1000),
+  requestedBy: RequestedBy.optional(),
 });
 
 export const DeadLetter = z.object({

@@ -7,3 +7,4 @@ export * from './run-request';
 export * from './states';
 export * from './json-schema';
 export * from './capacity';
+export * from './queries';

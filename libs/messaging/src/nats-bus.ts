@@ -1,13 +1,23 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { connect } from '@nats-io/transport-node';
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
-import { contractFor, SCHEMA_VERSION, type EventInput, type EventMessage, type EventName } from '@trainyard/contracts';
+import {
+  contractFor,
+  SCHEMA_VERSION,
+  type EventInput,
+  type EventMessage,
+  type EventName,
+  type QueryName,
+  type QueryRequestInput,
+  type QueryResponse,
+} from '@trainyard/contracts';
 import type { MessagingOptions } from './messaging-options';
 import { ensureStream } from './provisioning';
+import { answerQuery, requestQuery, type QueryHandler } from './queries';
 import { injectTraceContext, startProducerSpan } from './trace-context';
 
 export interface PublishOptions {
@@ -81,6 +91,16 @@ export class NatsBus implements OnApplicationShutdown {
     } finally {
       span.end();
     }
+  }
+
+  /** Asks the service that answers `name` and waits for its validated answer; a QueryError says why there is none. */
+  query<N extends QueryName>(name: N, request: QueryRequestInput<N>, timeoutMs = 5000): Promise<QueryResponse<N>> {
+    return requestQuery(this.nc, this.options.prefix, name, request, timeoutMs);
+  }
+
+  /** Answers `name` in this service's queue group until the subscription is drained (or the connection is). */
+  answer<N extends QueryName>(name: N, handler: QueryHandler<N>): Subscription {
+    return answerQuery(this.nc, this.options.prefix, this.options.serviceName, name, handler);
   }
 
   /** A key-value bucket on this connection, created with one revision per key if absent. */

@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { dailyRunId, defaultDataDate, sha256Hex, trainingHash, type EventMessage } from '@trainyard/contracts';
-import { captureTraceContext, NatsBus, PermanentError } from '@trainyard/messaging';
+import { CapacityView, captureTraceContext, NatsBus, PermanentError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
-import { CapacityView } from '../capacity/capacity-view.service';
 import { CostsService } from '../costs/costs.service';
 import { ExchangeUnavailableError } from '../exchange/exchange-client';
 import { UniverseService } from '../symbols/universe.service';

@@ -1,6 +1,6 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { Clock, ReadinessRegistry } from '@trainyard/runtime';
-import { CapacityView } from '../capacity/capacity-view.service';
+import { CapacityView } from '@trainyard/messaging';
 import { CostsService } from '../costs/costs.service';
 import { DailyTriggerService } from '../daily/daily-trigger.service';
 import { ExchangeClient } from '../exchange/exchange-client';

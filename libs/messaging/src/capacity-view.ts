@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { KV } from '@nats-io/kv';
 import { CAPACITY_KEY, capacityBucket, CapacitySummary } from '@trainyard/contracts';
-import { NatsBus } from '@trainyard/messaging';
+import { NatsBus } from './nats-bus';
 
-/** The broker's capacity summary, read from its KV bucket; null until the broker has written one. */
+/** The broker's capacity summary, read from its KV bucket (by the scheduler to plan, by the bot for /gpus); null until the broker has written one. */
 @Injectable()
 export class CapacityView {
   private readonly log = new Logger('CapacityView');

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { Decision } from './events';
+import { ErrorType, Id, IsoDate, Metrics, RunMode, SymbolName, Timestamp, Trigger } from './primitives';
+import type { JobStatus, RunState as RunStateName } from './states';
+
+/**
+ * Questions one service asks another and waits for (NATS request/reply, not JetStream): the bot's
+ * /status, /runs, /costs and /models. The owning service answers from its own tables.
+ */
+export interface QueryContract<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType, N extends string = string> {
+  readonly name: N;
+  readonly request: Req;
+  readonly response: Res;
+  /** Which service answers, for messages when none does. */
+  readonly answeredBy: string;
+}
+
+function query<const N extends string, Req extends z.ZodType, Res extends z.ZodType>(name: N, answeredBy: string, request: Req, response: Res): QueryContract<Req, Res, N> {
+  return { name, answeredBy, request, response };
+}
+
+const count = z.number().int().nonnegative();
+
+// The states of states.ts, as schemas.
+const RunState = z.enum(['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] satisfies RunStateName[]);
+const JobState = z.enum(['pending', 'released', 'leased', 'running', 'retry_wait', 'succeeded', 'failed', 'cancelled', 'skipped'] satisfies JobStatus[]);
+
+/** A run as the scheduler reports it: its jobs counted by status, what it cost so far, when it should end. */
+export const RunView = z.object({
+  runId: Id,
+  date: IsoDate,
+  trigger: Trigger,
+  status: RunState,
+  mode: RunMode,
+  maxConcurrent: count,
+  requestedBy: z.string().nullable(),
+  createdAt: Timestamp,
+  startedAt: Timestamp.nullable(),
+  completedAt: Timestamp.nullable(),
+  totalJobs: count,
+  jobs: z.partialRecord(JobState, count),
+  cost: z.number().nonnegative(),
+  /** Minutes until the last job should finish, from expected durations and progress; null when finished. */
+  etaMinutes: z.number().nonnegative().nullable(),
+});
+export type RunView = z.infer<typeof RunView>;
+
+export const JobView = z.object({
+  jobId: Id,
+  runId: Id,
+  symbol: SymbolName,
+  status: JobState,
+  attempt: z.number().int().min(1),
+  maxAttempts: z.number().int().min(1),
+  errorType: ErrorType.nullable(),
+  errorMessage: z.string().nullable(),
+});
+export type JobView = z.infer<typeof JobView>;
+
+export const CostWindow = z.object({
+  since: Timestamp,
+  cost: z.number().nonnegative(),
+  /** Jobs that finished in the window, and their train hours. */
+  jobs: count,
+  trainHours: z.number().nonnegative(),
+  runs: count,
+});
+export type CostWindow = z.infer<typeof CostWindow>;
+
+/** A registered model version, as the promoter reports it. */
+export const VersionView = z.object({
+  symbol: SymbolName,
+  version: z.number().int().min(1),
+  stage: z.enum(['candidate', 'production', 'archived']),
+  runId: Id,
+  jobId: Id,
+  createdAt: Timestamp,
+  promotedAt: Timestamp.nullable(),
+  metrics: Metrics,
+  /** Where the trainer uploaded its files (`<prefix>/metrics.json`, `<prefix>/equity.json`…); gone when pruned. */
+  artifactsPrefix: z.string(),
+  pruned: z.boolean(),
+  /** The automatic decision, with the production version it was compared with. */
+  decision: Decision.extend({ productionVersion: z.number().int().min(1).nullable() }).nullable(),
+});
+export type VersionView = z.infer<typeof VersionView>;
+
+/** Every question on the bus. Subjects: `query.<prefix>.<name>` (see querySubject). */
+export const Queries = {
+  ActiveRuns: query(
+    'runs.active',
+    'scheduler',
+    z.object({}).strict(),
+    z.object({ runs: z.array(RunView), slotsHeld: count }),
+  ),
+  RecentRuns: query('runs.recent', 'scheduler', z.object({ limit: z.number().int().min(1).max(50).default(10) }).strict(), z.object({ runs: z.array(RunView) })),
+  /** A run or a job by id: ids of both kinds share one namespace in commands such as /cancel. */
+  FindRunOrJob: query('runs.find', 'scheduler', z.object({ id: Id }).strict(), z.object({ run: RunView.nullable(), job: JobView.nullable() })),
+  /** Costs of jobs finished since midnight UTC and since Monday 00:00 UTC. */
+  Costs: query('runs.costs', 'scheduler', z.object({}).strict(), z.object({ today: CostWindow, week: CostWindow })),
+  ModelVersions: query(
+    'models.versions',
+    'promoter',
+    z.object({ symbol: SymbolName, limit: z.number().int().min(1).max(200).default(30) }).strict(),
+    z.object({ symbol: SymbolName, total: count, versions: z.array(VersionView) }),
+  ),
+  /** The versions a run registered, each with the version that was in production when it was decided. */
+  RunModels: query(
+    'models.of_run',
+    'promoter',
+    z.object({ runId: Id }).strict(),
+    z.object({ versions: z.array(VersionView.extend({ baseline: VersionView.nullable() })) }),
+  ),
+} as const;
+
+export type Queries = typeof Queries;
+type QueryByName = { [K in keyof Queries as Queries[K]['name']]: Queries[K] };
+export type QueryName = keyof QueryByName;
+export type QueryRequest<N extends QueryName> = z.output<QueryByName[N]['request']>;
+export type QueryRequestInput<N extends QueryName> = z.input<QueryByName[N]['request']>;
+export type QueryResponse<N extends QueryName> = z.output<QueryByName[N]['response']>;
+export type QueryResponseInput<N extends QueryName> = z.input<QueryByName[N]['response']>;
+
+/** What travels back: the answer, or why there is none. */
+export const QueryReply = z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), result: z.unknown() }), z.object({ ok: z.literal(false), error: z.string() })]);
+export type QueryReply = z.infer<typeof QueryReply>;
+
+const queriesByName = new Map<string, QueryContract>(Object.values(Queries).map((q) => [q.name, q as QueryContract]));
+
+export function queryFor(name: string): QueryContract {
+  const q = queriesByName.get(name);
+  if (!q) throw new Error(`unknown query "${name}"`);
+  return q;
+}
+
+export function allQueries(): QueryContract[] {
+  return [...queriesByName.values()];
+}
+
+/**
+ * Outside the `<prefix>.>` stream on purpose: a request on a stream subject would be stored, and
+ * JetStream's publish acknowledgement would race the service's answer to the reply inbox.
+ */
+export const querySubject = (prefix: string, name: string) => `query.${prefix}.${name}`;

@@ -1,0 +1,116 @@
+import { Logger } from '@nestjs/common';
+import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  queryFor,
+  QueryReply,
+  querySubject,
+  type QueryName,
+  type QueryRequest,
+  type QueryRequestInput,
+  type QueryResponse,
+  type QueryResponseInput,
+} from '@trainyard/contracts';
+import { describeError } from './errors';
+import { extractTraceContext, injectTraceContext } from './trace-context';
+
+/** A query that got no answer (nobody answers, or not in time) or a refusal; the message says which. */
+export class QueryError extends Error {
+  constructor(
+    message: string,
+    /** True when nobody answered: the answering service is down or busy, not the question wrong. */
+    readonly unanswered: boolean,
+  ) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+const issues = (error: { issues: { path: PropertyKey[]; message: string }[] }) =>
+  error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+
+const tracer = () => trace.getTracer('trainyard-messaging');
+
+/** Asks and waits for the answer, validated against the query's response schema. */
+export async function requestQuery<N extends QueryName>(nc: NatsConnection, prefix: string, name: N, input: QueryRequestInput<N>, timeoutMs: number): Promise<QueryResponse<N>> {
+  const q = queryFor(name);
+  const request = q.request.safeParse(input);
+  if (!request.success) throw new QueryError(`invalid ${name} request: ${issues(request.error)}`, false);
+  const subject = querySubject(prefix, name);
+  const span = tracer().startSpan(`request ${subject}`, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } });
+  try {
+    const h = natsHeaders();
+    injectTraceContext(h, trace.setSpan(context.active(), span));
+    let msg: Msg;
+    try {
+      msg = await nc.request(subject, JSON.stringify(request.data), { timeout: timeoutMs, headers: h });
+    } catch (err) {
+      if (err instanceof RequestError && err.isNoResponders()) throw new QueryError(`the ${q.answeredBy} does not answer ${name} (is it running?)`, true);
+      if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
+        throw new QueryError(`the ${q.answeredBy} did not answer ${name} within ${Math.round(timeoutMs / 100) / 10} s`, true);
+      }
+      throw new QueryError(`${name} failed: ${describeError(err)}`, true);
+    }
+    const reply = QueryReply.safeParse(safeJson(msg.string()));
+    if (!reply.success) throw new QueryError(`the ${q.answeredBy} sent a malformed answer to ${name}`, false);
+    if (!reply.data.ok) throw new QueryError(`the ${q.answeredBy} refused ${name}: ${reply.data.error}`, false);
+    const result = q.response.safeParse(reply.data.result);
+    if (!result.success) throw new QueryError(`the ${q.answeredBy}'s answer to ${name} breaks its schema: ${issues(result.error)}`, false);
+    return result.data as QueryResponse<N>;
+  } catch (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+export type QueryHandler<N extends QueryName> = (request: QueryRequest<N>) => Promise<QueryResponseInput<N>>;
+
+/**
+ * Answers a query in a queue group, so replicas of a service share the questions. A request that
+ * breaks its schema, or a handler that throws, gets `{ok: false, error}`; an answer that breaks the
+ * response schema is refused here rather than sent.
+ */
+export function answerQuery<N extends QueryName>(nc: NatsConnection, prefix: string, queue: string, name: N, handler: QueryHandler<N>): Subscription {
+  const q = queryFor(name);
+  const log = new Logger(`Query ${name}`);
+  const subject = querySubject(prefix, name);
+  return nc.subscribe(subject, {
+    queue,
+    callback: (err, msg) => {
+      if (err) return log.warn(`subscription ended: ${describeError(err)}`);
+      const span = tracer().startSpan(
+        `answer ${subject}`,
+        { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } },
+        extractTraceContext(msg.headers),
+      );
+      const respond = (reply: QueryReply) => {
+        if (!reply.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: reply.error });
+        span.end();
+        msg.respond(JSON.stringify(reply));
+      };
+      const request = q.request.safeParse(safeJson(msg.string()));
+      if (!request.success) return respond({ ok: false, error: `invalid request: ${issues(request.error)}` });
+      void context
+        .with(trace.setSpan(context.active(), span), () => handler(request.data as QueryRequest<N>))
+        .then(
+          (answer) => {
+            const result = q.response.safeParse(answer);
+            if (result.success) return respond({ ok: true, result: result.data });
+            log.error(`answer breaks the response schema: ${issues(result.error)}`);
+            respond({ ok: false, error: 'the answer broke its schema (a bug, logged)' });
+          },
+          (failure: unknown) => respond({ ok: false, error: failure instanceof Error ? failure.message : String(failure) }),
+        );
+    },
+  });
+}
