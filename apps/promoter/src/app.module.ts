@@ -5,6 +5,7 @@ import { PersistenceModule } from '@trainyard/persistence';
 import { AppConfigModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
 import { ApiModule } from './api/api.module';
+import { CommandsModule } from './commands/commands.module';
 import { PROMOTER_CONFIG, type PromoterConfig } from './config/promoter.config';
 import { PromoterInit1763900000004 } from './migrations/1763900000004-promoter-init';
 import { PromoterManualDecisionsRetention1764000000004 } from './migrations/1764000000004-promoter-manual-decisions-retention';
@@ -34,6 +35,7 @@ export class AppModule {
         PromotionModule,
         RetentionModule,
         ApiModule,
+        CommandsModule,
       ],
     };
   }

@@ -13,6 +13,7 @@ import { JobEntity } from './runs/job.entity';
 import { LedgerEntryEntity } from './runs/ledger-entry.entity';
 import { RunEntity } from './runs/run.entity';
 import { ApiModule } from './api/api.module';
+import { CommandsModule } from './commands/commands.module';
 import { RunsModule } from './runs/runs.module';
 
 @Module({})
@@ -35,6 +36,7 @@ export class AppModule {
         HealthModule,
         RunsModule,
         ApiModule,
+        CommandsModule,
       ],
     };
   }

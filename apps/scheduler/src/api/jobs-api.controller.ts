@@ -1,7 +1,7 @@
-import { Body, ConflictException, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { Id, TERMINAL_JOB_STATES } from '@trainyard/contracts';
-import { JobLifecycleService } from '../runs/job-lifecycle.service';
+import { Id } from '@trainyard/contracts';
+import { OperatorActions } from '../runs/operator-actions.service';
 import { SchedulerStore } from '../runs/scheduler.store';
 import { CancelBody, ListJobsQuery } from './api-schemas';
 import { RunQueries } from './run-queries';
@@ -14,7 +14,7 @@ export class JobsApiController {
   constructor(
     private readonly store: SchedulerStore,
     private readonly queries: RunQueries,
-    private readonly lifecycle: JobLifecycleService,
+    private readonly actions: OperatorActions,
     @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
   ) {}
 
@@ -61,22 +61,14 @@ export class JobsApiController {
 
   @Post(':id/cancel')
   @HttpCode(202)
-  async cancel(@Param('id', IdParam) id: string, @Body(new ZodValidationPipe(CancelBody, 'body')) body: { reason: string }) {
-    const job = await this.store.findJob(id);
-    if (!job) throw new NotFoundException(`no job ${id}`);
-    if (TERMINAL_JOB_STATES.has(job.status)) throw new ConflictException(`job ${id} is already ${job.status}`);
-    const after = await this.lifecycle.cancel(id, body.reason);
-    return { jobId: id, status: after?.status ?? job.status };
+  cancel(@Param('id', IdParam) id: string, @Body(new ZodValidationPipe(CancelBody, 'body')) body: { reason: string }) {
+    return this.actions.cancelJob(id, body.reason);
   }
 
   /** A failed or cancelled job gets one more attempt; its run reopens if it had completed. */
   @Post(':id/retry')
   @HttpCode(202)
-  async retry(@Param('id', IdParam) id: string) {
-    const job = await this.store.findJob(id);
-    if (!job) throw new NotFoundException(`no job ${id}`);
-    const reopened = await this.lifecycle.retry(id);
-    if (!reopened) throw new ConflictException(`job ${id} is ${job.status}; only failed or cancelled jobs can be retried`);
-    return { jobId: id, status: 'retry_wait', nextAttempt: reopened.attempt + 1 };
+  retry(@Param('id', IdParam) id: string) {
+    return this.actions.retryJob(id);
   }
 }

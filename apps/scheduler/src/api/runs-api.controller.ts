@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Id, TERMINAL_JOB_STATES } from '@trainyard/contracts';
+import { Id } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
-import { JobLifecycleService } from '../runs/job-lifecycle.service';
+import { OperatorActions } from '../runs/operator-actions.service';
 import { SchedulerStore } from '../runs/scheduler.store';
 import { CancelBody, ListRunsQuery, StartRunBody } from './api-schemas';
 import { RunQueries } from './run-queries';
@@ -17,7 +17,7 @@ export class RunsApiController {
     private readonly bus: NatsBus,
     private readonly store: SchedulerStore,
     private readonly queries: RunQueries,
-    private readonly lifecycle: JobLifecycleService,
+    private readonly actions: OperatorActions,
     private readonly clock: Clock,
   ) {}
 
@@ -45,10 +45,7 @@ export class RunsApiController {
   /** Waiting jobs are cancelled at once, running ones are stopped on their agents. */
   @Post(':id/cancel')
   @HttpCode(202)
-  async cancel(@Param('id', IdParam) id: string, @Body(new ZodValidationPipe(CancelBody, 'body')) body: { reason: string }) {
-    if (!(await this.store.findRun(id))) throw new NotFoundException(`no run ${id}`);
-    const jobs = (await this.store.jobsOfRun(id)).filter((j) => !TERMINAL_JOB_STATES.has(j.status));
-    for (const job of jobs) await this.lifecycle.cancel(job.id, body.reason);
-    return { runId: id, cancelling: jobs.map((j) => j.id) };
+  cancel(@Param('id', IdParam) id: string, @Body(new ZodValidationPipe(CancelBody, 'body')) body: { reason: string }) {
+    return this.actions.cancelRun(id, body.reason);
   }
 }

@@ -138,6 +138,11 @@ export class JobLifecycleService {
       );
     } else {
       this.log.error(`${job.id} failed for good after attempt ${f.attempt} (${f.errorType}): ${f.message}`);
+      await this.bus.publish(
+        'job.gave_up',
+        { jobId: job.id, runId: job.runId, symbol: job.symbol, attempt: f.attempt, errorType: f.errorType, message: f.message.slice(0, 4000) },
+        { id: `${job.id}-a${f.attempt}-gave-up` },
+      );
     }
     await this.afterChange(job.runId);
   }

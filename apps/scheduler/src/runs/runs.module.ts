@@ -8,6 +8,7 @@ import { UniverseService } from '../symbols/universe.service';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { JobLifecycleService } from './job-lifecycle.service';
+import { OperatorActions } from './operator-actions.service';
 import { ReconcilerService } from './reconciler.service';
 import { RunIntakeService } from './run-intake.service';
 import { RunsController } from './runs.controller';
@@ -15,8 +16,8 @@ import { SchedulerStore } from './scheduler.store';
 
 @Module({
   controllers: [RunsController],
-  providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, RunIntakeService, ReconcilerService, DailyTriggerService],
-  exports: [Clock, SchedulerStore, JobLifecycleService],
+  providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService],
+  exports: [Clock, SchedulerStore, JobLifecycleService, OperatorActions],
 })
 export class RunsModule implements OnModuleInit {
   constructor(

@@ -1,0 +1,32 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import type { EventMessage } from '@trainyard/contracts';
+import { Consume, NatsBus, runCommand } from '@trainyard/messaging';
+import { ManualPromotionService } from '../promotion/manual-promotion.service';
+
+const was = (v: number | null) => (v === null ? 'none before' : `was v${v}`);
+
+/** Operators' model commands from the bus, through the same service as POST /models/:symbol/promote and /rollback. */
+@Controller()
+export class PromoterCommandsController {
+  constructor(
+    private readonly manual: ManualPromotionService,
+    private readonly bus: NatsBus,
+  ) {}
+
+  @Consume('model.promote')
+  onPromote(@Payload() m: EventMessage<'model.promote'>) {
+    return runCommand(this.bus, 'model.promote', m, async () => {
+      const done = await this.manual.promote(m.symbol, m.version, m.reason ?? `promoted by ${m.requestedBy}`);
+      return `${done.symbol} v${done.version} is in production (${was(done.fromVersion)})`;
+    });
+  }
+
+  @Consume('model.rollback')
+  onRollback(@Payload() m: EventMessage<'model.rollback'>) {
+    return runCommand(this.bus, 'model.rollback', m, async () => {
+      const done = await this.manual.rollback(m.symbol, m.version, m.reason ?? `rolled back by ${m.requestedBy}`);
+      return `${done.symbol} rolled back to v${done.version} (${was(done.fromVersion)})`;
+    });
+  }
+}

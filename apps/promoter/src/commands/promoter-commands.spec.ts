@@ -1,0 +1,97 @@
+import type { INestApplication } from '@nestjs/common';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Metrics } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob, waitFor } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { promoterEnv } from '../config/promoter.config';
+import { PromotionController } from '../promotion/promotion.controller';
+
+jest.setTimeout(60_000);
+
+const metrics = (directionalHitRate: number, sharpe: number): Metrics => ({ directionalHitRate, sharpe, maxDrawdown: 0.1, totalReturn: 0.05, mae: 0.01, rmse: 0.02, mape: 1.3, r2: 0.05 });
+
+/** The promoter's bus commands and queries, on real NATS, PostgreSQL and a local store. */
+describe('promoter commands and queries over the bus', () => {
+  const prefix = testPrefix('pcmd');
+  let db: TestDatabase;
+  let dir: string;
+  let app: INestApplication;
+  let bus: NatsBus;
+  let store: ArtifactStore;
+  let jobs = 0;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dir = await mkdtemp(join(tmpdir(), 'ty-pcmd-'));
+    app = await bootTestApp({ imports: [AppModule.forRoot(promoterEnv.parse({ DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix }))] });
+    bus = app.get(NatsBus);
+    store = app.get(ARTIFACT_STORE);
+    for (const [hitRate, sharpe] of [
+      [0.5, 0.4],
+      [0.55, 1.1],
+      [0.52, 0.9],
+    ]) {
+      const jobId = `daily-20261122-BTCUSDT-${++jobs}`;
+      await app.get(PromotionController).onJobSucceeded(await trainedJob({ store, symbol: 'BTCUSDT', jobId, metrics: metrics(hitRate, sharpe), artifactsPrefix: `models/BTCUSDT/attempt-${jobs}` }));
+    }
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await deleteTestStream(prefix);
+    await db?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const result = (commandId: string) =>
+    waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
+
+  it("lists a symbol's versions newest first, with stage, metrics and the decision", async () => {
+    const answer = await bus.query('models.versions', { symbol: 'BTCUSDT' });
+    expect(answer.total).toBe(3);
+    expect(answer.versions.map((v) => [v.version, v.stage, v.metrics.sharpe, v.decision?.rule, v.decision?.productionVersion])).toEqual([
+      [3, 'candidate', 0.9, 'lower_hit_rate', 2],
+      [2, 'production', 1.1, 'higher_hit_rate', 1],
+      [1, 'archived', 0.4, 'no_production', null],
+    ]);
+    expect(answer.versions[0]).toMatchObject({ artifactsPrefix: 'models/BTCUSDT/attempt-3', pruned: false, runId: 'daily-20261122' });
+    expect((await bus.query('models.versions', { symbol: 'ETHUSDT' })).versions).toEqual([]);
+  });
+
+  it("gives a run's versions with the production version each was compared with", async () => {
+    const { versions } = await bus.query('models.of_run', { runId: 'daily-20261122' });
+    expect(versions.map((v) => [v.version, v.baseline?.version ?? null, v.baseline?.artifactsPrefix ?? null])).toEqual([
+      [1, null, null],
+      [2, 1, 'models/BTCUSDT/attempt-1'],
+      [3, 2, 'models/BTCUSDT/attempt-2'],
+    ]);
+  });
+
+  it('rolls back and promotes by command, and answers a refusal with its reason', async () => {
+    const rollback = await bus.publish('model.rollback', { symbol: 'BTCUSDT', requestedBy: 'telegram:42' });
+    expect(await result(rollback.id)).toMatchObject({ command: 'model.rollback', ok: true, message: 'BTCUSDT rolled back to v1 (was v2)', requestedBy: 'telegram:42' });
+    const rolledBack = await waitFor(async () => (await readStored(prefix, 'model.rolled_back')).find((e) => e.data.symbol === 'BTCUSDT'), 'model.rolled_back');
+    expect(rolledBack.data).toMatchObject({ version: 1, fromVersion: 2, reason: 'rolled back by telegram:42' });
+
+    const promote = await bus.publish('model.promote', { symbol: 'BTCUSDT', version: 3, reason: 'better live', requestedBy: 'telegram:42' });
+    expect(await result(promote.id)).toMatchObject({ ok: true, message: 'BTCUSDT v3 is in production (was v1)' });
+    expect((await bus.query('models.versions', { symbol: 'BTCUSDT' })).versions.map((v) => v.stage)).toEqual(['production', 'archived', 'archived']);
+
+    const again = await bus.publish('model.promote', { symbol: 'BTCUSDT', version: 3, requestedBy: 'telegram:42' });
+    expect(await result(again.id)).toMatchObject({ ok: false, message: 'BTCUSDT v3 is already in production' });
+    const missing = await bus.publish('model.promote', { symbol: 'BTCUSDT', version: 9, requestedBy: 'telegram:42' });
+    expect(await result(missing.id)).toMatchObject({ ok: false, message: 'BTCUSDT has no version 9' });
+
+    // A version never in production has no production copy to fall back on.
+    const event = await trainedJob({ store, symbol: 'BTCUSDT', jobId: 'daily-20261122-BTCUSDT-4', metrics: metrics(0.4, 0.1), artifactsPrefix: 'models/BTCUSDT/attempt-4' });
+    await app.get(PromotionController).onJobSucceeded(event);
+    await store.put('models/BTCUSDT/attempt-4/model.bin', 'swapped after training');
+    const tampered = await bus.publish('model.promote', { symbol: 'BTCUSDT', version: 4, requestedBy: 'telegram:42' });
+    expect(await result(tampered.id)).toMatchObject({ ok: false, message: expect.stringMatching(/^BTCUSDT v4 refused \(checksum_mismatch\)/) });
+  });
+});

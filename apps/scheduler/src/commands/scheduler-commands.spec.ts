@@ -1,0 +1,131 @@
+import type { INestApplication } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NatsBus } from '@trainyard/messaging';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { schedulerEnv } from '../config/scheduler.config';
+import { SchedulerStore } from '../runs/scheduler.store';
+import { etaMinutes } from './run-views';
+
+jest.setTimeout(60_000);
+
+describe('run ETA', () => {
+  const now = new Date('2026-11-23T01:00:00Z');
+  const job = (status: 'pending' | 'running' | 'succeeded', expectedSeconds: number, progress: { percent: number; etaSeconds?: number; at: string } | null = null) => ({
+    status,
+    expectedSeconds,
+    progress,
+  });
+
+  it('spreads the remaining work over the slots, never below the longest job, from progress where reported', () => {
+    expect(etaMinutes([job('pending', 600), job('pending', 600), job('succeeded', 600)], 2, now)).toBe(10);
+    expect(etaMinutes([job('pending', 600), job('pending', 600), job('pending', 600), job('pending', 600)], 2, now)).toBe(20);
+    expect(etaMinutes([job('pending', 60), job('pending', 1200)], 4, now)).toBe(20);
+    expect(etaMinutes([job('running', 600, { percent: 50, at: now.toISOString() })], 1, now)).toBe(5);
+    expect(etaMinutes([job('running', 600, { percent: 10, etaSeconds: 180, at: '2026-11-23T00:59:00Z' })], 1, now)).toBe(2);
+    expect(etaMinutes([job('succeeded', 600)], 1, now)).toBe(0);
+  });
+});
+
+/** The scheduler's bus commands and queries, on real NATS and PostgreSQL. */
+describe('scheduler commands and queries over the bus', () => {
+  const prefix = testPrefix('scmd');
+  const artifacts = mkdtempSync(join(tmpdir(), 'ty-scmd-'));
+  let db: TestDatabase;
+  let app: INestApplication;
+  let bus: NatsBus;
+  let store: SchedulerStore;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100' });
+    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    bus = app.get(NatsBus);
+    store = app.get(SchedulerStore);
+    await bus.publish('run.requested', { runId: 'ops', trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], maxConcurrent: 1, requestedBy: 'telegram:42' });
+    await waitFor(() => store.findRun('ops'), 'the run stored');
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    await deleteTestStream(prefix);
+    rmSync(artifacts, { recursive: true, force: true });
+  });
+
+  const result = (commandId: string) =>
+    waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
+  const jobIn = async (status: string) => (await store.jobsOfRun('ops')).find((j) => j.status === status)!;
+
+  it('reports runs in progress with job counts and an ETA, recent runs, and a run or a job by id', async () => {
+    const active = await bus.query('runs.active', {});
+    expect(active.runs).toEqual([
+      expect.objectContaining({ runId: 'ops', status: 'running', trigger: 'telegram', requestedBy: 'telegram:42', totalJobs: 3, jobs: { released: 1, pending: 2 }, cost: 0 }),
+    ]);
+    // Three never-trained symbols of 10 expected minutes each, one at a time.
+    expect(active.runs[0].etaMinutes).toBe(30);
+    expect(active.slotsHeld).toBe(0);
+    expect((await bus.query('runs.recent', { limit: 5 })).runs.map((r) => r.runId)).toEqual(['ops']);
+
+    expect((await bus.query('runs.find', { id: 'ops' })).run).toMatchObject({ runId: 'ops' });
+    expect((await bus.query('runs.find', { id: 'ops-ETHUSDT' })).job).toEqual({
+      jobId: 'ops-ETHUSDT',
+      runId: 'ops',
+      symbol: 'ETHUSDT',
+      status: expect.any(String),
+      attempt: 1,
+      maxAttempts: 3,
+      errorType: null,
+      errorMessage: null,
+    });
+    expect(await bus.query('runs.find', { id: 'nothing' })).toEqual({ run: null, job: null });
+  });
+
+  it("cancels a waiting job for an operator, retries it, refuses what cannot be done, and ignores its own cancels", async () => {
+    const waiting = await jobIn('pending');
+    const cancel = await bus.publish('job.cancel', { jobId: waiting.id, reason: 'not today', requestedBy: 'telegram:42' });
+    expect(await result(cancel.id)).toMatchObject({ command: 'job.cancel', ok: true, message: `job ${waiting.id} cancelled`, requestedBy: 'telegram:42' });
+    expect((await store.findJob(waiting.id))?.status).toBe('cancelled');
+
+    const again = await bus.publish('job.cancel', { jobId: waiting.id, reason: 'twice', requestedBy: 'telegram:42' });
+    expect(await result(again.id)).toMatchObject({ ok: false, message: `job ${waiting.id} is already cancelled` });
+
+    const retry = await bus.publish('job.retry', { jobId: waiting.id, requestedBy: 'telegram:42' });
+    expect(await result(retry.id)).toMatchObject({ command: 'job.retry', ok: true, message: `job ${waiting.id} will run again as attempt 2` });
+    expect((await store.findJob(waiting.id))?.status).toBe('retry_wait');
+    const unknown = await bus.publish('job.retry', { jobId: 'no-such-job', requestedBy: 'telegram:42' });
+    expect(await result(unknown.id)).toMatchObject({ ok: false, message: 'no job no-such-job' });
+
+    // A cancel of the scheduler's own (a timeout, say) names nobody: the agent acts on it, the scheduler does not.
+    const other = await jobIn('pending');
+    const own = await bus.publish('job.cancel', { jobId: other.id, reason: 'timeout after 45 min' });
+    const marker = await bus.publish('job.retry', { jobId: 'marker', requestedBy: 'telegram:42' });
+    await result(marker.id);
+    expect((await readStored(prefix, 'command.result')).some((e) => e.data.commandId === own.id)).toBe(false);
+    expect((await store.findJob(other.id))?.status).toBe('pending');
+  });
+
+  it('announces a job it gives up on', async () => {
+    const running = await jobIn('released');
+    await bus.publish('job.failed', { jobId: running.id, runId: 'ops', symbol: running.symbol, attempt: 1, errorType: 'bad_data', retryable: false, message: 'gap in candles at 2026-11-20T04:00Z' });
+    const gaveUp = await waitFor(async () => (await readStored(prefix, 'job.gave_up')).find((e) => e.data.jobId === running.id), 'job.gave_up');
+    expect(gaveUp.data).toMatchObject({ runId: 'ops', symbol: running.symbol, attempt: 1, errorType: 'bad_data', message: 'gap in candles at 2026-11-20T04:00Z' });
+    expect((await readStored(prefix, 'job.retrying')).some((e) => e.data.jobId === running.id)).toBe(false);
+  });
+
+  it('cancels a whole run and counts the jobs that finished today', async () => {
+    const cancel = await bus.publish('run.cancel', { runId: 'ops', reason: 'stop everything', requestedBy: 'telegram:42' });
+    expect(await result(cancel.id)).toMatchObject({ command: 'run.cancel', ok: true, message: expect.stringMatching(/^run ops: cancelling \d unfinished jobs?$/) });
+    const missing = await bus.publish('run.cancel', { runId: 'nope', reason: 'x', requestedBy: 'telegram:42' });
+    expect(await result(missing.id)).toMatchObject({ ok: false, message: 'no run nope' });
+
+    const costs = await bus.query('runs.costs', {});
+    expect(costs.today.jobs).toBeGreaterThanOrEqual(2);
+    expect(costs.week.jobs).toBeGreaterThanOrEqual(costs.today.jobs);
+    expect(new Date(costs.week.since).getUTCDay()).toBe(1);
+    expect(costs.today.since).toMatch(/T00:00:00\.000Z$/);
+  });
+});
