@@ -61,7 +61,15 @@ describe('contracts', () => {
 
   it('fills run request defaults', () => {
     const r = RunRequested.parse({ schemaVersion: 1, id: 'r', occurredAt: new Date().toISOString(), trigger: 'event', symbols: { topN: 3 } });
-    expect(r).toMatchObject({ mode: 'hybrid', priority: 'normal', promote: 'off', canary: false, force: false, dryRun: false, driver: { kind: 'builtin' } });
+    expect(r).toMatchObject({ mode: 'hybrid', priority: 'normal', promote: 'off', canary: false, force: false, dryRun: false, ensureFeatures: false, driver: { kind: 'builtin' } });
+  });
+
+  it('keeps ensureFeatures out of the training hash: it changes where features come from, not the model', () => {
+    const ensuring = { ...def, ensureFeatures: true };
+    expect(JobDefinition.parse(ensuring).ensureFeatures).toBe(true);
+    expect(JobDefinition.parse(def)).not.toHaveProperty('ensureFeatures');
+    expect(trainingHash(ensuring)).toBe(trainingHash(def));
+    expect(toJobSpec(ensuring, 1).ensureFeatures).toBe(true);
   });
 
   it('derives the daily run id and default date from the clock', () => {

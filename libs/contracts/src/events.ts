@@ -50,6 +50,8 @@ export const RunRequested = event({
   force: z.boolean().default(false),
   dryRun: z.boolean().default(false),
   featureset: z.string().min(1).default('fs1'),
+  /** Each job stores the features it computes in the feature store when none are there (`--ensure-features`). */
+  ensureFeatures: z.boolean().default(false),
   driver: Driver.default({ kind: 'builtin' }),
   /** GPU memory each job needs; unset: none for the built-in trainer, the configured default for commands where GPUs exist. */
   gpuMemoryGb: z.number().nonnegative().max(1024).optional(),

@@ -48,6 +48,12 @@ export const JobDefinition = z.object({
   purpose: Purpose,
   promote: PromoteMode,
   canary: z.boolean(),
+  /**
+   * Store the features this job computes in the feature store (`features/<featureset>/<symbol>/<date>.parquet`)
+   * when none are there, for every later job. Absent means false; it changes where features come
+   * from, never the model, so the training hash leaves it out.
+   */
+  ensureFeatures: z.boolean().optional(),
 });
 export type JobDefinition = z.infer<typeof JobDefinition>;
 

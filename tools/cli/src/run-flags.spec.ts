@@ -16,6 +16,8 @@ describe('run flags', () => {
     const f = parseRunFlags(['--symbols', 'BTCUSDT', '--mode', 'sequential', '--max-concurrent', '3', '--date', '2026-11-22', '--promote', 'auto', '--dry-run', '--json']);
     expect(f.request).toMatchObject({ trigger: 'cli', symbols: ['BTCUSDT'], mode: 'sequential', maxConcurrent: 3, date: '2026-11-22', promote: 'auto', dryRun: true });
     expect(f.json).toBe(true);
+    expect(f.request.ensureFeatures).toBe(false);
+    expect(parseRunFlags(['--symbols', 'BTCUSDT', '--ensure-features']).request.ensureFeatures).toBe(true);
   });
 
   it.each([

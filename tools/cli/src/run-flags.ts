@@ -20,6 +20,7 @@ const RUN_OPTIONS = {
   date: { type: 'string' },
   'dry-run': { type: 'boolean' },
   force: { type: 'boolean' },
+  'ensure-features': { type: 'boolean' },
   promote: { type: 'string' },
   canary: { type: 'boolean' },
   priority: { type: 'string' },
@@ -44,6 +45,7 @@ export const RUN_FLAGS_HELP = `trainyard run --symbols <list|topN|file.csv> [fla
   --timeout-minutes N         per-job timeout (default 45)
   --dry-run                   plan only: jobs, order and forecast; nothing is launched
   --force                     train again what already succeeded
+  --ensure-features           store the features each job computes in the feature store when none are there
   --run-id ID                 choose the run id (default: a new one)
   --wait-minutes N            give up following after N minutes (default 720)
   --json                      print the final run record as JSON on stdout
@@ -115,6 +117,7 @@ export function parseRunFlags(argv: string[]): RunFlags {
     date: validDate(v.date),
     dryRun: v['dry-run'] ?? false,
     force: v.force ?? false,
+    ensureFeatures: v['ensure-features'] ?? false,
     promote: oneOf('promote', v.promote, PromoteMode.options),
     canary: v.canary ?? false,
     priority: oneOf('priority', v.priority, Priority.options),

@@ -16,6 +16,7 @@ export const StartRunBody = z
     force: z.boolean().optional(),
     dryRun: z.boolean().optional(),
     featureset: z.string().min(1).optional(),
+    ensureFeatures: z.boolean().optional(),
     driver: Driver.optional(),
     gpuMemoryGb: z.number().nonnegative().max(1024).optional(),
     timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),

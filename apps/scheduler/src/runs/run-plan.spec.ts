@@ -1,4 +1,4 @@
-import { canonicalJson, RunRequested } from '@trainyard/contracts';
+import { canonicalJson, RunRequested, toJobSpec, trainingHash } from '@trainyard/contracts';
 import { schedulerEnv } from '../config/scheduler.config';
 import { concurrencyFor, planJobs } from './run-plan';
 
@@ -32,5 +32,17 @@ describe('run plan', () => {
     expect(concurrencyFor(request({ mode: 'hybrid' }), { ...cfg, SCHEDULER_DEFAULT_MAX_CONCURRENT: 6 }, gpus(2))).toBe(6);
     expect(concurrencyFor(request({ mode: 'hybrid', maxConcurrent: 5 }), cfg, gpus(2))).toBe(5);
     expect(concurrencyFor(request({ mode: 'parallel' }), cfg, null)).toBeGreaterThan(1000);
+  });
+
+  it('carries ensureFeatures into the job specs only when the run asks, without changing the training hash', () => {
+    const input = { runId: 'r', date: '2026-11-22', symbols: ['BTCUSDT'], pastSeconds: new Map<string, number>(), costs, gpuMemoryGb: 0 };
+    const [plain] = planJobs({ ...input, request: request() }, cfg);
+    const [ensuring] = planJobs({ ...input, request: request({ ensureFeatures: true }) }, cfg);
+    expect(plain.definition).not.toHaveProperty('ensureFeatures');
+    expect(ensuring.definition.ensureFeatures).toBe(true);
+    expect(toJobSpec(ensuring.definition, 2).ensureFeatures).toBe(true);
+    // Where the features come from is not what is trained: the resume ledger sees the same training.
+    expect(trainingHash(ensuring.definition)).toBe(trainingHash(plain.definition));
+    expect(ensuring.specHash).not.toBe(plain.specHash);
   });
 });

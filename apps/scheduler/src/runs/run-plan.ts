@@ -70,6 +70,8 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
       purpose: request.purpose,
       promote: request.promote,
       canary: request.canary,
+      // Only when asked for: definitions (and their spec hashes) of runs that do not ask stay as they were.
+      ...(request.ensureFeatures ? { ensureFeatures: true } : {}),
     };
     return {
       definition,

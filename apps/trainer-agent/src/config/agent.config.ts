@@ -20,10 +20,12 @@ export const agentEnv = z.object({
   AGENT_WORK_DIR: z.string().default('.trainyard/work'),
   /** Where the built-in trainer's candles come from: seeded synthetic ones, CSV files, or an exchange. */
   AGENT_DATA_SOURCE: z.enum(['synthetic', 'files', 'exchange']).default('synthetic'),
-  /** For `files`: a folder of <SYMBOL>_<timeframe>.csv with open_time, open, high, low, close, volume. */
+  /** For `files`: a folder of <SYMBOL>_<timeframe>.parquet or .csv with open_time, open, high, low, close, volume. */
   AGENT_DATA_DIR: z.string().default('data/candles'),
   /** For `exchange`: an exchange's public API in Binance's shape (https://api.binance.com). */
   EXCHANGE_API_URL: z.string().url().optional(),
+  /** The built-in trainer uploads a checkpoint every this many epochs; 0 writes none. */
+  AGENT_CHECKPOINT_EVERY_EPOCHS: envInt(5, 0),
   /** Readiness fails below this much free disk in the work folder. */
   AGENT_MIN_FREE_DISK_GB: z.coerce.number().min(0).default(1),
   /** The nvidia-smi to ask for GPUs; `none` skips GPU discovery. */

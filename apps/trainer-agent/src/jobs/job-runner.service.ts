@@ -103,19 +103,26 @@ export class JobRunner implements BeforeApplicationShutdown {
           { id: `${lease.leaseId}-${artifact.sha256.slice(0, 16)}` },
         );
       };
+      const partials = new Map<string, Artifact>();
+      const onPartial = async (file: ArtifactFile) => {
+        await this.artifacts.writeLocal(workDir, file);
+        const artifact = await this.artifacts.upload(prefix, file);
+        partials.set(file.name, artifact);
+        log.add('coin_partial_saved', `${file.name} ${artifact.sha256}`);
+        this.log.log({ event: 'coin_partial_saved', ...ref, file: file.name, sha256: artifact.sha256, uri: artifact.uri, msg: `${spec.symbol}#${spec.attempt} saved ${file.name}` });
+      };
+      const resumePath = await this.fetchCheckpoint(spec, lease, log);
       r.execution =
         spec.driver.kind === 'command'
-          ? this.command.start(spec, lease, workDir, {
-              onLog: (line) => log.add('output', line),
-              onProgress,
-              onCheckpoint,
-              resumePath: await this.fetchCheckpoint(spec, lease, log),
-            })
-          : this.builtin.start(spec, lease, onProgress);
+          ? this.command.start(spec, lease, workDir, { onLog: (line) => log.add('output', line), onProgress, onCheckpoint, resumePath })
+          : this.builtin.start(spec, lease, workDir, { onLog: (line) => log.add('trainer', line), onProgress, onCheckpoint, onPartial, resumePath });
       const result = await r.execution.result.catch((err) => Promise.reject(classify(err, 'train')));
       const trainSeconds = (this.clock.now().getTime() - startedAt.getTime()) / 1000;
       log.add('trained', result.summary);
-      const artifacts = await this.artifacts.publish(workDir, prefix, result.files, checkpoints).catch((err) => Promise.reject(classify(err, 'upload')));
+      // Partial outputs went up as they appeared; a final file of the same name (training_log.json) replaces its partial.
+      const finalNames = new Set(result.files.map((f) => f.name));
+      const uploadedEarlier = [...checkpoints, ...[...partials.values()].filter((a) => !finalNames.has(a.name))];
+      const artifacts = await this.artifacts.publish(workDir, prefix, result.files, uploadedEarlier).catch((err) => Promise.reject(classify(err, 'upload')));
       const finishedAt = this.clock.now();
       log.add('upload_succeeded', `${artifacts.length} files under ${prefix}, checksums verified`);
       await this.saveLog(r);

@@ -8,6 +8,7 @@ import { toJobSpec, type Lease } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, testJobDefinition } from '@trainyard/testing';
 import { AppModule } from '../app.module';
+import { decodeFeatureTable } from '../market-data/feature-parquet';
 import { agentEnv } from '../config/agent.config';
 
 jest.setTimeout(60_000);
@@ -32,6 +33,7 @@ describe('trainer-agent', () => {
       AGENT_HEARTBEAT_MS: '200',
       AGENT_NVIDIA_SMI: 'none',
       AGENT_CPU_SLOTS: '3',
+      AGENT_CHECKPOINT_EVERY_EPOCHS: '4',
     });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] }, { agentId });
     bus = app.get(NatsBus);
@@ -74,11 +76,31 @@ describe('trainer-agent', () => {
     await bus.publish('agent.assign', { spec, lease: lease('lease-ok') }, { id: 'a-redelivered-assign' });
     const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-ok'), 'job.succeeded');
     expect(done).toMatchObject({ jobId: spec.jobId, attempt: 1, agentId, featureset: 'fs1', costs: spec.costs });
-    expect(done.artifacts.map((a: { name: string }) => a.name).sort()).toEqual(
-      ['config.json', 'job.json', 'metrics.json', 'model.bin', 'runtime.json', 'sha256.txt', 'split_indices.json', 'training_log.json'].sort(),
+    expect(done.artifactsPrefix).toMatch(/^models\/BTCUSDT\/\d{8}_\d{6}Z$/);
+    expect(done.artifacts.map((a: { name: string }) => a.name).filter((n: string) => !n.startsWith('checkpoints/')).sort()).toEqual(
+      ['config.json', 'equity.json', 'features.parquet', 'job.json', 'metrics.json', 'model.bin', 'runtime.json', 'sha256.txt', 'split_indices.json', 'training_log.json'].sort(),
     );
     for (const a of done.artifacts) expect(createHash('sha256').update(readFileSync(fileURLToPath(a.uri))).digest('hex')).toBe(a.sha256);
-    expect(JSON.parse(readFileSync(join(dir, 'work', done.artifactsPrefix, 'job.json'), 'utf8'))).toEqual(spec);
+    // sha256.txt lists every file once, partial outputs included.
+    const manifest = readFileSync(join(dir, 'artifacts', done.artifactsPrefix, 'sha256.txt'), 'utf8').trim().split('\n');
+    expect(manifest.map((l) => l.split('  ')[1]).sort()).toEqual(done.artifacts.map((a: { name: string }) => a.name).filter((n: string) => n !== 'sha256.txt').sort());
+    const work = join(dir, 'work', done.artifactsPrefix);
+    expect(JSON.parse(readFileSync(join(work, 'job.json'), 'utf8'))).toEqual(spec);
+    // Real Parquet, the features the model was trained on.
+    const features = await decodeFeatureTable(readFileSync(join(work, 'features.parquet')));
+    expect(readFileSync(join(work, 'features.parquet')).subarray(0, 4).toString()).toBe('PAR1');
+    expect(features.meta).toMatchObject({ featureset: 'fs1', symbol: 'BTCUSDT', lookbackCandles: 600, source: 'synthetic:seed=3' });
+    const split = JSON.parse(readFileSync(join(work, 'split_indices.json'), 'utf8'));
+    expect(split.test[split.test.length - 1]).toBe(features.table.candleIndex[features.table.candleIndex.length - 1]);
+    const equity = JSON.parse(readFileSync(join(work, 'equity.json'), 'utf8'));
+    expect(equity.length).toBeGreaterThan(1);
+    expect(equity.length).toBeLessThanOrEqual(500);
+    expect(equity[0]).toEqual({ t: expect.any(Number), equity: 1 });
+    expect(new Date(equity[equity.length - 1].t).toISOString()).toBe(done.evaluationWindow.to);
+    // Partial outputs were uploaded as they appeared, each announced in the attempt log.
+    const log = readFileSync(join(dir, 'artifacts', done.artifactsPrefix, 'attempt.log'), 'utf8');
+    const order = ['coin_partial_saved features.parquet', 'coin_partial_saved split_indices.json', 'trained '].map((line) => log.indexOf(line));
+    expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]))).toBe(true);
     const started = (await readStored(prefix, 'job.started')).filter((e) => e.data.leaseId === 'lease-ok');
     expect(started).toHaveLength(1);
   });
@@ -89,6 +111,33 @@ describe('trainer-agent', () => {
     expect(failed).toMatchObject({ errorType: 'trainer_error', retryable: false, symbol: 'ETHUSDT' });
     expect(failed.message).toMatch(/featureset/);
     expect(failed.stackSummary).toMatch(/at /);
+  });
+
+  it('uploads built-in checkpoints as it trains, and an attempt resumed from one ends with the same model and metrics', async () => {
+    // ETHUSDT at this rate trains all 12 epochs (best: 9): checkpoints after epochs 4 and 8.
+    const eth = toJobSpec(testJobDefinition({ symbol: 'ETHUSDT', runId: 'resume', lookbackCandles: 600, model: { type: 'logistic', learningRate: 0.05, epochs: 12, seed: 3 } }), 1);
+    await bus.publish('agent.assign', { spec: eth, lease: lease('lease-bi-1') });
+    const whole = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-bi-1'), 'the uninterrupted attempt');
+    const checkpoints = (await readStored(prefix, 'job.checkpointed')).map((e) => e.data).filter((d) => d.jobId === eth.jobId);
+    expect(checkpoints.map((c) => c.checkpoint.key)).toEqual([`${whole.artifactsPrefix}/checkpoints/epoch-0004.json`, `${whole.artifactsPrefix}/checkpoints/epoch-0008.json`]);
+    expect(existsSync(join(dir, 'work', whole.artifactsPrefix, 'checkpoints', 'epoch-0004.json'))).toBe(true);
+    const names = whole.artifacts.map((a: { name: string }) => a.name);
+    expect(names).toEqual(expect.arrayContaining(['checkpoints/epoch-0004.json', 'checkpoints/epoch-0008.json']));
+    expect(names.filter((n: string) => n === 'training_log.json')).toHaveLength(1);
+
+    const retry = { ...eth, attempt: 2, resumeFrom: checkpoints[0].checkpoint };
+    await bus.publish('agent.assign', { spec: retry, lease: lease('lease-bi-2') });
+    const resumed = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-bi-2'), 'the resumed attempt');
+    expect(resumed.metrics).toEqual(whole.metrics);
+    const sha = (done: { artifacts: { name: string; sha256: string }[] }, name: string) => done.artifacts.find((a) => a.name === name)!.sha256;
+    for (const name of ['model.bin', 'metrics.json', 'training_log.json', 'equity.json', 'split_indices.json', 'features.parquet']) expect(sha(resumed, name)).toBe(sha(whole, name));
+    const log = readFileSync(join(dir, 'artifacts', resumed.artifactsPrefix, 'attempt.log'), 'utf8');
+    expect(log).toMatch(/resume from .*epoch-0004\.json/);
+    expect(log).toMatch(/resuming after epoch 4/);
+    expect(log).toMatch(/resumed after epoch 4/);
+    // It went on checkpointing from where it was: epoch 8 again, not 4.
+    const again = (await readStored(prefix, 'job.checkpointed')).map((e) => e.data).filter((d) => d.jobId === eth.jobId && d.attempt === 2);
+    expect(again.map((c) => c.checkpoint.key.split('/').pop())).toEqual(['epoch-0008.json']);
   });
 
   describe('command driver', () => {

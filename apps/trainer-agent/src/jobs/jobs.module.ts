@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { Clock } from '@trainyard/runtime';
 import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
 import { GpuProbe } from '../capacity/gpu-probe';
+import { FeatureStore } from '../market-data/feature-store.service';
 import { MarketDataService } from '../market-data/market-data.service';
 import { HeartbeatService } from '../capacity/heartbeat.service';
 import { AssignmentsController } from './assignments.controller';
@@ -12,7 +13,7 @@ import { TrainingExecutor } from './training-executor';
 
 @Module({
   controllers: [AssignmentsController],
-  providers: [Clock, GpuProbe, MarketDataService, TrainingExecutor, BuiltinTrainer, CommandTrainer, ArtifactPublisher, JobRunner, HeartbeatService],
+  providers: [Clock, GpuProbe, MarketDataService, FeatureStore, TrainingExecutor, BuiltinTrainer, CommandTrainer, ArtifactPublisher, JobRunner, HeartbeatService],
   exports: [JobRunner],
 })
 export class JobsModule {}

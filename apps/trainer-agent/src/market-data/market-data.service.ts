@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { JobSpec } from '@trainyard/contracts';
@@ -7,6 +7,7 @@ import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { endOfDataDate, timeframeMs, type Candle } from '../training/candles';
 import { AttemptError } from '../jobs/training-errors';
 import { parseCandleCsv } from './candle-csv';
+import { parseCandleParquet } from './candle-parquet';
 
 // Binance spot klines: [openTime, open, high, low, close, volume, closeTime, …] with prices as strings.
 const Klines = z.array(z.tuple([z.number(), z.string(), z.string(), z.string(), z.string(), z.string()]).rest(z.unknown()));
@@ -14,8 +15,8 @@ const PAGE = 1000;
 
 /**
  * Candles for a job: the last `lookbackCandles` of its timeframe before the end of its data date,
- * from CSV files, an exchange's public klines API (Binance's shape, configurable base URL), or none
- * (the built-in trainer then generates seeded synthetic candles).
+ * from Parquet or CSV files, an exchange's public klines API (Binance's shape, configurable base
+ * URL), or none (the built-in trainer then generates seeded synthetic candles).
  */
 @Injectable()
 export class MarketDataService {
@@ -28,17 +29,26 @@ export class MarketDataService {
     return this.fromExchange(spec, end);
   }
 
+  /** Where a job's candles come from, as feature files record it: features from other candles are other features. */
+  sourceFor(spec: JobSpec): string {
+    if (this.cfg.AGENT_DATA_SOURCE === 'synthetic') return `synthetic:seed=${spec.model.seed}`;
+    if (this.cfg.AGENT_DATA_SOURCE === 'files') return 'files';
+    return `exchange:${new URL(this.cfg.EXCHANGE_API_URL!).host}`;
+  }
+
+  /** `<SYMBOL>_<timeframe>.parquet`, else `.csv`; the extension picks the reader. */
   private async fromFiles(spec: JobSpec, end: number): Promise<Candle[]> {
-    const path = join(this.cfg.AGENT_DATA_DIR, `${spec.symbol}_${spec.timeframe}.csv`);
-    let text: string;
+    const base = join(this.cfg.AGENT_DATA_DIR, `${spec.symbol}_${spec.timeframe}`);
+    const path = (await exists(`${base}.parquet`)) ? `${base}.parquet` : `${base}.csv`;
+    let body: Buffer;
     try {
-      text = await readFile(path, 'utf8');
+      body = await readFile(path);
     } catch (err) {
-      throw new AttemptError('bad_data', false, `no candles for ${spec.symbol} ${spec.timeframe}: ${(err as Error).message}`);
+      throw new AttemptError('bad_data', false, `no candles for ${spec.symbol} ${spec.timeframe} (neither ${base}.parquet nor .csv): ${(err as Error).message}`);
     }
     let candles: Candle[];
     try {
-      candles = parseCandleCsv(text);
+      candles = path.endsWith('.parquet') ? await parseCandleParquet(body) : parseCandleCsv(body.toString('utf8'));
     } catch (err) {
       throw new AttemptError('bad_data', false, `${path}: ${(err as Error).message}`);
     }
@@ -74,4 +84,11 @@ export class MarketDataService {
     if (candles.length > 0 && candles[candles.length - 1].openTime + step > end) throw new AttemptError('bad_data', false, `the exchange returned candles past ${new Date(end).toISOString()}`);
     return candles;
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

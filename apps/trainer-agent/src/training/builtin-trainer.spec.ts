@@ -1,7 +1,8 @@
 import { toJobSpec, type JobSpec } from '@trainyard/contracts';
 import { testJobDefinition } from '@trainyard/testing';
-import { trainBuiltin, TrainingDataError, type BuiltinProgress } from './builtin-trainer';
+import { buildFeatureTable, trainBuiltin, TrainingDataError, type BuiltinCheckpoint, type BuiltinProgress, type FeatureTable } from './builtin-trainer';
 import { generateSyntheticCandles } from './candles';
+import { decodeFeatureTable, encodeFeatureTable, featureFileMeta } from '../market-data/feature-parquet';
 
 function jobSpec(overrides: Partial<JobSpec> = {}): JobSpec {
   const definition = testJobDefinition({ jobId: 'job-1', runId: 'run-1', date: '2024-06-01', lookbackCandles: 2000, model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 }, costs: { feeBps: 5, spreadBps: 2 } });
@@ -95,5 +96,72 @@ describe('trainBuiltin', () => {
 
   it('refuses a featureset it does not compute', () => {
     expect(() => trainBuiltin({ spec: jobSpec({ featureset: 'fs2' }) })).toThrow(/fs1/);
+  });
+
+  it('hands the test-period equity curve with bar times (equity.json)', () => {
+    const { equity, equityCurve } = result;
+    expect(equityCurve.length).toBeLessThanOrEqual(500);
+    expect(equity.map((p) => p.equity)).toEqual(equityCurve);
+    expect(equity[0]).toEqual({ t: Date.parse(result.evaluationWindow.from), equity: 1 });
+    expect(equity[equity.length - 1].t).toBe(Date.parse(result.evaluationWindow.to));
+    expect(equity.every((p, i) => i === 0 || p.t - equity[i - 1].t === 3_600_000)).toBe(true);
+  });
+
+  it('hands out its features and split as they appear, and gives the same result from those features', () => {
+    const seen: { features?: FeatureTable; split?: unknown } = {};
+    const spec = jobSpec({ lookbackCandles: 600 });
+    const fresh = trainBuiltin({ spec, onFeatures: (t) => (seen.features = t), onSplit: (s) => (seen.split = s) });
+    expect(seen.split).toEqual(fresh.splitIndices);
+    expect(seen.features!.openTime).toHaveLength(seen.features!.labels.length);
+    const again = trainBuiltin({ spec, features: seen.features, onFeatures: () => fail('features given are not computed again') });
+    expect(JSON.stringify(again)).toBe(JSON.stringify(fresh));
+  });
+
+  it('gives the same result from features that went through Parquet', async () => {
+    const spec = jobSpec({ lookbackCandles: 600 });
+    const table = buildFeatureTable(spec);
+    const { table: back, meta } = await decodeFeatureTable(await encodeFeatureTable(table, featureFileMeta(spec, 'synthetic:seed=7')));
+    expect(meta).toEqual({ featureset: 'fs1', symbol: 'BTCUSDT', date: '2024-06-01', timeframe: '1h', lookbackCandles: 600, source: 'synthetic:seed=7' });
+    expect(back).toEqual(table);
+    expect(JSON.stringify(trainBuiltin({ spec, features: back }))).toBe(JSON.stringify(trainBuiltin({ spec })));
+  });
+
+  describe('checkpoints', () => {
+    // ETHUSDT at this rate trains 10 epochs: the best is epoch 5, patience ends it at 10.
+    const spec = jobSpec({ symbol: 'ETHUSDT', model: { type: 'logistic', learningRate: 0.03, epochs: 20, seed: 7 } });
+    const checkpoints: BuiltinCheckpoint[] = [];
+    const whole = trainBuiltin({ spec, checkpointEvery: 3, onCheckpoint: (c) => checkpoints.push(JSON.parse(JSON.stringify(c))) });
+    const { resumedFromEpoch, ...wholeRest } = whole;
+
+    it('are handed out every N epochs while training goes on', () => {
+      expect(whole.trainingLog).toHaveLength(10);
+      expect(whole.bestEpoch).toBe(5);
+      expect(resumedFromEpoch).toBeNull();
+      expect(checkpoints.map((c) => c.state.epoch)).toEqual([3, 6, 9]);
+      expect(checkpoints[1].state.best.epoch).toBe(5);
+    });
+
+    it.each([0, 1, 2])('resume from checkpoint %i to exactly the uninterrupted model, log and metrics', (k) => {
+      const progress: number[] = [];
+      const resumed = trainBuiltin({ spec, resumeFrom: checkpoints[k], onProgress: (p) => progress.push(p.epoch) });
+      expect(resumed.resumedFromEpoch).toBe(checkpoints[k].state.epoch);
+      // Only the epochs after the checkpoint are trained again.
+      expect(progress).toEqual(whole.trainingLog.slice(checkpoints[k].state.epoch).map((e) => e.epoch));
+      const { resumedFromEpoch: _, ...rest } = resumed;
+      expect(JSON.stringify(rest)).toBe(JSON.stringify(wholeRest));
+    });
+
+    it('still fit a job whose costs differ: costs do not change training', () => {
+      expect(trainBuiltin({ spec: jobSpec({ symbol: 'ETHUSDT', model: spec.model, costs: { feeBps: 1, spreadBps: 1 } }), resumeFrom: checkpoints[2] }).resumedFromEpoch).toBe(9);
+    });
+
+    it('are not continued on other features or model options, which train from the first epoch', () => {
+      const lines: string[] = [];
+      const other = trainBuiltin({ spec: jobSpec({ symbol: 'ETHUSDT', model: { type: 'logistic', learningRate: 0.03, epochs: 19, seed: 7 } }), resumeFrom: checkpoints[1], onLog: (l) => lines.push(l) });
+      expect(other.resumedFromEpoch).toBeNull();
+      expect(lines).toEqual([expect.stringMatching(/other features or model options: training from the first epoch/)]);
+      const tampered = { ...checkpoints[1], fingerprint: checkpoints[1].fingerprint.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
+      expect(trainBuiltin({ spec, resumeFrom: tampered }).resumedFromEpoch).toBeNull();
+    });
   });
 });

@@ -1,5 +1,5 @@
 import type { Costs } from '@trainyard/contracts';
-import { evaluateStrategy, position, type EvaluationInput } from './evaluate';
+import { equityPoints, evaluateStrategy, position, type EvaluationInput } from './evaluate';
 
 const free: Costs = { feeBps: 0, spreadBps: 0 };
 const base: EvaluationInput = {
@@ -89,5 +89,29 @@ describe('evaluateStrategy', () => {
 
   it('insists on one regime and return per probability', () => {
     expect(() => evaluateStrategy({ ...base, regimes: ['bull'] })).toThrow(/one entry per row/);
+  });
+});
+
+describe('equityPoints', () => {
+  const curve = Array.from({ length: 1201 }, (_, i) => 1 + i / 1000);
+
+  it('keeps every point of a short curve, at bar times', () => {
+    expect(equityPoints(curve.slice(0, 3), 1000, 60_000)).toEqual([
+      { t: 1000, equity: 1 },
+      { t: 61_000, equity: 1.001 },
+      { t: 121_000, equity: 1.002 },
+    ]);
+  });
+
+  it('thins a long curve to at most 500 evenly spaced points, keeping the first and the last', () => {
+    const points = equityPoints(curve, 0, 3_600_000);
+    expect(points).toHaveLength(500);
+    expect(points[0]).toEqual({ t: 0, equity: 1 });
+    expect(points[499]).toEqual({ t: 1200 * 3_600_000, equity: curve[1200] });
+    const steps = points.slice(1).map((p, i) => (p.t - points[i].t) / 3_600_000);
+    expect(Math.min(...steps)).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...steps)).toBeLessThanOrEqual(3);
+    expect(points.every((p) => p.equity === curve[p.t / 3_600_000])).toBe(true);
+    expect(equityPoints(curve, 0, 1, 50)).toHaveLength(50);
   });
 });

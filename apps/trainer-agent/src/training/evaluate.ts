@@ -34,6 +34,24 @@ export interface Evaluation {
   equityCurve: number[];
 }
 
+/** One point of an equity curve: equity after the bar that closes at `t` (the first point: before the first bar, at its open). */
+export interface EquityPoint {
+  /** Epoch milliseconds. */
+  t: number;
+  equity: number;
+}
+
+/**
+ * An equity curve with its bar times, thinned to at most `max` evenly spaced points that keep the
+ * first and the last: enough to draw, small enough to send.
+ */
+export function equityPoints(curve: readonly number[], firstOpen: number, stepMs: number, max = 500): EquityPoint[] {
+  if (max < 2) throw new Error(`an equity curve needs at least 2 points, asked for ${max}`);
+  const n = curve.length;
+  const picks = n <= max ? curve.map((_, i) => i) : Array.from({ length: max }, (_, j) => Math.round((j * (n - 1)) / (max - 1)));
+  return picks.map((i) => ({ t: firstOpen + i * stepMs, equity: curve[i] }));
+}
+
 export function position(p: number, deadZone = 0): -1 | 0 | 1 {
   if (p > 0.5 + deadZone) return 1;
   if (p < 0.5 - deadZone) return -1;

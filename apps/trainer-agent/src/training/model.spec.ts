@@ -1,4 +1,4 @@
-import { loadModel, logLoss, predictProba, serializeModel, trainLogistic, type EpochReport, type LabelledRows } from './model';
+import { loadModel, logLoss, predictProba, serializeModel, trainLogistic, type EpochReport, type LabelledRows, type TrainState } from './model';
 import { gaussian, mulberry32 } from './random';
 
 /** Two features, the label depends on the first: a problem logistic regression can learn. */
@@ -47,6 +47,26 @@ describe('trainLogistic', () => {
     expect(log).toHaveLength(4);
     const first = trainLogistic(train, dataset(100, 2, true), { ...options, epochs: 1 }).model;
     expect(predictProba(model, train.X)).toEqual(predictProba(first, train.X));
+  });
+
+  it('continues from a checkpointed state to the same model and log as without a stop', () => {
+    const states: TrainState[] = [];
+    const whole = trainLogistic(train, validation, { ...options, checkpointEvery: 4, onCheckpoint: (s) => states.push(JSON.parse(JSON.stringify(s))) });
+    expect(states.map((s) => s.epoch)).toEqual([4, 8]);
+    for (const resume of states) {
+      const epochsRun: number[] = [];
+      const resumed = trainLogistic(train, validation, { ...options, resume, onEpoch: (r) => epochsRun.push(r.epoch) });
+      expect(epochsRun).toEqual(whole.log.slice(resume.epoch).map((r) => r.epoch));
+      expect(resumed.log).toEqual(whole.log);
+      expect(resumed.bestEpoch).toBe(whole.bestEpoch);
+      expect(JSON.stringify(serializeModel(resumed.model))).toBe(JSON.stringify(serializeModel(whole.model)));
+    }
+  });
+
+  it('refuses a state that does not end at its last logged epoch', () => {
+    const states: TrainState[] = [];
+    trainLogistic(train, validation, { ...options, checkpointEvery: 4, onCheckpoint: (s) => states.push(s) });
+    expect(() => trainLogistic(train, validation, { ...options, resume: { ...states[0], epoch: 5 } })).toThrow(/last logged epoch/);
   });
 
   it('rejects empty training data', () => {

@@ -27,6 +27,22 @@ export interface TrainOptions {
   /** Epochs without a better validation loss before training stops. */
   patience?: number;
   onEpoch?(report: EpochReport): void;
+  /** Hands out the training state every `checkpointEvery` epochs (after the epoch, while training goes on). */
+  checkpointEvery?: number;
+  onCheckpoint?(state: TrainState): void;
+  /** A state handed out earlier by onCheckpoint, for the same rows and options: training continues after its epoch. */
+  resume?: TrainState;
+}
+
+/**
+ * Everything the epoch loop knows after an epoch: continuing from it gives what the uninterrupted
+ * loop would have given, bit for bit.
+ */
+export interface TrainState {
+  /** The last epoch completed. */
+  epoch: number;
+  log: EpochReport[];
+  best: { epoch: number; validationLoss: number; model: SerializedModel };
 }
 
 export interface TrainResult {
@@ -65,6 +81,9 @@ export function predictProba(model: LogisticModel, X: readonly number[][]): numb
  * same start that is exactly the model k epochs of continued training would give, and it keeps
  * the whole run deterministic. The price is stepsPerEpoch * E(E+1)/2 steps when all E epochs run;
  * patience usually ends it well before.
+ *
+ * With the same start, a state from onCheckpoint is all the loop needs to go on: a resumed run
+ * skips the epochs already done (and their evaluation) and ends with the same model and log.
  */
 export function trainLogistic(train: LabelledRows, validation: LabelledRows, options: TrainOptions): TrainResult {
   const { epochs, stepsPerEpoch = 5, patience = 5, onEpoch } = options;
@@ -73,9 +92,15 @@ export function trainLogistic(train: LabelledRows, validation: LabelledRows, opt
   const Y = Matrix.columnVector(train.y);
   const learningRate = options.learningRate / train.X.length;
 
-  let best: { model: LogisticModel; epoch: number; validationLoss: number } | undefined;
-  const log: EpochReport[] = [];
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  const { resume, checkpointEvery, onCheckpoint } = options;
+  if (resume && !(resume.epoch >= 1 && resume.log.length === resume.epoch && resume.best.epoch <= resume.epoch)) {
+    throw new Error(`a training state must end at its last logged epoch, got epoch ${resume.epoch} with ${resume.log.length} logged`);
+  }
+  let best: { model: LogisticModel; epoch: number; validationLoss: number } | undefined = resume
+    ? { model: loadModel(resume.best.model), epoch: resume.best.epoch, validationLoss: resume.best.validationLoss }
+    : undefined;
+  const log: EpochReport[] = resume ? resume.log.map((r) => ({ ...r })) : [];
+  for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= epochs; epoch++) {
     const model = new LogisticRegression({ numSteps: epoch * stepsPerEpoch, learningRate });
     model.train(X, Y);
     const report: EpochReport = {
@@ -90,6 +115,9 @@ export function trainLogistic(train: LabelledRows, validation: LabelledRows, opt
       best = { model, epoch, validationLoss: report.validationMetric };
     } else if (epoch - best.epoch >= patience) {
       break;
+    }
+    if (onCheckpoint && checkpointEvery && epoch % checkpointEvery === 0 && epoch < epochs) {
+      onCheckpoint({ epoch, log: log.map((r) => ({ ...r })), best: { epoch: best.epoch, validationLoss: best.validationLoss, model: serializeModel(best.model) } });
     }
   }
   if (!best) throw new Error(`epochs must be at least 1, got ${epochs}`);
