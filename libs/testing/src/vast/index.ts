@@ -1,0 +1,572 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { utils } from 'ssh2';
+import { makeOffer, offerDphTotal, searchOffers, type Offer } from './offers';
+import { comparator, isOp, matchesColumn, type Row } from './query';
+import { SshHost } from './ssh-host';
+import type { VastTestInstance, VastTestOfferInput, VastTestRequest, VastTestServer, VastTestServerOptions } from './types';
+
+export type { VastTestInstance, VastTestOfferInput, VastTestRequest, VastTestScenario, VastTestServer, VastTestServerOptions } from './types';
+
+interface SshKey {
+  id: number;
+  public_key: string;
+  created_at: number;
+}
+
+interface Instance {
+  id: number;
+  offer: Offer;
+  label: string | null;
+  image: string;
+  env: Record<string, string>;
+  onstart: string | null;
+  runtype: string;
+  args: string[];
+  price: number | null;
+  disk: number;
+  apiKey: string;
+  createdAt: number;
+  destroyedAt: number | null;
+  actualStatus: string | null;
+  intendedStatus: string;
+  curState: string;
+  nextState: string;
+  statusMsg: string | null;
+  keys: SshKey[];
+  home: string;
+  ssh: SshHost;
+  timers: NodeJS.Timeout[];
+}
+
+type Reply = { status: number; body: unknown; text?: boolean };
+type Params = { id: number; keyId: number };
+type Handler = (params: Params, body: Record<string, unknown>, query: Record<string, string>) => Reply | Promise<Reply>;
+
+const ok = (body: unknown): Reply => ({ status: 200, body });
+const fail = (status: number, error: string, msg: string, extra: Record<string, unknown> = {}): Reply => ({ status, body: { success: false, error, msg, ...extra } });
+const notFound = () => fail(404, 'not_found', 'Instance not found');
+
+const OCI_FAILURE =
+  'Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running hook #0: nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8: unknown';
+
+/** Columns the v1 list can filter on: stored ones. Computed ones (dph_total, num_gpus, ...) answer 400 as on Vast. */
+const FILTERABLE = new Set(['id', 'label', 'actual_status', 'intended_status', 'cur_state', 'next_state', 'gpu_name', 'verification', 'machine_id', 'host_id', 'bundle_id', 'image_uuid', 'image_runtype', 'start_date', 'is_bid', 'status_msg', 'geolocation']);
+
+const RATE_LIMIT_BODIES: Reply[] = [
+  { status: 429, body: 'API requests too frequent endpoint threshold=2.0', text: true },
+  { status: 429, body: { detail: 'API requests too frequent endpoint threshold=4.5' } },
+  { status: 429, body: { success: false, error: 'rate_limit_exceeded', msg: 'API requests too frequent endpoint threshold=3.0' } },
+];
+
+/** Docker-flag env string (`-e K=V -p 8000:8000`) into the object form the API stores, as the CLI's parse_env does. */
+function parseEnvString(s: string): Record<string, string> {
+  const words = (s.match(/"[^"]*"|'[^']*'|\S+/g) ?? []).map((w) => w.replace(/^(["'])(.*)\1$/, '$2'));
+  const env: Record<string, string> = {};
+  for (let i = 0; i < words.length; i++) {
+    const [flag, value] = [words[i], words[i + 1]];
+    if (value === undefined) break;
+    if (flag === '-e' && value.includes('=')) env[value.slice(0, value.indexOf('='))] = value.slice(value.indexOf('=') + 1);
+    else if (['-p', '-h', '-v', '-n'].includes(flag)) env[`${flag} ${value}`] = '1';
+    else continue;
+    i++;
+  }
+  return env;
+}
+
+function parseJsonParam(value: string | undefined): unknown {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * A stand-in for Vast.ai's REST API on loopback (routes, shapes, statuses and error bodies of ../shared/design/VAST.md),
+ * whose instances are real SSH endpoints: each one an ssh2 server on its own loopback port that runs commands with
+ * /bin/sh in a sandbox folder and forwards ports, so a client's bootstrap and tunnel paths run for real.
+ */
+export async function startVastTestServer(opts: VastTestServerOptions = {}): Promise<VastTestServer> {
+  const apiKey = opts.apiKey ?? randomBytes(32).toString('hex');
+  const loadingMs = opts.loadingMs ?? 150;
+  const root = opts.root ?? (await mkdtemp(join(tmpdir(), 'ty-vast-')));
+  let offers: Offer[] = [];
+  const instances = new Map<number, Instance>();
+  const accountKeys: SshKey[] = [];
+  const log: VastTestRequest[] = [];
+  const scripted: Array<{ route?: string; reply: () => Reply }> = [];
+  let nextOfferId = 30_000_001;
+  let nextInstanceId = 24_000_001;
+  let nextKeyId = 7_001;
+  let rateLimited = 0;
+  let failed = 0;
+
+  const toOffers = (inputs: VastTestOfferInput[]) => inputs.map((o) => makeOffer(o, o.id ?? nextOfferId++));
+
+  const timer = (inst: Instance, ms: number, fn: () => void) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    inst.timers.push(t);
+  };
+
+  const setState = (inst: Instance, actual: string | null, state: 'running' | 'stopped', msg: string | null) => {
+    inst.actualStatus = actual;
+    inst.intendedStatus = inst.curState = inst.nextState = state;
+    inst.statusMsg = msg;
+  };
+
+  /** The container stops: processes killed, connections dropped (VAST.md 1.9 "stopped (killing running processes)"). */
+  const stop = (inst: Instance, msg: string | null) => {
+    inst.timers.forEach(clearTimeout);
+    inst.timers = [];
+    inst.ssh.killProcesses();
+    inst.ssh.disconnect();
+    setState(inst, 'stopped', 'stopped', msg);
+  };
+
+  /** null → loading → running over loadingMs, or where the offer's scenario leads instead. */
+  const boot = (inst: Instance) => {
+    setState(inst, null, 'running', null);
+    timer(inst, loadingMs / 3, () => {
+      inst.actualStatus = 'loading';
+      inst.statusMsg = `Pulling image ${inst.image}`;
+    });
+    const scenario = inst.offer.scenario;
+    if (scenario === 'stuck_loading') return;
+    timer(inst, loadingMs, () => {
+      if (scenario === 'exited') return setState(inst, 'exited', 'running', 'Error: container exited with code 1');
+      if (scenario === 'unknown') return setState(inst, 'unknown', 'running', 'no recent heartbeat from host');
+      if (scenario === 'offline') return setState(inst, 'offline', 'running', 'host disconnected');
+      if (scenario === 'oci_failure') return setState(inst, 'created', 'running', OCI_FAILURE);
+      setState(inst, 'running', 'running', `success, running ${inst.image}/ssh`);
+      if (scenario === 'outbid') timer(inst, inst.offer.outbidAfterMs ?? loadingMs, () => stop(inst, 'outbid: a higher bid took the machine'));
+    });
+  };
+
+  const live = (id: number) => {
+    const inst = instances.get(id);
+    return inst && inst.destroyedAt === null ? inst : undefined;
+  };
+
+  const sshEnabled = (inst: Instance) => inst.runtype.includes('ssh') || inst.runtype.includes('jupyter');
+
+  const dphTotal = (inst: Instance) =>
+    inst.price !== null ? Math.round((inst.price + (inst.offer.storageCost * inst.disk) / 720) * 1e6) / 1e6 : offerDphTotal(inst.offer, inst.disk);
+
+  /** The instance object of GET /instances/{id}/ and the v1 list (VAST.md 1.5). */
+  const instanceRow = (inst: Instance): Row => {
+    const o = inst.offer;
+    const running = inst.actualStatus === 'running';
+    const startDate = inst.createdAt / 1000;
+    return {
+      id: inst.id,
+      machine_id: o.machineId,
+      host_id: o.hostId,
+      bundle_id: o.id,
+      label: inst.label,
+      actual_status: inst.actualStatus,
+      intended_status: inst.intendedStatus,
+      cur_state: inst.curState,
+      next_state: inst.nextState,
+      status_msg: inst.statusMsg,
+      image_uuid: inst.image,
+      image_args: inst.args,
+      image_runtype: inst.runtype,
+      extra_env: Object.entries(inst.env),
+      onstart: inst.onstart,
+      jupyter_token: inst.apiKey.slice(0, 32),
+      ssh_host: '127.0.0.1',
+      ssh_port: inst.ssh.port,
+      ssh_idx: '1',
+      public_ipaddr: '127.0.0.1',
+      local_ipaddrs: '127.0.0.1 ',
+      machine_dir_ssh_port: inst.ssh.port,
+      direct_port_start: inst.ssh.port,
+      direct_port_end: inst.ssh.port,
+      direct_port_count: o.directPortCount,
+      // Only running containers publish ports; an args runtype provisions no SSH.
+      ports: running && sshEnabled(inst) ? { '22/tcp': [{ HostIp: '0.0.0.0', HostPort: String(inst.ssh.port) }] } : undefined,
+      start_date: startDate,
+      end_date: startDate + 30 * 86_400,
+      duration: 30 * 86_400,
+      uptime_mins: running ? Math.floor((Date.now() - inst.createdAt) / 60_000) : null,
+      gpu_name: o.gpuName,
+      num_gpus: o.numGpus,
+      gpu_totalram: o.gpuRam,
+      gpu_ram: o.gpuRam,
+      gpu_util: running ? 0 : null,
+      gpu_temp: running ? 35 : null,
+      cpu_cores: o.cpuCores,
+      cpu_cores_effective: o.cpuCoresEffective,
+      cpu_ram: o.cpuRam,
+      cpu_util: running ? 0 : null,
+      mem_usage: running ? 0 : null,
+      mem_limit: o.cpuRam / 1000,
+      disk_space: inst.disk,
+      disk_usage: running ? 0.1 : null,
+      disk_util: running ? 0.1 / inst.disk : null,
+      inet_up: Math.round(o.inetDown * 0.6),
+      inet_down: o.inetDown,
+      dph_base: inst.price ?? o.dphBase,
+      dph_total: dphTotal(inst),
+      is_bid: inst.price !== null,
+      min_bid: o.minBid,
+      storage_cost: o.storageCost,
+      credit_balance: null,
+      reliability2: o.reliability2,
+      verification: o.verified ? 'verified' : 'unverified',
+      geolocation: o.geolocation,
+      cuda_max_good: o.cudaMaxGood,
+      compute_cap: o.computeCap,
+      template_id: null,
+      template_hash_id: null,
+      volume_info: null,
+      time_remaining: '',
+      time_remaining_isbid: '',
+    };
+  };
+
+  const publicInstance = (inst: Instance): VastTestInstance => ({
+    id: inst.id,
+    offerId: inst.offer.id,
+    label: inst.label,
+    image: inst.image,
+    env: { ...inst.env },
+    onstart: inst.onstart,
+    price: inst.price,
+    dphTotal: dphTotal(inst),
+    disk: inst.disk,
+    createdAt: inst.createdAt,
+    destroyedAt: inst.destroyedAt,
+    actualStatus: inst.actualStatus,
+    sshPort: inst.ssh.port,
+    sshKeys: inst.keys.map((k) => k.public_key),
+    home: inst.home,
+    hostKeySha256: inst.ssh.hostKeySha256,
+  });
+
+  const validKey = (key: unknown): key is string => typeof key === 'string' && !(utils.parseKey(key.trim()) instanceof Error);
+
+  const create: Handler = async ({ id }, body) => {
+    const offer = offers.find((o) => o.id === id);
+    if (!offer || offer.rented || offer.scenario === 'vanished') {
+      if (offer) offer.rented = true;
+      return fail(404, 'invalid_args', `error 404/3603: no_such_ask Instance type by id ${id} is not available.`, { ask_id: id });
+    }
+    if (offer.scenario === 'gone') {
+      offer.rented = true;
+      return fail(410, 'no_such_ask', `error 410/3907: no_such_ask Instance type ${id} is no longer available.`);
+    }
+    const image = typeof body.image === 'string' && body.image ? body.image : typeof body.template_hash_id === 'string' ? `template:${body.template_hash_id}` : null;
+    if (!image) return fail(400, 'invalid_args', 'image is required (or template_hash_id)');
+    if (image.length > 1024) return fail(400, 'invalid_args', 'image must be at most 1024 characters');
+    const label = typeof body.label === 'string' ? body.label : null;
+    if (label && label.length > 256) return fail(400, 'invalid_args', 'label must be at most 256 characters');
+    const env = typeof body.env === 'string' ? parseEnvString(body.env) : body.env && typeof body.env === 'object' ? Object.fromEntries(Object.entries(body.env).map(([k, v]) => [k, String(v)])) : {};
+    const entries = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    if (entries.some((e) => e.length > 256) || entries.join(' ').length > 32_768) return fail(400, 'invalid_args', 'env entries must be at most 256 characters each, 32768 in all');
+    const onstart = typeof body.onstart === 'string' ? body.onstart : null;
+    const args = Array.isArray(body.args) ? body.args.map(String) : [];
+    const argsStr = typeof body.args_str === 'string' ? body.args_str : '';
+    if ((onstart ?? '').length + args.join(' ').length + argsStr.length > 4096) return fail(400, 'invalid_args', 'args, args_str and onstart must be at most 4096 characters together');
+    const price = body.price === undefined || body.price === null ? null : body.price;
+    if (price !== null && (typeof price !== 'number' || price < 0.001 || price > 128)) return fail(400, 'invalid_price', 'price must be between 0.001 and 128.0');
+    const disk = typeof body.disk === 'number' ? body.disk : 8;
+    if (disk > offer.diskSpace) return fail(400, 'invalid_args', `disk ${disk} GB exceeds the ${offer.diskSpace} GB available on this machine`);
+    const runtype = typeof body.runtype === 'string' ? body.runtype : args.length || argsStr ? 'args' : 'ssh';
+
+    offer.rented = true;
+    const instanceId = nextInstanceId++;
+    const home = join(root, `instance-${instanceId}`);
+    await mkdir(home, { recursive: true });
+    const inst: Instance = {
+      id: instanceId,
+      offer,
+      label,
+      image,
+      env,
+      onstart,
+      runtype,
+      args,
+      price: price as number | null,
+      disk,
+      apiKey: randomBytes(32).toString('hex'),
+      createdAt: Date.now(),
+      destroyedAt: null,
+      actualStatus: null,
+      intendedStatus: 'running',
+      curState: 'running',
+      nextState: 'running',
+      statusMsg: null,
+      // Account keys reach new instances only (VAST.md 1.8).
+      keys: [...accountKeys],
+      home,
+      ssh: undefined as unknown as SshHost,
+      timers: [],
+    };
+    inst.ssh = await SshHost.start({
+      home,
+      keys: () => inst.keys.map((k) => k.public_key),
+      up: () => inst.actualStatus === 'running' && sshEnabled(inst),
+      env: () => ({
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: home,
+        USER: 'root',
+        ...Object.fromEntries(Object.entries(inst.env).filter(([k]) => !k.startsWith('-'))),
+        CONTAINER_ID: String(inst.id),
+        CONTAINER_API_KEY: inst.apiKey,
+        VAST_CONTAINERLABEL: `C.${inst.id}`,
+        PUBLIC_IPADDR: '127.0.0.1',
+        VAST_TCP_PORT_22: String(inst.ssh.port),
+      }),
+    });
+    instances.set(inst.id, inst);
+
+    const lowBid = price !== null && offer.minBid !== null && (price as number) < offer.minBid;
+    if (lowBid || offer.scenario === 'create_error_with_contract') {
+      // Vast creates the instance stopped and still reports an error (VAST.md 1.4): the caller must destroy new_contract.
+      stop(inst, 'scheduling failed');
+      const msg = lowBid ? `Your bid ${price} is below the current minimum bid ${offer.minBid}; the instance was created stopped.` : 'Could not schedule the instance; it was created stopped.';
+      return ok({ success: false, error: lowBid ? 'insufficient_bid' : 'scheduling_failed', msg, new_contract: inst.id });
+    }
+    if (body.target_state === 'stopped') stop(inst, null);
+    else boot(inst);
+    return ok({ success: true, new_contract: inst.id, instance_api_key: inst.apiKey });
+  };
+
+  const destroy: Handler = async ({ id }) => {
+    const inst = live(id);
+    if (!inst) return notFound();
+    inst.timers.forEach(clearTimeout);
+    inst.timers = [];
+    inst.destroyedAt = Date.now();
+    await inst.ssh.close();
+    return ok({ success: true });
+  };
+
+  const manage: Handler = ({ id }, body) => {
+    const inst = live(id);
+    if (!inst) return notFound();
+    if (typeof body.label === 'string') {
+      if (body.label.length > 1024) return fail(400, 'label_too_long', 'label must be at most 1024 characters');
+      inst.label = body.label;
+      return ok({ success: true, msg: `label for ${id} set to '${body.label}'` });
+    }
+    if (body.state === 'stopped') {
+      stop(inst, null);
+      return ok({ success: true });
+    }
+    if (body.state === 'running') {
+      if (inst.actualStatus === 'stopped') boot(inst);
+      return ok({ success: true });
+    }
+    return fail(400, 'invalid_args', 'expected state ("running" or "stopped") or label');
+  };
+
+  /** GET /api/v1/instances/: keyset pagination, JSON-encoded query params (VAST.md 1.5). */
+  const list: Handler = (_params, _body, query) => {
+    const rawLimit = Number(parseJsonParam(query.limit) ?? 25);
+    const limit = !Number.isFinite(rawLimit) || rawLimit <= 0 ? 5 : Math.min(25, Math.floor(rawLimit));
+    const orderBy = parseJsonParam(query.order_by) ?? [{ col: 'id', dir: 'asc' }];
+    const selectCols = parseJsonParam(query.select_cols) ?? ['*'];
+    const filters = parseJsonParam(query.select_filters) ?? {};
+    if (!Array.isArray(orderBy) || !orderBy.every((o) => o && typeof o.col === 'string')) return fail(400, 'invalid_request', 'order_by must be a list of {"col","dir"}');
+    if (!Array.isArray(selectCols)) return fail(400, 'invalid_request', 'select_cols must be a list');
+    if (!filters || typeof filters !== 'object' || Array.isArray(filters)) return fail(400, 'invalid_request', 'select_filters must be an object');
+    for (const [col, cond] of Object.entries(filters)) {
+      if (!FILTERABLE.has(col)) return fail(400, 'invalid_request', `Cannot filter on column '${col}'`);
+      if (cond && typeof cond === 'object' && !Array.isArray(cond) && !Object.keys(cond).every(isOp)) return fail(400, 'invalid_request', `Unknown operator in filter on '${col}'`);
+    }
+    const order = orderBy.map((o: { col: string; dir?: string }) => [o.col, o.dir === 'desc' ? 'desc' : 'asc'] as [string, 'asc' | 'desc']);
+    const cmp = comparator(order);
+    const cols = [...order.map(([c]) => c).filter((c) => c !== 'id'), 'id'];
+    const alive = [...instances.values()].filter((i) => i.destroyedAt === null).map(instanceRow);
+    const found = alive.filter((r) => Object.entries(filters).every(([col, cond]) => matchesColumn(r[col], cond))).sort(cmp);
+    let rest = found;
+    const token = parseJsonParam(query.after_token);
+    if (token !== undefined && token !== null && token !== '') {
+      let after: Row;
+      try {
+        const values = JSON.parse(Buffer.from(String(token), 'base64url').toString());
+        if (!Array.isArray(values) || values.length !== cols.length) throw new Error('token does not fit order_by');
+        after = Object.fromEntries(cols.map((c, i) => [c, values[i]]));
+      } catch {
+        return fail(400, 'invalid_token', 'Invalid after_token');
+      }
+      rest = found.filter((r) => cmp(r, after) > 0);
+    }
+    const page = rest.slice(0, limit);
+    const last = page[page.length - 1];
+    const labelCounts: Record<string, number> = {};
+    for (const r of alive) labelCounts[String(r.label ?? '')] = (labelCounts[String(r.label ?? '')] ?? 0) + 1;
+    return ok({
+      success: true,
+      instances_found: found.length,
+      total_instances: alive.length,
+      label_counts: labelCounts,
+      next_token: rest.length > limit ? Buffer.from(JSON.stringify(cols.map((c) => last[c]))).toString('base64url') : null,
+      instances: selectCols.includes('*') ? page : page.map((r) => Object.fromEntries(selectCols.map((c: string) => [c, r[c] ?? null]))),
+    });
+  };
+
+  const addAccountKey: Handler = (_params, body) => {
+    if (!validKey(body.ssh_key)) return fail(400, 'no_ssh_key', 'ssh_key must be an SSH public key');
+    const key: SshKey = { id: nextKeyId++, public_key: body.ssh_key.trim(), created_at: Date.now() / 1000 };
+    accountKeys.push(key);
+    return ok({ success: true, key: { id: key.id, user_id: 424242, public_key: key.public_key, created_at: key.created_at, deleted_at: null } });
+  };
+
+  const routes: Array<[string, string, Handler]> = [
+    ['POST', '/api/v0/bundles/', (_p, body) => ok({ offers: searchOffers(offers, body) })],
+    ['PUT', '/api/v0/asks/{id}/', create],
+    ['GET', '/api/v0/instances/', () => fail(410, 'deprecated_endpoint', '/api/v0/instances/ is deprecated. Use /api/v1/instances/ instead.')],
+    ['GET', '/api/v0/instances/{id}/', ({ id }) => ok({ instances: live(id) ? instanceRow(live(id) as Instance) : null })],
+    ['PUT', '/api/v0/instances/{id}/', manage],
+    ['DELETE', '/api/v0/instances/{id}/', destroy],
+    ['GET', '/api/v1/instances/', list],
+    ['POST', '/api/v0/ssh/', addAccountKey],
+    ['GET', '/api/v0/ssh/', () => ok(accountKeys.map((k) => ({ id: k.id, user_id: 424242, public_key: k.public_key, created_at: k.created_at, deleted_at: null })))],
+    [
+      'DELETE',
+      '/api/v0/ssh/{id}/',
+      ({ id }) => {
+        const i = accountKeys.findIndex((k) => k.id === id);
+        if (i < 0) return fail(404, 'not_found', 'SSH key not found');
+        accountKeys.splice(i, 1);
+        return ok({ success: true });
+      },
+    ],
+    [
+      'POST',
+      '/api/v0/instances/{id}/ssh/',
+      ({ id }, body) => {
+        const inst = live(id);
+        if (!inst) return notFound();
+        if (!validKey(body.ssh_key)) return fail(400, 'invalid_args', 'ssh_key must be an SSH public key');
+        inst.keys.push({ id: nextKeyId++, public_key: body.ssh_key.trim(), created_at: Date.now() / 1000 });
+        return ok({ success: true, msg: 'SSH key attached successfully' });
+      },
+    ],
+    [
+      'GET',
+      '/api/v0/instances/{id}/ssh/',
+      ({ id }) => {
+        const inst = live(id);
+        if (!inst) return notFound();
+        // Vast sends this list as a JSON string inside the JSON body.
+        return ok({ success: true, ssh_keys: JSON.stringify(inst.keys.map((k) => ({ id: k.id, name: `key-${k.id}`, public_key: k.public_key }))) });
+      },
+    ],
+    [
+      'DELETE',
+      '/api/v0/instances/{id}/ssh/{key_id}/',
+      ({ id, keyId }) => {
+        const inst = live(id);
+        if (!inst) return notFound();
+        const i = inst.keys.findIndex((k) => k.id === keyId);
+        if (i < 0) return fail(404, 'not_found', 'SSH key not attached');
+        inst.keys.splice(i, 1);
+        return ok({ success: true });
+      },
+    ],
+    [
+      'GET',
+      '/api/v0/users/current/',
+      () => ok({ id: 424242, username: 'trainyard-test', email: 'test@trainyard.invalid', credit: 100, balance: 0, ssh_key: accountKeys[0]?.public_key ?? null, can_pay: true, has_billing: true }),
+    ],
+  ];
+  const compiled = routes.map(([method, pattern, handler]) => ({
+    method,
+    key: `${method} ${pattern}`,
+    // Trailing slash optional: the CLI and dstack send it, other clients may not.
+    re: new RegExp(`^${pattern.replace(/\/$/, '').replace(/\{id\}|\{key_id\}/g, '(\\d+)')}/?$`),
+    handler,
+  }));
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const query = Object.fromEntries(url.searchParams);
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString();
+    let body: unknown = raw ? raw : null;
+    let badJson = false;
+    if (raw) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        badJson = true;
+      }
+    }
+    const auth = req.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1] ?? query.api_key;
+    const authorized = auth === apiKey;
+    log.push({ method: req.method ?? 'GET', path: url.pathname, query, body, authorized });
+    const send = (reply: Reply) => {
+      res.writeHead(reply.status, { 'content-type': reply.text ? 'text/plain' : 'application/json' });
+      res.end(reply.text ? String(reply.body) : JSON.stringify(reply.body));
+    };
+
+    const route = compiled.find((r) => r.method === req.method && r.re.test(url.pathname));
+    const routeKey = route?.key ?? `${req.method} ${url.pathname}`;
+    const i = scripted.findIndex((s) => s.route === undefined || routeKey.includes(s.route));
+    if (i >= 0) return send(scripted.splice(i, 1)[0].reply());
+    // Offer search works without a key (gpuhunt calls it so); a wrong key is refused everywhere.
+    if (!authorized && !(auth === undefined && routeKey === 'POST /api/v0/bundles/')) return send(fail(401, 'auth_error', 'Invalid user key'));
+    if (!route) return send(fail(404, 'not_found', `no route ${req.method} ${url.pathname}`));
+    if (badJson) return send(fail(400, 'invalid_args', 'request body is not valid JSON'));
+    const [, a, b] = url.pathname.match(route.re) ?? [];
+    const json = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    send(await route.handler({ id: Number(a), keyId: Number(b) }, json, query));
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ success: false, error: 'internal', msg: err.message }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  offers = toOffers(opts.offers ?? []);
+
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    apiKey,
+    addOffers: (inputs) => void offers.push(...toOffers(inputs)),
+    setOffers: (inputs) => void (offers = toOffers(inputs)),
+    instances: () => [...instances.values()].map(publicInstance),
+    alive: () => [...instances.values()].filter((i) => i.destroyedAt === null).map(publicInstance),
+    rateLimitNext(n, route) {
+      for (let k = 0; k < n; k++) scripted.push({ route, reply: () => RATE_LIMIT_BODIES[rateLimited++ % RATE_LIMIT_BODIES.length] });
+    },
+    failNext(n, status, route) {
+      for (let k = 0; k < n; k++) {
+        scripted.push({
+          route,
+          reply: () => {
+            const s = status ?? (failed++ % 2 === 0 ? 502 : 503);
+            return { status: s, body: s === 502 ? '<html><body><h1>502 Bad Gateway</h1></body></html>' : 'Service Unavailable', text: true };
+          },
+        });
+      }
+    },
+    outbid(id) {
+      const inst = live(id);
+      if (!inst) throw new Error(`no live instance ${id}`);
+      stop(inst, 'outbid: a higher bid took the machine');
+    },
+    requests: () => [...log],
+    async close() {
+      for (const inst of instances.values()) inst.timers.forEach(clearTimeout);
+      await Promise.all([...instances.values()].map((i) => i.ssh.close()));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (!opts.root) await rm(root, { recursive: true, force: true });
+    },
+  };
+}

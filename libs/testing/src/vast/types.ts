@@ -1,0 +1,116 @@
+/** How an instance created from an offer behaves. */
+export type VastTestScenario =
+  | 'normal'
+  /** create → 404 no_such_ask (the offer vanished between search and create) */
+  | 'vanished'
+  /** create → 410 no_such_ask */
+  | 'gone'
+  | 'stuck_loading'
+  | 'exited'
+  | 'unknown'
+  | 'offline'
+  /** stays `created` with status_msg containing ": OCI runtime create failed:" */
+  | 'oci_failure'
+  /** create answers success:false with an error but carries new_contract; the instance exists, stopped */
+  | 'create_error_with_contract'
+  /** the instance goes running, then after outbidAfterMs: actual_status stopped, cur_state=intended_status=next_state='stopped', processes killed */
+  | 'outbid';
+
+/** Missing fields get realistic defaults (VAST.md 1.3 offer fields). */
+export interface VastTestOfferInput {
+  id?: number;
+  gpu_name?: string;
+  num_gpus?: number;
+  /** MB */
+  gpu_ram?: number;
+  /** Fixed $/h; when absent it is dph_base plus storage_cost for the searched (or created) disk size. */
+  dph_total?: number;
+  dph_base?: number;
+  /** $/GB/month */
+  storage_cost?: number;
+  /** null: not offered as interruptible, so a `type: bid` search leaves it out. */
+  min_bid?: number | null;
+  reliability?: number;
+  reliability2?: number;
+  verified?: boolean;
+  rentable?: boolean;
+  rented?: boolean;
+  direct_port_count?: number;
+  cuda_max_good?: number;
+  compute_cap?: number;
+  disk_space?: number;
+  cpu_cores?: number;
+  cpu_cores_effective?: number;
+  cpu_ram?: number;
+  inet_down?: number;
+  geolocation?: string;
+  is_bid?: boolean;
+  /** How an instance created from this offer behaves (default 'normal'). */
+  scenario?: VastTestScenario;
+  /** For 'outbid': how long after reaching running the instance is outbid (default loadingMs). */
+  outbidAfterMs?: number;
+}
+
+export interface VastTestInstance {
+  id: number;
+  offerId: number;
+  label: string | null;
+  image: string;
+  env: Record<string, string>;
+  onstart: string | null;
+  /** the bid, for interruptible instances */
+  price: number | null;
+  dphTotal: number;
+  disk: number;
+  createdAt: number;
+  destroyedAt: number | null;
+  actualStatus: string | null;
+  sshPort: number;
+  /** public keys authorised */
+  sshKeys: string[];
+  /** sandbox dir: the instance's HOME and the cwd of every command run over SSH */
+  home: string;
+  /** base64 (with padding) of sha256 over the host key's SSH wire blob, for asserting host-key pinning */
+  hostKeySha256: string;
+}
+
+export interface VastTestRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  authorized: boolean;
+}
+
+export interface VastTestServer {
+  /** e.g. http://127.0.0.1:PORT; clients call `${url}/api/v0/...` and `${url}/api/v1/...` */
+  url: string;
+  /** the valid key (Bearer header; ?api_key= is accepted too) */
+  apiKey: string;
+  addOffers(offers: VastTestOfferInput[]): void;
+  setOffers(offers: VastTestOfferInput[]): void;
+  instances(): VastTestInstance[];
+  /** not destroyed */
+  alive(): VastTestInstance[];
+  /**
+   * The next n requests (optionally only those whose "METHOD path-pattern", e.g. "DELETE /api/v0/instances/{id}/",
+   * contains `route`) answer 429 without Retry-After; the body alternates plain text / {"detail":...} / destroy's JSON shape.
+   */
+  rateLimitNext(n: number, route?: string): void;
+  /** The next n requests (optionally only matching `route`) answer 5xx: `status`, or alternately 502 and 503. */
+  failNext(n: number, status?: number, route?: string): void;
+  /** Forcefully outbid a running instance now. */
+  outbid(id: number): void;
+  requests(): VastTestRequest[];
+  /** kills every process spawned on any instance, closes all ssh servers and the http server */
+  close(): Promise<void>;
+}
+
+export interface VastTestServerOptions {
+  apiKey?: string;
+  /** default 150: the time null → loading → running takes */
+  loadingMs?: number;
+  offers?: VastTestOfferInput[];
+  /** sandbox parent dir, default a tmp dir (removed on close) */
+  root?: string;
+}

@@ -1,0 +1,465 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { join } from 'node:path';
+import { Client, utils } from 'ssh2';
+import { waitFor } from '../wait-for';
+
+const until = <T>(check: () => T | Promise<T>, what: string) => waitFor(check, what, 5000, 10);
+import { startVastTestServer, type VastTestServer } from './index';
+
+type Json = Record<string, any>;
+
+async function api(vast: VastTestServer, method: string, path: string, body?: unknown, key: string | null = vast.apiKey) {
+  const res = await fetch(`${vast.url}${path}`, {
+    method,
+    headers: { ...(key === null ? {} : { authorization: `Bearer ${key}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: Json | undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json: json as Json, text, headers: res.headers };
+}
+
+const show = async (vast: VastTestServer, id: number) => (await api(vast, 'GET', `/api/v0/instances/${id}/`)).json.instances as Json | null;
+
+async function create(vast: VastTestServer, offerId: number, body: Json = {}) {
+  return api(vast, 'PUT', `/api/v0/asks/${offerId}/`, { client_id: 'me', image: 'pytorch/pytorch:latest', disk: 20, runtype: 'ssh_direct', ...body });
+}
+
+async function running(vast: VastTestServer, id: number): Promise<Json> {
+  let inst: Json | null = null;
+  await until(async () => (inst = await show(vast, id))?.actual_status === 'running', `instance ${id} running`);
+  return inst as unknown as Json;
+}
+
+function sshConnect(port: number, privateKey: string, onHostKey?: (key: Buffer) => void): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    client.once('ready', () => resolve(client));
+    client.once('error', reject);
+    client.connect({
+      host: '127.0.0.1',
+      port,
+      username: 'root',
+      privateKey,
+      hostVerifier: (key: Buffer) => {
+        onHostKey?.(key);
+        return true;
+      },
+    });
+  });
+}
+
+function exec(client: Client, command: string, stdin?: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err, stream) => {
+      if (err) return reject(err);
+      let stdout = '';
+      let stderr = '';
+      let code: number | null = null;
+      stream.on('data', (d: Buffer) => (stdout += d));
+      stream.stderr.on('data', (d: Buffer) => (stderr += d));
+      stream.on('exit', (c: number | null) => (code = c));
+      stream.on('close', () => resolve({ stdout, stderr, code }));
+      if (stdin !== undefined) stream.end(stdin);
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('Vast API test server', () => {
+  let vast: VastTestServer;
+  const userKey = utils.generateKeyPairSync('ed25519');
+  const otherKey = utils.generateKeyPairSync('ed25519');
+
+  beforeEach(async () => {
+    vast = await startVastTestServer({ loadingMs: 60 });
+  });
+  afterEach(async () => {
+    await vast.close();
+  });
+
+  describe('offers', () => {
+    beforeEach(() => {
+      vast.setOffers([
+        { id: 1, gpu_name: 'RTX 4090', dph_base: 0.3, reliability2: 0.99 },
+        { id: 2, gpu_name: 'RTX 3090', dph_base: 0.2, reliability2: 0.95, min_bid: null },
+        { id: 3, gpu_name: 'H100 SXM', num_gpus: 2, dph_total: 4.5, dph_base: 4.4, reliability2: 0.999, verified: false },
+        { id: 4, gpu_name: 'A100 SXM4', dph_base: 1.1, cuda_max_good: 12.2 },
+      ]);
+    });
+    const search = async (body: Json) => (await api(vast, 'POST', '/api/v0/bundles/', body)).json.offers.map((o: Json) => o.id);
+
+    it('filters with every operator, several per field, ignoring unknown fields', async () => {
+      expect(await search({ gpu_name: { eq: 'RTX 4090' } })).toEqual([1]);
+      expect((await search({ gpu_name: { neq: 'RTX 4090' } })).sort()).toEqual([2, 3, 4]);
+      expect((await search({ gpu_name: { in: ['RTX 4090', 'RTX 3090'] } })).sort()).toEqual([1, 2]);
+      expect((await search({ gpu_name: { notin: ['RTX 4090', 'RTX 3090'] } })).sort()).toEqual([3, 4]);
+      expect((await search({ gpu_ram: { gte: 80000 } })).sort()).toEqual([3, 4]);
+      expect((await search({ dph_total: { gt: 0.25, lt: 2 } })).sort()).toEqual([1, 4]);
+      expect((await search({ reliability2: { lte: 0.95 } })).sort()).toEqual([2]);
+      expect((await search({ verified: { eq: true }, cuda_max_good: { gte: 12.8 }, no_such_field: { eq: 1 } })).sort()).toEqual([1, 2]);
+    });
+
+    it('orders, limits, prices storage and offers interruptibles only with min_bid', async () => {
+      expect(await search({ order: [['dph_total', 'asc']] })).toEqual([2, 1, 4, 3]);
+      expect(await search({ order: [['dph_total', 'desc']], limit: 2 })).toEqual([3, 4]);
+      expect((await search({ type: 'bid' })).sort()).toEqual([1, 3, 4]);
+      const [offer] = (await api(vast, 'POST', '/api/v0/bundles/', { id: { eq: 1 }, allocated_storage: 72, type: 'on-demand' })).json.offers;
+      // 0.15 $/GB/month default storage: 72 GB cost 0.015 $/h on top of dph_base.
+      expect(offer).toMatchObject({ dph_base: 0.3, dph_total: 0.315, gpu_ram: 24564, storage_cost: 0.15, min_bid: 0.15, rentable: true, rented: false });
+      expect(offer.dph_total).toBeCloseTo(0.315, 6);
+    });
+
+    it('answers a search without a key, and drops an offer once it is used', async () => {
+      expect((await api(vast, 'POST', '/api/v0/bundles/', {}, null)).status).toBe(200);
+      expect((await create(vast, 1)).json.success).toBe(true);
+      expect(await search({})).not.toContain(1);
+      const again = await create(vast, 1);
+      expect(again.status).toBe(404);
+      expect(again.json.msg).toContain('no_such_ask');
+    });
+  });
+
+  describe('create', () => {
+    it('rejects what VAST.md says it rejects', async () => {
+      vast.setOffers([{ id: 10 }, { id: 11, scenario: 'vanished' }, { id: 12, scenario: 'gone' }]);
+      expect(await create(vast, 10, { image: undefined })).toMatchObject({ status: 400, json: { success: false, error: 'invalid_args' } });
+      expect(await create(vast, 10, { label: 'x'.repeat(257) })).toMatchObject({ status: 400, json: { error: 'invalid_args' } });
+      expect(await create(vast, 10, { price: 500 })).toMatchObject({ status: 400, json: { error: 'invalid_price' } });
+      expect(await create(vast, 10, { onstart: 'x'.repeat(5000) })).toMatchObject({ status: 400, json: { error: 'invalid_args' } });
+      expect(await create(vast, 11)).toMatchObject({ status: 404, json: { success: false, error: 'invalid_args', ask_id: 11 } });
+      expect((await create(vast, 11)).json.msg).toContain('no_such_ask');
+      expect(await create(vast, 12)).toMatchObject({ status: 410, json: { success: false, error: 'no_such_ask' } });
+      expect(await create(vast, 999)).toMatchObject({ status: 404 });
+      // The vanished offers are gone from search too.
+      expect((await api(vast, 'POST', '/api/v0/bundles/', {})).json.offers.map((o: Json) => o.id)).toEqual([10]);
+      expect(vast.instances()).toEqual([]);
+    });
+
+    it('stores env given as an object or as a docker flag string', async () => {
+      vast.setOffers([{ id: 20 }, { id: 21 }]);
+      const a = await create(vast, 20, { env: { FOO: 'bar', '-p 8000:8000': '1' }, label: 'ty-a' });
+      const b = await create(vast, 21, { env: '-e FOO=baz -e X=1 -p 10022:10022' });
+      expect((await show(vast, a.json.new_contract))?.extra_env).toEqual([['FOO', 'bar'], ['-p 8000:8000', '1']]);
+      expect((await show(vast, b.json.new_contract))?.extra_env).toEqual([['FOO', 'baz'], ['X', '1'], ['-p 10022:10022', '1']]);
+      expect(vast.instances()[0]).toMatchObject({ label: 'ty-a', image: 'pytorch/pytorch:latest', disk: 20, price: null, offerId: 20, destroyedAt: null });
+    });
+  });
+
+  describe('instance lifecycle', () => {
+    it('goes null → loading → running, with ports only when running, then is destroyed', async () => {
+      vast.setOffers([{ id: 30, gpu_name: 'RTX 4090', dph_base: 0.4, storage_cost: 0.36 }]);
+      const created = await create(vast, 30, { label: 'ty-install-lease1', disk: 10 });
+      expect(created).toMatchObject({ status: 200, json: { success: true, new_contract: expect.any(Number), instance_api_key: expect.any(String) } });
+      const id = created.json.new_contract;
+      const first = await show(vast, id);
+      expect(first).toMatchObject({ id, actual_status: null, intended_status: 'running', label: 'ty-install-lease1', ssh_host: '127.0.0.1', public_ipaddr: '127.0.0.1', bundle_id: 30 });
+      expect(first?.ports).toBeUndefined();
+      const statuses = new Set<string | null>();
+      await until(async () => {
+        const s = (await show(vast, id))?.actual_status;
+        statuses.add(s);
+        return s === 'running';
+      }, 'running');
+      expect(statuses.has('loading')).toBe(true);
+      const inst = (await show(vast, id)) as Json;
+      expect(inst).toMatchObject({
+        actual_status: 'running',
+        cur_state: 'running',
+        next_state: 'running',
+        gpu_name: 'RTX 4090',
+        num_gpus: 1,
+        gpu_totalram: 24564,
+        is_bid: false,
+        ssh_port: vast.alive()[0].sshPort,
+        ports: { '22/tcp': [{ HostIp: '0.0.0.0', HostPort: String(vast.alive()[0].sshPort) }] },
+      });
+      // 10 GB at 0.36 $/GB/month is 0.005 $/h.
+      expect(inst.dph_total).toBeCloseTo(0.405, 6);
+      expect(vast.alive()[0]).toMatchObject({ id, actualStatus: 'running', dphTotal: inst.dph_total });
+
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${id}/`)).toMatchObject({ status: 200, json: { success: true } });
+      expect(await show(vast, id)).toBeNull();
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${id}/`)).toMatchObject({ status: 404, json: { success: false, error: 'not_found', msg: 'Instance not found' } });
+      expect(vast.alive()).toEqual([]);
+      expect(vast.instances()[0].destroyedAt).toEqual(expect.any(Number));
+      expect(await show(vast, 123)).toBeNull();
+    });
+
+    it('labels, stops and restarts through PUT /instances/{id}/', async () => {
+      vast.setOffers([{ id: 31 }]);
+      const id = (await create(vast, 31)).json.new_contract;
+      expect(await api(vast, 'PUT', `/api/v0/instances/${id}/`, { label: 'renamed' })).toMatchObject({ json: { success: true, msg: `label for ${id} set to 'renamed'` } });
+      expect(await api(vast, 'PUT', `/api/v0/instances/${id}/`, { label: 'x'.repeat(1025) })).toMatchObject({ status: 400, json: { error: 'label_too_long' } });
+      await running(vast, id);
+      await api(vast, 'PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
+      expect(await show(vast, id)).toMatchObject({ label: 'renamed', actual_status: 'stopped', intended_status: 'stopped' });
+      await api(vast, 'PUT', `/api/v0/instances/${id}/`, { state: 'running' });
+      await running(vast, id);
+    });
+
+    it.each([
+      ['exited', 'exited'],
+      ['unknown', 'unknown'],
+      ['offline', 'offline'],
+    ] as const)('reaches %s and never runs', async (scenario, status) => {
+      vast.setOffers([{ id: 40, scenario }]);
+      const id = (await create(vast, 40)).json.new_contract;
+      await until(async () => (await show(vast, id))?.actual_status === status, status);
+      await new Promise((r) => setTimeout(r, 150));
+      expect((await show(vast, id))?.actual_status).toBe(status);
+    });
+
+    it('stays loading, or created with an OCI runtime failure', async () => {
+      vast.setOffers([{ id: 41, scenario: 'stuck_loading' }, { id: 42, scenario: 'oci_failure' }]);
+      const stuck = (await create(vast, 41)).json.new_contract;
+      const oci = (await create(vast, 42)).json.new_contract;
+      await until(async () => (await show(vast, oci))?.actual_status === 'created', 'created');
+      await new Promise((r) => setTimeout(r, 150));
+      expect((await show(vast, stuck))?.actual_status).toBe('loading');
+      expect((await show(vast, oci))?.status_msg).toContain(': OCI runtime create failed:');
+    });
+
+    it('answers an error that still carries new_contract, for the scenario and for a bid below min_bid', async () => {
+      vast.setOffers([{ id: 43, scenario: 'create_error_with_contract' }, { id: 44, min_bid: 0.2 }]);
+      for (const [offer, body] of [[43, {}], [44, { price: 0.1 }]] as const) {
+        const res = await create(vast, offer, body);
+        expect(res.json).toMatchObject({ success: false, error: expect.any(String), new_contract: expect.any(Number) });
+        expect(await show(vast, res.json.new_contract)).toMatchObject({ actual_status: 'stopped', intended_status: 'stopped', cur_state: 'stopped', next_state: 'stopped' });
+      }
+      expect(vast.alive()).toHaveLength(2);
+    });
+
+    it('outbids a bid instance after outbidAfterMs, or on demand, killing its processes', async () => {
+      vast.setOffers([{ id: 45, scenario: 'outbid', outbidAfterMs: 200, min_bid: 0.1 }, { id: 46, min_bid: 0.1 }]);
+      const auto = (await create(vast, 45, { price: 0.1 })).json.new_contract;
+      const forced = (await create(vast, 46, { price: 0.12 })).json.new_contract;
+      expect(await running(vast, auto)).toMatchObject({ is_bid: true, dph_base: 0.1 });
+      await running(vast, forced);
+      await until(async () => (await show(vast, auto))?.actual_status === 'stopped', 'outbid');
+      expect(await show(vast, auto)).toMatchObject({ cur_state: 'stopped', intended_status: 'stopped', next_state: 'stopped' });
+      expect((await show(vast, auto))?.ports).toBeUndefined();
+
+      await api(vast, 'POST', `/api/v0/instances/${forced}/ssh/`, { ssh_key: userKey.public });
+      const client = await sshConnect(vast.alive()[1].sshPort, userKey.private);
+      const pid = Number((await exec(client, 'nohup sleep 1000 >/dev/null 2>&1 & echo $!')).stdout);
+      client.end();
+      expect(alive(pid)).toBe(true);
+      vast.outbid(forced);
+      expect(await show(vast, forced)).toMatchObject({ actual_status: 'stopped', cur_state: 'stopped', intended_status: 'stopped', next_state: 'stopped' });
+      await until(() => !alive(pid), 'sleep killed');
+    });
+  });
+
+  describe('v1 instance list', () => {
+    it('pages 60 instances 25 at a time with next_token, filters by label and counts labels', async () => {
+      vast.setOffers(Array.from({ length: 60 }, (_, i) => ({ id: 100 + i })));
+      for (let i = 0; i < 60; i++) expect((await create(vast, 100 + i, { label: i % 3 === 0 ? 'ty-a' : 'other' })).json.success).toBe(true);
+      const ids: number[] = [];
+      let token: string | null = null;
+      let pages = 0;
+      do {
+        const q = new URLSearchParams({ limit: '100', ...(token ? { after_token: token } : {}) });
+        const page: Json = (await api(vast, 'GET', `/api/v1/instances/?${q}`)).json;
+        expect(page).toMatchObject({ success: true, instances_found: 60, total_instances: 60, label_counts: { 'ty-a': 20, other: 40 } });
+        expect(page.instances.length).toBeLessThanOrEqual(25);
+        ids.push(...page.instances.map((i: Json) => i.id));
+        token = page.next_token;
+        pages++;
+      } while (token);
+      expect(pages).toBe(3);
+      expect(ids).toEqual(vast.alive().map((i) => i.id));
+
+      const filters = encodeURIComponent(JSON.stringify({ label: { eq: 'ty-a' } }));
+      const order = encodeURIComponent(JSON.stringify([{ col: 'id', dir: 'desc' }]));
+      const cols = encodeURIComponent(JSON.stringify(['id', 'label', 'nope']));
+      const first: Json = (await api(vast, 'GET', `/api/v1/instances/?select_filters=${filters}&order_by=${order}&select_cols=${cols}&limit=15`)).json;
+      expect(first.instances_found).toBe(20);
+      expect(first.instances[0]).toEqual({ id: ids[57], label: 'ty-a', nope: null });
+      const second: Json = (await api(vast, 'GET', `/api/v1/instances/?select_filters=${filters}&order_by=${order}&limit=15&after_token=${first.next_token}`)).json;
+      expect(second.instances).toHaveLength(5);
+      expect(second.next_token).toBeNull();
+
+      await api(vast, 'DELETE', `/api/v0/instances/${ids[0]}/`);
+      expect((await api(vast, 'GET', '/api/v1/instances/?limit=0')).json).toMatchObject({ total_instances: 59, instances: expect.arrayContaining([]) });
+      expect((await api(vast, 'GET', '/api/v1/instances/?limit=0')).json.instances).toHaveLength(5);
+    });
+
+    it('refuses computed filter columns and bad tokens; v0 list is gone', async () => {
+      const dph = encodeURIComponent(JSON.stringify({ dph_total: { lt: 1 } }));
+      expect(await api(vast, 'GET', `/api/v1/instances/?select_filters=${dph}`)).toMatchObject({ status: 400, json: { success: false, error: 'invalid_request' } });
+      const gpus = encodeURIComponent(JSON.stringify({ num_gpus: { eq: 1 } }));
+      expect((await api(vast, 'GET', `/api/v1/instances/?select_filters=${gpus}`)).status).toBe(400);
+      expect(await api(vast, 'GET', '/api/v1/instances/?after_token=garbage')).toMatchObject({ status: 400, json: { error: 'invalid_token' } });
+      expect(await api(vast, 'GET', '/api/v0/instances/')).toMatchObject({
+        status: 410,
+        json: { success: false, error: 'deprecated_endpoint', msg: '/api/v0/instances/ is deprecated. Use /api/v1/instances/ instead.' },
+      });
+    });
+  });
+
+  describe('auth, rate limits and failures', () => {
+    it('refuses a bad or missing key with 401 auth_error and accepts ?api_key=', async () => {
+      const bad = { status: 401, json: { success: false, error: 'auth_error', msg: 'Invalid user key' } };
+      expect(await api(vast, 'GET', '/api/v0/users/current/', undefined, 'wrong')).toMatchObject(bad);
+      expect(await api(vast, 'GET', '/api/v1/instances/', undefined, null)).toMatchObject(bad);
+      expect(await api(vast, 'POST', '/api/v0/bundles/', {}, 'wrong')).toMatchObject(bad);
+      expect(await api(vast, 'GET', `/api/v0/users/current/?api_key=${vast.apiKey}`, undefined, null)).toMatchObject({ status: 200, json: { id: expect.any(Number), email: expect.any(String), credit: expect.any(Number) } });
+      expect(vast.requests().map((r) => r.authorized)).toEqual([false, false, false, true]);
+    });
+
+    it('answers 429 without Retry-After, with each documented body, only on the chosen route', async () => {
+      vast.rateLimitNext(3);
+      const bodies = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await api(vast, 'GET', '/api/v0/users/current/');
+        expect(res.status).toBe(429);
+        expect(res.headers.get('retry-after')).toBeNull();
+        bodies.push(res.json ?? res.text);
+      }
+      expect(bodies).toEqual([
+        expect.stringContaining('API requests too frequent'),
+        { detail: expect.stringContaining('API requests too frequent') },
+        { success: false, error: 'rate_limit_exceeded', msg: expect.stringContaining('API requests too frequent') },
+      ]);
+      expect((await api(vast, 'GET', '/api/v0/users/current/')).status).toBe(200);
+
+      vast.rateLimitNext(1, 'DELETE /api/v0/instances/');
+      expect((await api(vast, 'GET', '/api/v0/instances/5/')).status).toBe(200);
+      expect((await api(vast, 'DELETE', '/api/v0/instances/5/')).status).toBe(429);
+      expect((await api(vast, 'DELETE', '/api/v0/instances/5/')).status).toBe(404);
+
+      vast.failNext(2, undefined, 'bundles');
+      expect((await api(vast, 'POST', '/api/v0/bundles/', {})).status).toBe(502);
+      expect((await api(vast, 'POST', '/api/v0/bundles/', {})).status).toBe(503);
+      vast.failNext(1, 504);
+      expect((await api(vast, 'POST', '/api/v0/bundles/', {})).status).toBe(504);
+      expect((await api(vast, 'POST', '/api/v0/bundles/', {})).status).toBe(200);
+    });
+  });
+
+  describe('ssh keys and SSH endpoints', () => {
+    it('keeps account keys and attaches keys to an instance', async () => {
+      expect(await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: 'not a key' })).toMatchObject({ status: 400, json: { error: 'no_ssh_key' } });
+      const added = await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
+      expect(added.json).toMatchObject({ success: true, key: { id: expect.any(Number), public_key: userKey.public } });
+      expect((await api(vast, 'GET', '/api/v0/ssh/')).json).toEqual([expect.objectContaining({ public_key: userKey.public })]);
+      vast.setOffers([{ id: 50 }]);
+      const id = (await create(vast, 50)).json.new_contract;
+      expect(await api(vast, 'POST', `/api/v0/instances/${id}/ssh/`, { ssh_key: otherKey.public })).toMatchObject({ json: { success: true, msg: 'SSH key attached successfully' } });
+      const listed = JSON.parse((await api(vast, 'GET', `/api/v0/instances/${id}/ssh/`)).json.ssh_keys);
+      expect(listed.map((k: Json) => k.public_key)).toEqual([userKey.public, otherKey.public]);
+      expect(vast.alive()[0].sshKeys).toEqual([userKey.public, otherKey.public]);
+    });
+
+    it('authenticates attached keys only, runs commands in the sandbox and pins its host key', async () => {
+      vast.setOffers([{ id: 60 }]);
+      const id = (await create(vast, 60, { env: { FOO: 'bar', '-p 22:22': '1' }, runtype: 'ssh_direc ssh_proxy' })).json.new_contract;
+      const port = vast.alive()[0].sshPort;
+      // Nothing answers until the container runs.
+      await expect(sshConnect(port, userKey.private)).rejects.toThrow();
+      await running(vast, id);
+      await expect(sshConnect(port, userKey.private)).rejects.toThrow(/authentication/i);
+      await api(vast, 'POST', `/api/v0/instances/${id}/ssh/`, { ssh_key: userKey.public });
+      let hostKey: Buffer | undefined;
+      const client = await sshConnect(port, userKey.private, (k) => (hostKey = k));
+      expect(createHash('sha256').update(hostKey as Buffer).digest('base64')).toBe(vast.alive()[0].hostKeySha256);
+      await expect(sshConnect(port, otherKey.private)).rejects.toThrow(/authentication/i);
+
+      const home = vast.alive()[0].home;
+      expect(await exec(client, 'pwd; echo "$HOME $FOO $CONTAINER_ID $VAST_CONTAINERLABEL"; echo oops >&2; exit 3')).toEqual({
+        stdout: `${home}\n${home} bar ${id} C.${id}\n`,
+        stderr: 'oops\n',
+        code: 3,
+      });
+      expect(await exec(client, 'cat > agent.sh && chmod +x agent.sh && ./agent.sh', 'echo from-stdin\n')).toMatchObject({ stdout: 'from-stdin\n', code: 0 });
+      expect(await readFile(join(home, 'agent.sh'), 'utf8')).toBe('echo from-stdin\n');
+      client.end();
+    });
+
+    it('refuses SSH for an args runtype, which provisions none', async () => {
+      vast.setOffers([{ id: 61 }]);
+      await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
+      const id = (await create(vast, 61, { runtype: 'args', args: ['python', 'train.py'] })).json.new_contract;
+      expect((await running(vast, id)).ports).toBeUndefined();
+      await expect(sshConnect(vast.alive()[0].sshPort, userKey.private)).rejects.toThrow();
+    });
+
+    it('carries bytes both ways through a remote forward (tcpip-forward) and a local one (direct-tcpip)', async () => {
+      const echo: Server = createServer((s) => s.pipe(s));
+      await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+      const echoPort = (echo.address() as AddressInfo).port;
+      vast.setOffers([{ id: 70 }]);
+      await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
+      const id = (await create(vast, 70)).json.new_contract;
+      await running(vast, id);
+      const client = await sshConnect(vast.alive()[0].sshPort, userKey.private);
+      // The broker's side: connections to the remote port come back to it and go on to its local NATS (here: echo).
+      client.on('tcp connection', (_info, accept) => {
+        const channel = accept();
+        const local = connect(echoPort, '127.0.0.1');
+        channel.pipe(local).pipe(channel);
+      });
+      const remotePort = await new Promise<number>((resolve, reject) => client.forwardIn('127.0.0.1', 0, (err, p) => (err ? reject(err) : resolve(p))));
+      expect(remotePort).toBeGreaterThan(0);
+      // The instance's side: a process on the instance dials the forwarded port.
+      const script = `node -e "const s=require('net').connect(${remotePort},'127.0.0.1',()=>s.end('ping-through-tunnel'));s.pipe(process.stdout)"`;
+      expect(await exec(client, script)).toMatchObject({ stdout: 'ping-through-tunnel', code: 0 });
+
+      const viaLocal = await new Promise<string>((resolve, reject) =>
+        client.forwardOut('127.0.0.1', 0, '127.0.0.1', echoPort, (err, ch) => {
+          if (err) return reject(err);
+          let got = '';
+          ch.on('data', (d: Buffer) => (got += d));
+          ch.on('close', () => resolve(got));
+          ch.end('pong');
+        }),
+      );
+      expect(viaLocal).toBe('pong');
+      await new Promise<void>((resolve, reject) => client.unforwardIn('127.0.0.1', remotePort, (err) => (err ? reject(err) : resolve())));
+      client.end();
+      echo.close();
+    });
+
+    it('kills background processes and closes SSH on destroy, and everything on close', async () => {
+      vast.setOffers([{ id: 80 }, { id: 81 }]);
+      await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
+      const a = (await create(vast, 80)).json.new_contract;
+      const b = (await create(vast, 81)).json.new_contract;
+      await running(vast, a);
+      await running(vast, b);
+      const [pa, pb] = vast.alive().map((i) => i.sshPort);
+      const ca = await sshConnect(pa, userKey.private);
+      const cb = await sshConnect(pb, userKey.private);
+      const started = async (c: Client) => Number((await exec(c, 'nohup sleep 1000 >/dev/null 2>&1 & echo $!')).stdout);
+      const pidA = await started(ca);
+      const pidB = await started(cb);
+      expect(alive(pidA) && alive(pidB)).toBe(true);
+      const closed = new Promise<void>((r) => ca.once('close', () => r()));
+      await api(vast, 'DELETE', `/api/v0/instances/${a}/`);
+      await closed;
+      await until(() => !alive(pidA), 'sleep on a killed');
+      expect(alive(pidB)).toBe(true);
+      await expect(sshConnect(pa, userKey.private)).rejects.toThrow();
+      cb.on('error', () => undefined);
+      await vast.close();
+      await until(() => !alive(pidB), 'sleep on b killed');
+      vast = await startVastTestServer();
+    });
+  });
+});
