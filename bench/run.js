@@ -6,7 +6,10 @@
 const { writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
-const suites = [() => require('../apps/scheduler/dist/bench/scheduler.bench.js').runSchedulerBench()];
+const suites = [
+  () => require('../apps/scheduler/dist/bench/scheduler.bench.js').runSchedulerBench(),
+  () => require('../apps/trainer-agent/dist/bench/agent.bench.js').runAgentBench(),
+];
 
 (async () => {
   const results = {};
