@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { Server as SshServer, utils, type Connection, type ParsedKey, type ServerChannel } from 'ssh2';
+import { serveSftp } from './sftp';
 
 export interface SshHostOptions {
   /** The sandbox dir: HOME and cwd of every command. */
@@ -15,8 +16,8 @@ export interface SshHostOptions {
 }
 
 /**
- * One instance's sshd on loopback: public-key auth for root, exec through /bin/sh in the sandbox, remote (tcpip-forward)
- * and local (direct-tcpip) port forwarding. Every command runs in a process group of its own, so that stopping the
+ * One instance's sshd on loopback: public-key auth for root, exec through /bin/sh in the sandbox, SFTP, remote
+ * (tcpip-forward) and local (direct-tcpip) port forwarding. Every command runs in a process group of its own, so that stopping the
  * container can kill it together with whatever it left running in the background.
  */
 export class SshHost {
@@ -116,6 +117,7 @@ export class SshHost {
         session.on('pty', (accept) => accept?.());
         session.on('shell', (_accept, reject) => reject?.());
         session.on('exec', (accept, _reject, info) => this.exec(accept(), info.command, env));
+        session.on('sftp', (accept) => serveSftp(accept(), this.opts.home));
       });
       conn.on('request', (accept, reject, name, info) => {
         const key = `${info.bindAddr}:${info.bindPort}`;

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { Client, utils } from 'ssh2';
+import { Client, utils, type SFTPWrapper } from 'ssh2';
 import { waitFor } from '../wait-for';
 
 const until = <T>(check: () => T | Promise<T>, what: string) => waitFor(check, what, 5000, 10);
@@ -83,14 +84,17 @@ function alive(pid: number): boolean {
 
 describe('Vast API test server', () => {
   let vast: VastTestServer;
+  let localDir: string;
   const userKey = utils.generateKeyPairSync('ed25519');
   const otherKey = utils.generateKeyPairSync('ed25519');
 
   beforeEach(async () => {
     vast = await startVastTestServer({ loadingMs: 60 });
+    localDir = await mkdtemp(join(tmpdir(), 'ty-vast-spec-'));
   });
   afterEach(async () => {
     await vast.close();
+    await rm(localDir, { recursive: true, force: true });
   });
 
   describe('offers', () => {
@@ -389,6 +393,15 @@ describe('Vast API test server', () => {
       });
       expect(await exec(client, 'cat > agent.sh && chmod +x agent.sh && ./agent.sh', 'echo from-stdin\n')).toMatchObject({ stdout: 'from-stdin\n', code: 0 });
       expect(await readFile(join(home, 'agent.sh'), 'utf8')).toBe('echo from-stdin\n');
+
+      // SFTP, the other way to copy an agent over: relative paths start at HOME.
+      await writeFile(join(localDir, 'agent.js'), 'console.log("agent " + process.env.FOO)');
+      const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      await new Promise<void>((resolve, reject) => sftp.mkdir('app', (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) => sftp.fastPut(join(localDir, 'agent.js'), 'app/agent.js', (err) => (err ? reject(err) : resolve())));
+      expect(await new Promise<string[]>((resolve, reject) => sftp.readdir('app', (err, list) => (err ? reject(err) : resolve(list.map((e) => e.filename)))))).toEqual(['agent.js']);
+      expect(await exec(client, 'node app/agent.js')).toMatchObject({ stdout: 'agent bar\n', code: 0 });
+      sftp.end();
       client.end();
     });
 
