@@ -41,10 +41,10 @@ describe('scheduler REST API', () => {
   };
 
   it('refuses bad bodies and queries with the field and the reason', async () => {
-    const bad = await call('POST', '/runs', { symbols: ['BTCUSDT', '../etc'], mode: 'turbo', colour: 'red' });
+    const bad = await call('POST', '/runs', { symbols: ['BTCUSDT', '../etc'], mode: 'turbo', colour: 'red', ensureFeatures: 'yes' });
     expect(bad.status).toBe(400);
     const fields = bad.body.issues.map((i: { field: string }) => i.field);
-    expect(fields).toEqual(expect.arrayContaining(['symbols.1', 'mode', '(root)']));
+    expect(fields).toEqual(expect.arrayContaining(['symbols.1', 'mode', 'ensureFeatures', '(root)']));
     expect(JSON.stringify(bad.body.issues)).toMatch(/colour/);
     expect((await call('POST', '/runs', {})).body.issues).toEqual([expect.objectContaining({ field: 'symbols' })]);
     const query = await call('GET', '/jobs?status=bogus&limit=0');
@@ -56,8 +56,11 @@ describe('scheduler REST API', () => {
   });
 
   it('starts a run, shows it with its jobs, pages and filters them, and reports progress', async () => {
-    const started = await call('POST', '/runs', { runId: 'api-run', symbols: ['BTCUSDT', 'ETHUSDT'], maxConcurrent: 1 });
+    const started = await call('POST', '/runs', { runId: 'api-run', symbols: ['BTCUSDT', 'ETHUSDT'], maxConcurrent: 1, ensureFeatures: true });
     expect(started).toEqual({ status: 202, body: { runId: 'api-run', status: 'requested', location: '/runs/api-run' } });
+    // The flag travels from the body to the job specs the agents get.
+    const requested = await waitFor(async () => (await readStored(prefix, 'job.requested')).map((e) => e.data.spec).find((spec) => spec.runId === 'api-run'), 'a job requested');
+    expect(requested.ensureFeatures).toBe(true);
     const run = await waitFor(async () => {
       const r = await call('GET', '/runs/api-run');
       return r.status === 200 ? r.body : null;
