@@ -285,6 +285,23 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     const instanceId = nextInstanceId++;
     const home = join(root, `instance-${instanceId}`);
     await mkdir(home, { recursive: true });
+    // The host's callbacks read the instance as it is when a connection or command comes, after it exists.
+    const ssh = await SshHost.start({
+      home,
+      keys: () => inst.keys.map((k) => k.public_key),
+      up: () => inst.actualStatus === 'running' && sshEnabled(inst),
+      env: () => ({
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: home,
+        USER: 'root',
+        ...Object.fromEntries(Object.entries(inst.env).filter(([k]) => !k.startsWith('-'))),
+        CONTAINER_ID: String(inst.id),
+        CONTAINER_API_KEY: inst.apiKey,
+        VAST_CONTAINERLABEL: `C.${inst.id}`,
+        PUBLIC_IPADDR: '127.0.0.1',
+        VAST_TCP_PORT_22: String(inst.ssh.port),
+      }),
+    });
     const inst: Instance = {
       id: instanceId,
       offer,
@@ -307,25 +324,9 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       // Account keys reach new instances only (VAST.md 1.8).
       keys: [...accountKeys],
       home,
-      ssh: undefined as unknown as SshHost,
+      ssh,
       timers: [],
     };
-    inst.ssh = await SshHost.start({
-      home,
-      keys: () => inst.keys.map((k) => k.public_key),
-      up: () => inst.actualStatus === 'running' && sshEnabled(inst),
-      env: () => ({
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: home,
-        USER: 'root',
-        ...Object.fromEntries(Object.entries(inst.env).filter(([k]) => !k.startsWith('-'))),
-        CONTAINER_ID: String(inst.id),
-        CONTAINER_API_KEY: inst.apiKey,
-        VAST_CONTAINERLABEL: `C.${inst.id}`,
-        PUBLIC_IPADDR: '127.0.0.1',
-        VAST_TCP_PORT_22: String(inst.ssh.port),
-      }),
-    });
     instances.set(inst.id, inst);
 
     const lowBid = price !== null && offer.minBid !== null && (price as number) < offer.minBid;
