@@ -10,6 +10,7 @@ import { LeaseEntity } from './leases/lease.entity';
 import { LeasesModule } from './leases/leases.module';
 import { BrokerInit1763900000001 } from './migrations/1763900000001-broker-init';
 import { BrokerInstances1763900000002 } from './migrations/1763900000002-broker-instances';
+import { BrokerLearnedMemory1763900000003 } from './migrations/1763900000003-broker-learned-memory';
 import { InstanceEntity } from './vast/instance.entity';
 import { VastModule } from './vast/vast.module';
 
@@ -27,7 +28,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [AgentEntity, LeaseEntity, LeaseRequestEntity, InstanceEntity],
-          migrations: [BrokerInit1763900000001, BrokerInstances1763900000002],
+          migrations: [BrokerInit1763900000001, BrokerInstances1763900000002, BrokerLearnedMemory1763900000003],
         }),
         HealthModule,
         LeasesModule,

@@ -4,6 +4,7 @@ import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { CapacityPublisher } from '../capacity/capacity-publisher.service';
 import { BrokerStore } from '../leases/broker.store';
+import type { LeaseEntity } from '../leases/lease.entity';
 import { LeaseService } from '../leases/lease.service';
 
 const UNCONFIRMED_LEASE_MS = 30_000;
@@ -43,8 +44,23 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
         if (!running.has(lease.id) && lease.createdAt < after.startedAt) await this.leases.lose(lease, `agent ${after.id} restarted`);
       }
     }
+    await this.learnMemory(hb);
     await this.capacity.refresh();
     await this.leases.dispatch();
+  }
+
+  /** A GPU running exactly one of our jobs shows that job's memory; shared GPUs say nothing about any one job. */
+  private async learnMemory(hb: EventMessage<'agent.heartbeat'>): Promise<void> {
+    const running = new Set(hb.running.map((r) => r.leaseId));
+    const byDevice = new Map<string, LeaseEntity[]>();
+    for (const lease of await this.store.activeLeases(undefined, hb.agentId)) {
+      if (!running.has(lease.id) || !lease.device.startsWith('gpu:')) continue;
+      byDevice.set(lease.device, [...(byDevice.get(lease.device) ?? []), lease]);
+    }
+    for (const gpu of hb.gpus) {
+      const alone = byDevice.get(`gpu:${gpu.index}`);
+      if (alone?.length === 1 && gpu.memoryUsedMb > 0) await this.store.learnMemory(alone[0].spec.symbol, gpu.memoryUsedMb / 1024, new Date(hb.occurredAt));
+    }
   }
 
   async tick(): Promise<void> {

@@ -26,7 +26,7 @@ export class CapacityPublisher {
       agents: agents.length,
       gpus: agents.reduce((n, a) => n + a.gpus.length, 0),
       cpuSlots: agents.reduce((n, a) => n + a.cpuSlots, 0),
-      pricePerHour: this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
+      pricePerHour: await this.slotPrice(agents),
     };
     const key = JSON.stringify(shape);
     if (key === this.last) return;
@@ -35,5 +35,12 @@ export class CapacityPublisher {
     await (await this.bucket).put(CAPACITY_KEY, JSON.stringify(summary));
     this.last = key;
     this.log.log(`capacity: ${shape.agents} agents, ${shape.gpus} GPUs, ${shape.cpuSlots} CPU slots`);
+  }
+
+  /** Forecasts price work where it would run: on local agents when there are any, else on the rented ones. */
+  private async slotPrice(alive: { id: string; provider: string }[]): Promise<number> {
+    if (alive.some((a) => a.provider === 'local')) return this.cfg.BROKER_LOCAL_PRICE_PER_HOUR;
+    const rented = [...(await this.store.rentedAgents(this.store.manager)).values()];
+    return rented.length ? rented.reduce((a, b) => a + b, 0) / rented.length : this.cfg.BROKER_LOCAL_PRICE_PER_HOUR;
   }
 }

@@ -51,6 +51,8 @@ export const brokerEnv = z.object({
   /** Price per hour of a local slot, so local runs can be costed like rented ones. */
   BROKER_LOCAL_PRICE_PER_HOUR: envNumber(0, 0),
   BROKER_TICK_MS: envInt(2000, 50),
+  /** A GPU job is packed by the most memory its symbol used alone on a GPU, times this, once that is known. */
+  BROKER_LEARNED_MEMORY_HEADROOM: envNumber(1.2, 1),
   ...vastEnv,
 }).refine((c) => c.VAST_AGENT_ENV.every((kv) => /^[A-Z_][A-Z0-9_]*=/.test(kv)), {
   path: ['VAST_AGENT_ENV'],

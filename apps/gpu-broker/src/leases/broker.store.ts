@@ -13,6 +13,10 @@ export const ACTIVE_LEASES: LeaseStatus[] = ['assigned', 'running'];
 export class BrokerStore {
   constructor(private readonly ds: DataSource) {}
 
+  get manager(): EntityManager {
+    return this.ds.manager;
+  }
+
   async ping(): Promise<void> {
     await this.ds.query('SELECT 1');
   }
@@ -78,6 +82,22 @@ export class BrokerStore {
   async rentedAgents(em: EntityManager): Promise<Map<string, number>> {
     const rows = await em.getRepository(InstanceEntity).find({ where: { status: 'ready' } });
     return new Map(rows.filter((r) => r.agentId).map((r) => [r.agentId!, r.pricePerHour / r.numGpus]));
+  }
+
+  /** Keeps the highest GPU memory seen for a symbol's job running alone on a GPU. */
+  async learnMemory(symbol: string, gb: number, at: Date): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO broker.learned_gpu_memory (symbol, peak_gb, samples, updated_at) VALUES ($1, $2, 1, $3)
+       ON CONFLICT (symbol) DO UPDATE SET peak_gb = GREATEST(broker.learned_gpu_memory.peak_gb, EXCLUDED.peak_gb),
+         samples = broker.learned_gpu_memory.samples + 1, updated_at = EXCLUDED.updated_at`,
+      [symbol, gb, at],
+    );
+  }
+
+  async learnedMemory(em: EntityManager, symbols: string[]): Promise<Map<string, number>> {
+    if (symbols.length === 0) return new Map();
+    const rows: Array<{ symbol: string; peak_gb: number }> = await em.query(`SELECT symbol, peak_gb FROM broker.learned_gpu_memory WHERE symbol = ANY($1)`, [symbols]);
+    return new Map(rows.map((r) => [r.symbol, Number(r.peak_gb)]));
   }
 
   /** An agent whose machine is going away takes no more work, whatever its last heartbeat said. */

@@ -5,6 +5,8 @@ import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, wai
 import { CAPACITY_KEY, capacityBucket, toJobSpec, type JobDefinition } from '@trainyard/contracts';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
+import { BrokerStore } from './broker.store';
+import { gpuMemoryNeed } from './lease.service';
 
 jest.setTimeout(60_000);
 
@@ -91,6 +93,28 @@ describe('gpu-broker leases', () => {
     await heartbeat('cpu-box', new Date(Date.now() + 1000).toISOString(), []);
     const lost = await waitFor(async () => (await readStored(prefix, 'lease.lost')).map((e) => e.data).find((d) => d.agentId === 'cpu-box' && d.jobId === 'r1-EEEUSDT'), 'lease.lost after restart');
     expect(lost).toMatchObject({ jobId: 'r1-EEEUSDT', reason: 'agent cpu-box restarted' });
+  });
+
+  it('packs a symbol by the GPU memory it used alone on a GPU, with headroom, once that is known', async () => {
+    const box = 'gpu-learn';
+    const used = (memoryUsedMb: number) => [{ ...gpu, memoryTotalMb: 80 * 1024, memoryUsedMb }];
+    await heartbeat(box, startedAt, [], used(0));
+    await bus.publish('job.requested', { spec: toJobSpec({ ...definition('GGGUSDT', 10), jobId: 'r1-GGGUSDT' }, 1) });
+    const first = await waitFor(async () => (await assigns(box)).find((a) => a.spec.jobId === 'r1-GGGUSDT'), 'declared memory used at first');
+    expect(first.lease.gpuMemoryGb).toBe(10);
+    await bus.publish('job.started', { jobId: 'r1-GGGUSDT', runId: 'r1', symbol: 'GGGUSDT', attempt: 1, agentId: box, leaseId: first.lease.leaseId, workDir: '/w' });
+    await waitFor(async () => (await app.get(BrokerStore).activeLeases(undefined, box)).some((l) => l.status === 'running'), 'lease running');
+    await heartbeat(box, startedAt, [{ jobId: 'r1-GGGUSDT', attempt: 1, leaseId: first.lease.leaseId }], used(3 * 1024));
+    await bus.publish('job.requested', { spec: toJobSpec({ ...definition('GGGUSDT', 10), jobId: 'r2-GGGUSDT', runId: 'r2' }, 1) });
+    const second = await waitFor(async () => (await assigns(box)).find((a) => a.spec.jobId === 'r2-GGGUSDT'), 'the next run of the symbol placed');
+    expect(second.lease.gpuMemoryGb).toBe(4); // 3 GB seen × 1.2, rounded up to half a GB
+  });
+
+  it('rounds learned memory up with headroom and leaves CPU jobs and unknown symbols as declared', () => {
+    expect(gpuMemoryNeed(10, undefined, 1.2)).toBe(10);
+    expect(gpuMemoryNeed(0, 5, 1.2)).toBe(0);
+    expect(gpuMemoryNeed(10, 3, 1.2)).toBe(4);
+    expect(gpuMemoryNeed(2, 6, 1.2)).toBe(7.5);
   });
 
   it('cancels a request still waiting for a slot', async () => {

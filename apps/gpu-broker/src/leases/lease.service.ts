@@ -10,6 +10,12 @@ import { findPlacement, occupy, type SlotUsage } from './placement';
 
 export const leaseIdFor = (jobId: string, attempt: number) => `${jobId}-a${attempt}-lease`;
 
+/** A GPU job's memory: what past runs of the symbol used, with headroom, once known; until then what it declared. CPU jobs stay CPU jobs. */
+export function gpuMemoryNeed(declaredGb: number, learnedGb: number | undefined, headroom: number): number {
+  if (declaredGb <= 0 || learnedGb === undefined || learnedGb <= 0) return declaredGb;
+  return Math.ceil(learnedGb * headroom * 2) / 2;
+}
+
 /** Grants slots to queued job attempts and follows each lease until it ends. */
 @Injectable()
 export class LeaseService {
@@ -58,10 +64,11 @@ export class LeaseService {
       const usage = new Map<string, SlotUsage>();
       for (const l of await this.store.activeLeases(em)) occupy(usage, { agentId: l.agentId, device: l.device }, l.gpuMemoryGb);
       const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
+      const learned = await this.store.learnedMemory(em, [...new Set(pending.map((p) => p.spec.symbol))]);
       const now = this.clock.now();
       const granted: LeaseEntity[] = [];
       for (const req of pending) {
-        const need = req.spec.resources.gpuMemoryGb;
+        const need = gpuMemoryNeed(req.spec.resources.gpuMemoryGb, learned.get(req.spec.symbol), this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
         const placement = findPlacement(need, agents, usage, rules);
         if (!placement) continue;
         occupy(usage, placement, need);
@@ -106,7 +113,7 @@ export class LeaseService {
     const lease = this.toLease(l);
     await this.bus.publish('agent.assign', { spec: l.spec, lease }, { id: `${l.id}-assign` });
     await this.bus.publish('job.leased', { jobId: l.jobId, runId: l.spec.runId, attempt: l.attempt, lease }, { id: `${l.id}-leased` });
-    this.log.log(`leased ${l.spec.symbol}#${l.attempt} to ${l.agentId} ${l.device}`);
+    this.log.log({ event: 'lease_granted', runId: l.spec.runId, jobId: l.jobId, symbol: l.spec.symbol, attempt: l.attempt, leaseId: l.id, agentId: l.agentId, provider: l.provider, device: l.device, pricePerHour: l.pricePerHour, msg: `leased ${l.spec.symbol}#${l.attempt} to ${l.agentId} ${l.device}` });
   }
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
@@ -114,10 +121,12 @@ export class LeaseService {
   }
 
   /** The attempt ended on its agent (success, failure or cancel): the slot is free again. */
-  async ended(jobId: string, attempt: number, reason: string, at: Date): Promise<void> {
+  /** `ran`: the attempt's own start and finish when its agent reported them, so the lease costs what the run summary counts. */
+  async ended(jobId: string, attempt: number, reason: string, at: Date, ran?: { startedAt: Date; finishedAt: Date }): Promise<void> {
     const lease = await this.store.transitionLease({ jobId, attempt }, 'released', { endedAt: at, endReason: reason });
     if (!lease) return;
-    const seconds = Math.max(0, (at.getTime() - (lease.startedAt ?? lease.createdAt).getTime()) / 1000);
+    const from = ran?.startedAt ?? lease.startedAt ?? lease.createdAt;
+    const seconds = Math.max(0, ((ran?.finishedAt ?? at).getTime() - from.getTime()) / 1000);
     await this.bus.publish(
       'lease.released',
       { leaseId: lease.id, jobId, attempt, agentId: lease.agentId, seconds, cost: (lease.pricePerHour * seconds) / 3600 },
@@ -129,7 +138,7 @@ export class LeaseService {
   async lose(lease: LeaseEntity, reason: string): Promise<void> {
     const lost = await this.store.transitionLease({ id: lease.id }, 'lost', { endedAt: this.clock.now(), endReason: reason });
     if (!lost) return;
-    this.log.warn(`lease ${lost.id} lost: ${reason}`);
+    this.log.warn({ event: 'lease_lost', runId: lost.spec.runId, jobId: lost.jobId, symbol: lost.spec.symbol, attempt: lost.attempt, leaseId: lost.id, agentId: lost.agentId, reason, msg: `lease ${lost.id} lost: ${reason}` });
     await this.bus.publish(
       'lease.lost',
       { leaseId: lost.id, jobId: lost.jobId, runId: lost.spec.runId, symbol: lost.spec.symbol, attempt: lost.attempt, agentId: lost.agentId, reason },

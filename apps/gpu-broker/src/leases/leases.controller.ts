@@ -29,7 +29,7 @@ export class LeasesController {
 
   @Consume('job.succeeded')
   onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
-    return this.leases.ended(m.jobId, m.attempt, 'succeeded', new Date(m.occurredAt));
+    return this.leases.ended(m.jobId, m.attempt, 'succeeded', new Date(m.occurredAt), { startedAt: new Date(m.startedAt), finishedAt: new Date(m.finishedAt) });
   }
 
   @Consume('job.failed')
