@@ -1,0 +1,184 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { toJobSpec } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { bootTestApp, deleteTestStream, readStored, startVastTestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type VastTestServer } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { brokerEnv } from '../config/broker.config';
+import { repoRoot } from './agent-bundle';
+import { InstanceStore } from './instance.store';
+import { VastProvider } from './vast-provider.service';
+
+jest.setTimeout(120_000);
+
+/**
+ * The broker with renting on, against the Vast API test server whose instances are real SSH
+ * endpoints: the agent is copied over SSH, reaches NATS through the broker's tunnel and trains.
+ */
+describe('gpu-broker on Vast.ai', () => {
+  let vast: VastTestServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    vast = await startVastTestServer({ loadingMs: 100 });
+    dir = mkdtempSync(join(tmpdir(), 'vast-broker-'));
+  });
+
+  afterAll(async () => {
+    expect(vast.alive()).toEqual([]);
+    await vast.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const offers = {
+    cheap: { gpu_name: 'RTX 4090', gpu_ram: 24564, dph_base: 0.3, dph_total: 0.32, storage_cost: 0.1, reliability: 0.99 },
+    dear: { gpu_name: 'H100 SXM', gpu_ram: 81559, dph_base: 1.9, dph_total: 1.95, storage_cost: 0.1, reliability: 0.99 },
+  };
+
+  const brokerTestEnv = (prefix: string, db: TestDatabase, env: Record<string, string> = {}): Record<string, string> => ({
+    NATS_URL: testNatsUrl(),
+    TRAINYARD_PREFIX: prefix,
+    DATABASE_URL: db.url,
+    DATA_DIR: join(dir, prefix),
+    ARTIFACTS_DIR: join(dir, prefix, 'artifacts'),
+    BROKER_TICK_MS: '200',
+    BROKER_AGENT_SILENCE_SECONDS: '5',
+    VAST_API_KEY: vast.apiKey,
+    VAST_API_URL: vast.url,
+    VAST_POLL_MS: '100',
+    VAST_API_RETRY_BASE_MS: '10',
+    VAST_IDLE_SECONDS: '2',
+    VAST_MAX_INSTANCES: '2',
+    VAST_AGENT_ENV: 'AGENT_CPU_SLOTS=2,AGENT_NVIDIA_SMI=none,AGENT_HEARTBEAT_MS=500',
+    ...env,
+  });
+
+  const bootApp = (prefix: string, db: TestDatabase, env: Record<string, string> = {}): Promise<INestApplication> =>
+    bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse(brokerTestEnv(prefix, db, env)))] });
+
+  const cpuJob = (symbol: string, runId: string) => toJobSpec(testJobDefinition({ symbol, runId, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+
+  it('rents the cheapest offer, bootstraps the agent over SSH, trains the queued jobs there and destroys the idle instance', async () => {
+    const prefix = testPrefix('vast');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.dear, offers.cheap]);
+    const app = await bootApp(prefix, db);
+    try {
+      const bus = app.get(NatsBus);
+      for (const s of ['AAAUSDT', 'BBBUSDT', 'CCCUSDT']) await bus.publish('job.requested', { spec: cpuJob(s, 'r-vast') });
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 3, 'three jobs trained on rented instances', 90_000);
+      const created = (await readStored(prefix, 'instance.created')).map((e) => e.data);
+      expect(created.length).toBeGreaterThanOrEqual(1);
+      const cheapId = vast.instances().find((i) => i.dphTotal === offers.cheap.dph_total)?.offerId;
+      expect(created[0].offerId).toBe(cheapId);
+      expect(created[0].label).toMatch(new RegExp(`^trainyard\\.${prefix}\\.`));
+      const leased = (await readStored(prefix, 'job.leased')).map((e) => e.data.lease);
+      expect(leased.every((l: { provider: string; agentId: string }) => l.provider === 'vast' && l.agentId.startsWith('vast-'))).toBe(true);
+      // The host key was pinned on first contact.
+      const rows = await app.get(InstanceStore).withStatus(['ready', 'destroying', 'destroyed']);
+      for (const row of rows.filter((r) => r.hostKey)) expect(vast.instances().find((i) => i.id === row.vastId)?.hostKeySha256).toBe(row.hostKey);
+      // Each lease is charged the instance's price for the attempt's seconds.
+      const released = await waitFor(async () => {
+        const all = (await readStored(prefix, 'lease.released')).map((e) => e.data);
+        return all.length === 3 ? all : null;
+      }, 'three leases released');
+      const priceOf = new Map(created.map((c) => [`vast-${c.instanceId}`, c.pricePerHour / c.numGpus]));
+      for (const r of released) expect(r.cost).toBeCloseTo((r.seconds * priceOf.get(r.agentId)!) / 3600, 9);
+      await waitFor(async () => vast.alive().length === 0, 'idle instances destroyed', 30_000);
+      const destroyed = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
+      expect(destroyed.map((d) => d.reason)).toContain('idle');
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
+  it('moves on to the next offer when one vanished, failed its container or exited, destroying what was created', async () => {
+    const prefix = testPrefix('vastf');
+    const db = await createTestDatabase();
+    vast.setOffers([
+      { ...offers.cheap, dph_base: 0.1, scenario: 'vanished' },
+      { ...offers.cheap, dph_base: 0.11, scenario: 'oci_failure' },
+      { ...offers.cheap, dph_base: 0.12, scenario: 'exited' },
+      { ...offers.cheap, dph_base: 0.13, scenario: 'create_error_with_contract' },
+      { ...offers.cheap, dph_base: 0.2 },
+    ]);
+    const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '1' });
+    try {
+      await app.get(NatsBus).publish('job.requested', { spec: cpuJob('DDDUSDT', 'r-fail') });
+      await waitFor(async () => (await readStored(prefix, 'instance.ready')).length === 1, 'an instance ready on the fifth offer', 60_000);
+      const ready = (await readStored(prefix, 'instance.ready'))[0].data;
+      expect(ready.pricePerHour).toBeCloseTo(0.2 + (20 * 0.1) / 720, 9);
+      // Everything created on the way was destroyed; only the working one is alive.
+      expect(vast.alive().map((i) => i.id)).toEqual([ready.instanceId]);
+      const failed = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
+      expect(failed.every((d) => d.reason === 'failed')).toBe(true);
+      expect(failed.map((d) => d.detail).join('\n')).toMatch(/OCI runtime/);
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained', 60_000);
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+    expect(vast.alive()).toEqual([]);
+  });
+
+  it('destroys, on restart, the instance a killed broker had just created, and leaves other installations alone', async () => {
+    const prefix = testPrefix('vastr');
+    const db = await createTestDatabase();
+    vast.setOffers([{ ...offers.cheap, scenario: 'stuck_loading' }, { ...offers.dear, id: 990_001 }]);
+    const foreign = await fetch(`${vast.url}/api/v0/asks/990001/`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${vast.apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ client_id: 'me', image: 'x', disk: 10, label: 'someone-else.job-1', runtype: 'ssh_direct' }),
+    }).then((r) => r.json() as Promise<{ new_contract: number }>);
+    // The broker as its own process, so it can die by SIGKILL with no shutdown path at all.
+    await (await bootApp(prefix, db, { VAST_MAX_INSTANCES: '0' })).close(); // the schema exists before the child starts
+    const env = { ...process.env, ...brokerTestEnv(prefix, db), PORT: '0', OTEL_SDK_DISABLED: 'true' };
+    const child = spawn(process.execPath, ['--require', './apps/gpu-broker/dist/instrumentation.js', './apps/gpu-broker/dist/main.js'], { cwd: repoRoot(), env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const bus = await NatsBus.connect({ serviceName: 'vast-spec', natsUrl: testNatsUrl(), prefix });
+    try {
+      await bus.publish('job.requested', { spec: cpuJob('EEEUSDT', 'r-crash') });
+      await waitFor(async () => vast.alive().some((i) => i.label?.startsWith(`trainyard.${prefix}.`)) || (child.exitCode !== null && Promise.reject(new Error(stderr))), 'the child broker created an instance', 60_000);
+    } finally {
+      child.kill('SIGKILL');
+      await bus.onApplicationShutdown();
+    }
+    const orphan = vast.alive().find((i) => i.label?.startsWith(`trainyard.${prefix}.`))!;
+    const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '0' });
+    try {
+      await waitFor(async () => !vast.alive().some((i) => i.id === orphan.id), 'the reaper destroyed the orphan', 30_000);
+      expect(await app.get(VastProvider).reap()).toBe(0);
+      expect(vast.alive().map((i) => i.id)).toEqual([foreign.new_contract]);
+    } finally {
+      await app.close();
+      await fetch(`${vast.url}/api/v0/instances/${foreign.new_contract}/`, { method: 'DELETE', headers: { Authorization: `Bearer ${vast.apiKey}` } });
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
+  it('stops renting when the daily budget would be exceeded, and says so', async () => {
+    const prefix = testPrefix('vastb');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.cheap]);
+    const app = await bootApp(prefix, db, { VAST_DAILY_BUDGET_USD: '0.1' });
+    try {
+      await app.get(NatsBus).publish('job.requested', { spec: cpuJob('FFFUSDT', 'r-budget') });
+      await waitFor(async () => (await readStored(prefix, 'instance.alert')).length > 0, 'a budget alert', 20_000);
+      expect((await readStored(prefix, 'instance.alert'))[0].data).toMatchObject({ kind: 'budget_exhausted' });
+      expect(vast.alive()).toEqual([]);
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+});
