@@ -165,6 +165,31 @@ describe('gpu-broker on Vast.ai', () => {
     }
   });
 
+  it('destroys an outbid interruptible instance and gives its running job back as a lost lease', async () => {
+    const prefix = testPrefix('vasto');
+    const db = await createTestDatabase();
+    vast.setOffers([{ ...offers.cheap, min_bid: 0.12 }]);
+    const app = await bootApp(prefix, db, { VAST_INTERRUPTIBLE: 'true', VAST_MAX_INSTANCES: '1' });
+    try {
+      const spec = toJobSpec(testJobDefinition({ symbol: 'GGGUSDT', runId: 'r-bid', driver: { kind: 'command', command: ['sleep', '20'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+      await app.get(NatsBus).publish('job.requested', { spec });
+      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running on the bid instance', 60_000);
+      const [ready] = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
+      expect(ready).toMatchObject({ interruptible: true });
+      expect(vast.instances().find((i) => i.id === ready.instanceId)?.price).toBe(0.12);
+      vast.outbid(ready.instanceId);
+      const lost = await waitFor(async () => (await readStored(prefix, 'lease.lost')).map((e) => e.data)[0], 'lease.lost', 20_000);
+      expect(lost).toMatchObject({ jobId: spec.jobId, agentId: `vast-${ready.instanceId}` });
+      expect(lost.reason).toMatch(/outbid/);
+      await waitFor(async () => vast.alive().length === 0, 'the outbid instance destroyed', 20_000);
+      expect((await readStored(prefix, 'instance.destroyed')).map((e) => e.data.reason)).toEqual(['outbid']);
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
   it('stops renting when the daily budget would be exceeded, and says so', async () => {
     const prefix = testPrefix('vastb');
     const db = await createTestDatabase();
