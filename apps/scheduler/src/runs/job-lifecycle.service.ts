@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { canTransitionJob, TERMINAL_JOB_STATES, trainingHash, type ErrorType, type EventMessage } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { SchedulerMetrics } from '../metrics/scheduler.metrics';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { retryDelaySeconds, shouldRetry } from './retry-policy';
@@ -31,22 +32,25 @@ export class JobLifecycleService {
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
+    @Optional() private readonly metrics?: SchedulerMetrics,
   ) {}
 
   async leased(m: EventMessage<'job.leased'>): Promise<void> {
     await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
-      if (!canTransitionJob(job.status, 'leased')) return false;
+      if (TERMINAL_JOB_STATES.has(job.status)) return false;
+      // job.started may have been handled first (another consumer); the price is still this attempt's.
+      job.pricePerHour = m.lease.pricePerHour;
+      if (!canTransitionJob(job.status, 'leased')) return true;
       job.status = 'leased';
       job.leaseId = m.lease.leaseId;
       job.agentId = m.lease.agentId;
-      job.pricePerHour = m.lease.pricePerHour;
       await this.store.updateAttempt(em, job.id, job.attempt, { status: 'leased', leaseId: m.lease.leaseId, agentId: m.lease.agentId });
       return true;
     });
   }
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
-    await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+    const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
       if (!canTransitionJob(job.status, 'running')) return false;
       job.status = 'running';
       job.startedAt = new Date(m.occurredAt);
@@ -61,6 +65,7 @@ export class JobLifecycleService {
       });
       return true;
     });
+    if (job) this.metrics?.started(job);
   }
 
   /** Keeps the latest report only; an older one arriving late is dropped. */
@@ -99,7 +104,9 @@ export class JobLifecycleService {
       await this.record(em, job, 'succeeded');
       return true;
     });
-    if (job) await this.afterChange(job.runId);
+    if (!job) return;
+    this.metrics?.finished('succeeded', job.startedAt, job.finishedAt);
+    await this.afterChange(job.runId);
   }
 
   async failed(f: AttemptFailure): Promise<void> {
@@ -129,15 +136,18 @@ export class JobLifecycleService {
       return true;
     });
     if (!job) return;
+    this.metrics?.finished('failed', job.startedAt, now);
+    const fields = { runId: job.runId, jobId: job.id, symbol: job.symbol, attempt: f.attempt, errorType: f.errorType };
     if (retryIn !== null) {
-      this.log.warn(`${job.id} attempt ${f.attempt} failed (${f.errorType}): retrying in ${Math.round(retryIn)} s`);
+      this.metrics?.retried(f.errorType);
+      this.log.warn({ event: 'job_retry_scheduled', ...fields, delaySeconds: retryIn, msg: `${job.id} attempt ${f.attempt} failed (${f.errorType}): retrying in ${Math.round(retryIn)} s` });
       await this.bus.publish(
         'job.retrying',
         { jobId: job.id, runId: job.runId, symbol: job.symbol, attempt: f.attempt, nextAttempt: f.attempt + 1, delaySeconds: retryIn, errorType: f.errorType },
         { id: `${job.id}-a${f.attempt}-retrying` },
       );
     } else {
-      this.log.error(`${job.id} failed for good after attempt ${f.attempt} (${f.errorType}): ${f.message}`);
+      this.log.error({ event: 'job_failed', ...fields, msg: `${job.id} failed for good after attempt ${f.attempt} (${f.errorType}): ${f.message}` });
       await this.bus.publish(
         'job.gave_up',
         { jobId: job.id, runId: job.runId, symbol: job.symbol, attempt: f.attempt, errorType: f.errorType, message: f.message.slice(0, 4000) },
@@ -157,7 +167,9 @@ export class JobLifecycleService {
       await this.store.updateAttempt(em, job.id, job.attempt, { status: 'cancelled', finishedAt: job.finishedAt, errorType: 'cancelled', message: m.reason });
       return true;
     });
-    if (job) await this.afterChange(job.runId);
+    if (!job) return;
+    this.metrics?.finished('cancelled', job.startedAt, job.finishedAt);
+    await this.afterChange(job.runId);
   }
 
   /**
