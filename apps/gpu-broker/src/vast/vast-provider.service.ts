@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { NatsBus } from '@trainyard/messaging';
+import { durableName, NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore } from '../leases/broker.store';
@@ -493,6 +493,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
       }
       const outcome = row.vastId === null ? 'never created' : await this.api.destroyInstance(row.vastId);
       await this.markDestroyed(row, reason, `${detail}${detail ? '; ' : ''}${outcome}`);
+      if (row.agentId) await this.forgetAgentConsumers(row.agentId);
       this.destroyFailures.delete(row.id);
     } catch (err) {
       const failures = (this.destroyFailures.get(row.id) ?? 0) + 1;
@@ -511,6 +512,13 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     if (row.vastId === null) return;
     const seconds = Math.max(0, (now.getTime() - row.createdAt.getTime()) / 1000);
     await this.bus.publish('instance.destroyed', { ...this.ref(row), reason, detail: detail.slice(0, 2000), seconds, cost: (row.pricePerHour * seconds) / 3600 }, { id: `${row.id}-destroyed` });
+  }
+
+  /** Each agent has durable consumers of its own (assignments, cancels); one set per rented machine would pile up day after day. */
+  private async forgetAgentConsumers(agentId: string): Promise<void> {
+    for (const filter of [`agent.${agentId}.assign`, `job.cancel.${agentId}`]) {
+      await this.bus.jsm.consumers.delete(this.bus.streamName, durableName('agent', filter)).catch(() => undefined);
+    }
   }
 
   private ref(row: InstanceEntity) {

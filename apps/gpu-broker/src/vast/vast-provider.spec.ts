@@ -91,6 +91,12 @@ describe('gpu-broker on Vast.ai', () => {
       await waitFor(async () => vast.alive().length === 0, 'idle instances destroyed', 30_000);
       const destroyed = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
       expect(destroyed.map((d) => d.reason)).toContain('idle');
+      // The destroyed agents' assign consumers are gone with them.
+      await waitFor(async () => {
+        const names: string[] = [];
+        for await (const c of bus.jsm.consumers.list(bus.streamName)) names.push(c.name);
+        return !names.some((n) => n.includes('vast-'));
+      }, 'no consumer left for destroyed agents');
     } finally {
       await app.close();
       await db.drop();
