@@ -21,5 +21,7 @@ ENV NODE_ENV=production
 COPY --from=build /trainyard /trainyard
 ARG APP=scheduler
 ENV APP=${APP}
+# Owned by node so a named volume mounted here (the broker's SSH key, agent bundles) is writable.
+RUN mkdir -p /var/lib/trainyard && chown node:node /var/lib/trainyard
 USER node
 CMD ["sh", "-c", "exec node --require ./apps/$APP/dist/instrumentation.js ./apps/$APP/dist/main.js"]
