@@ -8,3 +8,4 @@ export * from './states';
 export * from './json-schema';
 export * from './capacity';
 export * from './queries';
+export * from './run-flags';

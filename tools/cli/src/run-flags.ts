@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { PromoteMode, RunMode, Priority, Purpose, SymbolName, type SymbolSelection, type EventInput } from '@trainyard/contracts';
+import { checkedSymbols, FlagError, parseFlags, positiveFlag, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection, type EventInput, type SymbolSelection } from '@trainyard/contracts';
 
-export class UsageError extends Error {
+export class UsageError extends FlagError {
   override readonly name = 'UsageError';
 }
 
@@ -15,18 +14,7 @@ export interface RunFlags {
 
 const RUN_OPTIONS = {
   symbols: { type: 'string' },
-  mode: { type: 'string' },
-  'max-concurrent': { type: 'string' },
-  date: { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  force: { type: 'boolean' },
-  'ensure-features': { type: 'boolean' },
-  promote: { type: 'string' },
-  canary: { type: 'boolean' },
-  priority: { type: 'string' },
-  purpose: { type: 'string' },
-  'timeout-minutes': { type: 'string' },
-  'run-id': { type: 'string' },
+  ...RUN_REQUEST_OPTIONS,
   'wait-minutes': { type: 'string' },
   json: { type: 'boolean' },
   up: { type: 'boolean' },
@@ -51,79 +39,27 @@ export const RUN_FLAGS_HELP = `trainyard run --symbols <list|topN|file.csv> [fla
   --json                      print the final run record as JSON on stdout
   --up                        start the local stack for this run and stop it afterwards`;
 
-function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')} (got "${value}")`);
-  return value as T;
-}
-
-function positive(flag: string, value: string | undefined, integer: boolean): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${flag} must be a positive ${integer ? 'whole number' : 'number'} (got "${value}")`);
-  }
-  return n;
-}
-
-function validDate(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const d = new Date(`${value}T00:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
-    throw new UsageError(`--date must be a real date as YYYY-MM-DD (got "${value}")`);
-  }
-  return value;
-}
-
 /** A list, `topN`, or a CSV file read here so the scheduler never opens paths it was sent. */
 export function parseSymbols(value: string | undefined): SymbolSelection {
   if (!value) throw new UsageError('--symbols is required: a comma-separated list (BTCUSDT,ETHUSDT), topN (top10) or a CSV file');
-  const top = /^top(\d+)$/i.exec(value);
-  if (top) return { topN: Number(top[1]) };
   if (/\.csv$/i.test(value) || existsSync(value)) {
     if (!existsSync(value)) throw new UsageError(`--symbols: no such CSV file "${value}"`);
     const rows = readFileSync(value, 'utf8').split(/\r?\n/).map((l) => l.split(',').map((c) => c.trim().replace(/^"|"$/g, ''))).filter((r) => r.some(Boolean));
     const col = rows.length ? rows[0].findIndex((c) => c.toLowerCase() === 'symbol') : -1;
     const list = col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0]);
     if (list.length === 0) throw new UsageError(`--symbols: the CSV file "${value}" lists no symbols`);
-    return checked(list);
+    return checkedSymbols(list);
   }
-  return checked(value.split(',').map((s) => s.trim()).filter(Boolean));
-}
-
-function checked(list: string[]): string[] {
-  for (const s of list) {
-    const r = SymbolName.safeParse(s);
-    if (!r.success) throw new UsageError(`--symbols: "${s}" is not a symbol (${r.error.issues[0].message})`);
-  }
-  return list;
+  return symbolSelection(value);
 }
 
 export function parseRunFlags(argv: string[]): RunFlags {
-  let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: RUN_OPTIONS, strict: true, allowPositionals: false });
+    const { values: v } = parseFlags(argv, RUN_OPTIONS);
+    const request: EventInput<'run.requested'> = { trigger: 'cli', symbols: parseSymbols(v.symbols as string | undefined), ...runRequestFromFlags(v) };
+    return { request, json: v.json === true, up: v.up === true, waitMinutes: positiveFlag('wait-minutes', v['wait-minutes'], false) ?? 720 };
   } catch (err) {
-    const unknown = /Unknown option '([^']+)'/.exec((err as Error).message);
-    if (unknown) throw new UsageError(`unknown flag ${unknown[1]}; allowed: ${Object.keys(RUN_OPTIONS).map((k) => `--${k}`).join(', ')}`);
-    throw new UsageError((err as Error).message);
+    if (err instanceof FlagError && !(err instanceof UsageError)) throw new UsageError(err.message);
+    throw err;
   }
-  const v = parsed.values;
-  const request: EventInput<'run.requested'> = {
-    trigger: 'cli',
-    symbols: parseSymbols(v.symbols),
-    mode: oneOf('mode', v.mode, RunMode.options),
-    maxConcurrent: positive('max-concurrent', v['max-concurrent'], true),
-    date: validDate(v.date),
-    dryRun: v['dry-run'] ?? false,
-    force: v.force ?? false,
-    ensureFeatures: v['ensure-features'] ?? false,
-    promote: oneOf('promote', v.promote, PromoteMode.options),
-    canary: v.canary ?? false,
-    priority: oneOf('priority', v.priority, Priority.options),
-    purpose: oneOf('purpose', v.purpose, Purpose.options),
-    timeoutMinutes: positive('timeout-minutes', v['timeout-minutes'], false),
-    runId: v['run-id'],
-  };
-  return { request, json: v.json ?? false, up: v.up ?? false, waitMinutes: positive('wait-minutes', v['wait-minutes'], false) ?? 720 };
 }

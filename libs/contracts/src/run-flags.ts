@@ -1,0 +1,109 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { EventInput } from './subjects';
+import type { SymbolSelection } from './events';
+import { Priority, PromoteMode, Purpose, RunMode, SymbolName } from './primitives';
+
+/**
+ * A run request's flags as people type them, shared by the CLI (`trainyard run`) and the Telegram
+ * bot (`/run`), so both accept the same flags and refuse bad ones with the same words.
+ */
+export class FlagError extends Error {
+  override readonly name: string = 'FlagError';
+}
+
+export const RUN_REQUEST_OPTIONS = {
+  mode: { type: 'string' },
+  'max-concurrent': { type: 'string' },
+  date: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
+  'ensure-features': { type: 'boolean' },
+  promote: { type: 'string' },
+  canary: { type: 'boolean' },
+  priority: { type: 'string' },
+  purpose: { type: 'string' },
+  'timeout-minutes': { type: 'string' },
+  'run-id': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+export type FlagValues = { [flag: string]: string | boolean | (string | boolean)[] | undefined };
+
+/** parseArgs with the refusals worded for people: an unknown flag is named with the allowed ones. */
+export function parseFlags(argv: string[], options: Options, allowPositionals = false): { values: FlagValues; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals });
+    return { values: values as FlagValues, positionals };
+  } catch (err) {
+    const unknown = /Unknown option '([^']+)'/.exec((err as Error).message);
+    if (unknown) throw new FlagError(`unknown flag ${unknown[1]}; allowed: ${Object.keys(options).map((k) => `--${k}`).join(', ')}`);
+    const positional = /Unexpected argument '([^']+)'/.exec((err as Error).message);
+    if (positional) throw new FlagError(`unexpected "${positional[1]}"`);
+    throw new FlagError((err as Error).message);
+  }
+}
+
+function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new FlagError(`--${flag} must be one of ${allowed.join(', ')} (got "${String(value)}")`);
+  return value as T;
+}
+
+export function positiveFlag(flag: string, value: unknown, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new FlagError(`--${flag} must be a positive ${integer ? 'whole number' : 'number'} (got "${String(value)}")`);
+  }
+  return n;
+}
+
+function validDate(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const s = String(value);
+  const d = new Date(`${s}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== s) {
+    throw new FlagError(`--date must be a real date as YYYY-MM-DD (got "${s}")`);
+  }
+  return s;
+}
+
+/** The request fields RUN_REQUEST_OPTIONS set, checked. */
+export function runRequestFromFlags(v: FlagValues): Omit<EventInput<'run.requested'>, 'trigger' | 'symbols'> {
+  return {
+    mode: oneOf('mode', v.mode, RunMode.options),
+    maxConcurrent: positiveFlag('max-concurrent', v['max-concurrent'], true),
+    date: validDate(v.date),
+    dryRun: v['dry-run'] === true,
+    force: v.force === true,
+    ensureFeatures: v['ensure-features'] === true,
+    promote: oneOf('promote', v.promote, PromoteMode.options),
+    canary: v.canary === true,
+    priority: oneOf('priority', v.priority, Priority.options),
+    purpose: oneOf('purpose', v.purpose, Purpose.options),
+    timeoutMinutes: positiveFlag('timeout-minutes', v['timeout-minutes'], false),
+    runId: v['run-id'] === undefined ? undefined : String(v['run-id']),
+  };
+}
+
+/** `topN` (top10), or a comma-separated list of symbols, each checked. */
+export function symbolSelection(value: string, what = '--symbols'): SymbolSelection {
+  const top = /^top(\d+)$/i.exec(value.trim());
+  if (top) return { topN: Number(top[1]) };
+  return checkedSymbols(
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    what,
+  );
+}
+
+export function checkedSymbols(list: string[], what = '--symbols'): string[] {
+  if (list.length === 0) throw new FlagError(`${what}: no symbols given`);
+  for (const s of list) {
+    const r = SymbolName.safeParse(s);
+    if (!r.success) throw new FlagError(`${what}: "${s}" is not a symbol (${r.error.issues[0].message})`);
+  }
+  return list;
+}
