@@ -99,7 +99,7 @@ export class NatsBus implements OnApplicationShutdown {
   }
 
   /** Answers `name` in this service's queue group until the subscription is drained (or the connection is). */
-  answer<N extends QueryName>(name: N, handler: QueryHandler<N>): Subscription {
+  answer<N extends QueryName>(name: N, handler: QueryHandler<N>): Promise<Subscription> {
     return answerQuery(this.nc, this.options.prefix, this.options.serviceName, name, handler);
   }
 

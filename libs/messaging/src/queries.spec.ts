@@ -31,11 +31,13 @@ describe('queries over NATS request/reply (real NATS)', () => {
 
   it('answers once per question across a queue group, with the validated result', async () => {
     let asked = 0;
-    const subs = [answerer, replica].map((bus) =>
-      bus.answer('runs.costs', async () => {
-        asked++;
-        return costs(1.25);
-      }),
+    const subs = await Promise.all(
+      [answerer, replica].map((bus) =>
+        bus.answer('runs.costs', async () => {
+          asked++;
+          return costs(1.25);
+        }),
+      ),
     );
     try {
       await expect(asker.query('runs.costs', {})).resolves.toEqual(costs(1.25));
@@ -48,7 +50,7 @@ describe('queries over NATS request/reply (real NATS)', () => {
 
   it('fills request defaults before asking', async () => {
     const seen: unknown[] = [];
-    const sub = answerer.answer('runs.recent', async (req) => {
+    const sub = await answerer.answer('runs.recent', async (req) => {
       seen.push(req);
       return { runs: [] };
     });
@@ -63,24 +65,24 @@ describe('queries over NATS request/reply (real NATS)', () => {
   it('says who does not answer when nobody listens, and when the answer is late', async () => {
     const none = await asker.query('models.versions', { symbol: 'BTCUSDT' }).catch((e: unknown) => e);
     expect(none).toBeInstanceOf(QueryError);
-    expect(none).toMatchObject({ unanswered: true, message: 'the promoter does not answer models.versions (is it running?)' });
+    expect(none).toMatchObject({ reason: 'no_responders', unanswered: true, message: 'the promoter does not answer models.versions (is it running?)' });
 
-    const sub = answerer.answer('runs.costs', () => new Promise((r) => setTimeout(() => r(costs(0)), 500)));
+    const sub = await answerer.answer('runs.costs', () => new Promise((r) => setTimeout(() => r(costs(0)), 500)));
     try {
       const late = await asker.query('runs.costs', {}, 100).catch((e: unknown) => e);
-      expect(late).toMatchObject({ unanswered: true, message: 'the scheduler did not answer runs.costs within 0.1 s' });
+      expect(late).toMatchObject({ reason: 'timeout', unanswered: true, message: 'the scheduler did not answer runs.costs within 0.1 s' });
     } finally {
       await sub.drain();
     }
   });
 
   it('passes a refusal on, and refuses answers and requests that break their schema', async () => {
-    const sub = answerer.answer('runs.find', async ({ id }) => {
+    const sub = await answerer.answer('runs.find', async ({ id }) => {
       if (id === 'boom') throw new Error('database is down');
       return { run: null, job: { jobId: id } } as never;
     });
     try {
-      await expect(asker.query('runs.find', { id: 'boom' })).rejects.toMatchObject({ unanswered: false, message: 'the scheduler refused runs.find: database is down' });
+      await expect(asker.query('runs.find', { id: 'boom' })).rejects.toMatchObject({ reason: 'refused', unanswered: false, message: 'the scheduler refused runs.find: database is down' });
       await expect(asker.query('runs.find', { id: 'job-1' })).rejects.toThrow(/refused runs.find: the answer broke its schema/);
       await expect(asker.query('runs.find', { id: '../etc' })).rejects.toThrow(/invalid runs.find request: id: an id is/);
 
@@ -98,7 +100,7 @@ describe('queries over NATS request/reply (real NATS)', () => {
   });
 
   it('keeps questions out of the stream', async () => {
-    const sub = answerer.answer('runs.costs', async () => costs(0));
+    const sub = await answerer.answer('runs.costs', async () => costs(0));
     try {
       await asker.query('runs.costs', {});
       const info = await asker.jsm.streams.info(asker.streamName);

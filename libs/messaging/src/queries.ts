@@ -18,11 +18,15 @@ import { extractTraceContext, injectTraceContext } from './trace-context';
 export class QueryError extends Error {
   constructor(
     message: string,
-    /** True when nobody answered: the answering service is down or busy, not the question wrong. */
-    readonly unanswered: boolean,
+    readonly reason: 'no_responders' | 'timeout' | 'refused' | 'invalid',
   ) {
     super(message);
     this.name = 'QueryError';
+  }
+
+  /** Nobody answered: the answering service is down or busy, not the question wrong. */
+  get unanswered(): boolean {
+    return this.reason === 'no_responders' || this.reason === 'timeout';
   }
 }
 
@@ -35,7 +39,7 @@ const tracer = () => trace.getTracer('trainyard-messaging');
 export async function requestQuery<N extends QueryName>(nc: NatsConnection, prefix: string, name: N, input: QueryRequestInput<N>, timeoutMs: number): Promise<QueryResponse<N>> {
   const q = queryFor(name);
   const request = q.request.safeParse(input);
-  if (!request.success) throw new QueryError(`invalid ${name} request: ${issues(request.error)}`, false);
+  if (!request.success) throw new QueryError(`invalid ${name} request: ${issues(request.error)}`, 'invalid');
   const subject = querySubject(prefix, name);
   const span = tracer().startSpan(`request ${subject}`, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } });
   try {
@@ -45,17 +49,17 @@ export async function requestQuery<N extends QueryName>(nc: NatsConnection, pref
     try {
       msg = await nc.request(subject, JSON.stringify(request.data), { timeout: timeoutMs, headers: h });
     } catch (err) {
-      if (err instanceof RequestError && err.isNoResponders()) throw new QueryError(`the ${q.answeredBy} does not answer ${name} (is it running?)`, true);
+      if (err instanceof RequestError && err.isNoResponders()) throw new QueryError(`the ${q.answeredBy} does not answer ${name} (is it running?)`, 'no_responders');
       if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
-        throw new QueryError(`the ${q.answeredBy} did not answer ${name} within ${Math.round(timeoutMs / 100) / 10} s`, true);
+        throw new QueryError(`the ${q.answeredBy} did not answer ${name} within ${Math.round(timeoutMs / 100) / 10} s`, 'timeout');
       }
-      throw new QueryError(`${name} failed: ${describeError(err)}`, true);
+      throw new QueryError(`${name} failed: ${describeError(err)}`, 'timeout');
     }
     const reply = QueryReply.safeParse(safeJson(msg.string()));
-    if (!reply.success) throw new QueryError(`the ${q.answeredBy} sent a malformed answer to ${name}`, false);
-    if (!reply.data.ok) throw new QueryError(`the ${q.answeredBy} refused ${name}: ${reply.data.error}`, false);
+    if (!reply.success) throw new QueryError(`the ${q.answeredBy} sent a malformed answer to ${name}`, 'invalid');
+    if (!reply.data.ok) throw new QueryError(`the ${q.answeredBy} refused ${name}: ${reply.data.error}`, 'refused');
     const result = q.response.safeParse(reply.data.result);
-    if (!result.success) throw new QueryError(`the ${q.answeredBy}'s answer to ${name} breaks its schema: ${issues(result.error)}`, false);
+    if (!result.success) throw new QueryError(`the ${q.answeredBy}'s answer to ${name} breaks its schema: ${issues(result.error)}`, 'invalid');
     return result.data as QueryResponse<N>;
   } catch (err) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
@@ -76,15 +80,16 @@ const safeJson = (text: string): unknown => {
 export type QueryHandler<N extends QueryName> = (request: QueryRequest<N>) => Promise<QueryResponseInput<N>>;
 
 /**
- * Answers a query in a queue group, so replicas of a service share the questions. A request that
+ * Answers a query in a queue group, so replicas of a service share the questions; resolves once the
+ * server has the subscription. A request that
  * breaks its schema, or a handler that throws, gets `{ok: false, error}`; an answer that breaks the
  * response schema is refused here rather than sent.
  */
-export function answerQuery<N extends QueryName>(nc: NatsConnection, prefix: string, queue: string, name: N, handler: QueryHandler<N>): Subscription {
+export async function answerQuery<N extends QueryName>(nc: NatsConnection, prefix: string, queue: string, name: N, handler: QueryHandler<N>): Promise<Subscription> {
   const q = queryFor(name);
   const log = new Logger(`Query ${name}`);
   const subject = querySubject(prefix, name);
-  return nc.subscribe(subject, {
+  const sub = nc.subscribe(subject, {
     queue,
     callback: (err, msg) => {
       if (err) return log.warn(`subscription ended: ${describeError(err)}`);
@@ -113,4 +118,7 @@ export function answerQuery<N extends QueryName>(nc: NatsConnection, prefix: str
         );
     },
   });
+  // Resolves once the server has the subscription: a question asked right after gets an answer.
+  await nc.flush();
+  return sub;
 }

@@ -17,8 +17,11 @@ export class PromoterQueries implements OnApplicationBootstrap, BeforeApplicatio
     private readonly bus: NatsBus,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.subs = [this.bus.answer('models.versions', ({ symbol, limit }) => this.versions(symbol, limit)), this.bus.answer('models.of_run', ({ runId }) => this.ofRun(runId))];
+  async onApplicationBootstrap(): Promise<void> {
+    this.subs = await Promise.all([
+      this.bus.answer('models.versions', ({ symbol, limit }) => this.versions(symbol, limit)),
+      this.bus.answer('models.of_run', ({ runId }) => this.ofRun(runId)),
+    ]);
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -46,7 +46,7 @@ describe('scheduler commands and queries over the bus', () => {
     bus = app.get(NatsBus);
     store = app.get(SchedulerStore);
     await bus.publish('run.requested', { runId: 'ops', trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], maxConcurrent: 1, requestedBy: 'telegram:42' });
-    await waitFor(() => store.findRun('ops'), 'the run stored');
+    await waitFor(async () => (await store.jobsOfRun('ops')).some((j) => j.status === 'released'), 'the run stored and its first job released');
   });
 
   afterAll(async () => {

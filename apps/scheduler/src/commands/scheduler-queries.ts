@@ -19,13 +19,13 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
     private readonly clock: Clock,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.subs = [
+  async onApplicationBootstrap(): Promise<void> {
+    this.subs = await Promise.all([
       this.bus.answer('runs.active', () => this.active()),
       this.bus.answer('runs.recent', ({ limit }) => this.recent(limit)),
       this.bus.answer('runs.find', ({ id }) => this.find(id)),
       this.bus.answer('runs.costs', () => this.costs()),
-    ];
+    ]);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
