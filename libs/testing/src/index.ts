@@ -7,3 +7,4 @@ export * from './s3-test-server';
 export * from './job-definition';
 export * from './job-succeeded';
 export * from './vast';
+export * from './telegram-test-server';
