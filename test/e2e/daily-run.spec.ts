@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startOtlpReceiver, waitFor, type OtlpReceiver } from '@trainyard/testing';
+import { scrapeMetrics, seriesValue, startOtlpReceiver, waitFor, type OtlpReceiver } from '@trainyard/testing';
 import { SystemUnderTest } from './system-under-test';
 
 jest.setTimeout(180_000);
@@ -13,6 +13,9 @@ const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 describe('a daily run through all five services (real NATS and PostgreSQL)', () => {
   const sut = new SystemUnderTest();
   let traces: OtlpReceiver;
+  /** The daily run's trace, found by the trace test; its log lines must carry it. */
+  let runTraceId: string | undefined;
+  const url = (name: 'scheduler' | 'promoter' | 'notifier') => `http://127.0.0.1:${sut.stack.portOf({ name })}`;
 
   beforeAll(async () => {
     traces = await startOtlpReceiver();
@@ -24,6 +27,7 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
   });
 
   it('trains three symbols, stores checked artifacts, registers and promotes them, and reports the summary', async () => {
+    const before = await scrapeMetrics(url('scheduler'));
     await sut.bus.publish('run.requested', { runId: 'daily-e2e', trigger: 'cron', date: '2026-11-22', symbols: SYMBOLS, promote: 'auto' });
     const completed = await sut.completion('daily-e2e');
 
@@ -80,9 +84,22 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
 
     const notified = await waitFor(async () => {
       const rows = await sut.query(`SELECT text FROM notifier.messages WHERE text LIKE '%daily-e2e%'`);
-      return rows.length ? rows : null;
+      // The run's start is announced too; wait for its completion's message.
+      return rows.some((r) => /3\/3/.test(r.text)) ? rows : null;
     }, 'the run summary notification');
     expect(notified.map((r) => r.text).join('\n')).toMatch(/3\/3/);
+
+    // The scheduler's series moved with the run; the promoter counted its decisions, the notifier its messages.
+    const after = await scrapeMetrics(url('scheduler'));
+    const moved = (name: string, labels: Record<string, string> = {}) => (seriesValue(after, name, labels) ?? 0) - (seriesValue(before, name, labels) ?? 0);
+    expect(moved('trainyard_jobs', { state: 'succeeded' })).toBe(3);
+    expect(moved('trainyard_runs', { state: 'succeeded' })).toBe(1);
+    expect(moved('trainyard_dispatch_latency_seconds_count', { priority: 'normal' })).toBe(3);
+    expect(moved('trainyard_job_duration_seconds_count', { outcome: 'succeeded' })).toBe(3);
+    expect(seriesValue(after, 'trainyard_queue_depth', { priority: 'normal' })).toBe(0);
+    expect(seriesValue(await scrapeMetrics(url('promoter')), 'trainyard_promotions_total', { decision: 'promote', rule: 'no_production', mode: 'auto', applied: 'true' })).toBe(3);
+    const notifications = await scrapeMetrics(url('notifier'));
+    expect(seriesValue(notifications, 'trainyard_notifications_sent_total', { kind: 'run.completed' })).toBeGreaterThanOrEqual(1);
   });
 
   it('traces the daily run as one trace through all five services', async () => {
@@ -96,6 +113,7 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     }, 'the hops of the daily run in one trace', 20_000, 250);
     const services = new Set(traces.spans.filter((s) => s.traceId === trace).map((s) => s.service));
     expect([...services].sort()).toEqual(['gpu-broker', 'notifier', 'promoter', 'scheduler', 'trainer-agent']);
+    runTraceId = trace;
   });
 
   it('finishes a run whose scheduler was killed mid-run, each job succeeding exactly once', async () => {
@@ -156,5 +174,60 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     const rollback = await cli(['models', 'rollback', 'BTCUSDT']);
     expect(rollback.status).toBe(1);
     expect(rollback.stderr).toMatch(/promoter refused \(409\)/);
+  });
+
+  // Last: it stops the services, so that every line they wrote, shutdown included, is checked.
+  it('logs JSON lines from every service, with the named events and the run\'s trace id, and never a configured secret', async () => {
+    await sut.stack.stop();
+    const lines = sut.serviceLogs().flatMap(({ service, lines }) => lines.map((line) => ({ service, line })));
+    expect(lines.length).toBeGreaterThan(100);
+
+    expect(sut.secrets).toHaveLength(2);
+    for (const secret of sut.secrets) {
+      for (const form of new Set([secret, encodeURIComponent(secret)])) expect(lines.filter((l) => l.line.includes(form))).toEqual([]);
+    }
+
+    const parse = (line: string) => {
+      try {
+        return JSON.parse(line) as Record<string, any>;
+      } catch {
+        return null;
+      }
+    };
+    const notJson = lines.filter((l) => {
+      const entry = parse(l.line);
+      return !entry || entry.service !== l.service || typeof entry.level !== 'string' || typeof entry.time !== 'string' || typeof entry.msg !== 'string';
+    });
+    expect(notJson).toEqual([]);
+    const entries = lines.map((l) => parse(l.line)!);
+
+    // The configuration is logged at start, its secrets masked.
+    const starting = entries.find((e) => e.service === 'scheduler' && e.event === 'service_starting')!;
+    expect(starting.config.DATABASE_URL).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1/);
+    expect(starting.config.AWS_SECRET_ACCESS_KEY).toBe('[REDACTED]');
+
+    const ofRun = (service: string, event: string) => entries.filter((e) => e.service === service && e.event === event && e.runId === 'daily-e2e');
+    expect(ofRun('scheduler', 'job_started')).toHaveLength(1);
+    expect(ofRun('scheduler', 'job_completed')).toEqual([expect.objectContaining({ status: 'succeeded', succeeded: 3 })]);
+    for (const event of ['coin_started', 'coin_succeeded', 'upload_succeeded']) {
+      const found = ofRun('trainer-agent', event);
+      expect(found.map((e) => e.symbol).sort()).toEqual([...SYMBOLS].sort());
+      for (const e of found) expect(e).toMatchObject({ jobId: `daily-e2e-${e.symbol}`, attempt: 1 });
+    }
+    // A lease may be announced again (its agent did not confirm in time): symbols, not lines.
+    const symbolsOf = (found: Record<string, any>[]) => [...new Set(found.map((e) => e.symbol))].sort();
+    expect(symbolsOf(ofRun('gpu-broker', 'lease_granted'))).toEqual([...SYMBOLS].sort());
+    expect(symbolsOf(ofRun('promoter', 'model_promoted'))).toEqual([...SYMBOLS].sort());
+
+    // A run's lines lead to a trace: the scheduler's to the run's own. (An attempt the broker placed
+    // from a heartbeat or a tick, not from a message of the run, is assigned in that trace instead.)
+    expect(runTraceId).toBeDefined();
+    for (const event of ['job_started', 'job_completed']) {
+      for (const e of ofRun('scheduler', event)) expect({ event, trace_id: e.trace_id }).toEqual({ event, trace_id: runTraceId });
+    }
+    for (const event of ['coin_started', 'coin_succeeded', 'upload_succeeded']) {
+      for (const e of ofRun('trainer-agent', event)) expect({ event, symbol: e.symbol, trace_id: e.trace_id }).toEqual({ event, symbol: e.symbol, trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    }
+    expect(ofRun('trainer-agent', 'coin_started').some((e) => e.trace_id === runTraceId)).toBe(true);
   });
 });

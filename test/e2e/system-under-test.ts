@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,7 +7,7 @@ import { Client } from 'pg';
 import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
-import { LocalStack } from '../../tools/cli/src/local-stack';
+import { LocalStack, SERVICES, type ServiceName } from '../../tools/cli/src/local-stack';
 
 const bindable = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -37,11 +38,22 @@ export class SystemUnderTest {
   readonly artifactsDir = join(this.dataDir, 'artifacts');
   stack!: LocalStack;
   bus!: NatsBus;
+  /**
+   * Secrets the services are configured with, which no log line may contain: the database password
+   * (the test server trusts local connections, so any password works) and the S3 secret key, plus
+   * any secret-named variable a spec passes to start().
+   */
+  readonly secrets: string[] = [];
   private db!: TestDatabase;
   private sql!: Client;
 
   async start(extraEnv: Record<string, string> = {}): Promise<void> {
     this.db = await createTestDatabase();
+    const databaseUrl = new URL(this.db.url);
+    if (!databaseUrl.password) databaseUrl.password = `e2e-db-pw-${randomBytes(6).toString('hex')}`;
+    const s3Secret = `e2e-s3-secret-${randomBytes(6).toString('hex')}`;
+    this.secrets.push(decodeURIComponent(databaseUrl.password), s3Secret);
+    for (const [k, v] of Object.entries(extraEnv)) if (/SECRET|TOKEN|PASSWORD|API_KEY/i.test(k) && v) this.secrets.push(v);
     this.stack = new LocalStack({
       root: resolve(__dirname, '../..'),
       log: () => undefined,
@@ -49,7 +61,8 @@ export class SystemUnderTest {
         ...process.env,
         NATS_URL: testNatsUrl(),
         TRAINYARD_PREFIX: this.prefix,
-        DATABASE_URL: this.db.url,
+        DATABASE_URL: databaseUrl.toString(),
+        AWS_SECRET_ACCESS_KEY: s3Secret,
         DATA_DIR: this.dataDir,
         ARTIFACTS_DIR: this.artifactsDir,
         TRAINYARD_BASE_PORT: String(await freeBasePort(5)),
@@ -79,6 +92,15 @@ export class SystemUnderTest {
     await this.db?.drop();
     await deleteTestStream(this.prefix);
     rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Every line each service wrote to its log so far (stdout and stderr), restarts included. */
+  serviceLogs(): { service: ServiceName; lines: string[] }[] {
+    return SERVICES.map(({ name }) => {
+      const file = join(this.stack.dataDir, 'logs', `${name}.log`);
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      return { service: name, lines: text.split('\n').filter((l) => l.length > 0) };
+    });
   }
 
   query<T = any>(text: string, params: unknown[] = []): Promise<T[]> {

@@ -13,6 +13,7 @@ import { BrokerInstances1763900000002 } from './migrations/1763900000002-broker-
 import { BrokerLearnedMemory1763900000003 } from './migrations/1763900000003-broker-learned-memory';
 import { InstanceEntity } from './vast/instance.entity';
 import { VastModule } from './vast/vast.module';
+import { BrokerMetricsModule } from './metrics/broker.metrics';
 
 @Module({})
 export class AppModule {
@@ -31,6 +32,7 @@ export class AppModule {
           migrations: [BrokerInit1763900000001, BrokerInstances1763900000002, BrokerLearnedMemory1763900000003],
         }),
         HealthModule,
+        BrokerMetricsModule,
         LeasesModule,
         VastModule,
       ],

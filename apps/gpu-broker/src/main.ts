@@ -5,4 +5,4 @@ import { AppModule } from './app.module';
 import { brokerEnv } from './config/broker.config';
 
 const config = loadConfigOrExit(brokerEnv);
-void bootstrapService('gpu-broker', AppModule.forRoot(config), { port: config.PORT, host: config.HOST });
+void bootstrapService('gpu-broker', AppModule.forRoot(config), { port: config.PORT, host: config.HOST, config });

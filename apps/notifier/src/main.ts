@@ -5,4 +5,4 @@ import { AppModule } from './app.module';
 import { notifierEnv } from './config/notifier.config';
 
 const config = loadConfigOrExit(notifierEnv);
-void bootstrapService('notifier', AppModule.forRoot(config), { port: config.PORT, host: config.HOST });
+void bootstrapService('notifier', AppModule.forRoot(config), { port: config.PORT, host: config.HOST, config });

@@ -13,6 +13,7 @@ import { PromotionModule } from './promotion/promotion.module';
 import { RetentionModule } from './retention/retention.module';
 import { DecisionEntity } from './registry/decision.entity';
 import { ModelVersionEntity } from './registry/model-version.entity';
+import { PromoterMetricsModule } from './metrics/promoter.metrics';
 
 @Module({})
 export class AppModule {
@@ -32,6 +33,7 @@ export class AppModule {
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,
+        PromoterMetricsModule,
         PromotionModule,
         RetentionModule,
         ApiModule,

@@ -5,4 +5,4 @@ import { AppModule } from './app.module';
 import { promoterEnv } from './config/promoter.config';
 
 const config = loadConfigOrExit(promoterEnv);
-void bootstrapService('promoter', AppModule.forRoot(config), { port: config.PORT, host: config.HOST });
+void bootstrapService('promoter', AppModule.forRoot(config), { port: config.PORT, host: config.HOST, config });

@@ -15,6 +15,7 @@ import { RunEntity } from './runs/run.entity';
 import { ApiModule } from './api/api.module';
 import { CommandsModule } from './commands/commands.module';
 import { RunsModule } from './runs/runs.module';
+import { SchedulerMetricsModule } from './metrics/scheduler.metrics';
 
 @Module({})
 export class AppModule {
@@ -34,6 +35,7 @@ export class AppModule {
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,
+        SchedulerMetricsModule,
         RunsModule,
         ApiModule,
         CommandsModule,

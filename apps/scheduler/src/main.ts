@@ -5,4 +5,4 @@ import { AppModule } from './app.module';
 import { schedulerEnv } from './config/scheduler.config';
 
 const config = loadConfigOrExit(schedulerEnv);
-void bootstrapService('scheduler', AppModule.forRoot(config), { port: config.PORT, host: config.HOST });
+void bootstrapService('scheduler', AppModule.forRoot(config), { port: config.PORT, host: config.HOST, config });

@@ -6,6 +6,7 @@ import { StorageModule } from '@trainyard/storage';
 import { AGENT_CONFIG, type AgentConfig } from './config/agent.config';
 import { JobsModule } from './jobs/jobs.module';
 import { StorageHealth } from './artifacts/storage.health';
+import { AgentMetricsModule } from './metrics/agent.metrics';
 
 @Module({})
 export class AppModule {
@@ -17,6 +18,7 @@ export class AppModule {
         MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'agent') }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,
+        AgentMetricsModule,
         JobsModule,
       ],
       providers: [StorageHealth],

@@ -5,4 +5,4 @@ import { AppModule } from './app.module';
 import { agentEnv } from './config/agent.config';
 
 const config = loadConfigOrExit(agentEnv);
-void bootstrapService('trainer-agent', AppModule.forRoot(config), { port: config.PORT, host: config.HOST, vars: { agentId: config.AGENT_ID } });
+void bootstrapService('trainer-agent', AppModule.forRoot(config), { port: config.PORT, host: config.HOST, config, vars: { agentId: config.AGENT_ID } });

@@ -160,10 +160,19 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       headers,
       data: m.string(),
     };
-    this.logger.error(`dead-lettered ${m.subject} (seq ${m.seq}) for ${consumer}: ${reason}`);
+    this.logger.error({
+      event: 'message_dead_lettered',
+      subject: relative,
+      seq: m.seq,
+      consumer,
+      reason,
+      deliveryCount: m.info.deliveryCount,
+      msg: `dead-lettered ${m.subject} (seq ${m.seq}) for ${consumer}: ${reason}`,
+    });
     try {
       await this.bus.publishRaw(this.bus.subject(deadLetterSubject(relative)), JSON.stringify(letter), letter.id, natsHeaders());
       m.term(reason.slice(0, 200));
+      this.bus.notifyDeadLetter({ subject: relative, consumer, reason, deliveryCount: m.info.deliveryCount });
     } catch (err) {
       // Without a dead letter on record the message must not vanish: let it come back.
       this.logger.error(`could not dead-letter ${m.subject}: ${describeError(err)}`);

@@ -26,10 +26,22 @@ export interface PublishOptions {
   occurredAt?: Date;
 }
 
+/** A message this service dead-lettered, as told to the hooks (the metrics' counter, say). */
+export interface DeadLetterNotice {
+  /** The original subject, relative to the prefix (`run.requested`, `agent.<id>.assign`). */
+  subject: string;
+  consumer: string;
+  reason: string;
+  deliveryCount: number;
+}
+
+export type DeadLetterHook = (letter: DeadLetterNotice) => void;
+
 /** The one connection of a service to NATS, and every publish it makes. */
 @Injectable()
 export class NatsBus implements OnApplicationShutdown {
   private readonly log = new Logger('NatsBus');
+  private readonly deadLetterHooks = new Set<DeadLetterHook>();
   readonly streamName: string;
 
   private constructor(
@@ -101,6 +113,23 @@ export class NatsBus implements OnApplicationShutdown {
   /** Answers `name` in this service's queue group until the subscription is drained (or the connection is). */
   answer<N extends QueryName>(name: N, handler: QueryHandler<N>): Promise<Subscription> {
     return answerQuery(this.nc, this.options.prefix, this.options.serviceName, name, handler);
+  }
+
+  /** Calls `hook` for each message this service dead-letters; returns the way to stop. Per bus, not global. */
+  onDeadLetter(hook: DeadLetterHook): () => void {
+    this.deadLetterHooks.add(hook);
+    return () => this.deadLetterHooks.delete(hook);
+  }
+
+  /** Told by the transport once a dead letter is on record. A failing hook never disturbs consuming. */
+  notifyDeadLetter(letter: DeadLetterNotice): void {
+    for (const hook of this.deadLetterHooks) {
+      try {
+        hook(letter);
+      } catch (err) {
+        this.log.warn(`dead-letter hook failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** A key-value bucket on this connection, created with one revision per key if absent. */

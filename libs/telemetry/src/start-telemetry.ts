@@ -14,7 +14,8 @@ export function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = pro
   sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? serviceName, 'service.namespace': 'trainyard' }),
     traceExporter: new OTLPTraceExporter(),
-    instrumentations: [new HttpInstrumentation()],
+    // Scrapes and health probes every few seconds would bury the runs' traces.
+    instrumentations: [new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(metrics|health)(\/|\?|$)/.test(req.url ?? '') })],
   });
   sdk.start();
   const stop = () => void sdk?.shutdown().catch(() => undefined);

@@ -6,5 +6,6 @@ export * from './otlp-receiver';
 export * from './s3-test-server';
 export * from './job-definition';
 export * from './job-succeeded';
+export * from './prometheus-text';
 export * from './vast';
 export * from './telegram-test-server';

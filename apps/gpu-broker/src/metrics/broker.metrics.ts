@@ -9,20 +9,17 @@ const MB = 1024 * 1024;
 
 /**
  * The broker's series, all read from its tables when Prometheus scrapes: GPUs as the agents' last
- * heartbeats describe them, leases alive, rented instances alive, and what the active leases cost
- * per hour. Every replica reports the same values; aggregate them with max, not sum.
+ * heartbeats describe them, leases alive, rented instances alive, what the active leases cost per
+ * hour and what the rented instances cost per hour (idle ones too). Every replica reports the
+ * same values; aggregate them with max, not sum.
  */
 @Injectable()
 export class BrokerMetrics {
   constructor(metrics: MetricsRegistry, ds: DataSource) {
-    // One read of the alive agents' GPUs serves the three GPU gauges of a scrape.
-    let gpuRead: { at: number; rows: Promise<{ agent: string; gpus: GpuInfo[] }[]> } | null = null;
-    const gpus = () => {
-      if (!gpuRead || Date.now() - gpuRead.at > 1000) {
-        gpuRead = { at: Date.now(), rows: ds.query(`SELECT id AS agent, gpus FROM broker.agents WHERE status = 'alive'`) };
-      }
-      return gpuRead.rows;
-    };
+    // One read of the alive agents' GPUs serves the three GPU gauges of a scrape (their samples start together).
+    type AgentGpus = { agent: string; gpus: GpuInfo[] };
+    let gpuRead: Promise<AgentGpus[]> | null = null;
+    const gpus = (): Promise<AgentGpus[]> => (gpuRead ??= ds.query(`SELECT id AS agent, gpus FROM broker.agents WHERE status = 'alive'`).finally(() => (gpuRead = null)));
     const perGpu = (value: (g: GpuInfo) => number) => async () =>
       (await gpus()).flatMap((a) => a.gpus.map((g) => ({ labels: { agent: a.agent, gpu: String(g.index), model: g.name }, value: value(g) })));
     const gpuLabels = ['agent', 'gpu', 'model'] as const;
@@ -58,20 +55,12 @@ export class BrokerMetrics {
     });
     metrics.sampledGauge({
       name: 'trainyard_instances_alive',
-      help: 'Rented instances not destroyed, by status (from the instances table; before it exists, agents alive on Vast or holding Vast leases)',
+      help: 'Rented instances not destroyed (creating to destroying), by provider and status',
       labelNames: ['provider', 'status'],
+      zeros: ['creating', 'provisioning', 'bootstrapping', 'ready', 'destroying'].map((status) => ({ provider: 'vast', status })),
       sample: async () => {
-        const [{ exists }]: { exists: boolean }[] = await ds.query(`SELECT to_regclass('broker.instances') IS NOT NULL AS exists`);
-        if (exists) {
-          const rows: { status: string; n: number }[] = await ds.query(`SELECT status, count(*)::int AS n FROM broker.instances WHERE status <> 'destroyed' GROUP BY status`);
-          return rows.map((r) => ({ labels: { provider: 'vast', status: r.status }, value: r.n }));
-        }
-        const [{ n }]: { n: number }[] = await ds.query(
-          `SELECT count(DISTINCT id)::int AS n FROM (
-             SELECT id FROM broker.agents WHERE status = 'alive' AND provider = 'vast'
-             UNION SELECT agent_id FROM broker.leases WHERE ${ACTIVE_LEASES} AND provider = 'vast') t`,
-        );
-        return [{ labels: { provider: 'vast', status: 'alive' }, value: n }];
+        const rows: { status: string; n: number }[] = await ds.query(`SELECT status, count(*)::int AS n FROM broker.instances WHERE status <> 'destroyed' GROUP BY status`);
+        return rows.map((r) => ({ labels: { provider: 'vast', status: r.status }, value: r.n }));
       },
     });
     metrics.sampledGauge({
@@ -80,8 +69,6 @@ export class BrokerMetrics {
       labelNames: ['provider'],
       zeros: [{ provider: 'vast' }],
       sample: async () => {
-        const [{ exists }]: { exists: boolean }[] = await ds.query(`SELECT to_regclass('broker.instances') IS NOT NULL AS exists`);
-        if (!exists) return [];
         const [{ v }]: { v: number | null }[] = await ds.query(`SELECT sum(price_per_hour)::float AS v FROM broker.instances WHERE status <> 'destroyed'`);
         return [{ labels: { provider: 'vast' }, value: Number(v ?? 0) }];
       },

@@ -1,6 +1,7 @@
-import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConflictException, Injectable, Logger, NotFoundException, Optional } from '@nestjs/common';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
+import { PromoterMetrics } from '../metrics/promoter.metrics';
 import type { DecisionEntity } from '../registry/decision.entity';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore, type ManualRule } from '../registry/registry.store';
@@ -32,11 +33,13 @@ export class ManualPromotionService {
     private readonly production: ProductionArtifacts,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
+    @Optional() private readonly metrics?: PromoterMetrics,
   ) {}
 
   /** Back to `version`, or without one to the version that was in production before the current one. */
   async rollback(symbol: string, version?: number, reason?: string): Promise<ManualPromotion> {
     const done = await this.switchTo(symbol, version, 'manual_rollback', reason ?? 'rolled back by an operator');
+    this.metrics?.decided(done.decision);
     await this.bus.publish(
       'model.rolled_back',
       { symbol, version: done.version, runId: done.target.runId, jobId: done.target.jobId, fromVersion: done.fromVersion, reason: done.decision.reason },
@@ -47,6 +50,7 @@ export class ManualPromotionService {
 
   async promote(symbol: string, version: number, reason?: string): Promise<ManualPromotion> {
     const done = await this.switchTo(symbol, version, 'manual_promote', reason ?? 'promoted by an operator');
+    this.metrics?.decided(done.decision);
     const d = done.decision;
     await this.bus.publish(
       'model.promoted',
@@ -97,7 +101,16 @@ export class ManualPromotionService {
         productionMetrics: current?.metrics ?? null,
         productionUri,
       });
-      this.log.log(`${symbol} v${target.version} put into production by ${rule} (was ${current ? `v${current.version}` : 'none'}): ${reason}`);
+      this.log.log({
+        event: rule === 'manual_rollback' ? 'model_rolled_back' : 'model_promoted',
+        runId: target.runId,
+        jobId: target.jobId,
+        symbol,
+        version: target.version,
+        fromVersion: current?.version ?? null,
+        rule,
+        msg: `${symbol} v${target.version} put into production by ${rule} (was ${current ? `v${current.version}` : 'none'}): ${reason}`,
+      });
       return { symbol, version: target.version, fromVersion: current?.version ?? null, productionUri, decision, target };
     });
   }

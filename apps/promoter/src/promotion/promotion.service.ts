@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { PROMOTER_CONFIG, type PromoterConfig } from '../config/promoter.config';
+import { PromoterMetrics } from '../metrics/promoter.metrics';
 import type { DecisionEntity } from '../registry/decision.entity';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore, type NewDecision } from '../registry/registry.store';
@@ -23,10 +24,13 @@ export class PromotionService {
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(PROMOTER_CONFIG) private readonly cfg: PromoterConfig,
+    @Optional() private readonly metrics?: PromoterMetrics,
   ) {}
 
   async evaluate(version: ModelVersionEntity): Promise<DecisionEntity> {
-    const decision = (await this.store.decisionOf(version.id)) ?? (await this.decide(version));
+    const earlier = await this.store.decisionOf(version.id);
+    const decision = earlier ?? (await this.decide(version));
+    if (!earlier) this.metrics?.decided(decision);
     await this.announce(version, decision);
     return decision;
   }
@@ -64,18 +68,19 @@ export class PromotionService {
   /** Tells the bus on every delivery, with ids derived from the version, so a lost publish is made good. */
   private async announce(version: ModelVersionEntity, d: DecisionEntity): Promise<void> {
     const name = `${version.symbol} v${version.version}`;
+    const fields = { runId: version.runId, jobId: version.jobId, symbol: version.symbol, version: version.version, outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied };
     if (d.outcome === 'skipped') {
-      this.log.log(`${name}: not evaluated (${d.reason})`);
+      this.log.log({ event: 'model_not_evaluated', ...fields, msg: `${name}: not evaluated (${d.reason})` });
       return;
     }
     const ref = { symbol: version.symbol, version: version.version, runId: version.runId, jobId: version.jobId, metrics: d.candidateMetrics, productionMetrics: d.productionMetrics };
     const decision = { outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied, reason: d.reason };
     if (d.outcome === 'promote') {
       await this.bus.publish('model.promoted', { ...ref, decision, productionUri: d.productionUri }, { id: `${version.symbol}-v${version.version}-promoted` });
-      this.log.log(`${name} ${d.applied ? 'promoted' : 'would be promoted'} by ${d.rule}: ${d.reason}`);
+      this.log.log({ event: d.applied ? 'model_promoted' : 'model_would_promote', ...fields, msg: `${name} ${d.applied ? 'promoted' : 'would be promoted'} by ${d.rule}: ${d.reason}` });
     } else {
       await this.bus.publish('model.rejected', { ...ref, decision }, { id: `${version.symbol}-v${version.version}-rejected` });
-      this.log.log(`${name} ${d.outcome === 'reject' ? 'rejected' : 'not comparable'} by ${d.rule}: ${d.reason}`);
+      this.log.log({ event: 'model_rejected', ...fields, msg: `${name} ${d.outcome === 'reject' ? 'rejected' : 'not comparable'} by ${d.rule}: ${d.reason}` });
     }
   }
 }

@@ -45,6 +45,19 @@ export class CompletionService {
     );
     await this.store.markCompletionPublished(run.id, put.uri);
     const s = summary;
-    this.log.log(`run ${run.id} ${run.status}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, median ${s.median_train_minutes} min`);
+    // In the run's trace, whoever completed it (a handler, a reconcile), so the line leads to it.
+    withTraceContext(run.traceContext, () =>
+      this.log.log({
+        event: 'job_completed',
+        runId: run.id,
+        date: run.date,
+        status: run.status,
+        succeeded: s.succeeded,
+        failed: s.failed,
+        skipped: s.skipped,
+        summaryUri: put.uri,
+        msg: `run ${run.id} ${run.status}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, median ${s.median_train_minutes} min`,
+      }),
+    );
   }
 }

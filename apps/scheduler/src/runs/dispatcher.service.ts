@@ -23,7 +23,12 @@ export class DispatcherService {
     if (released.length === 0) return 0;
     const run = await this.store.findRun(runId);
     for (const job of released) await this.publishRequest(job, run?.traceContext);
-    if (released.length) this.log.log(`released ${released.map((j) => `${j.symbol}#${j.attempt}`).join(', ')} of ${runId}`);
+    this.log.log({
+      event: 'jobs_released',
+      runId,
+      jobIds: released.map((j) => j.id),
+      msg: `released ${released.map((j) => `${j.symbol}#${j.attempt}`).join(', ')} of ${runId}`,
+    });
     return released.length;
   }
 

@@ -104,7 +104,18 @@ export class RunIntakeService {
       }),
     );
     const stored = (await this.store.findRun(runId))!;
-    this.log.log(`accepted run ${runId}: ${planned.length} jobs, ${refused.length} refused, mode ${request.mode} x${maxConcurrent}${request.dryRun ? ' (dry run)' : ''}`);
+    this.log.log({
+      // The seed's name for a run starting; a dry run is only planned.
+      event: request.dryRun ? 'run_planned' : 'job_started',
+      runId,
+      date,
+      trigger: request.trigger,
+      mode: request.mode,
+      maxConcurrent,
+      jobs: planned.length,
+      refused: refused.length,
+      msg: `accepted run ${runId}: ${planned.length} jobs, ${refused.length} refused, mode ${request.mode} x${maxConcurrent}${request.dryRun ? ' (dry run)' : ''}`,
+    });
     await this.announce(stored);
     return stored;
   }

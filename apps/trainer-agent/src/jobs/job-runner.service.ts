@@ -82,7 +82,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     try {
       await this.bus.publish('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix }, { id: `${lease.leaseId}-started` });
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
-      this.log.log(`job_started ${spec.jobId}#${spec.attempt} on ${lease.device}`);
+      this.log.log({ event: 'coin_started', ...ref, leaseId: lease.leaseId, agentId: lease.agentId, device: lease.device, driver: spec.driver.kind, msg: `started ${spec.jobId}#${spec.attempt} on ${lease.device}` });
       const throttle = new ProgressThrottle(this.cfg.AGENT_PROGRESS_INTERVAL_MS);
       const onProgress = (p: ProgressReport) => {
         log.add('progress', `${p.percent.toFixed(0)}%${p.epoch !== undefined ? ` epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ''}` : ''}${p.loss !== undefined ? ` loss ${p.loss.toFixed(5)}` : ''}${p.validationMetric !== undefined ? ` validation ${p.validationMetric.toFixed(5)}` : ''}`);
@@ -97,6 +97,7 @@ export class JobRunner implements BeforeApplicationShutdown {
         const artifact = await this.artifacts.upload(prefix, file);
         checkpoints.push(artifact);
         log.add('checkpoint_uploaded', `${file.name} ${artifact.sha256}`);
+        this.log.log({ event: 'checkpoint_uploaded', ...ref, file: file.name, sha256: artifact.sha256, uri: artifact.uri, msg: `${spec.symbol}#${spec.attempt} checkpoint ${file.name} uploaded` });
         await this.bus.publish(
           'job.checkpointed',
           { ...ref, checkpoint: { uri: artifact.uri, sha256: artifact.sha256, key: `${prefix}/${file.name}` } },
@@ -122,9 +123,13 @@ export class JobRunner implements BeforeApplicationShutdown {
       // Partial outputs went up as they appeared; a final file of the same name (training_log.json) replaces its partial.
       const finalNames = new Set(result.files.map((f) => f.name));
       const uploadedEarlier = [...checkpoints, ...[...partials.values()].filter((a) => !finalNames.has(a.name))];
-      const artifacts = await this.artifacts.publish(workDir, prefix, result.files, uploadedEarlier).catch((err) => Promise.reject(classify(err, 'upload')));
+      const artifacts = await this.artifacts.publish(workDir, prefix, result.files, uploadedEarlier).catch((err) => {
+        this.log.error({ event: 'upload_failed', ...ref, artifactsPrefix: prefix, error: String(err?.message ?? err), msg: `upload of ${spec.jobId}#${spec.attempt} failed: ${err?.message ?? err}` });
+        return Promise.reject(classify(err, 'upload'));
+      });
       const finishedAt = this.clock.now();
       log.add('upload_succeeded', `${artifacts.length} files under ${prefix}, checksums verified`);
+      this.log.log({ event: 'upload_succeeded', ...ref, artifactsPrefix: prefix, files: artifacts.length, msg: `${artifacts.length} files under ${prefix}, checksums verified` });
       await this.saveLog(r);
       await this.bus.publish(
         'job.succeeded',
@@ -147,7 +152,14 @@ export class JobRunner implements BeforeApplicationShutdown {
         },
         { id: `${lease.leaseId}-succeeded` },
       );
-      this.log.log(`coin_succeeded ${spec.symbol} hit rate ${result.metrics.directionalHitRate.toFixed(3)} sharpe ${result.metrics.sharpe.toFixed(2)} in ${trainSeconds.toFixed(1)} s`);
+      this.log.log({
+        event: 'coin_succeeded',
+        ...ref,
+        trainSeconds,
+        directionalHitRate: result.metrics.directionalHitRate,
+        sharpe: result.metrics.sharpe,
+        msg: `${spec.symbol} hit rate ${result.metrics.directionalHitRate.toFixed(3)} sharpe ${result.metrics.sharpe.toFixed(2)} in ${trainSeconds.toFixed(1)} s`,
+      });
     } catch (err) {
       await this.report(r, err instanceof AttemptError ? err : classify(err, 'train'));
     }
@@ -184,7 +196,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     try {
       if (err.errorType === 'cancelled') {
         await this.bus.publish('job.cancelled', { ...ref, reason: err.message }, { id: `${lease.leaseId}-cancelled` });
-        this.log.warn(`job ${spec.jobId}#${spec.attempt} cancelled: ${err.message}`);
+        this.log.warn({ event: 'coin_cancelled', ...ref, reason: err.message, msg: `job ${spec.jobId}#${spec.attempt} cancelled: ${err.message}` });
         return;
       }
       await this.bus.publish(
@@ -192,7 +204,7 @@ export class JobRunner implements BeforeApplicationShutdown {
         { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, errorType: err.errorType, retryable: err.retryable, message: err.message.slice(0, 4000), stackSummary: err.stackSummary },
         { id: `${lease.leaseId}-failed` },
       );
-      this.log.error(`coin_failed ${spec.symbol}#${spec.attempt} (${err.errorType}): ${err.message}`);
+      this.log.error({ event: 'coin_failed', ...ref, errorType: err.errorType, retryable: err.retryable, msg: `${spec.symbol}#${spec.attempt} (${err.errorType}): ${err.message}` });
     } catch (publishErr) {
       // The broker will see this agent's heartbeat without the lease and the scheduler will retry.
       this.log.error(`could not report the outcome of ${spec.jobId}#${spec.attempt}: ${(publishErr as Error).message}`);

@@ -1,0 +1,124 @@
+import type { INestApplication } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NatsBus } from '@trainyard/messaging';
+import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
+import { bootTestApp, deleteTestStream, readStored, scrapeMetrics, seriesValue, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { schedulerEnv } from '../config/scheduler.config';
+
+jest.setTimeout(60_000);
+
+/** The scheduler's /metrics while the test plays the broker and the agent through a small run. */
+describe('scheduler metrics', () => {
+  const prefix = testPrefix('smet');
+  const artifacts = mkdtempSync(join(tmpdir(), 'ty-smet-'));
+  let db: TestDatabase;
+  let app: INestApplication;
+  let bus: NatsBus;
+  let base: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = schedulerEnv.parse({
+      NATS_URL: testNatsUrl(),
+      TRAINYARD_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      ARTIFACTS_DIR: artifacts,
+      SCHEDULER_TICK_MS: '100',
+      SCHEDULER_RETRY_BASE_SECONDS: '0.2',
+    });
+    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    await app.listen(0, '127.0.0.1');
+    base = await app.getUrl();
+    bus = app.get(NatsBus);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+    await deleteTestStream(prefix);
+    rmSync(artifacts, { recursive: true, force: true });
+  });
+
+  const metric = async (name: string, labels: Record<string, string> = {}) => seriesValue(await scrapeMetrics(base), name, labels);
+  const requested = async (runId: string) => (await readStored(prefix, 'job.requested')).map((e) => e.data.spec).filter((s) => s.runId === runId);
+  const ref = (spec: { jobId: string; runId: string; symbol: string; attempt: number }) => ({ jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt });
+  const start = (spec: { jobId: string; runId: string; symbol: string; attempt: number }) =>
+    bus.publish('job.started', { ...ref(spec), agentId: 'a1', leaseId: `${spec.jobId}-l${spec.attempt}`, workDir: '/tmp/w' });
+  const succeed = (spec: { jobId: string; runId: string; symbol: string; attempt: number }) => {
+    const now = new Date().toISOString();
+    return bus.publish('job.succeeded', {
+      ...ref(spec),
+      agentId: 'a1',
+      leaseId: `${spec.jobId}-l${spec.attempt}`,
+      date: '2026-11-01',
+      featureset: 'fs1',
+      costs: { feeBps: 10, spreadBps: 2 },
+      promote: 'off',
+      canary: false,
+      artifactsPrefix: `models/${spec.symbol}/x`,
+      artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'e'.repeat(64), bytes: 1 }],
+      metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
+      evaluationWindow: { from: now, to: now, candles: 10 },
+      trainSeconds: 1,
+      startedAt: now,
+      finishedAt: now,
+    });
+  };
+
+  it('exposes jobs by state, queue depth, dispatch latency, durations and retries, and they move with a run', async () => {
+    expect(await metric('trainyard_jobs', { state: 'succeeded' })).toBe(0);
+    expect(await metric('trainyard_dispatch_latency_seconds_count')).toBe(0);
+    expect(await metric('trainyard_queue_depth', { priority: 'normal' })).toBe(0);
+
+    await bus.publish('run.requested', { runId: 'metrics-run', trigger: 'api', date: '2026-11-01', symbols: ['BTCUSDT', 'ETHUSDT'], maxConcurrent: 1, priority: 'high' });
+    const [first] = await waitFor(async () => {
+      const r = await requested('metrics-run');
+      return r.length === 1 ? r : null;
+    }, 'the first release');
+    // One slot: one job released, the other waiting to be.
+    expect(await metric('trainyard_jobs', { state: 'released' })).toBe(1);
+    expect(await metric('trainyard_jobs', { state: 'pending' })).toBe(1);
+    expect(await metric('trainyard_queue_depth', { priority: 'high' })).toBe(1);
+    expect(await metric('trainyard_runs', { state: 'running' })).toBe(1);
+
+    await start(first);
+    await waitFor(async () => (await metric('trainyard_dispatch_latency_seconds_count', { priority: 'high' })) === 1, 'the first dispatch observed');
+    await bus.publish('job.failed', { ...ref(first), errorType: 'oom', retryable: true, message: 'CUDA out of memory' });
+    await waitFor(async () => (await metric('trainyard_job_retries_total', { error_type: 'oom' })) === 1, 'the retry counted');
+    expect(await metric('trainyard_job_duration_seconds_count', { outcome: 'failed' })).toBe(1);
+
+    // The retry and the second symbol are released; each starts and succeeds.
+    const done = new Set<string>();
+    await waitFor(async () => {
+      for (const spec of await requested('metrics-run')) {
+        const key = `${spec.jobId}#${spec.attempt}`;
+        if (key === `${first.jobId}#1` || done.has(key)) continue;
+        done.add(key);
+        await start(spec);
+        await waitFor(async () => (await metric('trainyard_jobs', { state: 'running' })) === 1, `${key} running`);
+        await succeed(spec);
+      }
+      return done.size === 2;
+    }, 'both remaining attempts run', 30_000, 200);
+    await waitFor(async () => (await readStored(prefix, 'run.completed')).some((e) => e.data.runId === 'metrics-run'), 'the run completed');
+
+    const text = await scrapeMetrics(base);
+    expect(seriesValue(text, 'trainyard_jobs', { state: 'succeeded' })).toBe(2);
+    expect(seriesValue(text, 'trainyard_jobs', { state: 'pending' })).toBe(0);
+    expect(seriesValue(text, 'trainyard_runs', { state: 'succeeded' })).toBe(1);
+    expect(seriesValue(text, 'trainyard_queue_depth', { priority: 'high' })).toBe(0);
+    expect(seriesValue(text, 'trainyard_dispatch_latency_seconds_count', { priority: 'high' })).toBe(3);
+    expect(seriesValue(text, 'trainyard_dispatch_latency_seconds_bucket', { priority: 'high', le: '+Inf' })).toBe(3);
+    expect(seriesValue(text, 'trainyard_job_duration_seconds_count', { outcome: 'succeeded' })).toBe(2);
+    expect(seriesValue(text, 'trainyard_job_retries_total', { error_type: 'oom' })).toBe(1);
+    expect(text).toMatch(/^process_resident_memory_bytes\{service="scheduler"\} /m);
+  });
+
+  it('counts a malformed message it dead-letters', async () => {
+    await bus.publishRaw(bus.subject('job.succeeded'), '{"jobId": "half a message"', 'smet-malformed');
+    await waitFor(async () => (await metric('trainyard_dead_lettered_messages_total', { subject: 'job.succeeded' })) === 1, 'the dead letter counted');
+  });
+});

@@ -1,0 +1,95 @@
+import { Global, Injectable, Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Priority, type ErrorType, type JobStatus } from '@trainyard/contracts';
+import { MetricsModule, MetricsRegistry } from '@trainyard/runtime';
+
+const JOB_STATES: JobStatus[] = ['pending', 'released', 'leased', 'running', 'retry_wait', 'succeeded', 'failed', 'cancelled', 'skipped'];
+const RUN_STATES = ['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled'];
+/** Seconds from release to a start on an agent: a broker queue and an assignment, usually short. */
+const DISPATCH_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+/** Seconds of training: the built-in trainer takes about a second, a GPU job up to hours. */
+const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800];
+
+/** Which runs the state gauges look at: those still running and those created in the last day. */
+const RECENT_RUNS = `r.status = 'running' OR r.created_at > now() - interval '24 hours'`;
+
+/**
+ * The scheduler's series. States and queue depth are read from its tables when Prometheus scrapes
+ * (the database is the record, so every replica reports the same values); latencies, durations and
+ * retries are observed as the events arrive.
+ */
+@Injectable()
+export class SchedulerMetrics {
+  readonly dispatchLatency;
+  readonly jobDuration;
+  readonly retries;
+
+  constructor(metrics: MetricsRegistry, ds: DataSource) {
+    metrics.sampledGauge({
+      name: 'trainyard_jobs',
+      help: 'Jobs by state, of runs running or created in the last 24 hours',
+      labelNames: ['state'],
+      zeros: JOB_STATES.map((state) => ({ state })),
+      sample: async () => {
+        const rows: { state: string; n: number }[] = await ds.query(
+          `SELECT j.status AS state, count(*)::int AS n FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE ${RECENT_RUNS} GROUP BY j.status`,
+        );
+        return rows.map((r) => ({ labels: { state: r.state }, value: r.n }));
+      },
+    });
+    metrics.sampledGauge({
+      name: 'trainyard_runs',
+      help: 'Runs by state, of runs running or created in the last 24 hours',
+      labelNames: ['state'],
+      zeros: RUN_STATES.map((state) => ({ state })),
+      sample: async () => {
+        const rows: { state: string; n: number }[] = await ds.query(`SELECT r.status AS state, count(*)::int AS n FROM scheduler.runs r WHERE ${RECENT_RUNS} GROUP BY r.status`);
+        return rows.map((r) => ({ labels: { state: r.state }, value: r.n }));
+      },
+    });
+    metrics.sampledGauge({
+      name: 'trainyard_queue_depth',
+      help: 'Jobs waiting to be released (pending, or a retry that is due or waiting), by priority',
+      labelNames: ['priority'],
+      zeros: Priority.options.map((priority) => ({ priority })),
+      sample: async () => {
+        const rows: { priority: string; n: number }[] = await ds.query(
+          `SELECT j.definition->>'priority' AS priority, count(*)::int AS n FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id
+           WHERE r.status = 'running' AND j.status IN ('pending', 'retry_wait') GROUP BY 1`,
+        );
+        return rows.map((r) => ({ labels: { priority: r.priority }, value: r.n }));
+      },
+    });
+    this.dispatchLatency = metrics.histogram('trainyard_dispatch_latency_seconds', 'Seconds from a job attempt released (requested) to started on an agent', DISPATCH_BUCKETS, ['priority']);
+    this.jobDuration = metrics.histogram('trainyard_job_duration_seconds', 'Seconds from an attempt started to finished, by outcome', DURATION_BUCKETS, ['outcome']);
+    this.retries = metrics.counter('trainyard_job_retries_total', 'Failed attempts given another attempt, by error type', ['error_type']);
+    // Series from the start, at zero, so a dashboard shows 0 rather than no data.
+    for (const priority of Priority.options) this.dispatchLatency.zero({ priority });
+    for (const outcome of ['succeeded', 'failed', 'cancelled']) this.jobDuration.zero({ outcome });
+  }
+
+  /** A job started on an agent: the time it waited since its release. */
+  started(job: { releasedAt: Date | null; startedAt: Date | null; definition: { priority: string } }): void {
+    if (!job.releasedAt || !job.startedAt) return;
+    this.dispatchLatency.observe({ priority: job.definition.priority }, Math.max(0, (job.startedAt.getTime() - job.releasedAt.getTime()) / 1000));
+  }
+
+  /** An attempt ended; one that never started has no duration. */
+  finished(outcome: 'succeeded' | 'failed' | 'cancelled', startedAt: Date | null, finishedAt: Date | null): void {
+    if (!startedAt || !finishedAt) return;
+    this.jobDuration.observe({ outcome }, Math.max(0, (finishedAt.getTime() - startedAt.getTime()) / 1000));
+  }
+
+  retried(errorType: ErrorType): void {
+    this.retries.inc({ error_type: errorType });
+  }
+}
+
+/** `GET /metrics` for the scheduler, and SchedulerMetrics injectable everywhere in it. */
+@Global()
+@Module({
+  imports: [MetricsModule.forRoot({ service: 'scheduler' })],
+  providers: [SchedulerMetrics],
+  exports: [SchedulerMetrics],
+})
+export class SchedulerMetricsModule {}
