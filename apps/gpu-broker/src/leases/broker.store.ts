@@ -22,12 +22,12 @@ export class BrokerStore {
   }
 
   /** Queues a job attempt once, however often its request is delivered. */
-  async enqueue(spec: JobSpec, at: Date): Promise<void> {
+  async enqueue(spec: JobSpec, at: Date, traceContext: Record<string, string> | null = null): Promise<void> {
     await this.ds
       .createQueryBuilder()
       .insert()
       .into(LeaseRequestEntity)
-      .values({ jobId: spec.jobId, attempt: spec.attempt, priorityRank: releaseRank(spec.priority, spec.purpose), spec, status: 'pending', requestedAt: at })
+      .values({ jobId: spec.jobId, attempt: spec.attempt, priorityRank: releaseRank(spec.priority, spec.purpose), spec, status: 'pending', requestedAt: at, traceContext })
       .orIgnore()
       .execute();
   }

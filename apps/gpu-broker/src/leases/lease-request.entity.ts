@@ -12,4 +12,6 @@ export class LeaseRequestEntity {
   @Column('jsonb') spec!: JobSpec;
   @Column('text') status!: RequestStatus;
   @Column('timestamptz', { name: 'requested_at' }) requestedAt!: Date;
+  /** The W3C context of the request's run, for whatever is published about it later. */
+  @Column('jsonb', { name: 'trace_context', nullable: true }) traceContext!: Record<string, string> | null;
 }

@@ -20,4 +20,5 @@ export class LeaseEntity {
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt!: Date | null;
   @Column('timestamptz', { name: 'ended_at', nullable: true }) endedAt!: Date | null;
   @Column('text', { name: 'end_reason', nullable: true }) endReason!: string | null;
+  @Column('jsonb', { name: 'trace_context', nullable: true }) traceContext!: Record<string, string> | null;
 }

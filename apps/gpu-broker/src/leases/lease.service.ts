@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EventMessage, JobSpec, Lease } from '@trainyard/contracts';
-import { NatsBus } from '@trainyard/messaging';
+import { captureTraceContext, NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore } from './broker.store';
@@ -31,7 +31,7 @@ export class LeaseService {
   ) {}
 
   async request(spec: JobSpec): Promise<void> {
-    await this.store.enqueue(spec, this.clock.now());
+    await this.store.enqueue(spec, this.clock.now(), captureTraceContext());
     await this.dispatch();
   }
 
@@ -86,6 +86,7 @@ export class LeaseService {
           spec: req.spec,
           createdAt: now,
           endsBy: new Date(now.getTime() + req.spec.timeoutMinutes * 60_000),
+          traceContext: req.traceContext,
         });
         await em.getRepository(LeaseEntity).save(lease);
         await em.getRepository(LeaseRequestEntity).update({ jobId: req.jobId, attempt: req.attempt }, { status: 'leased' });
@@ -111,8 +112,11 @@ export class LeaseService {
   /** The assign command and the leased event; their ids make a repeat after a crash harmless. */
   async announce(l: LeaseEntity): Promise<void> {
     const lease = this.toLease(l);
-    await this.bus.publish('agent.assign', { spec: l.spec, lease }, { id: `${l.id}-assign` });
-    await this.bus.publish('job.leased', { jobId: l.jobId, runId: l.spec.runId, attempt: l.attempt, lease }, { id: `${l.id}-leased` });
+    // Placed from a heartbeat or a timer as often as from the request: publish inside the run's trace.
+    await withTraceContext(l.traceContext, async () => {
+      await this.bus.publish('agent.assign', { spec: l.spec, lease }, { id: `${l.id}-assign` });
+      await this.bus.publish('job.leased', { jobId: l.jobId, runId: l.spec.runId, attempt: l.attempt, lease }, { id: `${l.id}-leased` });
+    });
     this.log.log({ event: 'lease_granted', runId: l.spec.runId, jobId: l.jobId, symbol: l.spec.symbol, attempt: l.attempt, leaseId: l.id, agentId: l.agentId, provider: l.provider, device: l.device, pricePerHour: l.pricePerHour, msg: `leased ${l.spec.symbol}#${l.attempt} to ${l.agentId} ${l.device}` });
   }
 
@@ -139,10 +143,12 @@ export class LeaseService {
     const lost = await this.store.transitionLease({ id: lease.id }, 'lost', { endedAt: this.clock.now(), endReason: reason });
     if (!lost) return;
     this.log.warn({ event: 'lease_lost', runId: lost.spec.runId, jobId: lost.jobId, symbol: lost.spec.symbol, attempt: lost.attempt, leaseId: lost.id, agentId: lost.agentId, reason, msg: `lease ${lost.id} lost: ${reason}` });
-    await this.bus.publish(
-      'lease.lost',
-      { leaseId: lost.id, jobId: lost.jobId, runId: lost.spec.runId, symbol: lost.spec.symbol, attempt: lost.attempt, agentId: lost.agentId, reason },
-      { id: `${lost.id}-lost` },
+    await withTraceContext(lost.traceContext, () =>
+      this.bus.publish(
+        'lease.lost',
+        { leaseId: lost.id, jobId: lost.jobId, runId: lost.spec.runId, symbol: lost.spec.symbol, attempt: lost.attempt, agentId: lost.agentId, reason },
+        { id: `${lost.id}-lost` },
+      ),
     );
   }
 
