@@ -1,13 +1,17 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { busOptions } from '@trainyard/config';
+import { busOptions, storageOptions } from '@trainyard/config';
 import { MessagingModule } from '@trainyard/messaging';
 import { PersistenceModule } from '@trainyard/persistence';
 import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { StorageModule } from '@trainyard/storage';
 import { AlertsModule } from './alerts/alerts.module';
+import { BotModule } from './bot/bot.module';
 import { MessageEntity } from './alerts/message.entity';
 import { NOTIFIER_CONFIG, type NotifierConfig } from './config/notifier.config';
 import { ModelDigest1764100000005 } from './migrations/1764100000005-model-digest';
+import { BotCommands1764200000005 } from './migrations/1764200000005-bot-commands';
 import { NotifierInit1763900000005 } from './migrations/1763900000005-notifier-init';
+import { TelegramModule } from './telegram/telegram.module';
 
 @Module({})
 export class AppModule {
@@ -23,10 +27,13 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [MessageEntity],
-          migrations: [NotifierInit1763900000005, ModelDigest1764100000005],
+          migrations: [NotifierInit1763900000005, ModelDigest1764100000005, BotCommands1764200000005],
         }),
+        StorageModule.forRoot(storageOptions(config)),
         HealthModule,
+        TelegramModule,
         AlertsModule,
+        BotModule,
       ],
     };
   }

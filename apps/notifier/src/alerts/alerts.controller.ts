@@ -4,7 +4,8 @@ import type { EventMessage } from '@trainyard/contracts';
 import { Consume } from '@trainyard/messaging';
 import { AlertsService } from './alerts.service';
 import { DigestService } from './digest.service';
-import { formatModelLine, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
+import { formatGaveUpLine, formatInstanceAlert, formatModelLine, formatRolledBackLine, formatRunStarted, formatStorageQuotaWarning } from './message-format';
+import { RunReportService } from './run-report.service';
 
 /**
  * Dedupe keys come from the data, not the message id, so a republish under a new id still sends
@@ -15,6 +16,7 @@ export class AlertsController {
   constructor(
     private readonly alerts: AlertsService,
     private readonly digest: DigestService,
+    private readonly runReport: RunReportService,
   ) {}
 
   @Consume('run.started')
@@ -22,12 +24,18 @@ export class AlertsController {
     return this.alerts.notify('run.started', `run.started:${m.runId}`, formatRunStarted(m));
   }
 
+  /** With the promoted symbols and a chart of their equity, once the promoter has decided them (bounded wait). */
   @Consume('run.completed')
   onRunCompleted(@Payload() m: EventMessage<'run.completed'>) {
-    return this.alerts.notify('run.completed', `run.completed:${m.runId}`, formatRunCompleted(m));
+    return this.runReport.report(m);
   }
 
-  /** Decisions come one per symbol: they go out together in the next digest. */
+  /** Jobs given up on, decisions and rollbacks come one per symbol: they go out together in the next digest. */
+  @Consume('job.gave_up')
+  onJobGaveUp(@Payload() m: EventMessage<'job.gave_up'>) {
+    return this.digest.queue(`job.gave_up:${m.jobId}:${m.attempt}`, formatGaveUpLine(m));
+  }
+
   @Consume('model.promoted')
   onModelPromoted(@Payload() m: EventMessage<'model.promoted'>) {
     return this.digest.queue(`model.promoted:${m.id}`, formatModelLine(m));
@@ -36,6 +44,17 @@ export class AlertsController {
   @Consume('model.rejected')
   onModelRejected(@Payload() m: EventMessage<'model.rejected'>) {
     return this.digest.queue(`model.rejected:${m.id}`, formatModelLine(m));
+  }
+
+  @Consume('model.rolled_back')
+  onModelRolledBack(@Payload() m: EventMessage<'model.rolled_back'>) {
+    return this.digest.queue(`model.rolled_back:${m.id}`, formatRolledBackLine(m));
+  }
+
+  /** The broker's renting alerts (budget spent, key refused, an instance that will not go away). */
+  @Consume('instance.alert')
+  onInstanceAlert(@Payload() m: EventMessage<'instance.alert'>) {
+    return this.alerts.notify('instance.alert', `instance.alert:${m.id}`, formatInstanceAlert(m));
   }
 
   @Consume('storage.quota_warning')

@@ -1,6 +1,7 @@
 import { Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { Clock, ReadinessRegistry } from '@trainyard/runtime';
 import { NOTIFIER_CONFIG, type NotifierConfig } from '../config/notifier.config';
+import { TELEGRAM_CLIENT, type TelegramClient } from '../telegram/telegram-client';
 import { AlertsController } from './alerts.controller';
 import { AlertsService } from './alerts.service';
 import { DigestService } from './digest.service';
@@ -8,6 +9,7 @@ import { DigestStore } from './digest.store';
 import { LogNotifier } from './log.notifier';
 import { MessageStore } from './message.store';
 import { NOTIFIER, type Notifier } from './notifier';
+import { RunReportService } from './run-report.service';
 import { TelegramNotifier } from './telegram.notifier';
 
 @Module({
@@ -18,15 +20,14 @@ import { TelegramNotifier } from './telegram.notifier';
     AlertsService,
     DigestStore,
     DigestService,
+    RunReportService,
     {
       provide: NOTIFIER,
-      inject: [NOTIFIER_CONFIG],
-      useFactory: (cfg: NotifierConfig): Notifier =>
-        cfg.TELEGRAM_BOT_TOKEN
-          ? new TelegramNotifier({ token: cfg.TELEGRAM_BOT_TOKEN, chatIds: cfg.TELEGRAM_CHAT_IDS, apiRoot: cfg.TELEGRAM_API_URL })
-          : new LogNotifier(),
+      inject: [TELEGRAM_CLIENT, NOTIFIER_CONFIG],
+      useFactory: (client: TelegramClient | null, cfg: NotifierConfig): Notifier => (client ? new TelegramNotifier(client, cfg.TELEGRAM_CHAT_IDS) : new LogNotifier()),
     },
   ],
+  exports: [MessageStore, Clock],
 })
 export class AlertsModule implements OnModuleInit {
   constructor(

@@ -24,6 +24,10 @@ class FakeNotifier implements Notifier {
     }
     this.sent.push(html);
   }
+
+  async sendPhoto(_png: Buffer, caption: string): Promise<void> {
+    this.sent.push(caption);
+  }
 }
 
 const completed = (runId: string, id: string): EventMessage<'run.completed'> => ({
@@ -127,7 +131,7 @@ describe('alerts dedupe (real PostgreSQL, fake notifier)', () => {
     expect(await digest.flush()).toBe(300);
     expect(await digest.flush()).toBe(0);
     expect(fake.sent).toHaveLength(1);
-    expect(fake.sent[0]).toMatch(/^📦 <b>Model decisions: 300 promoted<\/b>/);
+    expect(fake.sent[0]).toMatch(/^📦 <b>Digest: 300 promoted<\/b>/);
     expect(fake.sent[0]).toMatch(/… and 275 more$/);
     expect(await ds.query(`SELECT count(*)::int AS n FROM notifier.messages WHERE kind = 'model.digest'`)).toEqual([{ n: 1 }]);
   });

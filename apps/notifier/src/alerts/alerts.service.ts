@@ -22,4 +22,13 @@ export class AlertsService {
     });
     if (!sent) this.log.debug(`${dedupeKey} was sent already`);
   }
+
+  /** A picture, drawn only when it was not sent already; the caption stands for it in the message log. */
+  async notifyPhoto(kind: EventName, dedupeKey: string, caption: string, render: () => Promise<Buffer>): Promise<void> {
+    const sent = await this.store.sendOnce({ kind, dedupeKey, text: caption }, async () => {
+      await this.notifier.sendPhoto(await render(), caption);
+      return this.clock.now();
+    });
+    if (!sent) this.log.debug(`${dedupeKey} was sent already`);
+  }
 }

@@ -1,6 +1,6 @@
 import type { EventMessage, Metrics } from '@trainyard/contracts';
 import { htmlToText } from './html';
-import { formatDigest, formatModelLine, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
+import { formatDigest, formatGaveUpLine, formatInstanceAlert, formatModelLine, formatRolledBackLine, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
 
 const envelope = { schemaVersion: 1 as const, id: 'm1', occurredAt: '2026-11-23T01:00:00.000Z' };
 const metrics = (directionalHitRate: number, maxDrawdown = 0.08): Metrics => ({
@@ -131,12 +131,38 @@ describe('message formatting', () => {
     );
   });
 
-  it('keeps a digest of many decisions phone-sized: counts, 25 lines, the rest counted', () => {
-    const lines = [...Array.from({ length: 280 }, (_, i) => `🚀 S${i} v1 promoted (no_production, hit rate 55.0%)`), ...Array.from({ length: 20 }, (_, i) => `🛑 R${i} v2 rejected (lower_hit_rate, hit rate 50.0% vs 51.0%)`)];
+  it('keeps a digest of many decisions phone-sized: counts, 25 lines with failures first, the rest counted', () => {
+    const lines = [
+      ...Array.from({ length: 280 }, (_, i) => `🚀 S${i} v1 promoted (no_production, hit rate 55.0%)`),
+      ...Array.from({ length: 20 }, (_, i) => `🛑 R${i} v2 rejected (lower_hit_rate, hit rate 50.0% vs 51.0%)`),
+      '❌ XRPUSDT failed after 3 attempts (oom): CUDA out of memory · /retry <code>daily-20261122-XRPUSDT</code>',
+    ];
     const text = htmlToText(formatDigest(lines)).split('\n');
-    expect(text[0]).toBe('📦 Model decisions: 280 promoted · 20 rejected');
+    expect(text[0]).toBe('📦 Digest: 1 failed for good · 280 promoted · 20 rejected');
+    expect(text[1]).toMatch(/^❌ XRPUSDT failed/);
+    expect(text[2]).toMatch(/^🚀 S0 v1/);
     expect(text).toHaveLength(1 + 25 + 1);
-    expect(text[text.length - 1]).toBe('… and 275 more');
+    expect(text[text.length - 1]).toBe('… and 276 more');
+  });
+
+  it('names the promoted symbols of a run and counts the other decisions', () => {
+    const text = htmlToText(formatRunCompleted(completed(), { promoted: [{ symbol: 'BTCUSDT', version: 3 }, { symbol: 'ETHUSDT', version: 1 }], wouldPromote: 0, rejected: 1, notCompared: 0 }));
+    expect(text.split('\n').slice(2)).toEqual(['🚀 Promoted (2): BTCUSDT v3, ETHUSDT v1', '🛑 1 rejected']);
+    expect(htmlToText(formatRunCompleted(completed(), { promoted: [], wouldPromote: 0, rejected: 0, notCompared: 0 })).split('\n')).toHaveLength(2);
+  });
+
+  it('tells a job given up on with its error type, a short message and the job id to retry', () => {
+    const m = { ...envelope, jobId: 'daily-20261122-XRPUSDT', runId: 'daily-20261122', symbol: 'XRPUSDT', attempt: 3, errorType: 'oom' as const, message: `CUDA out of memory <GPU 0>${'x'.repeat(300)}\nTraceback…` };
+    const line = formatGaveUpLine(m);
+    expect(line).toMatch(/^❌ XRPUSDT failed after 3 attempts \(oom\): CUDA out of memory &lt;GPU 0&gt;x+… · \/retry <code>daily-20261122-XRPUSDT<\/code>$/);
+    expect(htmlToText(line).length).toBeLessThan(200);
+  });
+
+  it('tells a rollback and the broker\'s renting alerts', () => {
+    const rolledBack = { ...envelope, symbol: 'BTCUSDT', version: 2, runId: 'r', jobId: 'j', fromVersion: 3, reason: 'rolled back by telegram:42' };
+    expect(htmlToText(formatRolledBackLine(rolledBack))).toBe('⏪ BTCUSDT back to v2 (was v3): rolled back by telegram:42');
+    const alert = { ...envelope, kind: 'budget_exhausted' as const, message: 'spent $50.00 of $50.00 today', instanceId: null };
+    expect(htmlToText(formatInstanceAlert(alert))).toBe("🚨 Today's GPU rental budget is spent\nspent $50.00 of $50.00 today");
   });
 
   it('warns about storage in gigabytes and percent', () => {

@@ -1,4 +1,4 @@
-import type { EventMessage, Metrics, RunStatus } from '@trainyard/contracts';
+import type { EventMessage, RunStatus } from '@trainyard/contracts';
 import { escapeHtml as esc } from './html';
 
 /** Lists are cut here, so a run of hundreds of symbols still fits one phone screen (and Telegram's 4096 characters). */
@@ -7,12 +7,13 @@ const MAX_ERROR_CHARS = 200;
 
 const STATUS_ICON: Record<RunStatus, string> = { succeeded: '✅', partial: '⚠️', failed: '❌', cancelled: '⛔' };
 
-const minutes = (n: number) => `${n.toFixed(1)} min`;
-const money = (n: number) => `$${n.toFixed(2)}`;
-const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
-const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+export const minutes = (n: number) => `${n.toFixed(1)} min`;
+export const money = (n: number) => `$${n.toFixed(2)}`;
+export const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
+export const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
-function listed(items: string[], separator: string): string {
+/** The first ten items and how many more: lists of hundreds of symbols still fit a phone screen. */
+export function listed(items: string[], separator: string): string {
   const shown = items.slice(0, MAX_LISTED).join(separator);
   return items.length > MAX_LISTED ? `${shown}${separator}… and ${items.length - MAX_LISTED} more` : shown;
 }
@@ -26,13 +27,35 @@ export function formatRunStarted(m: EventMessage<'run.started'>): string {
   return lines.join('\n');
 }
 
-/** The run's summary; jobs that failed after their last retry are listed with their error. */
-export function formatRunCompleted(m: EventMessage<'run.completed'>): string {
+/** What the promoter decided for a run's versions, when it told in time. */
+export interface RunPromotions {
+  promoted: { symbol: string; version: number }[];
+  wouldPromote: number;
+  rejected: number;
+  notCompared: number;
+}
+
+/**
+ * The run's summary: counts, median minutes, cost, the promoted symbols, and the jobs that failed
+ * after their last retry with their error.
+ */
+export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions: RunPromotions | null = null): string {
   const s = m.summary;
   const lines = [
     `${STATUS_ICON[m.status]} <b>Run ${esc(m.runId)} ${m.status}</b> — ${s.succeeded}/${s.total_symbols} symbols, median ${minutes(s.median_train_minutes)}, cost ${money(s.cost)}`,
     `wall time ${minutes(s.total_wall_minutes)}`,
   ];
+  if (promotions) {
+    const p = promotions;
+    if (p.promoted.length) lines.push(`🚀 <b>Promoted (${p.promoted.length})</b>: ${listed(p.promoted.map((v) => `${esc(v.symbol)} v${v.version}`), ', ')}`);
+    const others = [
+      [p.wouldPromote, '🧪', 'would be promoted (dry)'],
+      [p.rejected, '🛑', 'rejected'],
+      [p.notCompared, '⚖️', 'not compared'],
+    ] as const;
+    const said = others.filter(([n]) => n > 0).map(([n, icon, label]) => `${icon} ${n} ${label}`);
+    if (said.length) lines.push(said.join(' · '));
+  }
   const outcomes = Object.entries(s.by_symbol).sort(([a], [b]) => a.localeCompare(b));
   const failed = outcomes.filter(([, o]) => o.status === 'failed');
   if (failed.length) {
@@ -65,16 +88,52 @@ export function formatModelLine(m: EventMessage<'model.promoted'> | EventMessage
   return `🛑 ${name} rejected (${esc(d.rule)}, ${hit})`;
 }
 
+/** One digest line for a job the scheduler gave up on: what failed, how, and how to try again. */
+export function formatGaveUpLine(m: EventMessage<'job.gave_up'>): string {
+  const attempts = `${m.attempt} attempt${m.attempt === 1 ? '' : 's'}`;
+  return `❌ ${esc(m.symbol)} failed after ${attempts} (${m.errorType}): ${esc(clip(m.message.split('\n')[0], 120))} · /retry <code>${esc(m.jobId)}</code>`;
+}
+
+export function formatRolledBackLine(m: EventMessage<'model.rolled_back'>): string {
+  return `⏪ ${esc(m.symbol)} back to v${m.version}${m.fromVersion ? ` (was v${m.fromVersion})` : ''}: ${esc(clip(m.reason, 120))}`;
+}
+
+const INSTANCE_ALERT_TITLES: Record<EventMessage<'instance.alert'>['kind'], string> = {
+  budget_exhausted: "Today's GPU rental budget is spent",
+  auth_failed: 'Vast.ai refuses the API key',
+  destroy_failing: 'A rented instance will not be destroyed',
+  no_offers: 'No GPU offer matches',
+  provision_failed: 'A rented instance failed to start',
+};
+
+export function formatInstanceAlert(m: EventMessage<'instance.alert'>): string {
+  return [`🚨 <b>${INSTANCE_ALERT_TITLES[m.kind]}</b>${m.instanceId ? ` (instance ${m.instanceId})` : ''}`, esc(clip(m.message, 500))].join('\n');
+}
+
 const MAX_DIGEST_LINES = 25;
 
-/** Many decisions in one phone-sized message: counts first, then the lines, the rest counted. */
+/** The kinds of digest line, by their first symbol, in the order a digest lists them: failures first. */
+const DIGEST_KINDS = [
+  ['❌', 'failed for good'],
+  ['🚀', 'promoted'],
+  ['⏪', 'rolled back'],
+  ['🧪', 'would be promoted'],
+  ['🛑', 'rejected'],
+  ['⚖️', 'not compared'],
+] as const;
+
+const kindOf = (line: string) => {
+  const i = DIGEST_KINDS.findIndex(([icon]) => line.startsWith(icon));
+  return i === -1 ? DIGEST_KINDS.length : i;
+};
+
+/** Many decisions and failures in one phone-sized message: counts first, then the lines (failures first), the rest counted. */
 export function formatDigest(lines: string[]): string {
-  const count = (icon: string) => lines.filter((l) => l.startsWith(icon)).length;
-  const counts = [['🚀', 'promoted'], ['🧪', 'would be promoted'], ['🛑', 'rejected'], ['⚖️', 'not compared']]
-    .map(([icon, label]) => [count(icon), label] as const)
+  const counts = DIGEST_KINDS.map(([icon, label]) => [lines.filter((l) => l.startsWith(icon)).length, label] as const)
     .filter(([n]) => n > 0)
     .map(([n, label]) => `${n} ${label}`);
-  const shown = lines.slice(0, MAX_DIGEST_LINES);
+  const ordered = lines.map((line, i) => ({ line, i })).sort((a, b) => kindOf(a.line) - kindOf(b.line) || a.i - b.i);
+  const shown = ordered.slice(0, MAX_DIGEST_LINES).map((l) => l.line);
   const more = lines.length - shown.length;
-  return [`📦 <b>Model decisions: ${counts.join(' · ')}</b>`, ...shown, ...(more > 0 ? [`… and ${more} more`] : [])].join('\n');
+  return [`📦 <b>Digest: ${counts.join(' · ')}</b>`, ...shown, ...(more > 0 ? [`… and ${more} more`] : [])].join('\n');
 }

@@ -4,6 +4,8 @@ export interface Notifier {
   readonly channel: string;
   /** Sends one message in Telegram HTML; resolves once it is delivered, rejects when it should be retried. */
   send(html: string): Promise<void>;
+  /** Sends a PNG picture with an HTML caption (at most 1024 characters), likewise. */
+  sendPhoto(png: Buffer, captionHtml: string): Promise<void>;
 }
 
 export const NOTIFIER = Symbol('NOTIFIER');

@@ -1,47 +1,41 @@
 import { Logger } from '@nestjs/common';
-import { Telegram, TelegramError } from 'telegraf';
+import { TelegramSendError, type TelegramClient } from '../telegram/telegram-client';
 import type { Notifier } from './notifier';
 
-export interface TelegramNotifierOptions {
-  token: string;
-  chatIds: string[];
-  /** Bot API base URL; Telegram's own when absent. */
-  apiRoot?: string;
-}
-
 /**
- * Sends each message to every configured chat. A chat that refuses it (unknown, bot blocked) is
- * logged and skipped, since retrying cannot help; any other failure rejects so the event comes back.
+ * Sends each message to every allowed chat. A chat that refuses it (unknown, bot blocked) is logged
+ * and skipped, since retrying cannot help; any other failure (after the client's waits on 429)
+ * rejects, so the event comes back.
  */
 export class TelegramNotifier implements Notifier {
   readonly channel: string;
   private readonly log = new Logger('TelegramNotifier');
-  private readonly telegram: Telegram;
 
-  constructor(private readonly options: TelegramNotifierOptions) {
-    this.telegram = new Telegram(options.token, options.apiRoot ? { apiRoot: options.apiRoot } : {});
-    this.channel = `Telegram (${options.chatIds.length} chat${options.chatIds.length === 1 ? '' : 's'})`;
+  constructor(
+    private readonly client: TelegramClient,
+    private readonly chatIds: string[],
+  ) {
+    this.channel = `Telegram (${chatIds.length} chat${chatIds.length === 1 ? '' : 's'})`;
   }
 
-  async send(html: string): Promise<void> {
+  send(html: string): Promise<void> {
+    return this.toEveryChat((chatId) => this.client.sendMessage(chatId, html));
+  }
+
+  sendPhoto(png: Buffer, captionHtml: string): Promise<void> {
+    return this.toEveryChat((chatId) => this.client.sendPhoto(chatId, png, captionHtml));
+  }
+
+  private async toEveryChat(send: (chatId: string) => Promise<void>): Promise<void> {
     const failed: string[] = [];
-    for (const chatId of this.options.chatIds) {
+    for (const chatId of this.chatIds) {
       try {
-        await this.telegram.sendMessage(chatId, html, { parse_mode: 'HTML' });
+        await send(chatId);
       } catch (err) {
-        const why = this.redact(err instanceof Error ? err.message : String(err));
-        if (err instanceof TelegramError && err.code >= 400 && err.code < 500 && err.code !== 429) {
-          this.log.warn(`chat ${chatId} refused the message: ${why}`);
-        } else {
-          failed.push(`chat ${chatId}: ${why}`);
-        }
+        if (err instanceof TelegramSendError && err.chatRefused) this.log.warn(`chat ${chatId} refused: ${err.message}`);
+        else failed.push((err as Error).message);
       }
     }
-    if (failed.length) throw new Error(`Telegram sendMessage failed for ${failed.join('; ')}`);
-  }
-
-  /** The token is part of every Bot API URL, so it must never reach a log through an error. */
-  private redact(text: string): string {
-    return text.replaceAll(this.options.token, '<token>');
+    if (failed.length) throw new Error(`Telegram: ${failed.join('; ')}`);
   }
 }

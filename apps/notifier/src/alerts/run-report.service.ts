@@ -1,0 +1,123 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EventMessage, VersionView } from '@trainyard/contracts';
+import { NatsBus, QueryError } from '@trainyard/messaging';
+import { ArtifactNotFoundError, InjectArtifactStore, type ArtifactStore } from '@trainyard/storage';
+import { EquityCurve, renderEquityComparison, type EquityComparison } from '../charts/model-charts';
+import { NOTIFIER_CONFIG, type NotifierConfig } from '../config/notifier.config';
+import { AlertsService } from './alerts.service';
+import { escapeHtml as esc } from './html';
+import { formatRunCompleted, type RunPromotions } from './message-format';
+
+type RunVersion = VersionView & { baseline: VersionView | null };
+
+/** Panels in one chart: a run that promotes 280 symbols still sends one picture. */
+const MAX_CHARTED = 6;
+
+/**
+ * The run-completed message. The promoter decides the run's versions as their jobs succeed, so their
+ * decisions may trail the run's completion: the report asks the promoter (models.of_run) until every
+ * succeeded symbol is decided or NOTIFIER_PROMOTION_WAIT_SECONDS pass, names the promoted symbols,
+ * and sends one chart of the promoted candidates' equity curves against the production versions
+ * they beat, from the `equity.json` the trainer writes beside `metrics.json`.
+ */
+@Injectable()
+export class RunReportService {
+  private readonly log = new Logger('RunReport');
+
+  constructor(
+    private readonly alerts: AlertsService,
+    private readonly bus: NatsBus,
+    @InjectArtifactStore() private readonly artifacts: ArtifactStore,
+    @Inject(NOTIFIER_CONFIG) private readonly cfg: NotifierConfig,
+  ) {}
+
+  async report(m: EventMessage<'run.completed'>): Promise<void> {
+    const versions = await this.decidedVersions(m);
+    await this.alerts.notify('run.completed', `run.completed:${m.runId}`, formatRunCompleted(m, versions && promotionsOf(versions)));
+    const promoted = (versions ?? []).filter(isPromoted).sort((a, b) => a.symbol.localeCompare(b.symbol));
+    if (promoted.length === 0) return;
+    const comparisons = await this.comparisons(promoted);
+    if (comparisons.length === 0) return;
+    const names = comparisons.map((c) => `${esc(c.symbol)} v${c.candidate.version}${c.production ? ` vs v${c.production.version}` : ''}`);
+    const more = promoted.length - comparisons.length;
+    const caption = `📈 Run ${esc(m.runId)}: equity after costs, promoted candidates against production — ${names.join(', ')}${more > 0 ? ` (${more} more promoted, not drawn)` : ''}`;
+    await this.alerts.notifyPhoto('run.completed', `run.completed.chart:${m.runId}`, caption.slice(0, 1000), () => renderEquityComparison(comparisons));
+  }
+
+  /** The run's versions once all its succeeded symbols are decided (or as many as were when waiting ended); null when the promoter cannot say. */
+  private async decidedVersions(m: EventMessage<'run.completed'>): Promise<RunVersion[] | null> {
+    const expected = Object.entries(m.summary.by_symbol)
+      .filter(([, o]) => o.status === 'succeeded')
+      .map(([symbol]) => symbol);
+    if (expected.length === 0) return null;
+    const deadline = Date.now() + this.cfg.NOTIFIER_PROMOTION_WAIT_SECONDS * 1000;
+    for (;;) {
+      let versions: RunVersion[] | null = null;
+      try {
+        versions = (await this.bus.query('models.of_run', { runId: m.runId }, this.cfg.NOTIFIER_QUERY_TIMEOUT_MS)).versions;
+      } catch (err) {
+        if (!(err instanceof QueryError)) throw err;
+        // Nobody answers: no promoter runs here, and waiting would not change that.
+        if (err.reason !== 'timeout') {
+          this.log.warn(`run ${m.runId}: promotions unknown (${err.message})`);
+          return null;
+        }
+      }
+      const decided = new Set((versions ?? []).filter((v) => v.decision).map((v) => v.symbol));
+      if (expected.every((s) => decided.has(s))) return versions;
+      if (Date.now() >= deadline) {
+        this.log.warn(`run ${m.runId}: ${expected.length - decided.size} of ${expected.length} versions still undecided; reporting without them`);
+        return versions;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  private async comparisons(promoted: RunVersion[]): Promise<EquityComparison[]> {
+    const out: EquityComparison[] = [];
+    for (const v of promoted) {
+      if (out.length === MAX_CHARTED) break;
+      const candidate = await this.curve(v);
+      if (!candidate) continue;
+      const base = v.baseline && (await this.curve(v.baseline));
+      out.push({ symbol: v.symbol, candidate: { version: v.version, curve: candidate }, production: v.baseline && base ? { version: v.baseline.version, curve: base } : null });
+    }
+    return out;
+  }
+
+  /**
+   * A version's `equity.json`: beside its metrics, or (once retention pruned the trainer's files) in
+   * its production copy. Null when it has none, as versions of trainers that write no curve.
+   */
+  private async curve(v: VersionView): Promise<EquityCurve | null> {
+    const keys = [`${v.artifactsPrefix}/equity.json`, ...(v.pruned ? [`models/production/${v.symbol}/v${v.version}/equity.json`] : [])];
+    for (const key of keys) {
+      try {
+        const parsed = EquityCurve.safeParse(JSON.parse((await this.artifacts.get(key)).toString('utf8')));
+        if (parsed.success) return parsed.data;
+        this.log.warn(`${key} is not an equity curve: ${parsed.error.issues[0]?.message}`);
+        return null;
+      } catch (err) {
+        if (err instanceof ArtifactNotFoundError) continue;
+        this.log.warn(`cannot read ${key}: ${(err as Error).message}`);
+        return null;
+      }
+    }
+    return null;
+  }
+}
+
+const isPromoted = (v: RunVersion) => v.decision?.outcome === 'promote' && v.decision.applied;
+
+export function promotionsOf(versions: RunVersion[]): RunPromotions {
+  const outcome = (o: string, applied: boolean) => versions.filter((v) => v.decision?.outcome === o && v.decision.applied === applied).length;
+  return {
+    promoted: versions
+      .filter(isPromoted)
+      .map((v) => ({ symbol: v.symbol, version: v.version }))
+      .sort((a, b) => a.symbol.localeCompare(b.symbol)),
+    wouldPromote: outcome('promote', false),
+    rejected: outcome('reject', false),
+    notCompared: outcome('not_comparable', false),
+  };
+}
