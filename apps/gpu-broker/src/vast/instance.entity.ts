@@ -11,7 +11,7 @@ export const LIVE_INSTANCE: InstanceStatus[] = ['creating', 'provisioning', 'boo
 export class InstanceEntity {
   @PrimaryColumn('text') id!: string;
   @Column('text', { unique: true }) label!: string;
-  /** The broker process that rents and tunnels to it; rows of an earlier process are orphans. */
+  /** The broker process that rents and tunnels to it; rows of a process that stopped beating are orphans. */
   @Column('text', { name: 'boot_id' }) bootId!: string;
   @Column('bigint', { name: 'vast_id', nullable: true, transformer: { to: (v) => v, from: (v) => (v == null ? null : Number(v)) } }) vastId!: number | null;
   @Column('bigint', { name: 'offer_id', transformer: { to: (v) => v, from: (v) => Number(v) } }) offerId!: number;

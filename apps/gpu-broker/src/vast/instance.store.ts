@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In, Not, type EntityManager } from 'typeorm';
+import { DataSource, In, type EntityManager } from 'typeorm';
 import { InstanceEntity, LIVE_INSTANCE, type InstanceStatus } from './instance.entity';
 
 /** The broker's record of every instance it rented, written before each call to the API. */
@@ -31,9 +31,29 @@ export class InstanceStore {
     return this.repo().find({ where: { status: In(statuses) }, order: { createdAt: 'ASC' } });
   }
 
-  /** Live rows left by an earlier broker process: nothing holds their tunnel any more. */
-  orphans(bootId: string): Promise<InstanceEntity[]> {
-    return this.repo().find({ where: { status: In(LIVE_INSTANCE.filter((s) => s !== 'destroying')), bootId: Not(bootId) } });
+  /** Records that this broker process is alive (and so are the instances it tunnels to). */
+  async beat(bootId: string, at: Date): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO broker.processes (boot_id, started_at, last_seen_at) VALUES ($1, $2, $2)
+       ON CONFLICT (boot_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at`,
+      [bootId, at],
+    );
+  }
+
+  async forgetProcess(bootId: string): Promise<void> {
+    await this.ds.query(`DELETE FROM broker.processes WHERE boot_id = $1`, [bootId]);
+  }
+
+  /** Broker processes seen since `since`, this one included. */
+  async liveProcesses(since: Date): Promise<Set<string>> {
+    const rows: Array<{ boot_id: string }> = await this.ds.query(`SELECT boot_id FROM broker.processes WHERE last_seen_at >= $1`, [since]);
+    return new Set(rows.map((r) => r.boot_id));
+  }
+
+  /** Live rows of broker processes that stopped beating: nothing holds their tunnel any more. */
+  async orphans(alive: Set<string>): Promise<InstanceEntity[]> {
+    const rows = await this.repo().find({ where: { status: In(LIVE_INSTANCE.filter((s) => s !== 'destroying')) } });
+    return rows.filter((r) => !alive.has(r.bootId));
   }
 
   /** Rows whose lifetime overlaps [since, now): what was spent in that window. */

@@ -87,6 +87,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     if (!/^nats:\/\//.test(this.cfg.NATS_URL)) throw new Error(`VAST_API_KEY is set but NATS_URL ${this.cfg.NATS_URL} is not nats://: rented agents reach NATS through an SSH tunnel to a plain TCP address`);
     if (!this.cfg.S3_BUCKET) this.log.warn('rented agents will write artifacts to ARTIFACTS_DIR on their own disk; set S3_BUCKET unless the instances share this filesystem');
     this.key = loadOrCreateSshKey(this.cfg.VAST_SSH_KEY_PATH ?? join(this.cfg.DATA_DIR, 'vast_ed25519'));
+    await this.instances.beat(this.bootId, this.clock.now());
     await this.reap().catch((err) => this.log.warn(`reaper: ${(err as Error).message}`));
     this.timers.push(setInterval(() => void this.tick(), Math.min(this.cfg.BROKER_TICK_MS, this.cfg.VAST_POLL_MS)));
     this.timers.push(setInterval(() => void this.reap().catch((err) => this.log.warn(`reaper: ${(err as Error).message}`)), this.cfg.VAST_REAP_SECONDS * 1000));
@@ -100,12 +101,28 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     await Promise.allSettled([...this.launching]);
     const live = await this.instances.live();
     await Promise.allSettled(live.filter((r) => r.bootId === this.bootId).map((r) => this.destroy(r, 'shutdown', 'the broker stopped')));
+    await this.instances.forgetProcess(this.bootId).catch(() => undefined);
+  }
+
+  /** A broker process not seen for this long has died; its instances are orphans. */
+  private get processSilenceMs(): number {
+    return Math.max(5000, 10 * Math.min(this.cfg.BROKER_TICK_MS, this.cfg.VAST_POLL_MS));
+  }
+
+  private async aliveProcesses(): Promise<Set<string>> {
+    return this.instances.liveProcesses(new Date(this.clock.now().getTime() - this.processSilenceMs));
+  }
+
+  private async destroyOrphans(): Promise<void> {
+    for (const row of await this.instances.orphans(await this.aliveProcesses())) await this.destroy(row, 'orphan', 'its broker process stopped without destroying it');
   }
 
   async tick(): Promise<void> {
     if (this.ticking || this.stopping || !this.api.enabled) return;
     this.ticking = true;
     try {
+      await this.instances.beat(this.bootId, this.clock.now());
+      await this.destroyOrphans();
       await this.retryDestroys();
       await this.watchReady();
       if (this.enabled) await this.scaleUp();
@@ -126,11 +143,12 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     }
   }
 
-  /** Lists every instance of the account and destroys each labelled ours that no live row of this process owns. */
+  /** Lists every instance of the account and destroys each labelled ours that no live row of a live broker process owns. */
   async reap(): Promise<number> {
     if (!this.api.enabled || this.stopping) return 0;
-    for (const row of await this.instances.orphans(this.bootId)) await this.destroy(row, 'orphan', 'left by an earlier broker process');
-    const owned = new Set((await this.instances.live()).filter((r) => r.bootId === this.bootId && r.status !== 'destroying').map((r) => r.label));
+    await this.destroyOrphans();
+    const alive = await this.aliveProcesses();
+    const owned = new Set((await this.instances.live()).filter((r) => alive.has(r.bootId) && r.status !== 'destroying').map((r) => r.label));
     let reaped = 0;
     for (const inst of await this.api.listInstances()) {
       const label = inst.label ?? '';

@@ -158,9 +158,9 @@ describe('gpu-broker on Vast.ai', () => {
       await bus.onApplicationShutdown();
     }
     const orphan = vast.alive().find((i) => i.label?.startsWith(`trainyard.${prefix}.`))!;
-    const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '0' });
+    const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '0', VAST_REAP_SECONDS: '1' });
     try {
-      await waitFor(async () => !vast.alive().some((i) => i.id === orphan.id), 'the reaper destroyed the orphan', 30_000);
+      await waitFor(async () => !vast.alive().some((i) => i.id === orphan.id), 'the orphan destroyed once its broker stopped beating', 30_000);
       expect(await app.get(VastProvider).reap()).toBe(0);
       expect(vast.alive().map((i) => i.id)).toEqual([foreign.new_contract]);
     } finally {
