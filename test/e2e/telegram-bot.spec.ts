@@ -1,4 +1,5 @@
 import { startTelegramTestServer, waitFor, type TelegramTestServer } from '@trainyard/testing';
+import { htmlToText } from '../../apps/notifier/src/alerts/html';
 import { SystemUnderTest } from './system-under-test';
 
 jest.setTimeout(180_000);
@@ -6,7 +7,7 @@ jest.setTimeout(180_000);
 const CHAT = -1001234;
 const OPERATOR = { id: 4242, username: 'ops' };
 
-const text = (html: string | undefined) => (html ?? '').replace(/<[^>]*>/g, '').replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+const text = (html: string | undefined) => htmlToText(html ?? '');
 
 /** The five services as processes with the notifier's bot on telegraf, against the Bot API test server. */
 describe('operating Trainyard from Telegram (real NATS and PostgreSQL)', () => {

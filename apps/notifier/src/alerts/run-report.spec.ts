@@ -163,15 +163,15 @@ describe('run reports and bursts', () => {
   });
 
   it('sends no chart when no promoted version left an equity curve, and does not wait for a promoter that is not there', async () => {
-    const oneSymbol = (runId: string): EventMessage<'run.completed'>['summary'] => summary([['XRPUSDT', { status: 'succeeded', attempts: 1, trainMinutes: 1, metrics, error: null }]]);
+    const oneSymbol: EventMessage<'run.completed'>['summary'] = summary([['XRPUSDT', { status: 'succeeded', attempts: 1, trainMinutes: 1, metrics, error: null }]]);
     const sub = await promoter.answer('models.of_run', async ({ runId }) => ({ versions: [{ ...view('XRPUSDT', 1, true), runId, baseline: null }] }));
-    await promoter.publish('run.completed', { runId: 'daily-nochart', date: '2026-11-22', status: 'succeeded', summary: oneSymbol('daily-nochart'), summaryUri: null });
+    await promoter.publish('run.completed', { runId: 'daily-nochart', date: '2026-11-22', status: 'succeeded', summary: oneSymbol, summaryUri: null });
     const report = await waitFor(() => tg.sent.find((s) => s.text?.includes('Run daily-nochart')), 'the report without a chart');
     expect(htmlToText(report.text!)).toMatch(/🚀 Promoted \(1\): XRPUSDT v1/);
     await sub.drain();
 
     const started = Date.now();
-    await promoter.publish('run.completed', { runId: 'daily-alone', date: '2026-11-22', status: 'succeeded', summary: oneSymbol('daily-alone'), summaryUri: null });
+    await promoter.publish('run.completed', { runId: 'daily-alone', date: '2026-11-22', status: 'succeeded', summary: oneSymbol, summaryUri: null });
     const alone = await waitFor(() => tg.sent.find((s) => s.text?.includes('Run daily-alone')), 'the report with no promoter');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(htmlToText(alone.text!)).not.toMatch(/Promoted/);
