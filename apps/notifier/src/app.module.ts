@@ -12,6 +12,7 @@ import { ModelDigest1764100000005 } from './migrations/1764100000005-model-diges
 import { BotCommands1764200000005 } from './migrations/1764200000005-bot-commands';
 import { NotifierInit1763900000005 } from './migrations/1763900000005-notifier-init';
 import { TelegramModule } from './telegram/telegram.module';
+import { NotifierMetricsModule } from './metrics/notifier.metrics';
 
 @Module({})
 export class AppModule {
@@ -32,6 +33,7 @@ export class AppModule {
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,
         TelegramModule,
+        NotifierMetricsModule,
         AlertsModule,
         BotModule,
       ],

@@ -105,6 +105,8 @@ describe('gpu-broker leases', () => {
     await bus.publish('job.started', { jobId: 'r1-GGGUSDT', runId: 'r1', symbol: 'GGGUSDT', attempt: 1, agentId: box, leaseId: first.lease.leaseId, workDir: '/w' });
     await waitFor(async () => (await app.get(BrokerStore).activeLeases(undefined, box)).some((l) => l.status === 'running'), 'lease running');
     await heartbeat(box, startedAt, [{ jobId: 'r1-GGGUSDT', attempt: 1, leaseId: first.lease.leaseId }], used(3 * 1024));
+    const store = app.get(BrokerStore);
+    await waitFor(async () => (await store.learnedMemory(store.manager, ['GGGUSDT'])).get('GGGUSDT') === 3, 'the memory learned from the heartbeat');
     await bus.publish('job.requested', { spec: toJobSpec({ ...definition('GGGUSDT', 10), jobId: 'r2-GGGUSDT', runId: 'r2' }, 1) });
     const second = await waitFor(async () => (await assigns(box)).find((a) => a.spec.jobId === 'r2-GGGUSDT'), 'the next run of the symbol placed');
     expect(second.lease.gpuMemoryGb).toBe(4); // 3 GB seen × 1.2, rounded up to half a GB

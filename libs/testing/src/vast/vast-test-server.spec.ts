@@ -273,7 +273,10 @@ describe('Vast API test server', () => {
   describe('v1 instance list', () => {
     it('pages 60 instances 25 at a time with next_token, filters by label and counts labels', async () => {
       vast.setOffers(Array.from({ length: 60 }, (_, i) => ({ id: 100 + i })));
-      for (let i = 0; i < 60; i++) expect((await create(vast, 100 + i, { label: i % 3 === 0 ? 'ty-a' : 'other' })).json.success).toBe(true);
+      for (let i = 0; i < 60; i++) {
+        const created = (await create(vast, 100 + i, { label: i % 3 === 0 ? 'ty-a' : 'other' })).json;
+        if (!created.success) throw new Error(JSON.stringify(created));
+      }
       const ids: number[] = [];
       let token: string | null = null;
       let pages = 0;
