@@ -4,6 +4,7 @@ import { MessagingModule } from '@trainyard/messaging';
 import { AppConfigModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
 import { AGENT_CONFIG, type AgentConfig } from './config/agent.config';
+import { InstanceModule } from './instance/instance.module';
 import { JobsModule } from './jobs/jobs.module';
 import { StorageHealth } from './artifacts/storage.health';
 import { AgentMetricsModule } from './metrics/agent.metrics';
@@ -20,6 +21,7 @@ export class AppModule {
         HealthModule,
         AgentMetricsModule,
         JobsModule,
+        InstanceModule,
       ],
       providers: [StorageHealth],
     };

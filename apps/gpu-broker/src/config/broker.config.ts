@@ -31,6 +31,11 @@ const vastEnv = {
   VAST_API_RETRIES: envInt(6, 0, 50),
   /** The broker's SSH key (OpenSSH ed25519); created on first use when missing. */
   VAST_SSH_KEY_PATH: z.string().optional(),
+  /**
+   * An agent on a rented instance cut off from the bus this long destroys its own instance (with
+   * Vast's per-instance key), in case this broker died for good; it also does so past its max runtime plus this. 0 is off.
+   */
+  VAST_AGENT_ORPHAN_SECONDS: envNumber(600, 0),
   /** Extra environment for agents on rented instances, e.g. AGENT_DATA_SOURCE=exchange. */
   VAST_AGENT_ENV: envList,
   /** Folder on the instance, under the SSH user's home, that holds the agent. */

@@ -31,7 +31,8 @@ export interface CreateInstanceBody {
   price?: number;
 }
 
-export type CreateResult = { ok: true; instanceId: number } | { ok: false; instanceId: number | null; error: VastApiError };
+/** `instanceApiKey` can only show, stop or destroy that one instance: its agent gets it, to destroy itself if cut off. */
+export type CreateResult = { ok: true; instanceId: number; instanceApiKey: string | null } | { ok: false; instanceId: number | null; error: VastApiError };
 
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 
@@ -58,7 +59,7 @@ export class VastApi {
   /** Creating can fail after the instance exists (an insufficient bid): the id is then still returned, for destroying. */
   async createInstance(offerId: number, create: CreateInstanceBody): Promise<CreateResult> {
     try {
-      const body = await this.request<{ success?: boolean; new_contract?: number; error?: string; msg?: string }>('PUT', `/api/v0/asks/${offerId}/`, {
+      const body = await this.request<{ success?: boolean; new_contract?: number; instance_api_key?: string; error?: string; msg?: string }>('PUT', `/api/v0/asks/${offerId}/`, {
         client_id: 'me',
         cancel_unavail: true,
         ...create,
@@ -67,7 +68,7 @@ export class VastApi {
         const error = new VastApiError(200, body.error ?? null, body.msg ?? 'create did not succeed', body);
         return { ok: false, instanceId: typeof body.new_contract === 'number' ? body.new_contract : null, error };
       }
-      return { ok: true, instanceId: body.new_contract };
+      return { ok: true, instanceId: body.new_contract, instanceApiKey: typeof body.instance_api_key === 'string' ? body.instance_api_key : null };
     } catch (err) {
       if (err instanceof VastAuthError || !(err instanceof VastApiError)) throw err;
       const contract = (err.body as { new_contract?: unknown } | null)?.new_contract;

@@ -326,7 +326,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     this.log.log(`rented instance ${row.vastId} (${offer.num_gpus}× ${offer.gpu_name}, $${row.pricePerHour.toFixed(3)}/h) from offer ${offer.id}`);
     await this.api.attachSshKey(row.vastId, this.key!.publicKey);
     const where = await this.waitRunning(row);
-    await this.bootstrap(row, where);
+    await this.bootstrap(row, where, created.instanceApiKey);
     return true;
   }
 
@@ -356,7 +356,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /** Copies the agent and a Node binary over SSH, opens the tunnel to NATS, starts the agent and waits for its first heartbeat. */
-  private async bootstrap(row: InstanceEntity, where: { host: string; port: number }): Promise<void> {
+  private async bootstrap(row: InstanceEntity, where: { host: string; port: number }, instanceApiKey: string | null): Promise<void> {
     const startedAt = this.clock.now();
     const session = await this.connect(row, where);
     this.sessions.set(row.id, session);
@@ -372,7 +372,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     await this.run(session, `cd ${dir} && gunzip -c > node.part && chmod +x node.part && mv node.part node && ./node --version`, createReadStream(process.execPath).pipe(createGzip({ level: 1 })), 'install node');
     const nats = new URL(this.cfg.NATS_URL);
     const tunnelPort = await session.tunnelBack({ host: nats.hostname, port: Number(nats.port || 4222) });
-    await this.run(session, `cd ${dir} && umask 077 && cat > agent.env`, this.agentEnv(row, tunnelPort), 'write the agent environment');
+    await this.run(session, `cd ${dir} && umask 077 && cat > agent.env`, this.agentEnv(row, tunnelPort, instanceApiKey), 'write the agent environment');
     await this.run(
       session,
       `cd ${dir}/app && set -a && . ../agent.env && set +a && nohup ../node --require ./${bundle.instrumentation} ${bundle.entry} > ../agent.log 2>&1 < /dev/null & echo started`,
@@ -406,7 +406,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /** The agent's whole configuration; secrets travel in this file (mode 600), never on a command line. */
-  private agentEnv(row: InstanceEntity, tunnelPort: number): string {
+  private agentEnv(row: InstanceEntity, tunnelPort: number, instanceApiKey: string | null): string {
     const nats = new URL(this.cfg.NATS_URL);
     nats.hostname = '127.0.0.1';
     nats.port = String(tunnelPort);
@@ -430,6 +430,13 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
       AWS_ACCESS_KEY_ID: this.cfg.AWS_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: this.cfg.AWS_SECRET_ACCESS_KEY,
       OTEL_SDK_DISABLED: 'true',
+      AGENT_ORPHAN_DESTROY_SECONDS: String(this.cfg.VAST_AGENT_ORPHAN_SECONDS),
+      ...(this.cfg.VAST_AGENT_ORPHAN_SECONDS > 0
+        ? { AGENT_DEADLINE: new Date(row.createdAt.getTime() + (this.cfg.VAST_MAX_RUNTIME_MINUTES * 60 + this.cfg.VAST_AGENT_ORPHAN_SECONDS) * 1000).toISOString() }
+        : {}),
+      VAST_API_URL: this.cfg.VAST_API_URL,
+      CONTAINER_ID: String(row.vastId),
+      CONTAINER_API_KEY: instanceApiKey ?? undefined,
     };
     for (const kv of this.cfg.VAST_AGENT_ENV) {
       const at = kv.indexOf('=');

@@ -171,6 +171,34 @@ describe('gpu-broker on Vast.ai', () => {
     }
   });
 
+  it('leaves no instance billing when its broker dies for good: the agent, cut off, destroys its own', async () => {
+    const prefix = testPrefix('vastg');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.cheap]);
+    await (await bootApp(prefix, db, { VAST_MAX_INSTANCES: '0' })).close();
+    const env = { ...process.env, ...brokerTestEnv(prefix, db, { VAST_AGENT_ORPHAN_SECONDS: '3' }), PORT: '0', OTEL_SDK_DISABLED: 'true' };
+    const child = spawn(process.execPath, ['--require', './apps/gpu-broker/dist/instrumentation.js', './apps/gpu-broker/dist/main.js'], { cwd: repoRoot(), env, stdio: 'ignore' });
+    const bus = await NatsBus.connect({ serviceName: 'vast-spec', natsUrl: testNatsUrl(), prefix });
+    try {
+      await bus.publish('job.requested', { spec: cpuJob('HHHUSDT', 'r-gone') });
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained on the rented instance', 60_000);
+    } finally {
+      child.kill('SIGKILL');
+      await bus.onApplicationShutdown();
+    }
+    const ours = () => vast.alive().filter((i) => i.label?.startsWith(`trainyard.${prefix}.`));
+    expect(ours()).toHaveLength(1);
+    try {
+      // No broker at all from here on: only the agent on the instance can stop the bill.
+      await waitFor(async () => ours().length === 0, 'the agent destroyed its own instance', 30_000);
+      const self = vast.requests().filter((r) => r.method === 'DELETE' && r.authorized);
+      expect(self.length).toBeGreaterThan(0);
+    } finally {
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
   it('destroys an outbid interruptible instance and gives its running job back as a lost lease', async () => {
     const prefix = testPrefix('vasto');
     const db = await createTestDatabase();

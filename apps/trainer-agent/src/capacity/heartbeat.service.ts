@@ -13,6 +13,8 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
   private readonly log = new Logger('Heartbeat');
   private readonly startedAt: Date;
   private timer?: NodeJS.Timeout;
+  /** When a heartbeat last reached the bus: how long this agent has been cut off. */
+  lastDeliveredAt: Date;
 
   constructor(
     private readonly bus: NatsBus,
@@ -22,6 +24,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
   ) {
     this.startedAt = clock.now();
+    this.lastDeliveredAt = this.startedAt;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -48,6 +51,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
         running: this.runner.runningAttempts(),
         startedAt: this.startedAt.toISOString(),
       });
+      this.lastDeliveredAt = this.clock.now();
     } catch (err) {
       this.log.warn(`heartbeat not sent: ${(err as Error).message}`);
     }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { busEnv, envInt, httpEnv, storageEnv } from '@trainyard/config';
+import { busEnv, envInt, envNumber, httpEnv, storageEnv } from '@trainyard/config';
 import { Id } from '@trainyard/contracts';
 
 const defaultAgentId = () => `local-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`.slice(0, 100);
@@ -28,6 +28,17 @@ export const agentEnv = z.object({
   AGENT_CHECKPOINT_EVERY_EPOCHS: envInt(5, 0),
   /** Readiness fails below this much free disk in the work folder. */
   AGENT_MIN_FREE_DISK_GB: z.coerce.number().min(0).default(1),
+  /**
+   * On a rented instance: destroy it (through the API, with the instance's own key) once no heartbeat
+   * has reached the bus for this long, so a broker that died for good cannot leave it billing. 0 is off.
+   */
+  AGENT_ORPHAN_DESTROY_SECONDS: envNumber(0, 0),
+  /** On a rented instance: destroy it past this time whatever else happens (the broker's max runtime, plus grace). */
+  AGENT_DEADLINE: z.string().datetime({ offset: true }).optional(),
+  VAST_API_URL: z.string().url().default('https://console.vast.ai'),
+  /** Set by Vast.ai inside every instance: its id, and a key that can only show, stop or destroy it. */
+  CONTAINER_ID: z.coerce.number().int().positive().optional(),
+  CONTAINER_API_KEY: z.string().min(1).optional(),
   /** The nvidia-smi to ask for GPUs; `none` skips GPU discovery. */
   AGENT_NVIDIA_SMI: z.string().default('nvidia-smi'),
 }).refine((c) => c.AGENT_DATA_SOURCE !== 'exchange' || c.EXCHANGE_API_URL, {

@@ -14,6 +14,6 @@ import { TrainingExecutor } from './training-executor';
 @Module({
   controllers: [AssignmentsController],
   providers: [Clock, GpuProbe, MarketDataService, FeatureStore, TrainingExecutor, BuiltinTrainer, CommandTrainer, ArtifactPublisher, JobRunner, HeartbeatService],
-  exports: [JobRunner],
+  exports: [JobRunner, HeartbeatService, Clock],
 })
 export class JobsModule {}

@@ -482,6 +482,7 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       () => ok({ id: 424242, username: 'trainyard-test', email: 'test@trainyard.invalid', credit: 100, balance: 0, ssh_key: accountKeys[0]?.public_key ?? null, can_pay: true, has_billing: true }),
     ],
   ];
+  const INSTANCE_KEY_ROUTES = new Set(['GET /api/v0/instances/{id}/', 'PUT /api/v0/instances/{id}/', 'DELETE /api/v0/instances/{id}/']);
   const compiled = routes.map(([method, pattern, handler]) => ({
     method,
     key: `${method} ${pattern}`,
@@ -506,14 +507,17 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       }
     }
     const auth = req.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1] ?? query.api_key;
-    const authorized = auth === apiKey;
+    const preRoute = compiled.find((r) => r.method === req.method && r.re.test(url.pathname));
+    // An instance's own key (CONTAINER_API_KEY) can show, start, stop or destroy that instance, nothing else.
+    const ownInstance = preRoute && INSTANCE_KEY_ROUTES.has(preRoute.key) ? instances.get(Number(url.pathname.match(preRoute.re)?.[1])) : undefined;
+    const authorized = auth === apiKey || (auth !== undefined && ownInstance !== undefined && ownInstance.apiKey === auth);
     log.push({ method: req.method ?? 'GET', path: url.pathname, query, body, authorized });
     const send = (reply: Reply) => {
       res.writeHead(reply.status, { 'content-type': reply.text ? 'text/plain' : 'application/json' });
       res.end(reply.text ? String(reply.body) : JSON.stringify(reply.body));
     };
 
-    const route = compiled.find((r) => r.method === req.method && r.re.test(url.pathname));
+    const route = preRoute;
     const routeKey = route?.key ?? `${req.method} ${url.pathname}`;
     const i = scripted.findIndex((s) => s.route === undefined || routeKey.includes(s.route));
     if (i >= 0) return send(scripted.splice(i, 1)[0].reply());

@@ -321,6 +321,19 @@ describe('Vast API test server', () => {
   });
 
   describe('auth, rate limits and failures', () => {
+    it("lets an instance's own key (CONTAINER_API_KEY) show and destroy that instance only", async () => {
+      vast.setOffers([{ id: 61 }, { id: 62 }]);
+      const mine = (await create(vast, 61)).json;
+      const other = (await create(vast, 62)).json;
+      const key = mine.instance_api_key as string;
+      expect(await api(vast, 'GET', `/api/v0/instances/${other.new_contract}/`, undefined, key)).toMatchObject({ status: 401 });
+      expect(await api(vast, 'GET', '/api/v1/instances/', undefined, key)).toMatchObject({ status: 401 });
+      expect(await api(vast, 'GET', `/api/v0/instances/${mine.new_contract}/`, undefined, key)).toMatchObject({ status: 200 });
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${mine.new_contract}/`, undefined, key)).toMatchObject({ status: 200, json: { success: true } });
+      expect(vast.alive().map((i) => i.id)).toEqual([other.new_contract]);
+      await api(vast, 'DELETE', `/api/v0/instances/${other.new_contract}/`);
+    });
+
     it('refuses a bad or missing key with 401 auth_error and accepts ?api_key=', async () => {
       const bad = { status: 401, json: { success: false, error: 'auth_error', msg: 'Invalid user key' } };
       expect(await api(vast, 'GET', '/api/v0/users/current/', undefined, 'wrong')).toMatchObject(bad);
