@@ -12,7 +12,7 @@ export interface SshKeyPair {
 export function loadOrCreateSshKey(path: string): SshKeyPair {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
-    const pair = utils.generateKeyPairSync('ed25519', { comment: 'trainyard-broker' });
+    const pair = usablePair();
     writeFileSync(path, pair.private, { mode: 0o600 });
     writeFileSync(`${path}.pub`, `${pair.public}\n`);
     chmodSync(path, 0o600);
@@ -22,4 +22,12 @@ export function loadOrCreateSshKey(path: string): SshKeyPair {
   if (parsed instanceof Error) throw new Error(`${path} is not a usable SSH private key: ${parsed.message}`);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   return { privateKey, publicKey: `${key.type} ${key.getPublicSSH().toString('base64')} trainyard-broker` };
+}
+
+/** ssh2 makes an ed25519 pair it cannot read back about once in 400 tries ("Malformed OpenSSH private key"): draw again. */
+function usablePair(): { private: string; public: string } {
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment: 'trainyard-broker' });
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
+  }
 }

@@ -25,14 +25,14 @@ describe('an agent on a rented instance guarding against a leak', () => {
 
   async function rented(): Promise<{ id: number; key: string }> {
     vast.setOffers([{ gpu_name: 'RTX 4090' }]);
-    const [offer] = (await (await fetch(`${vast.url}/api/v0/bundles/`, { method: 'POST', headers: { Authorization: `Bearer ${vast.apiKey}` }, body: '{}' })).json()).offers;
-    const created = await (
-      await fetch(`${vast.url}/api/v0/asks/${offer.id}/`, {
-        method: 'PUT',
-        headers: { Authorization: `Bearer ${vast.apiKey}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ client_id: 'me', image: 'img', disk: 10, label: 'guard', runtype: 'ssh_direct' }),
-      })
-    ).json();
+    const search = (await (await fetch(`${vast.url}/api/v0/bundles/`, { method: 'POST', headers: { Authorization: `Bearer ${vast.apiKey}` }, body: '{}' })).json()) as { offers: Array<{ id: number }> };
+    const [offer] = search.offers;
+    const res = await fetch(`${vast.url}/api/v0/asks/${offer.id}/`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${vast.apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ client_id: 'me', image: 'img', disk: 10, label: 'guard', runtype: 'ssh_direct' }),
+    });
+    const created = (await res.json()) as { new_contract: number; instance_api_key: string };
     return { id: created.new_contract, key: created.instance_api_key };
   }
 

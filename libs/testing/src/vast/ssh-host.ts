@@ -31,7 +31,7 @@ export class SshHost {
   private boundPort = 0;
 
   private constructor(private readonly opts: SshHostOptions) {
-    const hostKey = utils.generateKeyPairSync('ed25519');
+    const hostKey = usableEd25519Pair();
     this.hostKeySha256 = createHash('sha256').update((utils.parseKey(hostKey.public) as ParsedKey).getPublicSSH()).digest('base64');
     this.ssh = new SshServer({ hostKeys: [hostKey.private] }, (conn) => this.serve(conn));
     this.tcp = createServer((socket) => {
@@ -182,5 +182,13 @@ export class SshHost {
       else channel.exit(signal ?? 'KILL');
       channel.end();
     });
+  }
+}
+
+/** ssh2 makes an ed25519 pair it cannot read back about once in 400 tries ("Malformed OpenSSH private key"): draw again. */
+export function usableEd25519Pair(): { private: string; public: string } {
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
   }
 }

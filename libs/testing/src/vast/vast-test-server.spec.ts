@@ -3,11 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { Client, utils, type SFTPWrapper } from 'ssh2';
+import { Client, type SFTPWrapper } from 'ssh2';
 import { waitFor } from '../wait-for';
 
 const until = <T>(check: () => T | Promise<T>, what: string) => waitFor(check, what, 5000, 10);
 import { startVastTestServer, type VastTestServer } from './index';
+import { usableEd25519Pair } from './ssh-host';
 
 type Json = Record<string, any>;
 
@@ -85,8 +86,8 @@ function alive(pid: number): boolean {
 describe('Vast API test server', () => {
   let vast: VastTestServer;
   let localDir: string;
-  const userKey = utils.generateKeyPairSync('ed25519');
-  const otherKey = utils.generateKeyPairSync('ed25519');
+  const userKey = usableEd25519Pair();
+  const otherKey = usableEd25519Pair();
 
   beforeEach(async () => {
     vast = await startVastTestServer({ loadingMs: 60 });
