@@ -63,13 +63,8 @@ export class MetricsRegistry {
       labelNames: config.labelNames ?? [],
       registers: [this.registry],
       async collect() {
-        let samples: SampledValue<L>[];
-        try {
-          samples = await config.sample();
-        } catch (err) {
-          log.warn({ event: 'metrics_sample_failed', metric: config.name, msg: `${config.name} not sampled: ${(err as Error).message}` });
-          return;
-        }
+        const samples = await readSamples(config, log);
+        if (!samples) return;
         this.reset();
         for (const z of config.zeros ?? []) this.set(z as never, 0);
         for (const s of samples) this.set(s.labels as never, s.value);
@@ -89,13 +84,8 @@ export class MetricsRegistry {
       labelNames: config.labelNames ?? [],
       registers: [this.registry],
       async collect() {
-        let samples: SampledValue<L>[];
-        try {
-          samples = await config.sample();
-        } catch (err) {
-          log.warn({ event: 'metrics_sample_failed', metric: config.name, msg: `${config.name} not sampled: ${(err as Error).message}` });
-          return;
-        }
+        const samples = await readSamples(config, log);
+        if (!samples) return;
         this.reset();
         for (const z of config.zeros ?? []) this.inc(z as never, 0);
         for (const s of samples) this.inc(s.labels as never, Math.max(0, s.value));
@@ -110,5 +100,15 @@ export class MetricsRegistry {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+}
+
+/** The samples of one scrape, or null (logged) when the read failed, so the last good values stay. */
+async function readSamples<L extends string>(config: SampledGaugeConfig<L>, log: { warn(message: unknown): void }): Promise<SampledValue<L>[] | null> {
+  try {
+    return await config.sample();
+  } catch (err) {
+    log.warn({ event: 'metrics_sample_failed', metric: config.name, msg: `${config.name} not sampled: ${(err as Error).message}` });
+    return null;
   }
 }
