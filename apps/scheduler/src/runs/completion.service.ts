@@ -12,6 +12,7 @@ export const summaryKey = (runId: string) => `runs/${runId}/engine_summary.json`
 @Injectable()
 export class CompletionService {
   private readonly log = new Logger('Completion');
+  private readonly publishing = new Set<string>();
 
   constructor(
     private readonly store: SchedulerStore,
@@ -29,10 +30,25 @@ export class CompletionService {
     if (run) await this.publish(run);
   }
 
-  /** Also called on start for runs decided before a crash cut their publish short. */
+  /**
+   * Also called by the reconciler for runs decided but not yet marked published (a crash cut the
+   * publish short); one publish per run at a time here, or the reconciler repeats a handler's.
+   */
   async publish(run: RunEntity): Promise<void> {
     const summary = run.summary;
-    if (!summary || run.status === 'running' || run.status === 'planned') return;
+    if (!summary || run.status === 'running' || run.status === 'planned' || this.publishing.has(run.id)) return;
+    this.publishing.add(run.id);
+    try {
+      // The caller's copy may predate a publish that just finished.
+      const fresh = await this.store.findRun(run.id);
+      if (!fresh || fresh.completionPublished || fresh.completedAt?.getTime() !== run.completedAt?.getTime()) return;
+      await this.publishOnce(run, summary);
+    } finally {
+      this.publishing.delete(run.id);
+    }
+  }
+
+  private async publishOnce(run: RunEntity, summary: NonNullable<RunEntity['summary']>): Promise<void> {
     const body = JSON.stringify({ run_id: run.id, date: run.date, status: run.status, ...summary }, null, 2);
     const put = await this.artifacts.put(summaryKey(run.id), body, 'application/json');
     await withTraceContext(run.traceContext, () =>
