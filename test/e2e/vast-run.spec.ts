@@ -50,7 +50,11 @@ describe('a ten-symbol run with no local capacity, on instances rented from the 
     // The end of the run destroys the idle instances without waiting for the idle timeout.
     await waitFor(async () => vast.alive().length === 0, 'every rented instance destroyed', 30_000);
     const created = (await sut.events('instance.created')).map((e) => e.data);
-    const destroyed = (await sut.events('instance.destroyed')).map((e) => e.data);
+    // The event follows the API's confirmation by a moment.
+    const destroyed = await waitFor(async () => {
+      const all = (await sut.events('instance.destroyed')).map((e) => e.data);
+      return all.length === created.length ? all : null;
+    }, 'an instance.destroyed for each instance');
     expect(created.length).toBeGreaterThanOrEqual(1);
     expect(created.length).toBeLessThanOrEqual(3);
     expect(destroyed.map((d) => d.instanceId).sort()).toEqual(created.map((c) => c.instanceId).sort());

@@ -90,7 +90,10 @@ describe('gpu-broker on Vast.ai', () => {
       const priceOf = new Map(created.map((c) => [`vast-${c.instanceId}`, c.pricePerHour / c.numGpus]));
       for (const r of released) expect(r.cost).toBeCloseTo((r.seconds * priceOf.get(r.agentId)!) / 3600, 9);
       await waitFor(async () => vast.alive().length === 0, 'idle instances destroyed', 30_000);
-      const destroyed = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
+      const destroyed = await waitFor(async () => {
+        const all = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
+        return all.length === created.length ? all : null;
+      }, 'an instance.destroyed for each instance');
       expect(destroyed.map((d) => d.reason)).toContain('idle');
       // The destroyed agents' assign consumers are gone with them.
       await waitFor(async () => {
@@ -217,7 +220,11 @@ describe('gpu-broker on Vast.ai', () => {
       expect(lost).toMatchObject({ jobId: spec.jobId, agentId: `vast-${ready.instanceId}` });
       expect(lost.reason).toMatch(/outbid/);
       await waitFor(async () => vast.alive().length === 0, 'the outbid instance destroyed', 20_000);
-      expect((await readStored(prefix, 'instance.destroyed')).map((e) => e.data.reason)).toEqual(['outbid']);
+      const destroyed = await waitFor(async () => {
+        const all = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data.reason);
+        return all.length ? all : null;
+      }, 'instance.destroyed');
+      expect(destroyed).toEqual(['outbid']);
     } finally {
       await app.close();
       await db.drop();
