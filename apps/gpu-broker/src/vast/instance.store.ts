@@ -56,7 +56,7 @@ export class InstanceStore {
     return rows.filter((r) => !alive.has(r.bootId));
   }
 
-  /** Rows whose lifetime overlaps [since, now): what was spent in that window. */
+  /** Rows whose lifetime overlaps [since, now): what was spent in that window, at each row's latest price (an accepted increase errs high). */
   async spentSince(since: Date, now: Date): Promise<number> {
     const rows = await this.repo()
       .createQueryBuilder('i')

@@ -121,6 +121,19 @@ export class VastApi {
     await this.request('POST', `/api/v0/instances/${id}/ssh/`, { ssh_key: publicKey });
   }
 
+  /** Price increases hosts have proposed on our running contracts. */
+  async pendingPriceIncreases(): Promise<Array<{ id: number; instanceId: number; newPerHour: number; oldPerHour: number }>> {
+    const body = await this.request<{ pending_price_increases?: Array<{ pending_price_increase_id: number; contract_id: number; new_gpu_costpersec: number; old_gpu_costpersec: number }> }>(
+      'GET',
+      '/api/v0/instances/pending-price-increases/',
+    );
+    return (body.pending_price_increases ?? []).map((p) => ({ id: p.pending_price_increase_id, instanceId: p.contract_id, newPerHour: p.new_gpu_costpersec * 3600, oldPerHour: p.old_gpu_costpersec * 3600 }));
+  }
+
+  async answerPriceIncrease(id: number, accept: boolean): Promise<void> {
+    await this.request('PUT', `/api/v0/instances/${accept ? 'accept' : 'reject'}-price-increase/`, { pending_price_increase_id: id });
+  }
+
   async currentUser(): Promise<{ id: number; credit?: number }> {
     return this.request('GET', '/api/v0/users/current/');
   }

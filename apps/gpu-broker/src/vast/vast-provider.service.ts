@@ -55,6 +55,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
   private disabledReason: string | null = null;
   private budgetAlertDay: string | null = null;
   private noOffersAlertAt = 0;
+  private lastPriceReview = 0;
   private key: SshKeyPair | null = null;
 
   constructor(
@@ -125,6 +126,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
       await this.destroyOrphans();
       await this.retryDestroys();
       await this.watchReady();
+      await this.reviewPriceIncreases();
       if (this.enabled) await this.scaleUp();
     } catch (err) {
       if (err instanceof VastAuthError) await this.disable(err.message);
@@ -485,6 +487,29 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
       this.lastPolled.set(row.id, now);
       const state = provisionState(await this.api.showInstance(row.vastId!));
       if (state.kind === 'failed') await this.destroy(row, state.outbid ? 'outbid' : 'failed', state.reason);
+    }
+  }
+
+  /**
+   * Hosts may ask more for a running contract. Within VAST_MAX_PRICE_PER_HOUR the increase is
+   * accepted and later leases on the instance are priced by it; above, it is refused, and an instance
+   * the host then stops is handled like any that fails.
+   */
+  private async reviewPriceIncreases(): Promise<void> {
+    const now = this.clock.now().getTime();
+    if (now - this.lastPriceReview < this.cfg.VAST_POLL_MS) return;
+    this.lastPriceReview = now;
+    const ours = new Map((await this.instances.live()).filter((r) => r.bootId === this.bootId && r.vastId !== null).map((r) => [r.vastId!, r]));
+    if (ours.size === 0) return;
+    for (const p of await this.api.pendingPriceIncreases()) {
+      const row = ours.get(p.instanceId);
+      if (!row) continue;
+      // The increase is on compute; the disk's part of our price stays as it was.
+      const newPrice = row.pricePerHour + (p.newPerHour - p.oldPerHour);
+      const accept = newPrice <= this.cfg.VAST_MAX_PRICE_PER_HOUR;
+      await this.api.answerPriceIncrease(p.id, accept);
+      this.log.warn({ event: accept ? 'price_increase_accepted' : 'price_increase_refused', instanceId: row.vastId, from: row.pricePerHour, to: newPrice, msg: `instance ${row.vastId}: price increase to $${newPrice.toFixed(3)}/h ${accept ? 'accepted' : `refused (above VAST_MAX_PRICE_PER_HOUR=${this.cfg.VAST_MAX_PRICE_PER_HOUR})`}` });
+      if (accept) await this.instances.update(row.id, { pricePerHour: newPrice });
     }
   }
 

@@ -232,6 +232,36 @@ describe('gpu-broker on Vast.ai', () => {
     }
   });
 
+  it('accepts a host\'s price increase within the price limit, prices later leases by it, and refuses one above', async () => {
+    const prefix = testPrefix('vastp');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.cheap]);
+    const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '1', VAST_IDLE_SECONDS: '120', VAST_MAX_PRICE_PER_HOUR: '1' });
+    try {
+      const bus = app.get(NatsBus);
+      await bus.publish('job.requested', { spec: cpuJob('IIIUSDT', 'r-price') });
+      const [ready] = await waitFor(async () => {
+        const r = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
+        return r.length ? r : null;
+      }, 'an instance ready', 60_000);
+      const within = vast.proposePriceIncrease(ready.instanceId, 0.5);
+      await waitFor(async () => vast.priceIncrease(within) !== 'pending', 'the increase answered');
+      expect(vast.priceIncrease(within)).toBe('accepted');
+      const raised = ready.pricePerHour + (0.5 - offers.cheap.dph_total);
+      await waitFor(async () => Math.abs(((await app.get(InstanceStore).withStatus(['ready']))[0]?.pricePerHour ?? 0) - raised) < 1e-9, 'the new price recorded');
+      await bus.publish('job.requested', { spec: cpuJob('JJJUSDT', 'r-price') });
+      const lease = await waitFor(async () => (await readStored(prefix, 'job.leased')).map((e) => e.data).find((d) => d.jobId === 'r-price-JJJUSDT'), 'the next job leased');
+      expect(lease.lease.pricePerHour).toBeCloseTo(raised, 9);
+      const above = vast.proposePriceIncrease(ready.instanceId, 3);
+      await waitFor(async () => vast.priceIncrease(above) !== 'pending', 'the second increase answered');
+      expect(vast.priceIncrease(above)).toBe('rejected');
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
   it('stops renting when the daily budget would be exceeded, and says so', async () => {
     const prefix = testPrefix('vastb');
     const db = await createTestDatabase();

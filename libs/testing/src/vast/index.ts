@@ -41,6 +41,16 @@ interface Instance {
   home: string;
   ssh: SshHost;
   timers: NodeJS.Timeout[];
+  /** $/h after an accepted price increase; null while the offer's price holds. */
+  dphAfterIncrease: number | null;
+}
+
+interface PriceIncrease {
+  id: number;
+  contractId: number;
+  newDphTotal: number;
+  oldDphTotal: number;
+  state: 'pending' | 'accepted' | 'rejected';
 }
 
 type Reply = { status: number; body: unknown; text?: boolean };
@@ -149,6 +159,17 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     });
   };
 
+  const priceIncreases: PriceIncrease[] = [];
+  let nextPriceIncreaseId = 7001;
+  const answerIncrease = (body: Record<string, unknown>, state: 'accepted' | 'rejected'): Reply => {
+    const p = priceIncreases.find((x) => x.id === body.pending_price_increase_id && x.state === 'pending');
+    if (!p) return fail(404, 'no_pending_price_increase', 'No pending price increase with that id');
+    p.state = state;
+    const inst = live(p.contractId);
+    if (inst && state === 'accepted') inst.dphAfterIncrease = p.newDphTotal;
+    return ok({ success: true });
+  };
+
   const live = (id: number) => {
     const inst = instances.get(id);
     return inst && inst.destroyedAt === null ? inst : undefined;
@@ -157,7 +178,9 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
   const sshEnabled = (inst: Instance) => inst.runtype.includes('ssh') || inst.runtype.includes('jupyter');
 
   const dphTotal = (inst: Instance) =>
-    inst.price !== null ? Math.round((inst.price + (inst.offer.storageCost * inst.disk) / 720) * 1e6) / 1e6 : offerDphTotal(inst.offer, inst.disk);
+    inst.dphAfterIncrease !== null
+      ? inst.dphAfterIncrease
+      : inst.price !== null ? Math.round((inst.price + (inst.offer.storageCost * inst.disk) / 720) * 1e6) / 1e6 : offerDphTotal(inst.offer, inst.disk);
 
   /** The instance object of GET /instances/{id}/ and the v1 list (VAST.md 1.5). */
   const instanceRow = (inst: Instance): Row => {
@@ -326,6 +349,7 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       home,
       ssh,
       timers: [],
+      dphAfterIncrease: null,
     };
     instances.set(inst.id, inst);
 
@@ -426,6 +450,27 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
   const routes: Array<[string, string, Handler]> = [
     ['POST', '/api/v0/bundles/', (_p, body) => ok({ offers: searchOffers(offers, body) })],
     ['PUT', '/api/v0/asks/{id}/', create],
+    [
+      'GET',
+      '/api/v0/instances/pending-price-increases/',
+      () => {
+        const rows = priceIncreases.filter((p) => p.state === 'pending' && live(p.contractId));
+        return ok({
+          success: true,
+          count: rows.length,
+          truncated: false,
+          pending_price_increases: rows.map((p) => ({
+            pending_price_increase_id: p.id,
+            contract_id: p.contractId,
+            new_gpu_costpersec: p.newDphTotal / 3600,
+            old_gpu_costpersec: p.oldDphTotal / 3600,
+            contract_end_date: null,
+          })),
+        });
+      },
+    ],
+    ['PUT', '/api/v0/instances/accept-price-increase/', (_p, body) => answerIncrease(body, 'accepted')],
+    ['PUT', '/api/v0/instances/reject-price-increase/', (_p, body) => answerIncrease(body, 'rejected')],
     ['GET', '/api/v0/instances/', () => fail(410, 'deprecated_endpoint', '/api/v0/instances/ is deprecated. Use /api/v1/instances/ instead.')],
     ['GET', '/api/v0/instances/{id}/', ({ id }) => ok({ instances: live(id) ? instanceRow(live(id) as Instance) : null })],
     ['PUT', '/api/v0/instances/{id}/', manage],
@@ -559,6 +604,16 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
           },
         });
       }
+    },
+    proposePriceIncrease(id, newDphTotal) {
+      const inst = live(id);
+      if (!inst) throw new Error(`no live instance ${id}`);
+      const p: PriceIncrease = { id: nextPriceIncreaseId++, contractId: id, newDphTotal, oldDphTotal: dphTotal(inst), state: 'pending' };
+      priceIncreases.push(p);
+      return p.id;
+    },
+    priceIncrease(pendingId) {
+      return priceIncreases.find((p) => p.id === pendingId)?.state ?? null;
     },
     outbid(id) {
       const inst = live(id);

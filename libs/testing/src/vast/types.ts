@@ -101,6 +101,10 @@ export interface VastTestServer {
   failNext(n: number, status?: number, route?: string): void;
   /** Forcefully outbid a running instance now. */
   outbid(id: number): void;
+  /** The host asks for a new price ($/h in all) on a running contract; returns the pending_price_increase_id. */
+  proposePriceIncrease(id: number, newDphTotal: number): number;
+  /** What became of a proposed increase. */
+  priceIncrease(pendingId: number): 'pending' | 'accepted' | 'rejected' | null;
   requests(): VastTestRequest[];
   /** kills every process spawned on any instance, closes all ssh servers and the http server */
   close(): Promise<void>;

@@ -322,6 +322,19 @@ describe('Vast API test server', () => {
   });
 
   describe('auth, rate limits and failures', () => {
+    it('lists pending price increases and takes an answer once, 404 no_pending_price_increase after', async () => {
+      vast.setOffers([{ id: 63, dph_base: 0.3 }]);
+      const id = (await create(vast, 63)).json.new_contract as number;
+      const pending = vast.proposePriceIncrease(id, 0.45);
+      const listed = await api(vast, 'GET', '/api/v0/instances/pending-price-increases/');
+      expect(listed.json).toMatchObject({ success: true, count: 1, pending_price_increases: [{ pending_price_increase_id: pending, contract_id: id }] });
+      expect((listed.json!.pending_price_increases as Array<{ new_gpu_costpersec: number }>)[0].new_gpu_costpersec * 3600).toBeCloseTo(0.45, 9);
+      expect(await api(vast, 'PUT', '/api/v0/instances/accept-price-increase/', { pending_price_increase_id: pending })).toMatchObject({ status: 200 });
+      expect(await show(vast, id)).toMatchObject({ dph_total: 0.45 });
+      expect(await api(vast, 'PUT', '/api/v0/instances/reject-price-increase/', { pending_price_increase_id: pending })).toMatchObject({ status: 404, json: { error: 'no_pending_price_increase' } });
+      await api(vast, 'DELETE', `/api/v0/instances/${id}/`);
+    });
+
     it("lets an instance's own key (CONTAINER_API_KEY) show and destroy that instance only", async () => {
       vast.setOffers([{ id: 61 }, { id: 62 }]);
       const mine = (await create(vast, 61)).json;
