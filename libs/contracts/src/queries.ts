@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Decision } from './events';
-import { ErrorType, Id, IsoDate, Metrics, RunMode, SymbolName, Timestamp, Trigger } from './primitives';
+import { Decision, GpuInfo } from './events';
+import { ErrorType, Id, IsoDate, Metrics, Provider, RunMode, SymbolName, Timestamp, Trigger } from './primitives';
 import type { JobStatus, RunState as RunStateName } from './states';
 
 /**
@@ -85,6 +85,45 @@ export const VersionView = z.object({
 });
 export type VersionView = z.infer<typeof VersionView>;
 
+/** An agent as the broker last heard it. */
+export const AgentView = z.object({
+  agentId: Id,
+  provider: Provider,
+  host: z.string(),
+  status: z.enum(['alive', 'silent']),
+  gpus: z.array(GpuInfo),
+  cpuSlots: count,
+  lastSeenAt: Timestamp,
+});
+export type AgentView = z.infer<typeof AgentView>;
+
+/** A slot held by a job attempt. */
+export const LeaseView = z.object({
+  leaseId: Id,
+  jobId: Id,
+  runId: Id,
+  symbol: SymbolName,
+  agentId: Id,
+  device: z.string(),
+  gpuMemoryGb: z.number().nonnegative(),
+  pricePerHour: z.number().nonnegative(),
+  status: z.enum(['assigned', 'running']),
+  startedAt: Timestamp.nullable(),
+});
+export type LeaseView = z.infer<typeof LeaseView>;
+
+/** A rented instance not yet destroyed. */
+export const InstanceView = z.object({
+  instanceId: z.number().int().positive().nullable(),
+  gpuName: z.string(),
+  numGpus: count,
+  pricePerHour: z.number().nonnegative(),
+  status: z.string(),
+  agentId: Id.nullable(),
+  createdAt: Timestamp,
+});
+export type InstanceView = z.infer<typeof InstanceView>;
+
 /** Every question on the bus. Subjects: `query.<prefix>.<name>` (see querySubject). */
 export const Queries = {
   ActiveRuns: query(
@@ -105,6 +144,13 @@ export const Queries = {
     z.object({ symbol: SymbolName, total: count, versions: z.array(VersionView) }),
   ),
   /** The versions a run registered, each with the version that was in production when it was decided. */
+  /** What the broker holds now: agents (alive ones, and silent ones still holding leases), leases, rented instances. */
+  ActiveLeases: query(
+    'leases.active',
+    'gpu-broker',
+    z.object({}).strict(),
+    z.object({ agents: z.array(AgentView), leases: z.array(LeaseView), instances: z.array(InstanceView) }),
+  ),
   RunModels: query(
     'models.of_run',
     'promoter',

@@ -112,6 +112,16 @@ describe('gpu-broker leases', () => {
     expect(second.lease.gpuMemoryGb).toBe(4); // 3 GB seen × 1.2, rounded up to half a GB
   });
 
+  it('answers leases.active with the agents, the leases on them and their GPUs', async () => {
+    const answer = await bus.query('leases.active', {});
+    const learnBox = answer.agents.find((a) => a.agentId === 'gpu-learn');
+    expect(learnBox).toMatchObject({ provider: 'local', status: 'alive', gpus: [{ index: 0, memoryUsedMb: 3 * 1024 }] });
+    const onIt = answer.leases.filter((l) => l.agentId === 'gpu-learn');
+    expect(onIt.map((l) => l.jobId)).toEqual(expect.arrayContaining(['r1-GGGUSDT', 'r2-GGGUSDT']));
+    expect(onIt.find((l) => l.jobId === 'r2-GGGUSDT')).toMatchObject({ symbol: 'GGGUSDT', device: 'gpu:0', gpuMemoryGb: 4, status: 'assigned', startedAt: null });
+    expect(answer.instances).toEqual([]);
+  });
+
   it('rounds learned memory up with headroom and leaves CPU jobs and unknown symbols as declared', () => {
     expect(gpuMemoryNeed(10, undefined, 1.2)).toBe(10);
     expect(gpuMemoryNeed(0, 5, 1.2)).toBe(0);

@@ -2,13 +2,14 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { Clock, ReadinessRegistry } from '@trainyard/runtime';
 import { AgentsService } from '../agents/agents.service';
 import { CapacityPublisher } from '../capacity/capacity-publisher.service';
+import { BrokerQueries } from './broker-queries';
 import { BrokerStore } from './broker.store';
 import { LeaseService } from './lease.service';
 import { LeasesController } from './leases.controller';
 
 @Module({
   controllers: [LeasesController],
-  providers: [Clock, BrokerStore, LeaseService, AgentsService, CapacityPublisher],
+  providers: [Clock, BrokerStore, LeaseService, AgentsService, CapacityPublisher, BrokerQueries],
   exports: [Clock, BrokerStore, LeaseService],
 })
 export class LeasesModule implements OnModuleInit {

@@ -19,7 +19,7 @@ import { escapeHtml as esc } from '../alerts/html';
 import { renderMetricsHistory } from '../charts/model-charts';
 import { NOTIFIER_CONFIG, type NotifierConfig } from '../config/notifier.config';
 import { BotCommandStore } from './bot-command.store';
-import { formatCosts, formatGpus, formatHelp, formatRecentRuns, formatStatus, formatVersions, type CommandHelp } from './bot-format';
+import { formatCosts, formatGpus, formatHelp, formatLeases, formatRecentRuns, formatStatus, formatVersions, type CommandHelp } from './bot-format';
 
 /** Who sent a command, and where the answer goes. */
 export interface Caller {
@@ -92,7 +92,10 @@ export class BotCommands {
     return replies;
   }
 
+  /** The broker's detailed view when it answers; else the capacity summary it keeps in KV, and the scheduler's count. */
   private async gpus(): Promise<Reply[]> {
+    const detail = await this.ask('leases.active', {}).catch(() => null);
+    if (detail) return html(formatLeases(detail));
     const held = await this.ask('runs.active', {}).then(
       (a) => a.slotsHeld,
       () => null,

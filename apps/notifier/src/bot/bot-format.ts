@@ -52,6 +52,26 @@ export function formatGpus(capacity: CapacitySummary | null, slotsHeld: number |
   ].join('\n') + held;
 }
 
+const gb = (mb: number) => (mb / 1024).toFixed(0);
+
+/** The broker's own view: each agent with its GPUs and the jobs holding them, then the rented instances. */
+export function formatLeases(a: QueryResponse<'leases.active'>): string {
+  const charged = a.leases.reduce((sum, l) => sum + l.pricePerHour, 0);
+  const head = `🖥 <b>GPUs and slots</b>: ${plural(a.agents.length, 'agent')} · ${plural(a.leases.length, 'job')} holding a slot · ${money(charged)}/h charged`;
+  if (a.agents.length === 0) return `${head}
+No agent has reported yet.`;
+  const agents = a.agents.map((agent) => {
+    const devices = agent.gpus.length
+      ? agent.gpus.map((g) => `GPU${g.index} ${esc(g.name)} ${gb(g.memoryUsedMb)}/${gb(g.memoryTotalMb)} GB · ${Math.round(g.utilization * 100)}%`).join(', ')
+      : plural(agent.cpuSlots, 'CPU slot');
+    const jobs = a.leases.filter((l) => l.agentId === agent.agentId).map((l) => `${esc(l.symbol)} (${l.device === 'cpu' ? 'cpu' : `${l.device.replace('gpu:', 'GPU')} ${l.gpuMemoryGb} GB`}, ${l.status})`);
+    const silent = agent.status === 'silent' ? ' ⚠️ silent' : '';
+    return `• <code>${esc(agent.agentId)}</code> (${agent.provider})${silent}: ${devices}${jobs.length ? ` — ${listed(jobs, ', ')}` : ' — idle'}`;
+  });
+  const rented = a.instances.map((i) => `☁️ #${i.instanceId ?? '…'} ${esc(i.gpuName)} ×${i.numGpus} · ${money(i.pricePerHour)}/h · ${i.status}`);
+  return [head, listed(agents, '\n'), ...(rented.length ? [`<b>Rented</b>: ${plural(rented.length, 'instance')}`, listed(rented, '\n')] : [])].join('\n');
+}
+
 const MAX_VERSIONS_LISTED = 10;
 
 function decisionNote(d: VersionView['decision']): string {

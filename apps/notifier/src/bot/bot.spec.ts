@@ -184,6 +184,30 @@ describe('the Telegram bot', () => {
       const kv = await services.keyValue(capacityBucket(prefix));
       await kv.put(CAPACITY_KEY, JSON.stringify({ agents: 2, gpus: 4, cpuSlots: 8, pricePerHour: 0.35, updatedAt: new Date().toISOString() }));
       expect((await say(GROUP, VIEWER, '/gpus')).text).toMatch(/^🖥 Capacity: 2 agents · 4 GPUs · 8 CPU slots\n\$0\.35 per slot-hour · updated \d+ s ago\n🔌 12 jobs holding a slot now$/);
+      // Once the broker answers, /gpus shows each agent's GPUs and the jobs on them, and the rented instances.
+      const at = '2026-11-23T10:00:00.000Z';
+      subs.push(
+        await services.answer('leases.active', async () => ({
+          agents: [
+            { agentId: 'gpu-box', provider: 'local', host: 'box', status: 'alive', gpus: [{ index: 0, name: 'H100', memoryTotalMb: 81920, memoryUsedMb: 20480, utilization: 0.63 }], cpuSlots: 1, lastSeenAt: at },
+            { agentId: 'vast-77', provider: 'vast', host: 'c77', status: 'alive', gpus: [], cpuSlots: 2, lastSeenAt: at },
+          ],
+          leases: [
+            { leaseId: 'l1', jobId: 'r-BTCUSDT', runId: 'r', symbol: 'BTCUSDT', agentId: 'gpu-box', device: 'gpu:0', gpuMemoryGb: 10, pricePerHour: 0.5, status: 'running', startedAt: at },
+            { leaseId: 'l2', jobId: 'r-ETHUSDT', runId: 'r', symbol: 'ETHUSDT', agentId: 'vast-77', device: 'cpu', gpuMemoryGb: 0, pricePerHour: 0.36, status: 'assigned', startedAt: null },
+          ],
+          instances: [{ instanceId: 77, gpuName: 'RTX 4090', numGpus: 1, pricePerHour: 0.36, status: 'ready', agentId: 'vast-77', createdAt: at }],
+        })),
+      );
+      expect((await say(GROUP, VIEWER, '/gpus')).text).toBe(
+        [
+          '🖥 GPUs and slots: 2 agents · 2 jobs holding a slot · $0.86/h charged',
+          '• gpu-box (local): GPU0 H100 20/80 GB · 63% — BTCUSDT (GPU0 10 GB, running)',
+          '• vast-77 (vast): 2 CPU slots — ETHUSDT (cpu, assigned)',
+          'Rented: 1 instance',
+          '☁️ #77 RTX 4090 ×1 · $0.36/h · ready',
+        ].join('\n'),
+      );
     } finally {
       for (const s of subs) await s.drain();
     }
