@@ -87,25 +87,27 @@ describe('alerts dedupe (real PostgreSQL, fake notifier)', () => {
 
   const logged = (key: string) => ds.query(`SELECT kind, text, sent_at FROM notifier.messages WHERE dedupe_key = $1`, [key]);
 
-  it('sends an event delivered twice, even at once, one time', async () => {
+  it('sends an event delivered twice, even at once, one time; a later completion of the reopened run is sent too', async () => {
     await Promise.all([alerts.onRunCompleted(completed('daily-20261122', 'a')), alerts.onRunCompleted(completed('daily-20261122', 'a'))]);
-    // A republish under another message id is still the same run's completion.
-    await alerts.onRunCompleted(completed('daily-20261122', 'b'));
-
     expect(fake.sent).toHaveLength(1);
     expect(fake.sent[0]).toMatch(/^✅ <b>Run daily-20261122 succeeded<\/b>/);
-    const rows = await logged('run.completed:daily-20261122');
+    const rows = await logged('run.completed:daily-20261122:a');
     expect(rows).toEqual([{ kind: 'run.completed', text: fake.sent[0], sent_at: expect.any(Date) }]);
+
+    // A job retried after the run completed reopens it; its next completion is a new message.
+    await alerts.onRunCompleted(completed('daily-20261122', 'b'));
+    await alerts.onRunCompleted(completed('daily-20261122', 'b'));
+    expect(fake.sent).toHaveLength(2);
   });
 
   it('records nothing when sending fails, so the redelivery sends it', async () => {
     fake.failNext = true;
     await expect(alerts.onRunCompleted(completed('daily-20261123', 'c'))).rejects.toThrow('chat service unavailable');
-    expect(await logged('run.completed:daily-20261123')).toEqual([]);
+    expect(await logged('run.completed:daily-20261123:c')).toEqual([]);
 
     await alerts.onRunCompleted(completed('daily-20261123', 'c'));
     expect(fake.sent).toHaveLength(1);
-    expect(await logged('run.completed:daily-20261123')).toHaveLength(1);
+    expect(await logged('run.completed:daily-20261123:c')).toHaveLength(1);
   });
 
   it('gathers the model decisions of a 300-symbol run into one message, each counted once', async () => {

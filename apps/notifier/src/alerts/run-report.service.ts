@@ -31,9 +31,13 @@ export class RunReportService {
     @Inject(NOTIFIER_CONFIG) private readonly cfg: NotifierConfig,
   ) {}
 
+  /**
+   * Keyed on the message id, which the scheduler derives from the completion's time: a redelivery is
+   * sent once, and a run reopened by a retry reports its new completion too.
+   */
   async report(m: EventMessage<'run.completed'>): Promise<void> {
     const versions = await this.decidedVersions(m);
-    await this.alerts.notify('run.completed', `run.completed:${m.runId}`, formatRunCompleted(m, versions && promotionsOf(versions)));
+    await this.alerts.notify('run.completed', `run.completed:${m.runId}:${m.id}`, formatRunCompleted(m, versions && promotionsOf(versions)));
     const promoted = (versions ?? []).filter(isPromoted).sort((a, b) => a.symbol.localeCompare(b.symbol));
     if (promoted.length === 0) return;
     const comparisons = await this.comparisons(promoted);
@@ -41,7 +45,7 @@ export class RunReportService {
     const names = comparisons.map((c) => `${esc(c.symbol)} v${c.candidate.version}${c.production ? ` vs v${c.production.version}` : ''}`);
     const more = promoted.length - comparisons.length;
     const caption = `📈 Run ${esc(m.runId)}: equity after costs, promoted candidates against production — ${names.join(', ')}${more > 0 ? ` (${more} more promoted, not drawn)` : ''}`;
-    await this.alerts.notifyPhoto('run.completed', `run.completed.chart:${m.runId}`, caption.slice(0, 1000), () => renderEquityComparison(comparisons));
+    await this.alerts.notifyPhoto('run.completed', `run.completed.chart:${m.runId}:${m.id}`, caption.slice(0, 1000), () => renderEquityComparison(comparisons));
   }
 
   /** The run's versions once all its succeeded symbols are decided (or as many as were when waiting ended); null when the promoter cannot say. */
