@@ -205,6 +205,7 @@ export async function startTelegramTestServer(options: { token?: string; botUser
   let nextUpdateId = 1000;
   let allowedUpdates: string[] = [];
   let webhookUrl = '';
+  let webhookSecret = '';
   let rateLimited = { count: 0, retryAfter: 0 };
 
   const nextMessageId = (chatId: string) => {
@@ -222,7 +223,8 @@ export async function startTelegramTestServer(options: { token?: string; botUser
   async function pushToWebhook(): Promise<void> {
     while (webhookUrl && pending.length) {
       const update = pending[0];
-      const ok = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(update) }).then(
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...(webhookSecret ? { 'x-telegram-bot-api-secret-token': webhookSecret } : {}) };
+      const ok = await fetch(webhookUrl, { method: 'POST', headers, body: JSON.stringify(update) }).then(
         (r) => r.ok,
         () => false,
       );
@@ -278,12 +280,15 @@ export async function startTelegramTestServer(options: { token?: string; botUser
     setWebhook(p) {
       if (!p.url || !/^https?:\/\//.test(String(p.url))) throw new ApiError(400, 'Bad Request: bad webhook: An HTTPS URL must be provided for webhook');
       webhookUrl = String(p.url);
+      webhookSecret = typeof p.secret_token === 'string' ? p.secret_token : '';
+      if (Array.isArray(p.allowed_updates)) allowedUpdates = p.allowed_updates.map(String);
       wake();
       void pushToWebhook();
       return true;
     },
     deleteWebhook(p) {
       webhookUrl = '';
+      webhookSecret = '';
       if (p.drop_pending_updates === true || p.drop_pending_updates === 'true') pending.length = 0;
       return true;
     },

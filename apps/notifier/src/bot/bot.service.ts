@@ -27,7 +27,7 @@ export class BotService implements OnApplicationBootstrap, OnApplicationShutdown
   onApplicationBootstrap(): void {
     if (!this.client) return this.log.log('bot commands off: no TELEGRAM_BOT_TOKEN');
     if (!this.cfg.TELEGRAM_COMMANDS) return this.log.log('bot commands off: TELEGRAM_COMMANDS=false');
-    void this.client.startPolling((m) => this.handle(m));
+    void this.client.startReceiving((m) => this.handle(m));
   }
 
   async onApplicationShutdown(): Promise<void> {

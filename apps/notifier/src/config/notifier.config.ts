@@ -17,6 +17,10 @@ export const notifierEnv = z
     TELEGRAM_OPERATOR_IDS: envList.refine((ids) => ids.every((id) => telegramId.test(id)), 'operator ids are Telegram user ids (numbers)'),
     /** Bot API base URL: Telegram's, a self-hosted Bot API server, or a test stand-in. */
     TELEGRAM_API_URL: z.string().url().default('https://api.telegram.org'),
+    /** Take updates by webhook at this public URL (HTTPS, through a proxy to TELEGRAM_WEBHOOK_PORT) instead of long polling. */
+    TELEGRAM_WEBHOOK_URL: z.string().url().optional(),
+    TELEGRAM_WEBHOOK_PORT: envInt(8443, 1, 65535),
+    TELEGRAM_WEBHOOK_HOST: z.string().default('0.0.0.0'),
     /** Answer commands (long polling with getUpdates); only one process may poll a bot, so turn it off on extra replicas. */
     TELEGRAM_COMMANDS: envBool(true),
     /** Times a send answered with 429 is tried again after Telegram's retry_after. */

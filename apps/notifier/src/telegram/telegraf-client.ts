@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { Telegraf, TelegramError } from 'telegraf';
 import { withRetryAfter } from './retry-after';
@@ -11,6 +13,8 @@ export interface TelegrafClientOptions {
   maxRetryAfterSeconds: number;
   /** Wait before polling again after Telegram refused it (409: another process polls this bot). */
   repollMs?: number;
+  /** Updates by webhook instead of long polling: the public URL Telegram posts to, and where this process listens for it. */
+  webhook?: { url: string; host: string; port: number };
 }
 
 const retryAfterOf = (err: unknown) => (err instanceof TelegramError && err.code === 429 ? (err.parameters?.retry_after ?? 1) : undefined);
@@ -27,6 +31,7 @@ export class TelegrafClient implements TelegramClient {
   private polling?: Promise<void>;
   private repoll?: NodeJS.Timeout;
   private stopping = false;
+  private webhookServer?: Server;
 
   constructor(private readonly o: TelegrafClientOptions) {
     this.bot = new Telegraf(o.token, { telegram: { apiRoot: o.apiRoot } });
@@ -48,7 +53,7 @@ export class TelegrafClient implements TelegramClient {
     return this.send('sendPhoto', chatId, () => this.bot.telegram.sendPhoto(chatId, { source: png, filename: 'chart.png' }, { caption: captionHtml, parse_mode: 'HTML', ...reply }));
   }
 
-  async startPolling(onMessage: (message: IncomingMessage) => Promise<void>): Promise<void> {
+  async startReceiving(onMessage: (message: IncomingMessage) => Promise<void>): Promise<void> {
     this.bot.on('message', (ctx) => {
       const m = ctx.message;
       if (!('text' in m)) return;
@@ -62,7 +67,25 @@ export class TelegrafClient implements TelegramClient {
       // Not awaited: a slow answer must not hold back the next updates.
       void onMessage(message).catch((err) => this.log.error(`a message failed: ${this.scrub(err)}`));
     });
-    this.launch();
+    if (this.o.webhook) await this.listen(this.o.webhook);
+    else this.launch();
+  }
+
+  /**
+   * Serves the webhook on its own port (behind the HTTPS proxy Telegram needs) and registers it with
+   * a secret token made for this process, so posts that do not come from Telegram are refused.
+   */
+  private async listen(webhook: NonNullable<TelegrafClientOptions['webhook']>): Promise<void> {
+    const secret = randomBytes(32).toString('hex');
+    this.bot.botInfo ??= await this.bot.telegram.getMe();
+    const callback = this.bot.webhookCallback(new URL(webhook.url).pathname, { secretToken: secret });
+    this.webhookServer = createServer((req, res) => void callback(req, res));
+    await new Promise<void>((resolve, reject) => {
+      this.webhookServer!.once('error', reject);
+      this.webhookServer!.listen(webhook.port, webhook.host, () => resolve());
+    });
+    await this.bot.telegram.setWebhook(webhook.url, { allowed_updates: ['message'], secret_token: secret });
+    this.log.log(`answering commands as @${this.bot.botInfo.username} (webhook ${new URL(webhook.url).origin}${new URL(webhook.url).pathname})`);
   }
 
   private launch(): void {
@@ -79,6 +102,8 @@ export class TelegrafClient implements TelegramClient {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.repoll);
+    // The webhook stays registered: Telegram keeps the updates until this process is back.
+    await new Promise<void>((resolve) => (this.webhookServer ? this.webhookServer.close(() => resolve()) : resolve()));
     try {
       this.bot.stop('shutdown');
     } catch {

@@ -23,7 +23,8 @@ export interface TelegramClient {
   sendMessage(chatId: string, html: string, options?: SendOptions): Promise<void>;
   sendPhoto(chatId: string, png: Buffer, captionHtml: string, options?: SendOptions): Promise<void>;
   /** Starts receiving (long polling); each text message is handed to `onMessage`. */
-  startPolling(onMessage: (message: IncomingMessage) => Promise<void>): Promise<void>;
+  /** Starts taking users' messages: long polling, or a webhook when one is configured. */
+  startReceiving(onMessage: (message: IncomingMessage) => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 

@@ -12,7 +12,13 @@ import { TELEGRAM_CLIENT, type TelegramClient } from './telegram-client';
       inject: [NOTIFIER_CONFIG],
       useFactory: (cfg: NotifierConfig): TelegramClient | null =>
         cfg.TELEGRAM_BOT_TOKEN
-          ? new TelegrafClient({ token: cfg.TELEGRAM_BOT_TOKEN, apiRoot: cfg.TELEGRAM_API_URL, maxRetries: cfg.TELEGRAM_MAX_RETRIES, maxRetryAfterSeconds: cfg.TELEGRAM_MAX_RETRY_AFTER_SECONDS })
+          ? new TelegrafClient({
+              token: cfg.TELEGRAM_BOT_TOKEN,
+              apiRoot: cfg.TELEGRAM_API_URL,
+              maxRetries: cfg.TELEGRAM_MAX_RETRIES,
+              maxRetryAfterSeconds: cfg.TELEGRAM_MAX_RETRY_AFTER_SECONDS,
+              webhook: cfg.TELEGRAM_WEBHOOK_URL ? { url: cfg.TELEGRAM_WEBHOOK_URL, host: cfg.TELEGRAM_WEBHOOK_HOST, port: cfg.TELEGRAM_WEBHOOK_PORT } : undefined,
+            })
           : null,
     },
   ],
