@@ -274,7 +274,7 @@ export const InstanceCreated = event({ ...instanceRef, offerId: z.number().int()
 export const InstanceReady = event({ ...instanceRef, agentId: Id, provisionSeconds: z.number().nonnegative() });
 export const InstanceDestroyed = event({
   ...instanceRef,
-  reason: z.enum(['idle', 'max_runtime', 'run_completed', 'failed', 'outbid', 'orphan', 'shutdown', 'budget']),
+  reason: z.enum(['idle', 'max_runtime', 'run_completed', 'failed', 'outbid', 'orphan', 'shutdown']),
   detail: z.string().max(2000),
   seconds: z.number().nonnegative(),
   cost: z.number().nonnegative(),

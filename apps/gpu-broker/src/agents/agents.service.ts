@@ -51,6 +51,7 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
 
   /** A GPU running exactly one of our jobs shows that job's memory; shared GPUs say nothing about any one job. */
   private async learnMemory(hb: EventMessage<'agent.heartbeat'>): Promise<void> {
+    if (hb.gpus.length === 0 || hb.running.length === 0) return;
     const running = new Set(hb.running.map((r) => r.leaseId));
     const byDevice = new Map<string, LeaseEntity[]>();
     for (const lease of await this.store.activeLeases(undefined, hb.agentId)) {

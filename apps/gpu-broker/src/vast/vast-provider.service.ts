@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { EventInput } from '@trainyard/contracts';
 import { durableName, NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
@@ -18,16 +19,11 @@ import { loadOrCreateSshKey, type SshKeyPair } from './ssh-key';
 import { VastApi, VastAuthError } from './vast-api';
 import type { VastOffer } from './vast.types';
 
-type DestroyReason = 'idle' | 'max_runtime' | 'run_completed' | 'failed' | 'outbid' | 'orphan' | 'shutdown' | 'budget';
+type DestroyReason = EventInput<'instance.destroyed'>['reason'];
+type AlertKind = EventInput<'instance.alert'>['kind'];
 
-class ProvisionFailure extends Error {
-  constructor(
-    message: string,
-    readonly outbid = false,
-  ) {
-    super(message);
-  }
-}
+/** The instance will not serve: destroy it and try the next offer. */
+class ProvisionFailure extends Error {}
 
 const DESTROY_ALERT_AFTER = 5;
 const SSH_CONNECT_WINDOW_MS = 90_000;
@@ -338,7 +334,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
       if (this.stopping) throw new ProvisionFailure('the broker is stopping');
       const state = provisionState(await this.api.showInstance(row.vastId!));
       if (state.kind === 'running') return state;
-      if (state.kind === 'failed') throw new ProvisionFailure(state.reason, state.outbid);
+      if (state.kind === 'failed') throw new ProvisionFailure(state.reason);
       if (this.clock.now().getTime() > deadline) throw new ProvisionFailure(`not running after ${this.cfg.VAST_PROVISION_TIMEOUT_SECONDS} s`);
       await sleep(this.cfg.VAST_POLL_MS);
     }
@@ -575,7 +571,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     return { instanceId: row.vastId!, label: row.label, gpuName: row.gpuName, numGpus: row.numGpus, pricePerHour: row.pricePerHour, interruptible: row.interruptible };
   }
 
-  private async alert(kind: 'budget_exhausted' | 'auth_failed' | 'destroy_failing' | 'no_offers' | 'provision_failed', message: string, instanceId: number | null): Promise<void> {
+  private async alert(kind: AlertKind, message: string, instanceId: number | null): Promise<void> {
     await this.bus.publish('instance.alert', { kind, message, instanceId }).catch((err) => this.log.warn(`alert not sent: ${(err as Error).message}`));
   }
 }

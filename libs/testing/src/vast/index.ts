@@ -552,9 +552,9 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       }
     }
     const auth = req.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1] ?? query.api_key;
-    const preRoute = compiled.find((r) => r.method === req.method && r.re.test(url.pathname));
+    const route = compiled.find((r) => r.method === req.method && r.re.test(url.pathname));
     // An instance's own key (CONTAINER_API_KEY) can show, start, stop or destroy that instance, nothing else.
-    const ownInstance = preRoute && INSTANCE_KEY_ROUTES.has(preRoute.key) ? instances.get(Number(url.pathname.match(preRoute.re)?.[1])) : undefined;
+    const ownInstance = route && INSTANCE_KEY_ROUTES.has(route.key) ? instances.get(Number(url.pathname.match(route.re)?.[1])) : undefined;
     const authorized = auth === apiKey || (auth !== undefined && ownInstance !== undefined && ownInstance.apiKey === auth);
     log.push({ method: req.method ?? 'GET', path: url.pathname, query, body, authorized });
     const send = (reply: Reply) => {
@@ -562,7 +562,6 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       res.end(reply.text ? String(reply.body) : JSON.stringify(reply.body));
     };
 
-    const route = preRoute;
     const routeKey = route?.key ?? `${req.method} ${url.pathname}`;
     const i = scripted.findIndex((s) => s.route === undefined || routeKey.includes(s.route));
     if (i >= 0) return send(scripted.splice(i, 1)[0].reply());
