@@ -102,7 +102,14 @@ export const RunSummary = z.object({
   avg_train_minutes: z.number().nonnegative(),
   median_train_minutes: z.number().nonnegative(),
   total_wall_minutes: z.number().nonnegative(),
+  /** Work cost: the run's leases, each at its GPU's price for the attempt's seconds. */
   cost: z.number().nonnegative(),
+  /**
+   * Spend: what the GPU provider billed for the instances destroyed so far, in the share attributed
+   * to this run (instance.destroyed's `runs`); boot, bootstrap, idle tail and failed instances
+   * included. Instances often go after the run completed, so the stored summary keeps growing.
+   */
+  spend: z.number().nonnegative().optional(),
   by_symbol: z.record(z.string(), SymbolOutcome),
 });
 export type RunSummary = z.infer<typeof RunSummary>;

@@ -39,7 +39,10 @@ export const RunView = z.object({
   completedAt: Timestamp.nullable(),
   totalJobs: count,
   jobs: z.partialRecord(JobState, count),
+  /** Work cost: the leases of its finished jobs. */
   cost: z.number().nonnegative(),
+  /** Spend: what the GPU provider billed for the instances destroyed so far, in this run's share. */
+  spend: z.number().nonnegative().optional(),
   /** Minutes until the last job should finish, from expected durations and progress; null when finished. */
   etaMinutes: z.number().nonnegative().nullable(),
 });
@@ -59,11 +62,19 @@ export type JobView = z.infer<typeof JobView>;
 
 export const CostWindow = z.object({
   since: Timestamp,
+  /** Work cost: the leases of the jobs that finished in the window. */
   cost: z.number().nonnegative(),
   /** Jobs that finished in the window, and their train hours. */
   jobs: count,
   trainHours: z.number().nonnegative(),
   runs: count,
+  /**
+   * Spend: what the GPU provider billed for the instances destroyed in the window (compute while
+   * running, storage while they existed), whether or not a run used them.
+   */
+  spend: z.number().nonnegative().optional(),
+  /** Instances destroyed in the window. */
+  instances: count.optional(),
 });
 export type CostWindow = z.infer<typeof CostWindow>;
 
@@ -135,7 +146,7 @@ export const Queries = {
   RecentRuns: query('runs.recent', 'scheduler', z.object({ limit: z.number().int().min(1).max(50).default(10) }).strict(), z.object({ runs: z.array(RunView) })),
   /** A run or a job by id: ids of both kinds share one namespace in commands such as /cancel. */
   FindRunOrJob: query('runs.find', 'scheduler', z.object({ id: Id }).strict(), z.object({ run: RunView.nullable(), job: JobView.nullable() })),
-  /** Costs of jobs finished since midnight UTC and since Monday 00:00 UTC. */
+  /** Work cost of jobs finished, and spend of instances destroyed, since midnight UTC and since Monday 00:00 UTC. */
   Costs: query('runs.costs', 'scheduler', z.object({}).strict(), z.object({ today: CostWindow, week: CostWindow })),
   ModelVersions: query(
     'models.versions',

@@ -59,6 +59,12 @@ describe('message formatting', () => {
     expect(formatRunCompleted(completed())).toMatch(/^✅ <b>Run daily-20261122 succeeded<\/b> — /);
   });
 
+  it('puts the spend known at completion beside the work cost', () => {
+    expect(htmlToText(formatRunCompleted(completed({}, { cost: 0.4567, spend: 1.2049 }))).split('\n')[0]).toBe(
+      '✅ Run daily-20261122 succeeded — 3/3 symbols, median 0.1 min, work $0.46, spend $1.20 so far',
+    );
+  });
+
   it('lists the symbols that failed after their last retry, with their error, escaped', () => {
     const text = formatRunCompleted(
       completed(

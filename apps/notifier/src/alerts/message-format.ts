@@ -36,13 +36,16 @@ export interface RunPromotions {
 }
 
 /**
- * The run's summary: counts, median minutes, cost, the promoted symbols, and the jobs that failed
- * after their last retry with their error.
+ * The run's summary: counts, median minutes, cost (work: its leases; and spend: what the GPU
+ * provider billed for its instances destroyed by then, when the summary says), the promoted symbols,
+ * and the jobs that failed after their last retry with their error.
  */
 export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions: RunPromotions | null = null): string {
   const s = m.summary;
+  // Instances still up when the run completed are billed later: the spend is what was known then.
+  const cost = s.spend === undefined ? `cost ${money(s.cost)}` : `work ${money(s.cost)}, spend ${money(s.spend)} so far`;
   const lines = [
-    `${STATUS_ICON[m.status]} <b>Run ${esc(m.runId)} ${m.status}</b> — ${s.succeeded}/${s.total_symbols} symbols, median ${minutes(s.median_train_minutes)}, cost ${money(s.cost)}`,
+    `${STATUS_ICON[m.status]} <b>Run ${esc(m.runId)} ${m.status}</b> — ${s.succeeded}/${s.total_symbols} symbols, median ${minutes(s.median_train_minutes)}, ${cost}`,
     `wall time ${minutes(s.total_wall_minutes)}`,
   ];
   if (promotions) {

@@ -9,7 +9,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const count = (jobs: RunView['jobs'], ...states: (keyof RunView['jobs'])[]) => states.reduce((sum, s) => sum + (jobs[s] ?? 0), 0);
 const eta = (minutes: number) => (minutes >= 90 ? `${(minutes / 60).toFixed(1)} h` : `${Math.ceil(minutes)} min`);
 
-/** One run on one line: how far it is, what it cost, when it should end. */
+/** One run on one line: how far it is, what it cost (work, and spend once an instance of it went), when it should end. */
 export function formatRunLine(r: RunView): string {
   const total = Object.values(r.jobs).reduce((a, b) => a + (b ?? 0), 0);
   const done = count(r.jobs, 'succeeded', 'failed', 'cancelled', 'skipped');
@@ -19,7 +19,7 @@ export function formatRunLine(r: RunView): string {
   }
   const failed = count(r.jobs, 'failed');
   if (failed) parts.push(`${failed} failed`);
-  parts.push(money(r.cost));
+  parts.push(r.spend ? `${money(r.cost)} work, ${money(r.spend)} spend` : money(r.cost));
   if (r.etaMinutes !== null) parts.push(`ETA ${eta(r.etaMinutes)}`);
   return `${RUN_ICON[r.status]} <code>${esc(r.runId)}</code> ${r.date} · ${r.trigger} — ${parts.join(' · ')}`;
 }
@@ -35,11 +35,17 @@ export function formatRecentRuns(r: QueryResponse<'runs.recent'>): string {
   return [`<b>Recent runs</b>`, ...r.runs.map(formatRunLine)].join('\n');
 }
 
-const window = (label: string, w: CostWindow) => `${label}: <b>${money(w.cost)}</b> — ${plural(w.jobs, 'job')}, ${w.trainHours.toFixed(1)} train hours, ${plural(w.runs, 'run')}`;
+/** Work (the leases of the jobs finished) and, from a scheduler that knows it, spend (what the GPU provider billed for the instances destroyed). */
+const window = (label: string, w: CostWindow) => {
+  const work = `${label}: work <b>${money(w.cost)}</b> — ${plural(w.jobs, 'job')}, ${w.trainHours.toFixed(1)} train hours, ${plural(w.runs, 'run')}`;
+  if (w.spend === undefined) return work;
+  return `${work}\n   spend <b>${money(w.spend)}</b> — ${plural(w.instances ?? 0, 'instance')} destroyed`;
+};
 
 export function formatCosts(c: QueryResponse<'runs.costs'>): string {
   const monday = new Date(c.week.since).toUTCString().slice(0, 11);
-  return ['💰 <b>Costs</b> (jobs finished, UTC)', window('Today', c.today), window(`This week (since ${monday})`, c.week)].join('\n');
+  const head = c.today.spend === undefined ? '💰 <b>Costs</b> (jobs finished, UTC)' : '💰 <b>Costs</b> (UTC) — work: the leases of jobs finished · spend: what the GPU provider billed';
+  return [head, window('Today', c.today), window(`This week (since ${monday})`, c.week)].join('\n');
 }
 
 export function formatGpus(capacity: CapacitySummary | null, slotsHeld: number | null, now: Date): string {

@@ -168,7 +168,10 @@ describe('the Telegram bot', () => {
     const subs = await Promise.all([
       services.answer('runs.active', async () => ({ runs: [run('daily-20261122')], slotsHeld: 12 })),
       services.answer('runs.recent', async ({ limit }) => ({ runs: [run('daily-20261122'), run('daily-20261121', { status: 'succeeded', etaMinutes: null, jobs: { succeeded: 300 }, cost: 3 })].slice(0, limit) })),
-      services.answer('runs.costs', async () => ({ today: { since: '2026-11-23T00:00:00.000Z', ...window }, week: { since: '2026-11-23T00:00:00.000Z', ...window, cost: 10 } })),
+      services.answer('runs.costs', async () => ({
+        today: { since: '2026-11-23T00:00:00.000Z', ...window, spend: 6.75, instances: 2 },
+        week: { since: '2026-11-23T00:00:00.000Z', ...window, cost: 10, spend: 24, instances: 5 },
+      })),
     ]);
     try {
       expect((await say(GROUP, VIEWER, '/status')).text).toBe(
@@ -178,7 +181,13 @@ describe('the Telegram bot', () => {
         'Recent runs\n▶️ daily-20261122 2026-11-22 · cron — 123/300 done · 12 running · 165 waiting · 3 failed · $1.23 · ETA 42 min\n✅ daily-20261121 2026-11-22 · cron — 300/300 done · $3.00',
       );
       expect((await say(GROUP, VIEWER, '/costs')).text).toBe(
-        '💰 Costs (jobs finished, UTC)\nToday: $2.50 — 40 jobs, 3.3 train hours, 2 runs\nThis week (since Mon, 23 Nov): $10.00 — 40 jobs, 3.3 train hours, 2 runs',
+        [
+          '💰 Costs (UTC) — work: the leases of jobs finished · spend: what the GPU provider billed',
+          'Today: work $2.50 — 40 jobs, 3.3 train hours, 2 runs',
+          '   spend $6.75 — 2 instances destroyed',
+          'This week (since Mon, 23 Nov): work $10.00 — 40 jobs, 3.3 train hours, 2 runs',
+          '   spend $24.00 — 5 instances destroyed',
+        ].join('\n'),
       );
       expect((await say(GROUP, VIEWER, '/gpus')).text).toBe('🖥 The broker has not reported capacity yet.\n🔌 12 jobs holding a slot now');
       const kv = await services.keyValue(capacityBucket(prefix));

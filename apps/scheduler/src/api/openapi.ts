@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RunSummary } from '@trainyard/contracts';
 import { CancelBody, ListJobsQuery, ListRunsQuery, StartRunBody, StatsQuery } from './api-schemas';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
@@ -12,6 +13,33 @@ function queryParameters(s: z.ZodType) {
 const idParameter = (what: string) => ({ name: 'id', in: 'path', required: true, description: `the ${what} id`, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' } });
 const problem = { description: 'refused: the message says why; for a bad body or query `issues` lists each field and reason' };
 const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+
+const WORK = "work cost: the leases of its jobs, each at its GPU price for the attempt's seconds";
+const SPEND = "spend: its share of what the GPU provider billed for the instances destroyed so far (compute while running, storage while they existed; boot, idle tail and failed instances included), from the broker's instance.destroyed";
+
+/** GET /runs/{id}: the stored run, its job counts, its work cost and its spend. */
+const runResponse = {
+  description: 'the run',
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          status: { type: 'string' },
+          jobCounts: { type: 'object', additionalProperties: { type: 'integer' }, description: 'its jobs by status' },
+          cost: { type: 'number', description: `${WORK}, so far` },
+          spend: { type: 'number', description: SPEND },
+          summary: {
+            anyOf: [schema(RunSummary), { type: 'null' }],
+            description: `the engine summary once the run completed: its \`cost\` is the ${WORK}; its \`spend\` the ${SPEND}, updated as later instances go`,
+          },
+        },
+        required: ['id', 'status', 'jobCounts', 'cost', 'spend', 'summary'],
+      },
+    },
+  },
+};
 
 /** OpenAPI 3.1 document of the scheduler's REST API, derived from the schemas that validate requests. */
 export function openApiDocument() {
@@ -27,7 +55,7 @@ export function openApiDocument() {
         },
         get: { summary: 'List runs, newest first', parameters: queryParameters(ListRunsQuery), responses: { '200': json('a page of runs'), '400': problem } },
       },
-      '/runs/{id}': { get: { summary: 'A run with its job counts and summary', parameters: [idParameter('run')], responses: { '200': json('the run'), '404': problem } } },
+      '/runs/{id}': { get: { summary: 'A run with its job counts, work cost, spend and summary', parameters: [idParameter('run')], responses: { '200': runResponse, '404': problem } } },
       '/runs/{id}/cancel': {
         post: {
           summary: 'Cancel every unfinished job of a run',

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AttemptEntity } from '../runs/attempt.entity';
 import { JobEntity } from '../runs/job.entity';
+import { runSpend } from '../runs/run-spend.store';
 import { RunEntity } from '../runs/run.entity';
 import type { ListJobsQuery, ListRunsQuery } from './api-schemas';
 
@@ -41,6 +42,12 @@ export class RunQueries {
   async jobCounts(runId: string): Promise<Record<string, number>> {
     const rows: { status: string; n: number }[] = await this.ds.query(`SELECT status, count(*)::int AS n FROM scheduler.jobs WHERE run_id = $1 GROUP BY status`, [runId]);
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  /** Work (the jobs' leases) and spend (the run's share of the instances destroyed so far). */
+  async costOf(runId: string): Promise<{ cost: number; spend: number }> {
+    const [row]: { cost: number }[] = await this.ds.query(`SELECT coalesce(sum(cost), 0)::float AS cost FROM scheduler.jobs WHERE run_id = $1`, [runId]);
+    return { cost: Math.round(row.cost * 1e6) / 1e6, spend: await runSpend(this.ds, runId) };
   }
 
   attempts(jobId: string): Promise<AttemptEntity[]> {

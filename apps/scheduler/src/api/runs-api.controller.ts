@@ -35,11 +35,15 @@ export class RunsApiController {
     return this.queries.listRuns(q);
   }
 
+  /**
+   * The run with its job counts, its work cost (its jobs' leases) and its spend (its share of what
+   * the GPU provider billed for the instances destroyed so far), both up to now even while it runs.
+   */
   @Get(':id')
   async get(@Param('id', IdParam) id: string) {
     const run = await this.store.findRun(id);
     if (!run) throw new NotFoundException(`no run ${id}`);
-    return { ...run, jobCounts: await this.queries.jobCounts(id) };
+    return { ...run, jobCounts: await this.queries.jobCounts(id), ...(await this.queries.costOf(id)) };
   }
 
   /** Waiting jobs are cancelled at once, running ones are stopped on their agents. */

@@ -30,7 +30,7 @@ export interface JobTally {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function runView(run: RunEntity, tally: JobTally | undefined, eta: number | null): RunView {
+export function runView(run: RunEntity, tally: JobTally | undefined, eta: number | null, spend = 0): RunView {
   return {
     runId: run.id,
     date: run.date,
@@ -45,6 +45,7 @@ export function runView(run: RunEntity, tally: JobTally | undefined, eta: number
     totalJobs: run.totalJobs,
     jobs: tally?.jobs ?? {},
     cost: Math.round((tally?.cost ?? 0) * 1e6) / 1e6,
+    spend,
     etaMinutes: eta,
   };
 }

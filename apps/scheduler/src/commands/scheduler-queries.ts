@@ -5,6 +5,7 @@ import { TERMINAL_JOB_STATES, type CostWindow, type JobView, type QueryResponseI
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { JobEntity } from '../runs/job.entity';
+import { RunSpendStore } from '../runs/run-spend.store';
 import { RunEntity } from '../runs/run.entity';
 import { etaMinutes, runView, type JobTally } from './run-views';
 
@@ -17,6 +18,7 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
     private readonly ds: DataSource,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
+    private readonly spend: RunSpendStore,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -61,7 +63,10 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
     return { run: null, job: view };
   }
 
-  /** What finished jobs cost (the figures run summaries add up), since midnight UTC and since Monday. */
+  /**
+   * Since midnight UTC and since Monday: what finished jobs cost (work: their leases, the figures run
+   * summaries' `cost` adds up) and what the instances destroyed cost (spend: what the provider billed).
+   */
   async costs(): Promise<QueryResponseInput<'runs.costs'>> {
     const now = this.clock.now();
     const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
@@ -75,10 +80,11 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
        FROM scheduler.jobs WHERE finished_at >= $1`,
       [since],
     );
-    return { since: since.toISOString(), cost: row.cost, jobs: row.jobs, trainHours: row.hours, runs: row.runs };
+    const { spend, instances } = await this.spend.spendSince(since);
+    return { since: since.toISOString(), cost: row.cost, jobs: row.jobs, trainHours: row.hours, runs: row.runs, spend, instances };
   }
 
-  /** Runs with their jobs counted by status, their cost so far, and for running ones an ETA. */
+  /** Runs with their jobs counted by status, their work cost and spend so far, and for running ones an ETA. */
   private async views(runs: RunEntity[]): Promise<RunView[]> {
     if (runs.length === 0) return [];
     const ids = runs.map((r) => r.id);
@@ -93,6 +99,7 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
       t.cost += r.cost;
       tallies.set(r.run_id, t);
     }
+    const spend = await this.spend.spendOfRuns(ids);
     const running = runs.filter((r) => r.status === 'running').map((r) => r.id);
     const open = running.length
       ? await this.ds.getRepository(JobEntity).find({
@@ -103,7 +110,7 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
     const now = this.clock.now();
     return runs.map((run) => {
       const eta = run.status === 'running' ? etaMinutes(open.filter((j) => j.runId === run.id), run.maxConcurrent, now) : null;
-      return runView(run, tallies.get(run.id), eta);
+      return runView(run, tallies.get(run.id), eta, spend.get(run.id) ?? 0);
     });
   }
 }

@@ -23,8 +23,8 @@ export class CompletionService {
 
   async check(runId: string): Promise<void> {
     const now = this.clock.now();
-    const run = await this.store.closeRun(runId, (r, jobs) => {
-      const summary = summarize(jobs, r.skipped, r.startedAt ?? r.createdAt, now);
+    const run = await this.store.closeRun(runId, (r, jobs, spend) => {
+      const summary = summarize(jobs, r.skipped, r.startedAt ?? r.createdAt, now, spend);
       return { summary, status: runStatusOf(summary), completedAt: now };
     });
     if (run) await this.publish(run);
@@ -48,9 +48,18 @@ export class CompletionService {
     }
   }
 
-  private async publishOnce(run: RunEntity, summary: NonNullable<RunEntity['summary']>): Promise<void> {
+  /** Writes the summary artifact again, after an instance.destroyed added spend to a published run; called under the run's lock. */
+  async rewriteSummary(run: RunEntity): Promise<void> {
+    if (run.summary) await this.putSummary(run, run.summary);
+  }
+
+  private putSummary(run: RunEntity, summary: NonNullable<RunEntity['summary']>) {
     const body = JSON.stringify({ run_id: run.id, date: run.date, status: run.status, ...summary }, null, 2);
-    const put = await this.artifacts.put(summaryKey(run.id), body, 'application/json');
+    return this.artifacts.put(summaryKey(run.id), body, 'application/json');
+  }
+
+  private async publishOnce(run: RunEntity, summary: NonNullable<RunEntity['summary']>): Promise<void> {
+    const put = await this.putSummary(run, summary);
     await withTraceContext(run.traceContext, () =>
       this.bus.publish(
         'run.completed',
@@ -59,7 +68,10 @@ export class CompletionService {
         { id: `${run.id}-completed-${run.completedAt?.getTime() ?? 0}` },
       ),
     );
-    await this.store.markCompletionPublished(run.id, put.uri);
+    // Spend recorded since the summary was put (an instance destroyed meanwhile) goes into the artifact too.
+    await this.store.markCompletionPublished(run.id, put.uri, async (stored) => {
+      if (stored.summary && stored.completedAt?.getTime() === run.completedAt?.getTime() && stored.summary.spend !== summary.spend) await this.putSummary(stored, stored.summary);
+    });
     const s = summary;
     // In the run's trace, whoever completed it (a handler, a reconcile), so the line leads to it.
     withTraceContext(run.traceContext, () =>

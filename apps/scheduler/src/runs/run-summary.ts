@@ -15,8 +15,11 @@ function errorOf(j: JobEntity): string | null {
   return j.errorMessage ? `${j.errorType ?? 'unknown'}: ${j.errorMessage}` : j.errorType;
 }
 
-/** The run's engine summary, from its jobs once every one is terminal. */
-export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: string }[], startedAt: Date, finishedAt: Date): RunSummary {
+/**
+ * The run's engine summary, from its jobs once every one is terminal. `cost` is the work (its leases);
+ * `spend` what the GPU provider billed for the instances destroyed so far, in the run's share.
+ */
+export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: string }[], startedAt: Date, finishedAt: Date, spend = 0): RunSummary {
   const by_symbol: RunSummary['by_symbol'] = {};
   const minutes: number[] = [];
   let cost = 0;
@@ -45,6 +48,7 @@ export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: 
     median_train_minutes: round(median(minutes), 4),
     total_wall_minutes: round(Math.max(0, finishedAt.getTime() - startedAt.getTime()) / 60_000, 4),
     cost: round(cost, 6),
+    spend: round(spend, 6),
     by_symbol,
   };
 }

@@ -4,12 +4,14 @@ import type { EventMessage } from '@trainyard/contracts';
 import { Consume } from '@trainyard/messaging';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { RunIntakeService } from './run-intake.service';
+import { RunSpendService } from './run-spend.service';
 
 @Controller()
 export class RunsController {
   constructor(
     private readonly intake: RunIntakeService,
     private readonly lifecycle: JobLifecycleService,
+    private readonly spend: RunSpendService,
   ) {}
 
   @Consume('run.requested')
@@ -55,5 +57,11 @@ export class RunsController {
   @Consume('lease.lost')
   onLeaseLost(@Payload() m: EventMessage<'lease.lost'>) {
     return this.lifecycle.failed({ jobId: m.jobId, attempt: m.attempt, errorType: 'agent_lost', retryable: true, message: `lease ${m.leaseId} on ${m.agentId} lost: ${m.reason}` });
+  }
+
+  /** What the GPU provider billed for an instance, charged to the runs that used it (spend, beside the leases' work cost). */
+  @Consume('instance.destroyed')
+  onInstanceDestroyed(@Payload() m: EventMessage<'instance.destroyed'>) {
+    return this.spend.destroyed(m);
   }
 }

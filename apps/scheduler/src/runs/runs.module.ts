@@ -11,13 +11,15 @@ import { JobLifecycleService } from './job-lifecycle.service';
 import { OperatorActions } from './operator-actions.service';
 import { ReconcilerService } from './reconciler.service';
 import { RunIntakeService } from './run-intake.service';
+import { RunSpendService } from './run-spend.service';
+import { RunSpendStore } from './run-spend.store';
 import { RunsController } from './runs.controller';
 import { SchedulerStore } from './scheduler.store';
 
 @Module({
   controllers: [RunsController],
-  providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService],
-  exports: [Clock, SchedulerStore, JobLifecycleService, OperatorActions],
+  providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService, RunSpendStore, RunSpendService],
+  exports: [Clock, SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions],
 })
 export class RunsModule implements OnModuleInit {
   constructor(

@@ -6,6 +6,7 @@ import { AttemptEntity, type AttemptStatus } from './attempt.entity';
 import { JobEntity } from './job.entity';
 import { LedgerEntryEntity } from './ledger-entry.entity';
 import { RunEntity } from './run.entity';
+import { runSpend } from './run-spend.store';
 
 /** The scheduler's tables. Every change that races with another handler locks the rows it reads. */
 @Injectable()
@@ -154,14 +155,18 @@ export class SchedulerStore {
       .getMany();
   }
 
-  /** Decides the run's outcome once every job is terminal; false if already decided or jobs remain. */
-  async closeRun(runId: string, decide: (run: RunEntity, jobs: JobEntity[]) => Partial<RunEntity>): Promise<RunEntity | null> {
+  /**
+   * Decides the run's outcome once every job is terminal; false if already decided or jobs remain.
+   * `spend` is the run's share of the instances destroyed so far, read under the run's lock, so an
+   * instance.destroyed handled meanwhile either is in it or updates the summary after (RunSpendStore.record).
+   */
+  async closeRun(runId: string, decide: (run: RunEntity, jobs: JobEntity[], spend: number) => Partial<RunEntity>): Promise<RunEntity | null> {
     return this.ds.transaction(async (em) => {
       const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
       if (!run || run.status !== 'running') return null;
       const jobs = await em.getRepository(JobEntity).find({ where: { runId }, order: { symbol: 'ASC' } });
       if (jobs.some((j) => !TERMINAL_JOB_STATES.has(j.status))) return null;
-      Object.assign(run, decide(run, jobs));
+      Object.assign(run, decide(run, jobs, await runSpend(em, runId)));
       await em.getRepository(RunEntity).save(run);
       return run;
     });
@@ -205,7 +210,17 @@ export class SchedulerStore {
     );
   }
 
-  async markCompletionPublished(runId: string, summaryUri: string | null): Promise<void> {
-    await this.ds.getRepository(RunEntity).update({ id: runId }, { completionPublished: true, summaryUri });
+  /**
+   * Marks run.completed as published. `then` runs under the run's lock with the stored run: spend
+   * recorded since the summary was written is in it, and later spend waits for this to commit.
+   */
+  async markCompletionPublished(runId: string, summaryUri: string | null, then?: (run: RunEntity) => Promise<void>): Promise<void> {
+    await this.ds.transaction(async (em) => {
+      const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
+      if (!run) return;
+      await em.getRepository(RunEntity).update({ id: runId }, { completionPublished: true, summaryUri });
+      Object.assign(run, { completionPublished: true, summaryUri });
+      await then?.(run);
+    });
   }
 }
