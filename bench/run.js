@@ -9,6 +9,7 @@ const { join } = require('node:path');
 const suites = [
   () => require('../apps/scheduler/dist/bench/scheduler.bench.js').runSchedulerBench(),
   () => require('../apps/trainer-agent/dist/bench/agent.bench.js').runAgentBench(),
+  () => require('../apps/gpu-broker/dist/bench/bootstrap.bench.js').runBrokerBench(),
 ];
 
 (async () => {

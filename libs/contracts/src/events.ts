@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CheckpointRef, Driver, JobSpec } from './job-spec';
+import { INSTANCE_STATES, type InstanceStatus } from './states';
 import {
   Artifact,
   Costs,
@@ -279,12 +280,28 @@ const instanceRef = {
 };
 export const InstanceCreated = event({ ...instanceRef, offerId: z.number().int().positive() });
 export const InstanceReady = event({ ...instanceRef, agentId: Id, provisionSeconds: z.number().nonnegative() });
+/** What an instance cost, split among the runs that caused it: their leases' share of its busy time, or the run that rented it when it never worked. */
+export const RunSpend = z.object({ runId: Id, cost: z.number().nonnegative() });
 export const InstanceDestroyed = event({
   ...instanceRef,
   reason: z.enum(['idle', 'max_runtime', 'run_completed', 'failed', 'outbid', 'orphan', 'shutdown']),
   detail: z.string().max(2000),
+  /** From the create call to the API's confirmation that it is gone. */
   seconds: z.number().nonnegative(),
+  /** What the account pays: compute while running plus storage while it existed, at the prices in force. */
   cost: z.number().nonnegative(),
+  compute: z.number().nonnegative(),
+  storage: z.number().nonnegative(),
+  runs: z.array(RunSpend).max(1000),
+});
+/** One move of an instance along its state machine (libs/contracts states.ts), written before it is announced. */
+export const InstanceTransitioned = event({
+  row: Id,
+  instanceId: z.number().int().positive().nullable(),
+  label: z.string().max(256),
+  from: z.enum(INSTANCE_STATES as [InstanceStatus, ...InstanceStatus[]]),
+  to: z.enum(INSTANCE_STATES as [InstanceStatus, ...InstanceStatus[]]),
+  detail: z.string().max(2000),
 });
 /** Something a person should know about renting: the daily budget is spent, the API refuses the key, a destroy keeps failing. */
 export const InstanceAlert = event({

@@ -37,3 +37,33 @@ const LEASE_TRANSITIONS: Record<LeaseStatus, readonly LeaseStatus[]> = {
 export function canTransitionLease(from: LeaseStatus, to: LeaseStatus): boolean {
   return LEASE_TRANSITIONS[from].includes(to);
 }
+
+/**
+ * A rented instance, from the row written before the API is asked to the API's confirmation that it
+ * is gone. `creating`: the create call may be in flight (a crash here leaves only the label to find);
+ * `booting`: the API has it, the container is pulling or starting; `bootstrapping`: the agent is being
+ * copied and started over SSH; `ready`/`busy`: an agent with no lease / with leases; `draining`: takes
+ * no new work (past its runtime) and goes once its leases end; `destroying`: asked until the API confirms.
+ */
+export type InstanceStatus = 'creating' | 'booting' | 'bootstrapping' | 'ready' | 'busy' | 'draining' | 'destroying' | 'destroyed';
+const INSTANCE_TRANSITIONS: Record<InstanceStatus, readonly InstanceStatus[]> = {
+  // A create refused before it acted leaves nothing to destroy.
+  creating: ['booting', 'destroying', 'destroyed'],
+  booting: ['bootstrapping', 'destroying'],
+  bootstrapping: ['ready', 'destroying'],
+  ready: ['busy', 'draining', 'destroying'],
+  busy: ['ready', 'draining', 'destroying'],
+  draining: ['destroying'],
+  destroying: ['destroyed'],
+  destroyed: [],
+};
+export const INSTANCE_STATES = Object.keys(INSTANCE_TRANSITIONS) as InstanceStatus[];
+/** Every state in which the instance may exist on the provider's side, and so may bill. */
+export const LIVE_INSTANCE_STATES: readonly InstanceStatus[] = INSTANCE_STATES.filter((s) => s !== 'destroyed');
+/** States from which a transition to `to` is allowed. */
+export function instanceStatesInto(to: InstanceStatus): InstanceStatus[] {
+  return INSTANCE_STATES.filter((from) => INSTANCE_TRANSITIONS[from].includes(to));
+}
+export function canTransitionInstance(from: InstanceStatus, to: InstanceStatus): boolean {
+  return INSTANCE_TRANSITIONS[from].includes(to);
+}

@@ -64,6 +64,7 @@ export const Events = {
   InstanceCreated: contract('instance.created', E.InstanceCreated),
   InstanceReady: contract('instance.ready', E.InstanceReady),
   InstanceDestroyed: contract('instance.destroyed', E.InstanceDestroyed),
+  InstanceTransitioned: contract('instance.transitioned', E.InstanceTransitioned),
   InstanceAlert: contract('instance.alert', E.InstanceAlert),
 } as const;
 

@@ -78,9 +78,9 @@ export class BrokerStore {
     return (await this.ds.getRepository(LeaseRequestEntity).count({ where: { status: 'pending' } })) > 0;
   }
 
-  /** Rented agents placement may use, with what one of their GPUs costs an hour; others (still booting, being destroyed) are left out. */
+  /** Rented agents placement may use, with what one of their GPUs costs an hour; others (still booting, draining, being destroyed) are left out. */
   async rentedAgents(em: EntityManager): Promise<Map<string, number>> {
-    const rows = await em.getRepository(InstanceEntity).find({ where: { status: 'ready' } });
+    const rows = await em.getRepository(InstanceEntity).find({ where: { status: In(['ready', 'busy']) } });
     return new Map(rows.filter((r) => r.agentId).map((r) => [r.agentId!, r.pricePerHour / r.numGpus]));
   }
 

@@ -1,6 +1,6 @@
 import { Global, Injectable, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Priority, type GpuInfo } from '@trainyard/contracts';
+import { LIVE_INSTANCE_STATES, Priority, type GpuInfo } from '@trainyard/contracts';
 import { MetricsModule, MetricsRegistry } from '@trainyard/runtime';
 
 const ACTIVE_LEASES = `status IN ('assigned', 'running')`;
@@ -57,7 +57,7 @@ export class BrokerMetrics {
       name: 'trainyard_instances_alive',
       help: 'Rented instances not destroyed (creating to destroying), by provider and status',
       labelNames: ['provider', 'status'],
-      zeros: ['creating', 'provisioning', 'bootstrapping', 'ready', 'destroying'].map((status) => ({ provider: 'vast', status })),
+      zeros: LIVE_INSTANCE_STATES.map((status) => ({ provider: 'vast', status })),
       sample: async () => {
         const rows: { status: string; n: number }[] = await ds.query(`SELECT status, count(*)::int AS n FROM broker.instances WHERE status <> 'destroyed' GROUP BY status`);
         return rows.map((r) => ({ labels: { provider: 'vast', status: r.status }, value: r.n }));

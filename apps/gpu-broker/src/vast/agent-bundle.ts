@@ -28,10 +28,38 @@ export interface AgentBundle {
  * workspace: the agent's dist, the libraries' dists, and only the npm packages the agent requires
  * (read from its compiled files, then their declared dependencies), not the whole node_modules.
  */
+/** This process's own Node binary, gzipped once (gunzip is on every image; compressing it at each bootstrap cost seconds of CPU). */
+export interface NodeBinary {
+  path: string;
+  /** Of the binary itself: an instance whose node.sha256 says so already has it. */
+  sha256: string;
+}
+
 @Injectable()
 export class AgentBundler {
   private readonly log = new Logger('AgentBundle');
   private building: Promise<AgentBundle> | null = null;
+  private compressing: Promise<NodeBinary> | null = null;
+
+  node(outDir: string): Promise<NodeBinary> {
+    this.compressing ??= this.compressNode(outDir).catch((err) => {
+      this.compressing = null;
+      throw err;
+    });
+    return this.compressing;
+  }
+
+  private async compressNode(outDir: string): Promise<NodeBinary> {
+    const started = Date.now();
+    const sha256 = await sha256File(process.execPath);
+    mkdirSync(outDir, { recursive: true });
+    const path = join(outDir, `node-${process.version}-${sha256.slice(0, 16)}.gz`);
+    if (!existsSync(path)) {
+      await run('sh', ['-c', 'gzip -6 -c "$1" > "$2.part" && mv "$2.part" "$2"', 'sh', process.execPath, path]);
+      this.log.log(`node ${process.version} gzipped to ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${Date.now() - started} ms`);
+    }
+    return { path, sha256 };
+  }
 
   bundle(outDir: string): Promise<AgentBundle> {
     this.building ??= this.build(outDir).catch((err) => {

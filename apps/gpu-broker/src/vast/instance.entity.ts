@@ -1,25 +1,37 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { InstanceStatus } from '@trainyard/contracts';
+
+const bigintOrNull = { to: (v: number | null) => v, from: (v: string | null) => (v == null ? null : Number(v)) };
 
 /**
- * `creating` is written before the API is asked, so a crash between create and record still leaves
- * the label behind for the reaper; `destroying` stays until the API confirms the instance is gone.
+ * One rented instance. The row is written (`creating`) before the API is asked, so a crash between
+ * create and record still leaves the label behind for the reaper; every later move is a guarded
+ * transition of the contracts' instance state machine (InstanceStore.transition).
  */
-export type InstanceStatus = 'creating' | 'provisioning' | 'bootstrapping' | 'ready' | 'destroying' | 'destroyed';
-export const LIVE_INSTANCE: InstanceStatus[] = ['creating', 'provisioning', 'bootstrapping', 'ready', 'destroying'];
-
 @Entity({ name: 'instances' })
 export class InstanceEntity {
   @PrimaryColumn('text') id!: string;
   @Column('text', { unique: true }) label!: string;
   /** The broker process that rents and tunnels to it; rows of a process that stopped beating are orphans. */
   @Column('text', { name: 'boot_id' }) bootId!: string;
-  @Column('bigint', { name: 'vast_id', nullable: true, transformer: { to: (v) => v, from: (v) => (v == null ? null : Number(v)) } }) vastId!: number | null;
-  @Column('bigint', { name: 'offer_id', transformer: { to: (v) => v, from: (v) => Number(v) } }) offerId!: number;
+  @Column('bigint', { name: 'vast_id', nullable: true, transformer: bigintOrNull }) vastId!: number | null;
+  @Column('bigint', { name: 'offer_id', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } }) offerId!: number;
   @Column('text') status!: InstanceStatus;
+  /** Bumped by every transition: the id of its event. */
+  @Column('int') version!: number;
+  /** The run whose waiting job made the broker rent it: it pays for an instance that never worked. */
+  @Column('text', { name: 'run_id', nullable: true }) runId!: string | null;
   @Column('text', { name: 'gpu_name' }) gpuName!: string;
   @Column('int', { name: 'num_gpus' }) numGpus!: number;
   @Column('double precision', { name: 'gpu_memory_gb' }) gpuMemoryGb!: number;
+  /** Compute plus storage, $/h, as now in force (an accepted increase included). */
   @Column('double precision', { name: 'price_per_hour' }) pricePerHour!: number;
+  /** The disk's part of the price: billed from create to destroy, running or not. */
+  @Column('double precision', { name: 'storage_per_hour' }) storagePerHour!: number;
+  /** Compute billed up to `runningSince` (or up to when it stopped running). */
+  @Column('double precision', { name: 'compute_spent' }) computeSpent!: number;
+  /** Since when compute bills at the current price; null while not running. */
+  @Column('timestamptz', { name: 'running_since', nullable: true }) runningSince!: Date | null;
   @Column('boolean') interruptible!: boolean;
   @Column('text', { name: 'agent_id', nullable: true }) agentId!: string | null;
   @Column('text', { name: 'ssh_host', nullable: true }) sshHost!: string | null;

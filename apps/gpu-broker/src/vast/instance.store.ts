@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { instanceStatesInto, LIVE_INSTANCE_STATES, type InstanceStatus } from '@trainyard/contracts';
 import { DataSource, In, type EntityManager } from 'typeorm';
-import { InstanceEntity, LIVE_INSTANCE, type InstanceStatus } from './instance.entity';
+import { InstanceEntity } from './instance.entity';
+import { instanceSpend } from './instance-spend';
 
 /** The broker's record of every instance it rented, written before each call to the API. */
 @Injectable()
@@ -15,8 +17,26 @@ export class InstanceStore {
     await this.repo().insert(row);
   }
 
-  async update(id: string, fields: Partial<InstanceEntity>): Promise<void> {
+  /** Fields that are not the state (price, spend, where SSH answers); the state moves only through transition(). */
+  async update(id: string, fields: Partial<Omit<InstanceEntity, 'status' | 'version'>>): Promise<void> {
     await this.repo().update({ id }, fields);
+  }
+
+  /**
+   * Moves the row to `to` if the state machine allows it from the state the row has now, in one
+   * conditional write; returns the new version, or null when the move was not allowed (another path
+   * got there first: a destroy after a destroy, a stale handler).
+   */
+  async transition(id: string, to: InstanceStatus, fields: Partial<Omit<InstanceEntity, 'status' | 'version'>> = {}): Promise<number | null> {
+    const result = await this.repo()
+      .createQueryBuilder()
+      .update(InstanceEntity)
+      .set({ ...fields, status: to, version: () => 'version + 1' })
+      .where('id = :id AND status IN (:...from)', { id, from: instanceStatesInto(to) })
+      .returning(['version'])
+      .execute();
+    const raw = result.raw as Array<{ version: number }>;
+    return raw.length === 1 ? Number(raw[0].version) : null;
   }
 
   get(id: string): Promise<InstanceEntity | null> {
@@ -24,7 +44,7 @@ export class InstanceStore {
   }
 
   live(em?: EntityManager): Promise<InstanceEntity[]> {
-    return this.repo(em).find({ where: { status: In(LIVE_INSTANCE) }, order: { createdAt: 'ASC' } });
+    return this.repo(em).find({ where: { status: In([...LIVE_INSTANCE_STATES]) }, order: { createdAt: 'ASC' } });
   }
 
   withStatus(statuses: InstanceStatus[]): Promise<InstanceEntity[]> {
@@ -52,21 +72,28 @@ export class InstanceStore {
 
   /** Live rows of broker processes that stopped beating: nothing holds their tunnel any more. */
   async orphans(alive: Set<string>): Promise<InstanceEntity[]> {
-    const rows = await this.repo().find({ where: { status: In(LIVE_INSTANCE.filter((s) => s !== 'destroying')) } });
+    const rows = await this.repo().find({ where: { status: In(LIVE_INSTANCE_STATES.filter((s) => s !== 'destroying')) } });
     return rows.filter((r) => !alive.has(r.bootId));
   }
 
-  /** Rows whose lifetime overlaps [since, now): what was spent in that window, at each row's latest price (an accepted increase errs high). */
+  /** What the account paid in [since, now) for every instance that existed then, as the bill counts it. */
   async spentSince(since: Date, now: Date): Promise<number> {
     const rows = await this.repo()
       .createQueryBuilder('i')
       .where('i.destroyed_at IS NULL OR i.destroyed_at > :since', { since })
       .andWhere('i.vast_id IS NOT NULL')
       .getMany();
-    return rows.reduce((sum, r) => {
-      const from = Math.max(r.createdAt.getTime(), since.getTime());
-      const to = (r.destroyedAt ?? now).getTime();
-      return sum + (Math.max(0, to - from) / 3_600_000) * r.pricePerHour;
-    }, 0);
+    return rows.reduce((sum, r) => sum + instanceSpend(r, now).total - instanceSpend(r, new Date(Math.max(since.getTime(), r.createdAt.getTime()))).total, 0);
+  }
+
+  /** Seconds of finished and running leases on an agent, per run: how an instance's spend is shared. */
+  async leaseSecondsByRun(agentId: string, now: Date): Promise<Map<string, number>> {
+    const rows: Array<{ run_id: string; seconds: number }> = await this.ds.query(
+      `SELECT spec->>'runId' AS run_id,
+              sum(extract(epoch FROM (coalesce(ended_at, $2) - coalesce(started_at, created_at))))::float AS seconds
+         FROM broker.leases WHERE agent_id = $1 GROUP BY 1`,
+      [agentId, now],
+    );
+    return new Map(rows.map((r) => [r.run_id, Math.max(0, Number(r.seconds))]));
   }
 }

@@ -30,15 +30,30 @@ export function offerQuery(req: OfferRequirements): VastOfferQuery {
   };
 }
 
-/** What an instance from this offer costs per hour: compute (on-demand, or the minimum bid) plus the disk it needs. */
+/**
+ * What an instance from this offer costs per hour, as billed: compute (on-demand, or the minimum bid)
+ * while it runs, and the disk it needs (storage_cost is $/GB/month) for as long as it exists.
+ */
+export function priceParts(offer: VastOffer, req: Pick<OfferRequirements, 'diskGb' | 'interruptible'>): { compute: number; storage: number } {
+  const storage = (req.diskGb * (offer.storage_cost ?? 0)) / 30 / 24;
+  if (req.interruptible && offer.min_bid != null) return { compute: offer.min_bid, storage };
+  // Without dph_base, dph_total is the whole price for the searched disk.
+  return offer.dph_base != null ? { compute: offer.dph_base, storage } : { compute: Math.max(0, offer.dph_total - storage), storage };
+}
+
 export function hourlyPrice(offer: VastOffer, req: Pick<OfferRequirements, 'diskGb' | 'interruptible'>): number {
-  const compute = req.interruptible && offer.min_bid != null ? offer.min_bid : (offer.dph_base ?? offer.dph_total);
-  const storage = offer.dph_base != null || req.interruptible ? (req.diskGb * (offer.storage_cost ?? 0)) / 30 / 24 : 0;
+  const { compute, storage } = priceParts(offer, req);
   return compute + storage;
 }
 
+export interface RankedOffer {
+  offer: VastOffer;
+  pricePerHour: number;
+  storagePerHour: number;
+}
+
 /** Offers that meet every requirement, cheapest first; the API's filters are not trusted to have done it. */
-export function rankOffers(offers: VastOffer[], req: OfferRequirements): Array<{ offer: VastOffer; pricePerHour: number }> {
+export function rankOffers(offers: VastOffer[], req: OfferRequirements): RankedOffer[] {
   const wanted = new Set(req.gpuTypes.map((g) => g.toLowerCase()));
   return offers
     .filter((o) => o.num_gpus === req.numGpus)
@@ -47,7 +62,10 @@ export function rankOffers(offers: VastOffer[], req: OfferRequirements): Array<{
     .filter((o) => wanted.size === 0 || wanted.has(o.gpu_name.toLowerCase()))
     .filter((o) => (o.direct_port_count ?? 1) >= 1)
     .filter((o) => !req.interruptible || o.min_bid != null)
-    .map((offer) => ({ offer, pricePerHour: hourlyPrice(offer, req) }))
+    .map((offer) => {
+      const { compute, storage } = priceParts(offer, req);
+      return { offer, pricePerHour: compute + storage, storagePerHour: storage };
+    })
     .filter((o) => o.pricePerHour <= req.maxPricePerHour)
     .sort((a, b) => a.pricePerHour - b.pricePerHour || a.offer.id - b.offer.id);
 }

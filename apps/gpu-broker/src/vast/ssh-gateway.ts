@@ -20,10 +20,28 @@ export interface ExecResult {
   stderr: string;
 }
 
+export interface ExecOptions {
+  stdin?: Readable | Buffer | string;
+  /** The command's channel is closed and the call fails after this long (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** A remote command that did not finish in time; its channel was closed. */
+export class SshTimeoutError extends Error {
+  override name = 'SshTimeoutError';
+}
+
+const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+
 /** One SSH connection to an instance: commands, uploads through stdin, and a tunnel back to us. */
 export interface SshSession {
   readonly hostKeySha256: string;
-  exec(command: string, stdin?: Readable | Buffer | string): Promise<ExecResult>;
+  /**
+   * Resolves when the command's channel closes, which is when every process holding its stdout or
+   * stderr has let go: a command that leaves a background job attached would hang, so every call has
+   * a deadline.
+   */
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Connections to 127.0.0.1:<returned port> on the instance reach `target` on this side; `port` 0 lets the instance pick. */
   tunnelBack(target: { host: string; port: number }, port?: number): Promise<number>;
   onClose(listener: (why: string) => void): void;
@@ -87,17 +105,24 @@ function session(client: Client, hostKeySha256: string, closeListeners: Array<(w
   });
   return {
     hostKeySha256,
-    exec: (command, stdin) =>
+    exec: (command, { stdin, timeoutMs = DEFAULT_EXEC_TIMEOUT_MS } = {}) =>
       new Promise((resolve, reject) => {
         client.exec(command, (err, channel: ClientChannel) => {
           if (err) return reject(err);
           const out: Buffer[] = [];
           const errOut: Buffer[] = [];
+          let code: number | null = null;
+          const timer = setTimeout(() => {
+            reject(new SshTimeoutError(`\`${command.slice(0, 120)}\` did not finish within ${timeoutMs / 1000} s`));
+            channel.close();
+          }, timeoutMs);
           channel.on('data', (d: Buffer) => out.push(d));
           channel.stderr.on('data', (d: Buffer) => errOut.push(d));
-          let code: number | null = null;
           channel.on('exit', (c: number | null) => (code = c));
-          channel.on('close', () => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() }));
+          channel.on('close', () => {
+            clearTimeout(timer);
+            resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
+          });
           if (stdin === undefined) channel.end();
           else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
           else stdin.pipe(channel);

@@ -35,6 +35,11 @@ export interface CreateInstanceBody {
 export type CreateResult = { ok: true; instanceId: number; instanceApiKey: string | null } | { ok: false; instanceId: number | null; error: VastApiError };
 
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
+/** A 429 is refused before anything happens; a 5xx may come after the call acted. */
+const RETRYABLE_BEFORE_ACTING = new Set([429]);
+
+/** An answer that does not say whether a call that changes something acted: a 5xx, or none at all. */
+export const mayHaveActed = (err: VastApiError) => err.status === 0 || err.status >= 500;
 
 /**
  * Vast.ai's REST API (console.vast.ai/api/v0 and v1), as documented: Bearer auth, JSON bodies.
@@ -56,14 +61,21 @@ export class VastApi {
     return body.offers ?? [];
   }
 
-  /** Creating can fail after the instance exists (an insufficient bid): the id is then still returned, for destroying. */
+  /**
+   * Creating can fail after the instance exists (an insufficient bid): the id is then still returned,
+   * for destroying. Only a 429 is retried here: a 5xx or a lost answer may come after the create
+   * acted, and a second create would rent a second instance (or be told the offer is gone); the
+   * caller looks the instance up by its label instead (`mayHaveActed`).
+   */
   async createInstance(offerId: number, create: CreateInstanceBody): Promise<CreateResult> {
     try {
-      const body = await this.request<{ success?: boolean; new_contract?: number; instance_api_key?: string; error?: string; msg?: string }>('PUT', `/api/v0/asks/${offerId}/`, {
-        client_id: 'me',
-        cancel_unavail: true,
-        ...create,
-      });
+      const body = await this.request<{ success?: boolean; new_contract?: number; instance_api_key?: string; error?: string; msg?: string }>(
+        'PUT',
+        `/api/v0/asks/${offerId}/`,
+        { client_id: 'me', cancel_unavail: true, ...create },
+        undefined,
+        { retryAfterActing: false },
+      );
       if (body.success === false || typeof body.new_contract !== 'number') {
         const error = new VastApiError(200, body.error ?? null, body.msg ?? 'create did not succeed', body);
         return { ok: false, instanceId: typeof body.new_contract === 'number' ? body.new_contract : null, error };
@@ -74,6 +86,16 @@ export class VastApi {
       const contract = (err.body as { new_contract?: unknown } | null)?.new_contract;
       return { ok: false, instanceId: typeof contract === 'number' ? contract : null, error: err };
     }
+  }
+
+  /** The live instance carrying `label`, or null: how a create whose answer was lost is found. */
+  async findByLabel(label: string): Promise<VastInstance | null> {
+    const page: { instances?: VastInstance[] } = await this.request('GET', '/api/v1/instances/', undefined, {
+      limit: JSON.stringify(25),
+      select_cols: JSON.stringify(['id', 'label', 'actual_status', 'intended_status', 'cur_state', 'start_date', 'dph_total']),
+      select_filters: JSON.stringify({ label: { eq: label } }),
+    });
+    return page.instances?.find((i) => i.label === label) ?? null;
   }
 
   /** null when the instance no longer exists (the API answers `{"instances": null}` or 404). */
@@ -138,7 +160,8 @@ export class VastApi {
     return this.request('GET', '/api/v0/users/current/');
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string>): Promise<T> {
+  private async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string>, opts: { retryAfterActing?: boolean } = {}): Promise<T> {
+    const retryable = opts.retryAfterActing === false ? RETRYABLE_BEFORE_ACTING : RETRYABLE;
     if (!this.cfg.VAST_API_KEY) throw new VastAuthError(0, 'no_key', 'VAST_API_KEY is not set');
     const url = new URL(path, this.cfg.VAST_API_URL.replace(/\/+$/, '') + '/');
     for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
@@ -157,7 +180,7 @@ export class VastApi {
           signal: AbortSignal.timeout(60_000),
         });
       } catch (err) {
-        if (attempt >= this.cfg.VAST_API_RETRIES) throw new VastApiError(0, 'network', `${what}: ${(err as Error).message}`);
+        if (attempt >= this.cfg.VAST_API_RETRIES || opts.retryAfterActing === false) throw new VastApiError(0, 'network', `${what}: ${(err as Error).message}`);
         await this.backoff(attempt, `${what}: ${(err as Error).message}`);
         continue;
       }
@@ -169,7 +192,7 @@ export class VastApi {
       if (res.status === 401 || res.status === 403 || code === 'auth_error' || /invalid user key|session expired/i.test(msg)) {
         throw new VastAuthError(res.status, code, `${what}: Vast.ai refused the API key (${res.status} ${msg}); check VAST_API_KEY and its permissions`, parsed);
       }
-      if (RETRYABLE.has(res.status) && attempt < this.cfg.VAST_API_RETRIES) {
+      if (retryable.has(res.status) && attempt < this.cfg.VAST_API_RETRIES) {
         await this.backoff(attempt, `${what}: ${res.status} ${msg}`);
         continue;
       }

@@ -2,9 +2,16 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { ReadinessRegistry } from '@trainyard/runtime';
 import { LeasesModule } from '../leases/leases.module';
 import { AgentBundler } from './agent-bundle';
+import { InstanceStates } from './instance-states.service';
 import { InstanceStore } from './instance.store';
+import { InstanceWatch } from './instance-watch.service';
+import { InstanceProvisioner } from './provisioner.service';
+import { ScaleUp } from './scale-up.service';
 import { SshGateway } from './ssh-gateway';
+import { SshSessions } from './ssh-sessions';
+import { InstanceTeardown } from './teardown.service';
 import { VastApi } from './vast-api';
+import { VastContext } from './vast-context';
 import { VastController } from './vast.controller';
 import { VastProvider } from './vast-provider.service';
 
@@ -13,7 +20,7 @@ const API_CHECK_EVERY_MS = 60_000;
 @Module({
   imports: [LeasesModule],
   controllers: [VastController],
-  providers: [VastApi, SshGateway, AgentBundler, InstanceStore, VastProvider],
+  providers: [VastApi, SshGateway, AgentBundler, InstanceStore, VastContext, InstanceStates, SshSessions, InstanceTeardown, InstanceProvisioner, ScaleUp, InstanceWatch, VastProvider],
   exports: [VastProvider, InstanceStore],
 })
 export class VastModule implements OnModuleInit {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { Clock } from '@trainyard/runtime';
 import { HeartbeatService } from '../capacity/heartbeat.service';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
+import { JobRunner } from '../jobs/job-runner.service';
 import { InstanceApi } from './instance-api';
 
 const CHECK_EVERY_MS = 1000;
@@ -19,6 +20,7 @@ export class InstanceGuard implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     private readonly heartbeat: HeartbeatService,
+    private readonly runner: JobRunner,
     private readonly api: InstanceApi,
     private readonly clock: Clock,
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
@@ -41,7 +43,12 @@ export class InstanceGuard implements OnApplicationBootstrap, OnApplicationShutd
   reason(now: Date): string | null {
     const cutOff = (now.getTime() - this.heartbeat.lastDeliveredAt.getTime()) / 1000;
     if (this.cfg.AGENT_ORPHAN_DESTROY_SECONDS > 0 && cutOff > this.cfg.AGENT_ORPHAN_DESTROY_SECONDS) return `no heartbeat reached the bus for ${Math.round(cutOff)} s`;
-    if (this.cfg.AGENT_DEADLINE && now >= new Date(this.cfg.AGENT_DEADLINE)) return `past its deadline ${this.cfg.AGENT_DEADLINE}`;
+    if (this.cfg.AGENT_DEADLINE && now >= new Date(this.cfg.AGENT_DEADLINE)) {
+      // A job's own timeout outranks the instance's runtime: a 12-hour job runs to its end (and a grace to report it).
+      const jobEnds = this.runner.latestEndsBy();
+      if (jobEnds && now.getTime() < jobEnds.getTime() + this.cfg.AGENT_ORPHAN_DESTROY_SECONDS * 1000) return null;
+      return `past its deadline ${this.cfg.AGENT_DEADLINE}`;
+    }
     return null;
   }
 

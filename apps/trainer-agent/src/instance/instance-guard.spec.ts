@@ -1,6 +1,7 @@
 import { startVastTestServer, type VastTestServer } from '@trainyard/testing';
 import { Clock } from '@trainyard/runtime';
 import type { HeartbeatService } from '../capacity/heartbeat.service';
+import type { JobRunner } from '../jobs/job-runner.service';
 import { agentEnv } from '../config/agent.config';
 import { InstanceApi } from './instance-api';
 import { InstanceGuard } from './instance-guard.service';
@@ -36,10 +37,11 @@ describe('an agent on a rented instance guarding against a leak', () => {
     return { id: created.new_contract, key: created.instance_api_key };
   }
 
-  const guardFor = (env: Record<string, string>, lastDeliveredAt: Date, now: Date) => {
+  const runnerWith = (jobEndsBy: Date | null) => ({ latestEndsBy: () => jobEndsBy }) as JobRunner;
+  const guardFor = (env: Record<string, string>, lastDeliveredAt: Date, now: Date, jobEndsBy: Date | null = null) => {
     const cfg = agentEnv.parse({ AGENT_PROVIDER: 'vast', VAST_API_URL: vast.url, ...env });
     const clock = new FixedClock(now);
-    return { guard: new InstanceGuard({ lastDeliveredAt } as HeartbeatService, new InstanceApi(cfg), clock, cfg), clock };
+    return { guard: new InstanceGuard({ lastDeliveredAt } as HeartbeatService, runnerWith(jobEndsBy), new InstanceApi(cfg), clock, cfg), clock };
   };
 
   it('destroys its own instance with the instance key once cut off from the bus for too long', async () => {
@@ -67,10 +69,19 @@ describe('an agent on a rented instance guarding against a leak', () => {
     expect(vast.alive().map((i) => i.id)).not.toContain(id);
   });
 
+  it('lets a job with a long timeout run past the deadline, and goes once that job\'s own timeout has passed too', () => {
+    const now = new Date('2026-11-23T06:00:01Z');
+    const env = { CONTAINER_ID: '1', CONTAINER_API_KEY: 'k', AGENT_DEADLINE: '2026-11-23T06:00:00Z', AGENT_ORPHAN_DESTROY_SECONDS: '600' };
+    const twelveHourJob = new Date('2026-11-23T12:00:00Z');
+    expect(guardFor(env, now, now, twelveHourJob).guard.reason(now)).toBeNull();
+    const after = new Date(twelveHourJob.getTime() + 601_000);
+    expect(guardFor(env, after, after, twelveHourJob).guard.reason(after)).toMatch(/past its deadline/);
+  });
+
   it('stays disarmed on a local agent or without the instance key', () => {
     const now = new Date();
     expect(guardFor({ AGENT_ORPHAN_DESTROY_SECONDS: '1' }, now, now).guard.armed).toBe(false);
     const local = agentEnv.parse({ AGENT_PROVIDER: 'local', CONTAINER_ID: '1', CONTAINER_API_KEY: 'k', AGENT_ORPHAN_DESTROY_SECONDS: '1' });
-    expect(new InstanceGuard({ lastDeliveredAt: now } as HeartbeatService, new InstanceApi(local), new Clock(), local).armed).toBe(false);
+    expect(new InstanceGuard({ lastDeliveredAt: now } as HeartbeatService, runnerWith(null), new InstanceApi(local), new Clock(), local).armed).toBe(false);
   });
 });

@@ -47,6 +47,12 @@ export class JobRunner implements BeforeApplicationShutdown {
     return [...this.running.values()].map((r) => ({ jobId: r.spec.jobId, attempt: r.spec.attempt, leaseId: r.lease.leaseId }));
   }
 
+  /** When the last attempt running here may still run until, by its lease; null when none runs. */
+  latestEndsBy(): Date | null {
+    const ends = [...this.running.values()].map((r) => new Date(r.lease.endsBy).getTime());
+    return ends.length ? new Date(Math.max(...ends)) : null;
+  }
+
   /** Starts the attempt in the background and returns at once; the lease, not the message, tracks it. */
   accept(spec: JobSpec, lease: Lease): boolean {
     if (this.accepted.has(lease.leaseId)) return false;

@@ -1,0 +1,121 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Clock } from '@trainyard/runtime';
+import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
+import { BrokerStore } from '../leases/broker.store';
+import { gpuMemoryNeed } from '../leases/lease.service';
+import { occupy, type AgentCapacity, type SlotUsage } from '../leases/placement';
+import type { LeaseRequestEntity } from '../leases/lease-request.entity';
+import { InstanceStore } from './instance.store';
+import { offerQuery, rankOffers, type OfferRequirements } from './offer-selection';
+import { InstanceProvisioner } from './provisioner.service';
+import { instancesToRent } from './rent-plan';
+import { VastApi } from './vast-api';
+import { VastContext } from './vast-context';
+
+const SERVING = new Set(['ready', 'busy']);
+
+/**
+ * Decides how many instances to rent and which offers: only for jobs that waited a placement pass
+ * and that nothing serving or coming up can hold, within VAST_MAX_INSTANCES (launches in flight
+ * count from their first create), within the daily budget, cheapest offer first.
+ */
+@Injectable()
+export class ScaleUp {
+  private readonly log = new Logger('Vast');
+  private budgetAlertDay: string | null = null;
+  private noOffersAlertAt = 0;
+
+  constructor(
+    private readonly api: VastApi,
+    private readonly store: InstanceStore,
+    private readonly broker: BrokerStore,
+    private readonly provisioner: InstanceProvisioner,
+    private readonly clock: Clock,
+    private readonly ctx: VastContext,
+    @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
+  ) {}
+
+  async scaleUp(): Promise<void> {
+    if (!this.ctx.enabled) return;
+    const now = this.clock.now();
+    const waiting = await this.broker.waitingSince(new Date(now.getTime() - this.cfg.BROKER_TICK_MS));
+    if (waiting.length === 0) return;
+    const wanted = await this.toRent(waiting, 0);
+    if (wanted <= 0) return;
+    const requirements = this.requirements();
+    const ranked = rankOffers(await this.api.searchOffers(offerQuery(requirements)), requirements).filter((o) => this.provisioner.available(o.offer.id));
+    if (ranked.length === 0) {
+      if (now.getTime() - this.noOffersAlertAt > 3_600_000) {
+        this.noOffersAlertAt = now.getTime();
+        await this.ctx.alert('no_offers', `no Vast.ai offer meets the requirements for ${waiting.length} waiting jobs`, null);
+      }
+      return;
+    }
+    for (let i = 0; i < wanted; i++) {
+      if (!(await this.withinBudget(ranked[0].pricePerHour * (i + 1)))) return;
+      const first = waiting[i] ?? waiting[0];
+      // Asked again right before each create, not counting this launch: a ready instance may have taken the jobs meanwhile.
+      this.provisioner.launch(ranked, { ref: `${first.jobId}-a${first.attempt}`, runId: first.spec.runId }, async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), 1)) > 0);
+    }
+  }
+
+  /** Instances to rent for `waiting`, counting `excluding` fewer of the launches in flight (the one asking). */
+  private async toRent(waiting: LeaseRequestEntity[], excluding: number): Promise<number> {
+    if (waiting.length === 0) return 0;
+    const live = (await this.store.live()).filter((r) => r.bootId === this.ctx.bootId);
+    const inFlight = Math.max(0, this.provisioner.inFlight - excluding);
+    const servingAgents = new Set(live.filter((r) => SERVING.has(r.status) && r.agentId).map((r) => r.agentId!));
+    const serving: AgentCapacity[] = (await this.broker.aliveAgents(this.broker.manager)).filter((a) => servingAgents.has(a.id));
+    const usage = new Map<string, SlotUsage>();
+    for (const l of await this.broker.activeLeases()) if (servingAgents.has(l.agentId)) occupy(usage, { agentId: l.agentId, device: l.device }, l.gpuMemoryGb);
+    const learned = await this.broker.learnedMemory(this.broker.manager, [...new Set(waiting.map((w) => w.spec.symbol))]);
+    return instancesToRent({
+      needs: waiting.map((w) => gpuMemoryNeed(w.spec.resources.gpuMemoryGb, learned.get(w.spec.symbol), this.cfg.BROKER_LEARNED_MEMORY_HEADROOM)),
+      serving,
+      usage,
+      comingUp: inFlight,
+      fresh: (id) => ({
+        id,
+        gpus: Array.from({ length: this.cfg.VAST_NUM_GPUS }, (_, index) => ({ index, name: 'planned', memoryTotalMb: this.cfg.VAST_MIN_GPU_MEMORY_GB * 1024, memoryUsedMb: 0, utilization: 0 })),
+        cpuSlots: this.expectedCpuSlots(),
+      }),
+      // A launch holds at most one instance; rows it made are its own, so only rows past bootstrapping add to it.
+      counted: inFlight + live.filter((r) => !['creating', 'booting', 'bootstrapping'].includes(r.status)).length,
+      maxInstances: this.cfg.VAST_MAX_INSTANCES,
+      rules: { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN },
+    });
+  }
+
+  private expectedCpuSlots(): number {
+    const slots = this.cfg.VAST_AGENT_ENV.find((kv) => kv.startsWith('AGENT_CPU_SLOTS='));
+    return slots ? Math.max(1, Number(slots.split('=')[1]) || 1) : 1;
+  }
+
+  requirements(): OfferRequirements {
+    return {
+      gpuTypes: this.cfg.VAST_GPU_TYPES,
+      minGpuMemoryGb: this.cfg.VAST_MIN_GPU_MEMORY_GB,
+      numGpus: this.cfg.VAST_NUM_GPUS,
+      minReliability: this.cfg.VAST_MIN_RELIABILITY,
+      maxPricePerHour: this.cfg.VAST_MAX_PRICE_PER_HOUR,
+      diskGb: this.cfg.VAST_DISK_GB,
+      interruptible: this.cfg.VAST_INTERRUPTIBLE,
+    };
+  }
+
+  /** Today's spend so far (as billed) plus an hour of the new instances (or their whole max runtime, if shorter) must fit the daily budget. */
+  private async withinBudget(pricePerHour: number): Promise<boolean> {
+    const now = this.clock.now();
+    const day = now.toISOString().slice(0, 10);
+    const spent = await this.store.spentSince(new Date(`${day}T00:00:00Z`), now);
+    const projected = spent + pricePerHour * Math.min(1, this.cfg.VAST_MAX_RUNTIME_MINUTES / 60);
+    if (projected <= this.cfg.VAST_DAILY_BUDGET_USD) return true;
+    if (this.budgetAlertDay !== day) {
+      this.budgetAlertDay = day;
+      const message = `daily Vast.ai budget of $${this.cfg.VAST_DAILY_BUDGET_USD.toFixed(2)} reached ($${spent.toFixed(2)} spent today): renting stops until tomorrow; waiting jobs stay queued for local capacity`;
+      this.log.warn(message);
+      await this.ctx.alert('budget_exhausted', message, null);
+    }
+    return false;
+  }
+}
