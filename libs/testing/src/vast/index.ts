@@ -5,12 +5,22 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utils } from 'ssh2';
-import { makeOffer, offerDphTotal, searchOffers, type Offer } from './offers';
+import { makeOffer, offerDphTotal, searchOffers, storagePerHour, type Offer } from './offers';
+import { instancePath, OpenSshHost } from './openssh-host';
 import { comparator, isOp, matchesColumn, type Row } from './query';
-import { SshHost } from './ssh-host';
-import type { VastTestInstance, VastTestOfferInput, VastTestRequest, VastTestServer, VastTestServerOptions } from './types';
+import type { VastTestBill, VastTestInstance, VastTestOfferInput, VastTestRequest, VastTestServer, VastTestServerOptions } from './types';
 
-export type { VastTestInstance, VastTestOfferInput, VastTestRequest, VastTestScenario, VastTestServer, VastTestServerOptions } from './types';
+export type {
+  VastTestBill,
+  VastTestBillLine,
+  VastTestInstance,
+  VastTestOfferInput,
+  VastTestProcess,
+  VastTestRequest,
+  VastTestScenario,
+  VastTestServer,
+  VastTestServerOptions,
+} from './types';
 
 interface SshKey {
   id: number;
@@ -39,10 +49,16 @@ interface Instance {
   statusMsg: string | null;
   keys: SshKey[];
   home: string;
-  ssh: SshHost;
+  ssh: OpenSshHost;
   timers: NodeJS.Timeout[];
+  /** Bumped on every boot, stop and destroy: a boot that finds it changed (sshd came up too late) changes nothing. */
+  generation: number;
   /** $/h after an accepted price increase; null while the offer's price holds. */
   dphAfterIncrease: number | null;
+  /** $ of compute billed up to meterAt (VAST.md 1.9: per second, only while actual_status is running). */
+  computeCost: number;
+  /** ms timestamp up to which computeCost is settled. */
+  meterAt: number;
 }
 
 interface PriceIncrease {
@@ -67,11 +83,25 @@ const OCI_FAILURE =
 /** Columns the v1 list can filter on: stored ones. Computed ones (dph_total, num_gpus, ...) answer 400 as on Vast. */
 const FILTERABLE = new Set(['id', 'label', 'actual_status', 'intended_status', 'cur_state', 'next_state', 'gpu_name', 'verification', 'machine_id', 'host_id', 'bundle_id', 'image_uuid', 'image_runtype', 'start_date', 'is_bid', 'status_msg', 'geolocation']);
 
+/** Vast enforces a minimum interval between requests per endpoint and identity (VAST.md 1.2); these are the defaults. */
+const DEFAULT_MIN_INTERVAL_MS: Record<string, number> = { 'GET /api/v0/instances/{id}/': 50 };
+
 const RATE_LIMIT_BODIES: Reply[] = [
   { status: 429, body: 'API requests too frequent endpoint threshold=2.0', text: true },
   { status: 429, body: { detail: 'API requests too frequent endpoint threshold=4.5' } },
   { status: 429, body: { success: false, error: 'rate_limit_exceeded', msg: 'API requests too frequent endpoint threshold=3.0' } },
 ];
+
+/** The documented 429 body of an endpoint: destroy's JSON, create's {"detail"}, plain text elsewhere (VAST.md 1.2). */
+const rateLimitBody = (routeKey: string): Reply =>
+  RATE_LIMIT_BODIES[routeKey === 'DELETE /api/v0/instances/{id}/' ? 2 : routeKey === 'PUT /api/v0/asks/{id}/' ? 1 : 0];
+
+/** A proxy's 5xx: nginx's HTML page for 502, plain text otherwise. */
+const gatewayReply = (status: number): Reply => ({
+  status,
+  body: status === 502 ? '<html><body><h1>502 Bad Gateway</h1></body></html>' : status === 503 ? 'Service Unavailable' : status === 504 ? 'Gateway Timeout' : 'Internal Server Error',
+  text: true,
+});
 
 /** Docker-flag env string (`-e K=V -p 8000:8000`) into the object form the API stores, as the CLI's parse_env does. */
 function parseEnvString(s: string): Record<string, string> {
@@ -98,9 +128,11 @@ function parseJsonParam(value: string | undefined): unknown {
 }
 
 /**
- * A stand-in for Vast.ai's REST API on loopback (routes, shapes, statuses and error bodies of ../shared/design/VAST.md),
- * whose instances are real SSH endpoints: each one an ssh2 server on its own loopback port that runs commands with
- * /bin/sh in a sandbox folder and forwards ports, so a client's bootstrap and tunnel paths run for real.
+ * A stand-in for Vast.ai's REST API on loopback (routes, shapes, statuses, error bodies, rate limits and billing of
+ * ../shared/design/VAST.md), whose instances are real SSH endpoints: each one the system's OpenSSH sshd, with bash as
+ * root's login shell, in a mount and PID namespace of its own where the instance's home folder is /root (see
+ * OpenSshHost). A client's bootstrap, its backgrounded agent and its tunnels run as they would on Vast, bash's quirks
+ * included; stopping or destroying an instance kills every process in it. Needs root and /usr/sbin/sshd.
  */
 export async function startVastTestServer(opts: VastTestServerOptions = {}): Promise<VastTestServer> {
   const apiKey = opts.apiKey ?? randomBytes(32).toString('hex');
@@ -115,7 +147,13 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
   let nextInstanceId = 24_000_001;
   let nextKeyId = 7_001;
   let rateLimited = 0;
+  let served429 = 0;
   let failed = 0;
+  const afterActing: Array<{ route: string; status: number }> = [];
+  const minInterval: Record<string, number> = { ...DEFAULT_MIN_INTERVAL_MS };
+  for (const [route, ms] of Object.entries(opts.minIntervalMs ?? {})) if (ms !== undefined) minInterval[route] = ms;
+  /** `${route key}\n${identity}` → when a request there was last served. */
+  const lastServed = new Map<string, number>();
 
   const toOffers = (inputs: VastTestOfferInput[]) => inputs.map((o) => makeOffer(o, o.id ?? nextOfferId++));
 
@@ -125,37 +163,67 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     inst.timers.push(t);
   };
 
+  /** $/h of storage: storage_cost ($/GB/month) × disk over a 720-hour month, billed from create until destroy. */
+  const storageRate = (inst: Instance) => storagePerHour(inst.offer, inst.disk);
+  /** $/h of compute while running: the bid, else dph_base; after an accepted increase, the new total less storage. */
+  const computeRate = (inst: Instance) => (inst.dphAfterIncrease !== null ? Math.max(0, inst.dphAfterIncrease - storageRate(inst)) : (inst.price ?? inst.offer.dphBase));
+  const computeSince = (inst: Instance, now: number) => (inst.actualStatus === 'running' && inst.destroyedAt === null ? ((now - inst.meterAt) / 3_600_000) * computeRate(inst) : 0);
+  /** Bills compute up to now; called before anything that changes whether or at what price compute is billed. */
+  const settle = (inst: Instance) => {
+    const now = Date.now();
+    inst.computeCost += computeSince(inst, now);
+    inst.meterAt = now;
+  };
+
   const setState = (inst: Instance, actual: string | null, state: 'running' | 'stopped', msg: string | null) => {
+    settle(inst);
     inst.actualStatus = actual;
     inst.intendedStatus = inst.curState = inst.nextState = state;
     inst.statusMsg = msg;
   };
 
-  /** The container stops: processes killed, connections dropped (VAST.md 1.9 "stopped (killing running processes)"). */
-  const stop = (inst: Instance, msg: string | null) => {
+  /**
+   * The container stops: every process in it killed, connections dropped (VAST.md 1.9 "stopped (killing running
+   * processes)"). Returns when they are all gone; the state is stopped at once.
+   */
+  const stop = (inst: Instance, msg: string | null): Promise<void> => {
+    inst.generation++;
     inst.timers.forEach(clearTimeout);
     inst.timers = [];
-    inst.ssh.killProcesses();
-    inst.ssh.disconnect();
     setState(inst, 'stopped', 'stopped', msg);
+    return inst.ssh.killProcesses();
   };
 
-  /** null → loading → running over loadingMs, or where the offer's scenario leads instead. */
+  /**
+   * null → loading → running over loadingMs, or where the offer's scenario leads instead. sshd starts with the loading
+   * and the instance reports running only once sshd listens.
+   */
   const boot = (inst: Instance) => {
+    const generation = ++inst.generation;
     setState(inst, null, 'running', null);
     timer(inst, loadingMs / 3, () => {
-      inst.actualStatus = 'loading';
-      inst.statusMsg = `Pulling image ${inst.image}`;
+      if (inst.actualStatus === null) setState(inst, 'loading', 'running', `Pulling image ${inst.image}`);
     });
     const scenario = inst.offer.scenario;
     if (scenario === 'stuck_loading') return;
+    const reachesRunning = !['exited', 'unknown', 'offline', 'oci_failure'].includes(scenario);
+    const sshd = reachesRunning && sshEnabled(inst) ? inst.ssh.startSshd() : Promise.resolve();
+    sshd.catch(() => undefined);
     timer(inst, loadingMs, () => {
       if (scenario === 'exited') return setState(inst, 'exited', 'running', 'Error: container exited with code 1');
       if (scenario === 'unknown') return setState(inst, 'unknown', 'running', 'no recent heartbeat from host');
       if (scenario === 'offline') return setState(inst, 'offline', 'running', 'host disconnected');
       if (scenario === 'oci_failure') return setState(inst, 'created', 'running', OCI_FAILURE);
-      setState(inst, 'running', 'running', `success, running ${inst.image}/ssh`);
-      if (scenario === 'outbid') timer(inst, inst.offer.outbidAfterMs ?? loadingMs, () => stop(inst, 'outbid: a higher bid took the machine'));
+      sshd.then(
+        () => {
+          if (inst.generation !== generation) return;
+          setState(inst, 'running', 'running', `success, running ${inst.image}/ssh`);
+          if (scenario === 'outbid') timer(inst, inst.offer.outbidAfterMs ?? loadingMs, () => void stop(inst, 'outbid: a higher bid took the machine'));
+        },
+        (err: Error) => {
+          if (inst.generation === generation) setState(inst, 'exited', 'running', `Error: sshd did not start: ${err.message}`);
+        },
+      );
     });
   };
 
@@ -166,7 +234,10 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     if (!p) return fail(404, 'no_pending_price_increase', 'No pending price increase with that id');
     p.state = state;
     const inst = live(p.contractId);
-    if (inst && state === 'accepted') inst.dphAfterIncrease = p.newDphTotal;
+    if (inst && state === 'accepted') {
+      settle(inst);
+      inst.dphAfterIncrease = p.newDphTotal;
+    }
     return ok({ success: true });
   };
 
@@ -180,7 +251,7 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
   const dphTotal = (inst: Instance) =>
     inst.dphAfterIncrease !== null
       ? inst.dphAfterIncrease
-      : inst.price !== null ? Math.round((inst.price + (inst.offer.storageCost * inst.disk) / 720) * 1e6) / 1e6 : offerDphTotal(inst.offer, inst.disk);
+      : inst.price !== null ? Math.round((inst.price + storageRate(inst)) * 1e6) / 1e6 : offerDphTotal(inst.offer, inst.disk);
 
   /** The instance object of GET /instances/{id}/ and the v1 list (VAST.md 1.5). */
   const instanceRow = (inst: Instance): Row => {
@@ -308,16 +379,15 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     const instanceId = nextInstanceId++;
     const home = join(root, `instance-${instanceId}`);
     await mkdir(home, { recursive: true });
-    // The host's callbacks read the instance as it is when a connection or command comes, after it exists.
-    const ssh = await SshHost.start({
+    // The host's callbacks read the instance as it is when sshd starts or a connection comes, after it exists.
+    const ssh = await OpenSshHost.start({
       home,
-      keys: () => inst.keys.map((k) => k.public_key),
+      state: join(root, `instance-${instanceId}.sshd`),
       up: () => inst.actualStatus === 'running' && sshEnabled(inst),
       env: () => ({
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: home,
-        USER: 'root',
-        ...Object.fromEntries(Object.entries(inst.env).filter(([k]) => !k.startsWith('-'))),
+        PATH: instancePath(),
+        // The create call's env entries that are variables; port and other docker flags ("-p 8000:8000") are not.
+        ...Object.fromEntries(Object.entries(inst.env).filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k))),
         CONTAINER_ID: String(inst.id),
         CONTAINER_API_KEY: inst.apiKey,
         VAST_CONTAINERLABEL: `C.${inst.id}`,
@@ -349,18 +419,22 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       home,
       ssh,
       timers: [],
+      generation: 0,
       dphAfterIncrease: null,
+      computeCost: 0,
+      meterAt: Date.now(),
     };
     instances.set(inst.id, inst);
+    await writeKeys(inst);
 
     const lowBid = price !== null && offer.minBid !== null && (price as number) < offer.minBid;
     if (lowBid || offer.scenario === 'create_error_with_contract') {
       // Vast creates the instance stopped and still reports an error (VAST.md 1.4): the caller must destroy new_contract.
-      stop(inst, 'scheduling failed');
+      void stop(inst, 'scheduling failed');
       const msg = lowBid ? `Your bid ${price} is below the current minimum bid ${offer.minBid}; the instance was created stopped.` : 'Could not schedule the instance; it was created stopped.';
       return ok({ success: false, error: lowBid ? 'insufficient_bid' : 'scheduling_failed', msg, new_contract: inst.id });
     }
-    if (body.target_state === 'stopped') stop(inst, null);
+    if (body.target_state === 'stopped') void stop(inst, null);
     else boot(inst);
     return ok({ success: true, new_contract: inst.id, instance_api_key: inst.apiKey });
   };
@@ -368,14 +442,16 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
   const destroy: Handler = async ({ id }) => {
     const inst = live(id);
     if (!inst) return notFound();
+    inst.generation++;
     inst.timers.forEach(clearTimeout);
     inst.timers = [];
-    inst.destroyedAt = Date.now();
+    settle(inst);
+    inst.destroyedAt = inst.meterAt;
     await inst.ssh.close();
     return ok({ success: true });
   };
 
-  const manage: Handler = ({ id }, body) => {
+  const manage: Handler = async ({ id }, body) => {
     const inst = live(id);
     if (!inst) return notFound();
     if (typeof body.label === 'string') {
@@ -384,7 +460,7 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       return ok({ success: true, msg: `label for ${id} set to '${body.label}'` });
     }
     if (body.state === 'stopped') {
-      stop(inst, null);
+      await stop(inst, null);
       return ok({ success: true });
     }
     if (body.state === 'running') {
@@ -440,6 +516,9 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     });
   };
 
+  /** root's authorized_keys follow the instance's key list (VAST.md 1.8). */
+  const writeKeys = (inst: Instance) => inst.ssh.writeKeys(inst.keys.map((k) => k.public_key));
+
   const addAccountKey: Handler = (_params, body) => {
     if (!validKey(body.ssh_key)) return fail(400, 'no_ssh_key', 'ssh_key must be an SSH public key');
     const key: SshKey = { id: nextKeyId++, public_key: body.ssh_key.trim(), created_at: Date.now() / 1000 };
@@ -491,11 +570,12 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     [
       'POST',
       '/api/v0/instances/{id}/ssh/',
-      ({ id }, body) => {
+      async ({ id }, body) => {
         const inst = live(id);
         if (!inst) return notFound();
         if (!validKey(body.ssh_key)) return fail(400, 'invalid_args', 'ssh_key must be an SSH public key');
         inst.keys.push({ id: nextKeyId++, public_key: body.ssh_key.trim(), created_at: Date.now() / 1000 });
+        await writeKeys(inst);
         return ok({ success: true, msg: 'SSH key attached successfully' });
       },
     ],
@@ -512,12 +592,13 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     [
       'DELETE',
       '/api/v0/instances/{id}/ssh/{key_id}/',
-      ({ id, keyId }) => {
+      async ({ id, keyId }) => {
         const inst = live(id);
         if (!inst) return notFound();
         const i = inst.keys.findIndex((k) => k.id === keyId);
         if (i < 0) return fail(404, 'not_found', 'SSH key not attached');
         inst.keys.splice(i, 1);
+        await writeKeys(inst);
         return ok({ success: true });
       },
     ],
@@ -556,8 +637,11 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     // An instance's own key (CONTAINER_API_KEY) can show, start, stop or destroy that instance, nothing else.
     const ownInstance = route && INSTANCE_KEY_ROUTES.has(route.key) ? instances.get(Number(url.pathname.match(route.re)?.[1])) : undefined;
     const authorized = auth === apiKey || (auth !== undefined && ownInstance !== undefined && ownInstance.apiKey === auth);
-    log.push({ method: req.method ?? 'GET', path: url.pathname, query, body, authorized });
+    const entry: VastTestRequest = { method: req.method ?? 'GET', path: url.pathname, query, body, authorized, status: 0 };
+    log.push(entry);
     const send = (reply: Reply) => {
+      entry.status = reply.status;
+      if (reply.status === 429) served429++;
       res.writeHead(reply.status, { 'content-type': reply.text ? 'text/plain' : 'application/json' });
       res.end(reply.text ? String(reply.body) : JSON.stringify(reply.body));
     };
@@ -568,10 +652,23 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     // Offer search works without a key (gpuhunt calls it so); a wrong key is refused everywhere.
     if (!authorized && !(auth === undefined && routeKey === 'POST /api/v0/bundles/')) return send(fail(401, 'auth_error', 'Invalid user key'));
     if (!route) return send(fail(404, 'not_found', `no route ${req.method} ${url.pathname}`));
+    // Minimum interval per endpoint and identity, from the last request served there (VAST.md 1.2): 429, no Retry-After.
+    const interval = minInterval[route.key] ?? 0;
+    if (interval > 0) {
+      const slot = `${route.key}\n${auth ?? ''}`;
+      const now = performance.now();
+      const last = lastServed.get(slot);
+      if (last !== undefined && now - last < interval) return send(rateLimitBody(route.key));
+      lastServed.set(slot, now);
+    }
     if (badJson) return send(fail(400, 'invalid_args', 'request body is not valid JSON'));
     const [, a, b] = url.pathname.match(route.re) ?? [];
     const json = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-    send(await route.handler({ id: Number(a), keyId: Number(b) }, json, query));
+    const reply = await route.handler({ id: Number(a), keyId: Number(b) }, json, query);
+    // "Acted, then failed": the handler's work stands, the client sees a 5xx.
+    const k = afterActing.findIndex((s) => route.key.includes(s.route));
+    if (k >= 0) return send(gatewayReply(afterActing.splice(k, 1)[0].status));
+    send(reply);
   };
 
   const server = createServer((req, res) => {
@@ -595,15 +692,23 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     },
     failNext(n, status, route) {
       for (let k = 0; k < n; k++) {
-        scripted.push({
-          route,
-          reply: () => {
-            const s = status ?? (failed++ % 2 === 0 ? 502 : 503);
-            return { status: s, body: s === 502 ? '<html><body><h1>502 Bad Gateway</h1></body></html>' : 'Service Unavailable', text: true };
-          },
-        });
+        scripted.push({ route, reply: () => gatewayReply(status ?? (failed++ % 2 === 0 ? 502 : 503)) });
       }
     },
+    failAfterActing(n, route, status = 502) {
+      for (let k = 0; k < n; k++) afterActing.push({ route, status });
+    },
+    rateLimited: () => served429,
+    bill(): VastTestBill {
+      const now = Date.now();
+      const lines = [...instances.values()].map((inst) => {
+        const compute = inst.computeCost + computeSince(inst, now);
+        const storage = (storageRate(inst) * ((inst.destroyedAt ?? now) - inst.createdAt)) / 3_600_000;
+        return { id: inst.id, label: inst.label, compute, storage, total: compute + storage, running: inst.destroyedAt === null && inst.actualStatus === 'running', destroyedAt: inst.destroyedAt };
+      });
+      return { instances: lines, total: lines.reduce((sum, l) => sum + l.total, 0) };
+    },
+    processes: (id) => instances.get(id)?.ssh.processes() ?? [],
     proposePriceIncrease(id, newDphTotal) {
       const inst = live(id);
       if (!inst) throw new Error(`no live instance ${id}`);
@@ -617,11 +722,14 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     outbid(id) {
       const inst = live(id);
       if (!inst) throw new Error(`no live instance ${id}`);
-      stop(inst, 'outbid: a higher bid took the machine');
+      void stop(inst, 'outbid: a higher bid took the machine');
     },
     requests: () => [...log],
     async close() {
-      for (const inst of instances.values()) inst.timers.forEach(clearTimeout);
+      for (const inst of instances.values()) {
+        inst.generation++;
+        inst.timers.forEach(clearTimeout);
+      }
       await Promise.all([...instances.values()].map((i) => i.ssh.close()));
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

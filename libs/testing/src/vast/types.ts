@@ -65,10 +65,11 @@ export interface VastTestInstance {
   createdAt: number;
   destroyedAt: number | null;
   actualStatus: string | null;
+  /** the public SSH port (ssh_port), the same across stop and start */
   sshPort: number;
-  /** public keys authorised */
+  /** public keys authorised (root's ~/.ssh/authorized_keys on the instance) */
   sshKeys: string[];
-  /** sandbox dir: the instance's HOME and the cwd of every command run over SSH */
+  /** the instance's home folder on this machine: /root inside the instance, HOME and the cwd of every SSH session */
   home: string;
   /** base64 (with padding) of sha256 over the host key's SSH wire blob, for asserting host-key pinning */
   hostKeySha256: string;
@@ -80,6 +81,36 @@ export interface VastTestRequest {
   query: Record<string, string>;
   body: unknown;
   authorized: boolean;
+  /** the status answered (429 for a rate limit); 0 while the request is still being handled */
+  status: number;
+}
+
+/** What one instance has cost so far (VAST.md 1.9), in $. */
+export interface VastTestBillLine {
+  id: number;
+  label: string | null;
+  /** dph_base (or the bid, or after an accepted increase the new total less storage) per second while actual_status was running */
+  compute: number;
+  /** storage_cost × disk / 720 per hour, from create until destroy, whatever the state */
+  storage: number;
+  total: number;
+  /** whether compute is accruing now */
+  running: boolean;
+  destroyedAt: number | null;
+}
+
+export interface VastTestBill {
+  instances: VastTestBillLine[];
+  total: number;
+}
+
+/** A process inside an instance's PID namespace. */
+export interface VastTestProcess {
+  /** pid on this machine */
+  pid: number;
+  /** pid inside the instance (what `echo $!` prints there) */
+  nsPid: number;
+  cmdline: string;
 }
 
 export interface VastTestServer {
@@ -99,6 +130,22 @@ export interface VastTestServer {
   rateLimitNext(n: number, route?: string): void;
   /** The next n requests (optionally only matching `route`) answer 5xx: `status`, or alternately 502 and 503. */
   failNext(n: number, status?: number, route?: string): void;
+  /**
+   * "Acted, then failed": the next n requests whose route key contains `route` (e.g. 'PUT /api/v0/asks/{id}/' for create,
+   * 'DELETE /api/v0/instances/{id}/' for destroy) run for real (the instance is created, or destroyed) and then answer
+   * `status` (502 by default, nginx's HTML page) instead of the handler's reply, as when a proxy times out on a request
+   * Vast carried out. A request refused before its handler (401, 429) does not use one up.
+   */
+  failAfterActing(n: number, route: string, status?: number): void;
+  /** How many 429s have been served, scripted (rateLimitNext) or for a minimum interval (minIntervalMs). */
+  rateLimited(): number;
+  /**
+   * What every instance created so far has cost (VAST.md 1.9): storage from create until destroy, compute per second only
+   * while actual_status is running (not loading, not stopped or outbid), at the rate of each stretch.
+   */
+  bill(): VastTestBill;
+  /** The processes in an instance now; none once it is stopped or destroyed (every process in it is killed). */
+  processes(id: number): VastTestProcess[];
   /** Forcefully outbid a running instance now. */
   outbid(id: number): void;
   /** The host asks for a new price ($/h in all) on a running contract; returns the pending_price_increase_id. */
@@ -117,4 +164,10 @@ export interface VastTestServerOptions {
   offers?: VastTestOfferInput[];
   /** sandbox parent dir, default a tmp dir (removed on close) */
   root?: string;
+  /**
+   * Minimum interval (ms) between requests per endpoint and identity (the key used), keyed by route key such as
+   * 'GET /api/v0/instances/{id}/'; a request sooner than that after the last one served answers 429 with no Retry-After
+   * (VAST.md 1.2). Default: show-instance 50 ms, others none. 0 turns one off.
+   */
+  minIntervalMs?: Partial<Record<string, number>>;
 }

@@ -3,14 +3,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { Client, type SFTPWrapper } from 'ssh2';
+import { Client, utils, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { waitFor } from '../wait-for';
-
-const until = <T>(check: () => T | Promise<T>, what: string) => waitFor(check, what, 5000, 10);
 import { startVastTestServer, type VastTestServer } from './index';
-import { usableEd25519Pair } from './ssh-host';
+
+const until = <T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000) => waitFor(check, what, timeoutMs, 10);
 
 type Json = Record<string, any>;
+
+/** ssh2 makes an ed25519 pair it cannot read back about once in 400 tries ("Malformed OpenSSH private key"): draw again. */
+function usableEd25519Pair(): { private: string; public: string } {
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
+  }
+}
 
 async function api(vast: VastTestServer, method: string, path: string, body?: unknown, key: string | null = vast.apiKey) {
   const res = await fetch(`${vast.url}${path}`, {
@@ -28,7 +35,14 @@ async function api(vast: VastTestServer, method: string, path: string, body?: un
   return { status: res.status, json: json as Json, text, headers: res.headers };
 }
 
-const show = async (vast: VastTestServer, id: number) => (await api(vast, 'GET', `/api/v0/instances/${id}/`)).json.instances as Json | null;
+/** GET /instances/{id}/ as a client does it: a 429 (the show-instance minimum interval) is retried. */
+async function show(vast: VastTestServer, id: number, key = vast.apiKey): Promise<Json | null> {
+  for (;;) {
+    const res = await api(vast, 'GET', `/api/v0/instances/${id}/`, undefined, key);
+    if (res.status !== 429) return res.json.instances as Json | null;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 async function create(vast: VastTestServer, offerId: number, body: Json = {}) {
   return api(vast, 'PUT', `/api/v0/asks/${offerId}/`, { client_id: 'me', image: 'pytorch/pytorch:latest', disk: 20, runtype: 'ssh_direct', ...body });
@@ -70,6 +84,30 @@ function exec(client: Client, command: string, stdin?: string): Promise<{ stdout
       stream.on('exit', (c: number | null) => (code = c));
       stream.on('close', () => resolve({ stdout, stderr, code }));
       if (stdin !== undefined) stream.end(stdin);
+    });
+  });
+}
+
+/** Starts `command` in the background on the instance; answers its pid on this machine. */
+async function background(vast: VastTestServer, id: number, client: Client, command = 'sleep 1000'): Promise<number> {
+  const nsPid = Number((await exec(client, `nohup ${command} >/dev/null 2>&1 </dev/null & echo $!`)).stdout);
+  const found = vast.processes(id).find((p) => p.nsPid === nsPid);
+  if (!found) throw new Error(`no process ${nsPid} in instance ${id}: ${JSON.stringify(vast.processes(id))}`);
+  return found.pid;
+}
+
+/** Whether an exec's channel closes within `ms`, and what it printed meanwhile. */
+function closesWithin(client: Client, command: string, ms: number): Promise<{ closed: boolean; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err, stream: ClientChannel) => {
+      if (err) return reject(err);
+      let stdout = '';
+      stream.on('data', (d: Buffer) => (stdout += d));
+      const timer = setTimeout(() => resolve({ closed: false, stdout }), ms);
+      stream.on('close', () => {
+        clearTimeout(timer);
+        resolve({ closed: true, stdout });
+      });
     });
   });
 }
@@ -168,6 +206,9 @@ describe('Vast API test server', () => {
 
   describe('instance lifecycle', () => {
     it('goes null → loading → running, with ports only when running, then is destroyed', async () => {
+      // Long enough a null stretch (loadingMs / 3) for the first show to land in it on a busy machine.
+      await vast.close();
+      vast = await startVastTestServer({ loadingMs: 900 });
       vast.setOffers([{ id: 30, gpu_name: 'RTX 4090', dph_base: 0.4, storage_cost: 0.36 }]);
       const created = await create(vast, 30, { label: 'ty-install-lease1', disk: 10 });
       expect(created).toMatchObject({ status: 200, json: { success: true, new_contract: expect.any(Number), instance_api_key: expect.any(String) } });
@@ -206,16 +247,49 @@ describe('Vast API test server', () => {
       expect(await show(vast, 123)).toBeNull();
     });
 
-    it('labels, stops and restarts through PUT /instances/{id}/', async () => {
+    it('labels, stops and restarts through PUT /instances/{id}/: the stop kills every process, sshd comes back on the same port and key', async () => {
       vast.setOffers([{ id: 31 }]);
+      await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
       const id = (await create(vast, 31)).json.new_contract;
       expect(await api(vast, 'PUT', `/api/v0/instances/${id}/`, { label: 'renamed' })).toMatchObject({ json: { success: true, msg: `label for ${id} set to 'renamed'` } });
       expect(await api(vast, 'PUT', `/api/v0/instances/${id}/`, { label: 'x'.repeat(1025) })).toMatchObject({ status: 400, json: { error: 'label_too_long' } });
-      await running(vast, id);
+      const port = (await running(vast, id)).ssh_port;
+      const before = await sshConnect(port, userKey.private);
+      const closed = new Promise<void>((r) => before.once('close', () => r()));
+      const sleeper = await background(vast, id, before);
+      await exec(before, 'echo kept > kept.txt');
       await api(vast, 'PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
+      // The answer comes once the container is down: nothing of it runs any more.
+      expect(alive(sleeper)).toBe(false);
+      expect(vast.processes(id)).toEqual([]);
+      await closed;
       expect(await show(vast, id)).toMatchObject({ label: 'renamed', actual_status: 'stopped', intended_status: 'stopped' });
+      await expect(sshConnect(port, userKey.private)).rejects.toThrow();
       await api(vast, 'PUT', `/api/v0/instances/${id}/`, { state: 'running' });
-      await running(vast, id);
+      expect((await running(vast, id)).ssh_port).toBe(port);
+      let hostKey: Buffer | undefined;
+      const after = await sshConnect(port, userKey.private, (k) => (hostKey = k));
+      expect(createHash('sha256').update(hostKey as Buffer).digest('base64')).toBe(vast.alive()[0].hostKeySha256);
+      // The disk survives a stop.
+      expect(await exec(after, 'cat kept.txt')).toMatchObject({ stdout: 'kept\n', code: 0 });
+      after.end();
+    });
+
+    it('stops cleanly while sshd is still starting, and starts again', async () => {
+      vast.setOffers([{ id: 32 }]);
+      await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
+      const id = (await create(vast, 32)).json.new_contract;
+      // sshd starts with the loading; the stop overtakes it.
+      await api(vast, 'PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
+      expect(vast.processes(id)).toEqual([]);
+      await api(vast, 'PUT', `/api/v0/instances/${id}/`, { state: 'running' });
+      vast.outbid(id);
+      await api(vast, 'PUT', `/api/v0/instances/${id}/`, { state: 'running' });
+      const client = await sshConnect((await running(vast, id)).ssh_port, userKey.private);
+      expect(await exec(client, 'echo $((6 * 7))')).toMatchObject({ stdout: '42\n', code: 0 });
+      // One sshd: the cancelled starts left nothing behind.
+      expect(vast.processes(id).filter((p) => p.cmdline.includes('[listener]'))).toHaveLength(1);
+      client.end();
     });
 
     it.each([
@@ -262,7 +336,8 @@ describe('Vast API test server', () => {
 
       await api(vast, 'POST', `/api/v0/instances/${forced}/ssh/`, { ssh_key: userKey.public });
       const client = await sshConnect(vast.alive()[1].sshPort, userKey.private);
-      const pid = Number((await exec(client, 'nohup sleep 1000 >/dev/null 2>&1 & echo $!')).stdout);
+      client.on('error', () => undefined);
+      const pid = await background(vast, forced, client);
       client.end();
       expect(alive(pid)).toBe(true);
       vast.outbid(forced);
@@ -275,7 +350,7 @@ describe('Vast API test server', () => {
     it('pages 60 instances 25 at a time with next_token, filters by label and counts labels', async () => {
       vast.setOffers(Array.from({ length: 60 }, (_, i) => ({ id: 100 + i })));
       for (let i = 0; i < 60; i++) {
-        const created = (await create(vast, 100 + i, { label: i % 3 === 0 ? 'ty-a' : 'other' })).json;
+        const created = (await create(vast, 100 + i, { label: i % 3 === 0 ? 'ty-a' : 'other', runtype: 'args', args: ['sleep', 'infinity'] })).json;
         if (!created.success) throw new Error(JSON.stringify(created));
       }
       const ids: number[] = [];
@@ -401,9 +476,11 @@ describe('Vast API test server', () => {
       expect(vast.alive()[0].sshKeys).toEqual([userKey.public, otherKey.public]);
     });
 
-    it('authenticates attached keys only, runs commands in the sandbox and pins its host key', async () => {
+    it('authenticates attached keys only, runs commands as root in /root (the instance home) and pins its host key', async () => {
       vast.setOffers([{ id: 60 }]);
-      const id = (await create(vast, 60, { env: { FOO: 'bar', '-p 22:22': '1' }, runtype: 'ssh_direc ssh_proxy' })).json.new_contract;
+      const quoted = `a "b" \\c $HOME 'd' #e %f`;
+      const created = (await create(vast, 60, { env: { FOO: 'bar', QUOTED: quoted, '-p 22:22': '1' }, runtype: 'ssh_direc ssh_proxy' })).json;
+      const id = created.new_contract;
       const port = vast.alive()[0].sshPort;
       // Nothing answers until the container runs.
       await expect(sshConnect(port, userKey.private)).rejects.toThrow();
@@ -416,11 +493,13 @@ describe('Vast API test server', () => {
       await expect(sshConnect(port, otherKey.private)).rejects.toThrow(/authentication/i);
 
       const home = vast.alive()[0].home;
-      expect(await exec(client, 'pwd; echo "$HOME $FOO $CONTAINER_ID $VAST_CONTAINERLABEL"; echo oops >&2; exit 3')).toEqual({
-        stdout: `${home}\n${home} bar ${id} C.${id}\n`,
+      expect(await exec(client, 'pwd; echo "$HOME $USER $FOO $CONTAINER_ID $VAST_CONTAINERLABEL $VAST_TCP_PORT_22 $PUBLIC_IPADDR"; echo oops >&2; exit 3')).toEqual({
+        stdout: `/root\n/root root bar ${id} C.${id} ${port} 127.0.0.1\n`,
         stderr: 'oops\n',
         code: 3,
       });
+      // SetEnv carries quotes, backslashes, $, # and % through unchanged; docker flags ('-p 22:22') are no variables.
+      expect(await exec(client, 'printf "%s|%s|%s" "$QUOTED" "$CONTAINER_API_KEY" "$(env | grep -c ^-p)"')).toMatchObject({ stdout: `${quoted}|${created.instance_api_key}|0` });
       expect(await exec(client, 'cat > agent.sh && chmod +x agent.sh && ./agent.sh', 'echo from-stdin\n')).toMatchObject({ stdout: 'from-stdin\n', code: 0 });
       expect(await readFile(join(home, 'agent.sh'), 'utf8')).toBe('echo from-stdin\n');
 
@@ -479,7 +558,7 @@ describe('Vast API test server', () => {
       echo.close();
     });
 
-    it('kills background processes and closes SSH on destroy, and everything on close', async () => {
+    it('kills every process of the instance on destroy (daemons included) and closes SSH, and everything on close', async () => {
       vast.setOffers([{ id: 80 }, { id: 81 }]);
       await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
       const a = (await create(vast, 80)).json.new_contract;
@@ -489,20 +568,201 @@ describe('Vast API test server', () => {
       const [pa, pb] = vast.alive().map((i) => i.sshPort);
       const ca = await sshConnect(pa, userKey.private);
       const cb = await sshConnect(pb, userKey.private);
-      const started = async (c: Client) => Number((await exec(c, 'nohup sleep 1000 >/dev/null 2>&1 & echo $!')).stdout);
-      const pidA = await started(ca);
-      const pidB = await started(cb);
-      expect(alive(pidA) && alive(pidB)).toBe(true);
+      const pidA = await background(vast, a, ca);
+      // A daemon in a session of its own, whose parent has exited: no process group or session of sshd's holds it.
+      await exec(ca, `nohup setsid sh -c 'sleep 1001' >/dev/null 2>&1 </dev/null &`);
+      const daemon = await until(() => vast.processes(a).find((p) => p.cmdline === 'sleep 1001')?.pid, 'the daemon');
+      const pidB = await background(vast, b, cb);
+      expect(alive(pidA) && alive(daemon) && alive(pidB)).toBe(true);
+      // Each instance sees its own processes only, sshd being its PID 1.
+      const psA = (await exec(ca, 'ps -eo pid=,args=')).stdout;
+      expect(psA).toMatch(/^\s*1 sshd: \/usr\/sbin\/sshd -D -e/);
+      expect(psA).toContain('sleep 1001');
+      expect(psA).not.toContain('sleep 1000 ');
+      expect(vast.processes(b).map((p) => p.pid)).not.toContain(daemon);
+
       const closed = new Promise<void>((r) => ca.once('close', () => r()));
       await api(vast, 'DELETE', `/api/v0/instances/${a}/`);
+      // Gone by the time destroy answers.
+      expect([alive(pidA), alive(daemon)]).toEqual([false, false]);
+      expect(vast.processes(a)).toEqual([]);
       await closed;
-      await until(() => !alive(pidA), 'sleep on a killed');
       expect(alive(pidB)).toBe(true);
       await expect(sshConnect(pa, userKey.private)).rejects.toThrow();
       cb.on('error', () => undefined);
+      const pid1B = vast.processes(b)[0].pid;
       await vast.close();
-      await until(() => !alive(pidB), 'sleep on b killed');
+      expect([alive(pidB), alive(pid1B)]).toEqual([false, false]);
       vast = await startVastTestServer();
+    });
+  });
+
+  describe('OpenSSH with bash as the login shell', () => {
+    let client: Client;
+    let id: number;
+    beforeEach(async () => {
+      vast.setOffers([{ id: 90 }, { id: 91 }]);
+      await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
+      id = (await create(vast, 90)).json.new_contract;
+      client = await sshConnect((await running(vast, id)).ssh_port, userKey.private);
+      client.on('error', () => undefined);
+    });
+    afterEach(() => client.end());
+
+    it("logs root in with bash, HOME /root holding the instance's own files", async () => {
+      const home = vast.alive()[0].home;
+      await writeFile(join(home, 'dataset.txt'), 'mine');
+      const other = (await create(vast, 91)).json.new_contract;
+      await writeFile(join(vast.alive()[1].home, 'dataset.txt'), 'theirs');
+      await running(vast, other);
+      const { stdout } = await exec(client, 'echo "$BASH_VERSION"; readlink /proc/$$/exe; echo "$HOME $(id -un) $SHELL"; getent passwd root; cat ~/dataset.txt; echo; echo $(ls -A /root)');
+      const [version, exe, who, passwd, data, ls] = stdout.split('\n');
+      expect(version).toMatch(/^\d+\.\d+/);
+      expect(exe).toMatch(/\/bash$/);
+      expect(who).toBe('/root root /bin/bash');
+      expect(passwd).toBe('root:x:0:0:root:/root:/bin/bash');
+      expect(data).toBe('mine');
+      expect(ls.split(/\s+/).sort()).toEqual(['.ssh', 'dataset.txt']);
+      expect(await readFile(join(home, '.ssh', 'authorized_keys'), 'utf8')).toBe(`${userKey.public}\n`);
+    });
+
+    it("keeps the channel open for a backgrounded && list (bash's subshell holds stdout), and closes it when every descriptor is redirected", async () => {
+      // The bug the ssh2 server hid: bash runs `a && b &` in a subshell that keeps the channel's stdout until b ends.
+      expect(await closesWithin(client, 'cd . && true && nohup sleep 30 > /dev/null 2>&1 < /dev/null & echo started', 1000)).toEqual({ closed: false, stdout: 'started\n' });
+      // The fix: only the simple command goes to the background, with all of its descriptors redirected.
+      expect(await closesWithin(client, `cd . && true && { nohup setsid sh -c 'sleep 30' > agent.log 2>&1 < /dev/null & } && echo started`, 10_000)).toEqual({ closed: true, stdout: 'started\n' });
+      expect(await closesWithin(client, `nohup setsid sh -c 'sleep 31' > agent.log 2>&1 < /dev/null & echo started`, 10_000)).toEqual({ closed: true, stdout: 'started\n' });
+      await until(() => ['sh -c sleep 30', 'sh -c sleep 31'].every((c) => vast.processes(id).some((p) => p.cmdline === c)), 'both agents running');
+    });
+
+    it('serves a login shell when asked for one, as bash', async () => {
+      const out = await new Promise<string>((resolve, reject) =>
+        client.shell(false, (err, stream) => {
+          if (err) return reject(err);
+          let got = '';
+          stream.on('data', (d: Buffer) => (got += d));
+          stream.on('close', () => resolve(got));
+          stream.end('echo "shell:$0:$HOME"\nexit\n');
+        }),
+      );
+      expect(out).toContain('shell:-bash:/root');
+    });
+  });
+
+  describe('rate limits, acted-then-failed and billing', () => {
+    it('limits show-instance to one request per 50 ms per key: 429 in plain text, no Retry-After, counted', async () => {
+      vast.setOffers([{ id: 92 }]);
+      const created = (await create(vast, 92)).json;
+      const id = created.new_contract;
+      const burst = await Promise.all([1, 2, 3].map(() => api(vast, 'GET', `/api/v0/instances/${id}/`)));
+      expect(burst.map((r) => r.status).sort()).toEqual([200, 429, 429]);
+      const limited = burst.find((r) => r.status === 429);
+      expect(limited?.text).toBe('API requests too frequent endpoint threshold=2.0');
+      expect(limited?.headers.get('retry-after')).toBeNull();
+      expect(vast.rateLimited()).toBe(2);
+      expect(vast.requests().filter((r) => r.status === 429)).toHaveLength(2);
+      // Another identity (the instance's own key) and another endpoint are not limited by it.
+      expect((await api(vast, 'GET', `/api/v0/instances/${id}/`, undefined, created.instance_api_key)).status).toBe(200);
+      expect((await api(vast, 'GET', '/api/v1/instances/')).status).toBe(200);
+      // The interval counts from the last request served: once it has passed, one goes through again.
+      await until(async () => (await api(vast, 'GET', `/api/v0/instances/${id}/`)).status === 200, 'show served again');
+      expect(vast.rateLimited()).toBe(vast.requests().filter((r) => r.status === 429).length);
+      await vast.close();
+
+      vast = await startVastTestServer({ loadingMs: 60, minIntervalMs: { 'GET /api/v0/instances/{id}/': 0, 'DELETE /api/v0/instances/{id}/': 60_000 } });
+      vast.setOffers([{ id: 93 }, { id: 94 }]);
+      const one = (await create(vast, 93)).json.new_contract;
+      const two = (await create(vast, 94)).json.new_contract;
+      const shows = await Promise.all([1, 2, 3, 4].map(() => api(vast, 'GET', `/api/v0/instances/${one}/`)));
+      expect(shows.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${one}/`)).toMatchObject({ status: 200 });
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${two}/`)).toMatchObject({
+        status: 429,
+        json: { success: false, error: 'rate_limit_exceeded', msg: 'API requests too frequent endpoint threshold=3.0' },
+      });
+      expect(vast.alive().map((i) => i.id)).toEqual([two]);
+      expect(vast.rateLimited()).toBe(1);
+    });
+
+    it('creates and destroys for real, then answers 502, with failAfterActing', async () => {
+      vast.setOffers([{ id: 95 }]);
+      vast.failAfterActing(1, 'PUT /api/v0/asks/{id}/');
+      const created = await create(vast, 95);
+      expect(created.status).toBe(502);
+      expect(created.text).toContain('502 Bad Gateway');
+      const [inst] = vast.alive();
+      expect(inst).toMatchObject({ offerId: 95, destroyedAt: null });
+      await running(vast, inst.id);
+      // The retry finds the offer taken by the instance it did create.
+      expect(await create(vast, 95)).toMatchObject({ status: 404, json: { error: 'invalid_args' } });
+
+      await api(vast, 'POST', `/api/v0/instances/${inst.id}/ssh/`, { ssh_key: userKey.public });
+      const client = await sshConnect(inst.sshPort, userKey.private);
+      client.on('error', () => undefined);
+      const pid = await background(vast, inst.id, client);
+      vast.failAfterActing(1, 'DELETE /api/v0/instances/{id}/', 504);
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${inst.id}/`)).toMatchObject({ status: 504, text: 'Gateway Timeout' });
+      expect(vast.alive()).toEqual([]);
+      expect(alive(pid)).toBe(false);
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${inst.id}/`)).toMatchObject({ status: 404, json: { error: 'not_found' } });
+      client.end();
+    });
+
+    it('bills storage from create to destroy and compute only while running, at the bid or the accepted new price', async () => {
+      // 0.72 $/GB/month × 10 GB = 0.01 $/h of storage.
+      vast.setOffers([{ id: 96, dph_base: 0.36, storage_cost: 0.72 }, { id: 97, dph_base: 0.5, min_bid: 0.2, storage_cost: 0.72 }]);
+      const t0 = Date.now();
+      const od = (await create(vast, 96, { disk: 10, label: 'on-demand' })).json.new_contract;
+      const bid = (await create(vast, 97, { disk: 10, price: 0.25 })).json.new_contract;
+      const line = (id: number) => vast.bill().instances.find((l) => l.id === id) as ReturnType<VastTestServer['bill']>['instances'][number];
+      // Loading: storage only.
+      expect(line(od)).toMatchObject({ label: 'on-demand', compute: 0, running: false, destroyedAt: null });
+      await until(() => line(od).storage > 0, 'storage accruing');
+      await running(vast, od);
+      const runningFrom = Date.now();
+      await running(vast, bid);
+      await until(() => line(od).compute > 0 && line(bid).compute > 0, 'compute accruing');
+      expect(line(od).running).toBe(true);
+
+      // Outbid: the bid instance's compute stops, its storage goes on.
+      const outbidAt = Date.now();
+      vast.outbid(bid);
+      const frozen = line(bid);
+      expect(frozen.running).toBe(false);
+      expect(frozen.compute).toBeLessThanOrEqual((0.25 * (outbidAt - t0)) / 3_600_000 + 1e-12);
+      await until(() => line(bid).storage > frozen.storage, 'storage after outbid');
+      expect(line(bid).compute).toBe(frozen.compute);
+
+      // An accepted increase to 0.51 $/h in all: compute at 0.50 $/h from then on.
+      const pending = vast.proposePriceIncrease(od, 0.51);
+      expect(await api(vast, 'PUT', '/api/v0/instances/accept-price-increase/', { pending_price_increase_id: pending })).toMatchObject({ status: 200 });
+      const beforeIncrease = line(od).compute;
+      const increasedAt = Date.now();
+      await until(() => Date.now() - increasedAt >= 30, '30 ms at the new price');
+      const stoppedBefore = Date.now();
+      await api(vast, 'PUT', `/api/v0/instances/${od}/`, { state: 'stopped' });
+      const stopped = line(od);
+      expect(stopped.running).toBe(false);
+      // At least what the stretches we watched cost, at most what they could have.
+      expect(beforeIncrease).toBeGreaterThanOrEqual((0.36 * (outbidAt - runningFrom)) / 3_600_000 - 1e-12);
+      expect(stopped.compute).toBeGreaterThanOrEqual(beforeIncrease + (0.5 * (stoppedBefore - increasedAt)) / 3_600_000 - 1e-12);
+      expect(stopped.compute).toBeLessThanOrEqual((0.5 * (Date.now() - t0)) / 3_600_000);
+      await until(() => line(od).storage > stopped.storage, 'storage while stopped');
+      expect(line(od).compute).toBe(stopped.compute);
+
+      // Destroyed: nothing more accrues, and storage is exactly create → destroy.
+      await api(vast, 'DELETE', `/api/v0/instances/${od}/`);
+      await api(vast, 'DELETE', `/api/v0/instances/${bid}/`);
+      const final = vast.bill();
+      await until(() => Date.now() - (vast.instances()[1].destroyedAt as number) >= 20, '20 ms after destroy');
+      expect(vast.bill()).toEqual(final);
+      for (const inst of vast.instances()) {
+        const l = line(inst.id);
+        expect(l.destroyedAt).toBe(inst.destroyedAt);
+        expect(l.storage).toBeCloseTo((0.01 * ((inst.destroyedAt as number) - inst.createdAt)) / 3_600_000, 15);
+        expect(l.total).toBeCloseTo(l.compute + l.storage, 15);
+      }
+      expect(final.total).toBeCloseTo(final.instances.reduce((sum, l) => sum + l.total, 0), 15);
     });
   });
 });
