@@ -1,4 +1,4 @@
-import { startVastTestServer, waitFor, type VastTestServer } from '@trainyard/testing';
+import { peakAlive, startVastTestServer, waitFor, type VastTestServer } from '@trainyard/testing';
 import { SystemUnderTest } from './system-under-test';
 
 jest.setTimeout(240_000);
@@ -37,7 +37,7 @@ describe('a ten-symbol run with no local capacity, on instances rented from the 
     await vast.close();
   });
 
-  it('rents, trains through SSH, destroys every instance, and costs the run as the sum of its leases', async () => {
+  it('rents at most three instances, trains through SSH on OpenSSH, destroys every one, costs the run as its leases and books the spend the bill shows', async () => {
     vast.rateLimitNext(2, 'bundles');
     await sut.bus.publish('run.requested', { runId: 'vast-e2e', trigger: 'cli', date: '2026-11-22', symbols: SYMBOLS, promote: 'off' });
     const completed = await sut.completion('vast-e2e', 200_000);
@@ -67,5 +67,20 @@ describe('a ten-symbol run with no local capacity, on instances rented from the 
     const leaseCost = released.reduce((sum, r) => sum + r.cost, 0);
     expect(leaseCost).toBeGreaterThan(0);
     expect(completed.summary.cost).toBeCloseTo(leaseCost, 5);
+
+    // Spend is what the account pays: boot, bootstrap and idle included, within 2% of the test server's bill.
+    const billed = vast.bill().total;
+    const spent = destroyed.reduce((sum, d) => sum + d.cost, 0);
+    expect(Math.abs(spent - billed) / billed).toBeLessThan(0.02);
+    expect(spent).toBeGreaterThan(leaseCost);
+    // All of it is the run's, and the run's record says so once the last instance is gone.
+    expect(destroyed.flatMap((d) => d.runs).reduce((sum, r) => sum + (r.runId === 'vast-e2e' ? r.cost : 0), 0)).toBeCloseTo(spent, 9);
+    await waitFor(async () => {
+      const run = (await (await fetch(`http://127.0.0.1:${sut.stack.portOf({ name: 'scheduler' })}/runs/vast-e2e`)).json()) as { spend?: number };
+      return Math.abs((run.spend ?? 0) - spent) < 1e-6;
+    }, 'the run shows its spend');
+
+    // Never more than VAST_MAX_INSTANCES alive at once, by the test server's own clock.
+    expect(peakAlive(vast.instances())).toBeLessThanOrEqual(3);
   });
 });

@@ -10,6 +10,12 @@ export const CapacitySummary = z.object({
   cpuSlots: z.number().int().nonnegative(),
   /** Price of one slot-hour on the capacity the broker would lease now. */
   pricePerHour: z.number().nonnegative(),
+  /**
+   * Present when work would go to rented instances (renting on, no local agent): each new instance
+   * bills for its boot and bootstrap (`provisionSeconds`, learned from past instances) before it
+   * works, and at most `maxInstances` run at once.
+   */
+  rental: z.object({ provisionSeconds: z.number().nonnegative(), maxInstances: z.number().int().nonnegative(), pricePerHour: z.number().nonnegative() }).optional(),
   updatedAt: z.string().datetime({ offset: true }),
 });
 export type CapacitySummary = z.infer<typeof CapacitySummary>;

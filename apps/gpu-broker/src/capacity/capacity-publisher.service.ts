@@ -6,6 +6,9 @@ import type { KV } from '@nats-io/kv';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore } from '../leases/broker.store';
 
+/** Before any instance was rented here: Vast's image pull and start, then the bootstrap (VAST.md: minutes are common). */
+const DEFAULT_PROVISION_SECONDS = 300;
+
 /** Keeps the capacity summary in its KV bucket current, writing only when it changes. */
 @Injectable()
 export class CapacityPublisher {
@@ -27,6 +30,7 @@ export class CapacityPublisher {
       gpus: agents.reduce((n, a) => n + a.gpus.length, 0),
       cpuSlots: agents.reduce((n, a) => n + a.cpuSlots, 0),
       pricePerHour: await this.slotPrice(agents),
+      ...(await this.rental(agents)),
     };
     const key = JSON.stringify(shape);
     if (key === this.last) return;
@@ -35,6 +39,13 @@ export class CapacityPublisher {
     await (await this.bucket).put(CAPACITY_KEY, JSON.stringify(summary));
     this.last = key;
     this.log.log(`capacity: ${shape.agents} agents, ${shape.gpus} GPUs, ${shape.cpuSlots} CPU slots`);
+  }
+
+  /** When work would go to rented instances: what each costs before it works (boot and bootstrap, as past instances took), for forecasts. */
+  private async rental(alive: { id: string; provider: string }[]): Promise<Pick<CapacitySummary, 'rental'>> {
+    if (!this.cfg.VAST_API_KEY || alive.some((a) => a.provider === 'local')) return {};
+    const provisionSeconds = Math.round((await this.store.typicalProvisionSeconds()) ?? DEFAULT_PROVISION_SECONDS);
+    return { rental: { provisionSeconds, maxInstances: this.cfg.VAST_MAX_INSTANCES, pricePerHour: await this.slotPrice(alive) } };
   }
 
   /** Forecasts price work where it would run: on local agents when there are any, else on the rented ones. */

@@ -84,6 +84,15 @@ export class BrokerStore {
     return new Map(rows.filter((r) => r.agentId).map((r) => [r.agentId!, r.pricePerHour / r.numGpus]));
   }
 
+  /** Median seconds from create to agent ready over the last 50 instances that got there; null before the first. */
+  async typicalProvisionSeconds(): Promise<number | null> {
+    const [row]: Array<{ s: number | null }> = await this.ds.query(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::float AS s FROM (
+         SELECT extract(epoch FROM ready_at - created_at) AS s FROM broker.instances WHERE ready_at IS NOT NULL ORDER BY created_at DESC LIMIT 50) recent`,
+    );
+    return row?.s == null ? null : Number(row.s);
+  }
+
   /** Keeps the highest GPU memory seen for a symbol's job running alone on a GPU. */
   async learnMemory(symbol: string, gb: number, at: Date): Promise<void> {
     await this.ds.query(

@@ -178,7 +178,11 @@ export class InstanceProvisioner {
       await this.store.update(row.id, { vastId: id });
       throw new ProvisionFailure(`create answered "${created.error.message}", yet instance ${id} exists`);
     }
-    await this.states.move(row, 'booting', `created from offer ${offerId}`, { vastId: created.instanceId });
+    if (!(await this.states.move(row, 'booting', `created from offer ${offerId}`, { vastId: created.instanceId }))) {
+      // Torn down (a shutdown) while the create was in flight: what the API just made goes too.
+      await this.api.destroyInstance(created.instanceId);
+      throw new ProvisionFailure(`instance ${created.instanceId} was created after its record was torn down, and destroyed`);
+    }
     await this.bus.publish('instance.created', { ...instanceRef(row), offerId }, { id: `${row.id}-created` });
     this.log.log(`rented instance ${row.vastId} (${row.numGpus}× ${row.gpuName}, $${row.pricePerHour.toFixed(3)}/h) from offer ${offerId}`);
     await this.api.attachSshKey(row.vastId!, this.ctx.key!.publicKey);

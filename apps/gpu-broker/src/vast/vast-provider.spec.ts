@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { toJobSpec } from '@trainyard/contracts';
+import { CAPACITY_KEY, capacityBucket, CapacitySummary, toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { bootTestApp, deleteTestStream, readStored, startVastTestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type VastTestServer } from '@trainyard/testing';
@@ -30,6 +30,8 @@ describe('gpu-broker on Vast.ai', () => {
 
   afterAll(async () => {
     expect(vast.alive()).toEqual([]);
+    // No agent outlives its instance.
+    expect(vast.instances().flatMap((i) => vast.processes(i.id))).toEqual([]);
     await vast.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -79,6 +81,15 @@ describe('gpu-broker on Vast.ai', () => {
       for (const c of created) expect(c.label).toMatch(new RegExp(`^trainyard\\.${prefix}\\.`));
       const leased = (await readStored(prefix, 'job.leased')).map((e) => e.data.lease);
       expect(leased.every((l: { provider: string; agentId: string }) => l.provider === 'vast' && l.agentId.startsWith('vast-'))).toBe(true);
+      // With no local agent, work goes to rented instances: the capacity summary says what each bills before it works.
+      const kv = await bus.keyValue(capacityBucket(prefix));
+      const rental = await waitFor(async () => {
+        const r = CapacitySummary.parse((await kv.get(CAPACITY_KEY))?.json()).rental;
+        // Learned from the instances that got ready (300 s is the guess before any did).
+        return r && r.provisionSeconds < 300 ? r : null;
+      }, 'the rental in the capacity summary');
+      expect(rental.maxInstances).toBe(2);
+      expect(rental.provisionSeconds).toBeGreaterThan(0);
       // The host key was pinned on first contact.
       const rows = await app.get(InstanceStore).withStatus(['ready', 'destroying', 'destroyed']);
       for (const row of rows.filter((r) => r.hostKey)) expect(vast.instances().find((i) => i.id === row.vastId)?.hostKeySha256).toBe(row.hostKey);
@@ -101,6 +112,28 @@ describe('gpu-broker on Vast.ai', () => {
         for await (const c of bus.jsm.consumers.list(bus.streamName)) names.push(c.name);
         return !names.some((n) => n.includes('vast-'));
       }, 'no consumer left for destroyed agents');
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
+  it('rents an offer again once the instance it gave was destroyed (a long-lived broker does not run out of machines)', async () => {
+    const prefix = testPrefix('vastc');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.cheap]);
+    const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '1', VAST_IDLE_SECONDS: '1' });
+    try {
+      const bus = app.get(NatsBus);
+      for (const [i, symbol] of ['KKKUSDT', 'LLLUSDT'].entries()) {
+        await bus.publish('job.requested', { spec: cpuJob(symbol, 'r-again') });
+        await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === i + 1, `job ${i + 1} trained`, 90_000);
+        await waitFor(async () => vast.alive().length === 0, `instance ${i + 1} destroyed when idle`, 30_000);
+      }
+      const created = (await readStored(prefix, 'instance.created')).map((e) => e.data);
+      expect(created).toHaveLength(2);
+      expect(new Set(created.map((c) => c.offerId)).size).toBe(1);
     } finally {
       await app.close();
       await db.drop();

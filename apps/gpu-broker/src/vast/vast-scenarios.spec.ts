@@ -6,7 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { bootTestApp, deleteTestStream, readStored, startVastTestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type VastTestOfferInput, type VastTestServer } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, peakAlive, readStored, startVastTestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type VastTestOfferInput, type VastTestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { repoRoot } from './agent-bundle';
@@ -33,6 +33,8 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
     // Printed for docs/vast.md: scenario, outcome, instances, spend vs bill, time to destroy.
     if (table.length) process.stdout.write(`\n| scenario | outcome | instances | Trainyard spend / bill | longest life (s) |\n|---|---|---|---|---|\n${table.join('\n')}\n`);
     expect(vast.alive()).toEqual([]);
+    // No agent outlives its instance.
+    expect(vast.instances().flatMap((i) => vast.processes(i.id))).toEqual([]);
     await vast.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -61,19 +63,6 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
   const job = (symbol: string, runId: string) => toJobSpec(testJobDefinition({ symbol, runId, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
   const ours = (prefix: string) => vast.instances().filter((i) => i.label?.startsWith(`trainyard.${prefix}.`));
 
-  /** Most instances of ours alive at one moment, from the test server's own create and destroy times. */
-  const peakAlive = (prefix: string) => {
-    const edges = ours(prefix).flatMap((i) => [
-      { at: i.createdAt, d: 1 },
-      { at: i.destroyedAt ?? Infinity, d: -1 },
-    ]);
-    edges.sort((a, b) => a.at - b.at || a.d - b.d);
-    let alive = 0;
-    let peak = 0;
-    for (const e of edges) peak = Math.max(peak, (alive += e.d));
-    return peak;
-  };
-
   /** Runs one scenario; `expectJob` false when the job cannot succeed (the instance is taken from under it). */
   async function scenario(name: string, offers: VastTestOfferInput[], opts: { arrange?: () => void; during?: (prefix: string) => Promise<void>; expectJob?: boolean; env?: Record<string, string> } = {}) {
     const prefix = testPrefix('vscn');
@@ -100,7 +89,7 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
       const booked = destroyed.reduce((s: number, d: { cost: number }) => s + d.cost, 0);
       expect(billed).toBeGreaterThan(0);
       expect(Math.abs(booked - billed) / billed).toBeLessThan(0.02);
-      expect(peakAlive(prefix)).toBeLessThanOrEqual(Number(env(prefix, db, opts.env).VAST_MAX_INSTANCES));
+      expect(peakAlive(ours(prefix))).toBeLessThanOrEqual(Number(env(prefix, db, opts.env).VAST_MAX_INSTANCES));
       const reasons = destroyed.map((d: { reason: string }) => d.reason).join(', ');
       const longest = Math.max(...ours(prefix).map((i) => (i.destroyedAt! - i.createdAt) / 1000));
       table.push(`| ${name} | ${outcome || 'as expected'}; destroyed: ${reasons} | ${ours(prefix).length} created, 0 alive | $${booked.toFixed(6)} / $${billed.toFixed(6)} (${(((booked - billed) / billed) * 100).toFixed(2)}%) | ${longest.toFixed(1)} |`);
@@ -152,7 +141,7 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
     const destroyed = await scenario('429 without Retry-After on every route', [good], {
       arrange: () => {
         for (const route of ['bundles', 'PUT /api/v0/asks', 'POST /api/v0/instances/{id}/ssh', 'DELETE /api/v0/instances', 'api/v1/instances']) vast.rateLimitNext(2, route);
-        vast.rateLimitNext(20, 'GET /api/v0/instances/{id}/');
+        vast.rateLimitNext(2, 'GET /api/v0/instances/{id}/');
       },
     });
     expect(destroyed.map((d: { reason: string }) => d.reason)).toEqual(['idle']);

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CAPACITY_KEY, capacityBucket } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
@@ -207,5 +208,20 @@ describe('scheduler job lifecycle', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect((await readStored(prefix, 'job.requested')).filter((e) => e.data.spec.runId === 'dry')).toHaveLength(0);
     expect((await readStored(prefix, 'run.started')).filter((e) => e.data.runId === 'dry')).toHaveLength(0);
+  });
+
+  it('forecasts rented capacity with the boot and bootstrap each instance bills before it works', async () => {
+    const kv = await bus.keyValue(capacityBucket(prefix));
+    const rental = { provisionSeconds: 240, maxInstances: 2, pricePerHour: 0.5 };
+    await kv.put(CAPACITY_KEY, JSON.stringify({ agents: 0, gpus: 0, cpuSlots: 0, pricePerHour: 0.5, rental, updatedAt: new Date().toISOString() }));
+    try {
+      await bus.publish('run.requested', { runId: 'dry-rented', trigger: 'api', date: '2026-10-04', symbols: ['QQQUSDT', 'RRRUSDT', 'SSSUSDT'], dryRun: true, maxConcurrent: 3 });
+      const plan = await waitFor(async () => (await readStored(prefix, 'run.planned')).find((e) => e.data.runId === 'dry-rented')?.data, 'the plan');
+      // Three 10-minute jobs on at most two instances, each billing 4 minutes of boot first.
+      expect(plan.forecast.cost).toBeCloseTo((3 * 600 * 0.5) / 3600 + (2 * 240 * 0.5) / 3600, 9);
+      expect(plan.forecast.wallMinutes).toBeCloseTo((3 * 10) / 3 + 4, 5);
+    } finally {
+      await kv.delete(CAPACITY_KEY);
+    }
   });
 });

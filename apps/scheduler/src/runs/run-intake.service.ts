@@ -130,7 +130,13 @@ export class RunIntakeService {
     const all = await this.store.jobsOfRun(run.id);
     const jobs = all.filter((j) => j.status !== 'skipped');
     const expected = jobs.reduce((s, j) => s + j.expectedSeconds, 0);
-    const price = (await this.capacity.current())?.pricePerHour ?? 0;
+    const capacity = await this.capacity.current();
+    const price = capacity?.pricePerHour ?? 0;
+    // Rented instances bill for their boot and bootstrap before they work, and the run waits for the first.
+    const rental = capacity?.rental;
+    const instances = rental && jobs.length ? Math.max(1, Math.min(rental.maxInstances, run.maxConcurrent, jobs.length)) : 0;
+    const bootCost = rental ? (instances * rental.provisionSeconds * rental.pricePerHour) / 3600 : 0;
+    const bootMinutes = rental && jobs.length ? rental.provisionSeconds / 60 : 0;
     await this.bus.publish(
       'run.planned',
       {
@@ -142,8 +148,8 @@ export class RunIntakeService {
         skipped: this.skippedOf(run, all),
         forecast: {
           gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,
-          cost: (expected / 3600) * price,
-          wallMinutes: expected / Math.max(1, Math.min(run.maxConcurrent, jobs.length)) / 60,
+          cost: (expected / 3600) * price + bootCost,
+          wallMinutes: expected / Math.max(1, Math.min(run.maxConcurrent, jobs.length)) / 60 + bootMinutes,
         },
         dryRun: run.status === 'planned',
       },

@@ -448,6 +448,8 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     settle(inst);
     inst.destroyedAt = inst.meterAt;
     await inst.ssh.close();
+    // The machine is free again: its offer is listed, and can be rented, once more.
+    inst.offer.rented = false;
     return ok({ success: true });
   };
 
@@ -736,4 +738,17 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       if (!opts.root) await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/** The most of these instances alive at one moment, by the test server's own create and destroy times. */
+export function peakAlive(instances: VastTestInstance[]): number {
+  const edges = instances.flatMap((i) => [
+    { at: i.createdAt, d: 1 },
+    { at: i.destroyedAt ?? Infinity, d: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.d - b.d);
+  let alive = 0;
+  let peak = 0;
+  for (const e of edges) peak = Math.max(peak, (alive += e.d));
+  return peak;
 }
