@@ -373,6 +373,13 @@ export const DeadLetter = z.object({
   reason: z.string(),
   deliveryCount: z.number().int().nonnegative(),
   headers: z.record(z.string(), z.array(z.string())),
+  /** The original payload as text; only its beginning when `truncated` (a letter must fit the server's max_payload). */
   data: z.string(),
+  /** Set when `data` (and perhaps `headers`) was cut so the letter fits; `dataBytes` and `dataSha256` describe the whole original. */
+  truncated: z.literal(true).optional(),
+  /** The original payload's size in bytes. */
+  dataBytes: z.number().int().nonnegative().optional(),
+  /** The original payload's sha256, hex. */
+  dataSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;

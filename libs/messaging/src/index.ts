@@ -1,5 +1,6 @@
 export * from './messaging-options';
 export * from './errors';
+export * from './dead-letter';
 export * from './retry-delay';
 export * from './trace-context';
 export * from './nats-bus';

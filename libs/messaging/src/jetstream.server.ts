@@ -1,17 +1,22 @@
 import { Logger } from '@nestjs/common';
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerMessages, JsMsg, PubAck } from '@nats-io/jetstream';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { contractFor, deadLetterSubject, SCHEMA_VERSION, type DeadLetter } from '@trainyard/contracts';
+import { createHash } from 'node:crypto';
 import type { ConsumeOptions } from './consume.decorator';
+import { DEAD_LETTER_HEADER_ROOM, DEFAULT_MAX_PAYLOAD, fitDeadLetter } from './dead-letter';
 import { describeError, PermanentError } from './errors';
 import { JetStreamContext } from './message-context';
 import type { NatsBus } from './nats-bus';
 import { durableName, ensureDurable } from './provisioning';
 import { retryDelayMs } from './retry-delay';
 import { extractTraceContext, startConsumerSpan } from './trace-context';
+
+/** Tries at storing a dead letter before the message is nak'ed instead. */
+const DEAD_LETTER_ATTEMPTS = 3;
 
 interface Subscription {
   durable: string;
@@ -105,7 +110,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       try {
         data = JSON.parse(m.string());
       } catch (err) {
-        return await this.deadLetter(m, durable, `malformed JSON: ${describeError(err)}`);
+        return await this.deadLetter(m, durable, maxDeliver, `malformed JSON: ${describeError(err)}`);
       }
       const parsed = contractFor(pattern).schema.safeParse(data);
       if (!parsed.success) {
@@ -114,7 +119,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           version !== undefined && version !== SCHEMA_VERSION
             ? `unsupported schemaVersion ${JSON.stringify(version)} (this service reads ${SCHEMA_VERSION})`
             : `invalid ${pattern}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
-        return await this.deadLetter(m, durable, reason);
+        return await this.deadLetter(m, durable, maxDeliver, reason);
       }
       const keepAlive = setInterval(() => m.working(), Math.max(500, ackWaitMs / 3));
       try {
@@ -130,9 +135,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(err) });
       if (err instanceof PermanentError) {
-        await this.deadLetter(m, durable, describeError(err));
+        await this.deadLetter(m, durable, maxDeliver, describeError(err));
       } else if (deliveryCount >= maxDeliver) {
-        await this.deadLetter(m, durable, `failed on its last delivery (${deliveryCount}/${maxDeliver}): ${describeError(err)}`);
+        await this.deadLetter(m, durable, maxDeliver, `failed on its last delivery (${deliveryCount}/${maxDeliver}): ${describeError(err)}`);
       } else {
         const o = this.bus.options;
         const delay = retryDelayMs(deliveryCount, o.retryBaseMs ?? 1000, o.retryMaxMs ?? 60_000);
@@ -144,40 +149,90 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
   }
 
-  /** Publishes the original message with the reason to `<prefix>.dlq.<subject>`, then terminates it. */
-  private async deadLetter(m: JsMsg, consumer: string, reason: string): Promise<void> {
-    const relative = m.subject.startsWith(`${this.bus.options.prefix}.`) ? m.subject.slice(this.bus.options.prefix.length + 1) : m.subject;
+  /**
+   * Publishes the original message with the reason to `<prefix>.dlq.<subject>` and, once the stream
+   * has acknowledged the letter, terminates the message with a bare `+TERM` (nats-server 2.9 ignores
+   * `+TERM <reason>` and keeps the message pending, so it came back and was lettered again each ack
+   * wait). The letter is cut to fit the server's max_payload, so it can always be stored; its id is
+   * the de-duplication key, so a message that comes back anyway (a lost term) is lettered and counted
+   * once. A letter that cannot be stored naks the message instead: it comes back, nothing is lost.
+   */
+  private async deadLetter(m: JsMsg, consumer: string, maxDeliver: number, reason: string): Promise<void> {
+    const prefix = `${this.bus.options.prefix}.`;
+    const relative = m.subject.startsWith(prefix) ? m.subject.slice(prefix.length) : m.subject;
+    const deliveryCount = m.info.deliveryCount;
     const headers: Record<string, string[]> = {};
     if (m.headers) for (const k of m.headers.keys()) headers[k] = m.headers.values(k);
-    const letter: DeadLetter = {
-      schemaVersion: SCHEMA_VERSION,
-      id: `dlq-${this.bus.streamName}-${m.seq}-${consumer}`,
-      occurredAt: new Date().toISOString(),
-      subject: m.subject,
-      consumer,
-      reason,
-      deliveryCount: m.info.deliveryCount,
-      headers,
-      data: m.string(),
-    };
+    const maxPayload = this.bus.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+    let letter: DeadLetter | undefined;
+    let failure: unknown;
+    try {
+      letter = fitDeadLetter(
+        {
+          schemaVersion: SCHEMA_VERSION,
+          id: `dlq-${this.bus.streamName}-${m.seq}-${consumer}`,
+          occurredAt: new Date().toISOString(),
+          subject: m.subject,
+          consumer,
+          reason,
+          deliveryCount,
+          headers,
+          data: m.string(),
+          dataBytes: m.data.length,
+          dataSha256: createHash('sha256').update(m.data).digest('hex'),
+        },
+        maxPayload - DEAD_LETTER_HEADER_ROOM,
+      );
+    } catch (err) {
+      failure = err;
+    }
+    const dlqSubject = this.bus.subject(deadLetterSubject(relative));
+    let ack: PubAck | undefined;
+    for (let attempt = 1; letter && attempt <= DEAD_LETTER_ATTEMPTS && !ack; attempt++) {
+      try {
+        ack = await this.bus.publishRaw(dlqSubject, JSON.stringify(letter), letter.id, natsHeaders());
+      } catch (err) {
+        failure = err;
+        m.working();
+        if (attempt < DEAD_LETTER_ATTEMPTS) await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+    if (!ack || !letter) {
+      const delay = this.bus.options.retryBaseMs ?? 1000;
+      const last = deliveryCount >= maxDeliver;
+      this.logger.error({
+        event: 'dead_letter_failed',
+        subject: relative,
+        seq: m.seq,
+        consumer,
+        reason,
+        deliveryCount,
+        msg:
+          `could not dead-letter ${m.subject} (seq ${m.seq}) for ${consumer}: ${describeError(failure)}; ` +
+          (last
+            ? `it was its last delivery (${deliveryCount}/${maxDeliver}), so the server will not deliver it again: it stays in the stream at seq ${m.seq}`
+            : `nak, it comes back in ${delay} ms`),
+      });
+      m.nak(delay);
+      return;
+    }
+    m.term();
+    if (ack.duplicate) {
+      this.logger.warn(`${m.subject} (seq ${m.seq}) came back after it was dead-lettered for ${consumer}; terminated again, not lettered twice`);
+      return;
+    }
     this.logger.error({
       event: 'message_dead_lettered',
       subject: relative,
       seq: m.seq,
       consumer,
       reason,
-      deliveryCount: m.info.deliveryCount,
+      deliveryCount,
+      letterSeq: ack.seq,
+      truncated: letter.truncated ?? false,
       msg: `dead-lettered ${m.subject} (seq ${m.seq}) for ${consumer}: ${reason}`,
     });
-    try {
-      await this.bus.publishRaw(this.bus.subject(deadLetterSubject(relative)), JSON.stringify(letter), letter.id, natsHeaders());
-      m.term(reason.slice(0, 200));
-      this.bus.notifyDeadLetter({ subject: relative, consumer, reason, deliveryCount: m.info.deliveryCount });
-    } catch (err) {
-      // Without a dead letter on record the message must not vanish: let it come back.
-      this.logger.error(`could not dead-letter ${m.subject}: ${describeError(err)}`);
-      m.nak(this.bus.options.retryBaseMs ?? 1000);
-    }
+    this.bus.notifyDeadLetter({ subject: relative, consumer, reason, deliveryCount });
   }
 
   on(): never {

@@ -15,6 +15,7 @@ import {
   type QueryRequestInput,
   type QueryResponse,
 } from '@trainyard/contracts';
+import { NoStreamError } from './errors';
 import type { MessagingOptions } from './messaging-options';
 import { ensureStream } from './provisioning';
 import { answerQuery, requestQuery, type QueryHandler } from './queries';
@@ -33,6 +34,12 @@ export interface DeadLetterNotice {
   consumer: string;
   reason: string;
   deliveryCount: number;
+}
+
+/** The client reports a JetStream publish nobody answered as JetStreamNotEnabled, its cause a no-responders RequestError. */
+function isNoResponders(err: unknown): boolean {
+  const e = err as { name?: string; cause?: { isNoResponders?: () => boolean } } | undefined;
+  return e?.name === 'JetStreamNotEnabled' || e?.cause?.isNoResponders?.() === true;
 }
 
 export type DeadLetterHook = (letter: DeadLetterNotice) => void;
@@ -88,6 +95,10 @@ export class NatsBus implements OnApplicationShutdown {
     return message;
   }
 
+  /**
+   * A JetStream publish, acknowledged by the stream that stored it. Never a core publish: where no
+   * stream stores `subject` it throws NoStreamError rather than letting the message go nowhere.
+   */
   async publishRaw(subject: string, data: string, msgId?: string, extra?: MsgHdrs): Promise<PubAck> {
     const span = startProducerSpan(subject);
     try {
@@ -98,8 +109,9 @@ export class NatsBus implements OnApplicationShutdown {
       span.setAttribute('messaging.nats.duplicate', ack.duplicate);
       return ack;
     } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
-      throw err;
+      const error = isNoResponders(err) ? new NoStreamError(subject, this.streamName, { cause: err }) : err;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+      throw error;
     } finally {
       span.end();
     }
