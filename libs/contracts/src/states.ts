@@ -10,7 +10,9 @@ const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   released: ['leased', 'running', 'succeeded', 'failed', 'retry_wait', 'cancelled'],
   leased: ['running', 'succeeded', 'failed', 'retry_wait', 'cancelled'],
   running: ['succeeded', 'failed', 'retry_wait', 'cancelled'],
-  // A late success of the attempt that was about to be retried still counts.
+  // A late success of the attempt that was about to be retried still counts. `cancelled` is an
+  // operator's cancel only: the ended attempt's own job.cancelled (the answer to a timeout's
+  // job.cancel) is stale here, see canApplyAttemptEvent.
   retry_wait: ['released', 'succeeded', 'cancelled'],
   succeeded: [],
   // An operator's retry gives a finished job one more attempt.
@@ -19,12 +21,29 @@ const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   skipped: [],
 };
 
+/**
+ * What an attempt's own event (job.leased, job.started, job.succeeded, job.failed, job.cancelled of
+ * the attempt the job's row names) may do to the job. In retry_wait that attempt has already ended
+ * (failed or timed out) and is fenced off: the next attempt is the current one, even before its
+ * number is given at release. Of the ended attempt's events only a late success moves the job; its
+ * job.cancelled, job.failed or job.started are recorded and change nothing. Events of any other
+ * attempt number never reach this check (the handlers drop them).
+ */
+const ATTEMPT_EVENT_TRANSITIONS: Partial<Record<JobStatus, readonly JobStatus[]>> = {
+  retry_wait: ['succeeded'],
+};
+
 export const TERMINAL_JOB_STATES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
 /** States in which a job holds (or is about to hold) a slot. */
 export const ACTIVE_JOB_STATES: ReadonlySet<JobStatus> = new Set(['released', 'leased', 'running']);
 
 export function canTransitionJob(from: JobStatus, to: JobStatus): boolean {
   return JOB_TRANSITIONS[from].includes(to);
+}
+
+/** Whether an event of the attempt the job's row names may move the job from `from` to `to`. */
+export function canApplyAttemptEvent(from: JobStatus, to: JobStatus): boolean {
+  return canTransitionJob(from, to) && (ATTEMPT_EVENT_TRANSITIONS[from]?.includes(to) ?? true);
 }
 
 export type LeaseStatus = 'assigned' | 'running' | 'released' | 'lost';

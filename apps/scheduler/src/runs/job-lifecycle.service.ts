@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { canTransitionJob, TERMINAL_JOB_STATES, trainingHash, type ErrorType, type EventMessage } from '@trainyard/contracts';
+import { canApplyAttemptEvent, TERMINAL_JOB_STATES, trainingHash, type ErrorType, type EventMessage } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -40,7 +40,7 @@ export class JobLifecycleService {
       if (TERMINAL_JOB_STATES.has(job.status)) return false;
       // job.started may have been handled first (another consumer); the price is still this attempt's.
       job.pricePerHour = m.lease.pricePerHour;
-      if (!canTransitionJob(job.status, 'leased')) return true;
+      if (!canApplyAttemptEvent(job.status, 'leased')) return true;
       job.status = 'leased';
       job.leaseId = m.lease.leaseId;
       job.agentId = m.lease.agentId;
@@ -51,7 +51,7 @@ export class JobLifecycleService {
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
     const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
-      if (!canTransitionJob(job.status, 'running')) return false;
+      if (!canApplyAttemptEvent(job.status, 'running')) return false;
       job.status = 'running';
       job.startedAt = new Date(m.occurredAt);
       job.agentId = m.agentId;
@@ -88,7 +88,7 @@ export class JobLifecycleService {
 
   async succeeded(m: EventMessage<'job.succeeded'>): Promise<void> {
     const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
-      if (!canTransitionJob(job.status, 'succeeded')) return false;
+      if (!canApplyAttemptEvent(job.status, 'succeeded')) return false;
       const started = new Date(m.startedAt);
       const finished = new Date(m.finishedAt);
       job.status = 'succeeded';
@@ -110,10 +110,34 @@ export class JobLifecycleService {
   }
 
   async failed(f: AttemptFailure): Promise<void> {
+    await this.fail(f);
+  }
+
+  /**
+   * Ends an attempt past its timeout. The attempt is fenced off first (it fails as retryable, so the
+   * job waits for a new attempt): the job.cancelled its agent answers with is then stale and cannot
+   * cancel the job. Only then is the agent (or the broker, if the attempt is still queued there)
+   * asked to stop it, and before the next attempt is released, so that the cancel, which names only
+   * the job, goes out ahead of the next attempt's request.
+   */
+  async timedOut(jobId: string, attempt: number, minutes: number): Promise<void> {
+    const message = `exceeded the ${minutes} min timeout`;
+    await this.fail({ jobId, attempt, errorType: 'timeout', retryable: true, message }, async () => {
+      await this.publishTimeoutCancel(jobId, attempt, minutes);
+    });
+  }
+
+  /** The job.cancel of a timed-out attempt; its id is the attempt's, so a repeat is de-duplicated. */
+  publishTimeoutCancel(jobId: string, attempt: number, minutes: number): Promise<void> {
+    return this.bus.publish('job.cancel', { jobId, reason: `timeout after ${minutes} min` }, { id: `${jobId}-a${attempt}-timeout` }).then(() => undefined);
+  }
+
+  /** `beforeRelease` runs once the failure is recorded, before any job is released. */
+  private async fail(f: AttemptFailure, beforeRelease?: () => Promise<void>): Promise<void> {
     let retryIn: number | null = null;
     const now = this.clock.now();
     const job = await this.store.updateJob(f.jobId, f.attempt, async (job, em) => {
-      if (!canTransitionJob(job.status, 'failed')) return false;
+      if (!canApplyAttemptEvent(job.status, 'failed')) return false;
       const attemptStatus = f.errorType === 'agent_lost' ? 'lost' : f.errorType === 'timeout' ? 'timed_out' : 'failed';
       await this.store.updateAttempt(em, job.id, job.attempt, {
         status: attemptStatus,
@@ -154,22 +178,51 @@ export class JobLifecycleService {
         { id: `${job.id}-a${f.attempt}-gave-up` },
       );
     }
+    await beforeRelease?.();
     await this.afterChange(job.runId);
   }
 
+  /**
+   * The attempt's agent (or the broker) stopped it. That cancels the job only while the attempt is
+   * the job's current one: the answer to a timeout's job.cancel comes from an attempt already fenced
+   * off (retry_wait, or an older attempt number) and is recorded without moving the job.
+   */
   async cancelled(m: EventMessage<'job.cancelled'>): Promise<void> {
+    const now = this.clock.now();
     const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
-      if (!canTransitionJob(job.status, 'cancelled')) return false;
+      if (!canApplyAttemptEvent(job.status, 'cancelled')) return false;
       job.status = 'cancelled';
-      job.finishedAt = this.clock.now();
+      job.finishedAt = now;
       job.errorType = 'cancelled';
       job.errorMessage = m.reason;
       await this.store.updateAttempt(em, job.id, job.attempt, { status: 'cancelled', finishedAt: job.finishedAt, errorType: 'cancelled', message: m.reason });
       return true;
     });
-    if (!job) return;
+    if (!job) return this.staleCancelled(m, now);
     this.metrics?.finished('cancelled', job.startedAt, job.finishedAt);
     await this.afterChange(job.runId);
+  }
+
+  /**
+   * A job.cancelled that did not move the job: a duplicate, or the answer of a fenced-off attempt
+   * (one that timed out or failed before its agent stopped it). The attempt's row keeps how it ended
+   * (an attempt somehow still open there is closed as cancelled) and the log says what was ignored.
+   */
+  private async staleCancelled(m: EventMessage<'job.cancelled'>, now: Date): Promise<void> {
+    const current = await this.store.findJob(m.jobId);
+    if (!current || (current.attempt === m.attempt && current.status !== 'retry_wait')) return;
+    const closed = await this.store.closeOpenAttempt(m.jobId, m.attempt, { status: 'cancelled', finishedAt: now, errorType: 'cancelled', message: m.reason.slice(0, 4000) });
+    this.log.warn({
+      event: 'stale_attempt_event',
+      type: 'job.cancelled',
+      runId: current.runId,
+      jobId: m.jobId,
+      attempt: m.attempt,
+      currentAttempt: current.attempt,
+      jobStatus: current.status,
+      attemptClosed: closed,
+      msg: `${m.jobId} attempt ${m.attempt} reported cancelled (${m.reason}); the attempt was already fenced off, the job stays ${current.status}`,
+    });
   }
 
   /**

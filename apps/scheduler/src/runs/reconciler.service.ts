@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { CompletionService } from './completion.service';
@@ -26,7 +25,6 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     private readonly dispatcher: DispatcherService,
     private readonly lifecycle: JobLifecycleService,
     private readonly completion: CompletionService,
-    private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
   ) {}
@@ -47,8 +45,13 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
       const now = this.clock.now();
       for (const run of await this.store.unpublishedCompletions()) await this.completion.publish(run);
       for (const job of await this.store.overdueJobs(now)) await this.timeOut(job.id, job.attempt, job.definition.timeoutMinutes);
+      if (this.lastRepublish === null) {
+        // A crash between fencing a timed-out attempt off and its job.cancel leaves the agent running it.
+        for (const job of await this.store.timedOutAwaitingRetry()) await this.lifecycle.publishTimeoutCancel(job.id, job.attempt, job.definition.timeoutMinutes);
+      }
       if (this.lastRepublish === null || now.getTime() - this.lastRepublish >= STALE_RELEASE_MS) {
-        // Unleased requests may simply be queued at the broker; republishing is harmless (same ids) but not free.
+        // Unleased requests may simply be queued at the broker; republishing is harmless but not free: the
+        // same (jobId, attempt) has the same message id, and the broker keeps one request per (jobId, attempt).
         const cutoff = this.lastRepublish === null ? now : new Date(now.getTime() - STALE_RELEASE_MS);
         for (const job of await this.store.staleReleases(cutoff)) await this.dispatcher.publishRequest(job, (await this.store.findRun(job.runId))?.traceContext);
         this.lastRepublish = now.getTime();
@@ -64,9 +67,9 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
+  /** The attempt is failed (retryable) before its agent is asked to stop it: see JobLifecycleService.timedOut. */
   private async timeOut(jobId: string, attempt: number, minutes: number): Promise<void> {
-    this.log.warn(`${jobId} attempt ${attempt} exceeded its ${minutes} min timeout`);
-    await this.bus.publish('job.cancel', { jobId, reason: `timeout after ${minutes} min` }, { id: `${jobId}-a${attempt}-timeout` });
-    await this.lifecycle.failed({ jobId, attempt, errorType: 'timeout', retryable: true, message: `exceeded the ${minutes} min timeout` });
+    this.log.warn(`${jobId} attempt ${attempt} exceeded its ${minutes} min timeout, counted from its start`);
+    await this.lifecycle.timedOut(jobId, attempt, minutes);
   }
 }

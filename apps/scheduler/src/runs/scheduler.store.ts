@@ -119,6 +119,12 @@ export class SchedulerStore {
     await em.getRepository(AttemptEntity).update({ jobId, attempt }, fields);
   }
 
+  /** Ends an attempt whose row is still open (requested, leased, running); false when it had ended. */
+  async closeOpenAttempt(jobId: string, attempt: number, fields: Partial<AttemptEntity> & { status: AttemptStatus }): Promise<boolean> {
+    const r = await this.ds.getRepository(AttemptEntity).update({ jobId, attempt, status: In(['requested', 'leased', 'running']) }, fields);
+    return (r.affected ?? 0) > 0;
+  }
+
   attemptsOf(jobId: string): Promise<AttemptEntity[]> {
     return this.ds.getRepository(AttemptEntity).find({ where: { jobId }, order: { attempt: 'ASC' } });
   }
@@ -145,13 +151,28 @@ export class SchedulerStore {
       .getMany();
   }
 
-  /** Jobs holding a slot past their timeout, counted from release so a job that never starts also times out. */
+  /**
+   * Jobs running past their timeout, counted from the current attempt's start (job.started; release
+   * clears it). A job released or leased but not yet started is waiting for a slot, not overdue.
+   */
   overdueJobs(now: Date): Promise<JobEntity[]> {
     return this.ds
       .getRepository(JobEntity)
       .createQueryBuilder('j')
-      .where(`j.status IN ('released', 'leased', 'running')`)
-      .andWhere(`coalesce(j.started_at, j.released_at) + ((j.definition->>'timeoutMinutes')::float * interval '1 minute') < :now`, { now })
+      .where(`j.status = 'running'`)
+      .andWhere('j.started_at IS NOT NULL')
+      .andWhere(`j.started_at + ((j.definition->>'timeoutMinutes')::float * interval '1 minute') < :now`, { now })
+      .getMany();
+  }
+
+  /** Jobs waiting for an attempt that timed out: its job.cancel may not have reached the bus. */
+  timedOutAwaitingRetry(): Promise<JobEntity[]> {
+    return this.ds
+      .getRepository(JobEntity)
+      .createQueryBuilder('j')
+      .innerJoin(AttemptEntity, 'a', 'a.job_id = j.id AND a.attempt = j.attempt')
+      .where(`j.status = 'retry_wait'`)
+      .andWhere(`a.status = 'timed_out'`)
       .getMany();
   }
 
