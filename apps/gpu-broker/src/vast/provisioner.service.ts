@@ -64,6 +64,12 @@ export class InstanceProvisioner {
     @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
   ) {}
 
+  /** Builds what a bootstrap copies, in the background. */
+  prepare(): void {
+    const dataDir = join(this.cfg.DATA_DIR, 'agent-bundle');
+    void Promise.all([this.bundler.bundle(dataDir), this.bundler.node(dataDir)]).catch((err) => this.log.warn(`agent bundle not prepared yet: ${(err as Error).message}`));
+  }
+
   /** Launches in flight, each of which will hold at most one instance at a time. */
   get inFlight(): number {
     return this.launches.size;
@@ -248,6 +254,7 @@ export class InstanceProvisioner {
     const dataDir = join(this.cfg.DATA_DIR, 'agent-bundle');
     const [bundle, node] = await Promise.all([this.bundler.bundle(dataDir), this.bundler.node(dataDir)]);
     const dir = this.cfg.VAST_AGENT_DIR;
+    const connectedAt = Date.now();
     const present = await this.run(session, `mkdir -p ${dir} && cat ${dir}/node.sha256 2>/dev/null; true`, 'look at the agent folder');
     await Promise.all([
       this.run(session, `cd ${dir} && rm -rf app.part && mkdir app.part && tar -xzf - -C app.part && rm -rf app && mv app.part app`, 'unpack the agent', { stdin: createReadStream(bundle.path), timeoutMs: UPLOAD_TIMEOUT_MS }),
@@ -258,6 +265,7 @@ export class InstanceProvisioner {
             timeoutMs: UPLOAD_TIMEOUT_MS,
           }),
     ]);
+    const copiedAt = Date.now();
     const nats = new URL(this.cfg.NATS_URL);
     const tunnelPort = await session.tunnelBack({ host: nats.hostname, port: Number(nats.port || 4222) });
     await this.run(session, `cd ${dir} && umask 077 && cat > agent.env`, 'write the agent environment', { stdin: this.agentEnv(row, tunnelPort, instanceApiKey) });
@@ -265,6 +273,7 @@ export class InstanceProvisioner {
     // One simple command in the background with every descriptor redirected: no shell (bash keeps a
     // backgrounded `a && b &` list's stdout open) holds the channel, so this returns at once.
     await this.run(session, `cd ${dir} || exit 1; nohup ./start-agent > agent.log 2>&1 < /dev/null & echo started`, 'start the agent');
+    const launchedAt = Date.now();
     session.onClose((why) => void this.sessionLost(row.id, tunnelPort, why));
     const deadline = Date.now() + AGENT_REGISTER_WINDOW_MS;
     for (;;) {
@@ -280,7 +289,8 @@ export class InstanceProvisioner {
     if (!(await this.states.move(row, 'ready', `agent ${agentId} reported`, { readyAt: now, lastBusyAt: now }))) throw new ProvisionFailure('the instance was taken down while it bootstrapped');
     const provisionSeconds = (now.getTime() - row.createdAt.getTime()) / 1000;
     await this.bus.publish('instance.ready', { ...instanceRef(row), agentId, provisionSeconds }, { id: `${row.id}-ready` });
-    this.log.log({ event: 'instance_ready', instanceId: row.vastId, agentId, provisionSeconds, bootstrapSeconds: (now.getTime() - startedAt.getTime()) / 1000, msg: `instance ${row.vastId} ready as agent ${agentId} after ${Math.round(provisionSeconds)} s` });
+    const stages = { connectSeconds: (connectedAt - startedAt.getTime()) / 1000, copySeconds: (copiedAt - connectedAt) / 1000, startSeconds: (launchedAt - copiedAt) / 1000, firstHeartbeatSeconds: (Date.now() - launchedAt) / 1000 };
+    this.log.log({ event: 'instance_ready', instanceId: row.vastId, agentId, provisionSeconds, bootstrapSeconds: (now.getTime() - startedAt.getTime()) / 1000, ...stages, msg: `instance ${row.vastId} ready as agent ${agentId} after ${Math.round(provisionSeconds)} s` });
     await this.leases.dispatch();
   }
 

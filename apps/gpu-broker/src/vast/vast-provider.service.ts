@@ -52,6 +52,8 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     if (!/^nats:\/\//.test(this.cfg.NATS_URL)) throw new Error(`VAST_API_KEY is set but NATS_URL ${this.cfg.NATS_URL} is not nats://: rented agents reach NATS through an SSH tunnel to a plain TCP address`);
     if (!this.cfg.S3_BUCKET) this.log.warn('rented agents will write artifacts to ARTIFACTS_DIR on their own disk; set S3_BUCKET unless the instances share this filesystem');
     this.ctx.key = loadOrCreateSshKey(this.cfg.VAST_SSH_KEY_PATH ?? join(this.cfg.DATA_DIR, 'vast_ed25519'));
+    // The agent bundle and the gzipped Node are made once; made now, the first instance does not wait for them.
+    this.provisioner.prepare();
     await this.instances.beat(this.ctx.bootId, this.clock.now());
     await this.reap().catch((err) => this.log.warn(`reaper: ${(err as Error).message}`));
     this.timers.push(setInterval(() => void this.tick(), Math.min(this.cfg.BROKER_TICK_MS, this.cfg.VAST_POLL_MS)));
