@@ -11,6 +11,7 @@ import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { repoRoot } from './agent-bundle';
 import { InstanceStore } from './instance.store';
+import { InstanceTeardown } from './teardown.service';
 
 jest.setTimeout(180_000);
 
@@ -135,6 +136,50 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
       },
     });
     expect(destroyed.map((d: { reason: string }) => d.reason)).toEqual(['outbid']);
+  });
+
+  it('a late destroy from a path holding a stale view (the lost tunnel giving up after an outbid) changes nothing', async () => {
+    const prefix = testPrefix('vlate');
+    const db = await createTestDatabase();
+    vast.setOffers([good]);
+    const app = await bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse(env(prefix, db, { VAST_IDLE_SECONDS: '600' })))] });
+    try {
+      await app.get(NatsBus).publish('job.requested', { spec: job('LATUSDT', 'r-late') });
+      const store = app.get(InstanceStore);
+      const stale = await waitFor(async () => (await store.withStatus(['ready', 'busy']))[0] ?? null, 'an instance serving', 90_000);
+      vast.outbid(stale.vastId!);
+      await waitFor(async () => (await store.get(stale.id))?.status === 'destroyed', 'the outbid instance destroyed');
+      await app.get(InstanceTeardown).destroy(stale, 'failed', 'ssh tunnel lost and not restored');
+      const row = (await store.get(stale.id))!;
+      expect(row).toMatchObject({ status: 'destroyed', destroyReason: 'outbid' });
+      expect((await readStored(prefix, 'instance.destroyed')).map((e) => e.data.reason)).toEqual(['outbid']);
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
+  it('rents what waiting jobs need even while an optional call (price increases) fails on every tick', async () => {
+    const own = await startVastTestServer({ loadingMs: 100, offers: [good, { ...good, dph_base: 0.31 }] });
+    const prefix = testPrefix('vopt');
+    const db = await createTestDatabase();
+    const app = await bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse({ ...env(prefix, db, { VAST_MAX_INSTANCES: '2' }), VAST_API_KEY: own.apiKey, VAST_API_URL: own.url }))] });
+    try {
+      const bus = app.get(NatsBus);
+      const sleeper = (symbol: string) => toJobSpec(testJobDefinition({ symbol, runId: 'r-opt', driver: { kind: 'command', command: ['sleep', '30'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+      for (const s of ['OP1USDT', 'OP2USDT']) await bus.publish('job.requested', { spec: sleeper(s) });
+      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 2, 'two jobs running on the first instance', 90_000);
+      own.failNext(100_000, 500, 'pending-price-increases');
+      await bus.publish('job.requested', { spec: sleeper('OP3USDT') });
+      await waitFor(async () => (await readStored(prefix, 'instance.created')).length === 2, 'a second instance rented for the third job', 60_000);
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+      expect(own.alive()).toEqual([]);
+      await own.close();
+    }
   });
 
   it('429 without Retry-After on every route, and show-instance rate-limited while it boots: nothing good is destroyed', async () => {
