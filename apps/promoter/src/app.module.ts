@@ -9,6 +9,7 @@ import { CommandsModule } from './commands/commands.module';
 import { PROMOTER_CONFIG, type PromoterConfig } from './config/promoter.config';
 import { PromoterInit1763900000004 } from './migrations/1763900000004-promoter-init';
 import { PromoterManualDecisionsRetention1764000000004 } from './migrations/1764000000004-promoter-manual-decisions-retention';
+import { PromoterOneVersionPerJob1764500000004 } from './migrations/1764500000004-promoter-one-version-per-job';
 import { PromotionModule } from './promotion/promotion.module';
 import { RetentionModule } from './retention/retention.module';
 import { DecisionEntity } from './registry/decision.entity';
@@ -29,7 +30,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [ModelVersionEntity, DecisionEntity],
-          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004],
+          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004, PromoterOneVersionPerJob1764500000004],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

@@ -157,6 +157,15 @@ export const JobCancel = event({
   reason: z.string().min(1).max(500),
   /** Set by operators' commands: the scheduler then also cancels the job if it is still waiting, and answers with command.result. */
   requestedBy: RequestedBy.optional(),
+  /**
+   * Set by the broker when it takes a lease back (fencing): only this lease is to stop, on the agent
+   * named, and its assignment is refused should it arrive later. The job itself is not cancelled.
+   */
+  leaseId: Id.optional(),
+  /** The attempt the fenced lease was for. */
+  attempt: z.number().int().min(1).optional(),
+  /** The agent that held the fenced lease. */
+  agentId: Id.optional(),
 });
 
 const attemptRef = {

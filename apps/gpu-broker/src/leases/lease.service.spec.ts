@@ -84,6 +84,28 @@ describe('gpu-broker leases', () => {
     expect(lost[0].reason).toMatch(/silent/);
   });
 
+  it('fences each lease it takes back: a cancel to its agent naming the lease and attempt, which leaves the job itself alone', async () => {
+    const lost = (await readStored(prefix, 'lease.lost')).map((m) => m.data).filter((d) => d.agentId === 'gpu-box');
+    expect(lost.length).toBeGreaterThanOrEqual(2);
+    const fences = await waitFor(async () => {
+      const f = (await readStored(prefix, 'job.*.cancel')).map((m) => m.data).filter((d) => d.leaseId);
+      return lost.every((l) => f.some((c) => c.leaseId === l.leaseId)) ? f : null;
+    }, 'a fencing cancel per lost lease');
+    for (const l of lost) {
+      expect(fences.find((c) => c.leaseId === l.leaseId)).toMatchObject({ jobId: l.jobId, attempt: l.attempt, agentId: 'gpu-box', reason: expect.stringMatching(/lost: .*silent/) });
+      expect(fences.find((c) => c.leaseId === l.leaseId).requestedBy).toBeUndefined();
+    }
+    // A fence is not a job's cancel: the job's next attempt, waiting here, stays queued.
+    await bus.publish('job.requested', { spec: toJobSpec({ ...definition('HHHUSDT', 500), jobId: 'r1-HHHUSDT' }, 2) });
+    await new Promise((r) => setTimeout(r, 300));
+    await bus.publish('job.cancel', { jobId: 'r1-HHHUSDT', reason: 'lease r1-HHHUSDT-a1-lease lost', leaseId: 'r1-HHHUSDT-a1-lease', attempt: 1, agentId: 'gpu-box' });
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await readStored(prefix, 'job.cancelled')).some((e) => e.data.jobId === 'r1-HHHUSDT')).toBe(false);
+    await bus.publish('job.cancel', { jobId: 'r1-HHHUSDT', reason: 'operator' });
+    const cancelled = await waitFor(async () => (await readStored(prefix, 'job.cancelled')).map((e) => e.data).find((d) => d.jobId === 'r1-HHHUSDT'), 'the job cancel still works');
+    expect(cancelled).toMatchObject({ attempt: 2, reason: 'operator' });
+  });
+
   it('loses the leases an agent forgot when it restarted', async () => {
     await heartbeat('cpu-box');
     await bus.publish('job.requested', { spec: { ...toJobSpec({ ...definition('EEEUSDT', 0), jobId: 'r1-EEEUSDT' }, 1) } });

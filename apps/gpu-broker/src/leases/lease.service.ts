@@ -150,9 +150,20 @@ export class LeaseService {
         { id: `${lost.id}-lost` },
       ),
     );
+    // Fencing: the agent may still be alive (a partition, a stalled heartbeat). Tell it to drop this
+    // lease, and to refuse its assignment should that arrive later; the job is retried elsewhere.
+    await withTraceContext(lost.traceContext, () =>
+      this.bus.publish(
+        'job.cancel',
+        { jobId: lost.jobId, reason: `lease ${lost.id} lost: ${reason}`.slice(0, 500), leaseId: lost.id, attempt: lost.attempt, agentId: lost.agentId },
+        { id: `${lost.id}-fence` },
+      ),
+    );
   }
 
+  /** A job's cancel drops its requests still waiting here; the broker's own fence of one lease (leaseId set) does not. */
   async cancel(m: EventMessage<'job.cancel'>): Promise<void> {
+    if (m.leaseId) return;
     for (const req of await this.store.cancelPending(m.jobId)) {
       await this.bus.publish(
         'job.cancelled',

@@ -11,6 +11,7 @@ import { deleteTestStream, readStored, startS3TestServer, testNatsUrl, testPrefi
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from './production-artifacts.service';
+import { RegistryStore } from '../registry/registry.store';
 import { PromotionController } from './promotion.controller';
 
 const metrics = (directionalHitRate: number): Metrics => ({
@@ -97,6 +98,44 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     expect(await decisionsOf('SOLUSDT')).toEqual([{ outcome: 'promote', rule: 'no_production', mode: 'auto', applied: true, reason: 'no production model yet' }]);
     expect(await published('model.registered', 'SOLUSDT')).toHaveLength(1);
     expect(await published('model.promoted', 'SOLUSDT')).toHaveLength(1);
+  });
+
+  it('registers one version per job: the first attempt to succeed wins, a later attempt is recorded but never registered or promoted', async () => {
+    const jobId = 'daily-20261122-DOGEUSDT';
+    const attempt = async (n: number, hitRate: number) => ({
+      ...(await trainedJob({ store, symbol: 'DOGEUSDT', jobId, metrics: metrics(hitRate), artifactsPrefix: `models/DOGEUSDT/20261123_005950Z_a${n}` })),
+      id: `${jobId}-a${n}-succeeded`,
+      attempt: n,
+      leaseId: `${jobId}-a${n}-lease`,
+    });
+    const second = await attempt(2, 0.55);
+    const first = await attempt(1, 0.62); // the stale attempt, better on paper, finishing later
+    await handler.onJobSucceeded(second);
+    await Promise.all([handler.onJobSucceeded(first), handler.onJobSucceeded(second), handler.onJobSucceeded(first)]);
+
+    expect(await versionsOf('DOGEUSDT')).toEqual([expect.objectContaining({ version: 1, stage: 'production', job_id: jobId })]);
+    const [row] = await ds.query(`SELECT attempt, artifacts_prefix FROM promoter.model_versions WHERE symbol = 'DOGEUSDT'`);
+    expect(row).toEqual({ attempt: 2, artifacts_prefix: 'models/DOGEUSDT/20261123_005950Z_a2' });
+    expect(await decisionsOf('DOGEUSDT')).toHaveLength(1);
+    expect((await published('model.registered', 'DOGEUSDT')).map((r) => r.version)).toEqual([1]);
+    expect(await published('model.promoted', 'DOGEUSDT')).toHaveLength(1);
+    const ignored = await app.get(RegistryStore).ignoredSuccesses(jobId);
+    expect(ignored).toEqual([expect.objectContaining({ attempt: 1, leaseId: `${jobId}-a1-lease`, artifactsPrefix: 'models/DOGEUSDT/20261123_005950Z_a1', winnerAttempt: 2 })]);
+  });
+
+  it('keeps one version per job when two attempts succeed at the same moment', async () => {
+    const jobId = 'daily-20261122-AVAXUSDT';
+    const events = await Promise.all(
+      [1, 2, 3].map(async (n) => ({
+        ...(await trainedJob({ store, symbol: 'AVAXUSDT', jobId, metrics: metrics(0.5 + n / 100), artifactsPrefix: `models/AVAXUSDT/20261123_005950Z_a${n}` })),
+        id: `${jobId}-a${n}-succeeded`,
+        attempt: n,
+      })),
+    );
+    await Promise.all(events.map((e) => handler.onJobSucceeded(e)));
+    expect(await versionsOf('AVAXUSDT')).toHaveLength(1);
+    expect(await app.get(RegistryStore).ignoredSuccesses(jobId)).toHaveLength(2);
+    expect(await decisionsOf('AVAXUSDT')).toHaveLength(1);
   });
 
   it('refuses an artifact whose bytes changed after training', async () => {

@@ -16,6 +16,7 @@ export class PromotionController {
   @Consume('job.succeeded', { concurrency: 4 })
   async onJobSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
     const version = await this.registration.register(m);
-    await this.promotion.evaluate(version);
+    // Another attempt of the job was registered first: this one is on record, never promoted.
+    if (version) await this.promotion.evaluate(version);
   }
 }

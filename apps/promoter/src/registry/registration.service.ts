@@ -6,7 +6,10 @@ import type { ModelVersionEntity } from './model-version.entity';
 import { RegistryStore } from './registry.store';
 import { sourceKey } from './source-key';
 
-/** Turns each successful attempt into a numbered model version, once, however often its event arrives. */
+/**
+ * Turns each successful attempt into a numbered model version, once, however often its event arrives,
+ * and one job into at most one version: the first attempt to succeed wins (fencing of attempts).
+ */
 @Injectable()
 export class RegistrationService {
   private readonly log = new Logger('Registration');
@@ -16,7 +19,8 @@ export class RegistrationService {
     private readonly bus: NatsBus,
   ) {}
 
-  async register(m: EventMessage<'job.succeeded'>): Promise<ModelVersionEntity> {
+  /** The new (or already registered) version of this attempt; null when another attempt of the job holds the job's version. */
+  async register(m: EventMessage<'job.succeeded'>): Promise<ModelVersionEntity | null> {
     for (const a of m.artifacts) {
       try {
         assertArtifactKey(sourceKey(m, a.name));
@@ -24,7 +28,7 @@ export class RegistrationService {
         throw new PermanentError(`job ${m.jobId}#${m.attempt}: ${(err as Error).message}`);
       }
     }
-    const version = await this.store.register({
+    const { version, registered } = await this.store.register({
       symbol: m.symbol,
       runId: m.runId,
       jobId: m.jobId,
@@ -37,7 +41,22 @@ export class RegistrationService {
       featureset: m.featureset,
       costs: m.costs,
       evaluationWindow: m.evaluationWindow,
-    });
+    }, m.leaseId);
+    if (!registered) {
+      this.log.warn({
+        event: 'duplicate_success_ignored',
+        jobId: m.jobId,
+        runId: m.runId,
+        symbol: m.symbol,
+        attempt: m.attempt,
+        leaseId: m.leaseId,
+        artifactsPrefix: m.artifactsPrefix,
+        winnerVersion: version.version,
+        winnerAttempt: version.attempt,
+        msg: `${m.jobId}#${m.attempt} succeeded after #${version.attempt} had (${m.symbol} v${version.version}): recorded, not registered`,
+      });
+      return null;
+    }
     // Published on every delivery: a crash after the insert must not lose it, and the id de-duplicates.
     await this.bus.publish(
       'model.registered',

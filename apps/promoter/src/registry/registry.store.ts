@@ -6,6 +6,24 @@ import { ModelVersionEntity, type ModelStage } from './model-version.entity';
 export type NewVersion = Omit<ModelVersionEntity, 'id' | 'version' | 'stage' | 'createdAt' | 'promotedAt' | 'prunedAt'>;
 export type NewDecision = Omit<DecisionEntity, 'id' | 'createdAt'>;
 
+/** What registering a success came to: its own version, or (registered false) the version its job already has. */
+export interface Registration {
+  version: ModelVersionEntity;
+  registered: boolean;
+}
+
+/** A success not registered because another attempt of its job had succeeded first. */
+export interface IgnoredSuccess {
+  jobId: string;
+  attempt: number;
+  symbol: string;
+  leaseId: string | null;
+  artifactsPrefix: string;
+  winnerVersionId: number;
+  winnerAttempt: number;
+  createdAt: Date;
+}
+
 /** Rules of decisions an operator made; any number per version, unlike the one automatic decision. */
 export const MANUAL_RULES = ['manual_rollback', 'manual_promote'] as const;
 export type ManualRule = (typeof MANUAL_RULES)[number];
@@ -50,19 +68,48 @@ export class RegistryStore {
     await this.ds.query('SELECT 1');
   }
 
-  /** Registers an attempt as its symbol's next version; the same attempt again gets the version it already has. */
-  register(fields: NewVersion): Promise<ModelVersionEntity> {
+  /**
+   * Registers an attempt as its symbol's next version, at most one per job: the first attempt of a
+   * job to succeed wins. The same attempt again gets the version it already has; a success of another
+   * attempt of a job that has its version is kept in ignored_successes and answered with the winner.
+   * The unique index on job_id makes this hold whatever runs at the same time (insert-or-ignore).
+   */
+  register(fields: NewVersion, leaseId?: string): Promise<Registration> {
     return this.ds.transaction(async (em) => {
       await em.query(`SELECT pg_advisory_xact_lock(hashtext('promoter.versions'), hashtext($1))`, [fields.symbol]);
       const repo = em.getRepository(ModelVersionEntity);
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
-      if (existing) return existing;
+      if (existing) return { version: existing, registered: true };
       const [{ last }]: { last: number }[] = await em.query(
         `SELECT coalesce(max(version), 0)::int AS last FROM promoter.model_versions WHERE symbol = $1`,
         [fields.symbol],
       );
-      return repo.save(repo.create({ ...fields, version: last + 1, stage: 'candidate', promotedAt: null }));
+      const inserted = await repo
+        .createQueryBuilder()
+        .insert()
+        .values({ ...fields, version: last + 1, stage: 'candidate', promotedAt: null })
+        .orIgnore()
+        .returning('id')
+        .execute();
+      const id = (inserted.raw as { id: number }[])[0]?.id;
+      if (id !== undefined) return { version: await repo.findOneByOrFail({ id }), registered: true };
+      const [winner] = await repo.find({ where: { jobId: fields.jobId }, order: { id: 'ASC' }, take: 1 });
+      await em.query(
+        `INSERT INTO promoter.ignored_successes (job_id, attempt, symbol, run_id, lease_id, artifacts_prefix, metrics, winner_version_id, winner_attempt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (job_id, attempt) DO NOTHING`,
+        [fields.jobId, fields.attempt, fields.symbol, fields.runId, leaseId ?? null, fields.artifactsPrefix, JSON.stringify(fields.metrics), winner.id, winner.attempt],
+      );
+      return { version: winner, registered: false };
     });
+  }
+
+  /** Successes of attempts that lost to an earlier success of their job, oldest first. */
+  ignoredSuccesses(jobId: string): Promise<IgnoredSuccess[]> {
+    return this.ds.query(
+      `SELECT job_id AS "jobId", attempt, symbol, lease_id AS "leaseId", artifacts_prefix AS "artifactsPrefix", winner_version_id AS "winnerVersionId", winner_attempt AS "winnerAttempt", created_at AS "createdAt"
+       FROM promoter.ignored_successes WHERE job_id = $1 ORDER BY id`,
+      [jobId],
+    );
   }
 
   decisionOf(versionId: number): Promise<DecisionEntity | null> {

@@ -1,13 +1,17 @@
-/** An object the trainer wrote for one attempt: `models/<SYMBOL>/<YYYYMMDD_HHMMSSZ>/…`. */
+/**
+ * An object the trainer wrote for one attempt: `models/<SYMBOL>/<YYYYMMDD_HHMMSSZ>_a<attempt>-<hash>/…`,
+ * or `models/<SYMBOL>/<YYYYMMDD_HHMMSSZ>/…` as trainers wrote it before folders were unique per attempt.
+ */
 export interface AttemptKey {
   key: string;
-  /** `models/<SYMBOL>/<stamp>`, the attempt's artifacts prefix. */
+  /** `models/<SYMBOL>/<stamp>[_<tag>]`, the attempt's artifacts prefix. */
   folder: string;
   startedAt: Date;
   checkpoint: boolean;
 }
 
-const STAMP = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})Z$/;
+/** The start stamp, then the attempt's tag (`a<attempt>-<8 hex>`) that keeps attempts of one second apart. */
+const STAMP = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})Z(?:_a\d+-[0-9a-f]{8})?$/;
 
 /** The attempt a key belongs to, dated by its folder name; null for production copies and anything else. */
 export function parseAttemptKey(key: string): AttemptKey | null {

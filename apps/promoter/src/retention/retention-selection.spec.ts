@@ -41,6 +41,17 @@ describe('parseAttemptKey', () => {
     expect(parseAttemptKey('models/BTCUSDT/20260101_020304Z/model.bin')?.checkpoint).toBe(false);
   });
 
+  it('reads folders unique per attempt, dated by the stamp before the attempt tag', () => {
+    expect(parseAttemptKey('models/BTCUSDT/20260101_020304Z_a2-0f1e2d3c/model.bin')).toEqual({
+      key: 'models/BTCUSDT/20260101_020304Z_a2-0f1e2d3c/model.bin',
+      folder: 'models/BTCUSDT/20260101_020304Z_a2-0f1e2d3c',
+      startedAt: new Date('2026-01-01T02:03:04Z'),
+      checkpoint: false,
+    });
+    expect(parseAttemptKey('models/BTCUSDT/20260101_020304Z_a1-00aa11bb/checkpoints/epoch-1.pt')).toMatchObject({ folder: 'models/BTCUSDT/20260101_020304Z_a1-00aa11bb', checkpoint: true });
+    expect(parseAttemptKey('models/BTCUSDT/20260101_020304Z_other/model.bin')).toBeNull();
+  });
+
   it('leaves production copies and other layouts alone', () => {
     expect(parseAttemptKey('models/production/BTCUSDT/v1/model.bin')).toBeNull();
     expect(parseAttemptKey('models/BTCUSDT/daily-1/model.bin')).toBeNull();

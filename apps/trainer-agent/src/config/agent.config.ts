@@ -26,6 +26,11 @@ export const agentEnv = z.object({
   EXCHANGE_API_URL: z.string().url().optional(),
   /** The built-in trainer uploads a checkpoint every this many epochs; 0 writes none. */
   AGENT_CHECKPOINT_EVERY_EPOCHS: envInt(5, 0),
+  /**
+   * Once a model is trained: for how long publishing its outcome and uploading its files are retried
+   * through bus or storage outages before the attempt fails with a retryable error.
+   */
+  AGENT_OUTCOME_RETRY_SECONDS: envNumber(120, 0),
   /** Readiness fails below this much free disk in the work folder. */
   AGENT_MIN_FREE_DISK_GB: z.coerce.number().min(0).default(1),
   /**

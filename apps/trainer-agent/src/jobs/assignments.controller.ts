@@ -21,8 +21,9 @@ export class AssignmentsController {
     if (!this.runner.accept(m.spec, m.lease)) this.log.log(`lease ${m.lease.leaseId} already taken`);
   }
 
+  /** A job's cancel, or the broker's fence of one lease (leaseId set): that lease stops and is never started. */
   @Consume('job.cancel', { durable: 'job.cancel.{agentId}' })
   onCancel(@Payload() m: EventMessage<'job.cancel'>) {
-    if (this.runner.cancel(m.jobId, m.reason)) this.log.warn(`cancelling ${m.jobId}: ${m.reason}`);
+    if (this.runner.cancel(m)) this.log.warn(`cancelling ${m.leaseId ? `lease ${m.leaseId} of ` : ''}${m.jobId}: ${m.reason}`);
   }
 }

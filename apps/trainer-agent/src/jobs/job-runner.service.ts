@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { sha256Hex, type Artifact, type JobSpec, type Lease } from '@trainyard/contracts';
+import { sha256Hex, type Artifact, type EventInput, type EventName, type JobSpec, type Lease } from '@trainyard/contracts';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
@@ -10,7 +10,7 @@ import { attemptPrefix } from '../artifacts/attempt-folder';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { AttemptLog } from './attempt-log';
 import { ProgressThrottle } from './progress-throttle';
-import { AttemptError, classify } from './training-errors';
+import { AttemptError, classify, summarizeStack } from './training-errors';
 import { BuiltinTrainer } from './builtin-trainer.service';
 import { CommandTrainer } from './command-trainer.service';
 import type { ProgressReport, TrainingRun } from './training-run';
@@ -23,13 +23,41 @@ interface RunningAttempt {
   prefix?: string;
 }
 
-/** Runs the attempts assigned to this agent, each reporting start, progress and its outcome. */
+/** A cancel as the agent acts on it: a job's cancel, or the broker's fence of one lease (leaseId set). */
+export interface CancelOrder {
+  jobId: string;
+  reason: string;
+  leaseId?: string;
+  agentId?: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Succeeded = EventInput<'job.succeeded'>;
+/** A trained, uploaded and verified outcome whose job.succeeded never went out: a later attempt of the job may reuse it. */
+interface FinishedOutcome {
+  specHash: string;
+  attempt: number;
+  outcome: Omit<Succeeded, 'jobId' | 'runId' | 'symbol' | 'attempt' | 'agentId' | 'leaseId'>;
+}
+/** Where such an outcome is kept: beside the symbol's attempt folders, outside them (retention reads only those). */
+export const finishedOutcomeKey = (symbol: string, jobId: string) => `models/${symbol}/finished/${jobId}.json`;
+
+/**
+ * Runs the attempts assigned to this agent, each reporting start, progress and its outcome.
+ * Fencing: a lease the broker took back is stopped and never started, an assignment past its lease's
+ * end or older than an attempt of its job already taken here is refused (see docs/design.md).
+ */
 @Injectable()
 export class JobRunner implements BeforeApplicationShutdown {
   private readonly log = new Logger('JobRunner');
   private readonly running = new Map<string, RunningAttempt>();
   /** Leases taken by this process: an assign delivered twice starts one attempt. */
   private readonly accepted = new Set<string>();
+  /** Leases the broker took back: stopped if running here, refused if their assignment comes later. */
+  private readonly fenced = new Set<string>();
+  /** The newest attempt of each job taken here: an older attempt's assignment arriving late is stale. */
+  private readonly newestAttempt = new Map<string, number>();
   private readonly settled = new Set<Promise<void>>();
   private shuttingDown = false;
 
@@ -57,6 +85,12 @@ export class JobRunner implements BeforeApplicationShutdown {
   accept(spec: JobSpec, lease: Lease): boolean {
     if (this.accepted.has(lease.leaseId)) return false;
     this.accepted.add(lease.leaseId);
+    const refusal = this.refusal(spec, lease);
+    if (refusal) {
+      void this.refuse(spec, lease, refusal);
+      return false;
+    }
+    this.newestAttempt.set(spec.jobId, Math.max(spec.attempt, this.newestAttempt.get(spec.jobId) ?? 0));
     const entry: RunningAttempt = { spec, lease };
     this.running.set(lease.leaseId, entry);
     const done = this.execute(entry).finally(() => {
@@ -67,7 +101,42 @@ export class JobRunner implements BeforeApplicationShutdown {
     return true;
   }
 
-  cancel(jobId: string, reason: string): boolean {
+  /** Why an assignment must not run here, if it must not. */
+  private refusal(spec: JobSpec, lease: Lease): { errorType: 'timeout' | 'agent_lost'; message: string; silent?: boolean } | null {
+    if (this.fenced.has(lease.leaseId)) return { errorType: 'agent_lost', message: `lease ${lease.leaseId} was taken back by the broker before its assignment arrived`, silent: true };
+    const newest = this.newestAttempt.get(spec.jobId);
+    if (newest !== undefined && newest > spec.attempt) return { errorType: 'agent_lost', message: `attempt ${spec.attempt} of ${spec.jobId} is stale: attempt ${newest} was already taken here` };
+    if (new Date(lease.endsBy).getTime() <= this.clock.now().getTime()) return { errorType: 'timeout', message: `lease ${lease.leaseId} ended at ${lease.endsBy}, before its assignment arrived` };
+    return null;
+  }
+
+  /**
+   * A refused assignment is never started. One the broker fenced is reported by the broker already;
+   * the others answer with job.failed so the broker frees the slot (a stale attempt's is ignored by
+   * the scheduler, which has moved on; an expired one is retried like a timeout).
+   */
+  private async refuse(spec: JobSpec, lease: Lease, why: { errorType: 'timeout' | 'agent_lost'; message: string; silent?: boolean }): Promise<void> {
+    const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
+    this.log.warn({ event: 'assignment_refused', ...ref, leaseId: lease.leaseId, errorType: why.errorType, msg: `refused ${spec.jobId}#${spec.attempt}: ${why.message}` });
+    if (why.silent) return;
+    await this.bus
+      .publish('job.failed', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, errorType: why.errorType, retryable: true, message: why.message }, { id: `${lease.leaseId}-failed` })
+      .catch((err) => this.log.error(`could not report the refusal of ${spec.jobId}#${spec.attempt}: ${(err as Error).message}`));
+  }
+
+  /**
+   * A job's cancel stops every attempt of the job here. The broker's fence (leaseId set) stops only
+   * that lease, and remembers it so its assignment is refused should it arrive later.
+   */
+  cancel(order: CancelOrder): boolean {
+    const { jobId, reason } = order;
+    if (order.leaseId) {
+      if (order.agentId && order.agentId !== this.cfg.AGENT_ID) return false;
+      this.fenced.add(order.leaseId);
+      const r = this.running.get(order.leaseId);
+      r?.execution?.stop(reason);
+      return r !== undefined;
+    }
     let found = false;
     for (const r of this.running.values()) {
       if (r.spec.jobId !== jobId) continue;
@@ -81,12 +150,13 @@ export class JobRunner implements BeforeApplicationShutdown {
     const { spec, lease } = r;
     const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
     const startedAt = this.clock.now();
-    const prefix = attemptPrefix(spec.symbol, startedAt);
+    const prefix = attemptPrefix(spec.symbol, startedAt, { jobId: spec.jobId, attempt: spec.attempt, leaseId: lease.leaseId });
     const workDir = join(this.cfg.AGENT_WORK_DIR, prefix);
     const log = new AttemptLog(() => this.clock.now());
     Object.assign(r, { log, prefix });
     try {
-      await this.bus.publish('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix }, { id: `${lease.leaseId}-started` });
+      this.checkFence(lease);
+      await this.publishOutcome('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix }, { id: `${lease.leaseId}-started` });
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
       this.log.log({ event: 'coin_started', ...ref, leaseId: lease.leaseId, agentId: lease.agentId, device: lease.device, driver: spec.driver.kind, msg: `started ${spec.jobId}#${spec.attempt} on ${lease.device}` });
       const throttle = new ProgressThrottle(this.cfg.AGENT_PROGRESS_INTERVAL_MS);
@@ -104,11 +174,10 @@ export class JobRunner implements BeforeApplicationShutdown {
         checkpoints.push(artifact);
         log.add('checkpoint_uploaded', `${file.name} ${artifact.sha256}`);
         this.log.log({ event: 'checkpoint_uploaded', ...ref, file: file.name, sha256: artifact.sha256, uri: artifact.uri, msg: `${spec.symbol}#${spec.attempt} checkpoint ${file.name} uploaded` });
-        await this.bus.publish(
-          'job.checkpointed',
-          { ...ref, checkpoint: { uri: artifact.uri, sha256: artifact.sha256, key: `${prefix}/${file.name}` } },
-          { id: `${lease.leaseId}-${artifact.sha256.slice(0, 16)}` },
-        );
+        // The checkpoint is stored and listed with the final files: a bus outage must not end the training.
+        await this.bus
+          .publish('job.checkpointed', { ...ref, checkpoint: { uri: artifact.uri, sha256: artifact.sha256, key: `${prefix}/${file.name}` } }, { id: `${lease.leaseId}-${artifact.sha256.slice(0, 16)}` })
+          .catch((err) => this.log.warn(`job.checkpointed for ${file.name} not sent: ${(err as Error).message}`));
       };
       const partials = new Map<string, Artifact>();
       const onPartial = async (file: ArtifactFile) => {
@@ -118,7 +187,17 @@ export class JobRunner implements BeforeApplicationShutdown {
         log.add('coin_partial_saved', `${file.name} ${artifact.sha256}`);
         this.log.log({ event: 'coin_partial_saved', ...ref, file: file.name, sha256: artifact.sha256, uri: artifact.uri, msg: `${spec.symbol}#${spec.attempt} saved ${file.name}` });
       };
+      const reused = await this.finishedEarlier(spec, log);
+      if (reused) {
+        const { outcome, attempt } = reused;
+        this.checkFence(lease);
+        await this.publishOutcome('job.succeeded', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, ...outcome }, { id: `${lease.leaseId}-succeeded` });
+        await this.store.delete(finishedOutcomeKey(spec.symbol, spec.jobId)).catch((err) => this.log.warn(`finished outcome of ${spec.jobId} not deleted: ${(err as Error).message}`));
+        this.log.log({ event: 'coin_succeeded', ...ref, reusedAttempt: attempt, artifactsPrefix: outcome.artifactsPrefix, msg: `${spec.symbol}: attempt ${attempt}'s verified artifacts under ${outcome.artifactsPrefix} reused, not retrained` });
+        return;
+      }
       const resumePath = await this.fetchCheckpoint(spec, lease, log);
+      this.checkFence(lease);
       r.execution =
         spec.driver.kind === 'command'
           ? this.command.start(spec, lease, workDir, { onLog: (line) => log.add('output', line), onProgress, onCheckpoint, resumePath })
@@ -129,7 +208,8 @@ export class JobRunner implements BeforeApplicationShutdown {
       // Partial outputs went up as they appeared; a final file of the same name (training_log.json) replaces its partial.
       const finalNames = new Set(result.files.map((f) => f.name));
       const uploadedEarlier = [...checkpoints, ...[...partials.values()].filter((a) => !finalNames.has(a.name))];
-      const artifacts = await this.artifacts.publish(workDir, prefix, result.files, uploadedEarlier).catch((err) => {
+      // From here on the model exists: storage and bus faults are waited out, never blamed on the trainer.
+      const artifacts = await this.retrying('upload', () => this.artifacts.publish(workDir, prefix, result.files, uploadedEarlier)).catch((err) => {
         this.log.error({ event: 'upload_failed', ...ref, artifactsPrefix: prefix, error: String(err?.message ?? err), msg: `upload of ${spec.jobId}#${spec.attempt} failed: ${err?.message ?? err}` });
         return Promise.reject(classify(err, 'upload'));
       });
@@ -137,27 +217,25 @@ export class JobRunner implements BeforeApplicationShutdown {
       log.add('upload_succeeded', `${artifacts.length} files under ${prefix}, checksums verified`);
       this.log.log({ event: 'upload_succeeded', ...ref, artifactsPrefix: prefix, files: artifacts.length, msg: `${artifacts.length} files under ${prefix}, checksums verified` });
       await this.saveLog(r);
-      await this.bus.publish(
-        'job.succeeded',
-        {
-          ...ref,
-          agentId: lease.agentId,
-          leaseId: lease.leaseId,
-          date: spec.date,
-          featureset: result.featureset,
-          costs: spec.costs,
-          promote: spec.promote,
-          canary: spec.canary,
-          artifactsPrefix: prefix,
-          artifacts,
-          metrics: result.metrics,
-          evaluationWindow: result.evaluationWindow,
-          trainSeconds,
-          startedAt: startedAt.toISOString(),
-          finishedAt: finishedAt.toISOString(),
-        },
-        { id: `${lease.leaseId}-succeeded` },
-      );
+      this.checkFence(lease);
+      const outcome: FinishedOutcome['outcome'] = {
+        date: spec.date,
+        featureset: result.featureset,
+        costs: spec.costs,
+        promote: spec.promote,
+        canary: spec.canary,
+        artifactsPrefix: prefix,
+        artifacts,
+        metrics: result.metrics,
+        evaluationWindow: result.evaluationWindow,
+        trainSeconds,
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+      };
+      await this.publishOutcome('job.succeeded', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, ...outcome }, { id: `${lease.leaseId}-succeeded` }).catch(async (err) => {
+        if (err instanceof AttemptError && err.errorType === 'network') await this.keepFinished(spec, outcome);
+        throw err;
+      });
       this.log.log({
         event: 'coin_succeeded',
         ...ref,
@@ -168,6 +246,80 @@ export class JobRunner implements BeforeApplicationShutdown {
       });
     } catch (err) {
       await this.report(r, err instanceof AttemptError ? err : classify(err, 'train'));
+    }
+  }
+
+  /** Stops an attempt whose lease the broker took back, before it starts or reports anything. */
+  private checkFence(lease: Lease): void {
+    if (this.fenced.has(lease.leaseId)) throw new AttemptError('cancelled', false, `lease ${lease.leaseId} was taken back by the broker`);
+  }
+
+  /**
+   * Retries `work` through an outage for up to AGENT_OUTCOME_RETRY_SECONDS, backing off from 250 ms
+   * to 10 s; the last error is thrown when the window is spent (or the agent is shutting down).
+   */
+  private async retrying<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.cfg.AGENT_OUTCOME_RETRY_SECONDS * 1000;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
+      try {
+        return await work();
+      } catch (err) {
+        if (err instanceof AttemptError || this.shuttingDown || Date.now() + delay > deadline) throw err;
+        this.log.warn(`${what} failed, trying again in ${delay} ms: ${(err as Error)?.message ?? err}`);
+        await sleep(delay);
+      }
+    }
+  }
+
+  /**
+   * Publishes an attempt's start or outcome, retried through a bus outage; if the bus stays away the
+   * attempt fails as `network` (retryable), never as the trainer's fault. A message the contract
+   * refuses is a bug, not an outage, and is not retried.
+   */
+  private async publishOutcome<N extends EventName>(name: N, input: EventInput<N>, opts: { id: string }): Promise<void> {
+    await this.retrying(`publishing ${name}`, async () => {
+      try {
+        await this.bus.publish(name, input, opts);
+      } catch (err) {
+        if (/refusing to publish invalid/.test((err as Error)?.message ?? '')) throw new AttemptError('trainer_error', false, (err as Error).message, summarizeStack((err as Error).stack));
+        throw err;
+      }
+    }).catch((err) => {
+      if (err instanceof AttemptError) throw err;
+      throw new AttemptError('network', true, `${name} could not be published within ${this.cfg.AGENT_OUTCOME_RETRY_SECONDS} s: ${(err as Error)?.message ?? err}`, summarizeStack((err as Error)?.stack));
+    });
+  }
+
+  /** Best effort: keeps a verified outcome the bus never heard of, for the job's next attempt to reuse. */
+  private async keepFinished(spec: JobSpec, outcome: FinishedOutcome['outcome']): Promise<void> {
+    const kept: FinishedOutcome = { specHash: spec.specHash, attempt: spec.attempt, outcome };
+    await this.store
+      .put(finishedOutcomeKey(spec.symbol, spec.jobId), JSON.stringify(kept), 'application/json')
+      .then(() => this.log.warn(`${spec.jobId}#${spec.attempt}: outcome kept under ${finishedOutcomeKey(spec.symbol, spec.jobId)} for the next attempt`))
+      .catch((err) => this.log.warn(`${spec.jobId}#${spec.attempt}: outcome not kept: ${(err as Error).message}`));
+  }
+
+  /**
+   * An earlier attempt's outcome for the same inputs (spec hash), when every artifact it names is
+   * still in the store with its checksum; null otherwise, or when the store cannot say (then it trains).
+   */
+  private async finishedEarlier(spec: JobSpec, log: AttemptLog): Promise<FinishedOutcome | null> {
+    const key = finishedOutcomeKey(spec.symbol, spec.jobId);
+    try {
+      if (!(await this.store.exists(key))) return null;
+      const kept = JSON.parse((await this.store.get(key)).toString('utf8')) as FinishedOutcome;
+      if (kept.specHash !== spec.specHash || kept.attempt >= spec.attempt) return null;
+      for (const a of kept.outcome.artifacts) {
+        if (sha256Hex(await this.store.get(`${kept.outcome.artifactsPrefix}/${a.name}`)) !== a.sha256) {
+          log.add('reuse_refused', `${kept.outcome.artifactsPrefix}/${a.name} does not match its checksum: training again`);
+          return null;
+        }
+      }
+      log.add('reuse', `attempt ${kept.attempt} trained these inputs and its artifacts under ${kept.outcome.artifactsPrefix} check out`);
+      return kept;
+    } catch (err) {
+      this.log.warn(`finished outcome of ${spec.jobId} not usable, training again: ${(err as Error).message}`);
+      return null;
     }
   }
 
@@ -195,6 +347,13 @@ export class JobRunner implements BeforeApplicationShutdown {
 
   private async report(r: RunningAttempt, cause: AttemptError): Promise<void> {
     const { spec, lease } = r;
+    if (this.fenced.has(lease.leaseId)) {
+      // The broker took the lease back and reported it lost; the scheduler has retried the job.
+      r.log?.add('fenced', `lease ${lease.leaseId} taken back by the broker: ${cause.message}`);
+      await this.saveLog(r);
+      this.log.warn({ event: 'attempt_fenced', jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt, leaseId: lease.leaseId, msg: `${spec.jobId}#${spec.attempt} stopped: its lease ${lease.leaseId} was taken back` });
+      return;
+    }
     const err = this.shuttingDown && cause.errorType === 'cancelled' ? new AttemptError('agent_lost', true, `agent ${lease.agentId} shut down during the attempt`) : cause;
     r.log?.add(err.errorType === 'cancelled' ? 'job_cancelled' : 'coin_failed', `${err.errorType}${err.retryable ? ' (retryable)' : ''}: ${err.message}${err.stackSummary ? `\n${err.stackSummary}` : ''}`);
     await this.saveLog(r);

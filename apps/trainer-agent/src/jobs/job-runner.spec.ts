@@ -9,7 +9,8 @@ import { NatsBus } from '@trainyard/messaging';
 import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, testJobDefinition } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { decodeFeatureTable } from '../market-data/feature-parquet';
-import { agentEnv } from '../config/agent.config';
+import { AGENT_CONFIG, agentEnv, type AgentConfig } from '../config/agent.config';
+import { JobRunner } from './job-runner.service';
 
 jest.setTimeout(60_000);
 
@@ -76,7 +77,7 @@ describe('trainer-agent', () => {
     await bus.publish('agent.assign', { spec, lease: lease('lease-ok') }, { id: 'a-redelivered-assign' });
     const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-ok'), 'job.succeeded');
     expect(done).toMatchObject({ jobId: spec.jobId, attempt: 1, agentId, featureset: 'fs1', costs: spec.costs });
-    expect(done.artifactsPrefix).toMatch(/^models\/BTCUSDT\/\d{8}_\d{6}Z$/);
+    expect(done.artifactsPrefix).toMatch(/^models\/BTCUSDT\/\d{8}_\d{6}Z_a1-[0-9a-f]{8}$/);
     expect(done.artifacts.map((a: { name: string }) => a.name).filter((n: string) => !n.startsWith('checkpoints/')).sort()).toEqual(
       ['config.json', 'equity.json', 'features.parquet', 'job.json', 'metrics.json', 'model.bin', 'runtime.json', 'sha256.txt', 'split_indices.json', 'training_log.json'].sort(),
     );
@@ -234,7 +235,7 @@ describe('trainer-agent', () => {
       await bus.publish('agent.assign', { spec: first, lease: lease('lease-ckpt-1') });
       const checkpointed = await waitFor(async () => (await readStored(prefix, 'job.checkpointed')).map((e) => e.data).find((d) => d.jobId === 'run1-LTCUSDT'), 'job.checkpointed', 15_000);
       expect(await readStored(prefix, 'job.failed').then((f) => f.some((e) => e.data.leaseId === 'lease-ckpt-1'))).toBe(false);
-      expect(checkpointed.checkpoint.key).toMatch(/^models\/LTCUSDT\/\d{8}_\d{6}Z\/checkpoints\/epoch-3\.pt$/);
+      expect(checkpointed.checkpoint.key).toMatch(/^models\/LTCUSDT\/\d{8}_\d{6}Z_a1-[0-9a-f]{8}\/checkpoints\/epoch-3\.pt$/);
       const failed = await waitFor(async () => (await readStored(prefix, 'job.failed')).map((e) => e.data).find((d) => d.leaseId === 'lease-ckpt-1'), 'the OOM failure');
       expect(failed).toMatchObject({ errorType: 'oom', retryable: true });
 
@@ -243,6 +244,142 @@ describe('trainer-agent', () => {
       const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-ckpt-2'), 'the resumed attempt');
       const model = done.artifacts.find((a: { name: string }) => a.name === 'model.bin');
       expect(readFileSync(fileURLToPath(model.uri), 'utf8')).toBe('final after state-at-epoch-3');
+    });
+
+    const quick = (name: string, model = 'weights') =>
+      script(
+        name,
+        `const fs = require('node:fs'); const path = require('node:path');
+         fs.writeFileSync(path.join(process.env.TRAINYARD_OUTPUT_DIR, 'model.bin'), ${JSON.stringify(model)});
+         console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.6, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 } }));`,
+      );
+    const hanging = (name: string, marker: string) =>
+      script(name, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, String(process.pid)); console.log(JSON.stringify({ type: 'progress', percent: 1 })); setInterval(() => {}, 1000);`);
+    const eventsOf = async (event: string, leaseId: string) => (await readStored(prefix, event)).map((e) => e.data).filter((d) => d.leaseId === leaseId);
+    const fence = (jobId: string, leaseId: string, attempt = 1, to = agentId) =>
+      bus.publish('job.cancel', { jobId, reason: `lease ${leaseId} lost: agent ${to} silent for over 30 s`, leaseId, attempt, agentId: to });
+
+    it('fencing: refuses the assignment of a lease the broker took back when it arrives after the fence', async () => {
+      const spec = commandSpec('FENAUSDT', quick('fence-late.js'));
+      await fence(spec.jobId, 'lease-fenced-late');
+      await new Promise((r) => setTimeout(r, 300));
+      await bus.publish('agent.assign', { spec, lease: lease('lease-fenced-late') });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await eventsOf('job.started', 'lease-fenced-late')).toEqual([]);
+      expect(await eventsOf('job.succeeded', 'lease-fenced-late')).toEqual([]);
+      // The broker reported the lease lost already; the agent adds nothing the scheduler could misread.
+      expect(await eventsOf('job.failed', 'lease-fenced-late')).toEqual([]);
+      expect((await readStored(prefix, 'job.cancelled')).some((e) => e.data.jobId === spec.jobId)).toBe(false);
+    });
+
+    it('fencing: stops a running attempt whose lease was taken back, and only that one, without reporting it cancelled', async () => {
+      const marker = join(dir, 'fenced-running.pid');
+      const other = join(dir, 'other-agent-fence.pid');
+      const spec = commandSpec('FENBUSDT', hanging('fence-running.js', marker));
+      const keep = commandSpec('FENCUSDT', hanging('fence-other.js', other));
+      await bus.publish('agent.assign', { spec, lease: lease('lease-fenced-running') });
+      await bus.publish('agent.assign', { spec: keep, lease: lease('lease-not-fenced') });
+      await waitFor(() => existsSync(marker) && existsSync(other), 'both attempts started');
+      await waitFor(async () => (await eventsOf('job.started', 'lease-fenced-running')).length === 1, 'job.started');
+      // A fence naming another agent is not this agent's to act on.
+      await fence(keep.jobId, 'lease-not-fenced', 1, 'some-other-agent');
+      await fence(spec.jobId, 'lease-fenced-running');
+      const runner = app.get(JobRunner);
+      await waitFor(() => !runner.runningAttempts().some((r) => r.leaseId === 'lease-fenced-running'), 'the fenced attempt stopped', 10_000);
+      expect(runner.runningAttempts().some((r) => r.leaseId === 'lease-not-fenced')).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await readStored(prefix, 'job.cancelled')).some((e) => e.data.jobId === spec.jobId)).toBe(false);
+      expect(await eventsOf('job.failed', 'lease-fenced-running')).toEqual([]);
+      expect(await eventsOf('job.succeeded', 'lease-fenced-running')).toEqual([]);
+      await bus.publish('job.cancel', { jobId: keep.jobId, reason: 'test over' });
+      await waitFor(async () => (await readStored(prefix, 'job.cancelled')).some((e) => e.data.jobId === keep.jobId), 'the other attempt cancelled');
+    });
+
+    it('fencing: refuses an assignment whose lease has already ended, and one older than an attempt of its job taken here', async () => {
+      const expired = commandSpec('FENDUSDT', quick('fence-expired.js'));
+      await bus.publish('agent.assign', { spec: expired, lease: { ...lease('lease-expired'), endsBy: new Date(Date.now() - 60_000).toISOString() } });
+      const failed = await waitFor(async () => (await eventsOf('job.failed', 'lease-expired'))[0], 'the expired lease refused');
+      expect(failed).toMatchObject({ jobId: expired.jobId, attempt: 1, errorType: 'timeout', retryable: true });
+      expect(await eventsOf('job.started', 'lease-expired')).toEqual([]);
+
+      const newer = { ...commandSpec('FENEUSDT', quick('fence-newer.js', 'attempt 2')), attempt: 2 };
+      await bus.publish('agent.assign', { spec: newer, lease: lease('lease-attempt-2') });
+      await waitFor(async () => (await eventsOf('job.succeeded', 'lease-attempt-2')).length === 1, 'attempt 2 ran');
+      await bus.publish('agent.assign', { spec: { ...newer, attempt: 1 }, lease: lease('lease-attempt-1-stale') });
+      const stale = await waitFor(async () => (await eventsOf('job.failed', 'lease-attempt-1-stale'))[0], 'the stale attempt refused');
+      expect(stale).toMatchObject({ attempt: 1, errorType: 'agent_lost', retryable: true, message: expect.stringMatching(/stale/) });
+      expect(await eventsOf('job.started', 'lease-attempt-1-stale')).toEqual([]);
+    });
+
+    it('gives two attempts of one symbol that start in the same second folders and artifact prefixes of their own', async () => {
+      const first = commandSpec('TWINUSDT', quick('twin.js', 'twin'));
+      await bus.publish('agent.assign', { spec: first, lease: lease('lease-twin-1') });
+      await bus.publish('agent.assign', { spec: { ...first, attempt: 2 }, lease: lease('lease-twin-2') });
+      const [a, b] = await waitFor(async () => {
+        const done = [...(await eventsOf('job.succeeded', 'lease-twin-1')), ...(await eventsOf('job.succeeded', 'lease-twin-2'))];
+        return done.length === 2 ? done : null;
+      }, 'both attempts');
+      expect(a.artifactsPrefix).not.toBe(b.artifactsPrefix);
+      const started = [...(await eventsOf('job.started', 'lease-twin-1')), ...(await eventsOf('job.started', 'lease-twin-2'))];
+      expect(new Set(started.map((s) => s.workDir)).size).toBe(2);
+    });
+
+    describe('a bus outage after training', () => {
+      let failures = 0;
+      let failFor = '';
+      beforeAll(() => {
+        const publish = bus.publish.bind(bus);
+        jest.spyOn(bus, 'publish').mockImplementation((async (name: string, input: { leaseId?: string }, opts?: object) => {
+          if (name === 'job.succeeded' && input.leaseId === failFor && failures > 0) {
+            failures--;
+            throw new Error('TIMEOUT');
+          }
+          return publish(name as never, input as never, opts);
+        }) as never);
+      });
+      afterAll(() => jest.restoreAllMocks());
+
+      it('is waited out: job.succeeded goes out once the bus is back, and the model is kept', async () => {
+        failFor = 'lease-outage';
+        failures = 3;
+        await bus.publish('agent.assign', { spec: commandSpec('OUTAUSDT', quick('outage.js', 'kept')), lease: lease('lease-outage') });
+        const done = await waitFor(async () => (await eventsOf('job.succeeded', 'lease-outage'))[0], 'job.succeeded after the outage', 20_000);
+        expect(failures).toBe(0);
+        expect(readFileSync(fileURLToPath(done.artifacts.find((a: { name: string }) => a.name === 'model.bin').uri), 'utf8')).toBe('kept');
+        expect(await eventsOf('job.failed', 'lease-outage')).toEqual([]);
+      });
+
+      it('fails the attempt as a retryable network error, not a trainer error, when the bus stays away past the window; the next attempt reuses its verified model', async () => {
+        const cfg = app.get<AgentConfig>(AGENT_CONFIG);
+        const window = cfg.AGENT_OUTCOME_RETRY_SECONDS;
+        const runs = join(dir, 'long-outage.runs');
+        const path = script(
+          'long-outage.js',
+          `const fs = require('node:fs'); const path = require('node:path');
+           fs.appendFileSync(${JSON.stringify(runs)}, 'x');
+           fs.writeFileSync(path.join(process.env.TRAINYARD_OUTPUT_DIR, 'model.bin'), 'trained in run ' + fs.readFileSync(${JSON.stringify(runs)}, 'utf8').length);
+           console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.6, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 } }));`,
+        );
+        const spec = commandSpec('OUTBUSDT', path);
+        cfg.AGENT_OUTCOME_RETRY_SECONDS = 1;
+        try {
+          failFor = 'lease-long-outage';
+          failures = 1_000;
+          await bus.publish('agent.assign', { spec, lease: lease('lease-long-outage') });
+          const failed = await waitFor(async () => (await eventsOf('job.failed', 'lease-long-outage'))[0], 'job.failed', 20_000);
+          expect(failed).toMatchObject({ errorType: 'network', retryable: true, message: expect.stringMatching(/job\.succeeded could not be published within 1 s: TIMEOUT/) });
+        } finally {
+          cfg.AGENT_OUTCOME_RETRY_SECONDS = window;
+          failures = 0;
+        }
+        const [first] = await eventsOf('job.started', 'lease-long-outage');
+        await bus.publish('agent.assign', { spec: { ...spec, attempt: 2 }, lease: lease('lease-after-outage') });
+        const done = await waitFor(async () => (await eventsOf('job.succeeded', 'lease-after-outage'))[0], 'the next attempt succeeded', 20_000);
+        expect(done).toMatchObject({ attempt: 2, artifactsPrefix: first.artifactsPrefix });
+        expect(readFileSync(fileURLToPath(done.artifacts.find((a: { name: string }) => a.name === 'model.bin').uri), 'utf8')).toBe('trained in run 1');
+        expect(readFileSync(runs, 'utf8')).toBe('x'); // trained once
+        expect(existsSync(join(dir, 'artifacts', 'models', 'OUTBUSDT', 'finished', `${spec.jobId}.json`))).toBe(false);
+      });
     });
   });
 });
