@@ -44,7 +44,7 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     for (const job of succeeded) {
       const names = job.artifacts.map((a: { name: string }) => a.name);
       expect(names).toEqual(expect.arrayContaining(['model.bin', 'config.json', 'metrics.json', 'runtime.json', 'job.json', 'sha256.txt']));
-      expect(job.artifactsPrefix).toMatch(new RegExp(`^models/${job.symbol}/\\d{8}_\\d{6}Z$`));
+      expect(job.artifactsPrefix).toMatch(new RegExp(`^models/${job.symbol}/\\d{8}_\\d{6}Z_a\\d+-[0-9a-f]{8}$`));
       for (const a of job.artifacts) {
         const bytes = readFileSync(fileURLToPath(a.uri));
         expect(sha256(bytes)).toBe(a.sha256);

@@ -7,6 +7,7 @@ import { settleCompute } from './instance-spend';
 import { InstanceStates } from './instance-states.service';
 import { InstanceStore } from './instance.store';
 import { provisionState } from './offer-selection';
+import { servingStep } from './serving-rules';
 import { InstanceTeardown } from './teardown.service';
 import { VastApi, VastApiError, VastAuthError } from './vast-api';
 import { VastContext } from './vast-context';
@@ -48,18 +49,17 @@ export class InstanceWatch {
   private async watchOne(row: InstanceEntity): Promise<void> {
     const now = this.clock.now();
     const leases = await this.broker.activeLeases(undefined, row.agentId!);
-    const pastRuntime = now.getTime() - row.createdAt.getTime() > this.cfg.VAST_MAX_RUNTIME_MINUTES * 60_000;
-    // A job's own timeout rules while it runs: a 12-hour job is not cut at VAST_MAX_RUNTIME_MINUTES.
-    const overdue = leases.some((l) => l.endsBy.getTime() < now.getTime());
-    if (pastRuntime && (leases.length === 0 || overdue)) {
-      return this.teardown.destroy(row, 'max_runtime', `ran past VAST_MAX_RUNTIME_MINUTES=${this.cfg.VAST_MAX_RUNTIME_MINUTES}${overdue ? ' and past its jobs\' timeouts' : ''}`);
-    }
-    if (pastRuntime && row.status !== 'draining') await this.states.move(row, 'draining', `past VAST_MAX_RUNTIME_MINUTES=${this.cfg.VAST_MAX_RUNTIME_MINUTES}: no new work, gone when its ${leases.length} jobs end`);
-    else if (leases.length > 0 && row.status === 'ready') await this.states.move(row, 'busy', `${leases.length} leases`);
-    else if (leases.length === 0 && row.status === 'busy') await this.states.move(row, 'ready', 'its leases ended', { lastBusyAt: now });
-    else if (row.status === 'ready' && now.getTime() - (row.lastBusyAt ?? row.readyAt ?? row.createdAt).getTime() > this.cfg.VAST_IDLE_SECONDS * 1000) {
-      return this.teardown.destroy(row, 'idle', `no job for ${this.cfg.VAST_IDLE_SECONDS} s`);
-    }
+    const step = servingStep({
+      status: row.status as 'ready' | 'busy' | 'draining',
+      now: now.getTime(),
+      createdAt: row.createdAt.getTime(),
+      lastBusyAt: (row.lastBusyAt ?? row.readyAt ?? row.createdAt).getTime(),
+      leaseEnds: leases.map((l) => l.endsBy.getTime()),
+      maxRuntimeMs: this.cfg.VAST_MAX_RUNTIME_MINUTES * 60_000,
+      idleMs: this.cfg.VAST_IDLE_SECONDS * 1000,
+    });
+    if (step.kind === 'destroy') return this.teardown.destroy(row, step.reason, step.reason === 'max_runtime' ? `${step.detail} (VAST_MAX_RUNTIME_MINUTES=${this.cfg.VAST_MAX_RUNTIME_MINUTES})` : step.detail);
+    if (step.kind === 'move') await this.states.move(row, step.to, step.detail, step.to === 'ready' ? { lastBusyAt: now } : {});
     await this.poll(row, now.getTime());
   }
 
