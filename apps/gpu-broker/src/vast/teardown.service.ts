@@ -74,9 +74,9 @@ export class InstanceTeardown {
           await this.store.update(row.id, { vastId: found.id });
         }
       }
-      const outcome = row.vastId === null ? 'never created' : await this.api.destroyInstance(row.vastId);
+      const gone = row.vastId === null ? { outcome: 'never created', at: this.clock.now() } : await this.api.destroyInstance(row.vastId);
       const why = row.detail ?? detail;
-      await this.markDestroyed(row, (row.destroyReason as DestroyReason | null) ?? reason, `${why}${why ? '; ' : ''}${outcome}`);
+      await this.markDestroyed(row, (row.destroyReason as DestroyReason | null) ?? reason, `${why}${why ? '; ' : ''}${gone.outcome}`, gone.at);
       if (row.agentId) await this.forgetAgentConsumers(row.agentId);
       this.failures.delete(row.id);
     } catch (err) {
@@ -133,14 +133,15 @@ export class InstanceTeardown {
     await Promise.allSettled(mine.map((r) => this.destroy(r, 'shutdown', 'the broker stopped')));
   }
 
-  private async markDestroyed(row: InstanceEntity, reason: DestroyReason, detail: string): Promise<void> {
-    const now = this.clock.now();
-    const moved = await this.states.move(row, 'destroyed', detail, { destroyedAt: now, destroyReason: reason, detail: detail.slice(0, 2000), ...settleCompute(row, now, false) });
+  /** `billedUntil`: when the provider stopped billing, as the destroy call tells; the row's destroy time. */
+  private async markDestroyed(row: InstanceEntity, reason: DestroyReason, detail: string, billedUntil: Date): Promise<void> {
+    const end = new Date(Math.max(billedUntil.getTime(), row.createdAt.getTime()));
+    const moved = await this.states.move(row, 'destroyed', detail, { destroyedAt: end, destroyReason: reason, detail: detail.slice(0, 2000), ...settleCompute(row, end, false) });
     if (!moved || row.vastId === null) return;
-    const spend = instanceSpend(row, now);
-    const byRun = row.agentId ? await this.store.leaseSecondsByRun(row.agentId, now) : new Map<string, number>();
+    const spend = instanceSpend(row, end);
+    const byRun = row.agentId ? await this.store.leaseSecondsByRun(row.agentId, end) : new Map<string, number>();
     const runs = attributeSpend(spend.total, byRun, row.runId);
-    const seconds = Math.max(0, (now.getTime() - row.createdAt.getTime()) / 1000);
+    const seconds = (end.getTime() - row.createdAt.getTime()) / 1000;
     await this.bus.publish(
       'instance.destroyed',
       { ...instanceRef(row), reason, detail: detail.slice(0, 2000), seconds, cost: spend.total, compute: spend.compute, storage: spend.storage, runs },

@@ -45,8 +45,8 @@ describe('VastApi against the Vast API test server', () => {
     const listed = await client.listInstances();
     expect(listed.map((i) => i.id).sort()).toEqual([...ids].sort());
     expect((await client.showInstance(ids[0]))?.label).toBe(`trainyard.list.${offers[0].id}`);
-    for (const id of ids) expect(await client.destroyInstance(id)).toBe('destroyed');
-    expect(await client.destroyInstance(ids[0])).toBe('already_gone');
+    for (const id of ids) expect((await client.destroyInstance(id)).outcome).toBe('destroyed');
+    expect((await client.destroyInstance(ids[0])).outcome).toBe('already_gone');
     expect(await client.showInstance(ids[0])).toBeNull();
     expect(vast.alive()).toEqual([]);
   });

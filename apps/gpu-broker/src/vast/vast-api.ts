@@ -34,6 +34,13 @@ export interface CreateInstanceBody {
 /** `instanceApiKey` can only show, stop or destroy that one instance: its agent gets it, to destroy itself if cut off. */
 export type CreateResult = { ok: true; instanceId: number; instanceApiKey: string | null } | { ok: false; instanceId: number | null; error: VastApiError };
 
+/** When a request's tries were sent and its last answer came, in ms since the epoch. */
+interface RequestTiming {
+  firstSentAt: number;
+  lastSentAt: number;
+  answeredAt: number;
+}
+
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 /** A 429 is refused before anything happens; a 5xx may come after the call acted. */
 const RETRYABLE_BEFORE_ACTING = new Set([429]);
@@ -127,13 +134,18 @@ export class VastApi {
     return all;
   }
 
-  /** Resolves once the API confirms the instance is gone, whether by this call or before it. */
-  async destroyInstance(id: number): Promise<'destroyed' | 'already_gone'> {
+  /**
+   * Resolves once the API confirms the instance is gone, whether by this call or before it, with
+   * when billing stopped as best this side can tell: midway through the request that destroyed it,
+   * or, when it was already gone (a 5xx after acting, then a 404), when the first request was sent.
+   */
+  async destroyInstance(id: number): Promise<{ outcome: 'destroyed' | 'already_gone'; at: Date }> {
+    const timing: RequestTiming = { firstSentAt: 0, lastSentAt: 0, answeredAt: 0 };
     try {
-      await this.request('DELETE', `/api/v0/instances/${id}/`);
-      return 'destroyed';
+      await this.request('DELETE', `/api/v0/instances/${id}/`, undefined, undefined, { timing });
+      return { outcome: 'destroyed', at: new Date((timing.lastSentAt + timing.answeredAt) / 2) };
     } catch (err) {
-      if (err instanceof VastApiError && !(err instanceof VastAuthError) && (err.status === 404 || err.code === 'not_found' || err.code === 'no_such_instance')) return 'already_gone';
+      if (err instanceof VastApiError && !(err instanceof VastAuthError) && (err.status === 404 || err.code === 'not_found' || err.code === 'no_such_instance')) return { outcome: 'already_gone', at: new Date(timing.firstSentAt) };
       throw err;
     }
   }
@@ -160,7 +172,7 @@ export class VastApi {
     return this.request('GET', '/api/v0/users/current/');
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string>, opts: { retryAfterActing?: boolean } = {}): Promise<T> {
+  private async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string>, opts: { retryAfterActing?: boolean; timing?: RequestTiming } = {}): Promise<T> {
     const retryable = opts.retryAfterActing === false ? RETRYABLE_BEFORE_ACTING : RETRYABLE;
     if (!this.cfg.VAST_API_KEY) throw new VastAuthError(0, 'no_key', 'VAST_API_KEY is not set');
     const url = new URL(path, this.cfg.VAST_API_URL.replace(/\/+$/, '') + '/');
@@ -168,6 +180,10 @@ export class VastApi {
     const what = `${method} ${path}`;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
+      if (opts.timing) {
+        opts.timing.lastSentAt = Date.now();
+        opts.timing.firstSentAt ||= opts.timing.lastSentAt;
+      }
       try {
         res = await fetch(url, {
           method,
@@ -185,6 +201,7 @@ export class VastApi {
         continue;
       }
       const text = await res.text();
+      if (opts.timing) opts.timing.answeredAt = Date.now();
       const parsed = parseJson(text);
       if (res.ok) return (parsed ?? {}) as T;
       const code = typeof parsed?.error === 'string' ? parsed.error : null;
