@@ -13,7 +13,7 @@ import { repoRoot } from './agent-bundle';
 import { InstanceStore } from './instance.store';
 import { VastProvider } from './vast-provider.service';
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
 
 /**
  * The broker with renting on, against the Vast API test server whose instances are real SSH
@@ -45,7 +45,8 @@ describe('gpu-broker on Vast.ai', () => {
     NATS_URL: testNatsUrl(),
     TRAINYARD_PREFIX: prefix,
     DATABASE_URL: db.url,
-    DATA_DIR: join(dir, prefix),
+    // Shared, so the agent bundle and the gzipped Node are made once for the whole file.
+    DATA_DIR: join(dir, 'data'),
     ARTIFACTS_DIR: join(dir, prefix, 'artifacts'),
     BROKER_TICK_MS: '200',
     BROKER_AGENT_SILENCE_SECONDS: '5',
@@ -154,7 +155,7 @@ describe('gpu-broker on Vast.ai', () => {
     const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '1' });
     try {
       await app.get(NatsBus).publish('job.requested', { spec: cpuJob('DDDUSDT', 'r-fail') });
-      await waitFor(async () => (await readStored(prefix, 'instance.ready')).length === 1, 'an instance ready on the fifth offer', 60_000);
+      await waitFor(async () => (await readStored(prefix, 'instance.ready')).length === 1, 'an instance ready on the fifth offer', 120_000);
       const ready = (await readStored(prefix, 'instance.ready'))[0].data;
       expect(ready.pricePerHour).toBeCloseTo(0.2 + (20 * 0.1) / 720, 9);
       // Everything created on the way was destroyed; only the working one is alive.
@@ -162,7 +163,7 @@ describe('gpu-broker on Vast.ai', () => {
       const failed = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
       expect(failed.every((d) => d.reason === 'failed')).toBe(true);
       expect(failed.map((d) => d.detail).join('\n')).toMatch(/OCI runtime/);
-      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained', 60_000);
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained', 120_000);
     } finally {
       await app.close();
       await db.drop();
@@ -189,7 +190,7 @@ describe('gpu-broker on Vast.ai', () => {
     const bus = await NatsBus.connect({ serviceName: 'vast-spec', natsUrl: testNatsUrl(), prefix });
     try {
       await bus.publish('job.requested', { spec: cpuJob('EEEUSDT', 'r-crash') });
-      await waitFor(async () => vast.alive().some((i) => i.label?.startsWith(`trainyard.${prefix}.`)) || (child.exitCode !== null && Promise.reject(new Error(stderr))), 'the child broker created an instance', 60_000);
+      await waitFor(async () => vast.alive().some((i) => i.label?.startsWith(`trainyard.${prefix}.`)) || (child.exitCode !== null && Promise.reject(new Error(stderr))), 'the child broker created an instance', 120_000);
     } finally {
       child.kill('SIGKILL');
       await bus.onApplicationShutdown();
@@ -218,7 +219,7 @@ describe('gpu-broker on Vast.ai', () => {
     const bus = await NatsBus.connect({ serviceName: 'vast-spec', natsUrl: testNatsUrl(), prefix });
     try {
       await bus.publish('job.requested', { spec: cpuJob('HHHUSDT', 'r-gone') });
-      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained on the rented instance', 60_000);
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained on the rented instance', 120_000);
     } finally {
       child.kill('SIGKILL');
       await bus.onApplicationShutdown();
@@ -244,7 +245,7 @@ describe('gpu-broker on Vast.ai', () => {
     try {
       const spec = toJobSpec(testJobDefinition({ symbol: 'GGGUSDT', runId: 'r-bid', driver: { kind: 'command', command: ['sleep', '20'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
       await app.get(NatsBus).publish('job.requested', { spec });
-      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running on the bid instance', 60_000);
+      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running on the bid instance', 120_000);
       const [ready] = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
       expect(ready).toMatchObject({ interruptible: true });
       expect(vast.instances().find((i) => i.id === ready.instanceId)?.price).toBe(0.12);
@@ -276,7 +277,7 @@ describe('gpu-broker on Vast.ai', () => {
       const [ready] = await waitFor(async () => {
         const r = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
         return r.length ? r : null;
-      }, 'an instance ready', 60_000);
+      }, 'an instance ready', 120_000);
       const within = vast.proposePriceIncrease(ready.instanceId, 0.5);
       await waitFor(async () => vast.priceIncrease(within) !== 'pending', 'the increase answered');
       expect(vast.priceIncrease(within)).toBe('accepted');
