@@ -39,14 +39,6 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
   ) {}
 
-  get enabled(): boolean {
-    return this.ctx.enabled;
-  }
-
-  get bootId(): string {
-    return this.ctx.bootId;
-  }
-
   async onApplicationBootstrap(): Promise<void> {
     if (!this.ctx.configured) return;
     if (!/^nats:\/\//.test(this.cfg.NATS_URL)) throw new Error(`VAST_API_KEY is set but NATS_URL ${this.cfg.NATS_URL} is not nats://: rented agents reach NATS through an SSH tunnel to a plain TCP address`);
