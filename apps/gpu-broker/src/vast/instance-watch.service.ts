@@ -8,6 +8,7 @@ import { InstanceStates } from './instance-states.service';
 import { InstanceStore } from './instance.store';
 import { provisionState } from './offer-selection';
 import { servingStep } from './serving-rules';
+import { SshSessions } from './ssh-sessions';
 import { InstanceTeardown } from './teardown.service';
 import { VastApi, VastApiError, VastAuthError } from './vast-api';
 import { VastContext } from './vast-context';
@@ -28,6 +29,7 @@ export class InstanceWatch {
     private readonly store: InstanceStore,
     private readonly states: InstanceStates,
     private readonly teardown: InstanceTeardown,
+    private readonly sessions: SshSessions,
     private readonly broker: BrokerStore,
     private readonly clock: Clock,
     private readonly ctx: VastContext,
@@ -77,7 +79,9 @@ export class InstanceWatch {
       throw err;
     }
     if (state.kind !== 'failed') return;
-    const stoppedAt = new Date(last > 0 ? (last + now) / 2 : now);
+    // A stopped container drops our SSH connection at once: that moment, when it fell between the two polls, is when compute stopped.
+    const dropped = this.sessions.droppedAt(row.id);
+    const stoppedAt = new Date(dropped !== undefined && dropped > last ? dropped : last > 0 ? (last + now) / 2 : now);
     await this.store.update(row.id, settleCompute(row, stoppedAt, false));
     Object.assign(row, settleCompute(row, stoppedAt, false));
     this.lastPolled.delete(row.id);

@@ -350,7 +350,7 @@ export class InstanceProvisioner {
   /** The tunnel is the agent's only way to NATS: reconnect and forward the same port, or give the instance up. */
   private async sessionLost(rowId: string, tunnelPort: number, why: string): Promise<void> {
     if (this.ctx.stopping || this.teardown.isDestroying(rowId) || !this.sessions.has(rowId)) return;
-    this.sessions.forget(rowId);
+    this.sessions.dropped(rowId);
     const serving = async () => {
       const now = await this.store.get(rowId);
       return now !== null && ['ready', 'busy', 'draining'].includes(now.status) && !this.teardown.isDestroying(rowId);
