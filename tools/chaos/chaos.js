@@ -245,6 +245,11 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.exit(130);
   });
 }
+process.on('uncaughtException', (e) => {
+  console.error(`chaos runner crashed: ${e.stack || e.message}`);
+  for (const c of cleanups) c();
+  process.exit(2);
+});
 
 const SERVICE_KINDS = ['scheduler', 'gpu-broker', 'promoter', 'notifier', 'trainer-agent'];
 
@@ -490,7 +495,9 @@ function tcpAnswers(port) {
 
 async function pgQuery(url, text, params = []) {
   const { Client } = require('pg');
-  const c = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 5000, query_timeout: 15000 });
+  // A PostgreSQL restart (a fault) may end the connection at any moment: an error, never a crash.
+  c.on('error', () => undefined);
   await c.connect();
   try {
     return (await c.query(text, params)).rows;
