@@ -59,17 +59,8 @@ function parseArgs(argv) {
 
 // ---------------------------------------------------------------- helpers
 
-/** mulberry32: a small seeded PRNG, so a trial's fault schedule replays from its seed. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The agent's seeded PRNG (mulberry32), so a trial's fault schedule replays from its seed; chaos runs after npm run build. */
+const prng = (seed) => require('../../apps/trainer-agent/dist/training/random.js').mulberry32(seed);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

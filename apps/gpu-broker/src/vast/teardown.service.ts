@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { LIVE_INSTANCE_STATES, type EventInput } from '@trainyard/contracts';
+import type { EventInput } from '@trainyard/contracts';
 import { durableName, NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BrokerStore } from '../leases/broker.store';
@@ -129,7 +129,7 @@ export class InstanceTeardown {
 
   /** Everything this process rented (a stopped broker cannot hold the tunnels); bounded by the caller. */
   async destroyAllOf(bootId: string): Promise<void> {
-    const mine = (await this.store.live()).filter((r) => r.bootId === bootId && LIVE_INSTANCE_STATES.includes(r.status));
+    const mine = (await this.store.live()).filter((r) => r.bootId === bootId);
     await Promise.allSettled(mine.map((r) => this.destroy(r, 'shutdown', 'the broker stopped')));
   }
 
