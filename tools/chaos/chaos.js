@@ -29,7 +29,7 @@ const ROOT = resolve(__dirname, '../..');
 // ---------------------------------------------------------------- arguments
 
 function parseArgs(argv) {
-  const out = { trials: 1, seed: null, jobs: 50, keep: false, faultEveryMin: 4, faultEveryMax: 12, runDeadlineMin: 20 };
+  const out = { trials: 1, seed: null, jobs: 50, keep: false, faultEveryMin: 4, faultEveryMax: 12, runDeadlineMin: 20, natsCluster: false, vast: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -41,13 +41,15 @@ function parseArgs(argv) {
     else if (a === '--seed') out.seed = Number(next());
     else if (a === '--jobs') out.jobs = Number(next());
     else if (a === '--keep') out.keep = true;
+    else if (a === '--nats-cluster') out.natsCluster = true;
+    else if (a === '--vast') out.vast = true;
     else if (a === '--fault-every') {
       const [lo, hi] = next().split('-').map(Number);
       out.faultEveryMin = lo;
       out.faultEveryMax = hi ?? lo;
     } else if (a === '--deadline-minutes') out.runDeadlineMin = Number(next());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run chaos -- --trials N [--seed S] [--jobs 50] [--fault-every 4-12] [--deadline-minutes 20] [--keep]');
+      console.log('usage: npm run chaos -- --trials N [--seed S] [--jobs 50] [--nats-cluster] [--vast] [--fault-every 4-12] [--deadline-minutes 20] [--keep]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -255,32 +257,50 @@ async function trial(index, seed, opts) {
   const note = (line) => appendFileSync(faultLog, `${new Date().toISOString()} ${line}\n`);
   const say = (line) => console.log(`[trial ${index} seed ${seed}] ${line}`);
 
-  const ports = await freePorts(12, rand);
-  const [pgPort, natsPort, ...svcPorts] = ports;
-  const natsUrl = `nats://127.0.0.1:${natsPort}`;
+  const natsNodes = opts.natsCluster ? 3 : 1;
+  const ports = await freePorts(1 + 2 * natsNodes + 10, rand);
+  const pgPort = ports[0];
+  const natsPorts = ports.slice(1, 1 + natsNodes);
+  const routePorts = ports.slice(1 + natsNodes, 1 + 2 * natsNodes);
+  const svcPorts = ports.slice(1 + 2 * natsNodes);
+  const natsUrl = natsPorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
   const prefix = `chaos${seed.toString(36)}`.toLowerCase();
   const counts = { kills: Object.fromEntries(SERVICE_KINDS.map((k) => [k, 0])), pgRestarts: 0, natsRestarts: 0 };
   const pg = new OwnPostgres(join(dir, 'pg'), pgPort, note);
   mkdirSync(pg.dir, { recursive: true });
-  const natsStore = join(dir, 'nats');
-  mkdirSync(natsStore, { recursive: true });
-  const nats = new Proc('nats-server', findNats(), ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', natsStore], process.env, join(logDir, 'nats-server.log'));
+  // One nats-server, or three joined by routes (each its own store), as a cluster is run in production.
+  const nats = natsPorts.map((port, i) => {
+    const store = join(dir, natsNodes > 1 ? `nats-${i + 1}` : 'nats');
+    mkdirSync(store, { recursive: true });
+    const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store];
+    if (natsNodes > 1) {
+      const routes = routePorts.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p}`);
+      args.push('-n', `n${i + 1}`, '--cluster_name', 'chaos', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes.join(','));
+    }
+    const proc = new Proc(natsNodes > 1 ? `nats-server-${i + 1}` : 'nats-server', findNats(), args, process.env, join(logDir, `${natsNodes > 1 ? `nats-server-${i + 1}` : 'nats-server'}.log`));
+    proc.port = port;
+    return proc;
+  });
   const services = [];
+  let vast = null;
   let result;
   cleanups.add(cleanupNow);
   function cleanupNow() {
-    for (const s of [...services, nats]) if (s.child && !s.exited) s.child.kill('SIGKILL');
+    for (const s of [...services, ...nats]) if (s.child && !s.exited) s.child.kill('SIGKILL');
+    if (vast) for (const i of vast.alive()) for (const p of vast.processes(i.id)) killQuietly(p.pid);
     pg.stop();
   }
   try {
     await pg.init();
-    nats.start();
-    await waitFor(() => tcpAnswers(natsPort), 'nats-server', 20_000, 200);
+    nats.forEach((n) => n.start());
+    await Promise.all(nats.map((n) => waitFor(() => tcpAnswers(n.port), n.name, 20_000, 200)));
+    await waitFor(() => jetStreamAnswers(natsUrl), 'JetStream to answer (a meta leader, on a cluster)', 60_000, 250);
 
     const artifactsDir = join(dir, 'artifacts');
     const common = {
       ...process.env,
       NATS_URL: natsUrl,
+      NATS_STREAM_REPLICAS: String(natsNodes),
       TRAINYARD_PREFIX: prefix,
       DATABASE_URL: pg.url,
       DATABASE_POOL_SIZE: '5',
@@ -306,12 +326,27 @@ async function trial(index, seed, opts) {
       TELEGRAM_BOT_TOKEN: '',
     };
     for (const k of ['TRAINYARD_BASE_PORT', 'VAST_API_KEY', 'S3_BUCKET', 'OTEL_EXPORTER_OTLP_ENDPOINT']) delete common[k];
+    if (opts.vast) {
+      // No local agent: every job runs on an instance the brokers rent from the Vast API test server,
+      // whose instances are OpenSSH sshd in namespaces of their own (so: root only).
+      const { startVastTestServer } = require('@trainyard/testing');
+      vast = await startVastTestServer({ loadingMs: 200, offers: VAST_OFFERS });
+      Object.assign(common, {
+        VAST_API_KEY: vast.apiKey,
+        VAST_API_URL: vast.url,
+        VAST_MAX_INSTANCES: '3',
+        VAST_POLL_MS: '150',
+        VAST_IDLE_SECONDS: '20',
+        VAST_API_RETRY_BASE_MS: '20',
+        VAST_AGENT_ENV: 'AGENT_CPU_SLOTS=2,AGENT_NVIDIA_SMI=none,AGENT_HEARTBEAT_MS=1000,AGENT_OUTCOME_RETRY_SECONDS=120',
+      });
+    }
     const layout = [
       ['scheduler', 2],
       ['gpu-broker', 2],
       ['promoter', 2],
       ['notifier', 2],
-      ['trainer-agent', 2],
+      ['trainer-agent', opts.vast ? 0 : 2],
     ];
     let p = 0;
     for (const [kind, n] of layout) {
@@ -349,7 +384,7 @@ async function trial(index, seed, opts) {
         ),
       );
     }
-    say(`stack up in ${Math.round((Date.now() - started) / 1000)} s (pg :${pgPort}, nats :${natsPort}, dir ${dir})`);
+    say(`stack up in ${Math.round((Date.now() - started) / 1000)} s (pg :${pgPort}, nats :${natsPorts.join(',')}, dir ${dir})`);
 
     // Request the run through a scheduler replica's REST API.
     const runId = `chaos-${seed}`;
@@ -401,7 +436,14 @@ async function trial(index, seed, opts) {
         while (!stopFaults && Date.now() < until) await sleep(Math.min(250, until - Date.now()));
         if (stopFaults) break;
         const roll = rand();
-        if (roll < 0.7) {
+        const rented = vast ? vast.alive().flatMap((i) => vast.processes(i.id).filter((p) => /main\.js/.test(p.cmdline)).map((p) => ({ instance: i.id, pid: p.pid }))) : [];
+        if (roll < 0.7 && vast && rand() < 0.2 && rented.length) {
+          // A rented agent dies; its broker notices the silence and its jobs are retried elsewhere.
+          const agent = rented[Math.floor(rand() * rented.length)];
+          note(`kill -9 the agent on instance ${agent.instance} (pid ${agent.pid})`);
+          killQuietly(agent.pid);
+          counts.kills['trainer-agent']++;
+        } else if (roll < 0.7) {
           const victim = services[Math.floor(rand() * services.length)];
           const downMs = Math.floor(rand() * 3000);
           note(`kill -9 ${victim.name} (pid ${victim.child && victim.child.pid}), restart in ${downMs} ms`);
@@ -415,14 +457,16 @@ async function trial(index, seed, opts) {
           await pg.restartImmediate();
           note('postgres back');
         } else {
+          // On a cluster, one node at a time: the other two keep the quorum.
+          const node = nats.length > 1 ? nats[Math.floor(rand() * nats.length)] : nats[0];
           const downMs = Math.floor(rand() * 3000);
-          note(`kill -9 nats-server (pid ${nats.child && nats.child.pid}), restart in ${downMs} ms`);
-          await nats.kill9();
+          note(`kill -9 ${node.name} (pid ${node.child && node.child.pid}), restart in ${downMs} ms`);
+          await node.kill9();
           counts.natsRestarts++;
           await sleep(downMs);
-          nats.start();
-          await waitFor(() => tcpAnswers(natsPort), 'nats-server back', 30_000, 200);
-          note('nats-server back');
+          node.start();
+          await waitFor(() => tcpAnswers(node.port), `${node.name} back`, 30_000, 200);
+          note(`${node.name} back`);
         }
       }
     })();
@@ -445,19 +489,28 @@ async function trial(index, seed, opts) {
         pgQuery(pg.url, `SELECT count(*)::int AS n FROM broker.lease_requests WHERE status = 'pending'`),
         pgQuery(pg.url, `SELECT count(*)::int AS n FROM notifier.messages WHERE kind = 'run.completed' AND dedupe_key LIKE $1`, [`run.completed:${runId}:%`]),
       ]);
-      return leases[0].n === 0 && requests[0].n === 0 && notes[0].n > 0;
+      return leases[0].n === 0 && requests[0].n === 0 && notes[0].n > 0 && (!vast || vast.alive().length === 0);
     };
     if (completed) await waitFor(quiet, 'no active lease, no pending request, run reported', 180_000, 1000).catch((e) => note(e.message));
     else completed = await runDone();
 
     result = await check(pg.url, natsUrl, prefix, runId, opts.jobs);
+    if (vast) {
+      const alive = vast.alive();
+      result.instances = vast.instances().length;
+      if (alive.length) {
+        result.problems.push(`${alive.length} instances alive on the Vast test server: ${alive.map((i) => i.id).join(', ')}`);
+        result.leaked += alive.length;
+      }
+    }
     result.completed = completed;
     if (!completed) result.problems.unshift(`run not complete within ${opts.runDeadlineMin} min`);
   } catch (e) {
     result = { problems: [`trial error: ${e.stack || e.message}`], jobs: 0, succeeded: 0, failed: 0, lost: opts.jobs, duplicated: 0, leaked: 0, retries: 0 };
   } finally {
     await Promise.all(services.map((s) => s.terminate()));
-    await nats.terminate();
+    await Promise.all(nats.map((n) => n.terminate()));
+    if (vast) await vast.close().catch((e) => note(`closing the Vast test server: ${e.message}`));
     pg.stop();
     cleanups.delete(cleanupNow);
   }
@@ -468,6 +521,23 @@ async function trial(index, seed, opts) {
   result.dir = dir;
   if (result.ok && !opts.keep) rmSync(dir, { recursive: true, force: true });
   return result;
+}
+
+const VAST_OFFERS = [
+  { gpu_name: 'RTX 4090', gpu_ram: 24564, dph_base: 0.35, dph_total: 0.36, storage_cost: 0.1, reliability: 0.99 },
+  { gpu_name: 'RTX 4090', gpu_ram: 24564, dph_base: 0.4, dph_total: 0.41, storage_cost: 0.1, reliability: 0.99 },
+  { gpu_name: 'RTX 3090', gpu_ram: 24576, dph_base: 0.2, dph_total: 0.21, storage_cost: 0.1, reliability: 0.99 },
+  { gpu_name: 'RTX 3090', gpu_ram: 24576, dph_base: 0.22, dph_total: 0.23, storage_cost: 0.1, reliability: 0.99 },
+  { gpu_name: 'RTX A6000', gpu_ram: 49140, dph_base: 0.5, dph_total: 0.52, storage_cost: 0.1, reliability: 0.99 },
+  { gpu_name: 'L40S', gpu_ram: 46068, dph_base: 0.7, dph_total: 0.72, storage_cost: 0.1, reliability: 0.99 },
+];
+
+function killQuietly(pid) {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
 
 function tcpAnswers(port) {
@@ -482,6 +552,19 @@ function tcpAnswers(port) {
       done(false);
     });
   });
+}
+
+/** Whether JetStream answers an account info request: on a cluster, only once it has a meta leader. */
+async function jetStreamAnswers(natsUrl) {
+  const { connect } = require('@nats-io/transport-node');
+  const { jetstreamManager } = require('@nats-io/jetstream');
+  const nc = await connect({ servers: natsUrl.split(','), reconnect: false, timeout: 2000 });
+  try {
+    await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo();
+    return true;
+  } finally {
+    await nc.close();
+  }
 }
 
 async function pgQuery(url, text, params = []) {
@@ -621,7 +704,9 @@ async function check(dbUrl, natsUrl, prefix, runId, expectedJobs) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const baseSeed = opts.seed ?? Math.floor(Math.random() * 1e9);
-  console.log(`chaos: ${opts.trials} trial(s), ${opts.jobs} jobs each, base seed ${baseSeed}`);
+  console.log(
+    `chaos: ${opts.trials} trial(s), ${opts.jobs} jobs each, ${opts.natsCluster ? 'a 3-node NATS cluster (R3)' : 'one nats-server'}, ${opts.vast ? 'agents on instances rented from the Vast test server' : 'two local agents'}, base seed ${baseSeed}`,
+  );
   const results = [];
   for (let i = 0; i < opts.trials; i++) {
     const seed = baseSeed + i;

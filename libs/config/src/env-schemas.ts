@@ -15,7 +15,15 @@ export const envList = z
 
 /** The bus: every service. */
 export const busEnv = {
-  NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\//, 'must be a nats:// URL').default('nats://127.0.0.1:4222'),
+  /** One server, or a cluster's servers separated by commas. */
+  NATS_URL: z
+    .string()
+    .refine((v) => v.split(',').every((u) => /^(nats|tls|ws|wss):\/\/\S+$/.test(u.trim())), 'must be nats:// URLs separated by commas')
+    .default('nats://127.0.0.1:4222'),
+  /** Copies of the stream JetStream keeps: 3 on a cluster (any one node may be lost). Unset: 1 for a new stream, an existing one keeps its own. */
+  NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).optional(),
+  /** Whether to also connect to the servers a cluster announces; off where only the configured address is reachable (a tunnel). */
+  NATS_DISCOVER_SERVERS: envBool(true),
   /** Subject prefix and stream name; one installation (or one test) per prefix. */
   TRAINYARD_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'lower-case letters, digits, "_" or "-"').default('trainyard'),
   BUS_MAX_DELIVER: envInt(5, 2, 100),
@@ -55,6 +63,8 @@ export function busOptions(env: BusEnv, serviceName: string) {
   return {
     serviceName,
     natsUrl: env.NATS_URL,
+    streamReplicas: env.NATS_STREAM_REPLICAS,
+    discoverServers: env.NATS_DISCOVER_SERVERS,
     prefix: env.TRAINYARD_PREFIX,
     maxDeliver: env.BUS_MAX_DELIVER,
     retryBaseMs: env.BUS_RETRY_BASE_MS,

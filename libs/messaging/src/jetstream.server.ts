@@ -11,7 +11,7 @@ import { DEAD_LETTER_HEADER_ROOM, DEFAULT_MAX_PAYLOAD, fitDeadLetter } from './d
 import { describeError, PermanentError } from './errors';
 import { JetStreamContext } from './message-context';
 import type { NatsBus } from './nats-bus';
-import { durableName, ensureDurable } from './provisioning';
+import { durableName, ensureDurable, retryTransient } from './provisioning';
 import { retryDelayMs } from './retry-delay';
 import { extractTraceContext, startConsumerSpan } from './trace-context';
 
@@ -69,14 +69,19 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const concurrency = Math.max(1, opts.concurrency ?? 1);
     const maxDeliver = opts.maxDeliver ?? o.maxDeliver ?? 5;
     const ackWaitMs = opts.ackWaitMs ?? o.ackWaitMs ?? 30_000;
-    await ensureDurable(this.bus.jsm, this.bus.streamName, {
-      durable,
-      filterSubject: this.bus.subject(filter),
-      maxDeliver,
-      ackWaitMs,
-      maxAckPending: Math.max(concurrency * 4, 16),
-    });
-    const consumer = await this.bus.js.consumers.get(this.bus.streamName, durable);
+    await retryTransient(
+      () =>
+        ensureDurable(this.bus.jsm, this.bus.streamName, {
+          durable,
+          filterSubject: this.bus.subject(filter),
+          maxDeliver,
+          ackWaitMs,
+          maxAckPending: Math.max(concurrency * 4, 16),
+        }),
+      `creating the consumer ${durable}`,
+      (m) => this.logger.warn(m),
+    );
+    const consumer = await retryTransient(() => this.bus.js.consumers.get(this.bus.streamName, durable), `opening the consumer ${durable}`, (m) => this.logger.warn(m));
     const messages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 4) });
     const loop = this.pump(messages, concurrency, (m) => this.handle(pattern, handler, m, durable, maxDeliver, ackWaitMs));
     this.subs.push({ durable, messages, loop });

@@ -1,7 +1,12 @@
 export interface MessagingOptions {
   /** Names durable consumers and the producer in traces. */
   serviceName: string;
+  /** One server, or several separated by commas (a cluster). */
   natsUrl: string;
+  /** Replicas of the stream; 3 on a cluster so that losing one node loses nothing. */
+  streamReplicas?: number;
+  /** Follow the servers a cluster announces (default); off behind a tunnel, where only natsUrl is reachable. */
+  discoverServers?: boolean;
   /** Subject prefix; the stream is named after it, so tests and installations never collide. */
   prefix: string;
   /** Deliveries before a failing message goes to the dead-letter subject. */
@@ -20,3 +25,10 @@ export interface MessagingOptions {
 export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
 
 export const streamNameFor = (prefix: string) => prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_');
+
+/** The servers in a NATS_URL, in order. */
+export const natsServers = (natsUrl: string): string[] =>
+  natsUrl
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);

@@ -16,8 +16,8 @@ import {
   type QueryResponse,
 } from '@trainyard/contracts';
 import { NoStreamError } from './errors';
-import type { MessagingOptions } from './messaging-options';
-import { ensureStream } from './provisioning';
+import { natsServers, type MessagingOptions } from './messaging-options';
+import { ensureStream, retryTransient } from './provisioning';
 import { answerQuery, requestQuery, type QueryHandler } from './queries';
 import { injectTraceContext, startProducerSpan } from './trace-context';
 
@@ -63,13 +63,15 @@ export class NatsBus implements OnApplicationShutdown {
 
   static async connect(options: MessagingOptions): Promise<NatsBus> {
     const nc = await connect({
-      servers: options.natsUrl,
+      servers: natsServers(options.natsUrl),
+      ignoreClusterUpdates: options.discoverServers === false,
       name: options.serviceName,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,
     });
     const jsm = await jetstreamManager(nc);
-    const streamName = await ensureStream(jsm, options);
+    const log = new Logger('NatsBus');
+    const streamName = await retryTransient(() => ensureStream(jsm, options), 'creating the stream', (m) => log.warn(m));
     return new NatsBus(options, nc, jetstream(nc), jsm, streamName);
   }
 
@@ -146,7 +148,7 @@ export class NatsBus implements OnApplicationShutdown {
 
   /** A key-value bucket on this connection, created with one revision per key if absent. */
   async keyValue(bucket: string): Promise<KV> {
-    return new Kvm(this.js).create(bucket, { history: 1 });
+    return retryTransient(() => new Kvm(this.js).create(bucket, { history: 1, replicas: this.options.streamReplicas ?? 1 }), `opening the bucket ${bucket}`, (m) => this.log.warn(m));
   }
 
   async onApplicationShutdown(): Promise<void> {

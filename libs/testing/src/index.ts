@@ -9,3 +9,5 @@ export * from './job-succeeded';
 export * from './prometheus-text';
 export * from './vast';
 export * from './telegram-test-server';
+export * from './ports';
+export * from './nats-cluster';

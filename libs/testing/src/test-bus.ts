@@ -3,13 +3,15 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 
 export const testNatsUrl = () => process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+/** TEST_NATS_URL may name a cluster's servers, separated by commas. */
+const testServers = () => testNatsUrl().split(',');
 
 /** A subject prefix (and so a stream) of its own for each test file, so runs never collide. */
 export const testPrefix = (label = 't') => `${label}${randomBytes(4).toString('hex')}`.toLowerCase();
 
 /** Reads every message stored under `<prefix>.<relative>` (a filter, wildcards allowed) so far. */
 export async function readStored(prefix: string, relativeFilter: string): Promise<{ subject: string; data: any }[]> {
-  const nc = await connect({ servers: testNatsUrl() });
+  const nc = await connect({ servers: testServers() });
   try {
     const jsm = await jetstreamManager(nc);
     const stream = prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_');
@@ -36,7 +38,7 @@ export async function readStored(prefix: string, relativeFilter: string): Promis
 
 /** Removes a test's stream and the KV buckets its services made (their streams are named KV_<bucket>). */
 export async function deleteTestStream(prefix: string): Promise<void> {
-  const nc = await connect({ servers: testNatsUrl() });
+  const nc = await connect({ servers: testServers() });
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')).catch(() => undefined);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
+import { natsServers } from '@trainyard/messaging';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@trainyard/persistence';
 
 export const SERVICES = [
@@ -43,15 +44,28 @@ function findOnPath(binary: string, env: NodeJS.ProcessEnv): string | null {
   return null;
 }
 
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs: number, failed?: () => string | null): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs: number, failed?: () => string | null, waiting?: (seconds: number) => void): Promise<void> {
+  const started = Date.now();
+  let told = started;
+  while (Date.now() - started < timeoutMs) {
     const reason = failed?.();
     if (reason) throw new Error(`${what}: ${reason}`);
     if (await check()) return;
+    if (waiting && Date.now() - told >= 30_000) {
+      told = Date.now();
+      waiting(Math.round((told - started) / 1000));
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s`);
+  throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s (TRAINYARD_READY_TIMEOUT_SECONDS)`);
+}
+
+/** How long a service may take to become ready; a busy machine boots slowly, so the default is generous. */
+function readyTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.TRAINYARD_READY_TIMEOUT_SECONDS;
+  const seconds = raw === undefined || raw === '' ? 600 : Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`TRAINYARD_READY_TIMEOUT_SECONDS must be a positive number of seconds, not "${raw}"`);
+  return seconds * 1000;
 }
 
 /**
@@ -97,11 +111,13 @@ export class LocalStack {
   async startService(name: ServiceName): Promise<void> {
     const svc = SERVICES.find((s) => s.name === name)!;
     const child = this.spawnService(name, this.portOf(svc));
+    // A service that is still alive is still starting: it fails fast by exiting, so the deadline is only a backstop.
     await waitUntil(
       () => this.ready(this.portOf(svc)),
       name,
-      60_000,
+      readyTimeoutMs(this.env),
       () => (child.exit ? `exited (${child.exit}); see ${join(this.dataDir, 'logs', `${name}.log`)}` : null),
+      (seconds) => this.opts.log(`still waiting for ${name} to be ready (${seconds} s; log ${join(this.dataDir, 'logs', `${name}.log`)})`),
     );
   }
 
@@ -122,8 +138,10 @@ export class LocalStack {
   }
 
   private async ensureNats(): Promise<void> {
-    const url = this.env.NATS_URL!;
-    if (await answers(url, 4222)) return;
+    const servers = natsServers(this.env.NATS_URL!);
+    if ((await Promise.all(servers.map((s) => answers(s, 4222)))).some(Boolean)) return;
+    if (servers.length > 1) throw new Error(`none of the NATS servers in NATS_URL answers (${servers.join(', ')}); a cluster is never started by trainyard`);
+    const url = servers[0];
     const binary = findOnPath('nats-server', this.env);
     if (!binary) {
       throw new Error(
@@ -134,8 +152,8 @@ export class LocalStack {
     const u = new URL(url);
     const storeDir = join(this.dataDir, 'nats');
     mkdirSync(storeDir, { recursive: true });
-    this.spawn('nats-server', binary, ['-js', '-a', u.hostname, '-p', u.port || '4222', '-sd', storeDir]);
-    await waitUntil(() => answers(url, 4222), 'nats-server', 15_000);
+    const nats = this.spawn('nats-server', binary, ['-js', '-a', u.hostname, '-p', u.port || '4222', '-sd', storeDir]);
+    await waitUntil(() => answers(url, 4222), 'nats-server', readyTimeoutMs(this.env), () => (nats.exit ? `exited (${nats.exit}); see ${join(this.dataDir, 'logs', 'nats-server.log')}` : null));
     this.opts.log(`started nats-server with JetStream at ${url} (store ${storeDir})`);
   }
 

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { busEnv, ConfigError, loadConfig } from '@trainyard/config';
+import { busEnv, busOptions, ConfigError, loadConfig } from '@trainyard/config';
 import { NatsBus } from '@trainyard/messaging';
 import { followRun } from './follow-run';
 import { describeEvent, formatPlan, formatSummary } from './format';
@@ -57,7 +57,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     if (stack) await stack.start();
     const env = loadConfig(cliEnv, stack?.env ?? process.env);
-    const bus = await NatsBus.connect({ serviceName: 'cli', natsUrl: env.NATS_URL, prefix: env.TRAINYARD_PREFIX }).catch((err) => {
+    const bus = await NatsBus.connect(busOptions(env, 'cli')).catch((err) => {
       throw new Error(`cannot reach NATS at ${env.NATS_URL} (${err.message}); start the stack with "npx trainyard up" or pass --up`);
     });
     try {

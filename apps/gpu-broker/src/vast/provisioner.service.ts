@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { NatsBus } from '@trainyard/messaging';
+import { NatsBus, natsServers } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore } from '../leases/broker.store';
@@ -12,7 +12,7 @@ import { InstanceEntity } from './instance.entity';
 import { InstanceStates } from './instance-states.service';
 import { InstanceStore } from './instance.store';
 import { provisionState, type RankedOffer } from './offer-selection';
-import { SshGateway, type ExecOptions, type SshSession } from './ssh-gateway';
+import { SshGateway, type ExecOptions, type SshSession, type TunnelTarget } from './ssh-gateway';
 import { SshSessions } from './ssh-sessions';
 import { instanceRef, InstanceTeardown } from './teardown.service';
 import { mayHaveActed, VastApi, VastApiError, VastAuthError } from './vast-api';
@@ -266,8 +266,7 @@ export class InstanceProvisioner {
           }),
     ]);
     const copiedAt = Date.now();
-    const nats = new URL(this.cfg.NATS_URL);
-    const tunnelPort = await session.tunnelBack({ host: nats.hostname, port: Number(nats.port || 4222) });
+    const tunnelPort = await session.tunnelBack(this.natsTargets());
     await this.run(session, `cd ${dir} && umask 077 && cat > agent.env`, 'write the agent environment', { stdin: this.agentEnv(row, tunnelPort, instanceApiKey) });
     await this.run(session, `cd ${dir} && umask 077 && cat > start-agent && chmod 700 start-agent`, 'write the start script', { stdin: startScript(bundle) });
     // One simple command in the background with every descriptor redirected: no shell (bash keeps a
@@ -294,6 +293,14 @@ export class InstanceProvisioner {
     await this.leases.dispatch();
   }
 
+  /** Every server of the broker's NATS, so the tunnel outlives the loss of one cluster node. */
+  private natsTargets(): TunnelTarget[] {
+    return natsServers(this.cfg.NATS_URL).map((url) => {
+      const u = new URL(url);
+      return { host: u.hostname, port: Number(u.port || 4222) };
+    });
+  }
+
   private async run(session: SshSession, command: string, what: string, opts: ExecOptions = {}): Promise<string> {
     const r = await session.exec(command, { timeoutMs: COMMAND_TIMEOUT_MS, ...opts }).catch((err: Error) => {
       throw new ProvisionFailure(`${what}: ${err.message}`);
@@ -304,11 +311,13 @@ export class InstanceProvisioner {
 
   /** The agent's whole configuration; secrets travel in this file (mode 600), never on a command line. */
   private agentEnv(row: InstanceEntity, tunnelPort: number, instanceApiKey: string | null): string {
-    const nats = new URL(this.cfg.NATS_URL);
+    const nats = new URL(natsServers(this.cfg.NATS_URL)[0]);
     nats.hostname = '127.0.0.1';
     nats.port = String(tunnelPort);
     const env: Record<string, string | undefined> = {
       NATS_URL: nats.toString().replace(/\/$/, ''),
+      // The servers a cluster announces are this side's addresses, not the instance's.
+      NATS_DISCOVER_SERVERS: 'false',
       TRAINYARD_PREFIX: this.cfg.TRAINYARD_PREFIX,
       BUS_MAX_DELIVER: String(this.cfg.BUS_MAX_DELIVER),
       BUS_RETRY_BASE_MS: String(this.cfg.BUS_RETRY_BASE_MS),
@@ -360,8 +369,7 @@ export class InstanceProvisioner {
     this.log.warn(`ssh to instance ${row.vastId} lost (${why}); reconnecting`);
     try {
       const session = await this.connect(row, serving);
-      const nats = new URL(this.cfg.NATS_URL);
-      await session.tunnelBack({ host: nats.hostname, port: Number(nats.port || 4222) }, tunnelPort);
+      await session.tunnelBack(this.natsTargets(), tunnelPort);
       this.sessions.set(rowId, session);
       session.onClose((again) => void this.sessionLost(rowId, tunnelPort, again));
     } catch (err) {

@@ -43,9 +43,15 @@ export interface SshSession {
    */
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Connections to 127.0.0.1:<returned port> on the instance reach `target` on this side; `port` 0 lets the instance pick. */
-  tunnelBack(target: { host: string; port: number }, port?: number): Promise<number>;
+  /** A port on the remote loopback whose connections reach the first of `targets` that accepts one. */
+  tunnelBack(targets: TunnelTarget[], port?: number): Promise<number>;
   onClose(listener: (why: string) => void): void;
   close(): void;
+}
+
+export interface TunnelTarget {
+  host: string;
+  port: number;
 }
 
 export const hostKeyFingerprint = (key: Buffer) => createHash('sha256').update(key).digest('base64');
@@ -88,20 +94,35 @@ export class SshGateway {
 }
 
 function session(client: Client, hostKeySha256: string, closeListeners: Array<(why: string) => void>): SshSession {
-  const tunnels = new Map<number, { host: string; port: number }>();
+  const tunnels = new Map<number, TunnelTarget[]>();
   client.on('tcp connection', (info, accept, reject) => {
-    const target = tunnels.get(info.destPort);
-    if (!target) return reject();
+    const targets = tunnels.get(info.destPort);
+    if (!targets) return reject();
     const channel = accept();
-    const socket = netConnect(target.port, target.host);
-    channel.pipe(socket).pipe(channel);
-    const end = () => {
-      socket.destroy();
-      channel.destroy();
+    channel.pause();
+    channel.on('error', () => channel.destroy());
+    // A cluster node that is down refuses at once; the next one takes the connection.
+    const tryTarget = (i: number) => {
+      if (i >= targets.length || channel.destroyed) return channel.destroy();
+      const socket = netConnect(targets[i].port, targets[i].host);
+      socket.once('error', () => {
+        socket.destroy();
+        tryTarget(i + 1);
+      });
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        const end = () => {
+          socket.destroy();
+          channel.destroy();
+        };
+        socket.on('error', end);
+        channel.on('close', end);
+        socket.on('close', end);
+        channel.pipe(socket).pipe(channel);
+        channel.resume();
+      });
     };
-    socket.on('error', end);
-    channel.on('error', end);
-    channel.on('close', end);
+    tryTarget(0);
   });
   return {
     hostKeySha256,
@@ -128,12 +149,12 @@ function session(client: Client, hostKeySha256: string, closeListeners: Array<(w
           else stdin.pipe(channel);
         });
       }),
-    tunnelBack: (target, wanted = 0) =>
+    tunnelBack: (targets, wanted = 0) =>
       new Promise((resolve, reject) => {
         client.forwardIn('127.0.0.1', wanted, (err, bound) => {
           const port = bound || wanted;
           if (err) return reject(err);
-          tunnels.set(port, target);
+          tunnels.set(port, targets);
           resolve(port);
         });
       }),

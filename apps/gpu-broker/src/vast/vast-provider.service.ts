@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { natsServers } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore } from '../leases/broker.store';
@@ -41,7 +42,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.ctx.configured) return;
-    if (!/^nats:\/\//.test(this.cfg.NATS_URL)) throw new Error(`VAST_API_KEY is set but NATS_URL ${this.cfg.NATS_URL} is not nats://: rented agents reach NATS through an SSH tunnel to a plain TCP address`);
+    if (!natsServers(this.cfg.NATS_URL).every((u) => /^nats:\/\//.test(u))) throw new Error(`VAST_API_KEY is set but NATS_URL ${this.cfg.NATS_URL} is not nats://: rented agents reach NATS through an SSH tunnel to a plain TCP address`);
     if (!this.cfg.S3_BUCKET) this.log.warn('rented agents will write artifacts to ARTIFACTS_DIR on their own disk; set S3_BUCKET unless the instances share this filesystem');
     this.ctx.key = loadOrCreateSshKey(this.cfg.VAST_SSH_KEY_PATH ?? join(this.cfg.DATA_DIR, 'vast_ed25519'));
     // The agent bundle and the gzipped Node are made once; made now, the first instance does not wait for them.

@@ -752,3 +752,4 @@ export function peakAlive(instances: VastTestInstance[]): number {
   for (const e of edges) peak = Math.max(peak, (alive += e.d));
   return peak;
 }
+export { OpenSshHost, type OpenSshHostOptions } from './openssh-host';

@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { utils } from 'ssh2';
+import { freePort, OpenSshHost } from '@trainyard/testing';
+import { SshGateway, type SshSession } from './ssh-gateway';
+
+describe('SshGateway against the system OpenSSH sshd (bash login shell)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ssh-gateway-'));
+  let host: OpenSshHost;
+  let session: SshSession;
+  let reachable: Server;
+
+  beforeAll(async () => {
+    const keys = utils.generateKeyPairSync('ed25519');
+    host = await OpenSshHost.start({ home: join(dir, 'home'), state: join(dir, 'state'), env: () => ({}), up: () => true });
+    await host.writeKeys([keys.public]);
+    await host.startSshd();
+    session = await new SshGateway().connect({ host: '127.0.0.1', port: host.port, username: 'root', privateKey: Buffer.from(keys.private), expectedHostKey: host.hostKeySha256 });
+    reachable = createServer((socket) => socket.end('answered by the second server\n'));
+    await new Promise<void>((resolve) => reachable.listen(0, '127.0.0.1', resolve));
+  }, 60_000);
+
+  afterAll(async () => {
+    session?.close();
+    reachable?.close();
+    await host?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends a tunnelled connection to the next target when the first refuses it (a cluster node that is down)', async () => {
+    const down = await freePort();
+    const up = (reachable.address() as { port: number }).port;
+    const port = await session.tunnelBack([
+      { host: '127.0.0.1', port: down },
+      { host: '127.0.0.1', port: up },
+    ]);
+    const r = await session.exec(`cat < /dev/tcp/127.0.0.1/${port}`, { timeoutMs: 20_000 });
+    expect(r.stdout).toBe('answered by the second server\n');
+  });
+
+  it('closes the tunnelled connection when no target accepts it', async () => {
+    const port = await session.tunnelBack([{ host: '127.0.0.1', port: await freePort() }]);
+    const r = await session.exec(`cat < /dev/tcp/127.0.0.1/${port}; echo "exit $?"`, { timeoutMs: 20_000 });
+    expect(r.stdout).toBe('exit 0\n');
+  });
+});
