@@ -716,7 +716,8 @@ async function main() {
     console.log(
       `[trial ${i + 1} seed ${seed}] ${r.ok ? 'PASS' : 'FAIL'} in ${r.seconds} s: jobs ${r.jobs} (succeeded ${r.succeeded}, failed ${r.failed}, retries ${r.retries}), ` +
         `kills sched ${k.scheduler} broker ${k['gpu-broker']} promoter ${k.promoter} notifier ${k.notifier} agent ${k['trainer-agent']}, ` +
-        `PG restarts ${r.pgRestarts}, NATS restarts ${r.natsRestarts}, lost ${r.lost}, duplicated ${r.duplicated}, leaked ${r.leaked}`,
+        `PG restarts ${r.pgRestarts}, NATS restarts ${r.natsRestarts}, lost ${r.lost}, duplicated ${r.duplicated}, leaked ${r.leaked}` +
+        (r.instances !== undefined ? `, instances rented ${r.instances}` : ''),
     );
     if (!r.ok) {
       for (const p of r.problems.slice(0, 20)) console.log(`    - ${p}`);
