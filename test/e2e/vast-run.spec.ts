@@ -1,7 +1,7 @@
 import { peakAlive, startVastTestServer, waitFor, type VastTestServer } from '@trainyard/testing';
 import { SystemUnderTest } from './system-under-test';
 
-jest.setTimeout(240_000);
+jest.setTimeout(420_000);
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT', 'AVAXUSDT', 'DOTUSDT', 'LINKUSDT'];
 
@@ -40,7 +40,7 @@ describe('a ten-symbol run with no local capacity, on instances rented from the 
   it('rents at most three instances, trains through SSH on OpenSSH, destroys every one, costs the run as its leases and books the spend the bill shows', async () => {
     vast.rateLimitNext(2, 'bundles');
     await sut.bus.publish('run.requested', { runId: 'vast-e2e', trigger: 'cli', date: '2026-11-22', symbols: SYMBOLS, promote: 'off' });
-    const completed = await sut.completion('vast-e2e', 200_000);
+    const completed = await sut.completion('vast-e2e', 360_000);
     expect(completed.summary).toMatchObject({ total_symbols: 10, succeeded: 10, failed: 0 });
 
     const leased = (await sut.events('job.leased')).map((e) => e.data).filter((d) => d.runId === 'vast-e2e');
@@ -48,7 +48,7 @@ describe('a ten-symbol run with no local capacity, on instances rented from the 
     expect(leased.every((l) => l.lease.provider === 'vast')).toBe(true);
 
     // The end of the run destroys the idle instances without waiting for the idle timeout.
-    await waitFor(async () => vast.alive().length === 0, 'every rented instance destroyed', 30_000);
+    await waitFor(async () => vast.alive().length === 0, 'every rented instance destroyed', 90_000);
     const created = (await sut.events('instance.created')).map((e) => e.data);
     // The event follows the API's confirmation by a moment.
     const destroyed = await waitFor(async () => {

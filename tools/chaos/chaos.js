@@ -597,9 +597,10 @@ async function check(dbUrl, natsUrl, prefix, runId, expectedJobs) {
   const { readStored } = require('@trainyard/testing');
   let completions = [];
   let succeededEvents = [];
+  // A cluster whose node was just restarted may answer the first requests late: ask again before blaming the system.
   try {
-    completions = (await readStored(prefix, 'run.completed')).filter((e) => e.data.runId === runId);
-    succeededEvents = (await readStored(prefix, 'job.succeeded')).map((e) => e.data);
+    completions = (await waitFor(() => readStored(prefix, 'run.completed'), 'reading run.completed from the stream', 120_000, 2000)).filter((e) => e.data.runId === runId);
+    succeededEvents = (await waitFor(() => readStored(prefix, 'job.succeeded'), 'reading job.succeeded from the stream', 120_000, 2000)).map((e) => e.data);
   } catch (e) {
     problems.push(`reading the stream: ${e.message}`);
   }

@@ -13,7 +13,8 @@ import { repoRoot } from './agent-bundle';
 import { InstanceStore } from './instance.store';
 import { VastProvider } from './vast-provider.service';
 
-jest.setTimeout(240_000);
+// Deadlines, not waits: generous, so a loaded machine (the suite beside a chaos run) passes too.
+jest.setTimeout(600_000);
 
 /**
  * The broker with renting on, against the Vast API test server whose instances are real SSH
@@ -73,7 +74,7 @@ describe('gpu-broker on Vast.ai', () => {
     try {
       const bus = app.get(NatsBus);
       for (const s of ['AAAUSDT', 'BBBUSDT', 'CCCUSDT']) await bus.publish('job.requested', { spec: cpuJob(s, 'r-vast') });
-      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 3, 'three jobs trained on rented instances', 90_000);
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 3, 'three jobs trained on rented instances', 240_000);
       const created = (await readStored(prefix, 'instance.created')).map((e) => e.data);
       expect(created.length).toBeGreaterThanOrEqual(1);
       // Launches run side by side, so the order of their events is not the order of the offers: the cheap one is always among them.
@@ -101,7 +102,7 @@ describe('gpu-broker on Vast.ai', () => {
       }, 'three leases released');
       const priceOf = new Map(created.map((c) => [`vast-${c.instanceId}`, c.pricePerHour / c.numGpus]));
       for (const r of released) expect(r.cost).toBeCloseTo((r.seconds * priceOf.get(r.agentId)!) / 3600, 9);
-      await waitFor(async () => vast.alive().length === 0, 'idle instances destroyed', 30_000);
+      await waitFor(async () => vast.alive().length === 0, 'idle instances destroyed', 90_000);
       const destroyed = await waitFor(async () => {
         const all = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
         return all.length === created.length ? all : null;
@@ -129,8 +130,8 @@ describe('gpu-broker on Vast.ai', () => {
       const bus = app.get(NatsBus);
       for (const [i, symbol] of ['KKKUSDT', 'LLLUSDT'].entries()) {
         await bus.publish('job.requested', { spec: cpuJob(symbol, 'r-again') });
-        await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === i + 1, `job ${i + 1} trained`, 90_000);
-        await waitFor(async () => vast.alive().length === 0, `instance ${i + 1} destroyed when idle`, 30_000);
+        await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === i + 1, `job ${i + 1} trained`, 240_000);
+        await waitFor(async () => vast.alive().length === 0, `instance ${i + 1} destroyed when idle`, 90_000);
       }
       const created = (await readStored(prefix, 'instance.created')).map((e) => e.data);
       expect(created).toHaveLength(2);
@@ -155,7 +156,7 @@ describe('gpu-broker on Vast.ai', () => {
     const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '1' });
     try {
       await app.get(NatsBus).publish('job.requested', { spec: cpuJob('DDDUSDT', 'r-fail') });
-      await waitFor(async () => (await readStored(prefix, 'instance.ready')).length === 1, 'an instance ready on the fifth offer', 120_000);
+      await waitFor(async () => (await readStored(prefix, 'instance.ready')).length === 1, 'an instance ready on the fifth offer', 240_000);
       const ready = (await readStored(prefix, 'instance.ready'))[0].data;
       expect(ready.pricePerHour).toBeCloseTo(0.2 + (20 * 0.1) / 720, 9);
       // Everything created on the way was destroyed; only the working one is alive.
@@ -163,7 +164,7 @@ describe('gpu-broker on Vast.ai', () => {
       const failed = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
       expect(failed.every((d) => d.reason === 'failed')).toBe(true);
       expect(failed.map((d) => d.detail).join('\n')).toMatch(/OCI runtime/);
-      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained', 120_000);
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained', 240_000);
     } finally {
       await app.close();
       await db.drop();
@@ -190,7 +191,7 @@ describe('gpu-broker on Vast.ai', () => {
     const bus = await NatsBus.connect({ serviceName: 'vast-spec', natsUrl: testNatsUrl(), prefix });
     try {
       await bus.publish('job.requested', { spec: cpuJob('EEEUSDT', 'r-crash') });
-      await waitFor(async () => vast.alive().some((i) => i.label?.startsWith(`trainyard.${prefix}.`)) || (child.exitCode !== null && Promise.reject(new Error(stderr))), 'the child broker created an instance', 120_000);
+      await waitFor(async () => vast.alive().some((i) => i.label?.startsWith(`trainyard.${prefix}.`)) || (child.exitCode !== null && Promise.reject(new Error(stderr))), 'the child broker created an instance', 240_000);
     } finally {
       child.kill('SIGKILL');
       await bus.onApplicationShutdown();
@@ -198,7 +199,7 @@ describe('gpu-broker on Vast.ai', () => {
     const orphan = vast.alive().find((i) => i.label?.startsWith(`trainyard.${prefix}.`))!;
     const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '0', VAST_REAP_SECONDS: '1' });
     try {
-      await waitFor(async () => !vast.alive().some((i) => i.id === orphan.id), 'the orphan destroyed once its broker stopped beating', 30_000);
+      await waitFor(async () => !vast.alive().some((i) => i.id === orphan.id), 'the orphan destroyed once its broker stopped beating', 90_000);
       expect(await app.get(VastProvider).reap()).toBe(0);
       expect(vast.alive().map((i) => i.id)).toEqual([foreign.new_contract]);
     } finally {
@@ -219,7 +220,7 @@ describe('gpu-broker on Vast.ai', () => {
     const bus = await NatsBus.connect({ serviceName: 'vast-spec', natsUrl: testNatsUrl(), prefix });
     try {
       await bus.publish('job.requested', { spec: cpuJob('HHHUSDT', 'r-gone') });
-      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained on the rented instance', 120_000);
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained on the rented instance', 240_000);
     } finally {
       child.kill('SIGKILL');
       await bus.onApplicationShutdown();
@@ -228,7 +229,7 @@ describe('gpu-broker on Vast.ai', () => {
     expect(ours()).toHaveLength(1);
     try {
       // No broker at all from here on: only the agent on the instance can stop the bill.
-      await waitFor(async () => ours().length === 0, 'the agent destroyed its own instance', 30_000);
+      await waitFor(async () => ours().length === 0, 'the agent destroyed its own instance', 90_000);
       const self = vast.requests().filter((r) => r.method === 'DELETE' && r.authorized);
       expect(self.length).toBeGreaterThan(0);
     } finally {
@@ -245,15 +246,15 @@ describe('gpu-broker on Vast.ai', () => {
     try {
       const spec = toJobSpec(testJobDefinition({ symbol: 'GGGUSDT', runId: 'r-bid', driver: { kind: 'command', command: ['sleep', '20'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
       await app.get(NatsBus).publish('job.requested', { spec });
-      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running on the bid instance', 120_000);
+      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running on the bid instance', 240_000);
       const [ready] = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
       expect(ready).toMatchObject({ interruptible: true });
       expect(vast.instances().find((i) => i.id === ready.instanceId)?.price).toBe(0.12);
       vast.outbid(ready.instanceId);
-      const lost = await waitFor(async () => (await readStored(prefix, 'lease.lost')).map((e) => e.data)[0], 'lease.lost', 20_000);
+      const lost = await waitFor(async () => (await readStored(prefix, 'lease.lost')).map((e) => e.data)[0], 'lease.lost', 60_000);
       expect(lost).toMatchObject({ jobId: spec.jobId, agentId: `vast-${ready.instanceId}` });
       expect(lost.reason).toMatch(/outbid/);
-      await waitFor(async () => vast.alive().length === 0, 'the outbid instance destroyed', 20_000);
+      await waitFor(async () => vast.alive().length === 0, 'the outbid instance destroyed', 60_000);
       const destroyed = await waitFor(async () => {
         const all = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data.reason);
         return all.length ? all : null;
@@ -277,7 +278,7 @@ describe('gpu-broker on Vast.ai', () => {
       const [ready] = await waitFor(async () => {
         const r = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
         return r.length ? r : null;
-      }, 'an instance ready', 120_000);
+      }, 'an instance ready', 240_000);
       const within = vast.proposePriceIncrease(ready.instanceId, 0.5);
       await waitFor(async () => vast.priceIncrease(within) !== 'pending', 'the increase answered');
       expect(vast.priceIncrease(within)).toBe('accepted');
@@ -303,7 +304,7 @@ describe('gpu-broker on Vast.ai', () => {
     const app = await bootApp(prefix, db, { VAST_DAILY_BUDGET_USD: '0.1' });
     try {
       await app.get(NatsBus).publish('job.requested', { spec: cpuJob('FFFUSDT', 'r-budget') });
-      await waitFor(async () => (await readStored(prefix, 'instance.alert')).length > 0, 'a budget alert', 20_000);
+      await waitFor(async () => (await readStored(prefix, 'instance.alert')).length > 0, 'a budget alert', 60_000);
       expect((await readStored(prefix, 'instance.alert'))[0].data).toMatchObject({ kind: 'budget_exhausted' });
       expect(vast.alive()).toEqual([]);
     } finally {

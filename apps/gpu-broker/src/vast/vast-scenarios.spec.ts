@@ -13,7 +13,8 @@ import { repoRoot } from './agent-bundle';
 import { InstanceStore } from './instance.store';
 import { InstanceTeardown } from './teardown.service';
 
-jest.setTimeout(180_000);
+// Deadlines, not waits: generous, so a loaded machine (the suite beside a chaos run) passes too.
+jest.setTimeout(420_000);
 
 /**
  * VAST.md's checklist against the Vast API test server, whose instances are OpenSSH servers with
@@ -75,11 +76,11 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
     try {
       await app.get(NatsBus).publish('job.requested', { spec: job('SCNUSDT', `r-${prefix}`) });
       if (opts.expectJob !== false) {
-        await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, `${name}: the job trained`, 90_000);
+        await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, `${name}: the job trained`, 240_000);
         outcome = 'job trained';
       }
       await opts.during?.(prefix);
-      await waitFor(async () => ours(prefix).length > 0 && ours(prefix).every((i) => i.destroyedAt !== null), `${name}: every instance destroyed`, 60_000);
+      await waitFor(async () => ours(prefix).length > 0 && ours(prefix).every((i) => i.destroyedAt !== null), `${name}: every instance destroyed`, 120_000);
       const destroyed = await waitFor(async () => {
         const rows = await app.get(InstanceStore).live();
         const all = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
@@ -89,7 +90,9 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
       const billed = bill.reduce((s, l) => s + l.total, 0);
       const booked = destroyed.reduce((s: number, d: { cost: number }) => s + d.cost, 0);
       expect(billed).toBeGreaterThan(0);
-      expect(Math.abs(booked - billed) / billed).toBeLessThan(0.02);
+      // Within 2%, or two seconds of each instance's price where polls run late on a loaded machine.
+      const twoSeconds = ours(prefix).reduce((sum, i) => sum + (i.dphTotal * 2) / 3600, 0);
+      expect(Math.abs(booked - billed)).toBeLessThan(Math.max(0.02 * billed, twoSeconds));
       expect(peakAlive(ours(prefix))).toBeLessThanOrEqual(Number(env(prefix, db, opts.env).VAST_MAX_INSTANCES));
       const reasons = destroyed.map((d: { reason: string }) => d.reason).join(', ');
       const longest = Math.max(...ours(prefix).map((i) => (i.destroyedAt! - i.createdAt) / 1000));
@@ -131,7 +134,7 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
         const [ready] = await waitFor(async () => {
           const r = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
           return r.length ? r : null;
-        }, 'the bid instance ready', 60_000);
+        }, 'the bid instance ready', 180_000);
         vast.outbid(ready.instanceId);
       },
     });
@@ -146,7 +149,7 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
     try {
       await app.get(NatsBus).publish('job.requested', { spec: job('LATUSDT', 'r-late') });
       const store = app.get(InstanceStore);
-      const stale = await waitFor(async () => (await store.withStatus(['ready', 'busy']))[0] ?? null, 'an instance serving', 90_000);
+      const stale = await waitFor(async () => (await store.withStatus(['ready', 'busy']))[0] ?? null, 'an instance serving', 240_000);
       vast.outbid(stale.vastId!);
       await waitFor(async () => (await store.get(stale.id))?.status === 'destroyed', 'the outbid instance destroyed');
       await app.get(InstanceTeardown).destroy(stale, 'failed', 'ssh tunnel lost and not restored');
@@ -169,10 +172,10 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
       const bus = app.get(NatsBus);
       const sleeper = (symbol: string) => toJobSpec(testJobDefinition({ symbol, runId: 'r-opt', driver: { kind: 'command', command: ['sleep', '30'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
       for (const s of ['OP1USDT', 'OP2USDT']) await bus.publish('job.requested', { spec: sleeper(s) });
-      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 2, 'two jobs running on the first instance', 90_000);
+      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 2, 'two jobs running on the first instance', 240_000);
       own.failNext(100_000, 500, 'pending-price-increases');
       await bus.publish('job.requested', { spec: sleeper('OP3USDT') });
-      await waitFor(async () => (await readStored(prefix, 'instance.created')).length === 2, 'a second instance rented for the third job', 60_000);
+      await waitFor(async () => (await readStored(prefix, 'instance.created')).length === 2, 'a second instance rented for the third job', 120_000);
     } finally {
       await app.close();
       await db.drop();
@@ -218,7 +221,7 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
     const bus = await NatsBus.connect({ serviceName: 'vast-spec', natsUrl: testNatsUrl(), prefix });
     try {
       await bus.publish('job.requested', { spec: job('TRMUSDT', 'r-term') });
-      await waitFor(async () => ours(prefix).some((i) => i.actualStatus === 'loading'), 'an instance booting', 60_000);
+      await waitFor(async () => ours(prefix).some((i) => i.actualStatus === 'loading'), 'an instance booting', 120_000);
       const sent = Date.now();
       child.kill('SIGTERM');
       const stoppedAfter = ((await exited) - sent) / 1000;
