@@ -5,6 +5,7 @@ import {
   Artifact,
   Costs,
   ErrorType,
+  FeaturesetName,
   Id,
   IsoDate,
   Metrics,
@@ -30,11 +31,8 @@ export const Envelope = z.object({
 
 const event = <T extends z.ZodRawShape>(shape: T) => Envelope.extend(shape);
 
-export const SymbolSelection = z.union([
-  z.array(SymbolName).min(1).max(5000),
-  z.object({ topN: z.number().int().min(1).max(5000) }).strict(),
-  z.object({ csv: z.string().min(1) }).strict(),
-]);
+/** Symbols by name or the top N of the universe; never a file to read (the CLI reads CSV files on the caller's machine). */
+export const SymbolSelection = z.union([z.array(SymbolName).min(1).max(5000), z.object({ topN: z.number().int().min(1).max(5000) }).strict()]);
 export type SymbolSelection = z.infer<typeof SymbolSelection>;
 
 export const RunRequested = event({
@@ -50,7 +48,7 @@ export const RunRequested = event({
   canary: z.boolean().default(false),
   force: z.boolean().default(false),
   dryRun: z.boolean().default(false),
-  featureset: z.string().min(1).default('fs1'),
+  featureset: FeaturesetName.default('fs1'),
   /** Each job stores the features it computes in the feature store when none are there (`--ensure-features`). */
   ensureFeatures: z.boolean().default(false),
   driver: Driver.default({ kind: 'builtin' }),

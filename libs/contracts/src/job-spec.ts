@@ -1,11 +1,30 @@
 import { z } from 'zod';
-import { Costs, Id, IsoDate, Priority, PromoteMode, Purpose, Sha256, SymbolName } from './primitives';
+import { Costs, FeaturesetName, Id, IsoDate, Priority, PromoteMode, Purpose, Sha256, SymbolName } from './primitives';
 
-export const BuiltinDriver = z.object({ kind: z.literal('builtin') });
-export const CommandDriver = z.object({
-  kind: z.literal('command'),
-  command: z.array(z.string().min(1)).min(1),
-});
+export const BuiltinDriver = z.object({ kind: z.literal('builtin') }).strict();
+
+/** A trainer an agent's operator allowed (AGENT_TRAINERS maps the name to a command line on that agent). */
+export const TrainerName = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a trainer name: a lower-case letter, then up to 39 lower-case letters, digits, "_" or "-"');
+
+/** An argument for an allowed trainer: a flag or a value, never a path or anything a shell would read. */
+export const TrainerArg = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9_.,:=+%@-]+$/, 'letters, digits and _ . , : = + % @ - only (no paths, spaces or shell characters)')
+  .refine((a) => !a.includes('..'), 'no ".."');
+
+/**
+ * A trainer named, never a command line: requests come from the bus and the APIs, and what runs on
+ * an agent is only ever what its operator allowed there.
+ */
+export const CommandDriver = z
+  .object({
+    kind: z.literal('command'),
+    trainer: TrainerName,
+    args: z.array(TrainerArg).max(32).default([]),
+  })
+  .strict();
 export const Driver = z.discriminatedUnion('kind', [BuiltinDriver, CommandDriver]);
 export type Driver = z.infer<typeof Driver>;
 
@@ -36,7 +55,7 @@ export const JobDefinition = z.object({
   runId: Id,
   symbol: SymbolName,
   date: IsoDate,
-  featureset: z.string().min(1),
+  featureset: FeaturesetName,
   timeframe: z.enum(['1m', '5m', '15m', '1h', '4h', '1d']),
   lookbackCandles: z.number().int().min(200).max(1_000_000),
   model: ModelConfig,

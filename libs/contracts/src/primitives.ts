@@ -35,6 +35,9 @@ export type PromoteMode = z.infer<typeof PromoteMode>;
 export const Trigger = z.enum(['cron', 'cli', 'api', 'telegram', 'event']);
 export type Trigger = z.infer<typeof Trigger>;
 
+/** A featureset's name; it is a folder in the feature store, so never a path. */
+export const FeaturesetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, 'a featureset name: letters, digits, "_" or "-" (at most 40)');
+
 export const Provider = z.enum(['local', 'vast']);
 export type Provider = z.infer<typeof Provider>;
 
@@ -46,6 +49,8 @@ export const ErrorType = z.enum([
   'timeout',
   'bad_data',
   'trainer_error',
+  /** A command job named a trainer its agent does not allow. */
+  'not_allowed',
   'cancelled',
   'unknown',
 ]);

@@ -1,7 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EventInput } from './subjects';
 import type { SymbolSelection } from './events';
-import { Priority, PromoteMode, Purpose, RunMode, SymbolName } from './primitives';
+import type { z } from 'zod';
+import { TrainerArg, TrainerName, type Driver } from './job-spec';
+import { FeaturesetName, Priority, PromoteMode, Purpose, RunMode, SymbolName } from './primitives';
 
 /**
  * A run request's flags as people type them, shared by the CLI (`trainyard run`) and the Telegram
@@ -24,6 +26,11 @@ export const RUN_REQUEST_OPTIONS = {
   purpose: { type: 'string' },
   'timeout-minutes': { type: 'string' },
   'run-id': { type: 'string' },
+  featureset: { type: 'string' },
+  driver: { type: 'string' },
+  trainer: { type: 'string' },
+  'trainer-arg': { type: 'string', multiple: true },
+  'gpu-memory-gb': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -83,7 +90,29 @@ export function runRequestFromFlags(v: FlagValues): Omit<EventInput<'run.request
     purpose: oneOf('purpose', v.purpose, Purpose.options),
     timeoutMinutes: positiveFlag('timeout-minutes', v['timeout-minutes'], false),
     runId: v['run-id'] === undefined ? undefined : String(v['run-id']),
+    featureset: checked('featureset', v.featureset, FeaturesetName),
+    driver: driverFromFlags(v),
+    gpuMemoryGb: positiveFlag('gpu-memory-gb', v['gpu-memory-gb'], false),
   };
+}
+
+function checked(flag: string, value: unknown, schema: z.ZodType<string>): string | undefined {
+  if (value === undefined) return undefined;
+  const r = schema.safeParse(value);
+  if (!r.success) throw new FlagError(`--${flag}: ${r.error.issues[0].message}`);
+  return r.data;
+}
+
+/** `--driver command --trainer NAME [--trainer-arg A]…`: a trainer the agents allow, never a command line. */
+function driverFromFlags(v: FlagValues): Driver | undefined {
+  const kind = oneOf('driver', v.driver ?? (v.trainer !== undefined ? 'command' : undefined), ['builtin', 'command'] as const);
+  const args = ((v['trainer-arg'] as string[] | undefined) ?? []).map((a) => checked('trainer-arg', a, TrainerArg)!);
+  if (kind === 'command') {
+    if (v.trainer === undefined) throw new FlagError('--driver command needs --trainer NAME (a trainer the agents allow in AGENT_TRAINERS)');
+    return { kind, trainer: checked('trainer', v.trainer, TrainerName)!, args };
+  }
+  if (v.trainer !== undefined || args.length) throw new FlagError('--trainer and --trainer-arg go with --driver command');
+  return kind ? { kind } : undefined;
 }
 
 /** `topN` (top10), or a comma-separated list of symbols, each checked. */
@@ -103,7 +132,18 @@ export function checkedSymbols(list: string[], what = '--symbols'): string[] {
   if (list.length === 0) throw new FlagError(`${what}: no symbols given`);
   for (const s of list) {
     const r = SymbolName.safeParse(s);
-    if (!r.success) throw new FlagError(`${what}: "${s}" is not a symbol (${r.error.issues[0].message})`);
+    if (!r.success) throw new FlagError(`${what}: "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" is not a symbol (${r.error.issues[0].message})`);
   }
   return list;
+}
+
+/** A CSV of symbols, read by whoever holds the file: the `symbol` column when a header names it, else the first column. */
+export function symbolsFromCsv(text: string): string[] {
+  const rows = text
+    .split(/\r?\n/)
+    .map((l) => l.split(',').map((c) => c.trim().replace(/^"|"$/g, '')))
+    .filter((r) => r.some(Boolean));
+  if (rows.length === 0) return [];
+  const col = rows[0].findIndex((c) => c.toLowerCase() === 'symbol');
+  return col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0]);
 }

@@ -10,6 +10,21 @@ describe('run flags', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ty-cli-'));
     writeFileSync(join(dir, 's.csv'), 'rank,symbol\n1,BTCUSDT\n2,SOLUSDT\n');
     expect(parseSymbols(join(dir, 's.csv'))).toEqual(['BTCUSDT', 'SOLUSDT']);
+    // Without a header naming the column, the first one; quotes and blank lines do not matter.
+    writeFileSync(join(dir, 'plain.csv'), '"ETHUSDT",x\n\nBNBUSDT,y\n');
+    expect(parseSymbols(join(dir, 'plain.csv'))).toEqual(['ETHUSDT', 'BNBUSDT']);
+  });
+
+  it('names a trainer the agents allow, with checked arguments, never a command line or a path', () => {
+    const f = parseRunFlags(['--symbols', 'BTCUSDT', '--driver', 'command', '--trainer', 'pytorch', '--trainer-arg=--epochs=20', '--trainer-arg', 'fast', '--gpu-memory-gb', '2', '--featureset', 'fs2']);
+    expect(f.request).toMatchObject({ driver: { kind: 'command', trainer: 'pytorch', args: ['--epochs=20', 'fast'] }, gpuMemoryGb: 2, featureset: 'fs2' });
+    expect(parseRunFlags(['--symbols', 'BTCUSDT', '--trainer', 'pytorch']).request.driver).toEqual({ kind: 'command', trainer: 'pytorch', args: [] });
+    expect(parseRunFlags(['--symbols', 'BTCUSDT']).request.driver).toBeUndefined();
+    expect(() => parseRunFlags(['--symbols', 'BTCUSDT', '--driver', 'command'])).toThrow(/--driver command needs --trainer NAME/);
+    expect(() => parseRunFlags(['--symbols', 'BTCUSDT', '--trainer', 'pytorch', '--trainer-arg=--data=/etc/passwd'])).toThrow(/--trainer-arg: .*no paths/);
+    expect(() => parseRunFlags(['--symbols', 'BTCUSDT', '--trainer', 'sh -c id'])).toThrow(/--trainer: a trainer name/);
+    expect(() => parseRunFlags(['--symbols', 'BTCUSDT', '--featureset', '../../etc'])).toThrow(/--featureset: a featureset name/);
+    expect(() => parseRunFlags(['--symbols', 'BTCUSDT', '--driver', 'builtin', '--trainer', 'pytorch'])).toThrow(/go with --driver command/);
   });
 
   it('builds the run request with the flags given', () => {

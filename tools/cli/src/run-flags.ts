@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { checkedSymbols, FlagError, parseFlags, positiveFlag, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection, type EventInput, type SymbolSelection } from '@trainyard/contracts';
+import { checkedSymbols, FlagError, parseFlags, positiveFlag, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection, symbolsFromCsv, type EventInput, type SymbolSelection } from '@trainyard/contracts';
 
 export class UsageError extends FlagError {
   override readonly name = 'UsageError';
@@ -34,19 +34,22 @@ export const RUN_FLAGS_HELP = `trainyard run --symbols <list|topN|file.csv> [fla
   --dry-run                   plan only: jobs, order and forecast; nothing is launched
   --force                     train again what already succeeded
   --ensure-features           store the features each job computes in the feature store when none are there
+  --featureset NAME           the features to train on (default fs1)
+  --driver builtin            builtin | command (default builtin)
+  --trainer NAME              with --driver command: a trainer the agents allow (AGENT_TRAINERS), e.g. pytorch
+  --trainer-arg ARG           an argument for the trainer (repeatable), e.g. --trainer-arg=--epochs=20
+  --gpu-memory-gb N           GPU memory each job needs
   --run-id ID                 choose the run id (default: a new one)
   --wait-minutes N            give up following after N minutes (default 720)
   --json                      print the final run record as JSON on stdout
   --up                        start the local stack for this run and stop it afterwards`;
 
-/** A list, `topN`, or a CSV file read here so the scheduler never opens paths it was sent. */
+/** A list, `topN`, or a CSV file read here, on the caller's machine: a request carries symbols, never a path. */
 export function parseSymbols(value: string | undefined): SymbolSelection {
   if (!value) throw new UsageError('--symbols is required: a comma-separated list (BTCUSDT,ETHUSDT), topN (top10) or a CSV file');
   if (/\.csv$/i.test(value) || existsSync(value)) {
     if (!existsSync(value)) throw new UsageError(`--symbols: no such CSV file "${value}"`);
-    const rows = readFileSync(value, 'utf8').split(/\r?\n/).map((l) => l.split(',').map((c) => c.trim().replace(/^"|"$/g, ''))).filter((r) => r.some(Boolean));
-    const col = rows.length ? rows[0].findIndex((c) => c.toLowerCase() === 'symbol') : -1;
-    const list = col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0]);
+    const list = symbolsFromCsv(readFileSync(value, 'utf8'));
     if (list.length === 0) throw new UsageError(`--symbols: the CSV file "${value}" lists no symbols`);
     return checkedSymbols(list);
   }

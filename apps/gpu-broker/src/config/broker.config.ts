@@ -38,6 +38,8 @@ const vastEnv = {
   VAST_AGENT_ORPHAN_SECONDS: envNumber(600, 0),
   /** Extra environment for agents on rented instances, e.g. AGENT_DATA_SOURCE=exchange. */
   VAST_AGENT_ENV: envList,
+  /** The trainers rented agents allow (their AGENT_TRAINERS): `name=command line` entries separated by `;`. */
+  VAST_AGENT_TRAINERS: z.string().optional(),
   /** Folder on the instance, under the SSH user's home, that holds the agent. */
   VAST_AGENT_DIR: z.string().regex(/^[A-Za-z0-9._-]+$/).default('trainyard-agent'),
 };

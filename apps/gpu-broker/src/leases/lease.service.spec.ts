@@ -11,7 +11,7 @@ import { gpuMemoryNeed } from './lease.service';
 jest.setTimeout(60_000);
 
 const definition = (symbol: string, gpuMemoryGb: number, priority: JobDefinition['priority'] = 'normal') =>
-  testJobDefinition({ symbol, runId: 'r1', priority, driver: { kind: 'command', command: ['python', 'train.py'] }, resources: { gpuMemoryGb, cpus: 1 } });
+  testJobDefinition({ symbol, runId: 'r1', priority, driver: { kind: 'command', trainer: 'pytorch', args: [] }, resources: { gpuMemoryGb, cpus: 1 } });
 
 /** The broker alone on real NATS and PostgreSQL; the test plays the agents and the scheduler. */
 describe('gpu-broker leases', () => {

@@ -47,7 +47,7 @@ describe('gpu-broker metrics', () => {
       running: [],
       startedAt,
     });
-    const definition = testJobDefinition({ symbol: 'AAAUSDT', runId: 'r1', driver: { kind: 'command', command: ['python', 'train.py'] }, resources: { gpuMemoryGb: 10, cpus: 1 } });
+    const definition = testJobDefinition({ symbol: 'AAAUSDT', runId: 'r1', driver: { kind: 'command', trainer: 'pytorch', args: [] }, resources: { gpuMemoryGb: 10, cpus: 1 } });
     await bus.publish('job.requested', { spec: toJobSpec(definition, 1) });
     await waitFor(async () => (await readStored(prefix, 'agent.gpu-box.assign')).length === 1, 'the job placed');
 

@@ -340,6 +340,7 @@ export class InstanceProvisioner {
       ...(this.cfg.VAST_AGENT_ORPHAN_SECONDS > 0
         ? { AGENT_DEADLINE: new Date(row.createdAt.getTime() + (this.cfg.VAST_MAX_RUNTIME_MINUTES * 60 + this.cfg.VAST_AGENT_ORPHAN_SECONDS) * 1000).toISOString() }
         : {}),
+      AGENT_TRAINERS: this.cfg.VAST_AGENT_TRAINERS,
       VAST_API_URL: this.cfg.VAST_API_URL,
       CONTAINER_ID: String(row.vastId),
       CONTAINER_API_KEY: instanceApiKey ?? undefined,

@@ -58,6 +58,7 @@ describe('gpu-broker on Vast.ai', () => {
     VAST_IDLE_SECONDS: '2',
     VAST_MAX_INSTANCES: '2',
     VAST_AGENT_ENV: 'AGENT_CPU_SLOTS=2,AGENT_NVIDIA_SMI=none,AGENT_HEARTBEAT_MS=500',
+    VAST_AGENT_TRAINERS: 'sleep=sleep',
     ...env,
   });
 
@@ -244,7 +245,7 @@ describe('gpu-broker on Vast.ai', () => {
     vast.setOffers([{ ...offers.cheap, min_bid: 0.12 }]);
     const app = await bootApp(prefix, db, { VAST_INTERRUPTIBLE: 'true', VAST_MAX_INSTANCES: '1' });
     try {
-      const spec = toJobSpec(testJobDefinition({ symbol: 'GGGUSDT', runId: 'r-bid', driver: { kind: 'command', command: ['sleep', '20'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+      const spec = toJobSpec(testJobDefinition({ symbol: 'GGGUSDT', runId: 'r-bid', driver: { kind: 'command', trainer: 'sleep', args: ['20'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
       await app.get(NatsBus).publish('job.requested', { spec });
       await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running on the bid instance', 240_000);
       const [ready] = (await readStored(prefix, 'instance.ready')).map((e) => e.data);

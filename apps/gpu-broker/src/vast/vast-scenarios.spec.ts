@@ -59,6 +59,7 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
     VAST_MAX_INSTANCES: '1',
     VAST_PROVISION_TIMEOUT_SECONDS: '3',
     VAST_AGENT_ENV: 'AGENT_CPU_SLOTS=2,AGENT_NVIDIA_SMI=none,AGENT_HEARTBEAT_MS=500',
+    VAST_AGENT_TRAINERS: 'sleep=sleep',
     ...extra,
   });
 
@@ -170,7 +171,7 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
     const app = await bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse({ ...env(prefix, db, { VAST_MAX_INSTANCES: '2' }), VAST_API_KEY: own.apiKey, VAST_API_URL: own.url }))] });
     try {
       const bus = app.get(NatsBus);
-      const sleeper = (symbol: string) => toJobSpec(testJobDefinition({ symbol, runId: 'r-opt', driver: { kind: 'command', command: ['sleep', '30'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+      const sleeper = (symbol: string) => toJobSpec(testJobDefinition({ symbol, runId: 'r-opt', driver: { kind: 'command', trainer: 'sleep', args: ['30'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
       for (const s of ['OP1USDT', 'OP2USDT']) await bus.publish('job.requested', { spec: sleeper(s) });
       await waitFor(async () => (await readStored(prefix, 'job.started')).length === 2, 'two jobs running on the first instance', 240_000);
       own.failNext(100_000, 500, 'pending-price-increases');

@@ -128,6 +128,6 @@ export function formatHelp(commands: CommandHelp[], isOperator: boolean): string
     `<b>Operators only</b>${isOperator ? ' (you are one)' : ' (you are not one)'}`,
     ...commands.filter((c) => c.operator).map(line),
     '',
-    'Flags of /run: --mode sequential|parallel|hybrid, --promote off|dry|auto, --priority urgent|high|normal|low, --force, --dry-run, --date YYYY-MM-DD, --max-concurrent N, --canary, --purpose production|search, --timeout-minutes N, --run-id ID',
+    'Flags of /run: --mode sequential|parallel|hybrid, --promote off|dry|auto, --priority urgent|high|normal|low, --force, --dry-run, --date YYYY-MM-DD, --max-concurrent N, --canary, --purpose production|search, --timeout-minutes N, --run-id ID, --featureset NAME, --driver builtin|command, --trainer NAME, --trainer-arg=ARG, --gpu-memory-gb N',
   ].join('\n');
 }

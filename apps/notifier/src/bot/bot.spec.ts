@@ -292,7 +292,7 @@ describe('the Telegram bot', () => {
       ['/promote BTC/USDT 2', '⚠️ "BTC/USDT" is not a symbol (2-30 letters or digits, e.g. BTCUSDT)\nusage: /promote <symbol> <version>'],
       ['/run BTCUSDT --mode turbo', '⚠️ --mode must be one of sequential, parallel, hybrid (got "turbo")\nusage: /run <symbols|topN> [flags]'],
       ['/run --promote auto', '⚠️ name the symbols: a list (BTCUSDT,ETHUSDT) or topN (top10)\nusage: /run <symbols|topN> [flags]'],
-      ['/run BTCUSDT --colour red', '⚠️ unknown flag --colour; allowed: --mode, --max-concurrent, --date, --dry-run, --force, --ensure-features, --promote, --canary, --priority, --purpose, --timeout-minutes, --run-id\nusage: /run <symbols|topN> [flags]'],
+      ['/run BTCUSDT --colour red', '⚠️ unknown flag --colour; allowed: --mode, --max-concurrent, --date, --dry-run, --force, --ensure-features, --promote, --canary, --priority, --purpose, --timeout-minutes, --run-id, --featureset, --driver, --trainer, --trainer-arg, --gpu-memory-gb\nusage: /run <symbols|topN> [flags]'],
       ['/models', '⚠️ name a symbol, e.g. BTCUSDT\nusage: /models <symbol>'],
     ];
     for (const [command, answer] of cases) expect((await say(GROUP, OPERATOR, command)).text).toBe(answer);

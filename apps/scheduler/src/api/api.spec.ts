@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsBus } from '@trainyard/messaging';
@@ -53,6 +53,35 @@ describe('scheduler REST API', () => {
     expect((await call('GET', '/runs/no-such-run')).status).toBe(404);
     expect((await call('GET', '/jobs/no-such-job')).status).toBe(404);
     expect((await call('GET', '/jobs/bad..id')).status).toBe(400);
+  });
+
+  it('refuses a path for symbols and a command line for a driver, reading and running nothing (security finding)', async () => {
+    const secret = join(artifacts, 'secret.csv');
+    writeFileSync(secret, 'symbol\nSECRETLINEUSDT\n');
+    const csv = await call('POST', '/runs', { runId: 'csv-run', symbols: { csv: secret } });
+    expect(csv.status).toBe(400);
+    expect(csv.body.issues.map((i: { field: string }) => i.field)).toEqual(['symbols']);
+    const command = await call('POST', '/runs', { runId: 'cmd-run', symbols: ['BTCUSDT'], driver: { kind: 'command', command: ['sh', '-c', 'id'] } });
+    expect(command.status).toBe(400);
+    expect(JSON.stringify(command.body.issues)).toMatch(/driver/);
+    const badArg = await call('POST', '/runs', { runId: 'arg-run', symbols: ['BTCUSDT'], driver: { kind: 'command', trainer: 'pytorch', args: ['--data=../../etc/passwd'] } });
+    expect(badArg.status).toBe(400);
+
+    // The same over the bus: dead-lettered at once with a reason that echoes nothing of the file.
+    await bus.publishRaw(bus.subject('run.requested'), JSON.stringify({ schemaVersion: 1, id: 'csv-by-bus', occurredAt: new Date().toISOString(), runId: 'csv-bus', trigger: 'event', symbols: { csv: secret } }), 'csv-by-bus');
+    await bus.publishRaw(
+      bus.subject('run.requested'),
+      JSON.stringify({ schemaVersion: 1, id: 'cmd-by-bus', occurredAt: new Date().toISOString(), runId: 'cmd-bus', trigger: 'event', symbols: ['BTCUSDT'], driver: { kind: 'command', command: ['sh', '-c', 'id'] } }),
+      'cmd-by-bus',
+    );
+    const letters = await waitFor(async () => {
+      const l = (await readStored(prefix, 'dlq.run.requested')).filter((x) => /csv-bus|cmd-bus/.test(x.data.data));
+      return l.length === 2 ? l : null;
+    }, 'two dead letters');
+    expect(letters.map((l) => l.data.reason).join('\n')).not.toMatch(/SECRETLINE/);
+    expect(letters.find((l) => /csv-bus/.test(l.data.data))!.data.reason).toMatch(/symbols/);
+    expect(letters.find((l) => /cmd-bus/.test(l.data.data))!.data.reason).toMatch(/driver/);
+    for (const runId of ['csv-run', 'cmd-run', 'arg-run', 'csv-bus', 'cmd-bus']) expect((await call('GET', `/runs/${runId}`)).status).toBe(404);
   });
 
   it('starts a run, shows it with its jobs, pages and filters them, and reports progress', async () => {

@@ -31,15 +31,15 @@ export const schedulerEnv = z.object({
   SCHEDULER_COSTS_FILE: z.string().optional(),
   /** The daily run's slot, HH:MM in UTC; it trains yesterday's data. */
   SCHEDULER_DAILY_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (UTC)').default('00:15'),
-  /** The daily run's symbols: a list, topN, or a CSV path on this machine; unset turns the daily run off. */
+  /** The daily run's symbols: a list, topN, or a CSV file on this machine, read at each daily run; unset turns the daily run off. */
   SCHEDULER_DAILY_SYMBOLS: z
     .string()
     .optional()
-    .transform((v, ctx) => {
+    .transform((v, ctx): DailySymbols | undefined => {
       if (!v) return undefined;
       const top = /^top(\d+)$/i.exec(v);
       if (top) return { topN: Number(top[1]) };
-      if (/\.csv$/i.test(v)) return { csv: v };
+      if (/\.csv$/i.test(v)) return { csvFile: v };
       const list = v.split(',').map((s) => s.trim()).filter(Boolean);
       for (const s of list) {
         if (!SymbolName.safeParse(s).success) ctx.addIssue({ code: 'custom', message: `"${s}" is not a symbol; use a list, topN or a .csv path` });
@@ -49,6 +49,9 @@ export const schedulerEnv = z.object({
   SCHEDULER_DAILY_MODE: RunMode.default('hybrid'),
   SCHEDULER_DAILY_PROMOTE: PromoteMode.default('off'),
 });
+
+/** What the daily run trains: symbols, the top N of the universe, or the symbols of a CSV file on the scheduler's machine. */
+export type DailySymbols = string[] | { topN: number } | { csvFile: string };
 
 export type SchedulerConfig = z.output<typeof schedulerEnv>;
 export const SCHEDULER_CONFIG = Symbol('SCHEDULER_CONFIG');

@@ -1,4 +1,4 @@
-import { checkSymbols, parseSymbolCsv } from './symbol-selection';
+import { checkSymbols } from './symbol-selection';
 
 describe('symbol selection', () => {
   it('refuses entries that are not symbols, with the reason, and keeps the rest', () => {
@@ -7,10 +7,5 @@ describe('symbol selection', () => {
     expect(r.refused.map((x) => x.symbol)).toEqual(['../etc', 'ETHUSDT', '']);
     expect(r.refused[0].reason).toMatch(/upper-case letters or digits/);
     expect(r.refused[1].reason).toBe('listed twice');
-  });
-
-  it('reads a CSV by its symbol column or its first column', () => {
-    expect(parseSymbolCsv('rank,symbol\n1,BTCUSDT\n2,"ETHUSDT"\n')).toEqual(['BTCUSDT', 'ETHUSDT']);
-    expect(parseSymbolCsv('SOLUSDT,x\nBNBUSDT,y\n')).toEqual(['SOLUSDT', 'BNBUSDT']);
   });
 });

@@ -23,11 +23,3 @@ export function checkSymbols(raw: string[]): ResolvedSymbols {
   }
   return { symbols, refused };
 }
-
-/** A CSV of symbols: the `symbol` column when there is a header naming it, else the first column. */
-export function parseSymbolCsv(text: string): string[] {
-  const rows = text.split(/\r?\n/).map((l) => l.split(',').map((c) => c.trim().replace(/^"|"$/g, ''))).filter((r) => r.some(Boolean));
-  if (rows.length === 0) return [];
-  const col = rows[0].findIndex((c) => c.toLowerCase() === 'symbol');
-  return col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0]);
-}

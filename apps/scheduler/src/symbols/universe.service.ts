@@ -4,7 +4,7 @@ import type { SymbolSelection } from '@trainyard/contracts';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { ExchangeClient } from '../exchange/exchange-client';
 import { DEFAULT_UNIVERSE } from './default-universe';
-import { checkSymbols, parseSymbolCsv, type ResolvedSymbols } from './symbol-selection';
+import { checkSymbols, type ResolvedSymbols } from './symbol-selection';
 
 /**
  * Turns a selection into symbols. `topN` ranks a universe: the configured file, else the exchange's
@@ -19,7 +19,6 @@ export class UniverseService {
 
   async resolve(selection: SymbolSelection): Promise<ResolvedSymbols> {
     if (Array.isArray(selection)) return checkSymbols(selection);
-    if ('csv' in selection) return checkSymbols(parseSymbolCsv(await readFile(selection.csv, 'utf8')));
     const resolved = checkSymbols(await this.ranked());
     return { symbols: resolved.symbols.slice(0, selection.topN), refused: resolved.refused };
   }

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { busEnv, envInt, envNumber, httpEnv, storageEnv } from '@trainyard/config';
+import { busEnv, envInt, envList, envNumber, httpEnv, storageEnv } from '@trainyard/config';
 import { Id } from '@trainyard/contracts';
+import { parseTrainers } from '../jobs/trainer-allowlist';
 
 const defaultAgentId = () => `local-${hostname().toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`.slice(0, 100);
 
@@ -44,6 +45,25 @@ export const agentEnv = z.object({
   /** Set by Vast.ai inside every instance: its id, and a key that can only show, stop or destroy it. */
   CONTAINER_ID: z.coerce.number().int().positive().optional(),
   CONTAINER_API_KEY: z.string().min(1).optional(),
+  /**
+   * The trainers `command` jobs may name, as `name=command line` entries separated by `;`
+   * (`pytorch=python3 examples/pytorch/train.py`). A job naming any other is refused; unset allows none.
+   */
+  AGENT_TRAINERS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseTrainers(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** The account trainers run as when the agent runs as root (e.g. `nobody`); unset keeps the agent's. */
+  AGENT_TRAINER_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a user name').optional(),
+  /** Variables of the agent's environment passed on to trainers besides PATH, locale and CUDA's (comma-separated names). */
+  AGENT_TRAINER_ENV: envList,
   /** The nvidia-smi to ask for GPUs; `none` skips GPU discovery. */
   AGENT_NVIDIA_SMI: z.string().default('nvidia-smi'),
 }).refine((c) => c.AGENT_DATA_SOURCE !== 'exchange' || c.EXCHANGE_API_URL, {

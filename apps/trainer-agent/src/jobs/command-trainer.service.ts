@@ -1,13 +1,15 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { JobSpec, Lease } from '@trainyard/contracts';
 import type { ArtifactFile } from '../artifacts/artifact-publisher.service';
+import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { endOfDataDate, timeframeMs } from '../training/candles';
 import { CheckpointWatcher } from './checkpoint-watcher';
 import { looksLikeOom, parseOutputLine, type ResultLine } from './command-output';
+import { trainerEnvironment, trainerUser } from './trainer-allowlist';
 import { AttemptError } from './training-errors';
 import type { ProgressReport, TrainingRun } from './training-run';
 import type { z } from 'zod';
@@ -26,14 +28,37 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** Hands a folder and what is in it to the trainer's account, so an unprivileged trainer can write its output there. */
+async function chownTree(path: string, uid: number, gid: number): Promise<void> {
+  await chown(path, uid, gid);
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) await chownTree(child, uid, gid);
+    else await chown(child, uid, gid);
+  }
+}
+
 /**
- * The `command` driver: any program (a PyTorch script, say), started without a shell in a process
- * group of its own, told where its job spec and output folder are through the environment. It
- * reports progress and its result as JSON lines on stdout; every file it leaves in the output
- * folder becomes an artifact. Stopping it signals the whole group, so no child outlives it.
+ * The `command` driver: a trainer the agent's operator allowed (AGENT_TRAINERS), by name, with the
+ * job's validated arguments after its command line; started without a shell, in a process group of
+ * its own, as an unprivileged account where the agent can switch, with an environment that holds
+ * none of the agent's credentials. It is told where its job spec and output folder are through the
+ * environment, reports progress and its result as JSON lines on stdout, and every file it leaves in
+ * the output folder becomes an artifact. Stopping it signals the whole group, so no child outlives it.
  */
 @Injectable()
 export class CommandTrainer {
+  constructor(@Inject(AGENT_CONFIG) private readonly cfg: AgentConfig) {}
+
+  /** The command line the job's trainer stands for here; an AttemptError when this agent does not allow it. */
+  allowedCommand(spec: JobSpec): string[] {
+    if (spec.driver.kind !== 'command') throw new Error('the command driver runs command jobs only');
+    const allowed = this.cfg.AGENT_TRAINERS.get(spec.driver.trainer);
+    if (allowed) return allowed;
+    const known = [...this.cfg.AGENT_TRAINERS.keys()];
+    throw new AttemptError('not_allowed', false, `trainer "${spec.driver.trainer}" is not allowed on agent ${this.cfg.AGENT_ID} (it allows ${known.length ? known.join(', ') : 'none: set AGENT_TRAINERS'})`);
+  }
+
   start(
     spec: JobSpec,
     lease: Lease,
@@ -48,20 +73,27 @@ export class CommandTrainer {
     },
   ): TrainingRun {
     const { onLog, onProgress } = hooks;
-    if (spec.driver.kind !== 'command') throw new Error('the command driver runs command jobs only');
-    const [program, ...args] = spec.driver.command;
+    const jobArgs = spec.driver.kind === 'command' ? spec.driver.args : [];
     let stopReason: string | null = null;
     let pid: number | undefined;
     const result = (async () => {
+      const [program, ...args] = [...this.allowedCommand(spec), ...jobArgs];
+      const user = trainerUser(this.cfg.AGENT_TRAINER_USER);
       await mkdir(workDir, { recursive: true });
       const specPath = join(workDir, 'job.json');
       await writeFile(specPath, JSON.stringify(spec, null, 2) + '\n');
+      if (user) {
+        await chownTree(workDir, user.uid, user.gid);
+        if (hooks.resumePath) await chown(hooks.resumePath, user.uid, user.gid);
+      }
       const gpu = lease.device.startsWith('gpu:') ? lease.device.slice(4) : '';
       const child = spawn(program, args, {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
         env: {
-          ...process.env,
+          ...trainerEnvironment(process.env, this.cfg.AGENT_TRAINER_ENV),
+          HOME: workDir,
           TRAINYARD_JOB_SPEC: specPath,
           TRAINYARD_OUTPUT_DIR: workDir,
           TRAINYARD_DEVICE: gpu ? 'cuda:0' : 'cpu',

@@ -156,6 +156,8 @@ export class JobRunner implements BeforeApplicationShutdown {
     Object.assign(r, { log, prefix });
     try {
       this.checkFence(lease);
+      // A trainer this agent does not allow is refused before anything starts.
+      if (spec.driver.kind === 'command') this.command.allowedCommand(spec);
       await this.publishOutcome('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix }, { id: `${lease.leaseId}-started` });
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
       this.log.log({ event: 'coin_started', ...ref, leaseId: lease.leaseId, agentId: lease.agentId, device: lease.device, driver: spec.driver.kind, msg: `started ${spec.jobId}#${spec.attempt} on ${lease.device}` });

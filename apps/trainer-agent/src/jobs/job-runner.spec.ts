@@ -1,8 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toJobSpec, type Lease } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
@@ -25,7 +26,10 @@ describe('trainer-agent', () => {
   let bus: NatsBus;
 
   beforeAll(async () => {
+    // The one trainer this agent allows runs the test's script named by the job's first argument.
+    writeFileSync(join(dir, 'dispatch.js'), `require(require('node:path').join(__dirname, process.argv[2]));`);
     const config = agentEnv.parse({
+      AGENT_TRAINERS: `script=${process.execPath} ${join(dir, 'dispatch.js')}`,
       NATS_URL: testNatsUrl(),
       TRAINYARD_PREFIX: prefix,
       AGENT_ID: agentId,
@@ -148,7 +152,63 @@ describe('trainer-agent', () => {
       return path;
     };
     const commandSpec = (symbol: string, path: string) =>
-      toJobSpec({ ...definition(symbol), jobId: `run1-${symbol}`, driver: { kind: 'command', command: [process.execPath, path] } }, 1);
+      toJobSpec({ ...definition(symbol), jobId: `run1-${symbol}`, driver: { kind: 'command', trainer: 'script', args: [basename(path)] } }, 1);
+
+    it('refuses a trainer the agent does not allow, running nothing', async () => {
+      const spec = toJobSpec({ ...definition('NOTUSDT'), jobId: 'run1-NOTUSDT', driver: { kind: 'command', trainer: 'bash', args: [] } }, 1);
+      await bus.publish('agent.assign', { spec, lease: lease('lease-not-allowed') });
+      const failed = await waitFor(async () => (await readStored(prefix, 'job.failed')).map((e) => e.data).find((d) => d.leaseId === 'lease-not-allowed'), 'job.failed');
+      expect(failed).toMatchObject({ errorType: 'not_allowed', retryable: false, message: 'trainer "bash" is not allowed on agent ' + agentId + ' (it allows script)' });
+      expect(await readStored(prefix, 'job.started').then((s) => s.some((e) => e.data.leaseId === 'lease-not-allowed'))).toBe(false);
+    });
+
+    it("runs the trainer with an environment that holds none of the agent's credentials", async () => {
+      process.env.AWS_SECRET_ACCESS_KEY = 'agent-secret-key';
+      process.env.NATS_PASSWORD = 'agent-bus-password';
+      try {
+        const envFile = join(dir, 'seen-env.json');
+        const path = script(
+          'print-env.js',
+          `require('node:fs').writeFileSync(${JSON.stringify(envFile)}, JSON.stringify(process.env));
+           require('node:fs').writeFileSync(require('node:path').join(process.env.TRAINYARD_OUTPUT_DIR, 'model.bin'), 'w');
+           console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.6, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 } }));`,
+        );
+        await bus.publish('agent.assign', { spec: commandSpec('ENVUSDT', path), lease: lease('lease-env') });
+        await waitFor(async () => (await readStored(prefix, 'job.succeeded')).some((e) => e.data.leaseId === 'lease-env'), 'job.succeeded');
+        const seen = JSON.parse(readFileSync(envFile, 'utf8'));
+        expect(JSON.stringify(seen)).not.toMatch(/agent-secret-key|agent-bus-password/);
+        expect(Object.keys(seen).filter((k) => /^(NATS|AWS|S3|TELEGRAM|VAST|DATABASE)_/.test(k))).toEqual([]);
+        expect(seen).toMatchObject({ PATH: process.env.PATH, TRAINYARD_DEVICE: 'cpu' });
+      } finally {
+        delete process.env.AWS_SECRET_ACCESS_KEY;
+        delete process.env.NATS_PASSWORD;
+      }
+    });
+
+    if (process.getuid?.() === 0) {
+      it('runs the trainer as AGENT_TRAINER_USER when the agent is root', async () => {
+        const cfg = app.get<AgentConfig>(AGENT_CONFIG);
+        chmodSync(dir, 0o755);
+        cfg.AGENT_TRAINER_USER = 'nobody';
+        try {
+          const path = script(
+            'whoami.js',
+            `const fs = require('node:fs'); const path = require('node:path');
+             fs.writeFileSync(path.join(process.env.TRAINYARD_OUTPUT_DIR, 'uid.txt'), String(process.getuid()));
+             console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.6, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 } }));`,
+          );
+          chmodSync(path, 0o644);
+          await bus.publish('agent.assign', { spec: commandSpec('UIDUSDT', path), lease: lease('lease-uid') });
+          const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-uid'), 'job.succeeded');
+          const uid = done.artifacts.find((a: { name: string }) => a.name === 'uid.txt');
+          const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+          expect(Number(readFileSync(fileURLToPath(uid.uri), 'utf8'))).toBe(nobody);
+        } finally {
+          cfg.AGENT_TRAINER_USER = undefined;
+          chmodSync(dir, 0o700);
+        }
+      });
+    }
 
     it('runs the program with its spec and output folder, relays progress, and uploads what it wrote', async () => {
       const path = script(
