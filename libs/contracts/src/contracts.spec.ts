@@ -86,8 +86,9 @@ describe('contracts', () => {
 
   it('exports a JSON Schema for every event', () => {
     const schemas = jsonSchemas();
-    expect(Object.keys(schemas)).toHaveLength(Object.keys(Events).length);
-    expect(schemas['run.requested']).toMatchObject({ type: 'object', title: 'run.requested' });
+    expect(Object.keys(schemas)).toHaveLength(Object.keys(Events).length + 1);
+    expect(schemas['run.requested']).toMatchObject({ type: 'object', title: 'run.requested', 'x-subject': '<prefix>.run.requested' });
+    expect(schemas['dead-letter']).toMatchObject({ type: 'object', 'x-subject': '<prefix>.dlq.>' });
   });
 
   it('ranks production retraining before search trials, within a priority', () => {

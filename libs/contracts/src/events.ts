@@ -36,7 +36,11 @@ export const SymbolSelection = z.union([z.array(SymbolName).min(1).max(5000), z.
 export type SymbolSelection = z.infer<typeof SymbolSelection>;
 
 export const RunRequested = event({
-  runId: Id.optional(),
+  runId: Id.optional().describe(
+    "The run's id. Unset: `run-` and the first 16 hex digits of the SHA-256 of this message's `id` (a daily cron run: `daily-YYYYMMDD`). " +
+      "Every later event of the run (run.planned, run.started, run.completed) carries it, and this message's `id` as `requestId`. " +
+      'The same id with the same request is the same run; with another request it is refused: dead-lettered with the fields that differ.',
+  ),
   trigger: Trigger,
   date: IsoDate.optional(),
   symbols: SymbolSelection,
@@ -68,6 +72,8 @@ export const Forecast = z.object({
 
 export const RunPlanned = event({
   runId: Id,
+  /** The `id` of the run.requested that asked for this run, so its sender finds the run. */
+  requestId: z.string().min(1).max(256).optional(),
   date: IsoDate,
   jobs: z.array(PlannedJob),
   skipped: z.array(SkippedSymbol),
@@ -77,6 +83,8 @@ export const RunPlanned = event({
 
 export const RunStarted = event({
   runId: Id,
+  /** The `id` of the run.requested that asked for this run, so its sender finds the run. */
+  requestId: z.string().min(1).max(256).optional(),
   date: IsoDate,
   trigger: Trigger,
   mode: RunMode,
@@ -118,6 +126,8 @@ export type RunStatus = z.infer<typeof RunStatus>;
 
 export const RunCompleted = event({
   runId: Id,
+  /** The `id` of the run.requested that asked for this run, so its sender finds the run. */
+  requestId: z.string().min(1).max(256).optional(),
   date: IsoDate,
   status: RunStatus,
   summary: RunSummary,

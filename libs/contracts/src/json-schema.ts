@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DeadLetter } from './events';
 import { allQueries, querySubject } from './queries';
 import { allContracts } from './subjects';
 
@@ -11,9 +12,21 @@ export function jsonSchemas(prefix = 'trainyard'): Record<string, object> {
     out[c.name] = {
       ...toJsonSchema(c.schema),
       title: c.name,
-      description: `Payload of ${prefix}.${c.filter}${c.public ? ' (public: other systems may publish it)' : ''}`,
+      description:
+        `Payload of ${prefix}.${c.filter}${c.public ? ' (public: other systems may publish it)' : ''}. ` +
+        `The subject is <prefix>.${c.filter}, where <prefix> is the installation's TRAINYARD_PREFIX (default ${prefix}); ` +
+        `the message's id is also its Nats-Msg-Id header, so a publish repeated within 10 minutes is stored once.`,
+      'x-subject': `<prefix>.${c.filter}`,
     };
   }
+  out['dead-letter'] = {
+    ...toJsonSchema(DeadLetter),
+    title: 'dead letter',
+    description:
+      `Payload of <prefix>.dlq.<subject without the prefix> (e.g. ${prefix}.dlq.run.requested): a message a service refused or could not handle, ` +
+      'written once, with the reason; the original payload is in data (only its beginning when truncated).',
+    'x-subject': '<prefix>.dlq.>',
+  };
   return out;
 }
 

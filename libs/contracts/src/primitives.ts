@@ -10,7 +10,14 @@ export const Id = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/, 'an id is 1-128 letters, digits, "_" or "-", starting with a letter or digit');
 
-export const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date is YYYY-MM-DD');
+/** A real calendar date (no 2024-13-45, no 0000-00-00), as YYYY-MM-DD. */
+export const IsoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date is YYYY-MM-DD')
+  .refine((s) => {
+    const d = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s && d.getUTCFullYear() >= 1970;
+  }, 'not a calendar date (YYYY-MM-DD, from 1970)');
 export const Timestamp = z.string().datetime({ offset: true });
 
 export const Priority = z.enum(['urgent', 'high', 'normal', 'low']);

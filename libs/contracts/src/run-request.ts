@@ -6,6 +6,21 @@ import { RunRequested } from './events';
 
 export type RunRequest = z.output<typeof RunRequested>;
 
+/**
+ * The fields of two requests for one run id that differ, in a sentence's order; empty when they ask
+ * for the same run. Who asked, how and when (envelope, trigger, requestedBy) do not count: a retried
+ * request is the same run, a reused id with other symbols or settings is refused.
+ */
+export function requestDifferences(stored: RunRequest, incoming: RunRequest): string[] {
+  const a = stored as Record<string, unknown>;
+  const b = incoming as Record<string, unknown>;
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => !NOT_THE_REQUEST.has(k) && canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null))
+    .sort();
+}
+
+const NOT_THE_REQUEST = new Set(['schemaVersion', 'id', 'occurredAt', 'trigger', 'requestedBy', 'runId']);
+
 /** The daily run's id derives from its data date, so a second trigger of the same day is the same run. */
 export const dailyRunId = (date: string) => `daily-${date.replaceAll('-', '')}`;
 

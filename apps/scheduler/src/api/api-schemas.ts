@@ -1,28 +1,8 @@
 import { z } from 'zod';
-import { Driver, Id, IsoDate, Priority, PromoteMode, Purpose, RunMode, SymbolSelection, Trigger } from '@trainyard/contracts';
+import { Id, IsoDate, Priority, RunRequested, SymbolName, Trigger } from '@trainyard/contracts';
 
-/** POST /runs: a run request as other systems publish it, less the envelope the API fills in. */
-export const StartRunBody = z
-  .object({
-    runId: Id.optional(),
-    date: IsoDate.optional(),
-    symbols: SymbolSelection,
-    mode: RunMode.optional(),
-    maxConcurrent: z.number().int().min(1).max(10_000).optional(),
-    priority: Priority.optional(),
-    purpose: Purpose.optional(),
-    promote: PromoteMode.optional(),
-    canary: z.boolean().optional(),
-    force: z.boolean().optional(),
-    dryRun: z.boolean().optional(),
-    featureset: z.string().min(1).optional(),
-    ensureFeatures: z.boolean().optional(),
-    driver: Driver.optional(),
-    gpuMemoryGb: z.number().nonnegative().max(1024).optional(),
-    timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
-    requestedBy: z.string().max(200).optional(),
-  })
-  .strict();
+/** POST /runs: a run request as other systems publish it (the contract itself), less the envelope and trigger the API fills in. */
+export const StartRunBody = RunRequested.omit({ schemaVersion: true, id: true, occurredAt: true, trigger: true }).strict();
 export type StartRunBody = z.output<typeof StartRunBody>;
 
 const page = {
@@ -39,7 +19,7 @@ export type ListRunsQuery = z.output<typeof ListRunsQuery>;
 export const ListJobsQuery = z
   .object({
     status: JobStatusFilter.optional(),
-    symbol: z.string().regex(/^[A-Z0-9]{2,30}$/, 'a symbol is 2-30 upper-case letters or digits').optional(),
+    symbol: SymbolName.optional(),
     date: IsoDate.optional(),
     priority: Priority.optional(),
     trigger: Trigger.optional(),

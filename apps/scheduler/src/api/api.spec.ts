@@ -84,6 +84,28 @@ describe('scheduler REST API', () => {
     for (const runId of ['csv-run', 'cmd-run', 'arg-run', 'csv-bus', 'cmd-bus']) expect((await call('GET', `/runs/${runId}`)).status).toBe(404);
   });
 
+  it('refuses dates that are not on the calendar', async () => {
+    for (const date of ['2024-13-45', '0000-00-00', '2026-02-30']) {
+      const r = await call('POST', '/runs', { symbols: ['BTCUSDT'], date });
+      expect(r.status).toBe(400);
+      expect(r.body.issues).toEqual([{ field: 'date', reason: 'not a calendar date (YYYY-MM-DD, from 1970)' }]);
+    }
+  });
+
+  it('gives a repeated request its run, and refuses a run id reused for another request, over REST and the bus', async () => {
+    const body = { runId: 'idem-run', symbols: ['BTCUSDT'], dryRun: true };
+    expect((await call('POST', '/runs', body)).status).toBe(202);
+    await waitFor(async () => (await call('GET', '/runs/idem-run')).status === 200, 'the run stored');
+    expect((await call('POST', '/runs', body)).status).toBe(202);
+    const reused = await call('POST', '/runs', { ...body, symbols: ['ETHUSDT'], mode: 'parallel' });
+    expect(reused.status).toBe(409);
+    expect(reused.body.message).toBe('run idem-run exists with a different request (mode, symbols differ); use another run id');
+    await bus.publish('run.requested', { runId: 'idem-run', trigger: 'event', symbols: ['SOLUSDT'], dryRun: true }, { id: 'idem-by-bus' });
+    const letter = await waitFor(async () => (await readStored(prefix, 'dlq.run.requested')).find((l) => /idem-by-bus/.test(l.data.data)), 'the dead letter');
+    expect(letter.data.reason).toMatch(/run idem-run exists with a different request \(symbols differ\)/);
+    expect((await call('GET', '/runs/idem-run')).body.request.symbols).toEqual(['BTCUSDT']);
+  });
+
   it('starts a run, shows it with its jobs, pages and filters them, and reports progress', async () => {
     const started = await call('POST', '/runs', { runId: 'api-run', symbols: ['BTCUSDT', 'ETHUSDT'], maxConcurrent: 1, ensureFeatures: true });
     expect(started).toEqual({ status: 202, body: { runId: 'api-run', status: 'requested', location: '/runs/api-run' } });

@@ -1,6 +1,6 @@
-import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Id } from '@trainyard/contracts';
+import { Id, requestDifferences, RunRequested, SCHEMA_VERSION } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { OperatorActions } from '../runs/operator-actions.service';
@@ -21,12 +21,22 @@ export class RunsApiController {
     private readonly clock: Clock,
   ) {}
 
-  /** Accepted for planning: the run appears under GET /runs/:id once the scheduler has stored it. */
+  /**
+   * Accepted for planning: the run appears under GET /runs/:id once the scheduler has stored it. The
+   * body is the contract's, so what is refused here would be dead-lettered there; a run id in use by
+   * another request is refused here too (409), as the scheduler would refuse it.
+   */
   @Post()
   @HttpCode(202)
   async start(@Body(new ZodValidationPipe(StartRunBody, 'run request')) body: StartRunBody) {
     const runId = body.runId ?? `api-${this.clock.now().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
-    await this.bus.publish('run.requested', { ...body, runId, trigger: 'api' }, { id: `${runId}-request` });
+    const request = { ...body, runId, trigger: 'api' as const };
+    const existing = await this.store.findRun(runId);
+    if (existing) {
+      const differences = requestDifferences(existing.request, RunRequested.parse({ ...request, schemaVersion: SCHEMA_VERSION, id: `${runId}-request`, occurredAt: this.clock.now().toISOString() }));
+      if (differences.length) throw new ConflictException(`run ${runId} exists with a different request (${differences.join(', ')} differ); use another run id`);
+    }
+    await this.bus.publish('run.requested', request, { id: `${runId}-request` });
     return { runId, status: 'requested', location: `/runs/${runId}` };
   }
 

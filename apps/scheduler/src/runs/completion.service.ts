@@ -63,7 +63,7 @@ export class CompletionService {
     await withTraceContext(run.traceContext, () =>
       this.bus.publish(
         'run.completed',
-        { runId: run.id, date: run.date, status: run.status as 'succeeded', summary, summaryUri: put.uri },
+        { runId: run.id, requestId: run.request.id, date: run.date, status: run.status as 'succeeded', summary, summaryUri: put.uri },
         // A retried job reopens a finished run; each completion is its own message.
         { id: `${run.id}-completed-${run.completedAt?.getTime() ?? 0}` },
       ),

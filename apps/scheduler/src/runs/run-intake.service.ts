@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { dailyRunId, defaultDataDate, sha256Hex, trainingHash, type EventMessage } from '@trainyard/contracts';
+import { dailyRunId, defaultDataDate, requestDifferences, sha256Hex, trainingHash, type EventMessage } from '@trainyard/contracts';
 import { CapacityView, captureTraceContext, NatsBus, PermanentError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -47,6 +47,8 @@ export class RunIntakeService {
     const runId = this.runIdFor(request, date);
     const existing = await this.store.findRun(runId);
     if (existing) {
+      const differences = requestDifferences(existing.request, request);
+      if (differences.length) throw new PermanentError(`run ${runId} exists with a different request (${differences.join(', ')} differ); use another run id`);
       this.log.log(`run ${runId} already accepted (${existing.status})`);
       await this.announce(existing);
       return existing;
@@ -141,6 +143,7 @@ export class RunIntakeService {
       'run.planned',
       {
         runId: run.id,
+        requestId: run.request.id,
         date: run.date,
         jobs: [...jobs]
           .sort(compareRelease)
@@ -158,7 +161,7 @@ export class RunIntakeService {
     if (run.status === 'planned') return;
     await this.bus.publish(
       'run.started',
-      { runId: run.id, date: run.date, trigger: run.trigger, mode: run.mode, maxConcurrent: run.maxConcurrent, totalJobs: jobs.length, symbols: jobs.map((j) => j.symbol) },
+      { runId: run.id, requestId: run.request.id, date: run.date, trigger: run.trigger, mode: run.mode, maxConcurrent: run.maxConcurrent, totalJobs: jobs.length, symbols: jobs.map((j) => j.symbol) },
       { id: `${run.id}-started` },
     );
     await this.dispatcher.release(run.id);
