@@ -20,7 +20,7 @@ const bindable = (port: number) =>
  * The first of `count` consecutive free ports, below Linux's ephemeral range (32768+) so that no
  * outgoing connection of this or another process can take one of them meanwhile.
  */
-async function freeBasePort(count: number): Promise<number> {
+export async function freeBasePort(count: number): Promise<number> {
   for (;;) {
     const base = 20000 + Math.floor(Math.random() * (32000 - 20000 - count));
     const free = await Promise.all(Array.from({ length: count }, (_, i) => bindable(base + i)));

@@ -24,6 +24,10 @@ export const busEnv = {
   NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).optional(),
   /** Whether to also connect to the servers a cluster announces; off where only the configured address is reachable (a tunnel). */
   NATS_DISCOVER_SERVERS: envBool(true),
+  /** This client's nkey seed (SU…), as `trainyard nats-config` writes for its role; or NATS_USER and NATS_PASSWORD. */
+  NATS_NKEY_SEED: z.string().regex(/^SU[A-Z2-7]{56}$/, 'a user nkey seed (SU…)').optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
   /** Subject prefix and stream name; one installation (or one test) per prefix. */
   TRAINYARD_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'lower-case letters, digits, "_" or "-"').default('trainyard'),
   BUS_MAX_DELIVER: envInt(5, 2, 100),
@@ -65,6 +69,7 @@ export function busOptions(env: BusEnv, serviceName: string) {
     natsUrl: env.NATS_URL,
     streamReplicas: env.NATS_STREAM_REPLICAS,
     discoverServers: env.NATS_DISCOVER_SERVERS,
+    auth: { nkeySeed: env.NATS_NKEY_SEED, user: env.NATS_USER, password: env.NATS_PASSWORD },
     prefix: env.TRAINYARD_PREFIX,
     maxDeliver: env.BUS_MAX_DELIVER,
     retryBaseMs: env.BUS_RETRY_BASE_MS,

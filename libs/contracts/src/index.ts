@@ -9,3 +9,4 @@ export * from './json-schema';
 export * from './capacity';
 export * from './queries';
 export * from './run-flags';
+export * from './bus-roles';

@@ -12,3 +12,4 @@ export * from './consume.decorator';
 export * from './message-context';
 export * from './jetstream.server';
 export * from './messaging.module';
+export * from './bus-permissions';

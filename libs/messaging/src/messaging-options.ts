@@ -7,6 +7,13 @@ export interface MessagingOptions {
   streamReplicas?: number;
   /** Follow the servers a cluster announces (default); off behind a tunnel, where only natsUrl is reachable. */
   discoverServers?: boolean;
+  /** How this client proves its role: an nkey seed, or a user and password; none on an open server. */
+  auth?: { nkeySeed?: string; user?: string; password?: string };
+  /**
+   * Create or update the stream at connect (services, default). Off for outside clients, whose
+   * role may not touch the JetStream API: they only publish and watch.
+   */
+  provision?: boolean;
   /** Subject prefix; the stream is named after it, so tests and installations never collide. */
   prefix: string;
   /** Deliveries before a failing message goes to the dead-letter subject. */

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { connect } from '@nats-io/transport-node';
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { headers as natsHeaders, nkeyAuthenticator, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
@@ -16,7 +16,7 @@ import {
   type QueryResponse,
 } from '@trainyard/contracts';
 import { NoStreamError } from './errors';
-import { natsServers, type MessagingOptions } from './messaging-options';
+import { natsServers, streamNameFor, type MessagingOptions } from './messaging-options';
 import { ensureStream, retryTransient } from './provisioning';
 import { answerQuery, requestQuery, type QueryHandler } from './queries';
 import { injectTraceContext, startProducerSpan } from './trace-context';
@@ -62,16 +62,19 @@ export class NatsBus implements OnApplicationShutdown {
   }
 
   static async connect(options: MessagingOptions): Promise<NatsBus> {
+    const { nkeySeed, user, password } = options.auth ?? {};
     const nc = await connect({
       servers: natsServers(options.natsUrl),
       ignoreClusterUpdates: options.discoverServers === false,
       name: options.serviceName,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,
+      ...(nkeySeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(nkeySeed)) } : user ? { user, pass: password } : {}),
     });
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nc, { checkAPI: options.provision !== false });
     const log = new Logger('NatsBus');
-    const streamName = await retryTransient(() => ensureStream(jsm, options), 'creating the stream', (m) => log.warn(m));
+    const streamName =
+      options.provision === false ? streamNameFor(options.prefix) : await retryTransient(() => ensureStream(jsm, options), 'creating the stream', (m) => log.warn(m));
     return new NatsBus(options, nc, jetstream(nc), jsm, streamName);
   }
 

@@ -1,17 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
-import { natsServers } from '@trainyard/messaging';
+import type { BusRole } from '@trainyard/contracts';
+import { natsServerConfig, natsServers, newRoleCredentials, type RoleCredential } from '@trainyard/messaging';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@trainyard/persistence';
 
 export const SERVICES = [
-  { name: 'scheduler', port: 3001 },
-  { name: 'gpu-broker', port: 3002 },
-  { name: 'trainer-agent', port: 3003 },
-  { name: 'promoter', port: 3004 },
-  { name: 'notifier', port: 3005 },
-] as const;
+  { name: 'scheduler', port: 3001, role: 'scheduler' },
+  { name: 'gpu-broker', port: 3002, role: 'broker' },
+  { name: 'trainer-agent', port: 3003, role: 'agent' },
+  { name: 'promoter', port: 3004, role: 'promoter' },
+  { name: 'notifier', port: 3005, role: 'notifier' },
+] as const satisfies readonly { name: string; port: number; role: BusRole }[];
 
 export type ServiceName = (typeof SERVICES)[number]['name'];
 
@@ -75,6 +76,8 @@ function readyTimeoutMs(env: NodeJS.ProcessEnv): number {
 export class LocalStack {
   private readonly children: { name: string; proc: ChildProcess; exit: string | null }[] = [];
   private pg?: EmbeddedPostgres;
+  /** The roles' nkeys when this stack started its own (authenticated) nats-server. */
+  private credentials: RoleCredential[] | null = null;
   readonly env: NodeJS.ProcessEnv;
 
   constructor(private readonly opts: StackOptions) {
@@ -107,10 +110,15 @@ export class LocalStack {
     this.opts.log(`services ready (logs in ${join(this.dataDir, 'logs')})`);
   }
 
+  /** The nkey seed of a role on this stack's own nats-server; null on a server it did not start. */
+  seedOf(role: BusRole): string | null {
+    return this.credentials?.find((c) => c.role === role)?.seed ?? null;
+  }
+
   /** Starts one service and waits until its readiness check passes. */
   async startService(name: ServiceName): Promise<void> {
     const svc = SERVICES.find((s) => s.name === name)!;
-    const child = this.spawnService(name, this.portOf(svc));
+    const child = this.spawnService(name, this.portOf(svc), svc.role);
     // A service that is still alive is still starting: it fails fast by exiting, so the deadline is only a backstop.
     await waitUntil(
       () => this.ready(this.portOf(svc)),
@@ -152,15 +160,28 @@ export class LocalStack {
     const u = new URL(url);
     const storeDir = join(this.dataDir, 'nats');
     mkdirSync(storeDir, { recursive: true });
-    const nats = this.spawn('nats-server', binary, ['-js', '-a', u.hostname, '-p', u.port || '4222', '-sd', storeDir]);
+    // A server this stack starts admits only its roles' credentials (made once, kept in DATA_DIR).
+    const auth = join(this.dataDir, 'nats-auth');
+    mkdirSync(auth, { recursive: true, mode: 0o700 });
+    const keys = join(auth, 'credentials.json');
+    if (!existsSync(keys)) writeFileSync(keys, JSON.stringify(newRoleCredentials(), null, 2), { mode: 0o600 });
+    this.credentials = JSON.parse(readFileSync(keys, 'utf8')) as RoleCredential[];
+    const prefix = this.env.TRAINYARD_PREFIX || 'trainyard';
+    const conf = join(auth, 'nats.conf');
+    writeFileSync(conf, natsServerConfig({ prefix, credentials: this.credentials, host: u.hostname, port: Number(u.port || 4222), storeDir }), { mode: 0o600 });
+    // The launcher itself (trainyard run --up) is an operator; the broker hands rented agents the agents' key.
+    this.env.NATS_NKEY_SEED = this.seedOf('operator')!;
+    this.env.VAST_AGENT_NATS_NKEY_SEED ??= this.seedOf('agent')!;
+    const nats = this.spawn('nats-server', binary, ['-c', conf]);
     await waitUntil(() => answers(url, 4222), 'nats-server', readyTimeoutMs(this.env), () => (nats.exit ? `exited (${nats.exit}); see ${join(this.dataDir, 'logs', 'nats-server.log')}` : null));
-    this.opts.log(`started nats-server with JetStream at ${url} (store ${storeDir})`);
+    this.opts.log(`started nats-server with JetStream at ${url} (store ${storeDir}; one nkey per role, permissions in ${conf})`);
   }
 
-  private spawnService(name: string, port: number) {
+  private spawnService(name: string, port: number, role: BusRole) {
     const dist = join(this.opts.root, 'apps', name, 'dist');
     if (!existsSync(join(dist, 'main.js'))) throw new Error(`${name} is not built: run npm run build first`);
-    return this.spawn(name, process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], { PORT: String(port), HOST: '127.0.0.1' });
+    const seed = this.seedOf(role);
+    return this.spawn(name, process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], { PORT: String(port), HOST: '127.0.0.1', ...(seed ? { NATS_NKEY_SEED: seed } : {}) });
   }
 
   private spawn(name: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {

@@ -8,6 +8,7 @@ import { followRun } from './follow-run';
 import { describeEvent, formatPlan, formatSummary } from './format';
 import { LocalStack } from './local-stack';
 import { MODELS_HELP, parseModelsCommand, runModelsCommand } from './models-command';
+import { NATS_CONFIG_HELP, natsConfigCommand } from './nats-config-command';
 import { parseRunFlags, RUN_FLAGS_HELP, UsageError } from './run-flags';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -17,11 +18,14 @@ usage:
   trainyard up                      start the local stack (NATS, embedded PostgreSQL, the five services) until Ctrl-C
   trainyard run --symbols … [flags] request a run, follow it live, exit 0 only if it succeeded
   trainyard models …                list, show, promote and roll back model versions
+  trainyard nats-config --out DIR   a NATS configuration with a least-privilege user per role, and each role's credentials
   trainyard help                    this text
 
 ${RUN_FLAGS_HELP}
 
-${MODELS_HELP}`;
+${MODELS_HELP}
+
+${NATS_CONFIG_HELP}`;
 
 const cliEnv = z.object(busEnv);
 
@@ -57,7 +61,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     if (stack) await stack.start();
     const env = loadConfig(cliEnv, stack?.env ?? process.env);
-    const bus = await NatsBus.connect(busOptions(env, 'cli')).catch((err) => {
+    const bus = await NatsBus.connect({ ...busOptions(env, 'cli'), provision: false }).catch((err) => {
       throw new Error(`cannot reach NATS at ${env.NATS_URL} (${err.message}); start the stack with "npx trainyard up" or pass --up`);
     });
     try {
@@ -106,6 +110,9 @@ async function main(argv: string[]): Promise<number> {
       return run(rest);
     case 'models':
       return models(rest);
+    case 'nats-config':
+      for (const file of natsConfigCommand(rest)) console.log(`wrote ${file}`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':
@@ -113,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; commands: up, run, models, help`);
+      throw new UsageError(`unknown command "${command}"; commands: up, run, models, nats-config, help`);
   }
 }
 

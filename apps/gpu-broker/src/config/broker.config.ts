@@ -38,6 +38,8 @@ const vastEnv = {
   VAST_AGENT_ORPHAN_SECONDS: envNumber(600, 0),
   /** Extra environment for agents on rented instances, e.g. AGENT_DATA_SOURCE=exchange. */
   VAST_AGENT_ENV: envList,
+  /** The agents' nkey seed on an authenticated bus, handed to rented agents in their environment file (mode 600). */
+  VAST_AGENT_NATS_NKEY_SEED: z.string().regex(/^SU[A-Z2-7]{56}$/, 'a user nkey seed (SU…)').optional(),
   /** The trainers rented agents allow (their AGENT_TRAINERS): `name=command line` entries separated by `;`. */
   VAST_AGENT_TRAINERS: z.string().optional(),
   /** Folder on the instance, under the SSH user's home, that holds the agent. */

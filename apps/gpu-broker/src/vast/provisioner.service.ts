@@ -318,6 +318,7 @@ export class InstanceProvisioner {
       NATS_URL: nats.toString().replace(/\/$/, ''),
       // The servers a cluster announces are this side's addresses, not the instance's.
       NATS_DISCOVER_SERVERS: 'false',
+      NATS_NKEY_SEED: this.cfg.VAST_AGENT_NATS_NKEY_SEED,
       TRAINYARD_PREFIX: this.cfg.TRAINYARD_PREFIX,
       BUS_MAX_DELIVER: String(this.cfg.BUS_MAX_DELIVER),
       BUS_RETRY_BASE_MS: String(this.cfg.BUS_RETRY_BASE_MS),

@@ -33,6 +33,8 @@ export const REDACTED_KEYS = [
   'S3_SECRET_ACCESS_KEY',
   'NATS_PASSWORD',
   'NATS_TOKEN',
+  'NATS_NKEY_SEED',
+  'nkeySeed',
 ];
 
 const redactPaths = (): string[] => {

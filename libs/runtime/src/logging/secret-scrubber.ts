@@ -2,7 +2,7 @@
 export const REDACTED = '[REDACTED]';
 
 /** Configuration keys whose values are secrets (VAST_API_KEY, TELEGRAM_BOT_TOKEN, AWS_SECRET_ACCESS_KEY, NATS_PASSWORD...). */
-const SECRET_KEY = /(secret|token|passw(or)?d|api_?key|private_?key|credential)/i;
+const SECRET_KEY = /(secret|token|passw(or)?d|api_?key|private_?key|credential|nkey_?seed)/i;
 
 /** Shorter values are not scrubbed by value: replacing every "abc" would garble the log and hide nothing. */
 const MIN_SECRET_LENGTH = 6;
