@@ -10,6 +10,7 @@ import { PROMOTER_CONFIG, type PromoterConfig } from './config/promoter.config';
 import { PromoterInit1763900000004 } from './migrations/1763900000004-promoter-init';
 import { PromoterManualDecisionsRetention1764000000004 } from './migrations/1764000000004-promoter-manual-decisions-retention';
 import { PromoterOneVersionPerJob1764500000004 } from './migrations/1764500000004-promoter-one-version-per-job';
+import { PromoterFencedSuccesses1764600000004 } from './migrations/1764600000004-promoter-fenced-successes';
 import { PromotionModule } from './promotion/promotion.module';
 import { RetentionModule } from './retention/retention.module';
 import { DecisionEntity } from './registry/decision.entity';
@@ -30,7 +31,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [ModelVersionEntity, DecisionEntity],
-          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004, PromoterOneVersionPerJob1764500000004],
+          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004, PromoterOneVersionPerJob1764500000004, PromoterFencedSuccesses1764600000004],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

@@ -55,7 +55,7 @@ export const PUBLISHERS: Record<EventName, readonly BusRole[]> = {
 export const QUERIES: Record<BusRole, { answers: readonly QueryName[]; asks: readonly QueryName[] }> = {
   scheduler: { answers: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs'], asks: [] },
   broker: { answers: ['leases.active'], asks: [] },
-  promoter: { answers: ['models.versions', 'models.of_run'], asks: [] },
+  promoter: { answers: ['models.versions', 'models.of_run'], asks: ['runs.find'] },
   notifier: { answers: [], asks: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs', 'leases.active', 'models.versions', 'models.of_run'] },
   agent: { answers: [], asks: [] },
   requester: { answers: [], asks: [] },

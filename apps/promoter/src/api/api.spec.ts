@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataSource } from 'typeorm';
 import type { Metrics } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob } from '@trainyard/testing';
@@ -12,6 +13,7 @@ import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from '../promotion/production-artifacts.service';
 import { PromotionController } from '../promotion/promotion.controller';
+import { answerAsScheduler } from '../registry/scheduler-record.fixture';
 
 jest.setTimeout(60_000);
 
@@ -46,6 +48,7 @@ describe('promoter REST API', () => {
       STORAGE_QUOTA_GB: '0.000001',
     });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    await answerAsScheduler(app.get(NatsBus), new Map());
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     store = app.get(ARTIFACT_STORE);

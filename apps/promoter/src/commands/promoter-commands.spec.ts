@@ -10,6 +10,7 @@ import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, tra
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { PromotionController } from '../promotion/promotion.controller';
+import { answerAsScheduler } from '../registry/scheduler-record.fixture';
 
 jest.setTimeout(60_000);
 
@@ -30,6 +31,7 @@ describe('promoter commands and queries over the bus', () => {
     dir = await mkdtemp(join(tmpdir(), 'ty-pcmd-'));
     app = await bootTestApp({ imports: [AppModule.forRoot(promoterEnv.parse({ DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix }))] });
     bus = app.get(NatsBus);
+    await answerAsScheduler(bus, new Map());
     store = app.get(ARTIFACT_STORE);
     for (const [hitRate, sharpe] of [
       [0.5, 0.4],

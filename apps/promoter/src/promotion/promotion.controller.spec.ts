@@ -5,6 +5,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@trainyard/config';
 import type { Metrics, PromoteMode } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { ARTIFACT_STORE, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
 import { deleteTestStream, readStored, startS3TestServer, testNatsUrl, testPrefix, trainedJob, type S3TestServer } from '@trainyard/testing';
@@ -12,6 +13,7 @@ import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from './production-artifacts.service';
 import { RegistryStore } from '../registry/registry.store';
+import { answerAsScheduler } from '../registry/scheduler-record.fixture';
 import { PromotionController } from './promotion.controller';
 
 const metrics = (directionalHitRate: number): Metrics => ({
@@ -34,6 +36,8 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
   let handler: PromotionController;
   let store: ArtifactStore;
   let ds: DataSource;
+  /** What the scheduler recorded for jobs that are not attempt 1 succeeded. */
+  const scheduler = new Map<string, { attempt: number; status: 'succeeded' | 'running' | 'retry_wait' }>();
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -44,6 +48,7 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     moduleRef.useLogger(false);
     app = await moduleRef.init();
     handler = app.get(PromotionController);
+    await answerAsScheduler(app.get(NatsBus), scheduler);
     store = app.get(ARTIFACT_STORE);
     ds = app.get(DataSource);
   });
@@ -100,8 +105,9 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     expect(await published('model.promoted', 'SOLUSDT')).toHaveLength(1);
   });
 
-  it('registers one version per job: the first attempt to succeed wins, a later attempt is recorded but never registered or promoted', async () => {
+  it('registers only the attempt the scheduler counts: a fenced-off attempt finishing first is recorded with why, never registered or promoted', async () => {
     const jobId = 'daily-20261122-DOGEUSDT';
+    scheduler.set(jobId, { attempt: 2, status: 'succeeded' });
     const attempt = async (n: number, hitRate: number) => ({
       ...(await trainedJob({ store, symbol: 'DOGEUSDT', jobId, metrics: metrics(hitRate), artifactsPrefix: `models/DOGEUSDT/20261123_005950Z_a${n}` })),
       id: `${jobId}-a${n}-succeeded`,
@@ -109,9 +115,9 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
       leaseId: `${jobId}-a${n}-lease`,
     });
     const second = await attempt(2, 0.55);
-    const first = await attempt(1, 0.62); // the stale attempt, better on paper, finishing later
-    await handler.onJobSucceeded(second);
-    await Promise.all([handler.onJobSucceeded(first), handler.onJobSucceeded(second), handler.onJobSucceeded(first)]);
+    const first = await attempt(1, 0.62); // lost by its agent and retried; better on paper
+    await handler.onJobSucceeded(first);
+    await Promise.all([handler.onJobSucceeded(second), handler.onJobSucceeded(first), handler.onJobSucceeded(second)]);
 
     expect(await versionsOf('DOGEUSDT')).toEqual([expect.objectContaining({ version: 1, stage: 'production', job_id: jobId })]);
     const [row] = await ds.query(`SELECT attempt, artifacts_prefix FROM promoter.model_versions WHERE symbol = 'DOGEUSDT'`);
@@ -120,11 +126,26 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     expect((await published('model.registered', 'DOGEUSDT')).map((r) => r.version)).toEqual([1]);
     expect(await published('model.promoted', 'DOGEUSDT')).toHaveLength(1);
     const ignored = await app.get(RegistryStore).ignoredSuccesses(jobId);
-    expect(ignored).toEqual([expect.objectContaining({ attempt: 1, leaseId: `${jobId}-a1-lease`, artifactsPrefix: 'models/DOGEUSDT/20261123_005950Z_a1', winnerAttempt: 2 })]);
+    expect(ignored).toEqual([
+      expect.objectContaining({ attempt: 1, leaseId: `${jobId}-a1-lease`, artifactsPrefix: 'models/DOGEUSDT/20261123_005950Z_a1', winnerAttempt: null, reason: 'the scheduler is at attempt 2' }),
+    ]);
+  });
+
+  it('waits for the scheduler to decide, and is retried rather than registering while it has not', async () => {
+    const jobId = 'daily-20261122-LINKUSDT';
+    scheduler.set(jobId, { attempt: 1, status: 'running' });
+    const event = await trained('LINKUSDT', jobId, 0.6);
+    const settled = handler.onJobSucceeded(event);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await versionsOf('LINKUSDT')).toEqual([]);
+    scheduler.set(jobId, { attempt: 1, status: 'succeeded' });
+    await settled;
+    expect(await versionsOf('LINKUSDT')).toEqual([expect.objectContaining({ version: 1 })]);
   });
 
   it('keeps one version per job when two attempts succeed at the same moment', async () => {
     const jobId = 'daily-20261122-AVAXUSDT';
+    scheduler.set(jobId, { attempt: 3, status: 'succeeded' });
     const events = await Promise.all(
       [1, 2, 3].map(async (n) => ({
         ...(await trainedJob({ store, symbol: 'AVAXUSDT', jobId, metrics: metrics(0.5 + n / 100), artifactsPrefix: `models/AVAXUSDT/20261123_005950Z_a${n}` })),

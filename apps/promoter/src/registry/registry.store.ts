@@ -19,8 +19,11 @@ export interface IgnoredSuccess {
   symbol: string;
   leaseId: string | null;
   artifactsPrefix: string;
-  winnerVersionId: number;
-  winnerAttempt: number;
+  /** Null for an attempt fenced off before any of its job was registered. */
+  winnerVersionId: number | null;
+  winnerAttempt: number | null;
+  /** Why it was not registered, for a fenced-off attempt. */
+  reason: string | null;
   createdAt: Date;
 }
 
@@ -103,10 +106,19 @@ export class RegistryStore {
     });
   }
 
-  /** Successes of attempts that lost to an earlier success of their job, oldest first. */
+  /** A success of an attempt the scheduler does not count, on record with why; never a version. */
+  async recordFenced(fields: Pick<NewVersion, 'jobId' | 'attempt' | 'symbol' | 'runId' | 'artifactsPrefix' | 'metrics'>, leaseId: string | undefined, reason: string): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO promoter.ignored_successes (job_id, attempt, symbol, run_id, lease_id, artifacts_prefix, metrics, reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job_id, attempt) DO NOTHING`,
+      [fields.jobId, fields.attempt, fields.symbol, fields.runId, leaseId ?? null, fields.artifactsPrefix, JSON.stringify(fields.metrics), reason],
+    );
+  }
+
+  /** Successes of attempts that were not registered, oldest first: fenced off (with why), or beaten by another success of their job. */
   ignoredSuccesses(jobId: string): Promise<IgnoredSuccess[]> {
     return this.ds.query(
-      `SELECT job_id AS "jobId", attempt, symbol, lease_id AS "leaseId", artifacts_prefix AS "artifactsPrefix", winner_version_id AS "winnerVersionId", winner_attempt AS "winnerAttempt", created_at AS "createdAt"
+      `SELECT job_id AS "jobId", attempt, symbol, lease_id AS "leaseId", artifacts_prefix AS "artifactsPrefix", winner_version_id AS "winnerVersionId", winner_attempt AS "winnerAttempt", reason, created_at AS "createdAt"
        FROM promoter.ignored_successes WHERE job_id = $1 ORDER BY id`,
       [jobId],
     );

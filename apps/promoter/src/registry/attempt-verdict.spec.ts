@@ -1,0 +1,22 @@
+import type { JobView } from '@trainyard/contracts';
+import { verdictOf } from './attempt-verdict';
+
+const job = (attempt: number, status: JobView['status']): JobView => ({ jobId: 'r-BTCUSDT', runId: 'r', symbol: 'BTCUSDT', status, attempt, maxAttempts: 3, errorType: null, errorMessage: null });
+
+describe('whether a successful attempt counts, by the scheduler record', () => {
+  it.each([
+    [job(2, 'succeeded'), 2, 'counts'],
+    [job(2, 'succeeded'), 1, 'fenced'],
+    [job(2, 'running'), 1, 'fenced'],
+    [job(1, 'retry_wait'), 1, 'fenced'],
+    [job(1, 'failed'), 1, 'fenced'],
+    [job(1, 'cancelled'), 1, 'fenced'],
+    [job(3, 'failed'), 2, 'fenced'],
+    [job(1, 'running'), 1, 'undecided'],
+    [job(1, 'leased'), 1, 'undecided'],
+    [job(1, 'released'), 2, 'undecided'],
+    [null, 1, 'undecided'],
+  ] as const)('%j, attempt %i: %s', (record, attempt, kind) => {
+    expect(verdictOf(record, attempt).kind).toBe(kind);
+  });
+});

@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import type { EventMessage, JobView } from '@trainyard/contracts';
+import { NatsBus } from '@trainyard/messaging';
+
+export type Verdict = { kind: 'counts' } | { kind: 'fenced'; why: string } | { kind: 'undecided'; why: string };
+
+/**
+ * Whether a successful attempt is the one its job counts, by the scheduler's record (the arbiter of
+ * attempts: it alone decides that a lost attempt is retried):
+ * 1. the job succeeded with this attempt: it counts;
+ * 2. the job moved past this attempt, or ended otherwise (failed, cancelled, skipped), or this attempt
+ *    is waiting for its retry: it was fenced off, and is never registered;
+ * 3. otherwise (the scheduler has not applied the success yet, or does not know the job yet): undecided.
+ */
+export function verdictOf(job: JobView | null, attempt: number): Verdict {
+  if (!job) return { kind: 'undecided', why: 'the scheduler does not know the job yet' };
+  if (job.attempt === attempt && job.status === 'succeeded') return { kind: 'counts' };
+  if (job.attempt > attempt) return { kind: 'fenced', why: `the scheduler is at attempt ${job.attempt}` };
+  if (job.attempt === attempt && ['retry_wait', 'failed', 'cancelled', 'skipped'].includes(job.status)) return { kind: 'fenced', why: `the scheduler recorded attempt ${attempt} as ${job.status}` };
+  if (['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.status)) return { kind: 'fenced', why: `the job ended ${job.status} with attempt ${job.attempt}` };
+  return { kind: 'undecided', why: `the scheduler has attempt ${job.attempt} ${job.status}` };
+}
+
+const ASK_EVERY_MS = 250;
+
+/** Asks the scheduler (the runs.find query) until its record decides the attempt, or `patienceMs` passes. */
+@Injectable()
+export class AttemptVerdicts {
+  constructor(private readonly bus: NatsBus) {}
+
+  async settle(m: EventMessage<'job.succeeded'>, patienceMs = 15_000): Promise<Verdict> {
+    const deadline = Date.now() + patienceMs;
+    let last: Verdict = { kind: 'undecided', why: 'not asked yet' };
+    for (;;) {
+      try {
+        last = verdictOf((await this.bus.query('runs.find', { id: m.jobId })).job, m.attempt);
+      } catch (err) {
+        last = { kind: 'undecided', why: `the scheduler did not answer: ${(err as Error).message}` };
+      }
+      if (last.kind !== 'undecided' || Date.now() >= deadline) return last;
+      await new Promise((r) => setTimeout(r, ASK_EVERY_MS));
+    }
+  }
+}
