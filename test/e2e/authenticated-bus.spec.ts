@@ -63,7 +63,7 @@ describe('the whole system on an authenticated bus (generated nats-server config
     expect(completed).toMatchObject({ status: 'succeeded', requestId: request.id, summary: { succeeded: 2, failed: 0 } });
     // The promoter, on its own role, registered and promoted both first models.
     const models = await waitFor(async () => {
-      const res = await fetch(`http://127.0.0.1:${stack.portOf({ name: 'promoter' })}/models?stage=production`);
+      const res = await fetch(`http://127.0.0.1:${stack.portOf({ name: 'promoter' })}/models?stage=production`, { headers: { authorization: `Bearer ${stack.apiToken}` } });
       const body = (await res.json()) as { items?: { symbol: string }[] } | { symbol: string }[];
       const items = Array.isArray(body) ? body : (body.items ?? []);
       return items.length === 2 ? items : null;

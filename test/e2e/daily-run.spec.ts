@@ -56,11 +56,11 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     }
 
     const scheduler = `http://127.0.0.1:${sut.stack.portOf({ name: 'scheduler' })}`;
-    const logs = (await (await fetch(`${scheduler}/jobs/daily-e2e-BTCUSDT/logs`)).json()) as any;
+    const logs = (await (await fetch(`${scheduler}/jobs/daily-e2e-BTCUSDT/logs`, { headers: { authorization: `Bearer ${sut.stack.apiToken}` } })).json()) as any;
     expect(logs.attempts).toHaveLength(1);
     expect(logs.attempts[0].log).toMatch(/job_started daily-e2e-BTCUSDT attempt 1/);
     expect(logs.attempts[0].log).toMatch(/upload_succeeded/);
-    const run = (await (await fetch(`${scheduler}/runs/daily-e2e`)).json()) as any;
+    const run = (await (await fetch(`${scheduler}/runs/daily-e2e`, { headers: { authorization: `Bearer ${sut.stack.apiToken}` } })).json()) as any;
     expect(run).toMatchObject({ status: 'succeeded', jobCounts: { succeeded: 3 }, summary: { succeeded: 3 } });
 
     const jobs = await sut.query(`SELECT symbol, status, attempt, spec_hash FROM scheduler.jobs WHERE run_id = 'daily-e2e' ORDER BY symbol`);
@@ -152,6 +152,7 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
           NATS_URL: sut.stack.env.NATS_URL,
           TRAINYARD_PREFIX: sut.prefix,
           PROMOTER_URL: `http://127.0.0.1:${sut.stack.portOf({ name: 'promoter' })}`,
+          TRAINYARD_API_TOKEN: sut.stack.apiToken,
         };
         setImmediate(() => {
           const r = spawnSync(process.execPath, ['tools/cli/bin/trainyard.js', ...args], { env, encoding: 'utf8', timeout: 120_000 });

@@ -90,3 +90,17 @@ export function storageOptions(env: StorageEnv) {
     secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
   };
 }
+
+const tokenList = z
+  .string()
+  .optional()
+  .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+  .refine((list) => list.every((t) => t.length >= 16 && /^[\x21-\x7e]+$/.test(t)), 'each token: at least 16 printable characters, no spaces');
+
+/** Bearer tokens of a service's REST API (comma-separated); with none, the API answers nobody. */
+export const apiEnv = {
+  API_READ_TOKENS: tokenList,
+  API_OPERATOR_TOKENS: tokenList,
+};
+
+export const apiTokens = (env: { API_READ_TOKENS: string[]; API_OPERATOR_TOKENS: string[] }) => ({ read: env.API_READ_TOKENS, operator: env.API_OPERATOR_TOKENS });

@@ -11,3 +11,4 @@ export * from './logging/service-logger';
 export * from './metrics/metrics.registry';
 export * from './metrics/metrics.module';
 export * from './metrics/messaging.metrics';
+export * from './api-token.guard';

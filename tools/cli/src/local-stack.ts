@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
@@ -97,6 +98,7 @@ export class LocalStack {
 
   async start(): Promise<void> {
     mkdirSync(join(this.dataDir, 'logs'), { recursive: true });
+    this.ensureApiTokens();
     await this.ensureNats();
     if (!this.env.DATABASE_URL) {
       this.pg = await startEmbeddedPostgres({ dataDir: join(this.dataDir, 'pglite', 'stack'), maxConnections: 64 });
@@ -108,6 +110,23 @@ export class LocalStack {
     const names = this.opts.services ?? SERVICES.map((s) => s.name);
     await Promise.all(names.map((name) => this.startService(name)));
     this.opts.log(`services ready (logs in ${join(this.dataDir, 'logs')})`);
+  }
+
+  /** The operator bearer token of the services' REST APIs (given, or made once and kept in DATA_DIR). */
+  get apiToken(): string {
+    return this.env.TRAINYARD_API_TOKEN!;
+  }
+
+  private ensureApiTokens(): void {
+    if (!this.env.API_OPERATOR_TOKENS) {
+      const file = join(this.dataDir, 'api-tokens.json');
+      if (!existsSync(file)) writeFileSync(file, JSON.stringify({ operator: randomBytes(24).toString('base64url'), read: randomBytes(24).toString('base64url') }, null, 2), { mode: 0o600 });
+      const made = JSON.parse(readFileSync(file, 'utf8')) as { operator: string; read: string };
+      this.env.API_OPERATOR_TOKENS = made.operator;
+      this.env.API_READ_TOKENS ??= made.read;
+    }
+    // The launcher's own calls (trainyard models) go with the first operator token.
+    this.env.TRAINYARD_API_TOKEN ??= this.env.API_OPERATOR_TOKENS.split(',')[0].trim();
   }
 
   /** The nkey seed of a role on this stack's own nats-server; null on a server it did not start. */

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { busEnv, busOptions, ConfigError, loadConfig } from '@trainyard/config';
 import { NatsBus } from '@trainyard/messaging';
@@ -94,9 +95,15 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** The operator token `trainyard up` made, when the promoter is the local stack's. */
+function tokenOfLocalStack(): string | undefined {
+  const file = join(resolve(ROOT, process.env.DATA_DIR ?? '.trainyard'), 'api-tokens.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { operator?: string }).operator : undefined;
+}
+
 async function models(argv: string[]): Promise<number> {
   const req = parseModelsCommand(argv);
-  const answer = await runModelsCommand(req, process.env.PROMOTER_URL ?? 'http://127.0.0.1:3004');
+  const answer = await runModelsCommand(req, process.env.PROMOTER_URL ?? 'http://127.0.0.1:3004', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
   console.log(JSON.stringify(answer, null, 2));
   return 0;
 }

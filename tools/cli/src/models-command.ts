@@ -68,12 +68,12 @@ export function parseModelsCommand(argv: string[]): ModelsRequest {
 }
 
 /** Sends the request; the promoter's refusal (400, 404, 409) comes back as an error with its message. */
-export async function runModelsCommand(req: ModelsRequest, baseUrl: string): Promise<unknown> {
+export async function runModelsCommand(req: ModelsRequest, baseUrl: string, token?: string): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(new URL(req.path, baseUrl), {
       method: req.method,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
     });
   } catch (err) {

@@ -46,6 +46,7 @@ describe('promoter REST API', () => {
       TRAINYARD_PREFIX: prefix,
       RETENTION_KEEP_TOP: '2',
       STORAGE_QUOTA_GB: '0.000001',
+      API_OPERATOR_TOKENS: 'operator-token-for-the-specs-0001',
     });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     await answerAsScheduler(app.get(NatsBus), new Map());
@@ -63,7 +64,8 @@ describe('promoter REST API', () => {
   });
 
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer operator-token-for-the-specs-0001' };
+    const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as any };
   };
 
@@ -82,6 +84,13 @@ describe('promoter REST API', () => {
     );
   const pointer = async (symbol: string): Promise<ProductionPointer> => JSON.parse((await store.get(pointerKey(symbol))).toString());
   const published = async (event: string, symbol: string) => (await readStored(prefix, event)).map((m) => m.data).filter((d) => d.symbol === symbol);
+
+  it('answers only bearer tokens; its OpenAPI document, open, says so', async () => {
+    expect((await fetch(`${base}/models`)).status).toBe(401);
+    expect((await fetch(`${base}/retention/run`, { method: 'POST' })).status).toBe(401);
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { security: unknown };
+    expect(doc.security).toEqual([{ bearer: [] }]);
+  });
 
   it('rolls back to the previous production version, then to a chosen one, and refuses production or unknown versions', async () => {
     await train('BTCUSDT', 0.5);

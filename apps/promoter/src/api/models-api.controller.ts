@@ -1,14 +1,15 @@
-import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import type { Metrics } from '@trainyard/contracts';
 import { ManualPromotionService } from '../promotion/manual-promotion.service';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore } from '../registry/registry.store';
 import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody, SymbolParam, VersionParam } from './api-schemas';
-import { ZodValidationPipe } from '@trainyard/runtime';
+import { ApiTokenGuard, ZodValidationPipe } from '@trainyard/runtime';
 
 const SymbolPipe = new ZodValidationPipe(SymbolParam, 'symbol');
 const VersionPipe = new ZodValidationPipe(VersionParam, 'version');
 
+@UseGuards(ApiTokenGuard)
 @Controller('models')
 export class ModelsApiController {
   constructor(

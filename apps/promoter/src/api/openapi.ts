@@ -19,6 +19,12 @@ const body = (s: z.ZodType, required: boolean) => ({ required, content: { 'appli
 export function openApiDocument() {
   return {
     openapi: '3.1.0',
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'A token of API_READ_TOKENS (GET only) or API_OPERATOR_TOKENS (everything); 401 without one, 403 for a read token on a change' },
+      },
+    },
+    security: [{ bearer: [] }],
     info: { title: 'Trainyard promoter', version: '1', description: 'The model registry: versions, decisions, comparison, rollback, manual promotion, retention.' },
     paths: {
       '/models': { get: { summary: 'List model versions, newest first', parameters: queryParameters(ListModelsQuery), responses: { '200': json('a page of versions'), '400': problem } } },

@@ -1,6 +1,8 @@
-import { Controller, HttpCode, Post } from '@nestjs/common';
+import { Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { ApiTokenGuard } from '@trainyard/runtime';
 import { RetentionService } from '../retention/retention.service';
 
+@UseGuards(ApiTokenGuard)
 @Controller('retention')
 export class RetentionApiController {
   constructor(private readonly retention: RetentionService) {}

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { busEnv, databaseEnv, envInt, httpEnv, storageEnv } from '@trainyard/config';
+import { apiEnv, busEnv, databaseEnv, envInt, httpEnv, storageEnv } from '@trainyard/config';
 
 export const promoterEnv = z.object({
   ...busEnv,
   ...databaseEnv,
   ...storageEnv,
+  ...apiEnv,
   ...httpEnv(3004),
   /** `canary` and `live` mark an installation under test: it decides and reports, but never promotes. */
   RUN_MODE: z.enum(['canary', 'live', 'normal']).default('normal'),

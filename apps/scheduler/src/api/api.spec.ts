@@ -10,6 +10,9 @@ import { schedulerEnv } from '../config/scheduler.config';
 
 jest.setTimeout(60_000);
 
+const OPERATOR = 'operator-token-for-the-specs-0001';
+const READER = 'read-only-token-for-the-specs-0001';
+
 /** The REST API over HTTP, on the scheduler running against real NATS and PostgreSQL. */
 describe('scheduler REST API', () => {
   const prefix = testPrefix('api');
@@ -21,7 +24,7 @@ describe('scheduler REST API', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100' });
+    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100', API_OPERATOR_TOKENS: OPERATOR, API_READ_TOKENS: READER });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -35,10 +38,26 @@ describe('scheduler REST API', () => {
     rmSync(artifacts, { recursive: true, force: true });
   });
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const call = async (method: string, path: string, body?: unknown, token: string | null = OPERATOR) => {
+    const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as any };
   };
+
+  it('answers only bearer tokens: a read token may look, an operator token may act; health, metrics and the document stay open', async () => {
+    expect((await call('GET', '/runs', undefined, null)).status).toBe(401);
+    expect((await call('GET', '/runs', undefined, null)).body.message).toBe('send Authorization: Bearer <token>');
+    expect((await call('GET', '/runs', undefined, 'not-a-token-we-know-at-all')).body).toMatchObject({ statusCode: 401, message: 'unknown token' });
+    expect((await call('GET', '/runs', undefined, READER)).status).toBe(200);
+    const refused = await call('POST', '/runs', { runId: 'by-reader', symbols: ['BTCUSDT'] }, READER);
+    expect(refused).toMatchObject({ status: 403, body: { message: 'a read token may only read; this needs an operator token' } });
+    expect((await call('GET', '/runs/by-reader', undefined, READER)).status).toBe(404);
+    for (const open of ['/health/live', '/openapi.json']) expect((await fetch(`${base}${open}`)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`)).status).toBe(200);
+    const doc = (await call('GET', '/openapi.json', undefined, null)).body;
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
 
   it('refuses bad bodies and queries with the field and the reason', async () => {
     const bad = await call('POST', '/runs', { symbols: ['BTCUSDT', '../etc'], mode: 'turbo', colour: 'red', ensureFeatures: 'yes' });

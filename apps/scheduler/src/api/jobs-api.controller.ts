@@ -1,14 +1,15 @@
-import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { Id } from '@trainyard/contracts';
 import { OperatorActions } from '../runs/operator-actions.service';
 import { SchedulerStore } from '../runs/scheduler.store';
 import { CancelBody, ListJobsQuery } from './api-schemas';
 import { RunQueries } from './run-queries';
-import { ZodValidationPipe } from '@trainyard/runtime';
+import { ApiTokenGuard, ZodValidationPipe } from '@trainyard/runtime';
 
 const IdParam = new ZodValidationPipe(Id, 'id');
 
+@UseGuards(ApiTokenGuard)
 @Controller('jobs')
 export class JobsApiController {
   constructor(

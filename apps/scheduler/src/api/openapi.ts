@@ -45,6 +45,12 @@ const runResponse = {
 export function openApiDocument() {
   return {
     openapi: '3.1.0',
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'A token of API_READ_TOKENS (GET only) or API_OPERATOR_TOKENS (everything); 401 without one, 403 for a read token on a change' },
+      },
+    },
+    security: [{ bearer: [] }],
     info: { title: 'Trainyard scheduler', version: '1', description: 'Runs and jobs: start, inspect, cancel, retry, statistics.' },
     paths: {
       '/runs': {

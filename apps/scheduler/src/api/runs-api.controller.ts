@@ -1,8 +1,8 @@
-import { Body, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Body, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Id, requestDifferences, RunRequested, SCHEMA_VERSION } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { Clock } from '@trainyard/runtime';
+import { ApiTokenGuard, Clock } from '@trainyard/runtime';
 import { OperatorActions } from '../runs/operator-actions.service';
 import { SchedulerStore } from '../runs/scheduler.store';
 import { CancelBody, ListRunsQuery, StartRunBody } from './api-schemas';
@@ -11,6 +11,7 @@ import { ZodValidationPipe } from '@trainyard/runtime';
 
 const IdParam = new ZodValidationPipe(Id, 'id');
 
+@UseGuards(ApiTokenGuard)
 @Controller('runs')
 export class RunsApiController {
   constructor(

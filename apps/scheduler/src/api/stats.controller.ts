@@ -1,9 +1,10 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { Clock } from '@trainyard/runtime';
+import { Controller, Get, Query, UseGuards } from '@nestjs/common';
+import { ApiTokenGuard, Clock } from '@trainyard/runtime';
 import { StatsQuery } from './api-schemas';
 import { RunQueries } from './run-queries';
 import { ZodValidationPipe } from '@trainyard/runtime';
 
+@UseGuards(ApiTokenGuard)
 @Controller('stats')
 export class StatsController {
   constructor(

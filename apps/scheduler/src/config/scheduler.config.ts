@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { busEnv, databaseEnv, envInt, envNumber, httpEnv, storageEnv } from '@trainyard/config';
+import { apiEnv, busEnv, databaseEnv, envInt, envNumber, httpEnv, storageEnv } from '@trainyard/config';
 import { PromoteMode, RunMode, SymbolName } from '@trainyard/contracts';
 
 export const schedulerEnv = z.object({
   ...busEnv,
   ...databaseEnv,
   ...storageEnv,
+  ...apiEnv,
   ...httpEnv(3001),
   /** hybrid mode's concurrency when a run does not say; unset: 12 per GPU the broker has, 2 without GPUs. */
   SCHEDULER_DEFAULT_MAX_CONCURRENT: z.coerce.number().int().min(1).max(10_000).optional(),

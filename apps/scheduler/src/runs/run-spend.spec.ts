@@ -28,7 +28,7 @@ describe('scheduler: instance spend beside work cost', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100' });
+    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100', API_READ_TOKENS: 'read-only-token-for-the-specs-0001' });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -43,7 +43,7 @@ describe('scheduler: instance spend beside work cost', () => {
   });
 
   const getRun = async (id: string) => {
-    const res = await fetch(`${base}/runs/${id}`);
+    const res = await fetch(`${base}/runs/${id}`, { headers: { authorization: 'Bearer read-only-token-for-the-specs-0001' } });
     return { status: res.status, body: (await res.json()) as any };
   };
   /** instance.destroyed as the broker publishes it: id `<row>-destroyed`, the whole cost and its shares. */
