@@ -484,12 +484,19 @@ async function trial(index, seed, opts) {
     for (const s of services) if (s.exited) s.start();
     await Promise.all(services.map((s) => waitFor(() => httpReady(s.port), `${s.name} ready after faults`, 180_000, 500).catch((e) => note(e.message))));
     const quiet = async () => {
-      const [leases, requests, notes] = await Promise.all([
+      const [leases, requests, notes, unregistered] = await Promise.all([
         pgQuery(pg.url, `SELECT count(*)::int AS n FROM broker.leases WHERE status IN ('assigned', 'running')`),
         pgQuery(pg.url, `SELECT count(*)::int AS n FROM broker.lease_requests WHERE status = 'pending'`),
         pgQuery(pg.url, `SELECT count(*)::int AS n FROM notifier.messages WHERE kind = 'run.completed' AND dedupe_key LIKE $1`, [`run.completed:${runId}:%`]),
+        // The promoter registers a success once the scheduler's record counts it: eventually, after retries.
+        pgQuery(
+          pg.url,
+          `SELECT count(*)::int AS n FROM scheduler.jobs j WHERE j.run_id = $1 AND j.status = 'succeeded'
+             AND NOT EXISTS (SELECT 1 FROM promoter.model_versions v WHERE v.job_id = j.id AND NOT v.pre_fencing_duplicate)`,
+          [runId],
+        ),
       ]);
-      return leases[0].n === 0 && requests[0].n === 0 && notes[0].n > 0 && (!vast || vast.alive().length === 0);
+      return leases[0].n === 0 && requests[0].n === 0 && notes[0].n > 0 && unregistered[0].n === 0 && (!vast || vast.alive().length === 0);
     };
     if (completed) await waitFor(quiet, 'no active lease, no pending request, run reported', 180_000, 1000).catch((e) => note(e.message));
     else completed = await runDone();

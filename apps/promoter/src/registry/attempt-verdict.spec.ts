@@ -8,7 +8,8 @@ describe('whether a successful attempt counts, by the scheduler record', () => {
     [job(2, 'succeeded'), 2, 'counts'],
     [job(2, 'succeeded'), 1, 'fenced'],
     [job(2, 'running'), 1, 'fenced'],
-    [job(1, 'retry_wait'), 1, 'fenced'],
+    // A late success of the attempt about to be retried still counts, until the next one is released.
+    [job(1, 'retry_wait'), 1, 'undecided'],
     [job(1, 'failed'), 1, 'fenced'],
     [job(1, 'cancelled'), 1, 'fenced'],
     [job(3, 'failed'), 2, 'fenced'],

@@ -8,15 +8,17 @@ export type Verdict = { kind: 'counts' } | { kind: 'fenced'; why: string } | { k
  * Whether a successful attempt is the one its job counts, by the scheduler's record (the arbiter of
  * attempts: it alone decides that a lost attempt is retried):
  * 1. the job succeeded with this attempt: it counts;
- * 2. the job moved past this attempt, or ended otherwise (failed, cancelled, skipped), or this attempt
- *    is waiting for its retry: it was fenced off, and is never registered;
- * 3. otherwise (the scheduler has not applied the success yet, or does not know the job yet): undecided.
+ * 2. the job moved past this attempt, or ended otherwise (failed, cancelled, skipped): it was fenced
+ *    off, and is never registered;
+ * 3. otherwise undecided: the scheduler has not applied the success yet, does not know the job yet,
+ *    or holds this attempt in retry_wait, where a late success of it still counts until the next
+ *    attempt is released (libs/contracts/src/states.ts).
  */
 export function verdictOf(job: JobView | null, attempt: number): Verdict {
   if (!job) return { kind: 'undecided', why: 'the scheduler does not know the job yet' };
   if (job.attempt === attempt && job.status === 'succeeded') return { kind: 'counts' };
   if (job.attempt > attempt) return { kind: 'fenced', why: `the scheduler is at attempt ${job.attempt}` };
-  if (job.attempt === attempt && ['retry_wait', 'failed', 'cancelled', 'skipped'].includes(job.status)) return { kind: 'fenced', why: `the scheduler recorded attempt ${attempt} as ${job.status}` };
+  if (job.attempt === attempt && ['failed', 'cancelled', 'skipped'].includes(job.status)) return { kind: 'fenced', why: `the scheduler recorded attempt ${attempt} as ${job.status}` };
   if (['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.status)) return { kind: 'fenced', why: `the job ended ${job.status} with attempt ${job.attempt}` };
   return { kind: 'undecided', why: `the scheduler has attempt ${job.attempt} ${job.status}` };
 }
