@@ -131,16 +131,21 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     ]);
   });
 
-  it('waits for the scheduler to decide, and is retried rather than registering while it has not', async () => {
-    const jobId = 'daily-20261122-LINKUSDT';
-    scheduler.set(jobId, { attempt: 1, status: 'running' });
+  it.each([
+    { status: 'running' as const, why: 'the scheduler has not applied the success yet' },
+    { status: 'retry_wait' as const, why: 'the attempt was declared lost, and its late success is accepted before the retry is released (chaos trial 7000)' },
+  ])('waits while the scheduler holds the attempt $status ($why), then registers what it counts', async ({ status }) => {
+    const jobId = `daily-20261122-LINKUSDT-${status}`;
+    scheduler.set(jobId, { attempt: 1, status });
     const event = await trained('LINKUSDT', jobId, 0.6);
+    const before = (await versionsOf('LINKUSDT')).length;
     const settled = handler.onJobSucceeded(event);
     await new Promise((r) => setTimeout(r, 500));
-    expect(await versionsOf('LINKUSDT')).toEqual([]);
+    expect(await versionsOf('LINKUSDT')).toHaveLength(before);
     scheduler.set(jobId, { attempt: 1, status: 'succeeded' });
     await settled;
-    expect(await versionsOf('LINKUSDT')).toEqual([expect.objectContaining({ version: 1 })]);
+    expect(await versionsOf('LINKUSDT')).toHaveLength(before + 1);
+    expect(await app.get(RegistryStore).ignoredSuccesses(jobId)).toEqual([]);
   });
 
   it('keeps one version per job when two attempts succeed at the same moment', async () => {
