@@ -265,6 +265,7 @@ async function trial(index, seed, opts) {
   const svcPorts = ports.slice(1 + 2 * natsNodes);
   const natsUrl = natsPorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
   const prefix = `chaos${seed.toString(36)}`.toLowerCase();
+  const apiToken = `chaos-operator-${require('node:crypto').randomBytes(12).toString('hex')}`;
   const counts = { kills: Object.fromEntries(SERVICE_KINDS.map((k) => [k, 0])), pgRestarts: 0, natsRestarts: 0 };
   const pg = new OwnPostgres(join(dir, 'pg'), pgPort, note);
   mkdirSync(pg.dir, { recursive: true });
@@ -324,6 +325,7 @@ async function trial(index, seed, opts) {
       NOTIFIER_DIGEST_SECONDS: '5',
       NOTIFIER_PROMOTION_WAIT_SECONDS: '10',
       TELEGRAM_BOT_TOKEN: '',
+      API_OPERATOR_TOKENS: apiToken,
     };
     for (const k of ['TRAINYARD_BASE_PORT', 'VAST_API_KEY', 'S3_BUCKET', 'OTEL_EXPORTER_OTLP_ENDPOINT']) delete common[k];
     if (opts.vast) {
@@ -396,7 +398,7 @@ async function trial(index, seed, opts) {
           try {
             const res = await fetch(`http://127.0.0.1:${s.port}/runs`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${apiToken}` },
               body: JSON.stringify({ runId, symbols, mode: 'parallel', maxConcurrent: 4, promote: 'auto', timeoutMinutes: 3, date: '2026-01-15' }),
               signal: AbortSignal.timeout(10_000),
             });
