@@ -148,6 +148,11 @@ export class LocalStack {
     );
   }
 
+  /** The processes that ended on their own so far (a crash, an exit), with how. */
+  exits(): { name: string; exit: string }[] {
+    return this.children.filter((c) => c.exit !== null).map((c) => ({ name: c.name, exit: c.exit! }));
+  }
+
   /** Kills a service the hard way (no shutdown hooks), as a crash would. */
   async crash(name: ServiceName): Promise<void> {
     const child = this.children.find((c) => c.name === name && c.exit === null);

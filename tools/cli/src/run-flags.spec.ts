@@ -15,6 +15,20 @@ describe('run flags', () => {
     expect(parseSymbols(join(dir, 'plain.csv'))).toEqual(['ETHUSDT', 'BNBUSDT']);
   });
 
+  it('reads only a .csv file, and never echoes a line of it (fuzz finding: --symbols ../../etc/passwd printed its first line)', () => {
+    expect(() => parseSymbols('/etc/passwd')).toThrow(/"\/etc\/passwd" is not a symbol/);
+    const dir = mkdtempSync(join(tmpdir(), 'ty-cli-'));
+    writeFileSync(join(dir, 'secret.csv'), 'symbol\nBTCUSDT\nroot:x:0:0:secret-line\n');
+    let message = '';
+    try {
+      parseSymbols(join(dir, 'secret.csv'));
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/entry 2 of ".*secret\.csv" is not a symbol/);
+    expect(message).not.toMatch(/secret-line|root:x/);
+  });
+
   it('names a trainer the agents allow, with checked arguments, never a command line or a path', () => {
     const f = parseRunFlags(['--symbols', 'BTCUSDT', '--driver', 'command', '--trainer', 'pytorch', '--trainer-arg=--epochs=20', '--trainer-arg', 'fast', '--gpu-memory-gb', '2', '--featureset', 'fs2']);
     expect(f.request).toMatchObject({ driver: { kind: 'command', trainer: 'pytorch', args: ['--epochs=20', 'fast'] }, gpuMemoryGb: 2, featureset: 'fs2' });

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { checkedSymbols, FlagError, parseFlags, positiveFlag, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection, symbolsFromCsv, type EventInput, type SymbolSelection } from '@trainyard/contracts';
+import { checkedSymbols, FlagError, SymbolName, parseFlags, positiveFlag, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection, symbolsFromCsv, type EventInput, type SymbolSelection } from '@trainyard/contracts';
 
 export class UsageError extends FlagError {
   override readonly name = 'UsageError';
@@ -47,11 +47,14 @@ export const RUN_FLAGS_HELP = `trainyard run --symbols <list|topN|file.csv> [fla
 /** A list, `topN`, or a CSV file read here, on the caller's machine: a request carries symbols, never a path. */
 export function parseSymbols(value: string | undefined): SymbolSelection {
   if (!value) throw new UsageError('--symbols is required: a comma-separated list (BTCUSDT,ETHUSDT), topN (top10) or a CSV file');
-  if (/\.csv$/i.test(value) || existsSync(value)) {
+  if (/\.csv$/i.test(value)) {
     if (!existsSync(value)) throw new UsageError(`--symbols: no such CSV file "${value}"`);
     const list = symbolsFromCsv(readFileSync(value, 'utf8'));
     if (list.length === 0) throw new UsageError(`--symbols: the CSV file "${value}" lists no symbols`);
-    return checkedSymbols(list);
+    // Name the line, never echo the file: it is the caller's, but an error is no place for its content.
+    const bad = list.findIndex((s) => !SymbolName.safeParse(s).success);
+    if (bad >= 0) throw new UsageError(`--symbols: entry ${bad + 1} of "${value}" is not a symbol (2-30 upper-case letters or digits, e.g. BTCUSDT)`);
+    return list;
   }
   return symbolSelection(value);
 }
