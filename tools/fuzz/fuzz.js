@@ -141,6 +141,9 @@ function hostileGen(rand) {
   };
 }
 
+/** Hostile invocations of the CLI; each must exit 2 (a usage error) with a line that shows nothing it read. */
+const CLI_FLAG_SETS = [['run'], ['run', '--symbols', '../../etc/passwd'], ['run', '--symbols', 'BTCUSDT', '--date', '2024-13-45'], ['run', '--symbols', 'BTCUSDT', '--trainer', 'sh -c id'], ['run', '--symbols', 'BTCUSDT', '--trainer-arg=--x=/etc/passwd', '--trainer', 'pytorch'], ['run', '--symbols', 'BTCUSDT', '--max-concurrent', '-3'], ['run', '--symbols', 'x'.repeat(100000)], ['run', '--symbols', 'BTCUSDT', '--featureset', '../../x'], ['run', '--colour', 'red'], ['models', 'show', '../etc', 'x'], ['nats-config'], ['nats-config', '--out', '{dir}', '--port', '99999'], ['\u0001'], ['run', '--symbols', 'BTCUSDT', '--mode', '$(id)']];
+
 // ---------------------------------------------------------------- the run
 
 async function main() {
@@ -195,10 +198,11 @@ async function main() {
     await stack.start();
     bus = await NatsBus.connect({ serviceName: 'fuzzer', natsUrl, prefix });
     const token = stack.apiToken;
+    const say = (line) => console.log(`[${Math.round((Date.now() - started) / 1000)} s] ${line}`);
+    say('stack up');
     const http = (name) => `http://127.0.0.1:${stack.portOf({ name })}`;
 
     // The good run, alongside everything else.
-    const goodStarted = Date.now();
     const good = await fetch(`${http('scheduler')}/runs`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ runId: `good-${seed}`, symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], promote: 'auto' }) });
     if (good.status !== 202) problems.push(`the good run was refused: ${good.status} ${await good.text()}`);
 
@@ -213,9 +217,9 @@ async function main() {
     }
     const consumed = allContracts();
 
-    // The inputs: 70% bus messages, 28% HTTP requests, 2% CLI invocations.
-    const busInputs = Math.round(opts.count * 0.7);
-    const cliInputs = Math.max(5, Math.round(opts.count * 0.02));
+    // The inputs: each hostile CLI invocation once, then 70% bus messages and the rest HTTP requests.
+    const busInputs = Math.round((opts.count - CLI_FLAG_SETS.length) * 0.7);
+    const cliInputs = CLI_FLAG_SETS.length;
     const httpInputs = opts.count - busInputs - cliInputs;
     const sent = [];
     let published = 0;
@@ -239,6 +243,7 @@ async function main() {
     }
     await Promise.all(window.splice(0));
 
+    say(`${published} bus messages published`);
     // HTTP: every path of both OpenAPI documents, hostile paths, bodies and headers.
     const httpResults = { total: 0, s5xx: 0, leaks: 0 };
     const docs = [];
@@ -270,11 +275,10 @@ async function main() {
       }
     }
 
+    say(`${httpResults.total} HTTP requests answered`);
     // CLI flags: each hostile invocation exits 2 (a usage error) with one line, never a trace.
     const cliResults = { total: 0, bad: 0 };
-    const flagSets = [['run'], ['run', '--symbols', '../../etc/passwd'], ['run', '--symbols', 'BTCUSDT', '--date', '2024-13-45'], ['run', '--symbols', 'BTCUSDT', '--trainer', 'sh -c id'], ['run', '--symbols', 'BTCUSDT', '--trainer-arg=--x=/etc/passwd', '--trainer', 'pytorch'], ['run', '--symbols', 'BTCUSDT', '--max-concurrent', '-3'], ['run', '--symbols', 'x'.repeat(100000)], ['run', '--symbols', 'BTCUSDT', '--featureset', '../../x'], ['run', '--colour', 'red'], ['models', 'show', '../etc', 'x'], ['nats-config'], ['nats-config', '--out', dir, '--port', '99999'], ['\u0001'], ['run', '--symbols', 'BTCUSDT', '--mode', '$(id)']];
-    for (let i = 0; i < cliInputs; i++) {
-      const args = flagSets[Math.floor(rand() * flagSets.length)];
+    for (const args of CLI_FLAG_SETS.map((set) => set.map((a) => (a === '{dir}' ? dir : a)))) {
       const r = spawnSync(process.execPath, [join(ROOT, 'tools/cli/bin/trainyard.js'), ...args], { env: { ...process.env, NATS_URL: natsUrl, TRAINYARD_PREFIX: prefix }, encoding: 'utf8', timeout: 30_000 });
       cliResults.total++;
       if (r.status !== 2 || leaks(r.stderr + r.stdout)) {
@@ -283,14 +287,27 @@ async function main() {
       }
     }
 
+    say(`${cliResults.total} CLI runs done`);
     // The good run completes in normal time.
-    const completed = await waitFor(async () => (await readStored(prefix, 'run.completed')).find((e) => e.data.runId === `good-${seed}`), 'the good run completed', 600_000, 1000).catch((e) => {
+    // Asked of the scheduler's API: the stream now holds hostile run.completed messages of a megabyte.
+    const completed = await waitFor(
+      async () => {
+        const res = await fetch(`${http('scheduler')}/runs/good-${seed}`, { headers: { authorization: `Bearer ${token}` } });
+        const run = res.ok ? await res.json() : null;
+        return run && ['succeeded', 'failed', 'partial', 'cancelled'].includes(run.status) ? { data: run } : null;
+      },
+      'the good run completed',
+      600_000,
+      1000,
+    ).catch((e) => {
       problems.push(e.message);
       return null;
     });
     if (completed && completed.data.status !== 'succeeded') problems.push(`the good run ended ${completed.data.status}`);
-    const goodSeconds = Math.round((Date.now() - goodStarted) / 1000);
+    // The run's own time, request to completion, as the scheduler recorded it.
+    const goodSeconds = completed ? Math.round((Date.parse(completed.data.completedAt) - Date.parse(completed.data.createdAt)) / 1000) : null;
 
+    say(completed ? `the good run ${completed.data.status}` : 'the good run did not complete');
     // Every refused message: one letter per consumer of its subject, with a reason.
     const consumers = [];
     // The services' durable consumers; the fuzzer's own readers are ephemeral.
@@ -299,17 +316,31 @@ async function main() {
     for (const s of sent.filter((x) => x.expectRefused)) {
       for (const c of consumers.filter((c) => c.filter && matches(c.filter, s.subject))) expected.set(`${s.seq}|${c.name}`, s);
     }
-    const lettersOf = async () => (await readStored(prefix, 'dlq.>')).map((e) => e.data);
-    let letters = [];
-    await waitFor(async () => {
-      letters = await lettersOf();
-      const have = new Set(letters.map(letterKey));
-      return [...expected.keys()].every((k) => have.has(k));
-    }, 'a dead letter for every refused message', 120_000 + opts.count * 20, 2000).catch((e) => problems.push(e.message));
+    // Letters can be large (a refused 1 MB message is kept whole, or cut to fit): count them by their
+    // ids (each letter's Nats-Msg-Id) from a headers-only reader, and read the reasons of a sample.
+    const letterReader = await bus.js.consumers.get(bus.streamName, { filter_subjects: `${prefix}.dlq.>`, headers_only: true });
     const byKey = new Map();
-    for (const l of letters) {
-      const key = letterKey(l);
-      byKey.set(key, (byKey.get(key) ?? 0) + 1);
+    const drainLetterIds = async () => {
+      for (;;) {
+        const batch = await letterReader.fetch({ max_messages: 500, expires: 1000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          const key = letterKey({ id: m.headers?.get('Nats-Msg-Id') ?? '' });
+          byKey.set(key, (byKey.get(key) ?? 0) + 1);
+        }
+        if (got === 0) return;
+      }
+    };
+    await waitFor(async () => {
+      await drainLetterIds();
+      return [...expected.keys()].every((k) => byKey.has(k));
+    }, 'a dead letter for every refused message', 120_000 + opts.count * 20, 2000).catch((e) => problems.push(e.message));
+    const letterCount = [...byKey.values()].reduce((a, b) => a + b, 0);
+    const sampleReader = await bus.js.consumers.get(bus.streamName, { filter_subjects: `${prefix}.dlq.>` });
+    const sample = await sampleReader.fetch({ max_messages: 200, expires: 2000 });
+    for await (const m of sample) {
+      const l = JSON.parse(m.string());
       if (!l.reason) problems.push(`a letter without a reason: ${l.id}`);
       if (leaks(l.reason)) problems.push(`a letter's reason shows internals: ${l.reason.slice(0, 200)}`);
     }
@@ -333,7 +364,7 @@ async function main() {
     console.log(`
 | inputs | bus messages | refused by schema (expected letters) | letters | HTTP requests | HTTP 5xx | answers showing internals | CLI runs | CLI not exit 2 | good run | seconds |
 |---|---|---|---|---|---|---|---|---|---|---|
-| ${opts.count} | ${published} | ${refused} (${expected.size}) | ${letters.length} | ${httpResults.total} | ${httpResults.s5xx} | ${httpResults.leaks} | ${cliResults.total} | ${cliResults.bad} | ${completed ? `${completed.data.status} in ${goodSeconds} s` : 'not complete'} | ${Math.round((Date.now() - started) / 1000)} |`);
+| ${opts.count} | ${published} | ${refused} (${expected.size}) | ${letterCount} | ${httpResults.total} | ${httpResults.s5xx} | ${httpResults.leaks} | ${cliResults.total} | ${cliResults.bad} | ${completed ? `${completed.data.status} in ${goodSeconds} s` : 'not complete'} | ${Math.round((Date.now() - started) / 1000)} |`);
   } catch (err) {
     problems.push(`fuzz runner: ${err.stack || err.message}`);
   } finally {
