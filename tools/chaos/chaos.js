@@ -20,7 +20,6 @@
  */
 const { spawn, spawnSync } = require('node:child_process');
 const { chmodSync, mkdtempSync, mkdirSync, openSync, closeSync, chownSync, rmSync, existsSync, readFileSync, appendFileSync } = require('node:fs');
-const { createServer } = require('node:net');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
@@ -64,39 +63,7 @@ function parseArgs(argv) {
 /** The agent's seeded PRNG (mulberry32), so a trial's fault schedule replays from its seed; chaos runs after npm run build. */
 const prng = (seed) => require('../../apps/trainer-agent/dist/training/random.js').mulberry32(seed);
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(check, what, timeoutMs, everyMs = 500) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (e) {
-      if (e && e.fatal) throw e;
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s${last ? ` (last error: ${last.message})` : ''}`);
-}
-
-const bindable = (port) =>
-  new Promise((done) => {
-    const s = createServer();
-    s.once('error', () => done(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => done(true)));
-  });
-
-/** `count` consecutive free ports below the ephemeral range. */
-async function freePorts(count, rand) {
-  for (;;) {
-    const base = 20000 + Math.floor(Math.random() * (32000 - 20000 - count));
-    const ok = await Promise.all(Array.from({ length: count }, (_, i) => bindable(base + i)));
-    if (ok.every(Boolean)) return Array.from({ length: count }, (_, i) => base + i);
-  }
-}
+const { sleep, waitFor, freePorts } = require('../harness');
 
 function findPgBin() {
   const base = '/usr/lib/postgresql';
@@ -258,7 +225,7 @@ async function trial(index, seed, opts) {
   const say = (line) => console.log(`[trial ${index} seed ${seed}] ${line}`);
 
   const natsNodes = opts.natsCluster ? 3 : 1;
-  const ports = await freePorts(1 + 2 * natsNodes + 10, rand);
+  const ports = await freePorts(1 + 2 * natsNodes + 10);
   const pgPort = ports[0];
   const natsPorts = ports.slice(1, 1 + natsNodes);
   const routePorts = ports.slice(1 + natsNodes, 1 + 2 * natsNodes);

@@ -17,7 +17,6 @@
  */
 const { spawn, spawnSync } = require('node:child_process');
 const { mkdtempSync, rmSync, existsSync, openSync, readFileSync } = require('node:fs');
-const { createServer } = require('node:net');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
@@ -44,43 +43,7 @@ function parseArgs(argv) {
   return out;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(check, what, timeoutMs, everyMs = 250) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s${last ? ` (${last.message})` : ''}`);
-}
-const freePort = () =>
-  new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => done(port));
-    });
-  });
-async function freeBasePort(count) {
-  for (;;) {
-    const base = 20000 + Math.floor(Math.random() * 10000);
-    const ok = await Promise.all(
-      Array.from({ length: count }, (_, i) => new Promise((done) => {
-        const s = createServer();
-        s.once('error', () => done(false));
-        s.listen(base + i, '127.0.0.1', () => s.close(() => done(true)));
-      })),
-    );
-    if (ok.every(Boolean)) return base;
-  }
-}
+const { waitFor, freePorts } = require('../harness');
 
 // ---------------------------------------------------------------- hostile values
 
@@ -157,7 +120,7 @@ async function main() {
   const { LocalStack, SERVICES } = require('../../tools/cli/dist/local-stack.js');
   const { createTestDatabase } = require('@trainyard/persistence');
   const { NatsBus } = require('@trainyard/messaging');
-  const natsPort = await freePort();
+  const [natsPort] = await freePorts(1);
   const natsUrl = `nats://127.0.0.1:${natsPort}`;
   const nats = spawn(existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: ['ignore', openSync(join(dir, 'nats.log'), 'a'), openSync(join(dir, 'nats.log'), 'a')] });
   const prefix = `fuzz${seed.toString(36)}`.toLowerCase();
@@ -172,7 +135,7 @@ async function main() {
       TRAINYARD_PREFIX: prefix,
       DATABASE_URL: db.url,
       DATA_DIR: join(dir, 'data'),
-      TRAINYARD_BASE_PORT: String(await freeBasePort(5)),
+      TRAINYARD_BASE_PORT: String((await freePorts(5))[0]),
       AGENT_ID: 'fuzz-agent',
       AGENT_NVIDIA_SMI: 'none',
       AGENT_CPU_SLOTS: '2',
