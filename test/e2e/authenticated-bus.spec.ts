@@ -1,11 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { EventMessage } from '@trainyard/contracts';
-import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { freePort, testPrefix, waitFor } from '@trainyard/testing';
 import { LocalStack, SERVICES } from '../../tools/cli/src/local-stack';
+import { OutsideClient } from './outside-client';
 import { freeBasePort } from './system-under-test';
 
 jest.setTimeout(240_000);
@@ -13,14 +12,14 @@ jest.setTimeout(240_000);
 /**
  * `trainyard up` on a machine without NATS: it starts nats-server with the generated least-privilege
  * configuration, each service connects with its role's key, and an outside client holding only the
- * requester key runs a training to completion.
+ * requester key, written from docs/events alone, runs a training to completion.
  */
 describe('the whole system on an authenticated bus (generated nats-server configuration)', () => {
   const prefix = testPrefix('auth');
   const dataDir = mkdtempSync(join(tmpdir(), 'trainyard-auth-e2e-'));
   let db: TestDatabase;
   let stack: LocalStack;
-  let requester: NatsBus;
+  let requester: OutsideClient;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -44,23 +43,20 @@ describe('the whole system on an authenticated bus (generated nats-server config
       },
     });
     await stack.start();
-    requester = await NatsBus.connect({ serviceName: 'outside-client', natsUrl: stack.env.NATS_URL!, prefix, auth: { nkeySeed: stack.seedOf('requester')! }, provision: false });
+    requester = await OutsideClient.connect(stack.env.NATS_URL!, prefix, stack.seedOf('requester')!);
   });
 
   afterAll(async () => {
-    await requester?.onApplicationShutdown();
+    await requester?.close();
     await stack?.stop();
     await db?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('trains and promotes two symbols with every service on its own role, and no permission is ever refused', async () => {
-    const completions: EventMessage<'run.completed'>[] = [];
-    const sub = requester.nc.subscribe(`${prefix}.run.completed`, { callback: (_err, m) => void completions.push(m.json()) });
-    const request = await requester.publish('run.requested', { runId: 'auth-run', trigger: 'api', date: '2026-11-22', symbols: ['BTCUSDT', 'ETHUSDT'], promote: 'auto' });
-    const completed = await waitFor(() => completions.find((c) => c.runId === 'auth-run'), 'run.completed, watched live by the requester', 180_000);
-    sub.unsubscribe();
-    expect(completed).toMatchObject({ status: 'succeeded', requestId: request.id, summary: { succeeded: 2, failed: 0 } });
+    // Written from docs/events alone: the subject, the envelope, the request's id on the completion.
+    const { requestId, completed } = await requester.run({ runId: 'auth-run', trigger: 'api', date: '2026-11-22', symbols: ['BTCUSDT', 'ETHUSDT'], promote: 'auto' }, 180_000);
+    expect(completed).toMatchObject({ runId: 'auth-run', status: 'succeeded', requestId, summary: { succeeded: 2, failed: 0 } });
     // The promoter, on its own role, registered and promoted both first models.
     const models = await waitFor(async () => {
       const res = await fetch(`http://127.0.0.1:${stack.portOf({ name: 'promoter' })}/models?stage=production`, { headers: { authorization: `Bearer ${stack.apiToken}` } });
