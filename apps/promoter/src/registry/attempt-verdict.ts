@@ -18,7 +18,6 @@ export function verdictOf(job: JobView | null, attempt: number): Verdict {
   if (!job) return { kind: 'undecided', why: 'the scheduler does not know the job yet' };
   if (job.attempt === attempt && job.status === 'succeeded') return { kind: 'counts' };
   if (job.attempt > attempt) return { kind: 'fenced', why: `the scheduler is at attempt ${job.attempt}` };
-  if (job.attempt === attempt && ['failed', 'cancelled', 'skipped'].includes(job.status)) return { kind: 'fenced', why: `the scheduler recorded attempt ${attempt} as ${job.status}` };
   if (['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.status)) return { kind: 'fenced', why: `the job ended ${job.status} with attempt ${job.attempt}` };
   return { kind: 'undecided', why: `the scheduler has attempt ${job.attempt} ${job.status}` };
 }
