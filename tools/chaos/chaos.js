@@ -76,10 +76,6 @@ function findPgBin() {
   return join(base, versions[0], 'bin');
 }
 
-function findNats() {
-  for (const p of ['/usr/sbin/nats-server', '/usr/local/bin/nats-server', '/usr/bin/nats-server']) if (existsSync(p)) return p;
-  throw new Error('nats-server not found');
-}
 
 // ---------------------------------------------------------------- one throwaway PostgreSQL
 
@@ -245,7 +241,8 @@ async function trial(index, seed, opts) {
       const routes = routePorts.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p}`);
       args.push('-n', `n${i + 1}`, '--cluster_name', 'chaos', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes.join(','));
     }
-    const proc = new Proc(natsNodes > 1 ? `nats-server-${i + 1}` : 'nats-server', findNats(), args, process.env, join(logDir, `${natsNodes > 1 ? `nats-server-${i + 1}` : 'nats-server'}.log`));
+    const name = natsNodes > 1 ? `nats-server-${i + 1}` : 'nats-server';
+    const proc = new Proc(name, require('@trainyard/testing').natsServerBinary(), args, process.env, join(logDir, `${name}.log`));
     proc.port = port;
     return proc;
   });

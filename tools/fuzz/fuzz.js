@@ -16,7 +16,7 @@
  * Plain CommonJS on purpose, like the chaos runner: it needs only `npm run build`.
  */
 const { spawn, spawnSync } = require('node:child_process');
-const { mkdtempSync, rmSync, existsSync, openSync, readFileSync } = require('node:fs');
+const { mkdtempSync, rmSync, existsSync, openSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
@@ -122,7 +122,8 @@ async function main() {
   const { NatsBus } = require('@trainyard/messaging');
   const [natsPort] = await freePorts(1);
   const natsUrl = `nats://127.0.0.1:${natsPort}`;
-  const nats = spawn(existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: ['ignore', openSync(join(dir, 'nats.log'), 'a'), openSync(join(dir, 'nats.log'), 'a')] });
+  const natsLog = openSync(join(dir, 'nats.log'), 'a');
+  const nats = spawn(require('@trainyard/testing').natsServerBinary(), ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: ['ignore', natsLog, natsLog] });
   const prefix = `fuzz${seed.toString(36)}`.toLowerCase();
   const db = await createTestDatabase();
   const problems = [];
