@@ -23,7 +23,7 @@ interface Node {
 /**
  * Three (or more) `nats-server -js` processes on loopback joined by routes, each with its own store:
  * a JetStream cluster as users run one. A node can be killed (SIGKILL) and started again on the
- * same port and store.
+ * same port and store. With one node, a lone server of the test's own that it can kill and restart.
  */
 export class NatsCluster {
   private constructor(
@@ -97,11 +97,8 @@ export class NatsCluster {
   private spawn(i: number): void {
     const n = this.nodes[i];
     const routes = this.nodes.filter((o) => o !== n).map((o) => `nats://127.0.0.1:${o.clusterPort}`);
+    const clustering = this.nodes.length > 1 ? ['--cluster_name', 'trainyard-test', '--cluster', `nats://127.0.0.1:${n.clusterPort}`, '--routes', routes.join(',')] : [];
     const out = openSync(join(this.dir, `${n.name}.log`), 'a');
-    n.child = spawn(
-      natsServerBinary(),
-      ['-js', '-a', '127.0.0.1', '-p', String(n.port), '-sd', n.storeDir, '-n', n.name, '--cluster_name', 'trainyard-test', '--cluster', `nats://127.0.0.1:${n.clusterPort}`, '--routes', routes.join(',')],
-      { stdio: ['ignore', out, out] },
-    );
+    n.child = spawn(natsServerBinary(), ['-js', '-a', '127.0.0.1', '-p', String(n.port), '-sd', n.storeDir, '-n', n.name, ...clustering], { stdio: ['ignore', out, out] });
   }
 }

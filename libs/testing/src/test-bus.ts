@@ -9,9 +9,9 @@ const testServers = () => testNatsUrl().split(',');
 /** A subject prefix (and so a stream) of its own for each test file, so runs never collide. */
 export const testPrefix = (label = 't') => `${label}${randomBytes(4).toString('hex')}`.toLowerCase();
 
-/** Reads every message stored under `<prefix>.<relative>` (a filter, wildcards allowed) so far. */
-export async function readStored(prefix: string, relativeFilter: string): Promise<{ subject: string; data: any }[]> {
-  const nc = await connect({ servers: testServers() });
+/** Reads every message stored under `<prefix>.<relative>` (a filter, wildcards allowed) so far; `natsUrl`: a server of the test's own. */
+export async function readStored(prefix: string, relativeFilter: string, natsUrl = testNatsUrl()): Promise<{ subject: string; data: any }[]> {
+  const nc = await connect({ servers: natsUrl.split(',') });
   try {
     const jsm = await jetstreamManager(nc);
     const stream = prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_');

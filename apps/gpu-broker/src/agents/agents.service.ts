@@ -8,6 +8,8 @@ import type { LeaseEntity } from '../leases/lease.entity';
 import { LeaseService } from '../leases/lease.service';
 
 const UNCONFIRMED_LEASE_MS = 30_000;
+/** Longer than a publish may take (JetStream's 5 s timeout), so an announcement still under way is not duplicated. */
+const UNANNOUNCED_END_MS = 10_000;
 
 /** Knows which agents are alive from their heartbeats; the leases of one that falls silent are lost. */
 @Injectable()
@@ -77,6 +79,7 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
       }
       await this.capacity.refresh();
       for (const lease of await this.store.unconfirmedLeases(new Date(now.getTime() - UNCONFIRMED_LEASE_MS))) await this.leases.announce(lease);
+      await this.leases.republishOutcomes(new Date(now.getTime() - UNANNOUNCED_END_MS));
       await this.leases.dispatch();
     } catch (err) {
       this.log.warn(`agent check failed, will try again: ${(err as Error).message}`);

@@ -7,6 +7,7 @@ import { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
 
 export const ACTIVE_LEASES: LeaseStatus[] = ['assigned', 'running'];
+const ENDED_LEASES: LeaseStatus[] = ['released', 'lost'];
 
 /** The broker's tables: agents and their capacity, queued requests, leases. */
 @Injectable()
@@ -132,7 +133,7 @@ export class BrokerStore {
       const repo = em.getRepository(LeaseEntity);
       const lease = await repo.findOne({ where, lock: { mode: 'pessimistic_write' } });
       if (!lease || !canTransitionLease(lease.status, to)) return null;
-      Object.assign(lease, fields, { status: to });
+      Object.assign(lease, fields, { status: to }, ENDED_LEASES.includes(to) ? { outcomePublished: false } : {});
       await repo.save(lease);
       return lease;
     });
@@ -160,5 +161,13 @@ export class BrokerStore {
   /** Assigned leases whose agent never confirmed a start: their assign message may be lost. */
   unconfirmedLeases(createdBefore: Date): Promise<LeaseEntity[]> {
     return this.ds.getRepository(LeaseEntity).find({ where: { status: 'assigned', createdAt: LessThan(createdBefore) } });
+  }
+
+  async markOutcomePublished(id: string): Promise<void> {
+    await this.ds.getRepository(LeaseEntity).update({ id }, { outcomePublished: true });
+  }
+
+  unpublishedOutcomes(endedBefore: Date): Promise<LeaseEntity[]> {
+    return this.ds.getRepository(LeaseEntity).find({ where: { outcomePublished: false, endedAt: LessThan(endedBefore) }, order: { endedAt: 'ASC' }, take: 100 });
   }
 }

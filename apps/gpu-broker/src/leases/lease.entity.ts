@@ -21,4 +21,6 @@ export class LeaseEntity {
   @Column('timestamptz', { name: 'ended_at', nullable: true }) endedAt!: Date | null;
   @Column('text', { name: 'end_reason', nullable: true }) endReason!: string | null;
   @Column('jsonb', { name: 'trace_context', nullable: true }) traceContext!: Record<string, string> | null;
+  /** False from the lease's end until its lease.lost or lease.released is on the bus. */
+  @Column('boolean', { name: 'outcome_published', default: true }) outcomePublished!: boolean;
 }

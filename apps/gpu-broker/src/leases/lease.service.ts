@@ -124,18 +124,15 @@ export class LeaseService {
     await this.store.transitionLease({ jobId: m.jobId, attempt: m.attempt }, 'running', { startedAt: new Date(m.occurredAt) });
   }
 
-  /** The attempt ended on its agent (success, failure or cancel): the slot is free again. */
-  /** `ran`: the attempt's own start and finish when its agent reported them, so the lease costs what the run summary counts. */
+  /**
+   * The attempt ended on its agent (success, failure or cancel): the slot is free again. `ran`: the
+   * attempt's own start and finish when its agent reported them, so the lease costs what the run
+   * summary counts.
+   */
   async ended(jobId: string, attempt: number, reason: string, at: Date, ran?: { startedAt: Date; finishedAt: Date }): Promise<void> {
-    const lease = await this.store.transitionLease({ jobId, attempt }, 'released', { endedAt: at, endReason: reason });
+    const lease = await this.store.transitionLease({ jobId, attempt }, 'released', { endedAt: ran?.finishedAt ?? at, endReason: reason, ...(ran ? { startedAt: ran.startedAt } : {}) });
     if (!lease) return;
-    const from = ran?.startedAt ?? lease.startedAt ?? lease.createdAt;
-    const seconds = Math.max(0, ((ran?.finishedAt ?? at).getTime() - from.getTime()) / 1000);
-    await this.bus.publish(
-      'lease.released',
-      { leaseId: lease.id, jobId, attempt, agentId: lease.agentId, seconds, cost: (lease.pricePerHour * seconds) / 3600 },
-      { id: `${lease.id}-released` },
-    );
+    await this.publishOutcome(lease);
     await this.dispatch();
   }
 
@@ -143,22 +140,43 @@ export class LeaseService {
     const lost = await this.store.transitionLease({ id: lease.id }, 'lost', { endedAt: this.clock.now(), endReason: reason });
     if (!lost) return;
     this.log.warn({ event: 'lease_lost', runId: lost.spec.runId, jobId: lost.jobId, symbol: lost.spec.symbol, attempt: lost.attempt, leaseId: lost.id, agentId: lost.agentId, reason, msg: `lease ${lost.id} lost: ${reason}` });
-    await withTraceContext(lost.traceContext, () =>
-      this.bus.publish(
+    await this.publishOutcome(lost);
+  }
+
+  /**
+   * Announces how a lease ended, from its row alone, so a publish that failed (JetStream unavailable
+   * for a moment after the end was committed) is made again by `republishOutcomes` with the same ids.
+   */
+  private async publishOutcome(l: LeaseEntity): Promise<void> {
+    const reason = l.endReason ?? l.status;
+    await withTraceContext(l.traceContext, async () => {
+      if (l.status === 'released') {
+        const seconds = Math.max(0, (l.endedAt!.getTime() - (l.startedAt ?? l.createdAt).getTime()) / 1000);
+        await this.bus.publish('lease.released', { leaseId: l.id, jobId: l.jobId, attempt: l.attempt, agentId: l.agentId, seconds, cost: (l.pricePerHour * seconds) / 3600 }, { id: `${l.id}-released` });
+        return;
+      }
+      await this.bus.publish(
         'lease.lost',
-        { leaseId: lost.id, jobId: lost.jobId, runId: lost.spec.runId, symbol: lost.spec.symbol, attempt: lost.attempt, agentId: lost.agentId, reason },
-        { id: `${lost.id}-lost` },
-      ),
-    );
-    // Fencing: the agent may still be alive (a partition, a stalled heartbeat). Tell it to drop this
-    // lease, and to refuse its assignment should that arrive later; the job is retried elsewhere.
-    await withTraceContext(lost.traceContext, () =>
-      this.bus.publish(
+        { leaseId: l.id, jobId: l.jobId, runId: l.spec.runId, symbol: l.spec.symbol, attempt: l.attempt, agentId: l.agentId, reason },
+        { id: `${l.id}-lost` },
+      );
+      // Fencing: the agent may still be alive (a partition, a stalled heartbeat). Tell it to drop this
+      // lease, and to refuse its assignment should that arrive later; the job is retried elsewhere.
+      await this.bus.publish(
         'job.cancel',
-        { jobId: lost.jobId, reason: `lease ${lost.id} lost: ${reason}`.slice(0, 500), leaseId: lost.id, attempt: lost.attempt, agentId: lost.agentId },
-        { id: `${lost.id}-fence` },
-      ),
-    );
+        { jobId: l.jobId, reason: `lease ${l.id} lost: ${reason}`.slice(0, 500), leaseId: l.id, attempt: l.attempt, agentId: l.agentId },
+        { id: `${l.id}-fence` },
+      );
+    });
+    await this.store.markOutcomePublished(l.id);
+  }
+
+  /** Ends committed but not yet announced, older than `endedBefore` so a publish still in flight is left alone. */
+  async republishOutcomes(endedBefore: Date): Promise<void> {
+    for (const lease of await this.store.unpublishedOutcomes(endedBefore)) {
+      this.log.warn({ event: 'lease_outcome_republished', jobId: lease.jobId, attempt: lease.attempt, leaseId: lease.id, status: lease.status, msg: `announcing again that lease ${lease.id} is ${lease.status}` });
+      await this.publishOutcome(lease);
+    }
   }
 
   /** A job's cancel drops its requests still waiting here; the broker's own fence of one lease (leaseId set) does not. */
