@@ -11,6 +11,7 @@ import { PromoterInit1763900000004 } from './migrations/1763900000004-promoter-i
 import { PromoterManualDecisionsRetention1764000000004 } from './migrations/1764000000004-promoter-manual-decisions-retention';
 import { PromoterOneVersionPerJob1764500000004 } from './migrations/1764500000004-promoter-one-version-per-job';
 import { PromoterFencedSuccesses1764600000004 } from './migrations/1764600000004-promoter-fenced-successes';
+import { PromoterDecisionCommands1764700000004 } from './migrations/1764700000004-promoter-decision-commands';
 import { PromotionModule } from './promotion/promotion.module';
 import { RetentionModule } from './retention/retention.module';
 import { DecisionEntity } from './registry/decision.entity';
@@ -31,7 +32,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [ModelVersionEntity, DecisionEntity],
-          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004, PromoterOneVersionPerJob1764500000004, PromoterFencedSuccesses1764600000004],
+          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004, PromoterOneVersionPerJob1764500000004, PromoterFencedSuccesses1764600000004, PromoterDecisionCommands1764700000004],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

@@ -46,6 +46,7 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
         if (!running.has(lease.id) && lease.createdAt < after.startedAt) await this.leases.lose(lease, `agent ${after.id} restarted`);
       }
     }
+    await this.store.trackReported(after.id, hb.running.map((r) => r.leaseId), this.clock.now());
     await this.learnMemory(hb);
     await this.capacity.refresh();
     await this.leases.dispatch();
@@ -76,6 +77,10 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
         if (!(await this.store.markSilent(agent.id, cutoff))) continue;
         this.log.warn(`agent ${agent.id} silent since ${agent.lastSeenAt.toISOString()}`);
         for (const lease of await this.store.activeLeases(undefined, agent.id)) await this.leases.lose(lease, `agent ${agent.id} silent for over ${this.cfg.BROKER_AGENT_SILENCE_SECONDS} s`);
+      }
+      const unreported = new Date(now.getTime() - this.cfg.BROKER_UNREPORTED_LEASE_SECONDS * 1000);
+      for (const lease of await this.store.unreportedLeases(unreported)) {
+        await this.leases.lose(lease, `agent ${lease.agentId} has not listed it as running for over ${this.cfg.BROKER_UNREPORTED_LEASE_SECONDS} s`);
       }
       await this.capacity.refresh();
       for (const lease of await this.store.unconfirmedLeases(new Date(now.getTime() - UNCONFIRMED_LEASE_MS))) await this.leases.announce(lease);

@@ -53,6 +53,8 @@ export const brokerEnv = z.object({
   ...httpEnv(3002),
   /** An agent whose last heartbeat is older than this loses its leases. */
   BROKER_AGENT_SILENCE_SECONDS: envNumber(30, 1),
+  /** A lease its agent, heartbeating, has left out of its running list this long is lost (its outcome never reached the bus). */
+  BROKER_UNREPORTED_LEASE_SECONDS: envNumber(60, 1),
   /** Jobs sharing one GPU at most. */
   BROKER_MAX_JOBS_PER_GPU: envInt(12, 1, 1000),
   /** Fraction of each GPU's memory kept free when packing jobs by their declared memory. */

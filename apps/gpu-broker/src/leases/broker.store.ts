@@ -22,15 +22,18 @@ export class BrokerStore {
     await this.ds.query('SELECT 1');
   }
 
-  /** Queues a job attempt once, however often its request is delivered. */
-  async enqueue(spec: JobSpec, at: Date, traceContext: Record<string, string> | null = null): Promise<void> {
-    await this.ds
+  /** Queues a job attempt once, however often its request is delivered; a repeat returns the request as it stands. */
+  async enqueue(spec: JobSpec, at: Date, traceContext: Record<string, string> | null = null): Promise<LeaseRequestEntity | null> {
+    const inserted = await this.ds
       .createQueryBuilder()
       .insert()
       .into(LeaseRequestEntity)
       .values({ jobId: spec.jobId, attempt: spec.attempt, priorityRank: releaseRank(spec.priority, spec.purpose), spec, status: 'pending', requestedAt: at, traceContext })
       .orIgnore()
+      .returning(['job_id'])
       .execute();
+    if (inserted.raw.length > 0) return null;
+    return this.ds.getRepository(LeaseRequestEntity).findOne({ where: { jobId: spec.jobId, attempt: spec.attempt } });
   }
 
   /** Records a heartbeat unless a newer one is already recorded; returns the agent before and after. */
@@ -139,13 +142,20 @@ export class BrokerStore {
     });
   }
 
-  /** A request not yet leased can be cancelled here; a leased one is the agent's to stop. */
-  async cancelPending(jobId: string): Promise<LeaseRequestEntity[]> {
+  /**
+   * A request not yet leased can be cancelled here; a leased one is the agent's to stop. Returns the
+   * job's cancelled requests, including ones an earlier delivery of the cancel cancelled, so their
+   * job.cancelled is announced again should that first announcement have failed.
+   */
+  async cancelPending(jobId: string, reason: string): Promise<LeaseRequestEntity[]> {
     return this.ds.transaction(async (em) => {
       const repo = em.getRepository(LeaseRequestEntity);
-      const pending = await repo.find({ where: { jobId, status: 'pending' }, lock: { mode: 'pessimistic_write' } });
-      for (const r of pending) await repo.update({ jobId: r.jobId, attempt: r.attempt }, { status: 'cancelled' });
-      return pending;
+      const requests = await repo.find({ where: { jobId, status: In(['pending', 'cancelled']) }, lock: { mode: 'pessimistic_write' } });
+      for (const r of requests.filter((r) => r.status === 'pending')) {
+        await repo.update({ jobId: r.jobId, attempt: r.attempt }, { status: 'cancelled', cancelReason: reason });
+        Object.assign(r, { status: 'cancelled', cancelReason: reason });
+      }
+      return requests;
     });
   }
 
@@ -163,11 +173,29 @@ export class BrokerStore {
     return this.ds.getRepository(LeaseEntity).find({ where: { status: 'assigned', createdAt: LessThan(createdBefore) } });
   }
 
+  findLease(id: string): Promise<LeaseEntity | null> {
+    return this.ds.getRepository(LeaseEntity).findOne({ where: { id } });
+  }
+
   async markOutcomePublished(id: string): Promise<void> {
     await this.ds.getRepository(LeaseEntity).update({ id }, { outcomePublished: true });
   }
 
   unpublishedOutcomes(endedBefore: Date): Promise<LeaseEntity[]> {
     return this.ds.getRepository(LeaseEntity).find({ where: { outcomePublished: false, endedAt: LessThan(endedBefore) }, order: { endedAt: 'ASC' }, take: 100 });
+  }
+
+  /** Notes which of an agent's active leases its heartbeat lists and since when the others are missing from it. */
+  async trackReported(agentId: string, runningLeaseIds: string[], at: Date): Promise<void> {
+    await this.ds.query(
+      `UPDATE broker.leases SET missing_since = CASE WHEN id = ANY($2) THEN NULL ELSE COALESCE(missing_since, $3) END
+        WHERE agent_id = $1 AND status IN ('assigned', 'running') AND (missing_since IS NULL) = (id <> ALL($2))`,
+      [agentId, runningLeaseIds, at],
+    );
+  }
+
+  /** Active leases their (heartbeating) agent has not listed since before `missingBefore`. */
+  unreportedLeases(missingBefore: Date): Promise<LeaseEntity[]> {
+    return this.ds.getRepository(LeaseEntity).find({ where: { status: In(ACTIVE_LEASES), missingSince: LessThan(missingBefore) } });
   }
 }

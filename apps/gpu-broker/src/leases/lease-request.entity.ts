@@ -14,4 +14,5 @@ export class LeaseRequestEntity {
   @Column('timestamptz', { name: 'requested_at' }) requestedAt!: Date;
   /** The W3C context of the request's run, for whatever is published about it later. */
   @Column('jsonb', { name: 'trace_context', nullable: true }) traceContext!: Record<string, string> | null;
+  @Column('text', { name: 'cancel_reason', nullable: true }) cancelReason!: string | null;
 }

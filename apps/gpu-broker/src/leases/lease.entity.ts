@@ -23,4 +23,6 @@ export class LeaseEntity {
   @Column('jsonb', { name: 'trace_context', nullable: true }) traceContext!: Record<string, string> | null;
   /** False from the lease's end until its lease.lost or lease.released is on the bus. */
   @Column('boolean', { name: 'outcome_published', default: true }) outcomePublished!: boolean;
+  /** Since when the agent's heartbeats leave this active lease out; null while they list it. */
+  @Column('timestamptz', { name: 'missing_since', nullable: true }) missingSince!: Date | null;
 }

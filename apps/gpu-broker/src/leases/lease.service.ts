@@ -30,8 +30,19 @@ export class LeaseService {
     @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
   ) {}
 
+  /**
+   * A repeated request (the scheduler asks again about a job it still sees unleased) is answered with
+   * what became of the attempt here, in case the first answer never reached the bus; the answers keep
+   * their message ids, so one the stream already holds is not stored twice.
+   */
   async request(spec: JobSpec): Promise<void> {
-    await this.store.enqueue(spec, this.clock.now(), captureTraceContext());
+    const existing = await this.store.enqueue(spec, this.clock.now(), captureTraceContext());
+    if (existing?.status === 'cancelled') await this.announceCancelled(existing);
+    if (existing?.status === 'leased') {
+      const lease = await this.store.findLease(leaseIdFor(spec.jobId, spec.attempt));
+      if (lease && (lease.status === 'assigned' || lease.status === 'running')) await this.announceLeased(lease);
+      else if (lease) await this.publishOutcome(lease);
+    }
     await this.dispatch();
   }
 
@@ -111,13 +122,16 @@ export class LeaseService {
 
   /** The assign command and the leased event; their ids make a repeat after a crash harmless. */
   async announce(l: LeaseEntity): Promise<void> {
-    const lease = this.toLease(l);
     // Placed from a heartbeat or a timer as often as from the request: publish inside the run's trace.
-    await withTraceContext(l.traceContext, async () => {
-      await this.bus.publish('agent.assign', { spec: l.spec, lease }, { id: `${l.id}-assign` });
-      await this.bus.publish('job.leased', { jobId: l.jobId, runId: l.spec.runId, attempt: l.attempt, lease }, { id: `${l.id}-leased` });
-    });
+    await withTraceContext(l.traceContext, () => this.bus.publish('agent.assign', { spec: l.spec, lease: this.toLease(l) }, { id: `${l.id}-assign` }));
+    await this.announceLeased(l);
     this.log.log({ event: 'lease_granted', runId: l.spec.runId, jobId: l.jobId, symbol: l.spec.symbol, attempt: l.attempt, leaseId: l.id, agentId: l.agentId, provider: l.provider, device: l.device, pricePerHour: l.pricePerHour, msg: `leased ${l.spec.symbol}#${l.attempt} to ${l.agentId} ${l.device}` });
+  }
+
+  private announceLeased(l: LeaseEntity): Promise<unknown> {
+    return withTraceContext(l.traceContext, () =>
+      this.bus.publish('job.leased', { jobId: l.jobId, runId: l.spec.runId, attempt: l.attempt, lease: this.toLease(l) }, { id: `${l.id}-leased` }),
+    );
   }
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
@@ -182,12 +196,14 @@ export class LeaseService {
   /** A job's cancel drops its requests still waiting here; the broker's own fence of one lease (leaseId set) does not. */
   async cancel(m: EventMessage<'job.cancel'>): Promise<void> {
     if (m.leaseId) return;
-    for (const req of await this.store.cancelPending(m.jobId)) {
-      await this.bus.publish(
-        'job.cancelled',
-        { jobId: req.jobId, runId: req.spec.runId, symbol: req.spec.symbol, attempt: req.attempt, reason: m.reason },
-        { id: `${req.jobId}-a${req.attempt}-cancelled` },
-      );
-    }
+    for (const req of await this.store.cancelPending(m.jobId, m.reason)) await this.announceCancelled(req);
+  }
+
+  private announceCancelled(req: LeaseRequestEntity): Promise<unknown> {
+    return this.bus.publish(
+      'job.cancelled',
+      { jobId: req.jobId, runId: req.spec.runId, symbol: req.spec.symbol, attempt: req.attempt, reason: req.cancelReason ?? 'cancelled while waiting for a slot' },
+      { id: `${req.jobId}-a${req.attempt}-cancelled` },
+    );
   }
 }

@@ -44,4 +44,6 @@ export class InstanceEntity {
   @Column('timestamptz', { name: 'destroyed_at', nullable: true }) destroyedAt!: Date | null;
   @Column('text', { name: 'destroy_reason', nullable: true }) destroyReason!: string | null;
   @Column('text', { nullable: true }) detail!: string | null;
+  /** False from the destroy until instance.destroyed (what the run is billed) is on the bus. */
+  @Column('boolean', { name: 'destroyed_published', default: true }) destroyedPublished!: boolean;
 }

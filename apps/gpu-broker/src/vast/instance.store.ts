@@ -47,6 +47,15 @@ export class InstanceStore {
     return this.repo(em).find({ where: { status: In([...LIVE_INSTANCE_STATES]) }, order: { createdAt: 'ASC' } });
   }
 
+  /** Destroyed instances whose instance.destroyed has not reached the bus, destroyed before `before`. */
+  unannouncedDestroyed(before: Date): Promise<InstanceEntity[]> {
+    return this.repo()
+      .createQueryBuilder('i')
+      .where(`i.status = 'destroyed' AND NOT i.destroyed_published AND i.destroyed_at < :before`, { before })
+      .orderBy('i.destroyed_at', 'ASC')
+      .getMany();
+  }
+
   withStatus(statuses: InstanceStatus[]): Promise<InstanceEntity[]> {
     return this.repo().find({ where: { status: In(statuses) }, order: { createdAt: 'ASC' } });
   }

@@ -189,7 +189,8 @@ export class InstanceProvisioner {
       await this.api.destroyInstance(created.instanceId);
       throw new ProvisionFailure(`instance ${created.instanceId} was created after its record was torn down, and destroyed`);
     }
-    await this.bus.publish('instance.created', { ...instanceRef(row), offerId }, { id: `${row.id}-created` });
+    // Told for the record only: a bus blip must not cost an instance already rented and paid for.
+    await this.bus.publish('instance.created', { ...instanceRef(row), offerId }, { id: `${row.id}-created` }).catch((err) => this.log.warn(`instance.created not sent: ${(err as Error).message}`));
     this.log.log(`rented instance ${row.vastId} (${row.numGpus}× ${row.gpuName}, $${row.pricePerHour.toFixed(3)}/h) from offer ${offerId}`);
     await this.api.attachSshKey(row.vastId!, this.ctx.key!.publicKey);
     return { instanceApiKey: created.instanceApiKey };
@@ -287,7 +288,7 @@ export class InstanceProvisioner {
     const now = this.clock.now();
     if (!(await this.states.move(row, 'ready', `agent ${agentId} reported`, { readyAt: now, lastBusyAt: now }))) throw new ProvisionFailure('the instance was taken down while it bootstrapped');
     const provisionSeconds = (now.getTime() - row.createdAt.getTime()) / 1000;
-    await this.bus.publish('instance.ready', { ...instanceRef(row), agentId, provisionSeconds }, { id: `${row.id}-ready` });
+    await this.bus.publish('instance.ready', { ...instanceRef(row), agentId, provisionSeconds }, { id: `${row.id}-ready` }).catch((err) => this.log.warn(`instance.ready not sent: ${(err as Error).message}`));
     const stages = { connectSeconds: (connectedAt - startedAt.getTime()) / 1000, copySeconds: (copiedAt - connectedAt) / 1000, startSeconds: (launchedAt - copiedAt) / 1000, firstHeartbeatSeconds: (Date.now() - launchedAt) / 1000 };
     this.log.log({ event: 'instance_ready', instanceId: row.vastId, agentId, provisionSeconds, bootstrapSeconds: (now.getTime() - startedAt.getTime()) / 1000, ...stages, msg: `instance ${row.vastId} ready as agent ${agentId} after ${Math.round(provisionSeconds)} s` });
     await this.leases.dispatch();

@@ -136,18 +136,40 @@ export class InstanceTeardown {
   /** `billedUntil`: when the provider stopped billing, as the destroy call tells; the row's destroy time. */
   private async markDestroyed(row: InstanceEntity, reason: DestroyReason, detail: string, billedUntil: Date): Promise<void> {
     const end = new Date(Math.max(billedUntil.getTime(), row.createdAt.getTime()));
-    const moved = await this.states.move(row, 'destroyed', detail, { destroyedAt: end, destroyReason: reason, detail: detail.slice(0, 2000), ...settleCompute(row, end, false) });
+    const moved = await this.states.move(row, 'destroyed', detail, {
+      destroyedAt: end,
+      destroyReason: reason,
+      detail: detail.slice(0, 2000),
+      destroyedPublished: row.vastId === null,
+      ...settleCompute(row, end, false),
+    });
     if (!moved || row.vastId === null) return;
+    await this.announceDestroyed(row);
+  }
+
+  /**
+   * instance.destroyed, computed from the row alone (the bill and each run's share of it), so one
+   * whose publish failed is announced again, identically, by `announceUnannounced`.
+   */
+  private async announceDestroyed(row: InstanceEntity): Promise<void> {
+    const end = row.destroyedAt!;
     const spend = instanceSpend(row, end);
     const byRun = row.agentId ? await this.store.leaseSecondsByRun(row.agentId, end) : new Map<string, number>();
     const runs = attributeSpend(spend.total, byRun, row.runId);
     const seconds = (end.getTime() - row.createdAt.getTime()) / 1000;
     await this.bus.publish(
       'instance.destroyed',
-      { ...instanceRef(row), reason, detail: detail.slice(0, 2000), seconds, cost: spend.total, compute: spend.compute, storage: spend.storage, runs },
+      { ...instanceRef(row), reason: row.destroyReason as DestroyReason, detail: (row.detail ?? '').slice(0, 2000), seconds, cost: spend.total, compute: spend.compute, storage: spend.storage, runs },
       { id: `${row.id}-destroyed` },
     );
+    await this.store.update(row.id, { destroyedPublished: true });
   }
+
+  /** Destructions whose announcement has not reached the bus for 10 s (longer than a publish may take): JetStream was unavailable then. */
+  async announceUnannounced(): Promise<void> {
+    for (const row of await this.store.unannouncedDestroyed(new Date(this.clock.now().getTime() - 10_000))) await this.announceDestroyed(row);
+  }
+
 
   /** Each agent has durable consumers of its own (assignments, cancels); one set per rented machine would pile up day after day. */
   private async forgetAgentConsumers(agentId: string): Promise<void> {

@@ -84,6 +84,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
       await this.step('beat', () => this.instances.beat(this.ctx.bootId, this.clock.now()));
       await this.step('orphans', async () => this.teardown.destroyOrphans(await this.aliveProcesses()));
       await this.step('destroy retries', () => this.teardown.retryDestroys());
+      await this.step('destroy announcements', () => this.teardown.announceUnannounced());
       await this.step('scale-up', () => this.scale.scaleUp());
       await this.step('watch', () => this.watcher.watch());
       await this.step('price increases', () => this.watcher.reviewPriceIncreases());

@@ -144,6 +144,42 @@ describe('gpu-broker on Vast.ai', () => {
     }
   });
 
+  it('keeps an instance whose instance.created could not be published, and announces its destruction again when that publish failed', async () => {
+    const prefix = testPrefix('vastp');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.cheap]);
+    const rentedBefore = vast.instances().length;
+    const app = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '1', VAST_IDLE_SECONDS: '1' });
+    const bus = app.get(NatsBus);
+    const publish = bus.publish.bind(bus);
+    const refused = new Set<string>();
+    // JetStream unavailable for one publish of each: the create's record, then the destroy's bill.
+    const spy = jest.spyOn(bus, 'publish').mockImplementation(((name: string, input: unknown, opts?: { id?: string }) => {
+      if ((name === 'instance.created' || name === 'instance.destroyed') && !refused.has(name)) {
+        refused.add(name);
+        return Promise.reject(new Error('503 no responders: JetStream not available'));
+      }
+      return publish(name as never, input as never, opts);
+    }) as typeof bus.publish);
+    try {
+      await bus.publish('job.requested', { spec: cpuJob('PPPUSDT', 'r-blip') });
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained', 240_000);
+      await waitFor(async () => vast.alive().length === 0, 'the idle instance destroyed', 90_000);
+      const destroyed = await waitFor(async () => {
+        const d = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
+        return d.length ? d : null;
+      }, 'instance.destroyed announced again', 60_000);
+      expect(refused).toEqual(new Set(['instance.created', 'instance.destroyed']));
+      expect(destroyed).toEqual([expect.objectContaining({ reason: 'idle', runs: [expect.objectContaining({ runId: 'r-blip' })] })]);
+      expect(vast.instances()).toHaveLength(rentedBefore + 1);
+    } finally {
+      spy.mockRestore();
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
   it('moves on to the next offer when one vanished, failed its container or exited, destroying what was created', async () => {
     const prefix = testPrefix('vastf');
     const db = await createTestDatabase();

@@ -63,8 +63,8 @@ describe('promoter REST API', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const headers = { 'content-type': 'application/json', authorization: 'Bearer operator-token-for-the-specs-0001' };
+  const call = async (method: string, path: string, body?: unknown, extra: Record<string, string> = {}) => {
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer operator-token-for-the-specs-0001', ...extra };
     const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as any };
   };
@@ -232,5 +232,21 @@ describe('promoter REST API', () => {
       expect.arrayContaining(['/models', '/models/{symbol}/{version}', '/models/{symbol}/compare', '/models/{symbol}/rollback', '/models/{symbol}/promote', '/retention/run']),
     );
     expect(doc.body.paths['/models/{symbol}/promote'].post.requestBody.content['application/json'].schema.required).toEqual(['version']);
+  });
+
+  it('answers a rollback retried with the same Idempotency-Key with what the first did, without going back further', async () => {
+    await train('ADAUSDT', 0.5);
+    await train('ADAUSDT', 0.55);
+    await train('ADAUSDT', 0.6);
+    const key = { 'idempotency-key': 'rollback-ada-2026-11-30' };
+    const first = await call('POST', '/models/ADAUSDT/rollback', undefined, key);
+    expect(first.body).toMatchObject({ version: 2, fromVersion: 3 });
+    const retried = await call('POST', '/models/ADAUSDT/rollback', undefined, key);
+    expect(retried).toMatchObject({ status: 200, body: { version: 2, fromVersion: 3, decision: { id: first.body.decision.id } } });
+    expect(await stages('ADAUSDT')).toEqual(['v1:archived', 'v2:production', 'v3:archived']);
+    expect(await published('model.rolled_back', 'ADAUSDT')).toHaveLength(1);
+    const bad = await call('POST', '/models/ADAUSDT/rollback', undefined, { 'idempotency-key': 'no spaces allowed' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/Idempotency-Key/);
   });
 });

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, Headers, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import type { Metrics } from '@trainyard/contracts';
 import { ManualPromotionService } from '../promotion/manual-promotion.service';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
@@ -48,14 +48,14 @@ export class ModelsApiController {
 
   @Post(':symbol/rollback')
   @HttpCode(200)
-  rollback(@Param('symbol', SymbolPipe) symbol: string, @Body(new ZodValidationPipe(RollbackBody, 'body')) body: RollbackBody) {
-    return this.manual.rollback(symbol, body.version, body.reason);
+  rollback(@Param('symbol', SymbolPipe) symbol: string, @Body(new ZodValidationPipe(RollbackBody, 'body')) body: RollbackBody, @Headers('idempotency-key') key?: string) {
+    return this.manual.rollback(symbol, body.version, body.reason, idempotencyKey(key));
   }
 
   @Post(':symbol/promote')
   @HttpCode(200)
-  promote(@Param('symbol', SymbolPipe) symbol: string, @Body(new ZodValidationPipe(PromoteBody, 'body')) body: PromoteBody) {
-    return this.manual.promote(symbol, body.version, body.reason);
+  promote(@Param('symbol', SymbolPipe) symbol: string, @Body(new ZodValidationPipe(PromoteBody, 'body')) body: PromoteBody, @Headers('idempotency-key') key?: string) {
+    return this.manual.promote(symbol, body.version, body.reason, idempotencyKey(key));
   }
 
   private async version(symbol: string, version: number): Promise<ModelVersionEntity> {
@@ -66,3 +66,11 @@ export class ModelsApiController {
 }
 
 const summary = (v: ModelVersionEntity) => ({ version: v.version, stage: v.stage, runId: v.runId, createdAt: v.createdAt, evaluationWindow: v.evaluationWindow, costs: v.costs });
+
+/** An Idempotency-Key makes a retried promote or rollback answer with what the first call did. */
+function idempotencyKey(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (!/^[A-Za-z0-9._:-]{1,200}$/.test(key)) throw new BadRequestException('Idempotency-Key: 1 to 200 characters of letters, digits and . _ : -');
+  return `api:${key}`;
+}
+

@@ -11,6 +11,13 @@ function queryParameters(s: z.ZodType, required: string[] = []) {
 
 const symbolParameter = { name: 'symbol', in: 'path', required: true, description: 'the market symbol', schema: { type: 'string', pattern: '^[A-Z0-9]{2,30}$' } };
 const versionParameter = { name: 'version', in: 'path', required: true, description: "the version number, per symbol", schema: { type: 'integer', minimum: 1 } };
+const idempotencyKeyParameter = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'a key of your own for this change: a call retried with it (after a timeout or a 5xx) answers with what the first did instead of changing production again',
+  schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,200}$' },
+};
 const problem = { description: 'refused: the message says why; for a bad body or query `issues` lists each field and reason' };
 const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
 const body = (s: z.ZodType, required: boolean) => ({ required, content: { 'application/json': { schema: schema(s) } } });
@@ -41,7 +48,7 @@ export function openApiDocument() {
       '/models/{symbol}/rollback': {
         post: {
           summary: 'Put an earlier version back into production (without a version: the previous production one); publishes model.rolled_back',
-          parameters: [symbolParameter],
+          parameters: [symbolParameter, idempotencyKeyParameter],
           requestBody: body(RollbackBody, false),
           responses: { '200': json('the version now in production'), '400': problem, '404': problem, '409': problem },
         },
@@ -49,7 +56,7 @@ export function openApiDocument() {
       '/models/{symbol}/promote': {
         post: {
           summary: 'Put a chosen version into production by hand; publishes model.promoted',
-          parameters: [symbolParameter],
+          parameters: [symbolParameter, idempotencyKeyParameter],
           requestBody: body(PromoteBody, true),
           responses: { '200': json('the version now in production'), '400': problem, '404': problem, '409': problem },
         },

@@ -17,7 +17,7 @@ export class PromoterCommandsController {
   @Consume('model.promote')
   onPromote(@Payload() m: EventMessage<'model.promote'>) {
     return runCommand(this.bus, 'model.promote', m, async () => {
-      const done = await this.manual.promote(m.symbol, m.version, m.reason ?? `promoted by ${m.requestedBy}`);
+      const done = await this.manual.promote(m.symbol, m.version, m.reason ?? `promoted by ${m.requestedBy}`, m.id);
       return `${done.symbol} v${done.version} is in production (${was(done.fromVersion)})`;
     });
   }
@@ -25,7 +25,7 @@ export class PromoterCommandsController {
   @Consume('model.rollback')
   onRollback(@Payload() m: EventMessage<'model.rollback'>) {
     return runCommand(this.bus, 'model.rollback', m, async () => {
-      const done = await this.manual.rollback(m.symbol, m.version, m.reason ?? `rolled back by ${m.requestedBy}`);
+      const done = await this.manual.rollback(m.symbol, m.version, m.reason ?? `rolled back by ${m.requestedBy}`, m.id);
       return `${done.symbol} rolled back to v${done.version} (${was(done.fromVersion)})`;
     });
   }

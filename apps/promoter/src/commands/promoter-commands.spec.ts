@@ -10,6 +10,7 @@ import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, tra
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { PromotionController } from '../promotion/promotion.controller';
+import { PromoterCommandsController } from './promoter-commands.controller';
 import { answerAsScheduler } from '../registry/scheduler-record.fixture';
 
 jest.setTimeout(60_000);
@@ -95,5 +96,22 @@ describe('promoter commands and queries over the bus', () => {
     await store.put('models/BTCUSDT/attempt-4/model.bin', 'swapped after training');
     const tampered = await bus.publish('model.promote', { symbol: 'BTCUSDT', version: 4, requestedBy: 'telegram:42' });
     expect(await result(tampered.id)).toMatchObject({ ok: false, message: expect.stringMatching(/^BTCUSDT v4 refused \(checksum_mismatch\)/) });
+  });
+
+  it('applies a rollback command once however often it is delivered (a redelivery after its event could not be published)', async () => {
+    for (const [i, hitRate] of [0.5, 0.6].entries()) {
+      const jobId = `daily-20261122-SOLUSDT-${i + 1}`;
+      await app.get(PromotionController).onJobSucceeded(await trainedJob({ store, symbol: 'SOLUSDT', jobId, metrics: metrics(hitRate, 1), artifactsPrefix: `models/SOLUSDT/attempt-${i + 1}` }));
+    }
+    const stages = async () => (await bus.query('models.versions', { symbol: 'SOLUSDT' })).versions.map((v) => [v.version, v.stage]);
+    expect(await stages()).toEqual([[2, 'production'], [1, 'archived']]);
+    const command = { id: 'cmd-sol-rollback-1', schemaVersion: 1 as const, occurredAt: new Date().toISOString(), symbol: 'SOLUSDT', requestedBy: 'telegram:42' };
+    const commands = app.get(PromoterCommandsController);
+    await commands.onRollback(command);
+    expect(await stages()).toEqual([[2, 'archived'], [1, 'production']]);
+    await commands.onRollback(command);
+    expect(await stages()).toEqual([[2, 'archived'], [1, 'production']]);
+    const results = (await readStored(prefix, 'command.result')).map((e) => e.data).filter((d) => d.commandId === command.id);
+    expect(results).toEqual([expect.objectContaining({ ok: true, message: 'SOLUSDT rolled back to v1 (was v2)' })]);
   });
 });

@@ -17,6 +17,8 @@ export interface ManualPromotion {
 
 interface Switched extends ManualPromotion {
   target: ModelVersionEntity;
+  /** The command had switched production already: nothing changed this time. */
+  repeated: boolean;
 }
 
 /**
@@ -36,10 +38,13 @@ export class ManualPromotionService {
     @Optional() private readonly metrics?: PromoterMetrics,
   ) {}
 
-  /** Back to `version`, or without one to the version that was in production before the current one. */
-  async rollback(symbol: string, version?: number, reason?: string): Promise<ManualPromotion> {
-    const done = await this.switchTo(symbol, version, 'manual_rollback', reason ?? 'rolled back by an operator');
-    this.metrics?.decided(done.decision);
+  /**
+   * Back to `version`, or without one to the version that was in production before the current one.
+   * `commandId`: the operator's command (or API Idempotency-Key); a repeat answers with what it did.
+   */
+  async rollback(symbol: string, version?: number, reason?: string, commandId?: string): Promise<ManualPromotion> {
+    const done = await this.switchTo(symbol, version, 'manual_rollback', reason ?? 'rolled back by an operator', commandId);
+    if (!done.repeated) this.metrics?.decided(done.decision);
     await this.bus.publish(
       'model.rolled_back',
       { symbol, version: done.version, runId: done.target.runId, jobId: done.target.jobId, fromVersion: done.fromVersion, reason: done.decision.reason },
@@ -48,9 +53,9 @@ export class ManualPromotionService {
     return withoutTarget(done);
   }
 
-  async promote(symbol: string, version: number, reason?: string): Promise<ManualPromotion> {
-    const done = await this.switchTo(symbol, version, 'manual_promote', reason ?? 'promoted by an operator');
-    this.metrics?.decided(done.decision);
+  async promote(symbol: string, version: number, reason?: string, commandId?: string): Promise<ManualPromotion> {
+    const done = await this.switchTo(symbol, version, 'manual_promote', reason ?? 'promoted by an operator', commandId);
+    if (!done.repeated) this.metrics?.decided(done.decision);
     const d = done.decision;
     await this.bus.publish(
       'model.promoted',
@@ -70,8 +75,17 @@ export class ManualPromotionService {
     return withoutTarget(done);
   }
 
-  private switchTo(symbol: string, requested: number | undefined, rule: ManualRule, reason: string): Promise<Switched> {
+  /**
+   * A command seen before (redelivered after its event failed to publish, or an API call retried after
+   * a 5xx) finds its decision and is not applied again: a second rollback would go back one further.
+   */
+  private switchTo(symbol: string, requested: number | undefined, rule: ManualRule, reason: string, commandId?: string): Promise<Switched> {
     return this.store.underProductionLock(symbol, async (tx) => {
+      const earlier = commandId ? await tx.commandDecision(commandId) : null;
+      if (earlier) {
+        const { decision, version } = earlier;
+        return { symbol, version: version.version, fromVersion: decision.productionVersion, productionUri: decision.productionUri ?? '', decision, target: version, repeated: true };
+      }
       const target = requested === undefined ? await tx.previousProduction() : await tx.version(requested);
       if (!target) {
         if (requested !== undefined) {
@@ -100,6 +114,7 @@ export class ManualPromotionService {
         productionVersion: current?.version ?? null,
         productionMetrics: current?.metrics ?? null,
         productionUri,
+        commandId: commandId ?? null,
       });
       this.log.log({
         event: rule === 'manual_rollback' ? 'model_rolled_back' : 'model_promoted',
@@ -111,9 +126,9 @@ export class ManualPromotionService {
         rule,
         msg: `${symbol} v${target.version} put into production by ${rule} (was ${current ? `v${current.version}` : 'none'}): ${reason}`,
       });
-      return { symbol, version: target.version, fromVersion: current?.version ?? null, productionUri, decision, target };
+      return { symbol, version: target.version, fromVersion: current?.version ?? null, productionUri, decision, target, repeated: false };
     });
   }
 }
 
-const withoutTarget = ({ target: _target, ...rest }: Switched): ManualPromotion => rest;
+const withoutTarget = ({ target: _target, repeated: _repeated, ...rest }: Switched): ManualPromotion => rest;

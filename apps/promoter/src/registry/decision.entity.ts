@@ -18,5 +18,7 @@ export class DecisionEntity {
   @Column('jsonb', { name: 'production_metrics', nullable: true }) productionMetrics!: Metrics | null;
   /** The production pointer once this version is in it. */
   @Column('text', { name: 'production_uri', nullable: true }) productionUri!: string | null;
+  /** The operator's command (or API Idempotency-Key) that made a manual decision; a repeat finds it. */
+  @Column('text', { name: 'command_id', nullable: true }) commandId!: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }

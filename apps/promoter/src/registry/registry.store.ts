@@ -4,7 +4,7 @@ import { DecisionEntity } from './decision.entity';
 import { ModelVersionEntity, type ModelStage } from './model-version.entity';
 
 export type NewVersion = Omit<ModelVersionEntity, 'id' | 'version' | 'stage' | 'createdAt' | 'promotedAt' | 'prunedAt'>;
-export type NewDecision = Omit<DecisionEntity, 'id' | 'createdAt'>;
+export type NewDecision = Omit<DecisionEntity, 'id' | 'createdAt' | 'commandId'> & { commandId?: string | null };
 
 /** What registering a success came to: its own version, or (registered false) the version its job already has. */
 export interface Registration {
@@ -54,6 +54,8 @@ export interface ProductionTransaction {
   /** Archives a version whose trainer artifacts were deleted. */
   markPruned(versionId: number, at: Date): Promise<void>;
   recordDecision(decision: NewDecision): Promise<DecisionEntity>;
+  /** The manual decision a command made, with the version it put into production. */
+  commandDecision(commandId: string): Promise<{ decision: DecisionEntity; version: ModelVersionEntity } | null>;
   /** Archives the current production version and puts this one in its place. */
   makeProduction(version: ModelVersionEntity, at: Date): Promise<void>;
 }
@@ -178,6 +180,11 @@ export class RegistryStore {
           await versions.update({ id: versionId, stage: Not('production') }, { stage: 'archived', prunedAt: at });
         },
         recordDecision: (decision) => decisions.save(decisions.create(decision)),
+        async commandDecision(commandId) {
+          const decision = await decisions.findOneBy({ commandId, symbol });
+          const version = decision && (await versions.findOneBy({ id: decision.versionId }));
+          return decision && version ? { decision, version } : null;
+        },
         async makeProduction(version, at) {
           // Archive first: the partial unique index allows one production row per symbol at every step.
           await versions

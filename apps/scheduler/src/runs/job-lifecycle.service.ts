@@ -160,6 +160,9 @@ export class JobLifecycleService {
       return true;
     });
     if (!job) return;
+    // Before the notifications: a failed publish of either leaves the reconciler to send it again, and
+    // the cancel is the one that must precede the next attempt's release.
+    await beforeRelease?.();
     this.metrics?.finished('failed', job.startedAt, now);
     const fields = { runId: job.runId, jobId: job.id, symbol: job.symbol, attempt: f.attempt, errorType: f.errorType };
     if (retryIn !== null) {
@@ -178,7 +181,6 @@ export class JobLifecycleService {
         { id: `${job.id}-a${f.attempt}-gave-up` },
       );
     }
-    await beforeRelease?.();
     await this.afterChange(job.runId);
   }
 

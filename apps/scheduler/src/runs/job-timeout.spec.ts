@@ -167,7 +167,7 @@ describe('scheduler job timeouts', () => {
     expect(await requests(jobId)).toHaveLength(1);
   });
 
-  it('republishes a release the broker has not leased after 30 s with the same message id: no second request, no second attempt', async () => {
+  it('asks the broker again about a release it has not leased after 30 s, under an id of its own so the stream keeps it: no second attempt', async () => {
     const runId = 'to-stale';
     const jobId = `${runId}-BTCUSDT`;
     await bus.publish('run.requested', { runId, trigger: 'api', symbols: ['BTCUSDT'], timeoutMinutes: 0.01 });
@@ -182,13 +182,45 @@ describe('scheduler job timeouts', () => {
         'the republish',
       );
       expect(republished[1]).toMatchObject({ spec: { jobId, attempt: 1 } });
-      expect(republished[2]).toMatchObject({ id: jobRequestId(jobId, 1) });
+      expect(republished[2]!.id).toMatch(new RegExp(`^${jobRequestId(jobId, 1)}-r\\d+$`));
     } finally {
       publish.mockRestore();
     }
-    await sleep(300);
-    expect(await requests(jobId)).toHaveLength(1);
+    await waitFor(async () => (await requests(jobId)).length === 2, 'the repeated request stored');
     expect(await store.findJob(jobId)).toMatchObject({ status: 'released', attempt: 1 });
     expect(await attemptRows(jobId)).toEqual([[1, 'requested', null]]);
   });
+
+  it("sends a timed-out attempt's job.cancel again when its first publish failed, ahead of the next attempt's request", async () => {
+    const runId = 'to-cancel-lost';
+    const jobId = `${runId}-BTCUSDT`;
+    await bus.publish('run.requested', { runId, trigger: 'api', symbols: ['BTCUSDT'], timeoutMinutes: 0.01 });
+    await waitFor(async () => (await requests(jobId)).length === 1, 'attempt 1 requested');
+    // JetStream refuses the timeout's cancel once, after the attempt was fenced off.
+    const publish = bus.publish.bind(bus);
+    let refused = 0;
+    const spy = jest.spyOn(bus, 'publish').mockImplementation(((name: string, input: unknown, opts?: { id?: string }) => {
+      if (name === 'job.cancel' && (input as { jobId: string }).jobId === jobId && refused === 0) {
+        refused++;
+        return Promise.reject(new Error('503 no responders: JetStream not available'));
+      }
+      return publish(name as never, input as never, opts);
+    }) as typeof bus.publish);
+    try {
+      await started(runId, 1);
+      await waitFor(() => refused === 1, 'the first cancel refused');
+      const stored = await waitFor(async () => {
+        const all = await readStored(prefix, '>');
+        return all.some((e) => e.data.spec?.jobId === jobId && e.data.spec.attempt === 2) ? all : null;
+      }, 'attempt 2 requested', 30_000);
+      const cancelAt = stored.findIndex((e) => e.subject.endsWith('.cancel') && e.data.jobId === jobId);
+      const secondAt = stored.findIndex((e) => e.data.spec?.jobId === jobId && e.data.spec.attempt === 2);
+      expect(cancelAt).toBeGreaterThanOrEqual(0);
+      expect(cancelAt).toBeLessThan(secondAt);
+      expect(await cancels(jobId)).toEqual([expect.objectContaining({ reason: 'timeout after 0.01 min' })]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
+

@@ -45,15 +45,16 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
       const now = this.clock.now();
       for (const run of await this.store.unpublishedCompletions()) await this.completion.publish(run);
       for (const job of await this.store.overdueJobs(now)) await this.timeOut(job.id, job.attempt, job.definition.timeoutMinutes);
-      if (this.lastRepublish === null) {
-        // A crash between fencing a timed-out attempt off and its job.cancel leaves the agent running it.
-        for (const job of await this.store.timedOutAwaitingRetry()) await this.lifecycle.publishTimeoutCancel(job.id, job.attempt, job.definition.timeoutMinutes);
-      }
+      // A crash or a failed publish between fencing a timed-out attempt off and its job.cancel leaves the
+      // agent running it. Sent again each tick until the job's next attempt is released (same id, so the
+      // stream keeps one); a failure here stops this tick before any release.
+      for (const job of await this.store.timedOutAwaitingRetry()) await this.lifecycle.publishTimeoutCancel(job.id, job.attempt, job.definition.timeoutMinutes);
       if (this.lastRepublish === null || now.getTime() - this.lastRepublish >= STALE_RELEASE_MS) {
-        // Unleased requests may simply be queued at the broker; republishing is harmless but not free: the
-        // same (jobId, attempt) has the same message id, and the broker keeps one request per (jobId, attempt).
+        // Unleased requests may simply be queued at the broker, which keeps one request per (jobId, attempt)
+        // and answers a repeat with what became of it (a lost lease's lease.lost, a cancel's job.cancelled).
         const cutoff = this.lastRepublish === null ? now : new Date(now.getTime() - STALE_RELEASE_MS);
-        for (const job of await this.store.staleReleases(cutoff)) await this.dispatcher.publishRequest(job, (await this.store.findRun(job.runId))?.traceContext);
+        const repeat = Math.floor(now.getTime() / STALE_RELEASE_MS);
+        for (const job of await this.store.staleReleases(cutoff)) await this.dispatcher.publishRequest(job, (await this.store.findRun(job.runId))?.traceContext, repeat);
         this.lastRepublish = now.getTime();
       }
       for (const runId of await this.store.runningRunIds()) {

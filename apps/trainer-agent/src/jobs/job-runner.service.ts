@@ -121,7 +121,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     if (why.silent) return;
     await this.bus
       .publish('job.failed', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, errorType: why.errorType, retryable: true, message: why.message }, { id: `${lease.leaseId}-failed` })
-      .catch((err) => this.log.error(`could not report the refusal of ${spec.jobId}#${spec.attempt}: ${(err as Error).message}`));
+      .catch((err) => this.log.error(`could not report the refusal of ${spec.jobId}#${spec.attempt} (the broker takes its lease back once no heartbeat lists it): ${(err as Error).message}`));
   }
 
   /**
@@ -362,18 +362,21 @@ export class JobRunner implements BeforeApplicationShutdown {
     const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
     try {
       if (err.errorType === 'cancelled') {
-        await this.bus.publish('job.cancelled', { ...ref, reason: err.message }, { id: `${lease.leaseId}-cancelled` });
+        await this.retrying('publishing job.cancelled', () => this.bus.publish('job.cancelled', { ...ref, reason: err.message }, { id: `${lease.leaseId}-cancelled` }));
         this.log.warn({ event: 'coin_cancelled', ...ref, reason: err.message, msg: `job ${spec.jobId}#${spec.attempt} cancelled: ${err.message}` });
         return;
       }
-      await this.bus.publish(
-        'job.failed',
-        { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, errorType: err.errorType, retryable: err.retryable, message: err.message.slice(0, 4000), stackSummary: err.stackSummary },
-        { id: `${lease.leaseId}-failed` },
+      await this.retrying('publishing job.failed', () =>
+        this.bus.publish(
+          'job.failed',
+          { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, errorType: err.errorType, retryable: err.retryable, message: err.message.slice(0, 4000), stackSummary: err.stackSummary },
+          { id: `${lease.leaseId}-failed` },
+        ),
       );
       this.log.error({ event: 'coin_failed', ...ref, errorType: err.errorType, retryable: err.retryable, msg: `${spec.symbol}#${spec.attempt} (${err.errorType}): ${err.message}` });
     } catch (publishErr) {
-      // The broker will see this agent's heartbeat without the lease and the scheduler will retry.
+      // Once this attempt leaves the heartbeat's running list, the broker takes its lease back after
+      // BROKER_UNREPORTED_LEASE_SECONDS and the scheduler retries the job.
       this.log.error(`could not report the outcome of ${spec.jobId}#${spec.attempt}: ${(publishErr as Error).message}`);
     }
   }
