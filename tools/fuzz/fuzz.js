@@ -104,6 +104,46 @@ function hostileGen(rand) {
   };
 }
 
+const TG_CHAT = 424242;
+const TG_OPERATOR = 777001;
+
+/**
+ * A hostile post to the Telegram webhook: without the secret Telegram sends, with a wrong one, or
+ * with it and an update that is malformed, huge, of another kind, or a command from a stranger (an
+ * unknown chat, or a member of the allowed chat who is not an operator). Never from the operator.
+ */
+function hostileUpdate(rand, i) {
+  const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+  const commands = ['/run BTCUSDT', '/run ../../etc/passwd', '/cancel daily-20261130', '/retry x-BTCUSDT', '/promote BTCUSDT 1', '/rollback BTCUSDT', '/status', '/help', `/run ${'A'.repeat(5000)}`, '/run@trainyard_test_bot BTCUSDT', '/rollback __proto__', '/run $(id)'];
+  const stranger = pick([{ chat: 666, from: 666 }, { chat: TG_CHAT, from: 555 }, { chat: -100123, from: 555 }, { chat: TG_CHAT, from: null }]);
+  const message = (text) => ({
+    message_id: i + 1,
+    date: Math.floor(Date.now() / 1000),
+    chat: stranger.chat < 0 ? { id: stranger.chat, type: 'supergroup', title: 'x' } : { id: stranger.chat, type: 'private' },
+    ...(stranger.from === null ? {} : { from: { id: stranger.from, is_bot: false, first_name: 'm' } }),
+    text,
+    entities: text.startsWith('/') ? [{ type: 'bot_command', offset: 0, length: text.split(' ')[0].length }] : [],
+  });
+  switch (Math.floor(rand() * 9)) {
+    case 0:
+      return { what: 'no secret', secret: 'none', update: { update_id: i, message: message('/run BTCUSDT') } };
+    case 1:
+      return { what: 'wrong secret', secret: 'wrong', update: { update_id: i, message: message('/rollback BTCUSDT') } };
+    case 2:
+      return { what: 'invalid JSON', secret: 'right', raw: pick(['{', 'null', '[]', '"x"', '{"update_id":', '\u0000']) };
+    case 3:
+      return { what: 'huge', secret: 'right', update: { update_id: i, message: message(`/run ${'B'.repeat(1_000_000)}`) } };
+    case 4:
+      return { what: 'wrong types', secret: 'right', update: pick([{ update_id: 'x', message: 5 }, { update_id: i, message: { ...message('/status'), chat: { id: { $gt: 0 } } } }, { update_id: i, message: { ...message('/status'), text: 42 } }, { update_id: -1 }, { update_id: i, message: { ...message('/run BTCUSDT'), entities: [{ type: 'bot_command', offset: 900, length: 9 }] } }]) };
+    case 5:
+      return { what: 'prototype keys', secret: 'right', raw: `{"update_id":${i},"__proto__":{"polluted":true},"message":${JSON.stringify(message('/status'))}}` };
+    case 6:
+      return { what: 'another kind', secret: 'right', update: pick([{ update_id: i, edited_message: message('/run BTCUSDT') }, { update_id: i, callback_query: { id: '1', data: '/run BTCUSDT', from: { id: TG_OPERATOR } } }, { update_id: i, channel_post: message('/run BTCUSDT') }]) };
+    default:
+      return { what: 'a stranger\'s command', secret: 'right', update: { update_id: i, message: message(pick(commands)) } };
+  }
+}
+
 /** Hostile invocations of the CLI; each must exit 2 (a usage error) with a line that shows nothing it read. */
 const CLI_FLAG_SETS = [['run'], ['run', '--symbols', '../../etc/passwd'], ['run', '--symbols', 'BTCUSDT', '--date', '2024-13-45'], ['run', '--symbols', 'BTCUSDT', '--trainer', 'sh -c id'], ['run', '--symbols', 'BTCUSDT', '--trainer-arg=--x=/etc/passwd', '--trainer', 'pytorch'], ['run', '--symbols', 'BTCUSDT', '--max-concurrent', '-3'], ['run', '--symbols', 'x'.repeat(100000)], ['run', '--symbols', 'BTCUSDT', '--featureset', '../../x'], ['run', '--colour', 'red'], ['models', 'show', '../etc', 'x'], ['nats-config'], ['nats-config', '--out', '{dir}', '--port', '99999'], ['\u0001'], ['run', '--symbols', 'BTCUSDT', '--mode', '$(id)']];
 
@@ -126,6 +166,10 @@ async function main() {
   const nats = spawn(require('@trainyard/testing').natsServerBinary(), ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: ['ignore', natsLog, natsLog] });
   const prefix = `fuzz${seed.toString(36)}`.toLowerCase();
   const db = await createTestDatabase();
+  // The notifier takes Telegram updates by webhook, from the Bot API stand-in, so the webhook is fuzzed too.
+  const telegram = await require('@trainyard/testing').startTelegramTestServer();
+  const [webhookPort] = await freePorts(1);
+  const webhookUrl = `http://127.0.0.1:${webhookPort}/telegram/updates`;
   const problems = [];
   const stack = new LocalStack({
     root: ROOT,
@@ -145,7 +189,13 @@ async function main() {
       BUS_RETRY_BASE_MS: '200',
       BUS_MAX_DELIVER: '3',
       OTEL_SDK_DISABLED: 'true',
-      TELEGRAM_BOT_TOKEN: '',
+      TELEGRAM_BOT_TOKEN: telegram.token,
+      TELEGRAM_API_URL: telegram.url,
+      TELEGRAM_CHAT_IDS: String(TG_CHAT),
+      TELEGRAM_OPERATOR_IDS: String(TG_OPERATOR),
+      TELEGRAM_WEBHOOK_URL: webhookUrl,
+      TELEGRAM_WEBHOOK_HOST: '127.0.0.1',
+      TELEGRAM_WEBHOOK_PORT: String(webhookPort),
       VAST_API_KEY: '',
       S3_BUCKET: '',
     },
@@ -155,6 +205,7 @@ async function main() {
     await bus?.onApplicationShutdown().catch(() => undefined);
     await stack.stop().catch(() => undefined);
     nats.kill('SIGKILL');
+    await telegram.close().catch(() => undefined);
     await db.drop().catch(() => undefined);
   };
   try {
@@ -184,7 +235,8 @@ async function main() {
     // The inputs: each hostile CLI invocation once, then 70% bus messages and the rest HTTP requests.
     const busInputs = Math.round((opts.count - CLI_FLAG_SETS.length) * 0.7);
     const cliInputs = CLI_FLAG_SETS.length;
-    const httpInputs = opts.count - busInputs - cliInputs;
+    const webhookInputs = Math.round((opts.count - busInputs - cliInputs) * 0.2);
+    const httpInputs = opts.count - busInputs - cliInputs - webhookInputs;
     const sent = [];
     let published = 0;
     const window = [];
@@ -240,6 +292,28 @@ async function main() {
     }
 
     say(`${httpResults.total} HTTP requests answered`);
+    // The Telegram webhook: posts without Telegram's secret, and hostile updates with it, none from
+    // anyone allowed to change things. No 5xx, and no command reaches the bus from them.
+    const secret = await waitFor(() => telegram.calls.find((c) => c.method === 'setWebhook')?.params.secret_token, 'the notifier to register its webhook', 60_000);
+    const webhookResults = { total: 0, s5xx: 0 };
+    for (let i = 0; i < webhookInputs; i++) {
+      const h = hostileUpdate(rand, i);
+      const headers = { 'content-type': 'application/json', ...(h.secret === 'right' ? { 'x-telegram-bot-api-secret-token': secret } : h.secret === 'wrong' ? { 'x-telegram-bot-api-secret-token': 'f'.repeat(64) } : {}) };
+      try {
+        const res = await fetch(webhookUrl, { method: 'POST', headers, body: h.raw ?? JSON.stringify(h.update), signal: AbortSignal.timeout(15_000) });
+        const text = await res.text();
+        webhookResults.total++;
+        if (res.status >= 500) {
+          webhookResults.s5xx++;
+          problems.push(`webhook update ${i} (${h.what}): ${res.status} ${text.slice(0, 200)}`);
+        }
+        if (leaks(text)) problems.push(`webhook update ${i} (${h.what}): the answer shows internals: ${text.slice(0, 200)}`);
+      } catch (err) {
+        webhookResults.total++;
+        problems.push(`webhook update ${i} (${h.what}): ${err.message}`);
+      }
+    }
+    say(`${webhookResults.total} webhook posts answered`);
     // CLI flags: each hostile invocation exits 2 (a usage error) with one line, never a trace.
     const cliResults = { total: 0, bad: 0 };
     for (const args of CLI_FLAG_SETS.map((set) => set.map((a) => (a === '{dir}' ? dir : a)))) {
@@ -316,6 +390,14 @@ async function main() {
     }
     if (twice.length) problems.push(`${twice.length} messages dead-lettered more than once by one consumer, e.g. ${twice.slice(0, 3).map(([k]) => k).join(', ')}`);
 
+    // Only the allowed may act through the bot, and none of the fuzzed updates came from them.
+    const commandSubjects = ['run.requested', 'run.cancel', 'job.*.cancel', 'job.retry', 'model.promote', 'model.rollback'];
+    const fromTelegram = [];
+    for (const filter of commandSubjects) {
+      for (const e of await readStored(prefix, filter).catch(() => [])) if (typeof e.data?.requestedBy === 'string' && e.data.requestedBy.startsWith('telegram:') && !sent.some((x) => x.subject === e.subject && x.data.includes(e.data.id ?? '\u0000'))) fromTelegram.push(e);
+    }
+    if (fromTelegram.length) problems.push(`${fromTelegram.length} commands from fuzzed Telegram updates reached the bus, e.g. ${fromTelegram[0].subject} ${JSON.stringify(fromTelegram[0].data).slice(0, 200)}`);
+
     // Nothing ran that the agent does not allow, and no service ended.
     if (existsSync('/tmp/pwned')) problems.push('/tmp/pwned exists: a command ran');
     for (const e of stack.exits()) problems.push(`${e.name} exited (${e.exit})`);
@@ -326,9 +408,9 @@ async function main() {
 
     const refused = sent.filter((x) => x.expectRefused).length;
     console.log(`
-| inputs | bus messages | refused by schema (expected letters) | letters | HTTP requests | HTTP 5xx | answers showing internals | CLI runs | CLI not exit 2 | good run | seconds |
-|---|---|---|---|---|---|---|---|---|---|---|
-| ${opts.count} | ${published} | ${refused} (${expected.size}) | ${letterCount} | ${httpResults.total} | ${httpResults.s5xx} | ${httpResults.leaks} | ${cliResults.total} | ${cliResults.bad} | ${completed ? `${completed.data.status} in ${goodSeconds} s` : 'not complete'} | ${Math.round((Date.now() - started) / 1000)} |`);
+| inputs | bus messages | refused by schema (expected letters) | letters | HTTP requests | HTTP 5xx | answers showing internals | webhook posts | webhook 5xx | commands from them | CLI runs | CLI not exit 2 | good run | seconds |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| ${opts.count} | ${published} | ${refused} (${expected.size}) | ${letterCount} | ${httpResults.total} | ${httpResults.s5xx} | ${httpResults.leaks} | ${webhookResults.total} | ${webhookResults.s5xx} | ${fromTelegram.length} | ${cliResults.total} | ${cliResults.bad} | ${completed ? `${completed.data.status} in ${goodSeconds} s` : 'not complete'} | ${Math.round((Date.now() - started) / 1000)} |`);
   } catch (err) {
     problems.push(`fuzz runner: ${err.stack || err.message}`);
   } finally {

@@ -7,6 +7,9 @@ export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** A reason longer than this is cut (a schema error listing every issue of a huge message, say). */
 export const MAX_REASON_CHARS = 8 * 1024;
 
+/** A reason as letters and logs carry it: bounded, whatever the input it describes. */
+export const capReason = (reason: string) => (reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason);
+
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 /**
@@ -15,8 +18,7 @@ const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
  * and without the original headers if even an empty `data` does not fit.
  */
 export function fitDeadLetter(letter: DeadLetter, limitBytes: number): DeadLetter {
-  const reason = letter.reason.length > MAX_REASON_CHARS ? `${letter.reason.slice(0, MAX_REASON_CHARS)}…` : letter.reason;
-  const whole = { ...letter, reason };
+  const whole = { ...letter, reason: capReason(letter.reason) };
   if (bytes(whole) <= limitBytes) return whole;
   let cut: DeadLetter = { ...whole, data: '', truncated: true };
   if (bytes(cut) > limitBytes) cut = { ...cut, headers: {} };

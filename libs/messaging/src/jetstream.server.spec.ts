@@ -82,16 +82,20 @@ describe('JetStream transport (real NATS)', () => {
     await bus.publishRaw(bus.subject('run.requested'), '{not json', 'bad-json');
     await bus.publishRaw(bus.subject('run.requested'), JSON.stringify({ schemaVersion: 1, id: 'x', occurredAt: new Date().toISOString(), trigger: 'cli', symbols: ['../etc'] }), 'bad-schema');
     await bus.publishRaw(bus.subject('run.requested'), JSON.stringify({ schemaVersion: 9, id: 'y' }), 'bad-version');
+    await bus.publishRaw(bus.subject('run.requested'), JSON.stringify({ schemaVersion: 'V'.repeat(200_000), id: 'z' }), 'huge-version');
     await bus.publish('run.requested', request('after-bad'));
     await waitFor(() => deliveries('after-bad').length === 1, 'the good message after bad ones');
     const letters = await waitFor(async () => {
       const l = await readStored(prefix, 'dlq.run.requested');
-      return l.length >= 3 ? l : null;
+      return l.length >= 4 ? l : null;
     }, 'dead letters');
     const reasons = letters.map((l) => l.data.reason).join('\n');
     expect(reasons).toMatch(/malformed JSON/);
     expect(reasons).toMatch(/symbols/);
     expect(reasons).toMatch(/unsupported schemaVersion 9/);
+    // The sender's value is recognisable in the reason, never echoed whole.
+    expect(letters[3].data.reason).toMatch(/^unsupported schemaVersion "VVVV.*… \(200002 characters\)/);
+    expect(letters[3].data.reason.length).toBeLessThan(200);
     expect(letters[0].data).toMatchObject({ subject: `${prefix}.run.requested`, data: '{not json', consumer: expect.stringContaining('probe') });
   });
 

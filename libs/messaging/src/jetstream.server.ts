@@ -7,7 +7,7 @@ import { lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { contractFor, deadLetterSubject, SCHEMA_VERSION, type DeadLetter } from '@trainyard/contracts';
 import { createHash } from 'node:crypto';
 import type { ConsumeOptions } from './consume.decorator';
-import { DEAD_LETTER_HEADER_ROOM, DEFAULT_MAX_PAYLOAD, fitDeadLetter } from './dead-letter';
+import { capReason, DEAD_LETTER_HEADER_ROOM, DEFAULT_MAX_PAYLOAD, fitDeadLetter } from './dead-letter';
 import { describeError, PermanentError } from './errors';
 import { JetStreamContext } from './message-context';
 import type { NatsBus } from './nats-bus';
@@ -122,7 +122,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         const version = (data as { schemaVersion?: unknown })?.schemaVersion;
         const reason =
           version !== undefined && version !== SCHEMA_VERSION
-            ? `unsupported schemaVersion ${JSON.stringify(version)} (this service reads ${SCHEMA_VERSION})`
+            ? `unsupported schemaVersion ${truncate(JSON.stringify(version) ?? String(version), 40)} (this service reads ${SCHEMA_VERSION})`
             : `invalid ${pattern}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
         return await this.deadLetter(m, durable, maxDeliver, reason);
       }
@@ -162,7 +162,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
    * the de-duplication key, so a message that comes back anyway (a lost term) is lettered and counted
    * once. A letter that cannot be stored naks the message instead: it comes back, nothing is lost.
    */
-  private async deadLetter(m: JsMsg, consumer: string, maxDeliver: number, reason: string): Promise<void> {
+  private async deadLetter(m: JsMsg, consumer: string, maxDeliver: number, fullReason: string): Promise<void> {
+    const reason = capReason(fullReason);
     const prefix = `${this.bus.options.prefix}.`;
     const relative = m.subject.startsWith(prefix) ? m.subject.slice(prefix.length) : m.subject;
     const deliveryCount = m.info.deliveryCount;
@@ -256,4 +257,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     await Promise.allSettled(this.subs.map((s) => s.loop));
     this.subs.length = 0;
   }
+}
+
+/** An echo of the sender's value in a reason: enough to recognise it, never the whole of a huge one. */
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
 }

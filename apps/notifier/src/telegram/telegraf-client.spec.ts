@@ -47,4 +47,24 @@ describe('TelegrafClient by webhook', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(received.map((m) => m.text)).not.toContain('/run BTCUSDT');
   });
+
+  it('refuses, without crashing or handing it to the bot, a post with the secret that is not a Telegram update', async () => {
+    const secret = String(tg.calls.find((c) => c.method === 'setWebhook')!.params.secret_token);
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret, ...headers }, body }).then(async (r) => ({ status: r.status, text: await r.text() }));
+    const message = { message_id: 3, date: 0, chat: { id: 7, type: 'private' }, from: { id: 7, is_bot: false, first_name: 'x' }, text: '/status' };
+    for (const body of ['null', '{', '[]', '"x"', '{"update_id":"x","message":5}', JSON.stringify({ update_id: 5, message: 5 }), JSON.stringify({ update_id: 6, message: { ...message, chat: { id: { $gt: 0 } } } }), JSON.stringify({ update_id: 7, message: { ...message, text: 42 } })]) {
+      const answer = await post(body);
+      expect(answer.status).toBe(400);
+      expect(answer.text).not.toMatch(/at .*\.js|node_modules/);
+    }
+    expect((await post(JSON.stringify({ update_id: 8, message: { ...message, text: `/run ${'B'.repeat(100_000)}` } }))).status).toBe(413);
+    expect((await post(JSON.stringify({ update_id: 9, message }), { 'x-telegram-bot-api-secret-token': secret.replace(/.$/, 'x') })).status).toBe(403);
+    expect((await fetch(url.replace('/telegram/updates', '/other'), { method: 'POST', body: '{}' })).status).toBe(404);
+    // Still serving: a real update after all of that is delivered.
+    const before = received.length;
+    expect((await post(JSON.stringify({ update_id: 10, message: { ...message, text: '/help' } }))).status).toBe(200);
+    await waitFor(() => received.length === before + 1, 'the good update after the bad ones');
+    expect(received.at(-1)).toMatchObject({ chatId: '7', text: '/help' });
+  });
 });

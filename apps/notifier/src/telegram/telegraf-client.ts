@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage as HttpRequest, type Server, type ServerResponse } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { Telegraf, TelegramError } from 'telegraf';
 import { withRetryAfter } from './retry-after';
 import { TelegramSendError, type IncomingMessage, type SendOptions, type TelegramClient } from './telegram-client';
+import { readWebhookUpdate } from './webhook-update';
 
 export interface TelegrafClientOptions {
   token: string;
@@ -56,7 +57,7 @@ export class TelegrafClient implements TelegramClient {
   async startReceiving(onMessage: (message: IncomingMessage) => Promise<void>): Promise<void> {
     this.bot.on('message', (ctx) => {
       const m = ctx.message;
-      if (!('text' in m)) return;
+      if (typeof m !== 'object' || m === null || !('text' in m) || typeof m.text !== 'string') return;
       const message: IncomingMessage = {
         chatId: String(m.chat.id),
         userId: m.from ? String(m.from.id) : null,
@@ -73,19 +74,41 @@ export class TelegrafClient implements TelegramClient {
 
   /**
    * Serves the webhook on its own port (behind the HTTPS proxy Telegram needs) and registers it with
-   * a secret token made for this process, so posts that do not come from Telegram are refused.
+   * a secret token made for this process, so posts that do not come from Telegram are refused. Each
+   * post is checked here (secret, size, JSON, the update's shape) before telegraf handles it.
    */
   private async listen(webhook: NonNullable<TelegrafClientOptions['webhook']>): Promise<void> {
     const secret = randomBytes(32).toString('hex');
     this.bot.botInfo ??= await this.bot.telegram.getMe();
-    const callback = this.bot.webhookCallback(new URL(webhook.url).pathname, { secretToken: secret });
-    this.webhookServer = createServer((req, res) => void callback(req, res));
+    const path = new URL(webhook.url).pathname;
+    this.webhookServer = createServer((req, res) => void this.onPost(req, res, path, secret));
     await new Promise<void>((resolve, reject) => {
       this.webhookServer!.once('error', reject);
       this.webhookServer!.listen(webhook.port, webhook.host, () => resolve());
     });
     await this.bot.telegram.setWebhook(webhook.url, { allowed_updates: ['message'], secret_token: secret });
-    this.log.log(`answering commands as @${this.bot.botInfo.username} (webhook ${new URL(webhook.url).origin}${new URL(webhook.url).pathname})`);
+    this.log.log(`answering commands as @${this.bot.botInfo.username} (webhook ${new URL(webhook.url).origin}${path})`);
+  }
+
+  private async onPost(req: HttpRequest, res: ServerResponse, path: string, secret: string): Promise<void> {
+    const answer = (status: number, text: string) => {
+      if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: status === 413 ? 'close' : 'keep-alive' });
+      res.end(text);
+    };
+    try {
+      const read = await readWebhookUpdate(req, path, secret);
+      if ('status' in read) {
+        this.log.warn(`webhook post refused (${read.status}): ${read.message}`);
+        return answer(read.status, read.message);
+      }
+      // An update that fails inside the bot is logged (bot.catch) and still acknowledged: Telegram
+      // would otherwise deliver it again and again.
+      await this.bot.handleUpdate(read.update as never).catch((err) => this.log.error(`an update failed: ${this.scrub(err)}`));
+      answer(200, 'ok');
+    } catch (err) {
+      this.log.error(`webhook post failed: ${this.scrub(err)}`);
+      answer(400, 'bad request');
+    }
   }
 
   private launch(): void {
