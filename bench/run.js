@@ -10,6 +10,7 @@ const suites = [
   () => require('../apps/scheduler/dist/bench/scheduler.bench.js').runSchedulerBench(),
   () => require('../apps/trainer-agent/dist/bench/agent.bench.js').runAgentBench(),
   () => require('../apps/gpu-broker/dist/bench/bootstrap.bench.js').runBrokerBench(),
+  () => require('../libs/search/dist/bench/search.bench.js').runSearchBench(),
 ];
 
 (async () => {

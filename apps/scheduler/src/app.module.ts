@@ -9,6 +9,7 @@ import { SchedulerInit1763900000000 } from './migrations/1763900000000-scheduler
 import { ResumeLedger1763990000000 } from './migrations/1763990000000-resume-ledger';
 import { ProgressLogsAndTraces1763990000001 } from './migrations/1763990000001-progress-logs-traces';
 import { RunSpend1764300000000 } from './migrations/1764300000000-run-spend';
+import { Tracking1764800000000 } from './migrations/1764800000000-tracking';
 import { AttemptEntity } from './runs/attempt.entity';
 import { JobEntity } from './runs/job.entity';
 import { LedgerEntryEntity } from './runs/ledger-entry.entity';
@@ -32,7 +33,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [RunEntity, JobEntity, AttemptEntity, LedgerEntryEntity],
-          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000, ProgressLogsAndTraces1763990000001, RunSpend1764300000000],
+          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000, ProgressLogsAndTraces1763990000001, RunSpend1764300000000, Tracking1764800000000],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

@@ -8,6 +8,7 @@ import {
   FeaturesetName,
   Id,
   IsoDate,
+  MetricPoint,
   Metrics,
   Priority,
   PromoteMode,
@@ -190,6 +191,8 @@ export const JobStarted = event({
   workDir: z.string(),
   /** Where this attempt's files (and its `attempt.log`) go in the artifact store. */
   artifactsPrefix: z.string().min(1).optional(),
+  /** The trainer's code: the git commit of a command trainer's folder (`-dirty` when changed), the built-in trainer's package version. */
+  codeVersion: z.string().max(200).optional(),
 });
 
 export const JobProgress = event({
@@ -200,6 +203,8 @@ export const JobProgress = event({
   loss: z.number().optional(),
   validationMetric: z.number().optional(),
   etaSeconds: z.number().nonnegative().optional(),
+  /** Every metric report since the previous job.progress (the bus carries samples; the series is whole), oldest first. */
+  points: z.array(MetricPoint).max(500).optional(),
 });
 
 export const JobCheckpointed = event({ ...attemptRef, checkpoint: CheckpointRef });

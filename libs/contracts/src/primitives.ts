@@ -45,6 +45,17 @@ export type Trigger = z.infer<typeof Trigger>;
 /** A featureset's name; it is a folder in the feature store, so never a path. */
 export const FeaturesetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, 'a featureset name: letters, digits, "_" or "-" (at most 40)');
 
+/** A metric's name as MLflow accepts one: letters, digits, "_", "-", ".", " " and "/", at most 250. */
+export const MetricKey = z.string().regex(/^[A-Za-z0-9_.\-/ ]{1,250}$/, 'a metric name: letters, digits, "_", "-", ".", " " or "/" (at most 250)');
+
+/** One report of a trainer's metrics at a step (or epoch): loss, the validation metric, anything it reports. */
+export const MetricPoint = z.object({
+  step: z.number().int().nonnegative(),
+  at: Timestamp,
+  values: z.record(MetricKey, z.number().finite()).refine((v) => Object.keys(v).length >= 1 && Object.keys(v).length <= 50, 'a point has 1 to 50 metrics'),
+});
+export type MetricPoint = z.infer<typeof MetricPoint>;
+
 export const Provider = z.enum(['local', 'vast']);
 export type Provider = z.infer<typeof Provider>;
 

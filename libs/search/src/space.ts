@@ -87,10 +87,13 @@ export const CategoricalParam = z
 
 export const ParamSpec = z.discriminatedUnion('type', [FloatParam, IntParam, CategoricalParam]);
 
+/** Key count of a (possibly still invalid) record; count checks run even when some parameter is bad. */
+const size = (s: unknown) => (typeof s === 'object' && s !== null ? Object.keys(s).length : undefined);
+
 export const SearchSpace = z
   .record(z.string().regex(PARAM_NAME, `parameter names must match ${PARAM_NAME}`), ParamSpec)
-  .refine((s) => typeof s === 'object' && s !== null && Object.keys(s).length >= 1, { message: 'a search space needs at least 1 parameter', when: () => true })
-  .refine((s) => typeof s === 'object' && s !== null && Object.keys(s).length <= MAX_PARAMS, { message: `a search space allows at most ${MAX_PARAMS} parameters`, when: () => true });
+  .refine((s) => (size(s) ?? 1) >= 1, { message: 'a search space needs at least 1 parameter', when: () => true })
+  .refine((s) => (size(s) ?? 0) <= MAX_PARAMS, { message: `a search space allows at most ${MAX_PARAMS} parameters`, when: () => true });
 
 export type FloatParam = z.infer<typeof FloatParam>;
 export type IntParam = z.infer<typeof IntParam>;

@@ -11,3 +11,4 @@ export * from './vast';
 export * from './telegram-test-server';
 export * from './ports';
 export * from './nats-cluster';
+export * from './mlflow-test-server';

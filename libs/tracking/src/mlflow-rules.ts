@@ -72,7 +72,7 @@ export function trackedRunProblems(run: TrackedRun, tags: Record<string, string>
   if (!run.experimentName) problems.push(`Invalid experiment name: '${run.experimentName}'`);
   if (codePoints(run.experimentName) > MLFLOW_LIMITS.experimentNameLength) problems.push(`Experiment name exceeds the maximum length of ${MLFLOW_LIMITS.experimentNameLength} characters`);
   if (!Number.isInteger(run.startTime) || run.startTime < 0) problems.push(`start time ${run.startTime} is not a non-negative integer of ms`);
-  if (run.endTime !== undefined && (!Number.isInteger(run.endTime) || run.endTime < 0)) problems.push(`end time ${run.endTime} is not a non-negative integer of ms`);
+  if (run.endTime != null && (!Number.isInteger(run.endTime) || run.endTime < 0)) problems.push(`end time ${run.endTime} is not a non-negative integer of ms`);
   for (const key of Object.keys(run.params)) {
     const p = keyProblem('parameter', key);
     if (p) problems.push(p);

@@ -11,7 +11,7 @@ export interface TrackedRun {
   status: TrackedRunStatus;
   /** ms since the epoch. */
   startTime: number;
-  /** ms since the epoch; absent while running. */
+  /** ms since the epoch; absent while running (a `null` that came through JSON counts as absent). */
   endTime?: number;
   /** Flattened (see flattenParams); immutable once mirrored, as MLflow params are. */
   params: Record<string, string>;

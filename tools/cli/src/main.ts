@@ -7,6 +7,7 @@ import { busEnv, busOptions, ConfigError, loadConfig } from '@trainyard/config';
 import { NatsBus } from '@trainyard/messaging';
 import { followRun } from './follow-run';
 import { describeEvent, formatPlan, formatSummary } from './format';
+import { EXPERIMENTS_HELP, parseExperimentsCommand, runExperimentsCommand } from './experiments-command';
 import { LocalStack } from './local-stack';
 import { MODELS_HELP, parseModelsCommand, runModelsCommand } from './models-command';
 import { NATS_CONFIG_HELP, natsConfigCommand } from './nats-config-command';
@@ -19,12 +20,15 @@ usage:
   trainyard up                      start the local stack (NATS, embedded PostgreSQL, the five services) until Ctrl-C
   trainyard run --symbols … [flags] request a run, follow it live, exit 0 only if it succeeded
   trainyard models …                list, show, promote and roll back model versions
+  trainyard experiments …           tracked runs (every training attempt): list, show, compare, export to MLflow's file store
   trainyard nats-config --out DIR   a NATS configuration with a least-privilege user per role, and each role's credentials
   trainyard help                    this text
 
 ${RUN_FLAGS_HELP}
 
 ${MODELS_HELP}
+
+${EXPERIMENTS_HELP}
 
 ${NATS_CONFIG_HELP}`;
 
@@ -95,7 +99,7 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** The operator token `trainyard up` made, when the promoter is the local stack's. */
+/** The operator token `trainyard up` made, when the API is the local stack's. */
 function tokenOfLocalStack(): string | undefined {
   const file = join(resolve(ROOT, process.env.DATA_DIR ?? '.trainyard'), 'api-tokens.json');
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { operator?: string }).operator : undefined;
@@ -104,6 +108,13 @@ function tokenOfLocalStack(): string | undefined {
 async function models(argv: string[]): Promise<number> {
   const req = parseModelsCommand(argv);
   const answer = await runModelsCommand(req, process.env.PROMOTER_URL ?? 'http://127.0.0.1:3004', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
+  console.log(JSON.stringify(answer, null, 2));
+  return 0;
+}
+
+async function experiments(argv: string[]): Promise<number> {
+  const req = parseExperimentsCommand(argv);
+  const answer = await runExperimentsCommand(req, process.env.SCHEDULER_URL ?? 'http://127.0.0.1:3001', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
   console.log(JSON.stringify(answer, null, 2));
   return 0;
 }
@@ -117,6 +128,8 @@ async function main(argv: string[]): Promise<number> {
       return run(rest);
     case 'models':
       return models(rest);
+    case 'experiments':
+      return experiments(rest);
     case 'nats-config':
       for (const file of natsConfigCommand(rest)) console.log(`wrote ${file}`);
       return 0;
@@ -127,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; commands: up, run, models, nats-config, help`);
+      throw new UsageError(`unknown command "${command}"; commands: up, run, models, experiments, nats-config, help`);
   }
 }
 

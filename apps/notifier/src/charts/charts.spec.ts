@@ -1,5 +1,5 @@
 import type { VersionView } from '@trainyard/contracts';
-import { niceTicks, thin } from './line-chart';
+import { niceTicks, thin } from '@trainyard/charts';
 import { renderEquityComparison, renderMetricsHistory, type EquityCurve } from './model-charts';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

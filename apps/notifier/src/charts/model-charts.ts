@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { VersionView } from '@trainyard/contracts';
-import { renderChart, type Panel } from './line-chart';
+import { renderChart, type Panel } from '@trainyard/charts';
 
 const CANDIDATE = '#1f77b4';
 const PRODUCTION = '#ff7f0e';

@@ -49,6 +49,19 @@ export const schedulerEnv = z.object({
     }),
   SCHEDULER_DAILY_MODE: RunMode.default('hybrid'),
   SCHEDULER_DAILY_PROMOTE: PromoteMode.default('off'),
+  /** Tracking retention: an attempt's log is deleted this many days after it finished (never a production model's). */
+  TRACKING_LOG_RETENTION_DAYS: envNumber(7, 0.0001),
+  /** A failed, lost, timed-out or cancelled attempt's tracked data (its metric series) goes this many days after it finished. */
+  TRACKING_FAILED_RETENTION_DAYS: envNumber(30, 0.0001),
+  TRACKING_RETENTION_INTERVAL_MINUTES: envNumber(60, 0.01),
+  /** An MLflow tracking server to mirror every tracked run to (its REST API), e.g. http://mlflow:5000; unset: none. */
+  MLFLOW_TRACKING_URI: z.string().url().optional(),
+  /** Bearer token for MLflow behind an auth proxy (MLflow's own variable); or MLFLOW_TRACKING_USERNAME and _PASSWORD for basic auth. */
+  MLFLOW_TRACKING_TOKEN: z.string().optional(),
+  MLFLOW_TRACKING_USERNAME: z.string().optional(),
+  MLFLOW_TRACKING_PASSWORD: z.string().optional(),
+  /** How often unmirrored runs are sent to MLflow. */
+  MLFLOW_SYNC_INTERVAL_MS: envInt(10_000, 100),
 });
 
 /** What the daily run trains: symbols, the top N of the universe, or the symbols of a CSV file on the scheduler's machine. */

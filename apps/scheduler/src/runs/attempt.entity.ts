@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { ErrorType } from '@trainyard/contracts';
+import type { Artifact, ErrorType, Metrics } from '@trainyard/contracts';
 
 export type AttemptStatus = 'requested' | 'leased' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'lost' | 'timed_out';
 
@@ -19,4 +19,13 @@ export class AttemptEntity {
   @Column('text', { name: 'stack_summary', nullable: true }) stackSummary!: string | null;
   /** Where the attempt's files and its attempt.log are in the artifact store. */
   @Column('text', { name: 'artifacts_prefix', nullable: true }) artifactsPrefix!: string | null;
+  /** The trainer's code as its agent reported it at the start (a git commit, the built-in's version). */
+  @Column('text', { name: 'code_version', nullable: true }) codeVersion!: string | null;
+  @Column('jsonb', { nullable: true }) metrics!: Metrics | null;
+  @Column('jsonb', { nullable: true }) artifacts!: Artifact[] | null;
+  /** Its model is or was in production: tracking retention never deletes such a run. */
+  @Column('boolean', { name: 'in_production', default: false }) inProduction!: boolean;
+  @Column('timestamptz', { name: 'log_deleted_at', nullable: true }) logDeletedAt!: Date | null;
+  /** A failed run's tracked data (metric series, mirror state) removed by retention; the attempt's outcome stays. */
+  @Column('timestamptz', { name: 'purged_at', nullable: true }) purgedAt!: Date | null;
 }

@@ -4,6 +4,7 @@ import type { EventMessage } from '@trainyard/contracts';
 import { Consume } from '@trainyard/messaging';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { RunIntakeService } from './run-intake.service';
+import { TrackingService } from '../tracking/tracking.service';
 import { RunSpendService } from './run-spend.service';
 
 @Controller()
@@ -12,6 +13,7 @@ export class RunsController {
     private readonly intake: RunIntakeService,
     private readonly lifecycle: JobLifecycleService,
     private readonly spend: RunSpendService,
+    private readonly tracking: TrackingService,
   ) {}
 
   @Consume('run.requested')
@@ -25,13 +27,15 @@ export class RunsController {
   }
 
   @Consume('job.started')
-  onStarted(@Payload() m: EventMessage<'job.started'>) {
-    return this.lifecycle.started(m);
+  async onStarted(@Payload() m: EventMessage<'job.started'>) {
+    await this.lifecycle.started(m);
+    await this.tracking.started(m);
   }
 
   @Consume('job.progress', { concurrency: 4 })
-  onProgress(@Payload() m: EventMessage<'job.progress'>) {
-    return this.lifecycle.progressed(m);
+  async onProgress(@Payload() m: EventMessage<'job.progress'>) {
+    await this.lifecycle.progressed(m);
+    await this.tracking.progressed(m);
   }
 
   @Consume('job.checkpointed')
@@ -40,8 +44,9 @@ export class RunsController {
   }
 
   @Consume('job.succeeded')
-  onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
-    return this.lifecycle.succeeded(m);
+  async onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
+    await this.lifecycle.succeeded(m);
+    await this.tracking.succeeded(m);
   }
 
   @Consume('job.failed')
@@ -57,6 +62,12 @@ export class RunsController {
   @Consume('lease.lost')
   onLeaseLost(@Payload() m: EventMessage<'lease.lost'>) {
     return this.lifecycle.failed({ jobId: m.jobId, attempt: m.attempt, errorType: 'agent_lost', retryable: true, message: `lease ${m.leaseId} on ${m.agentId} lost: ${m.reason}` });
+  }
+
+  /** Tracking keeps a run whose model reached production from retention. */
+  @Consume('model.promoted')
+  onPromoted(@Payload() m: EventMessage<'model.promoted'>) {
+    return this.tracking.promoted(m);
   }
 
   /** What the GPU provider billed for an instance, charged to the runs that used it (spend, beside the leases' work cost). */

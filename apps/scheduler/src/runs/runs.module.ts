@@ -13,10 +13,12 @@ import { ReconcilerService } from './reconciler.service';
 import { RunIntakeService } from './run-intake.service';
 import { RunSpendService } from './run-spend.service';
 import { RunSpendStore } from './run-spend.store';
+import { TrackingModule } from '../tracking/tracking.module';
 import { RunsController } from './runs.controller';
 import { SchedulerStore } from './scheduler.store';
 
 @Module({
+  imports: [TrackingModule],
   controllers: [RunsController],
   providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService, RunSpendStore, RunSpendService],
   exports: [Clock, SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Metrics } from '@trainyard/contracts';
+import { MetricKey, Metrics } from '@trainyard/contracts';
 
 /** Lines a command driver prints on stdout, one JSON object each; anything else is plain log. */
 export const ProgressLine = z.object({
@@ -11,6 +11,8 @@ export const ProgressLine = z.object({
   loss: z.number().optional(),
   validationMetric: z.number().optional(),
   etaSeconds: z.number().nonnegative().optional(),
+  /** Other metrics at this step, tracked with loss and validationMetric. */
+  metrics: z.record(MetricKey, z.number().finite()).refine((m) => Object.keys(m).length <= 48, 'at most 48 metrics a line').optional(),
 });
 
 export const ResultLine = z.object({

@@ -9,6 +9,8 @@ import { ArtifactPublisher, type ArtifactFile } from '../artifacts/artifact-publ
 import { attemptPrefix } from '../artifacts/attempt-folder';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { AttemptLog } from './attempt-log';
+import { builtinCodeVersion, commandCodeVersion } from './code-version';
+import { MetricBuffer } from './metric-buffer';
 import { ProgressThrottle } from './progress-throttle';
 import { AttemptError, classify, summarizeStack } from './training-errors';
 import { BuiltinTrainer } from './builtin-trainer.service';
@@ -21,6 +23,7 @@ interface RunningAttempt {
   execution?: TrainingRun;
   log?: AttemptLog;
   prefix?: string;
+  metrics?: MetricBuffer;
 }
 
 /** A cancel as the agent acts on it: a job's cancel, or the broker's fence of one lease (leaseId set). */
@@ -153,22 +156,27 @@ export class JobRunner implements BeforeApplicationShutdown {
     const prefix = attemptPrefix(spec.symbol, startedAt, { jobId: spec.jobId, attempt: spec.attempt, leaseId: lease.leaseId });
     const workDir = join(this.cfg.AGENT_WORK_DIR, prefix);
     const log = new AttemptLog(() => this.clock.now());
-    Object.assign(r, { log, prefix });
+    const metrics = new MetricBuffer(() => this.clock.now());
+    Object.assign(r, { log, prefix, metrics });
     try {
       this.checkFence(lease);
       // A trainer this agent does not allow is refused before anything starts.
       if (spec.driver.kind === 'command') this.command.allowedCommand(spec);
-      await this.publishOutcome('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix }, { id: `${lease.leaseId}-started` });
+      const codeVersion = spec.driver.kind === 'command' ? await commandCodeVersion(this.command.allowedCommand(spec)) : builtinCodeVersion();
+      await this.publishOutcome('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix, codeVersion }, { id: `${lease.leaseId}-started` });
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
       this.log.log({ event: 'coin_started', ...ref, leaseId: lease.leaseId, agentId: lease.agentId, device: lease.device, driver: spec.driver.kind, msg: `started ${spec.jobId}#${spec.attempt} on ${lease.device}` });
       const throttle = new ProgressThrottle(this.cfg.AGENT_PROGRESS_INTERVAL_MS);
       const onProgress = (p: ProgressReport) => {
         log.add('progress', `${p.percent.toFixed(0)}%${p.epoch !== undefined ? ` epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ''}` : ''}${p.loss !== undefined ? ` loss ${p.loss.toFixed(5)}` : ''}${p.validationMetric !== undefined ? ` validation ${p.validationMetric.toFixed(5)}` : ''}`);
+        metrics.add(p);
         if (!throttle.shouldSend()) return;
         const { percent, epoch, step, loss, validationMetric, etaSeconds } = p;
-        void this.bus
-          .publish('job.progress', { ...ref, percent, epoch, step, loss, validationMetric, etaSeconds })
-          .catch((err) => this.log.warn(`progress not sent: ${err.message}`));
+        const points = metrics.take();
+        void this.bus.publish('job.progress', { ...ref, percent, epoch, step, loss, validationMetric, etaSeconds, ...(points.length ? { points } : {}) }).catch((err) => {
+          metrics.putBack(points);
+          this.log.warn(`progress not sent: ${err.message}`);
+        });
       };
       const checkpoints: Artifact[] = [];
       const onCheckpoint = async (file: ArtifactFile) => {
@@ -234,6 +242,7 @@ export class JobRunner implements BeforeApplicationShutdown {
         startedAt: startedAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
       };
+      await this.flushMetrics(r);
       await this.publishOutcome('job.succeeded', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, ...outcome }, { id: `${lease.leaseId}-succeeded` }).catch(async (err) => {
         if (err instanceof AttemptError && err.errorType === 'network') await this.keepFinished(spec, outcome);
         throw err;
@@ -341,6 +350,21 @@ export class JobRunner implements BeforeApplicationShutdown {
     return path;
   }
 
+  /** Metric points the throttle held back, sent before the outcome so a finished run's series is whole; best effort. */
+  private async flushMetrics(r: RunningAttempt): Promise<void> {
+    const { spec, metrics } = r;
+    while (metrics && metrics.size > 0) {
+      const points = metrics.take();
+      try {
+        await this.bus.publish('job.progress', { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt, percent: metrics.lastPercent, points });
+      } catch (err) {
+        metrics.putBack(points);
+        this.log.warn(`${points.length} metric points of ${spec.jobId}#${spec.attempt} not sent: ${(err as Error).message}`);
+        return;
+      }
+    }
+  }
+
   /** Best effort: a log that cannot be uploaded must not turn a trained model into a failure. */
   private async saveLog(r: RunningAttempt): Promise<void> {
     if (!r.log || !r.prefix) return;
@@ -359,6 +383,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     const err = this.shuttingDown && cause.errorType === 'cancelled' ? new AttemptError('agent_lost', true, `agent ${lease.agentId} shut down during the attempt`) : cause;
     r.log?.add(err.errorType === 'cancelled' ? 'job_cancelled' : 'coin_failed', `${err.errorType}${err.retryable ? ' (retryable)' : ''}: ${err.message}${err.stackSummary ? `\n${err.stackSummary}` : ''}`);
     await this.saveLog(r);
+    await this.flushMetrics(r);
     const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
     try {
       if (err.errorType === 'cancelled') {

@@ -9,6 +9,8 @@ export interface ProgressReport {
   loss?: number;
   validationMetric?: number;
   etaSeconds?: number;
+  /** Anything else the trainer reports at this step, by name. */
+  metrics?: Record<string, number>;
 }
 
 /** What a driver hands back: the evaluation and the files to upload as the attempt's artifacts. */

@@ -1,0 +1,181 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Artifact, JobDefinition, Metrics, MetricPoint } from '@trainyard/contracts';
+import type { AttemptStatus } from '../runs/attempt.entity';
+
+/** An attempt as tracking reads it: the attempt's row with its job's definition. */
+export interface TrackedRow {
+  jobId: string;
+  attempt: number;
+  runId: string;
+  symbol: string;
+  definition: JobDefinition;
+  status: AttemptStatus;
+  agentId: string | null;
+  requestedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  errorType: string | null;
+  message: string | null;
+  artifactsPrefix: string | null;
+  codeVersion: string | null;
+  metrics: Metrics | null;
+  artifacts: Artifact[] | null;
+  inProduction: boolean;
+  logDeletedAt: Date | null;
+}
+
+export interface TrackedRunFilter {
+  symbol?: string;
+  purpose?: string;
+  status?: 'running' | 'finished' | 'failed' | 'killed';
+  runId?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface SeriesPoint {
+  key: string;
+  step: number;
+  value: number;
+  at: Date;
+}
+
+/** How an attempt's status reads as a tracked run's (MLflow's RUNNING / FINISHED / FAILED / KILLED). */
+export const RUN_STATUS_OF: Record<AttemptStatus, 'running' | 'finished' | 'failed' | 'killed'> = {
+  requested: 'running',
+  leased: 'running',
+  running: 'running',
+  succeeded: 'finished',
+  failed: 'failed',
+  lost: 'failed',
+  timed_out: 'failed',
+  cancelled: 'killed',
+};
+const STATUSES_OF = (status: TrackedRunFilter['status']) => (Object.keys(RUN_STATUS_OF) as AttemptStatus[]).filter((s) => RUN_STATUS_OF[s] === status);
+
+const SELECT = `
+  SELECT a.job_id AS "jobId", a.attempt, j.run_id AS "runId", j.symbol, j.definition, a.status, a.agent_id AS "agentId",
+         a.requested_at AS "requestedAt", a.started_at AS "startedAt", a.finished_at AS "finishedAt", a.error_type AS "errorType",
+         a.message, a.artifacts_prefix AS "artifactsPrefix", a.code_version AS "codeVersion", a.metrics, a.artifacts,
+         a.in_production AS "inProduction", a.log_deleted_at AS "logDeletedAt"
+    FROM scheduler.attempts a JOIN scheduler.jobs j ON j.id = a.job_id`;
+
+/** Tracking's reads and writes: the attempts' tracked fields and their metric series. */
+@Injectable()
+export class TrackingStore {
+  constructor(private readonly ds: DataSource) {}
+
+  async recordStart(jobId: string, attempt: number, codeVersion: string | undefined): Promise<void> {
+    if (!codeVersion) return;
+    await this.ds.query(`UPDATE scheduler.attempts SET code_version = $3 WHERE job_id = $1 AND attempt = $2 AND code_version IS NULL`, [jobId, attempt, codeVersion]);
+  }
+
+  /** Points of an attempt the scheduler knows, each (metric, step) once however often it is delivered. */
+  async recordPoints(jobId: string, attempt: number, points: MetricPoint[]): Promise<void> {
+    const rows = points.flatMap((p) => Object.entries(p.values).map(([key, value]) => ({ key, step: p.step, value, at: p.at })));
+    if (rows.length === 0) return;
+    await this.ds.query(
+      `INSERT INTO scheduler.metric_points (job_id, attempt, key, step, value, at)
+       SELECT $1, $2, r.key, r.step, r.value, r.at
+         FROM unnest($3::text[], $4::int[], $5::float8[], $6::timestamptz[]) AS r(key, step, value, at)
+        WHERE EXISTS (SELECT 1 FROM scheduler.attempts WHERE job_id = $1 AND attempt = $2 AND purged_at IS NULL)
+       ON CONFLICT DO NOTHING`,
+      [jobId, attempt, rows.map((r) => r.key), rows.map((r) => r.step), rows.map((r) => r.value), rows.map((r) => r.at)],
+    );
+  }
+
+  async recordOutcome(jobId: string, attempt: number, metrics: Metrics, artifacts: Artifact[]): Promise<void> {
+    await this.ds.query(`UPDATE scheduler.attempts SET metrics = $3, artifacts = $4 WHERE job_id = $1 AND attempt = $2`, [jobId, attempt, JSON.stringify(metrics), JSON.stringify(artifacts)]);
+  }
+
+  /** The job's succeeded attempt made the model now in production. */
+  async markProduction(jobId: string): Promise<void> {
+    await this.ds.query(`UPDATE scheduler.attempts SET in_production = true WHERE job_id = $1 AND status = 'succeeded'`, [jobId]);
+  }
+
+  async list(f: TrackedRunFilter): Promise<{ total: number; rows: TrackedRow[] }> {
+    const where: string[] = ['a.purged_at IS NULL'];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (f.symbol) add('j.symbol = ?', f.symbol);
+    if (f.purpose) add(`j.definition->>'purpose' = ?`, f.purpose);
+    if (f.runId) add('j.run_id = ?', f.runId);
+    if (f.status) add('a.status = ANY(?)', STATUSES_OF(f.status));
+    const clause = `WHERE ${where.join(' AND ')}`;
+    const [{ total }] = await this.ds.query(`SELECT count(*)::int AS total FROM scheduler.attempts a JOIN scheduler.jobs j ON j.id = a.job_id ${clause}`, params);
+    const rows = await this.ds.query(`${SELECT} ${clause} ORDER BY a.requested_at DESC, a.job_id, a.attempt LIMIT ${f.limit} OFFSET ${f.offset}`, params);
+    return { total, rows };
+  }
+
+  async find(jobId: string, attempt: number): Promise<TrackedRow | null> {
+    const [row] = await this.ds.query(`${SELECT} WHERE a.job_id = $1 AND a.attempt = $2 AND a.purged_at IS NULL`, [jobId, attempt]);
+    return row ?? null;
+  }
+
+  /** The experiments: one per symbol and purpose, with how many runs each holds. */
+  experiments(): Promise<{ symbol: string; purpose: string; runs: number; lastRunAt: Date }[]> {
+    return this.ds.query(
+      `SELECT j.symbol, j.definition->>'purpose' AS purpose, count(*)::int AS runs, max(a.requested_at) AS "lastRunAt"
+         FROM scheduler.attempts a JOIN scheduler.jobs j ON j.id = a.job_id
+        WHERE a.purged_at IS NULL
+        GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+  }
+
+  series(jobId: string, attempt: number, key?: string): Promise<SeriesPoint[]> {
+    return this.ds.query(
+      `SELECT key, step, value, at FROM scheduler.metric_points WHERE job_id = $1 AND attempt = $2 ${key === undefined ? '' : 'AND key = $3'} ORDER BY key, step`,
+      key === undefined ? [jobId, attempt] : [jobId, attempt, key],
+    );
+  }
+
+  /** Every point of the run in the order they were stored (an append-only order while it no longer trains). */
+  async storedPoints(jobId: string, attempt: number): Promise<SeriesPoint[]> {
+    return this.ds.query(`SELECT key, step, value, at FROM scheduler.metric_points WHERE job_id = $1 AND attempt = $2 ORDER BY seq`, [jobId, attempt]);
+  }
+
+  async metricKeys(jobId: string, attempt: number): Promise<string[]> {
+    const rows: { key: string }[] = await this.ds.query(`SELECT DISTINCT key FROM scheduler.metric_points WHERE job_id = $1 AND attempt = $2 ORDER BY key`, [jobId, attempt]);
+    return rows.map((r) => r.key);
+  }
+
+  /** Attempts whose log retention has passed, never one whose model is or was in production; 500 a pass. */
+  logsOlderThan(finishedBefore: Date): Promise<{ jobId: string; attempt: number; artifactsPrefix: string }[]> {
+    return this.ds.query(
+      `SELECT job_id AS "jobId", attempt, artifacts_prefix AS "artifactsPrefix" FROM scheduler.attempts
+        WHERE finished_at < $1 AND log_deleted_at IS NULL AND artifacts_prefix IS NOT NULL AND NOT in_production
+        ORDER BY finished_at LIMIT 500`,
+      [finishedBefore],
+    );
+  }
+
+  async markLogDeleted(jobId: string, attempt: number, at: Date): Promise<void> {
+    await this.ds.query(`UPDATE scheduler.attempts SET log_deleted_at = $3 WHERE job_id = $1 AND attempt = $2`, [jobId, attempt, at]);
+  }
+
+  /** Removes the tracked data (series, mirror state) of failed attempts finished before the cutoff; the attempt's outcome stays. */
+  async purgeFailedBefore(finishedBefore: Date, at: Date): Promise<number> {
+    return this.ds.transaction(async (em) => {
+      const rows: { job_id: string; attempt: number }[] = await em.query(
+        `WITH purged AS (
+           UPDATE scheduler.attempts SET purged_at = $2
+            WHERE (job_id, attempt) IN (
+              SELECT job_id, attempt FROM scheduler.attempts
+               WHERE status IN ('failed', 'lost', 'timed_out', 'cancelled') AND finished_at < $1 AND purged_at IS NULL AND NOT in_production
+               ORDER BY finished_at LIMIT 1000)
+            RETURNING job_id, attempt)
+         SELECT job_id, attempt FROM purged`,
+        [finishedBefore, at],
+      );
+      if (rows.length === 0) return 0;
+      const keys = [rows.map((r) => r.job_id), rows.map((r) => r.attempt)];
+      await em.query(`DELETE FROM scheduler.metric_points m USING unnest($1::text[], $2::int[]) AS p(job_id, attempt) WHERE m.job_id = p.job_id AND m.attempt = p.attempt`, keys);
+      await em.query(`DELETE FROM scheduler.mlflow_sync m USING unnest($1::text[], $2::int[]) AS p(job_id, attempt) WHERE m.job_id = p.job_id AND m.attempt = p.attempt`, keys);
+      return rows.length;
+    });
+  }
+}
