@@ -62,6 +62,8 @@ export const schedulerEnv = z.object({
   MLFLOW_TRACKING_PASSWORD: z.string().optional(),
   /** How often unmirrored runs are sent to MLflow. */
   MLFLOW_SYNC_INTERVAL_MS: envInt(10_000, 100),
+  /** A finished run is mirrored once this long has passed since it finished, so its last progress messages are in. */
+  MLFLOW_SETTLE_SECONDS: envNumber(10, 0),
 });
 
 /** What the daily run trains: symbols, the top N of the universe, or the symbols of a CSV file on the scheduler's machine. */

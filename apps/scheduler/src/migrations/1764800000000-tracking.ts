@@ -4,8 +4,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * Experiment tracking: every attempt is a tracked run. The attempt row gains what its agent reported
  * (the trainer's code version, final metrics, artifacts) and whether its model reached production;
  * the metric series from the streamed progress is kept per (attempt, metric, step), so a redelivered
- * progress message stores nothing twice; `seq` orders points as they were stored, so `mlflow_sync`
- * records how far each run was mirrored to an MLflow tracking server (the last point sent).
+ * progress message stores nothing twice; `seq` orders points as they were stored. `mlflow_sync`
+ * records how far each run was mirrored to an MLflow tracking server: the mirror's cursor
+ * (`metrics_sent`) and the newest point it saw (`last_seq`), so a late point is sent too.
  */
 export class Tracking1764800000000 implements MigrationInterface {
   name = 'Tracking1764800000000';
@@ -36,6 +37,7 @@ export class Tracking1764800000000 implements MigrationInterface {
         job_id text NOT NULL,
         attempt int NOT NULL,
         mlflow_run_id text,
+        metrics_sent int NOT NULL DEFAULT 0,
         last_seq bigint NOT NULL DEFAULT 0,
         finished boolean NOT NULL DEFAULT false,
         last_error text,

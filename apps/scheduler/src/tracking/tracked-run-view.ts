@@ -84,8 +84,10 @@ export function toView(r: TrackedRow): TrackedRunView {
 }
 
 /**
- * The run in MLflow's terms: its series as stored, then each final metric once at the run's last step
- * (named `final.<metric>`, so it never mixes with a trainer's series of the same name).
+ * The run in MLflow's terms: each final metric once at the run's last step (named `final.<metric>`,
+ * so it never mixes with a trainer's series of the same name), then its series as stored. Finals come
+ * first because they are known when a finished run is first mirrored, and a late point then only ever
+ * appends: the mirror's cursor counts positions in this list.
  */
 export function toTrackedRun(r: TrackedRow, points: SeriesPoint[]): TrackedRun {
   const view = toView(r);
@@ -101,7 +103,7 @@ export function toTrackedRun(r: TrackedRow, points: SeriesPoint[]): TrackedRun {
     ...(end !== undefined ? { endTime: end } : {}),
     params: view.params,
     tags: view.tags,
-    metrics: [...points.map((p) => ({ key: p.key, value: p.value, step: p.step, timestamp: new Date(p.at).getTime() })), ...finals],
+    metrics: [...finals, ...points.map((p) => ({ key: p.key, value: p.value, step: p.step, timestamp: new Date(p.at).getTime() }))],
     artifacts: view.artifacts.map((a) => ({ key: a.key, uri: a.uri, sha256: a.sha256, bytes: a.bytes })),
   };
 }

@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { apiTokens } from '@trainyard/config';
 import { API_TOKENS, ApiTokenGuard, Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { MlflowClient } from '@trainyard/tracking';
 import { ExperimentsApiController } from './experiments-api.controller';
+import { MlflowMirrorService } from './mlflow-mirror.service';
 import { TrackingRetentionService } from './tracking-retention.service';
 import { TrackingService } from './tracking.service';
 import { TrackingStore } from './tracking.store';
@@ -10,7 +12,22 @@ import { TrackingStore } from './tracking.store';
 /** Experiment tracking: every attempt a tracked run, over REST (and mirrored to MLflow when configured). */
 @Module({
   controllers: [ExperimentsApiController],
-  providers: [Clock, TrackingStore, TrackingService, TrackingRetentionService, ApiTokenGuard, { provide: API_TOKENS, useFactory: (c: SchedulerConfig) => apiTokens(c), inject: [SCHEDULER_CONFIG] }],
+  providers: [
+    Clock,
+    TrackingStore,
+    TrackingService,
+    TrackingRetentionService,
+    MlflowMirrorService,
+    // The MLflow tracking server behind one adapter; none unless MLFLOW_TRACKING_URI is set.
+    {
+      provide: MlflowClient,
+      useFactory: (c: SchedulerConfig) =>
+        c.MLFLOW_TRACKING_URI ? new MlflowClient({ trackingUri: c.MLFLOW_TRACKING_URI, token: c.MLFLOW_TRACKING_TOKEN, username: c.MLFLOW_TRACKING_USERNAME, password: c.MLFLOW_TRACKING_PASSWORD }) : null,
+      inject: [SCHEDULER_CONFIG],
+    },
+    ApiTokenGuard,
+    { provide: API_TOKENS, useFactory: (c: SchedulerConfig) => apiTokens(c), inject: [SCHEDULER_CONFIG] },
+  ],
   exports: [TrackingService],
 })
 export class TrackingModule {}

@@ -49,11 +49,13 @@ export class TrackingService {
     return { total, runs: rows.map(toView) };
   }
 
-  async show(id: string): Promise<TrackedRunView & { metricKeys: string[] }> {
+  /** The run with its metrics' names and, when MLflow is configured, where it stands there. */
+  async show(id: string): Promise<TrackedRunView & { metricKeys: string[]; mlflow: { runId: string | null; lastError: string | null; updatedAt: Date } | null }> {
     const ref = parseTrackedRunId(id);
     const row = ref && (await this.store.find(ref.jobId, ref.attempt));
     if (!ref || !row) throw new NotFoundException(`no tracked run ${id}`);
-    return { ...toView(row), metricKeys: await this.store.metricKeys(ref.jobId, ref.attempt) };
+    const mirror = await this.store.mirrorState(ref.jobId, ref.attempt);
+    return { ...toView(row), metricKeys: await this.store.metricKeys(ref.jobId, ref.attempt), mlflow: mirror && { runId: mirror.mlflowRunId, lastError: mirror.lastError, updatedAt: mirror.updatedAt } };
   }
 
   async series(id: string, key: string): Promise<{ id: string; metric: string; points: { step: number; value: number; at: string }[] }> {

@@ -55,6 +55,8 @@ describe('experiment tracking', () => {
     const b = await requested('tr-b-BTCUSDT');
     const ref = (s: { jobId: string; runId: string }) => ({ jobId: s.jobId, runId: s.runId, symbol: 'BTCUSDT', attempt: 1 });
     for (const s of [a, b]) await bus.publish('job.started', { ...ref(s), agentId: 'a1', leaseId: `${s.jobId}-a1-lease`, workDir: '/w', artifactsPrefix: `models/BTCUSDT/${s.runId}`, codeVersion: 'builtin@0.1.0' });
+    // Outcomes after the starts, as an agent sends them (the bus does not order two subjects).
+    for (const s of [a, b]) await waitFor(async () => (await get(`/experiments/runs/${s.jobId}-a1`)).body.attemptStatus === 'running', `${s.jobId} started`);
     // Out of order and redelivered, as a bus delivers: each (metric, step) is stored once.
     await bus.publish('job.progress', { ...ref(a), percent: 60, points: points(4, 6, (s) => 1 / s) });
     await bus.publish('job.progress', { ...ref(a), percent: 30, points: points(1, 3, (s) => 1 / s) });

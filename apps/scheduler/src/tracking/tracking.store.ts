@@ -178,4 +178,53 @@ export class TrackingStore {
       return rows.length;
     });
   }
+
+  /**
+   * Finished runs to mirror, settled (no point arriving for a while): never mirrored, a pass that
+   * failed, or points newer than the last mirror. A refused run waits until it has a newer point.
+   */
+  toMirror(settledBefore: Date, limit: number): Promise<{ jobId: string; attempt: number; mlflowRunId: string | null; metricsSent: number; maxSeq: number }[]> {
+    return this.ds.query(
+      `SELECT a.job_id AS "jobId", a.attempt, s.mlflow_run_id AS "mlflowRunId", COALESCE(s.metrics_sent, 0) AS "metricsSent",
+              COALESCE((SELECT max(seq) FROM scheduler.metric_points p WHERE p.job_id = a.job_id AND p.attempt = a.attempt), 0)::float8 AS "maxSeq"
+         FROM scheduler.attempts a LEFT JOIN scheduler.mlflow_sync s ON s.job_id = a.job_id AND s.attempt = a.attempt
+        WHERE a.status IN ('succeeded', 'failed', 'lost', 'timed_out', 'cancelled') AND a.finished_at < $1 AND a.purged_at IS NULL
+          AND (s.job_id IS NULL OR NOT s.finished
+               OR EXISTS (SELECT 1 FROM scheduler.metric_points p WHERE p.job_id = a.job_id AND p.attempt = a.attempt AND p.seq > s.last_seq))
+        ORDER BY a.finished_at LIMIT $2`,
+      [settledBefore, limit],
+    );
+  }
+
+  async saveMirrorCursor(jobId: string, attempt: number, metricsSent: number): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO scheduler.mlflow_sync (job_id, attempt, metrics_sent, updated_at) VALUES ($1, $2, $3, now())
+       ON CONFLICT (job_id, attempt) DO UPDATE SET metrics_sent = EXCLUDED.metrics_sent, updated_at = now()`,
+      [jobId, attempt, metricsSent],
+    );
+  }
+
+  async mirrored(jobId: string, attempt: number, mlflowRunId: string, metricsSent: number, lastSeq: number): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO scheduler.mlflow_sync (job_id, attempt, mlflow_run_id, metrics_sent, last_seq, finished, last_error, updated_at) VALUES ($1, $2, $3, $4, $5, true, NULL, now())
+       ON CONFLICT (job_id, attempt) DO UPDATE SET mlflow_run_id = EXCLUDED.mlflow_run_id, metrics_sent = EXCLUDED.metrics_sent, last_seq = EXCLUDED.last_seq, finished = true, last_error = NULL, updated_at = now()`,
+      [jobId, attempt, mlflowRunId, metricsSent, lastSeq],
+    );
+  }
+
+  /** `refusedAt`: the newest point when MLflow refused the run for good (null: a transient failure, try again). */
+  async mirrorFailed(jobId: string, attempt: number, error: string, refusedAt: number | null): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO scheduler.mlflow_sync (job_id, attempt, last_error, finished, last_seq, updated_at) VALUES ($1, $2, $3, $4, COALESCE($5, 0), now())
+       ON CONFLICT (job_id, attempt) DO UPDATE SET last_error = EXCLUDED.last_error, finished = EXCLUDED.finished,
+         last_seq = CASE WHEN $4 THEN EXCLUDED.last_seq ELSE scheduler.mlflow_sync.last_seq END, updated_at = now()`,
+      [jobId, attempt, error, refusedAt !== null, refusedAt],
+    );
+  }
+
+  /** Where a run stands with MLflow, for its view. */
+  async mirrorState(jobId: string, attempt: number): Promise<{ mlflowRunId: string | null; lastError: string | null; updatedAt: Date } | null> {
+    const [row] = await this.ds.query(`SELECT mlflow_run_id AS "mlflowRunId", last_error AS "lastError", updated_at AS "updatedAt" FROM scheduler.mlflow_sync WHERE job_id = $1 AND attempt = $2`, [jobId, attempt]);
+    return row ?? null;
+  }
 }
