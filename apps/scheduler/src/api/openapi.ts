@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RunSummary } from '@trainyard/contracts';
 import { CancelBody, ListJobsQuery, ListRunsQuery, StartRunBody, StatsQuery } from './api-schemas';
+import { CompareQuery, ListTrackedRunsQuery } from '../tracking/experiments-api.schemas';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
 
@@ -11,6 +12,8 @@ function queryParameters(s: z.ZodType) {
 }
 
 const idParameter = (what: string) => ({ name: 'id', in: 'path', required: true, description: `the ${what} id`, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' } });
+const trackedRunParameter = { name: 'id', in: 'path', required: true, description: 'the tracked run: <jobId>-a<attempt>', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}-a\\d{1,6}$' } };
+const metricParameter = { name: 'key', in: 'path', required: true, description: 'a metric name (URL-encoded)', schema: { type: 'string', pattern: '^[A-Za-z0-9_.\\-/ ]{1,250}$' } };
 const problem = { description: 'refused: the message says why; for a bad body or query `issues` lists each field and reason' };
 const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
 
@@ -51,7 +54,7 @@ export function openApiDocument() {
       },
     },
     security: [{ bearer: [] }],
-    info: { title: 'Trainyard scheduler', version: '1', description: 'Runs and jobs: start, inspect, cancel, retry, statistics.' },
+    info: { title: 'Trainyard scheduler', version: '1', description: 'Runs and jobs: start, inspect, cancel, retry, statistics; tracked runs (every attempt) by experiment.' },
     paths: {
       '/runs': {
         post: {
@@ -84,6 +87,28 @@ export function openApiDocument() {
       },
       '/jobs/{id}/retry': { post: { summary: 'Retry a failed or cancelled job', parameters: [idParameter('job')], responses: { '202': json('queued again'), '404': problem, '409': problem } } },
       '/stats': { get: { summary: 'Jobs by status, train minutes, success rate per date', parameters: queryParameters(StatsQuery), responses: { '200': json('statistics'), '400': problem } } },
+      '/experiments': { get: { summary: 'Experiments (a symbol and a purpose) with how many tracked runs each holds', responses: { '200': json('experiments') } } },
+      '/experiments/runs': { get: { summary: 'Tracked runs, newest first', parameters: queryParameters(ListTrackedRunsQuery), responses: { '200': json('a page of tracked runs'), '400': problem } } },
+      '/experiments/runs/{id}': {
+        get: { summary: 'A tracked run: params, tags, code version, final metrics, artifacts, log key, metric names, MLflow mirror state', parameters: [trackedRunParameter], responses: { '200': json('the run'), '400': problem, '404': problem } },
+      },
+      '/experiments/runs/{id}/metrics/{key}': {
+        get: { summary: "A metric's series over steps", parameters: [trackedRunParameter, metricParameter], responses: { '200': json('the points'), '400': problem, '404': problem } },
+      },
+      '/experiments/runs/{id}/export': {
+        get: { summary: 'The run as MLflow holds one (what `trainyard experiments export --mlflow` writes)', parameters: [trackedRunParameter], responses: { '200': json('the run'), '400': problem, '404': problem } },
+      },
+      '/experiments/compare': {
+        get: { summary: 'Runs side by side: params that differ, final metrics, a metric over steps', parameters: queryParameters(CompareQuery), responses: { '200': json('the comparison'), '400': problem, '404': problem } },
+      },
+      '/experiments/compare.png': {
+        get: {
+          summary: 'The compared metric over steps, one line per run',
+          parameters: queryParameters(CompareQuery),
+          responses: { '200': { description: 'a PNG chart', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '400': problem, '404': problem },
+        },
+      },
+      '/experiments/retention/run': { post: { summary: 'Run tracking retention now (logs after TRACKING_LOG_RETENTION_DAYS, failed runs after TRACKING_FAILED_RETENTION_DAYS)', responses: { '200': json('what was deleted') } } },
     },
   };
 }
