@@ -10,6 +10,7 @@ import { ResumeLedger1763990000000 } from './migrations/1763990000000-resume-led
 import { ProgressLogsAndTraces1763990000001 } from './migrations/1763990000001-progress-logs-traces';
 import { RunSpend1764300000000 } from './migrations/1764300000000-run-spend';
 import { Tracking1764800000000 } from './migrations/1764800000000-tracking';
+import { Studies1764900000000 } from './migrations/1764900000000-studies';
 import { AttemptEntity } from './runs/attempt.entity';
 import { JobEntity } from './runs/job.entity';
 import { LedgerEntryEntity } from './runs/ledger-entry.entity';
@@ -17,6 +18,7 @@ import { RunEntity } from './runs/run.entity';
 import { ApiModule } from './api/api.module';
 import { CommandsModule } from './commands/commands.module';
 import { RunsModule } from './runs/runs.module';
+import { StudiesModule } from './studies/studies.module';
 import { SchedulerMetricsModule } from './metrics/scheduler.metrics';
 
 @Module({})
@@ -33,7 +35,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [RunEntity, JobEntity, AttemptEntity, LedgerEntryEntity],
-          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000, ProgressLogsAndTraces1763990000001, RunSpend1764300000000, Tracking1764800000000],
+          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000, ProgressLogsAndTraces1763990000001, RunSpend1764300000000, Tracking1764800000000, Studies1764900000000],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,
@@ -41,6 +43,7 @@ export class AppModule {
         RunsModule,
         ApiModule,
         CommandsModule,
+        StudiesModule,
       ],
     };
   }

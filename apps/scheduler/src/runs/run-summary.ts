@@ -23,11 +23,14 @@ export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: 
   const by_symbol: RunSummary['by_symbol'] = {};
   const minutes: number[] = [];
   let cost = 0;
+  // A study's run trains one symbol many times: its entries are keyed by job (trial) instead.
+  const perSymbol = new Map<string, number>();
+  for (const j of jobs) perSymbol.set(j.symbol, (perSymbol.get(j.symbol) ?? 0) + 1);
   for (const j of jobs) {
     const trainMinutes = j.trainSeconds == null ? null : round(j.trainSeconds / 60, 4);
     if (j.status === 'succeeded' && trainMinutes != null) minutes.push(trainMinutes);
     cost += j.cost;
-    by_symbol[j.symbol] = {
+    by_symbol[perSymbol.get(j.symbol)! > 1 ? j.id : j.symbol] = {
       status: j.status === 'succeeded' ? 'succeeded' : j.status === 'cancelled' ? 'cancelled' : j.status === 'skipped' ? 'skipped' : 'failed',
       attempts: j.status === 'skipped' ? 0 : j.attempt,
       trainMinutes,

@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import type { EventMessage } from '@trainyard/contracts';
 import { Consume } from '@trainyard/messaging';
+import { JobEvents } from './job-events';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { RunIntakeService } from './run-intake.service';
 import { TrackingService } from '../tracking/tracking.service';
@@ -14,6 +15,7 @@ export class RunsController {
     private readonly lifecycle: JobLifecycleService,
     private readonly spend: RunSpendService,
     private readonly tracking: TrackingService,
+    private readonly events: JobEvents,
   ) {}
 
   @Consume('run.requested')
@@ -36,6 +38,7 @@ export class RunsController {
   async onProgress(@Payload() m: EventMessage<'job.progress'>) {
     await this.lifecycle.progressed(m);
     await this.tracking.progressed(m);
+    await this.events.jobProgressed(m);
   }
 
   @Consume('job.checkpointed')
@@ -47,21 +50,25 @@ export class RunsController {
   async onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
     await this.lifecycle.succeeded(m);
     await this.tracking.succeeded(m);
+    await this.events.jobEnded(m.jobId);
   }
 
   @Consume('job.failed')
-  onFailed(@Payload() m: EventMessage<'job.failed'>) {
-    return this.lifecycle.failed(m);
+  async onFailed(@Payload() m: EventMessage<'job.failed'>) {
+    await this.lifecycle.failed(m);
+    await this.events.jobEnded(m.jobId);
   }
 
   @Consume('job.cancelled')
-  onCancelled(@Payload() m: EventMessage<'job.cancelled'>) {
-    return this.lifecycle.cancelled(m);
+  async onCancelled(@Payload() m: EventMessage<'job.cancelled'>) {
+    await this.lifecycle.cancelled(m);
+    await this.events.jobEnded(m.jobId);
   }
 
   @Consume('lease.lost')
-  onLeaseLost(@Payload() m: EventMessage<'lease.lost'>) {
-    return this.lifecycle.failed({ jobId: m.jobId, attempt: m.attempt, errorType: 'agent_lost', retryable: true, message: `lease ${m.leaseId} on ${m.agentId} lost: ${m.reason}` });
+  async onLeaseLost(@Payload() m: EventMessage<'lease.lost'>) {
+    await this.lifecycle.failed({ jobId: m.jobId, attempt: m.attempt, errorType: 'agent_lost', retryable: true, message: `lease ${m.leaseId} on ${m.agentId} lost: ${m.reason}` });
+    await this.events.jobEnded(m.jobId);
   }
 
   /** Tracking keeps a run whose model reached production from retention. */

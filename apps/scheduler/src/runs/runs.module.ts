@@ -7,6 +7,7 @@ import { ExchangeClient } from '../exchange/exchange-client';
 import { UniverseService } from '../symbols/universe.service';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
+import { JobEvents } from './job-events';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { OperatorActions } from './operator-actions.service';
 import { ReconcilerService } from './reconciler.service';
@@ -20,8 +21,8 @@ import { SchedulerStore } from './scheduler.store';
 @Module({
   imports: [TrackingModule],
   controllers: [RunsController],
-  providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService, RunSpendStore, RunSpendService],
-  exports: [Clock, SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions],
+  providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService, RunSpendStore, RunSpendService, JobEvents],
+  exports: [Clock, SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions, JobEvents, DispatcherService, CompletionService, CostsService, CapacityView],
 })
 export class RunsModule implements OnModuleInit {
   constructor(

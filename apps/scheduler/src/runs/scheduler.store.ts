@@ -185,6 +185,8 @@ export class SchedulerStore {
     return this.ds.transaction(async (em) => {
       const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
       if (!run || run.status !== 'running') return null;
+      // A study's run grows trial by trial: it closes once the study has decided it is done.
+      if ((await em.query(`SELECT 1 FROM scheduler.studies WHERE id = $1 AND status = 'running'`, [runId])).length) return null;
       const jobs = await em.getRepository(JobEntity).find({ where: { runId }, order: { symbol: 'ASC' } });
       if (jobs.some((j) => !TERMINAL_JOB_STATES.has(j.status))) return null;
       Object.assign(run, decide(run, jobs, await runSpend(em, runId)));

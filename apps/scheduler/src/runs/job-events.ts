@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import type { EventMessage } from '@trainyard/contracts';
+
+type Listener<T> = (value: T) => Promise<void>;
+
+/**
+ * What other features of the scheduler follow about jobs (a study about its trials), told after the
+ * lifecycle has applied an event; features register here instead of the runs feature knowing them.
+ * A listener's failure fails the handler, so the event is delivered again.
+ */
+@Injectable()
+export class JobEvents {
+  private readonly ended: Listener<string>[] = [];
+  private readonly progressed: Listener<EventMessage<'job.progress'>>[] = [];
+
+  onEnded(listener: Listener<string>): void {
+    this.ended.push(listener);
+  }
+
+  onProgress(listener: Listener<EventMessage<'job.progress'>>): void {
+    this.progressed.push(listener);
+  }
+
+  /** A job's attempt ended (succeeded, failed, cancelled, lost): the job may now be terminal. */
+  async jobEnded(jobId: string): Promise<void> {
+    for (const l of this.ended) await l(jobId);
+  }
+
+  async jobProgressed(m: EventMessage<'job.progress'>): Promise<void> {
+    for (const l of this.progressed) await l(m);
+  }
+}

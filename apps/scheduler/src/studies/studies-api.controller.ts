@@ -1,0 +1,31 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { z } from 'zod';
+import { Id } from '@trainyard/contracts';
+import { ApiTokenGuard, ZodValidationPipe } from '@trainyard/runtime';
+import { StudyRequest } from './study-request';
+import { StudyService } from './study.service';
+
+const ListStudiesQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) }).strict();
+
+/** Hyperparameter studies: start one, list them, and follow one (trials, best, history, importance). */
+@UseGuards(ApiTokenGuard)
+@Controller('studies')
+export class StudiesApiController {
+  constructor(private readonly studies: StudyService) {}
+
+  @Post()
+  @HttpCode(201)
+  async create(@Body(new ZodValidationPipe(StudyRequest, 'body')) body: StudyRequest) {
+    return this.studies.view((await this.studies.create(body)).id);
+  }
+
+  @Get()
+  list(@Query(new ZodValidationPipe(ListStudiesQuery, 'query')) q: z.output<typeof ListStudiesQuery>) {
+    return this.studies.list(q.limit, q.offset);
+  }
+
+  @Get(':id')
+  show(@Param('id', new ZodValidationPipe(Id, 'id')) id: string) {
+    return this.studies.view(id);
+  }
+}
