@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CheckpointRef, Driver, JobSpec } from './job-spec';
+import { CheckpointRef, Driver, JobSpec, ModelConfig } from './job-spec';
 import { INSTANCE_STATES, type InstanceStatus } from './states';
 import {
   Artifact,
@@ -60,6 +60,10 @@ export const RunRequested = event({
   /** GPU memory each job needs; unset: none for the built-in trainer, the configured default for commands where GPUs exist. */
   gpuMemoryGb: z.number().nonnegative().max(1024).optional(),
   timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
+  /** The built-in trainer's settings where they differ from the defaults (a study's best trial, trained for production). */
+  model: ModelConfig.omit({ type: true }).partial().strict().optional(),
+  /** Candles each job trains on, where it differs from the scheduler's SCHEDULER_LOOKBACK_CANDLES. */
+  lookbackCandles: z.number().int().min(200).max(1_000_000).optional(),
   requestedBy: z.string().max(200).optional(),
 });
 

@@ -2,7 +2,7 @@ import { ConflictException, Inject, Injectable, Logger, NotFoundException, type 
 import { randomBytes, randomInt } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { canonicalJson, defaultDataDate, releaseRank, specHash, type EventMessage, type JobDefinition, type RunRequest } from '@trainyard/contracts';
-import { CapacityView } from '@trainyard/messaging';
+import { CapacityView, NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { best, importance, parseSpace, shouldPrune, suggest, type StudyConfig, type TrialRecord } from '@trainyard/search';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -44,6 +44,7 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
     private readonly costs: CostsService,
     private readonly capacity: CapacityView,
     private readonly clock: Clock,
+    private readonly bus: NatsBus,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
   ) {}
 
@@ -281,6 +282,45 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
       history: optimisation,
       importance: history.filter((h) => h.state === 'complete').length >= 2 ? importance(parseSpace(study.config.space), history) : {},
     };
+  }
+
+  /**
+   * Trains the best trial's params as a production job of its own run (`<study>-best`), which the
+   * promoter judges as any other: promoted only if it beats production (mode `auto`), or `dry`.
+   */
+  async promoteBest(id: string, promote: 'auto' | 'dry'): Promise<{ runId: string; trial: number; params: Record<string, unknown> }> {
+    const study = await this.view(id);
+    if (!study.best) throw new ConflictException(`study ${id} has no scored trial yet`);
+    const stored = (await this.studies.find(id))!;
+    const applied = applyParams({ model: {}, lookbackCandles: stored.template.lookbackCandles, driver: stored.config.driver }, study.best.params);
+    const runId = `${id}-best`;
+    const earlier = await this.runs.findRun(runId);
+    if (earlier && earlier.request.promote !== promote) throw new ConflictException(`run ${runId} already trains the best trial with promote ${earlier.request.promote}`);
+    await this.bus.publish(
+      'run.requested',
+      {
+        runId,
+        trigger: 'api',
+        symbols: [study.symbol],
+        mode: 'parallel',
+        priority: 'normal',
+        purpose: 'production',
+        promote,
+        canary: false,
+        force: true,
+        dryRun: false,
+        featureset: stored.config.featureset,
+        ensureFeatures: false,
+        driver: applied.driver,
+        ...(Object.keys(applied.model).length ? { model: applied.model } : {}),
+        ...(applied.lookbackCandles !== stored.template.lookbackCandles ? { lookbackCandles: applied.lookbackCandles } : {}),
+        ...(stored.config.timeoutMinutes ? { timeoutMinutes: stored.config.timeoutMinutes } : {}),
+        requestedBy: `study ${id}`,
+      },
+      { id: `${runId}-request-${promote}` },
+    );
+    this.log.log({ event: 'study_best_requested', runId, msg: `study ${id}: trial ${study.best.trial} (${study.objective} ${study.best.value}) trained for production as run ${runId}, promote ${promote}` });
+    return { runId, trial: study.best.trial, params: study.best.params };
   }
 
   list(limit: number, offset: number) {
