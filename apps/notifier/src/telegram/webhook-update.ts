@@ -40,16 +40,11 @@ export async function readWebhookUpdate(req: HttpRequest, path: string, secret: 
   if (new URL(req.url ?? '/', 'http://x').pathname !== path) return { status: 404, message: 'not found' };
   if (req.method !== 'POST') return { status: 405, message: 'POST only' };
   if (!sameSecret(req.headers['x-telegram-bot-api-secret-token'], secret)) return { status: 403, message: 'not from Telegram' };
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > MAX_UPDATE_BYTES) return { status: 413, message: `an update is at most ${MAX_UPDATE_BYTES} bytes` };
-    chunks.push(chunk);
-  }
+  const raw = await readBody(req);
+  if (raw === null) return { status: 413, message: `an update is at most ${MAX_UPDATE_BYTES} bytes` };
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
     return { status: 400, message: 'the body is not JSON' };
   }
@@ -57,3 +52,26 @@ export async function readWebhookUpdate(req: HttpRequest, path: string, secret: 
   if (!parsed.success) return { status: 400, message: `not a Telegram update: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`.slice(0, 300) };
   return { update: parsed.data };
 }
+
+/** Past this the sender is cut off rather than read to the end. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * The body, or null when it is over MAX_UPDATE_BYTES. An oversized body is read to its end and thrown
+ * away (up to DRAIN_LIMIT), so the 413 reaches a sender still writing instead of a reset connection.
+ */
+function readBody(req: HttpRequest): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > DRAIN_LIMIT) req.destroy();
+      else if (bytes <= MAX_UPDATE_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(bytes > MAX_UPDATE_BYTES ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+    req.on('close', () => (bytes > DRAIN_LIMIT ? resolve(null) : undefined));
+  });
+}
+
