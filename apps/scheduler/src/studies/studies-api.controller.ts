@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, StreamableFile, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { Id } from '@trainyard/contracts';
 import { ApiTokenGuard, ZodValidationPipe } from '@trainyard/runtime';
@@ -30,6 +30,18 @@ export class StudiesApiController {
   @HttpCode(202)
   promoteBest(@Param('id', new ZodValidationPipe(Id, 'id')) id: string, @Body(new ZodValidationPipe(PromoteBestBody, 'body')) body: z.output<typeof PromoteBestBody>) {
     return this.studies.promoteBest(id, body.promote);
+  }
+
+  @Get(':id/history.png')
+  @Header('content-type', 'image/png')
+  async history(@Param('id', new ZodValidationPipe(Id, 'id')) id: string) {
+    return new StreamableFile(await this.studies.historyChart(id));
+  }
+
+  @Get(':id/importance.png')
+  @Header('content-type', 'image/png')
+  async importance(@Param('id', new ZodValidationPipe(Id, 'id')) id: string) {
+    return new StreamableFile(await this.studies.importanceChart(id));
   }
 
   @Get(':id')

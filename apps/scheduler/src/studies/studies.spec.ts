@@ -60,7 +60,7 @@ describe('hyperparameter studies', () => {
     const q = quality(spec.model.learningRate);
     for (let step = 1; step <= 5; step++) {
       await bus.publish('job.progress', { ...ref, percent: step * 20, points: [{ step, at: new Date().toISOString(), values: { validationMetric: q * step } }] });
-      await waitFor(async () => (await get(`/experiments/runs/${spec.jobId}-a${spec.attempt}/metrics/validationMetric`)).body.points?.length === step, `${spec.jobId} step ${step} stored`);
+      await waitFor(async () => (await get(`/experiments/runs/${spec.jobId}-a${spec.attempt}/metrics/validationMetric`)).body.points?.length >= step, `${spec.jobId} step ${step} stored`);
       if ((await readStored(prefix, 'job.*.cancel')).some((e) => e.data.jobId === spec.jobId)) {
         await bus.publish('job.cancelled', { ...ref, reason: 'pruned' });
         return;
@@ -130,6 +130,12 @@ describe('hyperparameter studies', () => {
     const completed = await waitFor(async () => (await readStored(prefix, 'run.completed')).filter((e) => e.data.runId === 'st-random'), 'the run completed');
     expect(completed).toHaveLength(1);
     expect(Object.keys(completed[0].data.summary.by_symbol).sort()).toEqual(done.trials.map((t: { jobId: string }) => t.jobId).sort());
+
+    for (const chart of ['history', 'importance']) {
+      const res = await fetch(`${base}/studies/st-random/${chart}.png`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.headers.get('content-type')).toBe('image/png');
+      expect(Buffer.from(await res.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    }
 
     // The best trial, trained for production: a run of its own that the promoter will judge.
     const best = await call('POST', '/studies/st-random/promote-best', { promote: 'auto' });

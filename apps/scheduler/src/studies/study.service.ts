@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import { canonicalJson, defaultDataDate, releaseRank, specHash, type EventMessage, type JobDefinition, type RunRequest } from '@trainyard/contracts';
 import { CapacityView, NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
+import { renderChart } from '@trainyard/charts';
 import { best, importance, parseSpace, shouldPrune, suggest, type StudyConfig, type TrialRecord } from '@trainyard/search';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { CostsService } from '../costs/costs.service';
@@ -321,6 +322,44 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
     );
     this.log.log({ event: 'study_best_requested', runId, msg: `study ${id}: trial ${study.best.trial} (${study.objective} ${study.best.value}) trained for production as run ${runId}, promote ${promote}` });
     return { runId, trial: study.best.trial, params: study.best.params };
+  }
+
+  /** The optimisation history as a PNG: each complete trial's value and the best so far. */
+  async historyChart(id: string): Promise<Buffer> {
+    const v = await this.view(id);
+    const points = v.history.map((h) => ({ x: h.trial, y: h.value }));
+    return renderChart(
+      [
+        {
+          title: `${v.objective} by trial (${v.direction})`,
+          series: [
+            { label: 'trial', color: '#1f77b4', points, dots: true },
+            { label: 'best so far', color: '#d62728', points: v.history.map((h) => ({ x: h.trial, y: h.best })) },
+          ],
+          formatX: (x) => `#${Math.round(x)}`,
+          formatY: (y) => y.toPrecision(3),
+        },
+      ],
+      { title: `study ${v.id}: ${v.symbol}, ${v.trials.length} trials`, panelWidth: 900, panelHeight: 420 },
+    );
+  }
+
+  /** Each parameter's share of the objective's variance (fANOVA over a random forest) as a PNG, largest first. */
+  async importanceChart(id: string): Promise<Buffer> {
+    const v = await this.view(id);
+    const ranked = Object.entries(v.importance).sort((a, b) => b[1] - a[1]);
+    return renderChart(
+      [
+        {
+          title: 'parameter importance (share of variance)',
+          series: [{ label: 'importance', color: '#2ca02c', points: ranked.map(([, share], i) => ({ x: i, y: share })), dots: true }],
+          formatX: (x) => ranked[Math.round(x)]?.[0] ?? '',
+          formatY: (y) => y.toFixed(2),
+          xTicksAtPoints: true,
+        },
+      ],
+      { title: `study ${v.id}: what mattered`, panelWidth: 900, panelHeight: 420 },
+    );
   }
 
   list(limit: number, offset: number) {
