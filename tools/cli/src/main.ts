@@ -9,6 +9,7 @@ import { followRun } from './follow-run';
 import { describeEvent, formatPlan, formatSummary } from './format';
 import { EXPERIMENTS_HELP, parseExperimentsCommand, runExperimentsCommand } from './experiments-command';
 import { LocalStack } from './local-stack';
+import { parseSearchCommand, runSearchCommand, SEARCH_HELP } from './search-command';
 import { MODELS_HELP, parseModelsCommand, runModelsCommand } from './models-command';
 import { NATS_CONFIG_HELP, natsConfigCommand } from './nats-config-command';
 import { parseRunFlags, RUN_FLAGS_HELP, UsageError } from './run-flags';
@@ -20,6 +21,7 @@ usage:
   trainyard up                      start the local stack (NATS, embedded PostgreSQL, the five services) until Ctrl-C
   trainyard run --symbols … [flags] request a run, follow it live, exit 0 only if it succeeded
   trainyard models …                list, show, promote and roll back model versions
+  trainyard search …                hyperparameter studies on the shared fleet: start, list, show, promote the best
   trainyard experiments …           tracked runs (every training attempt): list, show, compare, export to MLflow's file store
   trainyard nats-config --out DIR   a NATS configuration with a least-privilege user per role, and each role's credentials
   trainyard help                    this text
@@ -29,6 +31,8 @@ ${RUN_FLAGS_HELP}
 ${MODELS_HELP}
 
 ${EXPERIMENTS_HELP}
+
+${SEARCH_HELP}
 
 ${NATS_CONFIG_HELP}`;
 
@@ -119,6 +123,13 @@ async function experiments(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function search(argv: string[]): Promise<number> {
+  const req = parseSearchCommand(argv);
+  const answer = await runSearchCommand(req, process.env.SCHEDULER_URL ?? 'http://127.0.0.1:3001', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
+  console.log(JSON.stringify(answer, null, 2));
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -130,6 +141,8 @@ async function main(argv: string[]): Promise<number> {
       return models(rest);
     case 'experiments':
       return experiments(rest);
+    case 'search':
+      return search(rest);
     case 'nats-config':
       for (const file of natsConfigCommand(rest)) console.log(`wrote ${file}`);
       return 0;
@@ -140,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; commands: up, run, models, experiments, nats-config, help`);
+      throw new UsageError(`unknown command "${command}"; commands: up, run, models, experiments, search, nats-config, help`);
   }
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RunSummary } from '@trainyard/contracts';
 import { CancelBody, ListJobsQuery, ListRunsQuery, StartRunBody, StatsQuery } from './api-schemas';
 import { CompareQuery, ListTrackedRunsQuery } from '../tracking/experiments-api.schemas';
+import { StudyRequest } from '../studies/study-request';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
 
@@ -106,6 +107,25 @@ export function openApiDocument() {
           summary: 'The compared metric over steps, one line per run',
           parameters: queryParameters(CompareQuery),
           responses: { '200': { description: 'a PNG chart', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '400': problem, '404': problem },
+        },
+      },
+      '/studies': {
+        post: {
+          summary: 'Start a hyperparameter study: its trials are low-priority search jobs on the shared fleet (201; the same studyId and request again is the same study, another request 409)',
+          requestBody: { required: true, content: { 'application/json': { schema: schema(StudyRequest) } } },
+          responses: { '201': json('the study'), '400': problem, '409': problem },
+        },
+        get: { summary: 'Studies, newest first', parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } }, { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }], responses: { '200': json('studies'), '400': problem } },
+      },
+      '/studies/{id}': { get: { summary: 'A study: trials, best trial, optimisation history, parameter importance', parameters: [idParameter('study')], responses: { '200': json('the study'), '404': problem } } },
+      '/studies/{id}/history.png': { get: { summary: 'Each trial\'s value and the best so far, as a PNG', parameters: [idParameter('study')], responses: { '200': { description: 'a PNG chart', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '404': problem } } },
+      '/studies/{id}/importance.png': { get: { summary: 'Parameter importance as a PNG', parameters: [idParameter('study')], responses: { '200': { description: 'a PNG chart', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '404': problem } } },
+      '/studies/{id}/promote-best': {
+        post: {
+          summary: "Train the best trial's params as a production run (`<id>-best`) the promoter judges",
+          parameters: [idParameter('study')],
+          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { promote: { enum: ['auto', 'dry'], default: 'auto' } }, additionalProperties: false } } } },
+          responses: { '202': json('the run requested'), '404': problem, '409': problem },
         },
       },
       '/experiments/retention/run': { post: { summary: 'Run tracking retention now (logs after TRACKING_LOG_RETENTION_DAYS, failed runs after TRACKING_FAILED_RETENTION_DAYS)', responses: { '200': json('what was deleted') } } },
