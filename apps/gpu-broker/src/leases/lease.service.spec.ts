@@ -158,4 +158,26 @@ describe('gpu-broker leases', () => {
     const cancelled = await waitFor(async () => (await readStored(prefix, 'job.cancelled')).map((e) => e.data).find((d) => d.jobId === 'r1-FFFUSDT'), 'job.cancelled');
     expect(cancelled).toMatchObject({ attempt: 1, reason: 'operator' });
   });
+
+  it("gives the next free slot to a production job that arrived after a study's search trials", async () => {
+    const trial = (n: number) => toJobSpec(testJobDefinition({ symbol: 'SRCHUSDT', runId: 'study-x', jobId: `study-x-t${n}`, priority: 'low', purpose: 'search', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+    const daily = toJobSpec(testJobDefinition({ symbol: 'PRODUSDT', runId: 'daily-x', jobId: 'daily-x-PRODUSDT', priority: 'normal', purpose: 'production', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+    const query = (sql: string) => app.get(BrokerStore).manager.query(sql);
+    // The only live agent has one CPU slot; it stays alive (the spec's silence limit is 2 s) while the test waits.
+    const alive = <T>(check: () => Promise<T>, what: string) => waitFor(async () => (await heartbeat('yield-box'), check()), what);
+    const placedOn = async (jobId: string) => (await query(`SELECT agent_id FROM broker.leases WHERE job_id = '${jobId}'`))[0]?.agent_id as string | undefined;
+    await alive(async () => (await query(`SELECT id FROM broker.agents WHERE status = 'alive'`)).map((a: { id: string }) => a.id).join() === 'yield-box', 'the box the only one alive');
+    await bus.publish('job.requested', { spec: trial(0) });
+    await alive(async () => (await placedOn('study-x-t0')) === 'yield-box', 'the first trial placed');
+    await bus.publish('job.requested', { spec: trial(1) });
+    await bus.publish('job.requested', { spec: trial(2) });
+    await alive(async () => (await query(`SELECT count(*)::int AS n FROM broker.lease_requests WHERE job_id LIKE 'study-x-t%' AND status = 'pending'`))[0].n === 2, 'two trials queued');
+    await bus.publish('job.requested', { spec: daily });
+    await alive(async () => (await query(`SELECT 1 FROM broker.lease_requests WHERE job_id = 'daily-x-PRODUSDT'`)).length === 1, 'the production job queued');
+    const [lease] = await query(`SELECT id FROM broker.leases WHERE job_id = 'study-x-t0'`);
+    await bus.publish('job.failed', { jobId: 'study-x-t0', runId: 'study-x', symbol: 'SRCHUSDT', attempt: 1, agentId: 'yield-box', leaseId: lease.id, errorType: 'trainer_error', retryable: false, message: 'done with it' });
+    await alive(async () => (await placedOn('daily-x-PRODUSDT')) === 'yield-box', 'the production job placed');
+    expect(await placedOn('study-x-t1')).toBeUndefined();
+    expect(await placedOn('study-x-t2')).toBeUndefined();
+  });
 });
