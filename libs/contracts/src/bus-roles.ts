@@ -20,6 +20,7 @@ export const PUBLISHERS: Record<EventName, readonly BusRole[]> = {
   'run.started': ['scheduler'],
   'run.completed': ['scheduler'],
   'run.cancel': ['notifier', 'operator'],
+  'study.requested': ['requester', 'operator'],
   'job.requested': ['scheduler', 'broker'],
   'job.leased': ['broker'],
   'agent.assign': ['broker'],

@@ -8,6 +8,7 @@ import {
   FeaturesetName,
   Id,
   IsoDate,
+  MetricKey,
   MetricPoint,
   Metrics,
   Priority,
@@ -64,6 +65,33 @@ export const RunRequested = event({
   model: ModelConfig.omit({ type: true }).partial().strict().optional(),
   /** Candles each job trains on, where it differs from the scheduler's SCHEDULER_LOOKBACK_CANDLES. */
   lookbackCandles: z.number().int().min(200).max(1_000_000).optional(),
+  requestedBy: z.string().max(200).optional(),
+});
+
+/**
+ * A hyperparameter study, as the scheduler's POST /studies takes one. The space and pruner are checked
+ * by the scheduler (the search library's rules), which dead-letters a study it cannot run with the
+ * reasons; the same `studyId` with the same request is the same study, with another it is refused.
+ * The study's run has the study's id: its run.completed says when it is done.
+ */
+export const StudyRequested = event({
+  studyId: Id,
+  symbol: SymbolName,
+  /** Parameter name to `{type: float|int|categorical, …}`: see the README's Studies section. */
+  space: z.record(z.string().max(64), z.unknown()),
+  trials: z.number().int().min(1).max(1000),
+  parallel: z.number().int().min(1).max(100).default(2),
+  sampler: z.enum(['tpe', 'random', 'grid']).default('tpe'),
+  seed: z.number().int().min(0).max(0xffffffff).optional(),
+  /** `{type: none|median|successiveHalving|hyperband, …}`; none by default. */
+  pruner: z.record(z.string().max(64), z.unknown()).optional(),
+  pruneMetric: MetricKey.optional(),
+  objective: z.enum(['sharpe', 'directionalHitRate', 'totalReturn', 'r2', 'maxDrawdown', 'mae', 'rmse', 'mape']).optional(),
+  direction: z.enum(['maximize', 'minimize']).optional(),
+  date: IsoDate.optional(),
+  featureset: FeaturesetName.optional(),
+  driver: Driver.optional(),
+  timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
   requestedBy: z.string().max(200).optional(),
 });
 

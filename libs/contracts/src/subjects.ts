@@ -57,6 +57,7 @@ export const Events = {
   ModelRolledBack: contract('model.rolled_back', E.ModelRolledBack),
   StorageQuotaWarning: contract('storage.quota_warning', E.StorageQuotaWarning),
   RunCancel: contract('run.cancel', E.RunCancel, { public: true }),
+  StudyRequested: contract('study.requested', E.StudyRequested, { public: true }),
   JobRetry: contract('job.retry', E.JobRetry, { public: true }),
   ModelPromote: contract('model.promote', E.ModelPromote, { public: true }),
   ModelRollback: contract('model.rollback', E.ModelRollback, { public: true }),

@@ -188,4 +188,19 @@ describe('hyperparameter studies', () => {
     expect((await call('POST', '/studies', { symbol: '../etc', space, trials: 3 })).status).toBe(400);
     expect((await get('/studies/nope')).status).toBe(404);
   });
+
+  it('takes a study from the bus (study.requested), and dead-letters one it cannot run with the reason', async () => {
+    const bus = app.get(NatsBus);
+    await bus.publish('study.requested', { studyId: 'st-bus', symbol: 'SOLUSDT', space, trials: 2, sampler: 'random', seed: 1, requestedBy: 'research-pipeline' });
+    const done = await waitFor(async () => {
+      const s = (await get('/studies/st-bus')).body;
+      return s.status === 'completed' ? s : null;
+    }, 'the study from the bus completed', 240_000);
+    expect(done.trials).toHaveLength(2);
+    await bus.publish('study.requested', { studyId: 'st-bad', symbol: 'SOLUSDT', space: { 'model.learningRate': { type: 'float', low: 0, high: 1, log: true } }, trials: 2 });
+    const letter = await waitFor(async () => (await readStored(prefix, 'dlq.study.requested')).map((e) => e.data).find((l) => l.data.includes('st-bad')), 'the dead letter');
+    expect(letter.reason).toMatch(/study st-bad refused: space: model.learningRate.low: log scale needs low > 0/);
+    expect((await get('/studies/st-bad')).status).toBe(404);
+  });
 });
+
