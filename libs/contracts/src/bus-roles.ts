@@ -54,13 +54,13 @@ export const PUBLISHERS: Record<EventName, readonly BusRole[]> = {
 
 /** The queries each role answers and asks. */
 export const QUERIES: Record<BusRole, { answers: readonly QueryName[]; asks: readonly QueryName[] }> = {
-  scheduler: { answers: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs'], asks: [] },
+  scheduler: { answers: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs', 'studies.find'], asks: [] },
   broker: { answers: ['leases.active'], asks: [] },
   promoter: { answers: ['models.versions', 'models.of_run'], asks: ['runs.find'] },
-  notifier: { answers: [], asks: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs', 'leases.active', 'models.versions', 'models.of_run'] },
+  notifier: { answers: [], asks: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs', 'studies.find', 'leases.active', 'models.versions', 'models.of_run'] },
   agent: { answers: [], asks: [] },
   requester: { answers: [], asks: [] },
-  operator: { answers: [], asks: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs', 'leases.active', 'models.versions', 'models.of_run'] },
+  operator: { answers: [], asks: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs', 'studies.find', 'leases.active', 'models.versions', 'models.of_run'] },
 };
 
 /** The capacity bucket: the broker writes it, the scheduler and the notifier read it. */

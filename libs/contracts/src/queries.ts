@@ -135,6 +135,23 @@ export const InstanceView = z.object({
 });
 export type InstanceView = z.infer<typeof InstanceView>;
 
+/** A hyperparameter study as the bot shows it: progress, the best trial, the history and what mattered. */
+export const StudyView = z.object({
+  id: Id,
+  symbol: SymbolName,
+  status: z.enum(['running', 'completed', 'cancelled']),
+  objective: z.string(),
+  direction: z.enum(['maximize', 'minimize']),
+  sampler: z.string(),
+  pruner: z.string(),
+  trialsPlanned: count,
+  trials: z.object({ running: count, complete: count, pruned: count, failed: count }),
+  best: z.object({ trial: count, value: z.number(), params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])) }).nullable(),
+  history: z.array(z.object({ trial: count, value: z.number(), best: z.number() })).max(1000),
+  importance: z.record(z.string(), z.number()),
+});
+export type StudyView = z.infer<typeof StudyView>;
+
 /** Every question on the bus. Subjects: `query.<prefix>.<name>` (see querySubject). */
 export const Queries = {
   ActiveRuns: query(
@@ -146,6 +163,7 @@ export const Queries = {
   RecentRuns: query('runs.recent', 'scheduler', z.object({ limit: z.number().int().min(1).max(50).default(10) }).strict(), z.object({ runs: z.array(RunView) })),
   /** A run or a job by id: ids of both kinds share one namespace in commands such as /cancel. */
   FindRunOrJob: query('runs.find', 'scheduler', z.object({ id: Id }).strict(), z.object({ run: RunView.nullable(), job: JobView.nullable() })),
+  FindStudy: query('studies.find', 'scheduler', z.object({ id: Id }).strict(), z.object({ study: StudyView.nullable() })),
   /** Work cost of jobs finished, and spend of instances destroyed, since midnight UTC and since Monday 00:00 UTC. */
   Costs: query('runs.costs', 'scheduler', z.object({}).strict(), z.object({ today: CostWindow, week: CostWindow })),
   ModelVersions: query(

@@ -16,10 +16,10 @@ import {
 import { CapacityView, NatsBus, QueryError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { escapeHtml as esc } from '../alerts/html';
-import { renderMetricsHistory } from '../charts/model-charts';
+import { renderMetricsHistory, renderStudyHistory } from '../charts/model-charts';
 import { NOTIFIER_CONFIG, type NotifierConfig } from '../config/notifier.config';
 import { BotCommandStore } from './bot-command.store';
-import { formatCosts, formatGpus, formatHelp, formatLeases, formatRecentRuns, formatStatus, formatVersions, type CommandHelp } from './bot-format';
+import { formatCosts, formatGpus, formatHelp, formatLeases, formatRecentRuns, formatStatus, formatStudy, formatVersions, type CommandHelp } from './bot-format';
 
 /** Who sent a command, and where the answer goes. */
 export interface Caller {
@@ -63,6 +63,7 @@ export class BotCommands {
       runs: { usage: '/runs', help: 'the latest runs', operator: false, run: async () => html(formatRecentRuns(await this.ask('runs.recent', { limit: 10 }))) },
       models: { usage: '/models <symbol>', help: "a symbol's versions, with a chart of their metrics", operator: false, run: (a) => this.models(a) },
       gpus: { usage: '/gpus', help: 'capacity and the jobs holding slots', operator: false, run: () => this.gpus() },
+      study: { usage: '/study <id>', help: 'a hyperparameter study: progress, best params, what mattered, a chart', operator: false, run: (a) => this.study(a) },
       costs: { usage: '/costs', help: 'what training cost today and this week', operator: false, run: async () => html(formatCosts(await this.ask('runs.costs', {}))) },
       run: { usage: '/run <symbols|topN> [flags]', help: 'start a run, e.g. /run BTCUSDT,ETHUSDT --promote auto', operator: true, run: (a, c) => this.startRun(a, c) },
       cancel: { usage: '/cancel <run|job> [reason]', help: 'cancel a run or one job', operator: true, run: (a, c) => this.cancel(a, c) },
@@ -89,6 +90,16 @@ export class BotCommands {
     if (answer.versions.length) {
       replies.push({ png: await renderMetricsHistory(symbol, answer.versions), caption: `📈 ${esc(symbol)}: Sharpe and hit rate by version, production marked` });
     }
+    return replies;
+  }
+
+  private async study(args: string[]): Promise<Reply[]> {
+    const [id] = args;
+    if (!id || !Id.safeParse(id).success) throw new FlagError('name the study, e.g. /study study-btcusdt-1a2b3c4d');
+    const { study } = await this.ask('studies.find', { id });
+    if (!study) return html(`⚠️ No study <code>${esc(id)}</code>.`);
+    const replies: Reply[] = html(formatStudy(study));
+    if (study.history.length) replies.push({ png: await renderStudyHistory(study), caption: `📈 ${esc(study.id)}: ${esc(study.objective)} by trial, best so far` });
     return replies;
   }
 

@@ -1,4 +1,4 @@
-import type { CapacitySummary, CostWindow, EventMessage, QueryResponse, RunView, VersionView } from '@trainyard/contracts';
+import type { CapacitySummary, CostWindow, EventMessage, QueryResponse, RunView, StudyView, VersionView } from '@trainyard/contracts';
 import { escapeHtml as esc } from '../alerts/html';
 import { clip, listed, money, pct } from '../alerts/message-format';
 
@@ -131,3 +131,14 @@ export function formatHelp(commands: CommandHelp[], isOperator: boolean): string
     'Flags of /run: --mode sequential|parallel|hybrid, --promote off|dry|auto, --priority urgent|high|normal|low, --force, --dry-run, --date YYYY-MM-DD, --max-concurrent N, --canary, --purpose production|search, --timeout-minutes N, --run-id ID, --featureset NAME, --driver builtin|command, --trainer NAME, --trainer-arg=ARG, --gpu-memory-gb N',
   ].join('\n');
 }
+
+/** A study: where it stands, the best trial's value and params, and the parameters that mattered most. */
+export function formatStudy(s: StudyView): string {
+  const done = s.trials.complete + s.trials.pruned + s.trials.failed;
+  const head = `🔬 <b>Study ${esc(s.id)}</b> · ${esc(s.symbol)} · ${s.status} · ${done}/${s.trialsPlanned} trials (${s.trials.complete} complete, ${s.trials.pruned} pruned, ${s.trials.failed} failed, ${s.trials.running} running) · ${esc(s.sampler)} sampler, ${esc(s.pruner)} pruner`;
+  if (!s.best) return `${head}\nNo trial scored yet.`;
+  const params = Object.entries(s.best.params).map(([k, v]) => `${esc(k)}=<code>${esc(String(typeof v === 'number' ? Number(v.toPrecision(6)) : v))}</code>`).join(', ');
+  const ranked = Object.entries(s.importance).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${esc(k)} ${Math.round(v * 100)}%`);
+  return [head, `Best: trial #${s.best.trial}, ${esc(s.objective)} ${s.best.value.toFixed(4)} (${s.direction}) · ${params}`, ...(ranked.length ? [`What mattered: ${ranked.join(' · ')}`] : [])].join('\n');
+}
+

@@ -242,6 +242,36 @@ describe('the Telegram bot', () => {
     }
   });
 
+  it('/study shows where a study stands, its best params and what mattered, with a chart of its history', async () => {
+    const sub = await services.answer('studies.find', async ({ id }) =>
+      id === 'study-btc-1'
+        ? {
+            study: {
+              id, symbol: 'BTCUSDT', status: 'running', objective: 'sharpe', direction: 'maximize', sampler: 'tpe', pruner: 'median', trialsPlanned: 40,
+              trials: { running: 4, complete: 12, pruned: 3, failed: 1 },
+              best: { trial: 9, value: 1.23456, params: { 'model.learningRate': 0.0123456789, 'model.epochs': 30 } },
+              history: [{ trial: 0, value: 0.5, best: 0.5 }, { trial: 1, value: 0.9, best: 0.9 }, { trial: 9, value: 1.23456, best: 1.23456 }],
+              importance: { 'model.learningRate': 0.8, 'model.epochs': 0.2 },
+            },
+          }
+        : { study: null },
+    );
+    try {
+      const { replies, text } = await say(GROUP, VIEWER, '/study study-btc-1', 2);
+      expect(text.split('\n')).toEqual([
+        '🔬 Study study-btc-1 · BTCUSDT · running · 16/40 trials (12 complete, 3 pruned, 1 failed, 4 running) · tpe sampler, median pruner',
+        'Best: trial #9, sharpe 1.2346 (maximize) · model.learningRate=0.0123457, model.epochs=30',
+        'What mattered: model.learningRate 80% · model.epochs 20%',
+        '📈 study-btc-1: sharpe by trial, best so far',
+      ]);
+      expect(replies[1].method).toBe('sendPhoto');
+      expect((await say(GROUP, VIEWER, '/study nope')).text).toBe('⚠️ No study nope.');
+      expect((await say(GROUP, VIEWER, '/study ../x')).text).toMatch(/name the study/);
+    } finally {
+      await sub.drain();
+    }
+  });
+
   it('cancels a run or a job by command and replies with what the scheduler did', async () => {
     const sub = await services.answer('runs.find', async ({ id }) =>
       id === 'daily-20261122'

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { VersionView } from '@trainyard/contracts';
+import type { StudyView, VersionView } from '@trainyard/contracts';
 import { renderChart, type Panel } from '@trainyard/charts';
 
 const CANDIDATE = '#1f77b4';
@@ -51,3 +51,22 @@ export function renderMetricsHistory(symbol: string, versions: VersionView[]): P
     { title: `${symbol}: metrics by version`, panelWidth: 800, panelHeight: 260 },
   );
 }
+
+/** A study's optimisation history: each complete trial's value and the best so far. */
+export function renderStudyHistory(study: StudyView): Promise<Buffer> {
+  return renderChart(
+    [
+      {
+        title: `${study.objective} by trial (${study.direction})`,
+        series: [
+          { label: 'trial', color: CANDIDATE, points: study.history.map((h) => ({ x: h.trial, y: h.value })), dots: study.history.length <= 60 },
+          { label: 'best so far', color: MARK, points: study.history.map((h) => ({ x: h.trial, y: h.best })) },
+        ],
+        formatX: (x) => `#${Math.round(x)}`,
+        formatY: (y) => y.toPrecision(3),
+      },
+    ],
+    { title: `${study.symbol}: study ${study.id}`, panelWidth: 800, panelHeight: 300 },
+  );
+}
+

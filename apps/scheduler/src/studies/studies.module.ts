@@ -5,6 +5,7 @@ import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.conf
 import { RunsModule } from '../runs/runs.module';
 import { StudiesApiController } from './studies-api.controller';
 import { StudiesController } from './studies.controller';
+import { StudyQueries } from './study-queries';
 import { StudyService } from './study.service';
 import { StudyStore } from './study.store';
 
@@ -12,6 +13,6 @@ import { StudyStore } from './study.store';
 @Module({
   imports: [RunsModule],
   controllers: [StudiesApiController, StudiesController],
-  providers: [StudyStore, StudyService, ApiTokenGuard, { provide: API_TOKENS, useFactory: (c: SchedulerConfig) => apiTokens(c), inject: [SCHEDULER_CONFIG] }],
+  providers: [StudyStore, StudyService, StudyQueries, ApiTokenGuard, { provide: API_TOKENS, useFactory: (c: SchedulerConfig) => apiTokens(c), inject: [SCHEDULER_CONFIG] }],
 })
 export class StudiesModule {}

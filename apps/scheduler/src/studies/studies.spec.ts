@@ -197,6 +197,10 @@ describe('hyperparameter studies', () => {
       return s.status === 'completed' ? s : null;
     }, 'the study from the bus completed', 240_000);
     expect(done.trials).toHaveLength(2);
+    // The bot's question about it, answered over the bus.
+    const { study } = await bus.query('studies.find', { id: 'st-bus' });
+    expect(study).toMatchObject({ id: 'st-bus', symbol: 'SOLUSDT', status: 'completed', trialsPlanned: 2, trials: { complete: 2, running: 0 }, best: { value: done.best.value } });
+    expect((await bus.query('studies.find', { id: 'nope' })).study).toBeNull();
     await bus.publish('study.requested', { studyId: 'st-bad', symbol: 'SOLUSDT', space: { 'model.learningRate': { type: 'float', low: 0, high: 1, log: true } }, trials: 2 });
     const letter = await waitFor(async () => (await readStored(prefix, 'dlq.study.requested')).map((e) => e.data).find((l) => l.data.includes('st-bad')), 'the dead letter');
     expect(letter.reason).toMatch(/study st-bad refused: space: model.learningRate.low: log scale needs low > 0/);
