@@ -11,6 +11,7 @@ const suites = [
   () => require('../apps/trainer-agent/dist/bench/agent.bench.js').runAgentBench(),
   () => require('../apps/gpu-broker/dist/bench/bootstrap.bench.js').runBrokerBench(),
   () => require('../libs/search/dist/bench/search.bench.js').runSearchBench(),
+  () => require('../apps/scheduler/dist/bench/study.bench.js').runStudyBench(),
 ];
 
 (async () => {
