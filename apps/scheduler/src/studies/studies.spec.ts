@@ -137,6 +137,12 @@ describe('hyperparameter studies', () => {
       expect(Buffer.from(await res.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
     }
 
+    // Its trials are tracked runs in an experiment of their own.
+    const tracked = (await get('/experiments/runs?studyId=st-random&limit=50')).body;
+    expect(tracked.total).toBe(6);
+    expect(tracked.runs.every((r: { experiment: string; tags: Record<string, string> }) => r.experiment === 'BTCUSDT/search/st-random' && r.tags['trainyard.study'] === 'st-random')).toBe(true);
+    expect((await get('/experiments')).body).toContainEqual(expect.objectContaining({ experiment: 'BTCUSDT/search/st-random', studyId: 'st-random', runs: 6 }));
+
     // The best trial, trained for production: a run of its own that the promoter will judge.
     const best = await call('POST', '/studies/st-random/promote-best', { promote: 'auto' });
     expect(best).toMatchObject({ status: 202, body: { runId: 'st-random-best', trial: done.best.trial } });

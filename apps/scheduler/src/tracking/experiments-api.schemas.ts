@@ -9,6 +9,7 @@ export const ListTrackedRunsQuery = z
     purpose: Purpose.optional(),
     status: z.enum(['running', 'finished', 'failed', 'killed']).optional(),
     runId: Id.optional(),
+    studyId: Id.optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     offset: z.coerce.number().int().min(0).default(0),
   })

@@ -10,8 +10,8 @@ export function parseTrackedRunId(id: string): { jobId: string; attempt: number 
   return m ? { jobId: m[1], attempt: Number(m[2]) } : null;
 }
 
-/** Experiments group the runs of one symbol trained for one purpose (production retraining or search). */
-export const experimentName = (symbol: string, purpose: string) => `${symbol}/${purpose}`;
+/** Experiments group the runs of one symbol trained for one purpose (production retraining or search), and a study's trials apart. */
+export const experimentName = (symbol: string, purpose: string, studyId: string | null = null) => (studyId ? `${symbol}/search/${studyId}` : `${symbol}/${purpose}`);
 
 /** What the run was given: the model and data configuration and the trainer, as flat params. */
 export function paramsOf(d: JobDefinition): Record<string, string> {
@@ -28,6 +28,7 @@ export function tagsOf(r: TrackedRow): Record<string, string> {
     'trainyard.symbol': r.symbol,
     'trainyard.purpose': r.definition.purpose,
     ...(r.agentId ? { 'trainyard.agent': r.agentId } : {}),
+    ...(r.studyId ? { 'trainyard.study': r.studyId } : {}),
     ...(r.codeVersion ? { 'trainyard.code_version': r.codeVersion } : {}),
     ...(r.inProduction ? { 'trainyard.production': 'true' } : {}),
   };
@@ -64,7 +65,7 @@ export function toView(r: TrackedRow): TrackedRunView {
     jobId: r.jobId,
     attempt: r.attempt,
     runId: r.runId,
-    experiment: experimentName(r.symbol, r.definition.purpose),
+    experiment: experimentName(r.symbol, r.definition.purpose, r.studyId),
     symbol: r.symbol,
     purpose: r.definition.purpose,
     status: RUN_STATUS_OF[r.status],

@@ -2,7 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import type { EventMessage } from '@trainyard/contracts';
 import { renderChart } from '@trainyard/charts';
 import type { TrackedRun } from '@trainyard/tracking';
-import { parseTrackedRunId, toTrackedRun, toView, type TrackedRunView } from './tracked-run-view';
+import { experimentName, parseTrackedRunId, toTrackedRun, toView, type TrackedRunView } from './tracked-run-view';
 import { TrackingStore, type TrackedRunFilter } from './tracking.store';
 
 /** Colours of up to ten compared runs, told apart in the chart's legend. */
@@ -73,8 +73,8 @@ export class TrackingService {
     return toTrackedRun(row, await this.store.storedPoints(ref.jobId, ref.attempt));
   }
 
-  experiments() {
-    return this.store.experiments();
+  async experiments() {
+    return (await this.store.experiments()).map((e) => ({ experiment: experimentName(e.symbol, e.purpose, e.studyId), ...e }));
   }
 
   async compare(ids: string[], metric: string): Promise<Comparison> {

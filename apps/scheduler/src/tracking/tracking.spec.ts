@@ -90,7 +90,7 @@ describe('experiment tracking', () => {
 
     const listed = (await get('/experiments/runs?symbol=BTCUSDT&status=finished')).body;
     expect(listed.runs.map((r: { id: string }) => r.id)).toEqual(['tr-a-BTCUSDT-a1']);
-    expect((await get('/experiments')).body).toEqual([expect.objectContaining({ symbol: 'BTCUSDT', purpose: 'production', runs: 2 })]);
+    expect((await get('/experiments')).body).toEqual([expect.objectContaining({ experiment: 'BTCUSDT/production', symbol: 'BTCUSDT', purpose: 'production', studyId: null, runs: 2 })]);
 
     const compared = (await get('/experiments/compare?runs=tr-a-BTCUSDT-a1,tr-b-BTCUSDT-a1&metric=loss')).body;
     expect(compared.differingParams).toEqual({ 'data.featureset': ['fs1', 'fs2'] });

@@ -23,11 +23,14 @@ export interface TrackedRow {
   artifacts: Artifact[] | null;
   inProduction: boolean;
   logDeletedAt: Date | null;
+  /** The study the attempt is a trial of, if it is one. */
+  studyId: string | null;
 }
 
 export interface TrackedRunFilter {
   symbol?: string;
   purpose?: string;
+  studyId?: string;
   status?: 'running' | 'finished' | 'failed' | 'killed';
   runId?: string;
   limit: number;
@@ -58,8 +61,8 @@ const SELECT = `
   SELECT a.job_id AS "jobId", a.attempt, j.run_id AS "runId", j.symbol, j.definition, a.status, a.agent_id AS "agentId",
          a.requested_at AS "requestedAt", a.started_at AS "startedAt", a.finished_at AS "finishedAt", a.error_type AS "errorType",
          a.message, a.artifacts_prefix AS "artifactsPrefix", a.code_version AS "codeVersion", a.metrics, a.artifacts,
-         a.in_production AS "inProduction", a.log_deleted_at AS "logDeletedAt"
-    FROM scheduler.attempts a JOIN scheduler.jobs j ON j.id = a.job_id`;
+         a.in_production AS "inProduction", a.log_deleted_at AS "logDeletedAt", s.id AS "studyId"
+    FROM scheduler.attempts a JOIN scheduler.jobs j ON j.id = a.job_id LEFT JOIN scheduler.studies s ON s.id = j.run_id`;
 
 /** Tracking's reads and writes: the attempts' tracked fields and their metric series. */
 @Injectable()
@@ -104,6 +107,7 @@ export class TrackingStore {
     if (f.symbol) add('j.symbol = ?', f.symbol);
     if (f.purpose) add(`j.definition->>'purpose' = ?`, f.purpose);
     if (f.runId) add('j.run_id = ?', f.runId);
+    if (f.studyId) add('j.run_id = ? AND EXISTS (SELECT 1 FROM scheduler.studies WHERE id = j.run_id)', f.studyId);
     if (f.status) add('a.status = ANY(?)', STATUSES_OF(f.status));
     const clause = `WHERE ${where.join(' AND ')}`;
     const [{ total }] = await this.ds.query(`SELECT count(*)::int AS total FROM scheduler.attempts a JOIN scheduler.jobs j ON j.id = a.job_id ${clause}`, params);
@@ -116,13 +120,13 @@ export class TrackingStore {
     return row ?? null;
   }
 
-  /** The experiments: one per symbol and purpose, with how many runs each holds. */
-  experiments(): Promise<{ symbol: string; purpose: string; runs: number; lastRunAt: Date }[]> {
+  /** The experiments: one per symbol and purpose, and one per study, with how many runs each holds. */
+  experiments(): Promise<{ symbol: string; purpose: string; studyId: string | null; runs: number; lastRunAt: Date }[]> {
     return this.ds.query(
-      `SELECT j.symbol, j.definition->>'purpose' AS purpose, count(*)::int AS runs, max(a.requested_at) AS "lastRunAt"
-         FROM scheduler.attempts a JOIN scheduler.jobs j ON j.id = a.job_id
+      `SELECT j.symbol, j.definition->>'purpose' AS purpose, s.id AS "studyId", count(*)::int AS runs, max(a.requested_at) AS "lastRunAt"
+         FROM scheduler.attempts a JOIN scheduler.jobs j ON j.id = a.job_id LEFT JOIN scheduler.studies s ON s.id = j.run_id
         WHERE a.purged_at IS NULL
-        GROUP BY 1, 2 ORDER BY 1, 2`,
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 NULLS FIRST`,
     );
   }
 
