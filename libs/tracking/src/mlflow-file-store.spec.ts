@@ -260,4 +260,18 @@ describe('exportToFileStore', () => {
     const out = JSON.parse(execFileSync('python3', ['-c', script, join(dir, 'mlruns')], { encoding: 'utf8' }));
     expect(out).toEqual({ status: 'FINISHED', params: { 'model.lr': '0.001', 'model.layers': '[64,32]', 'data/window': '30' }, loss: [1, 0.00001, 0.5] });
   });
+
+  it('writes straight into the folder given as the store root when asked (what mlflow ui --backend-store-uri names)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ty-store-root-'));
+    try {
+      const result = await exportToFileStore(root, [{ name: 'BTCUSDT/production', runs: [] }], { storeRoot: true, now: () => 1 });
+      expect(result.root).toBe(root);
+      const id = mlflowExperimentId('BTCUSDT/production');
+      expect((await readFile(join(root, id, 'meta.yaml'), 'utf8'))).toContain("name: BTCUSDT/production");
+      expect((await readFile(join(root, '0', 'meta.yaml'), 'utf8'))).toContain('name: Default');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
+

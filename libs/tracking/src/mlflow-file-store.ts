@@ -26,6 +26,11 @@ export interface FileStoreExportOptions {
   userId?: string;
   /** ms since the epoch; creation time of an experiment without runs. */
   now?: () => number;
+  /**
+   * Write the experiments straight into `dir`, the folder `mlflow ui --backend-store-uri <dir>` is
+   * given, instead of into `<dir>/mlruns`.
+   */
+  storeRoot?: boolean;
 }
 
 export interface FileStoreExportResult {
@@ -112,7 +117,7 @@ async function put(path: string, content: string | Uint8Array): Promise<void> {
  * truncated as the store would. Run folders are rewritten whole, so exporting again gives the same tree.
  */
 export async function exportToFileStore(dir: string, experiments: FileStoreExperiment[], options: FileStoreExportOptions = {}): Promise<FileStoreExportResult> {
-  const root = resolve(dir, 'mlruns');
+  const root = options.storeRoot ? resolve(dir) : resolve(dir, 'mlruns');
   const artifactRoot = (options.artifactRootUri ?? pathToFileURL(root).href).replace(/\/+$/, '');
   const now = options.now ?? Date.now;
   const userId = options.userId ?? 'trainyard';

@@ -7,7 +7,7 @@ import { UsageError } from './run-flags';
 export const EXPERIMENTS_HELP = `trainyard experiments list [--symbol S] [--purpose production|search] [--status running|finished|failed|killed] [--run RUN_ID]
 trainyard experiments show <RUN>                                   a tracked run (RUN is <jobId>-a<attempt>)
 trainyard experiments compare <RUN> <RUN>… [--metric loss] [--png FILE]   params that differ, final metrics, a metric over steps (2-10 runs)
-trainyard experiments export <RUN>… --mlflow DIR                   MLflow's file store (DIR/mlruns), for "mlflow ui --backend-store-uri DIR/mlruns"
+trainyard experiments export <RUN>… --mlflow DIR                   into MLflow's file store at DIR (DIR/<experiment>/<run>/…), for "mlflow ui --backend-store-uri DIR"
   against the scheduler's API at SCHEDULER_URL (default http://127.0.0.1:3001); prints its answer as JSON`;
 
 const OPTIONS = {
@@ -97,7 +97,7 @@ export async function runExperimentsCommand(req: ExperimentsRequest, baseUrl: st
     const runs = await Promise.all(req.runs.map(async (id) => (await (await get(baseUrl, `/experiments/runs/${id}/export`, token)).json()) as TrackedRun));
     const byExperiment = new Map<string, TrackedRun[]>();
     for (const r of runs) byExperiment.set(r.experimentName, [...(byExperiment.get(r.experimentName) ?? []), r]);
-    return exportToFileStore(req.dir, [...byExperiment].map(([name, list]) => ({ name, runs: list })));
+    return exportToFileStore(req.dir, [...byExperiment].map(([name, list]) => ({ name, runs: list })), { storeRoot: true });
   }
   const res = await get(baseUrl, req.path, token);
   if (req.png) {

@@ -1,9 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { NatsBus } from '@trainyard/messaging';
+import { exportToFileStore, type TrackedRun } from '@trainyard/tracking';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
@@ -96,6 +97,18 @@ describe('experiment tracking', () => {
     expect(compared.differingParams).toEqual({ 'data.featureset': ['fs1', 'fs2'] });
     expect(compared.metrics.sharpe).toEqual([1.3, null]);
     expect(compared.series.runs.map((r: { points: unknown[] }) => r.points.length)).toEqual([6, 6]);
+    // As MLflow would hold it, and written to its file store as `trainyard experiments export --mlflow` does.
+    const exported = (await get('/experiments/runs/tr-a-BTCUSDT-a1/export')).body as TrackedRun;
+    expect(exported).toMatchObject({ runId: 'tr-a-BTCUSDT-a1', experimentName: 'BTCUSDT/production', status: 'finished', params: expect.objectContaining({ 'data.featureset': 'fs1' }) });
+    expect(exported.metrics.filter((m) => m.key === 'loss').map((m) => m.step).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(exported.metrics.find((m) => m.key === 'final.sharpe')?.value).toBe(1.3);
+    const store = mkdtempSync(join(tmpdir(), 'ty-mlruns-'));
+    const written = await exportToFileStore(store, [{ name: exported.experimentName, runs: [exported] }], { storeRoot: true });
+    const runDir = written.experiments[0].runs[0].dir;
+    expect(readFileSync(join(runDir, 'metrics', 'loss'), 'utf8').trim().split('\n')).toHaveLength(6);
+    expect(readFileSync(join(runDir, 'params', 'data.featureset'), 'utf8')).toBe('fs1');
+    rmSync(store, { recursive: true, force: true });
+
     const chart = await get('/experiments/compare.png?runs=tr-a-BTCUSDT-a1,tr-b-BTCUSDT-a1&metric=loss');
     expect(chart.type).toBe('image/png');
     expect((chart.body as Buffer).subarray(0, 8)).toEqual(PNG);
