@@ -13,7 +13,7 @@
  *
  * Pruned trials count like Optuna's: they fill "below" only when fewer complete trials than
  * gamma(n) exist, ranked by deepest step reached, then by their last intermediate value.
- * Failed and running trials are ignored (Optuna's constant_liar is not implemented).
+ * Failed and running trials are ignored, as Optuna does by default (its constant_liar option is off).
  */
 import { z } from 'zod';
 import { sampleRandom, rngFor, type Rng } from './random';
