@@ -17,7 +17,15 @@ export const promoterEnv = z.object({
   RETENTION_ABANDONED_DAYS: envInt(90, 1),
   /** Storage quota in GB (10^9 bytes); unset, the report has no usage fraction and nothing warns. */
   STORAGE_QUOTA_GB: z.coerce.number().positive().optional(),
+  /** Absolute floors, checked before any comparison (a first model included); unset, none applies. */
+  PROMOTER_MIN_SHARPE: z.coerce.number().finite().optional(),
+  /** A fraction: 0.52 is a 52% directional hit rate. */
+  PROMOTER_MIN_HIT_RATE: z.coerce.number().min(0).max(1).optional(),
+  /** A fraction of the peak: 0.25 refuses a model that lost more than 25% from a peak in evaluation. */
+  PROMOTER_MAX_DRAWDOWN: z.coerce.number().min(0).max(1).optional(),
 });
 
 export type PromoterConfig = z.output<typeof promoterEnv>;
+
+export const promotionFloors = (cfg: PromoterConfig) => ({ minSharpe: cfg.PROMOTER_MIN_SHARPE, minHitRate: cfg.PROMOTER_MIN_HIT_RATE, maxDrawdown: cfg.PROMOTER_MAX_DRAWDOWN });
 export const PROMOTER_CONFIG = Symbol('PROMOTER_CONFIG');

@@ -85,6 +85,40 @@ describe('decidePromotion', () => {
   });
 });
 
+describe('promotion floors', () => {
+  const poor = (): Evaluated => ({ ...model(0.47, 0.35), metrics: { ...metrics(0.47, 0.35), sharpe: -2.7 } });
+
+  it('refuses a first model below a floor, with every floor it misses in the reason', () => {
+    const d = decidePromotion(input({ production: null, candidate: poor(), floors: { minSharpe: 0, minHitRate: 0.5, maxDrawdown: 0.3 } }));
+    expect(d).toEqual({
+      outcome: 'reject',
+      rule: 'below_floor',
+      mode: 'auto',
+      applied: false,
+      reason: 'Sharpe -2.70 below the floor 0.00; hit rate 47.00% below the floor 50.00%; max drawdown 35.00% above the ceiling 30.00%',
+    });
+  });
+
+  it('applies before the comparison: a better model below a floor is still refused', () => {
+    const d = decidePromotion(input({ production: model(0.4, 0.5), candidate: poor(), floors: { minSharpe: 0 } }));
+    expect(d).toMatchObject({ outcome: 'reject', rule: 'below_floor', reason: 'Sharpe -2.70 below the floor 0.00' });
+  });
+
+  it('lets a model on a floor through to the usual rules, and ignores unset floors', () => {
+    expect(decidePromotion(input({ production: null, candidate: model(0.5, 0.3), floors: { minHitRate: 0.5, maxDrawdown: 0.3 } })).rule).toBe('no_production');
+    expect(decidePromotion(input({ production: null, candidate: poor(), floors: {} })).rule).toBe('no_production');
+  });
+
+  it('refuses metrics that are not numbers', () => {
+    const nan = { ...model(0.6, 0.1), metrics: { ...metrics(0.6, 0.1), sharpe: Number.NaN } };
+    expect(decidePromotion(input({ production: null, candidate: nan, floors: { minSharpe: -10 } })).rule).toBe('below_floor');
+  });
+
+  it('does not judge when promotion is off', () => {
+    expect(decidePromotion(input({ requested: 'off', candidate: poor(), floors: { minSharpe: 0 } })).rule).toBe('promotion_off');
+  });
+});
+
 describe('effectiveMode', () => {
   it('leaves off and dry alone on a canary', () => {
     expect(effectiveMode('off', true, 'canary')).toEqual({ mode: 'off' });

@@ -16,6 +16,14 @@ export interface PromotionInput {
   runMode: PromoterConfig['RUN_MODE'];
   candidate: Evaluated;
   production: Evaluated | null;
+  /** Absolute floors a candidate must clear before it is compared with anything; unset ones do not apply. */
+  floors?: PromotionFloors;
+}
+
+export interface PromotionFloors {
+  minSharpe?: number;
+  minHitRate?: number;
+  maxDrawdown?: number;
 }
 
 /** Metrics are floats computed from counts; closer than this they are the same value. */
@@ -31,8 +39,19 @@ export function effectiveMode(requested: PromoteMode, canary: boolean, runMode: 
   return { mode: 'auto' };
 }
 
+/** Each floor the metrics miss, in words; empty when they clear them all. */
+export function floorMisses(m: Metrics, floors: PromotionFloors = {}): string[] {
+  const misses: string[] = [];
+  if (floors.minSharpe !== undefined && !(m.sharpe >= floors.minSharpe)) misses.push(`Sharpe ${m.sharpe.toFixed(2)} below the floor ${floors.minSharpe.toFixed(2)}`);
+  if (floors.minHitRate !== undefined && !(m.directionalHitRate >= floors.minHitRate)) misses.push(`hit rate ${pct(m.directionalHitRate)} below the floor ${pct(floors.minHitRate)}`);
+  if (floors.maxDrawdown !== undefined && !(m.maxDrawdown <= floors.maxDrawdown)) misses.push(`max drawdown ${pct(m.maxDrawdown)} above the ceiling ${pct(floors.maxDrawdown)}`);
+  return misses;
+}
+
 /**
- * The promotion rules, in order: no production model → promote; higher directional hit rate →
+ * The promotion rules, in order: promotion off → skip; a metric past an absolute floor
+ * (PROMOTER_MIN_SHARPE, PROMOTER_MIN_HIT_RATE, PROMOTER_MAX_DRAWDOWN) → reject, first model included;
+ * no production model → promote; higher directional hit rate →
  * promote; lower → reject; equal hit rate and lower max drawdown → promote; otherwise reject.
  * Models measured on different windows or costs are not compared at all. `applied` is always
  * false here: applying is the caller's business.
@@ -49,6 +68,8 @@ export function decidePromotion(input: PromotionInput): Decision {
 
   if (mode === 'off') return decide('skipped', 'promotion_off', 'promotion is off for this run');
   const { candidate, production } = input;
+  const misses = floorMisses(candidate.metrics, input.floors);
+  if (misses.length) return decide('reject', 'below_floor', misses.join('; '));
   if (!production) return decide('promote', 'no_production', 'no production model yet');
 
   const cw = candidate.evaluationWindow.candles;

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
-import { PROMOTER_CONFIG, type PromoterConfig } from '../config/promoter.config';
+import { PROMOTER_CONFIG, promotionFloors, type PromoterConfig } from '../config/promoter.config';
 import { PromoterMetrics } from '../metrics/promoter.metrics';
 import type { DecisionEntity } from '../registry/decision.entity';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
@@ -40,7 +40,7 @@ export class PromotionService {
       const earlier = await tx.decisionOf(version.id);
       if (earlier) return earlier;
       const current = await tx.production();
-      const verdict = decidePromotion({ requested: version.promote, canary: version.canary, runMode: this.cfg.RUN_MODE, candidate: version, production: current });
+      const verdict = decidePromotion({ requested: version.promote, canary: version.canary, runMode: this.cfg.RUN_MODE, candidate: version, production: current, floors: promotionFloors(this.cfg) });
       const row: NewDecision = {
         ...verdict,
         versionId: version.id,
