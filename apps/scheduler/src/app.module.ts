@@ -11,6 +11,7 @@ import { ProgressLogsAndTraces1763990000001 } from './migrations/1763990000001-p
 import { RunSpend1764300000000 } from './migrations/1764300000000-run-spend';
 import { Tracking1764800000000 } from './migrations/1764800000000-tracking';
 import { Studies1764900000000 } from './migrations/1764900000000-studies';
+import { DryRunJobsPlanned1765200000000 } from './migrations/1765200000000-dry-run-jobs-planned';
 import { AttemptEntity } from './runs/attempt.entity';
 import { JobEntity } from './runs/job.entity';
 import { LedgerEntryEntity } from './runs/ledger-entry.entity';
@@ -35,7 +36,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [RunEntity, JobEntity, AttemptEntity, LedgerEntryEntity],
-          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000, ProgressLogsAndTraces1763990000001, RunSpend1764300000000, Tracking1764800000000, Studies1764900000000],
+          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000, ProgressLogsAndTraces1763990000001, RunSpend1764300000000, Tracking1764800000000, Studies1764900000000, DryRunJobsPlanned1765200000000],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Decision, GpuInfo } from './events';
 import { ErrorType, Id, IsoDate, Metrics, Provider, RunMode, SymbolName, Timestamp, Trigger } from './primitives';
-import type { JobStatus, RunState as RunStateName } from './states';
+import { JOB_STATES, type RunState as RunStateName } from './states';
 
 /**
  * Questions one service asks another and waits for (NATS request/reply, not JetStream): the bot's
@@ -23,7 +23,7 @@ const count = z.number().int().nonnegative();
 
 // The states of states.ts, as schemas.
 const RunState = z.enum(['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] satisfies RunStateName[]);
-const JobState = z.enum(['pending', 'released', 'leased', 'running', 'retry_wait', 'succeeded', 'failed', 'cancelled', 'skipped'] satisfies JobStatus[]);
+const JobState = z.enum(JOB_STATES);
 
 /** A run as the scheduler reports it: its jobs counted by status, what it cost so far, when it should end. */
 export const RunView = z.object({

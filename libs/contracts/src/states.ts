@@ -2,7 +2,7 @@
  * State machines shared by every service that talks about runs, jobs and leases. A transition not
  * listed here is refused, which makes handlers safe against stale or duplicated messages.
  */
-export type JobStatus = 'pending' | 'released' | 'leased' | 'running' | 'retry_wait' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+export type JobStatus = 'pending' | 'released' | 'leased' | 'running' | 'retry_wait' | 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'planned';
 export type RunState = 'planned' | 'running' | 'succeeded' | 'failed' | 'partial' | 'cancelled';
 
 const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
@@ -19,7 +19,12 @@ const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   failed: ['retry_wait'],
   cancelled: ['retry_wait'],
   skipped: [],
+  // A dry run's job: in the plan, never launched (a dry run cannot become a real one), so never pending.
+  planned: [],
 };
+
+/** Every job state, from the table above. */
+export const JOB_STATES = Object.keys(JOB_TRANSITIONS) as [JobStatus, ...JobStatus[]];
 
 /**
  * What an attempt's own event (job.leased, job.started, job.succeeded, job.failed, job.cancelled of
@@ -33,7 +38,7 @@ const ATTEMPT_EVENT_TRANSITIONS: Partial<Record<JobStatus, readonly JobStatus[]>
   retry_wait: ['succeeded'],
 };
 
-export const TERMINAL_JOB_STATES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
+export const TERMINAL_JOB_STATES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'skipped', 'planned']);
 /** States in which a job holds (or is about to hold) a slot. */
 export const ACTIVE_JOB_STATES: ReadonlySet<JobStatus> = new Set(['released', 'leased', 'running']);
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, IsoDate, Priority, RunRequested, SymbolName, Trigger } from '@trainyard/contracts';
+import { Id, IsoDate, JOB_STATES, Priority, RunRequested, SymbolName, Trigger } from '@trainyard/contracts';
 
 /** POST /runs: a run request as other systems publish it (the contract itself), less the envelope and trigger the API fills in. */
 export const StartRunBody = RunRequested.omit({ schemaVersion: true, id: true, occurredAt: true, trigger: true }).strict();
@@ -11,7 +11,7 @@ const page = {
 };
 
 export const RunStatusFilter = z.enum(['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled']);
-export const JobStatusFilter = z.enum(['pending', 'released', 'leased', 'running', 'retry_wait', 'succeeded', 'failed', 'cancelled', 'skipped']);
+export const JobStatusFilter = z.enum(JOB_STATES);
 
 export const ListRunsQuery = z.object({ status: RunStatusFilter.optional(), date: IsoDate.optional(), trigger: Trigger.optional(), ...page }).strict();
 export type ListRunsQuery = z.output<typeof ListRunsQuery>;

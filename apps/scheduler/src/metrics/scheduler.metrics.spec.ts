@@ -6,6 +6,7 @@ import { NatsBus } from '@trainyard/messaging';
 import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { bootTestApp, deleteTestStream, readStored, scrapeMetrics, seriesValue, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
+import { RunQueries } from '../api/run-queries';
 import { schedulerEnv } from '../config/scheduler.config';
 
 jest.setTimeout(60_000);
@@ -115,6 +116,18 @@ describe('scheduler metrics', () => {
     expect(seriesValue(text, 'trainyard_job_duration_seconds_count', { outcome: 'succeeded' })).toBe(2);
     expect(seriesValue(text, 'trainyard_job_retries_total', { error_type: 'oom' })).toBe(1);
     expect(text).toMatch(/^process_resident_memory_bytes\{service="scheduler"\} /m);
+  });
+
+  it("counts a dry run's jobs as planned, never as pending, in trainyard_jobs and /stats", async () => {
+    await bus.publish('run.requested', { runId: 'metrics-dry', trigger: 'api', date: '2026-11-02', symbols: ['AAAUSDT', 'BBBUSDT', 'CCCUSDT'], dryRun: true });
+    await waitFor(async () => (await readStored(prefix, 'run.planned')).some((e) => e.data.runId === 'metrics-dry'), 'the plan');
+    const text = await scrapeMetrics(base);
+    expect(seriesValue(text, 'trainyard_jobs', { state: 'planned' })).toBe(3);
+    expect(seriesValue(text, 'trainyard_jobs', { state: 'pending' })).toBe(0);
+    // What GET /stats answers.
+    const stats = await app.get(RunQueries).stats(365, new Date());
+    expect(stats.jobsByStatus.planned).toBe(3);
+    expect(stats.jobsByStatus.pending).toBeUndefined();
   });
 
   it('counts a malformed message it dead-letters', async () => {

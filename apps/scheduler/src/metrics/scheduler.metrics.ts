@@ -1,9 +1,8 @@
 import { Global, Injectable, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Priority, type ErrorType, type JobStatus } from '@trainyard/contracts';
+import { JOB_STATES, Priority, type ErrorType } from '@trainyard/contracts';
 import { MetricsModule, MetricsRegistry } from '@trainyard/runtime';
 
-const JOB_STATES: JobStatus[] = ['pending', 'released', 'leased', 'running', 'retry_wait', 'succeeded', 'failed', 'cancelled', 'skipped'];
 const RUN_STATES = ['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled'];
 /** Seconds from release to a start on an agent: a broker queue and an assignment, usually short. */
 const DISPATCH_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];

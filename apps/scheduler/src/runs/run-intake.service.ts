@@ -92,7 +92,7 @@ export class RunIntakeService {
           id: p.definition.jobId,
           runId,
           symbol: p.definition.symbol,
-          status: done ? ('skipped' as const) : ('pending' as const),
+          status: done ? ('skipped' as const) : request.dryRun ? ('planned' as const) : ('pending' as const),
           errorMessage: done ? `already trained by ${earlier.jobId} (${earlier.artifactsPrefix ?? 'no artifacts'}); --force trains it again` : null,
           // A failed training of the same inputs hands on its last checkpoint, so this one resumes.
           checkpoint: earlier?.outcome === 'failed' ? earlier.checkpoint : null,
