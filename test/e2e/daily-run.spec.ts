@@ -159,11 +159,30 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
           resolve({ status: r.status, stdout: r.stdout, stderr: r.stderr });
         });
       });
-    const ok = await cli(['run', '--symbols', 'BNBUSDT,XRPUSDT', '--date', '2026-11-20', '--mode', 'parallel', '--json']);
+    const help = await cli(['run', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--lookback-candles N/);
+    expect(help.stdout).toMatch(/--live/);
+
+    const ok = await cli(['run', '--symbols', 'BNBUSDT,XRPUSDT', '--date', '2026-11-20', '--mode', 'parallel', '--promote', 'auto', '--lookback-candles', '400', '--timeframe', '4h', '--json']);
     expect(ok.stderr).toMatch(/✓ BNBUSDT/);
     expect(ok.status).toBe(0);
     const record = JSON.parse(ok.stdout);
     expect(record).toMatchObject({ status: 'succeeded', summary: { succeeded: 2, total_symbols: 2 } });
+    // The promoter's decisions, listed after the run, one per symbol with its reason.
+    expect(record.promotions.map((v: any) => [v.symbol, v.decision?.outcome, v.decision?.applied]).sort()).toEqual([
+      ['BNBUSDT', 'promote', true],
+      ['XRPUSDT', 'promote', true],
+    ]);
+    // The run's lookback and timeframe reached the trainer: its evaluation window is 4-hour candles from a 400-candle history.
+    const windows = await sut.query(`SELECT evaluation_window AS w FROM promoter.model_versions WHERE run_id = $1`, [record.runId]);
+    expect(windows).toHaveLength(2);
+    for (const { w } of windows) {
+      expect(w.candles).toBeLessThan(400);
+      const hoursPerCandle = (Date.parse(w.to) - Date.parse(w.from)) / w.candles / 3600_000;
+      expect(hoursPerCandle).toBeGreaterThan(3.5);
+      expect(hoursPerCandle).toBeLessThan(4.5);
+    }
 
     const bad = await cli(['run', '--symbols', 'BNBUSDT', '--mode', 'turbo']);
     expect(bad.status).toBe(2);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CheckpointRef, Driver, JobSpec, ModelConfig } from './job-spec';
+import { CheckpointRef, Driver, EARLIER_CHECKPOINTS, JobSpec, ModelConfig } from './job-spec';
 import { INSTANCE_STATES, type InstanceStatus } from './states';
 import {
   Artifact,
@@ -17,9 +17,12 @@ import {
   Purpose,
   RunMode,
   Sha256,
+  Specialist,
   SymbolName,
+  Timeframe,
   Timestamp,
   Trigger,
+  Variant,
 } from './primitives';
 
 export const SCHEMA_VERSION = 1 as const;
@@ -45,7 +48,8 @@ export const RunRequested = event({
   ),
   trigger: Trigger,
   date: IsoDate.optional(),
-  symbols: SymbolSelection,
+  /** Unset: the scheduler's daily set (SCHEDULER_DAILY_SYMBOLS); a request without symbols where none is configured is refused. */
+  symbols: SymbolSelection.optional(),
   mode: RunMode.default('hybrid'),
   maxConcurrent: z.number().int().min(1).max(10_000).optional(),
   priority: Priority.default('normal'),
@@ -65,6 +69,18 @@ export const RunRequested = event({
   model: ModelConfig.omit({ type: true }).partial().strict().optional(),
   /** Candles each job trains on, where it differs from the scheduler's SCHEDULER_LOOKBACK_CANDLES. */
   lookbackCandles: z.number().int().min(200).max(1_000_000).optional(),
+  /** The candles' length, where it differs from the scheduler's SCHEDULER_TIMEFRAME. */
+  timeframe: Timeframe.optional(),
+  /**
+   * What to train per symbol: `default` is the plain model, `bull`, `bear`, `sideways` regime
+   * specialists. Unset: the plain model only. `[bull, bear]` trains the two specialists and not the plain model.
+   */
+  variants: z
+    .array(Variant)
+    .min(1)
+    .max(4)
+    .refine((v) => new Set(v).size === v.length, 'each variant once')
+    .optional(),
   requestedBy: z.string().max(200).optional(),
 });
 
@@ -95,7 +111,16 @@ export const StudyRequested = event({
   requestedBy: z.string().max(200).optional(),
 });
 
-export const PlannedJob = z.object({ jobId: Id, symbol: SymbolName, priority: Priority, specHash: Sha256 });
+export const PlannedJob = z.object({
+  jobId: Id,
+  symbol: SymbolName,
+  /** A regime specialist; absent for the plain model. */
+  variant: Specialist.optional(),
+  priority: Priority,
+  specHash: Sha256,
+  /** What the resume ledger keys on: identical for identical training inputs, whatever run asks (absent in plans made before it was announced). */
+  trainingHash: Sha256.optional(),
+});
 export const SkippedSymbol = z.object({ symbol: z.string(), reason: z.string() });
 export const Forecast = z.object({
   gpuHours: z.number().nonnegative(),
@@ -133,6 +158,13 @@ export const SymbolOutcome = z.object({
   metrics: Metrics.nullable(),
   error: z.string().nullable(),
 });
+export const VariantOutcomes = z.object({
+  total: z.number().int().nonnegative(),
+  succeeded: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  skipped: z.number().int().nonnegative(),
+  cancelled: z.number().int().nonnegative(),
+});
 export const RunSummary = z.object({
   total_symbols: z.number().int().nonnegative(),
   succeeded: z.number().int().nonnegative(),
@@ -150,7 +182,10 @@ export const RunSummary = z.object({
    * included. Instances often go after the run completed, so the stored summary keeps growing.
    */
   spend: z.number().nonnegative().optional(),
+  /** By registry key: the symbol for a plain model, `SYMBOL/variant` for a specialist. */
   by_symbol: z.record(z.string(), SymbolOutcome),
+  /** The outcomes counted per variant (`default` is the plain model); only in runs that train specialists. */
+  by_variant: z.partialRecord(Variant, VariantOutcomes).optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
@@ -241,6 +276,17 @@ export const JobProgress = event({
 
 export const JobCheckpointed = event({ ...attemptRef, checkpoint: CheckpointRef });
 
+/**
+ * Where an attempt handed checkpoints resumed from: the newest that checked out. `skipped` names the
+ * newer ones that were corrupt or gone (a fallback); without `checkpoint` none was usable and the
+ * attempt trains from the first epoch.
+ */
+export const JobResumed = event({
+  ...attemptRef,
+  checkpoint: CheckpointRef.optional(),
+  skipped: z.array(z.object({ checkpoint: CheckpointRef, reason: z.string().min(1).max(500) })).max(EARLIER_CHECKPOINTS + 1),
+});
+
 export const JobSucceeded = event({
   ...attemptRef,
   agentId: Id,
@@ -252,7 +298,12 @@ export const JobSucceeded = event({
   canary: z.boolean(),
   artifactsPrefix: z.string().min(1),
   artifacts: z.array(Artifact).min(1),
+  /** For a specialist: on its own regime's test bars, what promotion compares. */
   metrics: Metrics,
+  /** A regime specialist (the job's variant); absent for the plain model. */
+  variant: Specialist.optional(),
+  /** A specialist's metrics on every test bar of its test period, its own regime's and the others'. */
+  allDataMetrics: Metrics.optional(),
   evaluationWindow: z.object({ from: Timestamp, to: Timestamp, candles: z.number().int().positive() }),
   trainSeconds: z.number().nonnegative(),
   startedAt: Timestamp,
@@ -373,7 +424,8 @@ export const Decision = z.object({
 });
 export type Decision = z.infer<typeof Decision>;
 
-const modelRef = { symbol: SymbolName, version: z.number().int().min(1), runId: Id, jobId: Id };
+/** A version of the model `symbol` (absent variant) or of the specialist `symbol/variant`: numbered per key. */
+const modelRef = { symbol: SymbolName, variant: Specialist.optional(), version: z.number().int().min(1), runId: Id, jobId: Id };
 
 export const ModelRegistered = event({ ...modelRef, metrics: Metrics, artifactsPrefix: z.string() });
 export const ModelPromoted = event({
@@ -405,9 +457,10 @@ export const StorageQuotaWarning = event({
 const reason = z.string().min(1).max(500);
 export const RunCancel = event({ runId: Id, reason, requestedBy: RequestedBy });
 export const JobRetry = event({ jobId: Id, requestedBy: RequestedBy });
-export const ModelPromote = event({ symbol: SymbolName, version: z.number().int().min(1), reason: reason.optional(), requestedBy: RequestedBy });
+/** `variant` names a specialist's registry (`SYMBOL/variant`); absent or `default`: the plain model's. */
+export const ModelPromote = event({ symbol: SymbolName, variant: Variant.optional(), version: z.number().int().min(1), reason: reason.optional(), requestedBy: RequestedBy });
 /** Without a version: back to the version that was in production before the current one. */
-export const ModelRollback = event({ symbol: SymbolName, version: z.number().int().min(1).optional(), reason: reason.optional(), requestedBy: RequestedBy });
+export const ModelRollback = event({ symbol: SymbolName, variant: Variant.optional(), version: z.number().int().min(1).optional(), reason: reason.optional(), requestedBy: RequestedBy });
 
 /** What became of a command: `commandId` is the command message's id. */
 export const CommandResult = event({

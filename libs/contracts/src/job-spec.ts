@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Costs, FeaturesetName, Id, IsoDate, Priority, PromoteMode, Purpose, Sha256, SymbolName } from './primitives';
+import { Costs, FeaturesetName, Id, IsoDate, Priority, PromoteMode, Purpose, Sha256, Specialist, SymbolName, Timeframe } from './primitives';
 
 export const BuiltinDriver = z.object({ kind: z.literal('builtin') }).strict();
 
@@ -46,6 +46,9 @@ export type Resources = z.infer<typeof Resources>;
 export const CheckpointRef = z.object({ uri: z.string().min(1), sha256: Sha256, key: z.string().min(1).optional() });
 export type CheckpointRef = z.infer<typeof CheckpointRef>;
 
+/** How many checkpoints before the latest a job keeps to fall back to. */
+export const EARLIER_CHECKPOINTS = 4;
+
 /**
  * The deterministic part of a job: the same run inputs give the same object, byte for byte once
  * serialised with {@link canonicalJson}. Attempt-specific fields live beside it in {@link JobSpec}.
@@ -56,7 +59,7 @@ export const JobDefinition = z.object({
   symbol: SymbolName,
   date: IsoDate,
   featureset: FeaturesetName,
-  timeframe: z.enum(['1m', '5m', '15m', '1h', '4h', '1d']),
+  timeframe: Timeframe,
   lookbackCandles: z.number().int().min(200).max(1_000_000),
   model: ModelConfig,
   costs: Costs,
@@ -73,6 +76,11 @@ export const JobDefinition = z.object({
    * from, never the model, so the training hash leaves it out.
    */
   ensureFeatures: z.boolean().optional(),
+  /**
+   * A regime specialist: trained on that regime's candles only and registered as `SYMBOL/variant`.
+   * Absent for the plain model, so plain jobs' spec and training hashes stay what they were.
+   */
+  variant: Specialist.optional(),
 });
 export type JobDefinition = z.infer<typeof JobDefinition>;
 
@@ -80,6 +88,11 @@ export const JobSpec = JobDefinition.extend({
   specHash: Sha256,
   attempt: z.number().int().min(1),
   resumeFrom: CheckpointRef.optional(),
+  /**
+   * The job's checkpoints before `resumeFrom`, newest first, as the scheduler recorded them: an
+   * attempt whose `resumeFrom` is corrupt or gone falls back to the newest of these that checks out.
+   */
+  earlierCheckpoints: z.array(CheckpointRef).max(EARLIER_CHECKPOINTS).optional(),
   /** Scales the trainer's batch size: halved for each earlier attempt that ran out of memory. */
   batchSizeFactor: z.number().positive().max(1).optional(),
 });

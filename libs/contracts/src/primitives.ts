@@ -33,6 +33,28 @@ export function releaseRank(priority: Priority, purpose: Purpose): number {
   return PRIORITY_RANK[priority] * 2 + (purpose === 'search' ? 1 : 0);
 }
 
+/**
+ * A regime specialist: a model trained on the candles of one market regime only. Messages carry it
+ * as an optional `variant`; absent is the plain model of the symbol, the default variant.
+ */
+export const Specialist = z.enum(['bull', 'bear', 'sideways']);
+export type Specialist = z.infer<typeof Specialist>;
+/** What a run can be asked to train per symbol: `default` names the plain model. */
+export const Variant = z.enum(['default', 'bull', 'bear', 'sideways']);
+export type Variant = z.infer<typeof Variant>;
+export const DEFAULT_VARIANT = 'default' as const;
+
+/**
+ * The registry key of a model: the symbol for the default variant (so the plain models' keys, paths
+ * and ids are what they always were), `SYMBOL/variant` for a specialist.
+ */
+export function modelKey(symbol: string, variant?: Variant | null): string {
+  return !variant || variant === DEFAULT_VARIANT ? symbol : `${symbol}/${variant}`;
+}
+
+/** The specialist a variant names; undefined for the default one. */
+export const specialistOf = (variant: Variant | null | undefined): Specialist | undefined => (!variant || variant === DEFAULT_VARIANT ? undefined : variant);
+
 export const RunMode = z.enum(['sequential', 'parallel', 'hybrid']);
 export type RunMode = z.infer<typeof RunMode>;
 
@@ -43,6 +65,10 @@ export const Trigger = z.enum(['cron', 'cli', 'api', 'telegram', 'event']);
 export type Trigger = z.infer<typeof Trigger>;
 
 /** A featureset's name; it is a folder in the feature store, so never a path. */
+/** A candle's length; a run's history is counted in candles of this length. */
+export const Timeframe = z.enum(['1m', '5m', '15m', '1h', '4h', '1d']);
+export type Timeframe = z.infer<typeof Timeframe>;
+
 export const FeaturesetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, 'a featureset name: letters, digits, "_" or "-" (at most 40)');
 
 /** A metric's name as MLflow accepts one: letters, digits, "_", "-", ".", " " and "/", at most 250. */

@@ -3,7 +3,7 @@ import type { EventInput } from './subjects';
 import type { SymbolSelection } from './events';
 import type { z } from 'zod';
 import { TrainerArg, TrainerName, type Driver } from './job-spec';
-import { FeaturesetName, Priority, PromoteMode, Purpose, RunMode, SymbolName } from './primitives';
+import { FeaturesetName, Priority, PromoteMode, Purpose, RunMode, SymbolName, Timeframe, Variant } from './primitives';
 
 /**
  * A run request's flags as people type them, shared by the CLI (`trainyard run`) and the Telegram
@@ -22,15 +22,19 @@ export const RUN_REQUEST_OPTIONS = {
   'ensure-features': { type: 'boolean' },
   promote: { type: 'string' },
   canary: { type: 'boolean' },
+  live: { type: 'boolean' },
   priority: { type: 'string' },
   purpose: { type: 'string' },
   'timeout-minutes': { type: 'string' },
   'run-id': { type: 'string' },
   featureset: { type: 'string' },
+  'lookback-candles': { type: 'string' },
+  timeframe: { type: 'string' },
   driver: { type: 'string' },
   trainer: { type: 'string' },
   'trainer-arg': { type: 'string', multiple: true },
   'gpu-memory-gb': { type: 'string' },
+  variants: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -85,15 +89,49 @@ export function runRequestFromFlags(v: FlagValues): Omit<EventInput<'run.request
     force: v.force === true,
     ensureFeatures: v['ensure-features'] === true,
     promote: oneOf('promote', v.promote, PromoteMode.options),
-    canary: v.canary === true,
+    canary: canaryFromFlags(v),
     priority: oneOf('priority', v.priority, Priority.options),
     purpose: oneOf('purpose', v.purpose, Purpose.options),
     timeoutMinutes: positiveFlag('timeout-minutes', v['timeout-minutes'], false),
     runId: v['run-id'] === undefined ? undefined : String(v['run-id']),
     featureset: checked('featureset', v.featureset, FeaturesetName),
+    lookbackCandles: lookbackFlag(v['lookback-candles']),
+    timeframe: oneOf('timeframe', v.timeframe, Timeframe.options),
     driver: driverFromFlags(v),
     gpuMemoryGb: positiveFlag('gpu-memory-gb', v['gpu-memory-gb'], false),
+    variants: variantsFlag(v.variants),
   };
+}
+
+/**
+ * `--variants default,bull,bear`: what to train per symbol, `default` naming the plain model. Without
+ * the flag only the plain model trains; with it, only what it lists.
+ */
+export function variantsFlag(value: unknown): Variant[] | undefined {
+  if (value === undefined) return undefined;
+  const list = String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) throw new FlagError(`--variants: none given; list some of ${Variant.options.join(', ')}`);
+  for (const v of list) {
+    if (!Variant.options.includes(v as Variant)) throw new FlagError(`--variants: "${v.length > 20 ? `${v.slice(0, 20)}…` : v}" is not a variant; each must be one of ${Variant.options.join(', ')}`);
+  }
+  const repeated = list.find((v, i) => list.indexOf(v) !== i);
+  if (repeated) throw new FlagError(`--variants: ${repeated} is given twice`);
+  return list as Variant[];
+}
+
+/** `--live` is the opposite of `--canary`: a run whose auto promotion is applied. */
+function canaryFromFlags(v: FlagValues): boolean {
+  if (v.canary === true && v.live === true) throw new FlagError('--canary and --live are opposites: give one');
+  return v.canary === true;
+}
+
+function lookbackFlag(value: unknown): number | undefined {
+  const n = positiveFlag('lookback-candles', value, true);
+  if (n !== undefined && (n < 200 || n > 1_000_000)) throw new FlagError(`--lookback-candles must be 200..1000000 candles (got ${n})`);
+  return n;
 }
 
 function checked(flag: string, value: unknown, schema: z.ZodType<string>): string | undefined {

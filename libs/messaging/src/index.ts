@@ -13,3 +13,4 @@ export * from './message-context';
 export * from './jetstream.server';
 export * from './messaging.module';
 export * from './bus-permissions';
+export * from './run-decisions';

@@ -6,6 +6,8 @@ export type RunOutcome = { kind: 'completed'; message: EventMessage<'run.complet
 
 export interface FollowOptions {
   runId: string;
+  /** The request's message id: a refusal comes back as a command.result keyed on it. */
+  requestId: string;
   /** Stream sequence of our request: job events before it belong to other runs. */
   fromSeq: number;
   dryRun: boolean;
@@ -27,6 +29,7 @@ export async function followRun(bus: NatsBus, opts: FollowOptions): Promise<RunO
   const relative = (subject: string) => subject.slice(prefix.length + 1);
   const runEvents = await orderedMessages(bus, 'run.>', { deliver_policy: DeliverPolicy.All });
   const jobEvents = await orderedMessages(bus, 'job.>', { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromSeq });
+  const results = await orderedMessages(bus, 'command.result', { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromSeq });
   const timer = setTimeout(() => {
     runEvents.stop(new Error(`run ${opts.runId} did not complete within ${Math.round(opts.timeoutMs / 60_000)} min`));
   }, opts.timeoutMs);
@@ -34,6 +37,12 @@ export async function followRun(bus: NatsBus, opts: FollowOptions): Promise<RunO
     for await (const m of jobEvents) {
       const data = JSON.parse(m.string());
       if (data?.runId === opts.runId) opts.onEvent(relative(m.subject), data);
+    }
+  })().catch(() => undefined);
+  void (async () => {
+    for await (const m of results) {
+      const data = JSON.parse(m.string());
+      if (data?.commandId === opts.requestId && data.ok === false) runEvents.stop(new Error(`the scheduler refused the run: ${data.message}`));
     }
   })().catch(() => undefined);
   try {
@@ -52,5 +61,6 @@ export async function followRun(bus: NatsBus, opts: FollowOptions): Promise<RunO
     // Stopping ends both iterators, including one waiting for a message that will never come.
     runEvents.stop();
     jobEvents.stop();
+    results.stop();
   }
 }

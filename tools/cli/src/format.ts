@@ -1,4 +1,5 @@
 import type { EventMessage } from '@trainyard/contracts';
+import type { RunVersion } from '@trainyard/messaging';
 
 const fixed = (n: number | null | undefined, d = 3) => (n == null ? '-' : n.toFixed(d));
 
@@ -44,8 +45,29 @@ export function formatSummary(m: EventMessage<'run.completed'>): string {
 
 export function formatPlan(m: EventMessage<'run.planned'>): string {
   const lines = [`dry run ${m.runId} (${m.date}): ${m.jobs.length} jobs, nothing launched`, '  order:'];
-  m.jobs.forEach((j, i) => lines.push(`  ${String(i + 1).padStart(4)}. ${j.symbol.padEnd(12)} ${j.priority.padEnd(7)} ${j.jobId}`));
+  // The training hash is what the resume ledger keys on: the same inputs plan the same hash in any run.
+  m.jobs.forEach((j, i) => lines.push(`  ${String(i + 1).padStart(4)}. ${j.symbol.padEnd(12)} ${j.priority.padEnd(7)} training ${(j.trainingHash ?? '-').slice(0, 16)}  ${j.jobId}`));
   for (const s of m.skipped) lines.push(`  skipped ${s.symbol}: ${s.reason}`);
   lines.push(`  forecast: ${m.forecast.gpuHours.toFixed(2)} GPU hours, $${m.forecast.cost.toFixed(2)}, ${m.forecast.wallMinutes.toFixed(1)} min wall`);
+  return lines.join('\n');
+}
+
+function verdict(d: NonNullable<RunVersion['decision']>): string {
+  if (d.outcome === 'promote') return d.applied ? 'promoted' : 'would promote';
+  return d.outcome === 'reject' ? 'refused' : 'not compared';
+}
+
+/** Which of the run's models were promoted, refused and why; the succeeded ones nobody decided yet, named. */
+export function formatPromotions(m: EventMessage<'run.completed'>, versions: RunVersion[] | null): string {
+  const lines = ['', '  promotion:'];
+  if (versions === null) return [...lines, '    unknown: the promoter did not answer'].join('\n');
+  const byJob = new Map(versions.map((v) => [v.jobId, v]));
+  const rows = [...versions].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.version - b.version);
+  for (const v of rows) {
+    const d = v.decision;
+    lines.push(`    ${v.symbol.padEnd(12)} v${String(v.version).padEnd(4)} ${(d ? verdict(d) : 'undecided').padEnd(14)} ${d ? `${d.rule}: ${d.reason}` : 'no decision yet'}`);
+  }
+  const succeeded = Object.values(m.summary.by_symbol).filter((o) => o.status === 'succeeded').length;
+  if (byJob.size < succeeded) lines.push(`    ${succeeded - byJob.size} succeeded job(s) not registered yet`);
   return lines.join('\n');
 }

@@ -4,9 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { busEnv, busOptions, ConfigError, loadConfig } from '@trainyard/config';
-import { NatsBus } from '@trainyard/messaging';
+import { NatsBus, runDecisions } from '@trainyard/messaging';
 import { followRun } from './follow-run';
-import { describeEvent, formatPlan, formatSummary } from './format';
+import { describeEvent, formatPlan, formatPromotions, formatSummary } from './format';
 import { EXPERIMENTS_HELP, parseExperimentsCommand, runExperimentsCommand } from './experiments-command';
 import { LocalStack } from './local-stack';
 import { parseSearchCommand, runSearchCommand, SEARCH_HELP } from './search-command';
@@ -75,10 +75,12 @@ async function run(argv: string[]): Promise<number> {
     });
     try {
       const fromSeq = (await bus.jsm.streams.info(bus.streamName)).state.last_seq + 1;
-      await bus.publish('run.requested', { ...flags.request, runId, requestedBy: process.env.USER ?? 'cli' }, { id: `${runId}-request` });
+      const requestId = `${runId}-request`;
+      await bus.publish('run.requested', { ...flags.request, runId, requestedBy: process.env.USER ?? 'cli' }, { id: requestId });
       out(`requested run ${runId}`);
       const outcome = await followRun(bus, {
         runId,
+        requestId,
         fromSeq,
         dryRun: flags.request.dryRun ?? false,
         timeoutMs: flags.waitMinutes * 60_000,
@@ -92,8 +94,11 @@ async function run(argv: string[]): Promise<number> {
         else out(formatPlan(outcome.message));
         return 0;
       }
-      if (flags.json) console.log(JSON.stringify(outcome.message, null, 2));
-      else out(formatSummary(outcome.message));
+      const promote = flags.request.promote ?? 'off';
+      const versions =
+        promote === 'off' ? undefined : await runDecisions(bus, outcome.message, { waitMs: flags.promotionWaitSeconds * 1000, queryTimeoutMs: 5000, onIncomplete: (why) => out(`  promotion: ${why}`) });
+      if (flags.json) console.log(JSON.stringify(versions === undefined ? outcome.message : { ...outcome.message, promotions: versions }, null, 2));
+      else out(formatSummary(outcome.message) + (versions === undefined ? '' : formatPromotions(outcome.message, versions)));
       return outcome.message.status === 'succeeded' ? 0 : 1;
     } finally {
       await bus.onApplicationShutdown();
@@ -130,8 +135,26 @@ async function search(argv: string[]): Promise<number> {
   return 0;
 }
 
+const UP_HELP = `trainyard up
+
+  starts NATS, the embedded PostgreSQL and the five services on this machine until Ctrl-C`;
+
+/** Each command's help, printed for `trainyard <command> --help` (or -h) before any other flag is read. */
+const HELP: Record<string, string> = {
+  up: UP_HELP,
+  run: RUN_FLAGS_HELP,
+  models: MODELS_HELP,
+  experiments: EXPERIMENTS_HELP,
+  search: SEARCH_HELP,
+  'nats-config': NATS_CONFIG_HELP,
+};
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && Object.hasOwn(HELP, command) && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(HELP[command]);
+    return 0;
+  }
   switch (command) {
     case 'up':
       return up();

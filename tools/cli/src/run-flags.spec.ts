@@ -49,6 +49,15 @@ describe('run flags', () => {
     expect(parseRunFlags(['--symbols', 'BTCUSDT', '--ensure-features']).request.ensureFeatures).toBe(true);
   });
 
+  it('takes the data options per run, --live as the opposite of --canary, and leaves symbols to the daily set when not given', () => {
+    const f = parseRunFlags(['--lookback-candles', '500', '--timeframe', '4h', '--live', '--promotion-wait-seconds', '5']);
+    expect(f.request).toMatchObject({ trigger: 'cli', lookbackCandles: 500, timeframe: '4h', canary: false });
+    expect(f.request).not.toHaveProperty('symbols');
+    expect(f.promotionWaitSeconds).toBe(5);
+    expect(parseRunFlags(['--symbols', 'BTCUSDT']).request).toMatchObject({ lookbackCandles: undefined, timeframe: undefined, canary: false });
+    expect(parseRunFlags(['--canary']).request.canary).toBe(true);
+  });
+
   it.each([
     [['--symbols', 'BTCUSDT', '--mode', 'fast'], /--mode must be one of sequential, parallel, hybrid \(got "fast"\)/],
     [['--symbols', 'BTCUSDT', '--max-concurrent', '0'], /--max-concurrent must be a positive whole number/],
@@ -56,7 +65,11 @@ describe('run flags', () => {
     [['--symbols', 'BTCUSDT', '--promote', 'yes'], /--promote must be one of off, dry, auto/],
     [['--symbols', 'BTCUSDT', '--purpose', 'fun'], /--purpose must be one of production, search/],
     [['--symbols', 'BTCUSDT', '--colour'], /unknown flag --colour; allowed: --symbols/],
-    [['--mode', 'hybrid'], /--symbols is required/],
+    [['--symbols', ''], /--symbols is empty/],
+    [['--symbols', 'BTCUSDT', '--lookback-candles', '100'], /--lookback-candles must be 200..1000000 candles \(got 100\)/],
+    [['--symbols', 'BTCUSDT', '--lookback-candles', '1.5'], /--lookback-candles must be a positive whole number/],
+    [['--symbols', 'BTCUSDT', '--timeframe', '2h'], /--timeframe must be one of 1m, 5m, 15m, 1h, 4h, 1d \(got "2h"\)/],
+    [['--symbols', 'BTCUSDT', '--canary', '--live'], /--canary and --live are opposites/],
     [['--symbols', 'missing.csv'], /no such CSV file "missing.csv"/],
     [['--symbols', 'BTCUSDT,../etc'], /--symbols: "..\/etc" is not a symbol/],
   ])('names the flag and what is allowed: %j', (argv, message) => {

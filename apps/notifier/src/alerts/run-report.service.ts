@@ -1,14 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EventMessage, VersionView } from '@trainyard/contracts';
-import { NatsBus, QueryError } from '@trainyard/messaging';
+import { NatsBus, runDecisions, type RunVersion } from '@trainyard/messaging';
 import { ArtifactNotFoundError, InjectArtifactStore, type ArtifactStore } from '@trainyard/storage';
 import { EquityCurve, renderEquityComparison, type EquityComparison } from '../charts/model-charts';
 import { NOTIFIER_CONFIG, type NotifierConfig } from '../config/notifier.config';
 import { AlertsService } from './alerts.service';
 import { escapeHtml as esc } from './html';
 import { formatRunCompleted, type RunPromotions } from './message-format';
-
-type RunVersion = VersionView & { baseline: VersionView | null };
 
 /** Panels in one chart: a run that promotes 280 symbols still sends one picture. */
 const MAX_CHARTED = 6;
@@ -48,33 +46,12 @@ export class RunReportService {
     await this.alerts.notifyPhoto('run.completed', `run.completed.chart:${m.runId}:${m.id}`, caption.slice(0, 1000), () => renderEquityComparison(comparisons));
   }
 
-  /** The run's versions once all its succeeded symbols are decided (or as many as were when waiting ended); null when the promoter cannot say. */
-  private async decidedVersions(m: EventMessage<'run.completed'>): Promise<RunVersion[] | null> {
-    const expected = Object.entries(m.summary.by_symbol)
-      .filter(([, o]) => o.status === 'succeeded')
-      .map(([symbol]) => symbol);
-    if (expected.length === 0) return null;
-    const deadline = Date.now() + this.cfg.NOTIFIER_PROMOTION_WAIT_SECONDS * 1000;
-    for (;;) {
-      let versions: RunVersion[] | null = null;
-      try {
-        versions = (await this.bus.query('models.of_run', { runId: m.runId }, this.cfg.NOTIFIER_QUERY_TIMEOUT_MS)).versions;
-      } catch (err) {
-        if (!(err instanceof QueryError)) throw err;
-        // Nobody answers: no promoter runs here, and waiting would not change that.
-        if (err.reason !== 'timeout') {
-          this.log.warn(`run ${m.runId}: promotions unknown (${err.message})`);
-          return null;
-        }
-      }
-      const decided = new Set((versions ?? []).filter((v) => v.decision).map((v) => v.symbol));
-      if (expected.every((s) => decided.has(s))) return versions;
-      if (Date.now() >= deadline) {
-        this.log.warn(`run ${m.runId}: ${expected.length - decided.size} of ${expected.length} versions still undecided; reporting without them`);
-        return versions;
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+  private decidedVersions(m: EventMessage<'run.completed'>): Promise<RunVersion[] | null> {
+    return runDecisions(this.bus, m, {
+      waitMs: this.cfg.NOTIFIER_PROMOTION_WAIT_SECONDS * 1000,
+      queryTimeoutMs: this.cfg.NOTIFIER_QUERY_TIMEOUT_MS,
+      onIncomplete: (why) => this.log.warn(`run ${m.runId}: ${why}; reporting without them`),
+    });
   }
 
   private async comparisons(promoted: RunVersion[]): Promise<EquityComparison[]> {

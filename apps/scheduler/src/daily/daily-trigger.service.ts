@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { dailyRunId, symbolsFromCsv, type SymbolSelection } from '@trainyard/contracts';
+import { dailyRunId } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
-import { SCHEDULER_CONFIG, type DailySymbols, type SchedulerConfig } from '../config/scheduler.config';
+import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { SchedulerStore } from '../runs/scheduler.store';
-import { checkSymbols } from '../symbols/symbol-selection';
+import { UniverseService } from '../symbols/universe.service';
 import { dueDataDate, parseTimeOfDay } from './daily-schedule';
 
 const CHECK_EVERY_MS = 30_000;
@@ -22,6 +21,7 @@ export class DailyTriggerService implements OnApplicationBootstrap, OnApplicatio
 
   constructor(
     private readonly store: SchedulerStore,
+    private readonly universe: UniverseService,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
@@ -45,7 +45,7 @@ export class DailyTriggerService implements OnApplicationBootstrap, OnApplicatio
     const runId = dailyRunId(date);
     try {
       if (await this.store.findRun(runId)) return;
-      const symbols = await this.symbols(configured);
+      const symbols = await this.universe.dailySelection();
       await this.bus.publish(
         'run.requested',
         { runId, trigger: 'cron', date, symbols, mode: this.cfg.SCHEDULER_DAILY_MODE, promote: this.cfg.SCHEDULER_DAILY_PROMOTE, requestedBy: 'daily cron' },
@@ -55,14 +55,5 @@ export class DailyTriggerService implements OnApplicationBootstrap, OnApplicatio
     } catch (err) {
       this.log.warn(`daily run ${runId} not requested yet: ${(err as Error).message}`);
     }
-  }
-
-  /** The operator's CSV file is read here, from configuration, and the run request carries the symbols. */
-  private async symbols(configured: DailySymbols): Promise<SymbolSelection> {
-    if (!('csvFile' in configured)) return configured;
-    const { symbols, refused } = checkSymbols(symbolsFromCsv(await readFile(configured.csvFile, 'utf8')));
-    if (refused.length) this.log.warn(`${configured.csvFile}: ${refused.length} entries are not symbols and were left out`);
-    if (symbols.length === 0) throw new Error(`${configured.csvFile} lists no symbols`);
-    return symbols;
   }
 }

@@ -53,7 +53,8 @@ export class RunIntakeService {
       await this.announce(existing);
       return existing;
     }
-    const { symbols, refused } = await this.universe.resolve(request.symbols).catch((err) => {
+    const selection = request.symbols ?? (await this.universe.dailySelection());
+    const { symbols, refused } = await this.universe.resolve(selection).catch((err) => {
       // An exchange outage passes; a missing file or a refused request does not.
       if (err instanceof ExchangeUnavailableError) throw err;
       throw new PermanentError(`cannot resolve the symbol selection: ${(err as Error).message}`);
@@ -147,7 +148,7 @@ export class RunIntakeService {
         date: run.date,
         jobs: [...jobs]
           .sort(compareRelease)
-          .map((j) => ({ jobId: j.id, symbol: j.symbol, priority: j.definition.priority, specHash: j.specHash })),
+          .map((j) => ({ jobId: j.id, symbol: j.symbol, priority: j.definition.priority, specHash: j.specHash, trainingHash: trainingHash(j.definition) })),
         skipped: this.skippedOf(run, all),
         forecast: {
           gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,

@@ -59,7 +59,7 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
       symbol,
       date: input.date,
       featureset: request.featureset,
-      timeframe: cfg.SCHEDULER_TIMEFRAME,
+      timeframe: request.timeframe ?? cfg.SCHEDULER_TIMEFRAME,
       lookbackCandles: request.lookbackCandles ?? cfg.SCHEDULER_LOOKBACK_CANDLES,
       model: { type: 'logistic', learningRate: 0.5, epochs: 30, seed: 42, ...request.model },
       costs: input.costs[symbol],

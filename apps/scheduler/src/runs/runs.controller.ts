@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import type { EventMessage } from '@trainyard/contracts';
-import { Consume } from '@trainyard/messaging';
+import { Consume, NatsBus, PermanentError } from '@trainyard/messaging';
 import { JobEvents } from './job-events';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { RunIntakeService } from './run-intake.service';
@@ -16,11 +16,21 @@ export class RunsController {
     private readonly spend: RunSpendService,
     private readonly tracking: TrackingService,
     private readonly events: JobEvents,
+    private readonly bus: NatsBus,
   ) {}
 
+  /** A refused request is dead-lettered; its requester hears why on command.result, keyed on the request's id. */
   @Consume('run.requested')
   async onRunRequested(@Payload() m: EventMessage<'run.requested'>) {
-    await this.intake.accept(m);
+    try {
+      await this.intake.accept(m);
+    } catch (err) {
+      if (err instanceof PermanentError) {
+        const refusal = { commandId: m.id, command: 'run.requested', ok: false, message: err.message.slice(0, 1000), requestedBy: m.requestedBy || undefined };
+        await this.bus.publish('command.result', refusal, { id: `${m.id}-refused` });
+      }
+      throw err;
+    }
   }
 
   @Consume('job.leased')
@@ -75,6 +85,12 @@ export class RunsController {
   @Consume('model.promoted')
   onPromoted(@Payload() m: EventMessage<'model.promoted'>) {
     return this.tracking.promoted(m);
+  }
+
+  /** A rollback's target is in production again, whatever it was before: retention keeps it too. */
+  @Consume('model.rolled_back')
+  onRolledBack(@Payload() m: EventMessage<'model.rolled_back'>) {
+    return this.tracking.rolledBack(m);
   }
 
   /** What the GPU provider billed for an instance, charged to the runs that used it (spend, beside the leases' work cost). */

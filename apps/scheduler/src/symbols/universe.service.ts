@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
-import type { SymbolSelection } from '@trainyard/contracts';
+import { symbolsFromCsv, type SymbolSelection } from '@trainyard/contracts';
+import { PermanentError } from '@trainyard/messaging';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { ExchangeClient } from '../exchange/exchange-client';
 import { DEFAULT_UNIVERSE } from './default-universe';
@@ -12,6 +13,8 @@ import { checkSymbols, type ResolvedSymbols } from './symbol-selection';
  */
 @Injectable()
 export class UniverseService {
+  private readonly log = new Logger('Universe');
+
   constructor(
     private readonly exchange: ExchangeClient,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
@@ -21,6 +24,20 @@ export class UniverseService {
     if (Array.isArray(selection)) return checkSymbols(selection);
     const resolved = checkSymbols(await this.ranked());
     return { symbols: resolved.symbols.slice(0, selection.topN), refused: resolved.refused };
+  }
+
+  /**
+   * The daily set (SCHEDULER_DAILY_SYMBOLS) as a selection: the daily cron's, and a request's that
+   * names no symbols. The operator's CSV file is read here, from configuration, never from a message.
+   */
+  async dailySelection(): Promise<SymbolSelection> {
+    const configured = this.cfg.SCHEDULER_DAILY_SYMBOLS;
+    if (!configured) throw new PermanentError('the request names no symbols and SCHEDULER_DAILY_SYMBOLS is not set: give symbols');
+    if (!('csvFile' in configured)) return configured;
+    const { symbols, refused } = checkSymbols(symbolsFromCsv(await readFile(configured.csvFile, 'utf8')));
+    if (refused.length) this.log.warn(`${configured.csvFile}: ${refused.length} entries are not symbols and were left out`);
+    if (symbols.length === 0) throw new PermanentError(`${configured.csvFile} (SCHEDULER_DAILY_SYMBOLS) lists no symbols`);
+    return symbols;
   }
 
   private async ranked(): Promise<string[]> {

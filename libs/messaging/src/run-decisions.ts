@@ -1,0 +1,46 @@
+import type { EventMessage, QueryResponse } from '@trainyard/contracts';
+import type { NatsBus } from './nats-bus';
+import { QueryError } from './queries';
+
+export type RunVersion = QueryResponse<'models.of_run'>['versions'][number];
+
+export interface RunDecisionsOptions {
+  waitMs: number;
+  queryTimeoutMs: number;
+  /** Called once when waiting ends with versions still undecided, or when the promoter refuses to say. */
+  onIncomplete?: (why: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * A completed run's model versions with the promoter's decisions. The promoter decides each version
+ * as its job succeeds, so decisions may trail the run's completion: this asks (models.of_run) until
+ * as many versions are decided as the run has succeeded jobs — one version per job, whatever the
+ * summary keys them by — or `waitMs` pass. Null when there is nothing to wait for or the promoter
+ * refuses to answer; a promoter that is not there times out like a slow one.
+ */
+export async function runDecisions(bus: NatsBus, m: EventMessage<'run.completed'>, opts: RunDecisionsOptions): Promise<RunVersion[] | null> {
+  const expected = Object.values(m.summary.by_symbol).filter((o) => o.status === 'succeeded').length;
+  if (expected === 0) return null;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const deadline = Date.now() + opts.waitMs;
+  for (;;) {
+    let versions: RunVersion[] | null = null;
+    try {
+      versions = (await bus.query('models.of_run', { runId: m.runId }, opts.queryTimeoutMs)).versions;
+    } catch (err) {
+      if (!(err instanceof QueryError)) throw err;
+      if (err.reason !== 'timeout') {
+        opts.onIncomplete?.(`promotions unknown (${err.message})`);
+        return null;
+      }
+    }
+    const decided = (versions ?? []).filter((v) => v.decision).length;
+    if (decided >= expected) return versions;
+    if (Date.now() >= deadline) {
+      opts.onIncomplete?.(`${expected - decided} of ${expected} versions still undecided`);
+      return versions;
+    }
+    await sleep(1000);
+  }
+}
