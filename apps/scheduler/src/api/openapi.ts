@@ -128,7 +128,8 @@ export function openApiDocument() {
           responses: { '202': json('the run requested'), '404': problem, '409': problem },
         },
       },
-      '/experiments/retention/run': { post: { summary: 'Run tracking retention now (logs after TRACKING_LOG_RETENTION_DAYS, failed runs after TRACKING_FAILED_RETENTION_DAYS)', responses: { '200': json('what was deleted') } } },
+      '/retention/run': { post: { summary: 'Run retention now (it also runs daily at SCHEDULER_RETENTION_AT): logs, failed runs\' series, expired jobs and runs', responses: { '200': json('what was deleted and how many bytes freed') } } },
+      '/retention/passes': { get: { summary: 'The last 30 daily retention passes and what each freed', responses: { '200': json('passes, newest first') } } },
     },
   };
 }

@@ -49,11 +49,16 @@ export const schedulerEnv = z.object({
     }),
   SCHEDULER_DAILY_MODE: RunMode.default('hybrid'),
   SCHEDULER_DAILY_PROMOTE: PromoteMode.default('off'),
-  /** Tracking retention: an attempt's log is deleted this many days after it finished (never a production model's). */
+  /** Retention: an attempt's log is deleted this many days after it finished (never a production model's). */
   TRACKING_LOG_RETENTION_DAYS: envNumber(7, 0.0001),
   /** A failed, lost, timed-out or cancelled attempt's tracked data (its metric series) goes this many days after it finished. */
   TRACKING_FAILED_RETENTION_DAYS: envNumber(30, 0.0001),
-  TRACKING_RETENTION_INTERVAL_MINUTES: envNumber(60, 0.01),
+  /** A succeeded job's rows (job, attempts, series, ledger entry) go this many days after it finished, unless its model is or was in production. */
+  SCHEDULER_RETENTION_SUCCEEDED_DAYS: envNumber(90, 0.0001),
+  /** A failed, cancelled, skipped or dry-run job's rows, and its attempts' files, go this many days after it ended. */
+  SCHEDULER_RETENTION_FAILED_DAYS: envNumber(30, 0.0001),
+  /** The daily retention pass's slot, HH:MM in UTC. */
+  SCHEDULER_RETENTION_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (UTC)').default('03:30'),
   /** An MLflow tracking server to mirror every tracked run to (its REST API), e.g. http://mlflow:5000; unset: none. */
   MLFLOW_TRACKING_URI: z.string().url().optional(),
   /** Bearer token for MLflow behind an auth proxy (MLflow's own variable); or MLFLOW_TRACKING_USERNAME and _PASSWORD for basic auth. */

@@ -22,6 +22,9 @@ export class SchedulerMetrics {
   readonly dispatchLatency;
   readonly jobDuration;
   readonly retries;
+  readonly retentionRows;
+  readonly retentionObjects;
+  readonly retentionBytes;
 
   constructor(metrics: MetricsRegistry, ds: DataSource) {
     metrics.sampledGauge({
@@ -62,9 +65,13 @@ export class SchedulerMetrics {
     this.dispatchLatency = metrics.histogram('trainyard_dispatch_latency_seconds', 'Seconds from a job attempt released (requested) to started on an agent', DISPATCH_BUCKETS, ['priority']);
     this.jobDuration = metrics.histogram('trainyard_job_duration_seconds', 'Seconds from an attempt started to finished, by outcome', DURATION_BUCKETS, ['outcome']);
     this.retries = metrics.counter('trainyard_job_retries_total', 'Failed attempts given another attempt, by error type', ['error_type']);
+    this.retentionRows = metrics.counter('trainyard_retention_deleted_rows_total', 'Rows retention deleted, by table', ['table']);
+    this.retentionObjects = metrics.counter('trainyard_retention_deleted_objects_total', 'Artifact-store objects retention deleted (attempt logs, failed attempts, runs)', []);
+    this.retentionBytes = metrics.counter('trainyard_retention_freed_bytes_total', 'Bytes of artifact-store objects retention deleted', []);
     // Series from the start, at zero, so a dashboard shows 0 rather than no data.
     for (const priority of Priority.options) this.dispatchLatency.zero({ priority });
     for (const outcome of ['succeeded', 'failed', 'cancelled']) this.jobDuration.zero({ outcome });
+    for (const table of ['jobs', 'attempts', 'metric_points', 'ledger', 'runs']) this.retentionRows.inc({ table }, 0);
   }
 
   /** A job started on an agent: the time it waited since its release. */
@@ -77,6 +84,17 @@ export class SchedulerMetrics {
   finished(outcome: 'succeeded' | 'failed' | 'cancelled', startedAt: Date | null, finishedAt: Date | null): void {
     if (!startedAt || !finishedAt) return;
     this.jobDuration.observe({ outcome }, Math.max(0, (finishedAt.getTime() - startedAt.getTime()) / 1000));
+  }
+
+  /** What a retention pass deleted. */
+  retained(r: { rows: { jobs: number; attempts: number; metricPoints: number; ledger: number; runs: number }; objectsDeleted: number; bytesFreed: number }): void {
+    this.retentionRows.inc({ table: 'jobs' }, r.rows.jobs);
+    this.retentionRows.inc({ table: 'attempts' }, r.rows.attempts);
+    this.retentionRows.inc({ table: 'metric_points' }, r.rows.metricPoints);
+    this.retentionRows.inc({ table: 'ledger' }, r.rows.ledger);
+    this.retentionRows.inc({ table: 'runs' }, r.rows.runs);
+    this.retentionObjects.inc(r.objectsDeleted);
+    this.retentionBytes.inc(r.bytesFreed);
   }
 
   retried(errorType: ErrorType): void {

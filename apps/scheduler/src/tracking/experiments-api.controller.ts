@@ -1,8 +1,7 @@
-import { Controller, Get, Header, HttpCode, Param, Post, Query, StreamableFile, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, Param, Query, StreamableFile, UseGuards } from '@nestjs/common';
 import { MetricKey } from '@trainyard/contracts';
 import { ApiTokenGuard, ZodValidationPipe } from '@trainyard/runtime';
 import { CompareQuery, ListTrackedRunsQuery, TrackedRunId } from './experiments-api.schemas';
-import { TrackingRetentionService } from './tracking-retention.service';
 import { TrackingService } from './tracking.service';
 
 const RunIdParam = new ZodValidationPipe(TrackedRunId, 'id');
@@ -12,17 +11,7 @@ const MetricParam = new ZodValidationPipe(MetricKey, 'key');
 @UseGuards(ApiTokenGuard)
 @Controller('experiments')
 export class ExperimentsApiController {
-  constructor(
-    private readonly tracking: TrackingService,
-    private readonly retention: TrackingRetentionService,
-  ) {}
-
-  /** Runs tracking retention now (it also runs every TRACKING_RETENTION_INTERVAL_MINUTES). */
-  @Post('retention/run')
-  @HttpCode(200)
-  runRetention() {
-    return this.retention.run();
-  }
+  constructor(private readonly tracking: TrackingService) {}
 
   @Get()
   experiments() {

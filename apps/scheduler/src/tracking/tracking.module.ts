@@ -5,7 +5,6 @@ import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.conf
 import { MlflowClient } from '@trainyard/tracking';
 import { ExperimentsApiController } from './experiments-api.controller';
 import { MlflowMirrorService } from './mlflow-mirror.service';
-import { TrackingRetentionService } from './tracking-retention.service';
 import { TrackingService } from './tracking.service';
 import { TrackingStore } from './tracking.store';
 
@@ -16,7 +15,6 @@ import { TrackingStore } from './tracking.store';
     Clock,
     TrackingStore,
     TrackingService,
-    TrackingRetentionService,
     MlflowMirrorService,
     // The MLflow tracking server behind one adapter; none unless MLFLOW_TRACKING_URI is set.
     {

@@ -44,6 +44,10 @@ export class TrackingService {
     return m.decision.applied ? this.store.markProduction(m.jobId) : Promise.resolve();
   }
 
+  rolledBack(m: EventMessage<'model.rolled_back'>): Promise<void> {
+    return this.store.markProduction(m.jobId);
+  }
+
   async list(filter: TrackedRunFilter): Promise<{ total: number; runs: TrackedRunView[] }> {
     const { total, rows } = await this.store.list(filter);
     return { total, runs: rows.map(toView) };

@@ -144,8 +144,8 @@ describe('experiment tracking', () => {
     const ds = app.get(DataSource);
     await waitFor(async () => (await ds.query(`SELECT in_production FROM scheduler.attempts WHERE job_id = 'tr-a-BTCUSDT'`))[0].in_production, 'run a marked as in production');
     await ds.query(`UPDATE scheduler.attempts SET finished_at = now() - interval '40 days' WHERE job_id IN ('tr-a-BTCUSDT', 'tr-b-BTCUSDT')`);
-    const res = await fetch(`${base}/experiments/retention/run`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
-    expect(await res.json()).toEqual({ logsDeleted: 1, failedRunsPurged: 1 });
+    const res = await fetch(`${base}/retention/run`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(await res.json()).toMatchObject({ logsDeleted: 1, failedRunsPurged: 1 });
     expect(existsSync(join(artifacts, 'models/BTCUSDT/tr-b/attempt.log'))).toBe(false);
     expect(existsSync(join(artifacts, 'models/BTCUSDT/tr-a/attempt.log'))).toBe(true);
     expect((await get('/experiments/runs/tr-b-BTCUSDT-a1')).status).toBe(404);

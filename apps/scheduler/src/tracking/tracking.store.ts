@@ -147,42 +147,6 @@ export class TrackingStore {
     return rows.map((r) => r.key);
   }
 
-  /** Attempts whose log retention has passed, never one whose model is or was in production; 500 a pass. */
-  logsOlderThan(finishedBefore: Date): Promise<{ jobId: string; attempt: number; artifactsPrefix: string }[]> {
-    return this.ds.query(
-      `SELECT job_id AS "jobId", attempt, artifacts_prefix AS "artifactsPrefix" FROM scheduler.attempts
-        WHERE finished_at < $1 AND log_deleted_at IS NULL AND artifacts_prefix IS NOT NULL AND NOT in_production
-        ORDER BY finished_at LIMIT 500`,
-      [finishedBefore],
-    );
-  }
-
-  async markLogDeleted(jobId: string, attempt: number, at: Date): Promise<void> {
-    await this.ds.query(`UPDATE scheduler.attempts SET log_deleted_at = $3 WHERE job_id = $1 AND attempt = $2`, [jobId, attempt, at]);
-  }
-
-  /** Removes the tracked data (series, mirror state) of failed attempts finished before the cutoff; the attempt's outcome stays. */
-  async purgeFailedBefore(finishedBefore: Date, at: Date): Promise<number> {
-    return this.ds.transaction(async (em) => {
-      const rows: { job_id: string; attempt: number }[] = await em.query(
-        `WITH purged AS (
-           UPDATE scheduler.attempts SET purged_at = $2
-            WHERE (job_id, attempt) IN (
-              SELECT job_id, attempt FROM scheduler.attempts
-               WHERE status IN ('failed', 'lost', 'timed_out', 'cancelled') AND finished_at < $1 AND purged_at IS NULL AND NOT in_production
-               ORDER BY finished_at LIMIT 1000)
-            RETURNING job_id, attempt)
-         SELECT job_id, attempt FROM purged`,
-        [finishedBefore, at],
-      );
-      if (rows.length === 0) return 0;
-      const keys = [rows.map((r) => r.job_id), rows.map((r) => r.attempt)];
-      await em.query(`DELETE FROM scheduler.metric_points m USING unnest($1::text[], $2::int[]) AS p(job_id, attempt) WHERE m.job_id = p.job_id AND m.attempt = p.attempt`, keys);
-      await em.query(`DELETE FROM scheduler.mlflow_sync m USING unnest($1::text[], $2::int[]) AS p(job_id, attempt) WHERE m.job_id = p.job_id AND m.attempt = p.attempt`, keys);
-      return rows.length;
-    });
-  }
-
   /**
    * Finished runs to mirror, settled (no point arriving for a while): never mirrored, a pass that
    * failed, or points newer than the last mirror. A refused run waits until it has a newer point.
