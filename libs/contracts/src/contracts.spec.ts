@@ -17,6 +17,10 @@ import {
   releaseRank,
   trainingHash,
   canTransitionJob,
+  jobIdFor,
+  modelKey,
+  sha256Hex,
+  variantsFlag,
 } from './index';
 import { testJobDefinition } from '@trainyard/testing';
 
@@ -70,6 +74,34 @@ describe('contracts', () => {
     expect(JobDefinition.parse(def)).not.toHaveProperty('ensureFeatures');
     expect(trainingHash(ensuring)).toBe(trainingHash(def));
     expect(toJobSpec(ensuring, 1).ensureFeatures).toBe(true);
+  });
+
+  it('gives a specialist its own job id, training hash and registry key, and leaves the plain model\'s as they were', () => {
+    const bull: JobDefinition = { ...def, jobId: jobIdFor(def.runId, def.symbol, 'bull'), variant: 'bull' };
+    expect(jobIdFor('daily-20261122', 'BTCUSDT')).toBe('daily-20261122-BTCUSDT');
+    expect(bull.jobId).toBe('daily-20261122-BTCUSDT-bull');
+    expect(JobDefinition.parse(def)).not.toHaveProperty('variant');
+    // The plain model's hash is the one stored ledgers hold: computed without a variant field at all.
+    const { symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver } = def;
+    expect(trainingHash(def)).toBe(sha256Hex(canonicalJson({ symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver })));
+    expect(trainingHash(bull)).not.toBe(trainingHash(def));
+    expect(trainingHash({ ...bull, variant: 'bear' })).not.toBe(trainingHash(bull));
+    expect(JobDefinition.safeParse({ ...def, variant: 'default' }).success).toBe(false);
+    expect(modelKey('BTCUSDT')).toBe('BTCUSDT');
+    expect(modelKey('BTCUSDT', 'default')).toBe('BTCUSDT');
+    expect(modelKey('BTCUSDT', 'bull')).toBe('BTCUSDT/bull');
+  });
+
+  it('takes --variants as a list of known variants, each once', () => {
+    expect(variantsFlag(undefined)).toBeUndefined();
+    expect(variantsFlag('default, bull,bear')).toEqual(['default', 'bull', 'bear']);
+    expect(() => variantsFlag('bull,crab')).toThrow(/"crab" is not a variant; each must be one of default, bull, bear, sideways/);
+    expect(() => variantsFlag('bull,bull')).toThrow(/bull is given twice/);
+    expect(() => variantsFlag(',')).toThrow(/none given/);
+    const request = { schemaVersion: 1, id: 'r', occurredAt: new Date().toISOString(), trigger: 'cli', symbols: ['BTCUSDT'] };
+    expect(RunRequested.parse({ ...request, variants: ['bull', 'bear'] }).variants).toEqual(['bull', 'bear']);
+    expect(RunRequested.safeParse({ ...request, variants: ['bull', 'bull'] }).success).toBe(false);
+    expect(RunRequested.safeParse({ ...request, variants: [] }).success).toBe(false);
   });
 
   it('derives the daily run id and default date from the clock', () => {

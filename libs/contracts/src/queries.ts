@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Decision, GpuInfo } from './events';
-import { ErrorType, Id, IsoDate, Metrics, Provider, RunMode, SymbolName, Timestamp, Trigger } from './primitives';
+import { ErrorType, Id, IsoDate, Metrics, Provider, RunMode, Specialist, SymbolName, Timestamp, Trigger, Variant } from './primitives';
 import { JOB_STATES, type RunState as RunStateName } from './states';
 
 /**
@@ -81,6 +81,8 @@ export type CostWindow = z.infer<typeof CostWindow>;
 /** A registered model version, as the promoter reports it. */
 export const VersionView = z.object({
   symbol: SymbolName,
+  /** A regime specialist's versions are numbered apart from the plain model's; absent for the plain model. */
+  variant: Specialist.optional(),
   version: z.number().int().min(1),
   stage: z.enum(['candidate', 'production', 'archived']),
   runId: Id,
@@ -169,8 +171,8 @@ export const Queries = {
   ModelVersions: query(
     'models.versions',
     'promoter',
-    z.object({ symbol: SymbolName, limit: z.number().int().min(1).max(200).default(30) }).strict(),
-    z.object({ symbol: SymbolName, total: count, versions: z.array(VersionView) }),
+    z.object({ symbol: SymbolName, variant: Variant.optional(), limit: z.number().int().min(1).max(200).default(30) }).strict(),
+    z.object({ symbol: SymbolName, variant: Specialist.optional(), total: count, versions: z.array(VersionView) }),
   ),
   /** The versions a run registered, each with the version that was in production when it was decided. */
   /** What the broker holds now: agents (alive ones, and silent ones still holding leases), leases, rented instances. */

@@ -1,6 +1,6 @@
 import { canonicalJson, sha256Hex } from './canonical-json';
 import { JobDefinition, JobSpec } from './job-spec';
-import { Costs } from './primitives';
+import { Costs, type Specialist } from './primitives';
 import { z } from 'zod';
 import { RunRequested } from './events';
 
@@ -30,7 +30,8 @@ export function defaultDataDate(now: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
-export const jobIdFor = (runId: string, symbol: string) => `${runId}-${symbol}`;
+/** A specialist's job id ends in its variant; a plain job's id is what it always was. */
+export const jobIdFor = (runId: string, symbol: string, variant?: Specialist) => (variant ? `${runId}-${symbol}-${variant}` : `${runId}-${symbol}`);
 
 export function specHash(def: JobDefinition): string {
   return sha256Hex(canonicalJson(def));
@@ -42,19 +43,22 @@ export function specHash(def: JobDefinition): string {
  * whether it stores its features (ensureFeatures): none of those change the model.
  */
 export function trainingHash(def: JobDefinition): string {
-  const { symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver } = def;
-  return sha256Hex(canonicalJson({ symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver }));
+  const { symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver, variant } = def;
+  // A specialist trains on other candles than the plain model; the plain model's hash stays as it was.
+  return sha256Hex(canonicalJson({ symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver, ...(variant ? { variant } : {}) }));
 }
 
 export interface AttemptContext {
   resumeFrom?: JobSpec['resumeFrom'];
+  /** The checkpoints before resumeFrom, newest first. */
+  earlierCheckpoints?: JobSpec['earlierCheckpoints'];
   /** Earlier attempts of the job that ran out of memory. */
   oomFailures?: number;
 }
 
 export function toJobSpec(def: JobDefinition, attempt: number, ctx: AttemptContext = {}): JobSpec {
   const oom = ctx.oomFailures ?? 0;
-  return { ...def, specHash: specHash(def), attempt, ...(ctx.resumeFrom ? { resumeFrom: ctx.resumeFrom } : {}), ...(oom > 0 ? { batchSizeFactor: 0.5 ** oom } : {}) };
+  return { ...def, specHash: specHash(def), attempt, ...(ctx.resumeFrom ? { resumeFrom: ctx.resumeFrom } : {}), ...(ctx.resumeFrom && ctx.earlierCheckpoints?.length ? { earlierCheckpoints: ctx.earlierCheckpoints } : {}), ...(oom > 0 ? { batchSizeFactor: 0.5 ** oom } : {}) };
 }
 
 

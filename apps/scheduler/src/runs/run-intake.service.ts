@@ -148,7 +148,7 @@ export class RunIntakeService {
         date: run.date,
         jobs: [...jobs]
           .sort(compareRelease)
-          .map((j) => ({ jobId: j.id, symbol: j.symbol, priority: j.definition.priority, specHash: j.specHash, trainingHash: trainingHash(j.definition) })),
+          .map((j) => ({ jobId: j.id, symbol: j.symbol, ...(j.definition.variant ? { variant: j.definition.variant } : {}), priority: j.definition.priority, specHash: j.specHash, trainingHash: trainingHash(j.definition) })),
         skipped: this.skippedOf(run, all),
         forecast: {
           gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,

@@ -45,4 +45,18 @@ describe('run plan', () => {
     expect(trainingHash(ensuring.definition)).toBe(trainingHash(plain.definition));
     expect(ensuring.specHash).not.toBe(plain.specHash);
   });
+
+  it('plans one job per symbol and variant asked for, and the plain model alone when none is', () => {
+    const input = { runId: 'r', date: '2026-11-22', symbols: ['BTCUSDT', 'ETHUSDT'], pastSeconds: new Map<string, number>(), costs, gpuMemoryGb: 0 };
+    const plain = planJobs({ ...input, request: request() }, cfg);
+    const both = planJobs({ ...input, request: request({ variants: ['default', 'bull', 'bear'] }) }, cfg);
+    expect(both.map((j) => j.definition.jobId)).toEqual(['r-BTCUSDT', 'r-BTCUSDT-bull', 'r-BTCUSDT-bear', 'r-ETHUSDT', 'r-ETHUSDT-bull', 'r-ETHUSDT-bear']);
+    expect(both.map((j) => j.definition.variant)).toEqual([undefined, 'bull', 'bear', undefined, 'bull', 'bear']);
+    // The plain model's definition is the one a run without --variants plans, byte for byte.
+    expect(canonicalJson(both[0].definition)).toBe(canonicalJson(plain[0].definition));
+    expect(both[0].definition).not.toHaveProperty('variant');
+    const specialists = planJobs({ ...input, request: request({ variants: ['bull', 'bear'] }) }, cfg);
+    expect(specialists.map((j) => j.definition.jobId)).toEqual(['r-BTCUSDT-bull', 'r-BTCUSDT-bear', 'r-ETHUSDT-bull', 'r-ETHUSDT-bear']);
+    expect(new Set(specialists.map((j) => trainingHash(j.definition))).size).toBe(4);
+  });
 });

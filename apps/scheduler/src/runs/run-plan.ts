@@ -2,6 +2,7 @@ import {
   jobIdFor,
   releaseRank,
   specHash,
+  specialistOf,
   type CapacitySummary,
   type Costs,
   type JobDefinition,
@@ -49,12 +50,16 @@ export function concurrencyFor(request: RunRequest, cfg: SchedulerConfig, capaci
   return request.maxConcurrent ?? cfg.SCHEDULER_DEFAULT_MAX_CONCURRENT ?? (capacity?.gpus ? JOBS_PER_GPU * capacity.gpus : CPU_CONCURRENCY);
 }
 
-/** Pure: the same request, date and symbols give the same definitions, byte for byte. */
+/**
+ * Pure: the same request, date and symbols give the same definitions, byte for byte. One job per
+ * symbol and variant the request lists (the plain model alone when it lists none).
+ */
 export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
   const { request } = input;
-  return input.symbols.map((symbol) => {
+  const variants = (request.variants ?? ['default']).map(specialistOf);
+  return input.symbols.flatMap((symbol) => variants.map((variant) => ({ symbol, variant }))).map(({ symbol, variant }) => {
     const definition: JobDefinition = {
-      jobId: jobIdFor(input.runId, symbol),
+      jobId: jobIdFor(input.runId, symbol, variant),
       runId: input.runId,
       symbol,
       date: input.date,
@@ -72,6 +77,7 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
       canary: request.canary,
       // Only when asked for: definitions (and their spec hashes) of runs that do not ask stay as they were.
       ...(request.ensureFeatures ? { ensureFeatures: true } : {}),
+      ...(variant ? { variant } : {}),
     };
     return {
       definition,

@@ -2,7 +2,9 @@ import type { JobEntity } from './job.entity';
 import { runStatusOf, summarize } from './run-summary';
 
 const job = (symbol: string, status: JobEntity['status'], trainSeconds: number | null, extra: Partial<JobEntity> = {}) =>
-  ({ symbol, status, trainSeconds, attempt: 1, cost: 0.5, metrics: null, errorType: null, errorMessage: null, ...extra }) as JobEntity;
+  ({ id: `r1-${symbol}`, symbol, status, trainSeconds, attempt: 1, cost: 0.5, metrics: null, errorType: null, errorMessage: null, definition: {}, ...extra }) as JobEntity;
+const specialist = (symbol: string, variant: 'bull' | 'bear', status: JobEntity['status']) =>
+  job(symbol, status, status === 'succeeded' ? 60 : null, { id: `r1-${symbol}-${variant}`, definition: { variant } as JobEntity['definition'] });
 
 describe('run summary', () => {
   it('counts outcomes, averages and medians the train minutes of successes', () => {
@@ -27,5 +29,22 @@ describe('run summary', () => {
     const skipped = summarize([job('A', 'skipped', null, { errorMessage: 'already trained by r1-A' })], [], new Date(0), new Date(0));
     expect(skipped.by_symbol.A).toMatchObject({ status: 'skipped', attempts: 0, error: 'already trained by r1-A' });
     expect(runStatusOf(skipped)).toBe('succeeded');
+    expect(skipped).not.toHaveProperty('by_variant');
+  });
+
+  it('keys specialists as the registry does and groups the outcomes by variant', () => {
+    const s = summarize(
+      [job('BTCUSDT', 'succeeded', 60), specialist('BTCUSDT', 'bull', 'succeeded'), specialist('BTCUSDT', 'bear', 'failed'), specialist('ETHUSDT', 'bull', 'succeeded')],
+      [{ symbol: 'NOPE', reason: 'not in the universe' }],
+      new Date(0),
+      new Date(0),
+    );
+    expect(Object.keys(s.by_symbol).sort()).toEqual(['BTCUSDT', 'BTCUSDT/bear', 'BTCUSDT/bull', 'ETHUSDT/bull', 'NOPE']);
+    expect(s).toMatchObject({ total_symbols: 5, succeeded: 3, failed: 1, skipped: 1 });
+    expect(s.by_variant).toEqual({
+      default: { total: 1, succeeded: 1, failed: 0, skipped: 0, cancelled: 0 },
+      bull: { total: 2, succeeded: 2, failed: 0, skipped: 0, cancelled: 0 },
+      bear: { total: 1, succeeded: 0, failed: 1, skipped: 0, cancelled: 0 },
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { RunStatus, RunSummary } from '@trainyard/contracts';
+import { DEFAULT_VARIANT, modelKey, type RunStatus, type RunSummary, type Variant } from '@trainyard/contracts';
 import type { JobEntity } from './job.entity';
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -23,14 +23,19 @@ export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: 
   const by_symbol: RunSummary['by_symbol'] = {};
   const minutes: number[] = [];
   let cost = 0;
-  // A study's run trains one symbol many times: its entries are keyed by job (trial) instead.
-  const perSymbol = new Map<string, number>();
-  for (const j of jobs) perSymbol.set(j.symbol, (perSymbol.get(j.symbol) ?? 0) + 1);
+  // Entries are keyed as the registry keys models (SYMBOL, SYMBOL/variant); a study's run trains one
+  // symbol many times, so its entries are keyed by job (trial) instead.
+  const keyOf = (j: JobEntity) => modelKey(j.symbol, j.definition.variant);
+  const perKey = new Map<string, number>();
+  for (const j of jobs) perKey.set(keyOf(j), (perKey.get(keyOf(j)) ?? 0) + 1);
+  const variantOf = new Map<string, Variant>();
   for (const j of jobs) {
     const trainMinutes = j.trainSeconds == null ? null : round(j.trainSeconds / 60, 4);
     if (j.status === 'succeeded' && trainMinutes != null) minutes.push(trainMinutes);
     cost += j.cost;
-    by_symbol[perSymbol.get(j.symbol)! > 1 ? j.id : j.symbol] = {
+    const key = perKey.get(keyOf(j))! > 1 ? j.id : keyOf(j);
+    variantOf.set(key, j.definition.variant ?? DEFAULT_VARIANT);
+    by_symbol[key] = {
       status: j.status === 'succeeded' ? 'succeeded' : j.status === 'cancelled' ? 'cancelled' : j.status === 'skipped' ? 'skipped' : 'failed',
       attempts: j.status === 'skipped' ? 0 : j.attempt,
       trainMinutes,
@@ -53,7 +58,21 @@ export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: 
     cost: round(cost, 6),
     spend: round(spend, 6),
     by_symbol,
+    ...(jobs.some((j) => j.definition.variant) ? { by_variant: byVariant(by_symbol, variantOf) } : {}),
   };
+}
+
+/** The outcomes counted per variant; a refused symbol never had a job, so it counts under none. */
+function byVariant(outcomes: RunSummary['by_symbol'], variantOf: Map<string, Variant>): NonNullable<RunSummary['by_variant']> {
+  const groups: NonNullable<RunSummary['by_variant']> = {};
+  for (const [key, o] of Object.entries(outcomes)) {
+    const variant = variantOf.get(key);
+    if (!variant) continue;
+    const g = (groups[variant] ??= { total: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0 });
+    g.total++;
+    g[o.status]++;
+  }
+  return groups;
 }
 
 export function runStatusOf(summary: RunSummary): RunStatus {

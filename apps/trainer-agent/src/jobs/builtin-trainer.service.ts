@@ -109,6 +109,7 @@ export class BuiltinTrainer {
       return {
         featureset: r.featureset,
         metrics: r.metrics,
+        ...(r.allData ? { allDataMetrics: r.allData.metrics } : {}),
         evaluationWindow: r.evaluationWindow,
         files: this.files(spec, lease, r, startedAt, trainSeconds),
         summary: `hit rate ${r.metrics.directionalHitRate.toFixed(4)} sharpe ${r.metrics.sharpe.toFixed(3)} best epoch ${r.bestEpoch}${r.resumedFromEpoch ? ` (resumed after epoch ${r.resumedFromEpoch})` : ''} in ${trainSeconds.toFixed(1)} s`,
@@ -158,7 +159,16 @@ export class BuiltinTrainer {
         name: 'config.json',
         body: json({ model: spec.model, featureset: result.featureset, featureNames: result.featureNames, timeframe: spec.timeframe, lookbackCandles: spec.lookbackCandles, bestEpoch: result.bestEpoch, resumedFromEpoch: result.resumedFromEpoch }),
       },
-      { name: 'metrics.json', body: json({ ...result.metrics, regimes: result.regimes, evaluationWindow: result.evaluationWindow, costs: spec.costs }) },
+      {
+        name: 'metrics.json',
+        body: json({
+          ...result.metrics,
+          regimes: result.regimes,
+          ...(spec.variant ? { variant: spec.variant, allData: result.allData } : {}),
+          evaluationWindow: result.evaluationWindow,
+          costs: spec.costs,
+        }),
+      },
       // Compact: up to 500 points, read by charts rather than people.
       { name: 'equity.json', body: JSON.stringify(result.equity) + '\n' },
       {

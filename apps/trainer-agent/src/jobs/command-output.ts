@@ -18,6 +18,8 @@ export const ProgressLine = z.object({
 export const ResultLine = z.object({
   type: z.literal('result'),
   metrics: Metrics,
+  /** A specialist's metrics on all data of its test period; `metrics` are its own regime's. */
+  allDataMetrics: Metrics.optional(),
   featureset: z.string().min(1).optional(),
   evaluationWindow: z.object({ from: z.string().datetime({ offset: true }), to: z.string().datetime({ offset: true }), candles: z.number().int().positive() }).optional(),
 });

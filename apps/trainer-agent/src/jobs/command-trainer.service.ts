@@ -101,6 +101,8 @@ export class CommandTrainer {
           CUDA_VISIBLE_DEVICES: gpu,
           ...(hooks.resumePath ? { TRAINYARD_RESUME_FROM: hooks.resumePath } : {}),
           TRAINYARD_BATCH_SIZE_FACTOR: String(spec.batchSizeFactor ?? 1),
+          // A regime specialist trains on its regime's candles only; unset for the plain model.
+          ...(spec.variant ? { TRAINYARD_VARIANT: spec.variant } : {}),
         },
       });
       pid = child.pid;
@@ -151,6 +153,7 @@ export class CommandTrainer {
       return {
         featureset: outcome.featureset ?? spec.featureset,
         metrics: outcome.metrics,
+        ...(outcome.allDataMetrics ? { allDataMetrics: outcome.allDataMetrics } : {}),
         evaluationWindow: outcome.evaluationWindow ?? {
           from: new Date(end - spec.lookbackCandles * timeframeMs(spec.timeframe)).toISOString(),
           to: new Date(end).toISOString(),

@@ -237,6 +237,8 @@ export class JobRunner implements BeforeApplicationShutdown {
         artifactsPrefix: prefix,
         artifacts,
         metrics: result.metrics,
+        ...(spec.variant ? { variant: spec.variant } : {}),
+        ...(result.allDataMetrics ? { allDataMetrics: result.allDataMetrics } : {}),
         evaluationWindow: result.evaluationWindow,
         trainSeconds,
         startedAt: startedAt.toISOString(),

@@ -17,6 +17,8 @@ export interface ProgressReport {
 export interface TrainingOutcome {
   featureset: string;
   metrics: Metrics;
+  /** A specialist's metrics on all data of its test period (`metrics` are its own regime's). */
+  allDataMetrics?: Metrics;
   evaluationWindow: { from: string; to: string; candles: number };
   files: ArtifactFile[];
   /** One line for the attempt log. */

@@ -80,8 +80,11 @@ export interface BuiltinResult {
   /** Candle indices of the rows in each block (the candle each decision is made at). */
   splitIndices: SplitIndices;
   trainingLog: Array<Pick<EpochReport, 'epoch' | 'loss' | 'validationMetric'>>;
+  /** For a specialist: on its own regime's test bars. */
   metrics: Metrics;
   regimes: RegimeBreakdown;
+  /** A specialist's evaluation on every bar of its test period, its regime's and the others'. */
+  allData?: { metrics: Metrics; regimes: RegimeBreakdown };
   /** The bars whose returns the test positions earned: from the open of the first to the close of the last. */
   evaluationWindow: { from: string; to: string; candles: number };
   equityCurve: number[];
@@ -128,10 +131,32 @@ export function buildFeatureTable(spec: JobSpec, given?: Candle[], givenRegimes?
 /** What a checkpoint must have been made from to be continued here. */
 export function checkpointFingerprint(spec: JobSpec, table: FeatureTable): string {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ format: CHECKPOINT_FORMAT, featureset: table.featureset, timeframe: table.timeframe, model: spec.model, width: table.width }));
+  // A specialist's state fits its regime's rows only; a plain model's fingerprint stays as it was.
+  const variant = spec.variant ? { variant: spec.variant } : {};
+  hash.update(JSON.stringify({ format: CHECKPOINT_FORMAT, featureset: table.featureset, timeframe: table.timeframe, model: spec.model, width: table.width, ...variant }));
   hash.update(new Uint8Array(table.values.buffer, table.values.byteOffset, table.values.byteLength));
   hash.update(Float64Array.from(table.labels));
   return hash.digest('hex');
+}
+
+/** Rows of a regime a specialist needs at least: enough for a train, a validation and a test block worth the name. */
+export const MIN_REGIME_ROWS = 150;
+
+/**
+ * A specialist's walk-forward split: only the rows whose traded bar is in its regime (the labelling
+ * evaluation reports by), oldest train, next validate, newest test, as indices into the table.
+ */
+export function regimeSplit(table: FeatureTable, regime: Regime): SplitIndices {
+  const rows = table.nextRegime.flatMap((r, i) => (r === regime ? [i] : []));
+  if (rows.length < MIN_REGIME_ROWS) {
+    throw new TrainingDataError(
+      `too few ${regime} bars for a ${regime} specialist: ${rows.length} of ${rowCount(table)} rows are in the ${regime} regime, at least ${MIN_REGIME_ROWS} needed (train on more candles)`,
+      [],
+    );
+  }
+  const split = walkForwardSplit(rows.length);
+  const at = (idx: number[]) => idx.map((i) => rows[i]);
+  return { train: at(split.train), validation: at(split.validation), test: at(split.test) };
 }
 
 /**
@@ -154,7 +179,7 @@ export function trainBuiltin(input: BuiltinInput): BuiltinResult {
   }
   const tf = timeframeMs(spec.timeframe);
 
-  const split = walkForwardSplit(rowCount(table));
+  const split = spec.variant ? regimeSplit(table, spec.variant) : walkForwardSplit(rowCount(table));
   const pick = <T>(values: readonly T[], idx: readonly number[]) => idx.map((i) => values[i]);
   const splitIndices: SplitIndices = {
     train: pick(table.candleIndex, split.train),
@@ -202,6 +227,22 @@ export function trainBuiltin(input: BuiltinInput): BuiltinResult {
     trainMeanAbsReturn: trainReturns.reduce((a, r) => a + Math.abs(r), 0) / trainReturns.length,
   });
 
+  const allData = spec.variant
+    ? (() => {
+        // Every row from the first test row on: none of them was trained or validated on.
+        const rows = Array.from({ length: rowCount(table) - split.test[0] }, (_, k) => split.test[0] + k);
+        const e = evaluateStrategy({
+          probabilities: predictProba(trained.model, applyScaler(scaler, table, rows)),
+          nextReturns: pick(table.nextReturns, rows),
+          regimes: pick(table.nextRegime, rows),
+          costs: spec.costs,
+          timeframe: spec.timeframe,
+          trainMeanAbsReturn: trainReturns.reduce((a, r) => a + Math.abs(r), 0) / trainReturns.length,
+        });
+        return { metrics: e.metrics, regimes: e.regimes };
+      })()
+    : undefined;
+
   // Candles are contiguous (checked), so the traded bar after the row at candle i opens one step later.
   const firstTradedOpen = testOpen[0] + tf;
   const lastTradedOpen = testOpen[testOpen.length - 1] + tf;
@@ -214,6 +255,7 @@ export function trainBuiltin(input: BuiltinInput): BuiltinResult {
     trainingLog: trained.log.map(({ epoch, loss, validationMetric }) => ({ epoch, loss, validationMetric })),
     metrics: evaluation.metrics,
     regimes: evaluation.regimes,
+    ...(allData ? { allData } : {}),
     evaluationWindow: {
       from: new Date(firstTradedOpen).toISOString(),
       to: new Date(lastTradedOpen + tf).toISOString(),
