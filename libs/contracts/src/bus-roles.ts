@@ -29,6 +29,7 @@ export const PUBLISHERS: Record<EventName, readonly BusRole[]> = {
   'job.started': ['agent'],
   'job.progress': ['agent'],
   'job.checkpointed': ['agent'],
+  'job.resumed': ['agent'],
   'job.succeeded': ['agent'],
   'job.failed': ['agent'],
   'job.cancelled': ['agent', 'broker'],

@@ -43,6 +43,7 @@ export const Events = {
   JobStarted: contract('job.started', E.JobStarted),
   JobProgress: contract('job.progress', E.JobProgress),
   JobCheckpointed: contract('job.checkpointed', E.JobCheckpointed),
+  JobResumed: contract('job.resumed', E.JobResumed),
   JobSucceeded: contract('job.succeeded', E.JobSucceeded),
   JobFailed: contract('job.failed', E.JobFailed),
   JobCancelled: contract('job.cancelled', E.JobCancelled),

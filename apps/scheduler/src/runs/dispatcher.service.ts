@@ -41,7 +41,7 @@ export class DispatcherService {
    */
   async publishRequest(job: JobEntity, traceContext?: Record<string, string> | null, repeat?: number): Promise<void> {
     const oomFailures = job.attempt > 1 ? (await this.store.attemptsOf(job.id)).filter((a) => a.errorType === 'oom').length : 0;
-    const spec = toJobSpec(job.definition, job.attempt, { resumeFrom: job.checkpoint ?? undefined, oomFailures });
+    const spec = toJobSpec(job.definition, job.attempt, { resumeFrom: job.checkpoint ?? undefined, earlierCheckpoints: job.earlierCheckpoints, oomFailures });
     const id = repeat === undefined ? jobRequestId(job.id, job.attempt) : `${jobRequestId(job.id, job.attempt)}-r${repeat}`;
     await withTraceContext(traceContext, () => this.bus.publish('job.requested', { spec }, { id }));
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { canApplyAttemptEvent, TERMINAL_JOB_STATES, trainingHash, type ErrorType, type EventMessage } from '@trainyard/contracts';
+import { canApplyAttemptEvent, EARLIER_CHECKPOINTS, TERMINAL_JOB_STATES, trainingHash, type ErrorType, type EventMessage } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -80,7 +80,8 @@ export class JobLifecycleService {
 
   async checkpointed(m: EventMessage<'job.checkpointed'>): Promise<void> {
     await this.store.updateJob(m.jobId, m.attempt, (job) => {
-      if (TERMINAL_JOB_STATES.has(job.status)) return false;
+      if (TERMINAL_JOB_STATES.has(job.status) || job.checkpoint?.sha256 === m.checkpoint.sha256) return false;
+      if (job.checkpoint) job.earlierCheckpoints = [job.checkpoint, ...(job.earlierCheckpoints ?? []).filter((c) => c.sha256 !== m.checkpoint.sha256)].slice(0, EARLIER_CHECKPOINTS);
       job.checkpoint = m.checkpoint;
       return true;
     });

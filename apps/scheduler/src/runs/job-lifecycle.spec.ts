@@ -81,6 +81,22 @@ describe('scheduler job lifecycle', () => {
     expect(attempts[0].stackSummary).toBe('at train (train.py:10)');
   });
 
+  it('hands a retry its latest checkpoint and the ones before it, newest first, to fall back to', async () => {
+    await bus.publish('run.requested', { runId: 'fallback-run', trigger: 'api', symbols: ['BTCUSDT'] });
+    const jobId = 'fallback-run-BTCUSDT';
+    await waitFor(async () => (await requests(jobId)).length === 1, 'the first request');
+    const ckpt = (epoch: number) => ({ uri: `file:///ckpt/epoch-${epoch}.pt`, key: `models/BTCUSDT/a1/checkpoints/epoch-${epoch}.pt`, sha256: String(epoch).repeat(64) });
+    for (let epoch = 1; epoch <= 6; epoch++) {
+      await bus.publish('job.checkpointed', { ...ref(jobId, 'fallback-run', 1), checkpoint: ckpt(epoch) });
+      await waitFor(async () => (await store.findJob(jobId))?.checkpoint?.sha256 === ckpt(epoch).sha256, `checkpoint ${epoch} recorded`);
+    }
+    await bus.publish('job.failed', { ...ref(jobId, 'fallback-run', 1), errorType: 'agent_lost', retryable: true, message: 'the agent was killed' });
+    const retry = await waitFor(async () => (await requests(jobId)).find((s) => s.attempt === 2), 'the retry');
+    expect(retry.resumeFrom).toEqual(ckpt(6));
+    expect(retry.earlierCheckpoints).toEqual([ckpt(5), ckpt(4), ckpt(3), ckpt(2)]);
+    expect((await requests(jobId))[0].earlierCheckpoints).toBeUndefined();
+  });
+
   it('releases no more than maxConcurrent jobs at once, and the next as one finishes', async () => {
     await bus.publish('run.requested', { runId: 'wide-run', trigger: 'api', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT'], maxConcurrent: 2 });
     const released = async () => (await readStored(prefix, 'job.requested')).map((e) => e.data.spec).filter((s) => s.runId === 'wide-run');

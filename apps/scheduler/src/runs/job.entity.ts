@@ -40,6 +40,8 @@ export class JobEntity {
   @Column('text', { name: 'error_type', nullable: true }) errorType!: ErrorType | null;
   @Column('text', { name: 'error_message', nullable: true }) errorMessage!: string | null;
   @Column('jsonb', { nullable: true }) checkpoint!: CheckpointRef | null;
+  /** The checkpoints before `checkpoint`, newest first (at most EARLIER_CHECKPOINTS). */
+  @Column('jsonb', { name: 'earlier_checkpoints', default: () => "'[]'" }) earlierCheckpoints!: CheckpointRef[];
   @Column('double precision', { default: 0 }) cost!: number;
   /** The latest progress report of the current attempt (reports are sampled by the agent). */
   @Column('jsonb', { nullable: true }) progress!: JobProgressSnapshot | null;

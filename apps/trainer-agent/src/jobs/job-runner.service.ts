@@ -1,8 +1,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { sha256Hex, type Artifact, type EventInput, type EventName, type JobSpec, type Lease } from '@trainyard/contracts';
-import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
+import { sha256Hex, type Artifact, type CheckpointRef, type EventInput, type EventName, type JobSpec, type Lease } from '@trainyard/contracts';
+import { ARTIFACT_STORE, ArtifactNotFoundError, type ArtifactStore } from '@trainyard/storage';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { ArtifactPublisher, type ArtifactFile } from '../artifacts/artifact-publisher.service';
@@ -337,19 +337,42 @@ export class JobRunner implements BeforeApplicationShutdown {
   }
 
   /**
-   * The checkpoint an attempt resumes from, fetched from the store and checked, into a folder outside
-   * the attempt's output so it is not uploaded again. None when the spec names none.
+   * The checkpoint an attempt resumes from: the scheduler's latest, or, when that one is corrupt or
+   * gone, the newest earlier one that checks out (one code path for both drivers). It is fetched into
+   * a folder outside the attempt's output so it is not uploaded again. None when the spec names none,
+   * or when none checks out: then training starts from the first epoch. The choice goes in the attempt
+   * log and out as job.resumed.
    */
   private async fetchCheckpoint(spec: JobSpec, lease: Lease, log: AttemptLog): Promise<string | undefined> {
-    const ref = spec.resumeFrom;
-    if (!ref?.key) return undefined;
-    const body = await this.store.get(ref.key).catch((err) => Promise.reject(classify(err, 'upload')));
-    if (sha256Hex(body) !== ref.sha256) throw new AttemptError('storage', true, `checkpoint ${ref.key} does not match its checksum`);
-    const path = join(this.cfg.AGENT_WORK_DIR, 'resume', lease.leaseId, basename(ref.key));
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, body);
-    log.add('resume', `from ${ref.key}`);
-    return path;
+    const candidates = [spec.resumeFrom, ...(spec.earlierCheckpoints ?? [])].filter((c): c is CheckpointRef & { key: string } => c?.key !== undefined);
+    if (!candidates.length) return undefined;
+    const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
+    const skipped: { checkpoint: CheckpointRef; reason: string }[] = [];
+    let chosen: { checkpoint: CheckpointRef; path: string } | undefined;
+    for (const checkpoint of candidates) {
+      // A checkpoint that is gone or damaged is skipped; a store that does not answer fails the attempt (retried).
+      const body = await this.store.get(checkpoint.key).catch((err) => (err instanceof ArtifactNotFoundError ? null : Promise.reject(classify(err, 'upload'))));
+      const actual = body && sha256Hex(body);
+      const reason = body === null ? 'is not in the store' : actual !== checkpoint.sha256 ? `does not match its checksum (sha256 ${actual}, recorded ${checkpoint.sha256})` : undefined;
+      if (reason) {
+        skipped.push({ checkpoint, reason });
+        log.add('checkpoint_skipped', `${checkpoint.key} ${reason}`);
+        this.log.warn({ event: 'checkpoint_skipped', ...ref, key: checkpoint.key, msg: `${spec.jobId}#${spec.attempt}: checkpoint ${checkpoint.key} ${reason}` });
+        continue;
+      }
+      const path = join(this.cfg.AGENT_WORK_DIR, 'resume', lease.leaseId, basename(checkpoint.key));
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, body!);
+      chosen = { checkpoint, path };
+      break;
+    }
+    if (chosen && skipped.length) log.add('resume_fallback', `from ${chosen.checkpoint.key}, the newest of the job's checkpoints that checks out (${skipped.length} newer skipped)`);
+    else if (chosen) log.add('resume', `from ${chosen.checkpoint.key}`);
+    else log.add('resume_none', `none of the job's ${candidates.length} checkpoints checks out: training from the first epoch`);
+    await this.bus
+      .publish('job.resumed', { ...ref, ...(chosen ? { checkpoint: chosen.checkpoint } : {}), skipped }, { id: `${lease.leaseId}-resumed` })
+      .catch((err) => this.log.warn(`job.resumed of ${spec.jobId}#${spec.attempt} not sent: ${(err as Error).message}`));
+    return chosen?.path;
   }
 
   /** Metric points the throttle held back, sent before the outcome so a finished run's series is whole; best effort. */
