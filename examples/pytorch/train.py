@@ -5,8 +5,13 @@ Run by the trainer-agent as, for example, `python examples/pytorch/train.py`, wi
   TRAINYARD_OUTPUT_DIR  folder for checkpoints and artifacts (everything in it is uploaded)
   TRAINYARD_DEVICE      "cuda:0" on a GPU lease (only the leased GPU is visible), else "cpu"
   TRAINYARD_RESUME_FROM optional local path of a checkpoint to continue from (fetched and checked by the agent)
+  TRAINYARD_CANDLES     the job's candles as Parquet (open_time in ms, open, high, low, close, volume)
+  TRAINYARD_FEATURES    optional: the job's features from the feature store, as Parquet
+It trains on the features when given, else on features of the candles' returns; without
+TRAINYARD_CANDLES (run by hand) it makes synthetic candles itself. Reading Parquet needs pyarrow.
 It prints progress and its result as JSON lines on stdout and exits 0 on success.
 """
+import argparse
 import json
 import math
 import os
@@ -74,15 +79,74 @@ def evaluate(prob: np.ndarray, nxt: np.ndarray, fee_bps: float, spread_bps: floa
     }
 
 
+TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
+
+
+def iso(ms: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{int(ms) % 1000:03d}Z"
+
+
+def read_parquet(path: str):
+    import pyarrow.parquet as pq  # only needed for the agent's files
+
+    return pq.read_table(path)
+
+
+def candle_data(path: str, timeframe_ms: int):
+    """Features of the candles' log returns; `earned[i]` is the open time of the bar row i's label is about."""
+    table = read_parquet(path)
+    close = table.column("close").to_numpy().astype(np.float64)
+    open_time = table.column("open_time").to_numpy().astype(np.int64)
+    returns = np.diff(np.log(close))
+    x, y, nxt = features(returns)
+    # Row t decides at the close of bar t + 1 (returns[t] ends there) and earns bar t + 2.
+    start = len(returns) - 1 - len(x)
+    earned = open_time[start + 2 : start + 2 + len(x)]
+    return x, y, nxt, earned, f"{len(close)} candles from {os.path.basename(path)}"
+
+
+def feature_data(path: str, timeframe_ms: int):
+    """The feature store's table: its feature columns, label and next bar's return, as the built-in trainer uses them."""
+    table = read_parquet(path)
+    names = json.loads(table.schema.metadata[b"trainyard.featureNames"])
+    x = np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float32)
+    y = table.column("label").to_numpy().astype(np.float32)
+    nxt = table.column("next_return").to_numpy().astype(np.float64)
+    earned = table.column("open_time").to_numpy().astype(np.int64) + timeframe_ms
+    return x, y, nxt, earned, f"{len(x)} feature rows ({len(names)} features) from {os.path.basename(path)}"
+
+
+def options(argv: list[str]) -> argparse.Namespace:
+    """The job's `driver.args`."""
+    parser = argparse.ArgumentParser(description="A Trainyard command-driver trainer in PyTorch")
+    parser.add_argument("--patience", type=int, default=5, help="epochs without a better validation loss before stopping early")
+    parser.add_argument("--epoch-pause", type=float, default=0.0, help="seconds to wait after each epoch, to watch (or kill) a run in a demo or a test")
+    return parser.parse_args(argv)
+
+
 def main() -> int:
+    opts = options(sys.argv[1:])
     spec = json.load(open(os.environ["TRAINYARD_JOB_SPEC"]))
     out = os.environ["TRAINYARD_OUTPUT_DIR"]
     device = torch.device(os.environ.get("TRAINYARD_DEVICE", "cpu") if torch.cuda.is_available() else "cpu")
     torch.manual_seed(spec["model"]["seed"])
     os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
 
-    returns = synthetic_candles(spec["symbol"], spec["lookbackCandles"], spec["model"]["seed"])
-    x, y, nxt = features(returns)
+    tf_ms = TIMEFRAME_MS[spec["timeframe"]]
+    candles_path, features_path = os.environ.get("TRAINYARD_CANDLES", ""), os.environ.get("TRAINYARD_FEATURES", "")
+    earned = None
+    if features_path:
+        x, y, nxt, earned, described = feature_data(features_path, tf_ms)
+        featureset = spec["featureset"]
+    elif candles_path:
+        x, y, nxt, earned, described = candle_data(candles_path, tf_ms)
+        featureset = "torch-returns-v1"
+    else:
+        returns = synthetic_candles(spec["symbol"], spec["lookbackCandles"], spec["model"]["seed"])
+        x, y, nxt = features(returns)
+        featureset, described = "torch-returns-v1", f"{len(returns) + 1} synthetic candles"
+    # Not JSON: the agent puts this line in the attempt log.
+    print(f"training on {described}", flush=True)
     n = len(x)
     train_end, val_end = int(n * 0.7), int(n * 0.85)
     mean, std = x[:train_end].mean(0), x[:train_end].std(0) + 1e-8
@@ -93,7 +157,7 @@ def main() -> int:
     model = nn.Sequential(nn.Linear(x.shape[1], 64), nn.ReLU(), nn.Linear(64, 1)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.BCEWithLogitsLoss()
-    epochs, patience, best, best_state, waited, start_epoch = spec["model"]["epochs"], 5, float("inf"), None, 0, 0
+    epochs, patience, best, best_state, waited, start_epoch = spec["model"]["epochs"], opts.patience, float("inf"), None, 0, 0
 
     resume = os.environ.get("TRAINYARD_RESUME_FROM", "")
     if resume and os.path.exists(resume):
@@ -101,6 +165,7 @@ def main() -> int:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"] + 1
+        print(f"resumed after epoch {start_epoch} from {os.path.basename(resume)}", flush=True)
 
     # Halved by the scheduler for each earlier attempt that ran out of memory.
     batch = max(1, int(256 * float(os.environ.get("TRAINYARD_BATCH_SIZE_FACTOR", "1"))))
@@ -125,6 +190,7 @@ def main() -> int:
         done = epoch - start_epoch + 1
         emit(type="progress", percent=100.0 * (epoch + 1) / epochs, epoch=epoch + 1, epochs=epochs, loss=float(loss.item()),
              validationMetric=val, etaSeconds=elapsed / done * (epochs - epoch - 1))
+        time.sleep(opts.epoch_pause)
         if val < best - 1e-6:
             best, best_state, waited = val, {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
         else:
@@ -142,7 +208,11 @@ def main() -> int:
     torch.save(model.state_dict(), os.path.join(out, "model.pt"))
     json.dump({"mean": mean.tolist(), "std": std.tolist(), "device": str(device)}, open(os.path.join(out, "config.json"), "w"))
     json.dump(metrics, open(os.path.join(out, "metrics.json"), "w"), indent=2)
-    emit(type="result", metrics=metrics, featureset="torch-returns-v1")
+    result = {"metrics": metrics, "featureset": featureset}
+    if earned is not None:
+        tested = earned[val_end:]
+        result["evaluationWindow"] = {"from": iso(tested[0]), "to": iso(tested[-1] + tf_ms), "candles": int(len(tested))}
+    emit(type="result", **result)
     return 0
 
 

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import type { JobSpec, Lease } from '@trainyard/contracts';
 import type { ArtifactFile } from '../artifacts/artifact-publisher.service';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
+import { TrainerInputsService } from '../market-data/trainer-inputs.service';
 import { endOfDataDate, timeframeMs } from '../training/candles';
 import { CheckpointWatcher } from './checkpoint-watcher';
 import { looksLikeOom, parseOutputLine, type ResultLine } from './command-output';
@@ -48,7 +49,10 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
  */
 @Injectable()
 export class CommandTrainer {
-  constructor(@Inject(AGENT_CONFIG) private readonly cfg: AgentConfig) {}
+  constructor(
+    @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
+    private readonly inputs: TrainerInputsService,
+  ) {}
 
   /** The command line the job's trainer stands for here; an AttemptError when this agent does not allow it. */
   allowedCommand(spec: JobSpec): string[] {
@@ -82,6 +86,9 @@ export class CommandTrainer {
       await mkdir(workDir, { recursive: true });
       const specPath = join(workDir, 'job.json');
       await writeFile(specPath, JSON.stringify(spec, null, 2) + '\n');
+      // In the output folder, so the artifacts keep the data the model was trained on.
+      const inputs = await this.inputs.write(spec, join(workDir, 'inputs'));
+      onLog(`inputs: ${inputs.summary}`);
       if (user) {
         await chownTree(workDir, user.uid, user.gid);
         if (hooks.resumePath) await chown(hooks.resumePath, user.uid, user.gid);
@@ -101,6 +108,7 @@ export class CommandTrainer {
           CUDA_VISIBLE_DEVICES: gpu,
           ...(hooks.resumePath ? { TRAINYARD_RESUME_FROM: hooks.resumePath } : {}),
           TRAINYARD_BATCH_SIZE_FACTOR: String(spec.batchSizeFactor ?? 1),
+          ...inputs.env,
           // A regime specialist trains on its regime's candles only; unset for the plain model.
           ...(spec.variant ? { TRAINYARD_VARIANT: spec.variant } : {}),
         },

@@ -4,6 +4,7 @@ import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
 import { GpuProbe } from '../capacity/gpu-probe';
 import { FeatureStore } from '../market-data/feature-store.service';
 import { MarketDataService } from '../market-data/market-data.service';
+import { TrainerInputsService } from '../market-data/trainer-inputs.service';
 import { HeartbeatService } from '../capacity/heartbeat.service';
 import { AssignmentsController } from './assignments.controller';
 import { BuiltinTrainer } from './builtin-trainer.service';
@@ -13,7 +14,7 @@ import { TrainingExecutor } from './training-executor';
 
 @Module({
   controllers: [AssignmentsController],
-  providers: [Clock, GpuProbe, MarketDataService, FeatureStore, TrainingExecutor, BuiltinTrainer, CommandTrainer, ArtifactPublisher, JobRunner, HeartbeatService],
+  providers: [Clock, GpuProbe, MarketDataService, FeatureStore, TrainerInputsService, TrainingExecutor, BuiltinTrainer, CommandTrainer, ArtifactPublisher, JobRunner, HeartbeatService],
   exports: [JobRunner, HeartbeatService, Clock],
 })
 export class JobsModule {}
