@@ -12,6 +12,7 @@ const suites = [
   () => require('../apps/gpu-broker/dist/bench/bootstrap.bench.js').runBrokerBench(),
   () => require('../libs/search/dist/bench/search.bench.js').runSearchBench(),
   () => require('../apps/scheduler/dist/bench/study.bench.js').runStudyBench(),
+  () => require('./disk-growth.bench.js').runDiskGrowthBench(),
 ];
 
 (async () => {
