@@ -12,6 +12,7 @@ import { PromoterManualDecisionsRetention1764000000004 } from './migrations/1764
 import { PromoterOneVersionPerJob1764500000004 } from './migrations/1764500000004-promoter-one-version-per-job';
 import { PromoterFencedSuccesses1764600000004 } from './migrations/1764600000004-promoter-fenced-successes';
 import { PromoterDecisionCommands1764700000004 } from './migrations/1764700000004-promoter-decision-commands';
+import { PromoterVariants1765400000004 } from './migrations/1765400000004-promoter-variants';
 import { PromotionModule } from './promotion/promotion.module';
 import { RetentionModule } from './retention/retention.module';
 import { DecisionEntity } from './registry/decision.entity';
@@ -32,7 +33,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [ModelVersionEntity, DecisionEntity],
-          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004, PromoterOneVersionPerJob1764500000004, PromoterFencedSuccesses1764600000004, PromoterDecisionCommands1764700000004],
+          migrations: [PromoterInit1763900000004, PromoterManualDecisionsRetention1764000000004, PromoterOneVersionPerJob1764500000004, PromoterFencedSuccesses1764600000004, PromoterDecisionCommands1764700000004, PromoterVariants1765400000004],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

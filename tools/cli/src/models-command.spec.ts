@@ -9,6 +9,15 @@ describe('trainyard models', () => {
     expect(parseModelsCommand(['rollback', 'ETHUSDT', '4'])).toMatchObject({ body: { version: 4 } });
   });
 
+  it("names a regime specialist's registry as SYMBOL/variant, the plain model's as the symbol", () => {
+    expect(parseModelsCommand(['list', '--symbol', 'BTCUSDT/bull'])).toEqual({ method: 'GET', path: '/models?symbol=BTCUSDT&variant=bull' });
+    expect(parseModelsCommand(['list', '--variant', 'default'])).toEqual({ method: 'GET', path: '/models?variant=default' });
+    expect(parseModelsCommand(['show', 'BTCUSDT/bear', '3'])).toEqual({ method: 'GET', path: '/models/BTCUSDT/3?variant=bear' });
+    expect(parseModelsCommand(['promote', 'BTCUSDT/bull', '2'])).toEqual({ method: 'POST', path: '/models/BTCUSDT/promote?variant=bull', body: { version: 2 } });
+    expect(parseModelsCommand(['rollback', 'BTCUSDT/sideways'])).toEqual({ method: 'POST', path: '/models/BTCUSDT/rollback?variant=sideways', body: {} });
+    expect(parseModelsCommand(['rollback', 'BTCUSDT/default'])).toEqual({ method: 'POST', path: '/models/BTCUSDT/rollback', body: {} });
+  });
+
   it.each([
     [['promote', 'ETHUSDT'], /a version number is required/],
     [['show', 'eth/usdt', '1'], /is not a symbol/],
@@ -16,6 +25,9 @@ describe('trainyard models', () => {
     [['list', '--stage', 'live'], /--stage must be one of candidate, production, archived/],
     [['delete', 'ETHUSDT'], /unknown models command "delete"/],
     [['list', '--colour'], /Unknown option '--colour'/],
+    [['rollback', 'BTCUSDT/crab'], /"crab" is not a variant: one of default, bull, bear, sideways/],
+    [['show', 'BTCUSDT/bull/x', '1'], /is not a model: a symbol, or a symbol and a variant/],
+    [['list', '--symbol', 'BTCUSDT/bull', '--variant', 'bear'], /give the variant once/],
   ])('refuses %j with a message that says what is wrong', (argv, message) => {
     expect(() => parseModelsCommand(argv)).toThrow(message);
   });

@@ -1,16 +1,19 @@
 import { parseArgs } from 'node:util';
-import { SymbolName } from '@trainyard/contracts';
+import { SymbolName, Variant } from '@trainyard/contracts';
 import { UsageError } from './run-flags';
 
-export const MODELS_HELP = `trainyard models list [--symbol S] [--stage candidate|production|archived]
-trainyard models show <SYMBOL> <VERSION>
-trainyard models promote <SYMBOL> <VERSION> [--reason TEXT]
-trainyard models rollback <SYMBOL> [VERSION] [--reason TEXT]     (default: the previous production version)
+export const MODELS_HELP = `trainyard models list [--symbol S] [--variant default|bull|bear|sideways] [--stage candidate|production|archived]
+trainyard models show <KEY> <VERSION>
+trainyard models promote <KEY> <VERSION> [--reason TEXT]
+trainyard models rollback <KEY> [VERSION] [--reason TEXT]     (default: the previous production version)
+  KEY is a symbol (its plain model, BTCUSDT) or a symbol and a regime specialist (BTCUSDT/bull):
+  each has its own versions, production and rollback
   against the promoter's API at PROMOTER_URL (default http://127.0.0.1:3004); prints its answer as JSON`;
 
 const OPTIONS = {
   symbol: { type: 'string' },
   stage: { type: 'string' },
+  variant: { type: 'string' },
   reason: { type: 'string' },
 } as const;
 
@@ -24,6 +27,19 @@ function symbolArg(value: string | undefined): string {
   if (!value) throw new UsageError('a symbol is required, e.g. BTCUSDT');
   if (!SymbolName.safeParse(value).success) throw new UsageError(`"${value}" is not a symbol (2-30 upper-case letters or digits)`);
   return value;
+}
+
+function variantArg(value: string): Variant {
+  if (!Variant.options.includes(value as Variant)) throw new UsageError(`"${value}" is not a variant: one of ${Variant.options.join(', ')}`);
+  return value as Variant;
+}
+
+/** `BTCUSDT` or `BTCUSDT/bull` as the API's path and `?variant=` query. */
+function keyArg(value: string | undefined, action: string): string {
+  const [symbol, variant, ...more] = (value ?? '').split('/');
+  if (more.length) throw new UsageError(`"${value}" is not a model: a symbol, or a symbol and a variant (BTCUSDT/bull)`);
+  const path = `/models/${symbolArg(symbol || undefined)}${action}`;
+  return variant === undefined || variant === 'default' ? path : `${path}?variant=${variantArg(variant)}`;
 }
 
 function versionArg(value: string | undefined, required: boolean): number | undefined {
@@ -50,17 +66,21 @@ export function parseModelsCommand(argv: string[]): ModelsRequest {
     case 'list': {
       if (v.stage && !['candidate', 'production', 'archived'].includes(v.stage)) throw new UsageError(`--stage must be one of candidate, production, archived (got "${v.stage}")`);
       const q = new URLSearchParams();
-      if (v.symbol) q.set('symbol', symbolArg(v.symbol));
+      const [symbol, keyVariant] = (v.symbol ?? '').split('/');
+      if (keyVariant !== undefined && v.variant !== undefined) throw new UsageError('give the variant once: --symbol BTCUSDT/bull or --variant bull');
+      if (symbol) q.set('symbol', symbolArg(symbol));
+      const variant = keyVariant ?? v.variant;
+      if (variant !== undefined) q.set('variant', variantArg(variant));
       if (v.stage) q.set('stage', v.stage);
       return { method: 'GET', path: `/models${q.size ? `?${q}` : ''}` };
     }
     case 'show':
-      return { method: 'GET', path: `/models/${symbolArg(rest[0])}/${versionArg(rest[1], true)}` };
+      return { method: 'GET', path: keyArg(rest[0], `/${versionArg(rest[1], true)}`) };
     case 'promote':
-      return { method: 'POST', path: `/models/${symbolArg(rest[0])}/promote`, body: { version: versionArg(rest[1], true), ...(v.reason ? { reason: v.reason } : {}) } };
+      return { method: 'POST', path: keyArg(rest[0], '/promote'), body: { version: versionArg(rest[1], true), ...(v.reason ? { reason: v.reason } : {}) } };
     case 'rollback': {
       const version = versionArg(rest[1], false);
-      return { method: 'POST', path: `/models/${symbolArg(rest[0])}/rollback`, body: { ...(version ? { version } : {}), ...(v.reason ? { reason: v.reason } : {}) } };
+      return { method: 'POST', path: keyArg(rest[0], '/rollback'), body: { ...(version ? { version } : {}), ...(v.reason ? { reason: v.reason } : {}) } };
     }
     default:
       throw new UsageError(`unknown models command "${action ?? ''}"; use list, show, promote or rollback\n\n${MODELS_HELP}`);

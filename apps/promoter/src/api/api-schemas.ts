@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { SymbolName } from '@trainyard/contracts';
+import { SymbolName, Variant } from '@trainyard/contracts';
 
 const VersionNumber = z.coerce.number().int().min(1);
 
 export const ListModelsQuery = z
   .object({
     symbol: SymbolName.optional(),
+    /** `default` (the plain models), `bull`, `bear` or `sideways`; unset: every variant. */
+    variant: Variant.optional(),
     stage: z.enum(['candidate', 'production', 'archived']).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     offset: z.coerce.number().int().min(0).default(0),
@@ -13,7 +15,11 @@ export const ListModelsQuery = z
   .strict();
 export type ListModelsQuery = z.output<typeof ListModelsQuery>;
 
-export const CompareQuery = z.object({ a: VersionNumber, b: VersionNumber }).strict();
+/** Which of a symbol's registries a route is about: the plain model's (`default`, the default) or a specialist's. */
+export const VariantQuery = z.object({ variant: Variant.default('default') }).strict();
+export type VariantQuery = z.output<typeof VariantQuery>;
+
+export const CompareQuery = z.object({ a: VersionNumber, b: VersionNumber, variant: Variant.default('default') }).strict();
 export type CompareQuery = z.output<typeof CompareQuery>;
 
 const Reason = z.string().min(1).max(500);

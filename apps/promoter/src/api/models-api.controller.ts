@@ -3,11 +3,13 @@ import type { Metrics } from '@trainyard/contracts';
 import { ManualPromotionService } from '../promotion/manual-promotion.service';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore } from '../registry/registry.store';
-import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody, SymbolParam, VersionParam } from './api-schemas';
+import { keyName, keyOf, type ModelKey } from '../registry/model-key';
+import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody, SymbolParam, VariantQuery, VersionParam } from './api-schemas';
 import { ApiTokenGuard, ZodValidationPipe } from '@trainyard/runtime';
 
 const SymbolPipe = new ZodValidationPipe(SymbolParam, 'symbol');
 const VersionPipe = new ZodValidationPipe(VersionParam, 'version');
+const VariantPipe = new ZodValidationPipe(VariantQuery, 'query');
 
 @UseGuards(ApiTokenGuard)
 @Controller('models')
@@ -25,13 +27,15 @@ export class ModelsApiController {
   /** Declared before `:symbol/:version`, which would otherwise take `compare` for a version. */
   @Get(':symbol/compare')
   async compare(@Param('symbol', SymbolPipe) symbol: string, @Query(new ZodValidationPipe(CompareQuery, 'query')) q: CompareQuery) {
-    const a = await this.version(symbol, q.a);
-    const b = await this.version(symbol, q.b);
+    const key = keyOf(symbol, q.variant);
+    const a = await this.version(key, q.a);
+    const b = await this.version(key, q.b);
     const metrics = Object.fromEntries(
       (Object.keys(a.metrics) as (keyof Metrics)[]).map((k) => [k, { a: a.metrics[k], b: b.metrics[k], difference: b.metrics[k] - a.metrics[k] }]),
     );
     return {
       symbol,
+      variant: q.variant,
       a: summary(a),
       b: summary(b),
       /** `difference` is b − a. */
@@ -41,26 +45,36 @@ export class ModelsApiController {
   }
 
   @Get(':symbol/:version')
-  async show(@Param('symbol', SymbolPipe) symbol: string, @Param('version', VersionPipe) version: number) {
-    const v = await this.version(symbol, version);
+  async show(@Param('symbol', SymbolPipe) symbol: string, @Param('version', VersionPipe) version: number, @Query(VariantPipe) q: VariantQuery) {
+    const v = await this.version(keyOf(symbol, q.variant), version);
     return { ...v, decisions: await this.registry.decisionsOf(v.id) };
   }
 
   @Post(':symbol/rollback')
   @HttpCode(200)
-  rollback(@Param('symbol', SymbolPipe) symbol: string, @Body(new ZodValidationPipe(RollbackBody, 'body')) body: RollbackBody, @Headers('idempotency-key') key?: string) {
-    return this.manual.rollback(symbol, body.version, body.reason, idempotencyKey(key));
+  rollback(
+    @Param('symbol', SymbolPipe) symbol: string,
+    @Query(VariantPipe) q: VariantQuery,
+    @Body(new ZodValidationPipe(RollbackBody, 'body')) body: RollbackBody,
+    @Headers('idempotency-key') key?: string,
+  ) {
+    return this.manual.rollback(keyOf(symbol, q.variant), body.version, body.reason, idempotencyKey(key));
   }
 
   @Post(':symbol/promote')
   @HttpCode(200)
-  promote(@Param('symbol', SymbolPipe) symbol: string, @Body(new ZodValidationPipe(PromoteBody, 'body')) body: PromoteBody, @Headers('idempotency-key') key?: string) {
-    return this.manual.promote(symbol, body.version, body.reason, idempotencyKey(key));
+  promote(
+    @Param('symbol', SymbolPipe) symbol: string,
+    @Query(VariantPipe) q: VariantQuery,
+    @Body(new ZodValidationPipe(PromoteBody, 'body')) body: PromoteBody,
+    @Headers('idempotency-key') key?: string,
+  ) {
+    return this.manual.promote(keyOf(symbol, q.variant), body.version, body.reason, idempotencyKey(key));
   }
 
-  private async version(symbol: string, version: number): Promise<ModelVersionEntity> {
-    const found = await this.registry.findVersion(symbol, version);
-    if (!found) throw new NotFoundException(`${symbol} has no version ${version}`);
+  private async version(key: ModelKey, version: number): Promise<ModelVersionEntity> {
+    const found = await this.registry.findVersion(key, version);
+    if (!found) throw new NotFoundException(`${keyName(key)} has no version ${version}`);
     return found;
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody } from './api-schemas';
+import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody, VariantQuery } from './api-schemas';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
 
@@ -10,7 +10,9 @@ function queryParameters(s: z.ZodType, required: string[] = []) {
 }
 
 const symbolParameter = { name: 'symbol', in: 'path', required: true, description: 'the market symbol', schema: { type: 'string', pattern: '^[A-Z0-9]{2,30}$' } };
-const versionParameter = { name: 'version', in: 'path', required: true, description: "the version number, per symbol", schema: { type: 'integer', minimum: 1 } };
+const versionParameter = { name: 'version', in: 'path', required: true, description: 'the version number, per symbol and variant', schema: { type: 'integer', minimum: 1 } };
+/** A regime specialist's registry (`?variant=bull`) is apart from the plain model's (`default`). */
+const variantParameters = queryParameters(VariantQuery);
 const idempotencyKeyParameter = {
   name: 'Idempotency-Key',
   in: 'header',
@@ -36,7 +38,7 @@ export function openApiDocument() {
     paths: {
       '/models': { get: { summary: 'List model versions, newest first', parameters: queryParameters(ListModelsQuery), responses: { '200': json('a page of versions'), '400': problem } } },
       '/models/{symbol}/{version}': {
-        get: { summary: 'A version with its decision history', parameters: [symbolParameter, versionParameter], responses: { '200': json('the version'), '400': problem, '404': problem } },
+        get: { summary: 'A version with its decision history', parameters: [symbolParameter, versionParameter, ...variantParameters], responses: { '200': json('the version'), '400': problem, '404': problem } },
       },
       '/models/{symbol}/compare': {
         get: {
@@ -48,7 +50,7 @@ export function openApiDocument() {
       '/models/{symbol}/rollback': {
         post: {
           summary: 'Put an earlier version back into production (without a version: the previous production one); publishes model.rolled_back',
-          parameters: [symbolParameter, idempotencyKeyParameter],
+          parameters: [symbolParameter, ...variantParameters, idempotencyKeyParameter],
           requestBody: body(RollbackBody, false),
           responses: { '200': json('the version now in production'), '400': problem, '404': problem, '409': problem },
         },
@@ -56,7 +58,7 @@ export function openApiDocument() {
       '/models/{symbol}/promote': {
         post: {
           summary: 'Put a chosen version into production by hand; publishes model.promoted',
-          parameters: [symbolParameter, idempotencyKeyParameter],
+          parameters: [symbolParameter, ...variantParameters, idempotencyKeyParameter],
           requestBody: body(PromoteBody, true),
           responses: { '200': json('the version now in production'), '400': problem, '404': problem, '409': problem },
         },

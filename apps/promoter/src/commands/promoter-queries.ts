@@ -1,9 +1,10 @@
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Subscription } from '@nats-io/nats-core';
 import { DataSource } from 'typeorm';
-import type { QueryResponseInput, VersionView } from '@trainyard/contracts';
+import type { QueryResponseInput, Variant, VersionView } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ModelVersionEntity } from '../registry/model-version.entity';
+import { keyOf, variantField } from '../registry/model-key';
 import { RegistryStore } from '../registry/registry.store';
 
 /** Answers the bus's questions about model versions (the bot's /models, and the charts of a run's promotions). */
@@ -19,7 +20,7 @@ export class PromoterQueries implements OnApplicationBootstrap, BeforeApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     this.subs = await Promise.all([
-      this.bus.answer('models.versions', ({ symbol, limit }) => this.versions(symbol, limit)),
+      this.bus.answer('models.versions', ({ symbol, variant, limit }) => this.versions(symbol, limit, variant)),
       this.bus.answer('models.of_run', ({ runId }) => this.ofRun(runId)),
     ]);
   }
@@ -28,20 +29,21 @@ export class PromoterQueries implements OnApplicationBootstrap, BeforeApplicatio
     await Promise.allSettled(this.subs.map((s) => s.drain()));
   }
 
-  /** The symbol's newest versions, newest first. */
-  async versions(symbol: string, limit: number): Promise<QueryResponseInput<'models.versions'>> {
-    const { items, total } = await this.registry.listVersions({ symbol, limit, offset: 0 });
-    return { symbol, total, versions: await Promise.all(items.map((v) => this.view(v))) };
+  /** The newest versions of the symbol's plain model, or of one of its specialists, newest first. */
+  async versions(symbol: string, limit: number, variant?: Variant): Promise<QueryResponseInput<'models.versions'>> {
+    const key = keyOf(symbol, variant);
+    const { items, total } = await this.registry.listVersions({ ...key, limit, offset: 0 });
+    return { symbol, ...variantField(key), total, versions: await Promise.all(items.map((v) => this.view(v))) };
   }
 
   async ofRun(runId: string): Promise<QueryResponseInput<'models.of_run'>> {
-    const versions = await this.ds.getRepository(ModelVersionEntity).find({ where: { runId }, order: { symbol: 'ASC', version: 'ASC' } });
+    const versions = await this.ds.getRepository(ModelVersionEntity).find({ where: { runId }, order: { symbol: 'ASC', variant: 'ASC', version: 'ASC' } });
     return {
       versions: await Promise.all(
         versions.map(async (v) => {
           const view = await this.view(v);
           const against = view.decision?.productionVersion;
-          const baseline = against ? await this.registry.findVersion(v.symbol, against) : null;
+          const baseline = against ? await this.registry.findVersion(v, against) : null;
           return { ...view, baseline: baseline ? await this.view(baseline) : null };
         }),
       ),
@@ -52,6 +54,7 @@ export class PromoterQueries implements OnApplicationBootstrap, BeforeApplicatio
     const d = await this.registry.decisionOf(v.id);
     return {
       symbol: v.symbol,
+      ...variantField(v),
       version: v.version,
       stage: v.stage,
       runId: v.runId,

@@ -3,12 +3,15 @@ import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { PromoterMetrics } from '../metrics/promoter.metrics';
 import type { DecisionEntity } from '../registry/decision.entity';
+import { keyId, keyName, variantField, type ModelKey } from '../registry/model-key';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore, type ManualRule } from '../registry/registry.store';
 import { ProductionArtifacts } from './production-artifacts.service';
 
 export interface ManualPromotion {
   symbol: string;
+  /** `default` for the plain model, else the specialist whose production this was. */
+  variant: ModelKey['variant'];
   version: number;
   fromVersion: number | null;
   productionUri: string;
@@ -42,25 +45,26 @@ export class ManualPromotionService {
    * Back to `version`, or without one to the version that was in production before the current one.
    * `commandId`: the operator's command (or API Idempotency-Key); a repeat answers with what it did.
    */
-  async rollback(symbol: string, version?: number, reason?: string, commandId?: string): Promise<ManualPromotion> {
-    const done = await this.switchTo(symbol, version, 'manual_rollback', reason ?? 'rolled back by an operator', commandId);
+  async rollback(key: ModelKey, version?: number, reason?: string, commandId?: string): Promise<ManualPromotion> {
+    const done = await this.switchTo(key, version, 'manual_rollback', reason ?? 'rolled back by an operator', commandId);
     if (!done.repeated) this.metrics?.decided(done.decision);
     await this.bus.publish(
       'model.rolled_back',
-      { symbol, version: done.version, runId: done.target.runId, jobId: done.target.jobId, fromVersion: done.fromVersion, reason: done.decision.reason },
-      { id: `${symbol}-v${done.version}-rolled-back-d${done.decision.id}` },
+      { symbol: key.symbol, ...variantField(key), version: done.version, runId: done.target.runId, jobId: done.target.jobId, fromVersion: done.fromVersion, reason: done.decision.reason },
+      { id: `${keyId(key)}-v${done.version}-rolled-back-d${done.decision.id}` },
     );
     return withoutTarget(done);
   }
 
-  async promote(symbol: string, version: number, reason?: string, commandId?: string): Promise<ManualPromotion> {
-    const done = await this.switchTo(symbol, version, 'manual_promote', reason ?? 'promoted by an operator', commandId);
+  async promote(key: ModelKey, version: number, reason?: string, commandId?: string): Promise<ManualPromotion> {
+    const done = await this.switchTo(key, version, 'manual_promote', reason ?? 'promoted by an operator', commandId);
     if (!done.repeated) this.metrics?.decided(done.decision);
     const d = done.decision;
     await this.bus.publish(
       'model.promoted',
       {
-        symbol,
+        symbol: key.symbol,
+        ...variantField(key),
         version: done.version,
         runId: done.target.runId,
         jobId: done.target.jobId,
@@ -70,7 +74,7 @@ export class ManualPromotionService {
         productionUri: d.productionUri,
       },
       // Apart from the automatic promotion's id: the same version may be promoted again by hand.
-      { id: `${symbol}-v${done.version}-promoted-d${d.id}` },
+      { id: `${keyId(key)}-v${done.version}-promoted-d${d.id}` },
     );
     return withoutTarget(done);
   }
@@ -79,24 +83,26 @@ export class ManualPromotionService {
    * A command seen before (redelivered after its event failed to publish, or an API call retried after
    * a 5xx) finds its decision and is not applied again: a second rollback would go back one further.
    */
-  private switchTo(symbol: string, requested: number | undefined, rule: ManualRule, reason: string, commandId?: string): Promise<Switched> {
-    return this.store.underProductionLock(symbol, async (tx) => {
+  private switchTo(key: ModelKey, requested: number | undefined, rule: ManualRule, reason: string, commandId?: string): Promise<Switched> {
+    const { symbol, variant } = key;
+    const name = keyName(key);
+    return this.store.underProductionLock(key, async (tx) => {
       const earlier = commandId ? await tx.commandDecision(commandId) : null;
       if (earlier) {
         const { decision, version } = earlier;
-        return { symbol, version: version.version, fromVersion: decision.productionVersion, productionUri: decision.productionUri ?? '', decision, target: version, repeated: true };
+        return { symbol, variant, version: version.version, fromVersion: decision.productionVersion, productionUri: decision.productionUri ?? '', decision, target: version, repeated: true };
       }
       const target = requested === undefined ? await tx.previousProduction() : await tx.version(requested);
       if (!target) {
         if (requested !== undefined) {
-          // A version number of another symbol is still a version that does not exist for this one.
-          throw new NotFoundException(`${symbol} has no version ${requested}`);
+          // A version number of another symbol (or variant) is still a version that does not exist for this one.
+          throw new NotFoundException(`${name} has no version ${requested}`);
         }
-        throw new ConflictException(`${symbol} has no earlier production version to roll back to`);
+        throw new ConflictException(`${name} has no earlier production version to roll back to`);
       }
-      if (target.stage === 'production') throw new ConflictException(`${symbol} v${target.version} is already in production`);
+      if (target.stage === 'production') throw new ConflictException(`${name} v${target.version} is already in production`);
       const refusal = await this.production.verifyForRestore(target);
-      if (refusal) throw new ConflictException(`${symbol} v${target.version} refused (${refusal.rule}): ${refusal.reason}`);
+      if (refusal) throw new ConflictException(`${name} v${target.version} refused (${refusal.rule}): ${refusal.reason}`);
 
       const current = await tx.production();
       const now = this.clock.now();
@@ -105,6 +111,7 @@ export class ManualPromotionService {
       const decision = await tx.recordDecision({
         versionId: target.id,
         symbol,
+        variant,
         outcome: 'promote',
         rule,
         mode: 'auto',
@@ -121,12 +128,13 @@ export class ManualPromotionService {
         runId: target.runId,
         jobId: target.jobId,
         symbol,
+        variant,
         version: target.version,
         fromVersion: current?.version ?? null,
         rule,
-        msg: `${symbol} v${target.version} put into production by ${rule} (was ${current ? `v${current.version}` : 'none'}): ${reason}`,
+        msg: `${name} v${target.version} put into production by ${rule} (was ${current ? `v${current.version}` : 'none'}): ${reason}`,
       });
-      return { symbol, version: target.version, fromVersion: current?.version ?? null, productionUri, decision, target, repeated: false };
+      return { symbol, variant, version: target.version, fromVersion: current?.version ?? null, productionUri, decision, target, repeated: false };
     });
   }
 }

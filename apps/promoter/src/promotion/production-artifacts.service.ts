@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import type { Artifact } from '@trainyard/contracts';
 import { ArtifactNotFoundError, InjectArtifactStore, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
+import { modelKey, type Artifact, type Variant } from '@trainyard/contracts';
+import { variantField, type ModelKey } from '../registry/model-key';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { sourceKey } from '../registry/source-key';
 
-export const productionPrefix = (symbol: string, version: number) => `models/production/${symbol}/v${version}`;
-/** Names the symbol's production version; written last, so it only ever points at complete copies. */
-export const pointerKey = (symbol: string) => `models/production/${symbol}/CURRENT.json`;
+/** `models/production/BTCUSDT/v3`, a specialist's `models/production/BTCUSDT/bull/v3`: apart from the plain model's `v<n>` folders. */
+export const productionPrefix = (symbol: string, version: number, variant?: Variant) => `models/production/${modelKey(symbol, variant)}/v${version}`;
+/** Names the key's production version; written last, so it only ever points at complete copies. */
+export const pointerKey = (symbol: string, variant?: Variant) => `models/production/${modelKey(symbol, variant)}/CURRENT.json`;
 
 export interface Refusal {
   rule: 'checksum_mismatch' | 'artifact_missing';
@@ -15,6 +17,8 @@ export interface Refusal {
 
 export interface ProductionPointer {
   symbol: string;
+  /** Only for a specialist: a plain model's pointer is as it always was. */
+  variant?: ModelKey['variant'];
   version: number;
   prefix: string;
   artifacts: { name: string; uri: string; sha256: string; bytes: number }[];
@@ -41,7 +45,7 @@ export class ProductionArtifacts {
    */
   async verifyForRestore(version: ModelVersionEntity): Promise<Refusal | null> {
     for (const a of version.artifacts) {
-      if (await this.holds(`${productionPrefix(version.symbol, version.version)}/${a.name}`, a.sha256)) continue;
+      if (await this.holds(`${productionPrefix(version.symbol, version.version, version.variant)}/${a.name}`, a.sha256)) continue;
       const refusal = await this.verifySource(version, a);
       if (refusal) return refusal;
     }
@@ -77,7 +81,7 @@ export class ProductionArtifacts {
    * object, and a copy already there with the right checksum is kept rather than copied again.
    */
   async publish(version: ModelVersionEntity, at: Date): Promise<string> {
-    const prefix = productionPrefix(version.symbol, version.version);
+    const prefix = productionPrefix(version.symbol, version.version, version.variant);
     const artifacts: ProductionPointer['artifacts'] = [];
     for (const a of version.artifacts) {
       const key = `${prefix}/${a.name}`;
@@ -88,8 +92,8 @@ export class ProductionArtifacts {
       }
       artifacts.push({ name: a.name, uri: this.store.uri(key), sha256: a.sha256, bytes: a.bytes });
     }
-    const pointer: ProductionPointer = { symbol: version.symbol, version: version.version, prefix, artifacts, promotedAt: at.toISOString() };
-    const put = await this.store.put(pointerKey(version.symbol), JSON.stringify(pointer, null, 2) + '\n', 'application/json');
+    const pointer: ProductionPointer = { symbol: version.symbol, ...variantField(version), version: version.version, prefix, artifacts, promotedAt: at.toISOString() };
+    const put = await this.store.put(pointerKey(version.symbol, version.variant), JSON.stringify(pointer, null, 2) + '\n', 'application/json');
     return put.uri;
   }
 

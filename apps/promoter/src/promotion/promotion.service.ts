@@ -4,6 +4,7 @@ import { Clock } from '@trainyard/runtime';
 import { PROMOTER_CONFIG, promotionFloors, type PromoterConfig } from '../config/promoter.config';
 import { PromoterMetrics } from '../metrics/promoter.metrics';
 import type { DecisionEntity } from '../registry/decision.entity';
+import { keyId, keyName, variantField } from '../registry/model-key';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore, type NewDecision } from '../registry/registry.store';
 import { ProductionArtifacts } from './production-artifacts.service';
@@ -36,7 +37,8 @@ export class PromotionService {
   }
 
   private decide(version: ModelVersionEntity): Promise<DecisionEntity> {
-    return this.store.underProductionLock(version.symbol, async (tx) => {
+    // A specialist's lock, production and comparison are its own (symbol and variant).
+    return this.store.underProductionLock(version, async (tx) => {
       const earlier = await tx.decisionOf(version.id);
       if (earlier) return earlier;
       const current = await tx.production();
@@ -45,6 +47,7 @@ export class PromotionService {
         ...verdict,
         versionId: version.id,
         symbol: version.symbol,
+        variant: version.variant,
         candidateMetrics: version.metrics,
         productionVersion: current?.version ?? null,
         productionMetrics: current?.metrics ?? null,
@@ -67,19 +70,19 @@ export class PromotionService {
 
   /** Tells the bus on every delivery, with ids derived from the version, so a lost publish is made good. */
   private async announce(version: ModelVersionEntity, d: DecisionEntity): Promise<void> {
-    const name = `${version.symbol} v${version.version}`;
-    const fields = { runId: version.runId, jobId: version.jobId, symbol: version.symbol, version: version.version, outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied };
+    const name = `${keyName(version)} v${version.version}`;
+    const fields = { runId: version.runId, jobId: version.jobId, symbol: version.symbol, variant: version.variant, version: version.version, outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied };
     if (d.outcome === 'skipped') {
       this.log.log({ event: 'model_not_evaluated', ...fields, msg: `${name}: not evaluated (${d.reason})` });
       return;
     }
-    const ref = { symbol: version.symbol, version: version.version, runId: version.runId, jobId: version.jobId, metrics: d.candidateMetrics, productionMetrics: d.productionMetrics };
+    const ref = { symbol: version.symbol, ...variantField(version), version: version.version, runId: version.runId, jobId: version.jobId, metrics: d.candidateMetrics, productionMetrics: d.productionMetrics };
     const decision = { outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied, reason: d.reason };
     if (d.outcome === 'promote') {
-      await this.bus.publish('model.promoted', { ...ref, decision, productionUri: d.productionUri }, { id: `${version.symbol}-v${version.version}-promoted` });
+      await this.bus.publish('model.promoted', { ...ref, decision, productionUri: d.productionUri }, { id: `${keyId(version)}-v${version.version}-promoted` });
       this.log.log({ event: d.applied ? 'model_promoted' : 'model_would_promote', ...fields, msg: `${name} ${d.applied ? 'promoted' : 'would be promoted'} by ${d.rule}: ${d.reason}` });
     } else {
-      await this.bus.publish('model.rejected', { ...ref, decision }, { id: `${version.symbol}-v${version.version}-rejected` });
+      await this.bus.publish('model.rejected', { ...ref, decision }, { id: `${keyId(version)}-v${version.version}-rejected` });
       this.log.log({ event: 'model_rejected', ...fields, msg: `${name} ${d.outcome === 'reject' ? 'rejected' : 'not comparable'} by ${d.rule}: ${d.reason}` });
     }
   }

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { Decision, Metrics, PromoteMode } from '@trainyard/contracts';
+import type { Decision, Metrics, PromoteMode, Variant } from '@trainyard/contracts';
 
 /** What was decided about a version, against which production model, and whether it was applied. */
 @Entity({ name: 'decisions' })
@@ -7,6 +7,7 @@ export class DecisionEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('int', { name: 'version_id' }) versionId!: number;
   @Column('text') symbol!: string;
+  @Column('text', { default: 'default' }) variant!: Variant;
   @Column('text') outcome!: Decision['outcome'];
   @Column('text') rule!: string;
   /** The mode in effect, after a canary downgrade. */

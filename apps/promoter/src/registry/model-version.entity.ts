@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { Artifact, Costs, Metrics, PromoteMode } from '@trainyard/contracts';
+import type { Artifact, Costs, Metrics, PromoteMode, Variant } from '@trainyard/contracts';
 
 export type ModelStage = 'candidate' | 'production' | 'archived';
 
@@ -9,11 +9,13 @@ export interface EvaluationWindow {
   candles: number;
 }
 
-/** The artifacts of one successful attempt, numbered per symbol in the order they were registered. */
+/** The artifacts of one successful attempt, numbered per symbol and variant in the order they were registered. */
 @Entity({ name: 'model_versions' })
 export class ModelVersionEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') symbol!: string;
+  /** `default` for the plain model; a regime specialist's versions, production and retention are its own. */
+  @Column('text', { default: 'default' }) variant!: Variant;
   @Column('int') version!: number;
   @Column('text', { name: 'run_id' }) runId!: string;
   @Column('text', { name: 'job_id' }) jobId!: string;

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { EventMessage } from '@trainyard/contracts';
 import { NatsBus, PermanentError } from '@trainyard/messaging';
 import { assertArtifactKey } from '@trainyard/storage';
+import { keyName, variantField } from './model-key';
 import type { ModelVersionEntity } from './model-version.entity';
 import { RegistryStore } from './registry.store';
 import { sourceKey } from './source-key';
@@ -30,6 +31,7 @@ export class RegistrationService {
     }
     const { version, registered } = await this.store.register({
       symbol: m.symbol,
+      variant: m.variant ?? 'default',
       runId: m.runId,
       jobId: m.jobId,
       attempt: m.attempt,
@@ -53,17 +55,17 @@ export class RegistrationService {
         artifactsPrefix: m.artifactsPrefix,
         winnerVersion: version.version,
         winnerAttempt: version.attempt,
-        msg: `${m.jobId}#${m.attempt} succeeded after #${version.attempt} had (${m.symbol} v${version.version}): recorded, not registered`,
+        msg: `${m.jobId}#${m.attempt} succeeded after #${version.attempt} had (${keyName(version)} v${version.version}): recorded, not registered`,
       });
       return null;
     }
     // Published on every delivery: a crash after the insert must not lose it, and the id de-duplicates.
     await this.bus.publish(
       'model.registered',
-      { symbol: version.symbol, version: version.version, runId: version.runId, jobId: version.jobId, metrics: version.metrics, artifactsPrefix: version.artifactsPrefix },
+      { symbol: version.symbol, ...variantField(version), version: version.version, runId: version.runId, jobId: version.jobId, metrics: version.metrics, artifactsPrefix: version.artifactsPrefix },
       { id: `${version.jobId}-a${version.attempt}-registered` },
     );
-    this.log.log(`registered ${version.symbol} v${version.version} from ${version.jobId}#${version.attempt}`);
+    this.log.log(`registered ${keyName(version)} v${version.version} from ${version.jobId}#${version.attempt}`);
     return version;
   }
 }

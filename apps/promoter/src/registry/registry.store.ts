@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, Not, type EntityManager } from 'typeorm';
 import { DecisionEntity } from './decision.entity';
+import type { Variant } from '@trainyard/contracts';
+import { keyName, type ModelKey } from './model-key';
 import { ModelVersionEntity, type ModelStage } from './model-version.entity';
 
 export type NewVersion = Omit<ModelVersionEntity, 'id' | 'version' | 'stage' | 'createdAt' | 'promotedAt' | 'prunedAt'>;
@@ -34,22 +36,23 @@ const automatic = (versionId: number) => ({ versionId, rule: Not(In([...MANUAL_R
 
 export interface VersionFilter {
   symbol?: string;
+  variant?: Variant;
   stage?: ModelStage;
   limit: number;
   offset: number;
 }
 
-/** The reads and writes a decision makes while it holds its symbol's production lock. */
+/** The reads and writes a decision makes while it holds its model key's production lock. */
 export interface ProductionTransaction {
   /** The version's automatic decision. */
   decisionOf(versionId: number): Promise<DecisionEntity | null>;
-  /** The symbol's production version as the previous lock holder left it. */
+  /** The key's production version as the previous lock holder left it. */
   production(): Promise<ModelVersionEntity | null>;
   version(version: number): Promise<ModelVersionEntity | null>;
   /** The version most recently put into production that is no longer there. */
   previousProduction(): Promise<ModelVersionEntity | null>;
   versions(): Promise<ModelVersionEntity[]>;
-  /** Ids of the symbol's versions that have their automatic decision. */
+  /** Ids of the key's versions that have their automatic decision. */
   decidedIds(): Promise<Set<number>>;
   /** Archives a version whose trainer artifacts were deleted. */
   markPruned(versionId: number, at: Date): Promise<void>;
@@ -61,8 +64,8 @@ export interface ProductionTransaction {
 }
 
 /**
- * The promoter's tables. Two transaction-scoped advisory locks per symbol (two-key form, a space of
- * its own) serialise what must not interleave: numbering versions, and changing production. On the
+ * The promoter's tables. Two transaction-scoped advisory locks per model key (two-key form, a space of
+ * its own; a plain model's lock is on its symbol, as before specialists) serialise what must not interleave: numbering versions, and changing production. On the
  * embedded PGlite every connection shares one session, where transactions run one at a time anyway.
  */
 @Injectable()
@@ -74,20 +77,20 @@ export class RegistryStore {
   }
 
   /**
-   * Registers an attempt as its symbol's next version, at most one per job: the first attempt of a
+   * Registers an attempt as its model key's next version, at most one per job: the first attempt of a
    * job to succeed wins. The same attempt again gets the version it already has; a success of another
    * attempt of a job that has its version is kept in ignored_successes and answered with the winner.
    * The unique index on job_id makes this hold whatever runs at the same time (insert-or-ignore).
    */
   register(fields: NewVersion, leaseId?: string): Promise<Registration> {
     return this.ds.transaction(async (em) => {
-      await em.query(`SELECT pg_advisory_xact_lock(hashtext('promoter.versions'), hashtext($1))`, [fields.symbol]);
+      await em.query(`SELECT pg_advisory_xact_lock(hashtext('promoter.versions'), hashtext($1))`, [keyName(fields)]);
       const repo = em.getRepository(ModelVersionEntity);
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
       if (existing) return { version: existing, registered: true };
       const [{ last }]: { last: number }[] = await em.query(
-        `SELECT coalesce(max(version), 0)::int AS last FROM promoter.model_versions WHERE symbol = $1`,
-        [fields.symbol],
+        `SELECT coalesce(max(version), 0)::int AS last FROM promoter.model_versions WHERE symbol = $1 AND variant = $2`,
+        [fields.symbol, fields.variant],
       );
       const inserted = await repo
         .createQueryBuilder()
@@ -132,13 +135,13 @@ export class RegistryStore {
 
   /** Versions newest first, with the total the filter matches. */
   async listVersions(f: VersionFilter): Promise<{ items: ModelVersionEntity[]; total: number }> {
-    const where = { ...(f.symbol ? { symbol: f.symbol } : {}), ...(f.stage ? { stage: f.stage } : {}) };
+    const where = { ...(f.symbol ? { symbol: f.symbol } : {}), ...(f.variant ? { variant: f.variant } : {}), ...(f.stage ? { stage: f.stage } : {}) };
     const [items, total] = await this.ds.getRepository(ModelVersionEntity).findAndCount({ where, order: { createdAt: 'DESC', id: 'DESC' }, take: f.limit, skip: f.offset });
     return { items, total };
   }
 
-  findVersion(symbol: string, version: number): Promise<ModelVersionEntity | null> {
-    return this.ds.getRepository(ModelVersionEntity).findOneBy({ symbol, version });
+  findVersion(key: ModelKey, version: number): Promise<ModelVersionEntity | null> {
+    return this.ds.getRepository(ModelVersionEntity).findOneBy({ symbol: key.symbol, variant: key.variant, version });
   }
 
   /** Every decision about a version, automatic and manual, oldest first. */
@@ -146,9 +149,9 @@ export class RegistryStore {
     return this.ds.getRepository(DecisionEntity).find({ where: { versionId }, order: { id: 'ASC' } });
   }
 
-  async symbols(): Promise<string[]> {
-    const rows: { symbol: string }[] = await this.ds.query(`SELECT DISTINCT symbol FROM promoter.model_versions ORDER BY symbol`);
-    return rows.map((r) => r.symbol);
+  /** Every symbol and variant with a version. */
+  keys(): Promise<ModelKey[]> {
+    return this.ds.query(`SELECT DISTINCT symbol, variant FROM promoter.model_versions ORDER BY symbol, variant`);
   }
 
   /** Where every registered version's trainer artifacts are (or were) stored. */
@@ -157,22 +160,23 @@ export class RegistryStore {
     return rows.map((r) => r.prefix);
   }
 
-  /** Runs `work` in one transaction holding the symbol's production lock; nothing it wrote survives a throw. */
-  underProductionLock<T>(symbol: string, work: (tx: ProductionTransaction) => Promise<T>): Promise<T> {
+  /** Runs `work` in one transaction holding the key's production lock; nothing it wrote survives a throw. */
+  underProductionLock<T>(key: ModelKey, work: (tx: ProductionTransaction) => Promise<T>): Promise<T> {
+    const { symbol, variant } = key;
     return this.ds.transaction(async (em) => {
-      await em.query(`SELECT pg_advisory_xact_lock(hashtext('promoter.production'), hashtext($1))`, [symbol]);
+      await em.query(`SELECT pg_advisory_xact_lock(hashtext('promoter.production'), hashtext($1))`, [keyName(key)]);
       const versions = em.getRepository(ModelVersionEntity);
       const decisions = em.getRepository(DecisionEntity);
       return work({
         decisionOf: (versionId) => decisions.findOneBy(automatic(versionId)),
-        production: () => versions.findOneBy({ symbol, stage: 'production' }),
-        version: (version) => versions.findOneBy({ symbol, version }),
-        previousProduction: () => previousProduction(em, symbol),
-        versions: () => versions.find({ where: { symbol }, order: { version: 'ASC' } }),
+        production: () => versions.findOneBy({ symbol, variant, stage: 'production' }),
+        version: (version) => versions.findOneBy({ symbol, variant, version }),
+        previousProduction: () => previousProduction(em, key),
+        versions: () => versions.find({ where: { symbol, variant }, order: { version: 'ASC' } }),
         async decidedIds() {
           const rows: { id: number }[] = await em.query(
-            `SELECT DISTINCT version_id AS id FROM promoter.decisions WHERE symbol = $1 AND rule <> ALL($2)`,
-            [symbol, [...MANUAL_RULES]],
+            `SELECT DISTINCT version_id AS id FROM promoter.decisions WHERE symbol = $1 AND variant = $2 AND rule <> ALL($3)`,
+            [symbol, variant, [...MANUAL_RULES]],
           );
           return new Set(rows.map((r) => r.id));
         },
@@ -181,17 +185,17 @@ export class RegistryStore {
         },
         recordDecision: (decision) => decisions.save(decisions.create(decision)),
         async commandDecision(commandId) {
-          const decision = await decisions.findOneBy({ commandId, symbol });
+          const decision = await decisions.findOneBy({ commandId, symbol, variant });
           const version = decision && (await versions.findOneBy({ id: decision.versionId }));
           return decision && version ? { decision, version } : null;
         },
         async makeProduction(version, at) {
-          // Archive first: the partial unique index allows one production row per symbol at every step.
+          // Archive first: the partial unique index allows one production row per key at every step.
           await versions
             .createQueryBuilder()
             .update()
             .set({ stage: 'archived' })
-            .where(`symbol = :symbol AND stage = 'production' AND id <> :id`, { symbol, id: version.id })
+            .where(`symbol = :symbol AND variant = :variant AND stage = 'production' AND id <> :id`, { symbol, variant, id: version.id })
             .execute();
           await versions.update({ id: version.id }, { stage: 'production', promotedAt: at });
         },
@@ -201,11 +205,11 @@ export class RegistryStore {
 }
 
 /** From the applied decisions, newest first: the first version among them that is not production now. */
-async function previousProduction(em: EntityManager, symbol: string): Promise<ModelVersionEntity | null> {
+async function previousProduction(em: EntityManager, key: ModelKey): Promise<ModelVersionEntity | null> {
   const rows: { id: number }[] = await em.query(
     `SELECT v.id FROM promoter.decisions d JOIN promoter.model_versions v ON v.id = d.version_id
-     WHERE d.symbol = $1 AND d.applied AND v.stage <> 'production' ORDER BY d.id DESC LIMIT 1`,
-    [symbol],
+     WHERE d.symbol = $1 AND d.variant = $2 AND d.applied AND v.stage <> 'production' ORDER BY d.id DESC LIMIT 1`,
+    [key.symbol, key.variant],
   );
   return rows.length ? em.getRepository(ModelVersionEntity).findOneBy({ id: rows[0].id }) : null;
 }

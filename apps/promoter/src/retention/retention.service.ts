@@ -5,6 +5,7 @@ import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { InjectArtifactStore, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
 import { PROMOTER_CONFIG, type PromoterConfig } from '../config/promoter.config';
+import { keyName, type ModelKey } from '../registry/model-key';
 import { RegistryStore } from '../registry/registry.store';
 import { parseAttemptKey, type AttemptKey } from './attempt-keys';
 import { selectPrunable } from './retention-selection';
@@ -63,7 +64,8 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private async sweep(): Promise<RetentionReport> {
     const now = this.clock.now();
     let versionsPruned = 0;
-    for (const symbol of await this.registry.symbols()) versionsPruned += await this.pruneVersions(symbol, now);
+    // Top K per symbol and variant: a specialist's versions never push the plain model's out, nor the reverse.
+    for (const key of await this.registry.keys()) versionsPruned += await this.pruneVersions(key, now);
 
     const attempts = (await this.artifacts.list('models/')).map((a) => parseAttemptKey(a.key)).filter((a): a is AttemptKey => a !== null);
     const deletedFolders = await this.deleteAbandoned(attempts, now);
@@ -86,8 +88,8 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** Under the production lock, so a rollback cannot pick a version while its files are being deleted. */
-  private pruneVersions(symbol: string, now: Date): Promise<number> {
-    return this.registry.underProductionLock(symbol, async (tx) => {
+  private pruneVersions(key: ModelKey, now: Date): Promise<number> {
+    return this.registry.underProductionLock(key, async (tx) => {
       const versions = await tx.versions();
       const decided = await tx.decidedIds();
       const previous = await tx.previousProduction();
@@ -98,7 +100,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       for (const v of prunable) {
         await this.deleteUnder(`${v.artifactsPrefix}/`);
         await tx.markPruned(v.id, now);
-        this.log.log(`${symbol} v${v.version}: artifacts under ${v.artifactsPrefix}/ deleted (sharpe ${v.metrics.sharpe})`);
+        this.log.log(`${keyName(key)} v${v.version}: artifacts under ${v.artifactsPrefix}/ deleted (sharpe ${v.metrics.sharpe})`);
       }
       return prunable.length;
     });
