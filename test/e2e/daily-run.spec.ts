@@ -1,6 +1,7 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scrapeMetrics, seriesValue, startOtlpReceiver, waitFor, type OtlpReceiver } from '@trainyard/testing';
 import { SystemUnderTest } from './system-under-test';
@@ -152,6 +153,7 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
           NATS_URL: sut.stack.env.NATS_URL,
           TRAINYARD_PREFIX: sut.prefix,
           PROMOTER_URL: `http://127.0.0.1:${sut.stack.portOf({ name: 'promoter' })}`,
+          SCHEDULER_URL: url('scheduler'),
           TRAINYARD_API_TOKEN: sut.stack.apiToken,
         };
         setImmediate(() => {
@@ -183,6 +185,27 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
       expect(hoursPerCandle).toBeGreaterThan(3.5);
       expect(hoursPerCandle).toBeLessThan(4.5);
     }
+
+    // One command shows what every service logged about a symbol's job, then the trainer's own log.
+    const logs = await cli(['logs', record.runId, '--symbol', 'BNBUSDT', '--dir', join(sut.stack.dataDir, 'logs')]);
+    expect(logs.status).toBe(0);
+    for (const service of ['scheduler', 'gpu-broker', 'trainer-agent', 'promoter']) expect(logs.stdout).toMatch(new RegExp(`^\\S+ ${service} .*BNBUSDT`, 'm'));
+    // A line about both (a release of the two) belongs; one about the other symbol alone does not.
+    expect(logs.stdout.split('\n').filter((l) => l.includes('XRPUSDT') && !l.includes('BNBUSDT'))).toEqual([]);
+    expect(logs.stdout).toMatch(new RegExp(`── ${record.runId}-BNBUSDT attempt 1 \\(succeeded on agent-${sut.prefix}\\): attempt.log ──\\n.+`));
+
+    // --follow prints while the run goes and returns once it has completed and every attempt log is out.
+    await sut.bus.publish('run.requested', { runId: 'logs-follow', trigger: 'api', symbols: ['ADAUSDT'], date: '2026-11-20' });
+    const follower = spawn(process.execPath, ['tools/cli/bin/trainyard.js', 'logs', 'logs-follow', '--follow', '--dir', join(sut.stack.dataDir, 'logs')], {
+      env: { ...process.env, SCHEDULER_URL: url('scheduler'), TRAINYARD_API_TOKEN: sut.stack.apiToken },
+    });
+    let followed = '';
+    follower.stdout.on('data', (b) => (followed += b));
+    follower.stderr.on('data', (b) => (followed += b));
+    const code = await new Promise<number | null>((resolve) => follower.on('exit', resolve));
+    expect(followed).toMatch(/scheduler .*ADAUSDT/);
+    expect(followed).toMatch(/── logs-follow-ADAUSDT attempt 1 \(succeeded/);
+    expect(code).toBe(0);
 
     const bad = await cli(['run', '--symbols', 'BNBUSDT', '--mode', 'turbo']);
     expect(bad.status).toBe(2);

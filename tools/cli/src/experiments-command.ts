@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { MetricKey, Purpose, SymbolName } from '@trainyard/contracts';
 import { exportToFileStore, type TrackedRun } from '@trainyard/tracking';
+import { callApi } from './api-client';
 import { UsageError } from './run-flags';
 
 export const EXPERIMENTS_HELP = `trainyard experiments list [--symbol S] [--purpose production|search] [--status running|finished|failed|killed] [--run RUN_ID]
@@ -77,29 +78,16 @@ function check(schema: { safeParse: (v: unknown) => { success: boolean } }, valu
   return value;
 }
 
-async function get(baseUrl: string, path: string, token: string | undefined): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, baseUrl), { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  } catch (err) {
-    throw new Error(`cannot reach the scheduler at ${baseUrl} (${(err as Error).message}); is the stack up?`);
-  }
-  if (!res.ok) {
-    const body = (await res.json().catch(() => null)) as { message?: string | string[] } | null;
-    throw new Error(`scheduler refused (${res.status}): ${Array.isArray(body?.message) ? body.message.join('; ') : (body?.message ?? res.statusText)}`);
-  }
-  return res;
-}
-
 /** Runs the request: the API's answer, the chart written to its file, or the runs exported to the MLflow file store. */
 export async function runExperimentsCommand(req: ExperimentsRequest, baseUrl: string, token?: string): Promise<unknown> {
+  const get = (path: string) => callApi({ service: 'scheduler', baseUrl, token }, 'GET', path);
   if (req.kind === 'export') {
-    const runs = await Promise.all(req.runs.map(async (id) => (await (await get(baseUrl, `/experiments/runs/${id}/export`, token)).json()) as TrackedRun));
+    const runs = await Promise.all(req.runs.map(async (id) => (await (await get(`/experiments/runs/${id}/export`)).json()) as TrackedRun));
     const byExperiment = new Map<string, TrackedRun[]>();
     for (const r of runs) byExperiment.set(r.experimentName, [...(byExperiment.get(r.experimentName) ?? []), r]);
     return exportToFileStore(req.dir, [...byExperiment].map(([name, list]) => ({ name, runs: list })), { storeRoot: true });
   }
-  const res = await get(baseUrl, req.path, token);
+  const res = await get(req.path);
   if (req.png) {
     await writeFile(req.png, Buffer.from(await res.arrayBuffer()));
     return { wrote: req.png };

@@ -10,6 +10,7 @@ import { describeEvent, formatPlan, formatPromotions, formatSummary } from './fo
 import { EXPERIMENTS_HELP, parseExperimentsCommand, runExperimentsCommand } from './experiments-command';
 import { LocalStack } from './local-stack';
 import { parseSearchCommand, runSearchCommand, SEARCH_HELP } from './search-command';
+import { LOGS_HELP, parseLogsCommand, runLogsCommand } from './logs-command';
 import { MODELS_HELP, parseModelsCommand, runModelsCommand } from './models-command';
 import { NATS_CONFIG_HELP, natsConfigCommand } from './nats-config-command';
 import { parseRunFlags, RUN_FLAGS_HELP, UsageError } from './run-flags';
@@ -20,6 +21,7 @@ const USAGE = `Trainyard: retrain one model per symbol, every day, on rented and
 usage:
   trainyard up                      start the local stack (NATS, embedded PostgreSQL, the five services) until Ctrl-C
   trainyard run --symbols … [flags] request a run, follow it live, exit 0 only if it succeeded
+  trainyard logs <RUN_ID> …         a run's log lines from every service and each attempt's attempt.log
   trainyard models …                list, show, promote and roll back model versions
   trainyard search …                hyperparameter studies on the shared fleet: start, list, show, promote the best
   trainyard experiments …           tracked runs (every training attempt): list, show, compare, export to MLflow's file store
@@ -27,6 +29,8 @@ usage:
   trainyard help                    this text
 
 ${RUN_FLAGS_HELP}
+
+${LOGS_HELP}
 
 ${MODELS_HELP}
 
@@ -108,9 +112,12 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** Where `trainyard up` keeps its state (DATA_DIR), as LocalStack resolves it. */
+const localDataDir = () => resolve(ROOT, process.env.DATA_DIR ?? '.trainyard');
+
 /** The operator token `trainyard up` made, when the API is the local stack's. */
 function tokenOfLocalStack(): string | undefined {
-  const file = join(resolve(ROOT, process.env.DATA_DIR ?? '.trainyard'), 'api-tokens.json');
+  const file = join(localDataDir(), 'api-tokens.json');
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { operator?: string }).operator : undefined;
 }
 
@@ -118,6 +125,13 @@ async function models(argv: string[]): Promise<number> {
   const req = parseModelsCommand(argv);
   const answer = await runModelsCommand(req, process.env.PROMOTER_URL ?? 'http://127.0.0.1:3004', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
   console.log(JSON.stringify(answer, null, 2));
+  return 0;
+}
+
+async function logs(argv: string[]): Promise<number> {
+  const req = parseLogsCommand(argv, join(localDataDir(), 'logs'));
+  const api = { service: 'scheduler' as const, baseUrl: process.env.SCHEDULER_URL ?? 'http://127.0.0.1:3001', token: process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack() };
+  await runLogsCommand(req, api, (l) => console.log(l));
   return 0;
 }
 
@@ -143,6 +157,7 @@ const UP_HELP = `trainyard up
 const HELP: Record<string, string> = {
   up: UP_HELP,
   run: RUN_FLAGS_HELP,
+  logs: LOGS_HELP,
   models: MODELS_HELP,
   experiments: EXPERIMENTS_HELP,
   search: SEARCH_HELP,
@@ -160,6 +175,8 @@ async function main(argv: string[]): Promise<number> {
       return up();
     case 'run':
       return run(rest);
+    case 'logs':
+      return logs(rest);
     case 'models':
       return models(rest);
     case 'experiments':
@@ -176,7 +193,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; commands: up, run, models, experiments, search, nats-config, help`);
+      throw new UsageError(`unknown command "${command}"; commands: up, run, logs, models, experiments, search, nats-config, help`);
   }
 }
 

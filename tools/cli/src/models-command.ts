@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { SymbolName, Variant } from '@trainyard/contracts';
+import { callApi } from './api-client';
 import { UsageError } from './run-flags';
 
 export const MODELS_HELP = `trainyard models list [--symbol S] [--variant default|bull|bear|sideways] [--stage candidate|production|archived]
@@ -89,17 +90,5 @@ export function parseModelsCommand(argv: string[]): ModelsRequest {
 
 /** Sends the request; the promoter's refusal (400, 404, 409) comes back as an error with its message. */
 export async function runModelsCommand(req: ModelsRequest, baseUrl: string, token?: string): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(req.path, baseUrl), {
-      method: req.method,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
-    });
-  } catch (err) {
-    throw new Error(`cannot reach the promoter at ${baseUrl} (${(err as Error).message}); is the stack up?`);
-  }
-  const body = (await res.json().catch(() => null)) as { message?: string | string[] } | null;
-  if (!res.ok) throw new Error(`promoter refused (${res.status}): ${Array.isArray(body?.message) ? body.message.join('; ') : (body?.message ?? res.statusText)}`);
-  return body;
+  return (await callApi({ service: 'promoter', baseUrl, token }, req.method, req.path, req.body)).json();
 }

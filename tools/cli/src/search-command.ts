@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Id, MetricKey, SymbolName } from '@trainyard/contracts';
+import { callApi } from './api-client';
 import { UsageError } from './run-flags';
 
 export const SEARCH_HELP = `trainyard search <SYMBOL> --space space.json --trials N [--parallel 2] [--sampler tpe|random|grid] [--pruner none|median|successive-halving|hyperband]
@@ -113,25 +114,8 @@ export function parseSearchCommand(argv: string[], readSpace: (path: string) => 
 
 /** Sends the request (and fetches the charts asked for); the scheduler's refusal comes back as an error with its message. */
 export async function runSearchCommand(req: SearchRequest, baseUrl: string, token?: string): Promise<unknown> {
-  const call = async (method: string, path: string, body?: unknown) => {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, baseUrl), {
-        method,
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw new Error(`cannot reach the scheduler at ${baseUrl} (${(err as Error).message}); is the stack up?`);
-    }
-    if (!res.ok) {
-      const b = (await res.json().catch(() => null)) as { message?: string | string[]; issues?: { field: string; reason: string }[] } | null;
-      const detail = b?.issues?.length ? b.issues.map((i) => `${i.field}: ${i.reason}`).join('; ') : Array.isArray(b?.message) ? b.message.join('; ') : (b?.message ?? res.statusText);
-      throw new Error(`scheduler refused (${res.status}): ${detail}`);
-    }
-    return res;
-  };
-  const answer = await (await call(req.method, req.path, req.body)).json();
-  for (const chart of req.charts ?? []) await writeFile(chart.file, Buffer.from(await (await call('GET', chart.path)).arrayBuffer()));
+  const api = { service: 'scheduler' as const, baseUrl, token };
+  const answer = await (await callApi(api, req.method, req.path, req.body)).json();
+  for (const chart of req.charts ?? []) await writeFile(chart.file, Buffer.from(await (await callApi(api, 'GET', chart.path)).arrayBuffer()));
   return answer;
 }
