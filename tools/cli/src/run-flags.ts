@@ -41,6 +41,9 @@ export const RUN_FLAGS_HELP = `trainyard run [--symbols <list|topN|file.csv>] [f
   --featureset NAME           the features to train on (default fs1)
   --lookback-candles N        candles of history each job trains on (default: the scheduler's SCHEDULER_LOOKBACK_CANDLES)
   --timeframe 1h              1m | 5m | 15m | 1h | 4h | 1d (default: the scheduler's SCHEDULER_TIMEFRAME)
+  --variants default,bull     what to train per symbol: default (the plain model), bull, bear, sideways (regime
+                              specialists, each registered and promoted as SYMBOL/variant); only what is listed
+                              trains, so --variants bull,bear trains no plain model (default: the plain model only)
   --driver builtin            builtin | command (default builtin)
   --trainer NAME              with --driver command: a trainer the agents allow (AGENT_TRAINERS), e.g. pytorch
   --trainer-arg ARG           an argument for the trainer (repeatable), e.g. --trainer-arg=--epochs=20

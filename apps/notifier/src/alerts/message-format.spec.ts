@@ -59,6 +59,35 @@ describe('message formatting', () => {
     expect(formatRunCompleted(completed())).toMatch(/^✅ <b>Run daily-20261122 succeeded<\/b> — /);
   });
 
+  it('groups a run with regime specialists by variant, and names specialists as SYMBOL/variant', () => {
+    const bull = { status: 'succeeded' as const, attempts: 1, trainMinutes: 0.1, metrics: metrics(0.55), error: null };
+    const failed = { status: 'failed' as const, attempts: 3, trainMinutes: null, metrics: null, error: 'bad_data: too few bear bars for a bear specialist' };
+    const text = htmlToText(
+      formatRunCompleted(
+        completed(
+          { status: 'partial' },
+          {
+            total_symbols: 3,
+            succeeded: 2,
+            failed: 1,
+            by_symbol: { BTCUSDT: ok(0.1), 'BTCUSDT/bull': bull, 'BTCUSDT/bear': failed },
+            by_variant: {
+              default: { total: 1, succeeded: 1, failed: 0, skipped: 0, cancelled: 0 },
+              bull: { total: 1, succeeded: 1, failed: 0, skipped: 0, cancelled: 0 },
+              bear: { total: 1, succeeded: 0, failed: 1, skipped: 0, cancelled: 0 },
+            },
+          },
+        ),
+        { promoted: [{ symbol: 'BTCUSDT', version: 2 }, { symbol: 'BTCUSDT', variant: 'bull', version: 1 }], wouldPromote: 0, rejected: 0, notCompared: 0 },
+      ),
+    );
+    expect(text).toContain('by variant: default 1/1 · bull 1/1 · bear 0/1 (1 failed)');
+    expect(text).toContain('Promoted (2): BTCUSDT v2, BTCUSDT/bull v1');
+    expect(text).toContain('❌ BTCUSDT/bear after 3 attempts: bad_data: too few bear bars');
+    expect(htmlToText(formatModelLine({ ...promoted({}, metrics(0.53)), variant: 'bear' }))).toMatch(/^🚀 BTCUSDT\/bear v3 promoted/);
+    expect(htmlToText(formatRunCompleted(completed()))).not.toContain('by variant');
+  });
+
   it('puts the spend known at completion beside the work cost', () => {
     expect(htmlToText(formatRunCompleted(completed({}, { cost: 0.4567, spend: 1.2049 }))).split('\n')[0]).toBe(
       '✅ Run daily-20261122 succeeded — 3/3 symbols, median 0.1 min, work $0.46, spend $1.20 so far',

@@ -1,4 +1,4 @@
-import type { EventMessage, RunStatus } from '@trainyard/contracts';
+import { modelKey, type EventMessage, type RunStatus, type Specialist } from '@trainyard/contracts';
 import { escapeHtml as esc } from './html';
 
 /** Lists are cut here, so a run of hundreds of symbols still fits one phone screen (and Telegram's 4096 characters). */
@@ -29,7 +29,7 @@ export function formatRunStarted(m: EventMessage<'run.started'>): string {
 
 /** What the promoter decided for a run's versions, when it told in time. */
 export interface RunPromotions {
-  promoted: { symbol: string; version: number }[];
+  promoted: { symbol: string; variant?: Specialist; version: number }[];
   wouldPromote: number;
   rejected: number;
   notCompared: number;
@@ -48,9 +48,19 @@ export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions:
     `${STATUS_ICON[m.status]} <b>Run ${esc(m.runId)} ${m.status}</b> — ${s.succeeded}/${s.total_symbols} symbols, median ${minutes(s.median_train_minutes)}, ${cost}`,
     `wall time ${minutes(s.total_wall_minutes)}`,
   ];
+  // A run with regime specialists: how each variant did, the plain model (default) first.
+  if (s.by_variant) {
+    const groups = (['default', 'bull', 'bear', 'sideways'] as const).flatMap((v) => {
+      const g = s.by_variant?.[v];
+      if (!g) return [];
+      const rest = (['failed', 'skipped', 'cancelled'] as const).filter((k) => g[k] > 0).map((k) => `${g[k]} ${k}`);
+      return [`${v} ${g.succeeded}/${g.total}${rest.length ? ` (${rest.join(', ')})` : ''}`];
+    });
+    lines.push(`by variant: ${groups.join(' · ')}`);
+  }
   if (promotions) {
     const p = promotions;
-    if (p.promoted.length) lines.push(`🚀 <b>Promoted (${p.promoted.length})</b>: ${listed(p.promoted.map((v) => `${esc(v.symbol)} v${v.version}`), ', ')}`);
+    if (p.promoted.length) lines.push(`🚀 <b>Promoted (${p.promoted.length})</b>: ${listed(p.promoted.map((v) => `${esc(modelKey(v.symbol, v.variant))} v${v.version}`), ', ')}`);
     const others = [
       [p.wouldPromote, '🧪', 'would be promoted (dry)'],
       [p.rejected, '🛑', 'rejected'],
@@ -84,7 +94,7 @@ export function formatStorageQuotaWarning(m: EventMessage<'storage.quota_warning
 /** One line of the model digest: what was decided for a version, and the rule that decided it. */
 export function formatModelLine(m: EventMessage<'model.promoted'> | EventMessage<'model.rejected'>): string {
   const d = m.decision;
-  const name = `${esc(m.symbol)} v${m.version}`;
+  const name = `${esc(modelKey(m.symbol, m.variant))} v${m.version}`;
   const hit = `hit rate ${pct(m.metrics.directionalHitRate)}${m.productionMetrics ? ` vs ${pct(m.productionMetrics.directionalHitRate)}` : ''}`;
   if (d.outcome === 'promote') return d.applied ? `🚀 ${name} promoted (${esc(d.rule)}, ${hit})` : `🧪 ${name} would be promoted (${esc(d.mode)}, ${esc(d.rule)}, ${hit})`;
   if (d.outcome === 'not_comparable') return `⚖️ ${name} not compared (${esc(d.reason)})`;
@@ -98,7 +108,7 @@ export function formatGaveUpLine(m: EventMessage<'job.gave_up'>): string {
 }
 
 export function formatRolledBackLine(m: EventMessage<'model.rolled_back'>): string {
-  return `⏪ ${esc(m.symbol)} back to v${m.version}${m.fromVersion ? ` (was v${m.fromVersion})` : ''}: ${esc(clip(m.reason, 120))}`;
+  return `⏪ ${esc(modelKey(m.symbol, m.variant))} back to v${m.version}${m.fromVersion ? ` (was v${m.fromVersion})` : ''}: ${esc(clip(m.reason, 120))}`;
 }
 
 const INSTANCE_ALERT_TITLES: Record<EventMessage<'instance.alert'>['kind'], string> = {

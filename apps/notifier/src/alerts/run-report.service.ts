@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { EventMessage, VersionView } from '@trainyard/contracts';
+import { modelKey, type EventMessage, type VersionView } from '@trainyard/contracts';
 import { NatsBus, runDecisions, type RunVersion } from '@trainyard/messaging';
 import { ArtifactNotFoundError, InjectArtifactStore, type ArtifactStore } from '@trainyard/storage';
 import { EquityCurve, renderEquityComparison, type EquityComparison } from '../charts/model-charts';
@@ -95,8 +95,8 @@ export function promotionsOf(versions: RunVersion[]): RunPromotions {
   return {
     promoted: versions
       .filter(isPromoted)
-      .map((v) => ({ symbol: v.symbol, version: v.version }))
-      .sort((a, b) => a.symbol.localeCompare(b.symbol)),
+      .map((v) => ({ symbol: v.symbol, ...(v.variant ? { variant: v.variant } : {}), version: v.version }))
+      .sort((a, b) => modelKey(a.symbol, a.variant).localeCompare(modelKey(b.symbol, b.variant))),
     wouldPromote: outcome('promote', false),
     rejected: outcome('reject', false),
     notCompared: outcome('not_comparable', false),

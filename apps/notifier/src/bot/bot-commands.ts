@@ -65,7 +65,7 @@ export class BotCommands {
       gpus: { usage: '/gpus', help: 'capacity and the jobs holding slots', operator: false, run: () => this.gpus() },
       study: { usage: '/study <id>', help: 'a hyperparameter study: progress, best params, what mattered, a chart', operator: false, run: (a) => this.study(a) },
       costs: { usage: '/costs', help: 'what training cost today and this week', operator: false, run: async () => html(formatCosts(await this.ask('runs.costs', {}))) },
-      run: { usage: '/run <symbols|topN> [flags]', help: 'start a run, e.g. /run BTCUSDT,ETHUSDT --promote auto', operator: true, run: (a, c) => this.startRun(a, c) },
+      run: { usage: '/run <symbols|topN> [flags]', help: 'start a run, e.g. /run BTCUSDT,ETHUSDT --promote auto (--variants default,bull,bear adds regime specialists)', operator: true, run: (a, c) => this.startRun(a, c) },
       cancel: { usage: '/cancel <run|job> [reason]', help: 'cancel a run or one job', operator: true, run: (a, c) => this.cancel(a, c) },
       retry: { usage: '/retry <job>', help: 'one more attempt for a failed or cancelled job', operator: true, run: (a, c) => this.retry(a, c) },
       promote: { usage: '/promote <symbol> <version>', help: 'put a version into production', operator: true, run: (a, c) => this.promote(a, c) },
@@ -123,7 +123,7 @@ export class BotCommands {
     const runId = fields.runId ?? `tg-${stamp}-${randomBytes(3).toString('hex')}`;
     await this.issue('run.requested', { ...fields, symbols, runId, trigger: 'telegram', requestedBy: c.requestedBy }, c, `${runId}-request`, runId);
     const what = Array.isArray(symbols) ? `${symbols.length} symbol${symbols.length === 1 ? '' : 's'}` : 'topN' in symbols ? `the top ${symbols.topN}` : 'a CSV';
-    const settings = [fields.mode ?? 'hybrid', `promote ${fields.promote ?? 'off'}`, ...(fields.priority ? [`priority ${fields.priority}`] : []), ...(fields.force ? ['force'] : []), ...(fields.dryRun ? ['dry run'] : [])];
+    const settings = [fields.mode ?? 'hybrid', `promote ${fields.promote ?? 'off'}`, ...(fields.priority ? [`priority ${fields.priority}`] : []), ...(fields.variants ? [`variants ${fields.variants.join(',')}`] : []), ...(fields.force ? ['force'] : []), ...(fields.dryRun ? ['dry run'] : [])];
     return html(`⏳ Run <code>${esc(runId)}</code> requested: ${what} · ${settings.join(' · ')}. The plan follows.`);
   }
 

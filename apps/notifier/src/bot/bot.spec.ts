@@ -139,12 +139,12 @@ describe('the Telegram bot', () => {
   });
 
   it("starts an operator's /run over the bus and replies with the scheduler's plan", async () => {
-    const asked = await say(GROUP, OPERATOR, '/run btcusdt, ethusdt —promote auto --dry-run --priority high');
+    const asked = await say(GROUP, OPERATOR, '/run btcusdt, ethusdt —promote auto --dry-run --priority high --variants default,bull');
     const runId = /Run (tg-\d{14}-[0-9a-f]{6}) requested/.exec(asked.text)?.[1];
-    expect(asked.text).toMatch(/requested: 2 symbols · hybrid · promote auto · priority high · dry run\. The plan follows\./);
+    expect(asked.text).toMatch(/requested: 2 symbols · hybrid · promote auto · priority high · variants default,bull · dry run\. The plan follows\./);
     expect(runId).toBeDefined();
     const [request] = await published('run.requested');
-    expect(request).toMatchObject({ id: `${runId}-request`, runId, trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT'], promote: 'auto', dryRun: true, priority: 'high', requestedBy: 'telegram:42 (@olga)' });
+    expect(request).toMatchObject({ id: `${runId}-request`, runId, trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT'], promote: 'auto', dryRun: true, priority: 'high', variants: ['default', 'bull'], requestedBy: 'telegram:42 (@olga)' });
 
     await services.publish('run.planned', {
       runId: runId!,
@@ -322,7 +322,8 @@ describe('the Telegram bot', () => {
       ['/promote BTC/USDT 2', '⚠️ "BTC/USDT" is not a symbol (2-30 letters or digits, e.g. BTCUSDT)\nusage: /promote <symbol> <version>'],
       ['/run BTCUSDT --mode turbo', '⚠️ --mode must be one of sequential, parallel, hybrid (got "turbo")\nusage: /run <symbols|topN> [flags]'],
       ['/run --promote auto', '⚠️ name the symbols: a list (BTCUSDT,ETHUSDT) or topN (top10)\nusage: /run <symbols|topN> [flags]'],
-      ['/run BTCUSDT --colour red', '⚠️ unknown flag --colour; allowed: --mode, --max-concurrent, --date, --dry-run, --force, --ensure-features, --promote, --canary, --priority, --purpose, --timeout-minutes, --run-id, --featureset, --driver, --trainer, --trainer-arg, --gpu-memory-gb\nusage: /run <symbols|topN> [flags]'],
+      ['/run BTCUSDT --variants bull,crab', '⚠️ --variants: "crab" is not a variant; each must be one of default, bull, bear, sideways\nusage: /run <symbols|topN> [flags]'],
+      ['/run BTCUSDT --colour red', '⚠️ unknown flag --colour; allowed: --mode, --max-concurrent, --date, --dry-run, --force, --ensure-features, --promote, --canary, --live, --priority, --purpose, --timeout-minutes, --run-id, --featureset, --lookback-candles, --timeframe, --driver, --trainer, --trainer-arg, --gpu-memory-gb, --variants\nusage: /run <symbols|topN> [flags]'],
       ['/models', '⚠️ name a symbol, e.g. BTCUSDT\nusage: /models <symbol>'],
     ];
     for (const [command, answer] of cases) expect((await say(GROUP, OPERATOR, command)).text).toBe(answer);
