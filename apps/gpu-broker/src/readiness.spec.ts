@@ -1,11 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@trainyard/persistence';
-import { bootTestApp, waitFor } from '@trainyard/testing';
+import { bootTestApp, natsServerBinary, waitFor } from '@trainyard/testing';
 import { AppModule } from './app.module';
 import { brokerEnv } from './config/broker.config';
 
@@ -19,13 +19,13 @@ const freePort = () =>
     });
   });
 
-const natsBinary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(existsSync);
 
 /**
  * Readiness follows the service's dependencies: a NATS server and a PostgreSQL of the test's own
  * (so stopping them disturbs no other test) go away and come back, and /health/ready follows.
  */
-(natsBinary ? describe : describe.skip)('readiness when NATS or the database stops and returns', () => {
+describe('readiness when NATS or the database stops and returns', () => {
+  const natsBinary = natsServerBinary();
   const dir = mkdtempSync(join(tmpdir(), 'ty-ready-'));
   let natsPort: number;
   let nats: ChildProcess | undefined;
@@ -35,7 +35,7 @@ const natsBinary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local
   let url: string;
 
   const startNats = async () => {
-    nats = spawn(natsBinary!, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: 'ignore' });
+    nats = spawn(natsBinary, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: 'ignore' });
     await waitFor(
       () =>
         new Promise<boolean>((resolve) => {

@@ -1,14 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { canConnect, freePort } from './ports';
 import { waitFor } from './wait-for';
 
+/** nats-server on the PATH, else where Debian puts it (/usr/sbin is often not on a user's PATH); missing is an error, never a skip. */
 export function natsServerBinary(): string {
-  for (const p of ['/usr/sbin/nats-server', '/usr/local/bin/nats-server', '/usr/bin/nats-server']) if (existsSync(p)) return p;
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/bin', '/usr/bin'];
+  for (const d of dirs) if (existsSync(join(d, 'nats-server'))) return join(d, 'nats-server');
   throw new Error('nats-server is not installed (Debian: apt-get install nats-server)');
 }
 
