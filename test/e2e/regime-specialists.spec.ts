@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Variant } from '@trainyard/contracts';
 import { waitFor } from '@trainyard/testing';
 import { SystemUnderTest } from './system-under-test';
 
@@ -22,7 +23,7 @@ interface DecisionRow {
 
 describe('regime specialists through all five services (real NATS and PostgreSQL)', () => {
   const sut = new SystemUnderTest();
-  const request = (runId: string, date: string, variants: string[]) => ({ runId, trigger: 'api' as const, date, symbols: ['BTCUSDT'], variants, promote: 'auto' as const, lookbackCandles: 2000 });
+  const request = (runId: string, date: string, variants: Variant[]) => ({ runId, trigger: 'api' as const, date, symbols: ['BTCUSDT'], variants, promote: 'auto' as const, lookbackCandles: 2000 });
   const versions = () =>
     sut.query<VersionRow>(`SELECT variant, version, stage, run_id FROM promoter.model_versions WHERE symbol = 'BTCUSDT' ORDER BY variant, version`);
   const decisions = () =>
