@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { busOptions } from '@trainyard/config';
 import { MessagingModule } from '@trainyard/messaging';
 import { PersistenceModule } from '@trainyard/persistence';
-import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { AppConfigModule, ClockModule, HealthModule } from '@trainyard/runtime';
 import { AgentEntity } from './agents/agent.entity';
 import { BROKER_CONFIG, type BrokerConfig } from './config/broker.config';
 import { LeaseRequestEntity } from './leases/lease-request.entity';
@@ -26,6 +26,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(BROKER_CONFIG, config),
+        ClockModule,
         MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'broker') }),
         PersistenceModule.forRoot({
           schema: 'broker',

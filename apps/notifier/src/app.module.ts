@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { busOptions, storageOptions } from '@trainyard/config';
 import { MessagingModule } from '@trainyard/messaging';
 import { PersistenceModule } from '@trainyard/persistence';
-import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { AppConfigModule, ClockModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
 import { AlertsModule } from './alerts/alerts.module';
 import { BotModule } from './bot/bot.module';
@@ -21,6 +21,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(NOTIFIER_CONFIG, config),
+        ClockModule,
         MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'notifier') }),
         PersistenceModule.forRoot({
           schema: 'notifier',

@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { busOptions, storageOptions } from '@trainyard/config';
+import { apiTokens, busOptions, storageOptions } from '@trainyard/config';
 import { MessagingModule } from '@trainyard/messaging';
 import { PersistenceModule } from '@trainyard/persistence';
-import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { ApiAuthModule, AppConfigModule, ClockModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
 import { ApiModule } from './api/api.module';
 import { CommandsModule } from './commands/commands.module';
@@ -26,6 +26,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(PROMOTER_CONFIG, config),
+        ClockModule,
+        ApiAuthModule.forRoot(apiTokens(config)),
         MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'promoter') }),
         PersistenceModule.forRoot({
           schema: 'promoter',

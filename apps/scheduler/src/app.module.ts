@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { busOptions, storageOptions } from '@trainyard/config';
+import { apiTokens, busOptions, storageOptions } from '@trainyard/config';
 import { MessagingModule } from '@trainyard/messaging';
 import { PersistenceModule } from '@trainyard/persistence';
-import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { ApiAuthModule, AppConfigModule, ClockModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from './config/scheduler.config';
 import { SchedulerInit1763900000000 } from './migrations/1763900000000-scheduler-init';
@@ -32,6 +32,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(SCHEDULER_CONFIG, config),
+        ClockModule,
+        ApiAuthModule.forRoot(apiTokens(config)),
         MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'scheduler') }),
         PersistenceModule.forRoot({
           schema: 'scheduler',

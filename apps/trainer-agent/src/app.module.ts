@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { busOptions, storageOptions } from '@trainyard/config';
 import { MessagingModule } from '@trainyard/messaging';
-import { AppConfigModule, HealthModule } from '@trainyard/runtime';
+import { AppConfigModule, ClockModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
 import { AGENT_CONFIG, type AgentConfig } from './config/agent.config';
 import { InstanceModule } from './instance/instance.module';
@@ -16,6 +16,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(AGENT_CONFIG, config),
+        ClockModule,
         MessagingModule.forRootAsync({ useFactory: () => busOptions(config, 'agent') }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

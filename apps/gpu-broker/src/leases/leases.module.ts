@@ -1,5 +1,5 @@
 import { Module, OnModuleInit } from '@nestjs/common';
-import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { ReadinessRegistry } from '@trainyard/runtime';
 import { AgentsService } from '../agents/agents.service';
 import { CapacityPublisher } from '../capacity/capacity-publisher.service';
 import { BrokerQueries } from './broker-queries';
@@ -9,8 +9,8 @@ import { LeasesController } from './leases.controller';
 
 @Module({
   controllers: [LeasesController],
-  providers: [Clock, BrokerStore, LeaseService, AgentsService, CapacityPublisher, BrokerQueries],
-  exports: [Clock, BrokerStore, LeaseService],
+  providers: [BrokerStore, LeaseService, AgentsService, CapacityPublisher, BrokerQueries],
+  exports: [BrokerStore, LeaseService],
 })
 export class LeasesModule implements OnModuleInit {
   constructor(

@@ -53,6 +53,18 @@ export function findPlacement(gpuMemoryGb: number, agents: AgentCapacity[], usag
   return best ? { agentId: best.agentId, device: 'cpu' } : null;
 }
 
+/** Whether any job could still be placed: a free CPU slot, or a GPU below its job limit with memory to promise. */
+export function hasRoom(agents: AgentCapacity[], usage: Map<string, SlotUsage>, rules: PackingRules): boolean {
+  return agents.some((agent) => {
+    const u = usage.get(agent.id) ?? emptyUsage();
+    if (agent.cpuSlots > u.cpuJobs) return true;
+    return agent.gpus.some((gpu) => {
+      const used = u.gpus.get(gpu.index) ?? { jobs: 0, memoryGb: 0 };
+      return used.jobs < rules.maxJobsPerGpu && (gpu.memoryTotalMb / 1024) * (1 - rules.memoryMargin) - used.memoryGb > 0;
+    });
+  });
+}
+
 /** Records a placement in the usage map, so the next job of the same pass sees it. */
 export function occupy(usage: Map<string, SlotUsage>, placement: Placement, gpuMemoryGb: number): void {
   const u = usage.get(placement.agentId) ?? emptyUsage();

@@ -1,5 +1,5 @@
 import { Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
-import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { ReadinessRegistry } from '@trainyard/runtime';
 import { NOTIFIER_CONFIG, type NotifierConfig } from '../config/notifier.config';
 import { TELEGRAM_CLIENT, type TelegramClient } from '../telegram/telegram-client';
 import { AlertsController } from './alerts.controller';
@@ -15,7 +15,6 @@ import { TelegramNotifier } from './telegram.notifier';
 @Module({
   controllers: [AlertsController],
   providers: [
-    Clock,
     MessageStore,
     AlertsService,
     DigestStore,
@@ -27,7 +26,7 @@ import { TelegramNotifier } from './telegram.notifier';
       useFactory: (client: TelegramClient | null, cfg: NotifierConfig): Notifier => (client ? new TelegramNotifier(client, cfg.TELEGRAM_CHAT_IDS) : new LogNotifier()),
     },
   ],
-  exports: [MessageStore, Clock],
+  exports: [MessageStore],
 })
 export class AlertsModule implements OnModuleInit {
   constructor(

@@ -1,7 +1,4 @@
 import { Module } from '@nestjs/common';
-import { apiTokens } from '@trainyard/config';
-import { API_TOKENS, ApiTokenGuard } from '@trainyard/runtime';
-import { PROMOTER_CONFIG, type PromoterConfig } from '../config/promoter.config';
 import { PromotionModule } from '../promotion/promotion.module';
 import { RegistryModule } from '../registry/registry.module';
 import { RetentionModule } from '../retention/retention.module';
@@ -13,6 +10,5 @@ import { RetentionApiController } from './retention-api.controller';
 @Module({
   imports: [RegistryModule, PromotionModule, RetentionModule],
   controllers: [ModelsApiController, RetentionApiController, OpenApiController],
-  providers: [ApiTokenGuard, { provide: API_TOKENS, useFactory: (c: PromoterConfig) => apiTokens(c), inject: [PROMOTER_CONFIG] }],
 })
 export class ApiModule {}

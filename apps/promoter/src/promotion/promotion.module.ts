@@ -1,5 +1,5 @@
 import { Module, OnModuleInit } from '@nestjs/common';
-import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { ReadinessRegistry } from '@trainyard/runtime';
 import { RegistryModule } from '../registry/registry.module';
 import { ManualPromotionService } from './manual-promotion.service';
 import { ProductionArtifacts } from './production-artifacts.service';
@@ -9,7 +9,7 @@ import { PromotionService } from './promotion.service';
 @Module({
   imports: [RegistryModule],
   controllers: [PromotionController],
-  providers: [Clock, ProductionArtifacts, PromotionService, ManualPromotionService],
+  providers: [ProductionArtifacts, PromotionService, ManualPromotionService],
   exports: [ManualPromotionService],
 })
 export class PromotionModule implements OnModuleInit {

@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
-import { Clock } from '@trainyard/runtime';
 import { RegistryModule } from '../registry/registry.module';
 import { RetentionService } from './retention.service';
 
 @Module({
   imports: [RegistryModule],
-  providers: [Clock, RetentionService],
+  providers: [RetentionService],
   exports: [RetentionService],
 })
 export class RetentionModule {}

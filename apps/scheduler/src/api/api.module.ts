@@ -1,7 +1,4 @@
 import { Module } from '@nestjs/common';
-import { apiTokens } from '@trainyard/config';
-import { API_TOKENS, ApiTokenGuard } from '@trainyard/runtime';
-import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { RunsModule } from '../runs/runs.module';
 import { JobsApiController } from './jobs-api.controller';
 import { OpenApiController } from './openapi.controller';
@@ -13,6 +10,6 @@ import { StatsController } from './stats.controller';
 @Module({
   imports: [RunsModule],
   controllers: [RunsApiController, JobsApiController, StatsController, OpenApiController],
-  providers: [RunQueries, ApiTokenGuard, { provide: API_TOKENS, useFactory: (c: SchedulerConfig) => apiTokens(c), inject: [SCHEDULER_CONFIG] }],
+  providers: [RunQueries],
 })
 export class ApiModule {}

@@ -1,8 +1,9 @@
-import { Body, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, ConflictException, Inject, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Id, requestDifferences, RunRequested, SCHEMA_VERSION } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ApiTokenGuard, Clock } from '@trainyard/runtime';
+import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { OperatorActions } from '../runs/operator-actions.service';
 import { SchedulerStore } from '../runs/scheduler.store';
 import { CancelBody, ListRunsQuery, StartRunBody } from './api-schemas';
@@ -20,6 +21,7 @@ export class RunsApiController {
     private readonly queries: RunQueries,
     private readonly actions: OperatorActions,
     private readonly clock: Clock,
+    @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
   ) {}
 
   /**
@@ -30,6 +32,10 @@ export class RunsApiController {
   @Post()
   @HttpCode(202)
   async start(@Body(new ZodValidationPipe(StartRunBody, 'run request')) body: StartRunBody) {
+    if (!body.symbols && !this.cfg.SCHEDULER_DAILY_SYMBOLS) {
+      const reason = 'the request names no symbols and SCHEDULER_DAILY_SYMBOLS is not set: give symbols';
+      throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: 'invalid run request', issues: [{ field: 'symbols', reason }] });
+    }
     const runId = body.runId ?? `api-${this.clock.now().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
     const request = { ...body, runId, trigger: 'api' as const };
     const existing = await this.store.findRun(runId);

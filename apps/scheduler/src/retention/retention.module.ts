@@ -1,7 +1,4 @@
 import { Module } from '@nestjs/common';
-import { apiTokens } from '@trainyard/config';
-import { API_TOKENS, ApiTokenGuard, Clock } from '@trainyard/runtime';
-import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { DailyRetentionService } from './daily-retention.service';
 import { RecordRetentionService } from './record-retention.service';
 import { RetentionApiController } from './retention-api.controller';
@@ -11,12 +8,9 @@ import { RetentionStore } from './retention.store';
 @Module({
   controllers: [RetentionApiController],
   providers: [
-    Clock,
     RetentionStore,
     RecordRetentionService,
     DailyRetentionService,
-    ApiTokenGuard,
-    { provide: API_TOKENS, useFactory: (c: SchedulerConfig) => apiTokens(c), inject: [SCHEDULER_CONFIG] },
   ],
   exports: [RecordRetentionService],
 })

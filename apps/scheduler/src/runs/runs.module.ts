@@ -1,5 +1,5 @@
 import { Module, OnModuleInit } from '@nestjs/common';
-import { Clock, ReadinessRegistry } from '@trainyard/runtime';
+import { ReadinessRegistry } from '@trainyard/runtime';
 import { CapacityView } from '@trainyard/messaging';
 import { CostsService } from '../costs/costs.service';
 import { DailyTriggerService } from '../daily/daily-trigger.service';
@@ -21,8 +21,8 @@ import { SchedulerStore } from './scheduler.store';
 @Module({
   imports: [TrackingModule],
   controllers: [RunsController],
-  providers: [Clock, CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService, RunSpendStore, RunSpendService, JobEvents],
-  exports: [Clock, SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions, JobEvents, DispatcherService, CompletionService, CostsService, CapacityView],
+  providers: [CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService, RunSpendStore, RunSpendService, JobEvents],
+  exports: [SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions, JobEvents, DispatcherService, CompletionService, CostsService, CapacityView],
 })
 export class RunsModule implements OnModuleInit {
   constructor(

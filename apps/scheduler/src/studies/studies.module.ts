@@ -1,7 +1,4 @@
 import { Module } from '@nestjs/common';
-import { apiTokens } from '@trainyard/config';
-import { API_TOKENS, ApiTokenGuard } from '@trainyard/runtime';
-import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { RunsModule } from '../runs/runs.module';
 import { StudiesApiController } from './studies-api.controller';
 import { StudiesController } from './studies.controller';
@@ -13,6 +10,6 @@ import { StudyStore } from './study.store';
 @Module({
   imports: [RunsModule],
   controllers: [StudiesApiController, StudiesController],
-  providers: [StudyStore, StudyService, StudyQueries, ApiTokenGuard, { provide: API_TOKENS, useFactory: (c: SchedulerConfig) => apiTokens(c), inject: [SCHEDULER_CONFIG] }],
+  providers: [StudyStore, StudyService, StudyQueries],
 })
 export class StudiesModule {}

@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { apiTokens } from '@trainyard/config';
-import { API_TOKENS, ApiTokenGuard, Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { MlflowClient } from '@trainyard/tracking';
 import { ExperimentsApiController } from './experiments-api.controller';
@@ -12,7 +10,6 @@ import { TrackingStore } from './tracking.store';
 @Module({
   controllers: [ExperimentsApiController],
   providers: [
-    Clock,
     TrackingStore,
     TrackingService,
     MlflowMirrorService,
@@ -23,8 +20,6 @@ import { TrackingStore } from './tracking.store';
         c.MLFLOW_TRACKING_URI ? new MlflowClient({ trackingUri: c.MLFLOW_TRACKING_URI, token: c.MLFLOW_TRACKING_TOKEN, username: c.MLFLOW_TRACKING_USERNAME, password: c.MLFLOW_TRACKING_PASSWORD }) : null,
       inject: [SCHEDULER_CONFIG],
     },
-    ApiTokenGuard,
-    { provide: API_TOKENS, useFactory: (c: SchedulerConfig) => apiTokens(c), inject: [SCHEDULER_CONFIG] },
   ],
   exports: [TrackingService],
 })

@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { Clock } from '@trainyard/runtime';
 import { ArtifactPublisher } from '../artifacts/artifact-publisher.service';
 import { GpuProbe } from '../capacity/gpu-probe';
 import { FeatureStore } from '../market-data/feature-store.service';
@@ -14,7 +13,7 @@ import { TrainingExecutor } from './training-executor';
 
 @Module({
   controllers: [AssignmentsController],
-  providers: [Clock, GpuProbe, MarketDataService, FeatureStore, TrainerInputsService, TrainingExecutor, BuiltinTrainer, CommandTrainer, ArtifactPublisher, JobRunner, HeartbeatService],
-  exports: [JobRunner, HeartbeatService, Clock],
+  providers: [GpuProbe, MarketDataService, FeatureStore, TrainerInputsService, TrainingExecutor, BuiltinTrainer, CommandTrainer, ArtifactPublisher, JobRunner, HeartbeatService],
+  exports: [JobRunner, HeartbeatService],
 })
 export class JobsModule {}
