@@ -78,7 +78,7 @@ describe('message formatting', () => {
             },
           },
         ),
-        { promoted: [{ symbol: 'BTCUSDT', version: 2 }, { symbol: 'BTCUSDT', variant: 'bull', version: 1 }], wouldPromote: 0, rejected: 0, notCompared: 0 },
+        { promoted: [{ symbol: 'BTCUSDT', version: 2 }, { symbol: 'BTCUSDT', variant: 'bull', version: 1 }], wouldPromote: 0, rejected: [], notCompared: 0 },
       ),
     );
     expect(text).toContain('by variant: default 1/1 · bull 1/1 · bear 0/1 (1 failed)');
@@ -181,9 +181,9 @@ describe('message formatting', () => {
   });
 
   it('names the promoted symbols of a run and counts the other decisions', () => {
-    const text = htmlToText(formatRunCompleted(completed(), { promoted: [{ symbol: 'BTCUSDT', version: 3 }, { symbol: 'ETHUSDT', version: 1 }], wouldPromote: 0, rejected: 1, notCompared: 0 }));
-    expect(text.split('\n').slice(2)).toEqual(['🚀 Promoted (2): BTCUSDT v3, ETHUSDT v1', '🛑 1 rejected']);
-    expect(htmlToText(formatRunCompleted(completed(), { promoted: [], wouldPromote: 0, rejected: 0, notCompared: 0 })).split('\n')).toHaveLength(2);
+    const text = htmlToText(formatRunCompleted(completed(), { promoted: [{ symbol: 'BTCUSDT', version: 3 }, { symbol: 'ETHUSDT', version: 1 }], wouldPromote: 0, rejected: [{ symbol: 'SOLUSDT', version: 1, rule: 'below_floor', reason: 'Sharpe -2.70 below the floor 0.00' }], notCompared: 0 }));
+    expect(text.split('\n').slice(2)).toEqual(['🚀 Promoted (2): BTCUSDT v3, ETHUSDT v1', '🛑 Refused (1): SOLUSDT v1 (below_floor: Sharpe -2.70 below the floor 0.00)']);
+    expect(htmlToText(formatRunCompleted(completed(), { promoted: [], wouldPromote: 0, rejected: [], notCompared: 0 })).split('\n')).toHaveLength(2);
   });
 
   it('tells a job given up on with its error type, a short message and the job id to retry', () => {

@@ -31,7 +31,8 @@ export function formatRunStarted(m: EventMessage<'run.started'>): string {
 export interface RunPromotions {
   promoted: { symbol: string; variant?: Specialist; version: number }[];
   wouldPromote: number;
-  rejected: number;
+  /** Refused by a rule (a floor, a worse candidate, a changed artifact), each with the rule's reason. */
+  rejected: { symbol: string; variant?: Specialist; version: number; rule: string; reason: string }[];
   notCompared: number;
 }
 
@@ -61,9 +62,12 @@ export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions:
   if (promotions) {
     const p = promotions;
     if (p.promoted.length) lines.push(`🚀 <b>Promoted (${p.promoted.length})</b>: ${listed(p.promoted.map((v) => `${esc(modelKey(v.symbol, v.variant))} v${v.version}`), ', ')}`);
+    if (p.rejected.length) {
+      const refusals = p.rejected.map((v) => `${esc(modelKey(v.symbol, v.variant))} v${v.version} (${esc(v.rule)}: ${esc(clip(v.reason, MAX_ERROR_CHARS))})`);
+      lines.push(`🛑 <b>Refused (${p.rejected.length})</b>: ${listed(refusals, ', ')}`);
+    }
     const others = [
       [p.wouldPromote, '🧪', 'would be promoted (dry)'],
-      [p.rejected, '🛑', 'rejected'],
       [p.notCompared, '⚖️', 'not compared'],
     ] as const;
     const said = others.filter(([n]) => n > 0).map(([n, icon, label]) => `${icon} ${n} ${label}`);

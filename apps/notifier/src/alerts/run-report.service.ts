@@ -98,7 +98,10 @@ export function promotionsOf(versions: RunVersion[]): RunPromotions {
       .map((v) => ({ symbol: v.symbol, ...(v.variant ? { variant: v.variant } : {}), version: v.version }))
       .sort((a, b) => modelKey(a.symbol, a.variant).localeCompare(modelKey(b.symbol, b.variant))),
     wouldPromote: outcome('promote', false),
-    rejected: outcome('reject', false),
+    rejected: versions
+      .filter((v) => v.decision?.outcome === 'reject')
+      .map((v) => ({ symbol: v.symbol, ...(v.variant ? { variant: v.variant } : {}), version: v.version, rule: v.decision!.rule, reason: v.decision!.reason }))
+      .sort((a, b) => modelKey(a.symbol, a.variant).localeCompare(modelKey(b.symbol, b.variant))),
     notCompared: outcome('not_comparable', false),
   };
 }

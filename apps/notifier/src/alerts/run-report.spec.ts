@@ -138,7 +138,7 @@ describe('run reports and bursts', () => {
         '⚠️ Run daily-big partial — 295/300 symbols, median 1.0 min, cost $1.50',
         'wall time 30.0 min',
         `🚀 Promoted (280): ${SYMBOLS.slice(20, 30).join(' v2, ')} v2, … and 270 more`,
-        '🛑 15 rejected',
+        `🛑 Refused (15): ${SYMBOLS.slice(5, 15).join(' v2 (lower_hit_rate: …), ')} v2 (lower_hit_rate: …), … and 5 more`,
       ]);
       expect(text).toMatch(/Failed \(5\)\n❌ S000USDT after 3 attempts: oom: CUDA out of memory/);
 
