@@ -3,9 +3,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   FlagError,
   Id,
+  modelKey,
   parseFlags,
   RUN_REQUEST_OPTIONS,
   runRequestFromFlags,
+  Specialist,
   SymbolName,
   symbolSelection,
   type EventInput,
@@ -68,8 +70,8 @@ export class BotCommands {
       run: { usage: '/run <symbols|topN> [flags]', help: 'start a run, e.g. /run BTCUSDT,ETHUSDT --promote auto (--variants default,bull,bear adds regime specialists)', operator: true, run: (a, c) => this.startRun(a, c) },
       cancel: { usage: '/cancel <run|job> [reason]', help: 'cancel a run or one job', operator: true, run: (a, c) => this.cancel(a, c) },
       retry: { usage: '/retry <job>', help: 'one more attempt for a failed or cancelled job', operator: true, run: (a, c) => this.retry(a, c) },
-      promote: { usage: '/promote <symbol> <version>', help: 'put a version into production', operator: true, run: (a, c) => this.promote(a, c) },
-      rollback: { usage: '/rollback <symbol> [version]', help: 'back to the previous production version (or the one named)', operator: true, run: (a, c) => this.rollback(a, c) },
+      promote: { usage: '/promote <symbol>[/variant] <version>', help: 'put a version into production', operator: true, run: (a, c) => this.promote(a, c) },
+      rollback: { usage: '/rollback <symbol>[/variant] [version]', help: 'back to the previous production version (or the one named)', operator: true, run: (a, c) => this.rollback(a, c) },
     };
   }
 
@@ -152,19 +154,31 @@ export class BotCommands {
   }
 
   private async promote(args: string[], c: Caller): Promise<Reply[]> {
-    const symbol = symbolArg(args[0]);
+    const { symbol, variant } = modelArg(args[0]);
     const version = versionArg(args[1]);
     if (version === undefined) throw new FlagError('name the version to promote, e.g. /promote BTCUSDT 3');
-    await this.issue('model.promote', { symbol, version, requestedBy: c.requestedBy }, c);
-    return html(`⏳ Asked the promoter to put ${esc(symbol)} v${version} into production.`);
+    await this.issue('model.promote', { symbol, ...(variant ? { variant } : {}), version, requestedBy: c.requestedBy }, c);
+    return html(`⏳ Asked the promoter to put ${esc(modelKey(symbol, variant))} v${version} into production.`);
   }
 
   private async rollback(args: string[], c: Caller): Promise<Reply[]> {
-    const symbol = symbolArg(args[0]);
+    const { symbol, variant } = modelArg(args[0]);
     const version = versionArg(args[1]);
-    await this.issue('model.rollback', { symbol, version, requestedBy: c.requestedBy }, c);
-    return html(`⏳ Asked the promoter to roll ${esc(symbol)} back${version ? ` to v${version}` : ''}.`);
+    await this.issue('model.rollback', { symbol, ...(variant ? { variant } : {}), version, requestedBy: c.requestedBy }, c);
+    return html(`⏳ Asked the promoter to roll ${esc(modelKey(symbol, variant))} back${version ? ` to v${version}` : ''}.`);
   }
+}
+
+/** `BTCUSDT`, or a regime specialist's own line of versions: `BTCUSDT/bull`. */
+function modelArg(value: string | undefined): { symbol: string; variant?: Specialist } {
+  const slash = value?.lastIndexOf('/') ?? -1;
+  if (value === undefined || slash < 0) return { symbol: symbolArg(value) };
+  const variant = value.slice(slash + 1).toLowerCase();
+  const symbol = value.slice(0, slash);
+  if (!SymbolName.safeParse(symbol.toUpperCase()).success) return { symbol: symbolArg(value) };
+  if (variant === 'default') return { symbol: symbolArg(symbol) };
+  if (!Specialist.safeParse(variant).success) throw new FlagError(`"${value}" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (${Specialist.options.map((v) => `BTCUSDT/${v}`).join(', ')})`);
+  return { symbol: symbolArg(symbol), variant: variant as Specialist };
 }
 
 function symbolArg(value: string | undefined): string {

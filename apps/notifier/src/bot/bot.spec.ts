@@ -313,13 +313,17 @@ describe('the Telegram bot', () => {
     expect(await published('job.retry')).toEqual([expect.objectContaining({ jobId: 'daily-20261122-XRPUSDT', requestedBy: 'telegram:42 (@olga)' })]);
     expect(await published('model.promote')).toEqual([expect.objectContaining({ symbol: 'ETHUSDT', version: 4 })]);
     expect(await published('model.rollback')).toEqual([expect.not.objectContaining({ version: expect.anything() })]);
+    // A regime specialist has its own production: SYMBOL/variant.
+    expect((await say(GROUP, OPERATOR, '/rollback ethusdt/Bull')).text).toBe('⏳ Asked the promoter to roll ETHUSDT/bull back.');
+    expect((await published('model.rollback')).at(-1)).toMatchObject({ symbol: 'ETHUSDT', variant: 'bull' });
+    expect((await say(GROUP, OPERATOR, '/promote ETHUSDT/moon 2')).text).toBe('⚠️ "ETHUSDT/moon" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (BTCUSDT/bull, BTCUSDT/bear, BTCUSDT/sideways)\nusage: /promote <symbol>[/variant] <version>');
   });
 
   it('says what is wrong with a bad command', async () => {
     const cases: [string, string][] = [
       ['/frobnicate now', 'Unknown command /frobnicate. /help lists what I understand.'],
-      ['/promote BTCUSDT', '⚠️ name the version to promote, e.g. /promote BTCUSDT 3\nusage: /promote <symbol> <version>'],
-      ['/promote BTC/USDT 2', '⚠️ "BTC/USDT" is not a symbol (2-30 letters or digits, e.g. BTCUSDT)\nusage: /promote <symbol> <version>'],
+      ['/promote BTCUSDT', '⚠️ name the version to promote, e.g. /promote BTCUSDT 3\nusage: /promote <symbol>[/variant] <version>'],
+      ['/promote BTC/USDT 2', '⚠️ "BTC/USDT" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (BTCUSDT/bull, BTCUSDT/bear, BTCUSDT/sideways)\nusage: /promote <symbol>[/variant] <version>'],
       ['/run BTCUSDT --mode turbo', '⚠️ --mode must be one of sequential, parallel, hybrid (got "turbo")\nusage: /run <symbols|topN> [flags]'],
       ['/run --promote auto', '⚠️ name the symbols: a list (BTCUSDT,ETHUSDT) or topN (top10)\nusage: /run <symbols|topN> [flags]'],
       ['/run BTCUSDT --variants bull,crab', '⚠️ --variants: "crab" is not a variant; each must be one of default, bull, bear, sideways\nusage: /run <symbols|topN> [flags]'],
