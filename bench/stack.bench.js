@@ -1,0 +1,455 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Stack benchmark (issue 14.1): the five services as separate processes, as `trainyard up` runs them,
+ * once on a PostgreSQL cluster of its own (initdb + pg_ctl, as the chaos tool does) and once on the
+ * embedded default (PGlite, inside the `trainyard up` process), each on a nats-server of its own. One
+ * agent with 12 CPU slots runs a no-op command trainer (/bin/echo of a result line). Measured:
+ * - cold start: services spawned to all five ready (PostgreSQL), `trainyard up` spawned to up (PGlite);
+ * - dispatch: job.requested to job.started as this process receives them from the bus, p50/p99, with a
+ *   run of 1 and of 12 concurrent;
+ * - per-job cost with the run's size: dispatch p50 and scheduler RSS peak for runs of each size in
+ *   BENCH_STACK_SIZES (12 concurrent); throughput of the largest: jobs / (first job.requested to last
+ *   job.succeeded);
+ * - each service's RSS (/proc/<pid>/status VmRSS every 200 ms), idle and peak, and the PGlite host's;
+ * - one CLI call (`trainyard models list`) against the running stack, median of 5.
+ * Also the release order's makespan for 200 varied jobs on 12 slots against fixed batches of 12 (the
+ * old "hybrid" scripts), simulated as the scheduler bench does.
+ *
+ *   node bench/stack.bench.js            (after npm run build; also part of npm run bench)
+ *   BENCH_STACK_SIZES=100,1000,5000 BENCH_STACK_DB=postgres node bench/stack.bench.js
+ */
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } = require('node:fs');
+const { loadavg, tmpdir } = require('node:os');
+const { join, resolve } = require('node:path');
+const { performance } = require('node:perf_hooks');
+const { freePorts, sleep, waitFor } = require('../tools/harness');
+
+const ROOT = resolve(__dirname, '..');
+const SIZES = (process.env.BENCH_STACK_SIZES || '100,300').split(',').map(Number);
+const BACKENDS = (process.env.BENCH_STACK_DB || 'postgres,pglite').split(',');
+const SLOTS = 12;
+const SERVICES = ['scheduler', 'gpu-broker', 'trainer-agent', 'promoter', 'notifier'];
+const METRICS = { directionalHitRate: 0.5, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.01, mae: 0, rmse: 0, mape: 0, r2: 0 };
+// Words are split on whitespace and no shell reads them: the JSON has no spaces.
+const NOOP_TRAINER = `noop=/bin/echo ${JSON.stringify({ type: 'result', metrics: METRICS })}`;
+const TOKEN = `bench-${require('node:crypto').randomBytes(8).toString('hex')}`;
+
+const load = () => loadavg()[0].toFixed(2);
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
+};
+const r1 = (x) => Math.round(x * 10) / 10;
+
+// ---------------------------------------------------------------- servers (as tools/chaos/chaos.js)
+
+function pgBin() {
+  const base = '/usr/lib/postgresql';
+  const v = existsSync(base) ? readdirSync(base).filter((d) => existsSync(join(base, d, 'bin', 'pg_ctl'))).sort((a, b) => b - a)[0] : null;
+  if (!v) throw new Error('no /usr/lib/postgresql/*/bin/pg_ctl: install PostgreSQL server binaries');
+  return join(base, v, 'bin');
+}
+
+class OwnPostgres {
+  constructor(dir, port) {
+    Object.assign(this, { dir, port, bin: pgBin(), data: join(dir, 'pgdata'), sock: join(dir, 'sock') });
+    this.asRoot = process.getuid() === 0;
+  }
+  get url() {
+    return `postgres://postgres@127.0.0.1:${this.port}/trainyard`;
+  }
+  run(cmd, args) {
+    // PostgreSQL refuses to run as root: as root, its tools run as the postgres user.
+    const [c, a] = this.asRoot ? ['runuser', ['-u', 'postgres', '--', join(this.bin, cmd), ...args]] : [join(this.bin, cmd), args];
+    const r = spawnSync(c, a, { encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
+  }
+  start() {
+    mkdirSync(this.sock, { recursive: true });
+    if (this.asRoot) {
+      const [, , uid, gid] = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:')).split(':');
+      for (const d of [this.dir, this.sock]) chownSync(d, Number(uid), Number(gid));
+    }
+    this.run('initdb', ['-D', this.data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+    const opts = `-p ${this.port} -k ${this.sock} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off`;
+    this.run('pg_ctl', ['-D', this.data, '-l', join(this.dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start']);
+    this.run('createdb', ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', 'trainyard']);
+  }
+  stop() {
+    try {
+      this.run('pg_ctl', ['-D', this.data, '-m', 'immediate', '-w', '-t', '30', 'stop']);
+    } catch {
+      // Already down.
+    }
+  }
+}
+
+function startProcess(command, args, env, logFile) {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.exitInfo = null;
+  child.once('exit', (code, signal) => (child.exitInfo = signal ?? String(code)));
+  return child;
+}
+
+async function stopProcess(child) {
+  if (!child || child.exitInfo !== null) return;
+  const gone = new Promise((done) => child.once('exit', done));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(t);
+}
+
+async function ready(port) {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(2000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- RSS sampling
+
+/** VmRSS of each named pid every 200 ms; each phase keeps its peak and mean per name. */
+class RssSampler {
+  constructor() {
+    this.pids = new Map();
+    this.phases = new Map();
+    this.phase = null;
+    this.timer = setInterval(() => this.sample(), 200);
+  }
+  track(name, pid) {
+    this.pids.set(name, pid);
+  }
+  begin(phase) {
+    this.phase = phase;
+    this.phases.set(phase, new Map());
+    this.sample();
+  }
+  sample() {
+    if (!this.phase) return;
+    const stats = this.phases.get(this.phase);
+    for (const [name, pid] of this.pids) {
+      let kb;
+      try {
+        kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+      } catch {
+        continue;
+      }
+      const s = stats.get(name) ?? { peak: 0, sum: 0, n: 0 };
+      s.peak = Math.max(s.peak, kb);
+      s.sum += kb;
+      s.n++;
+      stats.set(name, s);
+    }
+  }
+  /** { name: { peakMb, meanMb, samples } } of a phase. */
+  of(phase) {
+    const out = {};
+    for (const [name, s] of this.phases.get(phase) ?? []) out[name] = { peakMb: r1(s.peak / 1024), meanMb: r1(s.sum / s.n / 1024), samples: s.n };
+    return out;
+  }
+  stop() {
+    clearInterval(this.timer);
+  }
+}
+
+// ---------------------------------------------------------------- the bus, as this process sees it
+
+/** Receipt times of job.requested, job.started and job.succeeded, per job, on a plain subscription. */
+async function watchBus(natsUrl, prefix) {
+  const { connect } = require('@nats-io/transport-node');
+  const nc = await connect({ servers: natsUrl });
+  const jobs = new Map();
+  const failures = [];
+  const at = (id) => jobs.get(id) ?? jobs.set(id, {}).get(id);
+  nc.subscribe(`${prefix}.job.*`, {
+    callback: (_e, msg) => {
+      const now = performance.now();
+      const kind = msg.subject.slice(prefix.length + 5);
+      if (kind !== 'requested' && kind !== 'started' && kind !== 'succeeded' && kind !== 'failed') return;
+      const m = JSON.parse(msg.string());
+      const jobId = m.spec?.jobId ?? m.jobId;
+      if (kind === 'failed') return void failures.push(`${jobId}: ${m.errorType} ${m.message}`);
+      // The first of each: a redelivered or repeated request is not a new dispatch.
+      at(jobId)[kind] ??= now;
+    },
+  });
+  await nc.flush();
+  return { jobs, failures, close: () => nc.close() };
+}
+
+// ---------------------------------------------------------------- stacks
+
+function serviceEnv(extra) {
+  const env = {
+    ...process.env,
+    LOG_FORMAT: 'json',
+    LOG_LEVEL: 'info',
+    OTEL_SDK_DISABLED: 'true',
+    AGENT_NVIDIA_SMI: 'none',
+    AGENT_CPU_SLOTS: String(SLOTS),
+    AGENT_TRAINERS: NOOP_TRAINER,
+    API_OPERATOR_TOKENS: TOKEN,
+    TELEGRAM_BOT_TOKEN: '',
+    ...extra,
+  };
+  for (const k of ['DATABASE_URL', 'TRAINYARD_BASE_PORT', 'VAST_API_KEY', 'S3_BUCKET', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'SCHEDULER_URL', 'PROMOTER_URL']) if (!(k in extra)) delete env[k];
+  return env;
+}
+
+async function startNats(dir, port) {
+  const store = join(dir, 'nats');
+  mkdirSync(store, { recursive: true });
+  const child = startProcess(require('@trainyard/testing').natsServerBinary(), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store], process.env, join(dir, 'logs', 'nats-server.log'));
+  await waitFor(() => tcpOpen(port), 'nats-server', 20_000, 100);
+  return child;
+}
+
+const tcpOpen = (port) =>
+  new Promise((done) => {
+    const s = require('node:net').connect(port, '127.0.0.1', () => (s.end(), done(true)));
+    s.on('error', () => done(false));
+  });
+
+/** The five services as separate processes on PostgreSQL; cold start is spawn to all five ready. */
+async function postgresStack(dir, sampler) {
+  const [pgPort, natsPort, base] = await freePorts(8).then((p) => [p[0], p[1], p[2]]);
+  const pg = new OwnPostgres(join(dir, 'pg'), pgPort);
+  mkdirSync(pg.dir, { recursive: true });
+  pg.start();
+  const nats = await startNats(dir, natsPort);
+  const prefix = 'benchpg';
+  const env = serviceEnv({ NATS_URL: `nats://127.0.0.1:${natsPort}`, TRAINYARD_PREFIX: prefix, DATABASE_URL: pg.url, ARTIFACTS_DIR: join(dir, 'artifacts'), HOST: '127.0.0.1' });
+  const t0 = performance.now();
+  const children = SERVICES.map((name, i) => {
+    const dist = join(ROOT, 'apps', name, 'dist');
+    const e = { ...env, PORT: String(base + i), DATA_DIR: join(dir, 'state', name), AGENT_ID: 'bench-agent', AGENT_WORK_DIR: join(dir, 'work') };
+    const child = startProcess(process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], e, join(dir, 'logs', `${name}.log`));
+    sampler.track(name, child.pid);
+    return child;
+  });
+  await Promise.all(
+    SERVICES.map((name, i) =>
+      waitFor(async () => {
+        if (children[i].exitInfo !== null) throw Object.assign(new Error(`${name} exited (${children[i].exitInfo}); see ${join(dir, 'logs', `${name}.log`)}`), { fatal: true });
+        return ready(base + i);
+      }, `${name} ready`, 300_000, 100),
+    ),
+  );
+  const coldStartMs = performance.now() - t0;
+  return {
+    prefix,
+    natsUrl: env.NATS_URL,
+    schedulerUrl: `http://127.0.0.1:${base}`,
+    promoterUrl: `http://127.0.0.1:${base + 3}`,
+    coldStartMs,
+    coldStartWhat: 'services spawned to all five ready',
+    stop: async () => {
+      await Promise.all(children.map(stopProcess));
+      await stopProcess(nats);
+      pg.stop();
+    },
+  };
+}
+
+/** `trainyard up` with no DATABASE_URL: PGlite inside the launcher, the services its children. */
+async function pgliteStack(dir, sampler) {
+  const [natsPort, base] = await freePorts(8).then((p) => [p[0], p[2]]);
+  const nats = await startNats(dir, natsPort);
+  const prefix = 'benchlite';
+  const env = serviceEnv({ NATS_URL: `nats://127.0.0.1:${natsPort}`, TRAINYARD_PREFIX: prefix, TRAINYARD_BASE_PORT: String(base), DATA_DIR: join(dir, 'state'), AGENT_ID: 'bench-agent' });
+  mkdirSync(join(dir, 'state'), { recursive: true });
+  const t0 = performance.now();
+  const up = startProcess(process.execPath, [join(ROOT, 'tools/cli/bin/trainyard.js'), 'up'], env, join(dir, 'logs', 'trainyard-up.log'));
+  sampler.track('pglite-host (trainyard up)', up.pid);
+  await waitFor(async () => {
+    if (up.exitInfo !== null) throw Object.assign(new Error(`trainyard up exited (${up.exitInfo}); see ${join(dir, 'logs', 'trainyard-up.log')}`), { fatal: true });
+    return readFileSync(join(dir, 'logs', 'trainyard-up.log'), 'utf8').includes('Trainyard is up');
+  }, 'trainyard up', 300_000, 100);
+  const coldStartMs = performance.now() - t0;
+  for (const line of execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n')) {
+    const m = /^\s*(\d+)\s.*apps\/([a-z-]+)\/dist\/main\.js/.exec(line);
+    if (m) sampler.track(m[2], Number(m[1]));
+  }
+  return {
+    prefix,
+    natsUrl: env.NATS_URL,
+    schedulerUrl: `http://127.0.0.1:${base}`,
+    promoterUrl: `http://127.0.0.1:${base + 3}`,
+    coldStartMs,
+    coldStartWhat: '`trainyard up` spawned to up (PGlite start, migrations, five services ready)',
+    stop: async () => {
+      await stopProcess(up);
+      await stopProcess(nats);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- runs
+
+let runSeq = 0;
+
+/** One run of `count` no-op jobs, `concurrent` at a time; resolves when each job succeeded. */
+async function timedRun(stack, bus, count, concurrent) {
+  const runId = `bench-${++runSeq}-${count}x${concurrent}`;
+  // Symbols of their own per run, so no job is taken for an earlier run's identical training.
+  const symbols = Array.from({ length: count }, (_, i) => `R${runSeq}S${i}USDT`);
+  const res = await fetch(`${stack.schedulerUrl}/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ runId, symbols, mode: 'parallel', maxConcurrent: concurrent, driver: { kind: 'command', trainer: 'noop' }, gpuMemoryGb: 0, lookbackCandles: 200, date: '2026-01-15' }),
+  });
+  if (res.status !== 202 && res.status !== 200) throw new Error(`POST /runs: ${res.status} ${await res.text()}`);
+  const mine = () => [...bus.jobs].filter(([id]) => id.startsWith(`${runId}-`)).map(([, t]) => t);
+  const deadline = 60_000 + count * 1000;
+  await waitFor(() => {
+    if (bus.failures.length) throw Object.assign(new Error(`jobs failed: ${bus.failures.slice(0, 3).join('; ')}`), { fatal: true });
+    return mine().filter((t) => t.succeeded).length >= count;
+  }, `${runId}: ${count} jobs succeeded`, deadline, 200);
+  const ts = mine();
+  const dispatch = ts.map((t) => t.started - t.requested);
+  const first = Math.min(...ts.map((t) => t.requested));
+  const last = Math.max(...ts.map((t) => t.succeeded));
+  return { runId, jobs: count, concurrent, dispatchP50: pct(dispatch, 50), dispatchP99: pct(dispatch, 99), seconds: (last - first) / 1000, jobsPerSecond: count / ((last - first) / 1000) };
+}
+
+function cliCall(stack) {
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    const r = spawnSync(process.execPath, [join(ROOT, 'tools/cli/bin/trainyard.js'), 'models', 'list'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PROMOTER_URL: stack.promoterUrl, SCHEDULER_URL: stack.schedulerUrl, TRAINYARD_API_TOKEN: TOKEN },
+    });
+    if (r.status !== 0) throw new Error(`trainyard models list: ${r.stderr || r.stdout}`);
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
+async function benchBackend(backend) {
+  const dir = mkdtempSync(join(tmpdir(), `trainyard-bench-${backend}-`));
+  chmodSync(dir, 0o755); // the postgres user runs the cluster inside it
+  mkdirSync(join(dir, 'logs'));
+  const sampler = new RssSampler();
+  const out = { backend, loadAtStart: load() };
+  let stack;
+  try {
+    sampler.begin('start');
+    stack = await (backend === 'postgres' ? postgresStack : pgliteStack)(dir, sampler);
+    out.coldStart = { ms: Math.round(stack.coldStartMs), what: stack.coldStartWhat, load: load() };
+    const bus = await watchBus(stack.natsUrl, stack.prefix);
+    try {
+      // Settle, then idle for 5 s.
+      await sleep(2000);
+      sampler.begin('idle');
+      await sleep(5000);
+      out.rssIdle = sampler.of('idle');
+      const cli = cliCall(stack);
+      out.cli = { medianMs: Math.round(pct(cli, 50)), trials: cli.map(Math.round), load: load() };
+      // A warm-up run, so first-use costs (connections, JIT) are not counted as dispatch.
+      await timedRun(stack, bus, 12, SLOTS);
+      sampler.begin('dispatch');
+      out.dispatch1 = { ...(await timedRun(stack, bus, 30, 1)), load: load() };
+      out.dispatch12 = { ...(await timedRun(stack, bus, 120, SLOTS)), load: load() };
+      out.scale = [];
+      for (const size of SIZES) {
+        sampler.begin(`scale-${size}`);
+        const r = await timedRun(stack, bus, size, SLOTS);
+        out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), load: load() });
+        say(`${backend}: ${size} jobs in ${r.seconds.toFixed(1)} s (${r.jobsPerSecond.toFixed(1)}/s), dispatch p50 ${r.dispatchP50.toFixed(1)} ms, load ${load()}`);
+      }
+      const peaks = {};
+      for (const phase of ['dispatch', ...SIZES.map((s) => `scale-${s}`)]) for (const [name, s] of Object.entries(sampler.of(phase))) peaks[name] = Math.max(peaks[name] ?? 0, s.peakMb);
+      out.rssPeak = peaks;
+    } finally {
+      await bus.close();
+    }
+  } finally {
+    sampler.stop();
+    if (stack) await stack.stop();
+    if (process.env.BENCH_STACK_KEEP) say(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+const say = (line) => console.error(`[stack bench] ${line}`);
+
+// ---------------------------------------------------------------- makespan: continuous release against fixed batches
+
+/** The scheduler bench's workload: 200 log-normal train times around 5 minutes, seeded. */
+function variedJobs() {
+  let s = 42;
+  const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return Array.from({ length: 200 }, (_, i) => {
+    const normal = Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random());
+    const seconds = Math.round(300 * Math.exp(0.8 * normal));
+    return { symbol: `J${i}`, seconds, expectedSeconds: seconds, priorityRank: 2 };
+  });
+}
+
+function makespans() {
+  const { simulateMakespan, makespanLowerBound } = require('../apps/scheduler/dist/bench/release-simulation');
+  const jobs = variedJobs();
+  // The old scripts: the list in order, 12 at a time, each batch waiting for its longest job.
+  let batches = 0;
+  for (let i = 0; i < jobs.length; i += SLOTS) batches += Math.max(...jobs.slice(i, i + SLOTS).map((j) => j.seconds));
+  return { release: simulateMakespan(jobs, SLOTS), bound: makespanLowerBound(jobs, SLOTS), batches };
+}
+
+// ---------------------------------------------------------------- results
+
+async function runStackBench() {
+  const started = Date.now();
+  const results = {};
+  const trialsNote = (n) => `${n} jobs`;
+  for (const backend of BACKENDS) {
+    say(`${backend}: starting (load ${load()})`);
+    const b = await benchBackend(backend);
+    const key = (k) => `stack_${backend}_${k}`;
+    const onPg = backend === 'postgres';
+    results[key('cold_start')] = { value: b.coldStart.ms, unit: `ms, ${b.coldStart.what}; 1 trial, load ${b.coldStart.load}`, target: 'reported' };
+    for (const [n, d] of [[1, b.dispatch1], [12, b.dispatch12]]) {
+      results[key(`dispatch_p50_${n}_concurrent`)] = { value: r1(d.dispatchP50), unit: `ms job.requested to job.started (${trialsNote(d.jobs)}, load ${d.load})`, target: onPg ? '< 20' : 'reported' };
+      results[key(`dispatch_p99_${n}_concurrent`)] = { value: r1(d.dispatchP99), unit: `ms (${trialsNote(d.jobs)}, load ${d.load})`, target: onPg ? '< 100' : 'reported' };
+    }
+    for (const s of b.scale) {
+      results[key(`scale_${s.jobs}_dispatch_p50`)] = { value: r1(s.dispatchP50), unit: `ms, ${SLOTS} concurrent (${trialsNote(s.jobs)}, load ${s.load})`, target: `within 2x of the ${SIZES[0]}-job run` };
+      results[key(`scale_${s.jobs}_scheduler_rss_peak`)] = { value: s.rss.scheduler?.peakMb ?? NaN, unit: `MB (load ${s.load})`, target: `within 2x of the ${SIZES[0]}-job run` };
+    }
+    const big = b.scale[b.scale.length - 1];
+    results[key(`throughput_${big.jobs}_jobs`)] = { value: r1(big.jobsPerSecond), unit: `jobs/s end to end, no-op command trainer, ${SLOTS} slots (${big.seconds.toFixed(1)} s, load ${big.load})`, target: '>= 200' };
+    for (const [name, idle] of Object.entries(b.rssIdle)) {
+      const short = name.startsWith('pglite-host') ? 'pglite_host' : name.replace('-', '_');
+      results[key(`rss_${short}_idle`)] = { value: idle.meanMb, unit: `MB mean over 5 s idle (load ${b.loadAtStart})`, target: '< 200' };
+      results[key(`rss_${short}_peak`)] = { value: b.rssPeak[name] ?? NaN, unit: `MB peak over the dispatch and scale runs`, target: '< 200' };
+    }
+    results[key('cli_models_list')] = { value: b.cli.medianMs, unit: `ms wall, median of ${b.cli.trials.length} (${b.cli.trials.join(', ')}; load ${b.cli.load})`, target: 'reported' };
+  }
+  const m = makespans();
+  results.makespan_200_varied_jobs_12_slots_release_vs_bound = { value: Number((m.release / m.bound).toFixed(4)), unit: `ratio (simulated; ${m.release} s against ${Math.round(m.bound)} s)`, target: '<= 1.05' };
+  results.makespan_200_varied_jobs_12_slots_batches_vs_release = { value: Number((m.batches / m.release).toFixed(4)), unit: `ratio (simulated; fixed batches of 12 ${m.batches} s)`, target: '> 1' };
+  results.stack_bench_seconds = { value: Math.round((Date.now() - started) / 1000), unit: `s (sizes ${SIZES.join(', ')}; load ${load()})`, target: 'reported' };
+  return results;
+}
+
+module.exports = { runStackBench };
+
+if (require.main === module) {
+  runStackBench()
+    .then((r) => {
+      console.log(JSON.stringify(r, null, 2));
+      process.exit(0);
+    })
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
