@@ -15,6 +15,7 @@ import { BrokerTraceContext1763900000004 } from './migrations/1763900000004-brok
 import { BrokerProcesses1763900000005 } from './migrations/1763900000005-broker-processes';
 import { BrokerInstanceSpend1763900000006 } from './migrations/1763900000006-broker-instance-spend';
 import { BrokerAnnouncedEnds1763900000007 } from './migrations/1763900000007-broker-announced-ends';
+import { BrokerActiveLeases1763900000008 } from './migrations/1763900000008-broker-active-leases';
 import { InstanceEntity } from './vast/instance.entity';
 import { VastModule } from './vast/vast.module';
 import { BrokerMetricsModule } from './metrics/broker.metrics';
@@ -34,7 +35,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [AgentEntity, LeaseEntity, LeaseRequestEntity, InstanceEntity],
-          migrations: [BrokerInit1763900000001, BrokerInstances1763900000002, BrokerLearnedMemory1763900000003, BrokerTraceContext1763900000004, BrokerProcesses1763900000005, BrokerInstanceSpend1763900000006, BrokerAnnouncedEnds1763900000007],
+          migrations: [BrokerInit1763900000001, BrokerInstances1763900000002, BrokerLearnedMemory1763900000003, BrokerTraceContext1763900000004, BrokerProcesses1763900000005, BrokerInstanceSpend1763900000006, BrokerAnnouncedEnds1763900000007, BrokerActiveLeases1763900000008],
         }),
         HealthModule,
         BrokerMetricsModule,

@@ -5,6 +5,15 @@ import { AgentEntity } from '../agents/agent.entity';
 import { InstanceEntity } from '../vast/instance.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
+import { emptyUsage, type SlotUsage } from './placement';
+
+/** A waiting request as placement sees it. */
+export interface PendingRequest {
+  jobId: string;
+  attempt: number;
+  symbol: string;
+  gpuMemoryGb: number;
+}
 
 export const ACTIVE_LEASES: LeaseStatus[] = ['assigned', 'running'];
 const ENDED_LEASES: LeaseStatus[] = ['released', 'lost'];
@@ -118,8 +127,41 @@ export class BrokerStore {
     await this.ds.getRepository(AgentEntity).update({ id: agentId }, { status: 'silent' });
   }
 
-  pendingRequests(em: EntityManager): Promise<LeaseRequestEntity[]> {
-    return em.getRepository(LeaseRequestEntity).find({ where: { status: 'pending' }, order: { priorityRank: 'ASC', requestedAt: 'ASC', jobId: 'ASC' } });
+  /** Waiting requests in placement order, with only what placement reads (not their specs). */
+  pendingRequests(em: EntityManager): Promise<PendingRequest[]> {
+    return em.query(
+      `SELECT job_id AS "jobId", attempt, spec->>'symbol' AS symbol, (spec->'resources'->>'gpuMemoryGb')::float AS "gpuMemoryGb"
+         FROM broker.lease_requests WHERE status = 'pending' ORDER BY priority_rank, requested_at, job_id`,
+    );
+  }
+
+  /** What the active leases hold, per agent and device, summed in the database (the partial index leases_active). */
+  async slotUsage(em: EntityManager): Promise<Map<string, SlotUsage>> {
+    const rows: Array<{ agent_id: string; device: string; jobs: number; gb: number }> = await em.query(
+      `SELECT agent_id, device, count(*)::int AS jobs, coalesce(sum(gpu_memory_gb), 0)::float AS gb FROM broker.leases WHERE status IN ('assigned', 'running') GROUP BY agent_id, device`,
+    );
+    const usage = new Map<string, SlotUsage>();
+    for (const r of rows) {
+      const u = usage.get(r.agent_id) ?? emptyUsage();
+      usage.set(r.agent_id, u);
+      if (r.device === 'cpu') u.cpuJobs += r.jobs;
+      else u.gpus.set(Number(r.device.slice('gpu:'.length)), { jobs: r.jobs, memoryGb: r.gb });
+    }
+    return usage;
+  }
+
+  /** The placed requests in full: their specs and trace contexts go into the leases. */
+  placedRequests(em: EntityManager, placed: Array<{ jobId: string; attempt: number }>): Promise<LeaseRequestEntity[]> {
+    return em.getRepository(LeaseRequestEntity).find({ where: placed.map(({ jobId, attempt }) => ({ jobId, attempt })) });
+  }
+
+  /** One pass's leases in one insert, and their requests marked leased in one update. */
+  async grant(em: EntityManager, leases: LeaseEntity[]): Promise<void> {
+    await em.getRepository(LeaseEntity).insert(leases);
+    await em.query(
+      `UPDATE broker.lease_requests r SET status = 'leased' FROM unnest($1::text[], $2::int[]) AS g(job_id, attempt) WHERE r.job_id = g.job_id AND r.attempt = g.attempt`,
+      [leases.map((l) => l.jobId), leases.map((l) => l.attempt)],
+    );
   }
 
   /** Runs a placement pass alone: replicas of the broker take turns through a transaction-scoped lock. */

@@ -159,6 +159,20 @@ describe('gpu-broker leases', () => {
     expect(cancelled).toMatchObject({ attempt: 1, reason: 'operator' });
   });
 
+  it('places a burst of requests in a few coalesced passes, not one pass per request', async () => {
+    const query = (sql: string, params: unknown[] = []) => app.get(BrokerStore).manager.query(sql, params);
+    await bus.publish('agent.heartbeat', { agentId: 'burst-box', host: 'box', provider: 'local', gpus: [], cpuSlots: 12, running: [], startedAt });
+    await waitFor(async () => (await query(`SELECT 1 FROM broker.agents WHERE id = 'burst-box' AND status = 'alive'`)).length === 1, 'the burst box alive');
+    const burst = Array.from({ length: 12 }, (_, i) => toJobSpec(testJobDefinition({ symbol: `BURST${i}USDT`, runId: 'burst', jobId: `burst-${i}`, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1));
+    await Promise.all(burst.map((spec) => bus.publish('job.requested', { spec })));
+    const leases: Array<{ created_at: Date }> = await waitFor(async () => {
+      const rows = await query(`SELECT created_at FROM broker.leases WHERE job_id LIKE 'burst-%'`);
+      return rows.length === 12 ? rows : null;
+    }, 'the burst placed');
+    // A pass stamps its leases with one time: one pass per request would make twelve.
+    expect(new Set(leases.map((l) => l.created_at.getTime())).size).toBeLessThanOrEqual(4);
+  });
+
   it("gives the next free slot to a production job that arrived after a study's search trials", async () => {
     const trial = (n: number) => toJobSpec(testJobDefinition({ symbol: 'SRCHUSDT', runId: 'study-x', jobId: `study-x-t${n}`, priority: 'low', purpose: 'search', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
     const daily = toJobSpec(testJobDefinition({ symbol: 'PRODUSDT', runId: 'daily-x', jobId: 'daily-x-PRODUSDT', priority: 'normal', purpose: 'production', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);

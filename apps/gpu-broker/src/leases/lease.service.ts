@@ -3,10 +3,10 @@ import type { EventMessage, JobSpec, Lease } from '@trainyard/contracts';
 import { captureTraceContext, NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
-import { BrokerStore } from './broker.store';
-import { LeaseRequestEntity } from './lease-request.entity';
+import { BrokerStore, type PendingRequest } from './broker.store';
+import type { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
-import { findPlacement, occupy, type SlotUsage } from './placement';
+import { findPlacement, hasRoom, occupy, type Placement } from './placement';
 
 export const leaseIdFor = (jobId: string, attempt: number) => `${jobId}-a${attempt}-lease`;
 
@@ -46,7 +46,12 @@ export class LeaseService {
     await this.dispatch();
   }
 
-  /** One placement pass at a time in this process; a call during a pass schedules one more. */
+  /**
+   * One placement pass at a time in this process, and passes coalesce: every call made during a pass
+   * (a burst of requests, job ends, heartbeats) is answered by one more pass, which places every
+   * waiting request it can. The promise resolves after a pass that began after the call, so a
+   * request's handler acks only once its request was considered.
+   */
   dispatch(): Promise<void> {
     if (this.dispatching) {
       this.dispatchAgain = true;
@@ -57,7 +62,10 @@ export class LeaseService {
         do {
           this.dispatchAgain = false;
           const granted = await this.placePending();
-          for (const lease of granted) await this.announce(lease);
+          // Different jobs' announcements in any order; a failed one is sent again from its row (unconfirmedLeases).
+          const sent = await Promise.allSettled(granted.map((lease) => this.announce(lease)));
+          const failed = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed) throw failed.reason;
         } while (this.dispatchAgain);
       } finally {
         this.dispatching = null;
@@ -66,43 +74,52 @@ export class LeaseService {
     return this.dispatching;
   }
 
+  /**
+   * Reads what placement needs and no more: agents, what active leases hold (summed), and the
+   * waiting requests' sizes only when some slot is free; the specs of the placed ones alone.
+   */
   private placePending(): Promise<LeaseEntity[]> {
     return this.store.dispatchTransaction(async (em) => {
-      const pending = await this.store.pendingRequests(em);
-      if (pending.length === 0) return [];
       const rented = await this.store.rentedAgents(em);
       const agents = (await this.store.aliveAgents(em)).filter((a) => a.provider !== 'vast' || rented.has(a.id));
-      const usage = new Map<string, SlotUsage>();
-      for (const l of await this.store.activeLeases(em)) occupy(usage, { agentId: l.agentId, device: l.device }, l.gpuMemoryGb);
+      const usage = await this.store.slotUsage(em);
       const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
-      const learned = await this.store.learnedMemory(em, [...new Set(pending.map((p) => p.spec.symbol))]);
-      const now = this.clock.now();
-      const granted: LeaseEntity[] = [];
+      if (!hasRoom(agents, usage, rules)) return [];
+      const pending = await this.store.pendingRequests(em);
+      if (pending.length === 0) return [];
+      const learned = await this.store.learnedMemory(em, [...new Set(pending.map((p) => p.symbol))]);
+      const placed: Array<{ req: PendingRequest; placement: Placement; need: number }> = [];
       for (const req of pending) {
-        const need = gpuMemoryNeed(req.spec.resources.gpuMemoryGb, learned.get(req.spec.symbol), this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
+        const need = gpuMemoryNeed(req.gpuMemoryGb, learned.get(req.symbol), this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
         const placement = findPlacement(need, agents, usage, rules);
         if (!placement) continue;
         occupy(usage, placement, need);
+        placed.push({ req, placement, need });
+        if (!hasRoom(agents, usage, rules)) break;
+      }
+      if (placed.length === 0) return [];
+      const requests = new Map((await this.store.placedRequests(em, placed.map((p) => p.req))).map((r) => [`${r.jobId}/${r.attempt}`, r]));
+      const now = this.clock.now();
+      const granted = placed.map(({ req: { jobId, attempt }, placement, need }) => {
+        const { spec, traceContext } = requests.get(`${jobId}/${attempt}`)!;
         const agent = agents.find((a) => a.id === placement.agentId)!;
-        const lease = em.getRepository(LeaseEntity).create({
-          id: leaseIdFor(req.jobId, req.attempt),
-          jobId: req.jobId,
-          attempt: req.attempt,
+        return em.getRepository(LeaseEntity).create({
+          id: leaseIdFor(jobId, attempt),
+          jobId,
+          attempt,
           agentId: placement.agentId,
           provider: agent.provider,
           device: placement.device,
           gpuMemoryGb: need,
           pricePerHour: rented.get(agent.id) ?? this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
           status: 'assigned',
-          spec: req.spec,
+          spec,
           createdAt: now,
-          endsBy: new Date(now.getTime() + req.spec.timeoutMinutes * 60_000),
-          traceContext: req.traceContext,
+          endsBy: new Date(now.getTime() + spec.timeoutMinutes * 60_000),
+          traceContext,
         });
-        await em.getRepository(LeaseEntity).save(lease);
-        await em.getRepository(LeaseRequestEntity).update({ jobId: req.jobId, attempt: req.attempt }, { status: 'leased' });
-        granted.push(lease);
-      }
+      });
+      await this.store.grant(em, granted);
       return granted;
     });
   }

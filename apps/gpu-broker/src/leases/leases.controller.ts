@@ -12,7 +12,8 @@ export class LeasesController {
     private readonly agents: AgentsService,
   ) {}
 
-  @Consume('job.requested')
+  /** Requests of different jobs in any order: each inserts its row, and their passes coalesce (LeaseService.dispatch). */
+  @Consume('job.requested', { concurrency: 8 })
   onRequested(@Payload() m: EventMessage<'job.requested'>) {
     return this.leases.request(m.spec);
   }

@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
-import { BrokerStore } from '../leases/broker.store';
+import { BrokerStore, type PendingRequest } from '../leases/broker.store';
 import { gpuMemoryNeed } from '../leases/lease.service';
-import { occupy, type AgentCapacity, type SlotUsage } from '../leases/placement';
-import type { LeaseRequestEntity } from '../leases/lease-request.entity';
+import type { AgentCapacity } from '../leases/placement';
 import { InstanceStore } from './instance.store';
 import { offerQuery, rankOffers, type OfferRequirements } from './offer-selection';
 import { InstanceProvisioner } from './provisioner.service';
@@ -40,7 +39,7 @@ export class ScaleUp {
     const now = this.clock.now();
     const waiting = await this.broker.waitingSince(new Date(now.getTime() - this.cfg.BROKER_TICK_MS));
     if (waiting.length === 0) return;
-    const wanted = await this.toRent(waiting, 0);
+    const wanted = await this.toRent(waiting.map((w) => ({ symbol: w.spec.symbol, gpuMemoryGb: w.spec.resources.gpuMemoryGb })), 0);
     if (wanted <= 0) return;
     const requirements = this.requirements();
     const ranked = rankOffers(await this.api.searchOffers(offerQuery(requirements)), requirements).filter((o) => this.provisioner.available(o.offer.id));
@@ -60,17 +59,16 @@ export class ScaleUp {
   }
 
   /** Instances to rent for `waiting`, counting `excluding` fewer of the launches in flight (the one asking). */
-  private async toRent(waiting: LeaseRequestEntity[], excluding: number): Promise<number> {
+  private async toRent(waiting: Array<Pick<PendingRequest, 'symbol' | 'gpuMemoryGb'>>, excluding: number): Promise<number> {
     if (waiting.length === 0) return 0;
     const live = (await this.store.live()).filter((r) => r.bootId === this.ctx.bootId);
     const inFlight = Math.max(0, this.provisioner.inFlight - excluding);
     const servingAgents = new Set(live.filter((r) => SERVING.has(r.status) && r.agentId).map((r) => r.agentId!));
     const serving: AgentCapacity[] = (await this.broker.aliveAgents(this.broker.manager)).filter((a) => servingAgents.has(a.id));
-    const usage = new Map<string, SlotUsage>();
-    for (const l of await this.broker.activeLeases()) if (servingAgents.has(l.agentId)) occupy(usage, { agentId: l.agentId, device: l.device }, l.gpuMemoryGb);
-    const learned = await this.broker.learnedMemory(this.broker.manager, [...new Set(waiting.map((w) => w.spec.symbol))]);
+    const usage = new Map([...(await this.broker.slotUsage(this.broker.manager))].filter(([agentId]) => servingAgents.has(agentId)));
+    const learned = await this.broker.learnedMemory(this.broker.manager, [...new Set(waiting.map((w) => w.symbol))]);
     return instancesToRent({
-      needs: waiting.map((w) => gpuMemoryNeed(w.spec.resources.gpuMemoryGb, learned.get(w.spec.symbol), this.cfg.BROKER_LEARNED_MEMORY_HEADROOM)),
+      needs: waiting.map((w) => gpuMemoryNeed(w.gpuMemoryGb, learned.get(w.symbol), this.cfg.BROKER_LEARNED_MEMORY_HEADROOM)),
       serving,
       usage,
       comingUp: inFlight,
