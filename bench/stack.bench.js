@@ -27,7 +27,7 @@ const { performance } = require('node:perf_hooks');
 const { freePorts, sleep, waitFor } = require('../tools/harness');
 
 const ROOT = resolve(__dirname, '..');
-const SIZES = (process.env.BENCH_STACK_SIZES || '100,300').split(',').map(Number);
+const SIZES = (process.env.BENCH_STACK_SIZES || '100,1000').split(',').map(Number);
 const BACKENDS = (process.env.BENCH_STACK_DB || 'postgres,pglite').split(',');
 const SLOTS = 12;
 const SERVICES = ['scheduler', 'gpu-broker', 'trainer-agent', 'promoter', 'notifier'];
@@ -177,10 +177,20 @@ async function watchBus(natsUrl, prefix) {
       if (kind === 'failed') return void failures.push(`${jobId}: ${m.errorType} ${m.message}`);
       // The first of each: a redelivered or repeated request is not a new dispatch.
       at(jobId)[kind] ??= now;
+      if (kind === 'started') at(jobId).agentId ??= m.agentId;
+    },
+  });
+  // Rented instances (the Vast run): created, ready (with its agent) and destroyed (with its cost).
+  const instances = new Map();
+  nc.subscribe(`${prefix}.instance.*`, {
+    callback: (_e, msg) => {
+      const m = JSON.parse(msg.string());
+      const i = instances.get(m.instanceId) ?? instances.set(m.instanceId, {}).get(m.instanceId);
+      i[msg.subject.slice(prefix.length + 10)] = { at: performance.now(), ...m };
     },
   });
   await nc.flush();
-  return { jobs, failures, close: () => nc.close() };
+  return { jobs, failures, instances, close: () => nc.close() };
 }
 
 // ---------------------------------------------------------------- stacks
@@ -217,16 +227,17 @@ const tcpOpen = (port) =>
   });
 
 /** The five services as separate processes on PostgreSQL; cold start is spawn to all five ready. */
-async function postgresStack(dir, sampler) {
+async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
   const [pgPort, natsPort, base] = await freePorts(8).then((p) => [p[0], p[1], p[2]]);
   const pg = new OwnPostgres(join(dir, 'pg'), pgPort);
   mkdirSync(pg.dir, { recursive: true });
   pg.start();
   const nats = await startNats(dir, natsPort);
   const prefix = 'benchpg';
-  const env = serviceEnv({ NATS_URL: `nats://127.0.0.1:${natsPort}`, TRAINYARD_PREFIX: prefix, DATABASE_URL: pg.url, ARTIFACTS_DIR: join(dir, 'artifacts'), HOST: '127.0.0.1' });
+  const env = serviceEnv({ NATS_URL: `nats://127.0.0.1:${natsPort}`, TRAINYARD_PREFIX: prefix, DATABASE_URL: pg.url, ARTIFACTS_DIR: join(dir, 'artifacts'), HOST: '127.0.0.1', ...extraEnv });
   const t0 = performance.now();
-  const children = SERVICES.map((name, i) => {
+  const children = services.map((name) => {
+    const i = SERVICES.indexOf(name);
     const dist = join(ROOT, 'apps', name, 'dist');
     const e = { ...env, PORT: String(base + i), DATA_DIR: join(dir, 'state', name), AGENT_ID: 'bench-agent', AGENT_WORK_DIR: join(dir, 'work') };
     const child = startProcess(process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], e, join(dir, 'logs', `${name}.log`));
@@ -234,10 +245,10 @@ async function postgresStack(dir, sampler) {
     return child;
   });
   await Promise.all(
-    SERVICES.map((name, i) =>
+    services.map((name, c) =>
       waitFor(async () => {
-        if (children[i].exitInfo !== null) throw Object.assign(new Error(`${name} exited (${children[i].exitInfo}); see ${join(dir, 'logs', `${name}.log`)}`), { fatal: true });
-        return ready(base + i);
+        if (children[c].exitInfo !== null) throw Object.assign(new Error(`${name} exited (${children[c].exitInfo}); see ${join(dir, 'logs', `${name}.log`)}`), { fatal: true });
+        return ready(base + SERVICES.indexOf(name));
       }, `${name} ready`, 300_000, 100),
     ),
   );
@@ -315,7 +326,7 @@ async function timedRun(stack, bus, count, concurrent) {
   const dispatch = ts.map((t) => t.started - t.requested);
   const first = Math.min(...ts.map((t) => t.requested));
   const last = Math.max(...ts.map((t) => t.succeeded));
-  return { runId, jobs: count, concurrent, dispatchP50: pct(dispatch, 50), dispatchP99: pct(dispatch, 99), seconds: (last - first) / 1000, jobsPerSecond: count / ((last - first) / 1000) };
+  return { runId, ts, first, last, jobs: count, concurrent, dispatchP50: pct(dispatch, 50), dispatchP99: pct(dispatch, 99), seconds: (last - first) / 1000, jobsPerSecond: count / ((last - first) / 1000) };
 }
 
 function cliCall(stack) {
@@ -366,7 +377,7 @@ async function benchBackend(backend) {
         say(`${backend}: ${size} jobs in ${r.seconds.toFixed(1)} s (${r.jobsPerSecond.toFixed(1)}/s), dispatch p50 ${r.dispatchP50.toFixed(1)} ms, load ${load()}`);
       }
       const peaks = {};
-      for (const phase of ['dispatch', ...SIZES.map((s) => `scale-${s}`)]) for (const [name, s] of Object.entries(sampler.of(phase))) peaks[name] = Math.max(peaks[name] ?? 0, s.peakMb);
+      for (const phase of ['idle', 'dispatch', ...SIZES.map((s) => `scale-${s}`)]) for (const [name, s] of Object.entries(sampler.of(phase))) peaks[name] = Math.max(peaks[name] ?? 0, s.peakMb);
       out.rssPeak = peaks;
     } finally {
       await bus.close();
@@ -381,6 +392,95 @@ async function benchBackend(backend) {
 }
 
 const say = (line) => console.error(`[stack bench] ${line}`);
+
+// ---------------------------------------------------------------- a run on rented instances (the Vast API test server)
+
+const VAST_SYMBOLS = 100;
+const VAST_OFFERS = [
+  { gpu_name: 'RTX 3090', gpu_ram: 24576, dph_base: 0.2, dph_total: 0.21, storage_cost: 0.1, reliability: 0.99 },
+  { gpu_name: 'RTX 3090', gpu_ram: 24576, dph_base: 0.22, dph_total: 0.23, storage_cost: 0.1, reliability: 0.99 },
+  { gpu_name: 'RTX 4090', gpu_ram: 24564, dph_base: 0.35, dph_total: 0.36, storage_cost: 0.1, reliability: 0.99 },
+  { gpu_name: 'RTX 4090', gpu_ram: 24564, dph_base: 0.4, dph_total: 0.41, storage_cost: 0.1, reliability: 0.99 },
+];
+
+/**
+ * 100 no-op jobs with no local agent: the broker rents instances from the Vast API test server (real
+ * HTTP, each instance an OpenSSH sshd in namespaces of its own, so root only) and bootstraps an agent
+ * on each over SSH. Instance spend is what the instances billed (instance.destroyed); one instance
+ * per job is costed as each job paying a fresh instance's time to its first job plus its own time,
+ * at the cheapest price rented, and its wall time as all of them rented at once.
+ */
+async function benchVast() {
+  const dir = mkdtempSync(join(tmpdir(), 'trainyard-bench-vast-'));
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, 'logs'));
+  const { startVastTestServer } = require('@trainyard/testing');
+  const vast = await startVastTestServer({ loadingMs: 200, offers: VAST_OFFERS });
+  const sampler = new RssSampler();
+  let stack;
+  try {
+    stack = await postgresStack(
+      dir,
+      sampler,
+      {
+        VAST_API_KEY: vast.apiKey,
+        VAST_API_URL: vast.url,
+        VAST_MAX_INSTANCES: '4',
+        VAST_POLL_MS: '150',
+        VAST_IDLE_SECONDS: '20',
+        VAST_AGENT_ENV: `AGENT_CPU_SLOTS=${SLOTS},AGENT_NVIDIA_SMI=none,AGENT_HEARTBEAT_MS=1000`,
+        VAST_AGENT_TRAINERS: NOOP_TRAINER,
+      },
+      SERVICES.filter((s) => s !== 'trainer-agent'),
+    );
+    const bus = await watchBus(stack.natsUrl, stack.prefix);
+    try {
+      const run = await timedRun(stack, bus, VAST_SYMBOLS, VAST_SYMBOLS);
+      await waitFor(() => vast.alive().length === 0 && [...bus.instances.values()].every((i) => i.destroyed), 'every instance destroyed', 180_000, 500);
+      const byAgent = new Map([...bus.instances.values()].map((i) => [i.ready.agentId, i]));
+      const cold = [];
+      const warm = [];
+      const firstOn = new Set();
+      for (const t of [...run.ts].sort((a, b) => a.started - b.started)) {
+        const inst = byAgent.get(t.agentId);
+        if (!inst) continue;
+        if (firstOn.has(inst)) warm.push(t.started - t.requested);
+        else {
+          firstOn.add(inst);
+          cold.push(t.started - inst.created.at);
+        }
+      }
+      const spend = [...bus.instances.values()].reduce((sum, i) => sum + i.destroyed.cost, 0);
+      const price = Math.min(...[...bus.instances.values()].map((i) => i.created.pricePerHour));
+      const jobSeconds = run.ts.map((t) => (t.succeeded - t.started) / 1000);
+      const coldSeconds = pct(cold, 50) / 1000;
+      const perJobSpend = jobSeconds.reduce((sum, s) => sum + ((coldSeconds + s) * price) / 3600, 0);
+      return {
+        instances: bus.instances.size,
+        spend,
+        perJobSpend,
+        wall: run.seconds,
+        perJobWall: coldSeconds + Math.max(...jobSeconds),
+        coldP50: pct(cold, 50),
+        warmP50: pct(warm, 50),
+        warmP99: pct(warm, 99),
+        cold: cold.length,
+        warm: warm.length,
+        billed: vast.bill().total,
+        load: load(),
+      };
+    } finally {
+      await bus.close();
+    }
+  } finally {
+    sampler.stop();
+    if (stack) await stack.stop();
+    for (const i of vast.alive()) for (const p of vast.processes(i.id)) process.kill(p.pid, 'SIGKILL');
+    await vast.close();
+    if (process.env.BENCH_STACK_KEEP) say(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 // ---------------------------------------------------------------- makespan: continuous release against fixed batches
 
@@ -425,13 +525,27 @@ async function runStackBench() {
       results[key(`scale_${s.jobs}_scheduler_rss_peak`)] = { value: s.rss.scheduler?.peakMb ?? NaN, unit: `MB (load ${s.load})`, target: `within 2x of the ${SIZES[0]}-job run` };
     }
     const big = b.scale[b.scale.length - 1];
+    const small = b.scale[0];
+    if (big !== small) {
+      results[key(`scale_${big.jobs}_vs_${small.jobs}_dispatch_p50`)] = { value: Number((big.dispatchP50 / small.dispatchP50).toFixed(2)), unit: 'ratio', target: '<= 2' };
+      results[key(`scale_${big.jobs}_vs_${small.jobs}_scheduler_rss_peak`)] = { value: Number((big.rss.scheduler.peakMb / small.rss.scheduler.peakMb).toFixed(2)), unit: 'ratio', target: '<= 2' };
+    }
     results[key(`throughput_${big.jobs}_jobs`)] = { value: r1(big.jobsPerSecond), unit: `jobs/s end to end, no-op command trainer, ${SLOTS} slots (${big.seconds.toFixed(1)} s, load ${big.load})`, target: '>= 200' };
     for (const [name, idle] of Object.entries(b.rssIdle)) {
       const short = name.startsWith('pglite-host') ? 'pglite_host' : name.replace('-', '_');
       results[key(`rss_${short}_idle`)] = { value: idle.meanMb, unit: `MB mean over 5 s idle (load ${b.loadAtStart})`, target: '< 200' };
-      results[key(`rss_${short}_peak`)] = { value: b.rssPeak[name] ?? NaN, unit: `MB peak over the dispatch and scale runs`, target: '< 200' };
+      results[key(`rss_${short}_peak`)] = { value: b.rssPeak[name] ?? NaN, unit: `MB peak, idle and over the dispatch and scale runs`, target: '< 200' };
     }
     results[key('cli_models_list')] = { value: b.cli.medianMs, unit: `ms wall, median of ${b.cli.trials.length} (${b.cli.trials.join(', ')}; load ${b.cli.load})`, target: 'reported' };
+  }
+  if (process.env.BENCH_STACK_VAST) {
+    say(`vast: starting (load ${load()})`);
+    const v = await benchVast();
+    const note = `${VAST_SYMBOLS} no-op jobs, ${v.instances} instances, load ${v.load}`;
+    results.stack_vast_100_spend_vs_one_instance_per_job = { value: Number((v.spend / v.perJobSpend).toFixed(3)), unit: `ratio ($${v.spend.toFixed(5)} billed by instance.destroyed, test server $${v.billed.toFixed(5)}; one per job $${v.perJobSpend.toFixed(5)}; ${note})`, target: '<= 0.333' };
+    results.stack_vast_100_wall = { value: r1(v.wall), unit: `s first job.requested to last job.succeeded (one instance per job, all at once: ${v.perJobWall.toFixed(1)} s; ${note})`, target: 'equal or better than one instance per job' };
+    results.stack_vast_first_job_rented = { value: Math.round(v.coldP50), unit: `ms instance.created to its first job.started, p50 of ${v.cold} (test server: 200 ms boot, bootstrap over SSH; ${note})`, target: 'reported' };
+    results.stack_vast_first_job_warm = { value: r1(v.warmP50), unit: `ms job.requested to job.started on an instance already working, p50 of ${v.warm} (p99 ${r1(v.warmP99)}; ${note})`, target: 'reported' };
   }
   const m = makespans();
   results.makespan_200_varied_jobs_12_slots_release_vs_bound = { value: Number((m.release / m.bound).toFixed(4)), unit: `ratio (simulated; ${m.release} s against ${Math.round(m.bound)} s)`, target: '<= 1.05' };
