@@ -1,12 +1,13 @@
-import { DataSource, EntitySchema } from 'typeorm';
+import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
+import { DataSource } from 'typeorm';
 
 export interface CreateDataSourceOptions {
   /** postgres:// URL of the server (a real PostgreSQL or the embedded one). */
   url: string;
   /** The PostgreSQL schema this service owns; its tables and its migrations table live there. */
   schema: string;
-  entities: Array<Function | EntitySchema<any>>;
-  migrations: Function[];
+  entities: NonNullable<PostgresConnectionOptions['entities']>;
+  migrations: NonNullable<PostgresConnectionOptions['migrations']>;
   /** Connections in the pool; at least 2, since initializeDataSource holds one for its lock. */
   poolSize?: number;
   applicationName?: string;

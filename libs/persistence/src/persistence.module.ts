@@ -1,14 +1,15 @@
+import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { join } from 'node:path';
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource, EntitySchema } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { createDataSource } from './create-data-source';
 import { EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres';
 import { initializeDataSource } from './initialize-data-source';
 
 export interface PersistenceModuleOptions {
   schema: string;
-  entities: Array<Function | EntitySchema<any>>;
-  migrations: Function[];
+  entities: NonNullable<PostgresConnectionOptions['entities']>;
+  migrations: NonNullable<PostgresConnectionOptions['migrations']>;
   /** PostgreSQL URL; when absent an embedded PostgreSQL is started under dataDir. */
   url?: string;
   /**

@@ -14,3 +14,4 @@ export * from './metrics/metrics.module';
 export * from './metrics/messaging.metrics';
 export * from './api-token.guard';
 export * from './api-auth.module';
+export * from './openapi-schema';

@@ -1,13 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import S3rver from 's3rver';
 
-// s3rver ships no typings; this is the part used here.
-const S3rver: new (opts: { address: string; port: number; silent: boolean; directory: string; configureBuckets: { name: string }[] }) => {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-} = require('s3rver');
 
 export interface S3TestServer {
   endpoint: string;

@@ -18,6 +18,7 @@ const IMPLICIT = [
 ];
 
 /** Characters PyYAML will not write as they are (it escapes them in double quotes). */
+// eslint-disable-next-line no-control-regex -- these control characters are what PyYAML escapes; matching them is the point.
 const SPECIAL = /[\u0000-\u001f\u007f-\u009f\ufeff\ufffe\uffff\u2028\u2029]/;
 const SPECIAL_ALL = new RegExp(SPECIAL.source, 'g');
 
@@ -52,8 +53,8 @@ export function yamlScalar(value: YamlValue): string {
 
 /** A flat mapping, keys sorted as Python sorts str. */
 export function yamlDocument(data: Record<string, YamlValue>): string {
-  return Object.keys(data)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .map((key) => `${key}: ${yamlScalar(data[key])}\n`)
+  return Object.entries(data)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => `${key}: ${yamlScalar(value)}\n`)
     .join('');
 }

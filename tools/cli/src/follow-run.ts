@@ -1,5 +1,7 @@
 import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
-import type { EventMessage } from '@trainyard/contracts';
+import type { EventMessage, EventName } from '@trainyard/contracts';
+
+type JobEventName = Extract<EventName, `job.${string}`>;
 import type { NatsBus } from '@trainyard/messaging';
 
 export type RunOutcome = { kind: 'completed'; message: EventMessage<'run.completed'> } | { kind: 'planned'; message: EventMessage<'run.planned'> };
@@ -12,7 +14,8 @@ export interface FollowOptions {
   fromSeq: number;
   dryRun: boolean;
   timeoutMs: number;
-  onEvent: (subject: string, data: any) => void;
+  /** A run or job event of the run, as it came off the bus. */
+  onEvent: (subject: string, data: EventMessage<'run.planned' | 'run.started' | JobEventName>) => void;
 }
 
 async function orderedMessages(bus: NatsBus, filter: string, opts: { deliver_policy: DeliverPolicy; opt_start_seq?: number }): Promise<ConsumerMessages> {

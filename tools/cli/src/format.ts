@@ -1,28 +1,22 @@
-import type { EventMessage } from '@trainyard/contracts';
+import type { EventMessage, EventName } from '@trainyard/contracts';
 import type { RunVersion } from '@trainyard/messaging';
 
 const fixed = (n: number | null | undefined, d = 3) => (n == null ? '-' : n.toFixed(d));
 
 /** One line per event worth a person's attention while a run is followed. */
-export function describeEvent(subject: string, d: any): string | null {
-  switch (subject) {
-    case 'run.planned':
-      return `planned ${d.runId} for ${d.date}: ${d.jobs.length} jobs${d.skipped.length ? `, ${d.skipped.length} skipped` : ''}, forecast ${fixed(d.forecast.wallMinutes, 1)} min`;
-    case 'run.started':
-      return `started ${d.runId}: ${d.totalJobs} jobs, ${d.mode} x${d.maxConcurrent}`;
-    case 'job.started':
-      return `  ▶ ${d.symbol} attempt ${d.attempt} on ${d.agentId}`;
-    case 'job.succeeded':
-      return `  ✓ ${d.symbol} hit rate ${fixed(d.metrics.directionalHitRate)} sharpe ${fixed(d.metrics.sharpe, 2)} in ${fixed(d.trainSeconds, 1)} s`;
-    case 'job.failed':
-      return `  ✗ ${d.symbol} attempt ${d.attempt} failed (${d.errorType}${d.retryable ? ', retryable' : ''}): ${d.message}`;
-    case 'job.retrying':
-      return `  ↻ ${d.symbol} retry ${d.nextAttempt} in ${fixed(d.delaySeconds, 0)} s`;
-    case 'job.cancelled':
-      return `  ■ ${d.symbol} cancelled: ${d.reason}`;
-    default:
-      return null;
-  }
+const LINES: { [N in EventName]?: (d: EventMessage<N>) => string } = {
+  'run.planned': (d) => `planned ${d.runId} for ${d.date}: ${d.jobs.length} jobs${d.skipped.length ? `, ${d.skipped.length} skipped` : ''}, forecast ${fixed(d.forecast.wallMinutes, 1)} min`,
+  'run.started': (d) => `started ${d.runId}: ${d.totalJobs} jobs, ${d.mode} x${d.maxConcurrent}`,
+  'job.started': (d) => `  ▶ ${d.symbol} attempt ${d.attempt} on ${d.agentId}`,
+  'job.succeeded': (d) => `  ✓ ${d.symbol} hit rate ${fixed(d.metrics.directionalHitRate)} sharpe ${fixed(d.metrics.sharpe, 2)} in ${fixed(d.trainSeconds, 1)} s`,
+  'job.failed': (d) => `  ✗ ${d.symbol} attempt ${d.attempt} failed (${d.errorType}${d.retryable ? ', retryable' : ''}): ${d.message}`,
+  'job.retrying': (d) => `  ↻ ${d.symbol} retry ${d.nextAttempt} in ${fixed(d.delaySeconds, 0)} s`,
+  'job.cancelled': (d) => `  ■ ${d.symbol} cancelled: ${d.reason}`,
+};
+
+export function describeEvent(subject: string, d: unknown): string | null {
+  const line = LINES[subject as EventName] as ((d: unknown) => string) | undefined;
+  return line ? line(d) : null;
 }
 
 export function formatSummary(m: EventMessage<'run.completed'>): string {

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { checkedSymbols, FlagError, SymbolName, parseFlags, positiveFlag, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection, symbolsFromCsv, type EventInput, type SymbolSelection } from '@trainyard/contracts';
+import { FlagError, SymbolName, parseFlags, positiveFlag, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection, symbolsFromCsv, type EventInput, type SymbolSelection } from '@trainyard/contracts';
 
 export class UsageError extends FlagError {
   override readonly name = 'UsageError';

@@ -1,13 +1,8 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import { openApiSchema, queryParameters } from '@trainyard/runtime';
 import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody, VariantQuery } from './api-schemas';
 
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
 
-/** Query parameters from a query schema, so the document and the validation never disagree. */
-function queryParameters(s: z.ZodType, required: string[] = []) {
-  const json = schema(s);
-  return Object.entries(json.properties ?? {}).map(([name, p]) => ({ name, in: 'query', required: required.includes(name), schema: p }));
-}
 
 const symbolParameter = { name: 'symbol', in: 'path', required: true, description: 'the market symbol', schema: { type: 'string', pattern: '^[A-Z0-9]{2,30}$' } };
 const versionParameter = { name: 'version', in: 'path', required: true, description: 'the version number, per symbol and variant', schema: { type: 'integer', minimum: 1 } };
@@ -22,7 +17,7 @@ const idempotencyKeyParameter = {
 };
 const problem = { description: 'refused: the message says why; for a bad body or query `issues` lists each field and reason' };
 const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
-const body = (s: z.ZodType, required: boolean) => ({ required, content: { 'application/json': { schema: schema(s) } } });
+const body = (s: z.ZodType, required: boolean) => ({ required, content: { 'application/json': { schema: openApiSchema(s) } } });
 
 /** OpenAPI 3.1 document of the promoter's REST API, derived from the schemas that validate requests. */
 export function openApiDocument() {

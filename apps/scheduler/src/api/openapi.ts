@@ -1,16 +1,10 @@
-import { z } from 'zod';
+import { openApiSchema, queryParameters } from '@trainyard/runtime';
 import { RunSummary } from '@trainyard/contracts';
 import { CancelBody, ListJobsQuery, ListRunsQuery, StartRunBody, StatsQuery } from './api-schemas';
 import { CompareQuery, ListTrackedRunsQuery } from '../tracking/experiments-api.schemas';
 import { StudyRequest } from '../studies/study-request';
 
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
 
-/** Query parameters from a query schema, so the document and the validation never disagree. */
-function queryParameters(s: z.ZodType) {
-  const json = schema(s);
-  return Object.entries(json.properties ?? {}).map(([name, p]) => ({ name, in: 'query', required: false, schema: p }));
-}
 
 const idParameter = (what: string) => ({ name: 'id', in: 'path', required: true, description: `the ${what} id`, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' } });
 const trackedRunParameter = { name: 'id', in: 'path', required: true, description: 'the tracked run: <jobId>-a<attempt>', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}-a\\d{1,6}$' } };
@@ -35,7 +29,7 @@ const runResponse = {
           cost: { type: 'number', description: `${WORK}, so far` },
           spend: { type: 'number', description: SPEND },
           summary: {
-            anyOf: [schema(RunSummary), { type: 'null' }],
+            anyOf: [openApiSchema(RunSummary), { type: 'null' }],
             description: `the engine summary once the run completed: its \`cost\` is the ${WORK}; its \`spend\` the ${SPEND}, updated as later instances go`,
           },
         },
@@ -60,7 +54,7 @@ export function openApiDocument() {
       '/runs': {
         post: {
           summary: 'Request a run (published as trainyard.run.requested)',
-          requestBody: { required: true, content: { 'application/json': { schema: schema(StartRunBody) } } },
+          requestBody: { required: true, content: { 'application/json': { schema: openApiSchema(StartRunBody) } } },
           responses: { '202': json('accepted; poll the location'), '400': problem },
         },
         get: { summary: 'List runs, newest first', parameters: queryParameters(ListRunsQuery), responses: { '200': json('a page of runs'), '400': problem } },
@@ -70,7 +64,7 @@ export function openApiDocument() {
         post: {
           summary: 'Cancel every unfinished job of a run',
           parameters: [idParameter('run')],
-          requestBody: { content: { 'application/json': { schema: schema(CancelBody) } } },
+          requestBody: { content: { 'application/json': { schema: openApiSchema(CancelBody) } } },
           responses: { '202': json('cancelling'), '404': problem },
         },
       },
@@ -82,7 +76,7 @@ export function openApiDocument() {
         post: {
           summary: 'Cancel a job (stopped on its agent if running)',
           parameters: [idParameter('job')],
-          requestBody: { content: { 'application/json': { schema: schema(CancelBody) } } },
+          requestBody: { content: { 'application/json': { schema: openApiSchema(CancelBody) } } },
           responses: { '202': json('cancelling'), '404': problem, '409': problem },
         },
       },
@@ -112,7 +106,7 @@ export function openApiDocument() {
       '/studies': {
         post: {
           summary: 'Start a hyperparameter study: its trials are low-priority search jobs on the shared fleet (201; the same studyId and request again is the same study, another request 409)',
-          requestBody: { required: true, content: { 'application/json': { schema: schema(StudyRequest) } } },
+          requestBody: { required: true, content: { 'application/json': { schema: openApiSchema(StudyRequest) } } },
           responses: { '201': json('the study'), '400': problem, '409': problem },
         },
         get: { summary: 'Studies, newest first', parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } }, { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }], responses: { '200': json('studies'), '400': problem } },
