@@ -14,6 +14,7 @@ import { Studies1764900000000 } from './migrations/1764900000000-studies';
 import { DryRunJobsPlanned1765200000000 } from './migrations/1765200000000-dry-run-jobs-planned';
 import { EarlierCheckpoints1765300000000 } from './migrations/1765300000000-earlier-checkpoints';
 import { RetentionPasses1765400000000 } from './migrations/1765400000000-retention-passes';
+import { OpenJobs1765600000000 } from './migrations/1765600000000-open-jobs';
 import { AttemptEntity } from './runs/attempt.entity';
 import { JobEntity } from './runs/job.entity';
 import { LedgerEntryEntity } from './runs/ledger-entry.entity';
@@ -41,7 +42,7 @@ export class AppModule {
           poolSize: config.DATABASE_POOL_SIZE,
           dataDir: config.DATA_DIR,
           entities: [RunEntity, JobEntity, AttemptEntity, LedgerEntryEntity],
-          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000, ProgressLogsAndTraces1763990000001, RunSpend1764300000000, Tracking1764800000000, Studies1764900000000, DryRunJobsPlanned1765200000000, EarlierCheckpoints1765300000000, RetentionPasses1765400000000],
+          migrations: [SchedulerInit1763900000000, ResumeLedger1763990000000, ProgressLogsAndTraces1763990000001, RunSpend1764300000000, Tracking1764800000000, Studies1764900000000, DryRunJobsPlanned1765200000000, EarlierCheckpoints1765300000000, RetentionPasses1765400000000, OpenJobs1765600000000],
         }),
         StorageModule.forRoot(storageOptions(config)),
         HealthModule,

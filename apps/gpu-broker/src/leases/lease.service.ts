@@ -20,8 +20,9 @@ export function gpuMemoryNeed(declaredGb: number, learnedGb: number | undefined,
 @Injectable()
 export class LeaseService {
   private readonly log = new Logger('Leases');
-  private dispatching: Promise<void> | null = null;
-  private dispatchAgain = false;
+  /** The placement pass under way here, and the one that starts when it ends. */
+  private passing: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
 
   constructor(
     private readonly store: BrokerStore,
@@ -48,30 +49,35 @@ export class LeaseService {
 
   /**
    * One placement pass at a time in this process, and passes coalesce: every call made during a pass
-   * (a burst of requests, job ends, heartbeats) is answered by one more pass, which places every
-   * waiting request it can. The promise resolves after a pass that began after the call, so a
-   * request's handler acks only once its request was considered.
+   * (a burst of requests, job ends, heartbeats) is answered by the one pass queued after it, which
+   * places every waiting request it can. A caller waits for a pass that begins after its call (so a
+   * request's handler acks only once its request was considered) and for no later one, however busy
+   * the broker stays.
    */
   dispatch(): Promise<void> {
-    if (this.dispatching) {
-      this.dispatchAgain = true;
-      return this.dispatching;
-    }
-    this.dispatching = (async () => {
-      try {
-        do {
-          this.dispatchAgain = false;
-          const granted = await this.placePending();
-          // Different jobs' announcements in any order; a failed one is sent again from its row (unconfirmedLeases).
-          const sent = await Promise.allSettled(granted.map((lease) => this.announce(lease)));
-          const failed = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-          if (failed) throw failed.reason;
-        } while (this.dispatchAgain);
-      } finally {
-        this.dispatching = null;
-      }
-    })();
-    return this.dispatching;
+    if (this.queued) return this.queued;
+    if (!this.passing) return this.startPass();
+    this.queued = this.passing
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.startPass();
+      });
+    return this.queued;
+  }
+
+  private startPass(): Promise<void> {
+    const pass: Promise<void> = (async () => {
+      const granted = await this.placePending();
+      // Different jobs' announcements in any order; a failed one is sent again from its row (unconfirmedLeases).
+      const sent = await Promise.allSettled(granted.map((lease) => this.announce(lease)));
+      const failed = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })().finally(() => {
+      if (this.passing === pass) this.passing = null;
+    });
+    this.passing = pass;
+    return pass;
   }
 
   /**

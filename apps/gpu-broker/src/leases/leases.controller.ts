@@ -28,17 +28,18 @@ export class LeasesController {
     return this.leases.started(m);
   }
 
-  @Consume('job.succeeded')
+  /** Ends of different leases in any order (each moves its own lease under a row lock); they free slots, so they too wait only for a coalesced pass. */
+  @Consume('job.succeeded', { concurrency: 4 })
   onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
     return this.leases.ended(m.jobId, m.attempt, 'succeeded', new Date(m.occurredAt), { startedAt: new Date(m.startedAt), finishedAt: new Date(m.finishedAt) });
   }
 
-  @Consume('job.failed')
+  @Consume('job.failed', { concurrency: 4 })
   onFailed(@Payload() m: EventMessage<'job.failed'>) {
     return this.leases.ended(m.jobId, m.attempt, `failed: ${m.errorType}`, new Date(m.occurredAt));
   }
 
-  @Consume('job.cancelled')
+  @Consume('job.cancelled', { concurrency: 4 })
   onCancelled(@Payload() m: EventMessage<'job.cancelled'>) {
     return this.leases.ended(m.jobId, m.attempt, `cancelled: ${m.reason}`, new Date(m.occurredAt));
   }

@@ -36,8 +36,8 @@ export class DispatcherService {
    * Same message id for the same attempt, so a republish after a crash is de-duplicated; published
    * in the run's trace, whether a handler or a timer released it. `repeat` (the reconciler's asking
    * again about a job still unleased) gives the message an id of its own, so it reaches the broker,
-   * which answers with what became of the attempt; within one repeat window the id is shared, so
-   * replicas asking at once send one.
+   * which answers with what became of the attempt; the id carries the repeat's number (repeatsDue),
+   * so replicas asking at once send one.
    */
   async publishRequest(job: JobEntity, traceContext?: Record<string, string> | null, repeat?: number): Promise<void> {
     const oomFailures = job.attempt > 1 ? (await this.store.attemptsOf(job.id)).filter((a) => a.errorType === 'oom').length : 0;

@@ -7,6 +7,18 @@ import { JobLifecycleService } from './job-lifecycle.service';
 import { SchedulerStore } from './scheduler.store';
 
 const STALE_RELEASE_MS = 30_000;
+const MAX_REPEAT_GAP_MS = 8 * 60_000;
+
+/**
+ * How many times a job released `ageMs` ago and still unleased has been due to be asked for again:
+ * at 30 s, then after gaps that double up to 8 min (30, 90, 210, 450, 930 s, then every 8 min). A job
+ * waiting behind a backed-up broker is asked a few times an hour, not every 30 s.
+ */
+export function repeatsDue(ageMs: number): number {
+  let due = 0;
+  for (let at = STALE_RELEASE_MS, gap = STALE_RELEASE_MS; at <= ageMs; gap = Math.min(gap * 2, MAX_REPEAT_GAP_MS), at += gap) due += 1;
+  return due;
+}
 
 /**
  * The database is the record, not the stream: on start and on every tick this brings the bus in
@@ -52,9 +64,15 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
       if (this.lastRepublish === null || now.getTime() - this.lastRepublish >= STALE_RELEASE_MS) {
         // Unleased requests may simply be queued at the broker, which keeps one request per (jobId, attempt)
         // and answers a repeat with what became of it (a lost lease's lease.lost, a cancel's job.cancelled).
-        const cutoff = this.lastRepublish === null ? now : new Date(now.getTime() - STALE_RELEASE_MS);
-        const repeat = Math.floor(now.getTime() / STALE_RELEASE_MS);
-        for (const job of await this.store.staleReleases(cutoff)) await this.dispatcher.publishRequest(job, (await this.store.findRun(job.runId))?.traceContext, repeat);
+        // A job is asked again each time its age passes a point of repeatsDue; the count names the message,
+        // so replicas asking at once send one.
+        const last = this.lastRepublish;
+        const cutoff = last === null ? now : new Date(now.getTime() - STALE_RELEASE_MS);
+        for (const job of await this.store.staleReleases(cutoff)) {
+          const due = repeatsDue(now.getTime() - job.releasedAt!.getTime());
+          if (last !== null && due === repeatsDue(last - job.releasedAt!.getTime())) continue;
+          await this.dispatcher.publishRequest(job, (await this.store.findRun(job.runId))?.traceContext, due);
+        }
         this.lastRepublish = now.getTime();
       }
       for (const runId of await this.store.runningRunIds()) {

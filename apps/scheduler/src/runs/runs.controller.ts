@@ -33,12 +33,13 @@ export class RunsController {
     }
   }
 
-  @Consume('job.leased')
+  /** Events of different jobs in any order (each applies under its job's row lock and state machine), four at a time. */
+  @Consume('job.leased', { concurrency: 4 })
   onLeased(@Payload() m: EventMessage<'job.leased'>) {
     return this.lifecycle.leased(m);
   }
 
-  @Consume('job.started')
+  @Consume('job.started', { concurrency: 4 })
   async onStarted(@Payload() m: EventMessage<'job.started'>) {
     await this.lifecycle.started(m);
     await this.tracking.started(m);
@@ -56,7 +57,7 @@ export class RunsController {
     return this.lifecycle.checkpointed(m);
   }
 
-  @Consume('job.succeeded')
+  @Consume('job.succeeded', { concurrency: 4 })
   async onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
     await this.lifecycle.succeeded(m);
     await this.tracking.succeeded(m);

@@ -1,12 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { ACTIVE_JOB_STATES, canTransitionJob, TERMINAL_JOB_STATES } from '@trainyard/contracts';
+import { ACTIVE_JOB_STATES, canTransitionJob, JOB_STATES, TERMINAL_JOB_STATES } from '@trainyard/contracts';
 import { AttemptEntity, type AttemptStatus } from './attempt.entity';
 import { JobEntity } from './job.entity';
 import { LedgerEntryEntity } from './ledger-entry.entity';
 import { RunEntity } from './run.entity';
+import { compareRelease } from './run-plan';
 import { runSpend } from './run-spend.store';
+
+const OPEN_JOB_STATES = JOB_STATES.filter((s) => !TERMINAL_JOB_STATES.has(s));
+/**
+ * States written into the SQL as literals, so the planner sees they imply the partial index jobs_open
+ * (open jobs only) and never reads a run's finished jobs, whatever it estimates for a run it has no
+ * statistics of yet (today's).
+ */
+const inList = (states: Iterable<string>) => [...states].map((s) => `'${s}'`).join(', ');
 
 /** The scheduler's tables. Every change that races with another handler locks the rows it reads. */
 @Injectable()
@@ -65,21 +74,26 @@ export class SchedulerStore {
     return this.ds.transaction(async (em) => {
       const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
       if (!run || run.status !== 'running') return [];
-      const active = await em.getRepository(JobEntity).countBy({ runId, status: In([...ACTIVE_JOB_STATES]) });
+      const [{ active }] = await em.query(`SELECT count(*)::int AS active FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(ACTIVE_JOB_STATES)})`, [runId]);
       const slots = run.maxConcurrent - active;
       if (slots <= 0) return [];
-      const candidates = await em
-        .getRepository(JobEntity)
-        .createQueryBuilder('j')
-        .where('j.run_id = :runId', { runId })
-        .andWhere(`(j.status = 'pending' OR (j.status = 'retry_wait' AND j.next_attempt_at <= :now))`, { now })
-        // The order of compareRelease (run-plan.ts).
-        .orderBy('j.priority_rank', 'ASC')
-        .addOrderBy('j.expected_seconds', 'DESC')
-        .addOrderBy('j.symbol', 'ASC')
-        .limit(slots)
-        .setLock('pessimistic_write')
-        .getMany();
+      // Two reads of at most `slots` rows each, in the order of compareRelease (run-plan.ts): waiting jobs
+      // along the partial index jobs_release_order, due retries beside them; never the run's whole queue.
+      const ordered = (where: string) =>
+        em
+          .getRepository(JobEntity)
+          .createQueryBuilder('j')
+          .where('j.run_id = :runId', { runId })
+          .andWhere(where, { now })
+          .orderBy('j.priority_rank', 'ASC')
+          .addOrderBy('j.expected_seconds', 'DESC')
+          .addOrderBy('j.symbol', 'ASC')
+          .limit(slots)
+          .setLock('pessimistic_write')
+          .getMany();
+      const candidates = [...(await ordered(`j.status = 'pending'`)), ...(await ordered(`j.status = 'retry_wait' AND j.next_attempt_at <= :now`))]
+        .sort(compareRelease)
+        .slice(0, slots);
       for (const job of candidates) {
         if (job.status === 'retry_wait') job.attempt += 1;
         job.status = 'released';
@@ -187,8 +201,10 @@ export class SchedulerStore {
       if (!run || run.status !== 'running') return null;
       // A study's run grows trial by trial: it closes once the study has decided it is done.
       if ((await em.query(`SELECT 1 FROM scheduler.studies WHERE id = $1 AND status = 'running'`, [runId])).length) return null;
+      // Asked of the (run_id, status) index, one row at most: every job event asks, and the jobs are loaded only once the run is done.
+      const open = await em.query(`SELECT 1 FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(OPEN_JOB_STATES)}) LIMIT 1`, [runId]);
+      if (open.length) return null;
       const jobs = await em.getRepository(JobEntity).find({ where: { runId }, order: { symbol: 'ASC' } });
-      if (jobs.some((j) => !TERMINAL_JOB_STATES.has(j.status))) return null;
       Object.assign(run, decide(run, jobs, await runSpend(em, runId)));
       await em.getRepository(RunEntity).save(run);
       return run;
