@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { canonicalJson, sha256Hex } from './canonical-json';
 import { JobDefinition, JobSpec } from './job-spec';
 import { Costs, type Specialist } from './primitives';
@@ -20,6 +21,9 @@ export function requestDifferences(stored: RunRequest, incoming: RunRequest): st
 }
 
 const NOT_THE_REQUEST = new Set(['schemaVersion', 'id', 'occurredAt', 'trigger', 'requestedBy', 'runId']);
+
+/** A new run's id where the requester names none: where it came from, when (UTC, to the second), and 6 random hex digits. */
+export const newRunId = (origin: 'cli' | 'api' | 'tg', now: Date) => `${origin}-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
 
 /** The daily run's id derives from its data date, so a second trigger of the same day is the same run. */
 export const dailyRunId = (date: string) => `daily-${date.replaceAll('-', '')}`;

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { busEnv, busOptions, ConfigError, loadConfig } from '@trainyard/config';
+import { newRunId } from '@trainyard/contracts';
 import { NatsBus, runDecisions } from '@trainyard/messaging';
 import { followRun } from './follow-run';
 import { describeEvent, formatPlan, formatPromotions, formatSummary } from './format';
@@ -42,10 +42,6 @@ ${NATS_CONFIG_HELP}`;
 
 const cliEnv = z.object(busEnv);
 
-function newRunId(now = new Date()): string {
-  return `cli-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
-}
-
 /** Stops the stack on Ctrl-C or SIGTERM before leaving, so no service outlives the command. */
 function stopOnSignal(stack: LocalStack | null): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -67,7 +63,7 @@ async function up(): Promise<number> {
 
 async function run(argv: string[]): Promise<number> {
   const flags = parseRunFlags(argv);
-  const runId = flags.request.runId ?? newRunId();
+  const runId = flags.request.runId ?? newRunId('cli', new Date());
   const out = flags.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
   const stack = flags.up ? new LocalStack({ root: ROOT, env: process.env, log: out }) : null;
   stopOnSignal(stack);

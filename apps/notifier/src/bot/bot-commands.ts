@@ -4,6 +4,7 @@ import {
   FlagError,
   Id,
   modelKey,
+  newRunId,
   parseFlags,
   RUN_REQUEST_OPTIONS,
   runRequestFromFlags,
@@ -121,8 +122,7 @@ export class BotCommands {
     if (positionals.length === 0) throw new FlagError('name the symbols: a list (BTCUSDT,ETHUSDT) or topN (top10)');
     const symbols = symbolSelection(positionals.join(',').toUpperCase(), 'symbols');
     const fields = runRequestFromFlags(values);
-    const stamp = this.clock.now().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-    const runId = fields.runId ?? `tg-${stamp}-${randomBytes(3).toString('hex')}`;
+    const runId = fields.runId ?? newRunId('tg', this.clock.now());
     await this.issue('run.requested', { ...fields, symbols, runId, trigger: 'telegram', requestedBy: c.requestedBy }, c, `${runId}-request`, runId);
     const what = Array.isArray(symbols) ? `${symbols.length} symbol${symbols.length === 1 ? '' : 's'}` : 'topN' in symbols ? `the top ${symbols.topN}` : 'a CSV';
     const settings = [fields.mode ?? 'hybrid', `promote ${fields.promote ?? 'off'}`, ...(fields.priority ? [`priority ${fields.priority}`] : []), ...(fields.variants ? [`variants ${fields.variants.join(',')}`] : []), ...(fields.force ? ['force'] : []), ...(fields.dryRun ? ['dry run'] : [])];

@@ -1,6 +1,5 @@
 import { BadRequestException, Body, ConflictException, Inject, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
-import { Id, requestDifferences, RunRequested, SCHEMA_VERSION } from '@trainyard/contracts';
+import { Id, newRunId, requestDifferences, RunRequested, SCHEMA_VERSION } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ApiTokenGuard, Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -36,7 +35,7 @@ export class RunsApiController {
       const reason = 'the request names no symbols and SCHEDULER_DAILY_SYMBOLS is not set: give symbols';
       throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: 'invalid run request', issues: [{ field: 'symbols', reason }] });
     }
-    const runId = body.runId ?? `api-${this.clock.now().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+    const runId = body.runId ?? newRunId('api', this.clock.now());
     const request = { ...body, runId, trigger: 'api' as const };
     const existing = await this.store.findRun(runId);
     if (existing) {
