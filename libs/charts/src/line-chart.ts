@@ -58,8 +58,10 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
 /** At most `max` points, evenly picked, first and last kept: a panel is a few hundred pixels wide. */
 export function thin<T>(points: T[], max: number): T[] {
   if (points.length <= max) return points;
+  if (max < 2) return points.slice(0, Math.max(0, max));
   const out: T[] = [];
-  for (let i = 0; i < max; i++) out.push(points[Math.round((i * (points.length - 1)) / (max - 1))]);
+  // i runs 0..max-1, so the index runs 0..points.length-1
+  for (let i = 0; i < max; i++) out.push(points[Math.round((i * (points.length - 1)) / (max - 1))]!);
   return out;
 }
 
@@ -79,9 +81,10 @@ class Raster {
     const d = this.image.data;
     const i = (y * this.image.width + x) * 4;
     const a = Math.min(1, alpha);
-    d[i] = Math.round(d[i] * (1 - a) + rgb[0] * a);
-    d[i + 1] = Math.round(d[i + 1] * (1 - a) + rgb[1] * a);
-    d[i + 2] = Math.round(d[i + 2] * (1 - a) + rgb[2] * a);
+    // (x, y) is inside the image (checked above), so its four bytes are there
+    d[i] = Math.round(d[i]! * (1 - a) + rgb[0] * a);
+    d[i + 1] = Math.round(d[i + 1]! * (1 - a) + rgb[1] * a);
+    d[i + 2] = Math.round(d[i + 2]! * (1 - a) + rgb[2] * a);
     d[i + 3] = 255;
   }
 
@@ -117,7 +120,8 @@ class Raster {
 function hex(color: string): [number, number, number] {
   const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
   if (!m) throw new Error(`colour ${color} is not #rrggbb`);
-  return [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
+  const [, r = '', g = '', b = ''] = m;
+  return [parseInt(r, 16), parseInt(g, 16), parseInt(b, 16)];
 }
 
 function text(ctx: Ctx, value: string, x: number, y: number, size: number, color: string, align: 'left' | 'right' | 'center' = 'left'): void {
@@ -160,7 +164,11 @@ function drawPanel(ctx: Ctx, r: Raster, p: Panel, left: number, top: number, wid
 
   for (const s of p.series) {
     const pts = thin(s.points, plot.right - plot.left);
-    for (let i = 1; i < pts.length; i++) r.line(sx(pts[i - 1].x), sy(pts[i - 1].y), sx(pts[i].x), sy(pts[i].y), s.color, 2);
+    let prev: (typeof pts)[number] | undefined;
+    for (const q of pts) {
+      if (prev) r.line(sx(prev.x), sy(prev.y), sx(q.x), sy(q.y), s.color, 2);
+      prev = q;
+    }
     if (s.dots || pts.length === 1) for (const q of pts) r.disc(sx(q.x), sy(q.y), 3.5, s.color);
   }
   for (const m of p.markers ?? []) {
@@ -207,7 +215,8 @@ export function encodePng(width: number, height: number, rgba: Uint8Array): Buff
   for (let y = 0; y < height; y++) {
     const row = y * (stride + 1);
     raw[row] = 1;
-    for (let i = 0; i < stride; i++) raw[row + 1 + i] = (rgba[y * stride + i] - (i >= 4 ? rgba[y * stride + i - 4] : 0)) & 0xff;
+    // rgba holds height rows of stride bytes, so both indices are inside it
+    for (let i = 0; i < stride; i++) raw[row + 1 + i] = (rgba[y * stride + i]! - (i >= 4 ? rgba[y * stride + i - 4]! : 0)) & 0xff;
   }
   const chunk = (type: string, data: Buffer) => {
     const head = Buffer.alloc(8);

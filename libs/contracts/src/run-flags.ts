@@ -137,7 +137,7 @@ function lookbackFlag(value: unknown): number | undefined {
 function checked(flag: string, value: unknown, schema: z.ZodType<string>): string | undefined {
   if (value === undefined) return undefined;
   const r = schema.safeParse(value);
-  if (!r.success) throw new FlagError(`--${flag}: ${r.error.issues[0].message}`);
+  if (!r.success) throw new FlagError(`--${flag}: ${r.error.issues[0]?.message ?? r.error.message}`);
   return r.data;
 }
 
@@ -170,7 +170,7 @@ export function checkedSymbols(list: string[], what = '--symbols'): string[] {
   if (list.length === 0) throw new FlagError(`${what}: no symbols given`);
   for (const s of list) {
     const r = SymbolName.safeParse(s);
-    if (!r.success) throw new FlagError(`${what}: "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" is not a symbol (${r.error.issues[0].message})`);
+    if (!r.success) throw new FlagError(`${what}: "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" is not a symbol (${r.error.issues[0]?.message ?? r.error.message})`);
   }
   return list;
 }
@@ -181,7 +181,9 @@ export function symbolsFromCsv(text: string): string[] {
     .split(/\r?\n/)
     .map((l) => l.split(',').map((c) => c.trim().replace(/^"|"$/g, '')))
     .filter((r) => r.some(Boolean));
-  if (rows.length === 0) return [];
-  const col = rows[0].findIndex((c) => c.toLowerCase() === 'symbol');
-  return col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0]);
+  const [header] = rows;
+  if (header === undefined) return [];
+  const col = header.findIndex((c) => c.toLowerCase() === 'symbol');
+  // every row kept has a non-empty cell, so r[0] is there
+  return col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0] ?? '');
 }

@@ -34,6 +34,6 @@ export function fitDeadLetter(letter: DeadLetter, limitBytes: number): DeadLette
     else hi = mid - 1;
   }
   // Never end on the first half of a surrogate pair.
-  if (lo > 0 && /[\uD800-\uDBFF]/.test(data[lo - 1])) lo--;
+  if (lo > 0 && /[\uD800-\uDBFF]/.test(data.charAt(lo - 1))) lo--;
   return { ...cut, data: data.slice(0, lo) };
 }

@@ -297,7 +297,7 @@ function parseFilter(filter: string): Clause[] {
   let current = '';
   let quote: string | null = null;
   for (let i = 0; i < filter.length; i++) {
-    const c = filter[i];
+    const c = filter.charAt(i);
     if (quote) {
       if (c === quote) quote = null;
       current += c;
@@ -318,7 +318,7 @@ function parseFilter(filter: string): Clause[] {
 function parseClause(clause: string, filter: string): Clause {
   const m = /^([A-Za-z_]+)\.(`[^`]+`|"[^"]+"|[\w.]+)\s*(!=|>=|<=|=|<|>|(?:not\s+)?i?like\b|(?:not\s+)?in\b)\s*(.+)$/is.exec(clause);
   if (!m) throw invalid(`Invalid clause(s) in filter string: '${clause}'`);
-  const [, rawEntity, rawKey, rawOp, rawValue] = m;
+  const [, rawEntity = '', rawKey = '', rawOp = '', rawValue = ''] = m;
   const entity = rawEntity.toLowerCase();
   const key = /^[`"]/.test(rawKey) ? rawKey.slice(1, -1) : rawKey;
   const op = rawOp.toUpperCase().replace(/\s+/g, ' ');
@@ -326,7 +326,7 @@ function parseClause(clause: string, filter: string): Clause {
   const stringValue = () => {
     const q = /^'([^']*)'$|^"([^"]*)"$/.exec(value);
     if (!q) throw invalid(`Parameter value is either not quoted or unidentified quote types used for string value ${value}. Use either single or double quotes.`);
-    return q[1] ?? q[2];
+    return q[1] ?? q[2] ?? '';
   };
   const numberValue = () => {
     const n = Number(value);
@@ -338,7 +338,7 @@ function parseClause(clause: string, filter: string): Clause {
     if (op === 'IN' || op === 'NOT IN') {
       const list = /^\((.*)\)$/s.exec(value);
       if (!list) throw invalid(`While parsing a list in the query, expected a non-empty list of string values, but got ${value}`);
-      const items = list[1].split(',').map((s) => /^\s*'([^']*)'\s*$|^\s*"([^"]*)"\s*$/.exec(s)).map((q) => (q ? (q[1] ?? q[2]) : undefined));
+      const items = (list[1] ?? '').split(',').map((s) => /^\s*'([^']*)'\s*$|^\s*"([^"]*)"\s*$/.exec(s)).map((q) => (q ? (q[1] ?? q[2]) : undefined));
       if (items.some((i) => i === undefined)) throw invalid(`While parsing a list in the query, expected string value, got ${value}`);
       return items.includes(actual) === (op === 'IN');
     }
@@ -394,9 +394,10 @@ function parseClause(clause: string, filter: string): Clause {
   }
   if (entity === 'attributes' || entity === 'attribute' || entity === 'attr' || entity === 'run') {
     const attr: Record<string, (run: Run) => string | undefined> = { run_id: (r) => r.id, run_name: (r) => r.name, status: (r) => r.status, user_id: (r) => r.userId, artifact_uri: (r) => r.artifactUri };
-    if (attr[key]) {
+    const read = attr[key];
+    if (read) {
       compareString('');
-      return (run) => compareString(attr[key](run));
+      return (run) => compareString(read(run));
     }
     if (key === 'start_time' || key === 'end_time') {
       compareNumber(0);
@@ -420,7 +421,7 @@ function runComparator(orderBy: string[]): (a: Run, b: Run) => number {
   const keys = orderBy.map((clause) => {
     const m = /^\s*(?:(?:attributes?|attr|run)\.)?(start_time|end_time|run_name|run_id)\s*(ASC|DESC)?\s*$/i.exec(clause);
     if (!m) throw invalid(`Invalid order_by clause '${clause}'.`);
-    const field = m[1].toLowerCase();
+    const field = (m[1] ?? '').toLowerCase();
     const dir = (m[2] ?? 'ASC').toUpperCase() === 'DESC' ? -1 : 1;
     const get = (r: Run): string | number => (field === 'start_time' ? r.start : field === 'end_time' ? (r.end ?? -1) : field === 'run_name' ? r.name : r.id);
     return { get, dir };
@@ -821,7 +822,7 @@ export async function startMlflowTestServer(options: MlflowTestServerOptions = {
     else {
       const type = req.headers['content-type'];
       if (!type) throw invalid('Bad Request. Content-Type header is missing.');
-      if (type.split(';')[0].trim() !== 'application/json') throw invalid(`Bad Request. Content-Type must be one of ['application/json'].`);
+      if ((type.split(';')[0] ?? '').trim() !== 'application/json') throw invalid(`Bad Request. Content-Type must be one of ['application/json'].`);
       let parsed: unknown;
       try {
         parsed = raw.length ? JSON.parse(raw.toString('utf8')) : {};

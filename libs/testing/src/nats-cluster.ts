@@ -53,7 +53,13 @@ export class NatsCluster {
   }
 
   nodeUrl(i: number): string {
-    return `nats://127.0.0.1:${this.nodes[i].port}`;
+    return `nats://127.0.0.1:${this.node(i).port}`;
+  }
+
+  private node(i: number): Node {
+    const n = this.nodes[i];
+    if (!n) throw new Error(`the NATS cluster has no node ${i} (nodes 0..${this.nodes.length - 1})`);
+    return n;
   }
 
   /** Resolves once every node answers and JetStream has a meta leader (an account info request succeeds). */
@@ -76,8 +82,9 @@ export class NatsCluster {
   }
 
   kill(i: number): Promise<void> {
-    const child = this.nodes[i].child;
-    this.nodes[i].child = null;
+    const n = this.node(i);
+    const child = n.child;
+    n.child = null;
     if (!child || child.exitCode !== null) return Promise.resolve();
     return new Promise((done) => {
       child.once('exit', () => done());
@@ -88,7 +95,8 @@ export class NatsCluster {
   async restart(i: number): Promise<void> {
     await this.kill(i);
     this.spawn(i);
-    await waitFor(() => canConnect(this.nodes[i].port), `NATS node ${this.nodes[i].name} to listen again`, 30_000, 100);
+    const n = this.node(i);
+    await waitFor(() => canConnect(n.port), `NATS node ${n.name} to listen again`, 30_000, 100);
   }
 
   async stop(): Promise<void> {
@@ -97,7 +105,7 @@ export class NatsCluster {
   }
 
   private spawn(i: number): void {
-    const n = this.nodes[i];
+    const n = this.node(i);
     const routes = this.nodes.filter((o) => o !== n).map((o) => `nats://127.0.0.1:${o.clusterPort}`);
     const clustering = this.nodes.length > 1 ? ['--cluster_name', 'trainyard-test', '--cluster', `nats://127.0.0.1:${n.clusterPort}`, '--routes', routes.join(',')] : [];
     const out = openSync(join(this.dir, `${n.name}.log`), 'a');

@@ -100,7 +100,7 @@ export function parseTelegramHtml(html: string): string {
       const tag = /^<(\/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^>]*)?)>/.exec(html.slice(i));
       const at = Buffer.byteLength(html.slice(0, i));
       if (!tag) throw new ApiError(400, `Bad Request: can't parse entities: Unexpected character '<' at byte offset ${at}`);
-      const [whole, closing, rawName] = tag;
+      const [whole, closing, rawName = ''] = tag;
       const name = rawName.toLowerCase();
       if (!ALLOWED_TAGS.has(name)) throw new ApiError(400, `Bad Request: can't parse entities: Unsupported start tag "${name}" at byte offset ${at}`);
       if (closing) {
@@ -113,7 +113,7 @@ export function parseTelegramHtml(html: string): string {
     } else if (c === '&') {
       const entity = /^&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);/.exec(html.slice(i));
       if (!entity) throw new ApiError(400, `Bad Request: can't parse entities: Character '&' is reserved and must be escaped at byte offset ${Buffer.byteLength(html.slice(0, i))}`);
-      const e = entity[1];
+      const e = entity[1] ?? '';
       text += e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'amp' ? '&' : e === 'quot' ? '"' : String.fromCodePoint(e.startsWith('#x') ? parseInt(e.slice(2), 16) : Number(e.slice(1)));
       i += entity[0].length;
     } else if (c === '>') {
@@ -135,7 +135,7 @@ function imageSize(data: Buffer): { width: number; height: number } | null {
   if (data.length > 4 && data[0] === 0xff && data[1] === 0xd8) {
     for (let i = 2; i + 9 < data.length; ) {
       if (data[i] !== 0xff) return null;
-      const marker = data[i + 1];
+      const marker = data.readUInt8(i + 1);
       const length = data.readUInt16BE(i + 2);
       if (marker >= 0xc0 && marker <= 0xc3) return { width: data.readUInt16BE(i + 7), height: data.readUInt16BE(i + 5) };
       i += 2 + length;
@@ -256,7 +256,7 @@ export async function startTelegramTestServer(options: { token?: string; botUser
     async getUpdates(p, _files, req) {
       if (webhookUrl) throw new ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
       const offset = p.offset === undefined ? 0 : Number(p.offset);
-      if (offset > 0) for (let i = pending.length - 1; i >= 0; i--) if (pending[i].update_id < offset) pending.splice(i, 1);
+      if (offset > 0) pending.splice(0, pending.length, ...pending.filter((u) => u.update_id >= offset));
       const allowed = jsonParam<string[]>(p.allowed_updates);
       if (allowed !== undefined) allowedUpdates = allowed;
       const limit = Math.min(100, Math.max(1, Number(p.limit ?? 100)));
@@ -341,7 +341,7 @@ export async function startTelegramTestServer(options: { token?: string; botUser
       let payload: unknown;
       try {
         if (!route) throw new ApiError(404, 'Not Found');
-        const [, given, method] = route;
+        const [, given, method = ''] = route;
         if (given !== token) throw new ApiError(401, 'Unauthorized');
         const body = await readBody(req);
         const type = req.headers['content-type'] ?? '';

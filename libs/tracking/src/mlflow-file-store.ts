@@ -63,7 +63,7 @@ export function pythonFloatRepr(v: number): string {
   if (Number.isNaN(v)) return 'nan';
   if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
   if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
-  const [mantissa, exponent] = v.toExponential().split('e');
+  const [mantissa = '', exponent] = v.toExponential().split('e');
   const exp = Number(exponent);
   const sign = mantissa.startsWith('-') ? '-' : '';
   const digits = mantissa.replace(/^-/, '').replace('.', '');

@@ -185,7 +185,8 @@ async function sendMetrics(client: MlflowClient, runId: string, all: MetricPoint
   let sent = 0;
   for (let i = 0; i < pending.length; i += MLFLOW_LIMITS.metricsPerBatch) {
     let batch = pending.slice(i, i + MLFLOW_LIMITS.metricsPerBatch);
-    const end = batch[batch.length - 1].index + 1;
+    // i < pending.length, so the batch holds at least one point
+    const end = batch[batch.length - 1]!.index + 1;
     await client.retrying('mlflow/runs/log-batch', async (attempt) => {
       if (attempt > 1) batch = await missing(client, runId, batch, all, end, { retry: false });
       if (batch.length) await client.logBatch(runId, { metrics: batch.map((b) => b.point) }, { retry: false });
@@ -207,9 +208,10 @@ async function missing(client: MlflowClient, runId: string, candidates: Indexed[
     for (const m of await client.getMetricHistory(runId, key, call)) have.set(identity(m), (have.get(identity(m)) ?? 0) + 1);
   }
   const isCandidate = new Set(candidates.map((c) => c.index));
-  for (let i = 0; i < upTo; i++) {
-    if (isCandidate.has(i) || !keys.has(all[i].key)) continue;
-    const id = identity(all[i]);
+  for (const [i, point] of all.entries()) {
+    if (i >= upTo) break;
+    if (isCandidate.has(i) || !keys.has(point.key)) continue;
+    const id = identity(point);
     const n = have.get(id) ?? 0;
     if (n > 0) have.set(id, n - 1);
   }

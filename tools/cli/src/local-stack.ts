@@ -126,7 +126,7 @@ export class LocalStack {
       this.env.API_READ_TOKENS ??= made.read;
     }
     // The launcher's own calls (trainyard models) go with the first operator token.
-    this.env.TRAINYARD_API_TOKEN ??= this.env.API_OPERATOR_TOKENS.split(',')[0].trim();
+    this.env.TRAINYARD_API_TOKEN ??= (this.env.API_OPERATOR_TOKENS.split(',')[0] ?? '').trim();
   }
 
   /** The nkey seed of a role on this stack's own nats-server; null on a server it did not start. */
@@ -166,14 +166,17 @@ export class LocalStack {
   portOf(svc: { name: ServiceName }): number {
     const base = Number(this.env.TRAINYARD_BASE_PORT ?? 0);
     const index = SERVICES.findIndex((s) => s.name === svc.name);
-    return base ? base + index : SERVICES[index].port;
+    const known = SERVICES[index];
+    if (!known) throw new Error(`${svc.name} is not a service of the local stack`);
+    return base ? base + index : known.port;
   }
 
   private async ensureNats(): Promise<void> {
     const servers = natsServers(this.env.NATS_URL!);
     if ((await Promise.all(servers.map((s) => answers(s, 4222)))).some(Boolean)) return;
     if (servers.length > 1) throw new Error(`none of the NATS servers in NATS_URL answers (${servers.join(', ')}); a cluster is never started by trainyard`);
-    const url = servers[0];
+    const [url] = servers;
+    if (url === undefined) throw new Error('NATS_URL names no server');
     const binary = findOnPath('nats-server', this.env);
     if (!binary) {
       throw new Error(

@@ -35,7 +35,7 @@ export function parseLogsCommand(argv: string[], defaultDir: string): LogsReques
   const v = parsed.values;
   if (!runId) throw new UsageError(`name the run: trainyard logs <RUN_ID>\n\n${LOGS_HELP}`);
   if (!Id.safeParse(runId).success) throw new UsageError(`"${runId.slice(0, 40)}" is not a run id`);
-  if (extra.length) throw new UsageError(`unexpected "${extra[0].slice(0, 40)}"`);
+  if (extra[0] !== undefined) throw new UsageError(`unexpected "${extra[0].slice(0, 40)}"`);
   if (v.symbol !== undefined && !SymbolName.safeParse(v.symbol).success) throw new UsageError(`--symbol: "${v.symbol.slice(0, 40)}" is not a symbol`);
   if (v.stdin && v.dir !== undefined) throw new UsageError('--dir and --stdin are two sources: give one');
   return { runId, symbol: v.symbol, follow: v.follow === true, dir: v.stdin ? null : (v.dir ?? defaultDir) };

@@ -24,8 +24,9 @@ export function natsConfigCommand(argv: string[]): string[] {
   if (existsSync(join(out, 'nats.conf'))) throw new UsageError(`${join(out, 'nats.conf')} exists; new credentials would lock out the clients that hold the old ones`);
   mkdirSync(out, { recursive: true, mode: 0o700 });
   const credentials = newRoleCredentials();
-  const files = [join(out, 'nats.conf')];
-  writeFileSync(files[0], natsServerConfig({ prefix, credentials, host: typeof v.host === 'string' ? v.host : '0.0.0.0', port, storeDir: typeof v.store === 'string' ? v.store : '/var/lib/nats' }), { mode: 0o600 });
+  const conf = join(out, 'nats.conf');
+  const files = [conf];
+  writeFileSync(conf, natsServerConfig({ prefix, credentials, host: typeof v.host === 'string' ? v.host : '0.0.0.0', port, storeDir: typeof v.store === 'string' ? v.store : '/var/lib/nats' }), { mode: 0o600 });
   for (const c of credentials) {
     const file = join(out, `${c.role}.env`);
     writeFileSync(file, `# The ${c.role} role on the bus of prefix ${prefix}.\nNATS_NKEY_SEED=${c.seed}\n`, { mode: 0o600 });

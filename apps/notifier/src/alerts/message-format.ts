@@ -108,7 +108,7 @@ export function formatModelLine(m: EventMessage<'model.promoted'> | EventMessage
 /** One digest line for a job the scheduler gave up on: what failed, how, and how to try again. */
 export function formatGaveUpLine(m: EventMessage<'job.gave_up'>): string {
   const attempts = `${m.attempt} attempt${m.attempt === 1 ? '' : 's'}`;
-  return `❌ ${esc(m.symbol)} failed after ${attempts} (${m.errorType}): ${esc(clip(m.message.split('\n')[0], 120))} · /retry <code>${esc(m.jobId)}</code>`;
+  return `❌ ${esc(m.symbol)} failed after ${attempts} (${m.errorType}): ${esc(clip(m.message.split('\n')[0] ?? '', 120))} · /retry <code>${esc(m.jobId)}</code>`;
 }
 
 export function formatRolledBackLine(m: EventMessage<'model.rolled_back'>): string {

@@ -12,10 +12,11 @@ export interface CommandLine {
 export function parseCommandLine(text: string, botUsername: string | null): CommandLine | null {
   const m = /^\/([A-Za-z0-9_]{1,32})(?:@(\w+))?(?:\s+([\s\S]*))?$/.exec(text.trim());
   if (!m) return null;
-  if (m[2] && botUsername && m[2].toLowerCase() !== botUsername.toLowerCase()) return null;
-  const args = (m[3] ?? '')
+  const [, name = '', addressee, rest] = m;
+  if (addressee && botUsername && addressee.toLowerCase() !== botUsername.toLowerCase()) return null;
+  const args = (rest ?? '')
     .split(/\s+/)
     .filter(Boolean)
     .map((a) => a.replace(/^[\u2014\u2013]/, '--'));
-  return { name: m[1].toLowerCase(), args };
+  return { name: name.toLowerCase(), args };
 }

@@ -88,10 +88,11 @@ export class RegistryStore {
       const repo = em.getRepository(ModelVersionEntity);
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
       if (existing) return { version: existing, registered: true };
-      const [{ last }]: { last: number }[] = await em.query(
+      const lastRows: { last: number }[] = await em.query(
         `SELECT coalesce(max(version), 0)::int AS last FROM promoter.model_versions WHERE symbol = $1 AND variant = $2`,
         [fields.symbol, fields.variant],
       );
+      const last = lastRows[0]?.last ?? 0;
       const inserted = await repo
         .createQueryBuilder()
         .insert()
@@ -102,6 +103,7 @@ export class RegistryStore {
       const id = (inserted.raw as { id: number }[])[0]?.id;
       if (id !== undefined) return { version: await repo.findOneByOrFail({ id }), registered: true };
       const [winner] = await repo.find({ where: { jobId: fields.jobId }, order: { id: 'ASC' }, take: 1 });
+      if (!winner) throw new Error(`attempt ${fields.attempt} of job ${fields.jobId} was not registered, yet the job has no version`);
       await em.query(
         `INSERT INTO promoter.ignored_successes (job_id, attempt, symbol, run_id, lease_id, artifacts_prefix, metrics, winner_version_id, winner_attempt)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (job_id, attempt) DO NOTHING`,
@@ -211,5 +213,6 @@ async function previousProduction(em: EntityManager, key: ModelKey): Promise<Mod
      WHERE d.symbol = $1 AND d.variant = $2 AND d.applied AND v.stage <> 'production' ORDER BY d.id DESC LIMIT 1`,
     [key.symbol, key.variant],
   );
-  return rows.length ? em.getRepository(ModelVersionEntity).findOneBy({ id: rows[0].id }) : null;
+  const [row] = rows;
+  return row ? em.getRepository(ModelVersionEntity).findOneBy({ id: row.id }) : null;
 }

@@ -19,7 +19,8 @@ export function parseAttemptKey(key: string): AttemptKey | null {
   if (root !== 'models' || symbol === 'production' || rest.length === 0) return null;
   const m = STAMP.exec(stamp ?? '');
   if (!m) return null;
-  const startedAt = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+  const n = (group: number) => Number(m[group]);
+  const startedAt = new Date(Date.UTC(n(1), n(2) - 1, n(3), n(4), n(5), n(6)));
   if (Number.isNaN(startedAt.getTime())) return null;
   return { key, folder: `models/${symbol}/${stamp}`, startedAt, checkpoint: rest.slice(0, -1).includes('checkpoints') };
 }

@@ -89,8 +89,10 @@ export function secretsOf(config: object | null | undefined): string[] {
       found.push(...urlCredentials(text));
       for (const item of text.split(',')) {
         const pair = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(item);
-        if (pair && SECRET_KEY.test(pair[1])) found.push(pair[2].trim());
-        else if (pair) found.push(...urlCredentials(pair[2].trim()));
+        if (!pair) continue;
+        const [, name = '', secret = ''] = pair;
+        if (SECRET_KEY.test(name)) found.push(secret.trim());
+        else found.push(...urlCredentials(secret.trim()));
       }
     }
   }

@@ -86,7 +86,7 @@ const FILTERABLE = new Set(['id', 'label', 'actual_status', 'intended_status', '
 /** Vast enforces a minimum interval between requests per endpoint and identity (VAST.md 1.2); these are the defaults. */
 const DEFAULT_MIN_INTERVAL_MS: Record<string, number> = { 'GET /api/v0/instances/{id}/': 50 };
 
-const RATE_LIMIT_BODIES: Reply[] = [
+const RATE_LIMIT_BODIES: [Reply, Reply, Reply] = [
   { status: 429, body: 'API requests too frequent endpoint threshold=2.0', text: true },
   { status: 429, body: { detail: 'API requests too frequent endpoint threshold=4.5' } },
   { status: 429, body: { success: false, error: 'rate_limit_exceeded', msg: 'API requests too frequent endpoint threshold=3.0' } },
@@ -109,7 +109,7 @@ function parseEnvString(s: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (let i = 0; i < words.length; i++) {
     const [flag, value] = [words[i], words[i + 1]];
-    if (value === undefined) break;
+    if (flag === undefined || value === undefined) break;
     if (flag === '-e' && value.includes('=')) env[value.slice(0, value.indexOf('='))] = value.slice(value.indexOf('=') + 1);
     else if (['-p', '-h', '-v', '-n'].includes(flag)) env[`${flag} ${value}`] = '1';
     else continue;
@@ -513,7 +513,7 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       instances_found: found.length,
       total_instances: alive.length,
       label_counts: labelCounts,
-      next_token: rest.length > limit ? Buffer.from(JSON.stringify(cols.map((c) => last[c]))).toString('base64url') : null,
+      next_token: rest.length > limit && last ? Buffer.from(JSON.stringify(cols.map((c) => last[c]))).toString('base64url') : null,
       instances: selectCols.includes('*') ? page : page.map((r) => Object.fromEntries(selectCols.map((c: string) => [c, r[c] ?? null]))),
     });
   };
@@ -649,8 +649,11 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     };
 
     const routeKey = route?.key ?? `${req.method} ${url.pathname}`;
-    const i = scripted.findIndex((s) => s.route === undefined || routeKey.includes(s.route));
-    if (i >= 0) return send(scripted.splice(i, 1)[0].reply());
+    const script = scripted.find((s) => s.route === undefined || routeKey.includes(s.route));
+    if (script) {
+      scripted.splice(scripted.indexOf(script), 1);
+      return send(script.reply());
+    }
     // Offer search works without a key (gpuhunt calls it so); a wrong key is refused everywhere.
     if (!authorized && !(auth === undefined && routeKey === 'POST /api/v0/bundles/')) return send(fail(401, 'auth_error', 'Invalid user key'));
     if (!route) return send(fail(404, 'not_found', `no route ${req.method} ${url.pathname}`));
@@ -668,8 +671,11 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     const json = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
     const reply = await route.handler({ id: Number(a), keyId: Number(b) }, json, query);
     // "Acted, then failed": the handler's work stands, the client sees a 5xx.
-    const k = afterActing.findIndex((s) => route.key.includes(s.route));
-    if (k >= 0) return send(gatewayReply(afterActing.splice(k, 1)[0].status));
+    const acted = afterActing.find((s) => route.key.includes(s.route));
+    if (acted) {
+      afterActing.splice(afterActing.indexOf(acted), 1);
+      return send(gatewayReply(acted.status));
+    }
     send(reply);
   };
 
@@ -690,7 +696,7 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
     instances: () => [...instances.values()].map(publicInstance),
     alive: () => [...instances.values()].filter((i) => i.destroyedAt === null).map(publicInstance),
     rateLimitNext(n, route) {
-      for (let k = 0; k < n; k++) scripted.push({ route, reply: () => RATE_LIMIT_BODIES[rateLimited++ % RATE_LIMIT_BODIES.length] });
+      for (let k = 0; k < n; k++) scripted.push({ route, reply: () => RATE_LIMIT_BODIES[rateLimited++ % RATE_LIMIT_BODIES.length] ?? RATE_LIMIT_BODIES[0] });
     },
     failNext(n, status, route) {
       for (let k = 0; k < n; k++) {

@@ -2,8 +2,9 @@ import { matchesColumn, sortRows, type Row } from './query';
 import type { VastTestOfferInput, VastTestScenario } from './types';
 
 /** Memory (MB, as the API reports it) and compute capability ×100 of common Vast GPU names. */
+const RTX_4090 = { ram: 24564, cc: 890 };
 const GPUS: Record<string, { ram: number; cc: number }> = {
-  'RTX 4090': { ram: 24564, cc: 890 },
+  'RTX 4090': RTX_4090,
   'RTX 3090': { ram: 24576, cc: 860 },
   'RTX A5000': { ram: 24564, cc: 860 },
   'L40S': { ram: 46068, cc: 890 },
@@ -48,7 +49,7 @@ export interface Offer {
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
 export function makeOffer(input: VastTestOfferInput, id: number): Offer {
-  const gpu = GPUS[input.gpu_name ?? 'RTX 4090'] ?? GPUS['RTX 4090'];
+  const gpu = GPUS[input.gpu_name ?? 'RTX 4090'] ?? RTX_4090;
   const dphBase = input.dph_base ?? 0.35;
   const reliability = input.reliability ?? 0.995;
   return {
@@ -158,7 +159,8 @@ export function searchOffers(offers: Offer[], body: Record<string, unknown>): Ro
   for (const [key, condition] of Object.entries(body)) {
     if (CONTROL_KEYS.has(key)) continue;
     const col = ALIASES[key] ?? key;
-    if (rows.length && !(col in rows[0])) continue;
+    const [first] = rows;
+    if (first && !(col in first)) continue;
     rows = rows.filter((r) => matchesColumn(r[col], condition));
   }
   rows = sortRows(rows, parseOrder(body.order));

@@ -71,7 +71,9 @@ export class OpenSshHost {
     private readonly opts: OpenSshHostOptions,
     hostKeyPub: string,
   ) {
-    this.hostKeySha256 = createHash('sha256').update(Buffer.from(hostKeyPub.trim().split(/\s+/)[1], 'base64')).digest('base64');
+    const [, keyBase64] = hostKeyPub.trim().split(/\s+/);
+    if (keyBase64 === undefined) throw new Error(`the host's public key is not "<type> <base64>": ${hostKeyPub.trim()}`);
+    this.hostKeySha256 = createHash('sha256').update(Buffer.from(keyBase64, 'base64')).digest('base64');
     this.front = createServer((socket) => this.accept(socket));
   }
 
@@ -183,7 +185,7 @@ export class OpenSshHost {
       if (!/^\d+$/.test(entry)) continue;
       try {
         if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
-        const nsPids = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1].trim().split(/\s+/) ?? [];
+        const nsPids = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]?.trim().split(/\s+/) ?? [];
         const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
         found.push({ pid: Number(entry), nsPid: Number(nsPids[nsPids.length - 1]), cmdline });
       } catch {
@@ -316,7 +318,8 @@ export class OpenSshHost {
       try {
         const children = readFileSync(`/proc/${upid}/task/${upid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
         // setpriv execs unshare in place; unshare's first child is PID 1.
-        if (children.length) d.pid1 = children[0];
+        const [first] = children;
+        if (first !== undefined) d.pid1 = first;
       } catch {
         // unshare is ending.
       }
