@@ -13,11 +13,14 @@
  *   job.succeeded);
  * - each service's RSS (/proc/<pid>/status VmRSS every 200 ms), idle and peak, and the PGlite host's;
  * - one CLI call (`trainyard models list`) against the running stack, median of 5.
+ * As root (BENCH_STACK_VAST=0 skips it), a 100-symbol run on instances rented from the Vast API test
+ * server: spend against one instance per job, wall time, time to first job on a rented and a warm one.
  * Also the release order's makespan for 200 varied jobs on 12 slots against fixed batches of 12 (the
  * old "hybrid" scripts), simulated as the scheduler bench does.
  *
  *   node bench/stack.bench.js            (after npm run build; also part of npm run bench)
- *   BENCH_STACK_SIZES=100,1000,5000 BENCH_STACK_DB=postgres node bench/stack.bench.js
+ *   BENCH_STACK_SIZES=100,1000,5000 BENCH_STACK_DB=postgres BENCH_STACK_VAST=0 node bench/stack.bench.js
+ *   BENCH_STACK_DB=none node bench/stack.bench.js      (the Vast run only)
  */
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } = require('node:fs');
@@ -28,7 +31,8 @@ const { freePorts, sleep, waitFor } = require('../tools/harness');
 
 const ROOT = resolve(__dirname, '..');
 const SIZES = (process.env.BENCH_STACK_SIZES || '100,1000').split(',').map(Number);
-const BACKENDS = (process.env.BENCH_STACK_DB || 'postgres,pglite').split(',');
+// BENCH_STACK_DB=none runs neither (the Vast run only).
+const BACKENDS = (process.env.BENCH_STACK_DB || 'postgres,pglite').split(',').filter((b) => b === 'postgres' || b === 'pglite');
 const SLOTS = 12;
 const SERVICES = ['scheduler', 'gpu-broker', 'trainer-agent', 'promoter', 'notifier'];
 const METRICS = { directionalHitRate: 0.5, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.01, mae: 0, rmse: 0, mape: 0, r2: 0 };
@@ -184,9 +188,11 @@ async function watchBus(natsUrl, prefix) {
   const instances = new Map();
   nc.subscribe(`${prefix}.instance.*`, {
     callback: (_e, msg) => {
+      const kind = msg.subject.slice(prefix.length + 10);
+      if (kind !== 'created' && kind !== 'ready' && kind !== 'destroyed') return;
       const m = JSON.parse(msg.string());
       const i = instances.get(m.instanceId) ?? instances.set(m.instanceId, {}).get(m.instanceId);
-      i[msg.subject.slice(prefix.length + 10)] = { at: performance.now(), ...m };
+      i[kind] = { at: performance.now(), ...m };
     },
   });
   await nc.flush();
@@ -436,21 +442,22 @@ async function benchVast() {
     const bus = await watchBus(stack.natsUrl, stack.prefix);
     try {
       const run = await timedRun(stack, bus, VAST_SYMBOLS, VAST_SYMBOLS);
+      // Then a run while the instances are still rented (idle for under VAST_IDLE_SECONDS): jobs on warm ones.
+      const warmRun = await timedRun(stack, bus, SLOTS, SLOTS);
       await waitFor(() => vast.alive().length === 0 && [...bus.instances.values()].every((i) => i.destroyed), 'every instance destroyed', 180_000, 500);
       const byAgent = new Map([...bus.instances.values()].map((i) => [i.ready.agentId, i]));
       const cold = [];
-      const warm = [];
       const firstOn = new Set();
       for (const t of [...run.ts].sort((a, b) => a.started - b.started)) {
         const inst = byAgent.get(t.agentId);
-        if (!inst) continue;
-        if (firstOn.has(inst)) warm.push(t.started - t.requested);
-        else {
+        if (inst && !firstOn.has(inst)) {
           firstOn.add(inst);
           cold.push(t.started - inst.created.at);
         }
       }
-      const spend = [...bus.instances.values()].reduce((sum, i) => sum + i.destroyed.cost, 0);
+      const warm = warmRun.ts.map((t) => t.started - t.requested);
+      // The 100-symbol run's share of each instance's bill (the warm run pays for its own lease time).
+      const spend = [...bus.instances.values()].reduce((sum, i) => sum + i.destroyed.runs.filter((r) => r.runId === run.runId).reduce((s, r) => s + r.cost, 0), 0);
       const price = Math.min(...[...bus.instances.values()].map((i) => i.created.pricePerHour));
       const jobSeconds = run.ts.map((t) => (t.succeeded - t.started) / 1000);
       const coldSeconds = pct(cold, 50) / 1000;
@@ -538,14 +545,15 @@ async function runStackBench() {
     }
     results[key('cli_models_list')] = { value: b.cli.medianMs, unit: `ms wall, median of ${b.cli.trials.length} (${b.cli.trials.join(', ')}; load ${b.cli.load})`, target: 'reported' };
   }
-  if (process.env.BENCH_STACK_VAST) {
+  // The test server's instances need namespaces of their own: root only.
+  if (process.env.BENCH_STACK_VAST !== '0' && process.getuid() === 0) {
     say(`vast: starting (load ${load()})`);
     const v = await benchVast();
     const note = `${VAST_SYMBOLS} no-op jobs, ${v.instances} instances, load ${v.load}`;
-    results.stack_vast_100_spend_vs_one_instance_per_job = { value: Number((v.spend / v.perJobSpend).toFixed(3)), unit: `ratio ($${v.spend.toFixed(5)} billed by instance.destroyed, test server $${v.billed.toFixed(5)}; one per job $${v.perJobSpend.toFixed(5)}; ${note})`, target: '<= 0.333' };
+    results.stack_vast_100_spend_vs_one_instance_per_job = { value: Number((v.spend / v.perJobSpend).toFixed(3)), unit: `ratio ($${v.spend.toFixed(5)}, the run's share of what instance.destroyed billed; the test server's whole bill $${v.billed.toFixed(5)}; one per job $${v.perJobSpend.toFixed(5)}; ${note})`, target: '<= 0.333' };
     results.stack_vast_100_wall = { value: r1(v.wall), unit: `s first job.requested to last job.succeeded (one instance per job, all at once: ${v.perJobWall.toFixed(1)} s; ${note})`, target: 'equal or better than one instance per job' };
     results.stack_vast_first_job_rented = { value: Math.round(v.coldP50), unit: `ms instance.created to its first job.started, p50 of ${v.cold} (test server: 200 ms boot, bootstrap over SSH; ${note})`, target: 'reported' };
-    results.stack_vast_first_job_warm = { value: r1(v.warmP50), unit: `ms job.requested to job.started on an instance already working, p50 of ${v.warm} (p99 ${r1(v.warmP99)}; ${note})`, target: 'reported' };
+    results.stack_vast_first_job_warm = { value: r1(v.warmP50), unit: `ms job.requested to job.started of a run of ${SLOTS} while the instances are rented, p50 of ${v.warm} (p99 ${r1(v.warmP99)}; ${note})`, target: 'reported' };
   }
   const m = makespans();
   results.makespan_200_varied_jobs_12_slots_release_vs_bound = { value: Number((m.release / m.bound).toFixed(4)), unit: `ratio (simulated; ${m.release} s against ${Math.round(m.bound)} s)`, target: '<= 1.05' };
