@@ -9,7 +9,7 @@
  * objective) instead of one-hot columns. Only first-order effects are reported.
  */
 import { rngFor } from './random';
-import { containsValue, paramNames, type ParamSpec, type SearchSpace } from './space';
+import { containsValue, paramEntries, type ParamSpec, type SearchSpace } from './space';
 import { isScored, type TrialRecord } from './trial';
 
 /** The forest: nTrees (default 32) bootstrap trees of depth ≤ maxDepth (default 8), every feature tried at each split, seeded by seed (default 0). */
@@ -47,14 +47,18 @@ interface Split {
   cut: number | boolean[];
 }
 
-/** Best variance-reducing split of rows on one feature: a threshold, or a choice subset. */
+/**
+ * Best variance-reducing split of rows on one feature: a threshold, or a choice subset.
+ * (Indices below are in range: rows index X and y, f is a column of X, best.at < groups.length - 1.)
+ */
 function bestSplit(X: number[][], y: number[], rows: number[], f: number, feature: Feature): Split | undefined {
   const byValue = new Map<number, { key: number; sum: number; n: number }>();
   for (const r of rows) {
-    const g = byValue.get(X[r][f]) ?? { key: X[r][f], sum: 0, n: 0 };
-    g.sum += y[r];
+    const x = X[r]![f]!;
+    const g = byValue.get(x) ?? { key: x, sum: 0, n: 0 };
+    g.sum += y[r]!;
     g.n++;
-    byValue.set(X[r][f], g);
+    byValue.set(x, g);
   }
   // Numeric values split in their order; choices in order of mean objective, which finds the best subset split.
   const groups = [...byValue.values()].sort(feature.kind === 'numeric' ? (a, b) => a.key - b.key : (a, b) => a.sum / a.n - b.sum / b.n);
@@ -64,21 +68,22 @@ function bestSplit(X: number[][], y: number[], rows: number[], f: number, featur
   const best = { gain: -Infinity, at: 0 };
   let sum = 0;
   let count = 0;
-  for (let i = 0; i < groups.length - 1; i++) {
-    sum += groups[i].sum;
-    count += groups[i].n;
+  for (const [i, group] of groups.slice(0, -1).entries()) {
+    sum += group.sum;
+    count += group.n;
     const gain = (sum * sum) / count + ((total - sum) * (total - sum)) / (n - count) - (total * total) / n;
     if (gain > best.gain) Object.assign(best, { gain, at: i });
   }
-  if (feature.kind === 'numeric') return { gain: best.gain, feature: f, cut: (groups[best.at].key + groups[best.at + 1].key) / 2 };
+  if (feature.kind === 'numeric') return { gain: best.gain, feature: f, cut: (groups[best.at]!.key + groups[best.at + 1]!.key) / 2 };
   const left = new Array<boolean>(feature.size).fill(false);
-  for (let i = 0; i <= best.at; i++) left[groups[i].key] = true;
+  for (const g of groups.slice(0, best.at + 1)) left[g.key] = true;
   return { gain: best.gain, feature: f, cut: left };
 }
 
+/** (rows index X and y; a split's feature is a column of X.) */
 function grow(X: number[][], y: number[], rows: number[], features: Feature[], depth: number, maxDepth: number): Node {
-  const mean = rows.reduce((s, r) => s + y[r], 0) / rows.length;
-  const sse = rows.reduce((s, r) => s + (y[r] - mean) ** 2, 0);
+  const mean = rows.reduce((s, r) => s + y[r]!, 0) / rows.length;
+  const sse = rows.reduce((s, r) => s + (y[r]! - mean) ** 2, 0);
   if (depth >= maxDepth || rows.length < 2 || sse <= 0) return { leaf: true, value: mean };
   let best: Split | undefined;
   features.forEach((feature, f) => {
@@ -88,8 +93,8 @@ function grow(X: number[][], y: number[], rows: number[], features: Feature[], d
   if (!best) return { leaf: true, value: mean };
   const { feature, cut } = best;
   const goesLeft = typeof cut === 'number' ? (x: number) => x <= cut : (x: number) => cut[x];
-  const left = rows.filter((r) => goesLeft(X[r][feature]));
-  const right = rows.filter((r) => !goesLeft(X[r][feature]));
+  const left = rows.filter((r) => goesLeft(X[r]![feature]!));
+  const right = rows.filter((r) => !goesLeft(X[r]![feature]!));
   return { leaf: false, feature, cut, left: grow(X, y, left, features, depth + 1, maxDepth), right: grow(X, y, right, features, depth + 1, maxDepth) };
 }
 
@@ -109,7 +114,7 @@ function leaves(node: Node, box: Box, out: Leaf[]): Leaf[] {
   } else {
     const allowed = region as boolean[];
     const cut = node.cut;
-    left[f] = allowed.map((a, i) => a && cut[i]);
+    left[f] = allowed.map((a, i) => a && cut[i] === true);
     right[f] = allowed.map((a, i) => a && !cut[i]);
   }
   leaves(node.left, left, out);
@@ -125,14 +130,17 @@ function fraction(region: [number, number] | boolean[], feature: Feature): numbe
   return (region as boolean[]).filter(Boolean).length / feature.size;
 }
 
-/** Per feature, the tree's marginal variance over its total variance; undefined when the tree is constant. */
+/**
+ * Per feature, the tree's marginal variance over its total variance; undefined when the tree is constant.
+ * (Indices below are in range: a box has one region per feature, fractions and volumes one entry per leaf.)
+ */
 function treeShares(tree: Node, features: Feature[]): number[] | undefined {
   const rootBox: Box = features.map((f) => (f.kind === 'numeric' ? [f.lo, f.hi] : new Array<boolean>(f.size).fill(true)));
   const ls = leaves(tree, rootBox, []);
-  const fractions = ls.map((l) => l.box.map((region, f) => fraction(region, features[f])));
+  const fractions = ls.map((l) => l.box.map((region, f) => fraction(region, features[f]!)));
   const volumes = fractions.map((fr) => fr.reduce((a, b) => a * b, 1));
-  const mean = ls.reduce((s, l, i) => s + volumes[i] * l.value, 0);
-  const total = ls.reduce((s, l, i) => s + volumes[i] * (l.value - mean) ** 2, 0);
+  const mean = ls.reduce((s, l, i) => s + volumes[i]! * l.value, 0);
+  const total = ls.reduce((s, l, i) => s + volumes[i]! * (l.value - mean) ** 2, 0);
   if (!(total > 1e-300)) return undefined;
   return features.map((feature, f) => {
     // Cells of f: the intervals between its split points, or its single choices; the marginal is constant on each.
@@ -142,18 +150,19 @@ function treeShares(tree: Node, features: Feature[]): number[] | undefined {
       for (const l of ls) for (const x of l.box[f] as [number, number]) cuts.add(x);
       const points = [...cuts].sort((a, b) => a - b);
       for (let i = 0; i < points.length - 1; i++) {
-        const mid = (points[i] + points[i + 1]) / 2;
-        cells.push({ weight: (points[i + 1] - points[i]) / (feature.hi - feature.lo), inside: (r) => (r as [number, number])[0] <= mid && mid <= (r as [number, number])[1] });
+        const [lo, hi] = [points[i]!, points[i + 1]!];
+        const mid = (lo + hi) / 2;
+        cells.push({ weight: (hi - lo) / (feature.hi - feature.lo), inside: (r) => (r as [number, number])[0] <= mid && mid <= (r as [number, number])[1] });
       }
     } else {
-      for (let c = 0; c < feature.size; c++) cells.push({ weight: 1 / feature.size, inside: (r) => (r as boolean[])[c] });
+      for (let c = 0; c < feature.size; c++) cells.push({ weight: 1 / feature.size, inside: (r) => (r as boolean[])[c] === true });
     }
-    const others = fractions.map((fr, i) => (fr[f] > 0 ? volumes[i] / fr[f] : 0));
+    const others = fractions.map((fr, i) => (fr[f]! > 0 ? volumes[i]! / fr[f]! : 0));
     let variance = 0;
     for (const cell of cells) {
       let marginal = 0;
       ls.forEach((l, i) => {
-        if (cell.inside(l.box[f])) marginal += l.value * others[i];
+        if (cell.inside(l.box[f]!)) marginal += l.value * others[i]!;
       });
       variance += cell.weight * (marginal - mean) ** 2;
     }
@@ -166,13 +175,14 @@ function treeShares(tree: Node, features: Feature[]): number[] | undefined {
  * All zeros when fewer than 2 such trials exist or the objective never varies.
  */
 export function fanova(space: SearchSpace, history: readonly TrialRecord[], options: ImportanceOptions = {}): Record<string, number> {
-  const names = paramNames(space);
+  const params = paramEntries(space);
+  const names = params.map(([n]) => n);
   const { seed = 0, nTrees = 32, maxDepth = 8 } = options;
-  const trials = history.filter((t) => isScored(t) && names.every((n) => containsValue(space[n], t.params[n])));
+  const trials = history.filter((t) => isScored(t) && params.every(([n, spec]) => containsValue(spec, t.params[n])));
   const zeros = Object.fromEntries(names.map((n) => [n, 0]));
   if (trials.length < 2) return zeros;
-  const features = names.map((n) => featureOf(space[n]));
-  const X = trials.map((t) => names.map((n) => encode(space[n], t.params[n])));
+  const features = params.map(([, spec]) => featureOf(spec));
+  const X = trials.map((t) => params.map(([n, spec]) => encode(spec, t.params[n])));
   const y = trials.map((t) => t.value as number);
   const sums = new Array<number>(names.length).fill(0);
   let counted = 0;
@@ -181,10 +191,10 @@ export function fanova(space: SearchSpace, history: readonly TrialRecord[], opti
     const rows = Array.from({ length: trials.length }, () => rng.below(trials.length));
     const shares = treeShares(grow(X, y, rows, features, 0, maxDepth), features);
     if (!shares) continue;
-    shares.forEach((s, f) => (sums[f] += s));
+    shares.forEach((s, f) => (sums[f] = (sums[f] ?? 0) + s));
     counted++;
   }
   const total = sums.reduce((a, b) => a + b, 0);
   if (counted === 0 || total <= 0) return zeros;
-  return Object.fromEntries(names.map((n, f) => [n, sums[f] / total]));
+  return Object.fromEntries(names.map((n, f) => [n, (sums[f] ?? 0) / total]));
 }

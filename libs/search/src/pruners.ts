@@ -63,18 +63,19 @@ function percentile(values: number[], p: number): number {
   const pos = (p / 100) * (v.length - 1);
   const lo = Math.floor(pos);
   const hi = Math.min(lo + 1, v.length - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+  // 0 <= lo <= hi <= v.length - 1 and v is not empty
+  return v[lo]! + (v[hi]! - v[lo]!) * (pos - lo);
 }
 
 /** Optuna's MedianPruner (PercentilePruner at 50): the trial's best value so far against the median of completed trials at its latest step. */
 function median(cfg: z.output<typeof MedianPruner>, own: Intermediate[], others: readonly TrialRecord[], direction: Direction): PruneDecision {
   const completed = others.filter((t) => t.state === 'complete');
   if (completed.length === 0 || completed.length < cfg.nStartupTrials) return keep(`startup: ${completed.length} of ${cfg.nStartupTrials} trials completed`);
-  if (own.length === 0) return keep('no intermediate values yet');
-  const step = own[own.length - 1][0];
+  const [step] = own[own.length - 1] ?? [];
+  if (step === undefined) return keep('no intermediate values yet');
   if (step < cfg.nWarmupSteps) return keep(`warm-up: step ${step} < ${cfg.nWarmupSteps}`);
   const checkpoint = Math.floor((step - cfg.nWarmupSteps) / cfg.intervalSteps) * cfg.intervalSteps + cfg.nWarmupSteps;
-  const previous = own.length > 1 ? own[own.length - 2][0] : -1;
+  const [previous] = own[own.length - 2] ?? [-1];
   if (previous >= checkpoint) return keep(`step ${step} is not a check step (every ${cfg.intervalSteps} from ${cfg.nWarmupSteps})`);
   const values = own.map(([, v]) => v).filter((v) => !Number.isNaN(v));
   if (values.length === 0) return cut(`every intermediate value up to step ${step} is NaN`);
@@ -100,9 +101,10 @@ function rungValue(c: Intermediate[], rungStep: number): number | undefined {
  * already judged and are not revisited.
  */
 function successiveHalving(cfg: z.output<typeof SuccessiveHalvingPruner>, own: Intermediate[], others: readonly TrialRecord[], direction: Direction): PruneDecision {
-  if (own.length === 0) return keep('no intermediate values yet');
-  const [step, value] = own[own.length - 1];
-  const previous = own.length > 1 ? own[own.length - 2][0] : -1;
+  const latest = own[own.length - 1];
+  if (latest === undefined) return keep('no intermediate values yet');
+  const [step, value] = latest;
+  const [previous] = own[own.length - 2] ?? [-1];
   const eta = cfg.reductionFactor;
   const rungStep = (k: number) => cfg.minResource * eta ** (cfg.minEarlyStoppingRate + k);
   let k = 0;
@@ -119,7 +121,8 @@ function successiveHalving(cfg: z.output<typeof SuccessiveHalvingPruner>, own: I
     if (competing.length <= cfg.bootstrapCount) return cut(`rung ${k}: ${competing.length} trials reached it, bootstrap needs more than ${cfg.bootstrapCount}`);
     competing.sort((a, b) => a - b);
     const idx = Math.max(Math.floor(competing.length / eta) - 1, 0);
-    const bar = direction === 'maximize' ? competing[competing.length - 1 - idx] : competing[idx];
+    // competing holds value, and idx <= competing.length / eta - 1 < competing.length (eta >= 2)
+    const bar = direction === 'maximize' ? competing[competing.length - 1 - idx]! : competing[idx]!;
     const promoted = direction === 'maximize' ? value >= bar : value <= bar;
     if (!promoted) return cut(`rung ${k} (step ${rungStep(k)}): ${value} is not in the top ${idx + 1} of ${competing.length} (needs ${bar})`);
   }
@@ -138,8 +141,8 @@ export function hyperbandBrackets(cfg: Omit<z.output<typeof HyperbandPruner>, 't
 
 function bracketOf(budgets: number[], trialNumber: number): number {
   let r = fmix32(trialNumber >>> 0) % budgets.reduce((a, b) => a + b, 0);
-  for (let b = 0; b < budgets.length; b++) {
-    r -= budgets[b];
+  for (const [b, budget] of budgets.entries()) {
+    r -= budget;
     if (r < 0) return b;
   }
   return budgets.length - 1;

@@ -4,7 +4,7 @@
  * Every draw comes from a stream keyed by (study seed, trial number, parameter name), so a
  * suggestion never depends on call order, on restarts, or on which other parameters exist.
  */
-import { latticeSize, latticeValue, paramNames, stepOf, type ParamSpec, type ParamValue, type Params, type SearchSpace } from './space';
+import { latticeSize, latticeValue, paramEntries, stepOf, type ParamSpec, type ParamValue, type Params, type SearchSpace } from './space';
 
 /** murmur3's 32-bit finaliser: a cheap bijective mix with full avalanche. */
 export function fmix32(h: number): number {
@@ -81,7 +81,8 @@ export function rngFor(seed: number, ...keys: Array<number | string>): Rng {
  * scales, every lattice point equally likely for steps.
  */
 export function sampleUniform(spec: ParamSpec, rng: Rng): ParamValue {
-  if (spec.type === 'categorical') return spec.choices[rng.below(spec.choices.length)];
+  // rng.below(n) is an integer in 0..n-1, and a space has at least one choice
+  if (spec.type === 'categorical') return spec.choices[rng.below(spec.choices.length)]!;
   if (spec.type === 'int' && spec.log) {
     const lo = Math.log(spec.low - 0.5);
     const hi = Math.log(spec.high + 0.5);
@@ -96,6 +97,6 @@ export function sampleUniform(spec: ParamSpec, rng: Rng): ParamValue {
 
 export function sampleRandom(space: SearchSpace, seed: number, trialNumber: number): Params {
   const out: Params = {};
-  for (const name of paramNames(space)) out[name] = sampleUniform(space[name], rngFor(seed, trialNumber, name));
+  for (const [name, spec] of paramEntries(space)) out[name] = sampleUniform(spec, rngFor(seed, trialNumber, name));
   return out;
 }

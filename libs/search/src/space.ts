@@ -130,6 +130,11 @@ export function paramNames(space: SearchSpace): string[] {
   return Object.keys(space).sort();
 }
 
+/** The space's parameters with their specs, in `paramNames` order. */
+export function paramEntries(space: SearchSpace): Array<[name: string, spec: ParamSpec]> {
+  return Object.entries(space).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** Drops binary noise (0.30000000000000004 → 0.3) so lattice values store and compare cleanly. */
 export function clean(x: number): number {
   return Number.parseFloat(x.toPrecision(15));
@@ -167,9 +172,9 @@ export function containsValue(spec: ParamSpec, v: unknown): boolean {
 
 /** True when params has exactly the space's parameters, each a legal value. */
 export function contains(space: SearchSpace, params: Params): boolean {
-  const names = paramNames(space);
-  if (Object.keys(params).length !== names.length) return false;
-  return names.every((n) => Object.prototype.hasOwnProperty.call(params, n) && containsValue(space[n], params[n]));
+  const entries = paramEntries(space);
+  if (Object.keys(params).length !== entries.length) return false;
+  return entries.every(([n, spec]) => Object.prototype.hasOwnProperty.call(params, n) && containsValue(spec, params[n]));
 }
 
 /**
@@ -191,7 +196,7 @@ export function gridAxis(name: string, spec: ParamSpec): ParamValue[] {
 }
 
 export function gridAxes(space: SearchSpace): Array<{ name: string; values: ParamValue[] }> {
-  return paramNames(space).map((name) => ({ name, values: gridAxis(name, space[name]) }));
+  return paramEntries(space).map(([name, spec]) => ({ name, values: gridAxis(name, spec) }));
 }
 
 /** Number of grid points (product of axis lengths); may exceed Number.MAX_SAFE_INTEGER. */
@@ -203,9 +208,10 @@ export function gridSize(space: SearchSpace): number {
 export function gridPoint(axes: ReturnType<typeof gridAxes>, index: number): Params {
   const out: Params = {};
   let rest = index;
-  for (let i = axes.length - 1; i >= 0; i--) {
-    const len = axes[i].values.length;
-    out[axes[i].name] = axes[i].values[rest % len];
+  for (const { name, values } of [...axes].reverse()) {
+    const len = values.length;
+    // rest is a non-negative integer, so rest % len indexes the axis (gridAxis never returns an empty axis)
+    out[name] = values[rest % len]!;
     rest = Math.floor(rest / len);
   }
   return out;

@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import { sampleRandom, rngFor, type Rng } from './random';
-import { containsValue, paramNames, snapToLattice, stepOf, type CategoricalParam, type FloatParam, type IntParam, type ParamValue, type Params, type SearchSpace } from './space';
+import { containsValue, paramEntries, snapToLattice, stepOf, type CategoricalParam, type FloatParam, type IntParam, type ParamSpec, type ParamValue, type Params, type SearchSpace } from './space';
 import { better, byNumber, curve, isScored, type Direction, type TrialRecord } from './trial';
 import { logGaussMass, normLogPdf, truncnormPpf } from './truncnorm';
 
@@ -48,8 +48,9 @@ export function defaultWeights(n: number): number[] {
 /** Optuna's _get_pruned_trial_score: deeper first, then better last value; no reports rank last. */
 function prunedScore(t: TrialRecord, direction: Direction): [number, number] {
   const c = curve(t);
-  if (c.length === 0) return [1, 0];
-  const [step, v] = c[c.length - 1];
+  const last = c[c.length - 1];
+  if (last === undefined) return [1, 0];
+  const [step, v] = last;
   if (Number.isNaN(v)) return [-step, Infinity];
   return [-step, direction === 'minimize' ? v : -v];
 }
@@ -87,11 +88,11 @@ function logSumExp(xs: Float64Array): number {
   return max + Math.log(s);
 }
 
-/** Picks a kernel index by cumulative weight. */
+/** Picks a kernel index by cumulative weight (k stays below weights.length). */
 function pickKernel(weights: Float64Array, u: number): number {
   let acc = 0;
   for (let k = 0; k < weights.length - 1; k++) {
-    acc += weights[k];
+    acc += weights[k]!;
     if (u < acc) return k;
   }
   return weights.length - 1;
@@ -104,7 +105,11 @@ function mixtureWeights(n: number, opts: Resolved): Float64Array {
   return Float64Array.from(w, (x) => x / sum);
 }
 
-/** Optuna's _calculate_numerical_distributions: truncated (discretised when stepped) normals. */
+/**
+ * Optuna's _calculate_numerical_distributions: truncated (discretised when stepped) normals.
+ * (Indices below are in range: order is a permutation of 0..n-1, sorted has n + 2 entries, the
+ * Float64Arrays have n + 1, and kernels k run 0..n.)
+ */
 function numericEstimator(spec: FloatParam | IntParam, observed: number[], opts: Resolved): Estimator {
   const step = stepOf(spec);
   const log = spec.log === true;
@@ -115,29 +120,29 @@ function numericEstimator(spec: FloatParam | IntParam, observed: number[], opts:
   const mus = observed.map(t);
   const n = mus.length;
 
-  const order = mus.map((_, i) => i).sort((i, j) => mus[i] - mus[j]);
-  const sorted = [low, ...order.map((i) => mus[i]), high];
-  const sortedSigmas = order.map((_, r) => Math.max(sorted[r + 1] - sorted[r], sorted[r + 2] - sorted[r + 1]));
+  const order = mus.map((_, i) => i).sort((i, j) => mus[i]! - mus[j]!);
+  const sorted = [low, ...order.map((i) => mus[i]!), high];
+  const sortedSigmas = order.map((_, r) => Math.max(sorted[r + 1]! - sorted[r]!, sorted[r + 2]! - sorted[r + 1]!));
   if (!opts.considerEndpoints && sorted.length >= 4) {
-    sortedSigmas[0] = sorted[2] - sorted[1];
-    sortedSigmas[n - 1] = sorted[n] - sorted[n - 1];
+    sortedSigmas[0] = sorted[2]! - sorted[1]!;
+    sortedSigmas[n - 1] = sorted[n]! - sorted[n - 1]!;
   }
   const minSigma = opts.considerMagicClip ? (high - low) / Math.min(100, n + 2) : EPS;
   const sigmas = new Float64Array(n + 1);
-  order.forEach((i, r) => (sigmas[i] = Math.min(Math.max(sortedSigmas[r], minSigma), high - low)));
+  order.forEach((i, r) => (sigmas[i] = Math.min(Math.max(sortedSigmas[r]!, minSigma), high - low)));
   sigmas[n] = high - low;
   const centres = Float64Array.from([...mus, 0.5 * (low + high)]);
   const weights = mixtureWeights(n, opts);
   const logW = weights.map(Math.log);
-  const logNorm = centres.map((mu, k) => logGaussMass((low - mu) / sigmas[k], (high - mu) / sigmas[k]));
+  const logNorm = centres.map((mu, k) => logGaussMass((low - mu) / sigmas[k]!, (high - mu) / sigmas[k]!));
   const logSigma = sigmas.map(Math.log);
   const terms = new Float64Array(n + 1);
 
   return {
     sample(rng) {
       const k = pickKernel(weights, rng.next());
-      const mu = centres[k];
-      const s = sigmas[k];
+      const mu = centres[k]!;
+      const s = sigmas[k]!;
       const z = truncnormPpf(rng.next(), (low - mu) / s, (high - mu) / s);
       const x = log ? Math.exp(mu + s * z) : mu + s * z;
       if (step !== undefined) return snapToLattice(spec, step, x);
@@ -147,11 +152,11 @@ function numericEstimator(spec: FloatParam | IntParam, observed: number[], opts:
       const x = value as number;
       if (step === undefined) {
         const tx = t(x);
-        for (let k = 0; k <= n; k++) terms[k] = logW[k] + normLogPdf((tx - centres[k]) / sigmas[k]) - logSigma[k] - logNorm[k];
+        for (let k = 0; k <= n; k++) terms[k] = logW[k]! + normLogPdf((tx - centres[k]!) / sigmas[k]!) - logSigma[k]! - logNorm[k]!;
       } else {
         const left = t(x - half);
         const right = t(x + half);
-        for (let k = 0; k <= n; k++) terms[k] = logW[k] + logGaussMass((left - centres[k]) / sigmas[k], (right - centres[k]) / sigmas[k]) - logNorm[k];
+        for (let k = 0; k <= n; k++) terms[k] = logW[k]! + logGaussMass((left - centres[k]!) / sigmas[k]!, (right - centres[k]!) / sigmas[k]!) - logNorm[k]!;
       }
       return logSumExp(terms);
     },
@@ -164,31 +169,32 @@ function numericEstimator(spec: FloatParam | IntParam, observed: number[], opts:
  * categorical distribution, so it is sampled and scored directly.
  */
 function categoricalEstimator(spec: CategoricalParam, observed: ParamValue[], opts: Resolved): Estimator {
+  // Indices below are in range: weights has n + 1 entries, probs one per choice, and every observed
+  // or scored value is one of the choices (observed values are checked by containsValue).
   const m = spec.choices.length;
   const n = observed.length;
   const weights = mixtureWeights(n, opts);
-  const probs = new Float64Array(m).fill(weights[n] / m);
+  const probs = new Float64Array(m).fill(weights[n]! / m);
   if (n > 0) {
     const base = opts.priorWeight / (n + 1);
     const rowSum = base * m + 1;
     observed.forEach((v, i) => {
-      for (let c = 0; c < m; c++) probs[c] += (weights[i] * base) / rowSum;
-      probs[spec.choices.indexOf(v)] += weights[i] / rowSum;
+      for (let c = 0; c < m; c++) probs[c]! += (weights[i]! * base) / rowSum;
+      probs[spec.choices.indexOf(v)]! += weights[i]! / rowSum;
     });
   }
   return {
     sample(rng) {
-      return spec.choices[pickKernel(probs, rng.next())];
+      return spec.choices[pickKernel(probs, rng.next())]!;
     },
     logPdf(value) {
-      return Math.log(probs[spec.choices.indexOf(value)]);
+      return Math.log(probs[spec.choices.indexOf(value)]!);
     },
   };
 }
 
-function estimator(space: SearchSpace, name: string, trials: TrialRecord[], opts: Resolved): Estimator {
-  const spec = space[name];
-  const observed = trials.map((t) => t.params[name]).filter((v) => v !== undefined && containsValue(spec, v));
+function estimator(name: string, spec: ParamSpec, trials: TrialRecord[], opts: Resolved): Estimator {
+  const observed = trials.map((t) => t.params[name]).filter((v): v is ParamValue => v !== undefined && containsValue(spec, v));
   return spec.type === 'categorical' ? categoricalEstimator(spec, observed, opts) : numericEstimator(spec, observed as number[], opts);
 }
 
@@ -207,9 +213,9 @@ export function suggestTpe({ space, seed, direction, trialNumber, history, optio
   if (finished.length < opts.nStartupTrials) return sampleRandom(space, seed, trialNumber);
   const { below, above } = splitTrials(finished, direction);
   const out: Params = {};
-  for (const name of paramNames(space)) {
-    const l = estimator(space, name, below, opts);
-    const g = estimator(space, name, above, opts);
+  for (const [name, spec] of paramEntries(space)) {
+    const l = estimator(name, spec, below, opts);
+    const g = estimator(name, spec, above, opts);
     const rng = rngFor(seed, trialNumber, 'tpe', name);
     let best: ParamValue = l.sample(rng);
     let bestScore = l.logPdf(best) - g.logPdf(best);

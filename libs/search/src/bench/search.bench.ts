@@ -44,7 +44,7 @@ function medianMs(runs: number, fn: (i: number) => unknown): number {
     return performance.now() - started;
   });
   times.sort((a, b) => a - b);
-  return times[Math.floor(runs / 2)];
+  return times[Math.floor(runs / 2)] ?? NaN;
 }
 
 export async function runSearchBench(): Promise<Record<string, BenchResult>> {
