@@ -10,7 +10,7 @@ export interface BenchResult {
   target: string;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /** A job as the scheduler plans it (its model options), on `count` 1h candles. */
 function benchJob(count: number): JobDefinition {

@@ -11,8 +11,8 @@ export function parseNvidiaSmi(csv: string): GpuInfo[] {
   return csv
     .split(/\r?\n/)
     .map((line) => line.split(',').map((c) => c.trim()))
-    .filter((cols) => cols.length >= 5 && /^\d+$/.test(cols[0]))
-    .map(([index, name, total, used, util]) => ({
+    .filter((cols) => cols.length >= 5 && /^\d+$/.test(cols[0] ?? ''))
+    .map(([index, name = '', total, used, util]) => ({
       index: Number(index),
       name,
       memoryTotalMb: Number(total) || 0,

@@ -82,6 +82,7 @@ export class CommandTrainer {
     let pid: number | undefined;
     const result = (async () => {
       const [program, ...args] = [...this.allowedCommand(spec), ...jobArgs];
+      if (program === undefined) throw new AttemptError('not_allowed', false, `the trainer's command line on agent ${this.cfg.AGENT_ID} is empty`);
       const user = trainerUser(this.cfg.AGENT_TRAINER_USER);
       await mkdir(workDir, { recursive: true });
       const specPath = join(workDir, 'job.json');

@@ -72,16 +72,18 @@ export class MarketDataService {
       if (res.status === 400) throw new AttemptError('bad_data', false, `exchange refused ${spec.symbol} ${spec.timeframe}: ${await res.text()}`);
       if (!res.ok) throw new AttemptError('network', true, `exchange answered ${res.status} for klines`);
       const parsed = Klines.safeParse(await res.json());
-      if (!parsed.success) throw new AttemptError('bad_data', false, `unexpected klines answer: ${parsed.error.issues[0].message}`);
+      if (!parsed.success) throw new AttemptError('bad_data', false, `unexpected klines answer: ${parsed.error.issues[0]?.message ?? parsed.error.message}`);
       const page = parsed.data.map(([openTime, open, high, low, close, volume]) => ({ openTime, open: Number(open), high: Number(high), low: Number(low), close: Number(close), volume: Number(volume) }));
-      if (page.length === 0) break;
+      const [first] = page;
+      if (first === undefined) break;
       pages.unshift(page);
       count += page.length;
-      endTime = page[0].openTime - 1;
+      endTime = first.openTime - 1;
       if (page.length < limit) break;
     }
     const candles = pages.flat();
-    if (candles.length > 0 && candles[candles.length - 1].openTime + step > end) throw new AttemptError('bad_data', false, `the exchange returned candles past ${new Date(end).toISOString()}`);
+    const last = candles[candles.length - 1];
+    if (last && last.openTime + step > end) throw new AttemptError('bad_data', false, `the exchange returned candles past ${new Date(end).toISOString()}`);
     return candles;
   }
 }

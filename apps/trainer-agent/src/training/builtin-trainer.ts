@@ -95,6 +95,18 @@ export interface BuiltinResult {
   resumedFromEpoch: number | null;
 }
 
+/** values[i], where the caller's indices come from the same table; an error rather than a silent undefined otherwise. */
+function entry<T>(values: readonly T[], i: number): T {
+  const v = values[i];
+  if (v === undefined) throw new Error(`index ${i} is outside a column of ${values.length} rows`);
+  return v;
+}
+
+/** The entries of values at idx, in idx's order. */
+function pick<T>(values: readonly T[], idx: readonly number[]): T[] {
+  return idx.map((i) => entry(values, i));
+}
+
 function checkFeatureset(featureset: string): void {
   if (featureset !== FEATURESET_VERSION) {
     throw new Error(`the builtin trainer computes featureset ${FEATURESET_VERSION}, the job asks for ${featureset}`);
@@ -114,8 +126,9 @@ export function buildFeatureTable(spec: JobSpec, given?: Candle[], givenRegimes?
     throw new TrainingDataError(`${regimes.length} regimes for ${candles.length} candles`, []);
   }
   const issues = validateCandles(candles, spec.timeframe);
-  if (issues.length > 0) {
-    throw new TrainingDataError(`${issues.length} problem(s) in the candles, first: ${issues[0].kind} at ${issues[0].index}: ${issues[0].detail}`, issues);
+  const [first] = issues;
+  if (first) {
+    throw new TrainingDataError(`${issues.length} problem(s) in the candles, first: ${first.kind} at ${first.index}: ${first.detail}`, issues);
   }
   const rows = buildFeatures(candles);
   return {
@@ -123,8 +136,9 @@ export function buildFeatureTable(spec: JobSpec, given?: Candle[], givenRegimes?
     featureset: FEATURESET_VERSION,
     timeframe: spec.timeframe,
     candles: candles.length,
-    openTime: rows.candleIndex.map((i) => candles[i].openTime),
-    nextRegime: rows.candleIndex.map((i) => regimes[i + 1]),
+    openTime: rows.candleIndex.map((i) => entry(candles, i).openTime),
+    // a row's candle is never the last one, so i + 1 is a candle too
+    nextRegime: rows.candleIndex.map((i) => entry(regimes, i + 1)),
   };
 }
 
@@ -155,8 +169,7 @@ export function regimeSplit(table: FeatureTable, regime: Regime): SplitIndices {
     );
   }
   const split = walkForwardSplit(rows.length);
-  const at = (idx: number[]) => idx.map((i) => rows[i]);
-  return { train: at(split.train), validation: at(split.validation), test: at(split.test) };
+  return { train: pick(rows, split.train), validation: pick(rows, split.validation), test: pick(rows, split.test) };
 }
 
 /**
@@ -180,7 +193,6 @@ export function trainBuiltin(input: BuiltinInput): BuiltinResult {
   const tf = timeframeMs(spec.timeframe);
 
   const split = spec.variant ? regimeSplit(table, spec.variant) : walkForwardSplit(rowCount(table));
-  const pick = <T>(values: readonly T[], idx: readonly number[]) => idx.map((i) => values[i]);
   const splitIndices: SplitIndices = {
     train: pick(table.candleIndex, split.train),
     validation: pick(table.candleIndex, split.validation),
@@ -230,7 +242,8 @@ export function trainBuiltin(input: BuiltinInput): BuiltinResult {
   const allData = spec.variant
     ? (() => {
         // Every row from the first test row on: none of them was trained or validated on.
-        const rows = Array.from({ length: rowCount(table) - split.test[0] }, (_, k) => split.test[0] + k);
+        const firstTestRow = entry(split.test, 0); // a split's test block is never empty
+        const rows = Array.from({ length: rowCount(table) - firstTestRow }, (_, k) => firstTestRow + k);
         const e = evaluateStrategy({
           probabilities: predictProba(trained.model, applyScaler(scaler, table, rows)),
           nextReturns: pick(table.nextReturns, rows),
@@ -244,8 +257,8 @@ export function trainBuiltin(input: BuiltinInput): BuiltinResult {
     : undefined;
 
   // Candles are contiguous (checked), so the traded bar after the row at candle i opens one step later.
-  const firstTradedOpen = testOpen[0] + tf;
-  const lastTradedOpen = testOpen[testOpen.length - 1] + tf;
+  const firstTradedOpen = entry(testOpen, 0) + tf;
+  const lastTradedOpen = entry(testOpen, testOpen.length - 1) + tf;
   return {
     model: serializeModel(trained.model),
     scaler,

@@ -68,6 +68,11 @@ export interface SyntheticCandles {
   regimes: Regime[];
 }
 
+/** The entry of a non-empty list at floor(u * length) for u in [0, 1): always one of its entries. */
+function pickAt<T>(xs: readonly T[], u: number): T {
+  return xs[Math.floor(u * xs.length)]!;
+}
+
 /**
  * A regime-switching random walk (Markov-switching bull/bear/sideways drift and volatility plus
  * an autocorrelated trend), deterministic in its inputs so a retrain reproduces the same data.
@@ -83,7 +88,7 @@ export function generateSyntheticCandles(input: SyntheticCandlesInput): Syntheti
 
   const trendStd = TREND_SHOCK / Math.sqrt(1 - TREND_PERSISTENCE ** 2);
   let trend = normal() * trendStd;
-  let regime = REGIMES[Math.floor(rng() * REGIMES.length)];
+  let regime = pickAt(REGIMES, rng());
   let close = Math.exp(Math.log(10) + rng() * Math.log(1000));
   const baseVolume = 1000 * (1 + 9 * rng());
 
@@ -92,7 +97,7 @@ export function generateSyntheticCandles(input: SyntheticCandlesInput): Syntheti
   for (let i = 0; i < count; i++) {
     if (i > 0 && rng() >= REGIME_STAY) {
       const others = REGIMES.filter((r) => r !== regime);
-      regime = others[Math.floor(rng() * others.length)];
+      regime = pickAt(others, rng());
     }
     trend = TREND_PERSISTENCE * trend + TREND_SHOCK * normal();
     const { drift, vol } = REGIME_PARAMS[regime];
@@ -118,13 +123,14 @@ export function generateSyntheticCandles(input: SyntheticCandlesInput): Syntheti
  */
 export function labelRegimes(candles: readonly Candle[], window = 24): Regime[] {
   const logClose = candles.map((c) => Math.log(c.close));
+  // from + k <= i and from <= i, so the indices below are inside logClose
   return logClose.map((v, i) => {
     const from = Math.max(0, i - window);
-    const steps = logClose.slice(from + 1, i + 1).map((x, k) => x - logClose[from + k]);
+    const steps = logClose.slice(from + 1, i + 1).map((x, k) => x - logClose[from + k]!);
     if (steps.length < 2) return 'sideways';
     const m = steps.reduce((a, b) => a + b, 0) / steps.length;
     const sd = Math.sqrt(steps.reduce((a, r) => a + (r - m) ** 2, 0) / steps.length);
-    const trend = v - logClose[from];
+    const trend = v - logClose[from]!;
     const threshold = 0.5 * sd * Math.sqrt(steps.length);
     if (trend > threshold) return 'bull';
     if (trend < -threshold) return 'bear';
@@ -156,8 +162,9 @@ export function validateCandles(candles: readonly Candle[], timeframe: Timeframe
     if (!Number.isFinite(c.volume) || c.volume < 0) {
       issues.push({ kind: 'bad_price', index, detail: `bad volume ${c.volume}` });
     }
-    if (index === 0) return;
-    const dt = c.openTime - candles[index - 1].openTime;
+    const previous = candles[index - 1];
+    if (!previous) return;
+    const dt = c.openTime - previous.openTime;
     if (dt === 0) {
       issues.push({ kind: 'duplicate', index, detail: `openTime ${new Date(c.openTime).toISOString()} repeats the previous candle` });
     } else if (dt < 0) {

@@ -49,7 +49,8 @@ export function equityPoints(curve: readonly number[], firstOpen: number, stepMs
   if (max < 2) throw new Error(`an equity curve needs at least 2 points, asked for ${max}`);
   const n = curve.length;
   const picks = n <= max ? curve.map((_, i) => i) : Array.from({ length: max }, (_, j) => Math.round((j * (n - 1)) / (max - 1)));
-  return picks.map((i) => ({ t: firstOpen + i * stepMs, equity: curve[i] }));
+  // every pick is in 0..n-1
+  return picks.map((i) => ({ t: firstOpen + i * stepMs, equity: curve[i]! }));
 }
 
 export function position(p: number, deadZone = 0): -1 | 0 | 1 {
@@ -67,14 +68,15 @@ function mean(values: readonly number[]): number {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
 
-/** Fraction of bars where the position's sign matched the move; flat positions and zero moves are not calls. */
+/** Fraction of bars where the position's sign matched the move; flat positions and zero moves are not calls. (One return per position.) */
 function hitRate(positions: readonly number[], returns: readonly number[]): number {
   let calls = 0;
   let hits = 0;
   positions.forEach((pos, i) => {
-    if (pos === 0 || returns[i] === 0) return;
+    const r = returns[i]!;
+    if (pos === 0 || r === 0) return;
     calls++;
-    if (Math.sign(pos) === Math.sign(returns[i])) hits++;
+    if (Math.sign(pos) === Math.sign(r)) hits++;
   });
   return calls ? hits / calls : 0;
 }
@@ -84,7 +86,7 @@ function compound(returns: readonly number[]): number {
 }
 
 function maxDrawdown(equity: readonly number[]): number {
-  let peak = equity[0];
+  let peak = -Infinity; // the first point then sets it, as equity[0] would
   let worst = 0;
   for (const e of equity) {
     peak = Math.max(peak, e);
@@ -93,9 +95,9 @@ function maxDrawdown(equity: readonly number[]): number {
   return worst;
 }
 
-/** Mean absolute percentage error, skipping bars whose actual return is ~0. */
+/** Mean absolute percentage error, skipping bars whose actual return is ~0. (One actual return per error.) */
 function mapeOf(errors: readonly number[], actual: readonly number[]): number {
-  const ratios = errors.flatMap((e, i) => (Math.abs(actual[i]) >= MAPE_FLOOR ? [Math.abs(e / actual[i])] : []));
+  const ratios = errors.flatMap((e, i) => (Math.abs(actual[i]!) >= MAPE_FLOOR ? [Math.abs(e / actual[i]!)] : []));
   return mean(ratios);
 }
 
@@ -110,22 +112,27 @@ export function evaluateStrategy(input: EvaluationInput): Evaluation {
   if (nextReturns.length !== probabilities.length || regimes.length !== probabilities.length) {
     throw new Error('probabilities, nextReturns and regimes must have one entry per row');
   }
+  // From here on every per-row array has one entry per row (checked above), so row indices are in range.
   const costPerUnit = (costs.feeBps + costs.spreadBps) / 10_000;
   const positions = probabilities.map((p) => position(p, deadZone));
   const strategyReturns = positions.map((pos, i) => {
-    const turnover = Math.abs(pos - (i > 0 ? positions[i - 1] : 0));
-    return pos * Math.expm1(nextReturns[i]) - turnover * costPerUnit;
+    const turnover = Math.abs(pos - (i > 0 ? positions[i - 1]! : 0));
+    return pos * Math.expm1(nextReturns[i]!) - turnover * costPerUnit;
   });
 
-  const equityCurve = [1];
-  for (const r of strategyReturns) equityCurve.push(equityCurve[equityCurve.length - 1] * Math.max(1 + r, 0));
+  let equity = 1;
+  const equityCurve = [equity];
+  for (const r of strategyReturns) {
+    equity = equity * Math.max(1 + r, 0);
+    equityCurve.push(equity);
+  }
 
   const m = mean(strategyReturns);
   const sd = Math.sqrt(mean(strategyReturns.map((r) => (r - m) ** 2)));
   const periodsPerYear = YEAR_MS / timeframeMs(timeframe);
 
   const predicted = probabilities.map((p) => (2 * p - 1) * trainMeanAbsReturn);
-  const errors = predicted.map((p, i) => p - nextReturns[i]);
+  const errors = predicted.map((p, i) => p - nextReturns[i]!);
   const meanActual = mean(nextReturns);
   const ssRes = errors.reduce((a, e) => a + e * e, 0);
   const ssTot = nextReturns.reduce((a, r) => a + (r - meanActual) ** 2, 0);
@@ -134,7 +141,7 @@ export function evaluateStrategy(input: EvaluationInput): Evaluation {
     directionalHitRate: hitRate(positions, nextReturns),
     sharpe: finite(sd > 0 ? (m / sd) * Math.sqrt(periodsPerYear) : 0),
     maxDrawdown: maxDrawdown(equityCurve),
-    totalReturn: finite(equityCurve[equityCurve.length - 1] - 1),
+    totalReturn: finite(equity - 1),
     mae: finite(mean(errors.map(Math.abs))),
     rmse: finite(Math.sqrt(mean(errors.map((e) => e * e)))),
     mape: finite(mapeOf(errors, nextReturns)),
@@ -145,8 +152,8 @@ export function evaluateStrategy(input: EvaluationInput): Evaluation {
     REGIMES.map((regime) => {
       const rows = regimes.flatMap((r, i) => (r === regime ? [i] : []));
       const stats: RegimeStats = {
-        hitRate: hitRate(rows.map((i) => positions[i]), rows.map((i) => nextReturns[i])),
-        totalReturn: finite(compound(rows.map((i) => strategyReturns[i]))),
+        hitRate: hitRate(rows.map((i) => positions[i]!), rows.map((i) => nextReturns[i]!)),
+        totalReturn: finite(compound(rows.map((i) => strategyReturns[i]!))),
         bars: rows.length,
       };
       return [regime, stats];

@@ -49,14 +49,17 @@ function std(values: readonly number[], m = mean(values)): number {
   return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / values.length);
 }
 
-/** Mean and population std of a[from .. from+len-1], summed left to right like {@link mean} and {@link std}, so both give the same bits. */
+/**
+ * Mean and population std of a[from .. from+len-1], summed left to right like {@link mean} and {@link std}, so both give the same bits.
+ * (Callers pass a window inside a, so every a[from + k] below is there.)
+ */
 function windowStats(a: Float64Array, from: number, len: number): { mean: number; std: number } {
   let sum = 0;
-  for (let k = 0; k < len; k++) sum += a[from + k];
+  for (let k = 0; k < len; k++) sum += a[from + k]!;
   const m = sum / len;
   let squares = 0;
   for (let k = 0; k < len; k++) {
-    const d = a[from + k] - m;
+    const d = a[from + k]! - m;
     squares += d * d; // the same bits as d ** 2 (pow special-cases 2), without the call
   }
   return { mean: m, std: Math.sqrt(squares / len) };
@@ -70,13 +73,14 @@ function windowStats(a: Float64Array, from: number, len: number): { mean: number
 function ema(values: Float64Array, from: number, period: number, out: Float64Array): number {
   const first = from + period - 1;
   if (first >= values.length) return values.length;
+  // every index read below is at most values.length - 1 (checked just above)
   const alpha = 2 / (period + 1);
   let sum = 0;
-  for (let k = 0; k < period; k++) sum += values[from + k];
+  for (let k = 0; k < period; k++) sum += values[from + k]!;
   let prev = sum / period;
   out[first] = prev;
   for (let i = first + 1; i < values.length; i++) {
-    prev = alpha * values[i] + (1 - alpha) * prev;
+    prev = alpha * values[i]! + (1 - alpha) * prev;
     out[i] = prev;
   }
   return first;
@@ -86,8 +90,9 @@ function ema(values: Float64Array, from: number, period: number, out: Float64Arr
 function rsi(closes: Float64Array, period: number, out: Float64Array): number {
   let avgGain = 0;
   let avgLoss = 0;
+  // i and i - 1 are inside closes (loop bounds)
   for (let i = 1; i < closes.length; i++) {
-    const change = closes[i] - closes[i - 1];
+    const change = closes[i]! - closes[i - 1]!;
     const gain = Math.max(change, 0);
     const loss = Math.max(-change, 0);
     if (i <= period) {
@@ -111,18 +116,20 @@ function rsi(closes: Float64Array, period: number, out: Float64Array): number {
  * a straightforward reference implementation bit for bit, so stored fs1 features stay valid.
  */
 export function buildFeatures(candles: readonly Candle[]): FeatureRows {
+  // Every array below has n entries and every index read is in 0..n-1 by its loop's bounds
+  // (start >= the longest look-back, and k < count keeps i + 1 below n).
   const n = candles.length;
   const close = new Float64Array(n);
   const logClose = new Float64Array(n);
   const volume = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const c = candles[i];
+    const c = candles[i]!;
     close[i] = c.close;
     logClose[i] = Math.log(c.close);
     volume[i] = c.volume;
   }
   const oneBar = new Float64Array(n);
-  for (let i = 1; i < n; i++) oneBar[i] = logClose[i] - logClose[i - 1];
+  for (let i = 1; i < n; i++) oneBar[i] = logClose[i]! - logClose[i - 1]!;
 
   // Volatility at i: std of the one-bar returns ending at i, the first defined at i = 24.
   const volatility = new Float64Array(n);
@@ -130,7 +137,7 @@ export function buildFeatures(candles: readonly Candle[]): FeatureRows {
   const volumeZ = new Float64Array(n);
   for (let i = VOLUME_WINDOW - 1; i < n; i++) {
     const w = windowStats(volume, i + 1 - VOLUME_WINDOW, VOLUME_WINDOW);
-    volumeZ[i] = w.std > 0 ? (volume[i] - w.mean) / w.std : 0;
+    volumeZ[i] = w.std > 0 ? (volume[i]! - w.mean) / w.std : 0;
   }
   const rsiCol = new Float64Array(n);
   const rsiFrom = rsi(close, RSI_PERIOD, rsiCol);
@@ -141,14 +148,14 @@ export function buildFeatures(candles: readonly Candle[]): FeatureRows {
   const slowFrom = ema(close, 0, MACD.slow, slow);
   const macdFrom = Math.max(fastFrom, slowFrom);
   const macdLine = new Float64Array(n);
-  for (let i = macdFrom; i < n; i++) macdLine[i] = fast[i] - slow[i];
+  for (let i = macdFrom; i < n; i++) macdLine[i] = fast[i]! - slow[i]!;
   const signal = new Float64Array(n);
   const signalFrom = ema(macdLine, macdFrom, MACD.signal, signal);
   // Divided by price so the histogram means the same on a $10 and a $10,000 market.
   const macdHist = new Float64Array(n);
-  for (let i = signalFrom; i < n; i++) macdHist[i] = (macdLine[i] - signal[i]) / close[i];
+  for (let i = signalFrom; i < n; i++) macdHist[i] = (macdLine[i]! - signal[i]!) / close[i]!;
 
-  const start = Math.max(RETURN_WINDOWS[RETURN_WINDOWS.length - 1], VOLATILITY_WINDOW, rsiFrom, signalFrom, VOLUME_WINDOW - 1);
+  const start = Math.max(...RETURN_WINDOWS, VOLATILITY_WINDOW, rsiFrom, signalFrom, VOLUME_WINDOW - 1);
   const count = Math.max(0, n - 1 - start);
   const width = FEATURE_NAMES.length;
   // One flat array, not an array per row: a hundred thousand small arrays cost more than all the arithmetic.
@@ -156,15 +163,15 @@ export function buildFeatures(candles: readonly Candle[]): FeatureRows {
   const v = rows.values;
   for (let k = 0; k < count; k++) {
     const i = start + k;
-    const lc = logClose[i];
+    const lc = logClose[i]!;
     let o = k * width;
-    for (const w of RETURN_WINDOWS) v[o++] = lc - logClose[i - w];
-    v[o++] = volatility[i];
-    v[o++] = rsiCol[i];
-    v[o++] = macdHist[i];
-    v[o] = volumeZ[i];
-    rows.labels[k] = close[i + 1] > close[i] ? 1 : 0;
-    rows.nextReturns[k] = logClose[i + 1] - logClose[i];
+    for (const w of RETURN_WINDOWS) v[o++] = lc - logClose[i - w]!;
+    v[o++] = volatility[i]!;
+    v[o++] = rsiCol[i]!;
+    v[o++] = macdHist[i]!;
+    v[o] = volumeZ[i]!;
+    rows.labels[k] = close[i + 1]! > close[i]! ? 1 : 0;
+    rows.nextReturns[k] = logClose[i + 1]! - logClose[i]!;
     rows.candleIndex[k] = i;
   }
   return rows;
@@ -194,7 +201,8 @@ export function fitScaler(X: FeatureMatrix, trainRows: readonly number[]): Scale
   const meanCol: number[] = [];
   const stdCol: number[] = [];
   FEATURE_NAMES.forEach((_, j) => {
-    const col = trainRows.map((r) => X.values[r * X.width + j]);
+    // training rows are rows of X, and j < X.width (checked above)
+    const col = trainRows.map((r) => X.values[r * X.width + j]!);
     const m = mean(col);
     const s = std(col, m);
     meanCol.push(m);
@@ -209,7 +217,8 @@ export function applyScaler(scaler: Scaler, X: FeatureMatrix, rowsWanted?: reado
   const pick = rowsWanted ?? Array.from({ length: rowCount(X) }, (_, k) => k);
   return pick.map((r) => {
     const row = new Array<number>(X.width);
-    for (let j = 0; j < X.width; j++) row[j] = (X.values[r * X.width + j] - scaler.mean[j]) / scaler.std[j];
+    // r is a row of X, and the scaler has one mean and std per column of X
+    for (let j = 0; j < X.width; j++) row[j] = (X.values[r * X.width + j]! - scaler.mean[j]!) / scaler.std[j]!;
     return row;
   });
 }

@@ -72,7 +72,9 @@ export function logLoss(probabilities: readonly number[], y: readonly number[]):
  */
 export function predictProba(model: LogisticModel, X: readonly number[][]): number[] {
   if (X.length === 0) return [];
-  return model.classifiers[0].testScores(designMatrix(X));
+  const [up] = model.classifiers;
+  if (!up) throw new Error('the model has no classifier');
+  return up.testScores(designMatrix(X));
 }
 
 /**
