@@ -234,7 +234,8 @@ const tcpOpen = (port) =>
 
 /** The five services as separate processes on PostgreSQL; cold start is spawn to all five ready. */
 async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
-  const [pgPort, natsPort, base] = await freePorts(8).then((p) => [p[0], p[1], p[2]]);
+  // PostgreSQL, NATS, then the services' five ports in SERVICES order.
+  const [pgPort, natsPort, base] = await freePorts(7);
   const pg = new OwnPostgres(join(dir, 'pg'), pgPort);
   mkdirSync(pg.dir, { recursive: true });
   pg.start();
@@ -276,7 +277,7 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
 
 /** `trainyard up` with no DATABASE_URL: PGlite inside the launcher, the services its children. */
 async function pgliteStack(dir, sampler) {
-  const [natsPort, base] = await freePorts(8).then((p) => [p[0], p[2]]);
+  const [natsPort, base] = await freePorts(6);
   const nats = await startNats(dir, natsPort);
   const prefix = 'benchlite';
   const env = serviceEnv({ NATS_URL: `nats://127.0.0.1:${natsPort}`, TRAINYARD_PREFIX: prefix, TRAINYARD_BASE_PORT: String(base), DATA_DIR: join(dir, 'state'), AGENT_ID: 'bench-agent' });
