@@ -26,7 +26,7 @@ function simulate(pruner: PrunerConfig, qualities: number[], nSteps: number, dir
         break;
       }
     }
-    if (trial.state === 'running') Object.assign(trial, { state: 'complete', value: trial.intermediate[nSteps - 1][1] });
+    if (trial.state === 'running') Object.assign(trial, { state: 'complete', value: trial.intermediate[nSteps - 1]?.[1] });
     history.push(trial);
   });
   return history;
@@ -36,9 +36,10 @@ function simulate(pruner: PrunerConfig, qualities: number[], nSteps: number, dir
 const qualities = (() => {
   const rng = new Rng(7);
   const q = Array.from({ length: 30 }, (_, i) => 0.5 + 0.015 * i);
+  // i and j = rng.below(i + 1) are both in 0..q.length-1
   for (let i = q.length - 1; i > 0; i--) {
     const j = rng.below(i + 1);
-    [q[i], q[j]] = [q[j], q[i]];
+    [q[i], q[j]] = [q[j]!, q[i]!];
   }
   return q;
 })();
@@ -50,11 +51,12 @@ describe('median pruner', () => {
     const history = simulate(median, qualities, 40, direction);
     const bestQuality = Math.max(...qualities);
     const bestTrial = history[qualities.indexOf(bestQuality)];
-    expect(bestTrial.state).toBe('complete');
-    expect(bestTrial.intermediate).toHaveLength(40);
+    expect(bestTrial?.state).toBe('complete');
+    expect(bestTrial?.intermediate).toHaveLength(40);
     // The first 5 trials complete (startup); the median of completed curves only rises after that.
     const startup = qualities.slice(0, 5).sort((x, y) => x - y);
-    const clearlyWorse = history.slice(5).filter((t) => qualities[t.number] < startup[2] - 0.05);
+    const [, , startupMedian = NaN] = startup;
+    const clearlyWorse = history.slice(5).filter((t) => (qualities[t.number] ?? NaN) < startupMedian - 0.05);
     expect(clearlyWorse.length).toBeGreaterThanOrEqual(5);
     for (const t of clearlyWorse) {
       expect(t.state).toBe('pruned');
@@ -144,7 +146,7 @@ describe('successive halving pruner', () => {
 
   it('stops the worse two thirds of a simulated study at the first rung', () => {
     const history = simulate({ type: 'successiveHalving', minResource: 2, reductionFactor: 3 }, qualities, 40);
-    expect(history[qualities.indexOf(Math.max(...qualities))].state).toBe('complete');
+    expect(history[qualities.indexOf(Math.max(...qualities))]?.state).toBe('complete');
     expect(history.filter((t) => t.state === 'pruned').length).toBeGreaterThanOrEqual(15);
   });
 });
@@ -158,14 +160,15 @@ describe('hyperband pruner', () => {
   });
 
   it('assigns trials to brackets by number, in proportion to their budgets', () => {
-    const counts = [0, 0, 0, 0, 0];
-    for (let n = 0; n < 14_300; n++) counts[hyperbandBracket(hb, n)]++;
-    [81, 34, 15, 8, 5].forEach((b, i) => expect(counts[i] / 14_300).toBeCloseTo(b / 143, 1));
+    const counts = new Map<number, number>();
+    for (let n = 0; n < 14_300; n++) counts.set(hyperbandBracket(hb, n), (counts.get(hyperbandBracket(hb, n)) ?? 0) + 1);
+    [81, 34, 15, 8, 5].forEach((b, i) => expect((counts.get(i) ?? 0) / 14_300).toBeCloseTo(b / 143, 1));
   });
 
   it('runs successive halving inside the bracket only, from its own first rung', () => {
     const inBracket = (b: number, count: number) => Array.from({ length: 400 }, (_, n) => n).filter((n) => hyperbandBracket(hb, n) === b).slice(0, count);
     const [subject, ...peers] = inBracket(2, 9);
+    if (subject === undefined) throw new Error('no trial number falls in bracket 2');
     const strangers = inBracket(0, 20);
     const good = (n: number) => row(n, steps(new Array(30).fill(0.9)));
     const history = [...peers.map((n) => row(n, steps(new Array(30).fill(0.1)))), ...strangers.map(good)];

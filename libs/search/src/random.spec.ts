@@ -27,7 +27,7 @@ describe('seeded streams', () => {
     const draws = Array.from({ length: 20_000 }, () => rng.next());
     expect(draws.every((u) => u >= 0 && u < 1)).toBe(true);
     const bins = new Array<number>(10).fill(0);
-    for (const u of draws) bins[Math.floor(u * 10)]++;
+    for (const u of draws) bins[Math.floor(u * 10)] = (bins[Math.floor(u * 10)] ?? 0) + 1;
     for (const b of bins) expect(Math.abs(b - 2000)).toBeLessThan(200);
   });
 });
@@ -48,11 +48,13 @@ describe('random sampler', () => {
 
   it('is log-uniform on log scales and uniform over lattice points', () => {
     const rng = new Rng(5);
+    const { lr, wd: wdSpec } = space;
+    if (!lr || !wdSpec) throw new Error('the space lacks lr or wd');
     const lrs: number[] = [];
     const wd = new Map<number, number>();
     for (let i = 0; i < 4000; i++) {
-      lrs.push(sampleUniform(space.lr, rng) as number);
-      const v = sampleUniform(space.wd, rng) as number;
+      lrs.push(sampleUniform(lr, rng) as number);
+      const v = sampleUniform(wdSpec, rng) as number;
       wd.set(v, (wd.get(v) ?? 0) + 1);
     }
     const belowMiddle = lrs.filter((x) => x < Math.sqrt(1e-5)).length / lrs.length;

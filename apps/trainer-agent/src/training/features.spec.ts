@@ -6,6 +6,13 @@ const toRows = (m: FeatureMatrix) => Array.from({ length: rowCount(m) }, (_, k) 
 const plain = ({ labels, nextReturns, candleIndex, ...m }: FeatureRows) => ({ X: toRows(m), labels, nextReturns, candleIndex });
 type PlainRows = ReturnType<typeof plain>;
 
+/** xs[i], failing the test with a clear message when it is not there. */
+function at<T>(xs: readonly T[], i: number): T {
+  const x = xs[i];
+  if (x === undefined) throw new Error(`no entry ${i} (length ${xs.length})`);
+  return x;
+}
+
 
 // The plain version fs1 was first written as (arrays mapped and sliced): buildFeatures is a faster
 // rewrite and must give the same numbers, bit for bit, or stored fs1 features would not match.
@@ -43,13 +50,13 @@ function ema(values: Series, period: number): Series {
   return out;
 }
 
-/** Wilder's RSI: averages of gains and losses smoothed with 1/period. */
+/** Wilder's RSI: averages of gains and losses smoothed with 1/period. (i and i - 1 are inside closes.) */
 function rsi(closes: readonly number[], period: number): Series {
   const out: Series = new Array(closes.length).fill(undefined);
   let avgGain = 0;
   let avgLoss = 0;
   for (let i = 1; i < closes.length; i++) {
-    const change = closes[i] - closes[i - 1];
+    const change = closes[i]! - closes[i - 1]!;
     const gain = Math.max(change, 0);
     const loss = Math.max(-change, 0);
     if (i <= period) {
@@ -73,11 +80,12 @@ function rolling(values: readonly number[], window: number, fn: (slice: number[]
  * and the last candle (it has no next bar to label), are dropped.
  */
 function referenceFeatures(candles: readonly Candle[]): PlainRows {
+  // Every index read below is checked against its array's bounds by the guard or the loop next to it.
   const closes = candles.map((c) => c.close);
   const logClose = closes.map(Math.log);
-  const oneBar: Series = logClose.map((v, i) => (i > 0 ? v - logClose[i - 1] : undefined));
+  const oneBar: Series = logClose.map((v, i) => (i > 0 ? v - logClose[i - 1]! : undefined));
 
-  const returns = RETURN_WINDOWS.map((w): Series => logClose.map((v, i) => (i >= w ? v - logClose[i - w] : undefined)));
+  const returns = RETURN_WINDOWS.map((w): Series => logClose.map((v, i) => (i >= w ? v - logClose[i - w]! : undefined)));
   const oneBarDefined = oneBar.slice(1) as number[];
   const volatility: Series = [undefined, ...rolling(oneBarDefined, VOLATILITY_WINDOW, (s) => std(s))];
   const fast = ema(closes, MACD.fast);
@@ -99,7 +107,7 @@ function referenceFeatures(candles: readonly Candle[]): PlainRows {
     VOLUME_WINDOW,
     (s) => {
       const sd = std(s);
-      return sd > 0 ? (s[s.length - 1] - mean(s)) / sd : 0;
+      return sd > 0 ? (s[s.length - 1]! - mean(s)) / sd : 0;
     },
   );
   const columns: Series[] = [...returns, volatility, rsi(closes, RSI_PERIOD), macdHist, volumeZ];
@@ -109,8 +117,8 @@ function referenceFeatures(candles: readonly Candle[]): PlainRows {
     const row = columns.map((col) => col[i]);
     if (row.some((v) => v === undefined)) continue;
     rows.X.push(row as number[]);
-    rows.labels.push(closes[i + 1] > closes[i] ? 1 : 0);
-    rows.nextReturns.push(logClose[i + 1] - logClose[i]);
+    rows.labels.push(closes[i + 1]! > closes[i]! ? 1 : 0);
+    rows.nextReturns.push(logClose[i + 1]! - logClose[i]!);
     rows.candleIndex.push(i);
   }
   return rows;
@@ -133,24 +141,26 @@ describe('buildFeatures (fs1)', () => {
     expect(rows.candleIndex[0]).toBe(33);
     expect(rows.candleIndex[rows.candleIndex.length - 1]).toBe(candles.length - 2);
     expect(rows.X).toHaveLength(candles.length - 1 - 33);
-    expect(rows.candleIndex.every((c, k) => k === 0 || c === rows.candleIndex[k - 1] + 1)).toBe(true);
+    expect(rows.candleIndex.every((c, k) => k === 0 || c === rows.candleIndex[k - 1]! + 1)).toBe(true);
   });
 
   it('labels the next bar and records its log return', () => {
     rows.candleIndex.forEach((i, k) => {
-      expect(rows.nextReturns[k]).toBeCloseTo(Math.log(candles[i + 1].close / candles[i].close), 12);
-      expect(rows.labels[k]).toBe(candles[i + 1].close > candles[i].close ? 1 : 0);
+      const [bar, next] = [at(candles, i), at(candles, i + 1)];
+      expect(rows.nextReturns[k]).toBeCloseTo(Math.log(next.close / bar.close), 12);
+      expect(rows.labels[k]).toBe(next.close > bar.close ? 1 : 0);
     });
   });
 
   it('computes returns over their windows and keeps RSI in [0, 100]', () => {
     const k = 50;
-    const i = rows.candleIndex[k];
+    const i = at(rows.candleIndex, k);
     const col = (name: string) => FEATURE_NAMES.indexOf(name as (typeof FEATURE_NAMES)[number]);
-    expect(rows.X[k][col('logret_1')]).toBeCloseTo(Math.log(candles[i].close / candles[i - 1].close), 12);
-    expect(rows.X[k][col('logret_24')]).toBeCloseTo(Math.log(candles[i].close / candles[i - 24].close), 12);
-    expect(rows.X.every((row) => row[col('rsi_14')] >= 0 && row[col('rsi_14')] <= 100)).toBe(true);
-    expect(rows.X.every((row) => row[col('volatility_24')] > 0)).toBe(true);
+    const close = (j: number) => at(candles, j).close;
+    expect(at(rows.X, k)[col('logret_1')]).toBeCloseTo(Math.log(close(i) / close(i - 1)), 12);
+    expect(at(rows.X, k)[col('logret_24')]).toBeCloseTo(Math.log(close(i) / close(i - 24)), 12);
+    expect(rows.X.every((row) => at(row, col('rsi_14')) >= 0 && at(row, col('rsi_14')) <= 100)).toBe(true);
+    expect(rows.X.every((row) => at(row, col('volatility_24')) > 0)).toBe(true);
   });
 
   it('uses no future candle: changing later candles leaves earlier rows alone', () => {
@@ -169,7 +179,7 @@ describe('scaler', () => {
     const scaler = fitScaler(built, train);
     const shifted = rows.X.map((row, k) => (k >= 100 ? row.map((v) => v * 10 + 5) : row));
     expect(fitScaler(matrixFromRows(shifted), train)).toEqual(scaler);
-    expect(scaler.mean[0]).toBeCloseTo(train.reduce((a, k) => a + rows.X[k][0], 0) / train.length, 12);
+    expect(scaler.mean[0]).toBeCloseTo(train.reduce((a, k) => a + at(at(rows.X, k), 0), 0) / train.length, 12);
     expect(scaler.featureNames).toEqual([...FEATURE_NAMES]);
   });
 
@@ -182,7 +192,7 @@ describe('scaler', () => {
     const scaled = applyScaler(fitScaler(built, train), built);
     expect(scaled).toHaveLength(rows.X.length);
     FEATURE_NAMES.forEach((_, j) => {
-      const col = train.map((k) => scaled[k][j]);
+      const col = train.map((k) => at(at(scaled, k), j));
       const mean = col.reduce((a, b) => a + b) / col.length;
       const variance = col.reduce((a, v) => a + (v - mean) ** 2, 0) / col.length;
       expect(mean).toBeCloseTo(0, 10);
