@@ -9,7 +9,7 @@
  */
 const { Test } = require('@nestjs/testing');
 const { connectJetStream, NatsBus } = require('@trainyard/messaging');
-const { createTestDatabase } = require('@trainyard/persistence');
+const { createTestDatabase } = require('@trainyard/testing');
 const { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } = require('@trainyard/testing');
 const { DataSource } = require('typeorm');
 const { mkdtempSync, rmSync } = require('node:fs');

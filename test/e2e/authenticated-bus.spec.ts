@@ -1,8 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { freePort, testPrefix, waitFor } from '@trainyard/testing';
+import { createTestDatabase, freePort, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
 import { LocalStack, SERVICES } from '../../tools/cli/src/local-stack';
 import { OutsideClient } from './outside-client';
 import { freeBasePort } from './system-under-test';

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { NatsBus } from '@trainyard/messaging';
-import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
 import { LocalStack, SERVICES, type ServiceName } from '../../tools/cli/src/local-stack';
 
 const bindable = (port: number) =>

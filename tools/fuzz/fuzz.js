@@ -158,7 +158,7 @@ async function main() {
   console.log(`fuzz: ${opts.count} inputs, seed ${seed}`);
   const dir = mkdtempSync(join(tmpdir(), `trainyard-fuzz-${seed}-`));
   const { LocalStack, SERVICES } = require('../../tools/cli/dist/local-stack.js');
-  const { createTestDatabase } = require('@trainyard/persistence');
+  const { createTestDatabase } = require('@trainyard/testing');
   const { NatsBus } = require('@trainyard/messaging');
   const [natsPort] = await freePorts(1);
   const natsUrl = `nats://127.0.0.1:${natsPort}`;

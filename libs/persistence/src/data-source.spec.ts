@@ -1,5 +1,6 @@
 import { DataSource, EntitySchema, MigrationInterface, QueryRunner } from 'typeorm';
-import { createDataSource, createTestDatabase, initializeDataSource, TestDatabase } from '@trainyard/persistence';
+import { createDataSource, initializeDataSource } from '@trainyard/persistence';
+import { createTestDatabase, TestDatabase } from '@trainyard/testing';
 
 interface Item {
   id: number;

@@ -2,4 +2,3 @@ export { createDataSource, type CreateDataSourceOptions } from './create-data-so
 export { initializeDataSource } from './initialize-data-source';
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres';
 export { PersistenceModule, type PersistenceModuleOptions } from './persistence.module';
-export { createTestDatabase, type TestDatabase } from './test-database';

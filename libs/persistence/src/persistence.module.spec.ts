@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import { createTestDatabase, PersistenceModule, TestDatabase } from '@trainyard/persistence';
+import { PersistenceModule } from '@trainyard/persistence';
+import { createTestDatabase, TestDatabase } from '@trainyard/testing';
 
 class CreateThings1700000000000 implements MigrationInterface {
   name = 'CreateThings1700000000000';

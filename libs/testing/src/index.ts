@@ -12,3 +12,4 @@ export * from './telegram-test-server';
 export * from './ports';
 export * from './nats-cluster';
 export * from './mlflow-test-server';
+export * from './test-database';

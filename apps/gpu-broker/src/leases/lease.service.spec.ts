@@ -1,7 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { NatsBus } from '@trainyard/messaging';
-import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, testJobDefinition } from '@trainyard/testing';
+import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testJobDefinition, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
 import { CAPACITY_KEY, capacityBucket, toJobSpec, type JobDefinition } from '@trainyard/contracts';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';

@@ -2,8 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { bootTestApp, deleteTestStream, readStored, scrapeMetrics, seriesValue, testJobDefinition, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { bootTestApp, createTestDatabase, deleteTestStream, readStored, scrapeMetrics, seriesValue, testJobDefinition, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 

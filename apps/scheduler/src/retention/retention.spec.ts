@@ -2,10 +2,9 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { connectJetStream, NatsBus } from '@trainyard/messaging';
-import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
 import { Clock } from '@trainyard/runtime';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { deleteTestStream, readStored, scrapeMetrics, seriesValue, startS3TestServer, testNatsUrl, testPrefix, waitFor, type S3TestServer } from '@trainyard/testing';
+import { createTestDatabase, deleteTestStream, readStored, scrapeMetrics, seriesValue, startS3TestServer, testNatsUrl, testPrefix, waitFor, type S3TestServer, type TestDatabase } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 
@@ -17,7 +16,7 @@ const TOKEN = 'operator-token-for-the-specs-0001';
 /** The wall clock moved forward by whole days, so the daily pass comes due without waiting for one. */
 class MovedClock extends Clock {
   days = 0;
-  now(): Date {
+  override now(): Date {
     return new Date(Date.now() + this.days * DAY_MS);
   }
 }
@@ -172,7 +171,7 @@ describe('record retention', () => {
     const freed = [day8, day31, day91].reduce((s, r) => s + r.bytesFreed, 0);
     expect(seriesValue(text, 'trainyard_retention_freed_bytes_total')).toBe(freed);
     expect(seriesValue(text, 'trainyard_retention_deleted_rows_total', { table: 'jobs' })).toBe(3);
-    const passes = await (await fetch(`${base}/retention/passes`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    const passes = (await (await fetch(`${base}/retention/passes`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as unknown[];
     expect(passes[0]).toMatchObject({ day: today(), report: { rows: { jobs: 0 } } });
   });
 
@@ -186,7 +185,7 @@ describe('record retention', () => {
     await waitFor(async () => (await readStored(prefix, 'run.completed')).some((e) => e.data.runId === 'ret-evil'), 'ret-evil completed');
     clock.days += 40;
     const res = await fetch(`${base}/retention/run`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
-    expect((await res.json()).rows).toMatchObject({ jobs: 1 });
+    expect(((await res.json()) as { rows: unknown }).rows).toMatchObject({ jobs: 1 });
     expect(await keys('models/production/EVILUSDT/')).toEqual(['models/production/EVILUSDT/model.bin']);
   });
 });

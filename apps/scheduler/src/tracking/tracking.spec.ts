@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { NatsBus } from '@trainyard/messaging';
 import { exportToFileStore, type TrackedRun } from '@trainyard/tracking';
-import { createTestDatabase, type TestDatabase } from '@trainyard/persistence';
-import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 
