@@ -250,9 +250,9 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     expect(starting.config.AWS_SECRET_ACCESS_KEY).toBe('[REDACTED]');
 
     const ofRun = (service: string, event: string) => entries.filter((e) => e.service === service && e.event === event && e.runId === 'daily-e2e');
-    expect(ofRun('scheduler', 'job_started')).toHaveLength(1);
-    expect(ofRun('scheduler', 'job_completed')).toEqual([expect.objectContaining({ status: 'succeeded', succeeded: 3 })]);
-    for (const event of ['coin_started', 'coin_succeeded', 'upload_succeeded']) {
+    expect(ofRun('scheduler', 'run_started')).toHaveLength(1);
+    expect(ofRun('scheduler', 'run_completed')).toEqual([expect.objectContaining({ status: 'succeeded', succeeded: 3 })]);
+    for (const event of ['job_started', 'job_succeeded', 'upload_succeeded']) {
       const found = ofRun('trainer-agent', event);
       expect(found.map((e) => e.symbol).sort()).toEqual([...SYMBOLS].sort());
       for (const e of found) expect(e).toMatchObject({ jobId: `daily-e2e-${e.symbol}`, attempt: 1 });
@@ -265,10 +265,10 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     // A run's lines lead to its one trace, the agents' too: the broker keeps each request's trace
     // context, so an attempt placed later from a heartbeat or a tick is still assigned inside it.
     expect(runTraceId).toBeDefined();
-    for (const event of ['job_started', 'job_completed']) {
+    for (const event of ['run_started', 'run_completed']) {
       for (const e of ofRun('scheduler', event)) expect({ event, trace_id: e.trace_id }).toEqual({ event, trace_id: runTraceId });
     }
-    for (const event of ['coin_started', 'coin_succeeded', 'upload_succeeded']) {
+    for (const event of ['job_started', 'job_succeeded', 'upload_succeeded']) {
       for (const e of ofRun('trainer-agent', event)) expect({ event, symbol: e.symbol, trace_id: e.trace_id }).toEqual({ event, symbol: e.symbol, trace_id: runTraceId });
     }
   });

@@ -76,7 +76,7 @@ export class CompletionService {
     // In the run's trace, whoever completed it (a handler, a reconcile), so the line leads to it.
     withTraceContext(run.traceContext, () =>
       this.log.log({
-        event: 'job_completed',
+        event: 'run_completed',
         runId: run.id,
         date: run.date,
         status: run.status,

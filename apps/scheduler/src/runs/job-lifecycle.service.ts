@@ -175,7 +175,7 @@ export class JobLifecycleService {
         { id: `${job.id}-a${f.attempt}-retrying` },
       );
     } else {
-      this.log.error({ event: 'job_failed', ...fields, msg: `${job.id} failed for good after attempt ${f.attempt} (${f.errorType}): ${f.message}` });
+      this.log.error({ event: 'job_gave_up', ...fields, msg: `${job.id} failed for good after attempt ${f.attempt} (${f.errorType}): ${f.message}` });
       await this.bus.publish(
         'job.gave_up',
         { jobId: job.id, runId: job.runId, symbol: job.symbol, attempt: f.attempt, errorType: f.errorType, message: f.message.slice(0, 4000) },

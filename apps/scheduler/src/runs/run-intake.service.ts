@@ -108,8 +108,8 @@ export class RunIntakeService {
     );
     const stored = (await this.store.findRun(runId))!;
     this.log.log({
-      // The seed's name for a run starting; a dry run is only planned.
-      event: request.dryRun ? 'run_planned' : 'job_started',
+      // Named as the subject it announces: a run started, or only planned for a dry run.
+      event: request.dryRun ? 'run_planned' : 'run_started',
       runId,
       date,
       trigger: request.trigger,

@@ -165,7 +165,7 @@ export class JobRunner implements BeforeApplicationShutdown {
       const codeVersion = spec.driver.kind === 'command' ? await commandCodeVersion(this.command.allowedCommand(spec)) : builtinCodeVersion();
       await this.publishOutcome('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix, codeVersion }, { id: `${lease.leaseId}-started` });
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
-      this.log.log({ event: 'coin_started', ...ref, leaseId: lease.leaseId, agentId: lease.agentId, device: lease.device, driver: spec.driver.kind, msg: `started ${spec.jobId}#${spec.attempt} on ${lease.device}` });
+      this.log.log({ event: 'job_started', ...ref, leaseId: lease.leaseId, agentId: lease.agentId, device: lease.device, driver: spec.driver.kind, msg: `started ${spec.jobId}#${spec.attempt} on ${lease.device}` });
       const throttle = new ProgressThrottle(this.cfg.AGENT_PROGRESS_INTERVAL_MS);
       const onProgress = (p: ProgressReport) => {
         log.add('progress', `${p.percent.toFixed(0)}%${p.epoch !== undefined ? ` epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ''}` : ''}${p.loss !== undefined ? ` loss ${p.loss.toFixed(5)}` : ''}${p.validationMetric !== undefined ? ` validation ${p.validationMetric.toFixed(5)}` : ''}`);
@@ -194,8 +194,8 @@ export class JobRunner implements BeforeApplicationShutdown {
         await this.artifacts.writeLocal(workDir, file);
         const artifact = await this.artifacts.upload(prefix, file);
         partials.set(file.name, artifact);
-        log.add('coin_partial_saved', `${file.name} ${artifact.sha256}`);
-        this.log.log({ event: 'coin_partial_saved', ...ref, file: file.name, sha256: artifact.sha256, uri: artifact.uri, msg: `${spec.symbol}#${spec.attempt} saved ${file.name}` });
+        log.add('partial_saved', `${file.name} ${artifact.sha256}`);
+        this.log.log({ event: 'partial_saved', ...ref, file: file.name, sha256: artifact.sha256, uri: artifact.uri, msg: `${spec.symbol}#${spec.attempt} saved ${file.name}` });
       };
       const reused = await this.finishedEarlier(spec, log);
       if (reused) {
@@ -203,7 +203,7 @@ export class JobRunner implements BeforeApplicationShutdown {
         this.checkFence(lease);
         await this.publishOutcome('job.succeeded', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, ...outcome }, { id: `${lease.leaseId}-succeeded` });
         await this.store.delete(finishedOutcomeKey(spec.symbol, spec.jobId)).catch((err) => this.log.warn(`finished outcome of ${spec.jobId} not deleted: ${(err as Error).message}`));
-        this.log.log({ event: 'coin_succeeded', ...ref, reusedAttempt: attempt, artifactsPrefix: outcome.artifactsPrefix, msg: `${spec.symbol}: attempt ${attempt}'s verified artifacts under ${outcome.artifactsPrefix} reused, not retrained` });
+        this.log.log({ event: 'job_succeeded', ...ref, reusedAttempt: attempt, artifactsPrefix: outcome.artifactsPrefix, msg: `${spec.symbol}: attempt ${attempt}'s verified artifacts under ${outcome.artifactsPrefix} reused, not retrained` });
         return;
       }
       const resumePath = await this.fetchCheckpoint(spec, lease, log);
@@ -250,7 +250,7 @@ export class JobRunner implements BeforeApplicationShutdown {
         throw err;
       });
       this.log.log({
-        event: 'coin_succeeded',
+        event: 'job_succeeded',
         ...ref,
         trainSeconds,
         directionalHitRate: result.metrics.directionalHitRate,
@@ -406,14 +406,14 @@ export class JobRunner implements BeforeApplicationShutdown {
       return;
     }
     const err = this.shuttingDown && cause.errorType === 'cancelled' ? new AttemptError('agent_lost', true, `agent ${lease.agentId} shut down during the attempt`) : cause;
-    r.log?.add(err.errorType === 'cancelled' ? 'job_cancelled' : 'coin_failed', `${err.errorType}${err.retryable ? ' (retryable)' : ''}: ${err.message}${err.stackSummary ? `\n${err.stackSummary}` : ''}`);
+    r.log?.add(err.errorType === 'cancelled' ? 'job_cancelled' : 'job_failed', `${err.errorType}${err.retryable ? ' (retryable)' : ''}: ${err.message}${err.stackSummary ? `\n${err.stackSummary}` : ''}`);
     await this.saveLog(r);
     await this.flushMetrics(r);
     const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };
     try {
       if (err.errorType === 'cancelled') {
         await this.retrying('publishing job.cancelled', () => this.bus.publish('job.cancelled', { ...ref, reason: err.message }, { id: `${lease.leaseId}-cancelled` }));
-        this.log.warn({ event: 'coin_cancelled', ...ref, reason: err.message, msg: `job ${spec.jobId}#${spec.attempt} cancelled: ${err.message}` });
+        this.log.warn({ event: 'job_cancelled', ...ref, reason: err.message, msg: `job ${spec.jobId}#${spec.attempt} cancelled: ${err.message}` });
         return;
       }
       await this.retrying('publishing job.failed', () =>
@@ -423,7 +423,7 @@ export class JobRunner implements BeforeApplicationShutdown {
           { id: `${lease.leaseId}-failed` },
         ),
       );
-      this.log.error({ event: 'coin_failed', ...ref, errorType: err.errorType, retryable: err.retryable, msg: `${spec.symbol}#${spec.attempt} (${err.errorType}): ${err.message}` });
+      this.log.error({ event: 'job_failed', ...ref, errorType: err.errorType, retryable: err.retryable, msg: `${spec.symbol}#${spec.attempt} (${err.errorType}): ${err.message}` });
     } catch (publishErr) {
       // Once this attempt leaves the heartbeat's running list, the broker takes its lease back after
       // BROKER_UNREPORTED_LEASE_SECONDS and the scheduler retries the job.

@@ -104,7 +104,7 @@ describe('trainer-agent', () => {
     expect(new Date(equity[equity.length - 1].t).toISOString()).toBe(done.evaluationWindow.to);
     // Partial outputs were uploaded as they appeared, each announced in the attempt log.
     const log = readFileSync(join(dir, 'artifacts', done.artifactsPrefix, 'attempt.log'), 'utf8');
-    const order = ['coin_partial_saved features.parquet', 'coin_partial_saved split_indices.json', 'trained '].map((line) => log.indexOf(line));
+    const order = ['partial_saved features.parquet', 'partial_saved split_indices.json', 'trained '].map((line) => log.indexOf(line));
     expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]))).toBe(true);
     const started = (await readStored(prefix, 'job.started')).filter((e) => e.data.leaseId === 'lease-ok');
     expect(started).toHaveLength(1);

@@ -42,9 +42,9 @@ describe('structured logs', () => {
 
   it('writes one JSON line per entry with service, level name, ISO time and the message', () => {
     const { log, parsed } = capture();
-    log.info({ event: 'coin_started', runId: 'r1', jobId: 'r1-BTCUSDT', symbol: 'BTCUSDT' }, 'started');
+    log.info({ event: 'job_started', runId: 'r1', jobId: 'r1-BTCUSDT', symbol: 'BTCUSDT' }, 'started');
     const [line] = parsed();
-    expect(line).toMatchObject({ service: 'probe', level: 'info', msg: 'started', event: 'coin_started', runId: 'r1', jobId: 'r1-BTCUSDT', symbol: 'BTCUSDT' });
+    expect(line).toMatchObject({ service: 'probe', level: 'info', msg: 'started', event: 'job_started', runId: 'r1', jobId: 'r1-BTCUSDT', symbol: 'BTCUSDT' });
     expect(new Date(line.time).toISOString()).toBe(line.time);
   });
 
@@ -121,7 +121,7 @@ describe('structured logs', () => {
 
   it('pretty-prints when asked, still scrubbed', () => {
     const { log, lines } = capture({ format: 'pretty', secrets: ['pretty-secret-1'] });
-    log.info({ event: 'job_started', runId: 'r9', context: 'RunIntake' }, 'accepted pretty-secret-1');
+    log.info({ event: 'run_started', runId: 'r9', context: 'RunIntake' }, 'accepted pretty-secret-1');
     expect(lines[0]).toMatch(/INFO.*\[probe\] RunIntake: accepted \[REDACTED\]/);
     expect(() => JSON.parse(lines[0])).toThrow();
   });
@@ -131,7 +131,7 @@ describe('structured logs', () => {
     const nest = new PinoNestLogger(log);
     Logger.overrideLogger(nest);
     try {
-      new Logger('RunIntake').log({ event: 'job_started', runId: 'r2', jobs: 3, msg: 'accepted run r2' });
+      new Logger('RunIntake').log({ event: 'run_started', runId: 'r2', jobs: 3, msg: 'accepted run r2' });
       new Logger('Completion').log('plain text');
       new Logger('Leases').error('lease failed', new Error('x').stack);
       new Logger('Leases').error(new Error('thrown thing'));
@@ -141,7 +141,7 @@ describe('structured logs', () => {
       Logger.overrideLogger(false);
     }
     const lines = parsed();
-    expect(lines[0]).toMatchObject({ level: 'info', context: 'RunIntake', event: 'job_started', runId: 'r2', jobs: 3, msg: 'accepted run r2' });
+    expect(lines[0]).toMatchObject({ level: 'info', context: 'RunIntake', event: 'run_started', runId: 'r2', jobs: 3, msg: 'accepted run r2' });
     expect(lines[1]).toMatchObject({ context: 'Completion', msg: 'plain text' });
     expect(lines[2]).toMatchObject({ level: 'error', context: 'Leases', msg: 'lease failed', stack: expect.stringMatching(/at /) });
     expect(lines[3]).toMatchObject({ level: 'error', msg: 'thrown thing', err: { message: 'thrown thing' } });

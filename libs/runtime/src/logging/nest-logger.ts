@@ -3,7 +3,7 @@ import type { Level, Logger } from 'pino';
 
 const STACK = /^.+\n\s+at .+/s;
 
-/** Fields of a named event: `{ event: 'coin_started', runId, jobId, symbol, ... }`, with an optional `msg`. */
+/** Fields of a named event: `{ event: 'job_started', runId, jobId, symbol, ... }`, with an optional `msg`. */
 export interface LogEvent {
   event: string;
   msg?: string;
@@ -13,7 +13,7 @@ export interface LogEvent {
 /**
  * Nest's LoggerService over pino, so Nest's own lines and every `new Logger(context)` of the apps
  * go through one logger. A message may be a string, an Error, or an object of fields: a named event
- * is logged as `logger.log({ event: 'coin_started', runId, jobId, symbol, msg? })` and its fields
+ * is logged as `logger.log({ event: 'job_started', runId, jobId, symbol, msg? })` and its fields
  * land on the JSON line as they are.
  */
 export class PinoNestLogger implements LoggerService {
