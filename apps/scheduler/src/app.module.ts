@@ -22,6 +22,7 @@ import { RunEntity } from './runs/run.entity';
 import { ApiModule } from './api/api.module';
 import { CommandsModule } from './commands/commands.module';
 import { RunsModule } from './runs/runs.module';
+import { DailyModule } from './daily/daily.module';
 import { StudiesModule } from './studies/studies.module';
 import { RetentionModule } from './retention/retention.module';
 import { SchedulerMetricsModule } from './metrics/scheduler.metrics';
@@ -48,6 +49,7 @@ export class AppModule {
         HealthModule,
         SchedulerMetricsModule,
         RunsModule,
+        DailyModule,
         ApiModule,
         CommandsModule,
         StudiesModule,

@@ -1,10 +1,8 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { ReadinessRegistry } from '@trainyard/runtime';
 import { CapacityView } from '@trainyard/messaging';
-import { CostsService } from '../costs/costs.service';
-import { DailyTriggerService } from '../daily/daily-trigger.service';
-import { ExchangeClient } from '../exchange/exchange-client';
-import { UniverseService } from '../symbols/universe.service';
+import { CostsModule } from '../costs/costs.module';
+import { SymbolsModule } from '../symbols/symbols.module';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { JobEvents } from './job-events';
@@ -19,10 +17,10 @@ import { RunsController } from './runs.controller';
 import { SchedulerStore } from './scheduler.store';
 
 @Module({
-  imports: [TrackingModule],
+  imports: [TrackingModule, SymbolsModule, CostsModule],
   controllers: [RunsController],
-  providers: [CapacityView, ExchangeClient, UniverseService, CostsService, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, DailyTriggerService, RunSpendStore, RunSpendService, JobEvents],
-  exports: [SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions, JobEvents, DispatcherService, CompletionService, CostsService, CapacityView],
+  providers: [CapacityView, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, RunSpendStore, RunSpendService, JobEvents],
+  exports: [SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions, JobEvents, DispatcherService, CompletionService, CapacityView],
 })
 export class RunsModule implements OnModuleInit {
   constructor(

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CostsModule } from '../costs/costs.module';
 import { RunsModule } from '../runs/runs.module';
 import { StudiesApiController } from './studies-api.controller';
 import { StudiesController } from './studies.controller';
@@ -8,7 +9,7 @@ import { StudyStore } from './study.store';
 
 /** Hyperparameter search on the shared fleet: studies whose trials are low-priority search jobs. */
 @Module({
-  imports: [RunsModule],
+  imports: [RunsModule, CostsModule],
   controllers: [StudiesApiController, StudiesController],
   providers: [StudyStore, StudyService, StudyQueries],
 })
