@@ -333,7 +333,7 @@ async function timedRun(stack, bus, count, concurrent) {
   const dispatch = ts.map((t) => t.started - t.requested);
   const first = Math.min(...ts.map((t) => t.requested));
   const last = Math.max(...ts.map((t) => t.succeeded));
-  return { runId, ts, first, last, jobs: count, concurrent, dispatchP50: pct(dispatch, 50), dispatchP99: pct(dispatch, 99), seconds: (last - first) / 1000, jobsPerSecond: count / ((last - first) / 1000) };
+  return { runId, ts, jobs: count, concurrent, dispatchP50: pct(dispatch, 50), dispatchP99: pct(dispatch, 99), seconds: (last - first) / 1000, jobsPerSecond: count / ((last - first) / 1000) };
 }
 
 function cliCall(stack) {
