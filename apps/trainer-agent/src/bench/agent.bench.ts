@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { toJobSpec, type JobDefinition } from '@trainyard/contracts';
-import { trainBuiltin } from '../training/builtin-trainer';
+import { trainBuiltin } from '../training/builtin-training';
 import { generateSyntheticCandles } from '../training/candles';
 import { buildFeatures, rowCount } from '../training/features';
 

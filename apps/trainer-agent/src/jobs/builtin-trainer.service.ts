@@ -9,7 +9,7 @@ import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { featureFileMeta } from '../market-data/feature-parquet';
 import { FeatureStore } from '../market-data/feature-store.service';
 import { MarketDataService } from '../market-data/market-data.service';
-import { CHECKPOINT_FORMAT, type BuiltinCheckpoint, type BuiltinResult, type FeatureTable } from '../training/builtin-trainer';
+import { CHECKPOINT_FORMAT, type BuiltinCheckpoint, type BuiltinResult, type FeatureTable } from '../training/builtin-training';
 import type { ProgressReport, TrainingRun } from './training-run';
 import { AttemptError, classify } from './training-errors';
 import { TrainingExecutor, type Execution } from './training-executor';

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { trainBuiltin, TrainingDataError } from '../training/builtin-trainer';
+import { trainBuiltin, TrainingDataError } from '../training/builtin-training';
 import type { ExecutionInput, WorkerMessage } from './training-executor';
 
 /** Worker thread entry: training is CPU-bound and must not stall heartbeats or other jobs. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { JobSpec } from '@trainyard/contracts';
-import { trainBuiltin, TrainingDataError, type BuiltinCheckpoint, type BuiltinProgress, type BuiltinResult, type FeatureTable } from '../training/builtin-trainer';
+import { trainBuiltin, TrainingDataError, type BuiltinCheckpoint, type BuiltinProgress, type BuiltinResult, type FeatureTable } from '../training/builtin-training';
 import type { Candle } from '../training/candles';
 import type { SplitIndices } from '../training/split';
 import { AttemptError, summarizeStack } from './training-errors';

@@ -1,5 +1,5 @@
 import type { JobSpec } from '@trainyard/contracts';
-import type { FeatureTable } from '../training/builtin-trainer';
+import type { FeatureTable } from '../training/builtin-training';
 import { REGIMES, type Regime, type Timeframe } from '../training/candles';
 import { FEATURE_NAMES, rowCount } from '../training/features';
 import { cellNumber, readParquet, writeParquet, type ParquetRow } from './parquet-io';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { sha256Hex, type JobSpec } from '@trainyard/contracts';
 import { ARTIFACT_STORE, ArtifactNotFoundError, type ArtifactStore } from '@trainyard/storage';
-import type { FeatureTable } from '../training/builtin-trainer';
+import type { FeatureTable } from '../training/builtin-training';
 import { AttemptError } from '../jobs/training-errors';
 import { decodeFeatureTable, encodeFeatureTable, featureFileMeta, metaMismatch, type FeatureFileMeta } from './feature-parquet';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { toJobSpec } from '@trainyard/contracts';
 import { startFakeExchange, testJobDefinition, type FakeExchange } from '@trainyard/testing';
 import { agentEnv } from '../config/agent.config';
-import { trainBuiltin, TrainingDataError } from '../training/builtin-trainer';
+import { trainBuiltin, TrainingDataError } from '../training/builtin-training';
 import { validateCandles } from '../training/candles';
 import { parseCandleCsv } from './candle-csv';
 import { encodeCandleParquet, parseCandleParquet } from './candle-parquet';

@@ -1,6 +1,6 @@
 import { toJobSpec, type JobSpec } from '@trainyard/contracts';
 import { testJobDefinition } from '@trainyard/testing';
-import { checkpointFingerprint, buildFeatureTable, MIN_REGIME_ROWS, trainBuiltin, TrainingDataError } from './builtin-trainer';
+import { checkpointFingerprint, buildFeatureTable, MIN_REGIME_ROWS, trainBuiltin, TrainingDataError } from './builtin-training';
 import { generateSyntheticCandles, REGIMES, type Regime } from './candles';
 
 function jobSpec(overrides: Partial<JobSpec> = {}): JobSpec {

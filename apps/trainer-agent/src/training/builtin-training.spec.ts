@@ -1,6 +1,6 @@
 import { toJobSpec, type JobSpec } from '@trainyard/contracts';
 import { testJobDefinition } from '@trainyard/testing';
-import { buildFeatureTable, trainBuiltin, TrainingDataError, type BuiltinCheckpoint, type BuiltinProgress, type FeatureTable } from './builtin-trainer';
+import { buildFeatureTable, trainBuiltin, TrainingDataError, type BuiltinCheckpoint, type BuiltinProgress, type FeatureTable } from './builtin-training';
 import { generateSyntheticCandles } from './candles';
 import { decodeFeatureTable, encodeFeatureTable, featureFileMeta } from '../market-data/feature-parquet';
 
