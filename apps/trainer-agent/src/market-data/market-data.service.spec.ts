@@ -3,13 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toJobSpec } from '@trainyard/contracts';
 import { startFakeExchange, testJobDefinition, type FakeExchange } from '@trainyard/testing';
-import { agentEnv } from '../config/agent.config';
+import { agentEnv, type AgentConfig } from '../config/agent.config';
 import { trainBuiltin, TrainingDataError } from '../training/builtin-training';
 import { validateCandles } from '../training/candles';
 import { parseCandleCsv } from './candle-csv';
 import { encodeCandleParquet, parseCandleParquet } from './candle-parquet';
 import { writeParquet } from './parquet-io';
+import { KlinesClient } from './klines-client';
 import { MarketDataService } from './market-data.service';
+
+const marketData = (cfg: AgentConfig) => new MarketDataService(cfg, new KlinesClient(cfg));
 
 const HOUR = 3_600_000;
 const spec = (symbol: string, lookbackCandles: number) => toJobSpec(testJobDefinition({ symbol, runId: 'r', lookbackCandles }), 1);
@@ -44,7 +47,7 @@ describe('market data', () => {
 
   it('takes the lookback from files, up to the end of the data date', async () => {
     writeFileSync(join(dir, 'BTCUSDT_1h.csv'), csv(900));
-    const data = new MarketDataService(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
+    const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
     const candles = (await data.candlesFor(spec('BTCUSDT', 600)))!;
     expect(candles).toHaveLength(600);
     expect(candles[candles.length - 1].openTime).toBe(end - HOUR);
@@ -56,7 +59,7 @@ describe('market data', () => {
     const csvCandles = parseCandleCsv(csv(900));
     writeFileSync(join(dir, 'XRPUSDT_1h.csv'), csv(900));
     writeFileSync(join(dir, 'XRPUSDT_1h.parquet'), await encodeCandleParquet(csvCandles.map((c) => ({ ...c, volume: c.volume + 1 }))));
-    const data = new MarketDataService(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
+    const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
     const candles = (await data.candlesFor(spec('XRPUSDT', 600)))!;
     expect(candles).toEqual(csvCandles.filter((c) => c.openTime < end).slice(-600).map((c) => ({ ...c, volume: c.volume + 1 })));
     expect(data.sourceFor(spec('XRPUSDT', 600))).toBe('files');
@@ -72,20 +75,20 @@ describe('market data', () => {
     await expect(parseCandleParquet(noVolume)).rejects.toThrow(/no "volume" column/);
     await expect(parseCandleParquet(Buffer.from('open_time,open\n1,2\n'))).rejects.toThrow(/not a readable Parquet file/);
     writeFileSync(join(dir, 'DOGEUSDT_1h.parquet'), 'not parquet');
-    const data = new MarketDataService(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
+    const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
     await expect(data.candlesFor(spec('DOGEUSDT', 600))).rejects.toMatchObject({ errorType: 'bad_data', message: expect.stringMatching(/DOGEUSDT_1h\.parquet: not a readable Parquet file/) });
   });
 
   it('reports a gap in file candles as bad data, not something to train on', async () => {
     writeFileSync(join(dir, 'ETHUSDT_1h.csv'), csv(700, 300));
-    const data = new MarketDataService(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
+    const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
     const candles = (await data.candlesFor(spec('ETHUSDT', 600)))!;
     expect(() => trainBuiltin({ spec: spec('ETHUSDT', 600), candles })).toThrow(TrainingDataError);
     await expect(data.candlesFor(spec('SOLUSDT', 600))).rejects.toMatchObject({ errorType: 'bad_data', retryable: false });
   });
 
   it('pages the exchange klines backwards until the lookback is covered', async () => {
-    const data = new MarketDataService(agentEnv.parse({ AGENT_DATA_SOURCE: 'exchange', EXCHANGE_API_URL: exchange.url }));
+    const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'exchange', EXCHANGE_API_URL: exchange.url }));
     const candles = (await data.candlesFor(spec('BTCUSDT', 2500)))!;
     expect(candles).toHaveLength(2500);
     expect(candles[candles.length - 1].openTime).toBe(end - HOUR);
