@@ -90,6 +90,8 @@ export class ManualPromotionService {
       const earlier = commandId ? await tx.commandDecision(commandId) : null;
       if (earlier) {
         const { decision, version } = earlier;
+        // Refused before any file is written: switching production here would fail on the unique command id only after CURRENT.json had moved.
+        if (decision.symbol !== symbol || decision.variant !== variant) throw new ConflictException(`command ${commandId} was already used for ${keyName(decision)}, not ${name}`);
         return { symbol, variant, version: version.version, fromVersion: decision.productionVersion, productionUri: decision.productionUri ?? '', decision, target: version, repeated: true };
       }
       const target = requested === undefined ? await tx.previousProduction() : await tx.version(requested);

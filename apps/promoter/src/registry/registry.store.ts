@@ -57,7 +57,7 @@ export interface ProductionTransaction {
   /** Archives a version whose trainer artifacts were deleted. */
   markPruned(versionId: number, at: Date): Promise<void>;
   recordDecision(decision: NewDecision): Promise<DecisionEntity>;
-  /** The manual decision a command made, with the version it put into production. */
+  /** The manual decision a command made, with the version it put into production; for any key, as command ids are unique across keys. */
   commandDecision(commandId: string): Promise<{ decision: DecisionEntity; version: ModelVersionEntity } | null>;
   /** Archives the current production version and puts this one in its place. */
   makeProduction(version: ModelVersionEntity, at: Date): Promise<void>;
@@ -187,7 +187,7 @@ export class RegistryStore {
         },
         recordDecision: (decision) => decisions.save(decisions.create(decision)),
         async commandDecision(commandId) {
-          const decision = await decisions.findOneBy({ commandId, symbol, variant });
+          const decision = await decisions.findOneBy({ commandId });
           const version = decision && (await versions.findOneBy({ id: decision.versionId }));
           return decision && version ? { decision, version } : null;
         },
