@@ -4,6 +4,7 @@ import { MessagingModule } from '@trainyard/messaging';
 import { AppConfigModule, ClockModule, HealthModule } from '@trainyard/runtime';
 import { StorageModule } from '@trainyard/storage';
 import { AGENT_CONFIG, type AgentConfig } from './config/agent.config';
+import { CapacityModule } from './capacity/capacity.module';
 import { InstanceModule } from './instance/instance.module';
 import { JobsModule } from './jobs/jobs.module';
 import { StorageHealth } from './artifacts/storage.health';
@@ -22,6 +23,7 @@ export class AppModule {
         HealthModule,
         AgentMetricsModule,
         JobsModule,
+        CapacityModule,
         InstanceModule,
       ],
       providers: [StorageHealth],
