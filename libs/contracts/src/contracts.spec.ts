@@ -20,7 +20,6 @@ import {
   jobIdFor,
   modelKey,
   sha256Hex,
-  variantsFlag,
 } from './index';
 import { testJobDefinition } from '@trainyard/testing';
 
@@ -92,12 +91,7 @@ describe('contracts', () => {
     expect(modelKey('BTCUSDT', 'bull')).toBe('BTCUSDT/bull');
   });
 
-  it('takes --variants as a list of known variants, each once', () => {
-    expect(variantsFlag(undefined)).toBeUndefined();
-    expect(variantsFlag('default, bull,bear')).toEqual(['default', 'bull', 'bear']);
-    expect(() => variantsFlag('bull,crab')).toThrow(/"crab" is not a variant; each must be one of default, bull, bear, sideways/);
-    expect(() => variantsFlag('bull,bull')).toThrow(/bull is given twice/);
-    expect(() => variantsFlag(',')).toThrow(/none given/);
+  it('takes variants as a list of known variants, each once', () => {
     const request = { schemaVersion: 1, id: 'r', occurredAt: new Date().toISOString(), trigger: 'cli', symbols: ['BTCUSDT'] };
     expect(RunRequested.parse({ ...request, variants: ['bull', 'bear'] }).variants).toEqual(['bull', 'bear']);
     expect(RunRequested.safeParse({ ...request, variants: ['bull', 'bull'] }).success).toBe(false);

@@ -8,5 +8,5 @@ export * from './states';
 export * from './json-schema';
 export * from './capacity';
 export * from './queries';
-export * from './run-flags';
+export * from './symbol-csv';
 export * from './bus-roles';

@@ -1,14 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseFlags } from '@trainyard/contracts';
+import { parseFlags } from '@trainyard/run-flags';
 import { natsServerConfig, newRoleCredentials } from '@trainyard/messaging';
 import { UsageError } from './run-flags';
-
-export const NATS_CONFIG_HELP = `trainyard nats-config --out DIR [--prefix trainyard] [--host 0.0.0.0] [--port 4222] [--store /var/lib/nats]
-
-  Writes DIR/nats.conf (one nkey user per role, each with its subject permissions) and DIR/<role>.env
-  (NATS_NKEY_SEED=… for the scheduler, broker, promoter, notifier, agent, requester and operator roles;
-  mode 600). Start the server with nats-server -c DIR/nats.conf and give each client its role's file.`;
+import { NATS_CONFIG_HELP } from './help';
 
 const OPTIONS = { out: { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, store: { type: 'string' } } as const;
 

@@ -1,21 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
-  FlagError,
   Id,
   modelKey,
   newRunId,
-  parseFlags,
-  RUN_REQUEST_OPTIONS,
-  runRequestFromFlags,
   Specialist,
   SymbolName,
-  symbolSelection,
   type EventInput,
   type QueryName,
   type QueryRequestInput,
   type QueryResponse,
 } from '@trainyard/contracts';
+import { FlagError, parseFlags, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection } from '@trainyard/run-flags';
 import { CapacityView, NatsBus, QueryError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { escapeHtml as esc } from '../alerts/html';

@@ -1,9 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { EventInput } from './subjects';
-import type { SymbolSelection } from './events';
 import type { z } from 'zod';
-import { TrainerArg, TrainerName, type Driver } from './job-spec';
-import { FeaturesetName, Priority, PromoteMode, Purpose, RunMode, SymbolName, Timeframe, Variant } from './primitives';
+import { FeaturesetName, Priority, PromoteMode, Purpose, RunMode, SymbolName, Timeframe, TrainerArg, TrainerName, Variant, type Driver, type EventInput, type SymbolSelection } from '@trainyard/contracts';
 
 /**
  * A run request's flags as people type them, shared by the CLI (`trainyard run`) and the Telegram
@@ -173,17 +170,4 @@ export function checkedSymbols(list: string[], what = '--symbols'): string[] {
     if (!r.success) throw new FlagError(`${what}: "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" is not a symbol (${r.error.issues[0]?.message ?? r.error.message})`);
   }
   return list;
-}
-
-/** A CSV of symbols, read by whoever holds the file: the `symbol` column when a header names it, else the first column. */
-export function symbolsFromCsv(text: string): string[] {
-  const rows = text
-    .split(/\r?\n/)
-    .map((l) => l.split(',').map((c) => c.trim().replace(/^"|"$/g, '')))
-    .filter((r) => r.some(Boolean));
-  const [header] = rows;
-  if (header === undefined) return [];
-  const col = header.findIndex((c) => c.toLowerCase() === 'symbol');
-  // every row kept has a non-empty cell, so r[0] is there
-  return col >= 0 ? rows.slice(1).map((r) => r[col] ?? '') : rows.map((r) => r[0] ?? '');
 }
