@@ -2,6 +2,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /trainyard
 COPY package.json package-lock.json ./
+# Every workspace's package.json, or npm ci finds the lock file out of step with the tree.
 COPY libs/contracts/package.json libs/contracts/
 COPY libs/config/package.json libs/config/
 COPY libs/telemetry/package.json libs/telemetry/
@@ -10,6 +11,10 @@ COPY libs/persistence/package.json libs/persistence/
 COPY libs/storage/package.json libs/storage/
 COPY libs/runtime/package.json libs/runtime/
 COPY libs/testing/package.json libs/testing/
+COPY libs/charts/package.json libs/charts/
+COPY libs/search/package.json libs/search/
+COPY libs/tracking/package.json libs/tracking/
+COPY libs/run-flags/package.json libs/run-flags/
 COPY tools/cli/package.json tools/cli/
 RUN npm ci --no-audit --no-fund
 COPY . .
