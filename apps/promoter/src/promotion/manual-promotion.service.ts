@@ -81,7 +81,8 @@ export class ManualPromotionService {
 
   /**
    * A command seen before (redelivered after its event failed to publish, or an API call retried after
-   * a 5xx) finds its decision and is not applied again: a second rollback would go back one further.
+   * a 5xx) finds its decision and is not applied again: applied twice, a rollback without a version
+   * would switch back to the version it had just left.
    */
   private switchTo(key: ModelKey, requested: number | undefined, rule: ManualRule, reason: string, commandId?: string): Promise<Switched> {
     const { symbol, variant } = key;
