@@ -4,12 +4,7 @@ import { MetricKey, Purpose, SymbolName } from '@trainyard/contracts';
 import { exportToFileStore, type TrackedRun } from '@trainyard/tracking';
 import { callApi } from './api-client';
 import { UsageError } from './run-flags';
-
-export const EXPERIMENTS_HELP = `trainyard experiments list [--symbol S] [--purpose production|search] [--status running|finished|failed|killed] [--run RUN_ID]
-trainyard experiments show <RUN>                                   a tracked run (RUN is <jobId>-a<attempt>)
-trainyard experiments compare <RUN> <RUN>… [--metric loss] [--png FILE]   params that differ, final metrics, a metric over steps (2-10 runs)
-trainyard experiments export <RUN>… --mlflow DIR                   into MLflow's file store at DIR (DIR/<experiment>/<run>/…), for "mlflow ui --backend-store-uri DIR"
-  against the scheduler's API at SCHEDULER_URL (default http://127.0.0.1:3001); prints its answer as JSON`;
+import { EXPERIMENTS_HELP } from './help';
 
 const OPTIONS = {
   symbol: { type: 'string' },

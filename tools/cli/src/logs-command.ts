@@ -6,15 +6,7 @@ import { parseArgs } from 'node:util';
 import { Id, SymbolName } from '@trainyard/contracts';
 import { callApi, type ApiTarget } from './api-client';
 import { UsageError } from './run-flags';
-
-export const LOGS_HELP = `trainyard logs <RUN_ID> [--symbol S] [--follow] [--dir DIR | --stdin]
-  a run's log lines from every service, oldest first, then each attempt's attempt.log (the trainer's
-  own output, saved by the agent when the attempt ends), from the scheduler's API at SCHEDULER_URL.
-  --symbol S   only that symbol's jobs
-  --follow     keep printing new lines and attempt logs until the run completes
-  --dir DIR    the services' JSON log files (default: DATA_DIR/logs, where "trainyard up" writes them)
-  --stdin      read the services' lines from standard input instead, e.g.
-               docker compose logs --no-log-prefix | trainyard logs <RUN_ID> --stdin`;
+import { LOGS_HELP } from './help';
 
 export interface LogsRequest {
   runId: string;

@@ -1,20 +1,10 @@
-import 'reflect-metadata';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
-import { busEnv, busOptions, ConfigError, loadConfig } from '@trainyard/config';
-import { newRunId } from '@trainyard/contracts';
-import { NatsBus, runDecisions } from '@trainyard/messaging';
-import { followRun } from './follow-run';
-import { describeEvent, formatPlan, formatPromotions, formatSummary } from './format';
-import { EXPERIMENTS_HELP, parseExperimentsCommand, runExperimentsCommand } from './experiments-command';
-import { LocalStack } from './local-stack';
-import { parseSearchCommand, runSearchCommand, SEARCH_HELP } from './search-command';
-import { LOGS_HELP, parseLogsCommand, runLogsCommand } from './logs-command';
-import { MODELS_HELP, parseModelsCommand, runModelsCommand } from './models-command';
-import { NATS_CONFIG_HELP, natsConfigCommand } from './nats-config-command';
-import { parseRunFlags, RUN_FLAGS_HELP, UsageError } from './run-flags';
+import type { LocalStack } from './local-stack';
+import { EXPERIMENTS_HELP, LOGS_HELP, MODELS_HELP, NATS_CONFIG_HELP, RUN_FLAGS_HELP, SEARCH_HELP } from './help';
 
+// Each command loads what it needs when it runs (import() below), so help, models or logs never pay
+// for NATS, Nest or the embedded database at start-up.
 const ROOT = resolve(__dirname, '../../..');
 const USAGE = `Trainyard: retrain one model per symbol, every day, on rented and owned GPUs.
 
@@ -40,8 +30,6 @@ ${SEARCH_HELP}
 
 ${NATS_CONFIG_HELP}`;
 
-const cliEnv = z.object(busEnv);
-
 /** Stops the stack on Ctrl-C or SIGTERM before leaving, so no service outlives the command. */
 function stopOnSignal(stack: LocalStack | null): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -53,6 +41,8 @@ function stopOnSignal(stack: LocalStack | null): void {
 }
 
 async function up(): Promise<number> {
+  await import('reflect-metadata');
+  const { LocalStack } = await import('./local-stack');
   const stack = new LocalStack({ root: ROOT, env: process.env, log: (l) => console.log(l) });
   stopOnSignal(stack);
   await stack.start();
@@ -62,18 +52,30 @@ async function up(): Promise<number> {
 }
 
 async function run(argv: string[]): Promise<number> {
+  const { parseRunFlags } = await import('./run-flags');
   const flags = parseRunFlags(argv);
+  await import('reflect-metadata');
+  const [{ z }, { busEnv, busOptions, loadConfig }, { newRunId }, { NatsBus, runDecisions }, { existingRunStart, followRun }, { describeEvent, formatPlan, formatPromotions, formatSummary }] = await Promise.all([
+    import('zod'),
+    import('@trainyard/config'),
+    import('@trainyard/contracts'),
+    import('@trainyard/messaging'),
+    import('./follow-run'),
+    import('./format'),
+  ]);
   const runId = flags.request.runId ?? newRunId('cli', new Date());
   const out = flags.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
-  const stack = flags.up ? new LocalStack({ root: ROOT, env: process.env, log: out }) : null;
+  const stack = flags.up ? new (await import('./local-stack')).LocalStack({ root: ROOT, env: process.env, log: out }) : null;
   stopOnSignal(stack);
   try {
     if (stack) await stack.start();
-    const env = loadConfig(cliEnv, stack?.env ?? process.env);
+    const env = loadConfig(z.object(busEnv), stack?.env ?? process.env);
     const bus = await NatsBus.connect({ ...busOptions(env, 'cli'), provision: false }).catch((err) => {
       throw new Error(`cannot reach NATS at ${env.NATS_URL} (${err.message}); start the stack with "npx trainyard up" or pass --up`);
     });
     try {
+      // A new id cannot name a run yet; one the caller chose may, and then its events precede our request.
+      const since = flags.request.runId ? await existingRunStart(bus, runId) : null;
       const fromSeq = (await bus.jsm.streams.info(bus.streamName)).state.last_seq + 1;
       const requestId = `${runId}-request`;
       await bus.publish('run.requested', { ...flags.request, runId, requestedBy: process.env.USER ?? 'cli' }, { id: requestId });
@@ -82,6 +84,7 @@ async function run(argv: string[]): Promise<number> {
         runId,
         requestId,
         fromSeq,
+        since,
         dryRun: flags.request.dryRun ?? false,
         timeoutMs: flags.waitMinutes * 60_000,
         onEvent: (subject, data) => {
@@ -118,6 +121,7 @@ function tokenOfLocalStack(): string | undefined {
 }
 
 async function models(argv: string[]): Promise<number> {
+  const { parseModelsCommand, runModelsCommand } = await import('./models-command');
   const req = parseModelsCommand(argv);
   const answer = await runModelsCommand(req, process.env.PROMOTER_URL ?? 'http://127.0.0.1:3004', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
   console.log(JSON.stringify(answer, null, 2));
@@ -125,6 +129,7 @@ async function models(argv: string[]): Promise<number> {
 }
 
 async function logs(argv: string[]): Promise<number> {
+  const { parseLogsCommand, runLogsCommand } = await import('./logs-command');
   const req = parseLogsCommand(argv, join(localDataDir(), 'logs'));
   const api = { service: 'scheduler' as const, baseUrl: process.env.SCHEDULER_URL ?? 'http://127.0.0.1:3001', token: process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack() };
   await runLogsCommand(req, api, (l) => console.log(l));
@@ -132,6 +137,7 @@ async function logs(argv: string[]): Promise<number> {
 }
 
 async function experiments(argv: string[]): Promise<number> {
+  const { parseExperimentsCommand, runExperimentsCommand } = await import('./experiments-command');
   const req = parseExperimentsCommand(argv);
   const answer = await runExperimentsCommand(req, process.env.SCHEDULER_URL ?? 'http://127.0.0.1:3001', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
   console.log(JSON.stringify(answer, null, 2));
@@ -139,6 +145,7 @@ async function experiments(argv: string[]): Promise<number> {
 }
 
 async function search(argv: string[]): Promise<number> {
+  const { parseSearchCommand, runSearchCommand } = await import('./search-command');
   const req = parseSearchCommand(argv);
   const answer = await runSearchCommand(req, process.env.SCHEDULER_URL ?? 'http://127.0.0.1:3001', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
   console.log(JSON.stringify(answer, null, 2));
@@ -180,7 +187,7 @@ async function main(argv: string[]): Promise<number> {
     case 'search':
       return search(rest);
     case 'nats-config':
-      for (const file of natsConfigCommand(rest)) console.log(`wrote ${file}`);
+      for (const file of (await import('./nats-config-command')).natsConfigCommand(rest)) console.log(`wrote ${file}`);
       return 0;
     case undefined:
     case 'help':
@@ -189,14 +196,15 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; commands: up, run, logs, models, experiments, search, nats-config, help`);
+      throw new (await import('./run-flags')).UsageError(`unknown command "${command}"; commands: up, run, logs, models, experiments, search, nats-config, help`);
   }
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    // By name: the classes live in modules this file does not load up front.
+    if (err instanceof Error && (err.name === 'UsageError' || err.name === 'ConfigError')) {
       console.error(`trainyard: ${err.message}\n\nrun "trainyard help" for the flags`);
       process.exit(2);
     }

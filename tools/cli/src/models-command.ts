@@ -2,14 +2,7 @@ import { parseArgs } from 'node:util';
 import { SymbolName, Variant } from '@trainyard/contracts';
 import { callApi } from './api-client';
 import { UsageError } from './run-flags';
-
-export const MODELS_HELP = `trainyard models list [--symbol S] [--variant default|bull|bear|sideways] [--stage candidate|production|archived]
-trainyard models show <KEY> <VERSION>
-trainyard models promote <KEY> <VERSION> [--reason TEXT]
-trainyard models rollback <KEY> [VERSION] [--reason TEXT]     (default: the previous production version)
-  KEY is a symbol (its plain model, BTCUSDT) or a symbol and a regime specialist (BTCUSDT/bull):
-  each has its own versions, production and rollback
-  against the promoter's API at PROMOTER_URL (default http://127.0.0.1:3004); prints its answer as JSON`;
+import { MODELS_HELP } from './help';
 
 const OPTIONS = {
   symbol: { type: 'string' },

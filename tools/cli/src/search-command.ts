@@ -4,15 +4,7 @@ import { parseArgs } from 'node:util';
 import { Id, MetricKey, SymbolName } from '@trainyard/contracts';
 import { callApi } from './api-client';
 import { UsageError } from './run-flags';
-
-export const SEARCH_HELP = `trainyard search <SYMBOL> --space space.json --trials N [--parallel 2] [--sampler tpe|random|grid] [--pruner none|median|successive-halving|hyperband]
-                 [--max-resource N (hyperband)] [--objective sharpe|directionalHitRate|totalReturn|r2|maxDrawdown|mae|rmse|mape] [--direction maximize|minimize]
-                 [--prune-metric validationMetric] [--seed S] [--study-id ID] [--featureset NAME] [--trainer NAME]
-                                                   a study: trials are low-priority search jobs on the shared fleet
-trainyard search list                              studies, newest first
-trainyard search show <STUDY> [--history-png FILE] [--importance-png FILE]   trials, best params and value, history, importance
-trainyard search promote-best <STUDY> [--dry]      train the best trial's params as a production run the promoter judges
-  against the scheduler's API at SCHEDULER_URL (default http://127.0.0.1:3001); prints its answer as JSON`;
+import { SEARCH_HELP } from './help';
 
 const OPTIONS = {
   space: { type: 'string' },
