@@ -55,14 +55,8 @@ async function run(argv: string[]): Promise<number> {
   const { parseRunFlags } = await import('./run-flags');
   const flags = parseRunFlags(argv);
   await import('reflect-metadata');
-  const [{ z }, { busEnv, busOptions, loadConfig }, { newRunId }, { NatsBus, runDecisions }, { existingRunStart, followRun }, { describeEvent, formatPlan, formatPromotions, formatSummary }] = await Promise.all([
-    import('zod'),
-    import('@trainyard/config'),
-    import('@trainyard/contracts'),
-    import('@trainyard/messaging'),
-    import('./follow-run'),
-    import('./format'),
-  ]);
+  const [{ z }, { busEnv, busOptions, loadConfig }, { newRunId }, { NatsBus, runDecisions }, { existingRunStart, followRun }, { describeEvent, formatPlan, formatPromotions, formatSummary }] =
+    await Promise.all([import('zod'), import('@trainyard/config'), import('@trainyard/contracts'), import('@trainyard/messaging'), import('./follow-run'), import('./format')]);
   const runId = flags.request.runId ?? newRunId('cli', new Date());
   const out = flags.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
   const stack = flags.up ? new (await import('./local-stack')).LocalStack({ root: ROOT, env: process.env, log: out }) : null;
