@@ -62,8 +62,9 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
       byDevice.set(lease.device, [...(byDevice.get(lease.device) ?? []), lease]);
     }
     for (const gpu of hb.gpus) {
-      const alone = byDevice.get(`gpu:${gpu.index}`);
-      if (alone?.length === 1 && gpu.memoryUsedMb > 0) await this.store.learnMemory(alone[0].spec.symbol, gpu.memoryUsedMb / 1024, new Date(hb.occurredAt));
+      // Only a lease alone on its GPU tells what it uses.
+      const [alone, ...others] = byDevice.get(`gpu:${gpu.index}`) ?? [];
+      if (alone && others.length === 0 && gpu.memoryUsedMb > 0) await this.store.learnMemory(alone.spec.symbol, gpu.memoryUsedMb / 1024, new Date(hb.occurredAt));
     }
   }
 

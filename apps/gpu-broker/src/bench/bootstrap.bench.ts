@@ -59,8 +59,11 @@ export async function runBrokerBench(): Promise<Record<string, BenchResult>> {
     await vast.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  const [cold, ...warm] = seconds;
+  const warmMedian = median(warm);
+  if (cold === undefined || warmMedian === undefined) throw new Error(`${seconds.length} instances timed, 2 at least wanted`);
   return {
-    vast_bootstrap_cold_s: { value: Math.round(seconds[0] * 100) / 100, unit: 's', target: '< 10 s on loopback (first instance: Node compressed once)' },
-    vast_bootstrap_s: { value: Math.round(median(seconds.slice(1)) * 100) / 100, unit: 's', target: '< 10 s on loopback (running → agent ready)' },
+    vast_bootstrap_cold_s: { value: Math.round(cold * 100) / 100, unit: 's', target: '< 10 s on loopback (first instance: Node compressed once)' },
+    vast_bootstrap_s: { value: Math.round(warmMedian * 100) / 100, unit: 's', target: '< 10 s on loopback (running → agent ready)' },
   };
 }

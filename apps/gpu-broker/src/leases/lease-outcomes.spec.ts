@@ -41,10 +41,7 @@ describe('gpu-broker lease outcomes across a NATS outage', () => {
   const heartbeat = (agentId: string, running: { jobId: string; attempt: number; leaseId: string }[] = []) =>
     bus.publish('agent.heartbeat', { agentId, host: 'box', provider: 'local', gpus: [], cpuSlots: 1, running, startedAt: '2026-11-30T00:00:00.000Z' });
   const placed = async (agentId: string) => {
-    const [a] = await waitFor(async () => {
-      const stored = await readStored(prefix, `agent.${agentId}.assign`, nats.url);
-      return stored.length ? stored : null;
-    }, `a job placed on ${agentId}`);
+    const a = await waitFor(async () => (await readStored(prefix, `agent.${agentId}.assign`, nats.url))[0] ?? null, `a job placed on ${agentId}`);
     return { jobId: a.data.spec.jobId as string, attempt: a.data.spec.attempt as number, leaseId: a.data.lease.leaseId as string };
   };
   const leaseRow = async (id: string) => (await app.get(BrokerStore).manager.query(`SELECT status, outcome_published FROM broker.leases WHERE id = $1`, [id]))[0];

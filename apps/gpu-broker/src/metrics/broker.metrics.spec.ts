@@ -67,7 +67,7 @@ describe('gpu-broker metrics', () => {
     expect(await metric('trainyard_instances_alive', { provider: 'vast', status: 'ready' })).toBe(1);
     expect(await metric('trainyard_instances_spend_per_hour', { provider: 'vast' })).toBe(0.42);
 
-    const assign = (await readStored(prefix, 'agent.gpu-box.assign'))[0].data;
+    const assign = (await readStored(prefix, 'agent.gpu-box.assign'))[0]?.data;
     await bus.publish('job.cancelled', { jobId: assign.spec.jobId, runId: 'r1', symbol: 'AAAUSDT', attempt: 1, reason: 'test over' });
     await waitFor(async () => (await metric('trainyard_leases_alive', { provider: 'local' })) === 0, 'the lease gone from leases alive');
     expect(await metric('trainyard_spend_per_hour', { provider: 'local' })).toBe(0);

@@ -69,7 +69,7 @@ export class BrokerMetrics {
       labelNames: ['provider'],
       zeros: [{ provider: 'vast' }],
       sample: async () => {
-        const [{ v }]: { v: number | null }[] = await ds.query(`SELECT sum(price_per_hour)::float AS v FROM broker.instances WHERE status <> 'destroyed'`);
+        const [{ v } = { v: null }]: { v: number | null }[] = await ds.query(`SELECT sum(price_per_hour)::float AS v FROM broker.instances WHERE status <> 'destroyed'`);
         return [{ labels: { provider: 'vast' }, value: Number(v ?? 0) }];
       },
     });

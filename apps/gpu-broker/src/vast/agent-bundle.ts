@@ -113,10 +113,10 @@ function jsFiles(dir: string): string[] {
 /** Bare module names a compiled file requires, workers and lazy requires included. */
 function requiredPackages(file: string): string[] {
   const names = new Set<string>();
-  for (const m of readFileSync(file, 'utf8').matchAll(/require\(["']([^"'.][^"']*)["']\)/g)) {
-    if (m[1].startsWith('node:')) continue;
-    const parts = m[1].split('/');
-    names.add(m[1].startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]);
+  for (const [, name] of readFileSync(file, 'utf8').matchAll(/require\(["']([^"'.][^"']*)["']\)/g)) {
+    if (name === undefined || name.startsWith('node:')) continue;
+    // A scoped package is its first two segments, any other its first.
+    names.add(name.split('/').slice(0, name.startsWith('@') ? 2 : 1).join('/'));
   }
   return [...names];
 }

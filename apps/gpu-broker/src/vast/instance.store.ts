@@ -36,7 +36,8 @@ export class InstanceStore {
       .returning(['version'])
       .execute();
     const raw = result.raw as Array<{ version: number }>;
-    return raw.length === 1 ? Number(raw[0].version) : null;
+    const [row] = raw;
+    return raw.length === 1 && row ? Number(row.version) : null;
   }
 
   get(id: string): Promise<InstanceEntity | null> {

@@ -312,7 +312,9 @@ export class InstanceProvisioner {
 
   /** The agent's whole configuration; secrets travel in this file (mode 600), never on a command line. */
   private agentEnv(row: InstanceEntity, tunnelPort: number, instanceApiKey: string | null): string {
-    const nats = new URL(natsServers(this.cfg.NATS_URL)[0]);
+    const [server] = natsServers(this.cfg.NATS_URL);
+    if (!server) throw new Error(`NATS_URL '${this.cfg.NATS_URL}' names no server for the agent to reach`);
+    const nats = new URL(server);
     nats.hostname = '127.0.0.1';
     nats.port = String(tunnelPort);
     const env: Record<string, string | undefined> = {

@@ -38,12 +38,14 @@ export class ScaleUp {
     if (!this.ctx.enabled) return;
     const now = this.clock.now();
     const waiting = await this.broker.waitingSince(new Date(now.getTime() - this.cfg.BROKER_TICK_MS));
-    if (waiting.length === 0) return;
+    const [oldest] = waiting;
+    if (!oldest) return;
     const wanted = await this.toRent(waiting.map((w) => ({ symbol: w.spec.symbol, gpuMemoryGb: w.spec.resources.gpuMemoryGb })), 0);
     if (wanted <= 0) return;
     const requirements = this.requirements();
     const ranked = rankOffers(await this.api.searchOffers(offerQuery(requirements)), requirements).filter((o) => this.provisioner.available(o.offer.id));
-    if (ranked.length === 0) {
+    const [best] = ranked;
+    if (!best) {
       if (now.getTime() - this.noOffersAlertAt > 3_600_000) {
         this.noOffersAlertAt = now.getTime();
         await this.ctx.alert('no_offers', `no Vast.ai offer meets the requirements for ${waiting.length} waiting jobs`, null);
@@ -51,8 +53,8 @@ export class ScaleUp {
       return;
     }
     for (let i = 0; i < wanted; i++) {
-      if (!(await this.withinBudget(ranked[0].pricePerHour * (i + 1)))) return;
-      const first = waiting[i] ?? waiting[0];
+      if (!(await this.withinBudget(best.pricePerHour * (i + 1)))) return;
+      const first = waiting[i] ?? oldest;
       // Asked again right before each create, not counting this launch: a ready instance may have taken the jobs meanwhile.
       this.provisioner.launch(ranked, { ref: `${first.jobId}-a${first.attempt}`, runId: first.spec.runId }, async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), 1)) > 0);
     }

@@ -102,9 +102,13 @@ function session(client: Client, hostKeySha256: string, closeListeners: Array<(w
     channel.pause();
     channel.on('error', () => channel.destroy());
     // A cluster node that is down refuses at once; the next one takes the connection.
-    const tryTarget = (i: number) => {
-      if (i >= targets.length || channel.destroyed) return channel.destroy();
-      const socket = netConnect(targets[i].port, targets[i].host);
+    const tryTarget = (i: number): void => {
+      const target = targets[i];
+      if (!target || channel.destroyed) {
+        channel.destroy();
+        return;
+      }
+      const socket = netConnect(target.port, target.host);
       socket.once('error', () => {
         socket.destroy();
         tryTarget(i + 1);

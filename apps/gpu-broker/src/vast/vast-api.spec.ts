@@ -44,16 +44,20 @@ describe('VastApi against the Vast API test server', () => {
     }
     const listed = await client.listInstances();
     expect(listed.map((i) => i.id).sort()).toEqual([...ids].sort());
-    expect((await client.showInstance(ids[0]))?.label).toBe(`trainyard.list.${offers[0].id}`);
+    const [firstId] = ids;
+    const [firstOffer] = offers;
+    if (firstId === undefined || !firstOffer) throw new Error('no instance created');
+    expect((await client.showInstance(firstId))?.label).toBe(`trainyard.list.${firstOffer.id}`);
     for (const id of ids) expect((await client.destroyInstance(id)).outcome).toBe('destroyed');
-    expect((await client.destroyInstance(ids[0])).outcome).toBe('already_gone');
-    expect(await client.showInstance(ids[0])).toBeNull();
+    expect((await client.destroyInstance(firstId)).outcome).toBe('already_gone');
+    expect(await client.showInstance(firstId)).toBeNull();
     expect(vast.alive()).toEqual([]);
   });
 
   it('reports a vanished offer as a refused create with no instance to clean up', async () => {
     vast.setOffers([{ gpu_name: 'RTX 4090', dph_base: 0.3, scenario: 'vanished' }]);
     const [offer] = await api().searchOffers({});
+    if (!offer) throw new Error('the vanished offer is not listed');
     const created = await api().createInstance(offer.id, { image: 'img', disk: 10, label: 'trainyard.x.y', env: {}, onstart: '', runtype: 'ssh_direct' });
     expect(created).toMatchObject({ ok: false, instanceId: null });
     if (!created.ok) expect(created.error.message).toMatch(/no_such_ask/);

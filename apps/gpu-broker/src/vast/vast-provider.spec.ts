@@ -193,7 +193,7 @@ describe('gpu-broker on Vast.ai', () => {
     try {
       await app.get(NatsBus).publish('job.requested', { spec: cpuJob('DDDUSDT', 'r-fail') });
       await waitFor(async () => (await readStored(prefix, 'instance.ready')).length === 1, 'an instance ready on the fifth offer', 240_000);
-      const ready = (await readStored(prefix, 'instance.ready'))[0].data;
+      const ready = (await readStored(prefix, 'instance.ready'))[0]?.data;
       expect(ready.pricePerHour).toBeCloseTo(0.2 + (20 * 0.1) / 720, 9);
       // Everything created on the way was destroyed; only the working one is alive.
       expect(vast.alive().map((i) => i.id)).toEqual([ready.instanceId]);
@@ -341,7 +341,7 @@ describe('gpu-broker on Vast.ai', () => {
     try {
       await app.get(NatsBus).publish('job.requested', { spec: cpuJob('FFFUSDT', 'r-budget') });
       await waitFor(async () => (await readStored(prefix, 'instance.alert')).length > 0, 'a budget alert', 60_000);
-      expect((await readStored(prefix, 'instance.alert'))[0].data).toMatchObject({ kind: 'budget_exhausted' });
+      expect((await readStored(prefix, 'instance.alert'))[0]?.data).toMatchObject({ kind: 'budget_exhausted' });
       expect(vast.alive()).toEqual([]);
     } finally {
       await app.close();

@@ -46,8 +46,9 @@ export class RunQueries {
 
   /** Work (the jobs' leases) and spend (the run's share of the instances destroyed so far). */
   async costOf(runId: string): Promise<{ cost: number; spend: number }> {
-    const [row]: { cost: number }[] = await this.ds.query(`SELECT coalesce(sum(cost), 0)::float AS cost FROM scheduler.jobs WHERE run_id = $1`, [runId]);
-    return { cost: Math.round(row.cost * 1e6) / 1e6, spend: await runSpend(this.ds, runId) };
+    // An aggregate without GROUP BY answers one row; the default is what it holds for no jobs.
+    const [{ cost } = { cost: 0 }]: { cost: number }[] = await this.ds.query(`SELECT coalesce(sum(cost), 0)::float AS cost FROM scheduler.jobs WHERE run_id = $1`, [runId]);
+    return { cost: Math.round(cost * 1e6) / 1e6, spend: await runSpend(this.ds, runId) };
   }
 
   attempts(jobId: string): Promise<AttemptEntity[]> {

@@ -13,9 +13,9 @@ export function simulateMakespan(jobs: SimulatedJob[], slots: number): number {
   const queue = [...jobs].sort(compareRelease);
   const slotFreeAt = new Array<number>(slots).fill(0);
   for (const job of queue) {
-    let earliest = 0;
-    for (let i = 1; i < slots; i++) if (slotFreeAt[i] < slotFreeAt[earliest]) earliest = i;
-    slotFreeAt[earliest] += job.seconds;
+    // The slot that frees first (the lowest on a tie) takes the next job.
+    const earliest = slotFreeAt.reduce((best, freeAt, slot) => (freeAt < best.freeAt ? { slot, freeAt } : best), { slot: 0, freeAt: Infinity });
+    slotFreeAt[earliest.slot] = earliest.freeAt + job.seconds;
   }
   return Math.max(...slotFreeAt);
 }

@@ -65,7 +65,7 @@ describe('scheduler commands and queries over the bus', () => {
       expect.objectContaining({ runId: 'ops', status: 'running', trigger: 'telegram', requestedBy: 'telegram:42', totalJobs: 3, jobs: { released: 1, pending: 2 }, cost: 0 }),
     ]);
     // Three never-trained symbols of 10 expected minutes each, one at a time.
-    expect(active.runs[0].etaMinutes).toBe(30);
+    expect(active.runs[0]?.etaMinutes).toBe(30);
     expect(active.slotsHeld).toBe(0);
     expect((await bus.query('runs.recent', { limit: 5 })).runs.map((r) => r.runId)).toEqual(['ops']);
 

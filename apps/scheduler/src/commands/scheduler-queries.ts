@@ -36,7 +36,7 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
 
   async active(): Promise<QueryResponseInput<'runs.active'>> {
     const runs = await this.ds.getRepository(RunEntity).find({ where: { status: 'running' }, order: { createdAt: 'ASC' } });
-    const [{ n }]: { n: number }[] = await this.ds.query(`SELECT count(*)::int AS n FROM scheduler.jobs WHERE status IN ('leased', 'running')`);
+    const [{ n } = { n: 0 }]: { n: number }[] = await this.ds.query(`SELECT count(*)::int AS n FROM scheduler.jobs WHERE status IN ('leased', 'running')`);
     return { runs: await this.views(runs), slotsHeld: n };
   }
 
@@ -47,7 +47,11 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
 
   async find(id: string): Promise<QueryResponseInput<'runs.find'>> {
     const run = await this.ds.getRepository(RunEntity).findOneBy({ id });
-    if (run) return { run: (await this.views([run]))[0], job: null };
+    if (run) {
+      const [view] = await this.views([run]);
+      if (!view) throw new Error(`no view of run ${id}: views() answers one per run`);
+      return { run: view, job: null };
+    }
     const job = await this.ds.getRepository(JobEntity).findOneBy({ id });
     if (!job) return { run: null, job: null };
     const view: JobView = {
@@ -75,7 +79,8 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
   }
 
   private async costSince(since: Date): Promise<CostWindow> {
-    const [row]: { cost: number; jobs: number; hours: number; runs: number }[] = await this.ds.query(
+    // An aggregate without GROUP BY answers one row; the default is what it holds for no jobs.
+    const [row = { cost: 0, jobs: 0, hours: 0, runs: 0 }]: { cost: number; jobs: number; hours: number; runs: number }[] = await this.ds.query(
       `SELECT coalesce(sum(cost), 0)::float AS cost, count(*)::int AS jobs, coalesce(sum(train_seconds), 0)::float / 3600 AS hours, count(DISTINCT run_id)::int AS runs
        FROM scheduler.jobs WHERE finished_at >= $1`,
       [since],

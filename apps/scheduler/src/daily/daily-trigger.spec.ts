@@ -39,10 +39,7 @@ describe('the daily run from a CSV file in the configuration', () => {
   });
 
   it('reads the file on the scheduler and requests the run with its symbols, never the path', async () => {
-    const [request] = await waitFor(async () => {
-      const r = await readStored(prefix, 'run.requested');
-      return r.length ? r : null;
-    }, 'the daily run.requested');
+    const request = await waitFor(async () => (await readStored(prefix, 'run.requested'))[0] ?? null, 'the daily run.requested');
     expect(request.data).toMatchObject({ trigger: 'cron', symbols: ['BTCUSDT', 'ETHUSDT'] });
     expect(JSON.stringify(request.data)).not.toContain(dir);
   });
@@ -87,10 +84,7 @@ describe('a request that names no symbols where no daily set is configured', () 
 
   it('is refused once, with the reason on command.result for its requester and in one dead letter', async () => {
     await app.get(NatsBus).publish('run.requested', { runId: 'nosym-run', trigger: 'cli', requestedBy: 'alice' }, { id: 'nosym-run-request' });
-    const [result] = await waitFor(async () => {
-      const r = await readStored(prefix, 'command.result');
-      return r.length ? r : null;
-    }, 'the refusal');
+    const result = await waitFor(async () => (await readStored(prefix, 'command.result'))[0] ?? null, 'the refusal');
     expect(result.data).toMatchObject({
       commandId: 'nosym-run-request',
       command: 'run.requested',
@@ -103,7 +97,7 @@ describe('a request that names no symbols where no daily set is configured', () 
       return l.length ? l : null;
     }, 'the dead letter');
     expect(letters).toHaveLength(1);
-    expect(letters[0].data.reason).toMatch(/SCHEDULER_DAILY_SYMBOLS is not set/);
+    expect(letters[0]?.data.reason).toMatch(/SCHEDULER_DAILY_SYMBOLS is not set/);
     expect(await app.get(SchedulerStore).findRun('nosym-run')).toBeNull();
   });
 });

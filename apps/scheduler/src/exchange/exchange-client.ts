@@ -33,7 +33,7 @@ export class ExchangeClient {
     if (res.status >= 500 || res.status === 429) throw new ExchangeUnavailableError(`exchange answered ${res.status} to GET ${url.pathname}`);
     if (!res.ok) throw new Error(`exchange answered ${res.status} to GET ${url.pathname}`);
     const parsed = schema.safeParse(await res.json());
-    if (!parsed.success) throw new Error(`unexpected answer from GET ${url.pathname}: ${parsed.error.issues[0].message}`);
+    if (!parsed.success) throw new Error(`unexpected answer from GET ${url.pathname}: ${parsed.error.issues[0]?.message ?? parsed.error.message}`);
     return parsed.data;
   }
 

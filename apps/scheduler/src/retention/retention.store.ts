@@ -100,7 +100,10 @@ export class RetentionStore {
   /** The jobs' rows and everything that hangs off them, in one transaction. */
   deleteJobs(jobIds: string[]): Promise<Omit<DeletedRows, 'runs'>> {
     return this.ds.transaction(async (em) => {
-      const count = async (sql: string) => ((await em.query(`WITH d AS (${sql} RETURNING 1) SELECT count(*)::int AS n FROM d`, [jobIds])) as { n: number }[])[0].n;
+      const count = async (sql: string) => {
+        const [{ n } = { n: 0 }]: { n: number }[] = await em.query(`WITH d AS (${sql} RETURNING 1) SELECT count(*)::int AS n FROM d`, [jobIds]);
+        return n;
+      };
       const metricPoints = await count(`DELETE FROM scheduler.metric_points WHERE job_id = ANY($1)`);
       await em.query(`DELETE FROM scheduler.mlflow_sync WHERE job_id = ANY($1)`, [jobIds]);
       const attempts = await count(`DELETE FROM scheduler.attempts WHERE job_id = ANY($1)`);
@@ -126,7 +129,7 @@ export class RetentionStore {
   deleteRuns(runIds: string[]): Promise<number> {
     return this.ds.transaction(async (em) => {
       await em.query(`DELETE FROM scheduler.run_spend WHERE run_id = ANY($1)`, [runIds]);
-      const [{ n }]: { n: number }[] = await em.query(`WITH d AS (DELETE FROM scheduler.runs WHERE id = ANY($1) RETURNING 1) SELECT count(*)::int AS n FROM d`, [runIds]);
+      const [{ n } = { n: 0 }]: { n: number }[] = await em.query(`WITH d AS (DELETE FROM scheduler.runs WHERE id = ANY($1) RETURNING 1) SELECT count(*)::int AS n FROM d`, [runIds]);
       return n;
     });
   }

@@ -77,7 +77,7 @@ describe('scheduler job lifecycle', () => {
       [1, 'failed', 'oom', 'CUDA out of memory'],
       [2, 'failed', 'bad_data', 'gap in candles'],
     ]);
-    expect(attempts[0].stackSummary).toBe('at train (train.py:10)');
+    expect(attempts[0]?.stackSummary).toBe('at train (train.py:10)');
   });
 
   it('hands a retry its latest checkpoint and the ones before it, newest first, to fall back to', async () => {
@@ -158,7 +158,7 @@ describe('scheduler job lifecycle', () => {
     expect(planned.jobs.map((j: { symbol: string }) => j.symbol)).toEqual(['BTCUSDT', 'ETHUSDT']);
     const request = (await readStored(prefix, 'run.requested')).filter((e) => e.data.runId === runId);
     expect(request).toHaveLength(1);
-    expect(request[0].data).toMatchObject({ trigger: 'cron', date: yesterday, symbols: { topN: 2 } });
+    expect(request[0]?.data).toMatchObject({ trigger: 'cron', date: yesterday, symbols: { topN: 2 } });
   });
 
   it('treats a second trigger of the same daily run as the same run: no new jobs', async () => {
@@ -173,10 +173,10 @@ describe('scheduler job lifecycle', () => {
   });
 
   it('releases longest-expected first under a concurrency cap, from past durations', async () => {
-    const symbols = ['AAAUSDT', 'BBBUSDT', 'CCCUSDT', 'DDDUSDT'];
-    const seconds: Record<string, number> = { AAAUSDT: 60, BBBUSDT: 900, CCCUSDT: 300, DDDUSDT: 30 };
+    const seconds = { AAAUSDT: 60, BBBUSDT: 900, CCCUSDT: 300, DDDUSDT: 30 };
+    const symbols = Object.keys(seconds);
     await bus.publish('run.requested', { runId: 'history', trigger: 'api', date: '2026-10-01', symbols, mode: 'parallel' });
-    for (const symbol of symbols) {
+    for (const [symbol, trainSeconds] of Object.entries(seconds)) {
       const jobId = `history-${symbol}`;
       await waitFor(async () => (await requests(jobId)).length === 1, `request of ${jobId}`);
       const t = new Date().toISOString();
@@ -185,7 +185,7 @@ describe('scheduler job lifecycle', () => {
         costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false, artifactsPrefix: `models/${symbol}/x`,
         artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'd'.repeat(64), bytes: 1 }],
         metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
-        evaluationWindow: { from: t, to: t, candles: 10 }, trainSeconds: seconds[symbol], startedAt: t, finishedAt: t,
+        evaluationWindow: { from: t, to: t, candles: 10 }, trainSeconds, startedAt: t, finishedAt: t,
       });
     }
     await waitFor(async () => (await readStored(prefix, 'run.completed')).some((e) => e.data.runId === 'history'), 'history completed');

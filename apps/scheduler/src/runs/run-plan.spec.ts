@@ -14,8 +14,8 @@ describe('run plan', () => {
     const b = planJobs({ ...input, request: request({ id: 'another-message', occurredAt: '2026-11-23T09:00:00Z' }) }, cfg);
     expect(a.map((j) => canonicalJson(j.definition))).toEqual(b.map((j) => canonicalJson(j.definition)));
     expect(a.map((j) => j.specHash)).toEqual(b.map((j) => j.specHash));
-    expect(a[0].definition.jobId).toBe('daily-20261122-BTCUSDT');
-    expect(a[1].definition.costs).toEqual({ feeBps: 12, spreadBps: 3 });
+    expect(a[0]?.definition.jobId).toBe('daily-20261122-BTCUSDT');
+    expect(a[1]?.definition.costs).toEqual({ feeBps: 12, spreadBps: 3 });
   });
 
   it('uses past durations for ordering and the default for new symbols', () => {
@@ -38,6 +38,7 @@ describe('run plan', () => {
     const input = { runId: 'r', date: '2026-11-22', symbols: ['BTCUSDT'], pastSeconds: new Map<string, number>(), costs, gpuMemoryGb: 0 };
     const [plain] = planJobs({ ...input, request: request() }, cfg);
     const [ensuring] = planJobs({ ...input, request: request({ ensureFeatures: true }) }, cfg);
+    if (!plain || !ensuring) throw new Error('no job planned for BTCUSDT');
     expect(plain.definition).not.toHaveProperty('ensureFeatures');
     expect(ensuring.definition.ensureFeatures).toBe(true);
     expect(toJobSpec(ensuring.definition, 2).ensureFeatures).toBe(true);
@@ -53,8 +54,8 @@ describe('run plan', () => {
     expect(both.map((j) => j.definition.jobId)).toEqual(['r-BTCUSDT', 'r-BTCUSDT-bull', 'r-BTCUSDT-bear', 'r-ETHUSDT', 'r-ETHUSDT-bull', 'r-ETHUSDT-bear']);
     expect(both.map((j) => j.definition.variant)).toEqual([undefined, 'bull', 'bear', undefined, 'bull', 'bear']);
     // The plain model's definition is the one a run without --variants plans, byte for byte.
-    expect(canonicalJson(both[0].definition)).toBe(canonicalJson(plain[0].definition));
-    expect(both[0].definition).not.toHaveProperty('variant');
+    expect(canonicalJson(both[0]?.definition)).toBe(canonicalJson(plain[0]?.definition));
+    expect(both[0]?.definition).not.toHaveProperty('variant');
     const specialists = planJobs({ ...input, request: request({ variants: ['bull', 'bear'] }) }, cfg);
     expect(specialists.map((j) => j.definition.jobId)).toEqual(['r-BTCUSDT-bull', 'r-BTCUSDT-bear', 'r-ETHUSDT-bull', 'r-ETHUSDT-bear']);
     expect(new Set(specialists.map((j) => trainingHash(j.definition))).size).toBe(4);

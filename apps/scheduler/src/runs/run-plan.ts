@@ -58,6 +58,8 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
   const { request } = input;
   const variants = (request.variants ?? ['default']).map(specialistOf);
   return input.symbols.flatMap((symbol) => variants.map((variant) => ({ symbol, variant }))).map(({ symbol, variant }) => {
+    const costs = input.costs[symbol];
+    if (!costs) throw new Error(`no trading costs for ${symbol}: they are fetched for every symbol before the run is planned`);
     const definition: JobDefinition = {
       jobId: jobIdFor(input.runId, symbol, variant),
       runId: input.runId,
@@ -67,7 +69,7 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
       timeframe: request.timeframe ?? cfg.SCHEDULER_TIMEFRAME,
       lookbackCandles: request.lookbackCandles ?? cfg.SCHEDULER_LOOKBACK_CANDLES,
       model: { type: 'logistic', learningRate: 0.5, epochs: 30, seed: 42, ...request.model },
-      costs: input.costs[symbol],
+      costs,
       driver: request.driver,
       resources: { gpuMemoryGb: input.gpuMemoryGb, cpus: 1 },
       timeoutMinutes: request.timeoutMinutes ?? cfg.SCHEDULER_DEFAULT_TIMEOUT_MINUTES,

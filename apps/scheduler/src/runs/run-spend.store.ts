@@ -9,8 +9,9 @@ const round = (n: number) => Math.round(n * 1e6) / 1e6;
 
 /** The run's share of the instances destroyed so far (what the provider billed), 0 when none. */
 export async function runSpend(q: Queryable, runId: string): Promise<number> {
-  const [row]: { spend: number }[] = await q.query(`SELECT coalesce(sum(cost), 0)::float AS spend FROM scheduler.run_spend WHERE run_id = $1`, [runId]);
-  return round(row.spend);
+  // An aggregate without GROUP BY answers one row; the default is what it holds for no instances.
+  const [{ spend } = { spend: 0 }]: { spend: number }[] = await q.query(`SELECT coalesce(sum(cost), 0)::float AS spend FROM scheduler.run_spend WHERE run_id = $1`, [runId]);
+  return round(spend);
 }
 
 /**
@@ -73,7 +74,7 @@ export class RunSpendStore {
 
   /** What the instances destroyed since `since` cost, used by a run or not, and how many they were. */
   async spendSince(since: Date): Promise<{ spend: number; instances: number }> {
-    const [row]: { spend: number; instances: number }[] = await this.ds.query(
+    const [row = { spend: 0, instances: 0 }]: { spend: number; instances: number }[] = await this.ds.query(
       `SELECT coalesce(sum(cost), 0)::float AS spend, count(*)::int AS instances FROM scheduler.instance_spend WHERE destroyed_at >= $1`,
       [since],
     );

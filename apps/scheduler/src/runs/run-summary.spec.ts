@@ -16,7 +16,7 @@ describe('run summary', () => {
     );
     expect(s).toMatchObject({ total_symbols: 5, succeeded: 3, failed: 1, skipped: 1, cancelled: 0, avg_train_minutes: 2, median_train_minutes: 2, total_wall_minutes: 10, cost: 2 });
     expect(s.by_symbol.D).toEqual({ status: 'failed', attempts: 3, trainMinutes: null, metrics: null, error: 'oom: CUDA out of memory' });
-    expect(s.by_symbol['bad/x'].status).toBe('skipped');
+    expect(s.by_symbol['bad/x']?.status).toBe('skipped');
     expect(runStatusOf(s)).toBe('partial');
   });
 

@@ -128,7 +128,7 @@ describe('hyperparameter studies', () => {
     for (const t of done.trials) expect(specs.find((s) => s.jobId === t.jobId)?.model.learningRate).toBe(t.params['model.learningRate']);
     const completed = await waitFor(async () => (await readStored(prefix, 'run.completed')).filter((e) => e.data.runId === 'st-random'), 'the run completed');
     expect(completed).toHaveLength(1);
-    expect(Object.keys(completed[0].data.summary.by_symbol).sort()).toEqual(done.trials.map((t: { jobId: string }) => t.jobId).sort());
+    expect(Object.keys(completed[0]?.data.summary.by_symbol).sort()).toEqual(done.trials.map((t: { jobId: string }) => t.jobId).sort());
 
     for (const chart of ['history', 'importance']) {
       const res = await fetch(`${base}/studies/st-random/${chart}.png`, { headers: { authorization: `Bearer ${TOKEN}` } });
@@ -167,7 +167,8 @@ describe('hyperparameter studies', () => {
     for (const t of done.trials) {
       const q = quality(t.params['model.learningRate']);
       const sorted = [...completedBefore].sort((a, b) => a - b);
-      const median = sorted.length ? (sorted[Math.floor((sorted.length - 1) / 2)] + sorted[Math.ceil((sorted.length - 1) / 2)]) / 2 : NaN;
+      const [lower, upper] = [sorted[Math.floor((sorted.length - 1) / 2)], sorted[Math.ceil((sorted.length - 1) / 2)]];
+      const median = lower !== undefined && upper !== undefined ? (lower + upper) / 2 : NaN;
       if (completedBefore.length >= 2 && q < median) {
         expected++;
         if (t.state === 'pruned') pruned++;

@@ -121,6 +121,7 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
     const costs = await this.costs.costsFor([req.symbol]);
     const gpuMemoryGb = gpuMemoryFor(request, this.cfg, await this.capacity.current());
     const [plan] = planJobs({ runId: id, date, request, symbols: [req.symbol], pastSeconds: await this.runs.pastTrainSeconds([req.symbol]), costs, gpuMemoryGb }, this.cfg);
+    if (!plan) throw new Error(`study ${id}: planning ${req.symbol} gave no job to take as the trials' template`);
     const study: Omit<StudyRow, 'completedAt'> = { id, symbol: req.symbol, status: 'running', config, request: req, template: plan.definition, createdAt: now };
     await this.studies.ds.transaction(async (em) => {
       await em.getRepository(RunEntity).insert({
@@ -221,10 +222,11 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
       if (!trial || trial.state !== 'running') return null;
       const history = await this.history(em, study, trials);
       const subject = history.find((h) => h.number === trial.number)!;
-      if (subject.intermediate.length === 0) return null;
+      const last = subject.intermediate.at(-1);
+      if (!last) return null;
       const decision = shouldPrune(study.config.pruner, subject, history, study.config.direction);
       if (!decision.prune) return null;
-      const step = subject.intermediate[subject.intermediate.length - 1][0];
+      const [step] = last;
       await this.studies.finishTrial(em, study.id, trial.number, 'pruned', { prunedStep: step, reason: decision.reason }, this.clock.now());
       return { jobId: trial.jobId, step, reason: decision.reason };
     });

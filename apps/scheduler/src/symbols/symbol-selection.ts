@@ -14,7 +14,7 @@ export function checkSymbols(raw: string[]): ResolvedSymbols {
   for (const entry of raw) {
     const candidate = entry.trim().toUpperCase();
     const parsed = SymbolName.safeParse(candidate);
-    if (!parsed.success) refused.push({ symbol: entry, reason: parsed.error.issues[0].message });
+    if (!parsed.success) refused.push({ symbol: entry, reason: parsed.error.issues[0]?.message ?? parsed.error.message });
     else if (seen.has(candidate)) refused.push({ symbol: entry, reason: 'listed twice' });
     else {
       seen.add(candidate);

@@ -6,8 +6,8 @@ import { RUN_STATUS_OF, type SeriesPoint, type TrackedRow } from './tracking.sto
 export const trackedRunId = (jobId: string, attempt: number) => `${jobId}-a${attempt}`;
 
 export function parseTrackedRunId(id: string): { jobId: string; attempt: number } | null {
-  const m = /^([A-Za-z0-9][A-Za-z0-9_-]{0,127})-a(\d{1,6})$/.exec(id);
-  return m ? { jobId: m[1], attempt: Number(m[2]) } : null;
+  const [, jobId, attempt] = /^([A-Za-z0-9][A-Za-z0-9_-]{0,127})-a(\d{1,6})$/.exec(id) ?? [];
+  return jobId && attempt ? { jobId, attempt: Number(attempt) } : null;
 }
 
 /** Experiments group the runs of one symbol trained for one purpose (production retraining or search), and a study's trials apart. */

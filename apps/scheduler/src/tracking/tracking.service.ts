@@ -6,7 +6,7 @@ import { experimentName, parseTrackedRunId, toTrackedRun, toView, type TrackedRu
 import { TrackingStore, type TrackedRunFilter } from './tracking.store';
 
 /** Colours of up to ten compared runs, told apart in the chart's legend. */
-const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'] as const;
 
 export interface Comparison {
   runs: TrackedRunView[];
@@ -104,7 +104,7 @@ export class TrackingService {
       [
         {
           title: `${metric} by step`,
-          series: c.series.runs.map((s, i) => ({ label: s.id, color: COLOURS[i % COLOURS.length], points: s.points.map((p) => ({ x: p.step, y: p.value })), dots: s.points.length <= 30 })),
+          series: c.series.runs.map((s, i) => ({ label: s.id, color: COLOURS[i % COLOURS.length] ?? COLOURS[0], points: s.points.map((p) => ({ x: p.step, y: p.value })), dots: s.points.length <= 30 })),
           formatX: (x) => String(Math.round(x)),
           formatY: (y) => (Math.abs(y) >= 100 ? y.toFixed(0) : y.toPrecision(3)),
         },

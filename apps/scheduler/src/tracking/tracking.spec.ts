@@ -103,7 +103,8 @@ describe('experiment tracking', () => {
     expect(exported.metrics.find((m) => m.key === 'final.sharpe')?.value).toBe(1.3);
     const store = mkdtempSync(join(tmpdir(), 'ty-mlruns-'));
     const written = await exportToFileStore(store, [{ name: exported.experimentName, runs: [exported] }], { storeRoot: true });
-    const runDir = written.experiments[0].runs[0].dir;
+    const runDir = written.experiments[0]?.runs[0]?.dir;
+    if (!runDir) throw new Error('the export wrote no run');
     expect(readFileSync(join(runDir, 'metrics', 'loss'), 'utf8').trim().split('\n')).toHaveLength(6);
     expect(readFileSync(join(runDir, 'params', 'data.featureset'), 'utf8')).toBe('fs1');
     rmSync(store, { recursive: true, force: true });
