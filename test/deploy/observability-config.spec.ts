@@ -18,7 +18,7 @@ function definedSeries(): string[] {
     }),
   ].filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'));
   const names = new Set<string>();
-  for (const f of files) for (const m of read(f).matchAll(/'(trainyard_[a-z0-9_]+)'/g)) names.add(m[1]);
+  for (const f of files) for (const [, name] of read(f).matchAll(/'(trainyard_[a-z0-9_]+)'/g)) if (name) names.add(name);
   return [...names].sort();
 }
 

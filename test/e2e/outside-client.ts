@@ -33,8 +33,10 @@ export class OutsideClient {
    */
   async run(fields: Record<string, unknown>, timeoutMs: number): Promise<{ requestId: string; completed: Record<string, unknown> }> {
     const s = schema('run.requested');
+    const version = s.properties.schemaVersion;
+    if (!version) throw new Error('the run.requested schema has no schemaVersion property');
     const requestId = randomUUID();
-    const message: Record<string, unknown> = { schemaVersion: s.properties.schemaVersion.const, id: requestId, occurredAt: new Date().toISOString(), ...fields };
+    const message: Record<string, unknown> = { schemaVersion: version.const, id: requestId, occurredAt: new Date().toISOString(), ...fields };
     const missing = s.required.filter((k) => !(k in message));
     if (missing.length) throw new Error(`run.requested lacks ${missing.join(', ')}`);
     const completion = this.completionOf(requestId, timeoutMs);

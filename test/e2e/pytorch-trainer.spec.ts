@@ -141,8 +141,8 @@ describe('the PyTorch example trainer end to end', () => {
     const made: CheckpointRef[] = (await ofJob('job.checkpointed', first.jobId)).map((d) => d.checkpoint);
     expect(made.length).toBeGreaterThanOrEqual(2);
     expect(made.every((c) => /\/checkpoints\/epoch-\d+\.pt$/.test(c.key!))).toBe(true);
-    const latest = made[made.length - 1];
-    const previous = made[made.length - 2];
+    const [previous, latest] = made.slice(-2);
+    if (!previous || !latest) throw new Error(`${made.length} checkpoints made, 2 at least wanted`);
     await store.put(latest.key!, Buffer.from('not a torch checkpoint'));
     const retry: JobSpec = toJobSpec(definition, 2, { resumeFrom: latest, earlierCheckpoints: made.slice(0, -1).reverse().slice(0, 4), oomFailures: 1 });
     record.set(first.jobId, { attempt: 2, status: 'succeeded' });

@@ -91,7 +91,8 @@ describe('regime specialists through all five services (real NATS and PostgreSQL
       const rows = await decisions();
       return rows.length === 4 ? rows : null;
     }, 'the decisions of the second run');
-    const bullV1 = (await sut.query<{ metrics: { directionalHitRate: number } }>(`SELECT metrics FROM promoter.model_versions WHERE symbol = 'BTCUSDT' AND variant = 'bull' AND version = 1`))[0];
+    const [bullV1] = await sut.query<{ metrics: { directionalHitRate: number } }>(`SELECT metrics FROM promoter.model_versions WHERE symbol = 'BTCUSDT' AND variant = 'bull' AND version = 1`);
+    if (!bullV1) throw new Error('no version 1 of the bull specialist');
     const bullV2 = decided.find((d) => d.variant === 'bull' && d.version === 2)!;
     expect(bullV2.production_version).toBe(1);
     expect(bullV2.production_metrics?.directionalHitRate).toBe(bullV1.metrics.directionalHitRate);
