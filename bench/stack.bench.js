@@ -26,7 +26,6 @@ const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } = require('node:fs');
 const { loadavg, tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
-const { performance } = require('node:perf_hooks');
 const { freePorts, sleep, waitFor } = require('../tools/harness');
 
 const ROOT = resolve(__dirname, '..');
