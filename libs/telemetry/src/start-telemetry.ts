@@ -1,7 +1,4 @@
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
 
 let sdk: NodeSDK | undefined;
 
@@ -11,12 +8,10 @@ let sdk: NodeSDK | undefined;
  */
 export function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = process.env): boolean {
   if (sdk || env.OTEL_SDK_DISABLED === 'true' || !env.OTEL_EXPORTER_OTLP_ENDPOINT) return false;
-  sdk = new NodeSDK({
-    resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? serviceName, 'service.namespace': 'trainyard' }),
-    traceExporter: new OTLPTraceExporter(),
-    // Scrapes and health probes every few seconds would bury the runs' traces.
-    instrumentations: [new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(metrics|health)(\/|\?|$)/.test(req.url ?? '') })],
-  });
+  // Only when on, and synchronously: the SDK must patch http before this preload returns and Nest loads.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createSdk } = require('./otel-sdk') as typeof import('./otel-sdk');
+  sdk = createSdk(serviceName, env);
   sdk.start();
   const stop = () => void sdk?.shutdown().catch(() => undefined);
   process.once('SIGTERM', stop);

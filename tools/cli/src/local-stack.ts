@@ -62,10 +62,16 @@ async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs:
   throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s (TRAINYARD_READY_TIMEOUT_SECONDS)`);
 }
 
-/** How long a service may take to become ready; a busy machine boots slowly, so the default is generous. */
-function readyTimeoutMs(env: NodeJS.ProcessEnv): number {
+/** Backstop per process starting at once: they share the CPUs, so five booting together take about five times one. */
+const READY_SECONDS_PER_PROCESS = 120;
+
+/**
+ * How long a process may take to become ready when `together` start at once: TRAINYARD_READY_TIMEOUT_SECONDS
+ * when set, else 120 s for each (600 s for the five services, 120 s for nats-server or one service restarted).
+ */
+function readyTimeoutMs(env: NodeJS.ProcessEnv, together: number): number {
   const raw = env.TRAINYARD_READY_TIMEOUT_SECONDS;
-  const seconds = raw === undefined || raw === '' ? 600 : Number(raw);
+  const seconds = raw === undefined || raw === '' ? READY_SECONDS_PER_PROCESS * together : Number(raw);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`TRAINYARD_READY_TIMEOUT_SECONDS must be a positive number of seconds, not "${raw}"`);
   return seconds * 1000;
 }
@@ -99,17 +105,22 @@ export class LocalStack {
   async start(): Promise<void> {
     mkdirSync(join(this.dataDir, 'logs'), { recursive: true });
     this.ensureApiTokens();
-    await this.ensureNats();
-    if (!this.env.DATABASE_URL) {
-      this.pg = await startEmbeddedPostgres({ dataDir: join(this.dataDir, 'pglite', 'stack'), maxConnections: 64 });
-      this.env.DATABASE_URL = this.pg.url;
-      // One PGlite session serves every connection in turn: small pools suffice and stay under its limit.
-      this.env.DATABASE_POOL_SIZE = '4';
-      this.opts.log(`embedded PostgreSQL (PGlite) in ${join(this.dataDir, 'pglite', 'stack')}`);
-    }
+    // NATS and the database do not depend on each other: both start at once. Both are awaited before a
+    // failure is thrown, so that stop() finds whichever did start.
+    const servers = await Promise.allSettled([this.ensureNats(), this.ensureDatabase()]);
+    for (const s of servers) if (s.status === 'rejected') throw s.reason;
     const names = this.opts.services ?? SERVICES.map((s) => s.name);
-    await Promise.all(names.map((name) => this.startService(name)));
+    await Promise.all(names.map((name) => this.startService(name, names.length)));
     this.opts.log(`services ready (logs in ${join(this.dataDir, 'logs')})`);
+  }
+
+  private async ensureDatabase(): Promise<void> {
+    if (this.env.DATABASE_URL) return;
+    this.pg = await startEmbeddedPostgres({ dataDir: join(this.dataDir, 'pglite', 'stack'), maxConnections: 64 });
+    this.env.DATABASE_URL = this.pg.url;
+    // One PGlite session serves every connection in turn: small pools suffice and stay under its limit.
+    this.env.DATABASE_POOL_SIZE = '4';
+    this.opts.log(`embedded PostgreSQL (PGlite) in ${join(this.dataDir, 'pglite', 'stack')}`);
   }
 
   /** The operator bearer token of the services' REST APIs (given, or made once and kept in DATA_DIR). */
@@ -134,15 +145,15 @@ export class LocalStack {
     return this.credentials?.find((c) => c.role === role)?.seed ?? null;
   }
 
-  /** Starts one service and waits until its readiness check passes. */
-  async startService(name: ServiceName): Promise<void> {
+  /** Starts one service and waits until its readiness check passes; `together`: how many start at once. */
+  async startService(name: ServiceName, together = 1): Promise<void> {
     const svc = SERVICES.find((s) => s.name === name)!;
     const child = this.spawnService(name, this.portOf(svc), svc.role);
     // A service that is still alive is still starting: it fails fast by exiting, so the deadline is only a backstop.
     await waitUntil(
       () => this.ready(this.portOf(svc)),
       name,
-      readyTimeoutMs(this.env),
+      readyTimeoutMs(this.env, together),
       () => (child.exit ? `exited (${child.exit}); see ${join(this.dataDir, 'logs', `${name}.log`)}` : null),
       (seconds) => this.opts.log(`still waiting for ${name} to be ready (${seconds} s; log ${join(this.dataDir, 'logs', `${name}.log`)})`),
     );
@@ -200,7 +211,7 @@ export class LocalStack {
     this.env.NATS_NKEY_SEED = this.seedOf('operator')!;
     this.env.VAST_AGENT_NATS_NKEY_SEED ??= this.seedOf('agent')!;
     const nats = this.spawn('nats-server', binary, ['-c', conf]);
-    await waitUntil(() => answers(url, 4222), 'nats-server', readyTimeoutMs(this.env), () => (nats.exit ? `exited (${nats.exit}); see ${join(this.dataDir, 'logs', 'nats-server.log')}` : null));
+    await waitUntil(() => answers(url, 4222), 'nats-server', readyTimeoutMs(this.env, 1), () => (nats.exit ? `exited (${nats.exit}); see ${join(this.dataDir, 'logs', 'nats-server.log')}` : null));
     this.opts.log(`started nats-server with JetStream at ${url} (store ${storeDir}; one nkey per role, permissions in ${conf})`);
   }
 

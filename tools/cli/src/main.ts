@@ -45,7 +45,11 @@ async function up(): Promise<number> {
   const { LocalStack } = await import('./local-stack');
   const stack = new LocalStack({ root: ROOT, env: process.env, log: (l) => console.log(l) });
   stopOnSignal(stack);
-  await stack.start();
+  // A service that fails to start must not leave the others (and nats-server) running behind us.
+  await stack.start().catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
   console.log(`Trainyard is up. In another terminal: npx trainyard run --symbols BTCUSDT,ETHUSDT. Ctrl-C stops it.`);
   await new Promise(() => undefined);
   return 0;
