@@ -14,6 +14,7 @@ const suites = [
   () => require('../apps/scheduler/dist/bench/study.bench.js').runStudyBench(),
   () => require('./disk-growth.bench.js').runDiskGrowthBench(),
   () => require('./stack.bench.js').runStackBench(),
+  () => require('./startup.bench.js').runStartupBench(),
 ];
 
 (async () => {
