@@ -15,8 +15,16 @@ const { deleteTestStream, testNatsUrl, testPrefix, waitFor } = require('@trainya
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const scheduler = { app: require('../apps/scheduler/dist/app.module'), cfg: require('../apps/scheduler/dist/config/scheduler.config'), retention: require('../apps/scheduler/dist/retention/record-retention.service') };
-const promoter = { app: require('../apps/promoter/dist/app.module'), cfg: require('../apps/promoter/dist/config/promoter.config'), retention: require('../apps/promoter/dist/retention/retention.service') };
+const scheduler = {
+  app: require('../apps/scheduler/dist/app.module'),
+  cfg: require('../apps/scheduler/dist/config/scheduler.config'),
+  retention: require('../apps/scheduler/dist/retention/record-retention.service'),
+};
+const promoter = {
+  app: require('../apps/promoter/dist/app.module'),
+  cfg: require('../apps/promoter/dist/config/promoter.config'),
+  retention: require('../apps/promoter/dist/retention/retention.service'),
+};
 
 const DAYS = 30;
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `S${String(i).padStart(2, '0')}USDT`);
@@ -53,7 +61,10 @@ class MovedClock extends Clock {
 }
 
 async function boot(module, config, clock) {
-  const ref = await Test.createTestingModule({ imports: [module.AppModule.forRoot(config)] }).overrideProvider(Clock).useValue(clock).compile();
+  const ref = await Test.createTestingModule({ imports: [module.AppModule.forRoot(config)] })
+    .overrideProvider(Clock)
+    .useValue(clock)
+    .compile();
   const app = ref.createNestApplication({ logger: false });
   connectJetStream(app);
   await app.startAllMicroservices();
@@ -72,7 +83,11 @@ async function runDiskGrowthBench() {
   const pdb = await createTestDatabase();
   const prefix = testPrefix('bench-disk');
   const common = { ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix };
-  const sched = await boot(scheduler.app, scheduler.cfg.schedulerEnv.parse({ ...common, DATABASE_URL: sdb.url, SCHEDULER_TICK_MS: '100', SCHEDULER_MAX_RETRIES: '0', SCHEDULER_RETENTION_AT: '23:59' }), clock);
+  const sched = await boot(
+    scheduler.app,
+    scheduler.cfg.schedulerEnv.parse({ ...common, DATABASE_URL: sdb.url, SCHEDULER_TICK_MS: '100', SCHEDULER_MAX_RETRIES: '0', SCHEDULER_RETENTION_AT: '23:59' }),
+    clock,
+  );
   const prom = await boot(promoter.app, promoter.cfg.promoterEnv.parse({ ...common, DATABASE_URL: pdb.url }), clock);
   const bus = sched.get(NatsBus);
   const store = sched.get(ARTIFACT_STORE);
@@ -93,12 +108,26 @@ async function runDiskGrowthBench() {
     for (let day = 0; day < DAYS; day++) {
       clock.t = START + day * DAY_MS;
       const runId = `daily-${day}`;
-      await bus.publish('run.requested', { runId, trigger: 'api', date: new Date(clock.t - DAY_MS).toISOString().slice(0, 10), symbols: SYMBOLS, mode: 'parallel', maxConcurrent: 20, promote: 'auto' });
+      await bus.publish('run.requested', {
+        runId,
+        trigger: 'api',
+        date: new Date(clock.t - DAY_MS).toISOString().slice(0, 10),
+        symbols: SYMBOLS,
+        mode: 'parallel',
+        maxConcurrent: 20,
+        promote: 'auto',
+      });
       const ds = sched.get(require('typeorm').DataSource);
       await waitFor(async () => (await ds.query(`SELECT status FROM scheduler.runs WHERE id = $1`, [runId]))[0]?.status !== 'running' || null, `${runId} done`, 60_000, 50);
       const pds = prom.get(require('typeorm').DataSource);
       const succeeded = (await ds.query(`SELECT count(*)::int AS n FROM scheduler.jobs WHERE run_id = $1 AND status = 'succeeded'`, [runId]))[0].n;
-      await waitFor(async () => (await pds.query(`SELECT count(*)::int AS n FROM promoter.decisions d JOIN promoter.model_versions v ON v.id = d.version_id WHERE v.run_id = $1`, [runId]))[0].n >= succeeded || null, `${runId} decided`, 60_000, 50);
+      await waitFor(
+        async () =>
+          (await pds.query(`SELECT count(*)::int AS n FROM promoter.decisions d JOIN promoter.model_versions v ON v.id = d.version_id WHERE v.run_id = $1`, [runId]))[0].n >= succeeded || null,
+        `${runId} decided`,
+        60_000,
+        50,
+      );
       clock.t = START + day * DAY_MS + 23 * 3_600_000;
       const s = await sched.get(scheduler.retention.RecordRetentionService).run();
       await prom.get(promoter.retention.RetentionService).run();
@@ -147,9 +176,21 @@ async function answer(bus, store, clock, spec) {
   const at = clock.now().toISOString();
   const q = ((Number(spec.symbol.slice(1, 3)) * 7 + Number(spec.runId.split('-')[1]) * 13) % 100) / 100;
   await bus.publish('job.succeeded', {
-    ...ref, agentId: 'bench', leaseId, date: spec.date, featureset: spec.featureset, costs: spec.costs, promote: 'auto', canary: false,
-    artifactsPrefix: folder, artifacts, metrics: { directionalHitRate: 0.45 + q / 10, sharpe: q * 2 - 0.5, maxDrawdown: 0.1, totalReturn: 0.01, mae: 0, rmse: 0, mape: 0, r2: 0 },
-    evaluationWindow: { from: at, to: at, candles: 400 }, trainSeconds: 1, startedAt: at, finishedAt: at,
+    ...ref,
+    agentId: 'bench',
+    leaseId,
+    date: spec.date,
+    featureset: spec.featureset,
+    costs: spec.costs,
+    promote: 'auto',
+    canary: false,
+    artifactsPrefix: folder,
+    artifacts,
+    metrics: { directionalHitRate: 0.45 + q / 10, sharpe: q * 2 - 0.5, maxDrawdown: 0.1, totalReturn: 0.01, mae: 0, rmse: 0, mape: 0, r2: 0 },
+    evaluationWindow: { from: at, to: at, candles: 400 },
+    trainSeconds: 1,
+    startedAt: at,
+    finishedAt: at,
   });
 }
 

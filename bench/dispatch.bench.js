@@ -87,10 +87,19 @@ async function runDispatchBench() {
         await new Promise((r) => setTimeout(r, 50));
         const at = new Date().toISOString();
         await bus.publish('job.succeeded', {
-          ...ref, date: spec.date, featureset: spec.featureset, costs: spec.costs, promote: 'off', canary: false, artifactsPrefix: `models/${spec.symbol}/bench`,
+          ...ref,
+          date: spec.date,
+          featureset: spec.featureset,
+          costs: spec.costs,
+          promote: 'off',
+          canary: false,
+          artifactsPrefix: `models/${spec.symbol}/bench`,
           artifacts: [{ name: 'model.bin', uri: 'file:///bench', sha256: 'a'.repeat(64), bytes: 1 }],
           metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
-          evaluationWindow: { from: at, to: at, candles: 400 }, trainSeconds: 0.05, startedAt: at, finishedAt: at,
+          evaluationWindow: { from: at, to: at, candles: 400 },
+          trainSeconds: 0.05,
+          startedAt: at,
+          finishedAt: at,
         });
         running.delete(lease.leaseId);
       })().catch((err) => console.error(`bench agent: ${spec.jobId}: ${err.message}`));
@@ -109,8 +118,12 @@ async function runDispatchBench() {
     // History as a month of daily runs leaves it (retention keeps succeeded jobs 90 days): a warm-up run,
     // copied 29 times, so the planner sees tables of production's shape.
     await run('bench-warm', 'W');
-    await ds.query(`INSERT INTO scheduler.runs SELECT (jsonb_populate_record(NULL::scheduler.runs, to_jsonb(r) || jsonb_build_object('id', r.id || '-' || g))).* FROM scheduler.runs r, generate_series(1, 29) g WHERE r.id = 'bench-warm'`);
-    await ds.query(`INSERT INTO scheduler.jobs SELECT (jsonb_populate_record(NULL::scheduler.jobs, to_jsonb(j) || jsonb_build_object('id', j.id || '-' || g, 'run_id', j.run_id || '-' || g))).* FROM scheduler.jobs j, generate_series(1, 29) g WHERE j.run_id = 'bench-warm'`);
+    await ds.query(
+      `INSERT INTO scheduler.runs SELECT (jsonb_populate_record(NULL::scheduler.runs, to_jsonb(r) || jsonb_build_object('id', r.id || '-' || g))).* FROM scheduler.runs r, generate_series(1, 29) g WHERE r.id = 'bench-warm'`,
+    );
+    await ds.query(
+      `INSERT INTO scheduler.jobs SELECT (jsonb_populate_record(NULL::scheduler.jobs, to_jsonb(j) || jsonb_build_object('id', j.id || '-' || g, 'run_id', j.run_id || '-' || g))).* FROM scheduler.jobs j, generate_series(1, 29) g WHERE j.run_id = 'bench-warm'`,
+    );
     await ds.query(`ANALYZE`);
     // Restarted, so every count of the warm-up has reached the statistics (a backend reports what it read when it exits).
     await sched.close();
@@ -133,16 +146,28 @@ async function runDispatchBench() {
     await sched.close();
     sched.closed = true;
     // Closed backends have reported what they read.
-    const read = await waitFor(async () => {
-      const n = since(before, await rowsRead(sdb));
-      await new Promise((r) => setTimeout(r, 200));
-      return total(n) === total(since(before, await rowsRead(sdb))) ? n : null;
-    }, 'the statistics settled', 30_000, 200);
+    const read = await waitFor(
+      async () => {
+        const n = since(before, await rowsRead(sdb));
+        await new Promise((r) => setTimeout(r, 200));
+        return total(n) === total(since(before, await rowsRead(sdb))) ? n : null;
+      },
+      'the statistics settled',
+      30_000,
+      200,
+    );
     const rows = total(read);
-    const byTable = [...read].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${t} ${Math.round(n / JOBS)}`).join(', ');
+    const byTable = [...read]
+      .sort((a, b) => b[1] - a[1])
+      .map(([t, n]) => `${t} ${Math.round(n / JOBS)}`)
+      .join(', ');
     result = {
       dispatch_passes_first_12_requests: { value: burstPasses, unit: 'broker placement passes until 12 requests placed', target: '<= 3' },
-      dispatch_latency_p50_ms: { value: latencies[Math.floor(latencies.length / 2)], unit: `ms job.requested → agent.assign (p95 ${latencies[Math.floor(latencies.length * 0.95)]})`, target: 'reported' },
+      dispatch_latency_p50_ms: {
+        value: latencies[Math.floor(latencies.length / 2)],
+        unit: `ms job.requested → agent.assign (p95 ${latencies[Math.floor(latencies.length * 0.95)]})`,
+        target: 'reported',
+      },
       scheduler_rows_read_per_job: { value: Math.round(rows / JOBS), unit: `rows read per job (${JOBS}-job run, ${rows} in all; ${byTable})`, target: '< 50' },
       repeated_job_requests: { value: requested.length - JOBS, unit: `job.requested beyond one per job (${JOBS} jobs)`, target: '0' },
       dispatch_bench_run_seconds: { value: Math.round(runSeconds * 10) / 10, unit: `s for the ${JOBS}-job run on ${SLOTS} slots (${passes - passesAtStart} broker passes)`, target: 'reported' },

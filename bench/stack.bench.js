@@ -50,7 +50,11 @@ const r1 = (x) => Math.round(x * 10) / 10;
 
 function pgBin() {
   const base = '/usr/lib/postgresql';
-  const v = existsSync(base) ? readdirSync(base).filter((d) => existsSync(join(base, d, 'bin', 'pg_ctl'))).sort((a, b) => b - a)[0] : null;
+  const v = existsSync(base)
+    ? readdirSync(base)
+        .filter((d) => existsSync(join(base, d, 'bin', 'pg_ctl')))
+        .sort((a, b) => b - a)[0]
+    : null;
   if (!v) throw new Error('no /usr/lib/postgresql/*/bin/pg_ctl: install PostgreSQL server binaries');
   return join(base, v, 'bin');
 }
@@ -72,7 +76,10 @@ class OwnPostgres {
   start() {
     mkdirSync(this.sock, { recursive: true });
     if (this.asRoot) {
-      const [, , uid, gid] = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:')).split(':');
+      const [, , uid, gid] = readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('postgres:'))
+        .split(':');
       for (const d of [this.dir, this.sock]) chownSync(d, Number(uid), Number(gid));
     }
     this.run('initdb', ['-D', this.data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
@@ -252,10 +259,15 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
   });
   await Promise.all(
     services.map((name, c) =>
-      waitFor(async () => {
-        if (children[c].exitInfo !== null) throw Object.assign(new Error(`${name} exited (${children[c].exitInfo}); see ${join(dir, 'logs', `${name}.log`)}`), { fatal: true });
-        return ready(base + SERVICES.indexOf(name));
-      }, `${name} ready`, 300_000, 100),
+      waitFor(
+        async () => {
+          if (children[c].exitInfo !== null) throw Object.assign(new Error(`${name} exited (${children[c].exitInfo}); see ${join(dir, 'logs', `${name}.log`)}`), { fatal: true });
+          return ready(base + SERVICES.indexOf(name));
+        },
+        `${name} ready`,
+        300_000,
+        100,
+      ),
     ),
   );
   const coldStartMs = performance.now() - t0;
@@ -284,10 +296,15 @@ async function pgliteStack(dir, sampler) {
   const t0 = performance.now();
   const up = startProcess(process.execPath, [join(ROOT, 'tools/cli/bin/trainyard.js'), 'up'], env, join(dir, 'logs', 'trainyard-up.log'));
   sampler.track('pglite-host (trainyard up)', up.pid);
-  await waitFor(async () => {
-    if (up.exitInfo !== null) throw Object.assign(new Error(`trainyard up exited (${up.exitInfo}); see ${join(dir, 'logs', 'trainyard-up.log')}`), { fatal: true });
-    return readFileSync(join(dir, 'logs', 'trainyard-up.log'), 'utf8').includes('Trainyard is up');
-  }, 'trainyard up', 300_000, 100);
+  await waitFor(
+    async () => {
+      if (up.exitInfo !== null) throw Object.assign(new Error(`trainyard up exited (${up.exitInfo}); see ${join(dir, 'logs', 'trainyard-up.log')}`), { fatal: true });
+      return readFileSync(join(dir, 'logs', 'trainyard-up.log'), 'utf8').includes('Trainyard is up');
+    },
+    'trainyard up',
+    300_000,
+    100,
+  );
   const coldStartMs = performance.now() - t0;
   for (const line of execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n')) {
     const m = /^\s*(\d+)\s.*apps\/([a-z-]+)\/dist\/main\.js/.exec(line);
@@ -324,10 +341,15 @@ async function timedRun(stack, bus, count, concurrent) {
   if (res.status !== 202 && res.status !== 200) throw new Error(`POST /runs: ${res.status} ${await res.text()}`);
   const mine = () => [...bus.jobs].filter(([id]) => id.startsWith(`${runId}-`)).map(([, t]) => t);
   const deadline = 60_000 + count * 1000;
-  await waitFor(() => {
-    if (bus.failures.length) throw Object.assign(new Error(`jobs failed: ${bus.failures.slice(0, 3).join('; ')}`), { fatal: true });
-    return mine().filter((t) => t.succeeded).length >= count;
-  }, `${runId}: ${count} jobs succeeded`, deadline, 200);
+  await waitFor(
+    () => {
+      if (bus.failures.length) throw Object.assign(new Error(`jobs failed: ${bus.failures.slice(0, 3).join('; ')}`), { fatal: true });
+      return mine().filter((t) => t.succeeded).length >= count;
+    },
+    `${runId}: ${count} jobs succeeded`,
+    deadline,
+    200,
+  );
   const ts = mine();
   const dispatch = ts.map((t) => t.started - t.requested);
   const first = Math.min(...ts.map((t) => t.requested));
@@ -494,7 +516,7 @@ async function benchVast() {
 /** The scheduler bench's workload: 200 log-normal train times around 5 minutes, seeded. */
 function variedJobs() {
   let s = 42;
-  const random = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const random = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   return Array.from({ length: 200 }, (_, i) => {
     const normal = Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random());
     const seconds = Math.round(300 * Math.exp(0.8 * normal));
@@ -523,12 +545,19 @@ async function runStackBench() {
     const key = (k) => `stack_${backend}_${k}`;
     const onPg = backend === 'postgres';
     results[key('cold_start')] = { value: b.coldStart.ms, unit: `ms, ${b.coldStart.what}; 1 trial, load ${b.coldStart.load}`, target: 'reported' };
-    for (const [n, d] of [[1, b.dispatch1], [12, b.dispatch12]]) {
+    for (const [n, d] of [
+      [1, b.dispatch1],
+      [12, b.dispatch12],
+    ]) {
       results[key(`dispatch_p50_${n}_concurrent`)] = { value: r1(d.dispatchP50), unit: `ms job.requested to job.started (${trialsNote(d.jobs)}, load ${d.load})`, target: onPg ? '< 20' : 'reported' };
       results[key(`dispatch_p99_${n}_concurrent`)] = { value: r1(d.dispatchP99), unit: `ms (${trialsNote(d.jobs)}, load ${d.load})`, target: onPg ? '< 100' : 'reported' };
     }
     for (const s of b.scale) {
-      results[key(`scale_${s.jobs}_dispatch_p50`)] = { value: r1(s.dispatchP50), unit: `ms, ${SLOTS} concurrent (${trialsNote(s.jobs)}, load ${s.load})`, target: `within 2x of the ${SIZES[0]}-job run` };
+      results[key(`scale_${s.jobs}_dispatch_p50`)] = {
+        value: r1(s.dispatchP50),
+        unit: `ms, ${SLOTS} concurrent (${trialsNote(s.jobs)}, load ${s.load})`,
+        target: `within 2x of the ${SIZES[0]}-job run`,
+      };
       results[key(`scale_${s.jobs}_scheduler_rss_peak`)] = { value: s.rss.scheduler?.peakMb ?? NaN, unit: `MB (load ${s.load})`, target: `within 2x of the ${SIZES[0]}-job run` };
     }
     const big = b.scale[b.scale.length - 1];
@@ -537,7 +566,11 @@ async function runStackBench() {
       results[key(`scale_${big.jobs}_vs_${small.jobs}_dispatch_p50`)] = { value: Number((big.dispatchP50 / small.dispatchP50).toFixed(2)), unit: 'ratio', target: '<= 2' };
       results[key(`scale_${big.jobs}_vs_${small.jobs}_scheduler_rss_peak`)] = { value: Number((big.rss.scheduler.peakMb / small.rss.scheduler.peakMb).toFixed(2)), unit: 'ratio', target: '<= 2' };
     }
-    results[key(`throughput_${big.jobs}_jobs`)] = { value: r1(big.jobsPerSecond), unit: `jobs/s end to end, no-op command trainer, ${SLOTS} slots (${big.seconds.toFixed(1)} s, load ${big.load})`, target: '>= 200' };
+    results[key(`throughput_${big.jobs}_jobs`)] = {
+      value: r1(big.jobsPerSecond),
+      unit: `jobs/s end to end, no-op command trainer, ${SLOTS} slots (${big.seconds.toFixed(1)} s, load ${big.load})`,
+      target: '>= 200',
+    };
     for (const [name, idle] of Object.entries(b.rssIdle)) {
       const short = name.startsWith('pglite-host') ? 'pglite_host' : name.replace('-', '_');
       results[key(`rss_${short}_idle`)] = { value: idle.meanMb, unit: `MB mean over 5 s idle (load ${b.loadAtStart})`, target: '< 200' };
@@ -550,13 +583,33 @@ async function runStackBench() {
     say(`vast: starting (load ${load()})`);
     const v = await benchVast();
     const note = `${VAST_SYMBOLS} no-op jobs, ${v.instances} instances, load ${v.load}`;
-    results.stack_vast_100_spend_vs_one_instance_per_job = { value: Number((v.spend / v.perJobSpend).toFixed(3)), unit: `ratio ($${v.spend.toFixed(5)}, the run's share of what instance.destroyed billed; the test server's whole bill $${v.billed.toFixed(5)}; one per job $${v.perJobSpend.toFixed(5)}; ${note})`, target: '<= 0.333' };
-    results.stack_vast_100_wall = { value: r1(v.wall), unit: `s first job.requested to last job.succeeded (one instance per job, all at once: ${v.perJobWall.toFixed(1)} s; ${note})`, target: 'equal or better than one instance per job' };
-    results.stack_vast_first_job_rented = { value: Math.round(v.coldP50), unit: `ms instance.created to its first job.started, p50 of ${v.cold} (test server: 200 ms boot, bootstrap over SSH; ${note})`, target: 'reported' };
-    results.stack_vast_first_job_warm = { value: r1(v.warmP50), unit: `ms job.requested to job.started of a run of ${SLOTS} while the instances are rented, p50 of ${v.warm} (p99 ${r1(v.warmP99)}; ${note})`, target: 'reported' };
+    results.stack_vast_100_spend_vs_one_instance_per_job = {
+      value: Number((v.spend / v.perJobSpend).toFixed(3)),
+      unit: `ratio ($${v.spend.toFixed(5)}, the run's share of what instance.destroyed billed; the test server's whole bill $${v.billed.toFixed(5)}; one per job $${v.perJobSpend.toFixed(5)}; ${note})`,
+      target: '<= 0.333',
+    };
+    results.stack_vast_100_wall = {
+      value: r1(v.wall),
+      unit: `s first job.requested to last job.succeeded (one instance per job, all at once: ${v.perJobWall.toFixed(1)} s; ${note})`,
+      target: 'equal or better than one instance per job',
+    };
+    results.stack_vast_first_job_rented = {
+      value: Math.round(v.coldP50),
+      unit: `ms instance.created to its first job.started, p50 of ${v.cold} (test server: 200 ms boot, bootstrap over SSH; ${note})`,
+      target: 'reported',
+    };
+    results.stack_vast_first_job_warm = {
+      value: r1(v.warmP50),
+      unit: `ms job.requested to job.started of a run of ${SLOTS} while the instances are rented, p50 of ${v.warm} (p99 ${r1(v.warmP99)}; ${note})`,
+      target: 'reported',
+    };
   }
   const m = makespans();
-  results.makespan_200_varied_jobs_12_slots_release_vs_bound = { value: Number((m.release / m.bound).toFixed(4)), unit: `ratio (simulated; ${m.release} s against ${Math.round(m.bound)} s)`, target: '<= 1.05' };
+  results.makespan_200_varied_jobs_12_slots_release_vs_bound = {
+    value: Number((m.release / m.bound).toFixed(4)),
+    unit: `ratio (simulated; ${m.release} s against ${Math.round(m.bound)} s)`,
+    target: '<= 1.05',
+  };
   results.makespan_200_varied_jobs_12_slots_batches_vs_release = { value: Number((m.batches / m.release).toFixed(4)), unit: `ratio (simulated; fixed batches of 12 ${m.batches} s)`, target: '> 1' };
   results.stack_bench_seconds = { value: Math.round((Date.now() - started) / 1000), unit: `s (sizes ${SIZES.join(', ')}; load ${load()})`, target: 'reported' };
   return results;

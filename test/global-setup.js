@@ -8,9 +8,15 @@ function probe(url, fallbackPort) {
   const u = new URL(url);
   const port = Number(u.port || fallbackPort);
   return new Promise((resolve) => {
-    const s = net.connect({ host: u.hostname, port }, () => { s.end(); resolve(true); });
+    const s = net.connect({ host: u.hostname, port }, () => {
+      s.end();
+      resolve(true);
+    });
     s.on('error', () => resolve(false));
-    s.setTimeout(2000, () => { s.destroy(); resolve(false); });
+    s.setTimeout(2000, () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 

@@ -66,6 +66,12 @@ describe('the whole system on an authenticated bus (generated nats-server config
     expect(models.map((m) => m.symbol).sort()).toEqual(['BTCUSDT', 'ETHUSDT']);
 
     const logs = ['nats-server', ...SERVICES.map((s) => s.name)].map((name) => join(dataDir, 'logs', `${name}.log`)).filter(existsSync);
-    for (const file of logs) expect({ file, violations: readFileSync(file, 'utf8').split('\n').filter((l) => /violation/i.test(l)) }).toEqual({ file, violations: [] });
+    for (const file of logs)
+      expect({
+        file,
+        violations: readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => /violation/i.test(l)),
+      }).toEqual({ file, violations: [] });
   });
 });

@@ -108,10 +108,15 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
     const consumedIn = (traceId: string) =>
       traces.spans.filter((s) => s.traceId === traceId && s.name.startsWith('process ')).map((s) => `${s.service} ${s.name.slice(`process ${sut.prefix}.`.length)}`);
     // Spans arrive in batches from five processes: wait until the last hop's are in.
-    const trace = await waitFor(() => {
-      const root = traces.spans.find((s) => s.service === 'scheduler' && s.name === `process ${sut.prefix}.run.requested`);
-      return root && expected.every((e) => consumedIn(root.traceId).includes(e)) ? root.traceId : null;
-    }, 'the hops of the daily run in one trace', 20_000, 250);
+    const trace = await waitFor(
+      () => {
+        const root = traces.spans.find((s) => s.service === 'scheduler' && s.name === `process ${sut.prefix}.run.requested`);
+        return root && expected.every((e) => consumedIn(root.traceId).includes(e)) ? root.traceId : null;
+      },
+      'the hops of the daily run in one trace',
+      20_000,
+      250,
+    );
     const services = new Set(traces.spans.filter((s) => s.traceId === trace).map((s) => s.service));
     expect([...services].sort()).toEqual(['gpu-broker', 'notifier', 'promoter', 'scheduler', 'trainer-agent']);
     runTraceId = trace;
@@ -220,7 +225,7 @@ describe('a daily run through all five services (real NATS and PostgreSQL)', () 
   });
 
   // Last: it stops the services, so that every line they wrote, shutdown included, is checked.
-  it('logs JSON lines from every service, with the named events and the run\'s trace id, and never a configured secret', async () => {
+  it("logs JSON lines from every service, with the named events and the run's trace id, and never a configured secret", async () => {
     await sut.stack.stop();
     const lines = sut.serviceLogs().flatMap(({ service, lines }) => lines.map((line) => ({ service, line })));
     expect(lines.length).toBeGreaterThan(100);

@@ -6,7 +6,19 @@ import { loadConfig } from '@trainyard/config';
 import { toJobSpec, type CheckpointRef, type JobDefinition, type JobSpec, type Lease } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { S3ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, startS3TestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type S3TestServer, type TestDatabase } from '@trainyard/testing';
+import {
+  bootTestApp,
+  createTestDatabase,
+  deleteTestStream,
+  readStored,
+  startS3TestServer,
+  testJobDefinition,
+  testNatsUrl,
+  testPrefix,
+  waitFor,
+  type S3TestServer,
+  type TestDatabase,
+} from '@trainyard/testing';
 import { AppModule as AgentModule } from '../../apps/trainer-agent/src/app.module';
 import { agentEnv } from '../../apps/trainer-agent/src/config/agent.config';
 import { encodeCandleParquet } from '../../apps/trainer-agent/src/market-data/candle-parquet';
@@ -26,7 +38,12 @@ const DATE = '2026-11-22';
 function trainerProcess(workRoot: string): number | undefined {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').some((kv) => kv.startsWith(`TRAINYARD_OUTPUT_DIR=${workRoot}/`))) return Number(pid);
+      if (
+        readFileSync(`/proc/${pid}/environ`, 'utf8')
+          .split('\0')
+          .some((kv) => kv.startsWith(`TRAINYARD_OUTPUT_DIR=${workRoot}/`))
+      )
+        return Number(pid);
     } catch {
       // Gone meanwhile, or not ours to read.
     }
@@ -118,7 +135,16 @@ describe('the PyTorch example trainer end to end', () => {
     (await readStored(prefix, subject)).map((e) => e.data).filter((d) => d.jobId === jobId);
   const attemptLog = async (artifactsPrefix: string) => (await store.get(`${artifactsPrefix}/attempt.log`)).toString('utf8');
   const torchJob = (symbol: string, epochs: number, args: string[], extra: Partial<JobDefinition> = {}) =>
-    testJobDefinition({ symbol, runId: 'torch', date: DATE, lookbackCandles: 1000, model: { type: 'logistic', learningRate: 0.001, epochs, seed: 3 }, driver: { kind: 'command', trainer: 'pytorch', args }, promote: 'auto', ...extra });
+    testJobDefinition({
+      symbol,
+      runId: 'torch',
+      date: DATE,
+      lookbackCandles: 1000,
+      model: { type: 'logistic', learningRate: 0.001, epochs, seed: 3 },
+      driver: { kind: 'command', trainer: 'pytorch', args },
+      promote: 'auto',
+      ...extra,
+    });
 
   it('trains on the candles it is handed, is killed, resumes from the newest good checkpoint, and its metrics are registered and promoted', async () => {
     // Half a second per epoch, never stopping early: time to upload checkpoints and kill it midway.
@@ -172,7 +198,7 @@ describe('the PyTorch example trainer end to end', () => {
     expect(promoted).toMatchObject({ symbol: 'BTCUSDT', version: 1, metrics: done.data.metrics });
   });
 
-  it('trains on the feature store\'s features when it has them for the job', async () => {
+  it("trains on the feature store's features when it has them for the job", async () => {
     // A built-in job that stores its features, then the example on the same symbol and date.
     const builtin = toJobSpec(testJobDefinition({ symbol: 'ETHUSDT', runId: 'features', date: DATE, lookbackCandles: 1000, ensureFeatures: true }), 1);
     await bus.publish('agent.assign', { spec: builtin, lease: lease('lease-features') });

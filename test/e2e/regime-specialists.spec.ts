@@ -24,8 +24,7 @@ interface DecisionRow {
 describe('regime specialists through all five services (real NATS and PostgreSQL)', () => {
   const sut = new SystemUnderTest();
   const request = (runId: string, date: string, variants: Variant[]) => ({ runId, trigger: 'api' as const, date, symbols: ['BTCUSDT'], variants, promote: 'auto' as const, lookbackCandles: 2000 });
-  const versions = () =>
-    sut.query<VersionRow>(`SELECT variant, version, stage, run_id FROM promoter.model_versions WHERE symbol = 'BTCUSDT' ORDER BY variant, version`);
+  const versions = () => sut.query<VersionRow>(`SELECT variant, version, stage, run_id FROM promoter.model_versions WHERE symbol = 'BTCUSDT' ORDER BY variant, version`);
   const decisions = () =>
     sut.query<DecisionRow>(
       `SELECT d.variant, v.version, d.outcome, d.rule, d.production_version, d.production_metrics FROM promoter.decisions d JOIN promoter.model_versions v ON v.id = d.version_id WHERE d.symbol = 'BTCUSDT' ORDER BY d.variant, v.version`,
@@ -80,7 +79,7 @@ describe('regime specialists through all five services (real NATS and PostgreSQL
     expect(existsSync(join(sut.artifactsDir, 'models/production/BTCUSDT/CURRENT.json'))).toBe(false);
   });
 
-  it("compares each with its own production only: the next bull is decided against bull v1, the plain model against nothing", async () => {
+  it('compares each with its own production only: the next bull is decided against bull v1, the plain model against nothing', async () => {
     await sut.bus.publish('run.requested', request('spec-default-bull', '2026-11-23', ['default', 'bull']));
     const completed = await sut.completion('spec-default-bull', 180_000);
     expect(completed.status).toBe('succeeded');

@@ -111,12 +111,7 @@ export class SystemUnderTest {
   }
 
   async completion(runId: string, timeoutMs = 90_000) {
-    const found = await waitFor(
-      async () => (await this.events('run.completed')).find((e) => e.data.runId === runId),
-      `run.completed of ${runId}`,
-      timeoutMs,
-      250,
-    );
+    const found = await waitFor(async () => (await this.events('run.completed')).find((e) => e.data.runId === runId), `run.completed of ${runId}`, timeoutMs, 250);
     return found.data;
   }
 }

@@ -76,7 +76,9 @@ describe('a ten-symbol run with no local capacity, on instances rented from the 
     // All of it is the run's, and the run's record says so once the last instance is gone.
     expect(destroyed.flatMap((d) => d.runs).reduce((sum, r) => sum + (r.runId === 'vast-e2e' ? r.cost : 0), 0)).toBeCloseTo(spent, 9);
     await waitFor(async () => {
-      const run = (await (await fetch(`http://127.0.0.1:${sut.stack.portOf({ name: 'scheduler' })}/runs/vast-e2e`, { headers: { authorization: `Bearer ${sut.stack.apiToken}` } })).json()) as { spend?: number };
+      const run = (await (await fetch(`http://127.0.0.1:${sut.stack.portOf({ name: 'scheduler' })}/runs/vast-e2e`, { headers: { authorization: `Bearer ${sut.stack.apiToken}` } })).json()) as {
+        spend?: number;
+      };
       return Math.abs((run.spend ?? 0) - spent) < 1e-6;
     }, 'the run shows its spend');
 

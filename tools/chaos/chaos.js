@@ -76,7 +76,6 @@ function findPgBin() {
   return join(base, versions[0], 'bin');
 }
 
-
 // ---------------------------------------------------------------- one throwaway PostgreSQL
 
 class OwnPostgres {
@@ -402,7 +401,14 @@ async function trial(index, seed, opts) {
         while (!stopFaults && Date.now() < until) await sleep(Math.min(250, until - Date.now()));
         if (stopFaults) break;
         const roll = rand();
-        const rented = vast ? vast.alive().flatMap((i) => vast.processes(i.id).filter((p) => /main\.js/.test(p.cmdline)).map((p) => ({ instance: i.id, pid: p.pid }))) : [];
+        const rented = vast
+          ? vast.alive().flatMap((i) =>
+              vast
+                .processes(i.id)
+                .filter((p) => /main\.js/.test(p.cmdline))
+                .map((p) => ({ instance: i.id, pid: p.pid })),
+            )
+          : [];
         if (roll < 0.7 && vast && rand() < 0.2 && rented.length) {
           // A rented agent dies; its broker notices the silence and its jobs are retried elsewhere.
           const agent = rented[Math.floor(rand() * rented.length)];
@@ -649,14 +655,32 @@ async function check(dbUrl, natsUrl, prefix, runId, expectedJobs) {
   const prodCount = prodBySymbol.size;
 
   const leaked = leases.length + requests.length;
-  if (leases.length) problems.push(`${leases.length} active leases: ${leases.slice(0, 5).map((l) => `${l.job_id}#${l.attempt}:${l.status}`).join(', ')}`);
-  if (requests.length) problems.push(`${requests.length} pending lease requests: ${requests.slice(0, 5).map((r) => `${r.job_id}#${r.attempt}`).join(', ')}`);
+  if (leases.length)
+    problems.push(
+      `${leases.length} active leases: ${leases
+        .slice(0, 5)
+        .map((l) => `${l.job_id}#${l.attempt}:${l.status}`)
+        .join(', ')}`,
+    );
+  if (requests.length)
+    problems.push(
+      `${requests.length} pending lease requests: ${requests
+        .slice(0, 5)
+        .map((r) => `${r.job_id}#${r.attempt}`)
+        .join(', ')}`,
+    );
   if (reports.length !== 1) problems.push(`${reports.length} run.completed notifications (expected 1)`);
   const completionIds = new Set(completions.map((c) => c.data.id));
   if (completionIds.size !== 1) problems.push(`${completionIds.size} distinct run.completed events on the bus (expected 1)`);
   const succeededEventJobs = new Set(succeededEvents.filter((e) => e.runId === runId || (e.jobId || '').startsWith(`${runId}-`)).map((e) => e.jobId));
   const noEvent = jobs.filter((j) => j.status === 'succeeded' && !succeededEventJobs.has(j.id));
-  if (noEvent.length) problems.push(`${noEvent.length} succeeded jobs with no job.succeeded on the bus: ${noEvent.slice(0, 3).map((j) => j.id).join(', ')}`);
+  if (noEvent.length)
+    problems.push(
+      `${noEvent.length} succeeded jobs with no job.succeeded on the bus: ${noEvent
+        .slice(0, 3)
+        .map((j) => j.id)
+        .join(', ')}`,
+    );
 
   return {
     problems,

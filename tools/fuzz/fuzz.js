@@ -53,9 +53,40 @@ const { allContracts, contractFor, SCHEMA_VERSION } = require('@trainyard/contra
 function hostileGen(rand) {
   const pick = (xs) => xs[Math.floor(rand() * xs.length)];
   const big = () => 'A'.repeat(200_000 + Math.floor(rand() * 700_000));
-  const strings = ['', ' ', '../../etc/passwd', '/etc/passwd', '..', 'BTC/USDT', 'btcusdt', 'BTCUSDT\n', '$(id)', '`id`', '; rm -rf /', '%00', '\u0000', 'ＢＴＣ', 'a'.repeat(300), '{"__proto__":{"x":1}}', '<script>', 'NaN', '-1', '1e309'];
+  const strings = [
+    '',
+    ' ',
+    '../../etc/passwd',
+    '/etc/passwd',
+    '..',
+    'BTC/USDT',
+    'btcusdt',
+    'BTCUSDT\n',
+    '$(id)',
+    '`id`',
+    '; rm -rf /',
+    '%00',
+    '\u0000',
+    'ＢＴＣ',
+    'a'.repeat(300),
+    '{"__proto__":{"x":1}}',
+    '<script>',
+    'NaN',
+    '-1',
+    '1e309',
+  ];
   const numbers = [-1, 0, -0.5, 1e308, -1e308, 2 ** 53 + 1, 3.7, 'NaN', 'Infinity', null, '12'];
-  const value = () => pick([() => pick(strings), () => pick(numbers), () => [], () => ({}), () => true, () => null, () => ({ __proto__: { polluted: true } }), () => ({ constructor: { prototype: { polluted: true } } })])();
+  const value = () =>
+    pick([
+      () => pick(strings),
+      () => pick(numbers),
+      () => [],
+      () => ({}),
+      () => true,
+      () => null,
+      () => ({ __proto__: { polluted: true } }),
+      () => ({ constructor: { prototype: { polluted: true } } }),
+    ])();
   /** A message of `name` made wrong in one of many ways, starting from a valid one when there is one. */
   return function hostile(name, sample) {
     const base = sample ? JSON.parse(JSON.stringify(sample)) : { schemaVersion: SCHEMA_VERSION, id: `fuzz-${Math.floor(rand() * 1e9)}`, occurredAt: new Date().toISOString() };
@@ -84,10 +115,15 @@ function hostileGen(rand) {
       case 6:
         return { raw: `{"__proto__":{"polluted":true},"schemaVersion":1,"id":"fuzz-proto-${Math.floor(rand() * 1e9)}","occurredAt":"${new Date().toISOString()}"}` };
       case 7:
-        for (const k of ['symbol', 'jobId', 'runId', 'agentId', 'leaseId', 'featureset']) if (k in base || rand() < 0.3) base[k] = pick(['../../etc', '/etc/passwd', 'A/../B', '..', 'x'.repeat(500), '$(id)']);
+        for (const k of ['symbol', 'jobId', 'runId', 'agentId', 'leaseId', 'featureset'])
+          if (k in base || rand() < 0.3) base[k] = pick(['../../etc', '/etc/passwd', 'A/../B', '..', 'x'.repeat(500), '$(id)']);
         return { body: base };
       case 8:
-        base.driver = pick([{ kind: 'command', command: ['sh', '-c', 'id > /tmp/pwned'] }, { kind: 'command', trainer: 'sh', args: ['-c', 'id'] }, { kind: 'command', trainer: '../x' }]);
+        base.driver = pick([
+          { kind: 'command', command: ['sh', '-c', 'id > /tmp/pwned'] },
+          { kind: 'command', trainer: 'sh', args: ['-c', 'id'] },
+          { kind: 'command', trainer: '../x' },
+        ]);
         if (base.spec) base.spec.driver = base.driver;
         return { body: base };
       case 9:
@@ -114,8 +150,26 @@ const TG_OPERATOR = 777001;
  */
 function hostileUpdate(rand, i) {
   const pick = (xs) => xs[Math.floor(rand() * xs.length)];
-  const commands = ['/run BTCUSDT', '/run ../../etc/passwd', '/cancel daily-20261130', '/retry x-BTCUSDT', '/promote BTCUSDT 1', '/rollback BTCUSDT', '/status', '/help', `/run ${'A'.repeat(5000)}`, '/run@trainyard_test_bot BTCUSDT', '/rollback __proto__', '/run $(id)'];
-  const stranger = pick([{ chat: 666, from: 666 }, { chat: TG_CHAT, from: 555 }, { chat: -100123, from: 555 }, { chat: TG_CHAT, from: null }]);
+  const commands = [
+    '/run BTCUSDT',
+    '/run ../../etc/passwd',
+    '/cancel daily-20261130',
+    '/retry x-BTCUSDT',
+    '/promote BTCUSDT 1',
+    '/rollback BTCUSDT',
+    '/status',
+    '/help',
+    `/run ${'A'.repeat(5000)}`,
+    '/run@trainyard_test_bot BTCUSDT',
+    '/rollback __proto__',
+    '/run $(id)',
+  ];
+  const stranger = pick([
+    { chat: 666, from: 666 },
+    { chat: TG_CHAT, from: 555 },
+    { chat: -100123, from: 555 },
+    { chat: TG_CHAT, from: null },
+  ]);
   const message = (text) => ({
     message_id: i + 1,
     date: Math.floor(Date.now() / 1000),
@@ -134,18 +188,51 @@ function hostileUpdate(rand, i) {
     case 3:
       return { what: 'huge', secret: 'right', update: { update_id: i, message: message(`/run ${'B'.repeat(1_000_000)}`) } };
     case 4:
-      return { what: 'wrong types', secret: 'right', update: pick([{ update_id: 'x', message: 5 }, { update_id: i, message: { ...message('/status'), chat: { id: { $gt: 0 } } } }, { update_id: i, message: { ...message('/status'), text: 42 } }, { update_id: -1 }, { update_id: i, message: { ...message('/run BTCUSDT'), entities: [{ type: 'bot_command', offset: 900, length: 9 }] } }]) };
+      return {
+        what: 'wrong types',
+        secret: 'right',
+        update: pick([
+          { update_id: 'x', message: 5 },
+          { update_id: i, message: { ...message('/status'), chat: { id: { $gt: 0 } } } },
+          { update_id: i, message: { ...message('/status'), text: 42 } },
+          { update_id: -1 },
+          { update_id: i, message: { ...message('/run BTCUSDT'), entities: [{ type: 'bot_command', offset: 900, length: 9 }] } },
+        ]),
+      };
     case 5:
       return { what: 'prototype keys', secret: 'right', raw: `{"update_id":${i},"__proto__":{"polluted":true},"message":${JSON.stringify(message('/status'))}}` };
     case 6:
-      return { what: 'another kind', secret: 'right', update: pick([{ update_id: i, edited_message: message('/run BTCUSDT') }, { update_id: i, callback_query: { id: '1', data: '/run BTCUSDT', from: { id: TG_OPERATOR } } }, { update_id: i, channel_post: message('/run BTCUSDT') }]) };
+      return {
+        what: 'another kind',
+        secret: 'right',
+        update: pick([
+          { update_id: i, edited_message: message('/run BTCUSDT') },
+          { update_id: i, callback_query: { id: '1', data: '/run BTCUSDT', from: { id: TG_OPERATOR } } },
+          { update_id: i, channel_post: message('/run BTCUSDT') },
+        ]),
+      };
     default:
-      return { what: 'a stranger\'s command', secret: 'right', update: { update_id: i, message: message(pick(commands)) } };
+      return { what: "a stranger's command", secret: 'right', update: { update_id: i, message: message(pick(commands)) } };
   }
 }
 
 /** Hostile invocations of the CLI; each must exit 2 (a usage error) with a line that shows nothing it read. */
-const CLI_FLAG_SETS = [['run'], ['run', '--symbols', '../../etc/passwd'], ['run', '--symbols', 'BTCUSDT', '--date', '2024-13-45'], ['run', '--symbols', 'BTCUSDT', '--trainer', 'sh -c id'], ['run', '--symbols', 'BTCUSDT', '--trainer-arg=--x=/etc/passwd', '--trainer', 'pytorch'], ['run', '--symbols', 'BTCUSDT', '--max-concurrent', '-3'], ['run', '--symbols', 'x'.repeat(100000)], ['run', '--symbols', 'BTCUSDT', '--featureset', '../../x'], ['run', '--colour', 'red'], ['models', 'show', '../etc', 'x'], ['nats-config'], ['nats-config', '--out', '{dir}', '--port', '99999'], ['\u0001'], ['run', '--symbols', 'BTCUSDT', '--mode', '$(id)']];
+const CLI_FLAG_SETS = [
+  ['run'],
+  ['run', '--symbols', '../../etc/passwd'],
+  ['run', '--symbols', 'BTCUSDT', '--date', '2024-13-45'],
+  ['run', '--symbols', 'BTCUSDT', '--trainer', 'sh -c id'],
+  ['run', '--symbols', 'BTCUSDT', '--trainer-arg=--x=/etc/passwd', '--trainer', 'pytorch'],
+  ['run', '--symbols', 'BTCUSDT', '--max-concurrent', '-3'],
+  ['run', '--symbols', 'x'.repeat(100000)],
+  ['run', '--symbols', 'BTCUSDT', '--featureset', '../../x'],
+  ['run', '--colour', 'red'],
+  ['models', 'show', '../etc', 'x'],
+  ['nats-config'],
+  ['nats-config', '--out', '{dir}', '--port', '99999'],
+  ['\u0001'],
+  ['run', '--symbols', 'BTCUSDT', '--mode', '$(id)'],
+];
 
 // ---------------------------------------------------------------- the run
 
@@ -209,7 +296,18 @@ async function main() {
     await db.drop().catch(() => undefined);
   };
   try {
-    await waitFor(() => new Promise((done) => { const s = require('node:net').connect(natsPort, '127.0.0.1', () => { s.end(); done(true); }); s.on('error', () => done(false)); }), 'nats-server', 20_000);
+    await waitFor(
+      () =>
+        new Promise((done) => {
+          const s = require('node:net').connect(natsPort, '127.0.0.1', () => {
+            s.end();
+            done(true);
+          });
+          s.on('error', () => done(false));
+        }),
+      'nats-server',
+      20_000,
+    );
     await stack.start();
     bus = await NatsBus.connect({ serviceName: 'fuzzer', natsUrl, prefix });
     const token = stack.apiToken;
@@ -218,7 +316,11 @@ async function main() {
     const http = (name) => `http://127.0.0.1:${stack.portOf({ name })}`;
 
     // The good run, alongside everything else.
-    const good = await fetch(`${http('scheduler')}/runs`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ runId: `good-${seed}`, symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], promote: 'auto' }) });
+    const good = await fetch(`${http('scheduler')}/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ runId: `good-${seed}`, symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], promote: 'auto' }),
+    });
     if (good.status !== 202) problems.push(`the good run was refused: ${good.status} ${await good.text()}`);
 
     // Samples of real messages to mutate and replay: what the good run publishes.
@@ -268,7 +370,9 @@ async function main() {
     const pathValues = ['BTCUSDT', '..%2f..%2fetc%2fpasswd', '%00', 'x'.repeat(3000), '1e309', '-1', '__proto__', "'; DROP TABLE jobs; --", '%E0%A4%A', 'good-' + seed];
     for (let i = 0; i < httpInputs; i++) {
       const r = routes[Math.floor(rand() * routes.length)];
-      const path = r.path.replace(/\{[^}]+\}/g, () => pathValues[Math.floor(rand() * pathValues.length)]) + (rand() < 0.3 ? `?${['limit=-1', 'limit=abc', 'status=../../', 'date=2024-13-45', 'symbol=%00', 'offset=1e99', 'a[b]=c', '__proto__[x]=1'][Math.floor(rand() * 8)]}` : '');
+      const path =
+        r.path.replace(/\{[^}]+\}/g, () => pathValues[Math.floor(rand() * pathValues.length)]) +
+        (rand() < 0.3 ? `?${['limit=-1', 'limit=abc', 'status=../../', 'date=2024-13-45', 'symbol=%00', 'offset=1e99', 'a[b]=c', '__proto__[x]=1'][Math.floor(rand() * 8)]}` : '');
       const body = rand() < 0.2 ? '{bad json' : JSON.stringify(hostile('run.requested', samples.get('run.requested')).body ?? {});
       const auth = [`Bearer ${token}`, 'Bearer wrong-token-wrong-token', 'Basic YTpi', '', `Bearer ${'x'.repeat(5000)}`][Math.floor(rand() * (rand() < 0.7 ? 1 : 5))];
       const headers = { 'content-type': rand() < 0.9 ? 'application/json' : 'text/plain', ...(auth ? { authorization: auth } : {}) };
@@ -298,7 +402,10 @@ async function main() {
     const webhookResults = { total: 0, s5xx: 0 };
     for (let i = 0; i < webhookInputs; i++) {
       const h = hostileUpdate(rand, i);
-      const headers = { 'content-type': 'application/json', ...(h.secret === 'right' ? { 'x-telegram-bot-api-secret-token': secret } : h.secret === 'wrong' ? { 'x-telegram-bot-api-secret-token': 'f'.repeat(64) } : {}) };
+      const headers = {
+        'content-type': 'application/json',
+        ...(h.secret === 'right' ? { 'x-telegram-bot-api-secret-token': secret } : h.secret === 'wrong' ? { 'x-telegram-bot-api-secret-token': 'f'.repeat(64) } : {}),
+      };
       try {
         const res = await fetch(webhookUrl, { method: 'POST', headers, body: h.raw ?? JSON.stringify(h.update), signal: AbortSignal.timeout(15_000) });
         const text = await res.text();
@@ -317,7 +424,11 @@ async function main() {
     // CLI flags: each hostile invocation exits 2 (a usage error) with one line, never a trace.
     const cliResults = { total: 0, bad: 0 };
     for (const args of CLI_FLAG_SETS.map((set) => set.map((a) => (a === '{dir}' ? dir : a)))) {
-      const r = spawnSync(process.execPath, [join(ROOT, 'tools/cli/bin/trainyard.js'), ...args], { env: { ...process.env, NATS_URL: natsUrl, TRAINYARD_PREFIX: prefix }, encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, [join(ROOT, 'tools/cli/bin/trainyard.js'), ...args], {
+        env: { ...process.env, NATS_URL: natsUrl, TRAINYARD_PREFIX: prefix },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       cliResults.total++;
       if (r.status !== 2 || leaks(r.stderr + r.stdout)) {
         cliResults.bad++;
@@ -370,10 +481,15 @@ async function main() {
         if (got === 0) return;
       }
     };
-    await waitFor(async () => {
-      await drainLetterIds();
-      return [...expected.keys()].every((k) => byKey.has(k));
-    }, 'a dead letter for every refused message', 120_000 + opts.count * 20, 2000).catch((e) => problems.push(e.message));
+    await waitFor(
+      async () => {
+        await drainLetterIds();
+        return [...expected.keys()].every((k) => byKey.has(k));
+      },
+      'a dead letter for every refused message',
+      120_000 + opts.count * 20,
+      2000,
+    ).catch((e) => problems.push(e.message));
     const letterCount = [...byKey.values()].reduce((a, b) => a + b, 0);
     const sampleReader = await bus.js.consumers.get(bus.streamName, { filter_subjects: `${prefix}.dlq.>` });
     const sample = await sampleReader.fetch({ max_messages: 200, expires: 2000 });
@@ -388,21 +504,32 @@ async function main() {
       const shown = missing.slice(0, 5).map((k) => `${k} (${expected.get(k).subject}: ${expected.get(k).data.slice(0, 160)})`);
       problems.push(`${missing.length} refused messages without their letter, e.g. ${shown.join('; ')}`);
     }
-    if (twice.length) problems.push(`${twice.length} messages dead-lettered more than once by one consumer, e.g. ${twice.slice(0, 3).map(([k]) => k).join(', ')}`);
+    if (twice.length)
+      problems.push(
+        `${twice.length} messages dead-lettered more than once by one consumer, e.g. ${twice
+          .slice(0, 3)
+          .map(([k]) => k)
+          .join(', ')}`,
+      );
 
     // Only the allowed may act through the bot, and none of the fuzzed updates came from them.
     const commandSubjects = ['run.requested', 'run.cancel', 'job.*.cancel', 'job.retry', 'model.promote', 'model.rollback'];
     const fromTelegram = [];
     for (const filter of commandSubjects) {
-      for (const e of await readStored(prefix, filter).catch(() => [])) if (typeof e.data?.requestedBy === 'string' && e.data.requestedBy.startsWith('telegram:') && !sent.some((x) => x.subject === e.subject && x.data.includes(e.data.id ?? '\u0000'))) fromTelegram.push(e);
+      for (const e of await readStored(prefix, filter).catch(() => []))
+        if (typeof e.data?.requestedBy === 'string' && e.data.requestedBy.startsWith('telegram:') && !sent.some((x) => x.subject === e.subject && x.data.includes(e.data.id ?? '\u0000')))
+          fromTelegram.push(e);
     }
-    if (fromTelegram.length) problems.push(`${fromTelegram.length} commands from fuzzed Telegram updates reached the bus, e.g. ${fromTelegram[0].subject} ${JSON.stringify(fromTelegram[0].data).slice(0, 200)}`);
+    if (fromTelegram.length)
+      problems.push(`${fromTelegram.length} commands from fuzzed Telegram updates reached the bus, e.g. ${fromTelegram[0].subject} ${JSON.stringify(fromTelegram[0].data).slice(0, 200)}`);
 
     // Nothing ran that the agent does not allow, and no service ended.
     if (existsSync('/tmp/pwned')) problems.push('/tmp/pwned exists: a command ran');
     for (const e of stack.exits()) problems.push(`${e.name} exited (${e.exit})`);
     for (const s of SERVICES) {
-      const live = await fetch(`${http(s.name)}/health/live`).then((r) => r.status).catch((e) => e.message);
+      const live = await fetch(`${http(s.name)}/health/live`)
+        .then((r) => r.status)
+        .catch((e) => e.message);
       if (live !== 200) problems.push(`${s.name} is not live: ${live}`);
     }
 

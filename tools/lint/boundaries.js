@@ -47,7 +47,8 @@ const rule = {
       const own = /^@trainyard\/([^/]+)/.exec(spec);
       if (own) {
         if (!existsSync(join(ROOT, 'libs', own[1], 'package.json'))) context.report({ node, message: `${spec} is not a library: apps are never imported` });
-        else if (from === 'libs/contracts' && own[1] !== 'contracts' && !(own[1] === 'testing' && /\.spec\.ts$/.test(file))) context.report({ node, message: `libs/contracts imports no other library (${spec})` });
+        else if (from === 'libs/contracts' && own[1] !== 'contracts' && !(own[1] === 'testing' && /\.spec\.ts$/.test(file)))
+          context.report({ node, message: `libs/contracts imports no other library (${spec})` });
         return;
       }
       if (from === 'libs/contracts' && CONTRACTS_BANNED.some((re) => re.test(spec))) {

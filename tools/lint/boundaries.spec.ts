@@ -19,7 +19,9 @@ describe('lint keeps the boundaries (npm run lint)', () => {
     expect(await boundaryErrors('apps/scheduler/src/runs/probe.ts', `import { LeaseService } from '../../../gpu-broker/src/leases/lease.service';\nexport const x = LeaseService;\n`)).toEqual([
       'apps/scheduler reaches into apps/gpu-broker by a relative path: import a library by its package name (@trainyard/…)',
     ]);
-    expect(await boundaryErrors('apps/notifier/src/probe.ts', `import { AppModule } from '@trainyard/promoter';\nexport const x = AppModule;\n`)).toEqual(['@trainyard/promoter is not a library: apps are never imported']);
+    expect(await boundaryErrors('apps/notifier/src/probe.ts', `import { AppModule } from '@trainyard/promoter';\nexport const x = AppModule;\n`)).toEqual([
+      '@trainyard/promoter is not a library: apps are never imported',
+    ]);
   });
 
   it('refuses a library reaching into an app', async () => {
@@ -36,7 +38,9 @@ describe('lint keeps the boundaries (npm run lint)', () => {
   });
 
   it('lets apps use libraries, files of their own project, and the harnesses load anything', async () => {
-    expect(await boundaryErrors('apps/scheduler/src/runs/probe.ts', `import { NatsBus } from '@trainyard/messaging';\nimport { RunEntity } from './run.entity';\nexport const x = [NatsBus, RunEntity];\n`)).toEqual([]);
+    expect(
+      await boundaryErrors('apps/scheduler/src/runs/probe.ts', `import { NatsBus } from '@trainyard/messaging';\nimport { RunEntity } from './run.entity';\nexport const x = [NatsBus, RunEntity];\n`),
+    ).toEqual([]);
     expect(await boundaryErrors('test/e2e/probe.spec.ts', `import { AppModule } from '../../apps/scheduler/src/app.module';\nexport const x = AppModule;\n`)).toEqual([]);
   });
 });

@@ -19,7 +19,6 @@ const freePort = () =>
     });
   });
 
-
 /**
  * Readiness follows the service's dependencies: a NATS server and a PostgreSQL of the test's own
  * (so stopping them disturbs no other test) go away and come back, and /health/ready follows.

@@ -1,17 +1,21 @@
 import { z } from 'zod';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 export const envBool = (fallback: boolean) => bool.optional().transform((v) => v ?? fallback);
-export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(fallback);
 export const envNumber = (fallback: number, min = 0) => z.coerce.number().min(min).default(fallback);
 export const envList = z
   .string()
   .optional()
-  .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []));
+  .transform((v) =>
+    v
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [],
+  );
 
 /** The bus: every service. */
 export const busEnv = {
@@ -25,11 +29,17 @@ export const busEnv = {
   /** Whether to also connect to the servers a cluster announces; off where only the configured address is reachable (a tunnel). */
   NATS_DISCOVER_SERVERS: envBool(true),
   /** This client's nkey seed (SU…), as `trainyard nats-config` writes for its role; or NATS_USER and NATS_PASSWORD. */
-  NATS_NKEY_SEED: z.string().regex(/^SU[A-Z2-7]{56}$/, 'a user nkey seed (SU…)').optional(),
+  NATS_NKEY_SEED: z
+    .string()
+    .regex(/^SU[A-Z2-7]{56}$/, 'a user nkey seed (SU…)')
+    .optional(),
   NATS_USER: z.string().min(1).optional(),
   NATS_PASSWORD: z.string().min(1).optional(),
   /** Subject prefix and stream name; one installation (or one test) per prefix. */
-  TRAINYARD_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, 'lower-case letters, digits, "_" or "-"').default('trainyard'),
+  TRAINYARD_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,30}$/, 'lower-case letters, digits, "_" or "-"')
+    .default('trainyard'),
   BUS_MAX_DELIVER: envInt(5, 2, 100),
   BUS_RETRY_BASE_MS: envInt(1000, 10),
   BUS_ACK_WAIT_SECONDS: envNumber(30, 1),
@@ -37,7 +47,10 @@ export const busEnv = {
 
 /** PostgreSQL; unset means an embedded PostgreSQL in DATA_DIR. */
 export const databaseEnv = {
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   DATABASE_POOL_SIZE: envInt(10, 2, 1000),
   DATA_DIR: z.string().default('.trainyard'),
 };
@@ -94,7 +107,14 @@ export function storageOptions(env: StorageEnv) {
 const tokenList = z
   .string()
   .optional()
-  .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+  .transform((v) =>
+    v
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [],
+  )
   .refine((list) => list.every((t) => t.length >= 16 && /^[\x21-\x7e]+$/.test(t)), 'each token: at least 16 printable characters, no spaces');
 
 /** Bearer tokens of a service's REST API (comma-separated); with none, the API answers nobody. */

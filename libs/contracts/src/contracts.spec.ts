@@ -75,7 +75,7 @@ describe('contracts', () => {
     expect(toJobSpec(ensuring, 1).ensureFeatures).toBe(true);
   });
 
-  it('gives a specialist its own job id, training hash and registry key, and leaves the plain model\'s as they were', () => {
+  it("gives a specialist its own job id, training hash and registry key, and leaves the plain model's as they were", () => {
     const bull: JobDefinition = { ...def, jobId: jobIdFor(def.runId, def.symbol, 'bull'), variant: 'bull' };
     expect(jobIdFor('daily-20261122', 'BTCUSDT')).toBe('daily-20261122-BTCUSDT');
     expect(bull.jobId).toBe('daily-20261122-BTCUSDT-bull');

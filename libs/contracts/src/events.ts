@@ -64,7 +64,11 @@ export const RunRequested = event({
   driver: Driver.default({ kind: 'builtin' }),
   /** GPU memory each job needs; unset: none for the built-in trainer, the configured default for commands where GPUs exist. */
   gpuMemoryGb: z.number().nonnegative().max(1024).optional(),
-  timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
+  timeoutMinutes: z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .optional(),
   /** The built-in trainer's settings where they differ from the defaults (a study's best trial, trained for production). */
   model: ModelConfig.omit({ type: true }).partial().strict().optional(),
   /** Candles each job trains on, where it differs from the scheduler's SCHEDULER_LOOKBACK_CANDLES. */
@@ -107,7 +111,11 @@ export const StudyRequested = event({
   date: IsoDate.optional(),
   featureset: FeaturesetName.optional(),
   driver: Driver.optional(),
-  timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
+  timeoutMinutes: z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .optional(),
   requestedBy: z.string().max(200).optional(),
 });
 
@@ -487,6 +495,9 @@ export const DeadLetter = z.object({
   /** The original payload's size in bytes. */
   dataBytes: z.number().int().nonnegative().optional(),
   /** The original payload's sha256, hex. */
-  dataSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  dataSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;

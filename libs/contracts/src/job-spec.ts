@@ -65,7 +65,10 @@ export const JobDefinition = z.object({
   costs: Costs,
   driver: Driver,
   resources: Resources,
-  timeoutMinutes: z.number().positive().max(7 * 24 * 60),
+  timeoutMinutes: z
+    .number()
+    .positive()
+    .max(7 * 24 * 60),
   priority: Priority,
   purpose: Purpose,
   promote: PromoteMode,

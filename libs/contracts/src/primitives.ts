@@ -1,14 +1,10 @@
 import { z } from 'zod';
 
 /** Market symbols end up in object keys and folder names: letters and digits only. */
-export const SymbolName = z
-  .string()
-  .regex(/^[A-Z0-9]{2,30}$/, 'a symbol is 2-30 upper-case letters or digits (for example BTCUSDT)');
+export const SymbolName = z.string().regex(/^[A-Z0-9]{2,30}$/, 'a symbol is 2-30 upper-case letters or digits (for example BTCUSDT)');
 
 /** Ids appear in NATS subjects and storage keys, so no dots, wildcards, spaces or slashes. */
-export const Id = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/, 'an id is 1-128 letters, digits, "_" or "-", starting with a letter or digit');
+export const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/, 'an id is 1-128 letters, digits, "_" or "-", starting with a letter or digit');
 
 /** A real calendar date (no 2024-13-45, no 0000-00-00), as YYYY-MM-DD. */
 export const IsoDate = z

@@ -156,12 +156,7 @@ export type StudyView = z.infer<typeof StudyView>;
 
 /** Every question on the bus. Subjects: `query.<prefix>.<name>` (see querySubject). */
 export const Queries = {
-  ActiveRuns: query(
-    'runs.active',
-    'scheduler',
-    z.object({}).strict(),
-    z.object({ runs: z.array(RunView), slotsHeld: count }),
-  ),
+  ActiveRuns: query('runs.active', 'scheduler', z.object({}).strict(), z.object({ runs: z.array(RunView), slotsHeld: count })),
   RecentRuns: query('runs.recent', 'scheduler', z.object({ limit: z.number().int().min(1).max(50).default(10) }).strict(), z.object({ runs: z.array(RunView) })),
   /** A run or a job by id: ids of both kinds share one namespace in commands such as /cancel. */
   FindRunOrJob: query('runs.find', 'scheduler', z.object({ id: Id }).strict(), z.object({ run: RunView.nullable(), job: JobView.nullable() })),
@@ -176,18 +171,8 @@ export const Queries = {
   ),
   /** The versions a run registered, each with the version that was in production when it was decided. */
   /** What the broker holds now: agents (alive ones, and silent ones still holding leases), leases, rented instances. */
-  ActiveLeases: query(
-    'leases.active',
-    'gpu-broker',
-    z.object({}).strict(),
-    z.object({ agents: z.array(AgentView), leases: z.array(LeaseView), instances: z.array(InstanceView) }),
-  ),
-  RunModels: query(
-    'models.of_run',
-    'promoter',
-    z.object({ runId: Id }).strict(),
-    z.object({ versions: z.array(VersionView.extend({ baseline: VersionView.nullable() })) }),
-  ),
+  ActiveLeases: query('leases.active', 'gpu-broker', z.object({}).strict(), z.object({ agents: z.array(AgentView), leases: z.array(LeaseView), instances: z.array(InstanceView) })),
+  RunModels: query('models.of_run', 'promoter', z.object({ runId: Id }).strict(), z.object({ versions: z.array(VersionView.extend({ baseline: VersionView.nullable() })) })),
 } as const;
 
 export type Queries = typeof Queries;

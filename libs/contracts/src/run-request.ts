@@ -15,9 +15,7 @@ export type RunRequest = z.output<typeof RunRequested>;
 export function requestDifferences(stored: RunRequest, incoming: RunRequest): string[] {
   const a = stored as Record<string, unknown>;
   const b = incoming as Record<string, unknown>;
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
-    .filter((k) => !NOT_THE_REQUEST.has(k) && canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null))
-    .sort();
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !NOT_THE_REQUEST.has(k) && canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null)).sort();
 }
 
 const NOT_THE_REQUEST = new Set(['schemaVersion', 'id', 'occurredAt', 'trigger', 'requestedBy', 'runId']);
@@ -62,8 +60,14 @@ export interface AttemptContext {
 
 export function toJobSpec(def: JobDefinition, attempt: number, ctx: AttemptContext = {}): JobSpec {
   const oom = ctx.oomFailures ?? 0;
-  return { ...def, specHash: specHash(def), attempt, ...(ctx.resumeFrom ? { resumeFrom: ctx.resumeFrom } : {}), ...(ctx.resumeFrom && ctx.earlierCheckpoints?.length ? { earlierCheckpoints: ctx.earlierCheckpoints } : {}), ...(oom > 0 ? { batchSizeFactor: 0.5 ** oom } : {}) };
+  return {
+    ...def,
+    specHash: specHash(def),
+    attempt,
+    ...(ctx.resumeFrom ? { resumeFrom: ctx.resumeFrom } : {}),
+    ...(ctx.resumeFrom && ctx.earlierCheckpoints?.length ? { earlierCheckpoints: ctx.earlierCheckpoints } : {}),
+    ...(oom > 0 ? { batchSizeFactor: 0.5 ** oom } : {}),
+  };
 }
-
 
 export const DEFAULT_COSTS: Costs = { feeBps: 10, spreadBps: 2 };

@@ -13,11 +13,7 @@ export interface EventContract<S extends z.ZodType = z.ZodType, N extends string
   readonly public: boolean;
 }
 
-function contract<const N extends string, S extends z.ZodType>(
-  name: N,
-  schema: S,
-  opts: { subject?: (m: z.output<S>) => string; filter?: string; public?: boolean } = {},
-): EventContract<S, N> {
+function contract<const N extends string, S extends z.ZodType>(name: N, schema: S, opts: { subject?: (m: z.output<S>) => string; filter?: string; public?: boolean } = {}): EventContract<S, N> {
   return {
     name,
     schema,

@@ -8,7 +8,16 @@ import { canConnect, freePort, natsServerBinary, testJobDefinition, testPrefix, 
 import { toJobSpec } from '@trainyard/contracts';
 import { natsServerConfig, newRoleCredentials, NatsBus } from './index';
 
-const lease = { leaseId: 'l1', agentId: 'other-agent', provider: 'local' as const, device: 'cpu', gpuMemoryGb: 0, pricePerHour: 0, startedAt: new Date().toISOString(), endsBy: new Date().toISOString() };
+const lease = {
+  leaseId: 'l1',
+  agentId: 'other-agent',
+  provider: 'local' as const,
+  device: 'cpu',
+  gpuMemoryGb: 0,
+  pricePerHour: 0,
+  startedAt: new Date().toISOString(),
+  endsBy: new Date().toISOString(),
+};
 
 /** The generated configuration on a real nats-server: each role's credential can do what its role does, and nothing else. */
 describe('the bus with generated least-privilege credentials', () => {

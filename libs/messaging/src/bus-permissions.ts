@@ -1,5 +1,18 @@
 import { nkeys } from '@nats-io/nats-core';
-import { BUS_ROLES, CAPACITY_READERS, CAPACITY_WRITERS, capacityBucket, contractFor, PUBLISHERS, QUERIES, querySubject, SERVICE_ROLES, WATCHES, type BusRole, type EventName } from '@trainyard/contracts';
+import {
+  BUS_ROLES,
+  CAPACITY_READERS,
+  CAPACITY_WRITERS,
+  capacityBucket,
+  contractFor,
+  PUBLISHERS,
+  QUERIES,
+  querySubject,
+  SERVICE_ROLES,
+  WATCHES,
+  type BusRole,
+  type EventName,
+} from '@trainyard/contracts';
 import { streamNameFor } from './messaging-options';
 
 export interface NatsPermissions {

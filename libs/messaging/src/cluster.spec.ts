@@ -17,12 +17,7 @@ class ClusterProbe {
 
 /** Publishes until the cluster stores it; the same id makes a retried publish a duplicate the stream drops. */
 async function publishSurely(bus: NatsBus, runId: string): Promise<void> {
-  await waitFor(
-    () => bus.publish('run.requested', { runId, trigger: 'event', symbols: ['BTCUSDT'] }, { id: `msg-${runId}` }).then(() => true),
-    `the publish of ${runId}`,
-    60_000,
-    200,
-  );
+  await waitFor(() => bus.publish('run.requested', { runId, trigger: 'event', symbols: ['BTCUSDT'] }, { id: `msg-${runId}` }).then(() => true), `the publish of ${runId}`, 60_000, 200);
 }
 
 describe('the bus on a 3-node NATS cluster (NATS_STREAM_REPLICAS=3)', () => {
@@ -72,10 +67,15 @@ describe('the bus on a 3-node NATS cluster (NATS_STREAM_REPLICAS=3)', () => {
     expect(now.state.messages).toBe(ids.length);
 
     await cluster.restart(killed);
-    await waitFor(async () => {
-      const s = await bus.jsm.streams.info(bus.streamName);
-      return s.cluster?.replicas?.length === 2 && s.cluster.replicas.every((r) => r.current);
-    }, 'the restarted node to catch up', 60_000, 250);
+    await waitFor(
+      async () => {
+        const s = await bus.jsm.streams.info(bus.streamName);
+        return s.cluster?.replicas?.length === 2 && s.cluster.replicas.every((r) => r.current);
+      },
+      'the restarted node to catch up',
+      60_000,
+      250,
+    );
     expect([...handled.keys()].sort()).toEqual([...ids].sort());
   }, 240_000);
 });

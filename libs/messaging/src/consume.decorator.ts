@@ -15,5 +15,4 @@ export interface ConsumeOptions {
 }
 
 /** Marks a controller method as the handler of an event, delivered at least once from a durable consumer. */
-export const Consume = (event: EventName, options: ConsumeOptions = {}) =>
-  applyDecorators(EventPattern(event, { trainyard: options }), UseFilters(RethrowRpcErrors));
+export const Consume = (event: EventName, options: ConsumeOptions = {}) => applyDecorators(EventPattern(event, { trainyard: options }), UseFilters(RethrowRpcErrors));

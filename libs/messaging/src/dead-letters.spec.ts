@@ -97,10 +97,14 @@ describe('dead letters and termination (real NATS, any server version)', () => {
     await bus.publish('run.requested', request('after-huge'));
     await waitFor(() => handled.find((h) => h.runId === 'after-huge'), 'the good message after the huge one', 4000);
 
-    const [letter] = await waitFor(async () => {
-      const l = await lettersFor('{"runId":"huge-');
-      return l.length ? l : null;
-    }, 'the letter of the huge message', 5000);
+    const [letter] = await waitFor(
+      async () => {
+        const l = await lettersFor('{"runId":"huge-');
+        return l.length ? l : null;
+      },
+      'the letter of the huge message',
+      5000,
+    );
     expect(letter.data.truncated).toBe(true);
     expect(letter.data.dataBytes).toBe(bytes.length);
     expect(letter.data.dataSha256).toBe(createHash('sha256').update(bytes).digest('hex'));
@@ -117,10 +121,14 @@ describe('dead letters and termination (real NATS, any server version)', () => {
 
   it('keeps a small letter whole, with its size and sha256', async () => {
     await bus.publishRaw(bus.subject('run.requested'), '{small not json', 'small-bad');
-    const [letter] = await waitFor(async () => {
-      const l = await lettersFor('{small not json');
-      return l.length ? l : null;
-    }, 'the small letter', 5000);
+    const [letter] = await waitFor(
+      async () => {
+        const l = await lettersFor('{small not json');
+        return l.length ? l : null;
+      },
+      'the small letter',
+      5000,
+    );
     expect(letter.data).toMatchObject({ data: '{small not json', dataBytes: 15, dataSha256: createHash('sha256').update('{small not json').digest('hex') });
     expect(letter.data.truncated).toBeUndefined();
   });
@@ -137,10 +145,14 @@ describe('dead letters and termination (real NATS, any server version)', () => {
     });
     try {
       await bus.publishRaw(bus.subject('run.requested'), '{unlucky not json', 'unlucky');
-      const letters = await waitFor(async () => {
-        const l = await lettersFor('{unlucky');
-        return l.length ? l : null;
-      }, 'the letter once storing works again', 10_000);
+      const letters = await waitFor(
+        async () => {
+          const l = await lettersFor('{unlucky');
+          return l.length ? l : null;
+        },
+        'the letter once storing works again',
+        10_000,
+      );
       expect(refused).toBe(3);
       expect(letters).toHaveLength(1);
       expect(letters[0].data.deliveryCount).toBe(2);

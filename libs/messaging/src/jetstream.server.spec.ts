@@ -102,10 +102,14 @@ describe('JetStream transport (real NATS)', () => {
   it('dead-letters a permanent failure at once, and a transient one on its last delivery', async () => {
     await bus.publish('run.requested', request('permanent'));
     await bus.publish('run.requested', request('always-fails'));
-    const letters = await waitFor(async () => {
-      const l = (await readStored(prefix, 'dlq.run.requested')).filter((x) => /permanent|always-fails/.test(x.data.data));
-      return l.length >= 2 ? l : null;
-    }, 'dead letters of failing handlers', 20_000);
+    const letters = await waitFor(
+      async () => {
+        const l = (await readStored(prefix, 'dlq.run.requested')).filter((x) => /permanent|always-fails/.test(x.data.data));
+        return l.length >= 2 ? l : null;
+      },
+      'dead letters of failing handlers',
+      20_000,
+    );
     expect(deliveries('permanent')).toHaveLength(1);
     expect(deliveries('always-fails')).toHaveLength(3);
     const byRun = Object.fromEntries(letters.map((l) => [JSON.parse(l.data.data).runId, l.data]));
@@ -121,7 +125,10 @@ describe('JetStream transport (real NATS)', () => {
     root.end();
     await waitFor(() => deliveries('traced').length === 1, 'traced delivery');
     expect(deliveries('traced')[0].traceId).toBe(root.spanContext().traceId);
-    const names = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === root.spanContext().traceId).map((s) => s.name);
+    const names = exporter
+      .getFinishedSpans()
+      .filter((s) => s.spanContext().traceId === root.spanContext().traceId)
+      .map((s) => s.name);
     expect(names).toEqual(expect.arrayContaining([`publish ${prefix}.run.requested`, `process ${prefix}.run.requested`]));
   });
 

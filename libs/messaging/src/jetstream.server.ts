@@ -81,7 +81,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       `creating the consumer ${durable}`,
       (m) => this.logger.warn(m),
     );
-    const consumer = await retryTransient(() => this.bus.js.consumers.get(this.bus.streamName, durable), `opening the consumer ${durable}`, (m) => this.logger.warn(m));
+    const consumer = await retryTransient(
+      () => this.bus.js.consumers.get(this.bus.streamName, durable),
+      `opening the consumer ${durable}`,
+      (m) => this.logger.warn(m),
+    );
     const messages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 4) });
     const loop = this.pump(messages, concurrency, (m) => this.handle(pattern, handler, m, durable, maxDeliver, ackWaitMs));
     this.subs.push({ durable, messages, loop });
@@ -215,9 +219,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         deliveryCount,
         msg:
           `could not dead-letter ${m.subject} (seq ${m.seq}) for ${consumer}: ${describeError(failure)}; ` +
-          (last
-            ? `it was its last delivery (${deliveryCount}/${maxDeliver}), so the server will not deliver it again: it stays in the stream at seq ${m.seq}`
-            : `nak, it comes back in ${delay} ms`),
+          (last ? `it was its last delivery (${deliveryCount}/${maxDeliver}), so the server will not deliver it again: it stays in the stream at seq ${m.seq}` : `nak, it comes back in ${delay} ms`),
       });
       m.nak(delay);
       return;

@@ -5,16 +5,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm, type KV } from '@nats-io/kv';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
-import {
-  contractFor,
-  SCHEMA_VERSION,
-  type EventInput,
-  type EventMessage,
-  type EventName,
-  type QueryName,
-  type QueryRequestInput,
-  type QueryResponse,
-} from '@trainyard/contracts';
+import { contractFor, SCHEMA_VERSION, type EventInput, type EventMessage, type EventName, type QueryName, type QueryRequestInput, type QueryResponse } from '@trainyard/contracts';
 import { NoStreamError } from './errors';
 import { natsServers, streamNameFor, type MessagingOptions } from './messaging-options';
 import { ensureStream, retryTransient } from './provisioning';
@@ -74,7 +65,13 @@ export class NatsBus implements OnApplicationShutdown {
     const jsm = await jetstreamManager(nc, { checkAPI: options.provision !== false });
     const log = new Logger('NatsBus');
     const streamName =
-      options.provision === false ? streamNameFor(options.prefix) : await retryTransient(() => ensureStream(jsm, options), 'creating the stream', (m) => log.warn(m));
+      options.provision === false
+        ? streamNameFor(options.prefix)
+        : await retryTransient(
+            () => ensureStream(jsm, options),
+            'creating the stream',
+            (m) => log.warn(m),
+          );
     return new NatsBus(options, nc, jetstream(nc), jsm, streamName);
   }
 
@@ -151,7 +148,11 @@ export class NatsBus implements OnApplicationShutdown {
 
   /** A key-value bucket on this connection, created with one revision per key if absent. */
   async keyValue(bucket: string): Promise<KV> {
-    return retryTransient(() => new Kvm(this.js).create(bucket, { history: 1, replicas: this.options.streamReplicas ?? 1 }), `opening the bucket ${bucket}`, (m) => this.log.warn(m));
+    return retryTransient(
+      () => new Kvm(this.js).create(bucket, { history: 1, replicas: this.options.streamReplicas ?? 1 }),
+      `opening the bucket ${bucket}`,
+      (m) => this.log.warn(m),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

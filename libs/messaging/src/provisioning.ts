@@ -1,12 +1,5 @@
 import { nanos } from '@nats-io/nats-core';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  RetentionPolicy,
-  StorageType,
-  type ConsumerConfig,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
 import { streamNameFor, type MessagingOptions } from './messaging-options';
 
 const isNotFound = (err: unknown) => /not found/i.test(String((err as Error)?.message ?? err));
@@ -16,9 +9,7 @@ const isNotFound = (err: unknown) => /not found/i.test(String((err as Error)?.me
  * busy to answer in time: worth asking again, unlike a refused configuration.
  */
 export const isTransientJetStreamError = (err: unknown): boolean =>
-  /timeout|temporarily unavailable|no responders|no suitable peers|insufficient resources|cluster.*(not|no).*(leader|current)|stream leader|503/i.test(
-    String((err as Error)?.message ?? err),
-  );
+  /timeout|temporarily unavailable|no responders|no suitable peers|insufficient resources|cluster.*(not|no).*(leader|current)|stream leader|503/i.test(String((err as Error)?.message ?? err));
 
 /** Retries `fn` while JetStream answers transiently, up to `timeoutMs`; anything else fails at once. */
 export async function retryTransient<T>(fn: () => Promise<T>, what: string, onRetry: (message: string) => void, timeoutMs = 120_000): Promise<T> {

@@ -1,16 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import {
-  queryFor,
-  QueryReply,
-  querySubject,
-  type QueryName,
-  type QueryRequest,
-  type QueryRequestInput,
-  type QueryResponse,
-  type QueryResponseInput,
-} from '@trainyard/contracts';
+import { queryFor, QueryReply, querySubject, type QueryName, type QueryRequest, type QueryRequestInput, type QueryResponse, type QueryResponseInput } from '@trainyard/contracts';
 import { describeError } from './errors';
 import { extractTraceContext, injectTraceContext } from './trace-context';
 
@@ -30,8 +21,7 @@ export class QueryError extends Error {
   }
 }
 
-const issues = (error: { issues: { path: PropertyKey[]; message: string }[] }) =>
-  error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+const issues = (error: { issues: { path: PropertyKey[]; message: string }[] }) => error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
 
 const tracer = () => trace.getTracer('trainyard-messaging');
 

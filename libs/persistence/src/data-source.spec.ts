@@ -71,10 +71,7 @@ describe('createDataSource + initializeDataSource on PostgreSQL', () => {
   });
 
   it('lets two replicas initialize the same schema at once', async () => {
-    const [first, second] = await Promise.all([
-      initializeDataSource(track(dataSourceFor(db.url, 'svc_c'))),
-      initializeDataSource(track(dataSourceFor(db.url, 'svc_c'))),
-    ]);
+    const [first, second] = await Promise.all([initializeDataSource(track(dataSourceFor(db.url, 'svc_c'))), initializeDataSource(track(dataSourceFor(db.url, 'svc_c')))]);
     expect(await first.query('SELECT count(*)::int AS n FROM svc_c.migrations')).toEqual([{ n: 1 }]);
     expect(await second.getRepository<Item>('svc_c_item').count()).toBe(0);
   });

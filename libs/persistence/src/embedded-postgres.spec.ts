@@ -26,8 +26,7 @@ class CreateNotes1700000000000 implements MigrationInterface {
   }
 }
 
-const dataSourceOn = (url: string) =>
-  createDataSource({ url, schema: 'svc_e', entities: [NoteEntity], migrations: [CreateNotes1700000000000], poolSize: 4 });
+const dataSourceOn = (url: string) => createDataSource({ url, schema: 'svc_e', entities: [NoteEntity], migrations: [CreateNotes1700000000000], poolSize: 4 });
 
 // Creating a PGlite cluster (initdb in WASM) takes several seconds.
 jest.setTimeout(60_000);
@@ -103,9 +102,7 @@ describe('startEmbeddedPostgres', () => {
         clients.map((c, k) =>
           Promise.all(
             Array.from({ length: 25 }, (_, i) =>
-              k % 2
-                ? c.query('SELECT $1::int * 2 AS v', [i]).then((r) => r.rows[0].v)
-                : c.query('SELECT length($1::text) AS v', ['x'.repeat(i)]).then((r) => r.rows[0].v),
+              k % 2 ? c.query('SELECT $1::int * 2 AS v', [i]).then((r) => r.rows[0].v) : c.query('SELECT length($1::text) AS v', ['x'.repeat(i)]).then((r) => r.rows[0].v),
             ),
           ),
         ),

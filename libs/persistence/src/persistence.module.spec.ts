@@ -66,9 +66,7 @@ describe('PersistenceModule', () => {
     await app.close();
     // Closed cleanly: the same folder opens again with the migration already recorded.
     const again = await bootWith({ dataDir });
-    expect(await again.get(DataSource).query('SELECT name FROM svc_m.migrations')).toEqual([
-      { name: 'CreateThings1700000000000' },
-    ]);
+    expect(await again.get(DataSource).query('SELECT name FROM svc_m.migrations')).toEqual([{ name: 'CreateThings1700000000000' }]);
     await again.close();
   });
 });

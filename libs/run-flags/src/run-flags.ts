@@ -1,6 +1,20 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
-import { FeaturesetName, Priority, PromoteMode, Purpose, RunMode, SymbolName, Timeframe, TrainerArg, TrainerName, Variant, type Driver, type EventInput, type SymbolSelection } from '@trainyard/contracts';
+import {
+  FeaturesetName,
+  Priority,
+  PromoteMode,
+  Purpose,
+  RunMode,
+  SymbolName,
+  Timeframe,
+  TrainerArg,
+  TrainerName,
+  Variant,
+  type Driver,
+  type EventInput,
+  type SymbolSelection,
+} from '@trainyard/contracts';
 
 /**
  * A run request's flags as people type them, shared by the CLI (`trainyard run`) and the Telegram
@@ -44,7 +58,12 @@ export function parseFlags(argv: string[], options: Options, allowPositionals = 
     return { values: values as FlagValues, positionals };
   } catch (err) {
     const unknown = /Unknown option '([^']+)'/.exec((err as Error).message);
-    if (unknown) throw new FlagError(`unknown flag ${unknown[1]}; allowed: ${Object.keys(options).map((k) => `--${k}`).join(', ')}`);
+    if (unknown)
+      throw new FlagError(
+        `unknown flag ${unknown[1]}; allowed: ${Object.keys(options)
+          .map((k) => `--${k}`)
+          .join(', ')}`,
+      );
     const positional = /Unexpected argument '([^']+)'/.exec((err as Error).message);
     if (positional) throw new FlagError(`unexpected "${positional[1]}"`);
     throw new FlagError((err as Error).message);

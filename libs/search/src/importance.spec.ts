@@ -19,7 +19,14 @@ function history(objective: (p: Params) => number, n = 200): TrialRecord[] {
 describe('fANOVA importance', () => {
   it('ranks a strong, a weak and an irrelevant parameter', () => {
     // In log space x spans 4 units: variance share ≈ 16·(4²/12) vs 1·(20²/12)/25 → x ≫ y, z none.
-    const { x = NaN, y = NaN, z = NaN } = fanova(space, history((p) => 4 * Math.log10(p.x as number) + (p.y as number) / 5));
+    const {
+      x = NaN,
+      y = NaN,
+      z = NaN,
+    } = fanova(
+      space,
+      history((p) => 4 * Math.log10(p.x as number) + (p.y as number) / 5),
+    );
     expect(x).toBeGreaterThan(y);
     expect(y).toBeGreaterThan(z);
     expect(x).toBeGreaterThan(0.8);
@@ -29,7 +36,10 @@ describe('fANOVA importance', () => {
   });
 
   it('sees a categorical effect', () => {
-    const imp = fanova(space, history((p) => (p.z === 'b' ? 3 : 0) + (p.y as number) / 40));
+    const imp = fanova(
+      space,
+      history((p) => (p.z === 'b' ? 3 : 0) + (p.y as number) / 40),
+    );
     expect(imp.z).toBeGreaterThan(0.8);
     expect(imp.x).toBeLessThan(0.03);
   });
@@ -43,7 +53,17 @@ describe('fANOVA importance', () => {
   });
 
   it('returns zeros when nothing can be learned', () => {
-    expect(fanova(space, history(() => 1))).toEqual({ x: 0, y: 0, z: 0 });
-    expect(fanova(space, history((p) => p.y as number, 1))).toEqual({ x: 0, y: 0, z: 0 });
+    expect(
+      fanova(
+        space,
+        history(() => 1),
+      ),
+    ).toEqual({ x: 0, y: 0, z: 0 });
+    expect(
+      fanova(
+        space,
+        history((p) => p.y as number, 1),
+      ),
+    ).toEqual({ x: 0, y: 0, z: 0 });
   });
 });

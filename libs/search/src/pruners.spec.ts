@@ -71,7 +71,14 @@ describe('median pruner', () => {
     expect(prune(median, { number: 9, intermediate: steps([0.1]) }, done, 'maximize')).toEqual({ prune: false, reason: 'startup: 4 of 5 trials completed' });
     const five = [...done, row(4, steps([0.9, 0.9]))];
     expect(prune(median, { number: 9, intermediate: steps([0.1]) }, five, 'maximize').prune).toBe(true);
-    expect(prune(median, { number: 9, intermediate: steps([0.1]) }, five.map((t) => ({ ...t, state: 'pruned' as const })), 'maximize').prune).toBe(false);
+    expect(
+      prune(
+        median,
+        { number: 9, intermediate: steps([0.1]) },
+        five.map((t) => ({ ...t, state: 'pruned' as const })),
+        'maximize',
+      ).prune,
+    ).toBe(false);
   });
 
   it("compares the trial's best value so far with the median at its latest step", () => {
@@ -92,7 +99,20 @@ describe('median pruner', () => {
     const cfg: PrunerConfig = { type: 'median', nWarmupSteps: 3, intervalSteps: 2 };
     expect([0, 1, 2, 3, 4, 5, 6, 7].map((s) => prune(cfg, bad(s), done, 'maximize').prune)).toEqual([false, false, false, true, false, true, false, true]);
     // A check step that was skipped is made up at the next report.
-    expect(prune(cfg, { number: 9, intermediate: [[2, 0], [4, 0]] }, done, 'maximize').prune).toBe(true);
+    expect(
+      prune(
+        cfg,
+        {
+          number: 9,
+          intermediate: [
+            [2, 0],
+            [4, 0],
+          ],
+        },
+        done,
+        'maximize',
+      ).prune,
+    ).toBe(true);
     expect(prune({ type: 'median', nMinTrials: 6 }, bad(3), done, 'maximize').prune).toBe(false);
   });
 });
@@ -121,11 +141,50 @@ describe('successive halving pruner', () => {
 
   it('does not revisit a rung already passed, and judges every rung a jump crosses', () => {
     const others = rivals(8);
-    expect(prune(sh, { number: 20, intermediate: [[1, 0.7], [2, 0.0]] }, others, 'maximize').prune).toBe(false);
-    expect(prune(sh, { number: 20, intermediate: [[0, 0.7], [10, 0.7]] }, others, 'maximize').reason).toBe('promoted past rung 2 (step 9)');
+    expect(
+      prune(
+        sh,
+        {
+          number: 20,
+          intermediate: [
+            [1, 0.7],
+            [2, 0.0],
+          ],
+        },
+        others,
+        'maximize',
+      ).prune,
+    ).toBe(false);
+    expect(
+      prune(
+        sh,
+        {
+          number: 20,
+          intermediate: [
+            [0, 0.7],
+            [10, 0.7],
+          ],
+        },
+        others,
+        'maximize',
+      ).reason,
+    ).toBe('promoted past rung 2 (step 9)');
     // Rivals pruned at rung 0 never reach rung 1, so they are not compared there.
     const shallow = others.map((t) => ({ ...t, state: 'pruned' as const, intermediate: t.intermediate.slice(0, 2) }));
-    expect(prune(sh, { number: 20, intermediate: [[1, 0.9], [3, 0.05]] }, shallow, 'maximize').prune).toBe(false);
+    expect(
+      prune(
+        sh,
+        {
+          number: 20,
+          intermediate: [
+            [1, 0.9],
+            [3, 0.05],
+          ],
+        },
+        shallow,
+        'maximize',
+      ).prune,
+    ).toBe(false);
   });
 
   it('makes the first arrivals be the best so far, and honours bootstrap_count', () => {
@@ -166,7 +225,10 @@ describe('hyperband pruner', () => {
   });
 
   it('runs successive halving inside the bracket only, from its own first rung', () => {
-    const inBracket = (b: number, count: number) => Array.from({ length: 400 }, (_, n) => n).filter((n) => hyperbandBracket(hb, n) === b).slice(0, count);
+    const inBracket = (b: number, count: number) =>
+      Array.from({ length: 400 }, (_, n) => n)
+        .filter((n) => hyperbandBracket(hb, n) === b)
+        .slice(0, count);
     const [subject, ...peers] = inBracket(2, 9);
     if (subject === undefined) throw new Error('no trial number falls in bracket 2');
     const strangers = inBracket(0, 20);

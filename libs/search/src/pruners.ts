@@ -80,7 +80,11 @@ function median(cfg: z.output<typeof MedianPruner>, own: Intermediate[], others:
   const values = own.map(([, v]) => v).filter((v) => !Number.isNaN(v));
   if (values.length === 0) return cut(`every intermediate value up to step ${step} is NaN`);
   const best = direction === 'maximize' ? Math.max(...values) : Math.min(...values);
-  const atStep = completed.flatMap((t) => curve(t).filter(([s]) => s === step).map(([, v]) => v));
+  const atStep = completed.flatMap((t) =>
+    curve(t)
+      .filter(([s]) => s === step)
+      .map(([, v]) => v),
+  );
   if (atStep.length < cfg.nMinTrials) return keep(`only ${atStep.length} completed trials reported step ${step} (need ${cfg.nMinTrials})`);
   const m = percentile(atStep, 50);
   if (Number.isNaN(m)) return keep(`completed trials have only NaN at step ${step}`);

@@ -22,25 +22,29 @@ describe('search space validation', () => {
     expect(Object.keys(space)).toHaveLength(5);
   });
 
-  it.each(([
-    [{ x: { type: 'float', low: 1, high: 1 } }, 'x.low: low must be less than high (low=1, high=1)'],
-    [{ x: { type: 'float', low: 0, high: 1, log: true } }, 'x.low: log scale needs low > 0 (low=0)'],
-    [{ x: { type: 'int', low: -3, high: 8, log: true } }, 'x.low: log scale needs low > 0 (low=-3)'],
-    [{ x: { type: 'float', low: 0, high: 1, step: 0.3 } }, 'x.step: step 0.3 does not divide high - low = 1 (high=0.9 would)'],
-    [{ x: { type: 'float', low: 0, high: 1, step: 2 } }, 'x.step: step 2 is larger than high - low = 1'],
-    [{ x: { type: 'float', low: 0, high: 1, step: -0.1 } }, 'x.step: step must be > 0'],
-    [{ x: { type: 'int', low: 0, high: 10, step: 3 } }, 'x.step: step 3 does not divide high - low = 10 (high=9 would)'],
-    [{ x: { type: 'int', low: 0.5, high: 10 } }, 'x.low: Invalid input: expected int, received number'],
-    [{ x: { type: 'int', low: 1, high: 64, log: true, step: 2 } }, 'x.step: log scale needs step 1 (as in Optuna)'],
-    [{ x: { type: 'float', low: 1, high: 10, log: true, step: 1 } }, 'x.step: step cannot be combined with log (as in Optuna)'],
-    [{ x: { type: 'float', low: 0, high: 1, step: 0.5, gridPoints: 3 } }, 'x.gridPoints: set either step or gridPoints, not both'],
-    [{ x: { type: 'categorical', choices: [] } }, 'x.choices: choices needs at least 1 value'],
-    [{ x: { type: 'categorical', choices: ['a', 'b', 'a'] } }, 'x.choices: choices must be unique ("a" repeats)'],
-    [{ x: { type: 'categorical', choices: Array.from({ length: 101 }, (_, i) => i) } }, 'x.choices: choices allows at most 100 values'],
-    [{ '9lives': { type: 'int', low: 0, high: 1 } }, '9lives: parameter names must match /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/'],
-    [{ x: { type: 'float', low: 0, high: 1, extra: 1 } }, 'x: Unrecognized key: "extra"'],
-    [{}, '(space): a search space needs at least 1 parameter'],
-  ] as Array<[unknown, string]>).map(([input, message]) => ({ input, message })))('rejects with "$message"', ({ input, message }) => {
+  it.each(
+    (
+      [
+        [{ x: { type: 'float', low: 1, high: 1 } }, 'x.low: low must be less than high (low=1, high=1)'],
+        [{ x: { type: 'float', low: 0, high: 1, log: true } }, 'x.low: log scale needs low > 0 (low=0)'],
+        [{ x: { type: 'int', low: -3, high: 8, log: true } }, 'x.low: log scale needs low > 0 (low=-3)'],
+        [{ x: { type: 'float', low: 0, high: 1, step: 0.3 } }, 'x.step: step 0.3 does not divide high - low = 1 (high=0.9 would)'],
+        [{ x: { type: 'float', low: 0, high: 1, step: 2 } }, 'x.step: step 2 is larger than high - low = 1'],
+        [{ x: { type: 'float', low: 0, high: 1, step: -0.1 } }, 'x.step: step must be > 0'],
+        [{ x: { type: 'int', low: 0, high: 10, step: 3 } }, 'x.step: step 3 does not divide high - low = 10 (high=9 would)'],
+        [{ x: { type: 'int', low: 0.5, high: 10 } }, 'x.low: Invalid input: expected int, received number'],
+        [{ x: { type: 'int', low: 1, high: 64, log: true, step: 2 } }, 'x.step: log scale needs step 1 (as in Optuna)'],
+        [{ x: { type: 'float', low: 1, high: 10, log: true, step: 1 } }, 'x.step: step cannot be combined with log (as in Optuna)'],
+        [{ x: { type: 'float', low: 0, high: 1, step: 0.5, gridPoints: 3 } }, 'x.gridPoints: set either step or gridPoints, not both'],
+        [{ x: { type: 'categorical', choices: [] } }, 'x.choices: choices needs at least 1 value'],
+        [{ x: { type: 'categorical', choices: ['a', 'b', 'a'] } }, 'x.choices: choices must be unique ("a" repeats)'],
+        [{ x: { type: 'categorical', choices: Array.from({ length: 101 }, (_, i) => i) } }, 'x.choices: choices allows at most 100 values'],
+        [{ '9lives': { type: 'int', low: 0, high: 1 } }, '9lives: parameter names must match /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/'],
+        [{ x: { type: 'float', low: 0, high: 1, extra: 1 } }, 'x: Unrecognized key: "extra"'],
+        [{}, '(space): a search space needs at least 1 parameter'],
+      ] as Array<[unknown, string]>
+    ).map(([input, message]) => ({ input, message })),
+  )('rejects with "$message"', ({ input, message }) => {
     expect(issuesOf(input)).toContain(message);
   });
 

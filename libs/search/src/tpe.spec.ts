@@ -46,10 +46,16 @@ describe('TPE building blocks (as Optuna)', () => {
     const pruned = (number: number, intermediate: [number, number][]): TrialRecord => ({ number, params: {}, state: 'pruned', intermediate });
     const history: TrialRecord[] = [
       complete(0, {}, 5),
-      pruned(1, [[0, 9], [1, 8]]),
+      pruned(1, [
+        [0, 9],
+        [1, 8],
+      ]),
       pruned(2, [[0, 1]]),
       complete(3, {}, 2),
-      pruned(4, [[0, 3], [1, 7]]),
+      pruned(4, [
+        [0, 3],
+        [1, 7],
+      ]),
       ...Array.from({ length: 6 }, (_, i) => pruned(5 + i, [])),
       { number: 11, params: {}, state: 'failed', intermediate: [] },
       { number: 12, params: {}, state: 'running', intermediate: [] },

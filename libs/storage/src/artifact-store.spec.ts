@@ -5,15 +5,7 @@ import { join } from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import {
-  ArtifactNotFoundError,
-  ArtifactStore,
-  InjectArtifactStore,
-  LocalArtifactStore,
-  S3ArtifactStore,
-  StorageModule,
-  sha256File,
-} from '@trainyard/storage';
+import { ArtifactNotFoundError, ArtifactStore, InjectArtifactStore, LocalArtifactStore, S3ArtifactStore, StorageModule, sha256File } from '@trainyard/storage';
 import { startS3TestServer, type S3TestServer } from '@trainyard/testing';
 
 const hex = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
@@ -90,12 +82,7 @@ describe.each(stores)('%s', (name, make, expectedUri) => {
   it('lists every key under a prefix, and only those', async () => {
     await Promise.all(['list/a/1', 'list/a/2', 'list/a/deep/3', 'list/ab/4', 'list/b/5'].map((k) => store.put(k, k)));
     expect((await store.list('list/a/')).map((a) => a.key)).toEqual(['list/a/1', 'list/a/2', 'list/a/deep/3']);
-    expect((await store.list('list/a')).map((a) => a.key)).toEqual([
-      'list/a/1',
-      'list/a/2',
-      'list/a/deep/3',
-      'list/ab/4',
-    ]);
+    expect((await store.list('list/a')).map((a) => a.key)).toEqual(['list/a/1', 'list/a/2', 'list/a/deep/3', 'list/ab/4']);
     expect(await store.list('list/b/5')).toEqual([{ key: 'list/b/5', bytes: 8 }]);
     expect(await store.list('nothing/here/')).toEqual([]);
     expect((await store.list('')).map((a) => a.key)).toContain('runs/r1/BTCUSDT/model.txt');

@@ -1,15 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import {
-  CopyObjectCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { assertArtifactKey, assertArtifactPrefix } from './artifact-key';
 import { ArtifactNotFoundError, ArtifactStore, ListedArtifact, StoredArtifact } from './artifact-store';
 import { sha256Buffer, sha256File } from './sha256';
@@ -43,10 +34,7 @@ export class S3ArtifactStore implements ArtifactStore {
       region: opts.region,
       endpoint: opts.endpoint,
       forcePathStyle: opts.forcePathStyle,
-      credentials:
-        opts.accessKeyId && opts.secretAccessKey
-          ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey }
-          : undefined,
+      credentials: opts.accessKeyId && opts.secretAccessKey ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } : undefined,
       // The SDK's default CRC32 checksums send bodies aws-chunked; S3-compatible servers such as
       // s3rver store that framing as the object's content.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -114,9 +102,7 @@ export class S3ArtifactStore implements ArtifactStore {
     const found: ListedArtifact[] = [];
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ContinuationToken }),
-      );
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ContinuationToken }));
       for (const obj of page.Contents ?? []) {
         found.push({ key: obj.Key!.slice(this.root.length), bytes: obj.Size ?? 0 });
       }

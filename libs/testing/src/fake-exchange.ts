@@ -62,13 +62,16 @@ export async function startFakeExchange(tickers: FakeTicker[]): Promise<FakeExch
       const lastOpen = Math.floor((endTime - step + 1) / step) * step;
       const rows = [];
       for (let open = lastOpen - (limit - 1) * step; open <= lastOpen; open += step) {
-        const price = 100 + 10 * Math.sin(open / step / 50) + (open / step) % 7;
+        const price = 100 + 10 * Math.sin(open / step / 50) + ((open / step) % 7);
         rows.push([open, price.toFixed(4), (price * 1.01).toFixed(4), (price * 0.99).toFixed(4), (price + 0.5).toFixed(4), '1000.0', open + step - 1, '100000.0', 10, '500.0', '50000.0', '0']);
       }
       return send(200, rows);
     }
     if (path === '/api/v3/ticker/bookTicker') {
-      return send(200, tickers.map((t) => ({ symbol: t.symbol, bidPrice: String(t.bidPrice), bidQty: '1.00000000', askPrice: String(t.askPrice), askQty: '1.00000000' })));
+      return send(
+        200,
+        tickers.map((t) => ({ symbol: t.symbol, bidPrice: String(t.bidPrice), bidQty: '1.00000000', askPrice: String(t.askPrice), askQty: '1.00000000' })),
+      );
     }
     send(404, { code: -1100, msg: `unknown path ${path}` });
   });

@@ -37,15 +37,25 @@ describe('MLflow tracking test server', () => {
 
   it("creates and finds experiments and runs with MLflow's shapes and errors", async () => {
     await start();
-    expect((await api('GET', 'experiments/get-by-name', { experiment_name: 'Default' })).body.experiment).toMatchObject({ experiment_id: '0', artifact_location: 'mlflow-artifacts:/0', lifecycle_stage: 'active' });
+    expect((await api('GET', 'experiments/get-by-name', { experiment_name: 'Default' })).body.experiment).toMatchObject({
+      experiment_id: '0',
+      artifact_location: 'mlflow-artifacts:/0',
+      lifecycle_stage: 'active',
+    });
     const created = await api('POST', 'experiments/create', { name: 'BTCUSDT' });
     expect(created).toMatchObject({ status: 200, body: { experiment_id: '1' } });
-    expect(await api('POST', 'experiments/create', { name: 'BTCUSDT' })).toMatchObject({ status: 400, body: { error_code: 'RESOURCE_ALREADY_EXISTS', message: 'Experiment(name=BTCUSDT) already exists.' } });
+    expect(await api('POST', 'experiments/create', { name: 'BTCUSDT' })).toMatchObject({
+      status: 400,
+      body: { error_code: 'RESOURCE_ALREADY_EXISTS', message: 'Experiment(name=BTCUSDT) already exists.' },
+    });
     expect(await api('GET', 'experiments/get-by-name', { experiment_name: 'nope' })).toMatchObject({
       status: 404,
       body: { error_code: 'RESOURCE_DOES_NOT_EXIST', message: "Could not find experiment with name 'nope'" },
     });
-    expect(await api('POST', 'experiments/create', {})).toMatchObject({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: expect.stringContaining("Missing value for required parameter 'name'") } });
+    expect(await api('POST', 'experiments/create', {})).toMatchObject({
+      status: 400,
+      body: { error_code: 'INVALID_PARAMETER_VALUE', message: expect.stringContaining("Missing value for required parameter 'name'") },
+    });
 
     const run = await api('POST', 'runs/create', { experiment_id: '1', run_name: 'job-1-a1', start_time: 1700000000000, tags: [{ key: 'symbol', value: 'BTCUSDT' }] });
     expect(run.status).toBe(200);
@@ -54,7 +64,12 @@ describe('MLflow tracking test server', () => {
     expect(info.run_id).toMatch(/^[0-9a-f]{32}$/);
     expect(info.run_uuid).toBe(info.run_id);
     expect(info.artifact_uri).toBe(`mlflow-artifacts:/1/${info.run_id}/artifacts`);
-    expect(run.body.run.data.tags).toEqual(expect.arrayContaining([{ key: 'symbol', value: 'BTCUSDT' }, { key: 'mlflow.runName', value: 'job-1-a1' }]));
+    expect(run.body.run.data.tags).toEqual(
+      expect.arrayContaining([
+        { key: 'symbol', value: 'BTCUSDT' },
+        { key: 'mlflow.runName', value: 'job-1-a1' },
+      ]),
+    );
 
     const updated = await api('POST', 'runs/update', { run_id: info.run_id, status: 'FINISHED', end_time: 1700000005000 });
     expect(updated.body.run_info).toMatchObject({ status: 'FINISHED', end_time: 1700000005000 });
@@ -72,7 +87,9 @@ describe('MLflow tracking test server', () => {
     const points = (n: number) => Array.from({ length: n }, (_, i) => ({ key: 'loss', value: 1 / (i + 1), timestamp: 1000 + i, step: i }));
     const refused = (message: string | RegExp) => ({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: typeof message === 'string' ? message : expect.stringMatching(message) } });
 
-    expect(await batch({ params: kv(101, 'p') })).toMatchObject(refused('A batch logging request can contain at most 100 params. Got 101 params. Please split up params across multiple requests and try again.'));
+    expect(await batch({ params: kv(101, 'p') })).toMatchObject(
+      refused('A batch logging request can contain at most 100 params. Got 101 params. Please split up params across multiple requests and try again.'),
+    );
     expect(await batch({ tags: kv(101, 't') })).toMatchObject(refused(/at most 100 tags/));
     expect(await batch({ metrics: points(1001) })).toMatchObject(refused(/at most 1000 metrics/));
     expect(await batch({ params: kv(100, 'p'), tags: kv(100, 't'), metrics: points(801) })).toMatchObject(refused(/at most 1000 metrics, params, and tags. Got 1001/));
@@ -80,7 +97,14 @@ describe('MLflow tracking test server', () => {
     expect(await batch({ metrics: [{ key: 'a//b', value: 1, timestamp: 1 }] })).toMatchObject(refused(/^Invalid metric name: 'a\/\/b'. Names may be treated as files.*resolve to 'a\/b'$/));
     expect(await batch({ tags: [{ key: '../up', value: 'x' }] })).toMatchObject(refused(/^Invalid tag name: '..\/up'/));
     expect(await batch({ params: [{ key: 'k'.repeat(251), value: '1' }] })).toMatchObject(refused(/^Param key 'k+' had length 251, which exceeded length limit of 250$/));
-    expect(await batch({ params: [{ key: 'x', value: '1' }, { key: 'x', value: '2' }] })).toMatchObject(refused(/^Duplicate parameter keys have been submitted: \['x'\]/));
+    expect(
+      await batch({
+        params: [
+          { key: 'x', value: '1' },
+          { key: 'x', value: '2' },
+        ],
+      }),
+    ).toMatchObject(refused(/^Duplicate parameter keys have been submitted: \['x'\]/));
     expect(await batch({ metrics: [{ key: 'm', value: 'high', timestamp: 1 }] })).toMatchObject(refused(/^Got invalid value high for metric 'm'/));
     expect(await batch({ metrics: [{ key: 'm', value: 1, timestamp: -1 }] })).toMatchObject(refused(/^Got invalid timestamp -1/));
     expect(await batch({ metrics: [{ key: 'm', value: 1 }] })).toMatchObject(refused(/Missing value for required parameter 'metrics\[0\].timestamp'/));
@@ -89,7 +113,17 @@ describe('MLflow tracking test server', () => {
     expect(noType.status).toBe(400);
     expect(mlflow.run(runId)).toMatchObject({ params: {}, metrics: {} });
 
-    expect((await batch({ params: [{ key: 'lr', value: '0.01' }, { key: 'long', value: 'v'.repeat(6001) }], tags: [{ key: 'note', value: 'n'.repeat(8001) }] })).status).toBe(200);
+    expect(
+      (
+        await batch({
+          params: [
+            { key: 'lr', value: '0.01' },
+            { key: 'long', value: 'v'.repeat(6001) },
+          ],
+          tags: [{ key: 'note', value: 'n'.repeat(8001) }],
+        })
+      ).status,
+    ).toBe(200);
     expect((await batch({ params: [{ key: 'lr', value: '0.01' }] })).status).toBe(200);
     expect(await batch({ params: [{ key: 'lr', value: '0.02' }] })).toMatchObject(
       refused(`Changing param values is not allowed. Param with key='lr' was already logged with value='0.01' for run ID='${runId}'. Attempted logging new value '0.02'.`),
@@ -150,7 +184,12 @@ describe('MLflow tracking test server', () => {
     expect(rest.body).toEqual({ metrics: [{ key: 'loss', value: 'Infinity', timestamp: 4000, step: 3 }] });
     expect((await api('GET', 'metrics/get-history', { run_id: runId, metric_key: 'none' })).body).toEqual({});
     const data = (await api('GET', 'runs/get', { run_id: runId })).body.run.data;
-    expect(data.metrics).toEqual(expect.arrayContaining([{ key: 'loss', value: 'Infinity', timestamp: 4000, step: 3 }, { key: 'acc', value: 0.7, timestamp: 2000, step: 0 }]));
+    expect(data.metrics).toEqual(
+      expect.arrayContaining([
+        { key: 'loss', value: 'Infinity', timestamp: 4000, step: 3 },
+        { key: 'acc', value: 0.7, timestamp: 2000, step: 0 },
+      ]),
+    );
   });
 
   it('keeps identical points twice when it stands for a file-store backend', async () => {

@@ -227,7 +227,8 @@ function lengthLimit(entity: string, limit: number, value: string, truncate: boo
   throw invalid(`${entity} '${[...value].slice(0, 250).join('')}' had length ${pyLen(value)}, which exceeded length limit of ${limit}`);
 }
 
-const pyType = (v: unknown) => (v === null ? 'NoneType' : Array.isArray(v) ? 'list' : typeof v === 'string' ? 'str' : typeof v === 'boolean' ? 'bool' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float') : 'dict');
+const pyType = (v: unknown) =>
+  v === null ? 'NoneType' : Array.isArray(v) ? 'list' : typeof v === 'string' ? 'str' : typeof v === 'boolean' ? 'bool' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float') : 'dict';
 const schemaError = (field: string, value: unknown) =>
   invalid(`Invalid value ${JSON.stringify(value)} for parameter '${field}' supplied. Hint: Value was of type '${pyType(value)}'. See the API docs for more information about request parameters.`);
 const missingError = (field: string) => invalid(`Missing value for required parameter '${field}'. See the API docs for more information about request parameters.`);
@@ -286,7 +287,10 @@ const randomRunName = () => `${ADJECTIVES[Math.floor(Math.random() * ADJECTIVES.
 type Clause = (run: Run) => boolean;
 
 function likeRegex(pattern: string, flags: string): RegExp {
-  const body = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.');
+  const body = pattern
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/%/g, '.*')
+    .replace(/_/g, '.');
   return new RegExp(`^${body}$`, flags);
 }
 
@@ -338,7 +342,10 @@ function parseClause(clause: string, filter: string): Clause {
     if (op === 'IN' || op === 'NOT IN') {
       const list = /^\((.*)\)$/s.exec(value);
       if (!list) throw invalid(`While parsing a list in the query, expected a non-empty list of string values, but got ${value}`);
-      const items = (list[1] ?? '').split(',').map((s) => /^\s*'([^']*)'\s*$|^\s*"([^"]*)"\s*$/.exec(s)).map((q) => (q ? (q[1] ?? q[2]) : undefined));
+      const items = (list[1] ?? '')
+        .split(',')
+        .map((s) => /^\s*'([^']*)'\s*$|^\s*"([^"]*)"\s*$/.exec(s))
+        .map((q) => (q ? (q[1] ?? q[2]) : undefined));
       if (items.some((i) => i === undefined)) throw invalid(`While parsing a list in the query, expected string value, got ${value}`);
       return items.includes(actual) === (op === 'IN');
     }
@@ -393,7 +400,13 @@ function parseClause(clause: string, filter: string): Clause {
     return (run) => compareNumber(latestMetric(run, key)?.value);
   }
   if (entity === 'attributes' || entity === 'attribute' || entity === 'attr' || entity === 'run') {
-    const attr: Record<string, (run: Run) => string | undefined> = { run_id: (r) => r.id, run_name: (r) => r.name, status: (r) => r.status, user_id: (r) => r.userId, artifact_uri: (r) => r.artifactUri };
+    const attr: Record<string, (run: Run) => string | undefined> = {
+      run_id: (r) => r.id,
+      run_name: (r) => r.name,
+      status: (r) => r.status,
+      user_id: (r) => r.userId,
+      artifact_uri: (r) => r.artifactUri,
+    };
     const read = attr[key];
     if (read) {
       compareString('');
@@ -660,7 +673,14 @@ export async function startMlflowTestServer(options: MlflowTestServerOptions = {
         const ids = array(body, 'experiment_ids').map((id) => String(id));
         const filter = optionalString(body, 'filter') ?? '';
         const view = body.run_view_type ?? 'ACTIVE_ONLY';
-        const views: Record<string, Array<'active' | 'deleted'>> = { ACTIVE_ONLY: ['active'], DELETED_ONLY: ['deleted'], ALL: ['active', 'deleted'], 1: ['active'], 2: ['deleted'], 3: ['active', 'deleted'] };
+        const views: Record<string, Array<'active' | 'deleted'>> = {
+          ACTIVE_ONLY: ['active'],
+          DELETED_ONLY: ['deleted'],
+          ALL: ['active', 'deleted'],
+          1: ['active'],
+          2: ['deleted'],
+          3: ['active', 'deleted'],
+        };
         const stages = views[String(view)];
         if (!stages) throw schemaError('run_view_type', view);
         const max = int64(body.max_results, 'max_results') ?? 1000;
@@ -700,9 +720,11 @@ export async function startMlflowTestServer(options: MlflowTestServerOptions = {
         const metrics = metricsIn.map((m) => {
           const key = validateName('metric', m.key);
           const value = typeof m.value === 'boolean' ? undefined : double(m.value);
-          if (value === undefined) throw invalid(`Got invalid value ${String(m.value)} for metric '${key}' (timestamp=${String(m.timestamp)}). Please specify value as a valid double (64-bit floating point)`);
+          if (value === undefined)
+            throw invalid(`Got invalid value ${String(m.value)} for metric '${key}' (timestamp=${String(m.timestamp)}). Please specify value as a valid double (64-bit floating point)`);
           const timestamp = int64(m.timestamp, 'timestamp');
-          if (timestamp === undefined || timestamp < 0) throw invalid(`Got invalid timestamp ${String(m.timestamp)} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `);
+          if (timestamp === undefined || timestamp < 0)
+            throw invalid(`Got invalid timestamp ${String(m.timestamp)} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `);
           const step = m.step === undefined || m.step === null ? 0 : int64(m.step, 'step');
           if (step === undefined) throw invalid(`Got invalid step ${String(m.step)} for metric '${key}' (value=${value}). Step must be a valid long (64-bit integer).`);
           lengthLimit('Metric name', LIMITS.key, key, false);
@@ -801,7 +823,10 @@ export async function startMlflowTestServer(options: MlflowTestServerOptions = {
     if (artifactPath !== undefined) {
       if (req.method !== 'PUT' && req.method !== 'GET') return { status: 405, html: FLASK_405 };
       if (!servesArtifacts) {
-        return { status: 503, text: 'Endpoint: /mlflow-artifacts/artifacts/<path:artifact_path> disabled due to the mlflow server running with `--no-serve-artifacts`. To enable artifacts server functionality, run `mlflow server` with `--serve-artifacts`' };
+        return {
+          status: 503,
+          text: 'Endpoint: /mlflow-artifacts/artifacts/<path:artifact_path> disabled due to the mlflow server running with `--no-serve-artifacts`. To enable artifacts server functionality, run `mlflow server` with `--serve-artifacts`',
+        };
       }
       const path = safeArtifactPath(artifactPath);
       if (req.method === 'PUT') {
@@ -919,7 +944,11 @@ export async function startMlflowTestServer(options: MlflowTestServerOptions = {
         lastUpdateTime: e.updated,
         tags: Object.fromEntries(e.tags),
       })),
-    runs: (experimentId) => [...runs.values()].filter((r) => experimentId === undefined || r.experimentId === experimentId).sort((a, b) => a.created - b.created).map(snapshotRun),
+    runs: (experimentId) =>
+      [...runs.values()]
+        .filter((r) => experimentId === undefined || r.experimentId === experimentId)
+        .sort((a, b) => a.created - b.created)
+        .map(snapshotRun),
     run: (runId) => {
       const r = runs.get(runId);
       return r ? snapshotRun(r) : undefined;

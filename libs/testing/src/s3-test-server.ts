@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 
-
 export interface S3TestServer {
   endpoint: string;
   bucket: string;

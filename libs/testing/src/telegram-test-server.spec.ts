@@ -68,7 +68,11 @@ describe('Telegram Bot API test server', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(updates).toEqual([
       expect.objectContaining({
-        message: expect.objectContaining({ text: '/status@trainyard_test_bot now', from: expect.objectContaining({ id: 42, username: 'alice' }), entities: [{ type: 'bot_command', offset: 0, length: 26 }] }),
+        message: expect.objectContaining({
+          text: '/status@trainyard_test_bot now',
+          from: expect.objectContaining({ id: 42, username: 'alice' }),
+          entities: [{ type: 'bot_command', offset: 0, length: 26 }],
+        }),
       }),
     ]);
     const next = await bot.telegram.callApi('getUpdates', { offset: updates[0].update_id + 1, timeout: 0 });

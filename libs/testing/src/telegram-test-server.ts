@@ -94,7 +94,7 @@ const MAX_CAPTION = 1024;
 export function parseTelegramHtml(html: string): string {
   const open: string[] = [];
   let text = '';
-  for (let i = 0; i < html.length; ) {
+  for (let i = 0; i < html.length;) {
     const c = html[i];
     if (c === '<') {
       const tag = /^<(\/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^>]*)?)>/.exec(html.slice(i));
@@ -133,7 +133,7 @@ function imageSize(data: Buffer): { width: number; height: number } | null {
     return { width: data.readUInt32BE(16), height: data.readUInt32BE(20) };
   }
   if (data.length > 4 && data[0] === 0xff && data[1] === 0xd8) {
-    for (let i = 2; i + 9 < data.length; ) {
+    for (let i = 2; i + 9 < data.length;) {
       if (data[i] !== 0xff) return null;
       const marker = data.readUInt8(i + 1);
       const length = data.readUInt16BE(i + 2);

@@ -7,9 +7,7 @@ export interface TestDatabase {
 }
 
 /** A fresh, uniquely named database on a real server, so specs never see each other's tables. */
-export async function createTestDatabase(
-  adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-): Promise<TestDatabase> {
+export async function createTestDatabase(adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'): Promise<TestDatabase> {
   const name = `ty_${randomBytes(6).toString('hex')}`;
   await withClient(adminUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
   const url = new URL(adminUrl);

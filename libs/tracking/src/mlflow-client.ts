@@ -354,7 +354,15 @@ export class MlflowClient {
       } catch (err) {
         if (!(err instanceof MlflowUnavailable)) throw err;
         if (err.retryAfterMs !== undefined && err.retryAfterMs > this.policy.maxRetryAfterMs) {
-          throw new MlflowUnavailable(`${route}: MLflow asks to retry after ${Math.ceil(err.retryAfterMs / 1000)}s, longer than this client waits`, route, attempt, err.status, err.errorCode, err.retryAfterMs, { cause: err });
+          throw new MlflowUnavailable(
+            `${route}: MLflow asks to retry after ${Math.ceil(err.retryAfterMs / 1000)}s, longer than this client waits`,
+            route,
+            attempt,
+            err.status,
+            err.errorCode,
+            err.retryAfterMs,
+            { cause: err },
+          );
         }
         if (attempt >= this.policy.attempts) {
           throw new MlflowUnavailable(`${route}: gave up after ${attempt} attempts: ${err.message}`, route, attempt, err.status, err.errorCode, err.retryAfterMs, { cause: err });

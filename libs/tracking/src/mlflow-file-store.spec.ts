@@ -82,7 +82,9 @@ describe('exportToFileStore', () => {
     const runUuid = mlflowRunUuid('job-42-a1');
     expect(expId).toMatch(/^[1-9]\d{17}$/);
     expect(runUuid).toMatch(/^[0-9a-f]{32}$/);
-    expect(result.experiments).toEqual([{ id: expId, name: 'trainyard BTCUSDT', runs: [{ runId: 'job-42-a1', runUuid, dir: join(dir, 'mlruns', expId, runUuid), artifactsCopied: ['models/BTCUSDT/model.onnx'] }] }]);
+    expect(result.experiments).toEqual([
+      { id: expId, name: 'trainyard BTCUSDT', runs: [{ runId: 'job-42-a1', runUuid, dir: join(dir, 'mlruns', expId, runUuid), artifactsCopied: ['models/BTCUSDT/model.onnx'] }] },
+    ]);
 
     const r = `mlruns/${expId}/${runUuid}`;
     const artifactTag = artifactTagKey('models/BTCUSDT/model.onnx');
@@ -174,10 +176,14 @@ describe('exportToFileStore', () => {
   });
 
   it('refuses, before writing anything, what MLflow would refuse', async () => {
-    const bad = run({ params: { 'lr:max': '1' }, metrics: [{ key: 'a', value: 1, step: 0, timestamp: 1 }, { key: 'a/b', value: 1, step: 0, timestamp: 1 }] });
-    await expect(exportToFileStore(dir, [{ name: 'trainyard BTCUSDT', runs: [bad] }])).rejects.toThrow(
-      /Invalid parameter name: 'lr:max'.*metrics "a" and "a\/b" would be a file and a folder at once/,
-    );
+    const bad = run({
+      params: { 'lr:max': '1' },
+      metrics: [
+        { key: 'a', value: 1, step: 0, timestamp: 1 },
+        { key: 'a/b', value: 1, step: 0, timestamp: 1 },
+      ],
+    });
+    await expect(exportToFileStore(dir, [{ name: 'trainyard BTCUSDT', runs: [bad] }])).rejects.toThrow(/Invalid parameter name: 'lr:max'.*metrics "a" and "a\/b" would be a file and a folder at once/);
     await expect(exportToFileStore(dir, [{ name: 'trainyard BTCUSDT', runs: [run({ artifacts: [{ key: '../escape', sha256: 'x', bytes: 1 }] })] }])).rejects.toThrow(
       "artifact key '../escape' does not stay inside",
     );
@@ -267,11 +273,10 @@ describe('exportToFileStore', () => {
       const result = await exportToFileStore(root, [{ name: 'BTCUSDT/production', runs: [] }], { storeRoot: true, now: () => 1 });
       expect(result.root).toBe(root);
       const id = mlflowExperimentId('BTCUSDT/production');
-      expect((await readFile(join(root, id, 'meta.yaml'), 'utf8'))).toContain("name: BTCUSDT/production");
-      expect((await readFile(join(root, '0', 'meta.yaml'), 'utf8'))).toContain('name: Default');
+      expect(await readFile(join(root, id, 'meta.yaml'), 'utf8')).toContain('name: BTCUSDT/production');
+      expect(await readFile(join(root, '0', 'meta.yaml'), 'utf8')).toContain('name: Default');
     } finally {
       await rm(root, { recursive: true, force: true });
     }
   });
 });
-

@@ -139,7 +139,12 @@ export async function exportToFileStore(dir: string, experiments: FileStoreExper
       runIds.add(run.runId);
       problems.push(...trackedRunProblems(run, trackedRunTags(run)).map((p) => `run ${run.runId}: ${p}`));
       const metricKeys = [...new Set(run.metrics.map((m) => m.key))];
-      for (const [kind, keys] of [['params', Object.keys(run.params)], ['metrics', metricKeys], ['tags', Object.keys(trackedRunTags(run))], ['artifacts', run.artifacts.map((a) => a.key)]] as const) {
+      for (const [kind, keys] of [
+        ['params', Object.keys(run.params)],
+        ['metrics', metricKeys],
+        ['tags', Object.keys(trackedRunTags(run))],
+        ['artifacts', run.artifacts.map((a) => a.key)],
+      ] as const) {
         const clash = folderClash([...keys]);
         if (clash) problems.push(`run ${run.runId}: ${kind} ${clash} would be a file and a folder at once`);
       }

@@ -7,7 +7,8 @@ import type { MetricPoint, TrackedRun } from './tracked-run';
 const MODEL = Buffer.from('onnx model bytes');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-const points = (n: number, key = 'loss', from = 0): MetricPoint[] => Array.from({ length: n }, (_, i) => ({ key, value: 1 / (from + i + 1), step: from + i, timestamp: 1717200000000 + (from + i) * 1000 }));
+const points = (n: number, key = 'loss', from = 0): MetricPoint[] =>
+  Array.from({ length: n }, (_, i) => ({ key, value: 1 / (from + i + 1), step: from + i, timestamp: 1717200000000 + (from + i) * 1000 }));
 
 const trackedRun = (overrides: Partial<TrackedRun> = {}): TrackedRun => ({
   runId: 'job-42-a1',
@@ -40,7 +41,8 @@ describe('mirror into MLflow', () => {
     });
   };
   const readArtifact = async () => MODEL;
-  const logBatches = (from = 0) => mlflow.requests.slice(from).filter((r) => r.path.endsWith('runs/log-batch')) as Array<{ body: { params?: unknown[]; tags?: unknown[]; metrics?: unknown[] }; status: number }>;
+  const logBatches = (from = 0) =>
+    mlflow.requests.slice(from).filter((r) => r.path.endsWith('runs/log-batch')) as Array<{ body: { params?: unknown[]; tags?: unknown[]; metrics?: unknown[] }; status: number }>;
 
   afterEach(async () => {
     await mlflow.stop();

@@ -158,10 +158,7 @@ async function findOrCreateRun(client: MlflowClient, experimentId: string, run: 
   return client.retrying('mlflow/runs/create', async () => {
     const found = await client.findRunByTag(experimentId, TRAINYARD_RUN_ID_TAG, run.runId, { retry: false });
     if (found) return { mlflowRun: found, created: false };
-    const createdRun = await client.createRun(
-      { experimentId, runName: run.runName, startTime: run.startTime, userId, tags: [{ key: TRAINYARD_RUN_ID_TAG, value: run.runId }] },
-      { retry: false },
-    );
+    const createdRun = await client.createRun({ experimentId, runName: run.runName, startTime: run.startTime, userId, tags: [{ key: TRAINYARD_RUN_ID_TAG, value: run.runId }] }, { retry: false });
     return { mlflowRun: createdRun, created: true };
   });
 }

@@ -18,9 +18,7 @@ const OPTIONS = {
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}-a\d{1,6}$/;
 
-export type ExperimentsRequest =
-  | { kind: 'get'; path: string; png?: string }
-  | { kind: 'export'; runs: string[]; dir: string };
+export type ExperimentsRequest = { kind: 'get'; path: string; png?: string } | { kind: 'export'; runs: string[]; dir: string };
 
 function runArg(value: string | undefined): string {
   if (!value) throw new UsageError('a tracked run id is required, e.g. daily-20261130-BTCUSDT-a1');
@@ -80,7 +78,11 @@ export async function runExperimentsCommand(req: ExperimentsRequest, baseUrl: st
     const runs = await Promise.all(req.runs.map(async (id) => (await (await get(`/experiments/runs/${id}/export`)).json()) as TrackedRun));
     const byExperiment = new Map<string, TrackedRun[]>();
     for (const r of runs) byExperiment.set(r.experimentName, [...(byExperiment.get(r.experimentName) ?? []), r]);
-    return exportToFileStore(req.dir, [...byExperiment].map(([name, list]) => ({ name, runs: list })), { storeRoot: true });
+    return exportToFileStore(
+      req.dir,
+      [...byExperiment].map(([name, list]) => ({ name, runs: list })),
+      { storeRoot: true },
+    );
   }
   const res = await get(req.path);
   if (req.png) {

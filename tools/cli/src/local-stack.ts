@@ -211,7 +211,12 @@ export class LocalStack {
     this.env.NATS_NKEY_SEED = this.seedOf('operator')!;
     this.env.VAST_AGENT_NATS_NKEY_SEED ??= this.seedOf('agent')!;
     const nats = this.spawn('nats-server', binary, ['-c', conf]);
-    await waitUntil(() => answers(url, 4222), 'nats-server', readyTimeoutMs(this.env, 1), () => (nats.exit ? `exited (${nats.exit}); see ${join(this.dataDir, 'logs', 'nats-server.log')}` : null));
+    await waitUntil(
+      () => answers(url, 4222),
+      'nats-server',
+      readyTimeoutMs(this.env, 1),
+      () => (nats.exit ? `exited (${nats.exit}); see ${join(this.dataDir, 'logs', 'nats-server.log')}` : null),
+    );
     this.opts.log(`started nats-server with JetStream at ${url} (store ${storeDir}; one nkey per role, permissions in ${conf})`);
   }
 
@@ -219,7 +224,11 @@ export class LocalStack {
     const dist = join(this.opts.root, 'apps', name, 'dist');
     if (!existsSync(join(dist, 'main.js'))) throw new Error(`${name} is not built: run npm run build first`);
     const seed = this.seedOf(role);
-    return this.spawn(name, process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], { PORT: String(port), HOST: '127.0.0.1', ...(seed ? { NATS_NKEY_SEED: seed } : {}) });
+    return this.spawn(name, process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...(seed ? { NATS_NKEY_SEED: seed } : {}),
+    });
   }
 
   private spawn(name: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {

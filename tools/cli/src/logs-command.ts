@@ -84,7 +84,9 @@ class LogFiles {
   async newLines(): Promise<string[]> {
     if (!existsSync(this.dir)) return [];
     const out: string[] = [];
-    for (const name of readdirSync(this.dir).filter((f) => f.endsWith('.log')).sort()) {
+    for (const name of readdirSync(this.dir)
+      .filter((f) => f.endsWith('.log'))
+      .sort()) {
       const file = join(this.dir, name);
       const handle = await open(file, 'r');
       try {

@@ -97,7 +97,9 @@ async function run(argv: string[]): Promise<number> {
       }
       const promote = flags.request.promote ?? 'off';
       const versions =
-        promote === 'off' ? undefined : await runDecisions(bus, outcome.message, { waitMs: flags.promotionWaitSeconds * 1000, queryTimeoutMs: 5000, onIncomplete: (why) => out(`  promotion: ${why}`) });
+        promote === 'off'
+          ? undefined
+          : await runDecisions(bus, outcome.message, { waitMs: flags.promotionWaitSeconds * 1000, queryTimeoutMs: 5000, onIncomplete: (why) => out(`  promotion: ${why}`) });
       if (flags.json) console.log(JSON.stringify(versions === undefined ? outcome.message : { ...outcome.message, promotions: versions }, null, 2));
       else out(formatSummary(outcome.message) + (versions === undefined ? '' : formatPromotions(outcome.message, versions)));
       return outcome.message.status === 'succeeded' ? 0 : 1;

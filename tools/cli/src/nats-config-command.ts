@@ -21,7 +21,9 @@ export function natsConfigCommand(argv: string[]): string[] {
   const credentials = newRoleCredentials();
   const conf = join(out, 'nats.conf');
   const files = [conf];
-  writeFileSync(conf, natsServerConfig({ prefix, credentials, host: typeof v.host === 'string' ? v.host : '0.0.0.0', port, storeDir: typeof v.store === 'string' ? v.store : '/var/lib/nats' }), { mode: 0o600 });
+  writeFileSync(conf, natsServerConfig({ prefix, credentials, host: typeof v.host === 'string' ? v.host : '0.0.0.0', port, storeDir: typeof v.store === 'string' ? v.store : '/var/lib/nats' }), {
+    mode: 0o600,
+  });
   for (const c of credentials) {
     const file = join(out, `${c.role}.env`);
     writeFileSync(file, `# The ${c.role} role on the bus of prefix ${prefix}.\nNATS_NKEY_SEED=${c.seed}\n`, { mode: 0o600 });

@@ -30,7 +30,21 @@ describe('run flags', () => {
   });
 
   it('names a trainer the agents allow, with checked arguments, never a command line or a path', () => {
-    const f = parseRunFlags(['--symbols', 'BTCUSDT', '--driver', 'command', '--trainer', 'pytorch', '--trainer-arg=--epochs=20', '--trainer-arg', 'fast', '--gpu-memory-gb', '2', '--featureset', 'fs2']);
+    const f = parseRunFlags([
+      '--symbols',
+      'BTCUSDT',
+      '--driver',
+      'command',
+      '--trainer',
+      'pytorch',
+      '--trainer-arg=--epochs=20',
+      '--trainer-arg',
+      'fast',
+      '--gpu-memory-gb',
+      '2',
+      '--featureset',
+      'fs2',
+    ]);
     expect(f.request).toMatchObject({ driver: { kind: 'command', trainer: 'pytorch', args: ['--epochs=20', 'fast'] }, gpuMemoryGb: 2, featureset: 'fs2' });
     expect(parseRunFlags(['--symbols', 'BTCUSDT', '--trainer', 'pytorch']).request.driver).toEqual({ kind: 'command', trainer: 'pytorch', args: [] });
     expect(parseRunFlags(['--symbols', 'BTCUSDT']).request.driver).toBeUndefined();

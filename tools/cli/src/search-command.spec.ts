@@ -8,14 +8,22 @@ const read = (path: string) => {
 
 describe('trainyard search', () => {
   it('starts a study from a space file read by the CLI, and maps list, show and promote-best', () => {
-    expect(parseSearchCommand(['BTCUSDT', '--space', 'space.json', '--trials', '40', '--parallel', '4', '--sampler', 'tpe', '--pruner', 'median', '--objective', 'sharpe', '--seed', '7'], read)).toEqual({
+    expect(
+      parseSearchCommand(['BTCUSDT', '--space', 'space.json', '--trials', '40', '--parallel', '4', '--sampler', 'tpe', '--pruner', 'median', '--objective', 'sharpe', '--seed', '7'], read),
+    ).toEqual({
       method: 'POST',
       path: '/studies',
       body: { symbol: 'BTCUSDT', space: JSON.parse(space), trials: 40, parallel: 4, sampler: 'tpe', pruner: { type: 'median' }, objective: 'sharpe', seed: 7 },
     });
-    expect(parseSearchCommand(['ETHUSDT', '--space', 'space.json', '--trials', '9', '--pruner', 'hyperband', '--max-resource', '30'], read).body).toMatchObject({ pruner: { type: 'hyperband', maxResource: 30 } });
+    expect(parseSearchCommand(['ETHUSDT', '--space', 'space.json', '--trials', '9', '--pruner', 'hyperband', '--max-resource', '30'], read).body).toMatchObject({
+      pruner: { type: 'hyperband', maxResource: 30 },
+    });
     expect(parseSearchCommand(['list'])).toEqual({ method: 'GET', path: '/studies' });
-    expect(parseSearchCommand(['show', 'study-btc-1', '--history-png', 'h.png'])).toEqual({ method: 'GET', path: '/studies/study-btc-1', charts: [{ path: '/studies/study-btc-1/history.png', file: 'h.png' }] });
+    expect(parseSearchCommand(['show', 'study-btc-1', '--history-png', 'h.png'])).toEqual({
+      method: 'GET',
+      path: '/studies/study-btc-1',
+      charts: [{ path: '/studies/study-btc-1/history.png', file: 'h.png' }],
+    });
     expect(parseSearchCommand(['promote-best', 'study-btc-1', '--dry'])).toEqual({ method: 'POST', path: '/studies/study-btc-1/promote-best', body: { promote: 'dry' } });
   });
 

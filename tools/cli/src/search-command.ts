@@ -83,7 +83,14 @@ export function parseSearchCommand(argv: string[], readSpace: (path: string) => 
   const prunerName = oneOf(v.pruner, '--pruner', ['none', 'median', 'successive-halving', 'hyperband'] as const) ?? 'none';
   const maxResource = whole(v['max-resource'], '--max-resource', 1, 1_000_000);
   if (prunerName === 'hyperband' && maxResource === undefined) throw new UsageError('--pruner hyperband needs --max-resource N (the last step a trial reports)');
-  const pruner = prunerName === 'median' ? { type: 'median' } : prunerName === 'successive-halving' ? { type: 'successiveHalving' } : prunerName === 'hyperband' ? { type: 'hyperband', maxResource } : { type: 'none' };
+  const pruner =
+    prunerName === 'median'
+      ? { type: 'median' }
+      : prunerName === 'successive-halving'
+        ? { type: 'successiveHalving' }
+        : prunerName === 'hyperband'
+          ? { type: 'hyperband', maxResource }
+          : { type: 'none' };
   const pruneMetric = v['prune-metric'];
   if (pruneMetric !== undefined && !MetricKey.safeParse(pruneMetric).success) throw new UsageError(`--prune-metric: "${pruneMetric.slice(0, 40)}" is not a metric name`);
   const body = {

@@ -46,7 +46,11 @@ export class AgentsService implements OnApplicationBootstrap, OnApplicationShutd
         if (!running.has(lease.id) && lease.createdAt < after.startedAt) await this.leases.lose(lease, `agent ${after.id} restarted`);
       }
     }
-    await this.store.trackReported(after.id, hb.running.map((r) => r.leaseId), this.clock.now());
+    await this.store.trackReported(
+      after.id,
+      hb.running.map((r) => r.leaseId),
+      this.clock.now(),
+    );
     await this.learnMemory(hb);
     await this.capacity.refresh();
     await this.leases.dispatch();

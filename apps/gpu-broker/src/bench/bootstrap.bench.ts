@@ -47,7 +47,11 @@ export async function runBrokerBench(): Promise<Record<string, BenchResult>> {
     const store = app.get(InstanceStore);
     for (let i = 0; i < 4; i++) {
       await app.get(NatsBus).publish('job.requested', { spec: toJobSpec(testJobDefinition({ symbol: `B${i}USDT`, runId: 'bench', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1) });
-      const row = await waitFor(async () => (await store.withStatus(['ready', 'busy', 'draining', 'destroying', 'destroyed'])).find((r) => r.readyAt && !seen.has(r.id)), `instance ${i} ready`, 180_000);
+      const row = await waitFor(
+        async () => (await store.withStatus(['ready', 'busy', 'draining', 'destroying', 'destroyed'])).find((r) => r.readyAt && !seen.has(r.id)),
+        `instance ${i} ready`,
+        180_000,
+      );
       seen.add(row.id);
       seconds.push((row.readyAt!.getTime() - row.runningSince!.getTime()) / 1000);
       await waitFor(async () => vast.alive().length === 0, `instance ${i} destroyed`, 60_000);

@@ -47,7 +47,15 @@ export class BrokerQueries implements OnApplicationBootstrap, BeforeApplicationS
           status: l.status as 'assigned' | 'running',
           startedAt: l.startedAt?.toISOString() ?? null,
         })),
-      instances: instances.map((i) => ({ instanceId: i.vastId, gpuName: i.gpuName, numGpus: i.numGpus, pricePerHour: i.pricePerHour, status: i.status, agentId: i.agentId, createdAt: i.createdAt.toISOString() })),
+      instances: instances.map((i) => ({
+        instanceId: i.vastId,
+        gpuName: i.gpuName,
+        numGpus: i.numGpus,
+        pricePerHour: i.pricePerHour,
+        status: i.status,
+        agentId: i.agentId,
+        createdAt: i.createdAt.toISOString(),
+      })),
     };
   }
 }

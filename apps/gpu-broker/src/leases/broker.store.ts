@@ -158,10 +158,10 @@ export class BrokerStore {
   /** One pass's leases in one insert, and their requests marked leased in one update. */
   async grant(em: EntityManager, leases: LeaseEntity[]): Promise<void> {
     await em.getRepository(LeaseEntity).insert(leases);
-    await em.query(
-      `UPDATE broker.lease_requests r SET status = 'leased' FROM unnest($1::text[], $2::int[]) AS g(job_id, attempt) WHERE r.job_id = g.job_id AND r.attempt = g.attempt`,
-      [leases.map((l) => l.jobId), leases.map((l) => l.attempt)],
-    );
+    await em.query(`UPDATE broker.lease_requests r SET status = 'leased' FROM unnest($1::text[], $2::int[]) AS g(job_id, attempt) WHERE r.job_id = g.job_id AND r.attempt = g.attempt`, [
+      leases.map((l) => l.jobId),
+      leases.map((l) => l.attempt),
+    ]);
   }
 
   /** Runs a placement pass alone: replicas of the broker take turns through a transaction-scoped lock. */

@@ -27,7 +27,14 @@ describe('gpu-broker lease outcomes across a NATS outage', () => {
     nats = await NatsCluster.start(1);
     db = await createTestDatabase();
     // The test drives the agent check itself, so it knows when the one that loses the lease has returned.
-    const config = brokerEnv.parse({ NATS_URL: nats.url, TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, BROKER_TICK_MS: '3600000', BROKER_AGENT_SILENCE_SECONDS: '3', BROKER_UNREPORTED_LEASE_SECONDS: '1' });
+    const config = brokerEnv.parse({
+      NATS_URL: nats.url,
+      TRAINYARD_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      BROKER_TICK_MS: '3600000',
+      BROKER_AGENT_SILENCE_SECONDS: '3',
+      BROKER_UNREPORTED_LEASE_SECONDS: '1',
+    });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
   });
@@ -54,19 +61,29 @@ describe('gpu-broker lease outcomes across a NATS outage', () => {
 
     await nats.kill(0);
     // The agent is silent now; the check that takes its lease back fails to publish and returns.
-    await waitFor(async () => {
-      await agents.tick();
-      return (await leaseRow(leaseId))?.status === 'lost';
-    }, 'the lease taken back while NATS is down', 60_000, 200);
+    await waitFor(
+      async () => {
+        await agents.tick();
+        return (await leaseRow(leaseId))?.status === 'lost';
+      },
+      'the lease taken back while NATS is down',
+      60_000,
+      200,
+    );
     expect((await leaseRow(leaseId)).outcome_published).toBe(false);
     expect((await readStored(prefix, 'lease.lost', nats.url).catch(() => [])).length).toBe(0);
 
     await nats.restart(0);
-    const lost = await waitFor(async () => {
-      await agents.tick();
-      const l = await readStored(prefix, 'lease.lost', nats.url);
-      return l.length ? l : null;
-    }, 'lease.lost announced after the outage', 60_000, 500);
+    const lost = await waitFor(
+      async () => {
+        await agents.tick();
+        const l = await readStored(prefix, 'lease.lost', nats.url);
+        return l.length ? l : null;
+      },
+      'lease.lost announced after the outage',
+      60_000,
+      500,
+    );
     expect(lost.map((e) => e.data)).toEqual([expect.objectContaining({ leaseId, jobId: 'r1-LOSTUSDT', attempt: 1, reason: expect.stringMatching(/silent/) })]);
     await waitFor(async () => (await leaseRow(leaseId)).outcome_published === true, 'the outcome recorded as published');
     const fences = (await readStored(prefix, 'job.*.cancel', nats.url)).map((e) => e.data).filter((d) => d.leaseId === leaseId);
@@ -81,12 +98,17 @@ describe('gpu-broker lease outcomes across a NATS outage', () => {
     await bus.publish('job.requested', { spec: toJobSpec(testJobDefinition({ symbol: 'BUSYUSDT', runId: 'r2', jobId: 'r2-BUSYUSDT' }), 1) });
     const quiet = await placed('quiet-box');
     const busy = await placed('busy-box');
-    const lost = await waitFor(async () => {
-      await heartbeat('quiet-box');
-      await heartbeat('busy-box', [busy]);
-      await agents.tick();
-      return (await readStored(prefix, 'lease.lost', nats.url)).map((e) => e.data).find((d) => d.leaseId === quiet.leaseId);
-    }, 'the unlisted lease lost', 60_000, 300);
+    const lost = await waitFor(
+      async () => {
+        await heartbeat('quiet-box');
+        await heartbeat('busy-box', [busy]);
+        await agents.tick();
+        return (await readStored(prefix, 'lease.lost', nats.url)).map((e) => e.data).find((d) => d.leaseId === quiet.leaseId);
+      },
+      'the unlisted lease lost',
+      60_000,
+      300,
+    );
     expect(lost).toMatchObject({ jobId: quiet.jobId, agentId: 'quiet-box', reason: expect.stringMatching(/has not listed it as running/) });
     expect((await leaseRow(busy.leaseId)).status).toBe('assigned');
   });
@@ -110,11 +132,16 @@ describe('gpu-broker lease outcomes across a NATS outage', () => {
       await nc.close();
     }
     let repeat = 0;
-    const again = await waitFor(async () => {
-      await bus.publish('job.requested', { spec }, { id: `r3-WAITUSDT-a1-r${++repeat}` });
-      const c = await cancelledHere();
-      return c.length ? c : null;
-    }, 'job.cancelled announced again', 30_000, 500);
+    const again = await waitFor(
+      async () => {
+        await bus.publish('job.requested', { spec }, { id: `r3-WAITUSDT-a1-r${++repeat}` });
+        const c = await cancelledHere();
+        return c.length ? c : null;
+      },
+      'job.cancelled announced again',
+      30_000,
+      500,
+    );
     expect(again).toEqual([expect.objectContaining({ attempt: 1, reason: 'operator' })]);
     expect((await readStored(prefix, 'agent.*.assign', nats.url)).filter((a) => a.data.spec.jobId === 'r3-WAITUSDT')).toHaveLength(0);
   });

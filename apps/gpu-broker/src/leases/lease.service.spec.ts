@@ -22,7 +22,14 @@ describe('gpu-broker leases', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = brokerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, BROKER_TICK_MS: '100', BROKER_AGENT_SILENCE_SECONDS: '2', BROKER_MAX_JOBS_PER_GPU: '12' });
+    const config = brokerEnv.parse({
+      NATS_URL: testNatsUrl(),
+      TRAINYARD_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      BROKER_TICK_MS: '100',
+      BROKER_AGENT_SILENCE_SECONDS: '2',
+      BROKER_MAX_JOBS_PER_GPU: '12',
+    });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
   });
@@ -60,14 +67,31 @@ describe('gpu-broker leases', () => {
     expect(await assigns('gpu-box')).toHaveLength(2);
 
     const [first] = await assigns('gpu-box');
-    await heartbeat('gpu-box', startedAt, (await assigns('gpu-box')).map((a) => ({ jobId: a.spec.jobId, attempt: 1, leaseId: a.lease.leaseId })));
+    await heartbeat(
+      'gpu-box',
+      startedAt,
+      (await assigns('gpu-box')).map((a) => ({ jobId: a.spec.jobId, attempt: 1, leaseId: a.lease.leaseId })),
+    );
     await bus.publish('job.started', { jobId: first.spec.jobId, runId: 'r1', symbol: first.spec.symbol, attempt: 1, agentId: 'gpu-box', leaseId: first.lease.leaseId, workDir: '/w' });
     await bus.publish('job.succeeded', {
-      jobId: first.spec.jobId, runId: 'r1', symbol: first.spec.symbol, attempt: 1, agentId: 'gpu-box', leaseId: first.lease.leaseId,
-      date: '2026-11-22', featureset: 'fs1', costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false, artifactsPrefix: 'models/x/y',
+      jobId: first.spec.jobId,
+      runId: 'r1',
+      symbol: first.spec.symbol,
+      attempt: 1,
+      agentId: 'gpu-box',
+      leaseId: first.lease.leaseId,
+      date: '2026-11-22',
+      featureset: 'fs1',
+      costs: { feeBps: 10, spreadBps: 2 },
+      promote: 'off',
+      canary: false,
+      artifactsPrefix: 'models/x/y',
       artifacts: [{ name: 'model.bin', uri: 'file:///x', sha256: 'a'.repeat(64), bytes: 1 }],
       metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
-      evaluationWindow: { from: startedAt, to: startedAt, candles: 10 }, trainSeconds: 1, startedAt, finishedAt: startedAt,
+      evaluationWindow: { from: startedAt, to: startedAt, candles: 10 },
+      trainSeconds: 1,
+      startedAt,
+      finishedAt: startedAt,
     });
     await waitFor(async () => (await assigns('gpu-box')).length === 3, 'the next job placed');
     expect((await assigns('gpu-box'))[2].spec.symbol).toBe('DDDUSDT');
@@ -76,10 +100,14 @@ describe('gpu-broker leases', () => {
   });
 
   it('takes back the leases of an agent that falls silent', async () => {
-    const lost = await waitFor(async () => {
-      const e = (await readStored(prefix, 'lease.lost')).map((m) => m.data).filter((d) => d.agentId === 'gpu-box');
-      return e.length >= 2 ? e : null;
-    }, 'lease.lost for the silent agent', 15_000);
+    const lost = await waitFor(
+      async () => {
+        const e = (await readStored(prefix, 'lease.lost')).map((m) => m.data).filter((d) => d.agentId === 'gpu-box');
+        return e.length >= 2 ? e : null;
+      },
+      'lease.lost for the silent agent',
+      15_000,
+    );
     expect(lost[0].reason).toMatch(/silent/);
   });
 
@@ -173,8 +201,12 @@ describe('gpu-broker leases', () => {
   });
 
   it("gives the next free slot to a production job that arrived after a study's search trials", async () => {
-    const trial = (n: number) => toJobSpec(testJobDefinition({ symbol: 'SRCHUSDT', runId: 'study-x', jobId: `study-x-t${n}`, priority: 'low', purpose: 'search', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
-    const daily = toJobSpec(testJobDefinition({ symbol: 'PRODUSDT', runId: 'daily-x', jobId: 'daily-x-PRODUSDT', priority: 'normal', purpose: 'production', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+    const trial = (n: number) =>
+      toJobSpec(testJobDefinition({ symbol: 'SRCHUSDT', runId: 'study-x', jobId: `study-x-t${n}`, priority: 'low', purpose: 'search', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+    const daily = toJobSpec(
+      testJobDefinition({ symbol: 'PRODUSDT', runId: 'daily-x', jobId: 'daily-x-PRODUSDT', priority: 'normal', purpose: 'production', resources: { gpuMemoryGb: 0, cpus: 1 } }),
+      1,
+    );
     const query = (sql: string) => app.get(BrokerStore).manager.query(sql);
     // The only live agent has one CPU slot; it stays alive (the spec's silence limit is 2 s) while the test waits.
     const alive = <T>(check: () => Promise<T>, what: string) => waitFor(async () => (await heartbeat('yield-box'), check()), what);
@@ -188,7 +220,17 @@ describe('gpu-broker leases', () => {
     await bus.publish('job.requested', { spec: daily });
     await alive(async () => (await query(`SELECT 1 FROM broker.lease_requests WHERE job_id = 'daily-x-PRODUSDT'`)).length === 1, 'the production job queued');
     const [lease] = await query(`SELECT id FROM broker.leases WHERE job_id = 'study-x-t0'`);
-    await bus.publish('job.failed', { jobId: 'study-x-t0', runId: 'study-x', symbol: 'SRCHUSDT', attempt: 1, agentId: 'yield-box', leaseId: lease.id, errorType: 'trainer_error', retryable: false, message: 'done with it' });
+    await bus.publish('job.failed', {
+      jobId: 'study-x-t0',
+      runId: 'study-x',
+      symbol: 'SRCHUSDT',
+      attempt: 1,
+      agentId: 'yield-box',
+      leaseId: lease.id,
+      errorType: 'trainer_error',
+      retryable: false,
+      message: 'done with it',
+    });
     await alive(async () => (await placedOn('daily-x-PRODUSDT')) === 'yield-box', 'the production job placed');
     expect(await placedOn('study-x-t1')).toBeUndefined();
     expect(await placedOn('study-x-t2')).toBeUndefined();

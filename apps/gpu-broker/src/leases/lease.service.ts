@@ -104,7 +104,14 @@ export class LeaseService {
         if (!hasRoom(agents, usage, rules)) break;
       }
       if (placed.length === 0) return [];
-      const requests = new Map((await this.store.placedRequests(em, placed.map((p) => p.req))).map((r) => [`${r.jobId}/${r.attempt}`, r]));
+      const requests = new Map(
+        (
+          await this.store.placedRequests(
+            em,
+            placed.map((p) => p.req),
+          )
+        ).map((r) => [`${r.jobId}/${r.attempt}`, r]),
+      );
       const now = this.clock.now();
       const granted = placed.map(({ req: { jobId, attempt }, placement, need }) => {
         const { spec, traceContext } = requests.get(`${jobId}/${attempt}`)!;
@@ -148,13 +155,23 @@ export class LeaseService {
     // Placed from a heartbeat or a timer as often as from the request: publish inside the run's trace.
     await withTraceContext(l.traceContext, () => this.bus.publish('agent.assign', { spec: l.spec, lease: this.toLease(l) }, { id: `${l.id}-assign` }));
     await this.announceLeased(l);
-    this.log.log({ event: 'lease_granted', runId: l.spec.runId, jobId: l.jobId, symbol: l.spec.symbol, attempt: l.attempt, leaseId: l.id, agentId: l.agentId, provider: l.provider, device: l.device, pricePerHour: l.pricePerHour, msg: `leased ${l.spec.symbol}#${l.attempt} to ${l.agentId} ${l.device}` });
+    this.log.log({
+      event: 'lease_granted',
+      runId: l.spec.runId,
+      jobId: l.jobId,
+      symbol: l.spec.symbol,
+      attempt: l.attempt,
+      leaseId: l.id,
+      agentId: l.agentId,
+      provider: l.provider,
+      device: l.device,
+      pricePerHour: l.pricePerHour,
+      msg: `leased ${l.spec.symbol}#${l.attempt} to ${l.agentId} ${l.device}`,
+    });
   }
 
   private announceLeased(l: LeaseEntity): Promise<unknown> {
-    return withTraceContext(l.traceContext, () =>
-      this.bus.publish('job.leased', { jobId: l.jobId, runId: l.spec.runId, attempt: l.attempt, lease: this.toLease(l) }, { id: `${l.id}-leased` }),
-    );
+    return withTraceContext(l.traceContext, () => this.bus.publish('job.leased', { jobId: l.jobId, runId: l.spec.runId, attempt: l.attempt, lease: this.toLease(l) }, { id: `${l.id}-leased` }));
   }
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
@@ -176,7 +193,17 @@ export class LeaseService {
   async lose(lease: LeaseEntity, reason: string): Promise<void> {
     const lost = await this.store.transitionLease({ id: lease.id }, 'lost', { endedAt: this.clock.now(), endReason: reason });
     if (!lost) return;
-    this.log.warn({ event: 'lease_lost', runId: lost.spec.runId, jobId: lost.jobId, symbol: lost.spec.symbol, attempt: lost.attempt, leaseId: lost.id, agentId: lost.agentId, reason, msg: `lease ${lost.id} lost: ${reason}` });
+    this.log.warn({
+      event: 'lease_lost',
+      runId: lost.spec.runId,
+      jobId: lost.jobId,
+      symbol: lost.spec.symbol,
+      attempt: lost.attempt,
+      leaseId: lost.id,
+      agentId: lost.agentId,
+      reason,
+      msg: `lease ${lost.id} lost: ${reason}`,
+    });
     await this.publishOutcome(lost);
   }
 
@@ -189,21 +216,17 @@ export class LeaseService {
     await withTraceContext(l.traceContext, async () => {
       if (l.status === 'released') {
         const seconds = Math.max(0, (l.endedAt!.getTime() - (l.startedAt ?? l.createdAt).getTime()) / 1000);
-        await this.bus.publish('lease.released', { leaseId: l.id, jobId: l.jobId, attempt: l.attempt, agentId: l.agentId, seconds, cost: (l.pricePerHour * seconds) / 3600 }, { id: `${l.id}-released` });
+        await this.bus.publish(
+          'lease.released',
+          { leaseId: l.id, jobId: l.jobId, attempt: l.attempt, agentId: l.agentId, seconds, cost: (l.pricePerHour * seconds) / 3600 },
+          { id: `${l.id}-released` },
+        );
         return;
       }
-      await this.bus.publish(
-        'lease.lost',
-        { leaseId: l.id, jobId: l.jobId, runId: l.spec.runId, symbol: l.spec.symbol, attempt: l.attempt, agentId: l.agentId, reason },
-        { id: `${l.id}-lost` },
-      );
+      await this.bus.publish('lease.lost', { leaseId: l.id, jobId: l.jobId, runId: l.spec.runId, symbol: l.spec.symbol, attempt: l.attempt, agentId: l.agentId, reason }, { id: `${l.id}-lost` });
       // Fencing: the agent may still be alive (a partition, a stalled heartbeat). Tell it to drop this
       // lease, and to refuse its assignment should that arrive later; the job is retried elsewhere.
-      await this.bus.publish(
-        'job.cancel',
-        { jobId: l.jobId, reason: `lease ${l.id} lost: ${reason}`.slice(0, 500), leaseId: l.id, attempt: l.attempt, agentId: l.agentId },
-        { id: `${l.id}-fence` },
-      );
+      await this.bus.publish('job.cancel', { jobId: l.jobId, reason: `lease ${l.id} lost: ${reason}`.slice(0, 500), leaseId: l.id, attempt: l.attempt, agentId: l.agentId }, { id: `${l.id}-fence` });
     });
     await this.store.markOutcomePublished(l.id);
   }
@@ -211,7 +234,14 @@ export class LeaseService {
   /** Ends committed but not yet announced, older than `endedBefore` so a publish still in flight is left alone. */
   async republishOutcomes(endedBefore: Date): Promise<void> {
     for (const lease of await this.store.unpublishedOutcomes(endedBefore)) {
-      this.log.warn({ event: 'lease_outcome_republished', jobId: lease.jobId, attempt: lease.attempt, leaseId: lease.id, status: lease.status, msg: `announcing again that lease ${lease.id} is ${lease.status}` });
+      this.log.warn({
+        event: 'lease_outcome_republished',
+        jobId: lease.jobId,
+        attempt: lease.attempt,
+        leaseId: lease.id,
+        status: lease.status,
+        msg: `announcing again that lease ${lease.id} is ${lease.status}`,
+      });
       await this.publishOutcome(lease);
     }
   }

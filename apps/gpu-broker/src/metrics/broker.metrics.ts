@@ -23,9 +23,24 @@ export class BrokerMetrics {
     const perGpu = (value: (g: GpuInfo) => number) => async () =>
       (await gpus()).flatMap((a) => a.gpus.map((g) => ({ labels: { agent: a.agent, gpu: String(g.index), model: g.name }, value: value(g) })));
     const gpuLabels = ['agent', 'gpu', 'model'] as const;
-    metrics.sampledGauge({ name: 'trainyard_gpu_utilization_ratio', help: 'GPU utilization (0-1) per agent and GPU, from the last heartbeat', labelNames: gpuLabels, sample: perGpu((g) => g.utilization / 100) });
-    metrics.sampledGauge({ name: 'trainyard_gpu_memory_used_bytes', help: 'GPU memory in use per agent and GPU, from the last heartbeat', labelNames: gpuLabels, sample: perGpu((g) => g.memoryUsedMb * MB) });
-    metrics.sampledGauge({ name: 'trainyard_gpu_memory_total_bytes', help: 'GPU memory per agent and GPU, from the last heartbeat', labelNames: gpuLabels, sample: perGpu((g) => g.memoryTotalMb * MB) });
+    metrics.sampledGauge({
+      name: 'trainyard_gpu_utilization_ratio',
+      help: 'GPU utilization (0-1) per agent and GPU, from the last heartbeat',
+      labelNames: gpuLabels,
+      sample: perGpu((g) => g.utilization / 100),
+    });
+    metrics.sampledGauge({
+      name: 'trainyard_gpu_memory_used_bytes',
+      help: 'GPU memory in use per agent and GPU, from the last heartbeat',
+      labelNames: gpuLabels,
+      sample: perGpu((g) => g.memoryUsedMb * MB),
+    });
+    metrics.sampledGauge({
+      name: 'trainyard_gpu_memory_total_bytes',
+      help: 'GPU memory per agent and GPU, from the last heartbeat',
+      labelNames: gpuLabels,
+      sample: perGpu((g) => g.memoryTotalMb * MB),
+    });
 
     const byProvider = (sql: string) => async () => {
       const rows: { provider: string; v: number }[] = await ds.query(sql);

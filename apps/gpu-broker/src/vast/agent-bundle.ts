@@ -116,7 +116,12 @@ function requiredPackages(file: string): string[] {
   for (const [, name] of readFileSync(file, 'utf8').matchAll(/require\(["']([^"'.][^"']*)["']\)/g)) {
     if (name === undefined || name.startsWith('node:')) continue;
     // A scoped package is its first two segments, any other its first.
-    names.add(name.split('/').slice(0, name.startsWith('@') ? 2 : 1).join('/'));
+    names.add(
+      name
+        .split('/')
+        .slice(0, name.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
   }
   return [...names];
 }

@@ -27,7 +27,16 @@ describe('what an instance costs, as the bill counts it', () => {
   });
 
   it('splits an instance among the runs that used it by their lease time, and charges one that never worked to the run that rented it', () => {
-    expect(attributeSpend(3, new Map([['r1', 100], ['r2', 200]]), 'r1')).toEqual([
+    expect(
+      attributeSpend(
+        3,
+        new Map([
+          ['r1', 100],
+          ['r2', 200],
+        ]),
+        'r1',
+      ),
+    ).toEqual([
       { runId: 'r1', cost: 1 },
       { runId: 'r2', cost: 2 },
     ]);

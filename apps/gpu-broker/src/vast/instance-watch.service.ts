@@ -60,7 +60,8 @@ export class InstanceWatch {
       maxRuntimeMs: this.cfg.VAST_MAX_RUNTIME_MINUTES * 60_000,
       idleMs: this.cfg.VAST_IDLE_SECONDS * 1000,
     });
-    if (step.kind === 'destroy') return this.teardown.destroy(row, step.reason, step.reason === 'max_runtime' ? `${step.detail} (VAST_MAX_RUNTIME_MINUTES=${this.cfg.VAST_MAX_RUNTIME_MINUTES})` : step.detail);
+    if (step.kind === 'destroy')
+      return this.teardown.destroy(row, step.reason, step.reason === 'max_runtime' ? `${step.detail} (VAST_MAX_RUNTIME_MINUTES=${this.cfg.VAST_MAX_RUNTIME_MINUTES})` : step.detail);
     if (step.kind === 'move') await this.states.move(row, step.to, step.detail, step.to === 'ready' ? { lastBusyAt: now } : {});
     await this.poll(row, now.getTime());
   }
@@ -106,7 +107,13 @@ export class InstanceWatch {
       const newPrice = row.pricePerHour + (p.newPerHour - p.oldPerHour);
       const accept = newPrice <= this.cfg.VAST_MAX_PRICE_PER_HOUR;
       await this.api.answerPriceIncrease(p.id, accept);
-      this.log.warn({ event: accept ? 'price_increase_accepted' : 'price_increase_refused', instanceId: row.vastId, from: row.pricePerHour, to: newPrice, msg: `instance ${row.vastId}: price increase to $${newPrice.toFixed(3)}/h ${accept ? 'accepted' : `refused (above VAST_MAX_PRICE_PER_HOUR=${this.cfg.VAST_MAX_PRICE_PER_HOUR})`}` });
+      this.log.warn({
+        event: accept ? 'price_increase_accepted' : 'price_increase_refused',
+        instanceId: row.vastId,
+        from: row.pricePerHour,
+        to: newPrice,
+        msg: `instance ${row.vastId}: price increase to $${newPrice.toFixed(3)}/h ${accept ? 'accepted' : `refused (above VAST_MAX_PRICE_PER_HOUR=${this.cfg.VAST_MAX_PRICE_PER_HOUR})`}`,
+      });
       if (accept) await this.store.update(row.id, { pricePerHour: newPrice, ...settleCompute(row, this.clock.now(), row.runningSince !== null) });
     }
   }

@@ -50,11 +50,7 @@ export class InstanceStore {
 
   /** Destroyed instances whose instance.destroyed has not reached the bus, destroyed before `before`. */
   unannouncedDestroyed(before: Date): Promise<InstanceEntity[]> {
-    return this.repo()
-      .createQueryBuilder('i')
-      .where(`i.status = 'destroyed' AND NOT i.destroyed_published AND i.destroyed_at < :before`, { before })
-      .orderBy('i.destroyed_at', 'ASC')
-      .getMany();
+    return this.repo().createQueryBuilder('i').where(`i.status = 'destroyed' AND NOT i.destroyed_published AND i.destroyed_at < :before`, { before }).orderBy('i.destroyed_at', 'ASC').getMany();
   }
 
   withStatus(statuses: InstanceStatus[]): Promise<InstanceEntity[]> {
@@ -88,11 +84,7 @@ export class InstanceStore {
 
   /** What the account paid in [since, now) for every instance that existed then, as the bill counts it. */
   async spentSince(since: Date, now: Date): Promise<number> {
-    const rows = await this.repo()
-      .createQueryBuilder('i')
-      .where('i.destroyed_at IS NULL OR i.destroyed_at > :since', { since })
-      .andWhere('i.vast_id IS NOT NULL')
-      .getMany();
+    const rows = await this.repo().createQueryBuilder('i').where('i.destroyed_at IS NULL OR i.destroyed_at > :since', { since }).andWhere('i.vast_id IS NOT NULL').getMany();
     return rows.reduce((sum, r) => sum + instanceSpend(r, now).total - instanceSpend(r, new Date(Math.max(since.getTime(), r.createdAt.getTime()))).total, 0);
   }
 

@@ -2,12 +2,30 @@ import { hourlyPrice, offerQuery, provisionState, rankOffers, type OfferRequirem
 import type { VastOffer } from './vast.types';
 
 const req: OfferRequirements = { gpuTypes: [], minGpuMemoryGb: 16, numGpus: 1, minReliability: 0.95, maxPricePerHour: 1, diskGb: 20, interruptible: false };
-const offer = (o: Partial<VastOffer> & { id: number }): VastOffer => ({ gpu_name: 'RTX 4090', num_gpus: 1, gpu_ram: 24564, dph_total: 0.4, dph_base: 0.38, storage_cost: 0.1, min_bid: 0.2, reliability: 0.99, direct_port_count: 4, ...o });
+const offer = (o: Partial<VastOffer> & { id: number }): VastOffer => ({
+  gpu_name: 'RTX 4090',
+  num_gpus: 1,
+  gpu_ram: 24564,
+  dph_total: 0.4,
+  dph_base: 0.38,
+  storage_cost: 0.1,
+  min_bid: 0.2,
+  reliability: 0.99,
+  direct_port_count: 4,
+  ...o,
+});
 
 describe('offer selection', () => {
   it('asks the API in its filter format: GPU memory in MB, names with spaces, cheapest first', () => {
     const q = offerQuery({ ...req, gpuTypes: ['RTX 4090', 'H100 SXM'] });
-    expect(q).toMatchObject({ gpu_ram: { gte: 16000 }, gpu_name: { in: ['RTX 4090', 'H100 SXM'] }, reliability: { gte: 0.95 }, rented: { eq: false }, type: 'on-demand', order: [['dph_total', 'asc']] });
+    expect(q).toMatchObject({
+      gpu_ram: { gte: 16000 },
+      gpu_name: { in: ['RTX 4090', 'H100 SXM'] },
+      reliability: { gte: 0.95 },
+      rented: { eq: false },
+      type: 'on-demand',
+      order: [['dph_total', 'asc']],
+    });
     expect(offerQuery({ ...req, interruptible: true }).type).toBe('bid');
   });
 

@@ -251,14 +251,18 @@ export class InstanceProvisioner {
     const session = await this.connect(row);
     this.sessions.set(row.id, session);
     const agentId = `vast-${row.vastId}`;
-    if (!(await this.states.move(row, 'bootstrapping', `ssh ${row.sshHost}:${row.sshPort}`, { hostKey: session.hostKeySha256, agentId }))) throw new ProvisionFailure('the instance was taken down while it booted');
+    if (!(await this.states.move(row, 'bootstrapping', `ssh ${row.sshHost}:${row.sshPort}`, { hostKey: session.hostKeySha256, agentId })))
+      throw new ProvisionFailure('the instance was taken down while it booted');
     const dataDir = join(this.cfg.DATA_DIR, 'agent-bundle');
     const [bundle, node] = await Promise.all([this.bundler.bundle(dataDir), this.bundler.node(dataDir)]);
     const dir = this.cfg.VAST_AGENT_DIR;
     const connectedAt = Date.now();
     const present = await this.run(session, `mkdir -p ${dir} && cat ${dir}/node.sha256 2>/dev/null; true`, 'look at the agent folder');
     await Promise.all([
-      this.run(session, `cd ${dir} && rm -rf app.part && mkdir app.part && tar -xzf - -C app.part && rm -rf app && mv app.part app`, 'unpack the agent', { stdin: createReadStream(bundle.path), timeoutMs: UPLOAD_TIMEOUT_MS }),
+      this.run(session, `cd ${dir} && rm -rf app.part && mkdir app.part && tar -xzf - -C app.part && rm -rf app && mv app.part app`, 'unpack the agent', {
+        stdin: createReadStream(bundle.path),
+        timeoutMs: UPLOAD_TIMEOUT_MS,
+      }),
       present.trim() === node.sha256
         ? Promise.resolve('')
         : this.run(session, `cd ${dir} && gunzip -c > node.part && chmod +x node.part && ./node.part --version && mv node.part node && echo ${node.sha256} > node.sha256`, 'install node', {
@@ -288,9 +292,24 @@ export class InstanceProvisioner {
     const now = this.clock.now();
     if (!(await this.states.move(row, 'ready', `agent ${agentId} reported`, { readyAt: now, lastBusyAt: now }))) throw new ProvisionFailure('the instance was taken down while it bootstrapped');
     const provisionSeconds = (now.getTime() - row.createdAt.getTime()) / 1000;
-    await this.bus.publish('instance.ready', { ...instanceRef(row), agentId, provisionSeconds }, { id: `${row.id}-ready` }).catch((err) => this.log.warn(`instance.ready not sent: ${(err as Error).message}`));
-    const stages = { connectSeconds: (connectedAt - startedAt.getTime()) / 1000, copySeconds: (copiedAt - connectedAt) / 1000, startSeconds: (launchedAt - copiedAt) / 1000, firstHeartbeatSeconds: (Date.now() - launchedAt) / 1000 };
-    this.log.log({ event: 'instance_ready', instanceId: row.vastId, agentId, provisionSeconds, bootstrapSeconds: (now.getTime() - startedAt.getTime()) / 1000, ...stages, msg: `instance ${row.vastId} ready as agent ${agentId} after ${Math.round(provisionSeconds)} s` });
+    await this.bus
+      .publish('instance.ready', { ...instanceRef(row), agentId, provisionSeconds }, { id: `${row.id}-ready` })
+      .catch((err) => this.log.warn(`instance.ready not sent: ${(err as Error).message}`));
+    const stages = {
+      connectSeconds: (connectedAt - startedAt.getTime()) / 1000,
+      copySeconds: (copiedAt - connectedAt) / 1000,
+      startSeconds: (launchedAt - copiedAt) / 1000,
+      firstHeartbeatSeconds: (Date.now() - launchedAt) / 1000,
+    };
+    this.log.log({
+      event: 'instance_ready',
+      instanceId: row.vastId,
+      agentId,
+      provisionSeconds,
+      bootstrapSeconds: (now.getTime() - startedAt.getTime()) / 1000,
+      ...stages,
+      msg: `instance ${row.vastId} ready as agent ${agentId} after ${Math.round(provisionSeconds)} s`,
+    });
     await this.leases.dispatch();
   }
 

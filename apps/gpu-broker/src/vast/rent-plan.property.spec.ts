@@ -2,11 +2,13 @@ import fc from 'fast-check';
 import type { AgentCapacity, SlotUsage } from '../leases/placement';
 import { instancesToRent } from './rent-plan';
 
-const fresh = (gpuGb: number, cpuSlots: number) => (id: string): AgentCapacity => ({
-  id,
-  gpus: [{ index: 0, name: 'planned', memoryTotalMb: gpuGb * 1024, memoryUsedMb: 0, utilization: 0 }],
-  cpuSlots,
-});
+const fresh =
+  (gpuGb: number, cpuSlots: number) =>
+  (id: string): AgentCapacity => ({
+    id,
+    gpus: [{ index: 0, name: 'planned', memoryTotalMb: gpuGb * 1024, memoryUsedMb: 0, utilization: 0 }],
+    cpuSlots,
+  });
 
 describe('how many instances to rent (property-based)', () => {
   const rules = { maxJobsPerGpu: 4, memoryMargin: 0.05 };

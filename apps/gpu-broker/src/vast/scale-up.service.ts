@@ -40,7 +40,10 @@ export class ScaleUp {
     const waiting = await this.broker.waitingSince(new Date(now.getTime() - this.cfg.BROKER_TICK_MS));
     const [oldest] = waiting;
     if (!oldest) return;
-    const wanted = await this.toRent(waiting.map((w) => ({ symbol: w.spec.symbol, gpuMemoryGb: w.spec.resources.gpuMemoryGb })), 0);
+    const wanted = await this.toRent(
+      waiting.map((w) => ({ symbol: w.spec.symbol, gpuMemoryGb: w.spec.resources.gpuMemoryGb })),
+      0,
+    );
     if (wanted <= 0) return;
     const requirements = this.requirements();
     const ranked = rankOffers(await this.api.searchOffers(offerQuery(requirements)), requirements).filter((o) => this.provisioner.available(o.offer.id));
@@ -56,7 +59,11 @@ export class ScaleUp {
       if (!(await this.withinBudget(best.pricePerHour * (i + 1)))) return;
       const first = waiting[i] ?? oldest;
       // Asked again right before each create, not counting this launch: a ready instance may have taken the jobs meanwhile.
-      this.provisioner.launch(ranked, { ref: `${first.jobId}-a${first.attempt}`, runId: first.spec.runId }, async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), 1)) > 0);
+      this.provisioner.launch(
+        ranked,
+        { ref: `${first.jobId}-a${first.attempt}`, runId: first.spec.runId },
+        async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), 1)) > 0,
+      );
     }
   }
 

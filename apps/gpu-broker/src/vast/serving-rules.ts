@@ -12,10 +12,7 @@ export interface ServingInput {
   idleMs: number;
 }
 
-export type ServingStep =
-  | { kind: 'destroy'; reason: 'max_runtime' | 'idle'; detail: string }
-  | { kind: 'move'; to: 'draining' | 'busy' | 'ready'; detail: string }
-  | { kind: 'stay' };
+export type ServingStep = { kind: 'destroy'; reason: 'max_runtime' | 'idle'; detail: string } | { kind: 'move'; to: 'draining' | 'busy' | 'ready'; detail: string } | { kind: 'stay' };
 
 /**
  * What an instance that serves should do next, rules in order:
@@ -29,7 +26,7 @@ export function servingStep(i: ServingInput): ServingStep {
   const pastRuntime = i.now - i.createdAt > i.maxRuntimeMs;
   const overdue = i.leaseEnds.some((end) => end < i.now);
   const leases = i.leaseEnds.length;
-  if (pastRuntime && (leases === 0 || overdue)) return { kind: 'destroy', reason: 'max_runtime', detail: overdue ? 'past its max runtime and past its jobs\' timeouts' : 'past its max runtime' };
+  if (pastRuntime && (leases === 0 || overdue)) return { kind: 'destroy', reason: 'max_runtime', detail: overdue ? "past its max runtime and past its jobs' timeouts" : 'past its max runtime' };
   if (pastRuntime) return i.status === 'draining' ? { kind: 'stay' } : { kind: 'move', to: 'draining', detail: `past its max runtime: no new work, gone when its ${leases} jobs end` };
   if (leases > 0 && i.status === 'ready') return { kind: 'move', to: 'busy', detail: `${leases} leases` };
   if (leases === 0 && i.status === 'busy') return { kind: 'move', to: 'ready', detail: 'its leases ended' };

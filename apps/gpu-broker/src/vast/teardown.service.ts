@@ -170,7 +170,6 @@ export class InstanceTeardown {
     for (const row of await this.store.unannouncedDestroyed(new Date(this.clock.now().getTime() - 10_000))) await this.announceDestroyed(row);
   }
 
-
   /** Each agent has durable consumers of its own (assignments, cancels); one set per rented machine would pile up day after day. */
   private async forgetAgentConsumers(agentId: string): Promise<void> {
     for (const filter of [`agent.${agentId}.assign`, `job.cancel.${agentId}`]) {

@@ -4,8 +4,7 @@ import { VastApi, VastAuthError } from './vast-api';
 
 describe('VastApi against the Vast API test server', () => {
   let vast: VastTestServer;
-  const api = (env: Record<string, string> = {}) =>
-    new VastApi(brokerEnv.parse({ VAST_API_KEY: vast.apiKey, VAST_API_URL: vast.url, VAST_API_RETRY_BASE_MS: '5', ...env }));
+  const api = (env: Record<string, string> = {}) => new VastApi(brokerEnv.parse({ VAST_API_KEY: vast.apiKey, VAST_API_URL: vast.url, VAST_API_RETRY_BASE_MS: '5', ...env }));
 
   beforeAll(async () => {
     vast = await startVastTestServer({ loadingMs: 50 });

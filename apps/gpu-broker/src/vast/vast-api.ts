@@ -145,7 +145,8 @@ export class VastApi {
       await this.request('DELETE', `/api/v0/instances/${id}/`, undefined, undefined, { timing });
       return { outcome: 'destroyed', at: new Date((timing.lastSentAt + timing.answeredAt) / 2) };
     } catch (err) {
-      if (err instanceof VastApiError && !(err instanceof VastAuthError) && (err.status === 404 || err.code === 'not_found' || err.code === 'no_such_instance')) return { outcome: 'already_gone', at: new Date(timing.firstSentAt) };
+      if (err instanceof VastApiError && !(err instanceof VastAuthError) && (err.status === 404 || err.code === 'not_found' || err.code === 'no_such_instance'))
+        return { outcome: 'already_gone', at: new Date(timing.firstSentAt) };
       throw err;
     }
   }
@@ -161,7 +162,12 @@ export class VastApi {
       'GET',
       '/api/v0/instances/pending-price-increases/',
     );
-    return (body.pending_price_increases ?? []).map((p) => ({ id: p.pending_price_increase_id, instanceId: p.contract_id, newPerHour: p.new_gpu_costpersec * 3600, oldPerHour: p.old_gpu_costpersec * 3600 }));
+    return (body.pending_price_increases ?? []).map((p) => ({
+      id: p.pending_price_increase_id,
+      instanceId: p.contract_id,
+      newPerHour: p.new_gpu_costpersec * 3600,
+      oldPerHour: p.old_gpu_costpersec * 3600,
+    }));
   }
 
   async answerPriceIncrease(id: number, accept: boolean): Promise<void> {

@@ -42,7 +42,8 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.ctx.configured) return;
-    if (!natsServers(this.cfg.NATS_URL).every((u) => /^nats:\/\//.test(u))) throw new Error(`VAST_API_KEY is set but NATS_URL ${this.cfg.NATS_URL} is not nats://: rented agents reach NATS through an SSH tunnel to a plain TCP address`);
+    if (!natsServers(this.cfg.NATS_URL).every((u) => /^nats:\/\//.test(u)))
+      throw new Error(`VAST_API_KEY is set but NATS_URL ${this.cfg.NATS_URL} is not nats://: rented agents reach NATS through an SSH tunnel to a plain TCP address`);
     if (!this.cfg.S3_BUCKET) this.log.warn('rented agents will write artifacts to ARTIFACTS_DIR on their own disk; set S3_BUCKET unless the instances share this filesystem');
     this.ctx.key = loadOrCreateSshKey(this.cfg.VAST_SSH_KEY_PATH ?? join(this.cfg.DATA_DIR, 'vast_ed25519'));
     // The agent bundle and the gzipped Node are made once; made now, the first instance does not wait for them.

@@ -5,7 +5,19 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { CAPACITY_KEY, capacityBucket, CapacitySummary, toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, startVastTestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type TestDatabase, type VastTestServer } from '@trainyard/testing';
+import {
+  bootTestApp,
+  createTestDatabase,
+  deleteTestStream,
+  readStored,
+  startVastTestServer,
+  testJobDefinition,
+  testNatsUrl,
+  testPrefix,
+  waitFor,
+  type TestDatabase,
+  type VastTestServer,
+} from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { repoRoot } from './agent-bundle';
@@ -164,10 +176,14 @@ describe('gpu-broker on Vast.ai', () => {
       await bus.publish('job.requested', { spec: cpuJob('PPPUSDT', 'r-blip') });
       await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 1, 'the job trained', 240_000);
       await waitFor(async () => vast.alive().length === 0, 'the idle instance destroyed', 90_000);
-      const destroyed = await waitFor(async () => {
-        const d = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
-        return d.length ? d : null;
-      }, 'instance.destroyed announced again', 60_000);
+      const destroyed = await waitFor(
+        async () => {
+          const d = (await readStored(prefix, 'instance.destroyed')).map((e) => e.data);
+          return d.length ? d : null;
+        },
+        'instance.destroyed announced again',
+        60_000,
+      );
       expect(refused).toEqual(new Set(['instance.created', 'instance.destroyed']));
       expect(destroyed).toEqual([expect.objectContaining({ reason: 'idle', runs: [expect.objectContaining({ runId: 'r-blip' })] })]);
       expect(vast.instances()).toHaveLength(rentedBefore + 1);
@@ -212,7 +228,10 @@ describe('gpu-broker on Vast.ai', () => {
   it('destroys, on restart, the instance a killed broker had just created, and leaves other installations alone', async () => {
     const prefix = testPrefix('vastr');
     const db = await createTestDatabase();
-    vast.setOffers([{ ...offers.cheap, scenario: 'stuck_loading' }, { ...offers.dear, id: 990_001 }]);
+    vast.setOffers([
+      { ...offers.cheap, scenario: 'stuck_loading' },
+      { ...offers.dear, id: 990_001 },
+    ]);
     const foreign = await fetch(`${vast.url}/api/v0/asks/990001/`, {
       method: 'PUT',
       headers: { Authorization: `Bearer ${vast.apiKey}`, 'Content-Type': 'application/json' },
@@ -227,7 +246,11 @@ describe('gpu-broker on Vast.ai', () => {
     const bus = await NatsBus.connect({ serviceName: 'vast-spec', natsUrl: testNatsUrl(), prefix });
     try {
       await bus.publish('job.requested', { spec: cpuJob('EEEUSDT', 'r-crash') });
-      await waitFor(async () => vast.alive().some((i) => i.label?.startsWith(`trainyard.${prefix}.`)) || (child.exitCode !== null && Promise.reject(new Error(stderr))), 'the child broker created an instance', 240_000);
+      await waitFor(
+        async () => vast.alive().some((i) => i.label?.startsWith(`trainyard.${prefix}.`)) || (child.exitCode !== null && Promise.reject(new Error(stderr))),
+        'the child broker created an instance',
+        240_000,
+      );
     } finally {
       child.kill('SIGKILL');
       await bus.onApplicationShutdown();
@@ -303,7 +326,7 @@ describe('gpu-broker on Vast.ai', () => {
     }
   });
 
-  it('accepts a host\'s price increase within the price limit, prices later leases by it, and refuses one above', async () => {
+  it("accepts a host's price increase within the price limit, prices later leases by it, and refuses one above", async () => {
     const prefix = testPrefix('vastp');
     const db = await createTestDatabase();
     vast.setOffers([offers.cheap]);
@@ -311,10 +334,14 @@ describe('gpu-broker on Vast.ai', () => {
     try {
       const bus = app.get(NatsBus);
       await bus.publish('job.requested', { spec: cpuJob('IIIUSDT', 'r-price') });
-      const [ready] = await waitFor(async () => {
-        const r = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
-        return r.length ? r : null;
-      }, 'an instance ready', 240_000);
+      const [ready] = await waitFor(
+        async () => {
+          const r = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
+          return r.length ? r : null;
+        },
+        'an instance ready',
+        240_000,
+      );
       const within = vast.proposePriceIncrease(ready.instanceId, 0.5);
       await waitFor(async () => vast.priceIncrease(within) !== 'pending', 'the increase answered');
       expect(vast.priceIncrease(within)).toBe('accepted');

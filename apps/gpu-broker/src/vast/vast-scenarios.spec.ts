@@ -5,7 +5,21 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, peakAlive, readStored, startVastTestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type TestDatabase, type VastTestOfferInput, type VastTestServer } from '@trainyard/testing';
+import {
+  bootTestApp,
+  createTestDatabase,
+  deleteTestStream,
+  peakAlive,
+  readStored,
+  startVastTestServer,
+  testJobDefinition,
+  testNatsUrl,
+  testPrefix,
+  waitFor,
+  type TestDatabase,
+  type VastTestOfferInput,
+  type VastTestServer,
+} from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { repoRoot } from './agent-bundle';
@@ -66,7 +80,11 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
   const ours = (prefix: string) => vast.instances().filter((i) => i.label?.startsWith(`trainyard.${prefix}.`));
 
   /** Runs one scenario; `expectJob` false when the job cannot succeed (the instance is taken from under it). */
-  async function scenario(name: string, offers: VastTestOfferInput[], opts: { arrange?: () => void; during?: (prefix: string) => Promise<void>; expectJob?: boolean; env?: Record<string, string> } = {}) {
+  async function scenario(
+    name: string,
+    offers: VastTestOfferInput[],
+    opts: { arrange?: () => void; during?: (prefix: string) => Promise<void>; expectJob?: boolean; env?: Record<string, string> } = {},
+  ) {
     const prefix = testPrefix('vscn');
     const db = await createTestDatabase();
     vast.setOffers(offers);
@@ -96,7 +114,9 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
       expect(peakAlive(ours(prefix))).toBeLessThanOrEqual(Number(env(prefix, db, opts.env).VAST_MAX_INSTANCES));
       const reasons = destroyed.map((d: { reason: string }) => d.reason).join(', ');
       const longest = Math.max(...ours(prefix).map((i) => (i.destroyedAt! - i.createdAt) / 1000));
-      table.push(`| ${name} | ${outcome || 'as expected'}; destroyed: ${reasons} | ${ours(prefix).length} created, 0 alive | $${booked.toFixed(6)} / $${billed.toFixed(6)} (${(((booked - billed) / billed) * 100).toFixed(2)}%) | ${longest.toFixed(1)} |`);
+      table.push(
+        `| ${name} | ${outcome || 'as expected'}; destroyed: ${reasons} | ${ours(prefix).length} created, 0 alive | $${booked.toFixed(6)} / $${billed.toFixed(6)} (${(((booked - billed) / billed) * 100).toFixed(2)}%) | ${longest.toFixed(1)} |`,
+      );
       return destroyed;
     } finally {
       await app.close();
@@ -110,10 +130,13 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
   });
 
   it('an instance stuck loading past the provisioning timeout, then exited, unknown and offline ones: each destroyed, the next offer used', async () => {
-    const destroyed = await scenario(
-      'stuck loading, exited, unknown, offline',
-      [{ ...good, dph_base: 0.1, scenario: 'stuck_loading' }, { ...good, dph_base: 0.11, scenario: 'exited' }, { ...good, dph_base: 0.12, scenario: 'unknown' }, { ...good, dph_base: 0.13, scenario: 'offline' }, good],
-    );
+    const destroyed = await scenario('stuck loading, exited, unknown, offline', [
+      { ...good, dph_base: 0.1, scenario: 'stuck_loading' },
+      { ...good, dph_base: 0.11, scenario: 'exited' },
+      { ...good, dph_base: 0.12, scenario: 'unknown' },
+      { ...good, dph_base: 0.13, scenario: 'offline' },
+      good,
+    ]);
     expect(destroyed.filter((d: { reason: string }) => d.reason === 'failed')).toHaveLength(4);
   });
 
@@ -131,10 +154,14 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
       env: { VAST_INTERRUPTIBLE: 'true' },
       expectJob: false,
       during: async (prefix) => {
-        const [ready] = await waitFor(async () => {
-          const r = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
-          return r.length ? r : null;
-        }, 'the bid instance ready', 180_000);
+        const [ready] = await waitFor(
+          async () => {
+            const r = (await readStored(prefix, 'instance.ready')).map((e) => e.data);
+            return r.length ? r : null;
+          },
+          'the bid instance ready',
+          180_000,
+        );
         vast.outbid(ready.instanceId);
       },
     });
@@ -170,7 +197,8 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
     const app = await bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse({ ...env(prefix, db, { VAST_MAX_INSTANCES: '2' }), VAST_API_KEY: own.apiKey, VAST_API_URL: own.url }))] });
     try {
       const bus = app.get(NatsBus);
-      const sleeper = (symbol: string) => toJobSpec(testJobDefinition({ symbol, runId: 'r-opt', driver: { kind: 'command', trainer: 'sleep', args: ['30'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+      const sleeper = (symbol: string) =>
+        toJobSpec(testJobDefinition({ symbol, runId: 'r-opt', driver: { kind: 'command', trainer: 'sleep', args: ['30'] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
       for (const s of ['OP1USDT', 'OP2USDT']) await bus.publish('job.requested', { spec: sleeper(s) });
       await waitFor(async () => (await readStored(prefix, 'job.started')).length === 2, 'two jobs running on the first instance', 240_000);
       own.failNext(100_000, 500, 'pending-price-increases');

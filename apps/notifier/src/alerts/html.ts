@@ -5,5 +5,9 @@ export function escapeHtml(text: string): string {
 
 /** The same message for a log or a terminal: tags dropped, entities decoded. */
 export function htmlToText(html: string): string {
-  return html.replace(/<[^>]*>/g, '').replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+  return html
+    .replace(/<[^>]*>/g, '')
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&amp;', '&');
 }

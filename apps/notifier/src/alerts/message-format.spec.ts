@@ -53,9 +53,7 @@ const promoted = (decision: Partial<EventMessage<'model.promoted'>['decision']>,
 
 describe('message formatting', () => {
   it('summarises a successful run on one line', () => {
-    expect(htmlToText(formatRunCompleted(completed()))).toBe(
-      ['✅ Run daily-20261122 succeeded — 3/3 symbols, median 0.1 min, cost $0.00', 'wall time 0.5 min'].join('\n'),
-    );
+    expect(htmlToText(formatRunCompleted(completed()))).toBe(['✅ Run daily-20261122 succeeded — 3/3 symbols, median 0.1 min, cost $0.00', 'wall time 0.5 min'].join('\n'));
     expect(formatRunCompleted(completed())).toMatch(/^✅ <b>Run daily-20261122 succeeded<\/b> — /);
   });
 
@@ -78,7 +76,15 @@ describe('message formatting', () => {
             },
           },
         ),
-        { promoted: [{ symbol: 'BTCUSDT', version: 2 }, { symbol: 'BTCUSDT', variant: 'bull', version: 1 }], wouldPromote: 0, rejected: [], notCompared: 0 },
+        {
+          promoted: [
+            { symbol: 'BTCUSDT', version: 2 },
+            { symbol: 'BTCUSDT', variant: 'bull', version: 1 },
+          ],
+          wouldPromote: 0,
+          rejected: [],
+          notCompared: 0,
+        },
       ),
     );
     expect(text).toContain('by variant: default 1/1 · bull 1/1 · bear 0/1 (1 failed)');
@@ -146,9 +152,7 @@ describe('message formatting', () => {
       totalJobs: 3,
       symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
     };
-    expect(htmlToText(formatRunStarted(m))).toBe(
-      ['▶️ Run daily-20261122 started — 3 symbols', '2026-11-22 · cron · hybrid, up to 2 at once', 'BTCUSDT, ETHUSDT, SOLUSDT'].join('\n'),
-    );
+    expect(htmlToText(formatRunStarted(m))).toBe(['▶️ Run daily-20261122 started — 3 symbols', '2026-11-22 · cron · hybrid, up to 2 at once', 'BTCUSDT, ETHUSDT, SOLUSDT'].join('\n'));
   });
 
   it('puts each decision on one line, telling a promotion from a dry verdict, a rejection and a non-comparison', () => {
@@ -181,19 +185,37 @@ describe('message formatting', () => {
   });
 
   it('names the promoted symbols of a run and counts the other decisions', () => {
-    const text = htmlToText(formatRunCompleted(completed(), { promoted: [{ symbol: 'BTCUSDT', version: 3 }, { symbol: 'ETHUSDT', version: 1 }], wouldPromote: 0, rejected: [{ symbol: 'SOLUSDT', version: 1, rule: 'below_floor', reason: 'Sharpe -2.70 below the floor 0.00' }], notCompared: 0 }));
+    const text = htmlToText(
+      formatRunCompleted(completed(), {
+        promoted: [
+          { symbol: 'BTCUSDT', version: 3 },
+          { symbol: 'ETHUSDT', version: 1 },
+        ],
+        wouldPromote: 0,
+        rejected: [{ symbol: 'SOLUSDT', version: 1, rule: 'below_floor', reason: 'Sharpe -2.70 below the floor 0.00' }],
+        notCompared: 0,
+      }),
+    );
     expect(text.split('\n').slice(2)).toEqual(['🚀 Promoted (2): BTCUSDT v3, ETHUSDT v1', '🛑 Refused (1): SOLUSDT v1 (below_floor: Sharpe -2.70 below the floor 0.00)']);
     expect(htmlToText(formatRunCompleted(completed(), { promoted: [], wouldPromote: 0, rejected: [], notCompared: 0 })).split('\n')).toHaveLength(2);
   });
 
   it('tells a job given up on with its error type, a short message and the job id to retry', () => {
-    const m = { ...envelope, jobId: 'daily-20261122-XRPUSDT', runId: 'daily-20261122', symbol: 'XRPUSDT', attempt: 3, errorType: 'oom' as const, message: `CUDA out of memory <GPU 0>${'x'.repeat(300)}\nTraceback…` };
+    const m = {
+      ...envelope,
+      jobId: 'daily-20261122-XRPUSDT',
+      runId: 'daily-20261122',
+      symbol: 'XRPUSDT',
+      attempt: 3,
+      errorType: 'oom' as const,
+      message: `CUDA out of memory <GPU 0>${'x'.repeat(300)}\nTraceback…`,
+    };
     const line = formatGaveUpLine(m);
     expect(line).toMatch(/^❌ XRPUSDT failed after 3 attempts \(oom\): CUDA out of memory &lt;GPU 0&gt;x+… · \/retry <code>daily-20261122-XRPUSDT<\/code>$/);
     expect(htmlToText(line).length).toBeLessThan(200);
   });
 
-  it('tells a rollback and the broker\'s renting alerts', () => {
+  it("tells a rollback and the broker's renting alerts", () => {
     const rolledBack = { ...envelope, symbol: 'BTCUSDT', version: 2, runId: 'r', jobId: 'j', fromVersion: 3, reason: 'rolled back by telegram:42' };
     expect(htmlToText(formatRolledBackLine(rolledBack))).toBe('⏪ BTCUSDT back to v2 (was v3): rolled back by telegram:42');
     const alert = { ...envelope, kind: 'budget_exhausted' as const, message: 'spent $50.00 of $50.00 today', instanceId: null };

@@ -19,10 +19,7 @@ export function listed(items: string[], separator: string): string {
 }
 
 export function formatRunStarted(m: EventMessage<'run.started'>): string {
-  const lines = [
-    `▶️ <b>Run ${esc(m.runId)} started</b> — ${m.totalJobs} symbol${m.totalJobs === 1 ? '' : 's'}`,
-    `${esc(m.date)} · ${m.trigger} · ${m.mode}, up to ${m.maxConcurrent} at once`,
-  ];
+  const lines = [`▶️ <b>Run ${esc(m.runId)} started</b> — ${m.totalJobs} symbol${m.totalJobs === 1 ? '' : 's'}`, `${esc(m.date)} · ${m.trigger} · ${m.mode}, up to ${m.maxConcurrent} at once`];
   if (m.symbols.length) lines.push(listed(m.symbols, ', '));
   return lines.join('\n');
 }
@@ -61,7 +58,13 @@ export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions:
   }
   if (promotions) {
     const p = promotions;
-    if (p.promoted.length) lines.push(`🚀 <b>Promoted (${p.promoted.length})</b>: ${listed(p.promoted.map((v) => `${esc(modelKey(v.symbol, v.variant))} v${v.version}`), ', ')}`);
+    if (p.promoted.length)
+      lines.push(
+        `🚀 <b>Promoted (${p.promoted.length})</b>: ${listed(
+          p.promoted.map((v) => `${esc(modelKey(v.symbol, v.variant))} v${v.version}`),
+          ', ',
+        )}`,
+      );
     if (p.rejected.length) {
       const refusals = p.rejected.map((v) => `${esc(modelKey(v.symbol, v.variant))} v${v.version} (${esc(v.rule)}: ${esc(clip(v.reason, MAX_ERROR_CHARS))})`);
       lines.push(`🛑 <b>Refused (${p.rejected.length})</b>: ${listed(refusals, ', ')}`);
@@ -83,7 +86,10 @@ export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions:
     });
     lines.push(listed(failures, '\n'));
   }
-  for (const [status, icon] of [['cancelled', '⛔'], ['skipped', '⏭']] as const) {
+  for (const [status, icon] of [
+    ['cancelled', '⛔'],
+    ['skipped', '⏭'],
+  ] as const) {
     const symbols = outcomes.filter(([, o]) => o.status === status).map(([symbol]) => esc(symbol));
     if (symbols.length) lines.push(`${icon} ${symbols.length} ${status}: ${listed(symbols, ', ')}`);
   }

@@ -31,7 +31,14 @@ const view = (symbol: string, version: number, decided: boolean): VersionView =>
   artifactsPrefix: `models/${symbol}/v${version}`,
   pruned: false,
   decision: decided
-    ? { outcome: REJECTED.has(symbol) ? 'reject' : 'promote', rule: REJECTED.has(symbol) ? 'lower_hit_rate' : 'higher_hit_rate', mode: 'auto', applied: !REJECTED.has(symbol), reason: '…', productionVersion: version > 1 ? version - 1 : null }
+    ? {
+        outcome: REJECTED.has(symbol) ? 'reject' : 'promote',
+        rule: REJECTED.has(symbol) ? 'lower_hit_rate' : 'higher_hit_rate',
+        mode: 'auto',
+        applied: !REJECTED.has(symbol),
+        reason: '…',
+        productionVersion: version > 1 ? version - 1 : null,
+      }
     : null,
 });
 
@@ -122,7 +129,9 @@ describe('run reports and bursts', () => {
       }
       const outcomes = SYMBOLS.map((s): [string, RunSummary['by_symbol'][string]] => [
         s,
-        FAILED.has(s) ? { status: 'failed', attempts: 3, trainMinutes: null, metrics: null, error: 'oom: CUDA out of memory' } : { status: 'succeeded', attempts: 1, trainMinutes: 1, metrics, error: null },
+        FAILED.has(s)
+          ? { status: 'failed', attempts: 3, trainMinutes: null, metrics: null, error: 'oom: CUDA out of memory' }
+          : { status: 'succeeded', attempts: 1, trainMinutes: 1, metrics, error: null },
       ]);
       await promoter.publish('run.completed', { runId: 'daily-big', date: '2026-11-22', status: 'partial', summary: summary(outcomes), summaryUri: null });
 

@@ -18,10 +18,15 @@ export class BotCommandStore {
   constructor(private readonly ds: DataSource) {}
 
   async record(c: BotCommand, at: Date): Promise<void> {
-    await this.ds.query(
-      `INSERT INTO notifier.bot_commands (id, command, subject, chat_id, reply_to, requested_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-      [c.id, c.command, c.subject, c.chatId, c.replyTo, c.requestedBy, at],
-    );
+    await this.ds.query(`INSERT INTO notifier.bot_commands (id, command, subject, chat_id, reply_to, requested_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`, [
+      c.id,
+      c.command,
+      c.subject,
+      c.chatId,
+      c.replyTo,
+      c.requestedBy,
+      at,
+    ]);
   }
 
   async byId(id: string): Promise<BotCommand | null> {

@@ -1,16 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import {
-  Id,
-  modelKey,
-  newRunId,
-  Specialist,
-  SymbolName,
-  type EventInput,
-  type QueryName,
-  type QueryRequestInput,
-  type QueryResponse,
-} from '@trainyard/contracts';
+import { Id, modelKey, newRunId, Specialist, SymbolName, type EventInput, type QueryName, type QueryRequestInput, type QueryResponse } from '@trainyard/contracts';
 import { FlagError, parseFlags, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection } from '@trainyard/run-flags';
 import { CapacityView, NatsBus, QueryError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
@@ -64,7 +54,12 @@ export class BotCommands {
       gpus: { usage: '/gpus', help: 'capacity and the jobs holding slots', operator: false, run: () => this.gpus() },
       study: { usage: '/study <id>', help: 'a hyperparameter study: progress, best params, what mattered, a chart', operator: false, run: (a) => this.study(a) },
       costs: { usage: '/costs', help: 'what training cost today and this week', operator: false, run: async () => html(formatCosts(await this.ask('runs.costs', {}))) },
-      run: { usage: '/run <symbols|topN> [flags]', help: 'start a run, e.g. /run BTCUSDT,ETHUSDT --promote auto (--variants default,bull,bear adds regime specialists)', operator: true, run: (a, c) => this.startRun(a, c) },
+      run: {
+        usage: '/run <symbols|topN> [flags]',
+        help: 'start a run, e.g. /run BTCUSDT,ETHUSDT --promote auto (--variants default,bull,bear adds regime specialists)',
+        operator: true,
+        run: (a, c) => this.startRun(a, c),
+      },
       cancel: { usage: '/cancel <run|job> [reason]', help: 'cancel a run or one job', operator: true, run: (a, c) => this.cancel(a, c) },
       retry: { usage: '/retry <job>', help: 'one more attempt for a failed or cancelled job', operator: true, run: (a, c) => this.retry(a, c) },
       promote: { usage: '/promote <symbol>[/variant] <version>', help: 'put a version into production', operator: true, run: (a, c) => this.promote(a, c) },
@@ -121,7 +116,14 @@ export class BotCommands {
     const runId = fields.runId ?? newRunId('tg', this.clock.now());
     await this.issue('run.requested', { ...fields, symbols, runId, trigger: 'telegram', requestedBy: c.requestedBy }, c, `${runId}-request`, runId);
     const what = Array.isArray(symbols) ? `${symbols.length} symbol${symbols.length === 1 ? '' : 's'}` : 'topN' in symbols ? `the top ${symbols.topN}` : 'a CSV';
-    const settings = [fields.mode ?? 'hybrid', `promote ${fields.promote ?? 'off'}`, ...(fields.priority ? [`priority ${fields.priority}`] : []), ...(fields.variants ? [`variants ${fields.variants.join(',')}`] : []), ...(fields.force ? ['force'] : []), ...(fields.dryRun ? ['dry run'] : [])];
+    const settings = [
+      fields.mode ?? 'hybrid',
+      `promote ${fields.promote ?? 'off'}`,
+      ...(fields.priority ? [`priority ${fields.priority}`] : []),
+      ...(fields.variants ? [`variants ${fields.variants.join(',')}`] : []),
+      ...(fields.force ? ['force'] : []),
+      ...(fields.dryRun ? ['dry run'] : []),
+    ];
     return html(`⏳ Run <code>${esc(runId)}</code> requested: ${what} · ${settings.join(' · ')}. The plan follows.`);
   }
 
@@ -173,7 +175,8 @@ function modelArg(value: string | undefined): { symbol: string; variant?: Specia
   const symbol = value.slice(0, slash);
   if (!SymbolName.safeParse(symbol.toUpperCase()).success) return { symbol: symbolArg(value) };
   if (variant === 'default') return { symbol: symbolArg(symbol) };
-  if (!Specialist.safeParse(variant).success) throw new FlagError(`"${value}" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (${Specialist.options.map((v) => `BTCUSDT/${v}`).join(', ')})`);
+  if (!Specialist.safeParse(variant).success)
+    throw new FlagError(`"${value}" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (${Specialist.options.map((v) => `BTCUSDT/${v}`).join(', ')})`);
   return { symbol: symbolArg(symbol), variant: variant as Specialist };
 }
 

@@ -52,10 +52,12 @@ export function formatGpus(capacity: CapacitySummary | null, slotsHeld: number |
   const held = slotsHeld === null ? '' : `\n🔌 ${plural(slotsHeld, 'job')} holding a slot now`;
   if (!capacity) return `🖥 The broker has not reported capacity yet.${held}`;
   const age = Math.max(0, Math.round((now.getTime() - Date.parse(capacity.updatedAt)) / 1000));
-  return [
-    `🖥 <b>Capacity</b>: ${plural(capacity.agents, 'agent')} · ${plural(capacity.gpus, 'GPU')} · ${plural(capacity.cpuSlots, 'CPU slot')}`,
-    `${money(capacity.pricePerHour)} per slot-hour · updated ${age < 120 ? `${age} s` : `${Math.round(age / 60)} min`} ago`,
-  ].join('\n') + held;
+  return (
+    [
+      `🖥 <b>Capacity</b>: ${plural(capacity.agents, 'agent')} · ${plural(capacity.gpus, 'GPU')} · ${plural(capacity.cpuSlots, 'CPU slot')}`,
+      `${money(capacity.pricePerHour)} per slot-hour · updated ${age < 120 ? `${age} s` : `${Math.round(age / 60)} min`} ago`,
+    ].join('\n') + held
+  );
 }
 
 const gb = (mb: number) => (mb / 1024).toFixed(0);
@@ -64,13 +66,16 @@ const gb = (mb: number) => (mb / 1024).toFixed(0);
 export function formatLeases(a: QueryResponse<'leases.active'>): string {
   const charged = a.leases.reduce((sum, l) => sum + l.pricePerHour, 0);
   const head = `🖥 <b>GPUs and slots</b>: ${plural(a.agents.length, 'agent')} · ${plural(a.leases.length, 'job')} holding a slot · ${money(charged)}/h charged`;
-  if (a.agents.length === 0) return `${head}
+  if (a.agents.length === 0)
+    return `${head}
 No agent has reported yet.`;
   const agents = a.agents.map((agent) => {
     const devices = agent.gpus.length
       ? agent.gpus.map((g) => `GPU${g.index} ${esc(g.name)} ${gb(g.memoryUsedMb)}/${gb(g.memoryTotalMb)} GB · ${Math.round(g.utilization * 100)}%`).join(', ')
       : plural(agent.cpuSlots, 'CPU slot');
-    const jobs = a.leases.filter((l) => l.agentId === agent.agentId).map((l) => `${esc(l.symbol)} (${l.device === 'cpu' ? 'cpu' : `${l.device.replace('gpu:', 'GPU')} ${l.gpuMemoryGb} GB`}, ${l.status})`);
+    const jobs = a.leases
+      .filter((l) => l.agentId === agent.agentId)
+      .map((l) => `${esc(l.symbol)} (${l.device === 'cpu' ? 'cpu' : `${l.device.replace('gpu:', 'GPU')} ${l.gpuMemoryGb} GB`}, ${l.status})`);
     const silent = agent.status === 'silent' ? ' ⚠️ silent' : '';
     return `• <code>${esc(agent.agentId)}</code> (${agent.provider})${silent}: ${devices}${jobs.length ? ` — ${listed(jobs, ', ')}` : ' — idle'}`;
   });
@@ -92,7 +97,10 @@ export function formatVersions(v: QueryResponse<'models.versions'>): string {
   if (v.versions.length === 0) return `No versions of ${esc(v.symbol)} yet.`;
   const lines = v.versions
     .slice(0, MAX_VERSIONS_LISTED)
-    .map((x) => `${STAGE_ICON[x.stage]} v${x.version} ${x.stage} · Sharpe ${x.metrics.sharpe.toFixed(2)} · hit ${pct(x.metrics.directionalHitRate)} · ${decisionNote(x.decision)} · ${x.createdAt.slice(0, 10)}`);
+    .map(
+      (x) =>
+        `${STAGE_ICON[x.stage]} v${x.version} ${x.stage} · Sharpe ${x.metrics.sharpe.toFixed(2)} · hit ${pct(x.metrics.directionalHitRate)} · ${decisionNote(x.decision)} · ${x.createdAt.slice(0, 10)}`,
+    );
   const more = v.total - lines.length;
   return [`🧠 <b>${esc(v.symbol)}</b> — ${plural(v.total, 'version')}, newest first`, ...lines, ...(more > 0 ? [`… and ${more} older`] : [])].join('\n');
 }
@@ -103,8 +111,20 @@ export function formatPlan(m: EventMessage<'run.planned'>): string {
   const lines = [
     `📋 <b>Run ${esc(m.runId)} planned</b>: ${plural(m.jobs.length, 'job')}${m.skipped.length ? `, ${m.skipped.length} skipped` : ''} for ${m.date}${m.dryRun ? ' — dry run, nothing launched' : ''}`,
   ];
-  if (m.jobs.length) lines.push(`order: ${listed(m.jobs.map((j) => esc(j.symbol)), ', ')}`);
-  if (m.skipped.length) lines.push(`skipped: ${listed(m.skipped.map((s) => `${esc(s.symbol)} (${esc(clip(s.reason, 80))})`), ', ')}`);
+  if (m.jobs.length)
+    lines.push(
+      `order: ${listed(
+        m.jobs.map((j) => esc(j.symbol)),
+        ', ',
+      )}`,
+    );
+  if (m.skipped.length)
+    lines.push(
+      `skipped: ${listed(
+        m.skipped.map((s) => `${esc(s.symbol)} (${esc(clip(s.reason, 80))})`),
+        ', ',
+      )}`,
+    );
   lines.push(`forecast: ~${eta(f.wallMinutes)} · ${f.gpuHours.toFixed(2)} GPU h · ${money(f.cost)}`);
   return lines.join('\n');
 }
@@ -137,8 +157,14 @@ export function formatStudy(s: StudyView): string {
   const done = s.trials.complete + s.trials.pruned + s.trials.failed;
   const head = `🔬 <b>Study ${esc(s.id)}</b> · ${esc(s.symbol)} · ${s.status} · ${done}/${s.trialsPlanned} trials (${s.trials.complete} complete, ${s.trials.pruned} pruned, ${s.trials.failed} failed, ${s.trials.running} running) · ${esc(s.sampler)} sampler, ${esc(s.pruner)} pruner`;
   if (!s.best) return `${head}\nNo trial scored yet.`;
-  const params = Object.entries(s.best.params).map(([k, v]) => `${esc(k)}=<code>${esc(String(typeof v === 'number' ? Number(v.toPrecision(6)) : v))}</code>`).join(', ');
-  const ranked = Object.entries(s.importance).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${esc(k)} ${Math.round(v * 100)}%`);
-  return [head, `Best: trial #${s.best.trial}, ${esc(s.objective)} ${s.best.value.toFixed(4)} (${s.direction}) · ${params}`, ...(ranked.length ? [`What mattered: ${ranked.join(' · ')}`] : [])].join('\n');
+  const params = Object.entries(s.best.params)
+    .map(([k, v]) => `${esc(k)}=<code>${esc(String(typeof v === 'number' ? Number(v.toPrecision(6)) : v))}</code>`)
+    .join(', ');
+  const ranked = Object.entries(s.importance)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([k, v]) => `${esc(k)} ${Math.round(v * 100)}%`);
+  return [head, `Best: trial #${s.best.trial}, ${esc(s.objective)} ${s.best.value.toFixed(4)} (${s.direction}) · ${params}`, ...(ranked.length ? [`What mattered: ${ranked.join(' · ')}`] : [])].join(
+    '\n',
+  );
 }
-

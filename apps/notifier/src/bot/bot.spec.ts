@@ -103,10 +103,13 @@ describe('the Telegram bot', () => {
   async function say(chatId: number, from: { id: number; username: string }, text: string, count = 1) {
     const update = tg.userSays({ chatId, from, text });
     const messageId = (update.message as { message_id: number }).message_id;
-    const replies = await waitFor(() => {
-      const r = tg.sentTo(chatId, messageId);
-      return r.length >= count ? r : null;
-    }, `${count} repl${count === 1 ? 'y' : 'ies'} to "${text}"`);
+    const replies = await waitFor(
+      () => {
+        const r = tg.sentTo(chatId, messageId);
+        return r.length >= count ? r : null;
+      },
+      `${count} repl${count === 1 ? 'y' : 'ies'} to "${text}"`,
+    );
     return { messageId, replies, text: replies.map((r) => htmlToText(r.text ?? r.caption ?? '')).join('\n') };
   }
 
@@ -143,7 +146,17 @@ describe('the Telegram bot', () => {
     expect(asked.text).toMatch(/requested: 2 symbols · hybrid · promote auto · priority high · variants default,bull · dry run\. The plan follows\./);
     expect(runId).toBeDefined();
     const [request] = await published('run.requested');
-    expect(request).toMatchObject({ id: `${runId}-request`, runId, trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT'], promote: 'auto', dryRun: true, priority: 'high', variants: ['default', 'bull'], requestedBy: 'telegram:42 (@olga)' });
+    expect(request).toMatchObject({
+      id: `${runId}-request`,
+      runId,
+      trigger: 'telegram',
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      promote: 'auto',
+      dryRun: true,
+      priority: 'high',
+      variants: ['default', 'bull'],
+      requestedBy: 'telegram:42 (@olga)',
+    });
 
     await services.publish('run.planned', {
       runId: runId!,
@@ -166,7 +179,9 @@ describe('the Telegram bot', () => {
     const window = { cost: 2.5, jobs: 40, trainHours: 3.25, runs: 2 };
     const subs = await Promise.all([
       services.answer('runs.active', async () => ({ runs: [run('daily-20261122')], slotsHeld: 12 })),
-      services.answer('runs.recent', async ({ limit }) => ({ runs: [run('daily-20261122'), run('daily-20261121', { status: 'succeeded', etaMinutes: null, jobs: { succeeded: 300 }, cost: 3 })].slice(0, limit) })),
+      services.answer('runs.recent', async ({ limit }) => ({
+        runs: [run('daily-20261122'), run('daily-20261121', { status: 'succeeded', etaMinutes: null, jobs: { succeeded: 300 }, cost: 3 })].slice(0, limit),
+      })),
       services.answer('runs.costs', async () => ({
         today: { since: '2026-11-23T00:00:00.000Z', ...window, spend: 6.75, instances: 2 },
         week: { since: '2026-11-23T00:00:00.000Z', ...window, cost: 10, spend: 24, instances: 5 },
@@ -197,7 +212,15 @@ describe('the Telegram bot', () => {
       subs.push(
         await services.answer('leases.active', async () => ({
           agents: [
-            { agentId: 'gpu-box', provider: 'local', host: 'box', status: 'alive', gpus: [{ index: 0, name: 'H100', memoryTotalMb: 81920, memoryUsedMb: 20480, utilization: 0.63 }], cpuSlots: 1, lastSeenAt: at },
+            {
+              agentId: 'gpu-box',
+              provider: 'local',
+              host: 'box',
+              status: 'alive',
+              gpus: [{ index: 0, name: 'H100', memoryTotalMb: 81920, memoryUsedMb: 20480, utilization: 0.63 }],
+              cpuSlots: 1,
+              lastSeenAt: at,
+            },
             { agentId: 'vast-77', provider: 'vast', host: 'c77', status: 'alive', gpus: [], cpuSlots: 2, lastSeenAt: at },
           ],
           leases: [
@@ -222,7 +245,11 @@ describe('the Telegram bot', () => {
   });
 
   it("/models lists a symbol's versions and attaches a PNG chart of their metrics", async () => {
-    const sub = await services.answer('models.versions', async ({ symbol }) => ({ symbol, total: 3, versions: [version(3, 'candidate', 0.9), version(2, 'production', 1.1), version(1, 'archived', 0.4)] }));
+    const sub = await services.answer('models.versions', async ({ symbol }) => ({
+      symbol,
+      total: 3,
+      versions: [version(3, 'candidate', 0.9), version(2, 'production', 1.1), version(1, 'archived', 0.4)],
+    }));
     try {
       const { replies, text } = await say(OPERATOR.id, OPERATOR, '/models btcusdt', 2);
       expect(text.split('\n').slice(0, 4)).toEqual([
@@ -246,10 +273,21 @@ describe('the Telegram bot', () => {
       id === 'study-btc-1'
         ? {
             study: {
-              id, symbol: 'BTCUSDT', status: 'running', objective: 'sharpe', direction: 'maximize', sampler: 'tpe', pruner: 'median', trialsPlanned: 40,
+              id,
+              symbol: 'BTCUSDT',
+              status: 'running',
+              objective: 'sharpe',
+              direction: 'maximize',
+              sampler: 'tpe',
+              pruner: 'median',
+              trialsPlanned: 40,
               trials: { running: 4, complete: 12, pruned: 3, failed: 1 },
               best: { trial: 9, value: 1.23456, params: { 'model.learningRate': 0.0123456789, 'model.epochs': 30 } },
-              history: [{ trial: 0, value: 0.5, best: 0.5 }, { trial: 1, value: 0.9, best: 0.9 }, { trial: 9, value: 1.23456, best: 1.23456 }],
+              history: [
+                { trial: 0, value: 0.5, best: 0.5 },
+                { trial: 1, value: 0.9, best: 0.9 },
+                { trial: 9, value: 1.23456, best: 1.23456 },
+              ],
               importance: { 'model.learningRate': 0.8, 'model.epochs': 0.2 },
             },
           }
@@ -315,18 +353,26 @@ describe('the Telegram bot', () => {
     // A regime specialist has its own production: SYMBOL/variant.
     expect((await say(GROUP, OPERATOR, '/rollback ethusdt/Bull')).text).toBe('⏳ Asked the promoter to roll ETHUSDT/bull back.');
     expect((await published('model.rollback')).at(-1)).toMatchObject({ symbol: 'ETHUSDT', variant: 'bull' });
-    expect((await say(GROUP, OPERATOR, '/promote ETHUSDT/moon 2')).text).toBe('⚠️ "ETHUSDT/moon" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (BTCUSDT/bull, BTCUSDT/bear, BTCUSDT/sideways)\nusage: /promote <symbol>[/variant] <version>');
+    expect((await say(GROUP, OPERATOR, '/promote ETHUSDT/moon 2')).text).toBe(
+      '⚠️ "ETHUSDT/moon" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (BTCUSDT/bull, BTCUSDT/bear, BTCUSDT/sideways)\nusage: /promote <symbol>[/variant] <version>',
+    );
   });
 
   it('says what is wrong with a bad command', async () => {
     const cases: [string, string][] = [
       ['/frobnicate now', 'Unknown command /frobnicate. /help lists what I understand.'],
       ['/promote BTCUSDT', '⚠️ name the version to promote, e.g. /promote BTCUSDT 3\nusage: /promote <symbol>[/variant] <version>'],
-      ['/promote BTC/USDT 2', '⚠️ "BTC/USDT" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (BTCUSDT/bull, BTCUSDT/bear, BTCUSDT/sideways)\nusage: /promote <symbol>[/variant] <version>'],
+      [
+        '/promote BTC/USDT 2',
+        '⚠️ "BTC/USDT" is neither a symbol (e.g. BTCUSDT) nor a symbol and a variant (BTCUSDT/bull, BTCUSDT/bear, BTCUSDT/sideways)\nusage: /promote <symbol>[/variant] <version>',
+      ],
       ['/run BTCUSDT --mode turbo', '⚠️ --mode must be one of sequential, parallel, hybrid (got "turbo")\nusage: /run <symbols|topN> [flags]'],
       ['/run --promote auto', '⚠️ name the symbols: a list (BTCUSDT,ETHUSDT) or topN (top10)\nusage: /run <symbols|topN> [flags]'],
       ['/run BTCUSDT --variants bull,crab', '⚠️ --variants: "crab" is not a variant; each must be one of default, bull, bear, sideways\nusage: /run <symbols|topN> [flags]'],
-      ['/run BTCUSDT --colour red', '⚠️ unknown flag --colour; allowed: --mode, --max-concurrent, --date, --dry-run, --force, --ensure-features, --promote, --canary, --live, --priority, --purpose, --timeout-minutes, --run-id, --featureset, --lookback-candles, --timeframe, --driver, --trainer, --trainer-arg, --gpu-memory-gb, --variants\nusage: /run <symbols|topN> [flags]'],
+      [
+        '/run BTCUSDT --colour red',
+        '⚠️ unknown flag --colour; allowed: --mode, --max-concurrent, --date, --dry-run, --force, --ensure-features, --promote, --canary, --live, --priority, --purpose, --timeout-minutes, --run-id, --featureset, --lookback-candles, --timeframe, --driver, --trainer, --trainer-arg, --gpu-memory-gb, --variants\nusage: /run <symbols|topN> [flags]',
+      ],
       ['/models', '⚠️ name a symbol, e.g. BTCUSDT\nusage: /models <symbol>'],
     ];
     for (const [command, answer] of cases) expect((await say(GROUP, OPERATOR, command)).text).toBe(answer);

@@ -5,8 +5,7 @@ import { renderEquityComparison, renderMetricsHistory, type EquityCurve } from '
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const dimensions = (png: Buffer) => ({ width: png.readUInt32BE(16), height: png.readUInt32BE(20) });
 
-const curve = (n: number, drift: number): EquityCurve =>
-  Array.from({ length: n }, (_, i) => ({ t: Date.UTC(2026, 9, 1) + i * 3_600_000, equity: 1 + drift * i + 0.01 * Math.sin(i / 7) }));
+const curve = (n: number, drift: number): EquityCurve => Array.from({ length: n }, (_, i) => ({ t: Date.UTC(2026, 9, 1) + i * 3_600_000, equity: 1 + drift * i + 0.01 * Math.sin(i / 7) }));
 
 const version = (v: number, sharpe: number, stage: VersionView['stage']): VersionView => ({
   symbol: 'BTCUSDT',

@@ -7,7 +7,10 @@ const PRODUCTION = '#ff7f0e';
 const MARK = '#2ca02c';
 
 /** `equity.json` beside a version's metrics.json: the backtest's equity after costs over the evaluation window. */
-export const EquityCurve = z.array(z.object({ t: z.number(), equity: z.number().finite() })).min(2).max(100_000);
+export const EquityCurve = z
+  .array(z.object({ t: z.number(), equity: z.number().finite() }))
+  .min(2)
+  .max(100_000);
 export type EquityCurve = z.infer<typeof EquityCurve>;
 
 export interface EquityComparison {
@@ -47,7 +50,20 @@ export function renderMetricsHistory(symbol: string, versions: VersionView[]): P
     xTicksAtPoints: true,
   });
   return renderChart(
-    [panel('Sharpe', CANDIDATE, (v) => v.metrics.sharpe, (y) => y.toFixed(2)), panel('Directional hit rate', PRODUCTION, (v) => v.metrics.directionalHitRate * 100, (y) => `${y.toFixed(1)}%`)],
+    [
+      panel(
+        'Sharpe',
+        CANDIDATE,
+        (v) => v.metrics.sharpe,
+        (y) => y.toFixed(2),
+      ),
+      panel(
+        'Directional hit rate',
+        PRODUCTION,
+        (v) => v.metrics.directionalHitRate * 100,
+        (y) => `${y.toFixed(1)}%`,
+      ),
+    ],
     { title: `${symbol}: metrics by version`, panelWidth: 800, panelHeight: 260 },
   );
 }
@@ -69,4 +85,3 @@ export function renderStudyHistory(study: StudyView): Promise<Buffer> {
     { title: `${study.symbol}: study ${study.id}`, panelWidth: 800, panelHeight: 300 },
   );
 }
-

@@ -51,9 +51,21 @@ describe('TelegrafClient by webhook', () => {
   it('refuses, without crashing or handing it to the bot, a post with the secret that is not a Telegram update', async () => {
     const secret = String(tg.calls.find((c) => c.method === 'setWebhook')!.params.secret_token);
     const post = (body: string, headers: Record<string, string> = {}) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret, ...headers }, body }).then(async (r) => ({ status: r.status, text: await r.text() }));
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret, ...headers }, body }).then(async (r) => ({
+        status: r.status,
+        text: await r.text(),
+      }));
     const message = { message_id: 3, date: 0, chat: { id: 7, type: 'private' }, from: { id: 7, is_bot: false, first_name: 'x' }, text: '/status' };
-    for (const body of ['null', '{', '[]', '"x"', '{"update_id":"x","message":5}', JSON.stringify({ update_id: 5, message: 5 }), JSON.stringify({ update_id: 6, message: { ...message, chat: { id: { $gt: 0 } } } }), JSON.stringify({ update_id: 7, message: { ...message, text: 42 } })]) {
+    for (const body of [
+      'null',
+      '{',
+      '[]',
+      '"x"',
+      '{"update_id":"x","message":5}',
+      JSON.stringify({ update_id: 5, message: 5 }),
+      JSON.stringify({ update_id: 6, message: { ...message, chat: { id: { $gt: 0 } } } }),
+      JSON.stringify({ update_id: 7, message: { ...message, text: 42 } }),
+    ]) {
       const answer = await post(body);
       expect(answer.status).toBe(400);
       expect(answer.text).not.toMatch(/at .*\.js|node_modules/);

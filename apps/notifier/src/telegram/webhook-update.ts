@@ -18,7 +18,10 @@ export const WebhookUpdate = z
         message_id: z.number().int(),
         date: z.number().int(),
         chat: z.object({ id: z.number().int(), type: z.string().max(32) }).passthrough(),
-        from: z.object({ id: z.number().int(), is_bot: z.boolean(), first_name: z.string().max(256) }).passthrough().optional(),
+        from: z
+          .object({ id: z.number().int(), is_bot: z.boolean(), first_name: z.string().max(256) })
+          .passthrough()
+          .optional(),
         text: z.string().max(4096).optional(),
       })
       .passthrough()
@@ -49,7 +52,14 @@ export async function readWebhookUpdate(req: HttpRequest, path: string, secret: 
     return { status: 400, message: 'the body is not JSON' };
   }
   const parsed = WebhookUpdate.safeParse(body);
-  if (!parsed.success) return { status: 400, message: `not a Telegram update: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`.slice(0, 300) };
+  if (!parsed.success)
+    return {
+      status: 400,
+      message: `not a Telegram update: ${parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ')}`.slice(0, 300),
+    };
   return { update: parsed.data };
 }
 
@@ -74,4 +84,3 @@ function readBody(req: HttpRequest): Promise<Buffer | null> {
     req.on('close', () => (bytes > DRAIN_LIMIT ? resolve(null) : undefined));
   });
 }
-

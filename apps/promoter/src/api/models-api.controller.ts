@@ -30,9 +30,7 @@ export class ModelsApiController {
     const key = keyOf(symbol, q.variant);
     const a = await this.version(key, q.a);
     const b = await this.version(key, q.b);
-    const metrics = Object.fromEntries(
-      (Object.keys(a.metrics) as (keyof Metrics)[]).map((k) => [k, { a: a.metrics[k], b: b.metrics[k], difference: b.metrics[k] - a.metrics[k] }]),
-    );
+    const metrics = Object.fromEntries((Object.keys(a.metrics) as (keyof Metrics)[]).map((k) => [k, { a: a.metrics[k], b: b.metrics[k], difference: b.metrics[k] - a.metrics[k] }]));
     return {
       symbol,
       variant: q.variant,
@@ -87,4 +85,3 @@ function idempotencyKey(key: string | undefined): string | undefined {
   if (!/^[A-Za-z0-9._:-]{1,200}$/.test(key)) throw new BadRequestException('Idempotency-Key: 1 to 200 characters of letters, digits and . _ : -');
   return `api:${key}`;
 }
-

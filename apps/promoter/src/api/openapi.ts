@@ -2,8 +2,6 @@ import type { z } from 'zod';
 import { openApiSchema, queryParameters } from '@trainyard/runtime';
 import { CompareQuery, ListModelsQuery, PromoteBody, RollbackBody, VariantQuery } from './api-schemas';
 
-
-
 const symbolParameter = { name: 'symbol', in: 'path', required: true, description: 'the market symbol', schema: { type: 'string', pattern: '^[A-Z0-9]{2,30}$' } };
 const versionParameter = { name: 'version', in: 'path', required: true, description: 'the version number, per symbol and variant', schema: { type: 'integer', minimum: 1 } };
 /** A regime specialist's registry (`?variant=bull`) is apart from the plain model's (`default`). */
@@ -33,7 +31,11 @@ export function openApiDocument() {
     paths: {
       '/models': { get: { summary: 'List model versions, newest first', parameters: queryParameters(ListModelsQuery), responses: { '200': json('a page of versions'), '400': problem } } },
       '/models/{symbol}/{version}': {
-        get: { summary: 'A version with its decision history', parameters: [symbolParameter, versionParameter, ...variantParameters], responses: { '200': json('the version'), '400': problem, '404': problem } },
+        get: {
+          summary: 'A version with its decision history',
+          parameters: [symbolParameter, versionParameter, ...variantParameters],
+          responses: { '200': json('the version'), '400': problem, '404': problem },
+        },
       },
       '/models/{symbol}/compare': {
         get: {

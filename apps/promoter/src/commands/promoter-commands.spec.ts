@@ -50,8 +50,7 @@ describe('promoter commands and queries over the bus', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const result = (commandId: string) =>
-    waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
+  const result = (commandId: string) => waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
 
   it("lists a symbol's versions newest first, with stage, metrics and the decision", async () => {
     const answer = await bus.query('models.versions', { symbol: 'BTCUSDT' });
@@ -103,13 +102,22 @@ describe('promoter commands and queries over the bus', () => {
       await app.get(PromotionController).onJobSucceeded(await trainedJob({ store, symbol: 'SOLUSDT', jobId, metrics: metrics(hitRate, 1), artifactsPrefix: `models/SOLUSDT/attempt-${i + 1}` }));
     }
     const stages = async () => (await bus.query('models.versions', { symbol: 'SOLUSDT' })).versions.map((v) => [v.version, v.stage]);
-    expect(await stages()).toEqual([[2, 'production'], [1, 'archived']]);
+    expect(await stages()).toEqual([
+      [2, 'production'],
+      [1, 'archived'],
+    ]);
     const command = { id: 'cmd-sol-rollback-1', schemaVersion: 1 as const, occurredAt: new Date().toISOString(), symbol: 'SOLUSDT', requestedBy: 'telegram:42' };
     const commands = app.get(PromoterCommandsController);
     await commands.onRollback(command);
-    expect(await stages()).toEqual([[2, 'archived'], [1, 'production']]);
+    expect(await stages()).toEqual([
+      [2, 'archived'],
+      [1, 'production'],
+    ]);
     await commands.onRollback(command);
-    expect(await stages()).toEqual([[2, 'archived'], [1, 'production']]);
+    expect(await stages()).toEqual([
+      [2, 'archived'],
+      [1, 'production'],
+    ]);
     const results = (await readStored(prefix, 'command.result')).map((e) => e.data).filter((d) => d.commandId === command.id);
     expect(results).toEqual([expect.objectContaining({ ok: true, message: 'SOLUSDT rolled back to v1 (was v2)' })]);
   });

@@ -172,7 +172,14 @@ describe('ManualPromotionService (real PostgreSQL and NATS, local artifact store
 
     const done = await manual.promote(keyOf('BTCUSDT', 'bull'), 2);
 
-    expect(done).toMatchObject({ symbol: 'BTCUSDT', variant: 'bull', version: 2, fromVersion: 1, productionUri: store.uri(pointerKey('BTCUSDT', 'bull')), decision: { reason: 'promoted by an operator' } });
+    expect(done).toMatchObject({
+      symbol: 'BTCUSDT',
+      variant: 'bull',
+      version: 2,
+      fromVersion: 1,
+      productionUri: store.uri(pointerKey('BTCUSDT', 'bull')),
+      decision: { reason: 'promoted by an operator' },
+    });
     expect(await stages('BTCUSDT', 'bull')).toEqual(['v1:archived', 'v2:production']);
     expect(await pointer('BTCUSDT', 'bull')).toMatchObject({ variant: 'bull', version: 2, prefix: 'models/production/BTCUSDT/bull/v2' });
     expect((await store.get(pointerKey('BTCUSDT'))).toString()).toBe(plain);
@@ -194,7 +201,11 @@ describe('ManualPromotionService (real PostgreSQL and NATS, local artifact store
     expect(await refusal(manual.promote(keyOf('ETHUSDT'), 2))).toEqual({ type: ConflictException.name, status: 409, message: changed });
     expect(await refusal(manual.rollback(keyOf('ETHUSDT'), 2))).toEqual({ type: ConflictException.name, status: 409, message: changed });
     const metricsUri = v3.artifacts.find((a) => a.name === 'metrics.json')!.uri;
-    expect(await refusal(manual.promote(keyOf('ETHUSDT'), 3))).toEqual({ type: ConflictException.name, status: 409, message: `ETHUSDT v3 refused (artifact_missing): metrics.json is missing at ${metricsUri}` });
+    expect(await refusal(manual.promote(keyOf('ETHUSDT'), 3))).toEqual({
+      type: ConflictException.name,
+      status: 409,
+      message: `ETHUSDT v3 refused (artifact_missing): metrics.json is missing at ${metricsUri}`,
+    });
 
     expect(await snapshot('ETHUSDT')).toEqual(before);
     expect(await store.list('models/production/ETHUSDT/v2/')).toEqual([]);
@@ -207,7 +218,12 @@ describe('ManualPromotionService (real PostgreSQL and NATS, local artifact store
     expect(await stages('ADAUSDT')).toEqual(['v1:archived', 'v2:archived', 'v3:production']);
 
     const back = await manual.rollback(keyOf('ADAUSDT'));
-    expect(back).toMatchObject({ symbol: 'ADAUSDT', version: 2, fromVersion: 3, decision: { rule: 'manual_rollback', outcome: 'promote', applied: true, reason: 'rolled back by an operator', productionVersion: 3 } });
+    expect(back).toMatchObject({
+      symbol: 'ADAUSDT',
+      version: 2,
+      fromVersion: 3,
+      decision: { rule: 'manual_rollback', outcome: 'promote', applied: true, reason: 'rolled back by an operator', productionVersion: 3 },
+    });
     expect(await stages('ADAUSDT')).toEqual(['v1:archived', 'v2:production', 'v3:archived']);
     expect(await pointer('ADAUSDT')).toMatchObject({ version: 2, prefix: 'models/production/ADAUSDT/v2' });
 
@@ -222,8 +238,28 @@ describe('ManualPromotionService (real PostgreSQL and NATS, local artifact store
     expect(await stages('ADAUSDT')).toEqual(['v1:archived', 'v2:production', 'v3:archived']);
 
     expect(await published('model.rolled_back', 'ADAUSDT')).toEqual([
-      { schemaVersion: 1, id: `ADAUSDT-v2-rolled-back-d${back.decision.id}`, occurredAt: expect.any(String), symbol: 'ADAUSDT', version: 2, runId: v2.runId, jobId: v2.jobId, fromVersion: 3, reason: 'rolled back by an operator' },
-      { schemaVersion: 1, id: `ADAUSDT-v1-rolled-back-d${chosen.decision.id}`, occurredAt: expect.any(String), symbol: 'ADAUSDT', version: 1, runId: v1.runId, jobId: v1.jobId, fromVersion: 2, reason: 'v2 misbehaves live' },
+      {
+        schemaVersion: 1,
+        id: `ADAUSDT-v2-rolled-back-d${back.decision.id}`,
+        occurredAt: expect.any(String),
+        symbol: 'ADAUSDT',
+        version: 2,
+        runId: v2.runId,
+        jobId: v2.jobId,
+        fromVersion: 3,
+        reason: 'rolled back by an operator',
+      },
+      {
+        schemaVersion: 1,
+        id: `ADAUSDT-v1-rolled-back-d${chosen.decision.id}`,
+        occurredAt: expect.any(String),
+        symbol: 'ADAUSDT',
+        version: 1,
+        runId: v1.runId,
+        jobId: v1.jobId,
+        fromVersion: 2,
+        reason: 'v2 misbehaves live',
+      },
       expect.objectContaining({ id: `ADAUSDT-v2-rolled-back-d${again.decision.id}`, version: 2, fromVersion: 1 }),
     ]);
     // Rollbacks are announced as rollbacks only: no manual model.promoted for them.
@@ -290,7 +326,10 @@ describe('ManualPromotionService (real PostgreSQL and NATS, local artifact store
 
     const conflict = { type: ConflictException.name, status: 409, message: 'command api:key-8 was already used for XRPUSDT, not NEARUSDT' };
     expect(await refusal(manual.promote(keyOf('NEARUSDT'), 2, undefined, 'api:key-8'))).toEqual(conflict);
-    expect(await refusal(manual.rollback(keyOf('XRPUSDT', 'bull'), undefined, undefined, 'api:key-8'))).toEqual({ ...conflict, message: 'command api:key-8 was already used for XRPUSDT, not XRPUSDT/bull' });
+    expect(await refusal(manual.rollback(keyOf('XRPUSDT', 'bull'), undefined, undefined, 'api:key-8'))).toEqual({
+      ...conflict,
+      message: 'command api:key-8 was already used for XRPUSDT, not XRPUSDT/bull',
+    });
     // CURRENT.json included: the unique command id used to fail only after the pointer had moved to v2.
     expect(await snapshot('NEARUSDT')).toEqual(before);
     expect(before.stages).toEqual(['v1:production', 'v2:candidate']);

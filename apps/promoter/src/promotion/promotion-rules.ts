@@ -78,11 +78,7 @@ export function decidePromotion(input: PromotionInput): Decision {
   const cc = candidate.costs;
   const pc = production.costs;
   if (cc.feeBps !== pc.feeBps || cc.spreadBps !== pc.spreadBps) {
-    return decide(
-      'not_comparable',
-      'costs_differ',
-      `costs fee ${cc.feeBps} bps + spread ${cc.spreadBps} bps, production fee ${pc.feeBps} bps + spread ${pc.spreadBps} bps`,
-    );
+    return decide('not_comparable', 'costs_differ', `costs fee ${cc.feeBps} bps + spread ${cc.spreadBps} bps, production fee ${pc.feeBps} bps + spread ${pc.spreadBps} bps`);
   }
 
   const ch = candidate.metrics.directionalHitRate;

@@ -60,8 +60,7 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     await s3?.close();
   });
 
-  const trained = (symbol: string, jobId: string, hitRate: number, promote: PromoteMode = 'auto', canary = false) =>
-    trainedJob({ store, symbol, jobId, metrics: metrics(hitRate), promote, canary });
+  const trained = (symbol: string, jobId: string, hitRate: number, promote: PromoteMode = 'auto', canary = false) => trainedJob({ store, symbol, jobId, metrics: metrics(hitRate), promote, canary });
 
   const versionsOf = (symbol: string): Promise<{ id: number; version: number; stage: string; job_id: string }[]> =>
     ds.query(`SELECT id, version, stage, job_id FROM promoter.model_versions WHERE symbol = $1 ORDER BY version`, [symbol]);

@@ -29,7 +29,16 @@ export class PromotionController {
     if (verdict.kind === 'undecided') throw new Error(`${m.jobId}#${m.attempt} not registered yet: ${verdict.why}`);
     if (verdict.kind === 'fenced') {
       await this.store.recordFenced(m, m.leaseId, verdict.why);
-      this.log.warn({ event: 'fenced_success_ignored', jobId: m.jobId, runId: m.runId, symbol: m.symbol, attempt: m.attempt, leaseId: m.leaseId, artifactsPrefix: m.artifactsPrefix, msg: `${m.jobId}#${m.attempt} succeeded, but ${verdict.why}: recorded, not registered` });
+      this.log.warn({
+        event: 'fenced_success_ignored',
+        jobId: m.jobId,
+        runId: m.runId,
+        symbol: m.symbol,
+        attempt: m.attempt,
+        leaseId: m.leaseId,
+        artifactsPrefix: m.artifactsPrefix,
+        msg: `${m.jobId}#${m.attempt} succeeded, but ${verdict.why}: recorded, not registered`,
+      });
       return;
     }
     const version = await this.registration.register(m);

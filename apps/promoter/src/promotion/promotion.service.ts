@@ -71,12 +71,30 @@ export class PromotionService {
   /** Tells the bus on every delivery, with ids derived from the version, so a lost publish is made good. */
   private async announce(version: ModelVersionEntity, d: DecisionEntity): Promise<void> {
     const name = `${keyName(version)} v${version.version}`;
-    const fields = { runId: version.runId, jobId: version.jobId, symbol: version.symbol, variant: version.variant, version: version.version, outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied };
+    const fields = {
+      runId: version.runId,
+      jobId: version.jobId,
+      symbol: version.symbol,
+      variant: version.variant,
+      version: version.version,
+      outcome: d.outcome,
+      rule: d.rule,
+      mode: d.mode,
+      applied: d.applied,
+    };
     if (d.outcome === 'skipped') {
       this.log.log({ event: 'model_not_evaluated', ...fields, msg: `${name}: not evaluated (${d.reason})` });
       return;
     }
-    const ref = { symbol: version.symbol, ...variantField(version), version: version.version, runId: version.runId, jobId: version.jobId, metrics: d.candidateMetrics, productionMetrics: d.productionMetrics };
+    const ref = {
+      symbol: version.symbol,
+      ...variantField(version),
+      version: version.version,
+      runId: version.runId,
+      jobId: version.jobId,
+      metrics: d.candidateMetrics,
+      productionMetrics: d.productionMetrics,
+    };
     const decision = { outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied, reason: d.reason };
     if (d.outcome === 'promote') {
       await this.bus.publish('model.promoted', { ...ref, decision, productionUri: d.productionUri }, { id: `${keyId(version)}-v${version.version}-promoted` });

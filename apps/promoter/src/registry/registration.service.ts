@@ -29,21 +29,24 @@ export class RegistrationService {
         throw new PermanentError(`job ${m.jobId}#${m.attempt}: ${(err as Error).message}`);
       }
     }
-    const { version, registered } = await this.store.register({
-      symbol: m.symbol,
-      variant: m.variant ?? 'default',
-      runId: m.runId,
-      jobId: m.jobId,
-      attempt: m.attempt,
-      promote: m.promote,
-      canary: m.canary,
-      artifactsPrefix: m.artifactsPrefix,
-      artifacts: m.artifacts,
-      metrics: m.metrics,
-      featureset: m.featureset,
-      costs: m.costs,
-      evaluationWindow: m.evaluationWindow,
-    }, m.leaseId);
+    const { version, registered } = await this.store.register(
+      {
+        symbol: m.symbol,
+        variant: m.variant ?? 'default',
+        runId: m.runId,
+        jobId: m.jobId,
+        attempt: m.attempt,
+        promote: m.promote,
+        canary: m.canary,
+        artifactsPrefix: m.artifactsPrefix,
+        artifacts: m.artifacts,
+        metrics: m.metrics,
+        featureset: m.featureset,
+        costs: m.costs,
+        evaluationWindow: m.evaluationWindow,
+      },
+      m.leaseId,
+    );
     if (!registered) {
       this.log.warn({
         event: 'duplicate_success_ignored',

@@ -88,10 +88,10 @@ export class RegistryStore {
       const repo = em.getRepository(ModelVersionEntity);
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
       if (existing) return { version: existing, registered: true };
-      const lastRows: { last: number }[] = await em.query(
-        `SELECT coalesce(max(version), 0)::int AS last FROM promoter.model_versions WHERE symbol = $1 AND variant = $2`,
-        [fields.symbol, fields.variant],
-      );
+      const lastRows: { last: number }[] = await em.query(`SELECT coalesce(max(version), 0)::int AS last FROM promoter.model_versions WHERE symbol = $1 AND variant = $2`, [
+        fields.symbol,
+        fields.variant,
+      ]);
       const last = lastRows[0]?.last ?? 0;
       const inserted = await repo
         .createQueryBuilder()
@@ -176,10 +176,11 @@ export class RegistryStore {
         previousProduction: () => previousProduction(em, key),
         versions: () => versions.find({ where: { symbol, variant }, order: { version: 'ASC' } }),
         async decidedIds() {
-          const rows: { id: number }[] = await em.query(
-            `SELECT DISTINCT version_id AS id FROM promoter.decisions WHERE symbol = $1 AND variant = $2 AND rule <> ALL($3)`,
-            [symbol, variant, [...MANUAL_RULES]],
-          );
+          const rows: { id: number }[] = await em.query(`SELECT DISTINCT version_id AS id FROM promoter.decisions WHERE symbol = $1 AND variant = $2 AND rule <> ALL($3)`, [
+            symbol,
+            variant,
+            [...MANUAL_RULES],
+          ]);
           return new Set(rows.map((r) => r.id));
         },
         async markPruned(versionId, at) {

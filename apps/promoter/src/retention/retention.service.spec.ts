@@ -99,11 +99,13 @@ describe('RetentionService (RETENTION_KEEP_TOP=1, checkpoints 30 days, abandoned
     return event.artifactsPrefix;
   };
   const rows = async (symbol: string, variant = 'default') =>
-    ((await ds.query(`SELECT version, stage, pruned_at AS "prunedAt" FROM promoter.model_versions WHERE symbol = $1 AND variant = $2 ORDER BY version`, [symbol, variant])) as {
-      version: number;
-      stage: string;
-      prunedAt: Date | null;
-    }[]).map((r) => `v${r.version}:${r.stage}${r.prunedAt ? `:pruned@${r.prunedAt.toISOString()}` : ''}`);
+    (
+      (await ds.query(`SELECT version, stage, pruned_at AS "prunedAt" FROM promoter.model_versions WHERE symbol = $1 AND variant = $2 ORDER BY version`, [symbol, variant])) as {
+        version: number;
+        stage: string;
+        prunedAt: Date | null;
+      }[]
+    ).map((r) => `v${r.version}:${r.stage}${r.prunedAt ? `:pruned@${r.prunedAt.toISOString()}` : ''}`);
   const keys = async (under: string) => (await store.list(under)).map((a) => a.key);
   const bytesUsed = async () => (await store.list('')).reduce((sum, a) => sum + a.bytes, 0);
   const warnings = async () => (await readStored(prefix, 'storage.quota_warning')).map((m) => m.data);

@@ -23,7 +23,15 @@ describe('scheduler REST API', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100', API_OPERATOR_TOKENS: OPERATOR, API_READ_TOKENS: READER });
+    const config = schedulerEnv.parse({
+      NATS_URL: testNatsUrl(),
+      TRAINYARD_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      ARTIFACTS_DIR: artifacts,
+      SCHEDULER_TICK_MS: '100',
+      API_OPERATOR_TOKENS: OPERATOR,
+      API_READ_TOKENS: READER,
+    });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -86,10 +94,22 @@ describe('scheduler REST API', () => {
     expect(badArg.status).toBe(400);
 
     // The same over the bus: dead-lettered at once with a reason that echoes nothing of the file.
-    await bus.publishRaw(bus.subject('run.requested'), JSON.stringify({ schemaVersion: 1, id: 'csv-by-bus', occurredAt: new Date().toISOString(), runId: 'csv-bus', trigger: 'event', symbols: { csv: secret } }), 'csv-by-bus');
     await bus.publishRaw(
       bus.subject('run.requested'),
-      JSON.stringify({ schemaVersion: 1, id: 'cmd-by-bus', occurredAt: new Date().toISOString(), runId: 'cmd-bus', trigger: 'event', symbols: ['BTCUSDT'], driver: { kind: 'command', command: ['sh', '-c', 'id'] } }),
+      JSON.stringify({ schemaVersion: 1, id: 'csv-by-bus', occurredAt: new Date().toISOString(), runId: 'csv-bus', trigger: 'event', symbols: { csv: secret } }),
+      'csv-by-bus',
+    );
+    await bus.publishRaw(
+      bus.subject('run.requested'),
+      JSON.stringify({
+        schemaVersion: 1,
+        id: 'cmd-by-bus',
+        occurredAt: new Date().toISOString(),
+        runId: 'cmd-bus',
+        trigger: 'event',
+        symbols: ['BTCUSDT'],
+        driver: { kind: 'command', command: ['sh', '-c', 'id'] },
+      }),
       'cmd-by-bus',
     );
     const letters = await waitFor(async () => {

@@ -54,7 +54,12 @@ export class JobsApiController {
           errorType: a.errorType,
           message: a.message,
           stackSummary: a.stackSummary,
-          log: a.artifactsPrefix ? await this.artifacts.get(`${a.artifactsPrefix}/attempt.log`).then((b) => b.toString('utf8'), () => null) : null,
+          log: a.artifactsPrefix
+            ? await this.artifacts.get(`${a.artifactsPrefix}/attempt.log`).then(
+                (b) => b.toString('utf8'),
+                () => null,
+              )
+            : null,
         })),
       ),
     };

@@ -4,16 +4,21 @@ import { CancelBody, ListJobsQuery, ListRunsQuery, StartRunBody, StatsQuery } fr
 import { CompareQuery, ListTrackedRunsQuery } from '../tracking/experiments-api.schemas';
 import { StudyRequest } from '../studies/study-request';
 
-
-
 const idParameter = (what: string) => ({ name: 'id', in: 'path', required: true, description: `the ${what} id`, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$' } });
-const trackedRunParameter = { name: 'id', in: 'path', required: true, description: 'the tracked run: <jobId>-a<attempt>', schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}-a\\d{1,6}$' } };
+const trackedRunParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'the tracked run: <jobId>-a<attempt>',
+  schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,127}-a\\d{1,6}$' },
+};
 const metricParameter = { name: 'key', in: 'path', required: true, description: 'a metric name (URL-encoded)', schema: { type: 'string', pattern: '^[A-Za-z0-9_.\\-/ ]{1,250}$' } };
 const problem = { description: 'refused: the message says why; for a bad body or query `issues` lists each field and reason' };
 const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
 
 const WORK = "work cost: the leases of its jobs, each at its GPU price for the attempt's seconds";
-const SPEND = "spend: its share of what the GPU provider billed for the instances destroyed so far (compute while running, storage while they existed; boot, idle tail and failed instances included), from the broker's instance.destroyed";
+const SPEND =
+  "spend: its share of what the GPU provider billed for the instances destroyed so far (compute while running, storage while they existed; boot, idle tail and failed instances included), from the broker's instance.destroyed";
 
 /** GET /runs/{id}: the stored run, its job counts, its work cost and its spend. */
 const runResponse = {
@@ -85,16 +90,28 @@ export function openApiDocument() {
       '/experiments': { get: { summary: 'Experiments (a symbol and a purpose) with how many tracked runs each holds', responses: { '200': json('experiments') } } },
       '/experiments/runs': { get: { summary: 'Tracked runs, newest first', parameters: queryParameters(ListTrackedRunsQuery), responses: { '200': json('a page of tracked runs'), '400': problem } } },
       '/experiments/runs/{id}': {
-        get: { summary: 'A tracked run: params, tags, code version, final metrics, artifacts, log key, metric names, MLflow mirror state', parameters: [trackedRunParameter], responses: { '200': json('the run'), '400': problem, '404': problem } },
+        get: {
+          summary: 'A tracked run: params, tags, code version, final metrics, artifacts, log key, metric names, MLflow mirror state',
+          parameters: [trackedRunParameter],
+          responses: { '200': json('the run'), '400': problem, '404': problem },
+        },
       },
       '/experiments/runs/{id}/metrics/{key}': {
         get: { summary: "A metric's series over steps", parameters: [trackedRunParameter, metricParameter], responses: { '200': json('the points'), '400': problem, '404': problem } },
       },
       '/experiments/runs/{id}/export': {
-        get: { summary: 'The run as MLflow holds one (what `trainyard experiments export --mlflow` writes)', parameters: [trackedRunParameter], responses: { '200': json('the run'), '400': problem, '404': problem } },
+        get: {
+          summary: 'The run as MLflow holds one (what `trainyard experiments export --mlflow` writes)',
+          parameters: [trackedRunParameter],
+          responses: { '200': json('the run'), '400': problem, '404': problem },
+        },
       },
       '/experiments/compare': {
-        get: { summary: 'Runs side by side: params that differ, final metrics, a metric over steps', parameters: queryParameters(CompareQuery), responses: { '200': json('the comparison'), '400': problem, '404': problem } },
+        get: {
+          summary: 'Runs side by side: params that differ, final metrics, a metric over steps',
+          parameters: queryParameters(CompareQuery),
+          responses: { '200': json('the comparison'), '400': problem, '404': problem },
+        },
       },
       '/experiments/compare.png': {
         get: {
@@ -109,11 +126,32 @@ export function openApiDocument() {
           requestBody: { required: true, content: { 'application/json': { schema: openApiSchema(StudyRequest) } } },
           responses: { '201': json('the study'), '400': problem, '409': problem },
         },
-        get: { summary: 'Studies, newest first', parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } }, { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }], responses: { '200': json('studies'), '400': problem } },
+        get: {
+          summary: 'Studies, newest first',
+          parameters: [
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } },
+            { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: { '200': json('studies'), '400': problem },
+        },
       },
-      '/studies/{id}': { get: { summary: 'A study: trials, best trial, optimisation history, parameter importance', parameters: [idParameter('study')], responses: { '200': json('the study'), '404': problem } } },
-      '/studies/{id}/history.png': { get: { summary: 'Each trial\'s value and the best so far, as a PNG', parameters: [idParameter('study')], responses: { '200': { description: 'a PNG chart', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '404': problem } } },
-      '/studies/{id}/importance.png': { get: { summary: 'Parameter importance as a PNG', parameters: [idParameter('study')], responses: { '200': { description: 'a PNG chart', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '404': problem } } },
+      '/studies/{id}': {
+        get: { summary: 'A study: trials, best trial, optimisation history, parameter importance', parameters: [idParameter('study')], responses: { '200': json('the study'), '404': problem } },
+      },
+      '/studies/{id}/history.png': {
+        get: {
+          summary: "Each trial's value and the best so far, as a PNG",
+          parameters: [idParameter('study')],
+          responses: { '200': { description: 'a PNG chart', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '404': problem },
+        },
+      },
+      '/studies/{id}/importance.png': {
+        get: {
+          summary: 'Parameter importance as a PNG',
+          parameters: [idParameter('study')],
+          responses: { '200': { description: 'a PNG chart', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '404': problem },
+        },
+      },
       '/studies/{id}/promote-best': {
         post: {
           summary: "Train the best trial's params as a production run (`<id>-best`) the promoter judges",
@@ -122,7 +160,12 @@ export function openApiDocument() {
           responses: { '202': json('the run requested'), '404': problem, '409': problem },
         },
       },
-      '/retention/run': { post: { summary: 'Run retention now (it also runs daily at SCHEDULER_RETENTION_AT): logs, failed runs\' series, expired jobs and runs', responses: { '200': json('what was deleted and how many bytes freed') } } },
+      '/retention/run': {
+        post: {
+          summary: "Run retention now (it also runs daily at SCHEDULER_RETENTION_AT): logs, failed runs' series, expired jobs and runs",
+          responses: { '200': json('what was deleted and how many bytes freed') },
+        },
+      },
       '/retention/passes': { get: { summary: 'The last 30 daily retention passes and what each freed', responses: { '200': json('passes, newest first') } } },
     },
   };

@@ -15,7 +15,7 @@ export interface BenchResult {
 /** Seeded so every run measures the same workload. */
 function lcg(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Symbol selection, costs and deterministic job specs (with their hashes) for a run of `count` symbols. */

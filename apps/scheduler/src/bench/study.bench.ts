@@ -34,9 +34,26 @@ export async function runStudyBench(): Promise<Record<string, BenchResult>> {
   });
   try {
     const started = performance.now();
-    const space = { 'model.learningRate': { type: 'float', low: 0.0001, high: 1, log: true }, 'model.epochs': { type: 'int', low: 1, high: 50 }, lookbackCandles: { type: 'categorical', choices: [1000, 2000, 4000] } };
+    const space = {
+      'model.learningRate': { type: 'float', low: 0.0001, high: 1, log: true },
+      'model.epochs': { type: 'int', low: 1, high: 50 },
+      lookbackCandles: { type: 'categorical', choices: [1000, 2000, 4000] },
+    };
     const studies = app.get(StudyService);
-    await studies.create({ studyId: 'bench', symbol: 'BTCUSDT', space, trials: 100, parallel: 4, sampler: 'tpe', seed: 1, pruner: { type: 'none' }, pruneMetric: 'validationMetric', objective: 'sharpe', featureset: 'fs1', driver: { kind: 'builtin' } });
+    await studies.create({
+      studyId: 'bench',
+      symbol: 'BTCUSDT',
+      space,
+      trials: 100,
+      parallel: 4,
+      sampler: 'tpe',
+      seed: 1,
+      pruner: { type: 'none' },
+      pruneMetric: 'validationMetric',
+      objective: 'sharpe',
+      featureset: 'fs1',
+      driver: { kind: 'builtin' },
+    });
     await waitFor(async () => (await studies.view('bench')).status === 'completed', 'the 100-trial study', 1_800_000, 250);
     const minutes = (performance.now() - started) / 60_000;
     return { study_100_trials_tpe_parallel_4: { value: Number((100 / minutes).toFixed(1)), unit: 'trials per minute (scheduler side, agent simulated)', target: '>= 60' } };
@@ -58,9 +75,20 @@ async function answer(bus: NatsBus, spec: JobSpec): Promise<void> {
   await bus.publish('job.started', { ...ref, agentId: 'bench', leaseId, workDir: '/w', artifactsPrefix: `models/${spec.symbol}/${spec.jobId}` });
   await bus.publish('job.progress', { ...ref, percent: 100, points: [1, 2, 3, 4, 5].map((step) => ({ step, at: now(), values: { validationMetric: q * step } })) });
   await bus.publish('job.succeeded', {
-    ...ref, agentId: 'bench', leaseId, date: spec.date, featureset: spec.featureset, costs: spec.costs, promote: 'off', canary: false,
-    artifactsPrefix: `models/${spec.symbol}/${spec.jobId}`, artifacts: [{ name: 'model.json', uri: 'file:///m', sha256: 'd'.repeat(64), bytes: 1 }],
+    ...ref,
+    agentId: 'bench',
+    leaseId,
+    date: spec.date,
+    featureset: spec.featureset,
+    costs: spec.costs,
+    promote: 'off',
+    canary: false,
+    artifactsPrefix: `models/${spec.symbol}/${spec.jobId}`,
+    artifacts: [{ name: 'model.json', uri: 'file:///m', sha256: 'd'.repeat(64), bytes: 1 }],
     metrics: { directionalHitRate: 0.5, sharpe: q, maxDrawdown: 0.1, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
-    evaluationWindow: { from: now(), to: now(), candles: 10 }, trainSeconds: 0, startedAt: now(), finishedAt: now(),
+    evaluationWindow: { from: now(), to: now(), candles: 10 },
+    trainSeconds: 0,
+    startedAt: now(),
+    finishedAt: now(),
   });
 }

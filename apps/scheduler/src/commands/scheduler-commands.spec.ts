@@ -55,8 +55,7 @@ describe('scheduler commands and queries over the bus', () => {
     rmSync(artifacts, { recursive: true, force: true });
   });
 
-  const result = (commandId: string) =>
-    waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
+  const result = (commandId: string) => waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
   const jobIn = async (status: string) => (await store.jobsOfRun('ops')).find((j) => j.status === status)!;
 
   it('reports runs in progress with job counts and an ETA, recent runs, and a run or a job by id', async () => {
@@ -83,7 +82,7 @@ describe('scheduler commands and queries over the bus', () => {
     expect(await bus.query('runs.find', { id: 'nothing' })).toEqual({ run: null, job: null });
   });
 
-  it("cancels a waiting job for an operator, retries it, refuses what cannot be done, and ignores its own cancels", async () => {
+  it('cancels a waiting job for an operator, retries it, refuses what cannot be done, and ignores its own cancels', async () => {
     const waiting = await jobIn('pending');
     const cancel = await bus.publish('job.cancel', { jobId: waiting.id, reason: 'not today', requestedBy: 'telegram:42' });
     expect(await result(cancel.id)).toMatchObject({ command: 'job.cancel', ok: true, message: `job ${waiting.id} cancelled`, requestedBy: 'telegram:42' });

@@ -114,7 +114,14 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
       : [];
     const now = this.clock.now();
     return runs.map((run) => {
-      const eta = run.status === 'running' ? etaMinutes(open.filter((j) => j.runId === run.id), run.maxConcurrent, now) : null;
+      const eta =
+        run.status === 'running'
+          ? etaMinutes(
+              open.filter((j) => j.runId === run.id),
+              run.maxConcurrent,
+              now,
+            )
+          : null;
       return runView(run, tallies.get(run.id), eta, spend.get(run.id) ?? 0);
     });
   }

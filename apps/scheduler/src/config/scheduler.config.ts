@@ -22,7 +22,10 @@ export const schedulerEnv = z.object({
   /** Ranked symbol list (one per line, best first) for `topN` selections; unset: the exchange's 24h volume, else a built-in list. */
   SCHEDULER_UNIVERSE_FILE: z.string().optional(),
   /** Quote asset of the symbols ranked from the exchange. */
-  SCHEDULER_UNIVERSE_QUOTE: z.string().regex(/^[A-Z0-9]{2,10}$/, 'an upper-case asset such as USDT').default('USDT'),
+  SCHEDULER_UNIVERSE_QUOTE: z
+    .string()
+    .regex(/^[A-Z0-9]{2,10}$/, 'an upper-case asset such as USDT')
+    .default('USDT'),
   /** Base URL of an exchange's public market data API in Binance's shape (https://api.binance.com). */
   EXCHANGE_API_URL: z.string().url().optional(),
   /** Taker fee in basis points, used with the exchange's spreads. */
@@ -31,7 +34,10 @@ export const schedulerEnv = z.object({
   /** Trading costs per symbol (JSON: {"default": {feeBps, spreadBps}, "symbols": {...}}); unset uses 10 bps fee, 2 bps spread. */
   SCHEDULER_COSTS_FILE: z.string().optional(),
   /** The daily run's slot, HH:MM in UTC; it trains yesterday's data. */
-  SCHEDULER_DAILY_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (UTC)').default('00:15'),
+  SCHEDULER_DAILY_AT: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (UTC)')
+    .default('00:15'),
   /** The daily run's symbols: a list, topN, or a CSV file on this machine, read at each daily run; unset turns the daily run off. */
   SCHEDULER_DAILY_SYMBOLS: z
     .string()
@@ -41,7 +47,10 @@ export const schedulerEnv = z.object({
       const top = /^top(\d+)$/i.exec(v);
       if (top) return { topN: Number(top[1]) };
       if (/\.csv$/i.test(v)) return { csvFile: v };
-      const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+      const list = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const s of list) {
         if (!SymbolName.safeParse(s).success) ctx.addIssue({ code: 'custom', message: `"${s}" is not a symbol; use a list, topN or a .csv path` });
       }
@@ -58,7 +67,10 @@ export const schedulerEnv = z.object({
   /** A failed, cancelled, skipped or dry-run job's rows, and its attempts' files, go this many days after it ended. */
   SCHEDULER_RETENTION_FAILED_DAYS: envNumber(30, 0.0001),
   /** The daily retention pass's slot, HH:MM in UTC. */
-  SCHEDULER_RETENTION_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (UTC)').default('03:30'),
+  SCHEDULER_RETENTION_AT: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (UTC)')
+    .default('03:30'),
   /** An MLflow tracking server to mirror every tracked run to (its REST API), e.g. http://mlflow:5000; unset: none. */
   MLFLOW_TRACKING_URI: z.string().url().optional(),
   /** Bearer token for MLflow behind an auth proxy (MLflow's own variable); or MLFLOW_TRACKING_USERNAME and _PASSWORD for basic auth. */
@@ -76,4 +88,3 @@ export type DailySymbols = string[] | { topN: number } | { csvFile: string };
 
 export type SchedulerConfig = z.output<typeof schedulerEnv>;
 export const SCHEDULER_CONFIG = Symbol('SCHEDULER_CONFIG');
-

@@ -92,17 +92,22 @@ describe('scheduler metrics', () => {
 
     // The retry and the second symbol are released; each starts and succeeds.
     const done = new Set<string>();
-    await waitFor(async () => {
-      for (const spec of await requested('metrics-run')) {
-        const key = `${spec.jobId}#${spec.attempt}`;
-        if (key === `${first.jobId}#1` || done.has(key)) continue;
-        done.add(key);
-        await start(spec);
-        await waitFor(async () => (await metric('trainyard_jobs', { state: 'running' })) === 1, `${key} running`);
-        await succeed(spec);
-      }
-      return done.size === 2;
-    }, 'both remaining attempts run', 30_000, 200);
+    await waitFor(
+      async () => {
+        for (const spec of await requested('metrics-run')) {
+          const key = `${spec.jobId}#${spec.attempt}`;
+          if (key === `${first.jobId}#1` || done.has(key)) continue;
+          done.add(key);
+          await start(spec);
+          await waitFor(async () => (await metric('trainyard_jobs', { state: 'running' })) === 1, `${key} running`);
+          await succeed(spec);
+        }
+        return done.size === 2;
+      },
+      'both remaining attempts run',
+      30_000,
+      200,
+    );
     await waitFor(async () => (await readStored(prefix, 'run.completed')).some((e) => e.data.runId === 'metrics-run'), 'the run completed');
 
     const text = await scrapeMetrics(base);

@@ -7,11 +7,7 @@ import { RetentionStore } from './retention.store';
 /** Retention of the scheduler's records (jobs, attempts, logs, runs) by age, daily and on demand. */
 @Module({
   controllers: [RetentionApiController],
-  providers: [
-    RetentionStore,
-    RecordRetentionService,
-    DailyRetentionService,
-  ],
+  providers: [RetentionStore, RecordRetentionService, DailyRetentionService],
   exports: [RecordRetentionService],
 })
 export class RetentionModule {}

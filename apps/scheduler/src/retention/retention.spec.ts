@@ -4,7 +4,19 @@ import { DataSource } from 'typeorm';
 import { connectJetStream, NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { createTestDatabase, deleteTestStream, readStored, scrapeMetrics, seriesValue, startS3TestServer, testNatsUrl, testPrefix, waitFor, type S3TestServer, type TestDatabase } from '@trainyard/testing';
+import {
+  createTestDatabase,
+  deleteTestStream,
+  readStored,
+  scrapeMetrics,
+  seriesValue,
+  startS3TestServer,
+  testNatsUrl,
+  testPrefix,
+  waitFor,
+  type S3TestServer,
+  type TestDatabase,
+} from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 
@@ -82,7 +94,12 @@ describe('record retention', () => {
   /** What an agent leaves in the store for one attempt: a model, metrics, a checkpoint, its log. */
   async function writeAttempt(folder: string): Promise<number> {
     let bytes = 0;
-    for (const [name, size] of [['model.bin', 4096], ['metrics.json', 300], ['checkpoints/epoch-1.pt', 8192], ['attempt.log', 2000]] as const) {
+    for (const [name, size] of [
+      ['model.bin', 4096],
+      ['metrics.json', 300],
+      ['checkpoints/epoch-1.pt', 8192],
+      ['attempt.log', 2000],
+    ] as const) {
       bytes += (await store.put(`${folder}/${name}`, Buffer.alloc(size, 7))).bytes;
     }
     return bytes;
@@ -100,9 +117,21 @@ describe('record retention', () => {
     const at = clock.now().toISOString();
     if (outcome === 'succeeded') {
       await bus.publish('job.succeeded', {
-        ...ref, agentId: 'a1', leaseId: `${jobId}-lease`, date: '2026-11-01', featureset: 'fs1', costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false,
-        artifactsPrefix: folder, artifacts: [{ name: 'model.bin', uri: store.uri(`${folder}/model.bin`), sha256: 'e'.repeat(64), bytes: 4096 }],
-        metrics, evaluationWindow: { from: at, to: at, candles: 10 }, trainSeconds: 1, startedAt: at, finishedAt: at,
+        ...ref,
+        agentId: 'a1',
+        leaseId: `${jobId}-lease`,
+        date: '2026-11-01',
+        featureset: 'fs1',
+        costs: { feeBps: 10, spreadBps: 2 },
+        promote: 'off',
+        canary: false,
+        artifactsPrefix: folder,
+        artifacts: [{ name: 'model.bin', uri: store.uri(`${folder}/model.bin`), sha256: 'e'.repeat(64), bytes: 4096 }],
+        metrics,
+        evaluationWindow: { from: at, to: at, candles: 10 },
+        trainSeconds: 1,
+        startedAt: at,
+        finishedAt: at,
       });
     } else {
       await bus.publish('job.failed', { ...ref, errorType: 'bad_data', retryable: false, message: 'gap in candles' });
@@ -111,14 +140,20 @@ describe('record retention', () => {
     return jobId;
   }
 
-  it('runs daily on its own and deletes logs after 7 days, failed and dry-run jobs after 30, succeeded after 90, never a production model\'s job', async () => {
+  it("runs daily on its own and deletes logs after 7 days, failed and dry-run jobs after 30, succeeded after 90, never a production model's job", async () => {
     // The pass of the day the scheduler started, on an empty store.
     expect(await passOf(today())).toMatchObject({ rows: { jobs: 0 }, bytesFreed: 0 });
 
     const prod = await train('ret-prod', 'BTCUSDT', 'succeeded');
     await bus.publish('model.promoted', {
-      symbol: 'BTCUSDT', version: 1, runId: 'ret-prod', jobId: prod, metrics, productionMetrics: null,
-      decision: { outcome: 'promote', rule: 'no_production', mode: 'auto', applied: true, reason: 'first' }, productionUri: 'file:///p',
+      symbol: 'BTCUSDT',
+      version: 1,
+      runId: 'ret-prod',
+      jobId: prod,
+      metrics,
+      productionMetrics: null,
+      decision: { outcome: 'promote', rule: 'no_production', mode: 'auto', applied: true, reason: 'first' },
+      productionUri: 'file:///p',
     });
     const ok = await train('ret-ok', 'ETHUSDT', 'succeeded');
     const failed = await train('ret-fail', 'SOLUSDT', 'failed');

@@ -114,11 +114,24 @@ describe('scheduler job lifecycle', () => {
       await waitFor(async () => (await requests(jobId)).length === 1, `the request of ${jobId}`);
       const now = new Date().toISOString();
       await bus.publish('job.succeeded', {
-        jobId, runId, symbol, attempt: 1, agentId: 'a1', leaseId: `${jobId}-lease`, date: '2026-11-01', featureset: 'fs1',
-        costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false, artifactsPrefix: `models/${symbol}/20261102_000000Z`,
+        jobId,
+        runId,
+        symbol,
+        attempt: 1,
+        agentId: 'a1',
+        leaseId: `${jobId}-lease`,
+        date: '2026-11-01',
+        featureset: 'fs1',
+        costs: { feeBps: 10, spreadBps: 2 },
+        promote: 'off',
+        canary: false,
+        artifactsPrefix: `models/${symbol}/20261102_000000Z`,
         artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'b'.repeat(64), bytes: 1 }],
         metrics: { directionalHitRate: 0.55, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 },
-        evaluationWindow: { from: now, to: now, candles: 100 }, trainSeconds: 1, startedAt: now, finishedAt: now,
+        evaluationWindow: { from: now, to: now, candles: 100 },
+        trainSeconds: 1,
+        startedAt: now,
+        finishedAt: now,
       });
     };
     const completion = (runId: string) => waitFor(async () => (await readStored(prefix, 'run.completed')).find((e) => e.data.runId === runId)?.data, `${runId} completed`);
@@ -181,11 +194,24 @@ describe('scheduler job lifecycle', () => {
       await waitFor(async () => (await requests(jobId)).length === 1, `request of ${jobId}`);
       const t = new Date().toISOString();
       await bus.publish('job.succeeded', {
-        jobId, runId: 'history', symbol, attempt: 1, agentId: 'a1', leaseId: `${jobId}-l`, date: '2026-10-01', featureset: 'fs1',
-        costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false, artifactsPrefix: `models/${symbol}/x`,
+        jobId,
+        runId: 'history',
+        symbol,
+        attempt: 1,
+        agentId: 'a1',
+        leaseId: `${jobId}-l`,
+        date: '2026-10-01',
+        featureset: 'fs1',
+        costs: { feeBps: 10, spreadBps: 2 },
+        promote: 'off',
+        canary: false,
+        artifactsPrefix: `models/${symbol}/x`,
         artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'd'.repeat(64), bytes: 1 }],
         metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
-        evaluationWindow: { from: t, to: t, candles: 10 }, trainSeconds, startedAt: t, finishedAt: t,
+        evaluationWindow: { from: t, to: t, candles: 10 },
+        trainSeconds,
+        startedAt: t,
+        finishedAt: t,
       });
     }
     await waitFor(async () => (await readStored(prefix, 'run.completed')).some((e) => e.data.runId === 'history'), 'history completed');
@@ -193,10 +219,13 @@ describe('scheduler job lifecycle', () => {
     await bus.publish('run.requested', { runId: 'ordered', trigger: 'api', date: '2026-10-02', symbols: [...symbols, 'NEWUSDT'], mode: 'sequential' });
     const order: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const next = await waitFor(async () => {
-        const released = (await readStored(prefix, 'job.requested')).map((e) => e.data.spec).filter((sp) => sp.runId === 'ordered');
-        return released.length === i + 1 ? released[i] : null;
-      }, `release ${i + 1}`);
+      const next = await waitFor(
+        async () => {
+          const released = (await readStored(prefix, 'job.requested')).map((e) => e.data.spec).filter((sp) => sp.runId === 'ordered');
+          return released.length === i + 1 ? released[i] : null;
+        },
+        `release ${i + 1}`,
+      );
       order.push(next.symbol);
       await bus.publish('job.cancelled', { jobId: next.jobId, runId: 'ordered', symbol: next.symbol, attempt: 1, reason: 'next please' });
     }

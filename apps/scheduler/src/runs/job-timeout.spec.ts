@@ -63,8 +63,7 @@ describe('scheduler job timeouts', () => {
   const requests = async (jobId: string) => (await readStored(prefix, 'job.requested')).filter((e) => e.data.spec.jobId === jobId).map((e) => e.data.spec);
   const cancels = async (jobId: string) => (await readStored(prefix, 'job.*.cancel')).map((e) => e.data).filter((c) => c.jobId === jobId);
   const ref = (runId: string, attempt: number) => ({ jobId: `${runId}-BTCUSDT`, runId, symbol: 'BTCUSDT', attempt });
-  const started = (runId: string, attempt: number) =>
-    bus.publish('job.started', { ...ref(runId, attempt), agentId: 'a1', leaseId: `${runId}-a${attempt}-lease`, workDir: '/tmp/x' });
+  const started = (runId: string, attempt: number) => bus.publish('job.started', { ...ref(runId, attempt), agentId: 'a1', leaseId: `${runId}-a${attempt}-lease`, workDir: '/tmp/x' });
   const answerCancel = async (runId: string, attempt: number, reason: string) => {
     const before = handledCancelled.length;
     await bus.publish('job.cancelled', { ...ref(runId, attempt), reason });
@@ -176,10 +175,7 @@ describe('scheduler job timeouts', () => {
     try {
       // The reconciler's last republish is long past: its next tick republishes stale releases.
       (app.get(ReconcilerService) as unknown as { lastRepublish: number | null }).lastRepublish = 0;
-      const republished = await waitFor(
-        () => publish.mock.calls.find(([subject, data]) => subject === 'job.requested' && (data as { spec: { jobId: string } }).spec.jobId === jobId),
-        'the republish',
-      );
+      const republished = await waitFor(() => publish.mock.calls.find(([subject, data]) => subject === 'job.requested' && (data as { spec: { jobId: string } }).spec.jobId === jobId), 'the republish');
       expect(republished[1]).toMatchObject({ spec: { jobId, attempt: 1 } });
       expect(republished[2]!.id).toMatch(new RegExp(`^${jobRequestId(jobId, 1)}-r\\d+$`));
     } finally {
@@ -208,10 +204,14 @@ describe('scheduler job timeouts', () => {
     try {
       await started(runId, 1);
       await waitFor(() => refused === 1, 'the first cancel refused');
-      const stored = await waitFor(async () => {
-        const all = await readStored(prefix, '>');
-        return all.some((e) => e.data.spec?.jobId === jobId && e.data.spec.attempt === 2) ? all : null;
-      }, 'attempt 2 requested', 30_000);
+      const stored = await waitFor(
+        async () => {
+          const all = await readStored(prefix, '>');
+          return all.some((e) => e.data.spec?.jobId === jobId && e.data.spec.attempt === 2) ? all : null;
+        },
+        'attempt 2 requested',
+        30_000,
+      );
       const cancelAt = stored.findIndex((e) => e.subject.endsWith('.cancel') && e.data.jobId === jobId);
       const secondAt = stored.findIndex((e) => e.data.spec?.jobId === jobId && e.data.spec.attempt === 2);
       expect(cancelAt).toBeGreaterThanOrEqual(0);
@@ -222,4 +222,3 @@ describe('scheduler job timeouts', () => {
     }
   });
 });
-

@@ -146,9 +146,14 @@ export class RunIntakeService {
         runId: run.id,
         requestId: run.request.id,
         date: run.date,
-        jobs: [...jobs]
-          .sort(compareRelease)
-          .map((j) => ({ jobId: j.id, symbol: j.symbol, ...(j.definition.variant ? { variant: j.definition.variant } : {}), priority: j.definition.priority, specHash: j.specHash, trainingHash: trainingHash(j.definition) })),
+        jobs: [...jobs].sort(compareRelease).map((j) => ({
+          jobId: j.id,
+          symbol: j.symbol,
+          ...(j.definition.variant ? { variant: j.definition.variant } : {}),
+          priority: j.definition.priority,
+          specHash: j.specHash,
+          trainingHash: trainingHash(j.definition),
+        })),
         skipped: this.skippedOf(run, all),
         forecast: {
           gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,

@@ -4,8 +4,7 @@ import { concurrencyFor, planJobs } from './run-plan';
 
 const cfg = schedulerEnv.parse({});
 const costs = { BTCUSDT: { feeBps: 10, spreadBps: 2 }, ETHUSDT: { feeBps: 12, spreadBps: 3 } };
-const request = (extra: object = {}) =>
-  RunRequested.parse({ schemaVersion: 1, id: 'r1', occurredAt: '2026-11-23T00:15:00Z', trigger: 'cron', symbols: ['BTCUSDT', 'ETHUSDT'], ...extra });
+const request = (extra: object = {}) => RunRequested.parse({ schemaVersion: 1, id: 'r1', occurredAt: '2026-11-23T00:15:00Z', trigger: 'cron', symbols: ['BTCUSDT', 'ETHUSDT'], ...extra });
 
 describe('run plan', () => {
   it('gives the same job ids and specs, byte for byte, for the same inputs', () => {

@@ -1,13 +1,4 @@
-import {
-  jobIdFor,
-  releaseRank,
-  specHash,
-  specialistOf,
-  type CapacitySummary,
-  type Costs,
-  type JobDefinition,
-  type RunRequest,
-} from '@trainyard/contracts';
+import { jobIdFor, releaseRank, specHash, specialistOf, type CapacitySummary, type Costs, type JobDefinition, type RunRequest } from '@trainyard/contracts';
 import type { SchedulerConfig } from '../config/scheduler.config';
 
 export interface PlannedJob {
@@ -57,37 +48,39 @@ export function concurrencyFor(request: RunRequest, cfg: SchedulerConfig, capaci
 export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
   const { request } = input;
   const variants = (request.variants ?? ['default']).map(specialistOf);
-  return input.symbols.flatMap((symbol) => variants.map((variant) => ({ symbol, variant }))).map(({ symbol, variant }) => {
-    const costs = input.costs[symbol];
-    if (!costs) throw new Error(`no trading costs for ${symbol}: they are fetched for every symbol before the run is planned`);
-    const definition: JobDefinition = {
-      jobId: jobIdFor(input.runId, symbol, variant),
-      runId: input.runId,
-      symbol,
-      date: input.date,
-      featureset: request.featureset,
-      timeframe: request.timeframe ?? cfg.SCHEDULER_TIMEFRAME,
-      lookbackCandles: request.lookbackCandles ?? cfg.SCHEDULER_LOOKBACK_CANDLES,
-      model: { type: 'logistic', learningRate: 0.5, epochs: 30, seed: 42, ...request.model },
-      costs,
-      driver: request.driver,
-      resources: { gpuMemoryGb: input.gpuMemoryGb, cpus: 1 },
-      timeoutMinutes: request.timeoutMinutes ?? cfg.SCHEDULER_DEFAULT_TIMEOUT_MINUTES,
-      priority: request.priority,
-      purpose: request.purpose,
-      promote: request.promote,
-      canary: request.canary,
-      // Only when asked for: definitions (and their spec hashes) of runs that do not ask stay as they were.
-      ...(request.ensureFeatures ? { ensureFeatures: true } : {}),
-      ...(variant ? { variant } : {}),
-    };
-    return {
-      definition,
-      specHash: specHash(definition),
-      priorityRank: releaseRank(request.priority, request.purpose),
-      expectedSeconds: input.pastSeconds.get(symbol) ?? cfg.SCHEDULER_DEFAULT_EXPECTED_MINUTES * 60,
-    };
-  });
+  return input.symbols
+    .flatMap((symbol) => variants.map((variant) => ({ symbol, variant })))
+    .map(({ symbol, variant }) => {
+      const costs = input.costs[symbol];
+      if (!costs) throw new Error(`no trading costs for ${symbol}: they are fetched for every symbol before the run is planned`);
+      const definition: JobDefinition = {
+        jobId: jobIdFor(input.runId, symbol, variant),
+        runId: input.runId,
+        symbol,
+        date: input.date,
+        featureset: request.featureset,
+        timeframe: request.timeframe ?? cfg.SCHEDULER_TIMEFRAME,
+        lookbackCandles: request.lookbackCandles ?? cfg.SCHEDULER_LOOKBACK_CANDLES,
+        model: { type: 'logistic', learningRate: 0.5, epochs: 30, seed: 42, ...request.model },
+        costs,
+        driver: request.driver,
+        resources: { gpuMemoryGb: input.gpuMemoryGb, cpus: 1 },
+        timeoutMinutes: request.timeoutMinutes ?? cfg.SCHEDULER_DEFAULT_TIMEOUT_MINUTES,
+        priority: request.priority,
+        purpose: request.purpose,
+        promote: request.promote,
+        canary: request.canary,
+        // Only when asked for: definitions (and their spec hashes) of runs that do not ask stay as they were.
+        ...(request.ensureFeatures ? { ensureFeatures: true } : {}),
+        ...(variant ? { variant } : {}),
+      };
+      return {
+        definition,
+        specHash: specHash(definition),
+        priorityRank: releaseRank(request.priority, request.purpose),
+        expectedSeconds: input.pastSeconds.get(symbol) ?? cfg.SCHEDULER_DEFAULT_EXPECTED_MINUTES * 60,
+      };
+    });
 }
 
 export interface Releasable {

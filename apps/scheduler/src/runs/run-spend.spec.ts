@@ -27,7 +27,14 @@ describe('scheduler: instance spend beside work cost', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100', API_READ_TOKENS: 'read-only-token-for-the-specs-0001' });
+    const config = schedulerEnv.parse({
+      NATS_URL: testNatsUrl(),
+      TRAINYARD_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      ARTIFACTS_DIR: artifacts,
+      SCHEDULER_TICK_MS: '100',
+      API_READ_TOKENS: 'read-only-token-for-the-specs-0001',
+    });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -77,7 +84,14 @@ describe('scheduler: instance spend beside work cost', () => {
     // another id after a crash, then an instance shared with another run.
     await bus.publish('instance.destroyed', destroyed('trainyard-a', 0.3, [{ runId: RUN, cost: 0.3 }]), { id: 'row-a-destroyed' });
     await bus.publish('instance.destroyed', destroyed('trainyard-a', 0.3, [{ runId: RUN, cost: 0.3 }]), { id: 'row-a-destroyed-again' });
-    await bus.publish('instance.destroyed', destroyed('trainyard-b', 0.5, [{ runId: RUN, cost: 0.2 }, { runId: 'someone-else', cost: 0.3 }]), { id: 'row-b-destroyed' });
+    await bus.publish(
+      'instance.destroyed',
+      destroyed('trainyard-b', 0.5, [
+        { runId: RUN, cost: 0.2 },
+        { runId: 'someone-else', cost: 0.3 },
+      ]),
+      { id: 'row-b-destroyed' },
+    );
     // Handled in stream order: once b counts, the repeats of a have been handled.
     await waitFor(async () => (await getRun(RUN)).body.spend !== 0.3, 'the second share counted');
     expect((await getRun(RUN)).body).toMatchObject({ spend: 0.5, cost: 0 });
@@ -95,17 +109,39 @@ describe('scheduler: instance spend beside work cost', () => {
       jobId: JOB,
       runId: RUN,
       attempt: 1,
-      lease: { leaseId: 'lease-1', agentId: 'vast-1', provider: 'vast', device: 'gpu:0', gpuMemoryGb: 24, pricePerHour: 0.6, startedAt: leasedAt.toISOString(), endsBy: new Date(leasedAt.getTime() + 3_600_000).toISOString() },
+      lease: {
+        leaseId: 'lease-1',
+        agentId: 'vast-1',
+        provider: 'vast',
+        device: 'gpu:0',
+        gpuMemoryGb: 24,
+        pricePerHour: 0.6,
+        startedAt: leasedAt.toISOString(),
+        endsBy: new Date(leasedAt.getTime() + 3_600_000).toISOString(),
+      },
     });
     await waitFor(async () => (await getRun(RUN)).body.jobCounts.leased === 1, 'the job leased');
     // Half an hour at $0.60: $0.30 of work.
     const startedAt = new Date(leasedAt.getTime() - 1_800_000).toISOString();
     await bus.publish('job.succeeded', {
-      jobId: JOB, runId: RUN, symbol: 'BTCUSDT', attempt: 1, agentId: 'vast-1', leaseId: 'lease-1', date: '2026-11-01', featureset: 'fs1',
-      costs: { feeBps: 10, spreadBps: 2 }, promote: 'off', canary: false, artifactsPrefix: 'models/BTCUSDT/20261102_000000Z',
+      jobId: JOB,
+      runId: RUN,
+      symbol: 'BTCUSDT',
+      attempt: 1,
+      agentId: 'vast-1',
+      leaseId: 'lease-1',
+      date: '2026-11-01',
+      featureset: 'fs1',
+      costs: { feeBps: 10, spreadBps: 2 },
+      promote: 'off',
+      canary: false,
+      artifactsPrefix: 'models/BTCUSDT/20261102_000000Z',
       artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'b'.repeat(64), bytes: 1 }],
       metrics: { directionalHitRate: 0.55, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 },
-      evaluationWindow: { from: startedAt, to: startedAt, candles: 100 }, trainSeconds: 1800, startedAt, finishedAt: leasedAt.toISOString(),
+      evaluationWindow: { from: startedAt, to: startedAt, candles: 100 },
+      trainSeconds: 1800,
+      startedAt,
+      finishedAt: leasedAt.toISOString(),
     });
     const completed = await waitFor(async () => (await readStored(prefix, 'run.completed')).find((e) => e.data.runId === RUN)?.data, 'run.completed');
     expect(completed.summary).toMatchObject({ succeeded: 1, cost: 0.3, spend: 0.5 });

@@ -65,10 +65,7 @@ export class RunSpendStore {
   /** Each run's share so far. */
   async spendOfRuns(runIds: string[]): Promise<Map<string, number>> {
     if (runIds.length === 0) return new Map();
-    const rows: { run_id: string; spend: number }[] = await this.ds.query(
-      `SELECT run_id, sum(cost)::float AS spend FROM scheduler.run_spend WHERE run_id = ANY($1) GROUP BY run_id`,
-      [runIds],
-    );
+    const rows: { run_id: string; spend: number }[] = await this.ds.query(`SELECT run_id, sum(cost)::float AS spend FROM scheduler.run_spend WHERE run_id = ANY($1) GROUP BY run_id`, [runIds]);
     return new Map(rows.map((r) => [r.run_id, round(r.spend)]));
   }
 

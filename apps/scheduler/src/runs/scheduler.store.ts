@@ -41,14 +41,7 @@ export class SchedulerStore {
   /** Inserts a run with its jobs; false when the run already exists (a duplicate request). */
   async createRun(run: QueryDeepPartialEntity<RunEntity>, jobs: QueryDeepPartialEntity<JobEntity>[]): Promise<boolean> {
     return this.ds.transaction(async (em) => {
-      const inserted = await em
-        .createQueryBuilder()
-        .insert()
-        .into(RunEntity)
-        .values(run)
-        .orIgnore()
-        .returning('id')
-        .execute();
+      const inserted = await em.createQueryBuilder().insert().into(RunEntity).values(run).orIgnore().returning('id').execute();
       if (inserted.raw.length === 0) return false;
       if (jobs.length) await em.getRepository(JobEntity).insert(jobs);
       return true;
@@ -91,9 +84,7 @@ export class SchedulerStore {
           .limit(slots)
           .setLock('pessimistic_write')
           .getMany();
-      const candidates = [...(await ordered(`j.status = 'pending'`)), ...(await ordered(`j.status = 'retry_wait' AND j.next_attempt_at <= :now`))]
-        .sort(compareRelease)
-        .slice(0, slots);
+      const candidates = [...(await ordered(`j.status = 'pending'`)), ...(await ordered(`j.status = 'retry_wait' AND j.next_attempt_at <= :now`))].sort(compareRelease).slice(0, slots);
       for (const job of candidates) {
         if (job.status === 'retry_wait') job.attempt += 1;
         job.status = 'released';
@@ -103,13 +94,7 @@ export class SchedulerStore {
         job.agentId = null;
         job.nextAttemptAt = null;
         await em.getRepository(JobEntity).save(job);
-        await em
-          .createQueryBuilder()
-          .insert()
-          .into(AttemptEntity)
-          .values({ jobId: job.id, attempt: job.attempt, status: 'requested', requestedAt: now })
-          .orIgnore()
-          .execute();
+        await em.createQueryBuilder().insert().into(AttemptEntity).values({ jobId: job.id, attempt: job.attempt, status: 'requested', requestedAt: now }).orIgnore().execute();
       }
       return candidates;
     });
@@ -157,12 +142,7 @@ export class SchedulerStore {
 
   /** Jobs released but never leased for a while: their job.requested may have been lost with a crash. */
   staleReleases(olderThan: Date): Promise<JobEntity[]> {
-    return this.ds
-      .getRepository(JobEntity)
-      .createQueryBuilder('j')
-      .where(`j.status = 'released'`)
-      .andWhere('j.released_at < :olderThan', { olderThan })
-      .getMany();
+    return this.ds.getRepository(JobEntity).createQueryBuilder('j').where(`j.status = 'released'`).andWhere('j.released_at < :olderThan', { olderThan }).getMany();
   }
 
   /**

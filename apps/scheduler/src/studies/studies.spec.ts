@@ -67,15 +67,30 @@ describe('hyperparameter studies', () => {
     }
     const now = new Date().toISOString();
     await bus.publish('job.succeeded', {
-      ...ref, agentId: 'sim', leaseId, date: spec.date, featureset: spec.featureset, costs: spec.costs, promote: 'off', canary: false,
-      artifactsPrefix: `models/${spec.symbol}/${spec.jobId}`, artifacts: [{ name: 'model.json', uri: 'file:///m', sha256: 'c'.repeat(64), bytes: 1 }],
+      ...ref,
+      agentId: 'sim',
+      leaseId,
+      date: spec.date,
+      featureset: spec.featureset,
+      costs: spec.costs,
+      promote: 'off',
+      canary: false,
+      artifactsPrefix: `models/${spec.symbol}/${spec.jobId}`,
+      artifacts: [{ name: 'model.json', uri: 'file:///m', sha256: 'c'.repeat(64), bytes: 1 }],
       metrics: { directionalHitRate: 0.5, sharpe: q, maxDrawdown: 0.1, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
-      evaluationWindow: { from: now, to: now, candles: 10 }, trainSeconds: 1, startedAt: now, finishedAt: now,
+      evaluationWindow: { from: now, to: now, candles: 10 },
+      trainSeconds: 1,
+      startedAt: now,
+      finishedAt: now,
     });
   };
 
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as any };
   };
   const get = (path: string) => call('GET', path);
@@ -108,10 +123,14 @@ describe('hyperparameter studies', () => {
     // The scheduler stops mid-study and comes back on the same database.
     await app.close();
     await boot();
-    const done = await waitFor(async () => {
-      const s = (await get('/studies/st-random')).body;
-      return s.status === 'completed' ? s : null;
-    }, 'the study completed', 240_000);
+    const done = await waitFor(
+      async () => {
+        const s = (await get('/studies/st-random')).body;
+        return s.status === 'completed' ? s : null;
+      },
+      'the study completed',
+      240_000,
+    );
     expect(done.trials.map((t: { number: number }) => t.number)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(done.trials.every((t: { state: string }) => t.state === 'complete')).toBe(true);
     // Each trial was asked for once: one attempt of one job, none created again after the restart.
@@ -133,7 +152,11 @@ describe('hyperparameter studies', () => {
     for (const chart of ['history', 'importance']) {
       const res = await fetch(`${base}/studies/st-random/${chart}.png`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.headers.get('content-type')).toBe('image/png');
-      expect(Buffer.from(await res.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+      expect(
+        Buffer.from(await res.arrayBuffer())
+          .subarray(1, 4)
+          .toString(),
+      ).toBe('PNG');
     }
 
     // Its trials are tracked runs in an experiment of their own.
@@ -145,7 +168,10 @@ describe('hyperparameter studies', () => {
     // The best trial, trained for production: a run of its own that the promoter will judge.
     const best = await call('POST', '/studies/st-random/promote-best', { promote: 'auto' });
     expect(best).toMatchObject({ status: 202, body: { runId: 'st-random-best', trial: done.best.trial } });
-    const job = await waitFor(async () => (await readStored(prefix, 'job.requested')).find((e) => e.data.spec.jobId === 'st-random-best-BTCUSDT')?.data.spec as JobSpec | undefined, 'the best trial requested for production');
+    const job = await waitFor(
+      async () => (await readStored(prefix, 'job.requested')).find((e) => e.data.spec.jobId === 'st-random-best-BTCUSDT')?.data.spec as JobSpec | undefined,
+      'the best trial requested for production',
+    );
     expect(job).toMatchObject({ purpose: 'production', promote: 'auto', model: { learningRate: done.best.params['model.learningRate'], epochs: done.best.params['model.epochs'] } });
     expect((await call('POST', '/studies/st-random/promote-best', { promote: 'dry' })).status).toBe(409);
   });
@@ -153,13 +179,25 @@ describe('hyperparameter studies', () => {
   it('prunes with the median pruner the trials whose curve is clearly worse, never the best', async () => {
     const choices = [0.01, 0.0001, 0.012, 0.0002, 0.011, 0.00015];
     await call('POST', '/studies', {
-      studyId: 'st-median', symbol: 'ETHUSDT', space: { 'model.learningRate': { type: 'categorical', choices } }, trials: 6, parallel: 1, sampler: 'grid', seed: 3,
-      pruner: { type: 'median', nStartupTrials: 2 }, pruneMetric: 'validationMetric', objective: 'sharpe',
+      studyId: 'st-median',
+      symbol: 'ETHUSDT',
+      space: { 'model.learningRate': { type: 'categorical', choices } },
+      trials: 6,
+      parallel: 1,
+      sampler: 'grid',
+      seed: 3,
+      pruner: { type: 'median', nStartupTrials: 2 },
+      pruneMetric: 'validationMetric',
+      objective: 'sharpe',
     });
-    const done = await waitFor(async () => {
-      const s = (await get('/studies/st-median')).body;
-      return s.status === 'completed' ? s : null;
-    }, 'the study completed', 240_000);
+    const done = await waitFor(
+      async () => {
+        const s = (await get('/studies/st-median')).body;
+        return s.status === 'completed' ? s : null;
+      },
+      'the study completed',
+      240_000,
+    );
     // One at a time, so what each trial was judged against is known: the trials completed before it.
     const completedBefore: number[] = [];
     let pruned = 0;
@@ -198,10 +236,14 @@ describe('hyperparameter studies', () => {
   it('takes a study from the bus (study.requested), and dead-letters one it cannot run with the reason', async () => {
     const bus = app.get(NatsBus);
     await bus.publish('study.requested', { studyId: 'st-bus', symbol: 'SOLUSDT', space, trials: 2, sampler: 'random', seed: 1, requestedBy: 'research-pipeline' });
-    const done = await waitFor(async () => {
-      const s = (await get('/studies/st-bus')).body;
-      return s.status === 'completed' ? s : null;
-    }, 'the study from the bus completed', 240_000);
+    const done = await waitFor(
+      async () => {
+        const s = (await get('/studies/st-bus')).body;
+        return s.status === 'completed' ? s : null;
+      },
+      'the study from the bus completed',
+      240_000,
+    );
     expect(done.trials).toHaveLength(2);
     // The bot's question about it, answered over the bus.
     const { study } = await bus.query('studies.find', { id: 'st-bus' });
@@ -213,4 +255,3 @@ describe('hyperparameter studies', () => {
     expect((await get('/studies/st-bad')).status).toBe(404);
   });
 });
-

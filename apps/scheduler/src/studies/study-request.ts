@@ -41,7 +41,11 @@ export const StudyRequest = z
     date: IsoDate.optional(),
     featureset: FeaturesetName.default('fs1'),
     driver: Driver.default({ kind: 'builtin' }),
-    timeoutMinutes: z.number().positive().max(7 * 24 * 60).optional(),
+    timeoutMinutes: z
+      .number()
+      .positive()
+      .max(7 * 24 * 60)
+      .optional(),
   })
   .strict()
   .superRefine((r, ctx) => {

@@ -140,7 +140,12 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
       await this.studies.insertStudy(em, study);
       await this.topUp(em, { ...study, completedAt: null }, [], plan.expectedSeconds);
     });
-    this.log.log({ event: 'study_created', runId: id, symbol: req.symbol, msg: `study ${id}: ${req.trials} trials of ${req.symbol}, ${req.parallel} at once, ${req.sampler} sampler, ${req.pruner.type} pruner, ${config.direction} ${req.objective}` });
+    this.log.log({
+      event: 'study_created',
+      runId: id,
+      symbol: req.symbol,
+      msg: `study ${id}: ${req.trials} trials of ${req.symbol}, ${req.parallel} at once, ${req.sampler} sampler, ${req.pruner.type} pruner, ${config.direction} ${req.objective}`,
+    });
     await this.dispatcher.release(id);
     return (await this.studies.find(id))!;
   }
@@ -158,7 +163,11 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
       if (after.some((t) => t.state === 'running')) return false;
       await this.studies.setStatus(em, studyId, 'completed', now);
       const top = best(await this.history(em, study, after), study.config.direction);
-      this.log.log({ event: 'study_completed', runId: studyId, msg: `study ${studyId} done: ${after.length} trials${top ? `, best #${top.number} ${study.config.objective} ${top.value}` : ', none scored'}` });
+      this.log.log({
+        event: 'study_completed',
+        runId: studyId,
+        msg: `study ${studyId} done: ${after.length} trials${top ? `, best #${top.number} ${study.config.objective} ${top.value}` : ', none scored'}`,
+      });
       return true;
     });
     await this.dispatcher.release(studyId);
@@ -242,7 +251,11 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
 
   /** The trials as the sampler and pruner read them, with each one's reported series of the pruned metric. */
   private async history(em: EntityManager, study: StudyRow, trials: TrialRow[]): Promise<TrialRecord[]> {
-    const series = await this.studies.intermediate(trials.map((t) => t.jobId), study.config.pruneMetric, em);
+    const series = await this.studies.intermediate(
+      trials.map((t) => t.jobId),
+      study.config.pruneMetric,
+      em,
+    );
     return trials.map((t) => ({
       number: t.number,
       params: t.params,
@@ -322,7 +335,11 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
       },
       { id: `${runId}-request-${promote}` },
     );
-    this.log.log({ event: 'study_best_requested', runId, msg: `study ${id}: trial ${study.best.trial} (${study.objective} ${study.best.value}) trained for production as run ${runId}, promote ${promote}` });
+    this.log.log({
+      event: 'study_best_requested',
+      runId,
+      msg: `study ${id}: trial ${study.best.trial} (${study.objective} ${study.best.value}) trained for production as run ${runId}, promote ${promote}`,
+    });
     return { runId, trial: study.best.trial, params: study.best.params };
   }
 
@@ -365,6 +382,17 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
   }
 
   list(limit: number, offset: number) {
-    return this.studies.list(limit, offset).then((rows) => rows.map((s) => ({ id: s.id, symbol: s.symbol, status: s.status, sampler: s.config.sampler, trials: s.config.trials, objective: s.config.objective, createdAt: s.createdAt, completedAt: s.completedAt })));
+    return this.studies.list(limit, offset).then((rows) =>
+      rows.map((s) => ({
+        id: s.id,
+        symbol: s.symbol,
+        status: s.status,
+        sampler: s.config.sampler,
+        trials: s.config.trials,
+        objective: s.config.objective,
+        createdAt: s.createdAt,
+        completedAt: s.completedAt,
+      })),
+    );
   }
 }

@@ -98,7 +98,14 @@ export class StudyStore {
     ]);
   }
 
-  async finishTrial(em: EntityManager, studyId: string, number: number, state: Exclude<TrialState, 'running'>, fields: { value?: number | null; prunedStep?: number | null; reason?: string | null }, at: Date): Promise<boolean> {
+  async finishTrial(
+    em: EntityManager,
+    studyId: string,
+    number: number,
+    state: Exclude<TrialState, 'running'>,
+    fields: { value?: number | null; prunedStep?: number | null; reason?: string | null },
+    at: Date,
+  ): Promise<boolean> {
     const rows: unknown[] = await em.query(
       `WITH done AS (
          UPDATE scheduler.study_trials SET state = $3, value = $4, pruned_step = $5, reason = $6, finished_at = $7

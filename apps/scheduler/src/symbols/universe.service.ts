@@ -41,7 +41,11 @@ export class UniverseService {
   }
 
   private async ranked(): Promise<string[]> {
-    if (this.cfg.SCHEDULER_UNIVERSE_FILE) return (await readFile(this.cfg.SCHEDULER_UNIVERSE_FILE, 'utf8')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    if (this.cfg.SCHEDULER_UNIVERSE_FILE)
+      return (await readFile(this.cfg.SCHEDULER_UNIVERSE_FILE, 'utf8'))
+        .split(/\r?\n/)
+        .map((s) => s.trim())
+        .filter(Boolean);
     if (this.exchange.configured) return this.exchange.rankedByVolume(this.cfg.SCHEDULER_UNIVERSE_QUOTE);
     return DEFAULT_UNIVERSE;
   }

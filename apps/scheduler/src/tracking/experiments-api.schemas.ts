@@ -20,8 +20,19 @@ export const CompareQuery = z
   .object({
     runs: z
       .string()
-      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-      .pipe(z.array(TrackedRunId).min(2, 'name at least two runs').max(10, 'at most ten runs').refine((ids) => new Set(ids).size === ids.length, 'a run is named twice')),
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z
+          .array(TrackedRunId)
+          .min(2, 'name at least two runs')
+          .max(10, 'at most ten runs')
+          .refine((ids) => new Set(ids).size === ids.length, 'a run is named twice'),
+      ),
     metric: MetricKey.default('loss'),
   })
   .strict();

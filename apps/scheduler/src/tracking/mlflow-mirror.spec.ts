@@ -23,8 +23,16 @@ describe('mirroring tracked runs to MLflow', () => {
     mlflow = await startMlflowTestServer({ token: 'mlflow-token-for-the-specs', duplicateMetrics: 'append' });
     db = await createTestDatabase();
     const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100', SCHEDULER_MAX_RETRIES: '0',
-      MLFLOW_TRACKING_URI: mlflow.url, MLFLOW_TRACKING_TOKEN: 'mlflow-token-for-the-specs', MLFLOW_SYNC_INTERVAL_MS: '200', MLFLOW_SETTLE_SECONDS: '0',
+      NATS_URL: testNatsUrl(),
+      TRAINYARD_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      ARTIFACTS_DIR: artifacts,
+      SCHEDULER_TICK_MS: '100',
+      SCHEDULER_MAX_RETRIES: '0',
+      MLFLOW_TRACKING_URI: mlflow.url,
+      MLFLOW_TRACKING_TOKEN: 'mlflow-token-for-the-specs',
+      MLFLOW_SYNC_INTERVAL_MS: '200',
+      MLFLOW_SETTLE_SECONDS: '0',
     });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
@@ -50,9 +58,21 @@ describe('mirroring tracked runs to MLflow', () => {
     await bus.publish('job.started', { ...ref, agentId: 'a1', leaseId: 'ml-a-BTCUSDT-a1-lease', workDir: '/w', artifactsPrefix: 'models/BTCUSDT/ml-a', codeVersion: 'builtin@0.1.0' });
     await bus.publish('job.progress', { ...ref, percent: 50, points: [1, 2, 3, 4, 5].map(point) });
     await bus.publish('job.succeeded', {
-      ...ref, agentId: 'a1', leaseId: 'ml-a-BTCUSDT-a1-lease', date: spec.date, featureset: 'fs1', costs: spec.costs, promote: 'off', canary: false,
-      artifactsPrefix: 'models/BTCUSDT/ml-a', artifacts: [{ name: 'model.json', uri: 'file:///x/model.json', sha256: 'b'.repeat(64), bytes: 12 }],
-      metrics, evaluationWindow: { from: '2026-11-01T00:00:00Z', to: '2026-11-30T00:00:00Z', candles: 100 }, trainSeconds: 3, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(),
+      ...ref,
+      agentId: 'a1',
+      leaseId: 'ml-a-BTCUSDT-a1-lease',
+      date: spec.date,
+      featureset: 'fs1',
+      costs: spec.costs,
+      promote: 'off',
+      canary: false,
+      artifactsPrefix: 'models/BTCUSDT/ml-a',
+      artifacts: [{ name: 'model.json', uri: 'file:///x/model.json', sha256: 'b'.repeat(64), bytes: 12 }],
+      metrics,
+      evaluationWindow: { from: '2026-11-01T00:00:00Z', to: '2026-11-30T00:00:00Z', candles: 100 },
+      trainSeconds: 3,
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
     });
     const run = await waitFor(() => mlflow.runs().find((r) => r.tags['trainyard.run_id'] === 'ml-a-BTCUSDT-a1' && r.status === 'FINISHED'), 'the run in MLflow', 40_000);
     expect(mlflow.experiments().map((e) => e.name)).toContain('BTCUSDT/production');

@@ -16,7 +16,13 @@ export const experimentName = (symbol: string, purpose: string, studyId: string 
 /** What the run was given: the model and data configuration and the trainer, as flat params. */
 export function paramsOf(d: JobDefinition): Record<string, string> {
   const driver = d.driver.kind === 'command' ? { kind: 'command', trainer: d.driver.trainer, args: d.driver.args } : { kind: 'builtin' };
-  return flattenParams({ model: d.model, data: { date: d.date, timeframe: d.timeframe, lookbackCandles: d.lookbackCandles, featureset: d.featureset }, driver, resources: d.resources, costs: d.costs });
+  return flattenParams({
+    model: d.model,
+    data: { date: d.date, timeframe: d.timeframe, lookbackCandles: d.lookbackCandles, featureset: d.featureset },
+    driver,
+    resources: d.resources,
+    costs: d.costs,
+  });
 }
 
 export function tagsOf(r: TrackedRow): Record<string, string> {
@@ -108,4 +114,3 @@ export function toTrackedRun(r: TrackedRow, points: SeriesPoint[]): TrackedRun {
     artifacts: view.artifacts.map((a) => ({ key: a.key, uri: a.uri, sha256: a.sha256, bytes: a.bytes })),
   };
 }
-

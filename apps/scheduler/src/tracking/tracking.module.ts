@@ -17,7 +17,9 @@ import { TrackingStore } from './tracking.store';
     {
       provide: MlflowClient,
       useFactory: (c: SchedulerConfig) =>
-        c.MLFLOW_TRACKING_URI ? new MlflowClient({ trackingUri: c.MLFLOW_TRACKING_URI, token: c.MLFLOW_TRACKING_TOKEN, username: c.MLFLOW_TRACKING_USERNAME, password: c.MLFLOW_TRACKING_PASSWORD }) : null,
+        c.MLFLOW_TRACKING_URI
+          ? new MlflowClient({ trackingUri: c.MLFLOW_TRACKING_URI, token: c.MLFLOW_TRACKING_TOKEN, username: c.MLFLOW_TRACKING_USERNAME, password: c.MLFLOW_TRACKING_PASSWORD })
+          : null,
       inject: [SCHEDULER_CONFIG],
     },
   ],

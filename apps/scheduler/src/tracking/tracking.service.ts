@@ -59,7 +59,11 @@ export class TrackingService {
     const row = ref && (await this.store.find(ref.jobId, ref.attempt));
     if (!ref || !row) throw new NotFoundException(`no tracked run ${id}`);
     const mirror = await this.store.mirrorState(ref.jobId, ref.attempt);
-    return { ...toView(row), metricKeys: await this.store.metricKeys(ref.jobId, ref.attempt), mlflow: mirror && { runId: mirror.mlflowRunId, lastError: mirror.lastError, updatedAt: mirror.updatedAt } };
+    return {
+      ...toView(row),
+      metricKeys: await this.store.metricKeys(ref.jobId, ref.attempt),
+      mlflow: mirror && { runId: mirror.mlflowRunId, lastError: mirror.lastError, updatedAt: mirror.updatedAt },
+    };
   }
 
   async series(id: string, key: string): Promise<{ id: string; metric: string; points: { step: number; value: number; at: string }[] }> {
@@ -91,9 +95,7 @@ export class TrackingService {
     }
     const metricNames = [...new Set(runs.flatMap((r) => Object.keys(r.metrics ?? {})))].sort();
     const metrics = Object.fromEntries(metricNames.map((name) => [name, runs.map((r) => r.metrics?.[name] ?? null)]));
-    const series = await Promise.all(
-      runs.map(async (r) => ({ id: r.id, points: (await this.store.series(r.jobId, r.attempt, metric)).map((p) => ({ step: p.step, value: p.value })) })),
-    );
+    const series = await Promise.all(runs.map(async (r) => ({ id: r.id, points: (await this.store.series(r.jobId, r.attempt, metric)).map((p) => ({ step: p.step, value: p.value })) })));
     return { runs, differingParams, metrics, series: { metric, runs: series } };
   }
 
@@ -104,7 +106,12 @@ export class TrackingService {
       [
         {
           title: `${metric} by step`,
-          series: c.series.runs.map((s, i) => ({ label: s.id, color: COLOURS[i % COLOURS.length] ?? COLOURS[0], points: s.points.map((p) => ({ x: p.step, y: p.value })), dots: s.points.length <= 30 })),
+          series: c.series.runs.map((s, i) => ({
+            label: s.id,
+            color: COLOURS[i % COLOURS.length] ?? COLOURS[0],
+            points: s.points.map((p) => ({ x: p.step, y: p.value })),
+            dots: s.points.length <= 30,
+          })),
           formatX: (x) => String(Math.round(x)),
           formatY: (y) => (Math.abs(y) >= 100 ? y.toFixed(0) : y.toPrecision(3)),
         },

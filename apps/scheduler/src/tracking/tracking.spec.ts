@@ -25,7 +25,15 @@ describe('experiment tracking', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100', SCHEDULER_MAX_RETRIES: '0', API_OPERATOR_TOKENS: TOKEN });
+    const config = schedulerEnv.parse({
+      NATS_URL: testNatsUrl(),
+      TRAINYARD_PREFIX: prefix,
+      DATABASE_URL: db.url,
+      ARTIFACTS_DIR: artifacts,
+      SCHEDULER_TICK_MS: '100',
+      SCHEDULER_MAX_RETRIES: '0',
+      API_OPERATOR_TOKENS: TOKEN,
+    });
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
@@ -41,11 +49,19 @@ describe('experiment tracking', () => {
 
   const get = async (path: string) => {
     const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    return { status: res.status, type: res.headers.get('content-type'), body: res.headers.get('content-type')?.startsWith('image/') ? Buffer.from(await res.arrayBuffer()) : ((await res.json()) as any) };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      body: res.headers.get('content-type')?.startsWith('image/') ? Buffer.from(await res.arrayBuffer()) : ((await res.json()) as any),
+    };
   };
   const requested = (jobId: string) => waitFor(async () => (await readStored(prefix, 'job.requested')).find((e) => e.data.spec.jobId === jobId)?.data.spec, `${jobId} requested`);
   const points = (from: number, to: number, loss: (s: number) => number) =>
-    Array.from({ length: to - from + 1 }, (_, i) => ({ step: from + i, at: new Date(Date.UTC(2026, 10, 30, 12, 0, from + i)).toISOString(), values: { loss: loss(from + i), validationMetric: 0.5 + (from + i) / 100 } }));
+    Array.from({ length: to - from + 1 }, (_, i) => ({
+      step: from + i,
+      at: new Date(Date.UTC(2026, 10, 30, 12, 0, from + i)).toISOString(),
+      values: { loss: loss(from + i), validationMetric: 0.5 + (from + i) / 100 },
+    }));
   const metrics = { directionalHitRate: 0.56, sharpe: 1.3, maxDrawdown: 0.1, totalReturn: 0.04, mae: 0.01, rmse: 0.02, mape: 1.1, r2: 0.05 };
 
   it('records params, code version, every metric step once, final metrics, artifacts and the log of each attempt, and compares runs', async () => {
@@ -54,7 +70,8 @@ describe('experiment tracking', () => {
     const a = await requested('tr-a-BTCUSDT');
     const b = await requested('tr-b-BTCUSDT');
     const ref = (s: { jobId: string; runId: string }) => ({ jobId: s.jobId, runId: s.runId, symbol: 'BTCUSDT', attempt: 1 });
-    for (const s of [a, b]) await bus.publish('job.started', { ...ref(s), agentId: 'a1', leaseId: `${s.jobId}-a1-lease`, workDir: '/w', artifactsPrefix: `models/BTCUSDT/${s.runId}`, codeVersion: 'builtin@0.1.0' });
+    for (const s of [a, b])
+      await bus.publish('job.started', { ...ref(s), agentId: 'a1', leaseId: `${s.jobId}-a1-lease`, workDir: '/w', artifactsPrefix: `models/BTCUSDT/${s.runId}`, codeVersion: 'builtin@0.1.0' });
     // Outcomes after the starts, as an agent sends them (the bus does not order two subjects).
     for (const s of [a, b]) await waitFor(async () => (await get(`/experiments/runs/${s.jobId}-a1`)).body.attemptStatus === 'running', `${s.jobId} started`);
     // Out of order and redelivered, as a bus delivers: each (metric, step) is stored once.
@@ -63,9 +80,21 @@ describe('experiment tracking', () => {
     await bus.publish('job.progress', { ...ref(a), percent: 30, points: points(1, 3, (s) => 1 / s) });
     await bus.publish('job.progress', { ...ref(b), percent: 50, points: points(1, 6, (s) => 2 / s) });
     await bus.publish('job.succeeded', {
-      ...ref(a), agentId: 'a1', leaseId: `${a.jobId}-a1-lease`, date: a.date, featureset: 'fs1', costs: a.costs, promote: 'off', canary: false,
-      artifactsPrefix: 'models/BTCUSDT/tr-a', artifacts: [{ name: 'model.json', uri: 'file:///x/model.json', sha256: 'a'.repeat(64), bytes: 10 }],
-      metrics, evaluationWindow: { from: '2026-11-01T00:00:00Z', to: '2026-11-30T00:00:00Z', candles: 100 }, trainSeconds: 3, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(),
+      ...ref(a),
+      agentId: 'a1',
+      leaseId: `${a.jobId}-a1-lease`,
+      date: a.date,
+      featureset: 'fs1',
+      costs: a.costs,
+      promote: 'off',
+      canary: false,
+      artifactsPrefix: 'models/BTCUSDT/tr-a',
+      artifacts: [{ name: 'model.json', uri: 'file:///x/model.json', sha256: 'a'.repeat(64), bytes: 10 }],
+      metrics,
+      evaluationWindow: { from: '2026-11-01T00:00:00Z', to: '2026-11-30T00:00:00Z', candles: 100 },
+      trainSeconds: 3,
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
     });
     await bus.publish('job.failed', { ...ref(b), agentId: 'a1', leaseId: `${b.jobId}-a1-lease`, errorType: 'trainer_error', retryable: false, message: 'diverged' });
 
@@ -74,7 +103,11 @@ describe('experiment tracking', () => {
       return r.body.status === 'finished' && r.body.metrics && r.body.metricKeys?.length === 2 ? r.body : null;
     }, 'run a tracked as finished');
     expect(run).toMatchObject({
-      id: 'tr-a-BTCUSDT-a1', experiment: 'BTCUSDT/production', codeVersion: 'builtin@0.1.0', metrics, metricKeys: ['loss', 'validationMetric'],
+      id: 'tr-a-BTCUSDT-a1',
+      experiment: 'BTCUSDT/production',
+      codeVersion: 'builtin@0.1.0',
+      metrics,
+      metricKeys: ['loss', 'validationMetric'],
       params: expect.objectContaining({ 'data.featureset': 'fs1', 'data.timeframe': '1h', 'driver.kind': 'builtin', 'model.type': expect.any(String) }),
       tags: expect.objectContaining({ 'trainyard.run_id': 'tr-a-BTCUSDT-a1', 'trainyard.symbol': 'BTCUSDT', 'trainyard.code_version': 'builtin@0.1.0' }),
       artifacts: [{ name: 'model.json', key: 'models/BTCUSDT/tr-a/model.json', uri: 'file:///x/model.json', sha256: 'a'.repeat(64), bytes: 10 }],
@@ -99,13 +132,22 @@ describe('experiment tracking', () => {
     // As MLflow would hold it, and written to its file store as `trainyard experiments export --mlflow` does.
     const exported = (await get('/experiments/runs/tr-a-BTCUSDT-a1/export')).body as TrackedRun;
     expect(exported).toMatchObject({ runId: 'tr-a-BTCUSDT-a1', experimentName: 'BTCUSDT/production', status: 'finished', params: expect.objectContaining({ 'data.featureset': 'fs1' }) });
-    expect(exported.metrics.filter((m) => m.key === 'loss').map((m) => m.step).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(
+      exported.metrics
+        .filter((m) => m.key === 'loss')
+        .map((m) => m.step)
+        .sort(),
+    ).toEqual([1, 2, 3, 4, 5, 6]);
     expect(exported.metrics.find((m) => m.key === 'final.sharpe')?.value).toBe(1.3);
     const store = mkdtempSync(join(tmpdir(), 'ty-mlruns-'));
     const written = await exportToFileStore(store, [{ name: exported.experimentName, runs: [exported] }], { storeRoot: true });
     const runDir = written.experiments[0]?.runs[0]?.dir;
     if (!runDir) throw new Error('the export wrote no run');
-    expect(readFileSync(join(runDir, 'metrics', 'loss'), 'utf8').trim().split('\n')).toHaveLength(6);
+    expect(
+      readFileSync(join(runDir, 'metrics', 'loss'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(6);
     expect(readFileSync(join(runDir, 'params', 'data.featureset'), 'utf8')).toBe('fs1');
     rmSync(store, { recursive: true, force: true });
 
@@ -138,8 +180,14 @@ describe('experiment tracking', () => {
       writeFileSync(join(artifacts, 'models/BTCUSDT', run, 'attempt.log'), 'log\n');
     }
     await bus.publish('model.promoted', {
-      symbol: 'BTCUSDT', version: 1, runId: 'tr-a', jobId: 'tr-a-BTCUSDT', metrics, productionMetrics: null,
-      decision: { outcome: 'promote', rule: 'no_production', mode: 'auto', applied: true, reason: 'first' }, productionUri: 'file:///p',
+      symbol: 'BTCUSDT',
+      version: 1,
+      runId: 'tr-a',
+      jobId: 'tr-a-BTCUSDT',
+      metrics,
+      productionMetrics: null,
+      decision: { outcome: 'promote', rule: 'no_production', mode: 'auto', applied: true, reason: 'first' },
+      productionUri: 'file:///p',
     });
     const ds = app.get(DataSource);
     await waitFor(async () => (await ds.query(`SELECT in_production FROM scheduler.attempts WHERE job_id = 'tr-a-BTCUSDT'`))[0].in_production, 'run a marked as in production');
@@ -149,11 +197,14 @@ describe('experiment tracking', () => {
     expect(existsSync(join(artifacts, 'models/BTCUSDT/tr-b/attempt.log'))).toBe(false);
     expect(existsSync(join(artifacts, 'models/BTCUSDT/tr-a/attempt.log'))).toBe(true);
     expect((await get('/experiments/runs/tr-b-BTCUSDT-a1')).status).toBe(404);
-    expect((await get('/experiments/runs/tr-a-BTCUSDT-a1')).body).toMatchObject({ inProduction: true, logKey: 'models/BTCUSDT/tr-a/attempt.log', tags: expect.objectContaining({ 'trainyard.production': 'true' }) });
+    expect((await get('/experiments/runs/tr-a-BTCUSDT-a1')).body).toMatchObject({
+      inProduction: true,
+      logKey: 'models/BTCUSDT/tr-a/attempt.log',
+      tags: expect.objectContaining({ 'trainyard.production': 'true' }),
+    });
     const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM scheduler.metric_points WHERE job_id = 'tr-b-BTCUSDT'`);
     expect(n).toBe(0);
     // The attempt's outcome stays with its job.
     expect((await ds.query(`SELECT status FROM scheduler.attempts WHERE job_id = 'tr-b-BTCUSDT'`))[0].status).toBe('failed');
   });
 });
-

@@ -192,7 +192,10 @@ export class TrackingStore {
 
   /** Where a run stands with MLflow, for its view. */
   async mirrorState(jobId: string, attempt: number): Promise<{ mlflowRunId: string | null; lastError: string | null; updatedAt: Date } | null> {
-    const [row] = await this.ds.query(`SELECT mlflow_run_id AS "mlflowRunId", last_error AS "lastError", updated_at AS "updatedAt" FROM scheduler.mlflow_sync WHERE job_id = $1 AND attempt = $2`, [jobId, attempt]);
+    const [row] = await this.ds.query(`SELECT mlflow_run_id AS "mlflowRunId", last_error AS "lastError", updated_at AS "updatedAt" FROM scheduler.mlflow_sync WHERE job_id = $1 AND attempt = $2`, [
+      jobId,
+      attempt,
+    ]);
     return row ?? null;
   }
 }

@@ -26,7 +26,9 @@ describe('an agent on a rented instance guarding against a leak', () => {
 
   async function rented(): Promise<{ id: number; key: string }> {
     vast.setOffers([{ gpu_name: 'RTX 4090' }]);
-    const search = (await (await fetch(`${vast.url}/api/v0/bundles/`, { method: 'POST', headers: { Authorization: `Bearer ${vast.apiKey}` }, body: '{}' })).json()) as { offers: Array<{ id: number }> };
+    const search = (await (await fetch(`${vast.url}/api/v0/bundles/`, { method: 'POST', headers: { Authorization: `Bearer ${vast.apiKey}` }, body: '{}' })).json()) as {
+      offers: Array<{ id: number }>;
+    };
     const [offer] = search.offers;
     const res = await fetch(`${vast.url}/api/v0/asks/${offer.id}/`, {
       method: 'PUT',
@@ -69,7 +71,7 @@ describe('an agent on a rented instance guarding against a leak', () => {
     expect(vast.alive().map((i) => i.id)).not.toContain(id);
   });
 
-  it('lets a job with a long timeout run past the deadline, and goes once that job\'s own timeout has passed too', () => {
+  it("lets a job with a long timeout run past the deadline, and goes once that job's own timeout has passed too", () => {
     const now = new Date('2026-11-23T06:00:01Z');
     const env = { CONTAINER_ID: '1', CONTAINER_API_KEY: 'k', AGENT_DEADLINE: '2026-11-23T06:00:00Z', AGENT_ORPHAN_DESTROY_SECONDS: '600' };
     const twelveHourJob = new Date('2026-11-23T12:00:00Z');

@@ -157,7 +157,15 @@ export class BuiltinTrainer {
       { name: 'model.bin', body: Buffer.from(JSON.stringify({ format: 'trainyard.logistic.v1', model: result.model, scaler: result.scaler, featureNames: result.featureNames })) },
       {
         name: 'config.json',
-        body: json({ model: spec.model, featureset: result.featureset, featureNames: result.featureNames, timeframe: spec.timeframe, lookbackCandles: spec.lookbackCandles, bestEpoch: result.bestEpoch, resumedFromEpoch: result.resumedFromEpoch }),
+        body: json({
+          model: spec.model,
+          featureset: result.featureset,
+          featureNames: result.featureNames,
+          timeframe: spec.timeframe,
+          lookbackCandles: spec.lookbackCandles,
+          bestEpoch: result.bestEpoch,
+          resumedFromEpoch: result.resumedFromEpoch,
+        }),
       },
       {
         name: 'metrics.json',

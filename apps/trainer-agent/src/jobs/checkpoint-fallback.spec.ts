@@ -74,14 +74,18 @@ describe('checkpoint fallback', () => {
       return undefined;
     }, `the outcome of ${leaseId}`);
   };
-  const resumed = (attempt: number) => waitFor(async () => (await readStored(prefix, 'job.resumed')).map((e) => e.data).find((d) => d.jobId === first.jobId && d.attempt === attempt), `job.resumed of attempt ${attempt}`);
+  const resumed = (attempt: number) =>
+    waitFor(async () => (await readStored(prefix, 'job.resumed')).map((e) => e.data).find((d) => d.jobId === first.jobId && d.attempt === attempt), `job.resumed of attempt ${attempt}`);
   const attemptLog = async (artifactsPrefix: string) => (await store.get(`${artifactsPrefix}/attempt.log`)).toString('utf8');
 
   beforeAll(async () => {
     const outcome = await run(first, 'lease-whole');
     expect(outcome.subject).toBe('job.succeeded');
     whole = outcome.data;
-    checkpoints = (await readStored(prefix, 'job.checkpointed')).map((e) => e.data).filter((d) => d.jobId === first.jobId).map((d) => d.checkpoint);
+    checkpoints = (await readStored(prefix, 'job.checkpointed'))
+      .map((e) => e.data)
+      .filter((d) => d.jobId === first.jobId)
+      .map((d) => d.checkpoint);
     expect(checkpoints.map((c) => c.key!.split('/').pop())).toEqual(['epoch-0004.json', 'epoch-0008.json']);
   });
 
@@ -116,7 +120,7 @@ describe('checkpoint fallback', () => {
     expect(event.checkpoint).toBeUndefined();
     expect(event.skipped.map((s: { reason: string }) => s.reason)).toEqual([expect.stringMatching(/^does not match its checksum/), 'is not in the store']);
     const log = await attemptLog(outcome.data.artifactsPrefix);
-    expect(log).toContain('resume_none none of the job\'s 2 checkpoints checks out: training from the first epoch');
+    expect(log).toContain("resume_none none of the job's 2 checkpoints checks out: training from the first epoch");
     expect(log).not.toMatch(/resumed after epoch/);
   });
 });

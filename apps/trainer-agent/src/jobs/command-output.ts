@@ -12,7 +12,10 @@ export const ProgressLine = z.object({
   validationMetric: z.number().optional(),
   etaSeconds: z.number().nonnegative().optional(),
   /** Other metrics at this step, tracked with loss and validationMetric. */
-  metrics: z.record(MetricKey, z.number().finite()).refine((m) => Object.keys(m).length <= 48, 'at most 48 metrics a line').optional(),
+  metrics: z
+    .record(MetricKey, z.number().finite())
+    .refine((m) => Object.keys(m).length <= 48, 'at most 48 metrics a line')
+    .optional(),
 });
 
 export const ResultLine = z.object({

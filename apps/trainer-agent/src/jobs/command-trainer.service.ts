@@ -60,7 +60,11 @@ export class CommandTrainer {
     const allowed = this.cfg.AGENT_TRAINERS.get(spec.driver.trainer);
     if (allowed) return allowed;
     const known = [...this.cfg.AGENT_TRAINERS.keys()];
-    throw new AttemptError('not_allowed', false, `trainer "${spec.driver.trainer}" is not allowed on agent ${this.cfg.AGENT_ID} (it allows ${known.length ? known.join(', ') : 'none: set AGENT_TRAINERS'})`);
+    throw new AttemptError(
+      'not_allowed',
+      false,
+      `trainer "${spec.driver.trainer}" is not allowed on agent ${this.cfg.AGENT_ID} (it allows ${known.length ? known.join(', ') : 'none: set AGENT_TRAINERS'})`,
+    );
   }
 
   start(

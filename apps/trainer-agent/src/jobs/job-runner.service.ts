@@ -165,10 +165,21 @@ export class JobRunner implements BeforeApplicationShutdown {
       const codeVersion = spec.driver.kind === 'command' ? await commandCodeVersion(this.command.allowedCommand(spec)) : builtinCodeVersion();
       await this.publishOutcome('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix, codeVersion }, { id: `${lease.leaseId}-started` });
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
-      this.log.log({ event: 'job_started', ...ref, leaseId: lease.leaseId, agentId: lease.agentId, device: lease.device, driver: spec.driver.kind, msg: `started ${spec.jobId}#${spec.attempt} on ${lease.device}` });
+      this.log.log({
+        event: 'job_started',
+        ...ref,
+        leaseId: lease.leaseId,
+        agentId: lease.agentId,
+        device: lease.device,
+        driver: spec.driver.kind,
+        msg: `started ${spec.jobId}#${spec.attempt} on ${lease.device}`,
+      });
       const throttle = new ProgressThrottle(this.cfg.AGENT_PROGRESS_INTERVAL_MS);
       const onProgress = (p: ProgressReport) => {
-        log.add('progress', `${p.percent.toFixed(0)}%${p.epoch !== undefined ? ` epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ''}` : ''}${p.loss !== undefined ? ` loss ${p.loss.toFixed(5)}` : ''}${p.validationMetric !== undefined ? ` validation ${p.validationMetric.toFixed(5)}` : ''}`);
+        log.add(
+          'progress',
+          `${p.percent.toFixed(0)}%${p.epoch !== undefined ? ` epoch ${p.epoch}${p.epochs ? `/${p.epochs}` : ''}` : ''}${p.loss !== undefined ? ` loss ${p.loss.toFixed(5)}` : ''}${p.validationMetric !== undefined ? ` validation ${p.validationMetric.toFixed(5)}` : ''}`,
+        );
         metrics.add(p);
         if (!throttle.shouldSend()) return;
         const { percent, epoch, step, loss, validationMetric, etaSeconds } = p;
@@ -186,7 +197,11 @@ export class JobRunner implements BeforeApplicationShutdown {
         this.log.log({ event: 'checkpoint_uploaded', ...ref, file: file.name, sha256: artifact.sha256, uri: artifact.uri, msg: `${spec.symbol}#${spec.attempt} checkpoint ${file.name} uploaded` });
         // The checkpoint is stored and listed with the final files: a bus outage must not end the training.
         await this.bus
-          .publish('job.checkpointed', { ...ref, checkpoint: { uri: artifact.uri, sha256: artifact.sha256, key: `${prefix}/${file.name}` } }, { id: `${lease.leaseId}-${artifact.sha256.slice(0, 16)}` })
+          .publish(
+            'job.checkpointed',
+            { ...ref, checkpoint: { uri: artifact.uri, sha256: artifact.sha256, key: `${prefix}/${file.name}` } },
+            { id: `${lease.leaseId}-${artifact.sha256.slice(0, 16)}` },
+          )
           .catch((err) => this.log.warn(`job.checkpointed for ${file.name} not sent: ${(err as Error).message}`));
       };
       const partials = new Map<string, Artifact>();
@@ -203,7 +218,13 @@ export class JobRunner implements BeforeApplicationShutdown {
         this.checkFence(lease);
         await this.publishOutcome('job.succeeded', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, ...outcome }, { id: `${lease.leaseId}-succeeded` });
         await this.store.delete(finishedOutcomeKey(spec.symbol, spec.jobId)).catch((err) => this.log.warn(`finished outcome of ${spec.jobId} not deleted: ${(err as Error).message}`));
-        this.log.log({ event: 'job_succeeded', ...ref, reusedAttempt: attempt, artifactsPrefix: outcome.artifactsPrefix, msg: `${spec.symbol}: attempt ${attempt}'s verified artifacts under ${outcome.artifactsPrefix} reused, not retrained` });
+        this.log.log({
+          event: 'job_succeeded',
+          ...ref,
+          reusedAttempt: attempt,
+          artifactsPrefix: outcome.artifactsPrefix,
+          msg: `${spec.symbol}: attempt ${attempt}'s verified artifacts under ${outcome.artifactsPrefix} reused, not retrained`,
+        });
         return;
       }
       const resumePath = await this.fetchCheckpoint(spec, lease, log);
@@ -299,7 +320,12 @@ export class JobRunner implements BeforeApplicationShutdown {
       }
     }).catch((err) => {
       if (err instanceof AttemptError) throw err;
-      throw new AttemptError('network', true, `${name} could not be published within ${this.cfg.AGENT_OUTCOME_RETRY_SECONDS} s: ${(err as Error)?.message ?? err}`, summarizeStack((err as Error)?.stack));
+      throw new AttemptError(
+        'network',
+        true,
+        `${name} could not be published within ${this.cfg.AGENT_OUTCOME_RETRY_SECONDS} s: ${(err as Error)?.message ?? err}`,
+        summarizeStack((err as Error)?.stack),
+      );
     });
   }
 
@@ -402,11 +428,22 @@ export class JobRunner implements BeforeApplicationShutdown {
       // The broker took the lease back and reported it lost; the scheduler has retried the job.
       r.log?.add('fenced', `lease ${lease.leaseId} taken back by the broker: ${cause.message}`);
       await this.saveLog(r);
-      this.log.warn({ event: 'attempt_fenced', jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt, leaseId: lease.leaseId, msg: `${spec.jobId}#${spec.attempt} stopped: its lease ${lease.leaseId} was taken back` });
+      this.log.warn({
+        event: 'attempt_fenced',
+        jobId: spec.jobId,
+        runId: spec.runId,
+        symbol: spec.symbol,
+        attempt: spec.attempt,
+        leaseId: lease.leaseId,
+        msg: `${spec.jobId}#${spec.attempt} stopped: its lease ${lease.leaseId} was taken back`,
+      });
       return;
     }
     const err = this.shuttingDown && cause.errorType === 'cancelled' ? new AttemptError('agent_lost', true, `agent ${lease.agentId} shut down during the attempt`) : cause;
-    r.log?.add(err.errorType === 'cancelled' ? 'job_cancelled' : 'job_failed', `${err.errorType}${err.retryable ? ' (retryable)' : ''}: ${err.message}${err.stackSummary ? `\n${err.stackSummary}` : ''}`);
+    r.log?.add(
+      err.errorType === 'cancelled' ? 'job_cancelled' : 'job_failed',
+      `${err.errorType}${err.retryable ? ' (retryable)' : ''}: ${err.message}${err.stackSummary ? `\n${err.stackSummary}` : ''}`,
+    );
     await this.saveLog(r);
     await this.flushMetrics(r);
     const ref = { jobId: spec.jobId, runId: spec.runId, symbol: spec.symbol, attempt: spec.attempt };

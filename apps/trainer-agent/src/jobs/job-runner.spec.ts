@@ -82,13 +82,28 @@ describe('trainer-agent', () => {
     const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-ok'), 'job.succeeded');
     expect(done).toMatchObject({ jobId: spec.jobId, attempt: 1, agentId, featureset: 'fs1', costs: spec.costs });
     expect(done.artifactsPrefix).toMatch(/^models\/BTCUSDT\/\d{8}_\d{6}Z_a1-[0-9a-f]{8}$/);
-    expect(done.artifacts.map((a: { name: string }) => a.name).filter((n: string) => !n.startsWith('checkpoints/')).sort()).toEqual(
-      ['config.json', 'equity.json', 'features.parquet', 'job.json', 'metrics.json', 'model.bin', 'runtime.json', 'sha256.txt', 'split_indices.json', 'training_log.json'].sort(),
-    );
-    for (const a of done.artifacts) expect(createHash('sha256').update(readFileSync(fileURLToPath(a.uri))).digest('hex')).toBe(a.sha256);
+    expect(
+      done.artifacts
+        .map((a: { name: string }) => a.name)
+        .filter((n: string) => !n.startsWith('checkpoints/'))
+        .sort(),
+    ).toEqual(['config.json', 'equity.json', 'features.parquet', 'job.json', 'metrics.json', 'model.bin', 'runtime.json', 'sha256.txt', 'split_indices.json', 'training_log.json'].sort());
+    for (const a of done.artifacts)
+      expect(
+        createHash('sha256')
+          .update(readFileSync(fileURLToPath(a.uri)))
+          .digest('hex'),
+      ).toBe(a.sha256);
     // sha256.txt lists every file once, partial outputs included.
-    const manifest = readFileSync(join(dir, 'artifacts', done.artifactsPrefix, 'sha256.txt'), 'utf8').trim().split('\n');
-    expect(manifest.map((l) => l.split('  ')[1]).sort()).toEqual(done.artifacts.map((a: { name: string }) => a.name).filter((n: string) => n !== 'sha256.txt').sort());
+    const manifest = readFileSync(join(dir, 'artifacts', done.artifactsPrefix, 'sha256.txt'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(manifest.map((l) => l.split('  ')[1]).sort()).toEqual(
+      done.artifacts
+        .map((a: { name: string }) => a.name)
+        .filter((n: string) => n !== 'sha256.txt')
+        .sort(),
+    );
     const work = join(dir, 'work', done.artifactsPrefix);
     expect(JSON.parse(readFileSync(join(work, 'job.json'), 'utf8'))).toEqual(spec);
     // Real Parquet, the features the model was trained on.
@@ -151,8 +166,7 @@ describe('trainer-agent', () => {
       writeFileSync(path, body);
       return path;
     };
-    const commandSpec = (symbol: string, path: string) =>
-      toJobSpec({ ...definition(symbol), jobId: `run1-${symbol}`, driver: { kind: 'command', trainer: 'script', args: [basename(path)] } }, 1);
+    const commandSpec = (symbol: string, path: string) => toJobSpec({ ...definition(symbol), jobId: `run1-${symbol}`, driver: { kind: 'command', trainer: 'script', args: [basename(path)] } }, 1);
 
     it('refuses a trainer the agent does not allow, running nothing', async () => {
       const spec = toJobSpec({ ...definition('NOTUSDT'), jobId: 'run1-NOTUSDT', driver: { kind: 'command', trainer: 'bash', args: [] } }, 1);

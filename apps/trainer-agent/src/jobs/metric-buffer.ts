@@ -24,7 +24,11 @@ export class MetricBuffer {
     const values: Record<string, number> = { ...(p.metrics ?? {}) };
     if (p.loss !== undefined) values.loss = p.loss;
     if (p.validationMetric !== undefined) values.validationMetric = p.validationMetric;
-    const finite = Object.fromEntries(Object.entries(values).filter(([, v]) => Number.isFinite(v)).slice(0, 50));
+    const finite = Object.fromEntries(
+      Object.entries(values)
+        .filter(([, v]) => Number.isFinite(v))
+        .slice(0, 50),
+    );
     const step = p.step ?? p.epoch ?? this.reports;
     this.reports++;
     if (Object.keys(finite).length === 0) return;

@@ -8,10 +8,20 @@ import { TrainerName } from '@trainyard/contracts';
  */
 export function parseTrainers(text: string | undefined): Map<string, string[]> {
   const trainers = new Map<string, string[]>();
-  for (const entry of (text ?? '').split(';').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (text ?? '')
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf('=');
     const name = eq < 0 ? entry : entry.slice(0, eq).trim();
-    const words = eq < 0 ? [] : entry.slice(eq + 1).trim().split(/\s+/).filter(Boolean);
+    const words =
+      eq < 0
+        ? []
+        : entry
+            .slice(eq + 1)
+            .trim()
+            .split(/\s+/)
+            .filter(Boolean);
     if (!TrainerName.safeParse(name).success) throw new Error(`"${name.slice(0, 40)}" is not a trainer name (a lower-case letter, then letters, digits, "_" or "-")`);
     if (words.length === 0) throw new Error(`trainer "${name}" has no command line (write ${name}=program args…)`);
     if (trainers.has(name)) throw new Error(`trainer "${name}" is listed twice`);

@@ -16,7 +16,11 @@ export class AttemptError extends Error {
 /** The top frames of a stack: enough to find the fault, short enough for an event. */
 export function summarizeStack(stack: string | undefined, frames = 5): string | undefined {
   if (!stack) return undefined;
-  return stack.split('\n').slice(0, frames + 1).join('\n').slice(0, 2000);
+  return stack
+    .split('\n')
+    .slice(0, frames + 1)
+    .join('\n')
+    .slice(0, 2000);
 }
 
 const NETWORK = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|socket hang up|network/i;

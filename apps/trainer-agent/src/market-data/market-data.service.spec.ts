@@ -61,17 +61,23 @@ describe('market data', () => {
     writeFileSync(join(dir, 'XRPUSDT_1h.parquet'), await encodeCandleParquet(csvCandles.map((c) => ({ ...c, volume: c.volume + 1 }))));
     const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
     const candles = (await data.candlesFor(spec('XRPUSDT', 600)))!;
-    expect(candles).toEqual(csvCandles.filter((c) => c.openTime < end).slice(-600).map((c) => ({ ...c, volume: c.volume + 1 })));
+    expect(candles).toEqual(
+      csvCandles
+        .filter((c) => c.openTime < end)
+        .slice(-600)
+        .map((c) => ({ ...c, volume: c.volume + 1 })),
+    );
     expect(data.sourceFor(spec('XRPUSDT', 600))).toBe('files');
   });
 
   it('takes Parquet columns by name in any order and type, and says which column is missing', async () => {
-    const body = await writeParquet(
-      { volume: { type: 'INT64' }, close: { type: 'FLOAT' }, low: { type: 'DOUBLE' }, high: { type: 'DOUBLE' }, open: { type: 'DOUBLE' }, timestamp: { type: 'UTF8' } },
-      [{ volume: 5, close: 2, low: 1, high: 3, open: 1.5, timestamp: '2026-11-22T00:00:00Z' }],
-    );
+    const body = await writeParquet({ volume: { type: 'INT64' }, close: { type: 'FLOAT' }, low: { type: 'DOUBLE' }, high: { type: 'DOUBLE' }, open: { type: 'DOUBLE' }, timestamp: { type: 'UTF8' } }, [
+      { volume: 5, close: 2, low: 1, high: 3, open: 1.5, timestamp: '2026-11-22T00:00:00Z' },
+    ]);
     expect(await parseCandleParquet(body)).toEqual([{ openTime: Date.parse('2026-11-22T00:00:00Z'), open: 1.5, high: 3, low: 1, close: 2, volume: 5 }]);
-    const noVolume = await writeParquet({ open_time: { type: 'INT64' }, open: { type: 'DOUBLE' }, high: { type: 'DOUBLE' }, low: { type: 'DOUBLE' }, close: { type: 'DOUBLE' } }, [{ open_time: 1, open: 1, high: 1, low: 1, close: 1 }]);
+    const noVolume = await writeParquet({ open_time: { type: 'INT64' }, open: { type: 'DOUBLE' }, high: { type: 'DOUBLE' }, low: { type: 'DOUBLE' }, close: { type: 'DOUBLE' } }, [
+      { open_time: 1, open: 1, high: 1, low: 1, close: 1 },
+    ]);
     await expect(parseCandleParquet(noVolume)).rejects.toThrow(/no "volume" column/);
     await expect(parseCandleParquet(Buffer.from('open_time,open\n1,2\n'))).rejects.toThrow(/not a readable Parquet file/);
     writeFileSync(join(dir, 'DOGEUSDT_1h.parquet'), 'not parquet');

@@ -5,7 +5,14 @@ import { generateSyntheticCandles } from './candles';
 import { decodeFeatureTable, encodeFeatureTable, featureFileMeta } from '../market-data/feature-parquet';
 
 function jobSpec(overrides: Partial<JobSpec> = {}): JobSpec {
-  const definition = testJobDefinition({ jobId: 'job-1', runId: 'run-1', date: '2024-06-01', lookbackCandles: 2000, model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 }, costs: { feeBps: 5, spreadBps: 2 } });
+  const definition = testJobDefinition({
+    jobId: 'job-1',
+    runId: 'run-1',
+    date: '2024-06-01',
+    lookbackCandles: 2000,
+    model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 },
+    costs: { feeBps: 5, spreadBps: 2 },
+  });
   return { ...toJobSpec(definition, 1), ...overrides };
 }
 
@@ -157,7 +164,11 @@ describe('trainBuiltin', () => {
 
     it('are not continued on other features or model options, which train from the first epoch', () => {
       const lines: string[] = [];
-      const other = trainBuiltin({ spec: jobSpec({ symbol: 'ETHUSDT', model: { type: 'logistic', learningRate: 0.03, epochs: 19, seed: 7 } }), resumeFrom: checkpoints[1], onLog: (l) => lines.push(l) });
+      const other = trainBuiltin({
+        spec: jobSpec({ symbol: 'ETHUSDT', model: { type: 'logistic', learningRate: 0.03, epochs: 19, seed: 7 } }),
+        resumeFrom: checkpoints[1],
+        onLog: (l) => lines.push(l),
+      });
       expect(other.resumedFromEpoch).toBeNull();
       expect(lines).toEqual([expect.stringMatching(/other features or model options: training from the first epoch/)]);
       const tampered = { ...checkpoints[1], fingerprint: checkpoints[1].fingerprint.replace(/^./, (c) => (c === '0' ? '1' : '0')) };

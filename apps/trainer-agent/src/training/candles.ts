@@ -110,7 +110,7 @@ export function generateSyntheticCandles(input: SyntheticCandlesInput): Syntheti
     const high = Math.max(open, close) * Math.exp(Math.abs(normal()) * wick);
     const low = Math.min(open, close) * Math.exp(-Math.abs(normal()) * wick);
     // Busy bars trade more: volume grows with the size of the move relative to the regime's volatility.
-    const volume = baseVolume * Math.exp(0.6 * Math.abs(logReturn) / (scale * vol) + 0.3 * normal());
+    const volume = baseVolume * Math.exp((0.6 * Math.abs(logReturn)) / (scale * vol) + 0.3 * normal());
     candles.push({ openTime: firstOpen + i * tf, open, high, low, close, volume });
     regimes.push(regime);
   }

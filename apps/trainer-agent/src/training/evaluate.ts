@@ -152,7 +152,10 @@ export function evaluateStrategy(input: EvaluationInput): Evaluation {
     REGIMES.map((regime) => {
       const rows = regimes.flatMap((r, i) => (r === regime ? [i] : []));
       const stats: RegimeStats = {
-        hitRate: hitRate(rows.map((i) => positions[i]!), rows.map((i) => nextReturns[i]!)),
+        hitRate: hitRate(
+          rows.map((i) => positions[i]!),
+          rows.map((i) => nextReturns[i]!),
+        ),
         totalReturn: finite(compound(rows.map((i) => strategyReturns[i]!))),
         bars: rows.length,
       };

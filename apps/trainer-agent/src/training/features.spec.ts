@@ -13,7 +13,6 @@ function at<T>(xs: readonly T[], i: number): T {
   return x;
 }
 
-
 // The plain version fs1 was first written as (arrays mapped and sliced): buildFeatures is a faster
 // rewrite and must give the same numbers, bit for bit, or stored fs1 features would not match.
 const RETURN_WINDOWS = [1, 3, 6, 12, 24];
@@ -123,7 +122,6 @@ function referenceFeatures(candles: readonly Candle[]): PlainRows {
   }
   return rows;
 }
-
 
 const { candles } = generateSyntheticCandles({ symbol: 'BTCUSDT', date: '2024-06-01', timeframe: '1h', count: 300, seed: 1 });
 const built = buildFeatures(candles);

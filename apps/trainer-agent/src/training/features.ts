@@ -1,17 +1,7 @@
 import type { Candle } from './candles';
 
 export const FEATURESET_VERSION = 'fs1';
-export const FEATURE_NAMES = [
-  'logret_1',
-  'logret_3',
-  'logret_6',
-  'logret_12',
-  'logret_24',
-  'volatility_24',
-  'rsi_14',
-  'macd_hist_12_26_9',
-  'volume_z_24',
-] as const;
+export const FEATURE_NAMES = ['logret_1', 'logret_3', 'logret_6', 'logret_12', 'logret_24', 'volatility_24', 'rsi_14', 'macd_hist_12_26_9', 'volume_z_24'] as const;
 
 const RETURN_WINDOWS = [1, 3, 6, 12, 24] as const;
 const VOLATILITY_WINDOW = 24;

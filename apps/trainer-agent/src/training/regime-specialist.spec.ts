@@ -4,7 +4,14 @@ import { checkpointFingerprint, buildFeatureTable, MIN_REGIME_ROWS, trainBuiltin
 import { generateSyntheticCandles, REGIMES, type Regime } from './candles';
 
 function jobSpec(overrides: Partial<JobSpec> = {}): JobSpec {
-  const definition = testJobDefinition({ jobId: 'job-1', runId: 'run-1', date: '2024-06-01', lookbackCandles: 2000, model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 }, costs: { feeBps: 5, spreadBps: 2 } });
+  const definition = testJobDefinition({
+    jobId: 'job-1',
+    runId: 'run-1',
+    date: '2024-06-01',
+    lookbackCandles: 2000,
+    model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 },
+    costs: { feeBps: 5, spreadBps: 2 },
+  });
   return { ...toJobSpec(definition, 1), ...overrides };
 }
 
@@ -18,7 +25,10 @@ describe('a regime specialist', () => {
   const bear = trainBuiltin({ spec: jobSpec({ variant: 'bear' }) });
 
   it('trains, validates and tests on the rows of its regime only, oldest to newest', () => {
-    for (const [variant, result] of [['bull', bull], ['bear', bear]] as const) {
+    for (const [variant, result] of [
+      ['bull', bull],
+      ['bear', bear],
+    ] as const) {
       const { train, validation, test } = result.splitIndices;
       expect([...train, ...validation, ...test].every((c) => tradedRegime(c) === variant)).toBe(true);
       expect(Math.max(...train)).toBeLessThan(Math.min(...validation));

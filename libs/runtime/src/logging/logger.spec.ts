@@ -28,9 +28,7 @@ describe('structured logs', () => {
 
   it('finds the secrets in a configuration: secret-named values and URL credentials', () => {
     const found = secretsOf(config);
-    expect(found).toEqual(
-      expect.arrayContaining(['db-pass-7f3k2', 'nats-pass-91xq', config.VAST_API_KEY, config.TELEGRAM_BOT_TOKEN, config.AWS_SECRET_ACCESS_KEY]),
-    );
+    expect(found).toEqual(expect.arrayContaining(['db-pass-7f3k2', 'nats-pass-91xq', config.VAST_API_KEY, config.TELEGRAM_BOT_TOKEN, config.AWS_SECRET_ACCESS_KEY]));
     expect(found).not.toContain('AKIAEXAMPLE');
     expect(found).not.toContain('trainyard');
     // nats://<token>@host: the user part is the token.
@@ -50,7 +48,15 @@ describe('structured logs', () => {
 
   it('redacts secret-named keys, at the top and nested', () => {
     const { log, text, parsed } = capture();
-    log.info({ apiKey: 'k-123456789', token: 't-123456789', nested: { password: 'p-123456789', deeper: { secretAccessKey: 's-123456789', authorization: 'Bearer abcdefgh' } }, headers: { 'x-api-key': 'h-123456789' } }, 'keys');
+    log.info(
+      {
+        apiKey: 'k-123456789',
+        token: 't-123456789',
+        nested: { password: 'p-123456789', deeper: { secretAccessKey: 's-123456789', authorization: 'Bearer abcdefgh' } },
+        headers: { 'x-api-key': 'h-123456789' },
+      },
+      'keys',
+    );
     log.info({ a: { b: { c: { d: { privateKey: 'deep-123456789' } } } } }, 'deeper than redact paths reach');
     expect(text()).not.toMatch(/123456789|abcdefgh/);
     expect(parsed()[0]).toMatchObject({ apiKey: '[REDACTED]', nested: { password: '[REDACTED]', deeper: { secretAccessKey: '[REDACTED]', authorization: '[REDACTED]' } } });

@@ -30,7 +30,15 @@ function history(n: number): TrialRecord[] {
     const params = sampleRandom(space, 42, i);
     const value = objective(params);
     return rng.next() < 0.1
-      ? { number: i, params, state: 'pruned', intermediate: [[0, value + 1], [1, value + 0.5]] }
+      ? {
+          number: i,
+          params,
+          state: 'pruned',
+          intermediate: [
+            [0, value + 1],
+            [1, value + 0.5],
+          ],
+        }
       : { number: i, params, state: 'complete', value, intermediate: [] };
   });
 }

@@ -10,17 +10,7 @@ import { instancePath, OpenSshHost } from './openssh-host';
 import { comparator, isOp, matchesColumn, type Row } from './query';
 import type { VastTestBill, VastTestInstance, VastTestOfferInput, VastTestRequest, VastTestServer, VastTestServerOptions } from './types';
 
-export type {
-  VastTestBill,
-  VastTestBillLine,
-  VastTestInstance,
-  VastTestOfferInput,
-  VastTestProcess,
-  VastTestRequest,
-  VastTestScenario,
-  VastTestServer,
-  VastTestServerOptions,
-} from './types';
+export type { VastTestBill, VastTestBillLine, VastTestInstance, VastTestOfferInput, VastTestProcess, VastTestRequest, VastTestScenario, VastTestServer, VastTestServerOptions } from './types';
 
 interface SshKey {
   id: number;
@@ -81,7 +71,25 @@ const OCI_FAILURE =
   'Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running hook #0: nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8: unknown';
 
 /** Columns the v1 list can filter on: stored ones. Computed ones (dph_total, num_gpus, ...) answer 400 as on Vast. */
-const FILTERABLE = new Set(['id', 'label', 'actual_status', 'intended_status', 'cur_state', 'next_state', 'gpu_name', 'verification', 'machine_id', 'host_id', 'bundle_id', 'image_uuid', 'image_runtype', 'start_date', 'is_bid', 'status_msg', 'geolocation']);
+const FILTERABLE = new Set([
+  'id',
+  'label',
+  'actual_status',
+  'intended_status',
+  'cur_state',
+  'next_state',
+  'gpu_name',
+  'verification',
+  'machine_id',
+  'host_id',
+  'bundle_id',
+  'image_uuid',
+  'image_runtype',
+  'start_date',
+  'is_bid',
+  'status_msg',
+  'geolocation',
+]);
 
 /** Vast enforces a minimum interval between requests per endpoint and identity (VAST.md 1.2); these are the defaults. */
 const DEFAULT_MIN_INTERVAL_MS: Record<string, number> = { 'GET /api/v0/instances/{id}/': 50 };
@@ -93,8 +101,7 @@ const RATE_LIMIT_BODIES: [Reply, Reply, Reply] = [
 ];
 
 /** The documented 429 body of an endpoint: destroy's JSON, create's {"detail"}, plain text elsewhere (VAST.md 1.2). */
-const rateLimitBody = (routeKey: string): Reply =>
-  RATE_LIMIT_BODIES[routeKey === 'DELETE /api/v0/instances/{id}/' ? 2 : routeKey === 'PUT /api/v0/asks/{id}/' ? 1 : 0];
+const rateLimitBody = (routeKey: string): Reply => RATE_LIMIT_BODIES[routeKey === 'DELETE /api/v0/instances/{id}/' ? 2 : routeKey === 'PUT /api/v0/asks/{id}/' ? 1 : 0];
 
 /** A proxy's 5xx: nginx's HTML page for 502, plain text otherwise. */
 const gatewayReply = (status: number): Reply => ({
@@ -249,9 +256,7 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
   const sshEnabled = (inst: Instance) => inst.runtype.includes('ssh') || inst.runtype.includes('jupyter');
 
   const dphTotal = (inst: Instance) =>
-    inst.dphAfterIncrease !== null
-      ? inst.dphAfterIncrease
-      : inst.price !== null ? Math.round((inst.price + storageRate(inst)) * 1e6) / 1e6 : offerDphTotal(inst.offer, inst.disk);
+    inst.dphAfterIncrease !== null ? inst.dphAfterIncrease : inst.price !== null ? Math.round((inst.price + storageRate(inst)) * 1e6) / 1e6 : offerDphTotal(inst.offer, inst.disk);
 
   /** The instance object of GET /instances/{id}/ and the v1 list (VAST.md 1.5). */
   const instanceRow = (inst: Instance): Row => {

@@ -7,12 +7,12 @@ const GPUS: Record<string, { ram: number; cc: number }> = {
   'RTX 4090': RTX_4090,
   'RTX 3090': { ram: 24576, cc: 860 },
   'RTX A5000': { ram: 24564, cc: 860 },
-  'L40S': { ram: 46068, cc: 890 },
+  L40S: { ram: 46068, cc: 890 },
   'A100 PCIE': { ram: 40960, cc: 800 },
   'A100 SXM4': { ram: 81920, cc: 800 },
   'H100 PCIE': { ram: 81559, cc: 900 },
   'H100 SXM': { ram: 81559, cc: 900 },
-  'H200': { ram: 143771, cc: 900 },
+  H200: { ram: 143771, cc: 900 },
   'Tesla V100': { ram: 16384, cc: 700 },
 };
 
@@ -171,7 +171,5 @@ function parseOrder(order: unknown): Array<[string, 'asc' | 'desc']> {
   if (!Array.isArray(order) || order.length === 0) return [['score', 'desc']];
   // A single pair may come unwrapped.
   const pairs = typeof order[0] === 'string' ? [order] : order;
-  return pairs
-    .filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === 'string')
-    .map(([col, dir]) => [ALIASES[col] ?? col, dir === 'desc' ? 'desc' : 'asc']);
+  return pairs.filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === 'string').map(([col, dir]) => [ALIASES[col] ?? col, dir === 'desc' ? 'desc' : 'asc']);
 }

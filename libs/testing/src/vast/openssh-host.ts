@@ -185,7 +185,11 @@ export class OpenSshHost {
       if (!/^\d+$/.test(entry)) continue;
       try {
         if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
-        const nsPids = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]?.trim().split(/\s+/) ?? [];
+        const nsPids =
+          /^NSpid:\s+(.*)$/m
+            .exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]
+            ?.trim()
+            .split(/\s+/) ?? [];
         const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
         found.push({ pid: Number(entry), nsPid: Number(nsPids[nsPids.length - 1]), cmdline });
       } catch {
@@ -260,7 +264,27 @@ export class OpenSshHost {
     ].join('\n');
     const child = spawn(
       'setpriv',
-      ['--pdeathsig', 'SIGKILL', '--', 'unshare', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--kill-child=SIGKILL', '--', '/bin/sh', '-c', script, 'sh', home, state, bindShadow ? '1' : '0'],
+      [
+        '--pdeathsig',
+        'SIGKILL',
+        '--',
+        'unshare',
+        '--mount',
+        '--pid',
+        '--fork',
+        '--mount-proc',
+        '--propagation',
+        'private',
+        '--kill-child=SIGKILL',
+        '--',
+        '/bin/sh',
+        '-c',
+        script,
+        'sh',
+        home,
+        state,
+        bindShadow ? '1' : '0',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const d: Daemon = { child, pid1: null, exited: Promise.resolve(), done: false, log: '', poke: () => undefined };
@@ -368,7 +392,9 @@ export function instancePath(): string {
 /** /etc/passwd with root's entry made root:/root:/bin/bash, whatever this machine has. */
 function passwdWithRoot(): string {
   const root = 'root:x:0:0:root:/root:/bin/bash';
-  const lines = readFileSync('/etc/passwd', 'utf8').split('\n').filter((l) => l && !l.startsWith('root:'));
+  const lines = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('root:'));
   return [root, ...lines, ''].join('\n');
 }
 

@@ -198,8 +198,15 @@ describe('Vast API test server', () => {
       vast.setOffers([{ id: 20 }, { id: 21 }]);
       const a = await create(vast, 20, { env: { FOO: 'bar', '-p 8000:8000': '1' }, label: 'ty-a' });
       const b = await create(vast, 21, { env: '-e FOO=baz -e X=1 -p 10022:10022' });
-      expect((await show(vast, a.json.new_contract))?.extra_env).toEqual([['FOO', 'bar'], ['-p 8000:8000', '1']]);
-      expect((await show(vast, b.json.new_contract))?.extra_env).toEqual([['FOO', 'baz'], ['X', '1'], ['-p 10022:10022', '1']]);
+      expect((await show(vast, a.json.new_contract))?.extra_env).toEqual([
+        ['FOO', 'bar'],
+        ['-p 8000:8000', '1'],
+      ]);
+      expect((await show(vast, b.json.new_contract))?.extra_env).toEqual([
+        ['FOO', 'baz'],
+        ['X', '1'],
+        ['-p 10022:10022', '1'],
+      ]);
       expect(vast.instances()[0]).toMatchObject({ label: 'ty-a', image: 'pytorch/pytorch:latest', disk: 20, price: null, offerId: 20, destroyedAt: null });
     });
   });
@@ -269,7 +276,11 @@ describe('Vast API test server', () => {
       expect((await running(vast, id)).ssh_port).toBe(port);
       let hostKey: Buffer | undefined;
       const after = await sshConnect(port, userKey.private, (k) => (hostKey = k));
-      expect(createHash('sha256').update(hostKey as Buffer).digest('base64')).toBe(vast.alive()[0].hostKeySha256);
+      expect(
+        createHash('sha256')
+          .update(hostKey as Buffer)
+          .digest('base64'),
+      ).toBe(vast.alive()[0].hostKeySha256);
       // The disk survives a stop.
       expect(await exec(after, 'cat kept.txt')).toMatchObject({ stdout: 'kept\n', code: 0 });
       after.end();
@@ -305,7 +316,10 @@ describe('Vast API test server', () => {
     });
 
     it('stays loading, or created with an OCI runtime failure', async () => {
-      vast.setOffers([{ id: 41, scenario: 'stuck_loading' }, { id: 42, scenario: 'oci_failure' }]);
+      vast.setOffers([
+        { id: 41, scenario: 'stuck_loading' },
+        { id: 42, scenario: 'oci_failure' },
+      ]);
       const stuck = (await create(vast, 41)).json.new_contract;
       const oci = (await create(vast, 42)).json.new_contract;
       await until(async () => (await show(vast, oci))?.actual_status === 'created', 'created');
@@ -315,8 +329,14 @@ describe('Vast API test server', () => {
     });
 
     it('answers an error that still carries new_contract, for the scenario and for a bid below min_bid', async () => {
-      vast.setOffers([{ id: 43, scenario: 'create_error_with_contract' }, { id: 44, min_bid: 0.2 }]);
-      for (const [offer, body] of [[43, {}], [44, { price: 0.1 }]] as const) {
+      vast.setOffers([
+        { id: 43, scenario: 'create_error_with_contract' },
+        { id: 44, min_bid: 0.2 },
+      ]);
+      for (const [offer, body] of [
+        [43, {}],
+        [44, { price: 0.1 }],
+      ] as const) {
         const res = await create(vast, offer, body);
         expect(res.json).toMatchObject({ success: false, error: expect.any(String), new_contract: expect.any(Number) });
         expect(await show(vast, res.json.new_contract)).toMatchObject({ actual_status: 'stopped', intended_status: 'stopped', cur_state: 'stopped', next_state: 'stopped' });
@@ -325,7 +345,10 @@ describe('Vast API test server', () => {
     });
 
     it('outbids a bid instance after outbidAfterMs, or on demand, killing its processes', async () => {
-      vast.setOffers([{ id: 45, scenario: 'outbid', outbidAfterMs: 200, min_bid: 0.1 }, { id: 46, min_bid: 0.1 }]);
+      vast.setOffers([
+        { id: 45, scenario: 'outbid', outbidAfterMs: 200, min_bid: 0.1 },
+        { id: 46, min_bid: 0.1 },
+      ]);
       const auto = (await create(vast, 45, { price: 0.1 })).json.new_contract;
       const forced = (await create(vast, 46, { price: 0.12 })).json.new_contract;
       expect(await running(vast, auto)).toMatchObject({ is_bid: true, dph_base: 0.1 });
@@ -428,7 +451,10 @@ describe('Vast API test server', () => {
       expect(await api(vast, 'GET', '/api/v0/users/current/', undefined, 'wrong')).toMatchObject(bad);
       expect(await api(vast, 'GET', '/api/v1/instances/', undefined, null)).toMatchObject(bad);
       expect(await api(vast, 'POST', '/api/v0/bundles/', {}, 'wrong')).toMatchObject(bad);
-      expect(await api(vast, 'GET', `/api/v0/users/current/?api_key=${vast.apiKey}`, undefined, null)).toMatchObject({ status: 200, json: { id: expect.any(Number), email: expect.any(String), credit: expect.any(Number) } });
+      expect(await api(vast, 'GET', `/api/v0/users/current/?api_key=${vast.apiKey}`, undefined, null)).toMatchObject({
+        status: 200,
+        json: { id: expect.any(Number), email: expect.any(String), credit: expect.any(Number) },
+      });
       expect(vast.requests().map((r) => r.authorized)).toEqual([false, false, false, true]);
     });
 
@@ -489,7 +515,11 @@ describe('Vast API test server', () => {
       await api(vast, 'POST', `/api/v0/instances/${id}/ssh/`, { ssh_key: userKey.public });
       let hostKey: Buffer | undefined;
       const client = await sshConnect(port, userKey.private, (k) => (hostKey = k));
-      expect(createHash('sha256').update(hostKey as Buffer).digest('base64')).toBe(vast.alive()[0].hostKeySha256);
+      expect(
+        createHash('sha256')
+          .update(hostKey as Buffer)
+          .digest('base64'),
+      ).toBe(vast.alive()[0].hostKeySha256);
       await expect(sshConnect(port, otherKey.private)).rejects.toThrow(/authentication/i);
 
       const home = vast.alive()[0].home;
@@ -710,7 +740,10 @@ describe('Vast API test server', () => {
 
     it('bills storage from create to destroy and compute only while running, at the bid or the accepted new price', async () => {
       // 0.72 $/GB/month × 10 GB = 0.01 $/h of storage.
-      vast.setOffers([{ id: 96, dph_base: 0.36, storage_cost: 0.72 }, { id: 97, dph_base: 0.5, min_bid: 0.2, storage_cost: 0.72 }]);
+      vast.setOffers([
+        { id: 96, dph_base: 0.36, storage_cost: 0.72 },
+        { id: 97, dph_base: 0.5, min_bid: 0.2, storage_cost: 0.72 },
+      ]);
       const t0 = Date.now();
       const od = (await create(vast, 96, { disk: 10, label: 'on-demand' })).json.new_contract;
       const bid = (await create(vast, 97, { disk: 10, price: 0.25 })).json.new_contract;
@@ -762,7 +795,10 @@ describe('Vast API test server', () => {
         expect(l.storage).toBeCloseTo((0.01 * ((inst.destroyedAt as number) - inst.createdAt)) / 3_600_000, 15);
         expect(l.total).toBeCloseTo(l.compute + l.storage, 15);
       }
-      expect(final.total).toBeCloseTo(final.instances.reduce((sum, l) => sum + l.total, 0), 15);
+      expect(final.total).toBeCloseTo(
+        final.instances.reduce((sum, l) => sum + l.total, 0),
+        15,
+      );
     });
   });
 });
