@@ -13,6 +13,7 @@ const suites = [
   () => require('../libs/search/dist/bench/search.bench.js').runSearchBench(),
   () => require('../apps/scheduler/dist/bench/study.bench.js').runStudyBench(),
   () => require('./disk-growth.bench.js').runDiskGrowthBench(),
+  () => require('./dispatch.bench.js').runDispatchBench(),
   () => require('./stack.bench.js').runStackBench(),
   () => require('./startup.bench.js').runStartupBench(),
 ];
