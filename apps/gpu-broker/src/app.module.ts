@@ -4,6 +4,8 @@ import { MessagingModule } from '@trainyard/messaging';
 import { PersistenceModule } from '@trainyard/persistence';
 import { AppConfigModule, ClockModule, HealthModule } from '@trainyard/runtime';
 import { AgentEntity } from './agents/agent.entity';
+import { AgentsModule } from './agents/agents.module';
+import { CapacityModule } from './capacity/capacity.module';
 import { BROKER_CONFIG, type BrokerConfig } from './config/broker.config';
 import { LeaseRequestEntity } from './leases/lease-request.entity';
 import { LeaseEntity } from './leases/lease.entity';
@@ -49,6 +51,8 @@ export class AppModule {
         HealthModule,
         BrokerMetricsModule,
         LeasesModule,
+        AgentsModule,
+        CapacityModule,
         VastModule,
       ],
     };

@@ -2,25 +2,16 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import type { EventMessage } from '@trainyard/contracts';
 import { Consume } from '@trainyard/messaging';
-import { AgentsService } from '../agents/agents.service';
 import { LeaseService } from './lease.service';
 
 @Controller()
 export class LeasesController {
-  constructor(
-    private readonly leases: LeaseService,
-    private readonly agents: AgentsService,
-  ) {}
+  constructor(private readonly leases: LeaseService) {}
 
   /** Requests of different jobs in any order: each inserts its row, and their passes coalesce (LeaseService.dispatch). */
   @Consume('job.requested', { concurrency: 8 })
   onRequested(@Payload() m: EventMessage<'job.requested'>) {
     return this.leases.request(m.spec);
-  }
-
-  @Consume('agent.heartbeat', { concurrency: 4 })
-  onHeartbeat(@Payload() m: EventMessage<'agent.heartbeat'>) {
-    return this.agents.heartbeat(m);
   }
 
   @Consume('job.started')

@@ -1,7 +1,5 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { ReadinessRegistry } from '@trainyard/runtime';
-import { AgentsService } from '../agents/agents.service';
-import { CapacityPublisher } from '../capacity/capacity-publisher.service';
 import { BrokerQueries } from './broker-queries';
 import { BrokerStore } from './broker.store';
 import { LeaseService } from './lease.service';
@@ -9,7 +7,7 @@ import { LeasesController } from './leases.controller';
 
 @Module({
   controllers: [LeasesController],
-  providers: [BrokerStore, LeaseService, AgentsService, CapacityPublisher, BrokerQueries],
+  providers: [BrokerStore, LeaseService, BrokerQueries],
   exports: [BrokerStore, LeaseService],
 })
 export class LeasesModule implements OnModuleInit {
