@@ -1,10 +1,10 @@
-import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Subscription } from '@nats-io/nats-core';
-import { DataSource, In } from 'typeorm';
-import { LIVE_INSTANCE_STATES, type QueryResponseInput } from '@trainyard/contracts';
+import { DataSource } from 'typeorm';
+import { type QueryResponseInput } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { AgentEntity } from '../agents/agent.entity';
-import { InstanceEntity } from '../vast/instance.entity';
+import { RENTED_INSTANCES, type RentedInstances } from './rented-instances';
 import { BrokerStore } from './broker.store';
 
 /** Answers the bus's question about capacity in use (the bot's /gpus): agents, the leases on them, rented instances. */
@@ -14,6 +14,7 @@ export class BrokerQueries implements OnApplicationBootstrap, BeforeApplicationS
 
   constructor(
     private readonly store: BrokerStore,
+    @Inject(RENTED_INSTANCES) private readonly rented: RentedInstances,
     private readonly ds: DataSource,
     private readonly bus: NatsBus,
   ) {}
@@ -30,7 +31,7 @@ export class BrokerQueries implements OnApplicationBootstrap, BeforeApplicationS
     const leases = await this.store.activeLeases();
     const holding = new Set(leases.map((l) => l.agentId));
     const agents = (await this.ds.getRepository(AgentEntity).find({ order: { id: 'ASC' } })).filter((a) => a.status === 'alive' || holding.has(a.id));
-    const instances = await this.ds.getRepository(InstanceEntity).find({ where: { status: In([...LIVE_INSTANCE_STATES]) }, order: { createdAt: 'ASC' } });
+    const instances = await this.rented.live();
     return {
       agents: agents.map((a) => ({ agentId: a.id, provider: a.provider, host: a.host, status: a.status, gpus: a.gpus, cpuSlots: a.cpuSlots, lastSeenAt: a.lastSeenAt.toISOString() })),
       leases: leases
@@ -47,15 +48,7 @@ export class BrokerQueries implements OnApplicationBootstrap, BeforeApplicationS
           status: l.status as 'assigned' | 'running',
           startedAt: l.startedAt?.toISOString() ?? null,
         })),
-      instances: instances.map((i) => ({
-        instanceId: i.vastId,
-        gpuName: i.gpuName,
-        numGpus: i.numGpus,
-        pricePerHour: i.pricePerHour,
-        status: i.status,
-        agentId: i.agentId,
-        createdAt: i.createdAt.toISOString(),
-      })),
+      instances,
     };
   }
 }

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
 import { canTransitionLease, releaseRank, type EventMessage, type JobSpec, type LeaseStatus } from '@trainyard/contracts';
 import { AgentEntity } from '../agents/agent.entity';
-import { InstanceEntity } from '../vast/instance.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
 import { emptyUsage, type SlotUsage } from './placement';
@@ -89,21 +88,6 @@ export class BrokerStore {
 
   async hasPending(): Promise<boolean> {
     return (await this.ds.getRepository(LeaseRequestEntity).count({ where: { status: 'pending' } })) > 0;
-  }
-
-  /** Rented agents placement may use, with what one of their GPUs costs an hour; others (still booting, draining, being destroyed) are left out. */
-  async rentedAgents(em: EntityManager): Promise<Map<string, number>> {
-    const rows = await em.getRepository(InstanceEntity).find({ where: { status: In(['ready', 'busy']) } });
-    return new Map(rows.filter((r) => r.agentId).map((r) => [r.agentId!, r.pricePerHour / r.numGpus]));
-  }
-
-  /** Median seconds from create to agent ready over the last 50 instances that got there; null before the first. */
-  async typicalProvisionSeconds(): Promise<number | null> {
-    const [row]: Array<{ s: number | null }> = await this.ds.query(
-      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::float AS s FROM (
-         SELECT extract(epoch FROM ready_at - created_at) AS s FROM broker.instances WHERE ready_at IS NOT NULL ORDER BY created_at DESC LIMIT 50) recent`,
-    );
-    return row?.s == null ? null : Number(row.s);
   }
 
   /** Keeps the highest GPU memory seen for a symbol's job running alone on a GPU. */

@@ -4,6 +4,7 @@ import { captureTraceContext, NatsBus, withTraceContext } from '@trainyard/messa
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore, type PendingRequest } from './broker.store';
+import { RENTED_INSTANCES, type RentedInstances } from './rented-instances';
 import type { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
 import { findPlacement, hasRoom, occupy, type Placement } from './placement';
@@ -26,6 +27,7 @@ export class LeaseService {
 
   constructor(
     private readonly store: BrokerStore,
+    @Inject(RENTED_INSTANCES) private readonly rented: RentedInstances,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
@@ -86,7 +88,7 @@ export class LeaseService {
    */
   private placePending(): Promise<LeaseEntity[]> {
     return this.store.dispatchTransaction(async (em) => {
-      const rented = await this.store.rentedAgents(em);
+      const rented = await this.rented.placeableAgents(em);
       const agents = (await this.store.aliveAgents(em)).filter((a) => a.provider !== 'vast' || rented.has(a.id));
       const usage = await this.store.slotUsage(em);
       const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };

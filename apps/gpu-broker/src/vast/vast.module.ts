@@ -1,6 +1,8 @@
-import { Module, OnModuleInit } from '@nestjs/common';
+import { Global, Module, OnModuleInit } from '@nestjs/common';
 import { ReadinessRegistry } from '@trainyard/runtime';
 import { LeasesModule } from '../leases/leases.module';
+import { RENTED_INSTANCES } from '../leases/rented-instances';
+import { VastRentedInstances } from './rented-instances.service';
 import { AgentBundler } from './agent-bundle';
 import { InstanceStates } from './instance-states.service';
 import { InstanceStore } from './instance.store';
@@ -17,11 +19,27 @@ import { VastProvider } from './vast-provider.service';
 
 const API_CHECK_EVERY_MS = 60_000;
 
+/** Global for one export: leases/ reads rented instances through RENTED_INSTANCES without importing this module back. */
+@Global()
 @Module({
   imports: [LeasesModule],
   controllers: [VastController],
-  providers: [VastApi, SshGateway, AgentBundler, InstanceStore, VastContext, InstanceStates, SshSessions, InstanceTeardown, InstanceProvisioner, ScaleUp, InstanceWatch, VastProvider],
-  exports: [VastProvider, InstanceStore],
+  providers: [
+    VastApi,
+    SshGateway,
+    AgentBundler,
+    InstanceStore,
+    VastContext,
+    InstanceStates,
+    SshSessions,
+    InstanceTeardown,
+    InstanceProvisioner,
+    ScaleUp,
+    InstanceWatch,
+    VastProvider,
+    { provide: RENTED_INSTANCES, useClass: VastRentedInstances },
+  ],
+  exports: [VastProvider, InstanceStore, RENTED_INSTANCES],
 })
 export class VastModule implements OnModuleInit {
   private lastCheck: { at: number; error: string | null } = { at: 0, error: null };
