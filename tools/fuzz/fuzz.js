@@ -218,7 +218,10 @@ function hostileUpdate(rand, i) {
 
 /** Hostile invocations of the CLI; each must exit 2 (a usage error) with a line that shows nothing it read. */
 const CLI_FLAG_SETS = [
-  ['run'],
+  ['run', '--symbols', ''],
+  ['run', '--symbols', 'BTCUSDT', '--lookback-candles', '5'],
+  ['run', '--symbols', 'BTCUSDT', '--timeframe', '$(id)'],
+  ['run', '--symbols', 'BTCUSDT', '--canary', '--live'],
   ['run', '--symbols', '../../etc/passwd'],
   ['run', '--symbols', 'BTCUSDT', '--date', '2024-13-45'],
   ['run', '--symbols', 'BTCUSDT', '--trainer', 'sh -c id'],
