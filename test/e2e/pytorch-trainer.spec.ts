@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '@trainyard/config';
-import { toJobSpec, type CheckpointRef, type JobDefinition, type JobSpec, type Lease } from '@trainyard/contracts';
+import { toJobSpec, type CheckpointRef, type JobDefinition, type JobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { S3ArtifactStore } from '@trainyard/storage';
 import {
@@ -13,6 +13,7 @@ import {
   readStored,
   startS3TestServer,
   testJobDefinition,
+  testLease,
   testNatsUrl,
   testPrefix,
   waitFor,
@@ -109,16 +110,7 @@ describe('the PyTorch example trainer end to end', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const lease = (leaseId: string): Lease => ({
-    leaseId,
-    agentId,
-    provider: 'local',
-    device: 'cpu',
-    gpuMemoryGb: 0,
-    pricePerHour: 0,
-    startedAt: new Date().toISOString(),
-    endsBy: new Date(Date.now() + 3_600_000).toISOString(),
-  });
+  const lease = (leaseId: string) => testLease(leaseId, agentId);
   const outcome = (leaseId: string) =>
     waitFor(
       async () => {

@@ -1,4 +1,4 @@
-import type { JobDefinition } from '@trainyard/contracts';
+import type { JobDefinition, Lease } from '@trainyard/contracts';
 
 /** A valid job definition for tests; override what the test is about. */
 export function testJobDefinition(overrides: Partial<JobDefinition> = {}): JobDefinition {
@@ -21,6 +21,21 @@ export function testJobDefinition(overrides: Partial<JobDefinition> = {}): JobDe
     purpose: 'production',
     promote: 'off',
     canary: false,
+    ...overrides,
+  };
+}
+
+/** A CPU lease on a local agent for an hour from now, as the broker grants one; override what the test is about. */
+export function testLease(leaseId: string, agentId: string, overrides: Partial<Lease> = {}): Lease {
+  return {
+    leaseId,
+    agentId,
+    provider: 'local',
+    device: 'cpu',
+    gpuMemoryGb: 0,
+    pricePerHour: 0,
+    startedAt: new Date().toISOString(),
+    endsBy: new Date(Date.now() + 3_600_000).toISOString(),
     ...overrides,
   };
 }

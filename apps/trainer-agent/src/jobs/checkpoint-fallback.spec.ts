@@ -2,10 +2,10 @@ import type { INestApplication } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toJobSpec, type CheckpointRef, type JobSpec, type Lease } from '@trainyard/contracts';
+import { toJobSpec, type CheckpointRef, type JobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { S3ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, deleteTestStream, readStored, startS3TestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type S3TestServer } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, readStored, startS3TestServer, testJobDefinition, testLease, testNatsUrl, testPrefix, waitFor, type S3TestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { agentEnv } from '../config/agent.config';
 
@@ -54,16 +54,7 @@ describe('checkpoint fallback', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const lease = (leaseId: string): Lease => ({
-    leaseId,
-    agentId,
-    provider: 'local',
-    device: 'cpu',
-    gpuMemoryGb: 0,
-    pricePerHour: 0,
-    startedAt: new Date().toISOString(),
-    endsBy: new Date(Date.now() + 3_600_000).toISOString(),
-  });
+  const lease = (leaseId: string) => testLease(leaseId, agentId);
   const run = async (spec: JobSpec, leaseId: string) => {
     await bus.publish('agent.assign', { spec, lease: lease(leaseId) });
     return waitFor(async () => {

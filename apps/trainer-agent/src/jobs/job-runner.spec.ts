@@ -5,9 +5,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toJobSpec, type Lease } from '@trainyard/contracts';
+import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, testJobDefinition } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, readStored, testJobDefinition, testLease, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { decodeFeatureTable } from '../market-data/feature-parquet';
 import { AGENT_CONFIG, agentEnv, type AgentConfig } from '../config/agent.config';
@@ -50,16 +50,7 @@ describe('trainer-agent', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const lease = (leaseId: string): Lease => ({
-    leaseId,
-    agentId,
-    provider: 'local',
-    device: 'cpu',
-    gpuMemoryGb: 0,
-    pricePerHour: 0,
-    startedAt: new Date().toISOString(),
-    endsBy: new Date(Date.now() + 3_600_000).toISOString(),
-  });
+  const lease = (leaseId: string) => testLease(leaseId, agentId);
 
   it('is ready: bus, artifact storage and disk space answer', async () => {
     await app.listen(0, '127.0.0.1');

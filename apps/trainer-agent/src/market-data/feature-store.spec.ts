@@ -2,10 +2,10 @@ import type { INestApplication } from '@nestjs/common';
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256Hex, toJobSpec, type JobDefinition, type Lease } from '@trainyard/contracts';
+import { sha256Hex, toJobSpec, type JobDefinition } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { S3ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, deleteTestStream, readStored, startS3TestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor, type S3TestServer } from '@trainyard/testing';
+import { bootTestApp, deleteTestStream, readStored, startS3TestServer, testJobDefinition, testLease, testNatsUrl, testPrefix, waitFor, type S3TestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { agentEnv } from '../config/agent.config';
 import { generateSyntheticCandles } from '../training/candles';
@@ -55,16 +55,7 @@ describe('feature store on S3', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const lease = (leaseId: string): Lease => ({
-    leaseId,
-    agentId,
-    provider: 'local',
-    device: 'cpu',
-    gpuMemoryGb: 0,
-    pricePerHour: 0,
-    startedAt: new Date().toISOString(),
-    endsBy: new Date(Date.now() + 3_600_000).toISOString(),
-  });
+  const lease = (leaseId: string) => testLease(leaseId, agentId);
   const definition = (symbol: string, runId: string, extra: Partial<JobDefinition> = {}) =>
     testJobDefinition({ symbol, runId, lookbackCandles: 600, model: { type: 'logistic', learningRate: 0.5, epochs: 5, seed: 3 }, ...extra });
   const outcome = (leaseId: string) =>
