@@ -23,10 +23,11 @@
  *   BENCH_STACK_DB=none node bench/stack.bench.js      (the Vast run only)
  */
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
-const { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } = require('node:fs');
+const { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } = require('node:fs');
 const { loadavg, tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { freePorts, sleep, waitFor } = require('../tools/harness');
+const { OwnPostgres } = require('../tools/own-postgres');
 
 const ROOT = resolve(__dirname, '..');
 const SIZES = (process.env.BENCH_STACK_SIZES || '100,1000').split(',').map(Number);
@@ -47,54 +48,6 @@ const pct = (xs, p) => {
 const r1 = (x) => Math.round(x * 10) / 10;
 
 // ---------------------------------------------------------------- servers (as tools/chaos/chaos.js)
-
-function pgBin() {
-  const base = '/usr/lib/postgresql';
-  const v = existsSync(base)
-    ? readdirSync(base)
-        .filter((d) => existsSync(join(base, d, 'bin', 'pg_ctl')))
-        .sort((a, b) => b - a)[0]
-    : null;
-  if (!v) throw new Error('no /usr/lib/postgresql/*/bin/pg_ctl: install PostgreSQL server binaries');
-  return join(base, v, 'bin');
-}
-
-class OwnPostgres {
-  constructor(dir, port) {
-    Object.assign(this, { dir, port, bin: pgBin(), data: join(dir, 'pgdata'), sock: join(dir, 'sock') });
-    this.asRoot = process.getuid() === 0;
-  }
-  get url() {
-    return `postgres://postgres@127.0.0.1:${this.port}/trainyard`;
-  }
-  run(cmd, args) {
-    // PostgreSQL refuses to run as root: as root, its tools run as the postgres user.
-    const [c, a] = this.asRoot ? ['runuser', ['-u', 'postgres', '--', join(this.bin, cmd), ...args]] : [join(this.bin, cmd), args];
-    const r = spawnSync(c, a, { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
-  }
-  start() {
-    mkdirSync(this.sock, { recursive: true });
-    if (this.asRoot) {
-      const [, , uid, gid] = readFileSync('/etc/passwd', 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('postgres:'))
-        .split(':');
-      for (const d of [this.dir, this.sock]) chownSync(d, Number(uid), Number(gid));
-    }
-    this.run('initdb', ['-D', this.data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-    const opts = `-p ${this.port} -k ${this.sock} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off`;
-    this.run('pg_ctl', ['-D', this.data, '-l', join(this.dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start']);
-    this.run('createdb', ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', 'trainyard']);
-  }
-  stop() {
-    try {
-      this.run('pg_ctl', ['-D', this.data, '-m', 'immediate', '-w', '-t', '30', 'stop']);
-    } catch {
-      // Already down.
-    }
-  }
-}
 
 function startProcess(command, args, env, logFile) {
   const fd = openSync(logFile, 'a');
@@ -242,9 +195,9 @@ const tcpOpen = (port) =>
 async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
   // PostgreSQL, NATS, then the services' five ports in SERVICES order.
   const [pgPort, natsPort, base] = await freePorts(7);
-  const pg = new OwnPostgres(join(dir, 'pg'), pgPort);
+  const pg = new OwnPostgres(join(dir, 'pg'), pgPort, () => undefined);
   mkdirSync(pg.dir, { recursive: true });
-  pg.start();
+  await pg.init();
   const nats = await startNats(dir, natsPort);
   const prefix = 'benchpg';
   const env = serviceEnv({ NATS_URL: `nats://127.0.0.1:${natsPort}`, TRAINYARD_PREFIX: prefix, DATABASE_URL: pg.url, ARTIFACTS_DIR: join(dir, 'artifacts'), HOST: '127.0.0.1', ...extraEnv });
