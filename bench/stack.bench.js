@@ -12,6 +12,10 @@
  *   BENCH_STACK_SIZES (12 concurrent); throughput of the largest: jobs / (first job.requested to last
  *   job.succeeded);
  * - each service's RSS (/proc/<pid>/status VmRSS every 200 ms), idle and peak, and the PGlite host's;
+ * - CPU time per job of each process over the largest run, less what it spends idle over as long
+ *   (/proc/<pid>/stat of the process and its descendants, so PostgreSQL's backends and the agent's
+ *   trainer processes count): it bounds the throughput the machine's cores allow, and depends far
+ *   less than wall time on what else runs beside the bench;
  * - one CLI call (`trainyard models list`) against the running stack, median of 5.
  * As root (BENCH_STACK_VAST=0 skips it), a 100-symbol run on instances rented from the Vast API test
  * server: spend against one instance per job, wall time, time to first job on a rented and a warm one.
@@ -21,10 +25,11 @@
  *   node bench/stack.bench.js            (after npm run build; also part of npm run bench)
  *   BENCH_STACK_SIZES=100,1000,5000 BENCH_STACK_DB=postgres BENCH_STACK_VAST=0 node bench/stack.bench.js
  *   BENCH_STACK_DB=none node bench/stack.bench.js      (the Vast run only)
+ *   BENCH_STACK_PROF=1 BENCH_STACK_KEEP=1 …   (on PostgreSQL each service writes a V8 CPU profile, node --cpu-prof, into <dir>/prof)
  */
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
-const { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } = require('node:fs');
-const { loadavg, tmpdir } = require('node:os');
+const { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } = require('node:fs');
+const { cpus, loadavg, tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { freePorts, sleep, waitFor } = require('../tools/harness');
 const { OwnPostgres } = require('../tools/own-postgres');
@@ -121,6 +126,45 @@ class RssSampler {
   }
 }
 
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** pid → { ppid, ticks }: user and system time of each live process and of its reaped children. */
+function processTable() {
+  const table = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command name, which may hold spaces: state, ppid, … utime (14), stime, cutime, cstime.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    table.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+  }
+  return table;
+}
+
+/** CPU seconds of each named process: with its descendants (`tree`), or alone (the PGlite host, whose children are the services). */
+class CpuMeter {
+  constructor() {
+    this.tracked = new Map();
+  }
+  track(name, pid, tree = true) {
+    this.tracked.set(name, { pid, tree });
+  }
+  read() {
+    const table = processTable();
+    const children = new Map();
+    for (const [pid, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+    const sum = (pid, tree) => (table.get(pid)?.ticks ?? 0) + (tree ? (children.get(pid) ?? []).reduce((n, c) => n + sum(c, true), 0) : 0);
+    const out = {};
+    for (const [name, { pid, tree }] of this.tracked) out[name] = sum(pid, tree) / CLOCK_TICKS;
+    return out;
+  }
+}
+
 // ---------------------------------------------------------------- the bus, as this process sees it
 
 /** Receipt times of job.requested, job.started and job.succeeded, per job, on a plain subscription. */
@@ -200,14 +244,25 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
   await pg.init();
   const nats = await startNats(dir, natsPort);
   const prefix = 'benchpg';
-  const env = serviceEnv({ NATS_URL: `nats://127.0.0.1:${natsPort}`, TRAINYARD_PREFIX: prefix, DATABASE_URL: pg.url, ARTIFACTS_DIR: join(dir, 'artifacts'), HOST: '127.0.0.1', ...extraEnv });
+  const env = serviceEnv({
+    NATS_URL: `nats://127.0.0.1:${natsPort}`,
+    TRAINYARD_PREFIX: prefix,
+    DATABASE_URL: pg.url,
+    ARTIFACTS_DIR: join(dir, 'artifacts'),
+    HOST: '127.0.0.1',
+    ...extraEnv,
+  });
+  const cpu = new CpuMeter();
+  cpu.track('postgres', Number(readFileSync(join(pg.data, 'postmaster.pid'), 'utf8').split('\n')[0]));
+  cpu.track('nats-server', nats.pid);
   const t0 = performance.now();
   const children = services.map((name) => {
     const i = SERVICES.indexOf(name);
     const dist = join(ROOT, 'apps', name, 'dist');
     const e = { ...env, PORT: String(base + i), DATA_DIR: join(dir, 'state', name), AGENT_ID: 'bench-agent', AGENT_WORK_DIR: join(dir, 'work') };
-    const child = startProcess(process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], e, join(dir, 'logs', `${name}.log`));
+    const child = startProcess(process.execPath, [...profiling(dir), '--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], e, join(dir, 'logs', `${name}.log`));
     sampler.track(name, child.pid);
+    cpu.track(name, child.pid);
     return child;
   });
   await Promise.all(
@@ -231,6 +286,7 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
     promoterUrl: `http://127.0.0.1:${base + 3}`,
     coldStartMs,
     coldStartWhat: 'services spawned to all five ready',
+    cpu,
     stop: async () => {
       await Promise.all(children.map(stopProcess));
       await stopProcess(nats);
@@ -244,11 +300,20 @@ async function pgliteStack(dir, sampler) {
   const [natsPort, base] = await freePorts(6);
   const nats = await startNats(dir, natsPort);
   const prefix = 'benchlite';
-  const env = serviceEnv({ NATS_URL: `nats://127.0.0.1:${natsPort}`, TRAINYARD_PREFIX: prefix, TRAINYARD_BASE_PORT: String(base), DATA_DIR: join(dir, 'state'), AGENT_ID: 'bench-agent' });
+  const env = serviceEnv({
+    NATS_URL: `nats://127.0.0.1:${natsPort}`,
+    TRAINYARD_PREFIX: prefix,
+    TRAINYARD_BASE_PORT: String(base),
+    DATA_DIR: join(dir, 'state'),
+    AGENT_ID: 'bench-agent',
+  });
+  const cpu = new CpuMeter();
+  cpu.track('nats-server', nats.pid);
   mkdirSync(join(dir, 'state'), { recursive: true });
   const t0 = performance.now();
   const up = startProcess(process.execPath, [join(ROOT, 'tools/cli/bin/trainyard.js'), 'up'], env, join(dir, 'logs', 'trainyard-up.log'));
   sampler.track('pglite-host (trainyard up)', up.pid);
+  cpu.track('pglite-host (trainyard up)', up.pid, false);
   await waitFor(
     async () => {
       if (up.exitInfo !== null) throw Object.assign(new Error(`trainyard up exited (${up.exitInfo}); see ${join(dir, 'logs', 'trainyard-up.log')}`), { fatal: true });
@@ -261,7 +326,9 @@ async function pgliteStack(dir, sampler) {
   const coldStartMs = performance.now() - t0;
   for (const line of execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n')) {
     const m = /^\s*(\d+)\s.*apps\/([a-z-]+)\/dist\/main\.js/.exec(line);
-    if (m) sampler.track(m[2], Number(m[1]));
+    if (!m) continue;
+    sampler.track(m[2], Number(m[1]));
+    cpu.track(m[2], Number(m[1]));
   }
   return {
     prefix,
@@ -270,6 +337,7 @@ async function pgliteStack(dir, sampler) {
     promoterUrl: `http://127.0.0.1:${base + 3}`,
     coldStartMs,
     coldStartWhat: '`trainyard up` spawned to up (PGlite start, migrations, five services ready)',
+    cpu,
     stop: async () => {
       await stopProcess(up);
       await stopProcess(nats);
@@ -341,8 +409,13 @@ async function benchBackend(backend) {
       // Settle, then idle for 5 s.
       await sleep(2000);
       sampler.begin('idle');
+      const idleFrom = { at: performance.now(), cpu: stack.cpu.read() };
       await sleep(5000);
       out.rssIdle = sampler.of('idle');
+      // What each process spends with nothing to do (timers, heartbeats, polls), per second: charged to a run by its length, not by its jobs.
+      const idleTo = stack.cpu.read();
+      const idlePerSecond = Object.fromEntries(Object.keys(idleTo).map((name) => [name, (idleTo[name] - idleFrom.cpu[name]) / ((performance.now() - idleFrom.at) / 1000)]));
+      out.cpuIdleMsPerSecond = Object.fromEntries(Object.entries(idlePerSecond).map(([name, s]) => [name, r1(s * 1000)]));
       const cli = cliCall(stack);
       out.cli = { medianMs: Math.round(pct(cli, 50)), trials: cli.map(Math.round), load: load() };
       // A warm-up run, so first-use costs (connections, JIT) are not counted as dispatch.
@@ -353,8 +426,12 @@ async function benchBackend(backend) {
       out.scale = [];
       for (const size of SIZES) {
         sampler.begin(`scale-${size}`);
+        const cpuBefore = stack.cpu.read();
         const r = await timedRun(stack, bus, size, SLOTS);
-        out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), load: load() });
+        const cpuAfter = stack.cpu.read();
+        const cpuMsPerJob = Object.fromEntries(Object.keys(cpuAfter).map((name) => [name, r1((Math.max(0, cpuAfter[name] - cpuBefore[name] - idlePerSecond[name] * r.seconds) * 1000) / size)]));
+        out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), cpuMsPerJob, load: load() });
+        say(`${backend}: CPU ms per job ${JSON.stringify(cpuMsPerJob)}`);
         say(`${backend}: ${size} jobs in ${r.seconds.toFixed(1)} s (${r.jobsPerSecond.toFixed(1)}/s), dispatch p50 ${r.dispatchP50.toFixed(1)} ms, load ${load()}`);
       }
       const peaks = {};
@@ -373,6 +450,9 @@ async function benchBackend(backend) {
 }
 
 const say = (line) => console.error(`[stack bench] ${line}`);
+
+/** BENCH_STACK_PROF=1: each service of the PostgreSQL stack writes a V8 CPU profile when it exits (Node refuses --cpu-prof in NODE_OPTIONS). */
+const profiling = (dir) => (process.env.BENCH_STACK_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : []);
 
 // ---------------------------------------------------------------- a run on rented instances (the Vast API test server)
 
@@ -519,6 +599,21 @@ async function runStackBench() {
       results[key(`scale_${big.jobs}_vs_${small.jobs}_dispatch_p50`)] = { value: Number((big.dispatchP50 / small.dispatchP50).toFixed(2)), unit: 'ratio', target: '<= 2' };
       results[key(`scale_${big.jobs}_vs_${small.jobs}_scheduler_rss_peak`)] = { value: Number((big.rss.scheduler.peakMb / small.rss.scheduler.peakMb).toFixed(2)), unit: 'ratio', target: '<= 2' };
     }
+    const cpuTotal = Object.values(big.cpuMsPerJob).reduce((a, b) => a + b, 0);
+    results[key(`cpu_per_job_${big.jobs}_jobs`)] = {
+      value: r1(cpuTotal),
+      unit: `CPU ms per job beyond idle, all processes (${Object.entries(big.cpuMsPerJob)
+        .map(([n, ms]) => `${n} ${ms}`)
+        .join(', ')}); at most ${Math.floor((cpus().length * 1000) / cpuTotal)} jobs/s on this machine's ${cpus().length} cores`,
+      target: `<= ${r1((cpus().length * 1000) / 200)} (200 jobs/s)`,
+    };
+    results[key('cpu_idle')] = {
+      value: r1(Object.values(b.cpuIdleMsPerSecond).reduce((a, c) => a + c, 0)),
+      unit: `CPU ms per second with nothing to do, all processes (${Object.entries(b.cpuIdleMsPerSecond)
+        .map(([n, ms]) => `${n} ${ms}`)
+        .join(', ')}; 5 s, load ${b.loadAtStart})`,
+      target: 'reported',
+    };
     results[key(`throughput_${big.jobs}_jobs`)] = {
       value: r1(big.jobsPerSecond),
       unit: `jobs/s end to end, no-op command trainer, ${SLOTS} slots (${big.seconds.toFixed(1)} s, load ${big.load})`,

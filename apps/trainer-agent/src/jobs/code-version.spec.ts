@@ -9,7 +9,7 @@ describe('trainer code versions', () => {
     expect(builtinCodeVersion()).toMatch(/^builtin@\d+\.\d+\.\d+/);
   });
 
-  it("is the git commit of a command trainer's folder, -dirty once it changes, and nothing outside git", async () => {
+  it("is the git commit of a command trainer's folder, -dirty once it changes or holds a new file, and nothing outside git or before a first commit", async () => {
     const repo = mkdtempSync(join(tmpdir(), 'ty-code-version-'));
     const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
     git('init', '-q');
@@ -20,6 +20,14 @@ describe('trainer code versions', () => {
     expect(await commandCodeVersion(['python3', 'train.py'], repo)).toBe(head);
     writeFileSync(join(repo, 'train.py'), 'print(2)\n');
     expect(await commandCodeVersion(['python3', 'train.py'], repo)).toBe(`${head}-dirty`);
+    git('checkout', '-q', '--', 'train.py');
+    expect(await commandCodeVersion(['python3', 'train.py'], repo)).toBe(head);
+    writeFileSync(join(repo, 'notes.txt'), 'new\n');
+    expect(await commandCodeVersion(['python3', 'train.py'], repo)).toBe(`${head}-dirty`);
+    const empty = mkdtempSync(join(tmpdir(), 'ty-no-commit-'));
+    execFileSync('git', ['-C', empty, 'init', '-q']);
+    writeFileSync(join(empty, 'train.py'), '');
+    expect(await commandCodeVersion(['python3', 'train.py'], empty)).toBeUndefined();
     const outside = mkdtempSync(join(tmpdir(), 'ty-no-git-'));
     writeFileSync(join(outside, 'train.py'), '');
     expect(await commandCodeVersion(['python3', 'train.py'], outside)).toBeUndefined();

@@ -26,9 +26,12 @@ export async function commandCodeVersion(words: string[], cwd = process.cwd()): 
   if (!script) return undefined;
   const dir = dirname(script);
   try {
-    const { stdout: head } = await run('git', ['-C', dir, 'rev-parse', 'HEAD'], { timeout: 5000 });
-    const { stdout: changes } = await run('git', ['-C', dir, 'status', '--porcelain', '--', '.'], { timeout: 5000 });
-    return `${head.trim()}${changes.trim() ? '-dirty' : ''}`;
+    // One process per job, not two: the commit rides in the status output's `# branch.oid` header.
+    const { stdout } = await run('git', ['-C', dir, 'status', '--porcelain=v2', '--branch', '--', '.'], { timeout: 5000 });
+    const lines = stdout.split('\n').filter(Boolean);
+    const head = /^# branch\.oid ([0-9a-f]{40,64})$/.exec(lines.find((l) => l.startsWith('# branch.oid ')) ?? '')?.[1];
+    if (!head) return undefined;
+    return `${head}${lines.some((l) => !l.startsWith('#')) ? '-dirty' : ''}`;
   } catch {
     return undefined;
   }
