@@ -152,11 +152,14 @@ export class LeaseService {
     };
   }
 
-  /** The assign command and the leased event; their ids make a repeat after a crash harmless. */
+  /**
+   * The assign command and the leased event, side by side: the scheduler takes a job.started that
+   * overtakes job.leased (released → running), so neither waits for the other's PubAck. Their ids make
+   * a repeat after a crash harmless.
+   */
   async announce(l: LeaseEntity): Promise<void> {
     // Placed from a heartbeat or a timer as often as from the request: publish inside the run's trace.
-    await withTraceContext(l.traceContext, () => this.bus.publish('agent.assign', { spec: l.spec, lease: this.toLease(l) }, { id: `${l.id}-assign` }));
-    await this.announceLeased(l);
+    await Promise.all([withTraceContext(l.traceContext, () => this.bus.publish('agent.assign', { spec: l.spec, lease: this.toLease(l) }, { id: `${l.id}-assign` })), this.announceLeased(l)]);
     this.log.log({
       event: 'lease_granted',
       runId: l.spec.runId,
