@@ -182,8 +182,6 @@ async function answer(bus, store, clock, spec) {
     date: spec.date,
     featureset: spec.featureset,
     costs: spec.costs,
-    promote: 'auto',
-    canary: false,
     artifactsPrefix: folder,
     artifacts,
     metrics: { directionalHitRate: 0.45 + q / 10, sharpe: q * 2 - 0.5, maxDrawdown: 0.1, totalReturn: 0.01, mae: 0, rmse: 0, mape: 0, r2: 0 },

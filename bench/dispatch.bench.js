@@ -91,8 +91,6 @@ async function runDispatchBench() {
           date: spec.date,
           featureset: spec.featureset,
           costs: spec.costs,
-          promote: 'off',
-          canary: false,
           artifactsPrefix: `models/${spec.symbol}/bench`,
           artifacts: [{ name: 'model.bin', uri: 'file:///bench', sha256: 'a'.repeat(64), bytes: 1 }],
           metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },

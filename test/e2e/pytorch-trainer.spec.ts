@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '@trainyard/config';
-import { toJobSpec, type CheckpointRef, type JobDefinition, type JobSpec } from '@trainyard/contracts';
+import { toJobSpec, type CheckpointRef, type JobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { S3ArtifactStore } from '@trainyard/storage';
 import {
@@ -26,7 +26,7 @@ import { encodeCandleParquet } from '../../apps/trainer-agent/src/market-data/ca
 import { endOfDataDate, generateSyntheticCandles } from '../../apps/trainer-agent/src/training/candles';
 import { AppModule as PromoterModule } from '../../apps/promoter/src/app.module';
 import { promoterEnv } from '../../apps/promoter/src/config/promoter.config';
-import { answerAsScheduler } from '../../apps/promoter/src/registry/scheduler-record.fixture';
+import { answerAsScheduler, type SchedulerRecord } from '../../apps/promoter/src/registry/scheduler-record.fixture';
 
 jest.setTimeout(180_000);
 
@@ -68,7 +68,7 @@ describe('the PyTorch example trainer end to end', () => {
   let agent: INestApplication;
   let promoter: INestApplication;
   let bus: NatsBus;
-  const record = new Map<string, { attempt: number; status: 'succeeded' | 'running' | 'retry_wait' }>();
+  const record = new Map<string, SchedulerRecord>();
 
   beforeAll(async () => {
     const dataDir = join(dir, 'candles');
@@ -126,7 +126,7 @@ describe('the PyTorch example trainer end to end', () => {
   const ofJob = async (subject: 'job.checkpointed' | 'job.progress' | 'job.resumed' | 'model.registered' | 'model.promoted', jobId: string) =>
     (await readStored(prefix, subject)).map((e) => e.data).filter((d) => d.jobId === jobId);
   const attemptLog = async (artifactsPrefix: string) => (await store.get(`${artifactsPrefix}/attempt.log`)).toString('utf8');
-  const torchJob = (symbol: string, epochs: number, args: string[], extra: Partial<JobDefinition> = {}) =>
+  const torchJob = (symbol: string, epochs: number, args: string[] = []) =>
     testJobDefinition({
       symbol,
       runId: 'torch',
@@ -134,8 +134,6 @@ describe('the PyTorch example trainer end to end', () => {
       lookbackCandles: 1000,
       model: { type: 'logistic', learningRate: 0.001, epochs, seed: 3 },
       driver: { kind: 'command', trainer: 'pytorch', args },
-      promote: 'auto',
-      ...extra,
     });
 
   it('trains on the candles it is handed, is killed, resumes from the newest good checkpoint, and its metrics are registered and promoted', async () => {
@@ -193,11 +191,13 @@ describe('the PyTorch example trainer end to end', () => {
   it("trains on the feature store's features when it has them for the job", async () => {
     // A built-in job that stores its features, then the example on the same symbol and date.
     const builtin = toJobSpec(testJobDefinition({ symbol: 'ETHUSDT', runId: 'features', date: DATE, lookbackCandles: 1000, ensureFeatures: true }), 1);
+    const spec = toJobSpec(torchJob('ETHUSDT', 3), 1);
+    // Neither model is promoted: the scheduler answers that their runs asked for none.
+    for (const jobId of [builtin.jobId, spec.jobId]) record.set(jobId, { promote: 'off' });
     await bus.publish('agent.assign', { spec: builtin, lease: lease('lease-features') });
     const stored = await outcome('lease-features');
     expect(stored.subject).toBe('job.succeeded');
 
-    const spec = toJobSpec(torchJob('ETHUSDT', 3, [], { promote: 'off' }), 1);
     await bus.publish('agent.assign', { spec, lease: lease('lease-torch-features') });
     const done = await outcome('lease-torch-features');
     expect(done.subject).toBe('job.succeeded');

@@ -28,7 +28,6 @@ const def: JobDefinition = testJobDefinition({
   runId: 'daily-20261122',
   lookbackCandles: 2000,
   model: { type: 'logistic', learningRate: 0.1, epochs: 20, seed: 7 },
-  promote: 'auto',
 });
 
 describe('contracts', () => {
@@ -40,7 +39,7 @@ describe('contracts', () => {
   });
 
   it('keys the resume ledger on the training, not on the run that asked for it', () => {
-    const other = { ...def, runId: 'cli-1', jobId: 'cli-1-BTCUSDT', priority: 'urgent' as const, promote: 'off' as const, timeoutMinutes: 90 };
+    const other = { ...def, runId: 'cli-1', jobId: 'cli-1-BTCUSDT', priority: 'urgent' as const, timeoutMinutes: 90 };
     expect(trainingHash(other)).toBe(trainingHash(def));
     expect(specHash(other)).not.toBe(specHash(def));
     expect(trainingHash({ ...def, date: '2026-11-21' })).not.toBe(trainingHash(def));
@@ -53,6 +52,17 @@ describe('contracts', () => {
     expect(toJobSpec(def, 3, { oomFailures: 2 }).batchSizeFactor).toBe(0.25);
     expect(toJobSpec(def, 3, { oomFailures: 2 }).specHash).toBe(spec.specHash);
     expect(Events.JobRequested.schema.parse({ schemaVersion: 1, id: 'x', occurredAt: new Date().toISOString(), spec })).toBeTruthy();
+  });
+
+  it('sends a definition stored before promotion left it without promote and canary, under the hash it was stored with', () => {
+    const stored = { ...def, promote: 'auto', canary: false } as JobDefinition;
+    const spec = toJobSpec(stored, 2);
+    const sent = Events.JobRequested.schema.parse({ schemaVersion: 1, id: 'x', occurredAt: new Date().toISOString(), spec }).spec;
+    expect(sent).not.toHaveProperty('promote');
+    expect(sent).not.toHaveProperty('canary');
+    // Every attempt of the old job gets the same hash (an agent reuses a kept outcome by it); the training hash never had them.
+    expect(sent.specHash).toBe(specHash(stored));
+    expect(trainingHash(stored)).toBe(trainingHash(def));
   });
 
   it('refuses symbols that could escape a path or a subject', () => {

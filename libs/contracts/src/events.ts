@@ -302,8 +302,6 @@ export const JobSucceeded = event({
   date: IsoDate,
   featureset: z.string(),
   costs: Costs,
-  promote: PromoteMode,
-  canary: z.boolean(),
   artifactsPrefix: z.string().min(1),
   artifacts: z.array(Artifact).min(1),
   /** For a specialist: on its own regime's test bars, what promotion compares. */

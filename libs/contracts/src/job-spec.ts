@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Costs, FeaturesetName, Id, IsoDate, Priority, PromoteMode, Purpose, Sha256, Specialist, SymbolName, Timeframe } from './primitives';
+import { Costs, FeaturesetName, Id, IsoDate, Priority, Purpose, Sha256, Specialist, SymbolName, Timeframe } from './primitives';
 
 export const BuiltinDriver = z.object({ kind: z.literal('builtin') }).strict();
 
@@ -52,6 +52,8 @@ export const EARLIER_CHECKPOINTS = 4;
 /**
  * The deterministic part of a job: the same run inputs give the same object, byte for byte once
  * serialised with {@link canonicalJson}. Attempt-specific fields live beside it in {@link JobSpec}.
+ * It holds what the broker and the agent need to place and train the job; how its model is promoted
+ * stays with the run, where the promoter asks for it (the scheduler's runs.find answer).
  */
 export const JobDefinition = z.object({
   jobId: Id,
@@ -71,8 +73,6 @@ export const JobDefinition = z.object({
     .max(7 * 24 * 60),
   priority: Priority,
   purpose: Purpose,
-  promote: PromoteMode,
-  canary: z.boolean(),
   /**
    * Store the features this job computes in the feature store (`features/<featureset>/<symbol>/<date>.parquet`)
    * when none are there, for every later job. Absent means false; it changes where features come

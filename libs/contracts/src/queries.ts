@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Decision, GpuInfo } from './events';
-import { ErrorType, Id, IsoDate, Metrics, Provider, RunMode, Specialist, SymbolName, Timestamp, Trigger, Variant } from './primitives';
+import { ErrorType, Id, IsoDate, Metrics, PromoteMode, Provider, RunMode, Specialist, SymbolName, Timestamp, Trigger, Variant } from './primitives';
 import { JOB_STATES, type RunState as RunStateName } from './states';
 
 /**
@@ -57,6 +57,9 @@ export const JobView = z.object({
   maxAttempts: z.number().int().min(1),
   errorType: ErrorType.nullable(),
   errorMessage: z.string().nullable(),
+  /** How the job's model is promoted, as its run requested it (a study's trials: off); the promoter reads it before registering. */
+  promote: PromoteMode,
+  canary: z.boolean(),
 });
 export type JobView = z.infer<typeof JobView>;
 

@@ -41,8 +41,8 @@ export function specHash(def: JobDefinition): string {
 
 /**
  * What makes two trainings the same, whatever run asked for them: the resume ledger's key. Unlike
- * the spec hash it leaves out the run, the job id, how the job is scheduled or promoted, and
- * whether it stores its features (ensureFeatures): none of those change the model.
+ * the spec hash it leaves out the run, the job id, how the job is scheduled, and whether it stores
+ * its features (ensureFeatures): none of those change the model.
  */
 export function trainingHash(def: JobDefinition): string {
   const { symbol, date, featureset, timeframe, lookbackCandles, model, costs, driver, variant } = def;

@@ -19,8 +19,6 @@ export function testJobDefinition(overrides: Partial<JobDefinition> = {}): JobDe
     timeoutMinutes: 45,
     priority: 'normal',
     purpose: 'production',
-    promote: 'off',
-    canary: false,
     ...overrides,
   };
 }

@@ -1,4 +1,4 @@
-import { Events, type EventMessage, type Metrics, type PromoteMode } from '@trainyard/contracts';
+import { Events, type EventMessage, type Metrics } from '@trainyard/contracts';
 import type { ArtifactStore } from '@trainyard/storage';
 
 export interface TrainedJob {
@@ -7,8 +7,6 @@ export interface TrainedJob {
   jobId: string;
   metrics: Metrics;
   artifactsPrefix?: string;
-  promote?: PromoteMode;
-  canary?: boolean;
 }
 
 /** Uploads an attempt's artifacts as the trainer does and returns the job.succeeded it would publish. */
@@ -32,8 +30,6 @@ export async function trainedJob(t: TrainedJob): Promise<EventMessage<'job.succe
     date: '2026-11-22',
     featureset: 'fs1',
     costs: { feeBps: 10, spreadBps: 2 },
-    promote: t.promote ?? 'auto',
-    canary: t.canary ?? false,
     artifactsPrefix,
     artifacts,
     metrics: t.metrics,

@@ -83,8 +83,6 @@ describe('gpu-broker leases', () => {
       date: '2026-11-22',
       featureset: 'fs1',
       costs: { feeBps: 10, spreadBps: 2 },
-      promote: 'off',
-      canary: false,
       artifactsPrefix: 'models/x/y',
       artifacts: [{ name: 'model.bin', uri: 'file:///x', sha256: 'a'.repeat(64), bytes: 1 }],
       metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },

@@ -314,7 +314,10 @@ describe('the Telegram bot', () => {
       id === 'daily-20261122'
         ? { run: run(id), job: null }
         : id === 'daily-20261122-SOLUSDT'
-          ? { run: null, job: { jobId: id, runId: 'daily-20261122', symbol: 'SOLUSDT', status: 'running', attempt: 1, maxAttempts: 3, errorType: null, errorMessage: null } }
+          ? {
+              run: null,
+              job: { jobId: id, runId: 'daily-20261122', symbol: 'SOLUSDT', status: 'running', attempt: 1, maxAttempts: 3, errorType: null, errorMessage: null, promote: 'off', canary: false },
+            }
           : { run: null, job: null },
     );
     try {

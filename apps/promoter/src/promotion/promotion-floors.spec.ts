@@ -53,7 +53,7 @@ describe('promotion floors (real PostgreSQL and NATS, PROMOTER_MIN_SHARPE=0, PRO
   });
 
   it('refuses a first model below the floors with the reason, then promotes the first one that clears them', async () => {
-    await handler.onJobSucceeded(await trainedJob({ store, symbol: 'SOLUSDT', jobId: 'daily-20261129-SOLUSDT', metrics: metrics(0.47, -2.7), promote: 'auto', canary: false }));
+    await handler.onJobSucceeded(await trainedJob({ store, symbol: 'SOLUSDT', jobId: 'daily-20261129-SOLUSDT', metrics: metrics(0.47, -2.7) }));
 
     expect(await ds.query(`SELECT outcome, rule, reason FROM promoter.decisions WHERE symbol = 'SOLUSDT'`)).toEqual([
       { outcome: 'reject', rule: 'below_floor', reason: 'Sharpe -2.70 below the floor 0.00; hit rate 47.00% below the floor 50.00%' },
@@ -62,7 +62,7 @@ describe('promotion floors (real PostgreSQL and NATS, PROMOTER_MIN_SHARPE=0, PRO
     const [rejected] = (await readStored(prefix, 'model.rejected')).map((m) => m.data);
     expect(rejected).toMatchObject({ symbol: 'SOLUSDT', version: 1, decision: { outcome: 'reject', rule: 'below_floor' } });
 
-    await handler.onJobSucceeded(await trainedJob({ store, symbol: 'SOLUSDT', jobId: 'daily-20261130-SOLUSDT', metrics: metrics(0.52, 0.4), promote: 'auto', canary: false }));
+    await handler.onJobSucceeded(await trainedJob({ store, symbol: 'SOLUSDT', jobId: 'daily-20261130-SOLUSDT', metrics: metrics(0.52, 0.4) }));
     expect(await ds.query(`SELECT version, stage FROM promoter.model_versions WHERE symbol = 'SOLUSDT' ORDER BY version`)).toEqual([
       { version: 1, stage: 'candidate' },
       { version: 2, stage: 'production' },

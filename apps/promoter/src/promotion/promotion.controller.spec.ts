@@ -12,7 +12,7 @@ import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from './production-artifacts.service';
 import { RegistryStore } from '../registry/registry.store';
-import { answerAsScheduler } from '../registry/scheduler-record.fixture';
+import { answerAsScheduler, type SchedulerRecord } from '../registry/scheduler-record.fixture';
 import { PromotionController } from './promotion.controller';
 
 const metrics = (directionalHitRate: number): Metrics => ({
@@ -35,8 +35,8 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
   let handler: PromotionController;
   let store: ArtifactStore;
   let ds: DataSource;
-  /** What the scheduler recorded for jobs that are not attempt 1 succeeded. */
-  const scheduler = new Map<string, { attempt: number; status: 'succeeded' | 'running' | 'retry_wait' }>();
+  /** What the scheduler recorded for jobs that are not attempt 1 succeeded of an `auto` run. */
+  const scheduler = new Map<string, SchedulerRecord>();
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -60,7 +60,11 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     await s3?.close();
   });
 
-  const trained = (symbol: string, jobId: string, hitRate: number, promote: PromoteMode = 'auto', canary = false) => trainedJob({ store, symbol, jobId, metrics: metrics(hitRate), promote, canary });
+  /** A success of a job whose run asked for `promote` (and `canary`), as the scheduler will answer. */
+  const trained = (symbol: string, jobId: string, hitRate: number, promote: PromoteMode = 'auto', canary = false) => {
+    scheduler.set(jobId, { ...scheduler.get(jobId), promote, canary });
+    return trainedJob({ store, symbol, jobId, metrics: metrics(hitRate) });
+  };
 
   const versionsOf = (symbol: string): Promise<{ id: number; version: number; stage: string; job_id: string }[]> =>
     ds.query(`SELECT id, version, stage, job_id FROM promoter.model_versions WHERE symbol = $1 ORDER BY version`, [symbol]);

@@ -41,7 +41,7 @@ export class PromotionController {
       });
       return;
     }
-    const version = await this.registration.register(m);
+    const version = await this.registration.register(m, verdict.job);
     // Another attempt of the job was registered first: this one is on record, never promoted.
     if (version) await this.promotion.evaluate(version);
   }

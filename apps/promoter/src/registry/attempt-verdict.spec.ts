@@ -1,7 +1,18 @@
 import type { JobView } from '@trainyard/contracts';
 import { verdictOf } from './attempt-verdict';
 
-const job = (attempt: number, status: JobView['status']): JobView => ({ jobId: 'r-BTCUSDT', runId: 'r', symbol: 'BTCUSDT', status, attempt, maxAttempts: 3, errorType: null, errorMessage: null });
+const job = (attempt: number, status: JobView['status']): JobView => ({
+  jobId: 'r-BTCUSDT',
+  runId: 'r',
+  symbol: 'BTCUSDT',
+  status,
+  attempt,
+  maxAttempts: 3,
+  errorType: null,
+  errorMessage: null,
+  promote: 'auto',
+  canary: false,
+});
 
 describe('whether a successful attempt counts, by the scheduler record', () => {
   it.each([
@@ -19,5 +30,10 @@ describe('whether a successful attempt counts, by the scheduler record', () => {
     [null, 1, 'undecided'],
   ] as const)('%j, attempt %i: %s', (record, attempt, kind) => {
     expect(verdictOf(record, attempt).kind).toBe(kind);
+  });
+
+  it("carries the scheduler's record of a job that counts: its run's promotion settings are what registration stores", () => {
+    const record = { ...job(1, 'succeeded'), promote: 'dry' as const, canary: true };
+    expect(verdictOf(record, 1)).toEqual({ kind: 'counts', job: record });
   });
 });

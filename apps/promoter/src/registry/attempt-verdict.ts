@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { EventMessage, JobView } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 
-export type Verdict = { kind: 'counts' } | { kind: 'fenced'; why: string } | { kind: 'undecided'; why: string };
+/** `counts` carries the scheduler's record of the job: how its model is promoted is the run's, not the success's. */
+export type Verdict = { kind: 'counts'; job: JobView } | { kind: 'fenced'; why: string } | { kind: 'undecided'; why: string };
 
 /**
  * Whether a successful attempt is the one its job counts, by the scheduler's record (the arbiter of
@@ -16,7 +17,7 @@ export type Verdict = { kind: 'counts' } | { kind: 'fenced'; why: string } | { k
  */
 export function verdictOf(job: JobView | null, attempt: number): Verdict {
   if (!job) return { kind: 'undecided', why: 'the scheduler does not know the job yet' };
-  if (job.attempt === attempt && job.status === 'succeeded') return { kind: 'counts' };
+  if (job.attempt === attempt && job.status === 'succeeded') return { kind: 'counts', job };
   if (job.attempt > attempt) return { kind: 'fenced', why: `the scheduler is at attempt ${job.attempt}` };
   if (['succeeded', 'failed', 'cancelled', 'skipped'].includes(job.status)) return { kind: 'fenced', why: `the job ended ${job.status} with attempt ${job.attempt}` };
   return { kind: 'undecided', why: `the scheduler has attempt ${job.attempt} ${job.status}` };

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { EventMessage } from '@trainyard/contracts';
+import type { EventMessage, JobView } from '@trainyard/contracts';
 import { NatsBus, PermanentError } from '@trainyard/messaging';
 import { assertArtifactKey } from '@trainyard/storage';
 import { keyName, variantField } from './model-key';
@@ -20,8 +20,12 @@ export class RegistrationService {
     private readonly bus: NatsBus,
   ) {}
 
-  /** The new (or already registered) version of this attempt; null when another attempt of the job holds the job's version. */
-  async register(m: EventMessage<'job.succeeded'>): Promise<ModelVersionEntity | null> {
+  /**
+   * The new (or already registered) version of this attempt; null when another attempt of the job
+   * holds the job's version. How it is promoted comes from the scheduler's record of the job (the
+   * attempt's verdict), not from the success: the agent reports how the model was trained.
+   */
+  async register(m: EventMessage<'job.succeeded'>, promotion: Pick<JobView, 'promote' | 'canary'>): Promise<ModelVersionEntity | null> {
     for (const a of m.artifacts) {
       try {
         assertArtifactKey(sourceKey(m, a.name));
@@ -36,8 +40,8 @@ export class RegistrationService {
         runId: m.runId,
         jobId: m.jobId,
         attempt: m.attempt,
-        promote: m.promote,
-        canary: m.canary,
+        promote: promotion.promote,
+        canary: promotion.canary,
         artifactsPrefix: m.artifactsPrefix,
         artifacts: m.artifacts,
         metrics: m.metrics,

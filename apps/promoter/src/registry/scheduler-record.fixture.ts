@@ -2,13 +2,16 @@ import type { Subscription } from '@nats-io/nats-core';
 import type { JobView } from '@trainyard/contracts';
 import type { NatsBus } from '@trainyard/messaging';
 
+/** What a spec says the scheduler recorded of a job; by default attempt 1 succeeded, of a run that asked for `auto` promotion. */
+export type SchedulerRecord = Partial<Pick<JobView, 'attempt' | 'status' | 'promote' | 'canary'>>;
+
 /**
  * Plays the scheduler's side of runs.find on the real bus for the promoter's specs: the job's
- * attempt and status as the scheduler would have recorded them; by default, attempt 1 succeeded.
+ * attempt and status as the scheduler would have recorded them, and its run's promotion settings.
  */
-export function answerAsScheduler(bus: NatsBus, record: Map<string, Pick<JobView, 'attempt' | 'status'>>): Promise<Subscription> {
+export function answerAsScheduler(bus: NatsBus, record: Map<string, SchedulerRecord>): Promise<Subscription> {
   return bus.answer('runs.find', async ({ id }) => {
-    const r = record.get(id) ?? { attempt: 1, status: 'succeeded' as const };
-    return { run: null, job: { jobId: id, runId: 'daily-20261122', symbol: 'BTCUSDT', status: r.status, attempt: r.attempt, maxAttempts: 3, errorType: null, errorMessage: null } };
+    const r = { attempt: 1, status: 'succeeded' as const, promote: 'auto' as const, canary: false, ...record.get(id) };
+    return { run: null, job: { jobId: id, runId: 'daily-20261122', symbol: 'BTCUSDT', maxAttempts: 3, errorType: null, errorMessage: null, ...r } };
   });
 }

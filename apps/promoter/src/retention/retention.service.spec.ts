@@ -120,7 +120,7 @@ describe('RetentionService (RETENTION_KEEP_TOP=1, checkpoints 30 days, abandoned
     ];
     // v6: registered, its decision not made yet (Sharpe above v5's, below v4's).
     const undecided = await succeeded('BTCUSDT', 0.4, 2);
-    await app.get(RegistrationService).register(undecided);
+    await app.get(RegistrationService).register(undecided, { promote: 'auto', canary: false });
     const bull = [
       await train('BTCUSDT', 0.5, 0.1, { variant: 'bull' }), // production of the specialist
       await train('BTCUSDT', 0.4, 0.3, { variant: 'bull' }), // its own top Sharpe, far below the plain model's

@@ -81,8 +81,6 @@ async function answer(bus: NatsBus, spec: JobSpec): Promise<void> {
     date: spec.date,
     featureset: spec.featureset,
     costs: spec.costs,
-    promote: 'off',
-    canary: false,
     artifactsPrefix: `models/${spec.symbol}/${spec.jobId}`,
     artifacts: [{ name: 'model.json', uri: 'file:///m', sha256: 'd'.repeat(64), bytes: 1 }],
     metrics: { directionalHitRate: 0.5, sharpe: q, maxDrawdown: 0.1, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },

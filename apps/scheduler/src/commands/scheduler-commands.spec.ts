@@ -44,7 +44,7 @@ describe('scheduler commands and queries over the bus', () => {
     app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
     store = app.get(SchedulerStore);
-    await bus.publish('run.requested', { runId: 'ops', trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], maxConcurrent: 1, requestedBy: 'telegram:42' });
+    await bus.publish('run.requested', { runId: 'ops', trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], maxConcurrent: 1, promote: 'auto', canary: true, requestedBy: 'telegram:42' });
     await waitFor(async () => (await store.jobsOfRun('ops')).some((j) => j.status === 'released'), 'the run stored and its first job released');
   });
 
@@ -78,6 +78,9 @@ describe('scheduler commands and queries over the bus', () => {
       maxAttempts: 3,
       errorType: null,
       errorMessage: null,
+      // The run's promotion settings, which the promoter reads before registering the job's model.
+      promote: 'auto',
+      canary: true,
     });
     expect(await bus.query('runs.find', { id: 'nothing' })).toEqual({ run: null, job: null });
   });

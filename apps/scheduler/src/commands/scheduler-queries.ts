@@ -1,13 +1,13 @@
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Subscription } from '@nats-io/nats-core';
 import { DataSource, In, Not } from 'typeorm';
-import { TERMINAL_JOB_STATES, type CostWindow, type JobView, type QueryResponseInput, type RunView } from '@trainyard/contracts';
+import { TERMINAL_JOB_STATES, type CostWindow, type QueryResponseInput, type RunView } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { JobEntity } from '../runs/job.entity';
 import { RunSpendStore } from '../runs/run-spend.store';
 import { RunEntity } from '../runs/run.entity';
-import { etaMinutes, runView, type JobTally } from './run-views';
+import { etaMinutes, jobView, runView, type JobPromotion, type JobTally } from './run-views';
 
 /** Answers the bus's questions about runs, jobs and costs (the bot's /status, /runs, /cancel and /costs). */
 @Injectable()
@@ -54,17 +54,10 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
     }
     const job = await this.ds.getRepository(JobEntity).findOneBy({ id });
     if (!job) return { run: null, job: null };
-    const view: JobView = {
-      jobId: job.id,
-      runId: job.runId,
-      symbol: job.symbol,
-      status: job.status,
-      attempt: job.attempt,
-      maxAttempts: job.maxAttempts,
-      errorType: job.errorType,
-      errorMessage: job.errorMessage,
-    };
-    return { run: null, job: view };
+    // Promotion is the run's to say, not the job definition's: the run's request holds it (defaults applied), a study's as off.
+    const [promotion]: JobPromotion[] = await this.ds.query(`SELECT request->>'promote' AS promote, (request->>'canary')::boolean AS canary FROM scheduler.runs WHERE id = $1`, [job.runId]);
+    if (!promotion) throw new Error(`job ${id} has no run ${job.runId}`);
+    return { run: null, job: jobView(job, promotion) };
   }
 
   /**

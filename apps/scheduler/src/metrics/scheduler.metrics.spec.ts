@@ -56,8 +56,6 @@ describe('scheduler metrics', () => {
       date: '2026-11-01',
       featureset: 'fs1',
       costs: { feeBps: 10, spreadBps: 2 },
-      promote: 'off',
-      canary: false,
       artifactsPrefix: `models/${spec.symbol}/x`,
       artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'e'.repeat(64), bytes: 1 }],
       metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },

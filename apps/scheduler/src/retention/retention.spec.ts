@@ -123,8 +123,6 @@ describe('record retention', () => {
         date: '2026-11-01',
         featureset: 'fs1',
         costs: { feeBps: 10, spreadBps: 2 },
-        promote: 'off',
-        canary: false,
         artifactsPrefix: folder,
         artifacts: [{ name: 'model.bin', uri: store.uri(`${folder}/model.bin`), sha256: 'e'.repeat(64), bytes: 4096 }],
         metrics,

@@ -68,8 +68,6 @@ export function planJobs(input: PlanInput, cfg: SchedulerConfig): PlannedJob[] {
         timeoutMinutes: request.timeoutMinutes ?? cfg.SCHEDULER_DEFAULT_TIMEOUT_MINUTES,
         priority: request.priority,
         purpose: request.purpose,
-        promote: request.promote,
-        canary: request.canary,
         // Only when asked for: definitions (and their spec hashes) of runs that do not ask stay as they were.
         ...(request.ensureFeatures ? { ensureFeatures: true } : {}),
         ...(variant ? { variant } : {}),

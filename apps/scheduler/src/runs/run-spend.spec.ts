@@ -133,8 +133,6 @@ describe('scheduler: instance spend beside work cost', () => {
       date: '2026-11-01',
       featureset: 'fs1',
       costs: { feeBps: 10, spreadBps: 2 },
-      promote: 'off',
-      canary: false,
       artifactsPrefix: 'models/BTCUSDT/20261102_000000Z',
       artifacts: [{ name: 'model.bin', uri: 'file:///m', sha256: 'b'.repeat(64), bytes: 1 }],
       metrics: { directionalHitRate: 0.55, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 },

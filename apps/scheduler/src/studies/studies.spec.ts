@@ -73,8 +73,6 @@ describe('hyperparameter studies', () => {
       date: spec.date,
       featureset: spec.featureset,
       costs: spec.costs,
-      promote: 'off',
-      canary: false,
       artifactsPrefix: `models/${spec.symbol}/${spec.jobId}`,
       artifacts: [{ name: 'model.json', uri: 'file:///m', sha256: 'c'.repeat(64), bytes: 1 }],
       metrics: { directionalHitRate: 0.5, sharpe: q, maxDrawdown: 0.1, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
@@ -144,6 +142,8 @@ describe('hyperparameter studies', () => {
 
     const specs = (await readStored(prefix, 'job.requested')).map((e) => e.data.spec as JobSpec).filter((s) => s.runId === 'st-random');
     expect(specs.every((s) => s.purpose === 'search' && s.priority === 'low')).toBe(true);
+    // What the promoter learns of a trial before registering it: never promoted.
+    expect((await app.get(NatsBus).query('runs.find', { id: done.trials[0].jobId })).job).toMatchObject({ promote: 'off', canary: false });
     for (const t of done.trials) expect(specs.find((s) => s.jobId === t.jobId)?.model.learningRate).toBe(t.params['model.learningRate']);
     const completed = await waitFor(async () => (await readStored(prefix, 'run.completed')).filter((e) => e.data.runId === 'st-random'), 'the run completed');
     expect(completed).toHaveLength(1);
@@ -172,7 +172,8 @@ describe('hyperparameter studies', () => {
       async () => (await readStored(prefix, 'job.requested')).find((e) => e.data.spec.jobId === 'st-random-best-BTCUSDT')?.data.spec as JobSpec | undefined,
       'the best trial requested for production',
     );
-    expect(job).toMatchObject({ purpose: 'production', promote: 'auto', model: { learningRate: done.best.params['model.learningRate'], epochs: done.best.params['model.epochs'] } });
+    expect(job).toMatchObject({ purpose: 'production', model: { learningRate: done.best.params['model.learningRate'], epochs: done.best.params['model.epochs'] } });
+    expect((await app.get(NatsBus).query('runs.find', { id: job.jobId })).job).toMatchObject({ promote: 'auto', canary: false });
     expect((await call('POST', '/studies/st-random/promote-best', { promote: 'dry' })).status).toBe(409);
   });
 

@@ -64,8 +64,6 @@ describe('mirroring tracked runs to MLflow', () => {
       date: spec.date,
       featureset: 'fs1',
       costs: spec.costs,
-      promote: 'off',
-      canary: false,
       artifactsPrefix: 'models/BTCUSDT/ml-a',
       artifacts: [{ name: 'model.json', uri: 'file:///x/model.json', sha256: 'b'.repeat(64), bytes: 12 }],
       metrics,

@@ -86,8 +86,6 @@ describe('experiment tracking', () => {
       date: a.date,
       featureset: 'fs1',
       costs: a.costs,
-      promote: 'off',
-      canary: false,
       artifactsPrefix: 'models/BTCUSDT/tr-a',
       artifacts: [{ name: 'model.json', uri: 'file:///x/model.json', sha256: 'a'.repeat(64), bytes: 10 }],
       metrics,

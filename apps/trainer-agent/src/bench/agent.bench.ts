@@ -29,8 +29,6 @@ function benchJob(count: number): JobDefinition {
     timeoutMinutes: 45,
     priority: 'normal',
     purpose: 'production',
-    promote: 'off',
-    canary: false,
   };
 }
 

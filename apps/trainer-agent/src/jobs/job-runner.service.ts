@@ -253,8 +253,6 @@ export class JobRunner implements BeforeApplicationShutdown {
         date: spec.date,
         featureset: result.featureset,
         costs: spec.costs,
-        promote: spec.promote,
-        canary: spec.canary,
         artifactsPrefix: prefix,
         artifacts,
         metrics: result.metrics,
