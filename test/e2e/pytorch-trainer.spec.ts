@@ -93,7 +93,7 @@ describe('the PyTorch example trainer end to end', () => {
       AGENT_DATA_DIR: dataDir,
       AGENT_TRAINERS: `pytorch=${PYTHON} ${join(ROOT, 'examples/pytorch/train.py')}`,
     });
-    agent = await bootTestApp({ imports: [AgentModule.forRoot(agentConfig)] }, { agentId });
+    agent = await bootTestApp({ imports: [AgentModule.forRoot(agentConfig)] }, { placeholders: { agentId } });
     const promoterConfig = loadConfig(promoterEnv, { ...s3.env, DATABASE_URL: db.url, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix });
     promoter = await bootTestApp({ imports: [PromoterModule.forRoot(promoterConfig)] });
     bus = agent.get(NatsBus);

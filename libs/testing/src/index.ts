@@ -1,6 +1,7 @@
 export * from './wait-for';
 export * from './test-bus';
 export * from './boot-test-app';
+export * from './test-service';
 export * from './fake-exchange';
 export * from './otlp-receiver';
 export * from './s3-test-server';

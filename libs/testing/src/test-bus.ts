@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 
-export const testNatsUrl = () => process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 /** TEST_NATS_URL may name a cluster's servers, separated by commas. */
-const testServers = () => testNatsUrl().split(',');
+export const testNatsUrl = () => process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 /** A subject prefix (and so a stream) of its own for each test file, so runs never collide. */
 export const testPrefix = (label = 't') => `${label}${randomBytes(4).toString('hex')}`.toLowerCase();
@@ -36,9 +35,9 @@ export async function readStored(prefix: string, relativeFilter: string, natsUrl
   }
 }
 
-/** Removes a test's stream and the KV buckets its services made (their streams are named KV_<bucket>). */
-export async function deleteTestStream(prefix: string): Promise<void> {
-  const nc = await connect({ servers: testServers() });
+/** Removes a test's stream and the KV buckets its services made (their streams are named KV_<bucket>); `natsUrl`: a server of the test's own. */
+export async function deleteTestStream(prefix: string, natsUrl = testNatsUrl()): Promise<void> {
+  const nc = await connect({ servers: natsUrl.split(',') });
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(prefix.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')).catch(() => undefined);

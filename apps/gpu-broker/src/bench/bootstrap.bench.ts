@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, startVastTestServer, testJobDefinition, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { startVastTestServer, testJobDefinition, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { InstanceStore } from '../vast/instance.store';
@@ -23,15 +21,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  */
 export async function runBrokerBench(): Promise<Record<string, BenchResult>> {
   const vast = await startVastTestServer({ loadingMs: 100, offers: [{ gpu_name: 'RTX 4090', gpu_ram: 24564, dph_base: 0.3, storage_cost: 0.1, reliability: 0.99 }] });
-  const dir = mkdtempSync(join(tmpdir(), 'bench-vast-'));
-  const db = await createTestDatabase();
-  const prefix = testPrefix('bench-vast');
-  const cfg = brokerEnv.parse({
-    NATS_URL: testNatsUrl(),
-    TRAINYARD_PREFIX: prefix,
-    DATABASE_URL: db.url,
-    DATA_DIR: dir,
-    ARTIFACTS_DIR: join(dir, 'artifacts'),
+  const svc = new TestService({ env: brokerEnv, module: AppModule.forRoot, prefix: 'bench-vast' });
+  const app = await svc.start({
+    DATA_DIR: svc.dir,
+    ARTIFACTS_DIR: join(svc.dir, 'artifacts'),
     BROKER_TICK_MS: '100',
     VAST_API_KEY: vast.apiKey,
     VAST_API_URL: vast.url,
@@ -40,7 +33,6 @@ export async function runBrokerBench(): Promise<Record<string, BenchResult>> {
     VAST_MAX_INSTANCES: '1',
     VAST_AGENT_ENV: 'AGENT_CPU_SLOTS=1,AGENT_NVIDIA_SMI=none,AGENT_HEARTBEAT_MS=200',
   });
-  const app = await bootTestApp({ imports: [AppModule.forRoot(cfg)] });
   const seconds: number[] = [];
   const seen = new Set<string>();
   try {
@@ -57,11 +49,8 @@ export async function runBrokerBench(): Promise<Record<string, BenchResult>> {
       await waitFor(async () => vast.alive().length === 0, `instance ${i} destroyed`, 60_000);
     }
   } finally {
-    await app.close();
-    await db.drop();
-    await deleteTestStream(prefix);
+    await svc.close();
     await vast.close();
-    rmSync(dir, { recursive: true, force: true });
   }
   const [cold, ...warm] = seconds;
   const warmMedian = median(warm);

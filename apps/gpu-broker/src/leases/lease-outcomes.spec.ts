@@ -3,7 +3,7 @@ import { toJobSpec } from '@trainyard/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, NatsCluster, readStored, testJobDefinition, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { NatsCluster, readStored, testJobDefinition, TestService, waitFor } from '@trainyard/testing';
 import { AgentsService } from '../agents/agents.service';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
@@ -17,32 +17,26 @@ jest.setTimeout(120_000);
  * Here on a nats-server of the test's own, killed at that moment and restarted on the same store.
  */
 describe('gpu-broker lease outcomes across a NATS outage', () => {
-  const prefix = testPrefix('outcome');
+  const svc = new TestService({ env: brokerEnv, module: AppModule.forRoot, prefix: 'outcome' });
+  const { prefix } = svc;
   let nats: NatsCluster;
-  let db: TestDatabase;
   let app: INestApplication;
   let bus: NatsBus;
 
   beforeAll(async () => {
     nats = await NatsCluster.start(1);
-    db = await createTestDatabase();
     // The test drives the agent check itself, so it knows when the one that loses the lease has returned.
-    const config = brokerEnv.parse({
-      NATS_URL: nats.url,
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      BROKER_TICK_MS: '3600000',
-      BROKER_AGENT_SILENCE_SECONDS: '3',
-      BROKER_UNREPORTED_LEASE_SECONDS: '1',
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    app = await svc.start({ NATS_URL: nats.url, BROKER_TICK_MS: '3600000', BROKER_AGENT_SILENCE_SECONDS: '3', BROKER_UNREPORTED_LEASE_SECONDS: '1' });
     bus = app.get(NatsBus);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await nats?.stop();
+    try {
+      await svc.close();
+    } finally {
+      // Even when closing failed, as it does after a test that failed with the server killed.
+      await nats?.stop();
+    }
   });
 
   const heartbeat = (agentId: string, running: { jobId: string; attempt: number; leaseId: string }[] = []) =>

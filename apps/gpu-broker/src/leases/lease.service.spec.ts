@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testJobDefinition, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, testJobDefinition, TestService, waitFor } from '@trainyard/testing';
 import { CAPACITY_KEY, capacityBucket, toJobSpec, type JobDefinition } from '@trainyard/contracts';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
@@ -14,31 +14,18 @@ const definition = (symbol: string, gpuMemoryGb: number, priority: JobDefinition
 
 /** The broker alone on real NATS and PostgreSQL; the test plays the agents and the scheduler. */
 describe('gpu-broker leases', () => {
-  const prefix = testPrefix('broker');
-  let db: TestDatabase;
+  const svc = new TestService({ env: brokerEnv, module: AppModule.forRoot, prefix: 'broker' });
+  const { prefix } = svc;
   let app: INestApplication;
   let bus: NatsBus;
   const startedAt = new Date().toISOString();
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = brokerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      BROKER_TICK_MS: '100',
-      BROKER_AGENT_SILENCE_SECONDS: '2',
-      BROKER_MAX_JOBS_PER_GPU: '12',
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    app = await svc.start({ BROKER_TICK_MS: '100', BROKER_AGENT_SILENCE_SECONDS: '2', BROKER_MAX_JOBS_PER_GPU: '12' });
     bus = app.get(NatsBus);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-  });
+  afterAll(() => svc.close());
 
   const gpu = { index: 0, name: 'H100', memoryTotalMb: 24 * 1024, memoryUsedMb: 0, utilization: 0 };
   const heartbeat = (agentId: string, started = startedAt, running: { jobId: string; attempt: number; leaseId: string }[] = [], gpus = agentId.startsWith('gpu') ? [gpu] : []) =>

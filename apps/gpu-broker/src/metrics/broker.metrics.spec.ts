@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, scrapeMetrics, seriesValue, testJobDefinition, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, scrapeMetrics, seriesValue, testJobDefinition, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 
@@ -10,26 +10,19 @@ jest.setTimeout(60_000);
 
 /** The broker's /metrics, from what its tables hold: an agent's GPUs, a lease, a rented instance. */
 describe('gpu-broker metrics', () => {
-  const prefix = testPrefix('bmet');
-  let db: TestDatabase;
+  const svc = new TestService({ env: brokerEnv, module: AppModule.forRoot, prefix: 'bmet', listen: true });
+  const { prefix } = svc;
   let app: INestApplication;
   let bus: NatsBus;
   let base: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = brokerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, BROKER_TICK_MS: '100', BROKER_LOCAL_PRICE_PER_HOUR: '0.5' });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
-    await app.listen(0, '127.0.0.1');
-    base = await app.getUrl();
+    app = await svc.start({ BROKER_TICK_MS: '100', BROKER_LOCAL_PRICE_PER_HOUR: '0.5' });
+    base = svc.url;
     bus = app.get(NatsBus);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-  });
+  afterAll(() => svc.close());
 
   it('reports GPUs per agent, leases alive, spend per hour and rented instances alive', async () => {
     const metric = async (name: string, labels: Record<string, string> = {}) => seriesValue(await scrapeMetrics(base), name, labels);

@@ -1,8 +1,6 @@
-import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '@trainyard/config';
 import type { EventMessage } from '@trainyard/contracts';
-import { createTestDatabase, deleteTestStream, testNatsUrl, testPrefix, type TestDatabase } from '@trainyard/testing';
+import { TestService } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { notifierEnv } from '../config/notifier.config';
 import { AlertsController } from './alerts.controller';
@@ -52,33 +50,21 @@ const completed = (runId: string, id: string): EventMessage<'run.completed'> => 
 });
 
 describe('alerts dedupe (real PostgreSQL, fake notifier)', () => {
-  const prefix = testPrefix('ntf');
   const fake = new FakeNotifier();
-  let db: TestDatabase;
-  let app: TestingModule;
+  // The test delivers each event itself, so no transport.
+  const svc = new TestService({ env: notifierEnv, module: AppModule.forRoot, prefix: 'ntf', transport: false, overrides: [{ provide: NOTIFIER, useValue: fake }] });
   let alerts: AlertsController;
   let digest: DigestService;
   let ds: DataSource;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = loadConfig(notifierEnv, { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
-      .overrideProvider(NOTIFIER)
-      .useValue(fake)
-      .compile();
-    moduleRef.useLogger(false);
-    app = await moduleRef.init();
+    const app = await svc.start();
     alerts = app.get(AlertsController);
     digest = app.get(DigestService);
     ds = app.get(DataSource);
   });
 
-  afterAll(async () => {
-    await app.close();
-    await deleteTestStream(prefix);
-    await db.drop();
-  });
+  afterAll(() => svc.close());
 
   beforeEach(() => {
     fake.sent.length = 0;

@@ -1,11 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { EventMessage, QueryResponseInput, RunSummary, VersionView } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, createTestDatabase, deleteTestStream, startTelegramTestServer, testNatsUrl, testPrefix, waitFor, type TelegramTestServer, type TestDatabase } from '@trainyard/testing';
+import { startTelegramTestServer, testNatsUrl, TestService, waitFor, type TelegramTestServer } from '@trainyard/testing';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../app.module';
 import { notifierEnv } from '../config/notifier.config';
@@ -49,22 +46,16 @@ const curve = (drift: number) => JSON.stringify(Array.from({ length: 400 }, (_, 
  * Bot API test server; the promoter's answers come from a stand-in on the bus.
  */
 describe('run reports and bursts', () => {
-  const prefix = testPrefix('rpt');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-rpt-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: notifierEnv, module: AppModule.forRoot, prefix: 'rpt' });
+  const { prefix } = svc;
   let tg: TelegramTestServer;
   let app: INestApplication;
   let promoter: NatsBus;
   let store: ArtifactStore;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     tg = await startTelegramTestServer();
-    const config = notifierEnv.parse({
-      DATABASE_URL: db.url,
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      ARTIFACTS_DIR: artifacts,
+    app = await svc.start({
       TELEGRAM_BOT_TOKEN: tg.token,
       TELEGRAM_API_URL: tg.url,
       TELEGRAM_CHAT_IDS: String(CHAT),
@@ -73,18 +64,14 @@ describe('run reports and bursts', () => {
       NOTIFIER_DIGEST_MAX_SECONDS: '4',
       NOTIFIER_PROMOTION_WAIT_SECONDS: '10',
     });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     store = app.get(ARTIFACT_STORE);
     promoter = await NatsBus.connect({ serviceName: 'promoter', natsUrl: testNatsUrl(), prefix });
   });
 
   afterAll(async () => {
-    await app?.close();
+    await svc.close();
     await promoter?.onApplicationShutdown();
     await tg?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
   });
 
   const summary = (bySymbol: [string, RunSummary['by_symbol'][string]][]): RunSummary => {

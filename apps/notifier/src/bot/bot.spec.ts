@@ -1,11 +1,7 @@
-import type { INestApplication, LoggerService } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { LoggerService } from '@nestjs/common';
 import { CAPACITY_KEY, capacityBucket, type QueryResponseInput, type VersionView } from '@trainyard/contracts';
-import { connectJetStream, NatsBus } from '@trainyard/messaging';
-import { createTestDatabase, deleteTestStream, readStored, startTelegramTestServer, testNatsUrl, testPrefix, waitFor, type TelegramTestServer, type TestDatabase } from '@trainyard/testing';
+import { NatsBus } from '@trainyard/messaging';
+import { readStored, startTelegramTestServer, testNatsUrl, TestService, waitFor, type TelegramTestServer } from '@trainyard/testing';
 import { htmlToText } from '../alerts/html';
 import { AppModule } from '../app.module';
 import { notifierEnv } from '../config/notifier.config';
@@ -60,43 +56,28 @@ const version = (v: number, stage: VersionView['stage'], sharpe: number): Versio
 
 /** The notifier with its bot on real NATS and PostgreSQL, telegraf against the Bot API test server; the scheduler's and promoter's answers come from stand-ins on the bus. */
 describe('the Telegram bot', () => {
-  const prefix = testPrefix('bot');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-bot-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: notifierEnv, module: AppModule.forRoot, prefix: 'bot', logger: capture });
+  const { prefix } = svc;
   let tg: TelegramTestServer;
-  let app: INestApplication;
   let services: NatsBus;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     tg = await startTelegramTestServer();
-    const config = notifierEnv.parse({
-      DATABASE_URL: db.url,
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      ARTIFACTS_DIR: artifacts,
+    await svc.start({
       TELEGRAM_BOT_TOKEN: tg.token,
       TELEGRAM_API_URL: tg.url,
       TELEGRAM_CHAT_IDS: `${GROUP},${OPERATOR.id}`,
       TELEGRAM_OPERATOR_IDS: String(OPERATOR.id),
       NOTIFIER_QUERY_TIMEOUT_MS: '1500',
     });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-    app = moduleRef.createNestApplication({ logger: capture });
-    connectJetStream(app);
-    await app.startAllMicroservices();
-    await app.init();
     // The scheduler's and the promoter's side of the questions, on the same NATS.
     services = await NatsBus.connect({ serviceName: 'stand-in', natsUrl: testNatsUrl(), prefix });
   });
 
   afterAll(async () => {
-    await app?.close();
+    await svc.close();
     await services?.onApplicationShutdown();
     await tg?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
   });
 
   /** A user's message, and the bot's replies to it once `count` have come. */

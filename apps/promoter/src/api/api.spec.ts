@@ -1,13 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataSource } from 'typeorm';
 import type { Metrics } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, trainedJob } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from '../promotion/production-artifacts.service';
@@ -26,9 +23,8 @@ const stamp = (daysAgo: number, seconds = 0) => {
 
 /** Registry, rollback, manual promotion and retention over HTTP, on real PostgreSQL, NATS and local storage. */
 describe('promoter REST API', () => {
-  const prefix = testPrefix('papi');
-  let db: TestDatabase;
-  let dir: string;
+  const svc = new TestService({ env: promoterEnv, module: AppModule.forRoot, prefix: 'papi', listen: true });
+  const { prefix } = svc;
   let app: INestApplication;
   let base: string;
   let store: ArtifactStore;
@@ -36,31 +32,14 @@ describe('promoter REST API', () => {
   let jobs = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = await mkdtemp(join(tmpdir(), 'ty-promoter-api-'));
-    const config = promoterEnv.parse({
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: dir,
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      RETENTION_KEEP_TOP: '2',
-      STORAGE_QUOTA_GB: '0.000001',
-      API_OPERATOR_TOKENS: 'operator-token-for-the-specs-0001',
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    app = await svc.start({ RETENTION_KEEP_TOP: '2', STORAGE_QUOTA_GB: '0.000001', API_OPERATOR_TOKENS: 'operator-token-for-the-specs-0001' });
     await answerAsScheduler(app.get(NatsBus), new Map());
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    base = svc.url;
     store = app.get(ARTIFACT_STORE);
     ds = app.get(DataSource);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await deleteTestStream(prefix);
-    await db?.drop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const call = async (method: string, path: string, body?: unknown, extra: Record<string, string> = {}) => {
     const headers = { 'content-type': 'application/json', authorization: 'Bearer operator-token-for-the-specs-0001', ...extra };

@@ -1,11 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Metrics } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, trainedJob, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { PromotionController } from '../promotion/promotion.controller';
@@ -18,18 +15,15 @@ const metrics = (directionalHitRate: number, sharpe: number): Metrics => ({ dire
 
 /** The promoter's bus commands and queries, on real NATS, PostgreSQL and a local store. */
 describe('promoter commands and queries over the bus', () => {
-  const prefix = testPrefix('pcmd');
-  let db: TestDatabase;
-  let dir: string;
+  const svc = new TestService({ env: promoterEnv, module: AppModule.forRoot, prefix: 'pcmd' });
+  const { prefix } = svc;
   let app: INestApplication;
   let bus: NatsBus;
   let store: ArtifactStore;
   let jobs = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = await mkdtemp(join(tmpdir(), 'ty-pcmd-'));
-    app = await bootTestApp({ imports: [AppModule.forRoot(promoterEnv.parse({ DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix }))] });
+    app = await svc.start();
     bus = app.get(NatsBus);
     await answerAsScheduler(bus, new Map());
     store = app.get(ARTIFACT_STORE);
@@ -43,12 +37,7 @@ describe('promoter commands and queries over the bus', () => {
     }
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await deleteTestStream(prefix);
-    await db?.drop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const result = (commandId: string) => waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
 

@@ -1,15 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConflictException, HttpException, NotFoundException } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { ConflictException, HttpException, NotFoundException, type INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '@trainyard/config';
 import type { EventMessage, Metrics, Specialist } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { ARTIFACT_STORE, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
-import { createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, trainedJob } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { keyOf } from '../registry/model-key';
@@ -47,38 +42,25 @@ async function refusal(call: Promise<unknown>): Promise<{ type: string; status: 
  * named version, rollbacks, refusals, commands repeated, and the events it publishes.
  */
 describe('ManualPromotionService (real PostgreSQL and NATS, local artifact store)', () => {
-  const prefix = testPrefix('pman');
   const clock = new SetClock();
-  let db: TestDatabase;
-  let dir: string;
-  let app: TestingModule;
+  // The test hands each job.succeeded to the controller itself, so no transport.
+  const svc = new TestService({ env: promoterEnv, module: AppModule.forRoot, prefix: 'pman', transport: false, overrides: [{ provide: Clock, useValue: clock }] });
+  const { prefix } = svc;
+  let app: INestApplication;
   let manual: ManualPromotionService;
   let store: ArtifactStore;
   let ds: DataSource;
   let jobs = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = await mkdtemp(join(tmpdir(), 'ty-manual-'));
-    const config = loadConfig(promoterEnv, { DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
-      .overrideProvider(Clock)
-      .useValue(clock)
-      .compile();
-    moduleRef.useLogger(false);
-    app = await moduleRef.init();
+    app = await svc.start();
     await answerAsScheduler(app.get(NatsBus), new Map());
     manual = app.get(ManualPromotionService);
     store = app.get(ARTIFACT_STORE);
     ds = app.get(DataSource);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await deleteTestStream(prefix);
-    await db?.drop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   /** A success uploaded as the trainer does and handled by the promoter: registered and decided automatically. */
   async function train(symbol: string, hitRate: number, variant?: Specialist): Promise<EventMessage<'job.succeeded'>> {

@@ -1,13 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '@trainyard/config';
 import type { Metrics } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, trainedJob } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey } from './production-artifacts.service';
@@ -17,40 +12,22 @@ import { PromotionController } from './promotion.controller';
 const metrics = (directionalHitRate: number, sharpe: number): Metrics => ({ directionalHitRate, sharpe, maxDrawdown: 0.1, totalReturn: 0.05, mae: 0.01, rmse: 0.02, mape: 1.3, r2: 0.05 });
 
 describe('promotion floors (real PostgreSQL and NATS, PROMOTER_MIN_SHARPE=0, PROMOTER_MIN_HIT_RATE=0.5)', () => {
-  const prefix = testPrefix('floor');
-  let db: TestDatabase;
-  let dir: string;
-  let app: TestingModule;
+  // The test hands each job.succeeded to the controller itself, so no transport.
+  const svc = new TestService({ env: promoterEnv, module: AppModule.forRoot, prefix: 'floor', transport: false });
+  const { prefix } = svc;
   let handler: PromotionController;
   let store: ArtifactStore;
   let ds: DataSource;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = await mkdtemp(join(tmpdir(), 'ty-floor-'));
-    const config = loadConfig(promoterEnv, {
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: dir,
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      PROMOTER_MIN_SHARPE: '0',
-      PROMOTER_MIN_HIT_RATE: '0.5',
-    });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-    moduleRef.useLogger(false);
-    app = await moduleRef.init();
+    const app = await svc.start({ PROMOTER_MIN_SHARPE: '0', PROMOTER_MIN_HIT_RATE: '0.5' });
     handler = app.get(PromotionController);
     await answerAsScheduler(app.get(NatsBus), new Map());
     store = app.get(ARTIFACT_STORE);
     ds = app.get(DataSource);
   });
 
-  afterAll(async () => {
-    await app.close();
-    await deleteTestStream(prefix);
-    await db.drop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   it('refuses a first model below the floors with the reason, then promotes the first one that clears them', async () => {
     await handler.onJobSucceeded(await trainedJob({ store, symbol: 'SOLUSDT', jobId: 'daily-20261129-SOLUSDT', metrics: metrics(0.47, -2.7) }));

@@ -1,13 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '@trainyard/config';
 import type { Metrics, PromoteMode } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ARTIFACT_STORE, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
-import { createTestDatabase, deleteTestStream, readStored, startS3TestServer, testNatsUrl, testPrefix, trainedJob, type S3TestServer, type TestDatabase } from '@trainyard/testing';
+import { readStored, startS3TestServer, TestService, trainedJob, type S3TestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from './production-artifacts.service';
@@ -27,11 +23,11 @@ const metrics = (directionalHitRate: number): Metrics => ({
 });
 
 describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (real PostgreSQL, NATS; artifacts in a %s)', (storage) => {
-  const prefix = testPrefix('prom');
+  // The test hands each job.succeeded to the controller itself, so no transport.
+  const svc = new TestService({ env: promoterEnv, module: AppModule.forRoot, prefix: 'prom', transport: false });
+  const { prefix } = svc;
   let s3: S3TestServer | undefined;
-  let db: TestDatabase;
-  let dir: string;
-  let app: TestingModule;
+  let app: INestApplication;
   let handler: PromotionController;
   let store: ArtifactStore;
   let ds: DataSource;
@@ -39,13 +35,8 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
   const scheduler = new Map<string, SchedulerRecord>();
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = await mkdtemp(join(tmpdir(), 'ty-promoter-'));
     if (storage.startsWith('S3')) s3 = await startS3TestServer();
-    const config = loadConfig(promoterEnv, { DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, ...s3?.env });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-    moduleRef.useLogger(false);
-    app = await moduleRef.init();
+    app = await svc.start(s3?.env);
     handler = app.get(PromotionController);
     await answerAsScheduler(app.get(NatsBus), scheduler);
     store = app.get(ARTIFACT_STORE);
@@ -53,10 +44,7 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
   });
 
   afterAll(async () => {
-    await app.close();
-    await deleteTestStream(prefix);
-    await db.drop();
-    await rm(dir, { recursive: true, force: true });
+    await svc.close();
     await s3?.close();
   });
 

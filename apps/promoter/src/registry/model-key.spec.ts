@@ -1,13 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '@trainyard/config';
 import type { EventMessage, Metrics, Specialist } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, trainedJob, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { PromoterQueries } from '../commands/promoter-queries';
@@ -21,9 +17,8 @@ jest.setTimeout(60_000);
 const metrics = (directionalHitRate: number, sharpe: number): Metrics => ({ directionalHitRate, sharpe, maxDrawdown: 0.1, totalReturn: 0.05, mae: 0.01, rmse: 0.02, mape: 1.3, r2: 0.05 });
 
 describe('the registry key is symbol + variant (real PostgreSQL, NATS, local artifact folder)', () => {
-  const prefix = testPrefix('key');
-  let db: TestDatabase;
-  let dir: string;
+  const svc = new TestService({ env: promoterEnv, module: AppModule.forRoot, prefix: 'key' });
+  const { prefix } = svc;
   let app: INestApplication;
   let handler: PromotionController;
   let store: ArtifactStore;
@@ -31,10 +26,7 @@ describe('the registry key is symbol + variant (real PostgreSQL, NATS, local art
   let bus: NatsBus;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = await mkdtemp(join(tmpdir(), 'ty-model-key-'));
-    const config = loadConfig(promoterEnv, { DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, RETENTION_KEEP_TOP: '1' });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    app = await svc.start({ RETENTION_KEEP_TOP: '1' });
     handler = app.get(PromotionController);
     bus = app.get(NatsBus);
     await answerAsScheduler(bus, new Map());
@@ -42,12 +34,7 @@ describe('the registry key is symbol + variant (real PostgreSQL, NATS, local art
     ds = app.get(DataSource);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await deleteTestStream(prefix);
-    await db.drop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   /** A success of BTCUSDT's plain model (no variant) or of one of its specialists, run `run`. */
   async function succeed(run: number, variant: Specialist | null, hitRate: number, sharpe: number): Promise<void> {

@@ -1,15 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '@trainyard/config';
 import type { EventMessage, Metrics, Specialist } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import { createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, trainedJob, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, trainedJob } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey } from '../promotion/production-artifacts.service';
@@ -36,14 +32,11 @@ class SetClock extends Clock {
   }
 }
 
-async function boot(prefix: string, db: TestDatabase, dir: string, clock: Clock, vars: Record<string, string>): Promise<TestingModule> {
-  const config = loadConfig(promoterEnv, { DATABASE_URL: db.url, ARTIFACTS_DIR: dir, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, ...vars });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
-    .overrideProvider(Clock)
-    .useValue(clock)
-    .compile();
-  moduleRef.useLogger(false);
-  const app = await moduleRef.init();
+/** The promoter on its own clock; the test hands each job.succeeded to the controller itself, so no transport. */
+const promoter = (prefix: string, clock: Clock) => new TestService({ env: promoterEnv, module: AppModule.forRoot, prefix, transport: false, overrides: [{ provide: Clock, useValue: clock }] });
+
+async function boot(svc: TestService<typeof promoterEnv>, vars: Record<string, string>): Promise<INestApplication> {
+  const app = await svc.start(vars);
   await answerAsScheduler(app.get(NatsBus), new Map());
   return app;
 }
@@ -54,20 +47,17 @@ async function boot(prefix: string, db: TestDatabase, dir: string, clock: Clock,
  * deleted, the quota report and warning, and production's files left alone.
  */
 describe('RetentionService (RETENTION_KEEP_TOP=1, checkpoints 30 days, abandoned 90 days, quota 0.001 GB)', () => {
-  const prefix = testPrefix('pret');
   const clock = new SetClock();
-  let db: TestDatabase;
-  let dir: string;
-  let app: TestingModule;
+  const svc = promoter('pret', clock);
+  const { prefix } = svc;
+  let app: INestApplication;
   let retention: RetentionService;
   let store: ArtifactStore;
   let ds: DataSource;
   let jobs = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = await mkdtemp(join(tmpdir(), 'ty-retention-'));
-    app = await boot(prefix, db, dir, clock, {
+    app = await boot(svc, {
       RETENTION_KEEP_TOP: '1',
       RETENTION_CHECKPOINT_ARCHIVE_DAYS: '30',
       RETENTION_ABANDONED_DAYS: '90',
@@ -78,12 +68,7 @@ describe('RetentionService (RETENTION_KEEP_TOP=1, checkpoints 30 days, abandoned
     ds = app.get(DataSource);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await deleteTestStream(prefix);
-    await db?.drop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   /** A success as the trainer uploads it, in an attempt folder started at `startedAt` (default: now, a second apart per job). */
   async function succeeded(symbol: string, hitRate: number, sharpe: number, opts: { variant?: Specialist; startedAt?: number; tag?: string } = {}): Promise<EventMessage<'job.succeeded'>> {
@@ -245,23 +230,15 @@ describe('RetentionService (RETENTION_KEEP_TOP=1, checkpoints 30 days, abandoned
 });
 
 describe('RetentionService without STORAGE_QUOTA_GB', () => {
-  const prefix = testPrefix('pretnq');
-  let db: TestDatabase;
-  let dir: string;
-  let app: TestingModule;
+  const svc = promoter('pretnq', new SetClock());
+  const { prefix } = svc;
+  let app: INestApplication;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = await mkdtemp(join(tmpdir(), 'ty-retention-noquota-'));
-    app = await boot(prefix, db, dir, new SetClock(), {});
+    app = await boot(svc, {});
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await deleteTestStream(prefix);
-    await db?.drop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   it('reports the bytes used with no quota or fraction, and never warns', async () => {
     const store = app.get<ArtifactStore>(ARTIFACT_STORE);

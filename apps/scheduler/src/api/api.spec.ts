@@ -1,9 +1,7 @@
-import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 
@@ -14,36 +12,17 @@ const READER = 'read-only-token-for-the-specs-0001';
 
 /** The REST API over HTTP, on the scheduler running against real NATS and PostgreSQL. */
 describe('scheduler REST API', () => {
-  const prefix = testPrefix('api');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-api-'));
-  let db: TestDatabase;
-  let app: INestApplication;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'api', listen: true });
+  const { prefix, dir: artifacts } = svc;
   let bus: NatsBus;
   let base: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: artifacts,
-      SCHEDULER_TICK_MS: '100',
-      API_OPERATOR_TOKENS: OPERATOR,
-      API_READ_TOKENS: READER,
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-    bus = app.get(NatsBus);
+    bus = (await svc.start({ SCHEDULER_TICK_MS: '100', API_OPERATOR_TOKENS: OPERATOR, API_READ_TOKENS: READER })).get(NatsBus);
+    base = svc.url;
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const call = async (method: string, path: string, body?: unknown, token: string | null = OPERATOR) => {
     const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };

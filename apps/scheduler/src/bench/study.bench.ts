@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { StudyService } from '../studies/study.service';
@@ -17,11 +14,9 @@ import type { BenchResult } from './scheduler.bench';
  * each trial's curve and result as soon as its request appears.
  */
 export async function runStudyBench(): Promise<Record<string, BenchResult>> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-study-'));
-  const db = await createTestDatabase();
-  const prefix = testPrefix('bench-study');
-  const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: dir, SCHEDULER_TICK_MS: '100' });
-  const app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'bench-study' });
+  const { prefix } = svc;
+  const app = await svc.start({ SCHEDULER_TICK_MS: '100' });
   const bus = app.get(NatsBus);
   const answered = new Set<string>();
   const sub = bus.nc.subscribe(`${prefix}.job.requested`, {
@@ -59,10 +54,7 @@ export async function runStudyBench(): Promise<Record<string, BenchResult>> {
     return { study_100_trials_tpe_parallel_4: { value: Number((100 / minutes).toFixed(1)), unit: 'trials per minute (scheduler side, agent simulated)', target: '>= 60' } };
   } finally {
     sub.unsubscribe();
-    await app.close();
-    await db.drop();
-    await deleteTestStream(prefix);
-    rmSync(dir, { recursive: true, force: true });
+    await svc.close();
   }
 }
 

@@ -1,9 +1,5 @@
-import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { SchedulerStore } from '../runs/scheduler.store';
@@ -31,29 +27,20 @@ describe('run ETA', () => {
 
 /** The scheduler's bus commands and queries, on real NATS and PostgreSQL. */
 describe('scheduler commands and queries over the bus', () => {
-  const prefix = testPrefix('scmd');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-scmd-'));
-  let db: TestDatabase;
-  let app: INestApplication;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'scmd' });
+  const { prefix } = svc;
   let bus: NatsBus;
   let store: SchedulerStore;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100' });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    const app = await svc.start({ SCHEDULER_TICK_MS: '100' });
     bus = app.get(NatsBus);
     store = app.get(SchedulerStore);
     await bus.publish('run.requested', { runId: 'ops', trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], maxConcurrent: 1, promote: 'auto', canary: true, requestedBy: 'telegram:42' });
     await waitFor(async () => (await store.jobsOfRun('ops')).some((j) => j.status === 'released'), 'the run stored and its first job released');
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const result = (commandId: string) => waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
   const jobIn = async (status: string) => (await store.jobsOfRun('ops')).find((j) => j.status === status)!;

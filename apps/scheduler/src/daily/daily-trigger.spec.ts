@@ -1,10 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainingHash } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { SchedulerStore } from '../runs/scheduler.store';
@@ -12,31 +11,16 @@ import { SchedulerStore } from '../runs/scheduler.store';
 jest.setTimeout(60_000);
 
 describe('the daily run from a CSV file in the configuration', () => {
-  const prefix = testPrefix('daily');
-  const dir = mkdtempSync(join(tmpdir(), 'ty-daily-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'daily' });
+  const { prefix, dir } = svc;
   let app: INestApplication;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     writeFileSync(join(dir, 'universe.csv'), 'rank,symbol\n1,BTCUSDT\n2,ETHUSDT\n3,not a symbol\n');
-    const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: join(dir, 'artifacts'),
-      SCHEDULER_DAILY_AT: '00:00',
-      SCHEDULER_DAILY_SYMBOLS: join(dir, 'universe.csv'),
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    app = await svc.start({ ARTIFACTS_DIR: join(dir, 'artifacts'), SCHEDULER_DAILY_AT: '00:00', SCHEDULER_DAILY_SYMBOLS: join(dir, 'universe.csv') });
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   it('reads the file on the scheduler and requests the run with its symbols, never the path', async () => {
     const request = await waitFor(async () => (await readStored(prefix, 'run.requested'))[0] ?? null, 'the daily run.requested');
@@ -64,23 +48,15 @@ describe('the daily run from a CSV file in the configuration', () => {
 });
 
 describe('a request that names no symbols where no daily set is configured', () => {
-  const prefix = testPrefix('nosym');
-  const dir = mkdtempSync(join(tmpdir(), 'ty-nosym-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'nosym' });
+  const { prefix } = svc;
   let app: INestApplication;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: join(dir, 'artifacts') });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    app = await svc.start();
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   it('is refused once, with the reason on command.result for its requester and in one dead letter', async () => {
     await app.get(NatsBus).publish('run.requested', { runId: 'nosym-run', trigger: 'cli', requestedBy: 'alice' }, { id: 'nosym-run-request' });

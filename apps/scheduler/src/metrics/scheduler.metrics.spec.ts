@@ -1,9 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, scrapeMetrics, seriesValue, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, scrapeMetrics, seriesValue, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { RunQueries } from '../api/run-queries';
 import { schedulerEnv } from '../config/scheduler.config';
@@ -12,35 +9,19 @@ jest.setTimeout(60_000);
 
 /** The scheduler's /metrics while the test plays the broker and the agent through a small run. */
 describe('scheduler metrics', () => {
-  const prefix = testPrefix('smet');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-smet-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'smet', listen: true });
+  const { prefix } = svc;
   let app: INestApplication;
   let bus: NatsBus;
   let base: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: artifacts,
-      SCHEDULER_TICK_MS: '100',
-      SCHEDULER_RETRY_BASE_SECONDS: '0.2',
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
-    await app.listen(0, '127.0.0.1');
-    base = await app.getUrl();
+    app = await svc.start({ SCHEDULER_TICK_MS: '100', SCHEDULER_RETRY_BASE_SECONDS: '0.2' });
+    base = svc.url;
     bus = app.get(NatsBus);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const metric = async (name: string, labels: Record<string, string> = {}) => seriesValue(await scrapeMetrics(base), name, labels);
   const requested = async (runId: string) => (await readStored(prefix, 'job.requested')).map((e) => e.data.spec).filter((s) => s.runId === runId);

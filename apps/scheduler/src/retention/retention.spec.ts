@@ -1,22 +1,8 @@
-import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { connectJetStream, NatsBus } from '@trainyard/messaging';
+import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import {
-  createTestDatabase,
-  deleteTestStream,
-  readStored,
-  scrapeMetrics,
-  seriesValue,
-  startS3TestServer,
-  testNatsUrl,
-  testPrefix,
-  waitFor,
-  type S3TestServer,
-  type TestDatabase,
-} from '@trainyard/testing';
+import { readStored, scrapeMetrics, seriesValue, startS3TestServer, TestService, waitFor, type S3TestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 
@@ -38,11 +24,10 @@ class MovedClock extends Clock {
  * store, its clock moved forward day by day; the test plays the agents and the promoter.
  */
 describe('record retention', () => {
-  const prefix = testPrefix('ret');
   const clock = new MovedClock();
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'ret', listen: true, overrides: [{ provide: Clock, useValue: clock }] });
+  const { prefix } = svc;
   let s3: S3TestServer;
-  let db: TestDatabase;
-  let app: INestApplication;
   let bus: NatsBus;
   let ds: DataSource;
   let store: ArtifactStore;
@@ -50,35 +35,15 @@ describe('record retention', () => {
 
   beforeAll(async () => {
     s3 = await startS3TestServer();
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({
-      ...s3.env,
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      SCHEDULER_TICK_MS: '100',
-      SCHEDULER_MAX_RETRIES: '0',
-      SCHEDULER_RETENTION_AT: '00:00',
-      API_OPERATOR_TOKENS: TOKEN,
-    });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
-      .overrideProvider(Clock)
-      .useValue(clock)
-      .compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    connectJetStream(app);
-    await app.startAllMicroservices();
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    const app = await svc.start({ ...s3.env, SCHEDULER_TICK_MS: '100', SCHEDULER_MAX_RETRIES: '0', SCHEDULER_RETENTION_AT: '00:00', API_OPERATOR_TOKENS: TOKEN });
+    base = svc.url;
     bus = app.get(NatsBus);
     ds = app.get(DataSource);
     store = app.get(ARTIFACT_STORE);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
+    await svc.close();
     await s3?.close();
   });
 

@@ -1,10 +1,8 @@
-import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CAPACITY_KEY, capacityBucket } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { SchedulerStore } from './scheduler.store';
@@ -13,21 +11,14 @@ jest.setTimeout(60_000);
 
 /** The scheduler alone on real NATS and PostgreSQL; the test plays the broker and the agents. */
 describe('scheduler job lifecycle', () => {
-  const prefix = testPrefix('sched');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-sched-'));
-  let db: TestDatabase;
-  let app: INestApplication;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'sched' });
+  const { prefix, dir: artifacts } = svc;
   let bus: NatsBus;
   let store: SchedulerStore;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     writeFileSync(join(artifacts, 'costs.json'), JSON.stringify({ symbols: { BTCUSDT: { feeBps: 4, spreadBps: 1 } } }));
-    const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: artifacts,
+    const app = await svc.start({
       SCHEDULER_TICK_MS: '100',
       SCHEDULER_RETRY_BASE_SECONDS: '0.2',
       SCHEDULER_MAX_RETRIES: '1',
@@ -35,17 +26,11 @@ describe('scheduler job lifecycle', () => {
       SCHEDULER_DAILY_SYMBOLS: 'top2',
       SCHEDULER_COSTS_FILE: join(artifacts, 'costs.json'),
     });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
     store = app.get(SchedulerStore);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const requests = async (jobId: string) => (await readStored(prefix, 'job.requested')).filter((e) => e.data.spec.jobId === jobId).map((e) => e.data.spec);
   const ref = (jobId: string, runId: string, attempt: number) => ({ jobId, runId, symbol: 'BTCUSDT', attempt });

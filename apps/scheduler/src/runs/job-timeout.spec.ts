@@ -1,11 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { EventMessage } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { jobRequestId } from './dispatcher.service';
@@ -22,9 +19,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * test plays the broker and the agents. A 0.01 min timeout is 0.6 s; retries wait 1 to 3 s.
  */
 describe('scheduler job timeouts', () => {
-  const prefix = testPrefix('schedto');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-schedto-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'schedto' });
+  const { prefix } = svc;
   let app: INestApplication;
   let bus: NatsBus;
   let store: SchedulerStore;
@@ -32,17 +28,7 @@ describe('scheduler job timeouts', () => {
   const handledCancelled: EventMessage<'job.cancelled'>[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: artifacts,
-      SCHEDULER_TICK_MS: '100',
-      SCHEDULER_RETRY_BASE_SECONDS: '2',
-      SCHEDULER_MAX_RETRIES: '1',
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
+    app = await svc.start({ SCHEDULER_TICK_MS: '100', SCHEDULER_RETRY_BASE_SECONDS: '2', SCHEDULER_MAX_RETRIES: '1' });
     bus = app.get(NatsBus);
     store = app.get(SchedulerStore);
     const lifecycle = app.get(JobLifecycleService);
@@ -53,12 +39,7 @@ describe('scheduler job timeouts', () => {
     });
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const requests = async (jobId: string) => (await readStored(prefix, 'job.requested')).filter((e) => e.data.spec.jobId === jobId).map((e) => e.data.spec);
   const cancels = async (jobId: string) => (await readStored(prefix, 'job.*.cancel')).map((e) => e.data).filter((c) => c.jobId === jobId);

@@ -1,10 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventInput, EventMessage } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { RunSpendService } from './run-spend.service';
@@ -17,36 +16,20 @@ jest.setTimeout(60_000);
  * each instance once. The test plays the broker and the agents; NATS and PostgreSQL are real.
  */
 describe('scheduler: instance spend beside work cost', () => {
-  const prefix = testPrefix('spend');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-spend-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'spend', listen: true });
+  const { prefix, dir: artifacts } = svc;
   let app: INestApplication;
   let bus: NatsBus;
   let base: string;
   let nextInstance = 1000;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: artifacts,
-      SCHEDULER_TICK_MS: '100',
-      API_READ_TOKENS: 'read-only-token-for-the-specs-0001',
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    app = await svc.start({ SCHEDULER_TICK_MS: '100', API_READ_TOKENS: 'read-only-token-for-the-specs-0001' });
+    base = svc.url;
     bus = app.get(NatsBus);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const getRun = async (id: string) => {
     const res = await fetch(`${base}/runs/${id}`, { headers: { authorization: 'Bearer read-only-token-for-the-specs-0001' } });

@@ -1,10 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { JobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 
@@ -20,20 +17,12 @@ const quality = (lr: number) => 1 - (Math.log10(lr) + 2) ** 2 / 4;
  * agent that trains each trial as its params say, reporting a validation curve step by step.
  */
 describe('hyperparameter studies', () => {
-  const prefix = testPrefix('study');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-study-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'study', listen: true });
+  const { prefix } = svc;
   let app: INestApplication;
   let base: string;
   let stopAgent = false;
   let agentLoop: Promise<void> = Promise.resolve();
-
-  const boot = async () => {
-    const config = schedulerEnv.parse({ NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix, DATABASE_URL: db.url, ARTIFACTS_DIR: artifacts, SCHEDULER_TICK_MS: '100', API_OPERATOR_TOKENS: TOKEN });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  };
 
   /** Answers every trial's request: started, the curve one step at a time (stopping when cancelled), then succeeded. */
   const agent = async () => {
@@ -94,18 +83,15 @@ describe('hyperparameter studies', () => {
   const get = (path: string) => call('GET', path);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    await boot();
+    app = await svc.start({ SCHEDULER_TICK_MS: '100', API_OPERATOR_TOKENS: TOKEN });
+    base = svc.url;
     agentLoop = agent();
   });
 
   afterAll(async () => {
     stopAgent = true;
     await agentLoop;
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
+    await svc.close();
   });
 
   const space = { 'model.learningRate': { type: 'float', low: 0.0001, high: 1, log: true }, 'model.epochs': { type: 'int', low: 1, high: 5 } };
@@ -119,8 +105,8 @@ describe('hyperparameter studies', () => {
 
     await waitFor(async () => (await get('/studies/st-random')).body.trials.filter((t: { state: string }) => t.state === 'complete').length >= 3, 'three trials done', 120_000);
     // The scheduler stops mid-study and comes back on the same database.
-    await app.close();
-    await boot();
+    app = await svc.restart();
+    base = svc.url;
     const done = await waitFor(
       async () => {
         const s = (await get('/studies/st-random')).body;

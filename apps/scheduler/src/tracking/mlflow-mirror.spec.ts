@@ -1,9 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, startMlflowTestServer, testNatsUrl, testPrefix, waitFor, type MlflowTestServer, type TestDatabase } from '@trainyard/testing';
+import { readStored, startMlflowTestServer, TestService, waitFor, type MlflowTestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { MlflowMirrorService } from './mlflow-mirror.service';
@@ -12,21 +9,15 @@ jest.setTimeout(60_000);
 
 /** Tracked runs mirrored to an MLflow tracking server (the REST stand-in, with a token), from the scheduler on real NATS and PostgreSQL. */
 describe('mirroring tracked runs to MLflow', () => {
-  const prefix = testPrefix('mlflow');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-mlflow-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'mlflow' });
+  const { prefix } = svc;
   let app: INestApplication;
   let bus: NatsBus;
   let mlflow: MlflowTestServer;
 
   beforeAll(async () => {
     mlflow = await startMlflowTestServer({ token: 'mlflow-token-for-the-specs', duplicateMetrics: 'append' });
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: artifacts,
+    app = await svc.start({
       SCHEDULER_TICK_MS: '100',
       SCHEDULER_MAX_RETRIES: '0',
       MLFLOW_TRACKING_URI: mlflow.url,
@@ -34,16 +25,12 @@ describe('mirroring tracked runs to MLflow', () => {
       MLFLOW_SYNC_INTERVAL_MS: '200',
       MLFLOW_SETTLE_SECONDS: '0',
     });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
     bus = app.get(NatsBus);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
+    await svc.close();
     await mlflow?.stop();
-    rmSync(artifacts, { recursive: true, force: true });
   });
 
   const metrics = { directionalHitRate: 0.56, sharpe: 1.3, maxDrawdown: 0.1, totalReturn: 0.04, mae: 0.01, rmse: 0.02, mape: 1.1, r2: 0.05 };

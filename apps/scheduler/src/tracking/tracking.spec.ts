@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { NatsBus } from '@trainyard/messaging';
 import { exportToFileStore, type TrackedRun } from '@trainyard/tracking';
-import { bootTestApp, createTestDatabase, deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor, type TestDatabase } from '@trainyard/testing';
+import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 
@@ -16,36 +16,19 @@ const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Every attempt a tracked run: the scheduler on real NATS and PostgreSQL; the test plays broker and agents. */
 describe('experiment tracking', () => {
-  const prefix = testPrefix('track');
-  const artifacts = mkdtempSync(join(tmpdir(), 'ty-track-'));
-  let db: TestDatabase;
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'track', listen: true });
+  const { prefix, dir: artifacts } = svc;
   let app: INestApplication;
   let bus: NatsBus;
   let base: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = schedulerEnv.parse({
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      DATABASE_URL: db.url,
-      ARTIFACTS_DIR: artifacts,
-      SCHEDULER_TICK_MS: '100',
-      SCHEDULER_MAX_RETRIES: '0',
-      API_OPERATOR_TOKENS: TOKEN,
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] });
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    app = await svc.start({ SCHEDULER_TICK_MS: '100', SCHEDULER_MAX_RETRIES: '0', API_OPERATOR_TOKENS: TOKEN });
+    base = svc.url;
     bus = app.get(NatsBus);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-    await deleteTestStream(prefix);
-    rmSync(artifacts, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const get = async (path: string) => {
     const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });

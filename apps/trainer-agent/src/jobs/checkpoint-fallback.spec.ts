@@ -1,11 +1,8 @@
-import type { INestApplication } from '@nestjs/common';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toJobSpec, type CheckpointRef, type JobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { S3ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, deleteTestStream, readStored, startS3TestServer, testJobDefinition, testLease, testNatsUrl, testPrefix, waitFor, type S3TestServer } from '@trainyard/testing';
+import { readStored, startS3TestServer, testJobDefinition, testLease, TestService, waitFor, type S3TestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { agentEnv } from '../config/agent.config';
 
@@ -17,12 +14,11 @@ jest.setTimeout(90_000);
  * the test plays the scheduler and the broker.
  */
 describe('checkpoint fallback', () => {
-  const prefix = testPrefix('ckfall');
-  const dir = mkdtempSync(join(tmpdir(), 'ty-ckfall-'));
+  const svc = new TestService({ env: agentEnv, module: AppModule.forRoot, prefix: 'ckfall', database: false });
+  const { prefix, dir } = svc;
   const agentId = `agent-${prefix}`;
   let s3: S3TestServer;
   let store: S3ArtifactStore;
-  let app: INestApplication;
   let bus: NatsBus;
   // ETHUSDT at this rate trains all 12 epochs: checkpoints after epochs 4 and 8.
   const first = toJobSpec(testJobDefinition({ symbol: 'ETHUSDT', runId: 'fallback', lookbackCandles: 600, model: { type: 'logistic', learningRate: 0.05, epochs: 12, seed: 3 } }), 1);
@@ -32,26 +28,14 @@ describe('checkpoint fallback', () => {
   beforeAll(async () => {
     s3 = await startS3TestServer();
     store = new S3ArtifactStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
-    const config = agentEnv.parse({
-      ...s3.env,
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      AGENT_ID: agentId,
-      AGENT_WORK_DIR: join(dir, 'work'),
-      AGENT_NVIDIA_SMI: 'none',
-      AGENT_CPU_SLOTS: '2',
-      AGENT_CHECKPOINT_EVERY_EPOCHS: '4',
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] }, { agentId });
+    const app = await svc.start({ ...s3.env, AGENT_ID: agentId, AGENT_WORK_DIR: join(dir, 'work'), AGENT_NVIDIA_SMI: 'none', AGENT_CPU_SLOTS: '2', AGENT_CHECKPOINT_EVERY_EPOCHS: '4' }, { agentId });
     bus = app.get(NatsBus);
   });
 
   afterAll(async () => {
-    await app?.close();
+    await svc.close();
     store?.close();
     await s3?.close();
-    await deleteTestStream(prefix);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const lease = (leaseId: string) => testLease(leaseId, agentId);

@@ -1,13 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { bootTestApp, deleteTestStream, readStored, testJobDefinition, testLease, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
+import { readStored, testJobDefinition, testLease, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { decodeFeatureTable } from '../market-data/feature-parquet';
 import { AGENT_CONFIG, agentEnv, type AgentConfig } from '../config/agent.config';
@@ -19,8 +18,8 @@ const definition = (symbol: string, featureset = 'fs1') => testJobDefinition({ s
 
 /** The agent alone on real NATS and a real artifact folder; the test plays the broker. */
 describe('trainer-agent', () => {
-  const prefix = testPrefix('agent');
-  const dir = mkdtempSync(join(tmpdir(), 'ty-agent-'));
+  const svc = new TestService({ env: agentEnv, module: AppModule.forRoot, prefix: 'agent', database: false });
+  const { prefix, dir } = svc;
   const agentId = `agent-${prefix}`;
   let app: INestApplication;
   let bus: NatsBus;
@@ -28,27 +27,23 @@ describe('trainer-agent', () => {
   beforeAll(async () => {
     // The one trainer this agent allows runs the test's script named by the job's first argument.
     writeFileSync(join(dir, 'dispatch.js'), `require(require('node:path').join(__dirname, process.argv[2]));`);
-    const config = agentEnv.parse({
-      AGENT_TRAINERS: `script=${process.execPath} ${join(dir, 'dispatch.js')}`,
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      AGENT_ID: agentId,
-      ARTIFACTS_DIR: join(dir, 'artifacts'),
-      AGENT_WORK_DIR: join(dir, 'work'),
-      AGENT_HEARTBEAT_MS: '200',
-      AGENT_NVIDIA_SMI: 'none',
-      AGENT_CPU_SLOTS: '3',
-      AGENT_CHECKPOINT_EVERY_EPOCHS: '4',
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] }, { agentId });
+    app = await svc.start(
+      {
+        AGENT_TRAINERS: `script=${process.execPath} ${join(dir, 'dispatch.js')}`,
+        AGENT_ID: agentId,
+        ARTIFACTS_DIR: join(dir, 'artifacts'),
+        AGENT_WORK_DIR: join(dir, 'work'),
+        AGENT_HEARTBEAT_MS: '200',
+        AGENT_NVIDIA_SMI: 'none',
+        AGENT_CPU_SLOTS: '3',
+        AGENT_CHECKPOINT_EVERY_EPOCHS: '4',
+      },
+      { agentId },
+    );
     bus = app.get(NatsBus);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await deleteTestStream(prefix);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => svc.close());
 
   const lease = (leaseId: string) => testLease(leaseId, agentId);
 

@@ -1,11 +1,9 @@
-import type { INestApplication } from '@nestjs/common';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex, toJobSpec, type JobDefinition } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { S3ArtifactStore } from '@trainyard/storage';
-import { bootTestApp, deleteTestStream, readStored, startS3TestServer, testJobDefinition, testLease, testNatsUrl, testPrefix, waitFor, type S3TestServer } from '@trainyard/testing';
+import { readStored, startS3TestServer, testJobDefinition, testLease, TestService, waitFor, type S3TestServer } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { agentEnv } from '../config/agent.config';
 import { generateSyntheticCandles } from '../training/candles';
@@ -19,40 +17,29 @@ jest.setTimeout(60_000);
  * its candles from Parquet files in a data folder; the test plays the broker.
  */
 describe('feature store on S3', () => {
-  const prefix = testPrefix('features');
-  const dir = mkdtempSync(join(tmpdir(), 'ty-features-'));
+  const svc = new TestService({ env: agentEnv, module: AppModule.forRoot, prefix: 'features', database: false });
+  const { prefix, dir } = svc;
   const dataDir = join(dir, 'candles');
   const agentId = `agent-${prefix}`;
   let s3: S3TestServer;
   let store: S3ArtifactStore;
-  let app: INestApplication;
   let bus: NatsBus;
 
   beforeAll(async () => {
     mkdirSync(dataDir, { recursive: true });
     s3 = await startS3TestServer();
     store = new S3ArtifactStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
-    const config = agentEnv.parse({
-      ...s3.env,
-      NATS_URL: testNatsUrl(),
-      TRAINYARD_PREFIX: prefix,
-      AGENT_ID: agentId,
-      AGENT_WORK_DIR: join(dir, 'work'),
-      AGENT_NVIDIA_SMI: 'none',
-      AGENT_CPU_SLOTS: '2',
-      AGENT_DATA_SOURCE: 'files',
-      AGENT_DATA_DIR: dataDir,
-    });
-    app = await bootTestApp({ imports: [AppModule.forRoot(config)] }, { agentId });
+    const app = await svc.start(
+      { ...s3.env, AGENT_ID: agentId, AGENT_WORK_DIR: join(dir, 'work'), AGENT_NVIDIA_SMI: 'none', AGENT_CPU_SLOTS: '2', AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dataDir },
+      { agentId },
+    );
     bus = app.get(NatsBus);
   });
 
   afterAll(async () => {
-    await app?.close();
+    await svc.close();
     store?.close();
     await s3?.close();
-    await deleteTestStream(prefix);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const lease = (leaseId: string) => testLease(leaseId, agentId);
