@@ -3,6 +3,7 @@ import { CheckpointRef, Driver, EARLIER_CHECKPOINTS, JobSpec, ModelConfig } from
 import { INSTANCE_STATES, type InstanceStatus } from './states';
 import {
   Artifact,
+  ConcurrencyMode,
   Costs,
   ErrorType,
   FeaturesetName,
@@ -12,10 +13,9 @@ import {
   MetricPoint,
   Metrics,
   Priority,
-  PromoteMode,
+  PromotionPolicy,
   Provider,
   Purpose,
-  RunMode,
   Sha256,
   Specialist,
   SymbolName,
@@ -50,11 +50,11 @@ export const RunRequested = event({
   date: IsoDate.optional(),
   /** Unset: the scheduler's daily set (SCHEDULER_DAILY_SYMBOLS); a request without symbols where none is configured is refused. */
   symbols: SymbolSelection.optional(),
-  mode: RunMode.default('hybrid'),
+  mode: ConcurrencyMode.default('hybrid'),
   maxConcurrent: z.number().int().min(1).max(10_000).optional(),
   priority: Priority.default('normal'),
   purpose: Purpose.default('production'),
-  promote: PromoteMode.default('off'),
+  promote: PromotionPolicy.default('off'),
   canary: z.boolean().default(false),
   force: z.boolean().default(false),
   dryRun: z.boolean().default(false),
@@ -153,7 +153,7 @@ export const RunStarted = event({
   requestId: z.string().min(1).max(256).optional(),
   date: IsoDate,
   trigger: Trigger,
-  mode: RunMode,
+  mode: ConcurrencyMode,
   maxConcurrent: z.number().int().positive(),
   totalJobs: z.number().int().nonnegative(),
   symbols: z.array(SymbolName),
@@ -424,7 +424,8 @@ export const InstanceAlert = event({
 export const Decision = z.object({
   outcome: z.enum(['promote', 'reject', 'not_comparable', 'skipped']),
   rule: z.string(),
-  mode: PromoteMode,
+  /** The policy the decision was made under: the run's, with `auto` downgraded to `dry` on a canary run or where PROMOTER_DRY_ONLY is set. */
+  mode: PromotionPolicy,
   applied: z.boolean(),
   reason: z.string(),
 });

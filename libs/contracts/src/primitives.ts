@@ -51,11 +51,13 @@ export function modelKey(symbol: string, variant?: Variant | null): string {
 /** The specialist a variant names; undefined for the default one. */
 export const specialistOf = (variant: Variant | null | undefined): Specialist | undefined => (!variant || variant === DEFAULT_VARIANT ? undefined : variant);
 
-export const RunMode = z.enum(['sequential', 'parallel', 'hybrid']);
-export type RunMode = z.infer<typeof RunMode>;
+/** How many of a run's jobs train at once (a run's `mode`): one at a time, as many as capacity allows, or a bounded number. */
+export const ConcurrencyMode = z.enum(['sequential', 'parallel', 'hybrid']);
+export type ConcurrencyMode = z.infer<typeof ConcurrencyMode>;
 
-export const PromoteMode = z.enum(['off', 'dry', 'auto']);
-export type PromoteMode = z.infer<typeof PromoteMode>;
+/** What the promoter does with a run's models (a run's `promote`): nothing, decide and report only, or decide and apply. */
+export const PromotionPolicy = z.enum(['off', 'dry', 'auto']);
+export type PromotionPolicy = z.infer<typeof PromotionPolicy>;
 
 export const Trigger = z.enum(['cron', 'cli', 'api', 'telegram', 'event']);
 export type Trigger = z.infer<typeof Trigger>;

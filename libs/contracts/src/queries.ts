@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Decision, GpuInfo } from './events';
-import { ErrorType, Id, IsoDate, Metrics, PromoteMode, Provider, RunMode, Specialist, SymbolName, Timestamp, Trigger, Variant } from './primitives';
+import { ConcurrencyMode, ErrorType, Id, IsoDate, Metrics, PromotionPolicy, Provider, Specialist, SymbolName, Timestamp, Trigger, Variant } from './primitives';
 import { JOB_STATES, type RunState as RunStateName } from './states';
 
 /**
@@ -31,7 +31,7 @@ export const RunView = z.object({
   date: IsoDate,
   trigger: Trigger,
   status: RunState,
-  mode: RunMode,
+  mode: ConcurrencyMode,
   maxConcurrent: count,
   requestedBy: z.string().nullable(),
   createdAt: Timestamp,
@@ -58,7 +58,7 @@ export const JobView = z.object({
   errorType: ErrorType.nullable(),
   errorMessage: z.string().nullable(),
   /** How the job's model is promoted, as its run requested it (a study's trials: off); the promoter reads it before registering. */
-  promote: PromoteMode,
+  promote: PromotionPolicy,
   canary: z.boolean(),
 });
 export type JobView = z.infer<typeof JobView>;

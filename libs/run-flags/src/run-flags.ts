@@ -1,11 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import {
+  ConcurrencyMode,
   FeaturesetName,
   Priority,
-  PromoteMode,
+  PromotionPolicy,
   Purpose,
-  RunMode,
   SymbolName,
   Timeframe,
   TrainerArg,
@@ -98,13 +98,13 @@ function validDate(value: unknown): string | undefined {
 /** The request fields RUN_REQUEST_OPTIONS set, checked. */
 export function runRequestFromFlags(v: FlagValues): Omit<EventInput<'run.requested'>, 'trigger' | 'symbols'> {
   return {
-    mode: oneOf('mode', v.mode, RunMode.options),
+    mode: oneOf('mode', v.mode, ConcurrencyMode.options),
     maxConcurrent: positiveFlag('max-concurrent', v['max-concurrent'], true),
     date: validDate(v.date),
     dryRun: v['dry-run'] === true,
     force: v.force === true,
     ensureFeatures: v['ensure-features'] === true,
-    promote: oneOf('promote', v.promote, PromoteMode.options),
+    promote: oneOf('promote', v.promote, PromotionPolicy.options),
     canary: canaryFromFlags(v),
     priority: oneOf('priority', v.priority, Priority.options),
     purpose: oneOf('purpose', v.purpose, Purpose.options),

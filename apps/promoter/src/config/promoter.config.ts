@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiEnv, busEnv, databaseEnv, envInt, httpEnv, storageEnv } from '@trainyard/config';
+import { apiEnv, busEnv, databaseEnv, envBool, envInt, httpEnv, storageEnv } from '@trainyard/config';
 
 export const promoterEnv = z.object({
   ...busEnv,
@@ -7,8 +7,12 @@ export const promoterEnv = z.object({
   ...storageEnv,
   ...apiEnv,
   ...httpEnv(3004),
-  /** `canary` and `live` mark an installation under test: it decides and reports, but never promotes. */
-  RUN_MODE: z.enum(['canary', 'live', 'normal']).default('normal'),
+  /** Every `auto` promotion is decided and reported but never applied: for an installation under test. */
+  PROMOTER_DRY_ONLY: envBool(false),
+  /** Replaced by PROMOTER_DRY_ONLY: still set (whatever its value), the promoter refuses to start and says what to set instead. */
+  RUN_MODE: z
+    .never({ error: 'RUN_MODE was replaced by PROMOTER_DRY_ONLY=true (canary and live both meant dry-only); remove RUN_MODE, and set PROMOTER_DRY_ONLY=true where it was canary or live' })
+    .optional(),
   RETENTION_INTERVAL_MINUTES: envInt(60, 1),
   /** Versions per symbol kept by Sharpe, on top of the production and the previous production version. */
   RETENTION_KEEP_TOP: envInt(5, 0),
@@ -25,7 +29,7 @@ export const promoterEnv = z.object({
   PROMOTER_MAX_DRAWDOWN: z.coerce.number().min(0).max(1).optional(),
 });
 
-export type PromoterConfig = z.output<typeof promoterEnv>;
+export type PromoterConfig = Omit<z.output<typeof promoterEnv>, 'RUN_MODE'>;
 
 export const promotionFloors = (cfg: PromoterConfig) => ({ minSharpe: cfg.PROMOTER_MIN_SHARPE, minHitRate: cfg.PROMOTER_MIN_HIT_RATE, maxDrawdown: cfg.PROMOTER_MAX_DRAWDOWN });
 export const PROMOTER_CONFIG = Symbol('PROMOTER_CONFIG');

@@ -1,5 +1,5 @@
 import type { Metrics } from '@trainyard/contracts';
-import { decidePromotion, effectiveMode, type Evaluated, type PromotionInput } from './promotion-rules';
+import { decidePromotion, effectivePolicy, type Evaluated, type PromotionInput } from './promotion-rules';
 
 const metrics = (directionalHitRate: number, maxDrawdown: number): Metrics => ({
   directionalHitRate,
@@ -22,7 +22,7 @@ const model = (hitRate: number, drawdown: number, over: Partial<Evaluated> = {})
 const input = (over: Partial<PromotionInput>): PromotionInput => ({
   requested: 'auto',
   canary: false,
-  runMode: 'normal',
+  dryOnly: false,
   candidate: model(0.55, 0.1),
   production: model(0.55, 0.1),
   ...over,
@@ -66,7 +66,7 @@ describe('decidePromotion', () => {
     });
   });
 
-  it('decides the same way in dry mode', () => {
+  it('decides the same way under the dry policy', () => {
     expect(decidePromotion(input({ requested: 'dry', production: model(0.5, 0.1), candidate: model(0.6, 0.1) }))).toMatchObject({
       outcome: 'promote',
       rule: 'higher_hit_rate',
@@ -76,8 +76,7 @@ describe('decidePromotion', () => {
 
   it.each([
     [{ canary: true }, 'canary run: auto downgraded to dry'],
-    [{ runMode: 'canary' as const }, 'RUN_MODE=canary: auto downgraded to dry'],
-    [{ runMode: 'live' as const }, 'RUN_MODE=live: auto downgraded to dry'],
+    [{ dryOnly: true }, 'PROMOTER_DRY_ONLY: auto downgraded to dry'],
   ])('downgrades auto to dry for %j and says so', (over, note) => {
     const d = decidePromotion(input({ ...over, production: null }));
     expect(d).toMatchObject({ outcome: 'promote', rule: 'no_production', mode: 'dry', applied: false });
@@ -119,10 +118,11 @@ describe('promotion floors', () => {
   });
 });
 
-describe('effectiveMode', () => {
-  it('leaves off and dry alone on a canary', () => {
-    expect(effectiveMode('off', true, 'canary')).toEqual({ mode: 'off' });
-    expect(effectiveMode('dry', true, 'normal')).toEqual({ mode: 'dry' });
-    expect(effectiveMode('auto', false, 'normal')).toEqual({ mode: 'auto' });
+describe('effectivePolicy', () => {
+  it('leaves off and dry alone on a canary or a dry-only promoter', () => {
+    expect(effectivePolicy('off', true, true)).toEqual({ policy: 'off' });
+    expect(effectivePolicy('dry', true, false)).toEqual({ policy: 'dry' });
+    expect(effectivePolicy('dry', false, true)).toEqual({ policy: 'dry' });
+    expect(effectivePolicy('auto', false, false)).toEqual({ policy: 'auto' });
   });
 });

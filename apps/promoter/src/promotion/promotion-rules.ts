@@ -1,5 +1,4 @@
-import type { Costs, Decision, Metrics, PromoteMode } from '@trainyard/contracts';
-import type { PromoterConfig } from '../config/promoter.config';
+import type { Costs, Decision, Metrics, PromotionPolicy } from '@trainyard/contracts';
 
 /** What the rules look at in a model: its after-cost metrics and the conditions they were measured under. */
 export interface Evaluated {
@@ -9,11 +8,12 @@ export interface Evaluated {
 }
 
 export interface PromotionInput {
-  /** The mode the run asked for. */
-  requested: PromoteMode;
-  /** The run is a canary or live test. */
+  /** The policy the run asked for. */
+  requested: PromotionPolicy;
+  /** The run is a canary. */
   canary: boolean;
-  runMode: PromoterConfig['RUN_MODE'];
+  /** PROMOTER_DRY_ONLY: this installation never applies a promotion. */
+  dryOnly: boolean;
   candidate: Evaluated;
   production: Evaluated | null;
   /** Absolute floors a candidate must clear before it is compared with anything; unset ones do not apply. */
@@ -31,12 +31,12 @@ const EPSILON = 1e-9;
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
-/** `auto` becomes `dry` on a canary or live-test run, and the reason says why. */
-export function effectiveMode(requested: PromoteMode, canary: boolean, runMode: PromotionInput['runMode']): { mode: PromoteMode; note?: string } {
-  if (requested !== 'auto') return { mode: requested };
-  if (canary) return { mode: 'dry', note: 'canary run: auto downgraded to dry' };
-  if (runMode !== 'normal') return { mode: 'dry', note: `RUN_MODE=${runMode}: auto downgraded to dry` };
-  return { mode: 'auto' };
+/** The policy a decision is made under: `auto` becomes `dry` on a canary run or a dry-only promoter, and the note says why. */
+export function effectivePolicy(requested: PromotionPolicy, canary: boolean, dryOnly: boolean): { policy: PromotionPolicy; note?: string } {
+  if (requested !== 'auto') return { policy: requested };
+  if (canary) return { policy: 'dry', note: 'canary run: auto downgraded to dry' };
+  if (dryOnly) return { policy: 'dry', note: 'PROMOTER_DRY_ONLY: auto downgraded to dry' };
+  return { policy: 'auto' };
 }
 
 /** Each floor the metrics miss, in words; empty when they clear them all. */
@@ -49,24 +49,25 @@ export function floorMisses(m: Metrics, floors: PromotionFloors = {}): string[] 
 }
 
 /**
- * The promotion rules, in order: promotion off → skip; a metric past an absolute floor
+ * The promotion rules, in order: the policy is the run's, `auto` downgraded to `dry` on a canary run
+ * or with PROMOTER_DRY_ONLY; policy off → skip; a metric past an absolute floor
  * (PROMOTER_MIN_SHARPE, PROMOTER_MIN_HIT_RATE, PROMOTER_MAX_DRAWDOWN) → reject, first model included;
  * no production model → promote; higher directional hit rate →
  * promote; lower → reject; equal hit rate and lower max drawdown → promote; otherwise reject.
  * Models measured on different windows or costs are not compared at all. `applied` is always
- * false here: applying is the caller's business.
+ * false here: applying is the caller's business, and only under `auto`.
  */
 export function decidePromotion(input: PromotionInput): Decision {
-  const { mode, note } = effectiveMode(input.requested, input.canary, input.runMode);
+  const { policy, note } = effectivePolicy(input.requested, input.canary, input.dryOnly);
   const decide = (outcome: Decision['outcome'], rule: string, reason: string): Decision => ({
     outcome,
     rule,
-    mode,
+    mode: policy,
     applied: false,
     reason: note ? `${reason} (${note})` : reason,
   });
 
-  if (mode === 'off') return decide('skipped', 'promotion_off', 'promotion is off for this run');
+  if (policy === 'off') return decide('skipped', 'promotion_off', 'promotion is off for this run');
   const { candidate, production } = input;
   const misses = floorMisses(candidate.metrics, input.floors);
   if (misses.length) return decide('reject', 'below_floor', misses.join('; '));

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Metrics, PromoteMode } from '@trainyard/contracts';
+import type { Metrics, PromotionPolicy } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ARTIFACT_STORE, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
 import { readStored, startS3TestServer, TestService, trainedJob, type S3TestServer } from '@trainyard/testing';
@@ -49,7 +49,7 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
   });
 
   /** A success of a job whose run asked for `promote` (and `canary`), as the scheduler will answer. */
-  const trained = (symbol: string, jobId: string, hitRate: number, promote: PromoteMode = 'auto', canary = false) => {
+  const trained = (symbol: string, jobId: string, hitRate: number, promote: PromotionPolicy = 'auto', canary = false) => {
     scheduler.set(jobId, { ...scheduler.get(jobId), promote, canary });
     return trainedJob({ store, symbol, jobId, metrics: metrics(hitRate) });
   };

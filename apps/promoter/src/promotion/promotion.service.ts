@@ -11,7 +11,7 @@ import { ProductionArtifacts } from './production-artifacts.service';
 import { decidePromotion } from './promotion-rules';
 
 /**
- * Decides each version once, against the production model of the moment, and in auto mode puts the
+ * Decides each version once, against the production model of the moment, and under the `auto` policy puts the
  * winner into production. Deciding and applying happen under the symbol's lock in one transaction,
  * so a failure leaves no decision behind and the redelivered event starts over.
  */
@@ -42,7 +42,14 @@ export class PromotionService {
       const earlier = await tx.decisionOf(version.id);
       if (earlier) return earlier;
       const current = await tx.production();
-      const verdict = decidePromotion({ requested: version.promote, canary: version.canary, runMode: this.cfg.RUN_MODE, candidate: version, production: current, floors: promotionFloors(this.cfg) });
+      const verdict = decidePromotion({
+        requested: version.promote,
+        canary: version.canary,
+        dryOnly: this.cfg.PROMOTER_DRY_ONLY,
+        candidate: version,
+        production: current,
+        floors: promotionFloors(this.cfg),
+      });
       const row: NewDecision = {
         ...verdict,
         versionId: version.id,

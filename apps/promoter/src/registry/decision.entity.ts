@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { Decision, Metrics, PromoteMode, Variant } from '@trainyard/contracts';
+import type { Decision, Metrics, PromotionPolicy, Variant } from '@trainyard/contracts';
 
 /** What was decided about a version, against which production model, and whether it was applied. */
 @Entity({ name: 'decisions' })
@@ -10,8 +10,8 @@ export class DecisionEntity {
   @Column('text', { default: 'default' }) variant!: Variant;
   @Column('text') outcome!: Decision['outcome'];
   @Column('text') rule!: string;
-  /** The mode in effect, after a canary downgrade. */
-  @Column('text') mode!: PromoteMode;
+  /** The promotion policy in effect, after a canary or PROMOTER_DRY_ONLY downgrade. */
+  @Column('text') mode!: PromotionPolicy;
   @Column('boolean') applied!: boolean;
   @Column('text') reason!: string;
   @Column('jsonb', { name: 'candidate_metrics' }) candidateMetrics!: Metrics;

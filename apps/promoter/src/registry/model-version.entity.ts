@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { Artifact, Costs, Metrics, PromoteMode, Variant } from '@trainyard/contracts';
+import type { Artifact, Costs, Metrics, PromotionPolicy, Variant } from '@trainyard/contracts';
 
 export type ModelStage = 'candidate' | 'production' | 'archived';
 
@@ -21,7 +21,7 @@ export class ModelVersionEntity {
   @Column('text', { name: 'job_id' }) jobId!: string;
   @Column('int') attempt!: number;
   /** The promotion the run asked for, kept so a version can be decided again without its event. */
-  @Column('text') promote!: PromoteMode;
+  @Column('text') promote!: PromotionPolicy;
   @Column('boolean') canary!: boolean;
   @Column('text', { name: 'artifacts_prefix' }) artifactsPrefix!: string;
   @Column('jsonb') artifacts!: Artifact[];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { apiEnv, busEnv, databaseEnv, envInt, envNumber, httpEnv, storageEnv } from '@trainyard/config';
-import { PromoteMode, RunMode, SymbolName } from '@trainyard/contracts';
+import { ConcurrencyMode, PromotionPolicy, SymbolName } from '@trainyard/contracts';
 
 export const schedulerEnv = z.object({
   ...busEnv,
@@ -56,8 +56,8 @@ export const schedulerEnv = z.object({
       }
       return list;
     }),
-  SCHEDULER_DAILY_MODE: RunMode.default('hybrid'),
-  SCHEDULER_DAILY_PROMOTE: PromoteMode.default('off'),
+  SCHEDULER_DAILY_MODE: ConcurrencyMode.default('hybrid'),
+  SCHEDULER_DAILY_PROMOTE: PromotionPolicy.default('off'),
   /** Retention: an attempt's log is deleted this many days after it finished (never a production model's). */
   TRACKING_LOG_RETENTION_DAYS: envNumber(7, 0.0001),
   /** A failed, lost, timed-out or cancelled attempt's tracked data (its metric series) goes this many days after it finished. */

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
-import type { Priority, RunMode, RunRequest, RunState, RunSummary, Trigger } from '@trainyard/contracts';
+import type { ConcurrencyMode, Priority, RunRequest, RunState, RunSummary, Trigger } from '@trainyard/contracts';
 
 @Entity({ name: 'runs' })
 export class RunEntity {
@@ -7,7 +7,7 @@ export class RunEntity {
   @Column('text') date!: string;
   @Column('text') trigger!: Trigger;
   @Column('text') status!: RunState;
-  @Column('text') mode!: RunMode;
+  @Column('text') mode!: ConcurrencyMode;
   @Column('int', { name: 'max_concurrent' }) maxConcurrent!: number;
   @Column('text') priority!: Priority;
   /** The request as received, after defaults: what the run was asked to do. */

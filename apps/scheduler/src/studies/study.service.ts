@@ -302,7 +302,7 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
 
   /**
    * Trains the best trial's params as a production job of its own run (`<study>-best`), which the
-   * promoter judges as any other: promoted only if it beats production (mode `auto`), or `dry`.
+   * promoter judges as any other: promoted only if it beats production (policy `auto`), or `dry`.
    */
   async promoteBest(id: string, promote: 'auto' | 'dry'): Promise<{ runId: string; trial: number; params: Record<string, unknown> }> {
     const study = await this.view(id);
