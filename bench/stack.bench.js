@@ -33,6 +33,7 @@ const { cpus, loadavg, tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { freePorts, sleep, waitFor } = require('../tools/harness');
 const { OwnPostgres } = require('../tools/own-postgres');
+const { serviceNodeArgs } = require('@trainyard/config');
 
 const ROOT = resolve(__dirname, '..');
 const SIZES = (process.env.BENCH_STACK_SIZES || '100,1000').split(',').map(Number);
@@ -260,7 +261,7 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
     const i = SERVICES.indexOf(name);
     const dist = join(ROOT, 'apps', name, 'dist');
     const e = { ...env, PORT: String(base + i), DATA_DIR: join(dir, 'state', name), AGENT_ID: 'bench-agent', AGENT_WORK_DIR: join(dir, 'work') };
-    const child = startProcess(process.execPath, [...profiling(dir), '--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], e, join(dir, 'logs', `${name}.log`));
+    const child = startProcess(process.execPath, [...profiling(dir), ...serviceNodeArgs(dist)], e, join(dir, 'logs', `${name}.log`));
     sampler.track(name, child.pid);
     cpu.track(name, child.pid);
     return child;

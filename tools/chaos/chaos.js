@@ -65,6 +65,7 @@ const prng = (seed) => require('../../apps/trainer-agent/dist/training/random.js
 
 const { sleep, waitFor, freePorts } = require('../harness');
 const { OwnPostgres } = require('../own-postgres');
+const { serviceNodeArgs } = require('@trainyard/config');
 
 // ---------------------------------------------------------------- processes
 
@@ -249,7 +250,7 @@ async function trial(index, seed, opts) {
           env.AGENT_ID = `chaos-agent-${r}`;
           env.AGENT_WORK_DIR = join(dir, 'work', name);
         }
-        const proc = new Proc(name, process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], env, join(logDir, `${name}.log`));
+        const proc = new Proc(name, process.execPath, serviceNodeArgs(dist), env, join(logDir, `${name}.log`));
         proc.kind = kind;
         proc.port = port;
         services.push(proc);

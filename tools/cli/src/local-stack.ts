@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
+import { serviceNodeArgs } from '@trainyard/config';
 import type { BusRole } from '@trainyard/contracts';
 import { natsServerConfig, natsServers, newRoleCredentials, type RoleCredential } from '@trainyard/messaging';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@trainyard/persistence';
@@ -224,7 +225,7 @@ export class LocalStack {
     const dist = join(this.opts.root, 'apps', name, 'dist');
     if (!existsSync(join(dist, 'main.js'))) throw new Error(`${name} is not built: run npm run build first`);
     const seed = this.seedOf(role);
-    return this.spawn(name, process.execPath, ['--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')], {
+    return this.spawn(name, process.execPath, serviceNodeArgs(dist), {
       PORT: String(port),
       HOST: '127.0.0.1',
       ...(seed ? { NATS_NKEY_SEED: seed } : {}),

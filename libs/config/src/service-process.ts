@@ -1,0 +1,13 @@
+import { join } from 'node:path';
+
+/**
+ * V8 flags every service runs with. A semi-space of 2 MB instead of Node's 16 MB: the services' young
+ * objects are short-lived messages and query rows, so scavenges stay cheap, and each process holds
+ * about 30 MB less (docs/performance.md, memory).
+ */
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
+
+/** The node arguments that start a built service (its `dist` folder): the flags, its tracing, then its main. */
+export function serviceNodeArgs(dist: string): string[] {
+  return [...SERVICE_NODE_FLAGS, '--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')];
+}
