@@ -8,10 +8,10 @@ export const RUN_FLAGS_HELP = `trainyard run [--symbols <list|topN|file.csv>] [f
 
   --symbols BTCUSDT,ETHUSDT   a comma-separated list, topN (e.g. top10), or a CSV file with a symbol column;
                               left out: the scheduler's daily set (SCHEDULER_DAILY_SYMBOLS)
-  --mode hybrid               sequential | parallel | hybrid (default hybrid)
+  --mode hybrid               concurrency: sequential | parallel | hybrid (default hybrid)
   --max-concurrent N          jobs at once in hybrid or parallel mode
   --date YYYY-MM-DD           data date (default: yesterday, UTC)
-  --promote off               off | dry | auto (default off)
+  --promote off               promotion policy: off | dry | auto (default off)
   --canary                    a canary run: auto promotion is downgraded to dry
   --live                      the opposite of --canary (the default): auto promotion is applied
   --priority normal           urgent | high | normal | low

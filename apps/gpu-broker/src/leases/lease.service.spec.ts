@@ -41,6 +41,31 @@ describe('gpu-broker leases', () => {
   const assigns = async (agentId: string) => (await readStored(prefix, `agent.${agentId}.assign`)).map((e) => e.data);
 
   it('packs GPU jobs by declared memory, queues by priority what does not fit, and places it when a lease ends', async () => {
+    // The agent heartbeats with what it holds for as long as this test plays it: on a busy machine the
+    // steps below can outlast the 2 s silence, and a silent agent is never placed on. The next test
+    // relies on its silence after this one.
+    let alive = true;
+    const beating = (async () => {
+      while (alive) {
+        const released = new Set((await readStored(prefix, 'lease.released')).map((e) => e.data.leaseId));
+        const held = (await assigns('gpu-box')).filter((a) => !released.has(a.lease.leaseId));
+        await heartbeat(
+          'gpu-box',
+          startedAt,
+          held.map((a) => ({ jobId: a.spec.jobId, attempt: 1, leaseId: a.lease.leaseId })),
+        );
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    try {
+      await packsAndPlaces();
+    } finally {
+      alive = false;
+      await beating;
+    }
+  });
+
+  async function packsAndPlaces() {
     await heartbeat('gpu-box');
     await bus.publish('job.requested', { spec: toJobSpec(definition('AAAUSDT', 10), 1) });
     await bus.publish('job.requested', { spec: toJobSpec(definition('BBBUSDT', 10), 1) });
@@ -82,7 +107,7 @@ describe('gpu-broker leases', () => {
     expect((await assigns('gpu-box'))[2].spec.symbol).toBe('DDDUSDT');
     const released = await waitFor(async () => (await readStored(prefix, 'lease.released')).map((e) => e.data)[0], 'lease.released');
     expect(released).toMatchObject({ leaseId: first.lease.leaseId, jobId: first.spec.jobId });
-  });
+  }
 
   it('takes back the leases of an agent that falls silent', async () => {
     const lost = await waitFor(
