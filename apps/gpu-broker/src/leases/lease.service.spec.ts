@@ -206,8 +206,10 @@ describe('gpu-broker leases', () => {
       const rows = await query(`SELECT created_at FROM broker.leases WHERE job_id LIKE 'burst-%'`);
       return rows.length === 12 ? rows : null;
     }, 'the burst placed');
-    // A pass stamps its leases with one time: one pass per request would make twelve.
-    expect(new Set(leases.map((l) => l.created_at.getTime())).size).toBeLessThanOrEqual(4);
+    // A pass stamps its leases with one time: one pass per request would make twelve. How many passes
+    // the burst takes depends on how the requests trickle in (the consumer takes 8 at a time, the tick
+    // and heartbeats start passes too): 3 to 5 were seen, so the bound is half of twelve.
+    expect(new Set(leases.map((l) => l.created_at.getTime())).size).toBeLessThanOrEqual(6);
   });
 
   it("gives the next free slot to a production job that arrived after a study's search trials", async () => {
