@@ -131,7 +131,11 @@ describe('hyperparameter studies', () => {
     // What the promoter learns of a trial before registering it: never promoted.
     expect((await app.get(NatsBus).query('runs.find', { id: done.trials[0].jobId })).job).toMatchObject({ promote: 'off', canary: false });
     for (const t of done.trials) expect(specs.find((s) => s.jobId === t.jobId)?.model.learningRate).toBe(t.params['model.learningRate']);
-    const completed = await waitFor(async () => (await readStored(prefix, 'run.completed')).filter((e) => e.data.runId === 'st-random'), 'the run completed');
+    // An empty list is truthy: wait for the event itself, not for the read.
+    const completed = await waitFor(async () => {
+      const events = (await readStored(prefix, 'run.completed')).filter((e) => e.data.runId === 'st-random');
+      return events.length ? events : null;
+    }, 'the run completed');
     expect(completed).toHaveLength(1);
     expect(Object.keys(completed[0]?.data.summary.by_symbol).sort()).toEqual(done.trials.map((t: { jobId: string }) => t.jobId).sort());
 
