@@ -15,10 +15,10 @@ import { DryRunJobsPlanned1765200000000 } from './migrations/1765200000000-dry-r
 import { EarlierCheckpoints1765300000000 } from './migrations/1765300000000-earlier-checkpoints';
 import { RetentionPasses1765400000000 } from './migrations/1765400000000-retention-passes';
 import { OpenJobs1765600000000 } from './migrations/1765600000000-open-jobs';
-import { AttemptEntity } from './runs/attempt.entity';
-import { JobEntity } from './runs/job.entity';
-import { LedgerEntryEntity } from './runs/ledger-entry.entity';
-import { RunEntity } from './runs/run.entity';
+import { AttemptEntity } from './repositories/attempt.entity';
+import { JobEntity } from './repositories/job.entity';
+import { LedgerEntryEntity } from './repositories/ledger-entry.entity';
+import { RunEntity } from './repositories/run.entity';
 import { ApiModule } from './api/api.module';
 import { CommandsModule } from './commands/commands.module';
 import { RunsModule } from './runs/runs.module';

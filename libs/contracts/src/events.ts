@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CheckpointRef, Driver, EARLIER_CHECKPOINTS, JobSpec, ModelConfig } from './job-spec';
-import { INSTANCE_STATES, type InstanceStatus } from './states';
+import { DECIDED_RUN_STATES, INSTANCE_STATES, type InstanceStatus } from './states';
 import {
   Artifact,
   ConcurrencyMode,
@@ -197,7 +197,7 @@ export const RunSummary = z.object({
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
-export const RunStatus = z.enum(['succeeded', 'failed', 'partial', 'cancelled']);
+export const RunStatus = z.enum(DECIDED_RUN_STATES);
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const RunCompleted = event({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Decision, GpuInfo } from './events';
 import { ConcurrencyMode, ErrorType, Id, IsoDate, Metrics, PromotionPolicy, Provider, Specialist, SymbolName, Timestamp, Trigger, Variant } from './primitives';
-import { JOB_STATES, type RunState as RunStateName } from './states';
+import { JOB_STATES, RUN_STATES } from './states';
 
 /**
  * Questions one service asks another and waits for (NATS request/reply, not JetStream): the bot's
@@ -22,7 +22,7 @@ function query<const N extends string, Req extends z.ZodType, Res extends z.ZodT
 const count = z.number().int().nonnegative();
 
 // The states of states.ts, as schemas.
-const RunState = z.enum(['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] satisfies RunStateName[]);
+const RunState = z.enum(RUN_STATES);
 const JobState = z.enum(JOB_STATES);
 
 /** A run as the scheduler reports it: its jobs counted by status, what it cost so far, when it should end. */

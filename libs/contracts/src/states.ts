@@ -3,7 +3,11 @@
  * listed here is refused, which makes handlers safe against stale or duplicated messages.
  */
 export type JobStatus = 'pending' | 'released' | 'leased' | 'running' | 'retry_wait' | 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'planned';
-export type RunState = 'planned' | 'running' | 'succeeded' | 'failed' | 'partial' | 'cancelled';
+/** Every run state: planned (a dry run's), running, then one outcome. */
+export const RUN_STATES = ['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+/** The outcomes: a run in one of these is decided, and its run.completed is owed to the bus. */
+export const DECIDED_RUN_STATES = ['succeeded', 'failed', 'partial', 'cancelled'] as const satisfies readonly RunState[];
 
 const JOB_TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   pending: ['released', 'cancelled', 'skipped'],

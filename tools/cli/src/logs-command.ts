@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Id, SymbolName } from '@trainyard/contracts';
+import { DECIDED_RUN_STATES, Id, SymbolName } from '@trainyard/contracts';
 import { callApi, type ApiTarget } from './api-client';
 import { UsageError } from './run-flags';
 import { LOGS_HELP } from './help';
@@ -108,7 +108,7 @@ class LogFiles {
   }
 }
 
-const TERMINAL_RUN = new Set(['succeeded', 'failed', 'partial', 'cancelled']);
+const TERMINAL_RUN: ReadonlySet<string> = new Set(DECIDED_RUN_STATES);
 const byTime = (a: LogLine, b: LogLine) => String(a.time ?? '').localeCompare(String(b.time ?? ''));
 
 /**

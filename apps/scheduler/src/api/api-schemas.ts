@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id, IsoDate, JOB_STATES, Priority, RunRequested, SymbolName, Trigger } from '@trainyard/contracts';
+import { Id, IsoDate, JOB_STATES, Priority, RUN_STATES, RunRequested, SymbolName, Trigger } from '@trainyard/contracts';
 
 /** POST /runs: a run request as other systems publish it (the contract itself), less the envelope and trigger the API fills in. */
 export const StartRunBody = RunRequested.omit({ schemaVersion: true, id: true, occurredAt: true, trigger: true }).strict();
@@ -10,7 +10,7 @@ const page = {
   offset: z.coerce.number().int().min(0).default(0),
 };
 
-export const RunStatusFilter = z.enum(['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled']);
+export const RunStatusFilter = z.enum(RUN_STATES);
 export const JobStatusFilter = z.enum(JOB_STATES);
 
 export const ListRunsQuery = z.object({ status: RunStatusFilter.optional(), date: IsoDate.optional(), trigger: Trigger.optional(), ...page }).strict();

@@ -1,10 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { Id } from '@trainyard/contracts';
+import { JobRepository } from '../repositories/job.repository';
 import { OperatorActions } from '../runs/operator-actions.service';
-import { SchedulerStore } from '../runs/scheduler.store';
 import { CancelBody, ListJobsQuery } from './api-schemas';
-import { RunQueries } from './run-queries';
 import { ApiTokenGuard, ZodValidationPipe } from '@trainyard/runtime';
 
 const IdParam = new ZodValidationPipe(Id, 'id');
@@ -13,27 +12,26 @@ const IdParam = new ZodValidationPipe(Id, 'id');
 @Controller('jobs')
 export class JobsApiController {
   constructor(
-    private readonly store: SchedulerStore,
-    private readonly queries: RunQueries,
+    private readonly jobs: JobRepository,
     private readonly actions: OperatorActions,
     @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
   ) {}
 
   @Get()
   list(@Query(new ZodValidationPipe(ListJobsQuery, 'query')) q: ListJobsQuery) {
-    return this.queries.listJobs(q);
+    return this.jobs.list(q);
   }
 
   @Get(':id')
   async get(@Param('id', IdParam) id: string) {
-    const job = await this.store.findJob(id);
+    const job = await this.jobs.find(id);
     if (!job) throw new NotFoundException(`no job ${id}`);
-    return { ...job, attempts: await this.queries.attempts(id) };
+    return { ...job, attempts: await this.jobs.attempts(id) };
   }
 
   @Get(':id/progress')
   async progress(@Param('id', IdParam) id: string) {
-    const job = await this.store.findJob(id);
+    const job = await this.jobs.find(id);
     if (!job) throw new NotFoundException(`no job ${id}`);
     return { jobId: job.id, status: job.status, attempt: job.attempt, agentId: job.agentId, startedAt: job.startedAt, progress: job.progress };
   }
@@ -41,9 +39,9 @@ export class JobsApiController {
   /** Each attempt with its outcome and the log its agent saved (null where none was saved). */
   @Get(':id/logs')
   async logs(@Param('id', IdParam) id: string) {
-    const job = await this.store.findJob(id);
+    const job = await this.jobs.find(id);
     if (!job) throw new NotFoundException(`no job ${id}`);
-    const attempts = await this.queries.attempts(id);
+    const attempts = await this.jobs.attempts(id);
     return {
       jobId: id,
       attempts: await Promise.all(

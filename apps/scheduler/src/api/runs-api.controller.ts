@@ -3,10 +3,11 @@ import { Id, newRunId, requestDifferences, RunRequested, SCHEMA_VERSION } from '
 import { NatsBus } from '@trainyard/messaging';
 import { ApiTokenGuard, Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
+import { JobRepository } from '../repositories/job.repository';
+import { RunSpendRepository } from '../repositories/run-spend.repository';
+import { RunRepository } from '../repositories/run.repository';
 import { OperatorActions } from '../runs/operator-actions.service';
-import { SchedulerStore } from '../runs/scheduler.store';
 import { CancelBody, ListRunsQuery, StartRunBody } from './api-schemas';
-import { RunQueries } from './run-queries';
 import { ZodValidationPipe } from '@trainyard/runtime';
 
 const IdParam = new ZodValidationPipe(Id, 'id');
@@ -16,8 +17,9 @@ const IdParam = new ZodValidationPipe(Id, 'id');
 export class RunsApiController {
   constructor(
     private readonly bus: NatsBus,
-    private readonly store: SchedulerStore,
-    private readonly queries: RunQueries,
+    private readonly runs: RunRepository,
+    private readonly jobs: JobRepository,
+    private readonly spend: RunSpendRepository,
     private readonly actions: OperatorActions,
     private readonly clock: Clock,
     @Inject(SCHEDULER_CONFIG) private readonly cfg: SchedulerConfig,
@@ -37,7 +39,7 @@ export class RunsApiController {
     }
     const runId = body.runId ?? newRunId('api', this.clock.now());
     const request = { ...body, runId, trigger: 'api' as const };
-    const existing = await this.store.findRun(runId);
+    const existing = await this.runs.find(runId);
     if (existing) {
       const differences = requestDifferences(existing.request, RunRequested.parse({ ...request, schemaVersion: SCHEMA_VERSION, id: `${runId}-request`, occurredAt: this.clock.now().toISOString() }));
       if (differences.length) throw new ConflictException(`run ${runId} exists with a different request (${differences.join(', ')} differ); use another run id`);
@@ -48,7 +50,7 @@ export class RunsApiController {
 
   @Get()
   list(@Query(new ZodValidationPipe(ListRunsQuery, 'query')) q: ListRunsQuery) {
-    return this.queries.listRuns(q);
+    return this.runs.list(q);
   }
 
   /**
@@ -57,9 +59,9 @@ export class RunsApiController {
    */
   @Get(':id')
   async get(@Param('id', IdParam) id: string) {
-    const run = await this.store.findRun(id);
+    const run = await this.runs.find(id);
     if (!run) throw new NotFoundException(`no run ${id}`);
-    return { ...run, jobCounts: await this.queries.jobCounts(id), ...(await this.queries.costOf(id)) };
+    return { ...run, jobCounts: await this.jobs.countsByStatus(id), cost: await this.jobs.workCost(id), spend: await this.spend.ofRun(id) };
   }
 
   /** Waiting jobs are cancelled at once, running ones are stopped on their agents. */

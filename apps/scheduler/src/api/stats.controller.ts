@@ -1,19 +1,26 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
-import { ApiTokenGuard, Clock } from '@trainyard/runtime';
+import { ApiTokenGuard, Clock, ZodValidationPipe } from '@trainyard/runtime';
+import { JobRepository } from '../repositories/job.repository';
 import { StatsQuery } from './api-schemas';
-import { RunQueries } from './run-queries';
-import { ZodValidationPipe } from '@trainyard/runtime';
 
 @UseGuards(ApiTokenGuard)
 @Controller('stats')
 export class StatsController {
   constructor(
-    private readonly queries: RunQueries,
+    private readonly jobs: JobRepository,
     private readonly clock: Clock,
   ) {}
 
+  /** Jobs by status, train durations, and the success rate per data date over the last `days`. */
   @Get()
-  stats(@Query(new ZodValidationPipe(StatsQuery, 'query')) q: { days: number }) {
-    return this.queries.stats(q.days, this.clock.now());
+  async stats(@Query(new ZodValidationPipe(StatsQuery, 'query')) q: { days: number }) {
+    const since = new Date(this.clock.now().getTime() - q.days * 86_400_000).toISOString().slice(0, 10);
+    const { byStatus, trainMinutes, perDate } = await this.jobs.stats(since);
+    return {
+      since,
+      jobsByStatus: Object.fromEntries(byStatus.map((r) => [r.status, r.n])),
+      trainMinutes,
+      successRateByDate: perDate.map((d) => ({ ...d, successRate: d.succeeded + d.failed ? d.succeeded / (d.succeeded + d.failed) : null })),
+    };
   }
 }

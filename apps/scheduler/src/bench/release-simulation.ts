@@ -1,4 +1,4 @@
-import { compareRelease, type Releasable } from '../runs/run-plan';
+import { compareRelease, type Releasable } from '../repositories/release-order';
 
 export interface SimulatedJob extends Releasable {
   /** The true duration; the scheduler orders by `expectedSeconds`. */

@@ -1,6 +1,7 @@
 import { TERMINAL_JOB_STATES, type JobView, type RunView } from '@trainyard/contracts';
-import type { JobEntity } from '../runs/job.entity';
-import type { RunEntity } from '../runs/run.entity';
+import type { JobEntity } from '../repositories/job.entity';
+import type { JobTally } from '../repositories/job.repository';
+import type { RunEntity } from '../repositories/run.entity';
 
 type OpenJob = Pick<JobEntity, 'status' | 'expectedSeconds' | 'progress'>;
 
@@ -21,11 +22,6 @@ export function etaMinutes(jobs: OpenJob[], maxConcurrent: number, now: Date): n
   const slots = Math.max(1, Math.min(maxConcurrent, remaining.length));
   const total = remaining.reduce((a, b) => a + b, 0);
   return Math.round((Math.max(Math.max(...remaining), total / slots) / 60) * 10) / 10;
-}
-
-export interface JobTally {
-  jobs: Record<string, number>;
-  cost: number;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -2,7 +2,7 @@ import { NatsBus } from '@trainyard/messaging';
 import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
-import { SchedulerStore } from '../runs/scheduler.store';
+import { JobRepository } from '../repositories/job.repository';
 import { etaMinutes } from './run-views';
 
 jest.setTimeout(60_000);
@@ -30,20 +30,20 @@ describe('scheduler commands and queries over the bus', () => {
   const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'scmd' });
   const { prefix } = svc;
   let bus: NatsBus;
-  let store: SchedulerStore;
+  let jobs: JobRepository;
 
   beforeAll(async () => {
     const app = await svc.start({ SCHEDULER_TICK_MS: '100' });
     bus = app.get(NatsBus);
-    store = app.get(SchedulerStore);
+    jobs = app.get(JobRepository);
     await bus.publish('run.requested', { runId: 'ops', trigger: 'telegram', symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], maxConcurrent: 1, promote: 'auto', canary: true, requestedBy: 'telegram:42' });
-    await waitFor(async () => (await store.jobsOfRun('ops')).some((j) => j.status === 'released'), 'the run stored and its first job released');
+    await waitFor(async () => (await jobs.ofRun('ops')).some((j) => j.status === 'released'), 'the run stored and its first job released');
   });
 
   afterAll(() => svc.close());
 
   const result = (commandId: string) => waitFor(async () => (await readStored(prefix, 'command.result')).map((e) => e.data).find((d) => d.commandId === commandId), `the result of ${commandId}`);
-  const jobIn = async (status: string) => (await store.jobsOfRun('ops')).find((j) => j.status === status)!;
+  const jobIn = async (status: string) => (await jobs.ofRun('ops')).find((j) => j.status === status)!;
 
   it('reports runs in progress with job counts and an ETA, recent runs, and a run or a job by id', async () => {
     const active = await bus.query('runs.active', {});
@@ -76,14 +76,14 @@ describe('scheduler commands and queries over the bus', () => {
     const waiting = await jobIn('pending');
     const cancel = await bus.publish('job.cancel', { jobId: waiting.id, reason: 'not today', requestedBy: 'telegram:42' });
     expect(await result(cancel.id)).toMatchObject({ command: 'job.cancel', ok: true, message: `job ${waiting.id} cancelled`, requestedBy: 'telegram:42' });
-    expect((await store.findJob(waiting.id))?.status).toBe('cancelled');
+    expect((await jobs.find(waiting.id))?.status).toBe('cancelled');
 
     const again = await bus.publish('job.cancel', { jobId: waiting.id, reason: 'twice', requestedBy: 'telegram:42' });
     expect(await result(again.id)).toMatchObject({ ok: false, message: `job ${waiting.id} is already cancelled` });
 
     const retry = await bus.publish('job.retry', { jobId: waiting.id, requestedBy: 'telegram:42' });
     expect(await result(retry.id)).toMatchObject({ command: 'job.retry', ok: true, message: `job ${waiting.id} will run again as attempt 2` });
-    expect((await store.findJob(waiting.id))?.status).toBe('retry_wait');
+    expect((await jobs.find(waiting.id))?.status).toBe('retry_wait');
     const unknown = await bus.publish('job.retry', { jobId: 'no-such-job', requestedBy: 'telegram:42' });
     expect(await result(unknown.id)).toMatchObject({ ok: false, message: 'no job no-such-job' });
 
@@ -93,7 +93,7 @@ describe('scheduler commands and queries over the bus', () => {
     const marker = await bus.publish('job.retry', { jobId: 'marker', requestedBy: 'telegram:42' });
     await result(marker.id);
     expect((await readStored(prefix, 'command.result')).some((e) => e.data.commandId === own.id)).toBe(false);
-    expect((await store.findJob(other.id))?.status).toBe('pending');
+    expect((await jobs.find(other.id))?.status).toBe('pending');
   });
 
   it('announces a job it gives up on', async () => {

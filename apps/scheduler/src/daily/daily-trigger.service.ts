@@ -3,7 +3,7 @@ import { dailyRunId } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
-import { SchedulerStore } from '../runs/scheduler.store';
+import { RunRepository } from '../repositories/run.repository';
 import { UniverseService } from '../symbols/universe.service';
 import { dueDataDate, parseTimeOfDay } from './daily-schedule';
 
@@ -20,7 +20,7 @@ export class DailyTriggerService implements OnApplicationBootstrap, OnApplicatio
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly store: SchedulerStore,
+    private readonly runs: RunRepository,
     private readonly universe: UniverseService,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
@@ -44,7 +44,7 @@ export class DailyTriggerService implements OnApplicationBootstrap, OnApplicatio
     if (!configured || !date) return;
     const runId = dailyRunId(date);
     try {
-      if (await this.store.findRun(runId)) return;
+      if (await this.runs.find(runId)) return;
       const symbols = await this.universe.dailySelection();
       await this.bus.publish(
         'run.requested',

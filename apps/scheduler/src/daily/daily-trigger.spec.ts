@@ -6,7 +6,8 @@ import { NatsBus } from '@trainyard/messaging';
 import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
-import { SchedulerStore } from '../runs/scheduler.store';
+import { JobRepository } from '../repositories/job.repository';
+import { RunRepository } from '../repositories/run.repository';
 
 jest.setTimeout(60_000);
 
@@ -37,7 +38,7 @@ describe('the daily run from a CSV file in the configuration', () => {
       const p = (await readStored(prefix, 'run.planned')).map((m) => m.data).filter((d) => d.runId.startsWith('no-symbols-'));
       return p.length === 2 ? p : null;
     }, 'both plans');
-    const jobs = await app.get(SchedulerStore).jobsOfRun('no-symbols-a');
+    const jobs = await app.get(JobRepository).ofRun('no-symbols-a');
     expect(jobs.map((j) => j.symbol).sort()).toEqual(['BTCUSDT', 'ETHUSDT']);
     for (const j of jobs) expect(j.definition).toMatchObject({ lookbackCandles: 500, timeframe: '4h' });
     // The plan shows what the resume ledger keys on: the same inputs give the same hash in another run.
@@ -74,6 +75,6 @@ describe('a request that names no symbols where no daily set is configured', () 
     }, 'the dead letter');
     expect(letters).toHaveLength(1);
     expect(letters[0]?.data.reason).toMatch(/SCHEDULER_DAILY_SYMBOLS is not set/);
-    expect(await app.get(SchedulerStore).findRun('nosym-run')).toBeNull();
+    expect(await app.get(RunRepository).find('nosym-run')).toBeNull();
   });
 });

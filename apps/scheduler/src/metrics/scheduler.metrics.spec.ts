@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NatsBus } from '@trainyard/messaging';
 import { readStored, scrapeMetrics, seriesValue, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
-import { RunQueries } from '../api/run-queries';
+import { StatsController } from '../api/stats.controller';
 import { schedulerEnv } from '../config/scheduler.config';
 
 jest.setTimeout(60_000);
@@ -108,7 +108,7 @@ describe('scheduler metrics', () => {
     expect(seriesValue(text, 'trainyard_jobs', { state: 'planned' })).toBe(3);
     expect(seriesValue(text, 'trainyard_jobs', { state: 'pending' })).toBe(0);
     // What GET /stats answers.
-    const stats = await app.get(RunQueries).stats(365, new Date());
+    const stats = await app.get(StatsController).stats({ days: 365 });
     expect(stats.jobsByStatus.planned).toBe(3);
     expect(stats.jobsByStatus.pending).toBeUndefined();
   });

@@ -1,16 +1,14 @@
 import { Global, Injectable, Module } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { JOB_STATES, Priority, type ErrorType } from '@trainyard/contracts';
+import { JOB_STATES, Priority, RUN_STATES, type ErrorType } from '@trainyard/contracts';
 import { MetricsModule, MetricsRegistry } from '@trainyard/runtime';
+import { JobRepository } from '../repositories/job.repository';
+import { RepositoriesModule } from '../repositories/repositories.module';
+import { RunRepository } from '../repositories/run.repository';
 
-const RUN_STATES = ['planned', 'running', 'succeeded', 'failed', 'partial', 'cancelled'];
 /** Seconds from release to a start on an agent: a broker queue and an assignment, usually short. */
 const DISPATCH_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 /** Seconds of training: the built-in trainer takes about a second, a GPU job up to hours. */
 const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800];
-
-/** Which runs the state gauges look at: those still running and those created in the last day. */
-const RECENT_RUNS = `r.status = 'running' OR r.created_at > now() - interval '24 hours'`;
 
 /**
  * The scheduler's series. States and queue depth are read from its tables when Prometheus scrapes
@@ -26,16 +24,14 @@ export class SchedulerMetrics {
   readonly retentionObjects;
   readonly retentionBytes;
 
-  constructor(metrics: MetricsRegistry, ds: DataSource) {
+  constructor(metrics: MetricsRegistry, runs: RunRepository, jobs: JobRepository) {
     metrics.sampledGauge({
       name: 'trainyard_jobs',
       help: 'Jobs by state, of runs running or created in the last 24 hours',
       labelNames: ['state'],
       zeros: JOB_STATES.map((state) => ({ state })),
       sample: async () => {
-        const rows: { state: string; n: number }[] = await ds.query(
-          `SELECT j.status AS state, count(*)::int AS n FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE ${RECENT_RUNS} GROUP BY j.status`,
-        );
+        const rows = await jobs.countsByStateRecent();
         return rows.map((r) => ({ labels: { state: r.state }, value: r.n }));
       },
     });
@@ -45,7 +41,7 @@ export class SchedulerMetrics {
       labelNames: ['state'],
       zeros: RUN_STATES.map((state) => ({ state })),
       sample: async () => {
-        const rows: { state: string; n: number }[] = await ds.query(`SELECT r.status AS state, count(*)::int AS n FROM scheduler.runs r WHERE ${RECENT_RUNS} GROUP BY r.status`);
+        const rows = await runs.countsByStateRecent();
         return rows.map((r) => ({ labels: { state: r.state }, value: r.n }));
       },
     });
@@ -55,10 +51,7 @@ export class SchedulerMetrics {
       labelNames: ['priority'],
       zeros: Priority.options.map((priority) => ({ priority })),
       sample: async () => {
-        const rows: { priority: string; n: number }[] = await ds.query(
-          `SELECT j.definition->>'priority' AS priority, count(*)::int AS n FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id
-           WHERE r.status = 'running' AND j.status IN ('pending', 'retry_wait') GROUP BY 1`,
-        );
+        const rows = await jobs.queueDepth();
         return rows.map((r) => ({ labels: { priority: r.priority }, value: r.n }));
       },
     });
@@ -105,7 +98,7 @@ export class SchedulerMetrics {
 /** `GET /metrics` for the scheduler, and SchedulerMetrics injectable everywhere in it. */
 @Global()
 @Module({
-  imports: [MetricsModule.forRoot({ service: 'scheduler' })],
+  imports: [MetricsModule.forRoot({ service: 'scheduler' }), RepositoriesModule],
   providers: [SchedulerMetrics],
   exports: [SchedulerMetrics],
 })

@@ -2,9 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
-import type { RunEntity } from './run.entity';
+import { RunRepository } from '../repositories/run.repository';
+import type { RunEntity } from '../repositories/run.entity';
 import { runStatusOf, summarize } from './run-summary';
-import { SchedulerStore } from './scheduler.store';
 
 export const summaryKey = (runId: string) => `runs/${runId}/engine_summary.json`;
 
@@ -15,7 +15,7 @@ export class CompletionService {
   private readonly publishing = new Set<string>();
 
   constructor(
-    private readonly store: SchedulerStore,
+    private readonly runs: RunRepository,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
     @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
@@ -23,7 +23,7 @@ export class CompletionService {
 
   async check(runId: string): Promise<void> {
     const now = this.clock.now();
-    const run = await this.store.closeRun(runId, (r, jobs, spend) => {
+    const run = await this.runs.close(runId, (r, jobs, spend) => {
       const summary = summarize(jobs, r.skipped, r.startedAt ?? r.createdAt, now, spend);
       return { summary, status: runStatusOf(summary), completedAt: now };
     });
@@ -40,7 +40,7 @@ export class CompletionService {
     this.publishing.add(run.id);
     try {
       // The caller's copy may predate a publish that just finished.
-      const fresh = await this.store.findRun(run.id);
+      const fresh = await this.runs.find(run.id);
       if (!fresh || fresh.completionPublished || fresh.completedAt?.getTime() !== run.completedAt?.getTime()) return;
       await this.publishOnce(run, summary);
     } finally {
@@ -69,7 +69,7 @@ export class CompletionService {
       ),
     );
     // Spend recorded since the summary was put (an instance destroyed meanwhile) goes into the artifact too.
-    await this.store.markCompletionPublished(run.id, put.uri, async (stored) => {
+    await this.runs.markCompletionPublished(run.id, put.uri, async (stored) => {
       if (stored.summary && stored.completedAt?.getTime() === run.completedAt?.getTime() && stored.summary.spend !== summary.spend) await this.putSummary(stored, stored.summary);
     });
     const s = summary;

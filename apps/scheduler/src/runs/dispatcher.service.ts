@@ -2,8 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
-import type { JobEntity } from './job.entity';
-import { SchedulerStore } from './scheduler.store';
+import type { JobEntity } from '../repositories/job.entity';
+import { JobRepository } from '../repositories/job.repository';
+import { RunRepository } from '../repositories/run.repository';
 
 export const jobRequestId = (jobId: string, attempt: number) => `${jobId}-a${attempt}`;
 
@@ -13,15 +14,16 @@ export class DispatcherService {
   private readonly log = new Logger('Dispatcher');
 
   constructor(
-    private readonly store: SchedulerStore,
+    private readonly jobs: JobRepository,
+    private readonly runs: RunRepository,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
   ) {}
 
   async release(runId: string): Promise<number> {
-    const released = await this.store.claimReleasable(runId, this.clock.now());
+    const released = await this.jobs.claimReleasable(runId, this.clock.now());
     if (released.length === 0) return 0;
-    const run = await this.store.findRun(runId);
+    const run = await this.runs.find(runId);
     for (const job of released) await this.publishRequest(job, run?.traceContext);
     this.log.log({
       event: 'jobs_released',
@@ -40,7 +42,7 @@ export class DispatcherService {
    * so replicas asking at once send one.
    */
   async publishRequest(job: JobEntity, traceContext?: Record<string, string> | null, repeat?: number): Promise<void> {
-    const oomFailures = job.attempt > 1 ? (await this.store.attemptsOf(job.id)).filter((a) => a.errorType === 'oom').length : 0;
+    const oomFailures = job.attempt > 1 ? (await this.jobs.attempts(job.id)).filter((a) => a.errorType === 'oom').length : 0;
     const spec = toJobSpec(job.definition, job.attempt, { resumeFrom: job.checkpoint ?? undefined, earlierCheckpoints: job.earlierCheckpoints, oomFailures });
     const id = repeat === undefined ? jobRequestId(job.id, job.attempt) : `${jobRequestId(job.id, job.attempt)}-r${repeat}`;
     await withTraceContext(traceContext, () => this.bus.publish('job.requested', { spec }, { id }));

@@ -8,8 +8,9 @@ import { SchedulerMetrics } from '../metrics/scheduler.metrics';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { retryDelaySeconds, shouldRetry } from './retry-policy';
-import type { JobEntity } from './job.entity';
-import { SchedulerStore } from './scheduler.store';
+import type { JobEntity } from '../repositories/job.entity';
+import { JobRepository } from '../repositories/job.repository';
+import { LedgerRepository } from '../repositories/ledger.repository';
 
 export interface AttemptFailure {
   jobId: string;
@@ -26,7 +27,8 @@ export class JobLifecycleService {
   private readonly log = new Logger('JobLifecycle');
 
   constructor(
-    private readonly store: SchedulerStore,
+    private readonly jobs: JobRepository,
+    private readonly ledger: LedgerRepository,
     private readonly dispatcher: DispatcherService,
     private readonly completion: CompletionService,
     private readonly bus: NatsBus,
@@ -36,7 +38,7 @@ export class JobLifecycleService {
   ) {}
 
   async leased(m: EventMessage<'job.leased'>): Promise<void> {
-    await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+    await this.jobs.update(m.jobId, m.attempt, async (job, em) => {
       if (TERMINAL_JOB_STATES.has(job.status)) return false;
       // job.started may have been handled first (another consumer); the price is still this attempt's.
       job.pricePerHour = m.lease.pricePerHour;
@@ -44,19 +46,19 @@ export class JobLifecycleService {
       job.status = 'leased';
       job.leaseId = m.lease.leaseId;
       job.agentId = m.lease.agentId;
-      await this.store.updateAttempt(em, job.id, job.attempt, { status: 'leased', leaseId: m.lease.leaseId, agentId: m.lease.agentId });
+      await this.jobs.updateAttempt(em, job.id, job.attempt, { status: 'leased', leaseId: m.lease.leaseId, agentId: m.lease.agentId });
       return true;
     });
   }
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
-    const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+    const job = await this.jobs.update(m.jobId, m.attempt, async (job, em) => {
       if (!canApplyAttemptEvent(job.status, 'running')) return false;
       job.status = 'running';
       job.startedAt = new Date(m.occurredAt);
       job.agentId = m.agentId;
       job.leaseId = m.leaseId;
-      await this.store.updateAttempt(em, job.id, job.attempt, {
+      await this.jobs.updateAttempt(em, job.id, job.attempt, {
         status: 'running',
         startedAt: job.startedAt,
         agentId: m.agentId,
@@ -70,7 +72,7 @@ export class JobLifecycleService {
 
   /** Keeps the latest report only; an older one arriving late is dropped. */
   async progressed(m: EventMessage<'job.progress'>): Promise<void> {
-    await this.store.updateJob(m.jobId, m.attempt, (job) => {
+    await this.jobs.update(m.jobId, m.attempt, (job) => {
       if (TERMINAL_JOB_STATES.has(job.status) || (job.progress && job.progress.at >= m.occurredAt)) return false;
       const { percent, epoch, step, loss, validationMetric, etaSeconds } = m;
       job.progress = { percent, epoch, step, loss, validationMetric, etaSeconds, at: m.occurredAt };
@@ -79,7 +81,7 @@ export class JobLifecycleService {
   }
 
   async checkpointed(m: EventMessage<'job.checkpointed'>): Promise<void> {
-    await this.store.updateJob(m.jobId, m.attempt, (job) => {
+    await this.jobs.update(m.jobId, m.attempt, (job) => {
       if (TERMINAL_JOB_STATES.has(job.status) || job.checkpoint?.sha256 === m.checkpoint.sha256) return false;
       if (job.checkpoint) job.earlierCheckpoints = [job.checkpoint, ...(job.earlierCheckpoints ?? []).filter((c) => c.sha256 !== m.checkpoint.sha256)].slice(0, EARLIER_CHECKPOINTS);
       job.checkpoint = m.checkpoint;
@@ -88,7 +90,7 @@ export class JobLifecycleService {
   }
 
   async succeeded(m: EventMessage<'job.succeeded'>): Promise<void> {
-    const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+    const job = await this.jobs.update(m.jobId, m.attempt, async (job, em) => {
       if (!canApplyAttemptEvent(job.status, 'succeeded')) return false;
       const started = new Date(m.startedAt);
       const finished = new Date(m.finishedAt);
@@ -101,7 +103,7 @@ export class JobLifecycleService {
       job.errorType = null;
       job.errorMessage = null;
       job.cost = (job.pricePerHour * Math.max(0, finished.getTime() - started.getTime())) / 3_600_000;
-      await this.store.updateAttempt(em, job.id, job.attempt, { status: 'succeeded', finishedAt: finished });
+      await this.jobs.updateAttempt(em, job.id, job.attempt, { status: 'succeeded', finishedAt: finished });
       await this.record(em, job, 'succeeded');
       return true;
     });
@@ -137,10 +139,10 @@ export class JobLifecycleService {
   private async fail(f: AttemptFailure, beforeRelease?: () => Promise<void>): Promise<void> {
     let retryIn: number | null = null;
     const now = this.clock.now();
-    const job = await this.store.updateJob(f.jobId, f.attempt, async (job, em) => {
+    const job = await this.jobs.update(f.jobId, f.attempt, async (job, em) => {
       if (!canApplyAttemptEvent(job.status, 'failed')) return false;
       const attemptStatus = f.errorType === 'agent_lost' ? 'lost' : f.errorType === 'timeout' ? 'timed_out' : 'failed';
-      await this.store.updateAttempt(em, job.id, job.attempt, {
+      await this.jobs.updateAttempt(em, job.id, job.attempt, {
         status: attemptStatus,
         finishedAt: now,
         errorType: f.errorType,
@@ -192,13 +194,13 @@ export class JobLifecycleService {
    */
   async cancelled(m: EventMessage<'job.cancelled'>): Promise<void> {
     const now = this.clock.now();
-    const job = await this.store.updateJob(m.jobId, m.attempt, async (job, em) => {
+    const job = await this.jobs.update(m.jobId, m.attempt, async (job, em) => {
       if (!canApplyAttemptEvent(job.status, 'cancelled')) return false;
       job.status = 'cancelled';
       job.finishedAt = now;
       job.errorType = 'cancelled';
       job.errorMessage = m.reason;
-      await this.store.updateAttempt(em, job.id, job.attempt, { status: 'cancelled', finishedAt: job.finishedAt, errorType: 'cancelled', message: m.reason });
+      await this.jobs.updateAttempt(em, job.id, job.attempt, { status: 'cancelled', finishedAt: job.finishedAt, errorType: 'cancelled', message: m.reason });
       return true;
     });
     if (!job) return this.staleCancelled(m, now);
@@ -212,9 +214,9 @@ export class JobLifecycleService {
    * (an attempt somehow still open there is closed as cancelled) and the log says what was ignored.
    */
   private async staleCancelled(m: EventMessage<'job.cancelled'>, now: Date): Promise<void> {
-    const current = await this.store.findJob(m.jobId);
+    const current = await this.jobs.find(m.jobId);
     if (!current || (current.attempt === m.attempt && current.status !== 'retry_wait')) return;
-    const closed = await this.store.closeOpenAttempt(m.jobId, m.attempt, { status: 'cancelled', finishedAt: now, errorType: 'cancelled', message: m.reason.slice(0, 4000) });
+    const closed = await this.jobs.closeOpenAttempt(m.jobId, m.attempt, { status: 'cancelled', finishedAt: now, errorType: 'cancelled', message: m.reason.slice(0, 4000) });
     this.log.warn({
       event: 'stale_attempt_event',
       type: 'job.cancelled',
@@ -233,11 +235,11 @@ export class JobLifecycleService {
    * agent (or the broker, if it is still queued there) answers with job.cancelled.
    */
   async cancel(jobId: string, reason: string): Promise<JobEntity | null> {
-    const job = await this.store.findJob(jobId);
+    const job = await this.jobs.find(jobId);
     if (!job || TERMINAL_JOB_STATES.has(job.status)) return job;
     if (job.status === 'pending' || job.status === 'retry_wait') {
       const now = this.clock.now();
-      const cancelled = await this.store.updateJob(jobId, job.attempt, (j) => {
+      const cancelled = await this.jobs.update(jobId, job.attempt, (j) => {
         if (j.status !== 'pending' && j.status !== 'retry_wait') return false;
         Object.assign(j, { status: 'cancelled', finishedAt: now, errorType: 'cancelled', errorMessage: reason });
         return true;
@@ -254,14 +256,14 @@ export class JobLifecycleService {
 
   /** Gives a failed or cancelled job one more attempt, reopening its run if it had completed. */
   async retry(jobId: string): Promise<JobEntity | null> {
-    const job = await this.store.reopenJob(jobId, this.clock.now());
+    const job = await this.jobs.reopen(jobId, this.clock.now());
     if (job) await this.afterChange(job.runId);
     return job;
   }
 
   private record(em: EntityManager, job: JobEntity, outcome: 'succeeded' | 'failed'): Promise<void> {
     const { date, symbol } = job.definition;
-    return this.store.recordOutcome(
+    return this.ledger.record(
       em,
       { date, symbol, trainingHash: trainingHash(job.definition), outcome, jobId: job.id, attempt: job.attempt, artifactsPrefix: job.artifactsPrefix, checkpoint: job.checkpoint },
       this.clock.now(),

@@ -5,7 +5,7 @@ import { NatsBus } from '@trainyard/messaging';
 import { readStored, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
-import { SchedulerStore } from './scheduler.store';
+import { JobRepository } from '../repositories/job.repository';
 
 jest.setTimeout(60_000);
 
@@ -14,7 +14,7 @@ describe('scheduler job lifecycle', () => {
   const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'sched' });
   const { prefix, dir: artifacts } = svc;
   let bus: NatsBus;
-  let store: SchedulerStore;
+  let jobs: JobRepository;
 
   beforeAll(async () => {
     writeFileSync(join(artifacts, 'costs.json'), JSON.stringify({ symbols: { BTCUSDT: { feeBps: 4, spreadBps: 1 } } }));
@@ -27,7 +27,7 @@ describe('scheduler job lifecycle', () => {
       SCHEDULER_COSTS_FILE: join(artifacts, 'costs.json'),
     });
     bus = app.get(NatsBus);
-    store = app.get(SchedulerStore);
+    jobs = app.get(JobRepository);
   });
 
   afterAll(() => svc.close());
@@ -57,7 +57,7 @@ describe('scheduler job lifecycle', () => {
     expect(completed.data.status).toBe('failed');
     expect(completed.data.summary.by_symbol.BTCUSDT).toMatchObject({ status: 'failed', attempts: 2, error: 'bad_data: gap in candles' });
 
-    const attempts = await store.attemptsOf(jobId);
+    const attempts = await jobs.attempts(jobId);
     expect(attempts.map((a) => [a.attempt, a.status, a.errorType, a.message])).toEqual([
       [1, 'failed', 'oom', 'CUDA out of memory'],
       [2, 'failed', 'bad_data', 'gap in candles'],
@@ -72,7 +72,7 @@ describe('scheduler job lifecycle', () => {
     const ckpt = (epoch: number) => ({ uri: `file:///ckpt/epoch-${epoch}.pt`, key: `models/BTCUSDT/a1/checkpoints/epoch-${epoch}.pt`, sha256: String(epoch).repeat(64) });
     for (let epoch = 1; epoch <= 6; epoch++) {
       await bus.publish('job.checkpointed', { ...ref(jobId, 'fallback-run', 1), checkpoint: ckpt(epoch) });
-      await waitFor(async () => (await store.findJob(jobId))?.checkpoint?.sha256 === ckpt(epoch).sha256, `checkpoint ${epoch} recorded`);
+      await waitFor(async () => (await jobs.find(jobId))?.checkpoint?.sha256 === ckpt(epoch).sha256, `checkpoint ${epoch} recorded`);
     }
     await bus.publish('job.failed', { ...ref(jobId, 'fallback-run', 1), errorType: 'agent_lost', retryable: true, message: 'the agent was killed' });
     const retry = await waitFor(async () => (await requests(jobId)).find((s) => s.attempt === 2), 'the retry');
@@ -124,7 +124,7 @@ describe('scheduler job lifecycle', () => {
     const ethId = 'ledger-1-ETHUSDT';
     await waitFor(async () => (await requests(ethId)).length === 1, 'the ETH request');
     await bus.publish('job.checkpointed', { ...ref(ethId, 'ledger-1', 1), symbol: 'ETHUSDT', checkpoint: { uri: 'file:///ckpt/epoch-7', sha256: 'c'.repeat(64) } });
-    await waitFor(async () => (await store.findJob(ethId))?.checkpoint, 'the checkpoint recorded');
+    await waitFor(async () => (await jobs.find(ethId))?.checkpoint, 'the checkpoint recorded');
     await bus.publish('job.failed', { ...ref(ethId, 'ledger-1', 1), symbol: 'ETHUSDT', errorType: 'bad_data', retryable: false, message: 'gap' });
     await completion('ledger-1');
 
@@ -160,11 +160,11 @@ describe('scheduler job lifecycle', () => {
   it('treats a second trigger of the same daily run as the same run: no new jobs', async () => {
     const request = { trigger: 'cron' as const, date: '2026-10-05', symbols: ['SOLUSDT', 'XRPUSDT'] };
     await bus.publish('run.requested', request, { id: 'first-trigger' });
-    await waitFor(async () => (await store.jobsOfRun('daily-20261005')).length === 2, 'the daily run stored');
+    await waitFor(async () => (await jobs.ofRun('daily-20261005')).length === 2, 'the daily run stored');
     await bus.publish('run.requested', request, { id: 'second-trigger' });
     await waitFor(async () => (await readStored(prefix, 'run.requested')).filter((e) => e.data.date === '2026-10-05').length === 2, 'both triggers on the bus');
     await new Promise((r) => setTimeout(r, 500));
-    expect(await store.jobsOfRun('daily-20261005')).toHaveLength(2);
+    expect(await jobs.ofRun('daily-20261005')).toHaveLength(2);
     expect((await readStored(prefix, 'run.planned')).filter((e) => e.data.runId === 'daily-20261005')).toHaveLength(1);
   });
 

@@ -8,7 +8,7 @@ import { schedulerEnv } from '../config/scheduler.config';
 import { jobRequestId } from './dispatcher.service';
 import { JobLifecycleService } from './job-lifecycle.service';
 import { ReconcilerService } from './reconciler.service';
-import { SchedulerStore } from './scheduler.store';
+import { JobRepository } from '../repositories/job.repository';
 
 jest.setTimeout(60_000);
 
@@ -23,14 +23,14 @@ describe('scheduler job timeouts', () => {
   const { prefix } = svc;
   let app: INestApplication;
   let bus: NatsBus;
-  let store: SchedulerStore;
+  let jobs: JobRepository;
   /** job.cancelled messages the scheduler has finished handling. */
   const handledCancelled: EventMessage<'job.cancelled'>[] = [];
 
   beforeAll(async () => {
     app = await svc.start({ SCHEDULER_TICK_MS: '100', SCHEDULER_RETRY_BASE_SECONDS: '2', SCHEDULER_MAX_RETRIES: '1' });
     bus = app.get(NatsBus);
-    store = app.get(SchedulerStore);
+    jobs = app.get(JobRepository);
     const lifecycle = app.get(JobLifecycleService);
     const cancelled = lifecycle.cancelled.bind(lifecycle);
     jest.spyOn(lifecycle, 'cancelled').mockImplementation(async (m) => {
@@ -51,7 +51,7 @@ describe('scheduler job timeouts', () => {
     await waitFor(() => handledCancelled.slice(before).some((m) => m.jobId === `${runId}-BTCUSDT` && m.attempt === attempt), `job.cancelled of ${runId} attempt ${attempt} handled`);
   };
   const completion = (runId: string) => waitFor(async () => (await readStored(prefix, 'run.completed')).find((e) => e.data.runId === runId)?.data, `${runId} completed`, 30_000);
-  const attemptRows = async (jobId: string) => (await store.attemptsOf(jobId)).map((a) => [a.attempt, a.status, a.errorType]);
+  const attemptRows = async (jobId: string) => (await jobs.attempts(jobId)).map((a) => [a.attempt, a.status, a.errorType]);
 
   it('retries a timed-out attempt as a new attempt; the stopped attempt answering job.cancelled is recorded and does not cancel the job', async () => {
     const runId = 'to-retry';
@@ -64,17 +64,17 @@ describe('scheduler job timeouts', () => {
     expect(cancel.reason).toMatch(/timeout/);
     expect(cancel.requestedBy).toBeUndefined();
     // The attempt is fenced off (failed, to be retried) before its agent is asked to stop it.
-    expect((await store.findJob(jobId))!.status).toBe('retry_wait');
+    expect((await jobs.find(jobId))!.status).toBe('retry_wait');
 
     // The agent stops the attempt and says so, as for any cancel: recorded, the job still waits for its retry.
     await answerCancel(runId, 1, cancel.reason);
-    expect((await store.findJob(jobId))!.status).not.toBe('cancelled');
+    expect((await jobs.find(jobId))!.status).not.toBe('cancelled');
     const second = await waitFor(async () => (await requests(jobId)).find((s) => s.attempt === 2), 'attempt 2 requested', 10_000);
     expect(second.specHash).toBe((await requests(jobId))[0].specHash);
 
     // A repeat of the old attempt's answer, now that attempt 2 is current, changes nothing either.
     await answerCancel(runId, 1, 'late repeat');
-    expect(await store.findJob(jobId)).toMatchObject({ status: 'released', attempt: 2 });
+    expect(await jobs.find(jobId)).toMatchObject({ status: 'released', attempt: 2 });
     expect(await attemptRows(jobId)).toEqual([
       [1, 'timed_out', 'timeout'],
       [2, 'requested', null],
@@ -95,13 +95,13 @@ describe('scheduler job timeouts', () => {
 
     // Queued at the broker for well past the timeout.
     await sleep(1500);
-    expect((await store.findJob(jobId))!.status).toBe('released');
+    expect((await jobs.find(jobId))!.status).toBe('released');
     const now = new Date().toISOString();
     const lease = { leaseId: `${jobId}-a1-lease`, agentId: 'a1', provider: 'local' as const, device: 'cpu', gpuMemoryGb: 0, pricePerHour: 0, startedAt: now, endsBy: now };
     await bus.publish('job.leased', { jobId, runId, attempt: 1, lease });
-    await waitFor(async () => (await store.findJob(jobId))?.status === 'leased', 'leased');
+    await waitFor(async () => (await jobs.find(jobId))?.status === 'leased', 'leased');
     await sleep(1000);
-    expect((await store.findJob(jobId))!.status).toBe('leased');
+    expect((await jobs.find(jobId))!.status).toBe('leased');
     expect(await cancels(jobId)).toHaveLength(0);
 
     const startedAt = Date.now();
@@ -127,7 +127,7 @@ describe('scheduler job timeouts', () => {
     await bus.publish('run.requested', { runId: running, trigger: 'api', symbols: ['BTCUSDT'], timeoutMinutes: 10 });
     await waitFor(async () => (await requests(`${running}-BTCUSDT`)).length === 1, 'requested');
     await started(running, 1);
-    await waitFor(async () => (await store.findJob(`${running}-BTCUSDT`))?.status === 'running', 'running');
+    await waitFor(async () => (await jobs.find(`${running}-BTCUSDT`))?.status === 'running', 'running');
     await bus.publish('job.cancel', { jobId: `${running}-BTCUSDT`, reason: 'operator says stop', requestedBy: 'test' });
     await waitFor(async () => (await cancels(`${running}-BTCUSDT`)).length === 2, "the scheduler's job.cancel to the agent");
     await answerCancel(running, 1, 'operator says stop');
@@ -138,11 +138,11 @@ describe('scheduler job timeouts', () => {
     await bus.publish('run.requested', { runId: waiting, trigger: 'api', symbols: ['BTCUSDT'], timeoutMinutes: 0.01 });
     await waitFor(async () => (await requests(jobId)).length === 1, 'requested');
     await started(waiting, 1);
-    await waitFor(async () => (await store.findJob(jobId))?.status === 'retry_wait', 'timed out, waiting for its retry');
+    await waitFor(async () => (await jobs.find(jobId))?.status === 'retry_wait', 'timed out, waiting for its retry');
     await bus.publish('run.cancel', { runId: waiting, reason: 'operator cancels the run', requestedBy: 'test' });
     const completed = await completion(waiting);
     expect(completed.status).toBe('cancelled');
-    expect(await store.findJob(jobId)).toMatchObject({ status: 'cancelled', attempt: 1 });
+    expect(await jobs.find(jobId)).toMatchObject({ status: 'cancelled', attempt: 1 });
     expect(await requests(jobId)).toHaveLength(1);
   });
 
@@ -163,7 +163,7 @@ describe('scheduler job timeouts', () => {
       publish.mockRestore();
     }
     await waitFor(async () => (await requests(jobId)).length === 2, 'the repeated request stored');
-    expect(await store.findJob(jobId)).toMatchObject({ status: 'released', attempt: 1 });
+    expect(await jobs.find(jobId)).toMatchObject({ status: 'released', attempt: 1 });
     expect(await attemptRows(jobId)).toEqual([[1, 'requested', null]]);
   });
 

@@ -4,7 +4,8 @@ import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.conf
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { JobLifecycleService } from './job-lifecycle.service';
-import { SchedulerStore } from './scheduler.store';
+import { JobRepository } from '../repositories/job.repository';
+import { RunRepository } from '../repositories/run.repository';
 
 const STALE_RELEASE_MS = 30_000;
 const MAX_REPEAT_GAP_MS = 8 * 60_000;
@@ -33,7 +34,8 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
   private lastRepublish: number | null = null;
 
   constructor(
-    private readonly store: SchedulerStore,
+    private readonly runs: RunRepository,
+    private readonly jobs: JobRepository,
     private readonly dispatcher: DispatcherService,
     private readonly lifecycle: JobLifecycleService,
     private readonly completion: CompletionService,
@@ -55,12 +57,12 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     this.ticking = true;
     try {
       const now = this.clock.now();
-      for (const run of await this.store.unpublishedCompletions()) await this.completion.publish(run);
-      for (const job of await this.store.overdueJobs(now)) await this.timeOut(job.id, job.attempt, job.definition.timeoutMinutes);
+      for (const run of await this.runs.unpublishedCompletions()) await this.completion.publish(run);
+      for (const job of await this.jobs.overdue(now)) await this.timeOut(job.id, job.attempt, job.definition.timeoutMinutes);
       // A crash or a failed publish between fencing a timed-out attempt off and its job.cancel leaves the
       // agent running it. Sent again each tick until the job's next attempt is released (same id, so the
       // stream keeps one); a failure here stops this tick before any release.
-      for (const job of await this.store.timedOutAwaitingRetry()) await this.lifecycle.publishTimeoutCancel(job.id, job.attempt, job.definition.timeoutMinutes);
+      for (const job of await this.jobs.timedOutAwaitingRetry()) await this.lifecycle.publishTimeoutCancel(job.id, job.attempt, job.definition.timeoutMinutes);
       if (this.lastRepublish === null || now.getTime() - this.lastRepublish >= STALE_RELEASE_MS) {
         // Unleased requests may simply be queued at the broker, which keeps one request per (jobId, attempt)
         // and answers a repeat with what became of it (a lost lease's lease.lost, a cancel's job.cancelled).
@@ -68,14 +70,14 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
         // so replicas asking at once send one.
         const last = this.lastRepublish;
         const cutoff = last === null ? now : new Date(now.getTime() - STALE_RELEASE_MS);
-        for (const job of await this.store.staleReleases(cutoff)) {
+        for (const job of await this.jobs.staleReleases(cutoff)) {
           const due = repeatsDue(now.getTime() - job.releasedAt!.getTime());
           if (last !== null && due === repeatsDue(last - job.releasedAt!.getTime())) continue;
-          await this.dispatcher.publishRequest(job, (await this.store.findRun(job.runId))?.traceContext, due);
+          await this.dispatcher.publishRequest(job, (await this.runs.find(job.runId))?.traceContext, due);
         }
         this.lastRepublish = now.getTime();
       }
-      for (const runId of await this.store.runningRunIds()) {
+      for (const runId of await this.runs.runningIds()) {
         await this.dispatcher.release(runId);
         await this.completion.check(runId);
       }

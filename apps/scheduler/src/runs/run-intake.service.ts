@@ -9,10 +9,13 @@ import { ExchangeUnavailableError } from '../exchange/exchange-client';
 import { UniverseService } from '../symbols/universe.service';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
-import type { JobEntity } from './job.entity';
-import type { RunEntity } from './run.entity';
-import { compareRelease, concurrencyFor, gpuMemoryFor, planJobs } from './run-plan';
-import { SchedulerStore } from './scheduler.store';
+import type { JobEntity } from '../repositories/job.entity';
+import { JobRepository } from '../repositories/job.repository';
+import { LedgerRepository } from '../repositories/ledger.repository';
+import type { RunEntity } from '../repositories/run.entity';
+import { RunRepository } from '../repositories/run.repository';
+import { compareRelease } from '../repositories/release-order';
+import { concurrencyFor, gpuMemoryFor, planJobs } from './run-plan';
 
 /**
  * Turns a run request into a stored run and its jobs. A request seen again (redelivery, a second
@@ -23,7 +26,9 @@ export class RunIntakeService {
   private readonly log = new Logger('RunIntake');
 
   constructor(
-    private readonly store: SchedulerStore,
+    private readonly runs: RunRepository,
+    private readonly jobs: JobRepository,
+    private readonly ledger: LedgerRepository,
     private readonly dispatcher: DispatcherService,
     private readonly completion: CompletionService,
     private readonly capacity: CapacityView,
@@ -45,7 +50,7 @@ export class RunIntakeService {
     const now = this.clock.now();
     const date = request.date ?? defaultDataDate(now);
     const runId = this.runIdFor(request, date);
-    const existing = await this.store.findRun(runId);
+    const existing = await this.runs.find(runId);
     if (existing) {
       const differences = requestDifferences(existing.request, request);
       if (differences.length) throw new PermanentError(`run ${runId} exists with a different request (${differences.join(', ')} differ); use another run id`);
@@ -67,8 +72,8 @@ export class RunIntakeService {
     await this.artifacts.put(`runs/${runId}/costs.json`, JSON.stringify({ runId, date, costs }, null, 2) + '\n', 'application/json');
     const capacity = await this.capacity.current();
     const gpuMemoryGb = gpuMemoryFor(request, this.cfg, capacity);
-    const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.store.pastTrainSeconds(symbols), costs, gpuMemoryGb }, this.cfg);
-    const ledger = new Map((await this.store.ledgerFor(date, symbols)).map((e) => [`${e.symbol}|${e.trainingHash}`, e]));
+    const planned = planJobs({ runId, date, request, symbols, pastSeconds: await this.jobs.pastTrainSeconds(symbols), costs, gpuMemoryGb }, this.cfg);
+    const ledger = new Map((await this.ledger.forDate(date, symbols)).map((e) => [`${e.symbol}|${e.trainingHash}`, e]));
     const maxConcurrent = concurrencyFor(request, this.cfg, capacity);
     const run: Partial<RunEntity> = {
       id: runId,
@@ -84,7 +89,7 @@ export class RunIntakeService {
       startedAt: request.dryRun ? null : now,
       traceContext: captureTraceContext(),
     };
-    await this.store.createRun(
+    await this.runs.create(
       run,
       planned.map((p) => {
         const earlier = ledger.get(`${p.definition.symbol}|${trainingHash(p.definition)}`);
@@ -106,7 +111,7 @@ export class RunIntakeService {
         };
       }),
     );
-    const stored = (await this.store.findRun(runId))!;
+    const stored = (await this.runs.find(runId))!;
     this.log.log({
       // Named as the subject it announces: a run started, or only planned for a dry run.
       event: request.dryRun ? 'run_planned' : 'run_started',
@@ -130,7 +135,7 @@ export class RunIntakeService {
 
   /** run.planned, then run.started and the first releases; message ids make repeats harmless. */
   private async announce(run: RunEntity): Promise<void> {
-    const all = await this.store.jobsOfRun(run.id);
+    const all = await this.jobs.ofRun(run.id);
     const jobs = all.filter((j) => j.status !== 'skipped');
     const expected = jobs.reduce((s, j) => s + j.expectedSeconds, 0);
     const capacity = await this.capacity.current();

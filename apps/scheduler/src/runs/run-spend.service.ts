@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { EventMessage } from '@trainyard/contracts';
 import { Clock } from '@trainyard/runtime';
 import { CompletionService } from './completion.service';
-import { RunSpendStore } from './run-spend.store';
+import { RunSpendRepository } from '../repositories/run-spend.repository';
 
 /**
  * Spend beside work: what the GPU provider billed for each destroyed instance, attributed to the runs
@@ -15,13 +15,13 @@ export class RunSpendService {
   private readonly log = new Logger('RunSpend');
 
   constructor(
-    private readonly store: RunSpendStore,
+    private readonly spend: RunSpendRepository,
     private readonly completion: CompletionService,
     private readonly clock: Clock,
   ) {}
 
   async destroyed(m: EventMessage<'instance.destroyed'>): Promise<void> {
-    const added = await this.store.record(m, this.clock.now(), async (run) => {
+    const added = await this.spend.record(m, this.clock.now(), async (run) => {
       // Published already: the artifact says what the run's summary says. Not yet: the publish does it.
       if (run.completionPublished) await this.completion.rewriteSummary(run);
     });

@@ -1,4 +1,4 @@
-import type { JobEntity } from './job.entity';
+import type { JobEntity } from '../repositories/job.entity';
 import { runStatusOf, summarize } from './run-summary';
 
 const job = (symbol: string, status: JobEntity['status'], trainSeconds: number | null, extra: Partial<JobEntity> = {}) =>

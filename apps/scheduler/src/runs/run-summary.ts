@@ -1,5 +1,5 @@
 import { DEFAULT_VARIANT, modelKey, type RunStatus, type RunSummary, type Variant } from '@trainyard/contracts';
-import type { JobEntity } from './job.entity';
+import type { JobEntity } from '../repositories/job.entity';
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 

@@ -1,8 +1,9 @@
-import { Module, OnModuleInit } from '@nestjs/common';
-import { ReadinessRegistry } from '@trainyard/runtime';
+import { Module } from '@nestjs/common';
 import { CapacityView } from '@trainyard/messaging';
 import { CostsModule } from '../costs/costs.module';
+import { RepositoriesModule } from '../repositories/repositories.module';
 import { SymbolsModule } from '../symbols/symbols.module';
+import { TrackingModule } from '../tracking/tracking.module';
 import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { JobEvents } from './job-events';
@@ -11,24 +12,12 @@ import { OperatorActions } from './operator-actions.service';
 import { ReconcilerService } from './reconciler.service';
 import { RunIntakeService } from './run-intake.service';
 import { RunSpendService } from './run-spend.service';
-import { RunSpendStore } from './run-spend.store';
-import { TrackingModule } from '../tracking/tracking.module';
 import { RunsController } from './runs.controller';
-import { SchedulerStore } from './scheduler.store';
 
 @Module({
-  imports: [TrackingModule, SymbolsModule, CostsModule],
+  imports: [RepositoriesModule, TrackingModule, SymbolsModule, CostsModule],
   controllers: [RunsController],
-  providers: [CapacityView, SchedulerStore, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, RunSpendStore, RunSpendService, JobEvents],
-  exports: [SchedulerStore, RunSpendStore, JobLifecycleService, OperatorActions, JobEvents, DispatcherService, CompletionService, CapacityView],
+  providers: [CapacityView, DispatcherService, CompletionService, JobLifecycleService, OperatorActions, RunIntakeService, ReconcilerService, RunSpendService, JobEvents],
+  exports: [JobLifecycleService, OperatorActions, JobEvents, DispatcherService, CompletionService, CapacityView],
 })
-export class RunsModule implements OnModuleInit {
-  constructor(
-    private readonly readiness: ReadinessRegistry,
-    private readonly store: SchedulerStore,
-  ) {}
-
-  onModuleInit(): void {
-    this.readiness.add('database', () => this.store.ping());
-  }
-}
+export class RunsModule {}

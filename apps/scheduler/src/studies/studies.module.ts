@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CostsModule } from '../costs/costs.module';
+import { RepositoriesModule } from '../repositories/repositories.module';
 import { RunsModule } from '../runs/runs.module';
 import { StudiesApiController } from './studies-api.controller';
 import { StudiesController } from './studies.controller';
@@ -9,7 +10,7 @@ import { StudyStore } from './study.store';
 
 /** Hyperparameter search on the shared fleet: studies whose trials are low-priority search jobs. */
 @Module({
-  imports: [RunsModule, CostsModule],
+  imports: [RepositoriesModule, RunsModule, CostsModule],
   controllers: [StudiesApiController, StudiesController],
   providers: [StudyStore, StudyService, StudyQueries],
 })

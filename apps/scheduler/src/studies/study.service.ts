@@ -11,11 +11,10 @@ import { CostsService } from '../costs/costs.service';
 import { CompletionService } from '../runs/completion.service';
 import { DispatcherService } from '../runs/dispatcher.service';
 import { JobEvents } from '../runs/job-events';
-import { JobEntity } from '../runs/job.entity';
 import { JobLifecycleService } from '../runs/job-lifecycle.service';
 import { gpuMemoryFor, planJobs } from '../runs/run-plan';
-import { RunEntity } from '../runs/run.entity';
-import { SchedulerStore } from '../runs/scheduler.store';
+import { JobRepository } from '../repositories/job.repository';
+import { RunRepository } from '../repositories/run.repository';
 import { applyParams, OBJECTIVES, type StudyRequest } from './study-request';
 import { StudyStore, type StudyConfigRow, type StudyRow, type TrialRow } from './study.store';
 
@@ -37,7 +36,8 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
 
   constructor(
     private readonly studies: StudyStore,
-    private readonly runs: SchedulerStore,
+    private readonly runs: RunRepository,
+    private readonly jobs: JobRepository,
     private readonly dispatcher: DispatcherService,
     private readonly completion: CompletionService,
     private readonly lifecycle: JobLifecycleService,
@@ -87,7 +87,7 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
       if (canonicalJson(existing.request) !== canonicalJson(req)) throw new ConflictException(`study ${id} exists with a different request; use another studyId`);
       return existing;
     }
-    if (await this.runs.findRun(id)) throw new ConflictException(`a run named ${id} exists; use another studyId`);
+    if (await this.runs.find(id)) throw new ConflictException(`a run named ${id} exists; use another studyId`);
     const config: StudyConfigRow = {
       ...req,
       space: parseSpace(req.space),
@@ -120,23 +120,27 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
     };
     const costs = await this.costs.costsFor([req.symbol]);
     const gpuMemoryGb = gpuMemoryFor(request, this.cfg, await this.capacity.current());
-    const [plan] = planJobs({ runId: id, date, request, symbols: [req.symbol], pastSeconds: await this.runs.pastTrainSeconds([req.symbol]), costs, gpuMemoryGb }, this.cfg);
+    const [plan] = planJobs({ runId: id, date, request, symbols: [req.symbol], pastSeconds: await this.jobs.pastTrainSeconds([req.symbol]), costs, gpuMemoryGb }, this.cfg);
     if (!plan) throw new Error(`study ${id}: planning ${req.symbol} gave no job to take as the trials' template`);
     const study: Omit<StudyRow, 'completedAt'> = { id, symbol: req.symbol, status: 'running', config, request: req, template: plan.definition, createdAt: now };
     await this.studies.ds.transaction(async (em) => {
-      await em.getRepository(RunEntity).insert({
-        id,
-        date,
-        trigger: 'api',
-        status: 'running',
-        mode: 'parallel',
-        maxConcurrent: req.parallel,
-        priority: 'low',
-        request,
-        totalJobs: req.trials,
-        skipped: [],
-        startedAt: now,
-      });
+      const inserted = await this.runs.insert(
+        {
+          id,
+          date,
+          trigger: 'api',
+          status: 'running',
+          mode: 'parallel',
+          maxConcurrent: req.parallel,
+          priority: 'low',
+          request,
+          totalJobs: req.trials,
+          skipped: [],
+          startedAt: now,
+        },
+        em,
+      );
+      if (!inserted) throw new ConflictException(`a run named ${id} exists; use another studyId`);
       await this.studies.insertStudy(em, study);
       await this.topUp(em, { ...study, completedAt: null }, [], plan.expectedSeconds);
     });
@@ -197,18 +201,21 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
       if (!params) break;
       const jobId = trialJobId(study.id, created);
       const definition: JobDefinition = applyParams({ ...study.template, jobId }, params);
-      await em.getRepository(JobEntity).insert({
-        id: jobId,
-        runId: study.id,
-        symbol: study.symbol,
-        status: 'pending',
-        attempt: 1,
-        maxAttempts: this.cfg.SCHEDULER_MAX_RETRIES + 1,
-        priorityRank: releaseRank('low', 'search'),
-        expectedSeconds: seconds,
-        definition,
-        specHash: specHash(definition),
-      });
+      await this.jobs.insert(
+        {
+          id: jobId,
+          runId: study.id,
+          symbol: study.symbol,
+          status: 'pending',
+          attempt: 1,
+          maxAttempts: this.cfg.SCHEDULER_MAX_RETRIES + 1,
+          priorityRank: releaseRank('low', 'search'),
+          expectedSeconds: seconds,
+          definition,
+          specHash: specHash(definition),
+        },
+        em,
+      );
       await this.studies.insertTrial(em, { studyId: study.id, number: created, jobId, params, createdAt: this.clock.now() });
       history.push({ number: created, params, state: 'running', intermediate: [] });
       created++;
@@ -310,7 +317,7 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
     const stored = (await this.studies.find(id))!;
     const applied = applyParams({ model: {}, lookbackCandles: stored.template.lookbackCandles, driver: stored.config.driver }, study.best.params);
     const runId = `${id}-best`;
-    const earlier = await this.runs.findRun(runId);
+    const earlier = await this.runs.find(runId);
     if (earlier && earlier.request.promote !== promote) throw new ConflictException(`run ${runId} already trains the best trial with promote ${earlier.request.promote}`);
     await this.bus.publish(
       'run.requested',

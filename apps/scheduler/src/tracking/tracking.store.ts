@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Artifact, JobDefinition, Metrics, MetricPoint } from '@trainyard/contracts';
-import type { AttemptStatus } from '../runs/attempt.entity';
+import type { AttemptStatus } from '../repositories/attempt.entity';
 
 /** An attempt as tracking reads it: the attempt's row with its job's definition. */
 export interface TrackedRow {

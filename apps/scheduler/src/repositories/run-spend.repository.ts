@@ -19,7 +19,7 @@ export async function runSpend(q: Queryable, runId: string): Promise<number> {
  * label), and its cost split among the runs it was attributed to.
  */
 @Injectable()
-export class RunSpendStore {
+export class RunSpendRepository {
   constructor(private readonly ds: DataSource) {}
 
   /**
@@ -60,6 +60,11 @@ export class RunSpendStore {
       }
       return added;
     });
+  }
+
+  /** The run's share so far. */
+  ofRun(runId: string): Promise<number> {
+    return runSpend(this.ds, runId);
   }
 
   /** Each run's share so far. */

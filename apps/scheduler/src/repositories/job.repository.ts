@@ -1,0 +1,280 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, In, Not, type EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { ACTIVE_JOB_STATES, canTransitionJob, TERMINAL_JOB_STATES, type JobStatus, type Priority, type Trigger } from '@trainyard/contracts';
+import { AttemptEntity, type AttemptStatus } from './attempt.entity';
+import { JobEntity } from './job.entity';
+import type { Page } from './page';
+import { RunEntity } from './run.entity';
+import { compareRelease } from './release-order';
+import { inList, RECENT_RUNS } from './sql-fragments';
+
+export interface JobFilter {
+  status?: JobStatus;
+  symbol?: string;
+  date?: string;
+  priority?: Priority;
+  trigger?: Trigger;
+  runId?: string;
+  limit: number;
+  offset: number;
+}
+
+/** A run's jobs counted by status, with what their leases cost. */
+export interface JobTally {
+  jobs: Record<string, number>;
+  cost: number;
+}
+
+/**
+ * The jobs and their attempts. Every change that races with another handler locks the job's row (and
+ * a release, the run's, so two handlers never over-release).
+ */
+@Injectable()
+export class JobRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  find(id: string): Promise<JobEntity | null> {
+    return this.ds.getRepository(JobEntity).findOneBy({ id });
+  }
+
+  ofRun(runId: string): Promise<JobEntity[]> {
+    return this.ds.getRepository(JobEntity).find({ where: { runId }, order: { symbol: 'ASC' } });
+  }
+
+  /** Mean train seconds of each symbol's past successes, for longest-expected-first ordering. */
+  async pastTrainSeconds(symbols: string[]): Promise<Map<string, number>> {
+    if (symbols.length === 0) return new Map();
+    const rows: { symbol: string; avg: number }[] = await this.ds.query(
+      `SELECT symbol, avg(train_seconds)::float AS avg FROM scheduler.jobs
+       WHERE status = 'succeeded' AND train_seconds IS NOT NULL AND symbol = ANY($1) GROUP BY symbol`,
+      [symbols],
+    );
+    return new Map(rows.map((r) => [r.symbol, Number(r.avg)]));
+  }
+
+  /**
+   * Moves as many waiting jobs to `released` as the run has free slots, highest priority and longest
+   * expected first, and records their attempts. Locks the run row so two handlers never over-release.
+   */
+  async claimReleasable(runId: string, now: Date): Promise<JobEntity[]> {
+    return this.ds.transaction(async (em) => {
+      const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
+      if (!run || run.status !== 'running') return [];
+      const [{ active }] = await em.query(`SELECT count(*)::int AS active FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(ACTIVE_JOB_STATES)})`, [runId]);
+      const slots = run.maxConcurrent - active;
+      if (slots <= 0) return [];
+      // Two reads of at most `slots` rows each, in the order of compareRelease (run-plan.ts): waiting jobs
+      // along the partial index jobs_release_order, due retries beside them; never the run's whole queue.
+      const ordered = (where: string) =>
+        em
+          .getRepository(JobEntity)
+          .createQueryBuilder('j')
+          .where('j.run_id = :runId', { runId })
+          .andWhere(where, { now })
+          .orderBy('j.priority_rank', 'ASC')
+          .addOrderBy('j.expected_seconds', 'DESC')
+          .addOrderBy('j.symbol', 'ASC')
+          .limit(slots)
+          .setLock('pessimistic_write')
+          .getMany();
+      const candidates = [...(await ordered(`j.status = 'pending'`)), ...(await ordered(`j.status = 'retry_wait' AND j.next_attempt_at <= :now`))].sort(compareRelease).slice(0, slots);
+      for (const job of candidates) {
+        if (job.status === 'retry_wait') job.attempt += 1;
+        job.status = 'released';
+        job.releasedAt = now;
+        job.startedAt = null;
+        job.leaseId = null;
+        job.agentId = null;
+        job.nextAttemptAt = null;
+        await em.getRepository(JobEntity).save(job);
+        await em.createQueryBuilder().insert().into(AttemptEntity).values({ jobId: job.id, attempt: job.attempt, status: 'requested', requestedAt: now }).orIgnore().execute();
+      }
+      return candidates;
+    });
+  }
+
+  /**
+   * Applies a change to one job under a row lock, only if the event is about its current attempt;
+   * `change` returns false to leave the job as it is (a stale or duplicate event).
+   */
+  async update(jobId: string, attempt: number, change: (job: JobEntity, em: EntityManager) => boolean | Promise<boolean>): Promise<JobEntity | null> {
+    return this.ds.transaction(async (em) => {
+      const job = await em.getRepository(JobEntity).findOne({ where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
+      if (!job || job.attempt !== attempt) return null;
+      if (!(await change(job, em))) return null;
+      await em.getRepository(JobEntity).save(job);
+      return job;
+    });
+  }
+
+  async updateAttempt(em: EntityManager, jobId: string, attempt: number, fields: Partial<AttemptEntity> & { status: AttemptStatus }): Promise<void> {
+    await em.getRepository(AttemptEntity).update({ jobId, attempt }, fields);
+  }
+
+  /** Ends an attempt whose row is still open (requested, leased, running); false when it had ended. */
+  async closeOpenAttempt(jobId: string, attempt: number, fields: Partial<AttemptEntity> & { status: AttemptStatus }): Promise<boolean> {
+    const r = await this.ds.getRepository(AttemptEntity).update({ jobId, attempt, status: In(['requested', 'leased', 'running']) }, fields);
+    return (r.affected ?? 0) > 0;
+  }
+
+  attempts(jobId: string): Promise<AttemptEntity[]> {
+    return this.ds.getRepository(AttemptEntity).find({ where: { jobId }, order: { attempt: 'ASC' } });
+  }
+
+  /** Jobs released but never leased for a while: their job.requested may have been lost with a crash. */
+  staleReleases(olderThan: Date): Promise<JobEntity[]> {
+    return this.ds.getRepository(JobEntity).createQueryBuilder('j').where(`j.status = 'released'`).andWhere('j.released_at < :olderThan', { olderThan }).getMany();
+  }
+
+  /**
+   * Jobs running past their timeout, counted from the current attempt's start (job.started; release
+   * clears it). A job released or leased but not yet started is waiting for a slot, not overdue.
+   */
+  overdue(now: Date): Promise<JobEntity[]> {
+    return this.ds
+      .getRepository(JobEntity)
+      .createQueryBuilder('j')
+      .where(`j.status = 'running'`)
+      .andWhere('j.started_at IS NOT NULL')
+      .andWhere(`j.started_at + ((j.definition->>'timeoutMinutes')::float * interval '1 minute') < :now`, { now })
+      .getMany();
+  }
+
+  /** Jobs waiting for an attempt that timed out: its job.cancel may not have reached the bus. */
+  timedOutAwaitingRetry(): Promise<JobEntity[]> {
+    return this.ds
+      .getRepository(JobEntity)
+      .createQueryBuilder('j')
+      .innerJoin(AttemptEntity, 'a', 'a.job_id = j.id AND a.attempt = j.attempt')
+      .where(`j.status = 'retry_wait'`)
+      .andWhere(`a.status = 'timed_out'`)
+      .getMany();
+  }
+
+  /**
+   * Puts a failed or cancelled job back in the queue as a new attempt, with one more attempt allowed,
+   * and reopens its run; null when the job is not in such a state.
+   */
+  async reopen(jobId: string, now: Date): Promise<JobEntity | null> {
+    return this.ds.transaction(async (em) => {
+      const job = await em.getRepository(JobEntity).findOne({ where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
+      if (!job || !TERMINAL_JOB_STATES.has(job.status) || !canTransitionJob(job.status, 'retry_wait')) return null;
+      const run = await em.getRepository(RunEntity).findOne({ where: { id: job.runId }, lock: { mode: 'pessimistic_write' } });
+      Object.assign(job, { status: 'retry_wait', nextAttemptAt: now, maxAttempts: job.attempt + 1, finishedAt: null, progress: null });
+      await em.getRepository(JobEntity).save(job);
+      if (run && run.status !== 'running') {
+        Object.assign(run, { status: 'running', completedAt: null, completionPublished: false, summary: null, startedAt: run.startedAt ?? now });
+        await em.getRepository(RunEntity).save(run);
+      }
+      return job;
+    });
+  }
+
+  /** Inserts a job in the caller's transaction (a study's trial). */
+  async insert(job: QueryDeepPartialEntity<JobEntity>, em: EntityManager): Promise<void> {
+    await em.getRepository(JobEntity).insert(job);
+  }
+
+  async list(q: JobFilter): Promise<Page<JobEntity>> {
+    const qb = this.ds.getRepository(JobEntity).createQueryBuilder('j').innerJoin(RunEntity, 'r', 'r.id = j.run_id').orderBy('j.runId', 'ASC').addOrderBy('j.symbol', 'ASC');
+    if (q.status) qb.andWhere('j.status = :status', { status: q.status });
+    if (q.symbol) qb.andWhere('j.symbol = :symbol', { symbol: q.symbol });
+    if (q.date) qb.andWhere('r.date = :date', { date: q.date });
+    if (q.priority) qb.andWhere(`j.definition->>'priority' = :priority`, { priority: q.priority });
+    if (q.trigger) qb.andWhere('r.trigger = :trigger', { trigger: q.trigger });
+    if (q.runId) qb.andWhere('j.run_id = :runId', { runId: q.runId });
+    const [items, total] = await qb.take(q.limit).skip(q.offset).getManyAndCount();
+    return { items, total, limit: q.limit, offset: q.offset };
+  }
+
+  /** The run's jobs counted by status. */
+  async countsByStatus(runId: string): Promise<Record<string, number>> {
+    const rows: { status: string; n: number }[] = await this.ds.query(`SELECT status, count(*)::int AS n FROM scheduler.jobs WHERE run_id = $1 GROUP BY status`, [runId]);
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  /** Each run's jobs counted by status, with their work cost; a run with no jobs has no entry. */
+  async tallies(runIds: string[]): Promise<Map<string, JobTally>> {
+    const tallies = new Map<string, JobTally>();
+    if (runIds.length === 0) return tallies;
+    const rows: { run_id: string; status: string; n: number; cost: number }[] = await this.ds.query(
+      `SELECT run_id, status, count(*)::int AS n, coalesce(sum(cost), 0)::float AS cost FROM scheduler.jobs WHERE run_id = ANY($1) GROUP BY run_id, status`,
+      [runIds],
+    );
+    for (const r of rows) {
+      const t = tallies.get(r.run_id) ?? { jobs: {}, cost: 0 };
+      t.jobs[r.status] = r.n;
+      t.cost += r.cost;
+      tallies.set(r.run_id, t);
+    }
+    return tallies;
+  }
+
+  /** What the run's jobs' leases cost (its work, the figure its summary's `cost` adds up). */
+  async workCost(runId: string): Promise<number> {
+    // An aggregate without GROUP BY answers one row; the default is what it holds for no jobs.
+    const [{ cost } = { cost: 0 }]: { cost: number }[] = await this.ds.query(`SELECT coalesce(sum(cost), 0)::float AS cost FROM scheduler.jobs WHERE run_id = $1`, [runId]);
+    return Math.round(cost * 1e6) / 1e6;
+  }
+
+  /** The unfinished jobs of these runs, with what an ETA reads of them. */
+  open(runIds: string[]): Promise<Pick<JobEntity, 'runId' | 'status' | 'expectedSeconds' | 'progress'>[]> {
+    if (runIds.length === 0) return Promise.resolve([]);
+    return this.ds.getRepository(JobEntity).find({
+      select: { runId: true, status: true, expectedSeconds: true, progress: true },
+      where: { runId: In(runIds), status: Not(In([...TERMINAL_JOB_STATES])) },
+    });
+  }
+
+  /** Slots held by jobs of any run: leased or running. */
+  async slotsHeld(): Promise<number> {
+    const [{ n } = { n: 0 }]: { n: number }[] = await this.ds.query(`SELECT count(*)::int AS n FROM scheduler.jobs WHERE status IN ('leased', 'running')`);
+    return n;
+  }
+
+  /** What jobs finished since `since` cost, how many they were, their train hours and how many runs they belong to. */
+  async finishedSince(since: Date): Promise<{ cost: number; jobs: number; hours: number; runs: number }> {
+    // An aggregate without GROUP BY answers one row; the default is what it holds for no jobs.
+    const [row = { cost: 0, jobs: 0, hours: 0, runs: 0 }]: { cost: number; jobs: number; hours: number; runs: number }[] = await this.ds.query(
+      `SELECT coalesce(sum(cost), 0)::float AS cost, count(*)::int AS jobs, coalesce(sum(train_seconds), 0)::float / 3600 AS hours, count(DISTINCT run_id)::int AS runs
+       FROM scheduler.jobs WHERE finished_at >= $1`,
+      [since],
+    );
+    return row;
+  }
+
+  /** Jobs of runs of data dates from `since` on: by status, train minutes of the successes, and outcomes per date. */
+  async stats(since: string) {
+    const byStatus: { status: string; n: number }[] = await this.ds.query(
+      `SELECT j.status, count(*)::int AS n FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE r.date >= $1 GROUP BY j.status ORDER BY j.status`,
+      [since],
+    );
+    const [durations]: { avg: number | null; median: number | null; p95: number | null }[] = await this.ds.query(
+      `SELECT avg(train_seconds)::float / 60 AS avg,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY train_seconds)::float / 60 AS median,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY train_seconds)::float / 60 AS p95
+       FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE j.status = 'succeeded' AND r.date >= $1`,
+      [since],
+    );
+    const perDate: { date: string; succeeded: number; failed: number }[] = await this.ds.query(
+      `SELECT r.date, count(*) FILTER (WHERE j.status = 'succeeded')::int AS succeeded, count(*) FILTER (WHERE j.status = 'failed')::int AS failed
+       FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE r.date >= $1 GROUP BY r.date ORDER BY r.date`,
+      [since],
+    );
+    return { byStatus, trainMinutes: { avg: durations?.avg ?? null, median: durations?.median ?? null, p95: durations?.p95 ?? null }, perDate };
+  }
+
+  /** Jobs by state, of runs running or created in the last day (the metrics' gauge). */
+  countsByStateRecent(): Promise<{ state: string; n: number }[]> {
+    return this.ds.query(`SELECT j.status AS state, count(*)::int AS n FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE ${RECENT_RUNS} GROUP BY j.status`);
+  }
+
+  /** Jobs of running runs waiting to be released (pending, or a retry due or waiting), by priority. */
+  queueDepth(): Promise<{ priority: string; n: number }[]> {
+    return this.ds.query(
+      `SELECT j.definition->>'priority' AS priority, count(*)::int AS n FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id
+       WHERE r.status = 'running' AND j.status IN ('pending', 'retry_wait') GROUP BY 1`,
+    );
+  }
+}
