@@ -60,11 +60,13 @@ describe('startEmbeddedPostgres', () => {
     const notes = await second.getRepository(NoteEntity).find({ order: { id: 'ASC' } });
     expect(notes.map((n) => n.body)).toEqual(['kept', 'also kept']);
     expect(await second.query('SELECT count(*)::int AS n FROM svc_e.migrations')).toEqual([{ n: 1 }]);
+    // Fewer buffers than PostgreSQL's default: the host's memory (embedded-postgres.ts).
+    expect(await second.query('SHOW shared_buffers')).toEqual([{ shared_buffers: '32MB' }]);
     await second.destroy();
   });
 
   it('serves several pg clients at once, holding others back while one is in a transaction', async () => {
-    const clients = [new Client({ connectionString: pg!.url }), new Client({ connectionString: pg!.url })];
+    const clients: [Client, Client] = [new Client({ connectionString: pg!.url }), new Client({ connectionString: pg!.url })];
     await Promise.all(clients.map((c) => c.connect()));
     try {
       const [a, b] = clients;
