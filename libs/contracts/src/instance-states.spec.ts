@@ -3,7 +3,7 @@ import { canTransitionInstance, INSTANCE_STATES, instanceStatesInto, LIVE_INSTAN
 describe('the instance state machine', () => {
   it('moves a rented instance from its row to its destroy, and never back', () => {
     const path = ['creating', 'booting', 'bootstrapping', 'ready', 'busy', 'ready', 'draining', 'destroying', 'destroyed'] as const;
-    for (let i = 1; i < path.length; i++) expect(canTransitionInstance(path[i - 1], path[i])).toBe(true);
+    for (let i = 1; i < path.length; i++) expect(canTransitionInstance(path[i - 1]!, path[i]!)).toBe(true);
     expect(INSTANCE_STATES.filter((s) => canTransitionInstance('destroyed', s))).toEqual([]);
     expect(canTransitionInstance('destroying', 'ready')).toBe(false);
     expect(canTransitionInstance('draining', 'busy')).toBe(false);

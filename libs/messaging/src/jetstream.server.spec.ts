@@ -75,7 +75,7 @@ describe('JetStream transport (real NATS)', () => {
     await bus.publish('run.requested', request('flaky'));
     await waitFor(() => deliveries('flaky').length === 2, 'redelivery');
     const [first, second] = deliveries('flaky');
-    expect(second.at - first.at).toBeGreaterThanOrEqual(350);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(350);
   });
 
   it('dead-letters malformed and invalid messages with the reason and keeps consuming', async () => {
@@ -94,9 +94,9 @@ describe('JetStream transport (real NATS)', () => {
     expect(reasons).toMatch(/symbols/);
     expect(reasons).toMatch(/unsupported schemaVersion 9/);
     // The sender's value is recognisable in the reason, never echoed whole.
-    expect(letters[3].data.reason).toMatch(/^unsupported schemaVersion "VVVV.*… \(200002 characters\)/);
-    expect(letters[3].data.reason.length).toBeLessThan(200);
-    expect(letters[0].data).toMatchObject({ subject: `${prefix}.run.requested`, data: '{not json', consumer: expect.stringContaining('probe') });
+    expect(letters[3]?.data.reason).toMatch(/^unsupported schemaVersion "VVVV.*… \(200002 characters\)/);
+    expect(letters[3]?.data.reason.length).toBeLessThan(200);
+    expect(letters[0]?.data).toMatchObject({ subject: `${prefix}.run.requested`, data: '{not json', consumer: expect.stringContaining('probe') });
   });
 
   it('dead-letters a permanent failure at once, and a transient one on its last delivery', async () => {
@@ -124,7 +124,7 @@ describe('JetStream transport (real NATS)', () => {
     await context.with(trace.setSpan(context.active(), root), () => bus.publish('run.requested', request('traced')));
     root.end();
     await waitFor(() => deliveries('traced').length === 1, 'traced delivery');
-    expect(deliveries('traced')[0].traceId).toBe(root.spanContext().traceId);
+    expect(deliveries('traced')[0]?.traceId).toBe(root.spanContext().traceId);
     const names = exporter
       .getFinishedSpans()
       .filter((s) => s.spanContext().traceId === root.spanContext().traceId)

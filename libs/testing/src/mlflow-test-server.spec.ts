@@ -172,7 +172,7 @@ describe('MLflow tracking test server', () => {
     ];
     expect((await api('POST', 'runs/log-batch', { run_id: runId, metrics })).status).toBe(200);
     expect((await api('POST', 'runs/log-batch', { run_id: runId, metrics: metrics.slice(0, 1) })).status).toBe(200);
-    expect(mlflow.run(runId)?.metrics.loss.map((m) => [m.step, m.value])).toEqual([
+    expect(mlflow.run(runId)?.metrics.loss?.map((m) => [m.step, m.value])).toEqual([
       [0, 0.9],
       [1, 0.5],
       [2, NaN],

@@ -38,7 +38,7 @@ describe('Telegram Bot API test server', () => {
     const msg = await bot.telegram.sendPhoto(42, { source: PNG_1X1, filename: 'chart.png' }, { caption: '<i>equity</i>', parse_mode: 'HTML' });
     expect(msg).toMatchObject({ caption: 'equity', photo: [{ width: 1, height: 1, file_size: PNG_1X1.length }] });
     expect(tg.sent[0]).toMatchObject({ method: 'sendPhoto', chatId: '42', caption: '<i>equity</i>' });
-    expect(tg.sent[0].photo?.equals(PNG_1X1)).toBe(true);
+    expect(tg.sent[0]?.photo?.equals(PNG_1X1)).toBe(true);
     await expect(bot.telegram.sendPhoto(42, { source: Buffer.from('not an image') })).rejects.toThrow('400: Bad Request: IMAGE_PROCESS_FAILED');
   });
 
@@ -75,7 +75,7 @@ describe('Telegram Bot API test server', () => {
         }),
       }),
     ]);
-    const next = await bot.telegram.callApi('getUpdates', { offset: updates[0].update_id + 1, timeout: 0 });
+    const next = await bot.telegram.callApi('getUpdates', { offset: updates[0]!.update_id + 1, timeout: 0 });
     expect(next).toEqual([]);
     expect((await call('getWebhookInfo')).body.result).toMatchObject({ url: '', pending_update_count: 0 });
   });

@@ -57,16 +57,18 @@ describe('mirror into MLflow', () => {
     const [stored] = mlflow.runs(result.experimentId);
     expect(mlflow.experiments().find((e) => e.experimentId === result.experimentId)?.name).toBe('trainyard/BTCUSDT');
     expect(stored).toMatchObject({ runId: result.mlflowRunId, runName: 'BTCUSDT 2024-06-01 a1', status: 'FINISHED', startTime: 1717200000000, endTime: 1717200600000, params: run.params });
-    expect(stored.tags).toMatchObject({ symbol: 'BTCUSDT', 'trainyard.job_id': 'job-42', 'trainyard.run_id': 'job-42-a1', 'mlflow.runName': 'BTCUSDT 2024-06-01 a1' });
-    expect(JSON.parse(stored.tags['trainyard.artifact.models/BTCUSDT/model.onnx'])).toEqual({
+    expect(stored?.tags).toMatchObject({ symbol: 'BTCUSDT', 'trainyard.job_id': 'job-42', 'trainyard.run_id': 'job-42-a1', 'mlflow.runName': 'BTCUSDT 2024-06-01 a1' });
+    const artifactTag = stored?.tags['trainyard.artifact.models/BTCUSDT/model.onnx'];
+    expect(artifactTag).toBeDefined();
+    expect(JSON.parse(artifactTag!)).toEqual({
       key: 'models/BTCUSDT/model.onnx',
       uri: 's3://trainyard/models/BTCUSDT/model.onnx',
       sha256: sha256(MODEL),
       bytes: MODEL.length,
       mlflow_path: 'models/BTCUSDT/model.onnx',
     });
-    expect(stored.metrics.loss).toEqual(points(3));
-    expect(stored.metrics.val_sharpe).toEqual(points(2, 'val_sharpe'));
+    expect(stored?.metrics.loss).toEqual(points(3));
+    expect(stored?.metrics.val_sharpe).toEqual(points(2, 'val_sharpe'));
     expect(mlflow.artifact(`${result.experimentId}/${result.mlflowRunId}/artifacts/models/BTCUSDT/model.onnx`)).toEqual(MODEL);
   });
 
@@ -107,16 +109,17 @@ describe('mirror into MLflow', () => {
     expect(crashed).toMatchObject({ attempts: 2, status: 503 });
     expect(persisted).toBe(1000);
     const [partial] = mlflow.runs();
-    expect(partial.metrics.loss).toHaveLength(1000);
-    expect(partial.status).toBe('RUNNING');
+    expect(partial?.metrics.loss).toHaveLength(1000);
+    expect(partial?.status).toBe('RUNNING');
+    const { runId: mlflowRunId } = partial!;
 
     const mark = mlflow.requests.length;
     const resumed = await client.mirror(run);
-    expect(resumed).toMatchObject({ created: false, mlflowRunId: partial.runId, logged: { params: 0, metrics: 1500 } });
+    expect(resumed).toMatchObject({ created: false, mlflowRunId, logged: { params: 0, metrics: 1500 } });
     expect(logBatches(mark).some((r) => r.body.params?.length)).toBe(false);
     expect(mlflow.runs()).toHaveLength(1);
-    expect(mlflow.run(partial.runId)?.metrics.loss).toEqual(points(2500));
-    expect(mlflow.run(partial.runId)?.status).toBe('FINISHED');
+    expect(mlflow.run(mlflowRunId)?.metrics.loss).toEqual(points(2500));
+    expect(mlflow.run(mlflowRunId)?.status).toBe('FINISHED');
 
     const withCursor = await client.mirror(run, { metricsSent: 2500 });
     expect(withCursor.logged).toEqual({ params: 0, tags: 0, metrics: 0 });

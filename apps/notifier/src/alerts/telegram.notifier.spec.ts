@@ -38,7 +38,7 @@ describe('TelegramNotifier (telegraf against the Bot API test server)', () => {
       ['sendPhoto', '111', '📈 <b>equity</b>', 'HTML'],
       ['sendPhoto', '-222', '📈 <b>equity</b>', 'HTML'],
     ]);
-    expect(tg.sent[2].photo?.equals(PNG_1X1)).toBe(true);
+    expect(tg.sent[2]?.photo?.equals(PNG_1X1)).toBe(true);
     expect(notifier.channel).toBe('Telegram (2 chats)');
   });
 
@@ -48,8 +48,9 @@ describe('TelegramNotifier (telegraf against the Bot API test server)', () => {
     await new TelegramNotifier(client, ['111']).send('after the flood');
     const attempts = tg.calls.filter((c) => c.method === 'sendMessage');
     expect(attempts.map((c) => c.status)).toEqual([429, 429, 200]);
-    expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(1000);
-    expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(1000);
+    // Three attempts, as the statuses above show.
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1000);
+    expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(1000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     expect(tg.sent.map((s) => s.text)).toEqual(['after the flood']);
     expect(warnings.join('\n')).toMatch(/Telegram asks to slow down: sendMessage to chat 111 again in 1 s \(retry 1 of 2\)/);

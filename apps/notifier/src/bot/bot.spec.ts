@@ -240,10 +240,10 @@ describe('the Telegram bot', () => {
         '⚫ v1 archived · Sharpe 0.40 · hit 51.0% · rejected (lower_hit_rate) · 2026-11-21',
       ]);
       const photo = replies[1];
-      expect(photo.method).toBe('sendPhoto');
-      expect(photo.photo!.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
-      expect(photo.photo!.readUInt32BE(16)).toBe(800);
-      expect(photo.photo!.length).toBeGreaterThan(5_000);
+      expect(photo?.method).toBe('sendPhoto');
+      expect(photo?.photo?.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+      expect(photo?.photo?.readUInt32BE(16)).toBe(800);
+      expect(photo?.photo?.length).toBeGreaterThan(5_000);
     } finally {
       await sub.drain();
     }
@@ -282,7 +282,7 @@ describe('the Telegram bot', () => {
         'What mattered: model.learningRate 80% · model.epochs 20%',
         '📈 study-btc-1: sharpe by trial, best so far',
       ]);
-      expect(replies[1].method).toBe('sendPhoto');
+      expect(replies[1]?.method).toBe('sendPhoto');
       expect((await say(GROUP, VIEWER, '/study nope')).text).toBe('⚠️ No study nope.');
       expect((await say(GROUP, VIEWER, '/study ../x')).text).toMatch(/name the study/);
     } finally {
@@ -318,7 +318,7 @@ describe('the Telegram bot', () => {
       // Delivered twice, answered once.
       await services.publish('command.result', { commandId: cancelRun.id, command: 'run.cancel', ok: false, message: 'no run daily-20261122' });
       await waitFor(() => tg.sentTo(GROUP, whole.messageId).length === 2, 'the refusal');
-      expect(htmlToText(tg.sentTo(GROUP, whole.messageId)[1].text!)).toBe('⚠️ no run daily-20261122');
+      expect(htmlToText(tg.sentTo(GROUP, whole.messageId)[1]!.text!)).toBe('⚠️ no run daily-20261122');
 
       expect((await say(GROUP, OPERATOR, '/cancel nothing-here')).text).toBe('⚠️ No run or job nothing-here.');
       expect(tg.sentTo(GROUP, whole.messageId)).toHaveLength(2);

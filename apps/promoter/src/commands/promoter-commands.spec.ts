@@ -31,7 +31,7 @@ describe('promoter commands and queries over the bus', () => {
       [0.5, 0.4],
       [0.55, 1.1],
       [0.52, 0.9],
-    ]) {
+    ] as const) {
       const jobId = `daily-20261122-BTCUSDT-${++jobs}`;
       await app.get(PromotionController).onJobSucceeded(await trainedJob({ store, symbol: 'BTCUSDT', jobId, metrics: metrics(hitRate, sharpe), artifactsPrefix: `models/BTCUSDT/attempt-${jobs}` }));
     }

@@ -69,18 +69,19 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const production = versions.filter((v) => v.stage === 'production');
     expect(production).toHaveLength(1);
+    const best = production[0]!;
     // Whatever order the decisions took, the last one standing beats every other.
-    expect(production[0].job_id).toBe('daily-20261122-BTCUSDT-3');
+    expect(best.job_id).toBe('daily-20261122-BTCUSDT-3');
     expect(await decisionsOf('BTCUSDT')).toHaveLength(10);
 
     const pointer: ProductionPointer = JSON.parse((await store.get(pointerKey('BTCUSDT'))).toString());
-    expect(pointer).toMatchObject({ symbol: 'BTCUSDT', version: production[0].version, prefix: `models/production/BTCUSDT/v${production[0].version}` });
+    expect(pointer).toMatchObject({ symbol: 'BTCUSDT', version: best.version, prefix: `models/production/BTCUSDT/v${best.version}` });
     for (const a of pointer.artifacts) {
       expect(sha256Buffer(await store.get(`${pointer.prefix}/${a.name}`))).toBe(a.sha256);
     }
     expect(await published('model.registered', 'BTCUSDT')).toHaveLength(10);
     const promoted = await published('model.promoted', 'BTCUSDT');
-    expect(promoted.map((p) => p.version)).toContain(production[0].version);
+    expect(promoted.map((p) => p.version)).toContain(best.version);
     expect(promoted.every((p) => p.decision.applied && p.decision.mode === 'auto')).toBe(true);
   });
 

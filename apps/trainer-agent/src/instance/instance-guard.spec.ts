@@ -30,6 +30,7 @@ describe('an agent on a rented instance guarding against a leak', () => {
       offers: Array<{ id: number }>;
     };
     const [offer] = search.offers;
+    if (!offer) throw new Error('the Vast test server offered nothing to rent');
     const res = await fetch(`${vast.url}/api/v0/asks/${offer.id}/`, {
       method: 'PUT',
       headers: { Authorization: `Bearer ${vast.apiKey}`, 'Content-Type': 'application/json' },

@@ -23,7 +23,8 @@ describe('checkpoint fallback', () => {
   // ETHUSDT at this rate trains all 12 epochs: checkpoints after epochs 4 and 8.
   const first = toJobSpec(testJobDefinition({ symbol: 'ETHUSDT', runId: 'fallback', lookbackCandles: 600, model: { type: 'logistic', learningRate: 0.05, epochs: 12, seed: 3 } }), 1);
   let whole: any;
-  let checkpoints: CheckpointRef[];
+  let previous: CheckpointRef;
+  let latest: CheckpointRef;
 
   beforeAll(async () => {
     s3 = await startS3TestServer();
@@ -57,15 +58,16 @@ describe('checkpoint fallback', () => {
     const outcome = await run(first, 'lease-whole');
     expect(outcome.subject).toBe('job.succeeded');
     whole = outcome.data;
-    checkpoints = (await readStored(prefix, 'job.checkpointed'))
+    const checkpoints: CheckpointRef[] = (await readStored(prefix, 'job.checkpointed'))
       .map((e) => e.data)
       .filter((d) => d.jobId === first.jobId)
       .map((d) => d.checkpoint);
     expect(checkpoints.map((c) => c.key!.split('/').pop())).toEqual(['epoch-0004.json', 'epoch-0008.json']);
+    previous = checkpoints[0]!;
+    latest = checkpoints[1]!;
   });
 
   it('resumes from the previous checkpoint when the latest does not match its checksum, and says so', async () => {
-    const [previous, latest] = checkpoints;
     await store.put(latest.key!, Buffer.from('{"format":"damaged on the disk"}'));
     const retry: JobSpec = { ...first, attempt: 2, resumeFrom: latest, earlierCheckpoints: [previous] };
     const outcome = await run(retry, 'lease-fallback');
@@ -85,7 +87,6 @@ describe('checkpoint fallback', () => {
   });
 
   it('trains from the first epoch when none of the checkpoints checks out', async () => {
-    const [previous, latest] = checkpoints;
     const gone = { ...previous, key: `${previous.key!.replace('epoch-0004', 'epoch-0002')}` };
     const retry: JobSpec = { ...first, attempt: 3, resumeFrom: latest, earlierCheckpoints: [gone] };
     const outcome = await run(retry, 'lease-none');

@@ -106,7 +106,7 @@ describe('trainer-agent', () => {
     // Partial outputs were uploaded as they appeared, each announced in the attempt log.
     const log = readFileSync(join(dir, 'artifacts', done.artifactsPrefix, 'attempt.log'), 'utf8');
     const order = ['partial_saved features.parquet', 'partial_saved split_indices.json', 'trained '].map((line) => log.indexOf(line));
-    expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]))).toBe(true);
+    expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
     const started = (await readStored(prefix, 'job.started')).filter((e) => e.data.leaseId === 'lease-ok');
     expect(started).toHaveLength(1);
   });

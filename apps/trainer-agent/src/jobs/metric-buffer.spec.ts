@@ -25,7 +25,7 @@ describe('MetricBuffer', () => {
     const first = b.take();
     expect(first).toHaveLength(POINTS_PER_MESSAGE);
     b.putBack(first);
-    expect(b.take()[0].step).toBe(0);
+    expect(b.take()[0]?.step).toBe(0);
     expect(b.take().map((p) => p.step)).toEqual(Array.from({ length: 20 }, (_, i) => POINTS_PER_MESSAGE + i));
     expect(b.size).toBe(0);
   });

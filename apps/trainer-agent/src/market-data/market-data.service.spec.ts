@@ -50,7 +50,7 @@ describe('market data', () => {
     const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
     const candles = (await data.candlesFor(spec('BTCUSDT', 600)))!;
     expect(candles).toHaveLength(600);
-    expect(candles[candles.length - 1].openTime).toBe(end - HOUR);
+    expect(candles.at(-1)?.openTime).toBe(end - HOUR);
     expect(validateCandles(candles, '1h')).toEqual([]);
     expect(trainBuiltin({ spec: spec('BTCUSDT', 600), candles }).metrics.directionalHitRate).toBeGreaterThan(0);
   });
@@ -97,7 +97,7 @@ describe('market data', () => {
     const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'exchange', EXCHANGE_API_URL: exchange.url }));
     const candles = (await data.candlesFor(spec('BTCUSDT', 2500)))!;
     expect(candles).toHaveLength(2500);
-    expect(candles[candles.length - 1].openTime).toBe(end - HOUR);
+    expect(candles.at(-1)?.openTime).toBe(end - HOUR);
     expect(validateCandles(candles, '1h')).toEqual([]);
     expect(exchange.requests.filter((p) => p === '/api/v3/klines')).toHaveLength(3);
     await expect(data.candlesFor(spec('NOPEUSDT', 10))).rejects.toMatchObject({ errorType: 'bad_data', message: expect.stringMatching(/Invalid symbol/) });

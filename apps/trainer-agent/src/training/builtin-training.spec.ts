@@ -36,7 +36,7 @@ describe('trainBuiltin', () => {
     expect(metrics.rmse).toBeGreaterThanOrEqual(metrics.mae);
     expect(metrics.r2).toBeLessThanOrEqual(1);
     expect(result.equityCurve).toHaveLength(result.splitIndices.test.length + 1);
-    expect(result.equityCurve[result.equityCurve.length - 1] - 1).toBeCloseTo(metrics.totalReturn, 12);
+    expect(result.equityCurve[result.equityCurve.length - 1]! - 1).toBeCloseTo(metrics.totalReturn, 12);
   });
 
   it('beats a coin flip on the synthetic market, which has learnable trend and regime drift', () => {
@@ -65,7 +65,7 @@ describe('trainBuiltin', () => {
     expect(progress.map((p) => p.epoch)).toEqual(result.trainingLog.map((e) => e.epoch));
     expect(progress.every((p) => p.epochs === 20 && p.percent === Math.round((100 * p.epoch) / 20))).toBe(true);
     const best = result.trainingLog[result.bestEpoch - 1];
-    expect(best.validationMetric).toBe(Math.min(...result.trainingLog.map((e) => e.validationMetric)));
+    expect(best?.validationMetric).toBe(Math.min(...result.trainingLog.map((e) => e.validationMetric)));
   });
 
   it('describes what it trained', () => {
@@ -110,8 +110,8 @@ describe('trainBuiltin', () => {
     expect(equityCurve.length).toBeLessThanOrEqual(500);
     expect(equity.map((p) => p.equity)).toEqual(equityCurve);
     expect(equity[0]).toEqual({ t: Date.parse(result.evaluationWindow.from), equity: 1 });
-    expect(equity[equity.length - 1].t).toBe(Date.parse(result.evaluationWindow.to));
-    expect(equity.every((p, i) => i === 0 || p.t - equity[i - 1].t === 3_600_000)).toBe(true);
+    expect(equity.at(-1)?.t).toBe(Date.parse(result.evaluationWindow.to));
+    expect(equity.every((p, i) => i === 0 || p.t - equity[i - 1]!.t === 3_600_000)).toBe(true);
   });
 
   it('hands out its features and split as they appear, and gives the same result from those features', () => {
@@ -145,15 +145,18 @@ describe('trainBuiltin', () => {
       expect(whole.bestEpoch).toBe(5);
       expect(resumedFromEpoch).toBeNull();
       expect(checkpoints.map((c) => c.state.epoch)).toEqual([3, 6, 9]);
-      expect(checkpoints[1].state.best.epoch).toBe(5);
+      expect(checkpoints[1]?.state.best.epoch).toBe(5);
     });
 
     it.each([0, 1, 2])('resume from checkpoint %i to exactly the uninterrupted model, log and metrics', (k) => {
+      const checkpoint = checkpoints[k];
+      expect(checkpoint).toBeDefined();
+      const { epoch } = checkpoint!.state;
       const progress: number[] = [];
-      const resumed = trainBuiltin({ spec, resumeFrom: checkpoints[k], onProgress: (p) => progress.push(p.epoch) });
-      expect(resumed.resumedFromEpoch).toBe(checkpoints[k].state.epoch);
+      const resumed = trainBuiltin({ spec, resumeFrom: checkpoint, onProgress: (p) => progress.push(p.epoch) });
+      expect(resumed.resumedFromEpoch).toBe(epoch);
       // Only the epochs after the checkpoint are trained again.
-      expect(progress).toEqual(whole.trainingLog.slice(checkpoints[k].state.epoch).map((e) => e.epoch));
+      expect(progress).toEqual(whole.trainingLog.slice(epoch).map((e) => e.epoch));
       const { resumedFromEpoch: _, ...rest } = resumed;
       expect(JSON.stringify(rest)).toBe(JSON.stringify(wholeRest));
     });
@@ -163,15 +166,18 @@ describe('trainBuiltin', () => {
     });
 
     it('are not continued on other features or model options, which train from the first epoch', () => {
+      // With no checkpoint it would train from the first epoch too, and pass for the wrong reason.
+      const checkpoint = checkpoints[1];
+      expect(checkpoint).toBeDefined();
       const lines: string[] = [];
       const other = trainBuiltin({
         spec: jobSpec({ symbol: 'ETHUSDT', model: { type: 'logistic', learningRate: 0.03, epochs: 19, seed: 7 } }),
-        resumeFrom: checkpoints[1],
+        resumeFrom: checkpoint,
         onLog: (l) => lines.push(l),
       });
       expect(other.resumedFromEpoch).toBeNull();
       expect(lines).toEqual([expect.stringMatching(/other features or model options: training from the first epoch/)]);
-      const tampered = { ...checkpoints[1], fingerprint: checkpoints[1].fingerprint.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
+      const tampered = { ...checkpoint!, fingerprint: checkpoint!.fingerprint.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
       expect(trainBuiltin({ spec, resumeFrom: tampered }).resumedFromEpoch).toBeNull();
     });
   });

@@ -23,14 +23,14 @@ describe('evaluateStrategy', () => {
     const { equityCurve, metrics } = evaluateStrategy(base);
     const simple = base.nextReturns.map(Math.expm1);
     // Positions +1, +1, -1, +1.
-    const steps = [simple[0], simple[1], -simple[2], simple[3]];
-    const curve = steps.reduce((c, r) => [...c, c[c.length - 1] * (1 + r)], [1]);
+    const steps = simple.map((r, i) => (i === 2 ? -r : r));
+    const curve = steps.reduce((c, r) => [...c, c[c.length - 1]! * (1 + r)], [1]);
     expect(equityCurve).toHaveLength(5);
-    equityCurve.forEach((e, i) => expect(e).toBeCloseTo(curve[i], 12));
-    expect(metrics.totalReturn).toBeCloseTo(curve[4] - 1, 12);
+    expect(equityCurve).toEqual(curve.map((e) => expect.closeTo(e, 12)));
+    expect(metrics.totalReturn).toBeCloseTo(curve[4]! - 1, 12);
     expect(metrics.directionalHitRate).toBe(0.75);
     // The only drawdown is bar 2's 2% loss (its simple return) from the peak after bar 1.
-    expect(metrics.maxDrawdown).toBeCloseTo(-simple[1], 12);
+    expect(metrics.maxDrawdown).toBeCloseTo(-simple[1]!, 12);
   });
 
   it('charges fee + spread per unit of position change: entry 1, flip 2', () => {
@@ -39,25 +39,29 @@ describe('evaluateStrategy', () => {
     const paid = evaluateStrategy({ ...base, costs }).equityCurve;
     const turnover = [1, 0, 2, 2];
     const unit = 10 / 10_000;
+    expect(gross).toHaveLength(turnover.length + 1);
+    expect(paid).toHaveLength(turnover.length + 1);
     turnover.forEach((t, k) => {
-      const grossStep = gross[k + 1] / gross[k] - 1;
-      expect(paid[k + 1] / paid[k] - 1).toBeCloseTo(grossStep - t * unit, 12);
+      const grossStep = gross[k + 1]! / gross[k]! - 1;
+      expect(paid[k + 1]! / paid[k]! - 1).toBeCloseTo(grossStep - t * unit, 12);
     });
   });
 
   it('lowers the total return as costs rise, for the same predictions', () => {
     const returns = [0, 0.3, 0.5, 5, 10, 50].map((bps) => evaluateStrategy({ ...base, costs: { feeBps: bps, spreadBps: bps } }).metrics.totalReturn);
-    returns.slice(1).forEach((r, k) => expect(r).toBeLessThan(returns[k] + 1e-15));
-    expect(returns[returns.length - 1]).toBeLessThan(returns[0]);
+    // returns[k] is the one before r.
+    returns.slice(1).forEach((r, k) => expect(r).toBeLessThan(returns[k]! + 1e-15));
+    expect(returns.at(-1)).toBeLessThan(returns[0]!);
   });
 
   it('scores predicted returns against actual ones', () => {
     const { metrics } = evaluateStrategy(base);
     const predicted = base.probabilities.map((p) => (2 * p - 1) * 0.01);
-    const errors = predicted.map((p, i) => p - base.nextReturns[i]);
+    // evaluateStrategy above has checked there is a return per probability.
+    const errors = predicted.map((p, i) => p - base.nextReturns[i]!);
     expect(metrics.mae).toBeCloseTo(errors.reduce((a, e) => a + Math.abs(e), 0) / 4, 12);
     expect(metrics.rmse).toBeCloseTo(Math.sqrt(errors.reduce((a, e) => a + e * e, 0) / 4), 12);
-    expect(metrics.mape).toBeCloseTo(errors.reduce((a, e, i) => a + Math.abs(e / base.nextReturns[i]), 0) / 4, 12);
+    expect(metrics.mape).toBeCloseTo(errors.reduce((a, e, i) => a + Math.abs(e / base.nextReturns[i]!), 0) / 4, 12);
     expect(metrics.r2).toBeLessThanOrEqual(1);
   });
 
@@ -108,7 +112,7 @@ describe('equityPoints', () => {
     expect(points).toHaveLength(500);
     expect(points[0]).toEqual({ t: 0, equity: 1 });
     expect(points[499]).toEqual({ t: 1200 * 3_600_000, equity: curve[1200] });
-    const steps = points.slice(1).map((p, i) => (p.t - points[i].t) / 3_600_000);
+    const steps = points.slice(1).map((p, i) => (p.t - points[i]!.t) / 3_600_000);
     expect(Math.min(...steps)).toBeGreaterThanOrEqual(2);
     expect(Math.max(...steps)).toBeLessThanOrEqual(3);
     expect(points.every((p) => p.equity === curve[p.t / 3_600_000])).toBe(true);

@@ -4,7 +4,7 @@ import { gaussian, mulberry32 } from './random';
 /** Two features, the label depends on the first: a problem logistic regression can learn. */
 function dataset(n: number, seed: number, flip = false): LabelledRows {
   const normal = gaussian(mulberry32(seed));
-  const X = Array.from({ length: n }, () => [normal(), normal()]);
+  const X = Array.from({ length: n }, (): [number, number] => [normal(), normal()]);
   const y = X.map(([a]) => (a + 0.3 * normal() > 0 !== flip ? 1 : 0));
   return { X, y };
 }
@@ -36,8 +36,10 @@ describe('trainLogistic', () => {
     expect(reports).toEqual(log);
     expect(reports.map((r) => r.epoch)).toEqual(Array.from({ length: reports.length }, (_, k) => k + 1));
     expect(reports.every((r) => r.epochs === 10)).toBe(true);
-    expect(reports[reports.length - 1].loss).toBeLessThan(reports[0].loss);
-    expect(log[bestEpoch - 1].validationMetric).toBe(Math.min(...log.map((r) => r.validationMetric)));
+    const [firstReport] = reports;
+    expect(firstReport).toBeDefined();
+    expect(reports.at(-1)?.loss).toBeLessThan(firstReport!.loss);
+    expect(log[bestEpoch - 1]?.validationMetric).toBe(Math.min(...log.map((r) => r.validationMetric)));
   });
 
   it('stops after `patience` epochs without a better validation loss and keeps the best model', () => {
@@ -66,7 +68,9 @@ describe('trainLogistic', () => {
   it('refuses a state that does not end at its last logged epoch', () => {
     const states: TrainState[] = [];
     trainLogistic(train, validation, { ...options, checkpointEvery: 4, onCheckpoint: (s) => states.push(s) });
-    expect(() => trainLogistic(train, validation, { ...options, resume: { ...states[0], epoch: 5 } })).toThrow(/last logged epoch/);
+    const [state] = states;
+    expect(state).toBeDefined();
+    expect(() => trainLogistic(train, validation, { ...options, resume: { ...state!, epoch: 5 } })).toThrow(/last logged epoch/);
   });
 
   it('rejects empty training data', () => {

@@ -45,9 +45,10 @@ describe('a regime specialist', () => {
     expect(bull.regimes.bear.bars + bull.regimes.sideways.bars).toBe(0);
     expect(bull.evaluationWindow.candles).toBe(bull.splitIndices.test.length);
     const all = bull.allData!;
-    const firstTest = bull.splitIndices.test[0];
+    const [firstTest] = bull.splitIndices.test;
+    expect(firstTest).toBeDefined();
     // Every row from the first test row on.
-    const rowsFromFirstTest = buildFeatureTable(spec).candleIndex.filter((c) => c >= firstTest).length;
+    const rowsFromFirstTest = buildFeatureTable(spec).candleIndex.filter((c) => c >= firstTest!).length;
     expect(REGIMES.reduce((n, r) => n + all.regimes[r].bars, 0)).toBe(rowsFromFirstTest);
     expect(all.regimes.bull.bars).toBe(bull.splitIndices.test.length);
     expect(all.regimes.bear.bars + all.regimes.sideways.bars).toBeGreaterThan(0);

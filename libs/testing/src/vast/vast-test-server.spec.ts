@@ -239,8 +239,8 @@ describe('Vast API test server', () => {
         num_gpus: 1,
         gpu_totalram: 24564,
         is_bid: false,
-        ssh_port: vast.alive()[0].sshPort,
-        ports: { '22/tcp': [{ HostIp: '0.0.0.0', HostPort: String(vast.alive()[0].sshPort) }] },
+        ssh_port: vast.alive()[0]?.sshPort,
+        ports: { '22/tcp': [{ HostIp: '0.0.0.0', HostPort: String(vast.alive()[0]?.sshPort) }] },
       });
       // 10 GB at 0.36 $/GB/month is 0.005 $/h.
       expect(inst.dph_total).toBeCloseTo(0.405, 6);
@@ -250,7 +250,7 @@ describe('Vast API test server', () => {
       expect(await show(vast, id)).toBeNull();
       expect(await api(vast, 'DELETE', `/api/v0/instances/${id}/`)).toMatchObject({ status: 404, json: { success: false, error: 'not_found', msg: 'Instance not found' } });
       expect(vast.alive()).toEqual([]);
-      expect(vast.instances()[0].destroyedAt).toEqual(expect.any(Number));
+      expect(vast.instances()[0]?.destroyedAt).toEqual(expect.any(Number));
       expect(await show(vast, 123)).toBeNull();
     });
 
@@ -280,7 +280,7 @@ describe('Vast API test server', () => {
         createHash('sha256')
           .update(hostKey as Buffer)
           .digest('base64'),
-      ).toBe(vast.alive()[0].hostKeySha256);
+      ).toBe(vast.alive()[0]?.hostKeySha256);
       // The disk survives a stop.
       expect(await exec(after, 'cat kept.txt')).toMatchObject({ stdout: 'kept\n', code: 0 });
       after.end();
@@ -358,7 +358,9 @@ describe('Vast API test server', () => {
       expect((await show(vast, auto))?.ports).toBeUndefined();
 
       await api(vast, 'POST', `/api/v0/instances/${forced}/ssh/`, { ssh_key: userKey.public });
-      const client = await sshConnect(vast.alive()[1].sshPort, userKey.private);
+      const [, forcedInstance] = vast.alive();
+      expect(forcedInstance).toBeDefined();
+      const client = await sshConnect(forcedInstance!.sshPort, userKey.private);
       client.on('error', () => undefined);
       const pid = await background(vast, forced, client);
       client.end();
@@ -426,7 +428,7 @@ describe('Vast API test server', () => {
       const pending = vast.proposePriceIncrease(id, 0.45);
       const listed = await api(vast, 'GET', '/api/v0/instances/pending-price-increases/');
       expect(listed.json).toMatchObject({ success: true, count: 1, pending_price_increases: [{ pending_price_increase_id: pending, contract_id: id }] });
-      expect((listed.json!.pending_price_increases as Array<{ new_gpu_costpersec: number }>)[0].new_gpu_costpersec * 3600).toBeCloseTo(0.45, 9);
+      expect((listed.json!.pending_price_increases as Array<{ new_gpu_costpersec: number }>)[0]!.new_gpu_costpersec * 3600).toBeCloseTo(0.45, 9);
       expect(await api(vast, 'PUT', '/api/v0/instances/accept-price-increase/', { pending_price_increase_id: pending })).toMatchObject({ status: 200 });
       expect(await show(vast, id)).toMatchObject({ dph_total: 0.45 });
       expect(await api(vast, 'PUT', '/api/v0/instances/reject-price-increase/', { pending_price_increase_id: pending })).toMatchObject({ status: 404, json: { error: 'no_pending_price_increase' } });
@@ -499,7 +501,7 @@ describe('Vast API test server', () => {
       expect(await api(vast, 'POST', `/api/v0/instances/${id}/ssh/`, { ssh_key: otherKey.public })).toMatchObject({ json: { success: true, msg: 'SSH key attached successfully' } });
       const listed = JSON.parse((await api(vast, 'GET', `/api/v0/instances/${id}/ssh/`)).json.ssh_keys);
       expect(listed.map((k: Json) => k.public_key)).toEqual([userKey.public, otherKey.public]);
-      expect(vast.alive()[0].sshKeys).toEqual([userKey.public, otherKey.public]);
+      expect(vast.alive()[0]?.sshKeys).toEqual([userKey.public, otherKey.public]);
     });
 
     it('authenticates attached keys only, runs commands as root in /root (the instance home) and pins its host key', async () => {
@@ -507,7 +509,9 @@ describe('Vast API test server', () => {
       const quoted = `a "b" \\c $HOME 'd' #e %f`;
       const created = (await create(vast, 60, { env: { FOO: 'bar', QUOTED: quoted, '-p 22:22': '1' }, runtype: 'ssh_direc ssh_proxy' })).json;
       const id = created.new_contract;
-      const port = vast.alive()[0].sshPort;
+      const [instance] = vast.alive();
+      expect(instance).toBeDefined();
+      const port = instance!.sshPort;
       // Nothing answers until the container runs.
       await expect(sshConnect(port, userKey.private)).rejects.toThrow();
       await running(vast, id);
@@ -519,10 +523,10 @@ describe('Vast API test server', () => {
         createHash('sha256')
           .update(hostKey as Buffer)
           .digest('base64'),
-      ).toBe(vast.alive()[0].hostKeySha256);
+      ).toBe(instance!.hostKeySha256);
       await expect(sshConnect(port, otherKey.private)).rejects.toThrow(/authentication/i);
 
-      const home = vast.alive()[0].home;
+      const home = instance!.home;
       expect(await exec(client, 'pwd; echo "$HOME $USER $FOO $CONTAINER_ID $VAST_CONTAINERLABEL $VAST_TCP_PORT_22 $PUBLIC_IPADDR"; echo oops >&2; exit 3')).toEqual({
         stdout: `/root\n/root root bar ${id} C.${id} ${port} 127.0.0.1\n`,
         stderr: 'oops\n',
@@ -549,7 +553,10 @@ describe('Vast API test server', () => {
       await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
       const id = (await create(vast, 61, { runtype: 'args', args: ['python', 'train.py'] })).json.new_contract;
       expect((await running(vast, id)).ports).toBeUndefined();
-      await expect(sshConnect(vast.alive()[0].sshPort, userKey.private)).rejects.toThrow();
+      // Without an instance the refusal below would prove nothing.
+      const [instance] = vast.alive();
+      expect(instance).toBeDefined();
+      await expect(sshConnect(instance!.sshPort, userKey.private)).rejects.toThrow();
     });
 
     it('carries bytes both ways through a remote forward (tcpip-forward) and a local one (direct-tcpip)', async () => {
@@ -560,7 +567,9 @@ describe('Vast API test server', () => {
       await api(vast, 'POST', '/api/v0/ssh/', { ssh_key: userKey.public });
       const id = (await create(vast, 70)).json.new_contract;
       await running(vast, id);
-      const client = await sshConnect(vast.alive()[0].sshPort, userKey.private);
+      const [instance] = vast.alive();
+      expect(instance).toBeDefined();
+      const client = await sshConnect(instance!.sshPort, userKey.private);
       // The broker's side: connections to the remote port come back to it and go on to its local NATS (here: echo).
       client.on('tcp connection', (_info, accept) => {
         const channel = accept();
@@ -595,9 +604,10 @@ describe('Vast API test server', () => {
       const b = (await create(vast, 81)).json.new_contract;
       await running(vast, a);
       await running(vast, b);
+      expect(vast.alive()).toHaveLength(2);
       const [pa, pb] = vast.alive().map((i) => i.sshPort);
-      const ca = await sshConnect(pa, userKey.private);
-      const cb = await sshConnect(pb, userKey.private);
+      const ca = await sshConnect(pa!, userKey.private);
+      const cb = await sshConnect(pb!, userKey.private);
       const pidA = await background(vast, a, ca);
       // A daemon in a session of its own, whose parent has exited: no process group or session of sshd's holds it.
       await exec(ca, `nohup setsid sh -c 'sleep 1001' >/dev/null 2>&1 </dev/null &`);
@@ -618,11 +628,12 @@ describe('Vast API test server', () => {
       expect(vast.processes(a)).toEqual([]);
       await closed;
       expect(alive(pidB)).toBe(true);
-      await expect(sshConnect(pa, userKey.private)).rejects.toThrow();
+      await expect(sshConnect(pa!, userKey.private)).rejects.toThrow();
       cb.on('error', () => undefined);
-      const pid1B = vast.processes(b)[0].pid;
+      const [pid1B] = vast.processes(b).map((p) => p.pid);
+      expect(pid1B).toBeDefined();
       await vast.close();
-      expect([alive(pidB), alive(pid1B)]).toEqual([false, false]);
+      expect([alive(pidB), alive(pid1B!)]).toEqual([false, false]);
       vast = await startVastTestServer();
     });
   });
@@ -640,10 +651,14 @@ describe('Vast API test server', () => {
     afterEach(() => client.end());
 
     it("logs root in with bash, HOME /root holding the instance's own files", async () => {
-      const home = vast.alive()[0].home;
+      const [mine] = vast.alive();
+      expect(mine).toBeDefined();
+      const home = mine!.home;
       await writeFile(join(home, 'dataset.txt'), 'mine');
       const other = (await create(vast, 91)).json.new_contract;
-      await writeFile(join(vast.alive()[1].home, 'dataset.txt'), 'theirs');
+      const [, theirs] = vast.alive();
+      expect(theirs).toBeDefined();
+      await writeFile(join(theirs!.home, 'dataset.txt'), 'theirs');
       await running(vast, other);
       const { stdout } = await exec(client, 'echo "$BASH_VERSION"; readlink /proc/$$/exe; echo "$HOME $(id -un) $SHELL"; getent passwd root; cat ~/dataset.txt; echo; echo $(ls -A /root)');
       const [version, exe, who, passwd, data, ls] = stdout.split('\n');
@@ -652,7 +667,7 @@ describe('Vast API test server', () => {
       expect(who).toBe('/root root /bin/bash');
       expect(passwd).toBe('root:x:0:0:root:/root:/bin/bash');
       expect(data).toBe('mine');
-      expect(ls.split(/\s+/).sort()).toEqual(['.ssh', 'dataset.txt']);
+      expect(ls?.split(/\s+/).sort()).toEqual(['.ssh', 'dataset.txt']);
       expect(await readFile(join(home, '.ssh', 'authorized_keys'), 'utf8')).toBe(`${userKey.public}\n`);
     });
 
@@ -722,19 +737,20 @@ describe('Vast API test server', () => {
       expect(created.text).toContain('502 Bad Gateway');
       const [inst] = vast.alive();
       expect(inst).toMatchObject({ offerId: 95, destroyedAt: null });
-      await running(vast, inst.id);
+      const { id, sshPort } = inst!;
+      await running(vast, id);
       // The retry finds the offer taken by the instance it did create.
       expect(await create(vast, 95)).toMatchObject({ status: 404, json: { error: 'invalid_args' } });
 
-      await api(vast, 'POST', `/api/v0/instances/${inst.id}/ssh/`, { ssh_key: userKey.public });
-      const client = await sshConnect(inst.sshPort, userKey.private);
+      await api(vast, 'POST', `/api/v0/instances/${id}/ssh/`, { ssh_key: userKey.public });
+      const client = await sshConnect(sshPort, userKey.private);
       client.on('error', () => undefined);
-      const pid = await background(vast, inst.id, client);
+      const pid = await background(vast, id, client);
       vast.failAfterActing(1, 'DELETE /api/v0/instances/{id}/', 504);
-      expect(await api(vast, 'DELETE', `/api/v0/instances/${inst.id}/`)).toMatchObject({ status: 504, text: 'Gateway Timeout' });
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${id}/`)).toMatchObject({ status: 504, text: 'Gateway Timeout' });
       expect(vast.alive()).toEqual([]);
       expect(alive(pid)).toBe(false);
-      expect(await api(vast, 'DELETE', `/api/v0/instances/${inst.id}/`)).toMatchObject({ status: 404, json: { error: 'not_found' } });
+      expect(await api(vast, 'DELETE', `/api/v0/instances/${id}/`)).toMatchObject({ status: 404, json: { error: 'not_found' } });
       client.end();
     });
 
@@ -787,7 +803,7 @@ describe('Vast API test server', () => {
       await api(vast, 'DELETE', `/api/v0/instances/${od}/`);
       await api(vast, 'DELETE', `/api/v0/instances/${bid}/`);
       const final = vast.bill();
-      await until(() => Date.now() - (vast.instances()[1].destroyedAt as number) >= 20, '20 ms after destroy');
+      await until(() => Date.now() - (vast.instances()[1]?.destroyedAt as number) >= 20, '20 ms after destroy');
       expect(vast.bill()).toEqual(final);
       for (const inst of vast.instances()) {
         const l = line(inst.id);
