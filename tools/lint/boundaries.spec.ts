@@ -39,7 +39,10 @@ describe('lint keeps the boundaries (npm run lint)', () => {
 
   it('lets apps use libraries, files of their own project, and the harnesses load anything', async () => {
     expect(
-      await boundaryErrors('apps/scheduler/src/runs/probe.ts', `import { NatsBus } from '@trainyard/messaging';\nimport { RunEntity } from '../repositories/run.entity';\nexport const x = [NatsBus, RunEntity];\n`),
+      await boundaryErrors(
+        'apps/scheduler/src/runs/probe.ts',
+        `import { NatsBus } from '@trainyard/messaging';\nimport { RunEntity } from '../repositories/run.entity';\nexport const x = [NatsBus, RunEntity];\n`,
+      ),
     ).toEqual([]);
     expect(await boundaryErrors('test/e2e/probe.spec.ts', `import { AppModule } from '../../apps/scheduler/src/app.module';\nexport const x = AppModule;\n`)).toEqual([]);
   });

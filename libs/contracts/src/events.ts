@@ -141,10 +141,17 @@ export const RunPlanned = event({
   /** The `id` of the run.requested that asked for this run, so its sender finds the run. */
   requestId: z.string().min(1).max(256).optional(),
   date: IsoDate,
+  /** The jobs in release order; when the whole plan does not fit one message, the first ones (see `planUri`). */
   jobs: z.array(PlannedJob),
   skipped: z.array(SkippedSymbol),
   forecast: Forecast,
   dryRun: z.boolean(),
+  /** Jobs left out of `jobs` so the message fits the bus's max_payload; absent when none were. */
+  jobsOmitted: z.number().int().positive().optional(),
+  /** Entries left out of `skipped` for the same reason; absent when none were. */
+  skippedOmitted: z.number().int().positive().optional(),
+  /** Where the whole plan is stored (`{ jobs, skipped }`), when anything was left out. */
+  planUri: z.string().min(1).optional(),
 });
 
 export const RunStarted = event({
@@ -192,6 +199,11 @@ export const RunSummary = z.object({
   spend: z.number().nonnegative().optional(),
   /** By registry key: the symbol for a plain model, `SYMBOL/variant` for a specialist. */
   by_symbol: z.record(z.string(), SymbolOutcome),
+  /**
+   * Entries left out of `by_symbol` so that run.completed fits the bus's max_payload (the first keys in
+   * order are kept); the whole summary is at the message's `summaryUri` and in the run's REST view.
+   */
+  by_symbol_omitted: z.number().int().positive().optional(),
   /** The outcomes counted per variant (`default` is the plain model); only in runs that train specialists. */
   by_variant: z.partialRecord(Variant, VariantOutcomes).optional(),
 });

@@ -1,7 +1,8 @@
 import type { DeadLetter } from '@trainyard/contracts';
+import { jsonBytes as bytes, MESSAGE_HEADER_ROOM } from './fit-message';
 
-/** Room kept beside the letter's body for the headers the publish adds (Nats-Msg-Id, trace context, baggage). */
-export const DEAD_LETTER_HEADER_ROOM = 16 * 1024;
+/** Room kept beside the letter's body for the headers the publish adds. */
+export const DEAD_LETTER_HEADER_ROOM = MESSAGE_HEADER_ROOM;
 /** The server's max_payload where the connection has not said (nats-server's default, 1 MiB). */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** A reason longer than this is cut (a schema error listing every issue of a huge message, say). */
@@ -9,8 +10,6 @@ export const MAX_REASON_CHARS = 8 * 1024;
 
 /** A reason as letters and logs carry it: bounded, whatever the input it describes. */
 export const capReason = (reason: string) => (reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason);
-
-const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 /**
  * The letter as it will be stored: whole when its JSON fits `limitBytes`; otherwise marked `truncated`,

@@ -14,3 +14,4 @@ export * from './jetstream.server';
 export * from './messaging.module';
 export * from './bus-permissions';
 export * from './run-decisions';
+export * from './fit-message';

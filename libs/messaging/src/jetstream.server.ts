@@ -7,7 +7,7 @@ import { lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { contractFor, deadLetterSubject, SCHEMA_VERSION, type DeadLetter } from '@trainyard/contracts';
 import { createHash } from 'node:crypto';
 import type { ConsumeOptions } from './consume.decorator';
-import { capReason, DEAD_LETTER_HEADER_ROOM, DEFAULT_MAX_PAYLOAD, fitDeadLetter } from './dead-letter';
+import { capReason, DEAD_LETTER_HEADER_ROOM, fitDeadLetter } from './dead-letter';
 import { describeError, PermanentError } from './errors';
 import { JetStreamContext } from './message-context';
 import type { NatsBus } from './nats-bus';
@@ -173,7 +173,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const deliveryCount = m.info.deliveryCount;
     const headers: Record<string, string[]> = {};
     if (m.headers) for (const k of m.headers.keys()) headers[k] = m.headers.values(k);
-    const maxPayload = this.bus.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+    const maxPayload = this.bus.maxPayload;
     let letter: DeadLetter | undefined;
     let failure: unknown;
     try {

@@ -6,6 +6,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { contractFor, SCHEMA_VERSION, type EventInput, type EventMessage, type EventName, type QueryName, type QueryRequestInput, type QueryResponse } from '@trainyard/contracts';
+import { DEFAULT_MAX_PAYLOAD } from './dead-letter';
 import { NoStreamError } from './errors';
 import { natsServers, streamNameFor, type MessagingOptions } from './messaging-options';
 import { ensureStream, retryTransient } from './provisioning';
@@ -73,6 +74,11 @@ export class NatsBus implements OnApplicationShutdown {
             (m) => log.warn(m),
           );
     return new NatsBus(options, nc, jetstream(nc), jsm, streamName);
+  }
+
+  /** The largest message the server takes (its max_payload), headers included. */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
   subject(relative: string): string {

@@ -20,7 +20,8 @@ export interface RunDecisionsOptions {
  * refuses to answer; a promoter that is not there times out like a slow one.
  */
 export async function runDecisions(bus: NatsBus, m: EventMessage<'run.completed'>, opts: RunDecisionsOptions): Promise<RunVersion[] | null> {
-  const expected = Object.values(m.summary.by_symbol).filter((o) => o.status === 'succeeded').length;
+  // The count, not by_symbol: a large run's message may carry only part of by_symbol.
+  const expected = m.summary.succeeded;
   if (expected === 0) return null;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const deadline = Date.now() + opts.waitMs;

@@ -5,7 +5,10 @@ const fixed = (n: number | null | undefined, d = 3) => (n == null ? '-' : n.toFi
 
 /** One line per event worth a person's attention while a run is followed. */
 const LINES: { [N in EventName]?: (d: EventMessage<N>) => string } = {
-  'run.planned': (d) => `planned ${d.runId} for ${d.date}: ${d.jobs.length} jobs${d.skipped.length ? `, ${d.skipped.length} skipped` : ''}, forecast ${fixed(d.forecast.wallMinutes, 1)} min`,
+  'run.planned': (d) => {
+    const skipped = d.skipped.length + (d.skippedOmitted ?? 0);
+    return `planned ${d.runId} for ${d.date}: ${d.jobs.length + (d.jobsOmitted ?? 0)} jobs${skipped ? `, ${skipped} skipped` : ''}, forecast ${fixed(d.forecast.wallMinutes, 1)} min`;
+  },
   'run.started': (d) => `started ${d.runId}: ${d.totalJobs} jobs, ${d.mode} x${d.maxConcurrent}`,
   'job.started': (d) => `  ▶ ${d.symbol} attempt ${d.attempt} on ${d.agentId}`,
   'job.succeeded': (d) => `  ✓ ${d.symbol} hit rate ${fixed(d.metrics.directionalHitRate)} sharpe ${fixed(d.metrics.sharpe, 2)} in ${fixed(d.trainSeconds, 1)} s`,
@@ -34,14 +37,17 @@ export function formatSummary(m: EventMessage<'run.completed'>): string {
       `  ${symbol.padEnd(12)} ${o.status.padEnd(10)} ${String(o.attempts).padStart(5)} ${fixed(o.trainMinutes, 3).padStart(8)} ${fixed(o.metrics?.directionalHitRate).padStart(8)} ${fixed(o.metrics?.sharpe, 2).padStart(7)} ${fixed(o.metrics?.maxDrawdown).padStart(7)}  ${o.error ?? ''}`,
     );
   }
+  if (s.by_symbol_omitted) lines.push(`  … and ${s.by_symbol_omitted} more, in the summary above`);
   return lines.join('\n');
 }
 
 export function formatPlan(m: EventMessage<'run.planned'>): string {
-  const lines = [`dry run ${m.runId} (${m.date}): ${m.jobs.length} jobs, nothing launched`, '  order:'];
+  const lines = [`dry run ${m.runId} (${m.date}): ${m.jobs.length + (m.jobsOmitted ?? 0)} jobs, nothing launched`, '  order:'];
   // The training hash is what the resume ledger keys on: the same inputs plan the same hash in any run.
   m.jobs.forEach((j, i) => lines.push(`  ${String(i + 1).padStart(4)}. ${j.symbol.padEnd(12)} ${j.priority.padEnd(7)} training ${(j.trainingHash ?? '-').slice(0, 16)}  ${j.jobId}`));
+  if (m.jobsOmitted) lines.push(`     … and ${m.jobsOmitted} more, in ${m.planUri ?? 'the stored plan'}`);
   for (const s of m.skipped) lines.push(`  skipped ${s.symbol}: ${s.reason}`);
+  if (m.skippedOmitted) lines.push(`  … and ${m.skippedOmitted} more skipped, in ${m.planUri ?? 'the stored plan'}`);
   lines.push(`  forecast: ${m.forecast.gpuHours.toFixed(2)} GPU hours, $${m.forecast.cost.toFixed(2)}, ${m.forecast.wallMinutes.toFixed(1)} min wall`);
   return lines.join('\n');
 }

@@ -79,7 +79,7 @@ export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions:
   const outcomes = Object.entries(s.by_symbol).sort(([a], [b]) => a.localeCompare(b));
   const failed = outcomes.filter(([, o]) => o.status === 'failed');
   if (failed.length) {
-    lines.push(`<b>Failed (${failed.length})</b>`);
+    lines.push(`<b>Failed (${s.failed})</b>`);
     const failures = failed.map(([symbol, o]) => {
       const attempts = `${o.attempts} attempt${o.attempts === 1 ? '' : 's'}`;
       return `❌ ${esc(symbol)} after ${attempts}: ${esc(clip(o.error ?? 'no error recorded', MAX_ERROR_CHARS))}`;
@@ -93,6 +93,8 @@ export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions:
     const symbols = outcomes.filter(([, o]) => o.status === status).map(([symbol]) => esc(symbol));
     if (symbols.length) lines.push(`${icon} ${symbols.length} ${status}: ${listed(symbols, ', ')}`);
   }
+  // A large run's message carries only part of by_symbol; the stored summary has the rest.
+  if (s.by_symbol_omitted) lines.push(`… and ${s.by_symbol_omitted} more symbol${s.by_symbol_omitted === 1 ? '' : 's'} in the run's stored summary`);
   return lines.join('\n');
 }
 

@@ -108,8 +108,9 @@ export function formatVersions(v: QueryResponse<'models.versions'>): string {
 /** The outcome of a /run: the scheduler's plan. */
 export function formatPlan(m: EventMessage<'run.planned'>): string {
   const f = m.forecast;
+  const skipped = m.skipped.length + (m.skippedOmitted ?? 0);
   const lines = [
-    `📋 <b>Run ${esc(m.runId)} planned</b>: ${plural(m.jobs.length, 'job')}${m.skipped.length ? `, ${m.skipped.length} skipped` : ''} for ${m.date}${m.dryRun ? ' — dry run, nothing launched' : ''}`,
+    `📋 <b>Run ${esc(m.runId)} planned</b>: ${plural(m.jobs.length + (m.jobsOmitted ?? 0), 'job')}${skipped ? `, ${skipped} skipped` : ''} for ${m.date}${m.dryRun ? ' — dry run, nothing launched' : ''}`,
   ];
   if (m.jobs.length)
     lines.push(

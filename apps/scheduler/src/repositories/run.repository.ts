@@ -8,6 +8,12 @@ import { runSpend } from './run-spend.repository';
 import { RunEntity } from './run.entity';
 import { inList, OPEN_JOB_STATES, RECENT_RUNS } from './sql-fragments';
 
+/**
+ * PostgreSQL takes at most 65,535 parameters in one statement and a job row has a dozen, so a run's
+ * jobs go in by the thousand (one INSERT would fail from about 5,500 jobs).
+ */
+const JOBS_PER_INSERT = 1000;
+
 export interface RunFilter {
   status?: RunState;
   date?: string;
@@ -33,7 +39,7 @@ export class RunRepository {
   async create(run: QueryDeepPartialEntity<RunEntity>, jobs: QueryDeepPartialEntity<JobEntity>[]): Promise<boolean> {
     return this.ds.transaction(async (em) => {
       if (!(await this.insert(run, em))) return false;
-      if (jobs.length) await em.getRepository(JobEntity).insert(jobs);
+      for (let i = 0; i < jobs.length; i += JOBS_PER_INSERT) await em.getRepository(JobEntity).insert(jobs.slice(i, i + JOBS_PER_INSERT));
       return true;
     });
   }

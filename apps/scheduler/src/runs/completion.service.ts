@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { NatsBus, withTraceContext } from '@trainyard/messaging';
+import { MESSAGE_HEADER_ROOM, NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { RunRepository } from '../repositories/run.repository';
 import type { RunEntity } from '../repositories/run.entity';
+import { fitCompletion } from './message-fit';
 import { runStatusOf, summarize } from './run-summary';
 
 export const summaryKey = (runId: string) => `runs/${runId}/engine_summary.json`;
@@ -63,7 +64,7 @@ export class CompletionService {
     await withTraceContext(run.traceContext, () =>
       this.bus.publish(
         'run.completed',
-        { runId: run.id, requestId: run.request.id, date: run.date, status: run.status as 'succeeded', summary, summaryUri: put.uri },
+        fitCompletion({ runId: run.id, requestId: run.request.id, date: run.date, status: run.status as 'succeeded', summary, summaryUri: put.uri }, this.bus.maxPayload - MESSAGE_HEADER_ROOM),
         // A retried job reopens a finished run; each completion is its own message.
         { id: `${run.id}-completed-${run.completedAt?.getTime() ?? 0}` },
       ),

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { dailyRunId, defaultDataDate, requestDifferences, sha256Hex, trainingHash, type EventMessage } from '@trainyard/contracts';
-import { CapacityView, captureTraceContext, NatsBus, PermanentError } from '@trainyard/messaging';
+import { CapacityView, captureTraceContext, MESSAGE_HEADER_ROOM, NatsBus, PermanentError } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
 import { CostsService } from '../costs/costs.service';
@@ -15,7 +15,11 @@ import { LedgerRepository } from '../repositories/ledger.repository';
 import type { RunEntity } from '../repositories/run.entity';
 import { RunRepository } from '../repositories/run.repository';
 import { compareRelease } from '../repositories/release-order';
+import { fitPlan } from './message-fit';
 import { concurrencyFor, gpuMemoryFor, planJobs } from './run-plan';
+
+/** The whole plan of a run whose run.planned could not carry all of it. */
+export const planKey = (runId: string) => `runs/${runId}/plan.json`;
 
 /**
  * Turns a run request into a stored run and its jobs. A request seen again (redelivery, a second
@@ -145,30 +149,30 @@ export class RunIntakeService {
     const instances = rental && jobs.length ? Math.max(1, Math.min(rental.maxInstances, run.maxConcurrent, jobs.length)) : 0;
     const bootCost = rental ? (instances * rental.provisionSeconds * rental.pricePerHour) / 3600 : 0;
     const bootMinutes = rental && jobs.length ? rental.provisionSeconds / 60 : 0;
-    await this.bus.publish(
-      'run.planned',
-      {
-        runId: run.id,
-        requestId: run.request.id,
-        date: run.date,
-        jobs: [...jobs].sort(compareRelease).map((j) => ({
-          jobId: j.id,
-          symbol: j.symbol,
-          ...(j.definition.variant ? { variant: j.definition.variant } : {}),
-          priority: j.definition.priority,
-          specHash: j.specHash,
-          trainingHash: trainingHash(j.definition),
-        })),
-        skipped: this.skippedOf(run, all),
-        forecast: {
-          gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,
-          cost: (expected / 3600) * price + bootCost,
-          wallMinutes: expected / Math.max(1, Math.min(run.maxConcurrent, jobs.length)) / 60 + bootMinutes,
-        },
-        dryRun: run.status === 'planned',
+    const plan = {
+      runId: run.id,
+      requestId: run.request.id,
+      date: run.date,
+      jobs: [...jobs].sort(compareRelease).map((j) => ({
+        jobId: j.id,
+        symbol: j.symbol,
+        ...(j.definition.variant ? { variant: j.definition.variant } : {}),
+        priority: j.definition.priority,
+        specHash: j.specHash,
+        trainingHash: trainingHash(j.definition),
+      })),
+      skipped: this.skippedOf(run, all),
+      forecast: {
+        gpuHours: jobs.filter((j) => j.definition.resources.gpuMemoryGb > 0).reduce((s, j) => s + j.expectedSeconds, 0) / 3600,
+        cost: (expected / 3600) * price + bootCost,
+        wallMinutes: expected / Math.max(1, Math.min(run.maxConcurrent, jobs.length)) / 60 + bootMinutes,
       },
-      { id: `${run.id}-planned` },
-    );
+      dryRun: run.status === 'planned',
+    };
+    const fitted = fitPlan({ ...plan, planUri: this.artifacts.uri(planKey(run.id)) }, this.bus.maxPayload - MESSAGE_HEADER_ROOM);
+    // A plan too large for one message is stored whole first, so the message never names a missing object.
+    if (fitted.planUri) await this.artifacts.put(planKey(run.id), JSON.stringify({ runId: run.id, jobs: plan.jobs, skipped: plan.skipped }) + '\n', 'application/json');
+    await this.bus.publish('run.planned', fitted, { id: `${run.id}-planned` });
     if (run.status === 'planned') return;
     await this.bus.publish(
       'run.started',
