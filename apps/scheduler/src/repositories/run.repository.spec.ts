@@ -8,7 +8,7 @@ import { RunRepository } from './run.repository';
 
 jest.setTimeout(120_000);
 
-describe('RunRepository.create', () => {
+describe('RunRepository', () => {
   const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'runrepo', transport: false });
   let app: INestApplication;
 
@@ -56,5 +56,18 @@ describe('RunRepository.create', () => {
     expect(await app.get(JobRepository).countsByStatus(runId)).toEqual({ planned: 8000 });
     // A duplicate request stores nothing more.
     expect(await app.get(RunRepository).create(run, jobs)).toBe(false);
+  });
+
+  it('tells the reconciler when there is nothing to look at: only planned (dry) runs, or decided ones announced', async () => {
+    const runs = app.get(RunRepository);
+    expect(await runs.needsReconciling()).toBe(false);
+    const base = { date: '2026-12-01', trigger: 'api' as const, mode: 'parallel' as const, maxConcurrent: 1, priority: 'normal' as const, request: {} as never, totalJobs: 0, skipped: [] };
+    await runs.create({ ...base, id: 'repo-owed', status: 'succeeded' }, []);
+    // Decided, its run.completed not yet on the bus.
+    expect(await runs.needsReconciling()).toBe(true);
+    await runs.markCompletionPublished('repo-owed', null);
+    expect(await runs.needsReconciling()).toBe(false);
+    await runs.create({ ...base, id: 'repo-running', status: 'running' }, []);
+    expect(await runs.needsReconciling()).toBe(true);
   });
 });

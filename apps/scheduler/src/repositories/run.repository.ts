@@ -90,6 +90,18 @@ export class RunRepository {
     return this.ds.query(`SELECT r.status AS state, count(*)::int AS n FROM scheduler.runs r WHERE ${RECENT_RUNS} GROUP BY r.status`);
   }
 
+  /**
+   * Whether the reconciler has anything to look at: a running run, a decided one whose run.completed
+   * is owed, or an open job. An idle scheduler asks this once a tick instead of its four scans.
+   */
+  async needsReconciling(): Promise<boolean> {
+    const [row]: { busy: boolean }[] = await this.ds.query(
+      `SELECT EXISTS (SELECT 1 FROM scheduler.runs WHERE status = 'running' OR (NOT completion_published AND status IN (${inList(DECIDED_RUN_STATES)})))
+           OR EXISTS (SELECT 1 FROM scheduler.jobs WHERE status IN (${inList(OPEN_JOB_STATES)})) AS busy`,
+    );
+    return row?.busy ?? true;
+  }
+
   /** Runs whose outcome is decided but whose run.completed may not have reached the bus. */
   unpublishedCompletions(): Promise<RunEntity[]> {
     return this.ds.getRepository(RunEntity).find({ where: { completionPublished: false, status: In([...DECIDED_RUN_STATES]) } });

@@ -57,6 +57,11 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     this.ticking = true;
     try {
       const now = this.clock.now();
+      if (!(await this.runs.needsReconciling())) {
+        // No job is released, so none is suspect: the next one released is asked again when its age says.
+        this.lastRepublish = now.getTime();
+        return;
+      }
       for (const run of await this.runs.unpublishedCompletions()) await this.completion.publish(run);
       for (const job of await this.jobs.overdue(now)) await this.timeOut(job.id, job.attempt, job.definition.timeoutMinutes);
       // A crash or a failed publish between fencing a timed-out attempt off and its job.cancel leaves the
