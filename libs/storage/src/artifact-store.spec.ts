@@ -77,6 +77,8 @@ describe.each(stores)('%s', (name, make, expectedUri) => {
     expect(stored.sha256).toBe(await sha256File(path));
     // Buffer.equals: Jest's deep equality walks large buffers byte by byte.
     expect((await store.get('runs/r1/ETHUSDT/model.onnx')).equals(Buffer.alloc(300_000, 7))).toBe(true);
+    // Read through in chunks: the checksum of what is stored, as the whole body's.
+    expect(await store.sha256('runs/r1/ETHUSDT/model.onnx')).toBe(hex(Buffer.alloc(300_000, 7)));
   });
 
   it('lists every key under a prefix, and only those', async () => {
@@ -107,6 +109,7 @@ describe.each(stores)('%s', (name, make, expectedUri) => {
 
   it('reports a missing artifact as ArtifactNotFoundError', async () => {
     await expect(store.get('missing/key')).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    await expect(store.sha256('missing/key')).rejects.toBeInstanceOf(ArtifactNotFoundError);
     await expect(store.copy('missing/key', 'copy/never')).rejects.toBeInstanceOf(ArtifactNotFoundError);
   });
 

@@ -21,6 +21,11 @@ export interface ArtifactStore {
   putFile(key: string, path: string): Promise<StoredArtifact>;
   /** Rejects with ArtifactNotFoundError when there is no such key. */
   get(key: string): Promise<Buffer>;
+  /**
+   * The SHA-256 of what is stored, read through without holding the object in memory (model files
+   * run to gigabytes). Rejects with ArtifactNotFoundError when there is no such key.
+   */
+  sha256(key: string): Promise<string>;
   exists(key: string): Promise<boolean>;
   /** Every key starting with prefix ('' for all), sorted. */
   list(prefix: string): Promise<ListedArtifact[]>;

@@ -45,6 +45,14 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 
+  async sha256(key: string): Promise<string> {
+    try {
+      return await sha256File(this.pathOf(key));
+    } catch (err) {
+      throw isMissing(err) ? new ArtifactNotFoundError(key, this.uri(key)) : err;
+    }
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       return (await stat(this.pathOf(key))).isFile();

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { assertArtifactKey, assertArtifactPrefix } from './artifact-key';
 import { ArtifactNotFoundError, ArtifactStore, ListedArtifact, StoredArtifact } from './artifact-store';
@@ -82,6 +84,18 @@ export class S3ArtifactStore implements ArtifactStore {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      throw isNotFound(err) ? new ArtifactNotFoundError(key, this.uri(key)) : err;
+    }
+  }
+
+  async sha256(key: string): Promise<string> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      // The content is hashed, not the sha256 metadata written with it: this is a check of what is there.
+      const hash = createHash('sha256');
+      for await (const chunk of out.Body as Readable) hash.update(chunk as Buffer);
+      return hash.digest('hex');
     } catch (err) {
       throw isNotFound(err) ? new ArtifactNotFoundError(key, this.uri(key)) : err;
     }

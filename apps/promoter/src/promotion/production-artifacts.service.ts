@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ArtifactNotFoundError, InjectArtifactStore, sha256Buffer, type ArtifactStore } from '@trainyard/storage';
+import { ArtifactNotFoundError, InjectArtifactStore, type ArtifactStore } from '@trainyard/storage';
 import { modelKey, type Artifact, type Variant } from '@trainyard/contracts';
 import { variantField, type ModelKey } from '../registry/model-key';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
@@ -25,7 +25,11 @@ export interface ProductionPointer {
   promotedAt: string;
 }
 
-/** The production copies of a version's artifacts in the store, verified by checksum on both sides of the copy. */
+/**
+ * The production copies of a version's artifacts in the store, verified by checksum on both sides of
+ * the copy. Checksums are read through (ArtifactStore.sha256), so a model of gigabytes is never held
+ * in memory, however many promotions run at once.
+ */
 @Injectable()
 export class ProductionArtifacts {
   constructor(@InjectArtifactStore() private readonly store: ArtifactStore) {}
@@ -53,14 +57,13 @@ export class ProductionArtifacts {
   }
 
   private async verifySource(version: ModelVersionEntity, a: Artifact): Promise<Refusal | null> {
-    let body: Buffer;
+    let actual: string;
     try {
-      body = await this.store.get(sourceKey(version, a.name));
+      actual = await this.store.sha256(sourceKey(version, a.name));
     } catch (err) {
       if (err instanceof ArtifactNotFoundError) return { rule: 'artifact_missing', reason: `${a.name} is missing at ${a.uri}` };
       throw err;
     }
-    const actual = sha256Buffer(body);
     if (actual === a.sha256) return null;
     // Short hashes keep the reason readable on a phone; the full one is in the version's artifacts.
     return { rule: 'checksum_mismatch', reason: `${a.name} changed since training: sha256 ${actual.slice(0, 12)}…, trained as ${a.sha256.slice(0, 12)}…` };
@@ -68,7 +71,7 @@ export class ProductionArtifacts {
 
   private async holds(key: string, sha256: string): Promise<boolean> {
     try {
-      return sha256Buffer(await this.store.get(key)) === sha256;
+      return (await this.store.sha256(key)) === sha256;
     } catch (err) {
       if (err instanceof ArtifactNotFoundError) return false;
       throw err;
@@ -87,7 +90,7 @@ export class ProductionArtifacts {
       const key = `${prefix}/${a.name}`;
       if (!(await this.holds(key, a.sha256))) {
         await this.store.copy(sourceKey(version, a.name), key);
-        const copied = sha256Buffer(await this.store.get(key));
+        const copied = await this.store.sha256(key);
         if (copied !== a.sha256) throw new Error(`copy of ${a.name} to ${key} has sha256 ${copied}, expected ${a.sha256}`);
       }
       artifacts.push({ name: a.name, uri: this.store.uri(key), sha256: a.sha256, bytes: a.bytes });

@@ -31,7 +31,7 @@ export class ArtifactPublisher {
     const expected = sha256Hex(body);
     const key = `${prefix}/${file.name}`;
     const put = await this.store.put(key, body);
-    const readBack = sha256Hex(await this.store.get(key));
+    const readBack = await this.store.sha256(key);
     if (put.sha256 !== expected || readBack !== expected) {
       throw new Error(`checksum mismatch after uploading ${key}: expected ${expected}, stored ${readBack}`);
     }

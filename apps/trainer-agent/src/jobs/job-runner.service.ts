@@ -347,7 +347,7 @@ export class JobRunner implements BeforeApplicationShutdown {
       const kept = JSON.parse((await this.store.get(key)).toString('utf8')) as FinishedOutcome;
       if (kept.specHash !== spec.specHash || kept.attempt >= spec.attempt) return null;
       for (const a of kept.outcome.artifacts) {
-        if (sha256Hex(await this.store.get(`${kept.outcome.artifactsPrefix}/${a.name}`)) !== a.sha256) {
+        if ((await this.store.sha256(`${kept.outcome.artifactsPrefix}/${a.name}`)) !== a.sha256) {
           log.add('reuse_refused', `${kept.outcome.artifactsPrefix}/${a.name} does not match its checksum: training again`);
           return null;
         }

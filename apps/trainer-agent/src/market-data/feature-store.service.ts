@@ -56,7 +56,7 @@ export class FeatureStore {
     const expected = sha256Hex(parquet);
     try {
       await this.store.put(key, parquet, 'application/vnd.apache.parquet');
-      const stored = sha256Hex(await this.store.get(key));
+      const stored = await this.store.sha256(key);
       if (stored !== expected) throw new Error(`checksum mismatch after storing: expected ${expected}, stored ${stored}`);
     } catch (err) {
       throw new AttemptError('storage', true, `features not stored at ${key}: ${(err as Error).message}`);
