@@ -79,6 +79,9 @@ describe.each(stores)('%s', (name, make, expectedUri) => {
     expect((await store.get('runs/r1/ETHUSDT/model.onnx')).equals(Buffer.alloc(300_000, 7))).toBe(true);
     // Read through in chunks: the checksum of what is stored, as the whole body's.
     expect(await store.sha256('runs/r1/ETHUSDT/model.onnx')).toBe(hex(Buffer.alloc(300_000, 7)));
+    const fetched = join(work, `fetched-${name}.bin`);
+    expect(await store.getFile('runs/r1/ETHUSDT/model.onnx', fetched)).toBe(hex(Buffer.alloc(300_000, 7)));
+    expect(await sha256File(fetched)).toBe(hex(Buffer.alloc(300_000, 7)));
   });
 
   it('lists every key under a prefix, and only those', async () => {
@@ -110,6 +113,9 @@ describe.each(stores)('%s', (name, make, expectedUri) => {
   it('reports a missing artifact as ArtifactNotFoundError', async () => {
     await expect(store.get('missing/key')).rejects.toBeInstanceOf(ArtifactNotFoundError);
     await expect(store.sha256('missing/key')).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    await expect(store.getFile('missing/key', join(work, `never-${name}`))).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    // Nothing written, not even a partial file.
+    expect((await readdir(work)).filter((f) => f.startsWith(`never-${name}`))).toEqual([]);
     await expect(store.copy('missing/key', 'copy/never')).rejects.toBeInstanceOf(ArtifactNotFoundError);
   });
 

@@ -26,6 +26,11 @@ export interface ArtifactStore {
    * run to gigabytes). Rejects with ArtifactNotFoundError when there is no such key.
    */
   sha256(key: string): Promise<string>;
+  /**
+   * Writes the object to a file, streamed, and returns the SHA-256 of what was written (the file is
+   * whole or absent: written aside and renamed). Rejects with ArtifactNotFoundError when there is no such key.
+   */
+  getFile(key: string, path: string): Promise<string>;
   exists(key: string): Promise<boolean>;
   /** Every key starting with prefix ('' for all), sorted. */
   list(prefix: string): Promise<ListedArtifact[]>;

@@ -53,6 +53,20 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 
+  async getFile(key: string, path: string): Promise<string> {
+    if (!(await this.exists(key))) throw new ArtifactNotFoundError(key, this.uri(key));
+    const tmp = `${path}.${randomBytes(6).toString('hex')}.partial`;
+    try {
+      await copyFile(this.pathOf(key), tmp);
+      const sha256 = await sha256File(tmp);
+      await rename(tmp, path);
+      return sha256;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       return (await stat(this.pathOf(key))).isFile();

@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { assertArtifactKey, assertArtifactPrefix } from './artifact-key';
 import { ArtifactNotFoundError, ArtifactStore, ListedArtifact, StoredArtifact } from './artifact-store';
@@ -97,6 +98,29 @@ export class S3ArtifactStore implements ArtifactStore {
       for await (const chunk of out.Body as Readable) hash.update(chunk as Buffer);
       return hash.digest('hex');
     } catch (err) {
+      throw isNotFound(err) ? new ArtifactNotFoundError(key, this.uri(key)) : err;
+    }
+  }
+
+  async getFile(key: string, path: string): Promise<string> {
+    const tmp = `${path}.${randomBytes(6).toString('hex')}.partial`;
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const hash = createHash('sha256');
+      await pipeline(
+        out.Body as Readable,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            hash.update(chunk);
+            yield chunk;
+          }
+        },
+        createWriteStream(tmp),
+      );
+      await rename(tmp, path);
+      return hash.digest('hex');
+    } catch (err) {
+      await rm(tmp, { force: true });
       throw isNotFound(err) ? new ArtifactNotFoundError(key, this.uri(key)) : err;
     }
   }

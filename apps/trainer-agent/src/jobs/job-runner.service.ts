@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { sha256Hex, type Artifact, type CheckpointRef, type EventInput, type EventName, type JobSpec, type Lease } from '@trainyard/contracts';
+import { type Artifact, type CheckpointRef, type EventInput, type EventName, type JobSpec, type Lease } from '@trainyard/contracts';
 import { ARTIFACT_STORE, ArtifactNotFoundError, type ArtifactStore } from '@trainyard/storage';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
@@ -374,19 +374,19 @@ export class JobRunner implements BeforeApplicationShutdown {
     const skipped: { checkpoint: CheckpointRef; reason: string }[] = [];
     let chosen: { checkpoint: CheckpointRef; path: string } | undefined;
     for (const checkpoint of candidates) {
+      // Streamed to the file, so a checkpoint of gigabytes is never held in memory.
+      const path = join(this.cfg.AGENT_WORK_DIR, 'resume', lease.leaseId, basename(checkpoint.key));
+      await mkdir(dirname(path), { recursive: true });
       // A checkpoint that is gone or damaged is skipped; a store that does not answer fails the attempt (retried).
-      const body = await this.store.get(checkpoint.key).catch((err) => (err instanceof ArtifactNotFoundError ? null : Promise.reject(classify(err, 'upload'))));
-      const actual = body && sha256Hex(body);
-      const reason = body === null ? 'is not in the store' : actual !== checkpoint.sha256 ? `does not match its checksum (sha256 ${actual}, recorded ${checkpoint.sha256})` : undefined;
+      const actual = await this.store.getFile(checkpoint.key, path).catch((err) => (err instanceof ArtifactNotFoundError ? null : Promise.reject(classify(err, 'upload'))));
+      const reason = actual === null ? 'is not in the store' : actual !== checkpoint.sha256 ? `does not match its checksum (sha256 ${actual}, recorded ${checkpoint.sha256})` : undefined;
       if (reason) {
+        if (actual !== null) await rm(path, { force: true });
         skipped.push({ checkpoint, reason });
         log.add('checkpoint_skipped', `${checkpoint.key} ${reason}`);
         this.log.warn({ event: 'checkpoint_skipped', ...ref, key: checkpoint.key, msg: `${spec.jobId}#${spec.attempt}: checkpoint ${checkpoint.key} ${reason}` });
         continue;
       }
-      const path = join(this.cfg.AGENT_WORK_DIR, 'resume', lease.leaseId, basename(checkpoint.key));
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, body!);
       chosen = { checkpoint, path };
       break;
     }
