@@ -2,9 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { mkdir, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex, type Artifact } from '@trainyard/contracts';
-import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
+import { ARTIFACT_STORE, type ArtifactStore, type StoredArtifact } from '@trainyard/storage';
 
-export interface ArtifactFile {
+/** A file to publish: its content in memory, or a file already in the work folder (a command trainer's output), streamed from there. */
+export type ArtifactFile = InMemoryFile | { name: string; path: string };
+export interface InMemoryFile {
   name: string;
   body: string | Buffer;
 }
@@ -17,7 +19,7 @@ export interface ArtifactFile {
 export class ArtifactPublisher {
   constructor(@Inject(ARTIFACT_STORE) private readonly store: ArtifactStore) {}
 
-  async writeLocal(workDir: string, file: ArtifactFile): Promise<string> {
+  async writeLocal(workDir: string, file: InMemoryFile): Promise<string> {
     await mkdir(workDir, { recursive: true });
     const path = join(workDir, file.name);
     const tmp = `${path}.partial`;
@@ -27,25 +29,33 @@ export class ArtifactPublisher {
   }
 
   async upload(prefix: string, file: ArtifactFile): Promise<Artifact> {
-    const body = typeof file.body === 'string' ? Buffer.from(file.body) : file.body;
-    const expected = sha256Hex(body);
     const key = `${prefix}/${file.name}`;
-    const put = await this.store.put(key, body);
+    let put: StoredArtifact;
+    let expected: string;
+    if ('path' in file) {
+      // Streamed: a model file need not fit in memory. The store hashes what it took.
+      put = await this.store.putFile(key, file.path);
+      expected = put.sha256;
+    } else {
+      const body = typeof file.body === 'string' ? Buffer.from(file.body) : file.body;
+      expected = sha256Hex(body);
+      put = await this.store.put(key, body);
+    }
     const readBack = await this.store.sha256(key);
     if (put.sha256 !== expected || readBack !== expected) {
       throw new Error(`checksum mismatch after uploading ${key}: expected ${expected}, stored ${readBack}`);
     }
-    return { name: file.name, uri: put.uri, sha256: expected, bytes: body.length };
+    return { name: file.name, uri: put.uri, sha256: expected, bytes: put.bytes };
   }
 
   /** Every file to the work dir and the store, then the checksum list (which also names those uploaded earlier). */
   async publish(workDir: string, prefix: string, files: ArtifactFile[], uploadedEarlier: Artifact[] = []): Promise<Artifact[]> {
     const artifacts: Artifact[] = [...uploadedEarlier];
     for (const file of files) {
-      await this.writeLocal(workDir, file);
+      if (!('path' in file)) await this.writeLocal(workDir, file);
       artifacts.push(await this.upload(prefix, file));
     }
-    const manifest: ArtifactFile = { name: 'sha256.txt', body: artifacts.map((a) => `${a.sha256}  ${a.name}\n`).join('') };
+    const manifest: InMemoryFile = { name: 'sha256.txt', body: artifacts.map((a) => `${a.sha256}  ${a.name}\n`).join('') };
     await this.writeLocal(workDir, manifest);
     artifacts.push(await this.upload(prefix, manifest));
     return artifacts;

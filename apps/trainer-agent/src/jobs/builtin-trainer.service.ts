@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { JobSpec, Lease } from '@trainyard/contracts';
 import { Clock } from '@trainyard/runtime';
-import { ArtifactPublisher, type ArtifactFile } from '../artifacts/artifact-publisher.service';
+import { ArtifactPublisher, type ArtifactFile, type InMemoryFile } from '../artifacts/artifact-publisher.service';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { featureFileMeta } from '../market-data/feature-parquet';
 import { FeatureStore } from '../market-data/feature-store.service';
@@ -18,7 +18,7 @@ export interface BuiltinHooks {
   onProgress(p: ProgressReport): void;
   onLog(line: string): void;
   /** A partial output (features.parquet, split_indices.json, training_log.json) to write and upload now. */
-  onPartial(file: ArtifactFile): Promise<void>;
+  onPartial(file: InMemoryFile): Promise<void>;
   /** A checkpoint, already in the work folder, to upload and announce. */
   onCheckpoint(file: ArtifactFile): Promise<void>;
   /** Local copy of the checkpoint to resume from, fetched and checked by the caller. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { spawn } from 'node:child_process';
-import { chown, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { JobSpec, Lease } from '@trainyard/contracts';
@@ -160,7 +160,7 @@ export class CommandTrainer {
       const files: ArtifactFile[] = [];
       for (const path of await filesUnder(workDir)) {
         const name = relative(workDir, path);
-        if (!uploaded.has(name)) files.push({ name, body: await readFile(path) });
+        if (!uploaded.has(name)) files.push({ name, path });
       }
       const end = endOfDataDate(spec.date);
       return {

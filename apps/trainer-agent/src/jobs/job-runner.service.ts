@@ -5,7 +5,7 @@ import { type Artifact, type CheckpointRef, type EventInput, type EventName, typ
 import { ARTIFACT_STORE, ArtifactNotFoundError, type ArtifactStore } from '@trainyard/storage';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
-import { ArtifactPublisher, type ArtifactFile } from '../artifacts/artifact-publisher.service';
+import { ArtifactPublisher, type ArtifactFile, type InMemoryFile } from '../artifacts/artifact-publisher.service';
 import { attemptPrefix } from '../artifacts/attempt-folder';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { AttemptLog } from './attempt-log';
@@ -205,7 +205,7 @@ export class JobRunner implements BeforeApplicationShutdown {
           .catch((err) => this.log.warn(`job.checkpointed for ${file.name} not sent: ${(err as Error).message}`));
       };
       const partials = new Map<string, Artifact>();
-      const onPartial = async (file: ArtifactFile) => {
+      const onPartial = async (file: InMemoryFile) => {
         await this.artifacts.writeLocal(workDir, file);
         const artifact = await this.artifacts.upload(prefix, file);
         partials.set(file.name, artifact);
