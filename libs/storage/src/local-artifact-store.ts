@@ -24,12 +24,12 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async put(key: string, body: Buffer | string): Promise<StoredArtifact> {
     const buf = Buffer.from(body);
-    await this.writeAtomically(key, (tmp) => writeFile(tmp, buf));
+    await writeAside(this.pathOf(key), (tmp) => writeFile(tmp, buf));
     return { key, uri: this.uri(key), sha256: sha256Buffer(buf), bytes: buf.length };
   }
 
   async putFile(key: string, path: string): Promise<StoredArtifact> {
-    const stored = await this.writeAtomically(key, async (tmp) => {
+    const stored = await writeAside(this.pathOf(key), async (tmp) => {
       await copyFile(path, tmp);
       // Hash the copy, so the checksum describes what was stored even if the source changes meanwhile.
       return { sha256: await sha256File(tmp), bytes: (await stat(tmp)).size };
@@ -54,16 +54,13 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async getFile(key: string, path: string): Promise<string> {
-    if (!(await this.exists(key))) throw new ArtifactNotFoundError(key, this.uri(key));
-    const tmp = `${path}.${randomBytes(6).toString('hex')}.partial`;
     try {
-      await copyFile(this.pathOf(key), tmp);
-      const sha256 = await sha256File(tmp);
-      await rename(tmp, path);
-      return sha256;
+      return await writeAside(path, async (tmp) => {
+        await copyFile(this.pathOf(key), tmp);
+        return sha256File(tmp);
+      });
     } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
+      throw isMissing(err) ? new ArtifactNotFoundError(key, this.uri(key)) : err;
     }
   }
 
@@ -91,7 +88,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async copy(fromKey: string, toKey: string): Promise<void> {
     if (!(await this.exists(fromKey))) throw new ArtifactNotFoundError(fromKey, this.uri(fromKey));
-    await this.writeAtomically(toKey, (tmp) => copyFile(this.pathOf(fromKey), tmp));
+    await writeAside(this.pathOf(toKey), (tmp) => copyFile(this.pathOf(fromKey), tmp));
   }
 
   async ping(): Promise<void> {
@@ -102,21 +99,6 @@ export class LocalArtifactStore implements ArtifactStore {
   private pathOf(key: string): string {
     assertArtifactKey(key);
     return join(this.rootDir, ...key.split('/'));
-  }
-
-  /** Writes next to the target and renames, so a reader sees the old file or the whole new one. */
-  private async writeAtomically<T>(key: string, write: (tmp: string) => Promise<T>): Promise<T> {
-    const target = this.pathOf(key);
-    await mkdir(dirname(target), { recursive: true });
-    const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
-    try {
-      const result = await write(tmp);
-      await rename(tmp, target);
-      return result;
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
   }
 
   private async walk(folder: string, found: ListedArtifact[]): Promise<void> {
@@ -134,6 +116,20 @@ export class LocalArtifactStore implements ArtifactStore {
         found.push({ key, bytes: (await stat(join(this.rootDir, ...key.split('/')))).size });
       }
     }
+  }
+}
+
+/** Writes next to the target and renames, so a reader sees the old file or the whole new one. */
+async function writeAside<T>(target: string, write: (tmp: string) => Promise<T>): Promise<T> {
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+  try {
+    const result = await write(tmp);
+    await rename(tmp, target);
+    return result;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   }
 }
 
