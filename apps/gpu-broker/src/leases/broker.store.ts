@@ -162,9 +162,10 @@ export class BrokerStore {
       const repo = em.getRepository(LeaseEntity);
       const lease = await repo.findOne({ where, lock: { mode: 'pessimistic_write' } });
       if (!lease || !canTransitionLease(lease.status, to)) return null;
-      Object.assign(lease, fields, { status: to }, ENDED_LEASES.includes(to) ? { outcomePublished: false } : {});
-      await repo.save(lease);
-      return lease;
+      const changes: Partial<LeaseEntity> = { ...fields, status: to, ...(ENDED_LEASES.includes(to) ? { outcomePublished: false } : {}) };
+      // Only what changes, by the row's key: save() would read the row again to work that out.
+      await repo.update({ id: lease.id }, changes);
+      return Object.assign(lease, changes);
     });
   }
 

@@ -56,14 +56,16 @@ export class JobRepository {
   /**
    * Moves as many waiting jobs to `released` as the run has free slots, highest priority and longest
    * expected first, and records their attempts. Locks the run row so two handlers never over-release.
+   * Answers the run's trace context with the jobs, for their requests to carry.
    */
-  async claimReleasable(runId: string, now: Date): Promise<JobEntity[]> {
+  async claimReleasable(runId: string, now: Date): Promise<{ jobs: JobEntity[]; traceContext: Record<string, string> | null }> {
     return this.ds.transaction(async (em) => {
       const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
-      if (!run || run.status !== 'running') return [];
+      if (!run || run.status !== 'running') return { jobs: [], traceContext: null };
+      const none = { jobs: [], traceContext: run.traceContext };
       const [{ active }] = await em.query(`SELECT count(*)::int AS active FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(ACTIVE_JOB_STATES)})`, [runId]);
       const slots = run.maxConcurrent - active;
-      if (slots <= 0) return [];
+      if (slots <= 0) return none;
       // Two reads of at most `slots` rows each, in the order of compareRelease (run-plan.ts): waiting jobs
       // along the partial index jobs_release_order, due retries beside them; never the run's whole queue.
       const ordered = (where: string) =>
@@ -79,18 +81,25 @@ export class JobRepository {
           .setLock('pessimistic_write')
           .getMany();
       const candidates = [...(await ordered(`j.status = 'pending'`)), ...(await ordered(`j.status = 'retry_wait' AND j.next_attempt_at <= :now`))].sort(compareRelease).slice(0, slots);
+      if (candidates.length === 0) return none;
       for (const job of candidates) {
         if (job.status === 'retry_wait') job.attempt += 1;
-        job.status = 'released';
-        job.releasedAt = now;
-        job.startedAt = null;
-        job.leaseId = null;
-        job.agentId = null;
-        job.nextAttemptAt = null;
-        await em.getRepository(JobEntity).save(job);
-        await em.createQueryBuilder().insert().into(AttemptEntity).values({ jobId: job.id, attempt: job.attempt, status: 'requested', requestedAt: now }).orIgnore().execute();
+        Object.assign(job, { status: 'released', releasedAt: now, startedAt: null, leaseId: null, agentId: null, nextAttemptAt: null });
       }
-      return candidates;
+      // One statement for the jobs and one for their attempts, whatever the number released.
+      await em.query(
+        `UPDATE scheduler.jobs j SET status = 'released', attempt = r.attempt, released_at = $3, started_at = NULL, lease_id = NULL, agent_id = NULL, next_attempt_at = NULL, updated_at = now()
+         FROM unnest($1::text[], $2::int[]) AS r(id, attempt) WHERE j.id = r.id`,
+        [candidates.map((j) => j.id), candidates.map((j) => j.attempt), now],
+      );
+      await em
+        .createQueryBuilder()
+        .insert()
+        .into(AttemptEntity)
+        .values(candidates.map((job) => ({ jobId: job.id, attempt: job.attempt, status: 'requested' as const, requestedAt: now })))
+        .orIgnore()
+        .execute();
+      return { jobs: candidates, traceContext: run.traceContext };
     });
   }
 
@@ -102,10 +111,26 @@ export class JobRepository {
     return this.ds.transaction(async (em) => {
       const job = await em.getRepository(JobEntity).findOne({ where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
       if (!job || job.attempt !== attempt) return null;
+      const before = this.columnValues(job);
       if (!(await change(job, em))) return null;
-      await em.getRepository(JobEntity).save(job);
+      // Only the columns the change touched, in one UPDATE: save() would read the row again to find them.
+      const after = this.columnValues(job);
+      const changed: Record<string, unknown> = {};
+      for (const [column, value] of after) if (value !== before.get(column)) changed[column] = job[column as keyof JobEntity];
+      if (Object.keys(changed).length) await em.getRepository(JobEntity).update({ id: job.id }, changed as QueryDeepPartialEntity<JobEntity>);
       return job;
     });
+  }
+
+  /** Each stored column of the job in a form `===` compares: a time as its number, JSON as its text. */
+  private columnValues(job: JobEntity): Map<string, unknown> {
+    const values = new Map<string, unknown>();
+    for (const { propertyName } of this.ds.getMetadata(JobEntity).columns) {
+      if (propertyName === 'updatedAt') continue;
+      const v: unknown = job[propertyName as keyof JobEntity];
+      values.set(propertyName, v instanceof Date ? v.getTime() : v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
+    }
+    return values;
   }
 
   async updateAttempt(em: EntityManager, jobId: string, attempt: number, fields: Partial<AttemptEntity> & { status: AttemptStatus }): Promise<void> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { DECIDED_RUN_STATES, type PromotionPolicy, type RunState, type Trigger } from '@trainyard/contracts';
+import { DECIDED_RUN_STATES, type PromotionPolicy, type RunState, type Trigger, type Variant } from '@trainyard/contracts';
 import { JobEntity } from './job.entity';
 import type { Page } from './page';
 import { runSpend } from './run-spend.repository';
@@ -13,6 +13,11 @@ import { inList, OPEN_JOB_STATES, RECENT_RUNS } from './sql-fragments';
  * jobs go in by the thousand (one INSERT would fail from about 5,500 jobs).
  */
 const JOBS_PER_INSERT = 1000;
+
+/** What a run's summary reads of each of its jobs: no definition (a run of 5,000 would load megabytes of it) but its variant. */
+export type JobOutcome = Pick<JobEntity, 'id' | 'symbol' | 'status' | 'attempt' | 'trainSeconds' | 'cost' | 'metrics' | 'errorType' | 'errorMessage'> & {
+  variant: Variant | null;
+};
 
 export interface RunFilter {
   status?: RunState;
@@ -112,20 +117,31 @@ export class RunRepository {
    * `spend` is the run's share of the instances destroyed so far, read under the run's lock, so an
    * instance.destroyed handled meanwhile either is in it or updates the summary after (RunSpendRepository.record).
    */
-  async close(runId: string, decide: (run: RunEntity, jobs: JobEntity[], spend: number) => Partial<RunEntity>): Promise<RunEntity | null> {
+  async close(runId: string, decide: (run: RunEntity, jobs: JobOutcome[], spend: number) => Partial<RunEntity>): Promise<RunEntity | null> {
+    // Most job events leave jobs open: one read without a transaction or lock says so. A job that ends
+    // after it has its own handler ask again, and the locked read below decides.
+    if (await this.hasOpenJobs(this.ds.manager, runId)) return null;
     return this.ds.transaction(async (em) => {
       const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
       if (!run || run.status !== 'running') return null;
       // A study's run grows trial by trial: it closes once the study has decided it is done.
       if ((await em.query(`SELECT 1 FROM scheduler.studies WHERE id = $1 AND status = 'running'`, [runId])).length) return null;
-      // Asked of the (run_id, status) index, one row at most: every job event asks, and the jobs are loaded only once the run is done.
-      const open = await em.query(`SELECT 1 FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(OPEN_JOB_STATES)}) LIMIT 1`, [runId]);
-      if (open.length) return null;
-      const jobs = await em.getRepository(JobEntity).find({ where: { runId }, order: { symbol: 'ASC' } });
+      if (await this.hasOpenJobs(em, runId)) return null;
+      const jobs: JobOutcome[] = await em.query(
+        `SELECT id, symbol, status, attempt, train_seconds AS "trainSeconds", cost, metrics, error_type AS "errorType", error_message AS "errorMessage", definition->>'variant' AS variant
+           FROM scheduler.jobs WHERE run_id = $1 ORDER BY symbol, id`,
+        [runId],
+      );
       Object.assign(run, decide(run, jobs, await runSpend(em, runId)));
       await em.getRepository(RunEntity).save(run);
       return run;
     });
+  }
+
+  /** Asked of the (run_id, status) index, one row at most: the jobs are loaded only once the run is done. */
+  private async hasOpenJobs(em: EntityManager, runId: string): Promise<boolean> {
+    const open: unknown[] = await em.query(`SELECT 1 FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(OPEN_JOB_STATES)}) LIMIT 1`, [runId]);
+    return open.length > 0;
   }
 
   /**

@@ -4,7 +4,6 @@ import { NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import type { JobEntity } from '../repositories/job.entity';
 import { JobRepository } from '../repositories/job.repository';
-import { RunRepository } from '../repositories/run.repository';
 
 export const jobRequestId = (jobId: string, attempt: number) => `${jobId}-a${attempt}`;
 
@@ -15,16 +14,14 @@ export class DispatcherService {
 
   constructor(
     private readonly jobs: JobRepository,
-    private readonly runs: RunRepository,
     private readonly bus: NatsBus,
     private readonly clock: Clock,
   ) {}
 
   async release(runId: string): Promise<number> {
-    const released = await this.jobs.claimReleasable(runId, this.clock.now());
+    const { jobs: released, traceContext } = await this.jobs.claimReleasable(runId, this.clock.now());
     if (released.length === 0) return 0;
-    const run = await this.runs.find(runId);
-    for (const job of released) await this.publishRequest(job, run?.traceContext);
+    for (const job of released) await this.publishRequest(job, traceContext);
     this.log.log({
       event: 'jobs_released',
       runId,

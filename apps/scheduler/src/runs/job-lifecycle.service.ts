@@ -271,7 +271,8 @@ export class JobLifecycleService {
   }
 
   private async afterChange(runId: string): Promise<void> {
-    await this.dispatcher.release(runId);
+    // A run that has just released a job has an open one: there is nothing to close.
+    if ((await this.dispatcher.release(runId)) > 0) return;
     await this.completion.check(runId);
   }
 }

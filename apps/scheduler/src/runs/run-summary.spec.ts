@@ -1,10 +1,20 @@
-import type { JobEntity } from '../repositories/job.entity';
+import type { JobOutcome } from '../repositories/run.repository';
 import { runStatusOf, summarize } from './run-summary';
 
-const job = (symbol: string, status: JobEntity['status'], trainSeconds: number | null, extra: Partial<JobEntity> = {}) =>
-  ({ id: `r1-${symbol}`, symbol, status, trainSeconds, attempt: 1, cost: 0.5, metrics: null, errorType: null, errorMessage: null, definition: {}, ...extra }) as JobEntity;
-const specialist = (symbol: string, variant: 'bull' | 'bear', status: JobEntity['status']) =>
-  job(symbol, status, status === 'succeeded' ? 60 : null, { id: `r1-${symbol}-${variant}`, definition: { variant } as JobEntity['definition'] });
+const job = (symbol: string, status: JobOutcome['status'], trainSeconds: number | null, extra: Partial<JobOutcome> = {}): JobOutcome => ({
+  id: `r1-${symbol}`,
+  symbol,
+  status,
+  trainSeconds,
+  attempt: 1,
+  cost: 0.5,
+  metrics: null,
+  errorType: null,
+  errorMessage: null,
+  variant: null,
+  ...extra,
+});
+const specialist = (symbol: string, variant: 'bull' | 'bear', status: JobOutcome['status']) => job(symbol, status, status === 'succeeded' ? 60 : null, { id: `r1-${symbol}-${variant}`, variant });
 
 describe('run summary', () => {
   it('counts outcomes, averages and medians the train minutes of successes', () => {

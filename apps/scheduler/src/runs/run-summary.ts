@@ -1,5 +1,5 @@
 import { DEFAULT_VARIANT, modelKey, type RunStatus, type RunSummary, type Variant } from '@trainyard/contracts';
-import type { JobEntity } from '../repositories/job.entity';
+import type { JobOutcome } from '../repositories/run.repository';
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -11,7 +11,7 @@ function median(sorted: number[]): number {
   return sorted.length % 2 || lower === undefined ? upper : (lower + upper) / 2;
 }
 
-function errorOf(j: JobEntity): string | null {
+function errorOf(j: JobOutcome): string | null {
   if (j.status === 'succeeded') return null;
   if (j.status === 'skipped') return j.errorMessage;
   return j.errorMessage ? `${j.errorType ?? 'unknown'}: ${j.errorMessage}` : j.errorType;
@@ -21,13 +21,13 @@ function errorOf(j: JobEntity): string | null {
  * The run's engine summary, from its jobs once every one is terminal. `cost` is the work (its leases);
  * `spend` what the GPU provider billed for the instances destroyed so far, in the run's share.
  */
-export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: string }[], startedAt: Date, finishedAt: Date, spend = 0): RunSummary {
+export function summarize(jobs: JobOutcome[], skipped: { symbol: string; reason: string }[], startedAt: Date, finishedAt: Date, spend = 0): RunSummary {
   const by_symbol: RunSummary['by_symbol'] = {};
   const minutes: number[] = [];
   let cost = 0;
   // Entries are keyed as the registry keys models (SYMBOL, SYMBOL/variant); a study's run trains one
   // symbol many times, so its entries are keyed by job (trial) instead.
-  const keyOf = (j: JobEntity) => modelKey(j.symbol, j.definition.variant);
+  const keyOf = (j: JobOutcome) => modelKey(j.symbol, j.variant ?? undefined);
   const perKey = new Map<string, number>();
   for (const j of jobs) perKey.set(keyOf(j), (perKey.get(keyOf(j)) ?? 0) + 1);
   const variantOf = new Map<string, Variant>();
@@ -36,7 +36,7 @@ export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: 
     if (j.status === 'succeeded' && trainMinutes != null) minutes.push(trainMinutes);
     cost += j.cost;
     const key = perKey.get(keyOf(j))! > 1 ? j.id : keyOf(j);
-    variantOf.set(key, j.definition.variant ?? DEFAULT_VARIANT);
+    variantOf.set(key, j.variant ?? DEFAULT_VARIANT);
     by_symbol[key] = {
       status: j.status === 'succeeded' ? 'succeeded' : j.status === 'cancelled' ? 'cancelled' : j.status === 'skipped' ? 'skipped' : 'failed',
       attempts: j.status === 'skipped' ? 0 : j.attempt,
@@ -60,7 +60,7 @@ export function summarize(jobs: JobEntity[], skipped: { symbol: string; reason: 
     cost: round(cost, 6),
     spend: round(spend, 6),
     by_symbol,
-    ...(jobs.some((j) => j.definition.variant) ? { by_variant: byVariant(by_symbol, variantOf) } : {}),
+    ...(jobs.some((j) => j.variant) ? { by_variant: byVariant(by_symbol, variantOf) } : {}),
   };
 }
 
