@@ -86,8 +86,10 @@ export class BrokerStore {
     });
   }
 
+  /** Whether any request waits, asked of the partial index lease_requests_pending. */
   async hasPending(): Promise<boolean> {
-    return (await this.ds.getRepository(LeaseRequestEntity).count({ where: { status: 'pending' } })) > 0;
+    const [row]: { waiting: boolean }[] = await this.ds.query(`SELECT EXISTS (SELECT 1 FROM broker.lease_requests WHERE status = 'pending') AS waiting`);
+    return row?.waiting ?? true;
   }
 
   /** Keeps the highest GPU memory seen for a symbol's job running alone on a GPU. */

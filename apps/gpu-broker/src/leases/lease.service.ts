@@ -86,7 +86,10 @@ export class LeaseService {
    * Reads what placement needs and no more: agents, what active leases hold (summed), and the
    * waiting requests' sizes only when some slot is free; the specs of the placed ones alone.
    */
-  private placePending(): Promise<LeaseEntity[]> {
+  private async placePending(): Promise<LeaseEntity[]> {
+    // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the lock.
+    // A request that commits after it dispatches again.
+    if (!(await this.store.hasPending())) return [];
     return this.store.dispatchTransaction(async (em) => {
       const rented = await this.rented.placeableAgents(em);
       const agents = (await this.store.aliveAgents(em)).filter((a) => a.provider !== 'vast' || rented.has(a.id));
