@@ -29,4 +29,4 @@ ENV APP=${APP}
 # Owned by node so a named volume mounted here (the broker's SSH key, agent bundles) is writable.
 RUN mkdir -p /var/lib/trainyard && chown node:node /var/lib/trainyard
 USER node
-CMD ["sh", "-c", "exec node --max-semi-space-size=2 --require ./apps/$APP/dist/instrumentation.js ./apps/$APP/dist/main.js"]
+CMD ["sh", "-c", "exec node --max-semi-space-size=2 --heap-growing-percent=100 --require ./apps/$APP/dist/instrumentation.js ./apps/$APP/dist/main.js"]
