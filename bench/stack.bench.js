@@ -16,6 +16,8 @@
  *   (/proc/<pid>/stat of the process and its descendants, so PostgreSQL's backends and the agent's
  *   trainer processes count): it bounds the throughput the machine's cores allow, and depends far
  *   less than wall time on what else runs beside the bench;
+ * - on PostgreSQL, the SQL statements per job over each run (pg_stat_statements, BEGIN and COMMIT
+ *   included, less the idle rate) and the most called of them;
  * - one CLI call (`trainyard models list`) against the running stack, median of 5.
  * As root (BENCH_STACK_VAST=0 skips it), a 100-symbol run on instances rented from the Vast API test
  * server: spend against one instance per job, wall time, time to first job on a rented and a warm one.
@@ -240,9 +242,11 @@ const tcpOpen = (port) =>
 async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
   // PostgreSQL, NATS, then the services' five ports in SERVICES order.
   const [pgPort, natsPort, base] = await freePorts(7);
-  const pg = new OwnPostgres(join(dir, 'pg'), pgPort, () => undefined);
+  // Every statement counted (pg_stat_statements, BEGIN and COMMIT included): how many a job costs, and which.
+  const pg = new OwnPostgres(join(dir, 'pg'), pgPort, () => undefined, { settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } });
   mkdirSync(pg.dir, { recursive: true });
   await pg.init();
+  pg.sql('CREATE EXTENSION pg_stat_statements');
   const nats = await startNats(dir, natsPort);
   const prefix = 'benchpg';
   const env = serviceEnv({
@@ -288,6 +292,16 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
     coldStartMs,
     coldStartWhat: 'services spawned to all five ready',
     cpu,
+    statements: {
+      reset: () => pg.sql('SELECT pg_stat_statements_reset()'),
+      /** Calls of each statement since the reset, most called first (this read and the reset excluded). */
+      read: () =>
+        pg
+          .sql(`SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC`)
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => ({ calls: Number(line.slice(0, line.indexOf('|'))), query: line.slice(line.indexOf('|') + 1) })),
+    },
     stop: async () => {
       await Promise.all(children.map(stopProcess));
       await stopProcess(nats);
@@ -410,8 +424,10 @@ async function benchBackend(backend) {
       // Settle, then idle for 5 s.
       await sleep(2000);
       sampler.begin('idle');
+      stack.statements?.reset();
       const idleFrom = { at: performance.now(), cpu: stack.cpu.read() };
       await sleep(5000);
+      const idleStatementsPerSecond = stack.statements ? stack.statements.read().reduce((n, s) => n + s.calls, 0) / ((performance.now() - idleFrom.at) / 1000) : 0;
       out.rssIdle = sampler.of('idle');
       // What each process spends with nothing to do (timers, heartbeats, polls), per second: charged to a run by its length, not by its jobs.
       const idleTo = stack.cpu.read();
@@ -427,12 +443,19 @@ async function benchBackend(backend) {
       out.scale = [];
       for (const size of SIZES) {
         sampler.begin(`scale-${size}`);
+        stack.statements?.reset();
         const cpuBefore = stack.cpu.read();
         const r = await timedRun(stack, bus, size, SLOTS);
         const cpuAfter = stack.cpu.read();
         const cpuMsPerJob = Object.fromEntries(Object.keys(cpuAfter).map((name) => [name, r1((Math.max(0, cpuAfter[name] - cpuBefore[name] - idlePerSecond[name] * r.seconds) * 1000) / size)]));
-        out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), cpuMsPerJob, load: load() });
+        const statements = stack.statements?.read();
+        const sql = statements && {
+          perJob: r1((statements.reduce((n, s) => n + s.calls, 0) - idleStatementsPerSecond * r.seconds) / size),
+          top: statements.slice(0, 8).map((s) => ({ perJob: Number((s.calls / size).toFixed(2)), query: s.query.slice(0, 100) })),
+        };
+        out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), cpuMsPerJob, sql, load: load() });
         say(`${backend}: CPU ms per job ${JSON.stringify(cpuMsPerJob)}`);
+        if (sql) say(`${backend}: SQL statements per job ${sql.perJob}; most called: ${sql.top.map((t) => `${t.perJob} × ${t.query}`).join(' | ')}`);
         say(`${backend}: ${size} jobs in ${r.seconds.toFixed(1)} s (${r.jobsPerSecond.toFixed(1)}/s), dispatch p50 ${r.dispatchP50.toFixed(1)} ms, load ${load()}`);
       }
       const peaks = {};
@@ -608,6 +631,16 @@ async function runStackBench() {
         .join(', ')}); at most ${Math.floor((cpus().length * 1000) / cpuTotal)} jobs/s on this machine's ${cpus().length} cores`,
       target: `<= ${r1((cpus().length * 1000) / 200)} (200 jobs/s)`,
     };
+    if (big.sql) {
+      results[key(`sql_statements_per_job_${big.jobs}_jobs`)] = {
+        value: big.sql.perJob,
+        unit: `SQL statements per job, all services, BEGIN and COMMIT included (pg_stat_statements); most called per job: ${big.sql.top
+          .slice(0, 4)
+          .map((t) => `${t.perJob} ${t.query.slice(0, 60)}`)
+          .join('; ')}`,
+        target: 'reported',
+      };
+    }
     results[key('cpu_idle')] = {
       value: r1(Object.values(b.cpuIdleMsPerSecond).reduce((a, c) => a + c, 0)),
       unit: `CPU ms per second with nothing to do, all processes (${Object.entries(b.cpuIdleMsPerSecond)

@@ -17,7 +17,9 @@ function findPgBin() {
 }
 
 class OwnPostgres {
-  constructor(dir, port, log) {
+  /** `settings`: more server settings (`-c name=value`), e.g. the stack bench's pg_stat_statements. */
+  constructor(dir, port, log, { settings = {} } = {}) {
+    this.settings = settings;
     this.bin = findPgBin();
     this.dir = dir;
     this.data = join(dir, 'pgdata');
@@ -52,8 +54,14 @@ class OwnPostgres {
   }
 
   async start() {
-    const opts = `-p ${this.port} -k ${this.sock} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off`;
+    const extra = Object.entries(this.settings).map(([name, value]) => ` -c ${name}=${value}`);
+    const opts = `-p ${this.port} -k ${this.sock} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off${extra.join('')}`;
     this.run('pg_ctl', ['-D', this.data, '-l', join(this.dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start']);
+  }
+
+  /** One SQL statement through psql in the cluster's database; its rows as `|`-separated lines. */
+  sql(statement) {
+    return this.run('psql', ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', '-d', 'trainyard', '-AtX', '-c', statement]);
   }
 
   /** The fault: an immediate shutdown (no checkpoint, crash recovery at start), then a start. */
