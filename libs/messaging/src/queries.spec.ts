@@ -99,6 +99,36 @@ describe('queries over NATS request/reply (real NATS)', () => {
     }
   });
 
+  it('refuses an answer larger than the server takes, saying so, instead of leaving the asker to time out', async () => {
+    // 2,000 runs of about 1 KB each: 2 MB, over nats-server's default 1 MiB max_payload.
+    const run = (i: number): QueryResponseInput<'runs.recent'>['runs'][number] => ({
+      runId: `run-${i}`,
+      date: '2026-11-23',
+      trigger: 'api',
+      status: 'succeeded',
+      mode: 'parallel',
+      maxConcurrent: 4,
+      requestedBy: 'x'.repeat(1000),
+      createdAt: '2026-11-23T00:00:00.000Z',
+      startedAt: null,
+      completedAt: null,
+      totalJobs: 1,
+      jobs: { succeeded: 1 },
+      cost: 0,
+      etaMinutes: null,
+    });
+    const sub = await answerer.answer('runs.recent', async () => ({ runs: Array.from({ length: 2000 }, (_, i) => run(i)) }));
+    try {
+      const refused = await asker.query('runs.recent', { limit: 10 }, 5000).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(QueryError);
+      expect(refused).toMatchObject({ reason: 'refused', message: expect.stringMatching(/the answer is \d+ bytes, over the \d+ the bus takes/) });
+      // The answering side is still there.
+      await expect(asker.query('runs.recent', { limit: 10 }, 5000)).rejects.toMatchObject({ reason: 'refused' });
+    } finally {
+      await sub.drain();
+    }
+  });
+
   it('keeps questions out of the stream', async () => {
     const sub = await answerer.answer('runs.costs', async () => costs(0));
     try {

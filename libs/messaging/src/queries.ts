@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { queryFor, QueryReply, querySubject, type QueryName, type QueryRequest, type QueryRequestInput, type QueryResponse, type QueryResponseInput } from '@trainyard/contracts';
+import { DEFAULT_MAX_PAYLOAD } from './dead-letter';
 import { describeError } from './errors';
 import { extractTraceContext, injectTraceContext } from './trace-context';
 
@@ -88,10 +89,23 @@ export async function answerQuery<N extends QueryName>(nc: NatsConnection, prefi
         { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } },
         extractTraceContext(msg.headers),
       );
-      const respond = (reply: QueryReply) => {
+      const respond = (answer: QueryReply) => {
+        let reply = answer;
+        let body = JSON.stringify(reply);
+        // The client throws on a message over the server's max_payload: the asker would only time out.
+        const limit = nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+        if (Buffer.byteLength(body) > limit) {
+          reply = { ok: false, error: `the answer is ${Buffer.byteLength(body)} bytes, over the ${limit} the bus takes (a bug, logged)` };
+          log.error(reply.error);
+          body = JSON.stringify(reply);
+        }
         if (!reply.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: reply.error });
         span.end();
-        msg.respond(JSON.stringify(reply));
+        try {
+          msg.respond(body);
+        } catch (err) {
+          log.warn(`could not answer: ${describeError(err)}`);
+        }
       };
       const request = q.request.safeParse(safeJson(msg.string()));
       if (!request.success) return respond({ ok: false, error: `invalid request: ${issues(request.error)}` });
