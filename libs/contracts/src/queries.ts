@@ -172,10 +172,26 @@ export const Queries = {
     z.object({ symbol: SymbolName, variant: Variant.optional(), limit: z.number().int().min(1).max(200).default(30) }).strict(),
     z.object({ symbol: SymbolName, variant: Specialist.optional(), total: count, versions: z.array(VersionView) }),
   ),
-  /** The versions a run registered, each with the version that was in production when it was decided. */
   /** What the broker holds now: agents (alive ones, and silent ones still holding leases), leases, rented instances. */
   ActiveLeases: query('leases.active', 'gpu-broker', z.object({}).strict(), z.object({ agents: z.array(AgentView), leases: z.array(LeaseView), instances: z.array(InstanceView) })),
-  RunModels: query('models.of_run', 'promoter', z.object({ runId: Id }).strict(), z.object({ versions: z.array(VersionView.extend({ baseline: VersionView.nullable() })) })),
+  /**
+   * The versions a run registered, each with the version that was in production when it was decided,
+   * and their decisions counted. A large run's answer carries the versions that fit one message
+   * (promoted ones first, then refused, then the rest; listed in symbol order) and says how many it
+   * left out; the counts are always whole.
+   */
+  RunModels: query(
+    'models.of_run',
+    'promoter',
+    z.object({ runId: Id }).strict(),
+    z.object({
+      versions: z.array(VersionView.extend({ baseline: VersionView.nullable() })),
+      total: count,
+      decided: count,
+      outcomes: z.object({ promoted: count, wouldPromote: count, rejected: count, notComparable: count, skipped: count }),
+      omitted: count,
+    }),
+  ),
 } as const;
 
 export type Queries = typeof Queries;

@@ -15,3 +15,4 @@ export * from './messaging.module';
 export * from './bus-permissions';
 export * from './run-decisions';
 export * from './fit-message';
+export * from './run-models';

@@ -1,5 +1,5 @@
 import type { EventMessage, EventName } from '@trainyard/contracts';
-import type { RunVersion } from '@trainyard/messaging';
+import type { RunModels, RunVersion } from '@trainyard/messaging';
 
 const fixed = (n: number | null | undefined, d = 3) => (n == null ? '-' : n.toFixed(d));
 
@@ -58,16 +58,19 @@ function verdict(d: NonNullable<RunVersion['decision']>): string {
 }
 
 /** Which of the run's models were promoted, refused and why; the succeeded ones nobody decided yet, named. */
-export function formatPromotions(m: EventMessage<'run.completed'>, versions: RunVersion[] | null): string {
+export function formatPromotions(m: EventMessage<'run.completed'>, models: RunModels | null): string {
   const lines = ['', '  promotion:'];
-  if (versions === null) return [...lines, '    unknown: the promoter did not answer'].join('\n');
-  const byJob = new Map(versions.map((v) => [v.jobId, v]));
-  const rows = [...versions].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.version - b.version);
+  if (models === null) return [...lines, '    unknown: the promoter did not answer'].join('\n');
+  const rows = [...models.versions].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.version - b.version);
   for (const v of rows) {
     const d = v.decision;
     lines.push(`    ${v.symbol.padEnd(12)} v${String(v.version).padEnd(4)} ${(d ? verdict(d) : 'undecided').padEnd(14)} ${d ? `${d.rule}: ${d.reason}` : 'no decision yet'}`);
   }
-  const succeeded = Object.values(m.summary.by_symbol).filter((o) => o.status === 'succeeded').length;
-  if (byJob.size < succeeded) lines.push(`    ${succeeded - byJob.size} succeeded job(s) not registered yet`);
+  const o = models.outcomes;
+  if (models.omitted) {
+    lines.push(`    … and ${models.omitted} more (in all: ${o.promoted} promoted, ${o.wouldPromote} would promote, ${o.rejected} refused, ${o.notComparable} not compared)`);
+  }
+  // The count, not by_symbol: a large run's message may carry only part of by_symbol.
+  if (models.total < m.summary.succeeded) lines.push(`    ${m.summary.succeeded - models.total} succeeded job(s) not registered yet`);
   return lines.join('\n');
 }

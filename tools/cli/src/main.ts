@@ -96,12 +96,13 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       const promote = flags.request.promote ?? 'off';
-      const versions =
+      const models =
         promote === 'off'
           ? undefined
           : await runDecisions(bus, outcome.message, { waitMs: flags.promotionWaitSeconds * 1000, queryTimeoutMs: 5000, onIncomplete: (why) => out(`  promotion: ${why}`) });
-      if (flags.json) console.log(JSON.stringify(versions === undefined ? outcome.message : { ...outcome.message, promotions: versions }, null, 2));
-      else out(formatSummary(outcome.message) + (versions === undefined ? '' : formatPromotions(outcome.message, versions)));
+      const promotions = models && { promotions: models.versions, promotionOutcomes: models.outcomes, promotionsOmitted: models.omitted };
+      if (flags.json) console.log(JSON.stringify(models === undefined ? outcome.message : { ...outcome.message, ...(promotions ?? { promotions: null }) }, null, 2));
+      else out(formatSummary(outcome.message) + (models === undefined ? '' : formatPromotions(outcome.message, models)));
       return outcome.message.status === 'succeeded' ? 0 : 1;
     } finally {
       await bus.onApplicationShutdown();

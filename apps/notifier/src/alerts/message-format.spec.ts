@@ -81,8 +81,10 @@ describe('message formatting', () => {
             { symbol: 'BTCUSDT', version: 2 },
             { symbol: 'BTCUSDT', variant: 'bull', version: 1 },
           ],
+          promotedCount: 2,
           wouldPromote: 0,
           rejected: [],
+          rejectedCount: 0,
           notCompared: 0,
         },
       ),
@@ -191,13 +193,31 @@ describe('message formatting', () => {
           { symbol: 'BTCUSDT', version: 3 },
           { symbol: 'ETHUSDT', version: 1 },
         ],
+        promotedCount: 2,
         wouldPromote: 0,
         rejected: [{ symbol: 'SOLUSDT', version: 1, rule: 'below_floor', reason: 'Sharpe -2.70 below the floor 0.00' }],
+        rejectedCount: 1,
         notCompared: 0,
       }),
     );
     expect(text.split('\n').slice(2)).toEqual(['🚀 Promoted (2): BTCUSDT v3, ETHUSDT v1', '🛑 Refused (1): SOLUSDT v1 (below_floor: Sharpe -2.70 below the floor 0.00)']);
-    expect(htmlToText(formatRunCompleted(completed(), { promoted: [], wouldPromote: 0, rejected: [], notCompared: 0 })).split('\n')).toHaveLength(2);
+    const none = { promoted: [], promotedCount: 0, wouldPromote: 0, rejected: [], rejectedCount: 0, notCompared: 0 };
+    expect(htmlToText(formatRunCompleted(completed(), none)).split('\n')).toHaveLength(2);
+  });
+
+  it("counts a large run's decisions whole when the promoter's answer listed only part of them", () => {
+    const text = htmlToText(
+      formatRunCompleted(completed(), {
+        promoted: [{ symbol: 'BTCUSDT', version: 3 }],
+        promotedCount: 1800,
+        wouldPromote: 0,
+        rejected: [],
+        rejectedCount: 3200,
+        notCompared: 0,
+      }),
+    );
+    expect(text).toContain('🚀 Promoted (1800): BTCUSDT v3, … and 1799 more');
+    expect(text).toContain('🛑 Refused (3200): … 3200 not listed');
   });
 
   it('tells a job given up on with its error type, a short message and the job id to retry', () => {

@@ -13,9 +13,12 @@ export const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
 export const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** The first ten items and how many more: lists of hundreds of symbols still fit a phone screen. */
-export function listed(items: string[], separator: string): string {
-  const shown = items.slice(0, MAX_LISTED).join(separator);
-  return items.length > MAX_LISTED ? `${shown}${separator}… and ${items.length - MAX_LISTED} more` : shown;
+/** The first items, and how many more there are of `total` (items.length unless the caller knows of more). */
+export function listed(items: string[], separator: string, total = items.length): string {
+  const shown = items.slice(0, MAX_LISTED);
+  const more = total - shown.length;
+  if (more <= 0) return shown.join(separator);
+  return shown.length ? `${shown.join(separator)}${separator}… and ${more} more` : `… ${more} not listed`;
 }
 
 export function formatRunStarted(m: EventMessage<'run.started'>): string {
@@ -26,10 +29,13 @@ export function formatRunStarted(m: EventMessage<'run.started'>): string {
 
 /** What the promoter decided for a run's versions, when it told in time. */
 export interface RunPromotions {
+  /** Those the promoter's answer listed: all of them, unless the run is too large for one answer. */
   promoted: { symbol: string; variant?: Specialist; version: number }[];
+  promotedCount: number;
   wouldPromote: number;
-  /** Refused by a rule (a floor, a worse candidate, a changed artifact), each with the rule's reason. */
+  /** Refused by a rule (a floor, a worse candidate, a changed artifact), each with the rule's reason; listed as `promoted`. */
   rejected: { symbol: string; variant?: Specialist; version: number; rule: string; reason: string }[];
+  rejectedCount: number;
   notCompared: number;
 }
 
@@ -58,16 +64,17 @@ export function formatRunCompleted(m: EventMessage<'run.completed'>, promotions:
   }
   if (promotions) {
     const p = promotions;
-    if (p.promoted.length)
+    if (p.promotedCount)
       lines.push(
-        `🚀 <b>Promoted (${p.promoted.length})</b>: ${listed(
+        `🚀 <b>Promoted (${p.promotedCount})</b>: ${listed(
           p.promoted.map((v) => `${esc(modelKey(v.symbol, v.variant))} v${v.version}`),
           ', ',
+          p.promotedCount,
         )}`,
       );
-    if (p.rejected.length) {
+    if (p.rejectedCount) {
       const refusals = p.rejected.map((v) => `${esc(modelKey(v.symbol, v.variant))} v${v.version} (${esc(v.rule)}: ${esc(clip(v.reason, MAX_ERROR_CHARS))})`);
-      lines.push(`🛑 <b>Refused (${p.rejected.length})</b>: ${listed(refusals, ', ')}`);
+      lines.push(`🛑 <b>Refused (${p.rejectedCount})</b>: ${listed(refusals, ', ', p.rejectedCount)}`);
     }
     const others = [
       [p.wouldPromote, '🧪', 'would be promoted (dry)'],

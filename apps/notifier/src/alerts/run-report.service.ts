@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { modelKey, type EventMessage, type VersionView } from '@trainyard/contracts';
-import { NatsBus, runDecisions, type RunVersion } from '@trainyard/messaging';
+import { NatsBus, runDecisions, type RunModels, type RunVersion } from '@trainyard/messaging';
 import { ArtifactNotFoundError, InjectArtifactStore, type ArtifactStore } from '@trainyard/storage';
 import { EquityCurve, renderEquityComparison, type EquityComparison } from '../charts/model-charts';
 import { NOTIFIER_CONFIG, type NotifierConfig } from '../config/notifier.config';
@@ -34,9 +34,9 @@ export class RunReportService {
    * sent once, and a run reopened by a retry reports its new completion too.
    */
   async report(m: EventMessage<'run.completed'>): Promise<void> {
-    const versions = await this.decidedVersions(m);
-    await this.alerts.notify('run.completed', `run.completed:${m.runId}:${m.id}`, formatRunCompleted(m, versions && promotionsOf(versions)));
-    const promoted = (versions ?? []).filter(isPromoted).sort((a, b) => a.symbol.localeCompare(b.symbol));
+    const models = await this.decidedVersions(m);
+    await this.alerts.notify('run.completed', `run.completed:${m.runId}:${m.id}`, formatRunCompleted(m, models && promotionsOf(models)));
+    const promoted = (models?.versions ?? []).filter(isPromoted).sort((a, b) => a.symbol.localeCompare(b.symbol));
     if (promoted.length === 0) return;
     const comparisons = await this.comparisons(promoted);
     if (comparisons.length === 0) return;
@@ -46,7 +46,7 @@ export class RunReportService {
     await this.alerts.notifyPhoto('run.completed', `run.completed.chart:${m.runId}:${m.id}`, caption.slice(0, 1000), () => renderEquityComparison(comparisons));
   }
 
-  private decidedVersions(m: EventMessage<'run.completed'>): Promise<RunVersion[] | null> {
+  private decidedVersions(m: EventMessage<'run.completed'>): Promise<RunModels | null> {
     return runDecisions(this.bus, m, {
       waitMs: this.cfg.NOTIFIER_PROMOTION_WAIT_SECONDS * 1000,
       queryTimeoutMs: this.cfg.NOTIFIER_QUERY_TIMEOUT_MS,
@@ -90,18 +90,21 @@ export class RunReportService {
 
 const isPromoted = (v: RunVersion) => v.decision?.outcome === 'promote' && v.decision.applied;
 
-export function promotionsOf(versions: RunVersion[]): RunPromotions {
-  const outcome = (o: string, applied: boolean) => versions.filter((v) => v.decision?.outcome === o && v.decision.applied === applied).length;
+/** The decisions to report: the counts are the run's; the lists, what the promoter's answer carried. */
+export function promotionsOf(models: RunModels): RunPromotions {
+  const { versions, outcomes } = models;
   return {
     promoted: versions
       .filter(isPromoted)
       .map((v) => ({ symbol: v.symbol, ...(v.variant ? { variant: v.variant } : {}), version: v.version }))
       .sort((a, b) => modelKey(a.symbol, a.variant).localeCompare(modelKey(b.symbol, b.variant))),
-    wouldPromote: outcome('promote', false),
+    promotedCount: outcomes.promoted,
+    wouldPromote: outcomes.wouldPromote,
     rejected: versions
       .filter((v) => v.decision?.outcome === 'reject')
       .map((v) => ({ symbol: v.symbol, ...(v.variant ? { variant: v.variant } : {}), version: v.version, rule: v.decision!.rule, reason: v.decision!.reason }))
       .sort((a, b) => modelKey(a.symbol, a.variant).localeCompare(modelKey(b.symbol, b.variant))),
-    notCompared: outcome('not_comparable', false),
+    rejectedCount: outcomes.rejected,
+    notCompared: outcomes.notComparable,
   };
 }

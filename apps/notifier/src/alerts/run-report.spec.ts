@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { EventMessage, QueryResponseInput, RunSummary, VersionView } from '@trainyard/contracts';
-import { NatsBus } from '@trainyard/messaging';
+import { NatsBus, runModelsAnswer } from '@trainyard/messaging';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { startTelegramTestServer, testNatsUrl, TestService, waitFor, type TelegramTestServer } from '@trainyard/testing';
 import { DataSource } from 'typeorm';
@@ -101,7 +101,7 @@ describe('run reports and bursts', () => {
     const sub = await promoter.answer('models.of_run', async ({ runId }): Promise<QueryResponseInput<'models.of_run'>> => {
       asked++;
       const versions = SYMBOLS.filter((s) => !FAILED.has(s)).map((s, i) => ({ ...view(s, 2, asked > 2 || i < 200), baseline: view(s, 1, true) }));
-      return { versions: runId === 'daily-big' ? versions : [] };
+      return runModelsAnswer(runId === 'daily-big' ? versions : [], 1024 * 1024);
     });
     try {
       await promoter.publish('run.started', { runId: 'daily-big', date: '2026-11-22', trigger: 'cron', mode: 'hybrid', maxConcurrent: 12, totalJobs: 300, symbols: SYMBOLS });
@@ -159,7 +159,7 @@ describe('run reports and bursts', () => {
 
   it('sends no chart when no promoted version left an equity curve, and does not wait for a promoter that is not there', async () => {
     const oneSymbol: EventMessage<'run.completed'>['summary'] = summary([['XRPUSDT', { status: 'succeeded', attempts: 1, trainMinutes: 1, metrics, error: null }]]);
-    const sub = await promoter.answer('models.of_run', async ({ runId }) => ({ versions: [{ ...view('XRPUSDT', 1, true), runId, baseline: null }] }));
+    const sub = await promoter.answer('models.of_run', async ({ runId }) => runModelsAnswer([{ ...view('XRPUSDT', 1, true), runId, baseline: null }], 1024 * 1024));
     await promoter.publish('run.completed', { runId: 'daily-nochart', date: '2026-11-22', status: 'succeeded', summary: oneSymbol, summaryUri: null });
     const report = await waitFor(() => tg.sent.find((s) => s.text?.includes('Run daily-nochart')), 'the report without a chart');
     expect(htmlToText(report.text!)).toMatch(/🚀 Promoted \(1\): XRPUSDT v1/);

@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import type { Metrics } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
@@ -109,5 +110,38 @@ describe('promoter commands and queries over the bus', () => {
     ]);
     const results = (await readStored(prefix, 'command.result')).map((e) => e.data).filter((d) => d.commandId === command.id);
     expect(results).toEqual([expect.objectContaining({ ok: true, message: 'SOLUSDT rolled back to v1 (was v2)' })]);
+  });
+
+  it('answers for a 5,000-symbol run in one message: every decision counted, promoted and refused versions listed first', async () => {
+    const ds = app.get(DataSource);
+    const m = JSON.stringify(metrics(0.55, 1.2));
+    // Version 1 of each symbol is production; version 2, of the run, was decided against it: one in ten promoted.
+    await ds.query(
+      `INSERT INTO promoter.model_versions (symbol, variant, version, run_id, job_id, attempt, promote, canary, artifacts_prefix, artifacts, metrics, featureset, costs, evaluation_window, stage)
+       SELECT 'S' || i || 'USDT', 'default', v, CASE v WHEN 1 THEN 'old-run' ELSE 'big-run' END, CASE v WHEN 1 THEN 'old-run-S' ELSE 'big-run-S' END || i, 1, 'auto', false,
+              'models/S' || i || 'USDT/attempt-' || v, '[]', $1::jsonb, 'ohlcv', '{}', '{}', CASE v WHEN 1 THEN 'production' ELSE 'candidate' END
+       FROM generate_series(1, 5000) AS i, generate_series(1, 2) AS v`,
+      [m],
+    );
+    await ds.query(
+      `INSERT INTO promoter.decisions (version_id, symbol, variant, outcome, rule, mode, applied, reason, candidate_metrics, production_version, production_metrics)
+       SELECT id, symbol, variant, CASE WHEN id % 10 = 0 THEN 'promote' ELSE 'reject' END, CASE WHEN id % 10 = 0 THEN 'higher_hit_rate' ELSE 'lower_hit_rate' END,
+              'auto', id % 10 = 0, 'hit rate 0.5500 against production 0.5500, Sharpe 1.20 against 1.20', $1::jsonb, 1, $1::jsonb
+       FROM promoter.model_versions WHERE run_id = 'big-run'`,
+      [m],
+    );
+    const promoted = Number((await ds.query(`SELECT count(*) AS n FROM promoter.model_versions WHERE run_id = 'big-run' AND id % 10 = 0`))[0].n);
+
+    const answer = await bus.query('models.of_run', { runId: 'big-run' }, 20_000);
+    expect(answer).toMatchObject({ total: 5000, decided: 5000, outcomes: { promoted, wouldPromote: 0, rejected: 5000 - promoted, notComparable: 0, skipped: 0 } });
+    expect(answer.omitted).toBeGreaterThan(0);
+    expect(answer.versions.length + answer.omitted).toBe(5000);
+    expect(JSON.stringify(answer).length).toBeLessThan(bus.maxPayload);
+    // Every promoted version is listed, with the production version it beat; the refused fill the rest.
+    const listed = answer.versions.filter((v) => v.decision?.outcome === 'promote');
+    expect(listed).toHaveLength(promoted);
+    expect(listed.every((v) => v.baseline?.version === 1 && v.baseline.stage === 'production')).toBe(true);
+    const symbols = answer.versions.map((v) => v.symbol);
+    expect(symbols).toEqual([...symbols].sort());
   });
 });

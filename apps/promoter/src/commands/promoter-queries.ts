@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Subscription } from '@nats-io/nats-core';
-import { DataSource } from 'typeorm';
 import type { QueryResponseInput, Variant, VersionView } from '@trainyard/contracts';
-import { NatsBus } from '@trainyard/messaging';
-import { ModelVersionEntity } from '../registry/model-version.entity';
+import { MESSAGE_HEADER_ROOM, NatsBus, runModelsAnswer } from '@trainyard/messaging';
+import type { DecisionEntity } from '../registry/decision.entity';
+import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { keyOf, variantField } from '../registry/model-key';
 import { RegistryStore } from '../registry/registry.store';
 
@@ -14,7 +14,6 @@ export class PromoterQueries implements OnApplicationBootstrap, BeforeApplicatio
 
   constructor(
     private readonly registry: RegistryStore,
-    private readonly ds: DataSource,
     private readonly bus: NatsBus,
   ) {}
 
@@ -33,38 +32,44 @@ export class PromoterQueries implements OnApplicationBootstrap, BeforeApplicatio
   async versions(symbol: string, limit: number, variant?: Variant): Promise<QueryResponseInput<'models.versions'>> {
     const key = keyOf(symbol, variant);
     const { items, total } = await this.registry.listVersions({ ...key, limit, offset: 0 });
-    return { symbol, ...variantField(key), total, versions: await Promise.all(items.map((v) => this.view(v))) };
+    const decisions = await this.registry.decisionsOfVersions(items.map((v) => v.id));
+    return { symbol, ...variantField(key), total, versions: items.map((v) => viewOf(v, decisions.get(v.id))) };
   }
 
+  /** A few reads whatever the run's size (a 5,000-symbol run asked two per version before), cut to fit one reply. */
   async ofRun(runId: string): Promise<QueryResponseInput<'models.of_run'>> {
-    const versions = await this.ds.getRepository(ModelVersionEntity).find({ where: { runId }, order: { symbol: 'ASC', variant: 'ASC', version: 'ASC' } });
-    return {
-      versions: await Promise.all(
-        versions.map(async (v) => {
-          const view = await this.view(v);
-          const against = view.decision?.productionVersion;
-          const baseline = against ? await this.registry.findVersion(v, against) : null;
-          return { ...view, baseline: baseline ? await this.view(baseline) : null };
-        }),
-      ),
-    };
+    const versions = await this.registry.versionsOfRun(runId);
+    const decisions = await this.registry.decisionsOfVersions(versions.map((v) => v.id));
+    const against = versions.flatMap((v) => {
+      const version = decisions.get(v.id)?.productionVersion;
+      return version ? [{ symbol: v.symbol, variant: v.variant, version }] : [];
+    });
+    const baselines = await this.registry.findVersions(against);
+    const baselineDecisions = await this.registry.decisionsOfVersions(baselines.map((b) => b.id));
+    const byNumber = new Map(baselines.map((b) => [`${b.symbol}/${b.variant}/${b.version}`, b]));
+    const views = versions.map((v) => {
+      const decision = decisions.get(v.id);
+      const baseline = decision?.productionVersion ? byNumber.get(`${v.symbol}/${v.variant}/${decision.productionVersion}`) : undefined;
+      return { ...viewOf(v, decision), baseline: baseline ? viewOf(baseline, baselineDecisions.get(baseline.id)) : null };
+    });
+    return runModelsAnswer(views, this.bus.maxPayload - MESSAGE_HEADER_ROOM);
   }
+}
 
-  private async view(v: ModelVersionEntity): Promise<VersionView> {
-    const d = await this.registry.decisionOf(v.id);
-    return {
-      symbol: v.symbol,
-      ...variantField(v),
-      version: v.version,
-      stage: v.stage,
-      runId: v.runId,
-      jobId: v.jobId,
-      createdAt: v.createdAt.toISOString(),
-      promotedAt: v.promotedAt?.toISOString() ?? null,
-      metrics: v.metrics,
-      artifactsPrefix: v.artifactsPrefix,
-      pruned: v.prunedAt !== null,
-      decision: d ? { outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied, reason: d.reason, productionVersion: d.productionVersion } : null,
-    };
-  }
+/** A version as the bus shows it, with its automatic decision. */
+function viewOf(v: ModelVersionEntity, d: DecisionEntity | undefined): VersionView {
+  return {
+    symbol: v.symbol,
+    ...variantField(v),
+    version: v.version,
+    stage: v.stage,
+    runId: v.runId,
+    jobId: v.jobId,
+    createdAt: v.createdAt.toISOString(),
+    promotedAt: v.promotedAt?.toISOString() ?? null,
+    metrics: v.metrics,
+    artifactsPrefix: v.artifactsPrefix,
+    pruned: v.prunedAt !== null,
+    decision: d ? { outcome: d.outcome, rule: d.rule, mode: d.mode, applied: d.applied, reason: d.reason, productionVersion: d.productionVersion } : null,
+  };
 }

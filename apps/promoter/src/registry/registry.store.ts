@@ -135,6 +135,34 @@ export class RegistryStore {
     return this.ds.getRepository(DecisionEntity).findOneBy(automatic(versionId));
   }
 
+  /** The automatic decision of each of these versions that has one, in one read. */
+  async decisionsOfVersions(versionIds: number[]): Promise<Map<number, DecisionEntity>> {
+    if (versionIds.length === 0) return new Map();
+    const rows = await this.ds.getRepository(DecisionEntity).find({ where: { versionId: In(versionIds), rule: Not(In([...MANUAL_RULES])) }, order: { id: 'ASC' } });
+    const byVersion = new Map<number, DecisionEntity>();
+    for (const d of rows) if (!byVersion.has(d.versionId)) byVersion.set(d.versionId, d);
+    return byVersion;
+  }
+
+  /** The versions a run registered, in symbol, variant and version order. */
+  versionsOfRun(runId: string): Promise<ModelVersionEntity[]> {
+    return this.ds.getRepository(ModelVersionEntity).find({ where: { runId }, order: { symbol: 'ASC', variant: 'ASC', version: 'ASC' } });
+  }
+
+  /** These versions (by key and number) where they exist, in one read. */
+  findVersions(wanted: (ModelKey & { version: number })[]): Promise<ModelVersionEntity[]> {
+    if (wanted.length === 0) return Promise.resolve([]);
+    return this.ds
+      .getRepository(ModelVersionEntity)
+      .createQueryBuilder('v')
+      .where('(v.symbol, v.variant, v.version) IN (SELECT * FROM unnest(CAST(:symbols AS text[]), CAST(:variants AS text[]), CAST(:versions AS int[])))', {
+        symbols: wanted.map((w) => w.symbol),
+        variants: wanted.map((w) => w.variant),
+        versions: wanted.map((w) => w.version),
+      })
+      .getMany();
+  }
+
   /** Versions newest first, with the total the filter matches. */
   async listVersions(f: VersionFilter): Promise<{ items: ModelVersionEntity[]; total: number }> {
     const where = { ...(f.symbol ? { symbol: f.symbol } : {}), ...(f.variant ? { variant: f.variant } : {}), ...(f.stage ? { stage: f.stage } : {}) };
