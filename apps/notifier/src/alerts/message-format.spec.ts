@@ -1,6 +1,22 @@
 import type { EventMessage, Metrics } from '@trainyard/contracts';
 import { htmlToText } from './html';
-import { formatDigest, formatGaveUpLine, formatInstanceAlert, formatModelLine, formatRolledBackLine, formatRunCompleted, formatRunStarted, formatStorageQuotaWarning } from './message-format';
+import {
+  formatDigest,
+  formatGaveUpLine,
+  formatInstanceAlert,
+  formatModelLine,
+  formatRolledBackLine,
+  formatRunCompleted,
+  formatRunStarted,
+  formatStorageQuotaWarning,
+  type RunPromotions,
+} from './message-format';
+
+/** What the promoter decided, counted from the lists unless a count says the answer listed fewer. */
+const promotions = (over: Partial<RunPromotions>): RunPromotions => {
+  const p = { promoted: [], wouldPromote: 0, rejected: [], notCompared: 0, ...over };
+  return { ...p, promotedCount: over.promotedCount ?? p.promoted.length, rejectedCount: over.rejectedCount ?? p.rejected.length };
+};
 
 const envelope = { schemaVersion: 1 as const, id: 'm1', occurredAt: '2026-11-23T01:00:00.000Z' };
 const metrics = (directionalHitRate: number, maxDrawdown = 0.08): Metrics => ({
@@ -76,17 +92,12 @@ describe('message formatting', () => {
             },
           },
         ),
-        {
+        promotions({
           promoted: [
             { symbol: 'BTCUSDT', version: 2 },
             { symbol: 'BTCUSDT', variant: 'bull', version: 1 },
           ],
-          promotedCount: 2,
-          wouldPromote: 0,
-          rejected: [],
-          rejectedCount: 0,
-          notCompared: 0,
-        },
+        }),
       ),
     );
     expect(text).toContain('by variant: default 1/1 · bull 1/1 · bear 0/1 (1 failed)');
@@ -188,34 +199,23 @@ describe('message formatting', () => {
 
   it('names the promoted symbols of a run and counts the other decisions', () => {
     const text = htmlToText(
-      formatRunCompleted(completed(), {
-        promoted: [
-          { symbol: 'BTCUSDT', version: 3 },
-          { symbol: 'ETHUSDT', version: 1 },
-        ],
-        promotedCount: 2,
-        wouldPromote: 0,
-        rejected: [{ symbol: 'SOLUSDT', version: 1, rule: 'below_floor', reason: 'Sharpe -2.70 below the floor 0.00' }],
-        rejectedCount: 1,
-        notCompared: 0,
-      }),
+      formatRunCompleted(
+        completed(),
+        promotions({
+          promoted: [
+            { symbol: 'BTCUSDT', version: 3 },
+            { symbol: 'ETHUSDT', version: 1 },
+          ],
+          rejected: [{ symbol: 'SOLUSDT', version: 1, rule: 'below_floor', reason: 'Sharpe -2.70 below the floor 0.00' }],
+        }),
+      ),
     );
     expect(text.split('\n').slice(2)).toEqual(['🚀 Promoted (2): BTCUSDT v3, ETHUSDT v1', '🛑 Refused (1): SOLUSDT v1 (below_floor: Sharpe -2.70 below the floor 0.00)']);
-    const none = { promoted: [], promotedCount: 0, wouldPromote: 0, rejected: [], rejectedCount: 0, notCompared: 0 };
-    expect(htmlToText(formatRunCompleted(completed(), none)).split('\n')).toHaveLength(2);
+    expect(htmlToText(formatRunCompleted(completed(), promotions({}))).split('\n')).toHaveLength(2);
   });
 
   it("counts a large run's decisions whole when the promoter's answer listed only part of them", () => {
-    const text = htmlToText(
-      formatRunCompleted(completed(), {
-        promoted: [{ symbol: 'BTCUSDT', version: 3 }],
-        promotedCount: 1800,
-        wouldPromote: 0,
-        rejected: [],
-        rejectedCount: 3200,
-        notCompared: 0,
-      }),
-    );
+    const text = htmlToText(formatRunCompleted(completed(), promotions({ promoted: [{ symbol: 'BTCUSDT', version: 3 }], promotedCount: 1800, rejectedCount: 3200 })));
     expect(text).toContain('🚀 Promoted (1800): BTCUSDT v3, … and 1799 more');
     expect(text).toContain('🛑 Refused (3200): … 3200 not listed');
   });
