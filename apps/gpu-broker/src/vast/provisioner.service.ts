@@ -44,6 +44,8 @@ export interface LaunchTrigger {
 export class InstanceProvisioner {
   private readonly log = new Logger('Vast');
   private readonly launches = new Set<Promise<void>>();
+  /** Tunnels being restored after a drop: shutdown waits for them as for launches. */
+  private readonly reconnects = new Set<Promise<void>>();
   /** Offers a launch of ours is trying right now: two launches never race for one. */
   private readonly trying = new Set<number>();
   private readonly failedUntil = new Map<number, number>();
@@ -76,7 +78,7 @@ export class InstanceProvisioner {
   }
 
   settled(): Promise<unknown> {
-    return Promise.allSettled([...this.launches]);
+    return Promise.allSettled([...this.launches, ...this.reconnects]);
   }
 
   /** Whether the offer may be tried now: no launch of ours is on it and it has not just failed. */
@@ -232,7 +234,7 @@ export class InstanceProvisioner {
     const deadline = Date.now() + SSH_CONNECT_WINDOW_MS;
     for (;;) {
       try {
-        return await this.ssh.connect({ host: row.sshHost!, port: row.sshPort!, username: 'root', privateKey: this.ctx.key!.privateKey, expectedHostKey: row.hostKey });
+        return await this.ssh.connect({ host: row.sshHost!, port: row.sshPort!, username: 'root', privateKey: this.ctx.key!.privateKey, expectedHostKey: row.hostKey, signal: this.ctx.stopSignal });
       } catch (err) {
         const why = `ssh to ${row.sshHost}:${row.sshPort}: ${(err as Error).message}`;
         if (/host key|verification/i.test((err as Error).message) || Date.now() > deadline || this.ctx.stopping || !(await stillWanted())) throw new ProvisionFailure(why);
@@ -278,7 +280,7 @@ export class InstanceProvisioner {
     // backgrounded `a && b &` list's stdout open) holds the channel, so this returns at once.
     await this.run(session, `cd ${dir} || exit 1; nohup ./start-agent > agent.log 2>&1 < /dev/null & echo started`, 'start the agent');
     const launchedAt = Date.now();
-    session.onClose((why) => void this.sessionLost(row.id, tunnelPort, why));
+    session.onClose((why) => this.tunnelDropped(row.id, tunnelPort, why));
     const deadline = Date.now() + AGENT_REGISTER_WINDOW_MS;
     for (;;) {
       const agent = (await this.broker.allAgents()).find((a) => a.id === agentId && a.status === 'alive' && a.lastSeenAt >= startedAt);
@@ -380,6 +382,14 @@ export class InstanceProvisioner {
     );
   }
 
+  /** A reconnect runs in the background of an SSH close event: tracked, and its failures logged, never thrown. */
+  private tunnelDropped(rowId: string, tunnelPort: number, why: string): void {
+    const restoring: Promise<void> = this.sessionLost(rowId, tunnelPort, why)
+      .catch((err) => this.log.warn(`ssh tunnel of instance row ${rowId} not restored: ${(err as Error).message}`))
+      .finally(() => this.reconnects.delete(restoring));
+    this.reconnects.add(restoring);
+  }
+
   /** The tunnel is the agent's only way to NATS: reconnect and forward the same port, or give the instance up. */
   private async sessionLost(rowId: string, tunnelPort: number, why: string): Promise<void> {
     if (this.ctx.stopping || this.teardown.isDestroying(rowId) || !this.sessions.has(rowId)) return;
@@ -393,10 +403,20 @@ export class InstanceProvisioner {
     this.log.warn(`ssh to instance ${row.vastId} lost (${why}); reconnecting`);
     try {
       const session = await this.connect(row, serving);
-      await session.tunnelBack(this.natsTargets(), tunnelPort);
+      // A connection nobody will hold (shutdown or teardown came meanwhile) is closed here, not leaked.
+      let kept = false;
+      try {
+        await session.tunnelBack(this.natsTargets(), tunnelPort);
+        kept = !this.ctx.stopping && (await serving());
+      } finally {
+        if (!kept) session.close();
+      }
+      if (!kept) return;
       this.sessions.set(rowId, session);
-      session.onClose((again) => void this.sessionLost(rowId, tunnelPort, again));
+      session.onClose((again) => this.tunnelDropped(rowId, tunnelPort, again));
     } catch (err) {
+      // A stopping broker destroys every instance of its own, for that reason.
+      if (this.ctx.stopping) return;
       // Something else (an outbid, an idle timeout) may have taken it down meanwhile: its reason stands.
       const now = await this.store.get(rowId);
       if (now && (await serving())) await this.teardown.destroy(now, 'failed', `ssh tunnel lost and not restored: ${(err as Error).message}`);

@@ -3,8 +3,14 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utils } from 'ssh2';
-import { freePort, OpenSshHost } from '@trainyard/testing';
+import { freePort, OpenSshHost, waitFor } from '@trainyard/testing';
 import { SshGateway, type SshSession } from './ssh-gateway';
+
+/** Rejects when `ms` pass first, so a promise that would settle only much later fails the spec instead of passing late. */
+function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
 
 describe('SshGateway against the system OpenSSH sshd (bash login shell)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ssh-gateway-'));
@@ -38,6 +44,31 @@ describe('SshGateway against the system OpenSSH sshd (bash login shell)', () => 
     ]);
     const r = await session.exec(`cat < /dev/tcp/127.0.0.1/${port}`, { timeoutMs: 20_000 });
     expect(r.stdout).toBe('answered by the second server\n');
+  });
+
+  it('abandons a connect that hangs (packets dropped on the way) when its signal aborts, and leaves no connection open', async () => {
+    // Reads and never answers: it sees the client give up, as a paused socket would not.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const open = () => new Promise<number>((resolve, reject) => silent.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    try {
+      const stop = new AbortController();
+      const connecting = new SshGateway().connect({
+        host: '127.0.0.1',
+        port: (silent.address() as { port: number }).port,
+        username: 'root',
+        privateKey: Buffer.from(utils.generateKeyPairSync('ed25519').private),
+        expectedHostKey: null,
+        signal: stop.signal,
+      });
+      await waitFor(async () => (await open()) === 1, 'the connection hanging on the silent server');
+      stop.abort('the broker is stopping');
+      // Before ssh2's 20 s ready timeout could have ended it.
+      await expect(within(10_000, connecting)).rejects.toThrow(/abandoned \(the broker is stopping\)/);
+      await waitFor(async () => (await open()) === 0, 'the hanging connection closed', 10_000);
+    } finally {
+      silent.close();
+    }
   });
 
   it('closes the tunnelled connection when no target accepts it', async () => {

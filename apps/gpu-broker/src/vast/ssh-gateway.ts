@@ -12,6 +12,8 @@ export interface SshTarget {
   /** The host key seen on first contact; a different one later means another machine answers, and is refused. */
   expectedHostKey: string | null;
   readyTimeoutMs?: number;
+  /** Ends a connect still under way (a stopping broker does not wait out a handshake that hangs). */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -65,11 +67,22 @@ export class SshGateway {
       let seen = '';
       let settled = false;
       const closeListeners: Array<(why: string) => void> = [];
+      const abort = () => {
+        if (settled) return;
+        settled = true;
+        client.destroy();
+        reject(new Error(`ssh connect to ${target.host}:${target.port} abandoned (${String(target.signal?.reason ?? 'aborted')})`));
+      };
+      if (target.signal?.aborted) return abort();
+      target.signal?.addEventListener('abort', abort, { once: true });
       client.on('ready', () => {
+        target.signal?.removeEventListener('abort', abort);
+        if (settled) return void client.destroy();
         settled = true;
         resolve(session(client, seen, closeListeners));
       });
       client.on('error', (err) => {
+        target.signal?.removeEventListener('abort', abort);
         if (!settled) {
           settled = true;
           reject(err);

@@ -38,9 +38,14 @@ export class VastContext {
     return this.stop.signal.aborted;
   }
 
+  /** Aborted when shutdown begins. */
+  get stopSignal(): AbortSignal {
+    return this.stop.signal;
+  }
+
   /** Every wait of a launch ends early on shutdown, so the broker stops within seconds at any moment. */
   beginShutdown(): void {
-    this.stop.abort();
+    this.stop.abort('the broker is stopping');
   }
 
   sleep(ms: number): Promise<void> {

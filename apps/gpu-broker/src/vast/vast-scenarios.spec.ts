@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import { Client } from 'pg';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import {
@@ -24,6 +25,7 @@ import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { repoRoot } from './agent-bundle';
 import { InstanceStore } from './instance.store';
+import { SshSessions } from './ssh-sessions';
 import { InstanceTeardown } from './teardown.service';
 
 // Deadlines, not waits: generous, so a loaded machine (the suite beside a chaos run) passes too.
@@ -185,6 +187,81 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
       expect((await readStored(prefix, 'instance.destroyed')).map((e) => e.data.reason)).toEqual(['outbid']);
     } finally {
       await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
+  const sleeper = (symbol: string, runId: string, seconds: number) =>
+    toJobSpec(testJobDefinition({ symbol, runId, driver: { kind: 'command', trainer: 'sleep', args: [String(seconds)] }, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+  const isSleep = (seconds: number) => (p: { cmdline: string }) => new RegExp(`(^|[/ ])sleep ${seconds}$`).test(p.cmdline);
+
+  it('a network drop is ridden out: the broker reconnects over SSH, forwards the same port again, and the outcome of the job that ended meanwhile arrives once', async () => {
+    const prefix = testPrefix('vnet');
+    const db = await createTestDatabase();
+    vast.setOffers([good]);
+    const app = await bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse(env(prefix, db, { VAST_IDLE_SECONDS: '600', BROKER_AGENT_SILENCE_SECONDS: '120' })))] });
+    try {
+      const spec = sleeper('NETUSDT', 'r-net', 5);
+      await app.get(NatsBus).publish('job.requested', { spec });
+      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running', 240_000);
+      const row = (await app.get(InstanceStore).withStatus(['ready', 'busy']))[0]!;
+      await waitFor(async () => vast.processes(row.vastId!).some(isSleep(5)), 'the trainer running on the instance');
+      vast.cutNetwork(row.vastId!);
+      await waitFor(async () => app.get(SshSessions).droppedAt(row.id) !== undefined, 'the broker seeing its tunnel drop');
+      await waitFor(async () => !vast.processes(row.vastId!).some(isSleep(5)), 'the job ending while the instance is cut off', 60_000);
+      vast.restoreNetwork(row.vastId!);
+      // `sleep` prints no result line, so its outcome is a trainer error: what matters is that it arrives, once.
+      const outcome = await waitFor(
+        async () => {
+          const s = await readStored(prefix, 'job.failed');
+          return s.length ? s : null;
+        },
+        'the job outcome through the restored tunnel',
+        120_000,
+      );
+      expect(outcome.map((e) => [e.data.jobId, e.data.errorType])).toEqual([[spec.jobId, 'trainer_error']]);
+
+      expect(app.get(SshSessions).has(row.id)).toBe(true);
+      expect((await app.get(InstanceStore).get(row.id))?.status).toMatch(/^(ready|busy)$/);
+      expect(await readStored(prefix, 'lease.lost')).toEqual([]);
+      expect(await readStored(prefix, 'instance.destroyed')).toEqual([]);
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
+  it('a broker stopped while it restores a tunnel waits for that, then destroys the instance as stopped, and nothing of it runs on', async () => {
+    const prefix = testPrefix('vnetstop');
+    const db = await createTestDatabase();
+    vast.setOffers([good]);
+    const app = await bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse(env(prefix, db, { VAST_IDLE_SECONDS: '600', BROKER_AGENT_SILENCE_SECONDS: '120' })))] });
+    let closed = false;
+    try {
+      await app.get(NatsBus).publish('job.requested', { spec: sleeper('NSTUSDT', 'r-netstop', 30) });
+      await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running', 240_000);
+      const row = (await app.get(InstanceStore).withStatus(['ready', 'busy']))[0]!;
+      vast.cutNetwork(row.vastId!);
+      await waitFor(async () => app.get(SshSessions).droppedAt(row.id) !== undefined, 'the broker seeing its tunnel drop');
+      await app.close();
+      closed = true;
+      // The reconnect ended with the broker: no handshake hangs on the cut link until ssh2's 20 s ready timeout, when it
+      // would read a database that is gone.
+      await waitFor(async () => vast.sshConnections(row.vastId!) === 0, 'no ssh connection left hanging', 10_000);
+      const pg = new Client({ connectionString: db.url });
+      await pg.connect();
+      try {
+        const { rows } = await pg.query('SELECT status, destroy_reason FROM broker.instances');
+        expect(rows).toEqual([{ status: 'destroyed', destroy_reason: 'shutdown' }]);
+      } finally {
+        await pg.end();
+      }
+      expect(ours(prefix).map((i) => i.destroyedAt !== null)).toEqual([true]);
+      expect(vast.processes(row.vastId!)).toEqual([]);
+    } finally {
+      if (!closed) await app.close();
       await db.drop();
       await deleteTestStream(prefix);
     }

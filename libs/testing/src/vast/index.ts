@@ -737,6 +737,17 @@ export async function startVastTestServer(opts: VastTestServerOptions = {}): Pro
       if (!inst) throw new Error(`no live instance ${id}`);
       void stop(inst, 'outbid: a higher bid took the machine');
     },
+    cutNetwork(id) {
+      const inst = live(id);
+      if (!inst) throw new Error(`no live instance ${id}`);
+      inst.ssh.partition();
+    },
+    restoreNetwork(id) {
+      const inst = live(id);
+      if (!inst) throw new Error(`no live instance ${id}`);
+      inst.ssh.heal();
+    },
+    sshConnections: (id) => instances.get(id)?.ssh.connections ?? 0,
     requests: () => [...log],
     async close() {
       for (const inst of instances.values()) {

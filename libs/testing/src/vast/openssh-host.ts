@@ -58,6 +58,9 @@ export class OpenSshHost {
   readonly hostKeySha256: string;
   private readonly front: NetServer;
   private readonly sockets = new Set<Socket>();
+  /** Connections that came while the network is cut: accepted and never answered, as a dropped SYN is. */
+  private readonly held = new Set<Socket>();
+  private partitioned = false;
   private daemon: Daemon | null = null;
   private starting: Promise<void> | null = null;
   /** Bumped by every kill: a start begun before it gives up. */
@@ -157,15 +160,39 @@ export class OpenSshHost {
     await Promise.all([d && !d.done ? this.kill(d) : undefined, pending?.catch(() => undefined)]);
   }
 
-  /** Drops every connection through the public port; the port stays bound for a restart. */
+  /**
+   * Drops every connection sshd answered; the port stays bound for a restart. Those hanging on a cut network hang on: no
+   * reset crosses a network that is down.
+   */
   disconnect(): void {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }
 
+  /**
+   * The network between the instance and the world goes down: open connections are reset, new ones hang unanswered until
+   * heal(); the processes inside run on.
+   */
+  partition(): void {
+    this.partitioned = true;
+    this.disconnect();
+  }
+
+  /** The network is back: what hung during the cut is reset (the client tries again), new connections reach sshd. */
+  heal(): void {
+    this.partitioned = false;
+    this.dropHeld();
+  }
+
+  /** Client connections open on the public port now, answered or hanging (an answered one is a pair in `sockets`). */
+  get connections(): number {
+    return this.held.size + this.sockets.size / 2;
+  }
+
   /** Kills every process in the instance and unbinds the public port. */
   async close(): Promise<void> {
     this.closed = true;
+    this.dropHeld();
     await this.killProcesses();
     await new Promise<void>((resolve) => this.front.close(() => resolve()));
   }
@@ -199,7 +226,22 @@ export class OpenSshHost {
     return found.sort((a, b) => a.nsPid - b.nsPid);
   }
 
+  private dropHeld(): void {
+    for (const socket of this.held) socket.destroy();
+    this.held.clear();
+  }
+
   private accept(socket: Socket): void {
+    if (this.partitioned) {
+      this.held.add(socket);
+      // Read and dropped, so that a client giving up is seen.
+      socket.resume();
+      socket
+        .on('error', () => socket.destroy())
+        .on('end', () => socket.destroy())
+        .on('close', () => this.held.delete(socket));
+      return;
+    }
     if (!this.opts.up() || !this.running || this.starting) return void socket.destroy();
     const upstream = connect(this.sshdPort, '127.0.0.1');
     this.sockets.add(socket);

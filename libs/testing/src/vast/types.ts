@@ -148,6 +148,16 @@ export interface VastTestServer {
   processes(id: number): VastTestProcess[];
   /** Forcefully outbid a running instance now. */
   outbid(id: number): void;
+  /**
+   * The host's network goes down: every SSH connection to the instance is reset (the broker's tunnel with it) and new
+   * ones hang unanswered, as when packets are dropped, until restoreNetwork; the instance stays running, for the API and
+   * for the processes in it.
+   */
+  cutNetwork(id: number): void;
+  /** The network is back: connections that hung are reset, new ones reach sshd. */
+  restoreNetwork(id: number): void;
+  /** Client connections open on the instance's SSH port now, answered or hanging. */
+  sshConnections(id: number): number;
   /** The host asks for a new price ($/h in all) on a running contract; returns the pending_price_increase_id. */
   proposePriceIncrease(id: number, newDphTotal: number): number;
   /** What became of a proposed increase. */
