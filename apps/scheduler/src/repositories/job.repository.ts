@@ -60,7 +60,11 @@ export class JobRepository {
    */
   async claimReleasable(runId: string, now: Date): Promise<{ jobs: JobEntity[]; traceContext: Record<string, string> | null }> {
     return this.ds.transaction(async (em) => {
-      const run = await em.getRepository(RunEntity).findOne({ where: { id: runId }, lock: { mode: 'pessimistic_write' } });
+      // Only what a release reads: the whole row carries the run's request (every symbol), read per job end.
+      const [run]: Pick<RunEntity, 'status' | 'maxConcurrent' | 'traceContext'>[] = await em.query(
+        `SELECT status, max_concurrent AS "maxConcurrent", trace_context AS "traceContext" FROM scheduler.runs WHERE id = $1 FOR UPDATE`,
+        [runId],
+      );
       if (!run || run.status !== 'running') return { jobs: [], traceContext: null };
       const none = { jobs: [], traceContext: run.traceContext };
       const [{ active }] = await em.query(`SELECT count(*)::int AS active FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(ACTIVE_JOB_STATES)})`, [runId]);
