@@ -15,3 +15,4 @@ export * from './metrics/messaging.metrics';
 export * from './api-token.guard';
 export * from './api-auth.module';
 export * from './openapi-schema';
+export * from './coalesced-passes';

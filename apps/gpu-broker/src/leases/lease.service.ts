@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EventMessage, JobSpec, Lease } from '@trainyard/contracts';
 import { captureTraceContext, NatsBus, withTraceContext } from '@trainyard/messaging';
-import { Clock } from '@trainyard/runtime';
+import { Clock, CoalescedPasses } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore, type PendingRequest } from './broker.store';
 import { RENTED_INSTANCES, type RentedInstances } from './rented-instances';
@@ -22,8 +22,7 @@ export function gpuMemoryNeed(declaredGb: number, learnedGb: number | undefined,
 export class LeaseService {
   private readonly log = new Logger('Leases');
   /** The placement pass under way here, and the one that starts when it ends. */
-  private passing: Promise<void> | null = null;
-  private queued: Promise<void> | null = null;
+  private readonly passes = new CoalescedPasses<'placement', void>(() => this.placementPass());
 
   constructor(
     private readonly store: BrokerStore,
@@ -57,29 +56,15 @@ export class LeaseService {
    * the broker stays.
    */
   dispatch(): Promise<void> {
-    if (this.queued) return this.queued;
-    if (!this.passing) return this.startPass();
-    this.queued = this.passing
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = null;
-        return this.startPass();
-      });
-    return this.queued;
+    return this.passes.run('placement');
   }
 
-  private startPass(): Promise<void> {
-    const pass: Promise<void> = (async () => {
-      const granted = await this.placePending();
-      // Different jobs' announcements in any order; a failed one is sent again from its row (unconfirmedLeases).
-      const sent = await Promise.allSettled(granted.map((lease) => this.announce(lease)));
-      const failed = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    })().finally(() => {
-      if (this.passing === pass) this.passing = null;
-    });
-    this.passing = pass;
-    return pass;
+  private async placementPass(): Promise<void> {
+    const granted = await this.placePending();
+    // Different jobs' announcements in any order; a failed one is sent again from its row (unconfirmedLeases).
+    const sent = await Promise.allSettled(granted.map((lease) => this.announce(lease)));
+    const failed = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**
@@ -91,8 +76,10 @@ export class LeaseService {
     // A request that commits after it dispatches again.
     if (!(await this.store.hasPending())) return [];
     return this.store.dispatchTransaction(async (em) => {
-      const rented = await this.rented.placeableAgents(em);
-      const agents = (await this.store.aliveAgents(em)).filter((a) => a.provider !== 'vast' || rented.has(a.id));
+      const alive = await this.store.aliveAgents(em);
+      // Only a rented agent needs its instance's state and price: a local-only broker skips the read.
+      const rented = alive.some((a) => a.provider === 'vast') ? await this.rented.placeableAgents(em) : new Map<string, number>();
+      const agents = alive.filter((a) => a.provider !== 'vast' || rented.has(a.id));
       const usage = await this.store.slotUsage(em);
       const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
       if (!hasRoom(agents, usage, rules)) return [];
@@ -194,8 +181,8 @@ export class LeaseService {
   async ended(jobId: string, attempt: number, reason: string, at: Date, ran?: { startedAt: Date; finishedAt: Date }): Promise<void> {
     const lease = await this.store.transitionLease({ jobId, attempt }, 'released', { endedAt: ran?.finishedAt ?? at, endReason: reason, ...(ran ? { startedAt: ran.startedAt } : {}) });
     if (!lease) return;
-    await this.publishOutcome(lease);
-    await this.dispatch();
+    // The slot is free once the row says so: the next placement does not wait for lease.released's PubAck.
+    await Promise.all([this.publishOutcome(lease), this.dispatch()]);
   }
 
   async lose(lease: LeaseEntity, reason: string): Promise<void> {

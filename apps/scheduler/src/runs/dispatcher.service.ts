@@ -1,23 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus, withTraceContext } from '@trainyard/messaging';
-import { Clock } from '@trainyard/runtime';
+import { Clock, CoalescedPasses } from '@trainyard/runtime';
 import type { JobEntity } from '../repositories/job.entity';
 import { JobRepository } from '../repositories/job.repository';
 
 export const jobRequestId = (jobId: string, attempt: number) => `${jobId}-a${attempt}`;
 
-/** A release pass of a run under way here, and the one pass that follows it for whoever asked meanwhile. */
-interface Passes {
-  current: Promise<number>;
-  next?: Promise<number>;
-}
-
 /** Releases jobs to the broker as slots free up, continuously rather than in batches. */
 @Injectable()
 export class DispatcherService {
   private readonly log = new Logger('Dispatcher');
-  private readonly passes = new Map<string, Passes>();
+  private readonly passes = new CoalescedPasses<string, number>((runId) => this.releaseNow(runId));
 
   constructor(
     private readonly jobs: JobRepository,
@@ -27,28 +21,12 @@ export class DispatcherService {
 
   /**
    * Releases what the run's free slots allow; answers how many jobs the pass that served this call
-   * released. Calls made while a pass of the run is under way share one pass after it, which sees
-   * every change made before they called: job ends arriving together no longer queue on the run's
-   * lock one pass each, and the shared pass releases for all of them in one claim.
+   * released. Calls made while a pass of the run is under way share one pass after it (CoalescedPasses):
+   * job ends arriving together no longer queue on the run's lock one pass each, and the shared pass
+   * releases for all of them in one claim.
    */
   release(runId: string): Promise<number> {
-    const passes = this.passes.get(runId);
-    if (!passes) return this.startPass(runId);
-    passes.next ??= passes.current.then(
-      () => this.startPass(runId),
-      () => this.startPass(runId),
-    );
-    return passes.next;
-  }
-
-  private startPass(runId: string): Promise<number> {
-    const passes: Passes = { current: this.releaseNow(runId) };
-    this.passes.set(runId, passes);
-    const done = () => {
-      if (this.passes.get(runId) === passes && !passes.next) this.passes.delete(runId);
-    };
-    passes.current.then(done, done);
-    return passes.current;
+    return this.passes.run(runId);
   }
 
   private async releaseNow(runId: string): Promise<number> {
