@@ -49,10 +49,15 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
  */
 @Injectable()
 export class CommandTrainer {
+  /** Read from the agent's environment once: walking process.env costs about a millisecond a job. */
+  private readonly baseEnv: Record<string, string>;
+
   constructor(
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
     private readonly inputs: TrainerInputsService,
-  ) {}
+  ) {
+    this.baseEnv = trainerEnvironment(process.env, cfg.AGENT_TRAINER_ENV);
+  }
 
   /** The command line the job's trainer stands for here; an AttemptError when this agent does not allow it. */
   allowedCommand(spec: JobSpec): string[] {
@@ -104,7 +109,7 @@ export class CommandTrainer {
         stdio: ['ignore', 'pipe', 'pipe'],
         ...(user ? { uid: user.uid, gid: user.gid } : {}),
         env: {
-          ...trainerEnvironment(process.env, this.cfg.AGENT_TRAINER_ENV),
+          ...this.baseEnv,
           HOME: workDir,
           TRAINYARD_JOB_SPEC: specPath,
           TRAINYARD_OUTPUT_DIR: workDir,
