@@ -22,7 +22,7 @@ export function gpuMemoryNeed(declaredGb: number, learnedGb: number | undefined,
 export class LeaseService {
   private readonly log = new Logger('Leases');
   /** The placement pass under way here, and the one that starts when it ends. */
-  private readonly passes = new CoalescedPasses<'placement', void>(() => this.placementPass());
+  private readonly passes = new CoalescedPasses<'placement', { announced: Promise<void> }>(() => this.placementPass());
 
   constructor(
     private readonly store: BrokerStore,
@@ -55,16 +55,25 @@ export class LeaseService {
    * request's handler acks only once its request was considered) and for no later one, however busy
    * the broker stays.
    */
-  dispatch(): Promise<void> {
-    return this.passes.run('placement');
+  async dispatch(): Promise<void> {
+    const { announced } = await this.passes.run('placement');
+    await announced;
   }
 
-  private async placementPass(): Promise<void> {
+  /**
+   * Places, then announces what it placed; the pass ends when its placements are committed, so the
+   * next pass does not wait for these announcements' PubAcks. Its callers still do.
+   */
+  private async placementPass(): Promise<{ announced: Promise<void> }> {
     const granted = await this.placePending();
     // Different jobs' announcements in any order; a failed one is sent again from its row (unconfirmedLeases).
-    const sent = await Promise.allSettled(granted.map((lease) => this.announce(lease)));
-    const failed = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const announced = Promise.allSettled(granted.map((lease) => this.announce(lease))).then((sent) => {
+      const failed = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+    // Every caller the pass served awaits it; this keeps a rejection nobody awaited yet from going unhandled.
+    announced.catch(() => undefined);
+    return { announced };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { toJobSpec } from '@trainyard/contracts';
+import { toJobSpec, type JobSpec } from '@trainyard/contracts';
 import { NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock, CoalescedPasses } from '@trainyard/runtime';
 import type { JobEntity } from '../repositories/job.entity';
@@ -32,7 +32,11 @@ export class DispatcherService {
   private async releaseNow(runId: string): Promise<number> {
     const { jobs: released, traceContext } = await this.jobs.claimReleasable(runId, this.clock.now());
     if (released.length === 0) return 0;
-    for (const job of released) await this.publishRequest(job, traceContext);
+    // Specs first (a retry reads its attempts), then every request at once: sent in release order on the
+    // one connection, their PubAcks awaited together rather than one round trip each.
+    const specs: JobSpec[] = [];
+    for (const job of released) specs.push(await this.specOf(job));
+    await Promise.all(released.map((job, i) => this.sendRequest(job, specs[i]!, traceContext)));
     this.log.log({
       event: 'jobs_released',
       runId,
@@ -50,8 +54,15 @@ export class DispatcherService {
    * so replicas asking at once send one.
    */
   async publishRequest(job: JobEntity, traceContext?: Record<string, string> | null, repeat?: number): Promise<void> {
+    await this.sendRequest(job, await this.specOf(job), traceContext, repeat);
+  }
+
+  private async specOf(job: JobEntity): Promise<JobSpec> {
     const oomFailures = job.attempt > 1 ? (await this.jobs.attempts(job.id)).filter((a) => a.errorType === 'oom').length : 0;
-    const spec = toJobSpec(job.definition, job.attempt, { resumeFrom: job.checkpoint ?? undefined, earlierCheckpoints: job.earlierCheckpoints, oomFailures });
+    return toJobSpec(job.definition, job.attempt, { resumeFrom: job.checkpoint ?? undefined, earlierCheckpoints: job.earlierCheckpoints, oomFailures });
+  }
+
+  private async sendRequest(job: JobEntity, spec: JobSpec, traceContext?: Record<string, string> | null, repeat?: number): Promise<void> {
     const id = repeat === undefined ? jobRequestId(job.id, job.attempt) : `${jobRequestId(job.id, job.attempt)}-r${repeat}`;
     await withTraceContext(traceContext, () => this.bus.publish('job.requested', { spec }, { id }));
   }
