@@ -16,6 +16,7 @@ import {
   toJobSpec,
   releaseRank,
   trainingHash,
+  attemptEventSources,
   canTransitionJob,
   jobIdFor,
   modelKey,
@@ -137,6 +138,13 @@ describe('contracts', () => {
     expect(canTransitionJob('running', 'succeeded')).toBe(true);
     expect(canTransitionJob('succeeded', 'running')).toBe(false);
     expect(canTransitionJob('cancelled', 'released')).toBe(false);
+  });
+
+  it("lists where an attempt's own event may move a job from, as the scheduler's conditional UPDATEs use it", () => {
+    expect(attemptEventSources('leased')).toEqual(['released']);
+    expect(attemptEventSources('running')).toEqual(['released', 'leased']);
+    // A late success of the attempt that was about to be retried still counts; its start does not move the job.
+    expect(attemptEventSources('succeeded')).toEqual(['released', 'leased', 'running', 'retry_wait']);
   });
 });
 

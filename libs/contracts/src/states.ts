@@ -55,6 +55,11 @@ export function canApplyAttemptEvent(from: JobStatus, to: JobStatus): boolean {
   return canTransitionJob(from, to) && (ATTEMPT_EVENT_TRANSITIONS[from]?.includes(to) ?? true);
 }
 
+/** The states an event of the job's current attempt may move it from to `to`, for a conditional UPDATE. */
+export function attemptEventSources(to: JobStatus): JobStatus[] {
+  return JOB_STATES.filter((from) => canApplyAttemptEvent(from, to));
+}
+
 export type LeaseStatus = 'assigned' | 'running' | 'released' | 'lost';
 const LEASE_TRANSITIONS: Record<LeaseStatus, readonly LeaseStatus[]> = {
   assigned: ['running', 'released', 'lost'],

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, Not, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { ACTIVE_JOB_STATES, canTransitionJob, TERMINAL_JOB_STATES, type JobStatus, type Priority, type Trigger } from '@trainyard/contracts';
+import { ACTIVE_JOB_STATES, attemptEventSources, canTransitionJob, TERMINAL_JOB_STATES, type JobStatus, type Priority, type Trigger } from '@trainyard/contracts';
 import { AttemptEntity, type AttemptStatus } from './attempt.entity';
 import { JobEntity } from './job.entity';
 import type { Page } from './page';
@@ -105,6 +105,49 @@ export class JobRepository {
         .execute();
       return { jobs: candidates, traceContext: run.traceContext };
     });
+  }
+
+  /**
+   * job.leased in one statement, the hot path: the lease's price is the attempt's in any state short
+   * of an end (a job.started handled first included); the job and its attempt row move to leased
+   * only where the state machine lets the attempt's own event move it. Under concurrent changes the
+   * conditions are evaluated on the row as last committed.
+   */
+  async markLeased(jobId: string, attempt: number, lease: { leaseId: string; agentId: string; pricePerHour: number }): Promise<void> {
+    const from = inList(attemptEventSources('leased'));
+    await this.ds.query(
+      `WITH j AS (
+         UPDATE scheduler.jobs SET price_per_hour = $3,
+           lease_id = CASE WHEN status IN (${from}) THEN $4 ELSE lease_id END,
+           agent_id = CASE WHEN status IN (${from}) THEN $5 ELSE agent_id END,
+           status = CASE WHEN status IN (${from}) THEN 'leased' ELSE status END,
+           updated_at = now()
+         WHERE id = $1 AND attempt = $2 AND status NOT IN (${inList(TERMINAL_JOB_STATES)})
+         RETURNING status)
+       UPDATE scheduler.attempts a SET status = 'leased', lease_id = $4, agent_id = $5 FROM j WHERE j.status = 'leased' AND a.job_id = $1 AND a.attempt = $2`,
+      [jobId, attempt, lease.pricePerHour, lease.leaseId, lease.agentId],
+    );
+  }
+
+  /** job.started in one statement: the job and its attempt row move to running where the state machine allows; what moved, or null. */
+  async markStarted(
+    jobId: string,
+    attempt: number,
+    at: { startedAt: Date; agentId: string; leaseId: string; artifactsPrefix: string | null },
+  ): Promise<{ releasedAt: Date | null; startedAt: Date; definition: { priority: string } } | null> {
+    const rows: { released_at: Date | null; started_at: Date; priority: string }[] = await this.ds.query(
+      `WITH j AS (
+         UPDATE scheduler.jobs SET status = 'running', started_at = $3, agent_id = $4, lease_id = $5, updated_at = now()
+         WHERE id = $1 AND attempt = $2 AND status IN (${inList(attemptEventSources('running'))})
+         RETURNING released_at, started_at, definition->>'priority' AS priority),
+       a AS (
+         UPDATE scheduler.attempts SET status = 'running', started_at = $3, agent_id = $4, lease_id = $5, artifacts_prefix = $6
+         WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM j))
+       SELECT * FROM j`,
+      [jobId, attempt, at.startedAt, at.agentId, at.leaseId, at.artifactsPrefix],
+    );
+    const [row] = rows;
+    return row ? { releasedAt: row.released_at, startedAt: row.started_at, definition: { priority: row.priority } } : null;
   }
 
   /**

@@ -38,35 +38,11 @@ export class JobLifecycleService {
   ) {}
 
   async leased(m: EventMessage<'job.leased'>): Promise<void> {
-    await this.jobs.update(m.jobId, m.attempt, async (job, em) => {
-      if (TERMINAL_JOB_STATES.has(job.status)) return false;
-      // job.started may have been handled first (another consumer); the price is still this attempt's.
-      job.pricePerHour = m.lease.pricePerHour;
-      if (!canApplyAttemptEvent(job.status, 'leased')) return true;
-      job.status = 'leased';
-      job.leaseId = m.lease.leaseId;
-      job.agentId = m.lease.agentId;
-      await this.jobs.updateAttempt(em, job.id, job.attempt, { status: 'leased', leaseId: m.lease.leaseId, agentId: m.lease.agentId });
-      return true;
-    });
+    await this.jobs.markLeased(m.jobId, m.attempt, m.lease);
   }
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
-    const job = await this.jobs.update(m.jobId, m.attempt, async (job, em) => {
-      if (!canApplyAttemptEvent(job.status, 'running')) return false;
-      job.status = 'running';
-      job.startedAt = new Date(m.occurredAt);
-      job.agentId = m.agentId;
-      job.leaseId = m.leaseId;
-      await this.jobs.updateAttempt(em, job.id, job.attempt, {
-        status: 'running',
-        startedAt: job.startedAt,
-        agentId: m.agentId,
-        leaseId: m.leaseId,
-        artifactsPrefix: m.artifactsPrefix ?? null,
-      });
-      return true;
-    });
+    const job = await this.jobs.markStarted(m.jobId, m.attempt, { startedAt: new Date(m.occurredAt), agentId: m.agentId, leaseId: m.leaseId, artifactsPrefix: m.artifactsPrefix ?? null });
     if (job) this.metrics?.started(job);
   }
 

@@ -1,0 +1,122 @@
+import type { INestApplication } from '@nestjs/common';
+import { specHash, type JobDefinition } from '@trainyard/contracts';
+import { TestService } from '@trainyard/testing';
+import { AppModule } from '../app.module';
+import { schedulerEnv } from '../config/scheduler.config';
+import { JobRepository } from './job.repository';
+import { RunRepository } from './run.repository';
+
+jest.setTimeout(120_000);
+
+/** job.leased and job.started as single conditional statements, against PostgreSQL. */
+describe('JobRepository attempt transitions', () => {
+  const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'jobtx', transport: false });
+  let app: INestApplication;
+  let jobs: JobRepository;
+
+  beforeAll(async () => {
+    app = await svc.start({});
+    jobs = app.get(JobRepository);
+  });
+
+  afterAll(() => svc.close());
+
+  /** A running run whose jobs are all released, each with its attempt row requested. */
+  async function releasedRun(runId: string, symbols: string[]): Promise<string[]> {
+    const rows = symbols.map((symbol) => {
+      const definition = { jobId: `${runId}-${symbol}`, runId, symbol, date: '2026-12-01', priority: 'high', timeoutMinutes: 60 } as unknown as JobDefinition;
+      return {
+        id: definition.jobId,
+        runId,
+        symbol,
+        status: 'pending' as const,
+        errorMessage: null,
+        checkpoint: null,
+        attempt: 1,
+        maxAttempts: 3,
+        priorityRank: 1,
+        expectedSeconds: 60,
+        definition,
+        specHash: specHash(definition),
+      };
+    });
+    const run = {
+      id: runId,
+      date: '2026-12-01',
+      trigger: 'api' as const,
+      status: 'running' as const,
+      mode: 'parallel' as const,
+      maxConcurrent: symbols.length,
+      priority: 'high' as const,
+      request: {} as never,
+      totalJobs: rows.length,
+      skipped: [],
+    };
+    await app.get(RunRepository).create(run, rows);
+    const { jobs: released } = await jobs.claimReleasable(runId, new Date());
+    expect(released).toHaveLength(symbols.length);
+    return rows.map((r) => r.id);
+  }
+
+  const lease = (jobId: string, agentId = 'agent-1') => ({ leaseId: `${jobId}-a1-lease`, agentId, pricePerHour: 0.5 });
+  const started = (jobId: string, agentId = 'agent-1') => ({ startedAt: new Date('2026-12-01T10:00:00Z'), agentId, leaseId: `${jobId}-a1-lease`, artifactsPrefix: `${jobId}/a1` });
+  const attemptOf = async (jobId: string) => (await jobs.attempts(jobId))[0];
+
+  it('moves a released job to leased, then running, with its attempt row, and reports the start once', async () => {
+    const [id] = await releasedRun('tx-order', ['AAAUSDT']);
+    await jobs.markLeased(id!, 1, lease(id!));
+    expect(await jobs.find(id!)).toMatchObject({ status: 'leased', leaseId: `${id}-a1-lease`, agentId: 'agent-1', pricePerHour: 0.5 });
+    expect(await attemptOf(id!)).toMatchObject({ status: 'leased', leaseId: `${id}-a1-lease`, agentId: 'agent-1' });
+    const moved = await jobs.markStarted(id!, 1, started(id!));
+    expect(moved).toMatchObject({ startedAt: new Date('2026-12-01T10:00:00Z'), definition: { priority: 'high' } });
+    expect(moved?.releasedAt).toBeInstanceOf(Date);
+    expect(await attemptOf(id!)).toMatchObject({ status: 'running', artifactsPrefix: `${id}/a1` });
+    // A repeated job.started moves nothing and reports nothing; a late job.leased changes nothing but the price.
+    expect(await jobs.markStarted(id!, 1, started(id!))).toBeNull();
+    await jobs.markLeased(id!, 1, { ...lease(id!), pricePerHour: 0.75 });
+    expect(await jobs.find(id!)).toMatchObject({ status: 'running', pricePerHour: 0.75 });
+    expect(await attemptOf(id!)).toMatchObject({ status: 'running' });
+  });
+
+  it('keeps a job running when its job.started overtook its job.leased, and still takes the lease price', async () => {
+    const [id] = await releasedRun('tx-overtaken', ['BBBUSDT']);
+    expect(await jobs.markStarted(id!, 1, started(id!))).not.toBeNull();
+    await jobs.markLeased(id!, 1, lease(id!));
+    expect(await jobs.find(id!)).toMatchObject({ status: 'running', pricePerHour: 0.5, startedAt: new Date('2026-12-01T10:00:00Z') });
+    expect(await attemptOf(id!)).toMatchObject({ status: 'running' });
+  });
+
+  it("ignores another attempt's events, an ended job's, and a start of the attempt waiting to be retried", async () => {
+    const [stale, ended, waiting] = await releasedRun('tx-fenced', ['CCCUSDT', 'DDDUSDT', 'EEEUSDT']);
+    await jobs.markLeased(stale!, 2, lease(stale!));
+    expect(await jobs.markStarted(stale!, 2, started(stale!))).toBeNull();
+    expect(await jobs.find(stale!)).toMatchObject({ status: 'released', pricePerHour: 0 });
+    await jobs.update(ended!, 1, (j) => Object.assign(j, { status: 'cancelled' }) !== null);
+    await jobs.markLeased(ended!, 1, lease(ended!));
+    expect(await jobs.markStarted(ended!, 1, started(ended!))).toBeNull();
+    expect(await jobs.find(ended!)).toMatchObject({ status: 'cancelled', pricePerHour: 0 });
+    await jobs.update(waiting!, 1, (j) => Object.assign(j, { status: 'retry_wait' }) !== null);
+    expect(await jobs.markStarted(waiting!, 1, started(waiting!))).toBeNull();
+    await jobs.markLeased(waiting!, 1, lease(waiting!));
+    expect(await jobs.find(waiting!)).toMatchObject({ status: 'retry_wait', pricePerHour: 0.5 });
+    expect(await attemptOf(waiting!)).toMatchObject({ status: 'requested' });
+  });
+
+  it('ends every job running, priced and reported started once, whatever order concurrent events come in', async () => {
+    const ids = await releasedRun(
+      'tx-race',
+      Array.from({ length: 24 }, (_, i) => `R${i}USDT`),
+    );
+    const starts = await Promise.all(
+      ids.flatMap((id, i) => {
+        const events = [jobs.markLeased(id, 1, lease(id)).then(() => null), jobs.markStarted(id, 1, started(id)), jobs.markStarted(id, 1, started(id))];
+        return i % 2 ? events.reverse() : events;
+      }),
+    );
+    expect(starts.filter((s) => s !== null)).toHaveLength(ids.length);
+    for (const id of ids) {
+      expect(await jobs.find(id)).toMatchObject({ status: 'running', pricePerHour: 0.5, leaseId: `${id}-a1-lease` });
+      expect(await attemptOf(id)).toMatchObject({ status: 'running', leaseId: `${id}-a1-lease` });
+    }
+  });
+});
