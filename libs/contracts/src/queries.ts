@@ -162,7 +162,13 @@ export const Queries = {
   ActiveRuns: query('runs.active', 'scheduler', z.object({}).strict(), z.object({ runs: z.array(RunView), slotsHeld: count })),
   RecentRuns: query('runs.recent', 'scheduler', z.object({ limit: z.number().int().min(1).max(50).default(10) }).strict(), z.object({ runs: z.array(RunView) })),
   /** A run or a job by id: ids of both kinds share one namespace in commands such as /cancel. */
-  FindRunOrJob: query('runs.find', 'scheduler', z.object({ id: Id }).strict(), z.object({ run: RunView.nullable(), job: JobView.nullable() })),
+  FindRunOrJob: query(
+    'runs.find',
+    'scheduler',
+    /** `kind` when the asker knows what the id names (the promoter asks about jobs): one lookup instead of two. */
+    z.object({ id: Id, kind: z.enum(['run', 'job']).optional() }).strict(),
+    z.object({ run: RunView.nullable(), job: JobView.nullable() }),
+  ),
   FindStudy: query('studies.find', 'scheduler', z.object({ id: Id }).strict(), z.object({ study: StudyView.nullable() })),
   /** Work cost of jobs finished, and spend of instances destroyed, since midnight UTC and since Monday 00:00 UTC. */
   Costs: query('runs.costs', 'scheduler', z.object({}).strict(), z.object({ today: CostWindow, week: CostWindow })),

@@ -41,8 +41,8 @@ export class PromotionController {
       });
       return;
     }
-    const version = await this.registration.register(m, verdict.job);
+    const registered = await this.registration.register(m, verdict.job);
     // Another attempt of the job was registered first: this one is on record, never promoted.
-    if (version) await this.promotion.evaluate(version);
+    if (registered) await this.promotion.evaluate(registered.version, registered.created);
   }
 }

@@ -28,8 +28,9 @@ export class PromotionService {
     @Optional() private readonly metrics?: PromoterMetrics,
   ) {}
 
-  async evaluate(version: ModelVersionEntity): Promise<DecisionEntity> {
-    const earlier = await this.store.decisionOf(version.id);
+  /** `fresh`: the version was registered by this delivery, so no earlier decision is looked for outside the lock. */
+  async evaluate(version: ModelVersionEntity, fresh = false): Promise<DecisionEntity> {
+    const earlier = fresh ? null : await this.store.decisionOf(version.id);
     const decision = earlier ?? (await this.decide(version));
     if (!earlier) this.metrics?.decided(decision);
     await this.announce(version, decision);

@@ -35,7 +35,7 @@ export class AttemptVerdicts {
     let last: Verdict = { kind: 'undecided', why: 'not asked yet' };
     for (;;) {
       try {
-        last = verdictOf((await this.bus.query('runs.find', { id: m.jobId })).job, m.attempt);
+        last = verdictOf((await this.bus.query('runs.find', { id: m.jobId, kind: 'job' })).job, m.attempt);
       } catch (err) {
         last = { kind: 'undecided', why: `the scheduler did not answer: ${(err as Error).message}` };
       }

@@ -25,7 +25,7 @@ export class RegistrationService {
    * holds the job's version. How it is promoted comes from the scheduler's record of the job (the
    * attempt's verdict), not from the success: the agent reports how the model was trained.
    */
-  async register(m: EventMessage<'job.succeeded'>, promotion: Pick<JobView, 'promote' | 'canary'>): Promise<ModelVersionEntity | null> {
+  async register(m: EventMessage<'job.succeeded'>, promotion: Pick<JobView, 'promote' | 'canary'>): Promise<{ version: ModelVersionEntity; created: boolean } | null> {
     for (const a of m.artifacts) {
       try {
         assertArtifactKey(sourceKey(m, a.name));
@@ -33,7 +33,7 @@ export class RegistrationService {
         throw new PermanentError(`job ${m.jobId}#${m.attempt}: ${(err as Error).message}`);
       }
     }
-    const { version, registered } = await this.store.register(
+    const { version, registered, created } = await this.store.register(
       {
         symbol: m.symbol,
         variant: m.variant ?? 'default',
@@ -73,6 +73,6 @@ export class RegistrationService {
       { id: `${version.jobId}-a${version.attempt}-registered` },
     );
     this.log.log(`registered ${keyName(version)} v${version.version} from ${version.jobId}#${version.attempt}`);
-    return version;
+    return { version, created };
   }
 }

@@ -12,6 +12,8 @@ export type NewDecision = Omit<DecisionEntity, 'id' | 'createdAt' | 'commandId'>
 export interface Registration {
   version: ModelVersionEntity;
   registered: boolean;
+  /** Inserted by this call: no decision on it can exist yet. */
+  created: boolean;
 }
 
 /** A success not registered because another attempt of its job had succeeded first. */
@@ -87,21 +89,17 @@ export class RegistryStore {
       await em.query(`SELECT pg_advisory_xact_lock(hashtext('promoter.versions'), hashtext($1))`, [keyName(fields)]);
       const repo = em.getRepository(ModelVersionEntity);
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
-      if (existing) return { version: existing, registered: true };
+      if (existing) return { version: existing, registered: true, created: false };
       const lastRows: { last: number }[] = await em.query(`SELECT coalesce(max(version), 0)::int AS last FROM promoter.model_versions WHERE symbol = $1 AND variant = $2`, [
         fields.symbol,
         fields.variant,
       ]);
       const last = lastRows[0]?.last ?? 0;
-      const inserted = await repo
-        .createQueryBuilder()
-        .insert()
-        .values({ ...fields, version: last + 1, stage: 'candidate', promotedAt: null })
-        .orIgnore()
-        .returning('id')
-        .execute();
-      const id = (inserted.raw as { id: number }[])[0]?.id;
-      if (id !== undefined) return { version: await repo.findOneByOrFail({ id }), registered: true };
+      const values = { ...fields, version: last + 1, stage: 'candidate' as const, promotedAt: null, prunedAt: null };
+      const inserted = await repo.createQueryBuilder().insert().values(values).orIgnore().returning(['id', 'created_at']).execute();
+      const row = (inserted.raw as { id: number; created_at: Date }[])[0];
+      // The row is what was just written: its generated id and time complete it without reading it back.
+      if (row) return { version: repo.create({ ...values, id: row.id, createdAt: row.created_at }), registered: true, created: true };
       const [winner] = await repo.find({ where: { jobId: fields.jobId }, order: { id: 'ASC' }, take: 1 });
       if (!winner) throw new Error(`attempt ${fields.attempt} of job ${fields.jobId} was not registered, yet the job has no version`);
       await em.query(
@@ -109,7 +107,7 @@ export class RegistryStore {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (job_id, attempt) DO NOTHING`,
         [fields.jobId, fields.attempt, fields.symbol, fields.runId, leaseId ?? null, fields.artifactsPrefix, JSON.stringify(fields.metrics), winner.id, winner.attempt],
       );
-      return { version: winner, registered: false };
+      return { version: winner, registered: false, created: false };
     });
   }
 

@@ -70,6 +70,11 @@ describe('scheduler commands and queries over the bus', () => {
       canary: true,
     });
     expect(await bus.query('runs.find', { id: 'nothing' })).toEqual({ run: null, job: null });
+    // An asker that names the kind gets only that kind.
+    expect((await bus.query('runs.find', { id: 'ops-ETHUSDT', kind: 'job' })).job).toMatchObject({ jobId: 'ops-ETHUSDT', promote: 'auto', canary: true });
+    expect(await bus.query('runs.find', { id: 'ops-ETHUSDT', kind: 'run' })).toEqual({ run: null, job: null });
+    expect(await bus.query('runs.find', { id: 'ops', kind: 'job' })).toEqual({ run: null, job: null });
+    expect((await bus.query('runs.find', { id: 'ops', kind: 'run' })).run).toMatchObject({ runId: 'ops' });
   });
 
   it('cancels a waiting job for an operator, retries it, refuses what cannot be done, and ignores its own cancels', async () => {

@@ -26,7 +26,7 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
     this.subs = await Promise.all([
       this.bus.answer('runs.active', () => this.active()),
       this.bus.answer('runs.recent', ({ limit }) => this.recent(limit)),
-      this.bus.answer('runs.find', ({ id }) => this.find(id)),
+      this.bus.answer('runs.find', ({ id, kind }) => this.find(id, kind)),
       this.bus.answer('runs.costs', () => this.costs()),
     ]);
   }
@@ -43,19 +43,20 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
     return { runs: await this.views(await this.runs.recent(limit)) };
   }
 
-  async find(id: string): Promise<QueryResponseInput<'runs.find'>> {
-    const run = await this.runs.find(id);
-    if (run) {
-      const [view] = await this.views([run]);
-      if (!view) throw new Error(`no view of run ${id}: views() answers one per run`);
-      return { run: view, job: null };
+  /** A run by that id, else a job; `kind` looks for only the one the asker means. */
+  async find(id: string, kind?: 'run' | 'job'): Promise<QueryResponseInput<'runs.find'>> {
+    if (kind !== 'job') {
+      const run = await this.runs.find(id);
+      if (run) {
+        const [view] = await this.views([run]);
+        if (!view) throw new Error(`no view of run ${id}: views() answers one per run`);
+        return { run: view, job: null };
+      }
+      if (kind === 'run') return { run: null, job: null };
     }
-    const job = await this.jobs.find(id);
-    if (!job) return { run: null, job: null };
     // Promotion is the run's to say, not the job definition's: the run's request holds it (defaults applied), a study's as off.
-    const promotion = await this.runs.promotionOf(job.runId);
-    if (!promotion) throw new Error(`job ${id} has no run ${job.runId}`);
-    return { run: null, job: jobView(job, promotion) };
+    const found = await this.jobs.findWithPromotion(id);
+    return { run: null, job: found ? jobView(found.job, found.promotion) : null };
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, Not, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { ACTIVE_JOB_STATES, attemptEventSources, canTransitionJob, TERMINAL_JOB_STATES, type JobStatus, type Priority, type Trigger } from '@trainyard/contracts';
+import { ACTIVE_JOB_STATES, attemptEventSources, canTransitionJob, TERMINAL_JOB_STATES, type JobStatus, type Priority, type PromotionPolicy, type Trigger } from '@trainyard/contracts';
 import { AttemptEntity, type AttemptStatus } from './attempt.entity';
 import { JobEntity } from './job.entity';
 import type { Page } from './page';
@@ -36,6 +36,21 @@ export class JobRepository {
 
   find(id: string): Promise<JobEntity | null> {
     return this.ds.getRepository(JobEntity).findOneBy({ id });
+  }
+
+  /** A job with how its run's request says its models are promoted (defaults applied; a study's is off), in one statement. */
+  async findWithPromotion(id: string): Promise<{ job: JobEntity; promotion: { promote: PromotionPolicy; canary: boolean } } | null> {
+    const { entities, raw } = await this.ds
+      .getRepository(JobEntity)
+      .createQueryBuilder('j')
+      .innerJoin(RunEntity, 'r', 'r.id = j.run_id')
+      .addSelect(`r.request->>'promote'`, 'promote')
+      .addSelect(`(r.request->>'canary')::boolean`, 'canary')
+      .where('j.id = :id', { id })
+      .getRawAndEntities<{ promote: PromotionPolicy; canary: boolean }>();
+    const [job] = entities;
+    const [row] = raw;
+    return job && row ? { job, promotion: { promote: row.promote, canary: row.canary } } : null;
   }
 
   ofRun(runId: string): Promise<JobEntity[]> {

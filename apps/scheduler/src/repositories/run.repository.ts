@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { DECIDED_RUN_STATES, type PromotionPolicy, type RunState, type Trigger, type Variant } from '@trainyard/contracts';
+import { DECIDED_RUN_STATES, type RunState, type Trigger, type Variant } from '@trainyard/contracts';
 import { JobEntity } from './job.entity';
 import type { Page } from './page';
 import { runSpend } from './run-spend.repository';
@@ -79,15 +79,6 @@ export class RunRepository {
     if (q.trigger) qb.andWhere('r.trigger = :trigger', { trigger: q.trigger });
     const [items, total] = await qb.take(q.limit).skip(q.offset).getManyAndCount();
     return { items, total, limit: q.limit, offset: q.offset };
-  }
-
-  /** How the run's request says its models are promoted (defaults applied; a study's is off); null when there is no such run. */
-  async promotionOf(runId: string): Promise<{ promote: PromotionPolicy; canary: boolean } | null> {
-    const [row]: { promote: PromotionPolicy; canary: boolean }[] = await this.ds.query(
-      `SELECT request->>'promote' AS promote, (request->>'canary')::boolean AS canary FROM scheduler.runs WHERE id = $1`,
-      [runId],
-    );
-    return row ?? null;
   }
 
   /** Runs by state, of those running or created in the last day (the metrics' gauge). */
