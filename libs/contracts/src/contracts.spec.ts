@@ -17,6 +17,7 @@ import {
   releaseRank,
   trainingHash,
   attemptEventSources,
+  leaseTransitionSources,
   canTransitionJob,
   jobIdFor,
   modelKey,
@@ -145,6 +146,8 @@ describe('contracts', () => {
     expect(attemptEventSources('running')).toEqual(['released', 'leased']);
     // A late success of the attempt that was about to be retried still counts; its start does not move the job.
     expect(attemptEventSources('succeeded')).toEqual(['released', 'leased', 'running', 'retry_wait']);
+    expect(leaseTransitionSources('running')).toEqual(['assigned']);
+    expect(leaseTransitionSources('released')).toEqual(['assigned', 'running']);
   });
 });
 

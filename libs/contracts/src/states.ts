@@ -71,6 +71,11 @@ export function canTransitionLease(from: LeaseStatus, to: LeaseStatus): boolean 
   return LEASE_TRANSITIONS[from].includes(to);
 }
 
+/** The states a lease may move to `to` from, for a conditional UPDATE. */
+export function leaseTransitionSources(to: LeaseStatus): LeaseStatus[] {
+  return (Object.keys(LEASE_TRANSITIONS) as LeaseStatus[]).filter((from) => canTransitionLease(from, to));
+}
+
 /**
  * A rented instance, from the row written before the API is asked to the API's confirmation that it
  * is gone. `creating`: the create call may be in flight (a crash here leaves only the label to find);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
-import { canTransitionLease, releaseRank, type EventMessage, type JobSpec, type LeaseStatus } from '@trainyard/contracts';
+import { leaseTransitionSources, releaseRank, type EventMessage, type JobSpec, type LeaseStatus } from '@trainyard/contracts';
 import { AgentEntity } from '../agents/agent.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
@@ -158,17 +158,30 @@ export class BrokerStore {
     });
   }
 
-  /** Moves a lease along its state machine; null when the move is not allowed (stale or repeated event). */
+  /**
+   * Moves a lease along its state machine, in one conditional UPDATE (evaluated on the row as last
+   * committed, so two events racing for one lease move it once); the lease as moved, or null when the
+   * move is not allowed (a stale or repeated event).
+   */
   async transitionLease(where: { id?: string; jobId?: string; attempt?: number }, to: LeaseStatus, fields: Partial<LeaseEntity> = {}): Promise<LeaseEntity | null> {
-    return this.ds.transaction(async (em) => {
-      const repo = em.getRepository(LeaseEntity);
-      const lease = await repo.findOne({ where, lock: { mode: 'pessimistic_write' } });
-      if (!lease || !canTransitionLease(lease.status, to)) return null;
-      const changes: Partial<LeaseEntity> = { ...fields, status: to, ...(ENDED_LEASES.includes(to) ? { outcomePublished: false } : {}) };
-      // Only what changes, by the row's key: save() would read the row again to work that out.
-      await repo.update({ id: lease.id }, changes);
-      return Object.assign(lease, changes);
-    });
+    const changes: Partial<LeaseEntity> = { ...fields, status: to, ...(ENDED_LEASES.includes(to) ? { outcomePublished: false } : {}) };
+    const { raw } = await this.ds
+      .createQueryBuilder()
+      .update(LeaseEntity)
+      .set(changes)
+      .where(where)
+      .andWhere('status IN (:...from)', { from: leaseTransitionSources(to) })
+      .returning('*')
+      .execute();
+    const [row] = raw as Record<string, unknown>[];
+    return row ? this.leaseOf(row) : null;
+  }
+
+  /** A lease from its row as the driver returns it: every column's type (text, numbers, jsonb, timestamptz, boolean) is already its property's. */
+  private leaseOf(row: Record<string, unknown>): LeaseEntity {
+    const lease = new LeaseEntity();
+    for (const c of this.ds.getMetadata(LeaseEntity).columns) Object.assign(lease, { [c.propertyName]: row[c.databaseName] });
+    return lease;
   }
 
   /**
