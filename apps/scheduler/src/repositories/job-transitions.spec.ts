@@ -1,10 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { specHash, type JobDefinition } from '@trainyard/contracts';
 import { TestService } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { JobRepository } from './job.repository';
 import { RunRepository } from './run.repository';
+import { storedRun } from './stored-run.fixture';
 
 jest.setTimeout(120_000);
 
@@ -23,35 +23,7 @@ describe('JobRepository attempt transitions', () => {
 
   /** A running run whose jobs are all released, each with its attempt row requested. */
   async function releasedRun(runId: string, symbols: string[]): Promise<string[]> {
-    const rows = symbols.map((symbol) => {
-      const definition = { jobId: `${runId}-${symbol}`, runId, symbol, date: '2026-12-01', priority: 'high', timeoutMinutes: 60 } as unknown as JobDefinition;
-      return {
-        id: definition.jobId,
-        runId,
-        symbol,
-        status: 'pending' as const,
-        errorMessage: null,
-        checkpoint: null,
-        attempt: 1,
-        maxAttempts: 3,
-        priorityRank: 1,
-        expectedSeconds: 60,
-        definition,
-        specHash: specHash(definition),
-      };
-    });
-    const run = {
-      id: runId,
-      date: '2026-12-01',
-      trigger: 'api' as const,
-      status: 'running' as const,
-      mode: 'parallel' as const,
-      maxConcurrent: symbols.length,
-      priority: 'high' as const,
-      request: {} as never,
-      totalJobs: rows.length,
-      skipped: [],
-    };
+    const { run, jobs: rows } = storedRun(runId, symbols, { status: 'running', jobStatus: 'pending', priority: 'high', maxConcurrent: symbols.length });
     await app.get(RunRepository).create(run, rows);
     const { jobs: released } = await jobs.claimReleasable(runId, new Date());
     expect(released).toHaveLength(symbols.length);

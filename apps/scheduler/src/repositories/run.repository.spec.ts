@@ -1,10 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { specHash, type JobDefinition } from '@trainyard/contracts';
 import { TestService } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { schedulerEnv } from '../config/scheduler.config';
 import { JobRepository } from './job.repository';
 import { RunRepository } from './run.repository';
+import { storedRun } from './stored-run.fixture';
 
 jest.setTimeout(120_000);
 
@@ -21,39 +21,13 @@ describe('RunRepository', () => {
   // PostgreSQL takes at most 65,535 parameters in one statement: one INSERT of a run's jobs would fail
   // from about 5,500 jobs (12 parameters each).
   it('stores a run of 8,000 jobs, more than one statement could carry', async () => {
-    const runId = 'repo-8000';
-    const jobs = Array.from({ length: 8000 }, (_, i) => {
-      const symbol = `R${i}USDT`;
-      const definition = { jobId: `${runId}-${symbol}`, runId, symbol, date: '2026-12-01', priority: 'normal', timeoutMinutes: 60 } as unknown as JobDefinition;
-      return {
-        id: definition.jobId,
-        runId,
-        symbol,
-        status: 'planned' as const,
-        errorMessage: null,
-        checkpoint: null,
-        attempt: 1,
-        maxAttempts: 3,
-        priorityRank: 1,
-        expectedSeconds: 60,
-        definition,
-        specHash: specHash(definition),
-      };
-    });
-    const run = {
-      id: runId,
-      date: '2026-12-01',
-      trigger: 'api' as const,
-      status: 'planned' as const,
-      mode: 'parallel' as const,
-      maxConcurrent: 4,
-      priority: 'normal' as const,
-      request: {} as never,
-      totalJobs: jobs.length,
-      skipped: [],
-    };
+    const { run, jobs } = storedRun(
+      'repo-8000',
+      Array.from({ length: 8000 }, (_, i) => `R${i}USDT`),
+      { status: 'planned', jobStatus: 'planned' },
+    );
     expect(await app.get(RunRepository).create(run, jobs)).toBe(true);
-    expect(await app.get(JobRepository).countsByStatus(runId)).toEqual({ planned: 8000 });
+    expect(await app.get(JobRepository).countsByStatus(run.id)).toEqual({ planned: 8000 });
     // A duplicate request stores nothing more.
     expect(await app.get(RunRepository).create(run, jobs)).toBe(false);
   });
