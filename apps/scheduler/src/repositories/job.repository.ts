@@ -27,8 +27,9 @@ export interface JobTally {
 }
 
 /**
- * The jobs and their attempts. Every change that races with another handler locks the job's row (and
- * a release, the run's, so two handlers never over-release).
+ * The jobs and their attempts. Every change that races with another handler locks the job's row, or
+ * is one conditional statement on it (job.leased, job.started); a release locks the run's row, so two
+ * handlers never over-release.
  */
 @Injectable()
 export class JobRepository {
