@@ -12,6 +12,8 @@ export interface PendingRequest {
   attempt: number;
   symbol: string;
   gpuMemoryGb: number;
+  /** The most the symbol's jobs were seen to use alone on a GPU; null until learned. */
+  learnedGb: number | null;
 }
 
 export const ACTIVE_LEASES: LeaseStatus[] = ['assigned', 'running'];
@@ -113,11 +115,12 @@ export class BrokerStore {
     await this.ds.getRepository(AgentEntity).update({ id: agentId }, { status: 'silent' });
   }
 
-  /** Waiting requests in placement order, with only what placement reads (not their specs). */
+  /** Waiting requests in placement order, with only what placement reads (not their specs), the learned memory of their symbols included. */
   pendingRequests(em: EntityManager): Promise<PendingRequest[]> {
     return em.query(
-      `SELECT job_id AS "jobId", attempt, spec->>'symbol' AS symbol, (spec->'resources'->>'gpuMemoryGb')::float AS "gpuMemoryGb"
-         FROM broker.lease_requests WHERE status = 'pending' ORDER BY priority_rank, requested_at, job_id`,
+      `SELECT r.job_id AS "jobId", r.attempt, r.spec->>'symbol' AS symbol, (r.spec->'resources'->>'gpuMemoryGb')::float AS "gpuMemoryGb", m.peak_gb::float AS "learnedGb"
+         FROM broker.lease_requests r LEFT JOIN broker.learned_gpu_memory m ON m.symbol = r.spec->>'symbol'
+         WHERE r.status = 'pending' ORDER BY r.priority_rank, r.requested_at, r.job_id`,
     );
   }
 

@@ -94,10 +94,9 @@ export class LeaseService {
       if (!hasRoom(agents, usage, rules)) return [];
       const pending = await this.store.pendingRequests(em);
       if (pending.length === 0) return [];
-      const learned = await this.store.learnedMemory(em, [...new Set(pending.map((p) => p.symbol))]);
       const placed: Array<{ req: PendingRequest; placement: Placement; need: number }> = [];
       for (const req of pending) {
-        const need = gpuMemoryNeed(req.gpuMemoryGb, learned.get(req.symbol), this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
+        const need = gpuMemoryNeed(req.gpuMemoryGb, req.learnedGb ?? undefined, this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
         const placement = findPlacement(need, agents, usage, rules);
         if (!placement) continue;
         occupy(usage, placement, need);
