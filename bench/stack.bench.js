@@ -4,7 +4,9 @@
  * Stack benchmark (issue 14.1): the five services as separate processes, as `trainyard up` runs them,
  * once on a PostgreSQL cluster of its own (initdb + pg_ctl, as the chaos tool does) and once on the
  * embedded default (PGlite, inside the `trainyard up` process), each on a nats-server of its own. One
- * agent with 12 CPU slots runs a no-op command trainer (/bin/echo of a result line). Measured:
+ * agent with 12 CPU slots runs a no-op command trainer: a `worker:` trainer that answers each job line
+ * with a result line (sed), or with BENCH_STACK_TRAINER=noop a process per job (/bin/echo of the
+ * result line). Measured:
  * - cold start: services spawned to all five ready (PostgreSQL), `trainyard up` spawned to up (PGlite);
  * - dispatch: job.requested to job.started as this process receives them from the bus, p50/p99, with a
  *   run of 1 and of 12 concurrent;
@@ -27,6 +29,7 @@
  *   node bench/stack.bench.js            (after npm run build; also part of npm run bench)
  *   BENCH_STACK_SIZES=100,1000,5000 BENCH_STACK_DB=postgres BENCH_STACK_VAST=0 node bench/stack.bench.js
  *   BENCH_STACK_DB=none node bench/stack.bench.js      (the Vast run only)
+ *   BENCH_STACK_TRAINER=noop …                (a trainer process per job instead of a worker)
  *   BENCH_STACK_PROF=1 BENCH_STACK_KEEP=1 …   (on PostgreSQL each service writes a V8 CPU profile, node --cpu-prof, into <dir>/prof)
  */
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
@@ -44,8 +47,11 @@ const BACKENDS = (process.env.BENCH_STACK_DB || 'postgres,pglite').split(',').fi
 const SLOTS = 12;
 const SERVICES = ['scheduler', 'gpu-broker', 'trainer-agent', 'promoter', 'notifier'];
 const METRICS = { directionalHitRate: 0.5, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.01, mae: 0, rmse: 0, mape: 0, r2: 0 };
-// Words are split on whitespace and no shell reads them: the JSON has no spaces.
-const NOOP_TRAINER = `noop=/bin/echo ${JSON.stringify({ type: 'result', metrics: METRICS })}`;
+// Words are split on whitespace and no shell reads them: the JSON has no spaces (nor a "/", for sed).
+const RESULT_LINE = JSON.stringify({ type: 'result', metrics: METRICS });
+const NOOP_TRAINERS = `noop=/bin/echo ${RESULT_LINE}; worker:noop-worker=/bin/sed -u s/.*/${RESULT_LINE}/`;
+const TRAINER = process.env.BENCH_STACK_TRAINER || 'noop-worker';
+if (!['noop', 'noop-worker'].includes(TRAINER)) throw new Error(`BENCH_STACK_TRAINER: noop or noop-worker, not ${TRAINER}`);
 const TOKEN = `bench-${require('node:crypto').randomBytes(8).toString('hex')}`;
 
 const load = () => loadavg()[0].toFixed(2);
@@ -215,7 +221,7 @@ function serviceEnv(extra) {
     OTEL_SDK_DISABLED: 'true',
     AGENT_NVIDIA_SMI: 'none',
     AGENT_CPU_SLOTS: String(SLOTS),
-    AGENT_TRAINERS: NOOP_TRAINER,
+    AGENT_TRAINERS: NOOP_TRAINERS,
     API_OPERATOR_TOKENS: TOKEN,
     TELEGRAM_BOT_TOKEN: '',
     ...extra,
@@ -372,7 +378,7 @@ async function timedRun(stack, bus, count, concurrent) {
   const res = await fetch(`${stack.schedulerUrl}/runs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ runId, symbols, mode: 'parallel', maxConcurrent: concurrent, driver: { kind: 'command', trainer: 'noop' }, gpuMemoryGb: 0, lookbackCandles: 200, date: '2026-01-15' }),
+    body: JSON.stringify({ runId, symbols, mode: 'parallel', maxConcurrent: concurrent, driver: { kind: 'command', trainer: TRAINER }, gpuMemoryGb: 0, lookbackCandles: 200, date: '2026-01-15' }),
   });
   if (res.status !== 202 && res.status !== 200) throw new Error(`POST /runs: ${res.status} ${await res.text()}`);
   const mine = () => [...bus.jobs].filter(([id]) => id.startsWith(`${runId}-`)).map(([, t]) => t);
@@ -535,7 +541,7 @@ async function benchVast() {
         VAST_POLL_MS: '150',
         VAST_IDLE_SECONDS: '20',
         VAST_AGENT_ENV: `AGENT_CPU_SLOTS=${SLOTS},AGENT_NVIDIA_SMI=none,AGENT_HEARTBEAT_MS=1000`,
-        VAST_AGENT_TRAINERS: NOOP_TRAINER,
+        VAST_AGENT_TRAINERS: NOOP_TRAINERS,
       },
       SERVICES.filter((s) => s !== 'trainer-agent'),
     );
@@ -651,7 +657,7 @@ async function runStackBench() {
     const cpuTotal = Object.values(big.cpuMsPerJob).reduce((a, b) => a + b, 0);
     results[key(`cpu_per_job_${big.jobs}_jobs`)] = {
       value: r1(cpuTotal),
-      unit: `CPU ms per job beyond idle, all processes (${Object.entries(big.cpuMsPerJob)
+      unit: `CPU ms per job beyond idle, all processes, trainer ${TRAINER} (${Object.entries(big.cpuMsPerJob)
         .map(([n, ms]) => `${n} ${ms}`)
         .join(', ')}); at most ${Math.floor((cpus().length * 1000) / cpuTotal)} jobs/s on this machine's ${cpus().length} cores`,
       target: `<= ${r1((cpus().length * 1000) / 200)} (200 jobs/s)`,
@@ -675,7 +681,7 @@ async function runStackBench() {
     };
     results[key(`throughput_${big.jobs}_jobs`)] = {
       value: r1(big.jobsPerSecond),
-      unit: `jobs/s end to end, no-op command trainer, ${SLOTS} slots (${big.seconds.toFixed(1)} s, load ${big.load})`,
+      unit: `jobs/s end to end, no-op command trainer ${TRAINER}, ${SLOTS} slots (${big.seconds.toFixed(1)} s, load ${big.load})`,
       target: '>= 200',
     };
     for (const [name, idle] of Object.entries(b.rssIdle)) {

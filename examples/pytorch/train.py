@@ -10,6 +10,10 @@ Run by the trainer-agent as, for example, `python examples/pytorch/train.py`, wi
 It trains on the features when given, else on features of the candles' returns; without
 TRAINYARD_CANDLES (run by hand) it makes synthetic candles itself. Reading Parquet needs pyarrow.
 It prints progress and its result as JSON lines on stdout and exits 0 on success.
+
+With --serve it is a worker (`worker:pytorch=python3 examples/pytorch/train.py --serve` in
+AGENT_TRAINERS): it imports PyTorch once and trains the jobs the agent writes on stdin, one JSON line
+each ({"type": "job", "args": [...], "env": {...}} with the variables above), one after another.
 """
 import argparse
 import json
@@ -119,13 +123,13 @@ def feature_data(path: str, timeframe_ms: int):
 def options(argv: list[str]) -> argparse.Namespace:
     """The job's `driver.args`."""
     parser = argparse.ArgumentParser(description="A Trainyard command-driver trainer in PyTorch")
+    parser.add_argument("--serve", action="store_true", help="stay running and train the jobs written on stdin, one JSON line each")
     parser.add_argument("--patience", type=int, default=5, help="epochs without a better validation loss before stopping early")
     parser.add_argument("--epoch-pause", type=float, default=0.0, help="seconds to wait after each epoch, to watch (or kill) a run in a demo or a test")
     return parser.parse_args(argv)
 
 
-def main() -> int:
-    opts = options(sys.argv[1:])
+def train(opts: argparse.Namespace) -> None:
     spec = json.load(open(os.environ["TRAINYARD_JOB_SPEC"]))
     out = os.environ["TRAINYARD_OUTPUT_DIR"]
     device = torch.device(os.environ.get("TRAINYARD_DEVICE", "cpu") if torch.cuda.is_available() else "cpu")
@@ -213,6 +217,26 @@ def main() -> int:
         tested = earned[val_end:]
         result["evaluationWindow"] = {"from": iso(tested[0]), "to": iso(tested[-1] + tf_ms), "candles": int(len(tested))}
     emit(type="result", **result)
+
+
+# Set per job by the agent; a worker drops the last job's before taking the next one's.
+JOB_VARIABLES = ("TRAINYARD_JOB_SPEC", "TRAINYARD_OUTPUT_DIR", "TRAINYARD_RESUME_FROM", "TRAINYARD_BATCH_SIZE_FACTOR",
+                 "TRAINYARD_CANDLES", "TRAINYARD_FEATURES", "TRAINYARD_VARIANT")
+
+
+def serve() -> None:
+    """One job per line on stdin until it closes; a job that fails ends the worker, and the agent starts another."""
+    for line in sys.stdin:
+        job = json.loads(line)
+        for name in JOB_VARIABLES:
+            os.environ.pop(name, None)
+        os.environ.update(job["env"])
+        train(options(job["args"]))
+
+
+def main() -> int:
+    opts = options(sys.argv[1:])
+    serve() if opts.serve else train(opts)
     return 0
 
 

@@ -52,6 +52,21 @@ function trainerProcess(workRoot: string): number | undefined {
   return undefined;
 }
 
+/** This process's children that are the example serving as a worker. */
+function workerProcesses(): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--serve');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /**
  * examples/pytorch run for real through the command driver, on candles the agent reads from Parquet
  * files and hands it: the agent and the promoter in-process on real NATS, PostgreSQL and an
@@ -91,7 +106,7 @@ describe('the PyTorch example trainer end to end', () => {
       AGENT_CPU_SLOTS: '2',
       AGENT_DATA_SOURCE: 'files',
       AGENT_DATA_DIR: dataDir,
-      AGENT_TRAINERS: `pytorch=${PYTHON} ${join(ROOT, 'examples/pytorch/train.py')}`,
+      AGENT_TRAINERS: `pytorch=${PYTHON} ${join(ROOT, 'examples/pytorch/train.py')}; worker:pytorch-worker=${PYTHON} ${join(ROOT, 'examples/pytorch/train.py')} --serve`,
     });
     agent = await bootTestApp({ imports: [AgentModule.forRoot(agentConfig)] }, { placeholders: { agentId } });
     const promoterConfig = loadConfig(promoterEnv, { ...s3.env, DATABASE_URL: db.url, NATS_URL: testNatsUrl(), TRAINYARD_PREFIX: prefix });
@@ -126,14 +141,14 @@ describe('the PyTorch example trainer end to end', () => {
   const ofJob = async (subject: 'job.checkpointed' | 'job.progress' | 'job.resumed' | 'model.registered' | 'model.promoted', jobId: string) =>
     (await readStored(prefix, subject)).map((e) => e.data).filter((d) => d.jobId === jobId);
   const attemptLog = async (artifactsPrefix: string) => (await store.get(`${artifactsPrefix}/attempt.log`)).toString('utf8');
-  const torchJob = (symbol: string, epochs: number, args: string[] = []) =>
+  const torchJob = (symbol: string, epochs: number, args: string[] = [], trainer = 'pytorch') =>
     testJobDefinition({
       symbol,
-      runId: 'torch',
+      runId: trainer === 'pytorch' ? 'torch' : trainer,
       date: DATE,
       lookbackCandles: 1000,
       model: { type: 'logistic', learningRate: 0.001, epochs, seed: 3 },
-      driver: { kind: 'command', trainer: 'pytorch', args },
+      driver: { kind: 'command', trainer, args },
     });
 
   it('trains on the candles it is handed, is killed, resumes from the newest good checkpoint, and its metrics are registered and promoted', async () => {
@@ -208,5 +223,38 @@ describe('the PyTorch example trainer end to end', () => {
     // The built-in trainer and the example test on blocks that end with the same bar.
     expect(done.data.evaluationWindow.to).toBe(stored.data.evaluationWindow.to);
     expect(done.data.artifacts.map((a: { name: string }) => a.name)).toEqual(expect.arrayContaining(['inputs/candles.parquet', 'inputs/features.parquet']));
+  });
+
+  it('as a worker, imports PyTorch once and trains job after job in one process, to the same models as a process per job', async () => {
+    const perJob = toJobSpec(torchJob('ETHUSDT', 3, [], 'pytorch'), 1);
+    const first = toJobSpec(torchJob('ETHUSDT', 3, [], 'pytorch-worker'), 1);
+    const second = toJobSpec(torchJob('BTCUSDT', 3, ['--patience=2'], 'pytorch-worker'), 1);
+    // ETHUSDT's features stored, BTCUSDT's not: the second job must not see the first one's.
+    const builtin = toJobSpec(testJobDefinition({ symbol: 'ETHUSDT', runId: 'worker-features', date: DATE, lookbackCandles: 1000, ensureFeatures: true }), 1);
+    for (const jobId of [builtin.jobId, perJob.jobId, first.jobId, second.jobId]) record.set(jobId, { promote: 'off' });
+    await bus.publish('agent.assign', { spec: builtin, lease: lease('lease-worker-features') });
+    expect((await outcome('lease-worker-features')).subject).toBe('job.succeeded');
+    await bus.publish('agent.assign', { spec: perJob, lease: lease('lease-per-job') });
+    const reference = await outcome('lease-per-job');
+    expect(reference.subject).toBe('job.succeeded');
+
+    await bus.publish('agent.assign', { spec: first, lease: lease('lease-worker-1') });
+    const one = await outcome('lease-worker-1');
+    expect(one.subject).toBe('job.succeeded');
+    const [worker, ...others] = workerProcesses();
+    expect(worker).toBeDefined();
+    expect(others).toEqual([]);
+    // The same job's model, whether its process was started for it or served it among others.
+    expect(one.data.metrics).toEqual(reference.data.metrics);
+    expect(one.data.artifacts.map((a: { name: string }) => a.name)).toEqual(expect.arrayContaining(['model.pt', 'config.json', 'metrics.json', 'inputs/features.parquet', 'job.json']));
+    expect(await attemptLog(one.data.artifactsPrefix)).toMatch(/output training on \d+ feature rows/);
+
+    await bus.publish('agent.assign', { spec: second, lease: lease('lease-worker-2') });
+    const two = await outcome('lease-worker-2');
+    expect(two.subject).toBe('job.succeeded');
+    expect(workerProcesses()).toEqual([worker]);
+    const log = await attemptLog(two.data.artifactsPrefix);
+    expect(log).toContain('output training on 1000 candles from candles.parquet');
+    expect(log).toContain('reported its result');
   });
 });

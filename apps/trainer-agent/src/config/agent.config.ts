@@ -51,7 +51,8 @@ export const agentEnv = z
     CONTAINER_API_KEY: z.string().min(1).optional(),
     /**
      * The trainers `command` jobs may name, as `name=command line` entries separated by `;`
-     * (`pytorch=python3 examples/pytorch/train.py`). A job naming any other is refused; unset allows none.
+     * (`pytorch=python3 examples/pytorch/train.py`); `worker:name=…` for a trainer that stays running
+     * and takes its jobs on stdin. A job naming any other is refused; unset allows none.
      */
     AGENT_TRAINERS: z
       .string()
@@ -64,6 +65,8 @@ export const agentEnv = z
           return z.NEVER;
         }
       }),
+    /** A `worker:` trainer's process idle this long is closed (it may hold a GPU's memory); the next job starts another. */
+    AGENT_TRAINER_WORKER_IDLE_SECONDS: envNumber(60, 0),
     /** The account trainers run as when the agent runs as root (e.g. `nobody`); unset keeps the agent's. */
     AGENT_TRAINER_USER: z
       .string()

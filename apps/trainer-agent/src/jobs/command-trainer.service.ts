@@ -1,8 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { spawn } from 'node:child_process';
 import { chown, mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join, relative, resolve } from 'node:path';
 import type { JobSpec, Lease } from '@trainyard/contracts';
 import type { ArtifactFile } from '../artifacts/artifact-publisher.service';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
@@ -10,7 +8,9 @@ import { TrainerInputsService } from '../market-data/trainer-inputs.service';
 import { endOfDataDate, timeframeMs } from '../training/candles';
 import { CheckpointWatcher } from './checkpoint-watcher';
 import { looksLikeOom, parseOutputLine, type ResultLine } from './command-output';
-import { trainerEnvironment, trainerUser } from './trainer-allowlist';
+import { trainerEnvironment, trainerUser, type AllowedTrainer } from './trainer-allowlist';
+import { TrainerProcess } from './trainer-process';
+import { TrainerWorkers } from './trainer-workers';
 import { AttemptError } from './training-errors';
 import type { ProgressReport, TrainingRun } from './training-run';
 import type { z } from 'zod';
@@ -46,21 +46,28 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
  * none of the agent's credentials. It is told where its job spec and output folder are through the
  * environment, reports progress and its result as JSON lines on stdout, and every file it leaves in
  * the output folder becomes an artifact. Stopping it signals the whole group, so no child outlives it.
+ *
+ * A `worker:` trainer is started once and fed jobs on stdin, one JSON line each with the job's
+ * arguments and the variables a per-job process would have had; its `result` line ends the job and
+ * it waits for the next. Its start-up (Python importing PyTorch: seconds) is paid once, not per job.
+ * A worker that exits during a job fails that job as a per-job process would; a stopped job stops it.
  */
 @Injectable()
 export class CommandTrainer {
   /** Read from the agent's environment once: walking process.env costs about a millisecond a job. */
   private readonly baseEnv: Record<string, string>;
+  private home?: Promise<string>;
 
   constructor(
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
     private readonly inputs: TrainerInputsService,
+    private readonly workers: TrainerWorkers,
   ) {
     this.baseEnv = trainerEnvironment(process.env, cfg.AGENT_TRAINER_ENV);
   }
 
-  /** The command line the job's trainer stands for here; an AttemptError when this agent does not allow it. */
-  allowedCommand(spec: JobSpec): string[] {
+  /** The trainer the job names as this agent allows it; an AttemptError when this agent does not. */
+  allowedTrainer(spec: JobSpec): AllowedTrainer {
     if (spec.driver.kind !== 'command') throw new Error('the command driver runs command jobs only');
     const allowed = this.cfg.AGENT_TRAINERS.get(spec.driver.trainer);
     if (allowed) return allowed;
@@ -70,6 +77,17 @@ export class CommandTrainer {
       false,
       `trainer "${spec.driver.trainer}" is not allowed on agent ${this.cfg.AGENT_ID} (it allows ${known.length ? known.join(', ') : 'none: set AGENT_TRAINERS'})`,
     );
+  }
+
+  /** Workers' HOME: a folder of their own, not an attempt's output folder, whose files would all become artifacts. */
+  private workerHome(user: { uid: number; gid: number } | null): Promise<string> {
+    this.home ??= (async () => {
+      const home = join(resolve(this.cfg.AGENT_WORK_DIR), 'workers');
+      await mkdir(home, { recursive: true });
+      if (user) await chown(home, user.uid, user.gid);
+      return home;
+    })();
+    return this.home;
   }
 
   start(
@@ -83,14 +101,17 @@ export class CommandTrainer {
       onCheckpoint: (file: ArtifactFile) => Promise<void>;
       /** Local copy of the checkpoint to resume from, fetched by the caller. */
       resumePath?: string;
+      /** The trainer's code version: a worker started for other code is not handed this job. */
+      codeVersion?: string;
     },
   ): TrainingRun {
     const { onLog, onProgress } = hooks;
     const jobArgs = spec.driver.kind === 'command' ? spec.driver.args : [];
     let stopReason: string | null = null;
-    let pid: number | undefined;
+    let running: TrainerProcess | undefined;
     const result = (async () => {
-      const [program, ...args] = [...this.allowedCommand(spec), ...jobArgs];
+      const trainer = this.allowedTrainer(spec);
+      const [program, ...trainerArgs] = trainer.command;
       if (program === undefined) throw new AttemptError('not_allowed', false, `the trainer's command line on agent ${this.cfg.AGENT_ID} is empty`);
       const user = trainerUser(this.cfg.AGENT_TRAINER_USER);
       await mkdir(workDir, { recursive: true });
@@ -104,40 +125,45 @@ export class CommandTrainer {
         if (hooks.resumePath) await chown(hooks.resumePath, user.uid, user.gid);
       }
       const gpu = lease.device.startsWith('gpu:') ? lease.device.slice(4) : '';
-      const child = spawn(program, args, {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(user ? { uid: user.uid, gid: user.gid } : {}),
-        env: {
-          ...this.baseEnv,
-          HOME: workDir,
-          TRAINYARD_JOB_SPEC: specPath,
-          TRAINYARD_OUTPUT_DIR: workDir,
-          TRAINYARD_DEVICE: gpu ? 'cuda:0' : 'cpu',
-          // Only the leased GPU is visible, as device 0; a CPU lease sees none.
-          CUDA_VISIBLE_DEVICES: gpu,
-          ...(hooks.resumePath ? { TRAINYARD_RESUME_FROM: hooks.resumePath } : {}),
-          TRAINYARD_BATCH_SIZE_FACTOR: String(spec.batchSizeFactor ?? 1),
-          ...inputs.env,
-          // A regime specialist trains on its regime's candles only; unset for the plain model.
-          ...(spec.variant ? { TRAINYARD_VARIANT: spec.variant } : {}),
+      // Only the leased GPU is visible, as device 0; a CPU lease sees none.
+      const deviceEnv = { TRAINYARD_DEVICE: gpu ? 'cuda:0' : 'cpu', CUDA_VISIBLE_DEVICES: gpu };
+      const jobEnv: Record<string, string> = {
+        TRAINYARD_JOB_SPEC: specPath,
+        TRAINYARD_OUTPUT_DIR: workDir,
+        ...deviceEnv,
+        ...(hooks.resumePath ? { TRAINYARD_RESUME_FROM: hooks.resumePath } : {}),
+        TRAINYARD_BATCH_SIZE_FACTOR: String(spec.batchSizeFactor ?? 1),
+        ...inputs.env,
+        // A regime specialist trains on its regime's candles only; unset for the plain model.
+        ...(spec.variant ? { TRAINYARD_VARIANT: spec.variant } : {}),
+      };
+      const home = trainer.worker ? await this.workerHome(user) : workDir;
+      if (stopReason) throw new AttemptError('cancelled', false, stopReason);
+      const workerKey = [spec.driver.kind === 'command' ? spec.driver.trainer : '', lease.device, hooks.codeVersion ?? ''].join('\0');
+      const trainerProcess = trainer.worker
+        ? this.workers.take(workerKey, () => ({ program, args: trainerArgs, env: { ...this.baseEnv, ...deviceEnv, HOME: home }, user, stdin: true }))
+        : new TrainerProcess({ program, args: [...trainerArgs, ...jobArgs], env: { ...this.baseEnv, HOME: home, ...jobEnv }, user, stdin: false });
+      running = trainerProcess;
+      let outcome: z.output<typeof ResultLine> | undefined;
+      let reported!: () => void;
+      const resultLine = new Promise<null>((resolve) => (reported = () => resolve(null)));
+      const stderrTail: string[] = [];
+      trainerProcess.listen({
+        stdout: (line) => {
+          const parsed = parseOutputLine(line);
+          if (parsed.kind === 'progress') onProgress(parsed.value);
+          else if (parsed.kind === 'result') {
+            outcome = parsed.value;
+            reported();
+          } else onLog(parsed.text);
+        },
+        stderr: (line) => {
+          onLog(`stderr: ${line}`);
+          stderrTail.push(line);
+          if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
         },
       });
-      pid = child.pid;
-      if (stopReason && pid !== undefined) process.kill(-pid, 'SIGTERM');
-      let outcome: z.output<typeof ResultLine> | undefined;
-      const stderrTail: string[] = [];
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const parsed = parseOutputLine(line);
-        if (parsed.kind === 'progress') onProgress(parsed.value);
-        else if (parsed.kind === 'result') outcome = parsed.value;
-        else onLog(parsed.text);
-      });
-      createInterface({ input: child.stderr! }).on('line', (line) => {
-        onLog(`stderr: ${line}`);
-        stderrTail.push(line);
-        if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
-      });
+      if (trainer.worker) trainerProcess.send({ type: 'job', args: jobArgs, env: jobEnv });
       const watcher = new CheckpointWatcher(workDir);
       const uploaded = new Set<string>();
       let shipping = Promise.resolve();
@@ -149,18 +175,23 @@ export class CommandTrainer {
           }
         }));
       const watch = setInterval(() => void ship(false).catch((err) => onLog(`checkpoint not uploaded yet: ${err.message}`)), CHECKPOINT_POLL_MS);
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-        child.once('error', (err) => reject(new AttemptError('trainer_error', false, `cannot start ${program}: ${err.message}`)));
-        child.once('close', (c, s) => resolve([c, s]));
-      }).finally(() => clearInterval(watch));
+      // A worker's job ends at its result line; a per-job process's when it exits.
+      const exit = await (trainer.worker ? Promise.race([resultLine, trainerProcess.exited]) : trainerProcess.exited)
+        .catch((err: Error) => Promise.reject(new AttemptError('trainer_error', false, err.message)))
+        .finally(() => clearInterval(watch));
+      if (exit === null) {
+        trainerProcess.listen(undefined);
+        running = undefined;
+        if (!stopReason) this.workers.give(workerKey, trainerProcess);
+      }
       await ship(true);
       if (stopReason) throw new AttemptError('cancelled', false, stopReason);
       const tail = stderrTail.slice(-8).join('\n');
-      if (code !== 0) {
-        if (looksLikeOom(stderrTail.join('\n'), signal)) throw new AttemptError('oom', true, `${program} ran out of memory${signal ? ` (${signal})` : ''}`, tail);
-        throw new AttemptError('trainer_error', false, `${program} exited with ${signal ?? `code ${code}`}`, tail);
+      if (exit !== null && exit.code !== 0) {
+        if (looksLikeOom(stderrTail.join('\n'), exit.signal)) throw new AttemptError('oom', true, `${program} ran out of memory${exit.signal ? ` (${exit.signal})` : ''}`, tail);
+        throw new AttemptError('trainer_error', false, `${program} exited with ${exit.signal ?? `code ${exit.code}`}`, tail);
       }
-      if (!outcome) throw new AttemptError('trainer_error', false, `${program} exited 0 without a {"type":"result"} line on stdout`, tail);
+      if (!outcome) throw new AttemptError('trainer_error', false, `${program} ${trainer.worker ? 'worker ' : ''}exited 0 without a {"type":"result"} line on stdout`, tail);
       // Checkpoints went up as they were written; the rest of the output folder goes up now.
       const files: ArtifactFile[] = [];
       for (const path of await filesUnder(workDir)) {
@@ -178,24 +209,14 @@ export class CommandTrainer {
           candles: spec.lookbackCandles,
         },
         files,
-        summary: `${program} exited 0: hit rate ${outcome.metrics.directionalHitRate.toFixed(4)} sharpe ${outcome.metrics.sharpe.toFixed(3)}, ${files.length} files`,
+        summary: `${program} ${exit === null ? 'reported its result' : 'exited 0'}: hit rate ${outcome.metrics.directionalHitRate.toFixed(4)} sharpe ${outcome.metrics.sharpe.toFixed(3)}, ${files.length} files`,
       };
     })();
     return {
       result,
       stop: (reason) => {
         stopReason = reason;
-        if (pid === undefined) return;
-        const group = -pid;
-        const signal = (s: NodeJS.Signals) => {
-          try {
-            process.kill(group, s);
-          } catch {
-            // The group is already gone.
-          }
-        };
-        signal('SIGTERM');
-        setTimeout(() => signal('SIGKILL'), STOP_GRACE_MS).unref();
+        running?.stop(STOP_GRACE_MS);
       },
     };
   }

@@ -161,8 +161,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     try {
       this.checkFence(lease);
       // A trainer this agent does not allow is refused before anything starts.
-      if (spec.driver.kind === 'command') this.command.allowedCommand(spec);
-      const codeVersion = spec.driver.kind === 'command' ? await commandCodeVersion(this.command.allowedCommand(spec)) : builtinCodeVersion();
+      const codeVersion = spec.driver.kind === 'command' ? await commandCodeVersion(this.command.allowedTrainer(spec).command) : builtinCodeVersion();
       await this.publishOutcome('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix, codeVersion }, { id: `${lease.leaseId}-started` });
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
       this.log.log({
@@ -231,7 +230,7 @@ export class JobRunner implements BeforeApplicationShutdown {
       this.checkFence(lease);
       r.execution =
         spec.driver.kind === 'command'
-          ? this.command.start(spec, lease, workDir, { onLog: (line) => log.add('output', line), onProgress, onCheckpoint, resumePath })
+          ? this.command.start(spec, lease, workDir, { onLog: (line) => log.add('output', line), onProgress, onCheckpoint, resumePath, codeVersion })
           : this.builtin.start(spec, lease, workDir, { onLog: (line) => log.add('trainer', line), onProgress, onCheckpoint, onPartial, resumePath });
       const result = await r.execution.result.catch((err) => Promise.reject(classify(err, 'train')));
       const trainSeconds = (this.clock.now().getTime() - startedAt.getTime()) / 1000;

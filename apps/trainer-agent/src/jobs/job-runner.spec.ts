@@ -27,9 +27,19 @@ describe('trainer-agent', () => {
   beforeAll(async () => {
     // The one trainer this agent allows runs the test's script named by the job's first argument.
     writeFileSync(join(dir, 'dispatch.js'), `require(require('node:path').join(__dirname, process.argv[2]));`);
+    // The worker trainer runs, for each job line, the test's module its first argument names.
+    writeFileSync(
+      join(dir, 'worker.js'),
+      `require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+         const job = JSON.parse(line);
+         for (const k of Object.keys(process.env)) if (k.startsWith('TRAINYARD_') && !(k in job.env)) delete process.env[k];
+         Object.assign(process.env, job.env);
+         require(require('node:path').join(__dirname, job.args[0]))(job);
+       });`,
+    );
     app = await svc.start(
       {
-        AGENT_TRAINERS: `script=${process.execPath} ${join(dir, 'dispatch.js')}`,
+        AGENT_TRAINERS: `script=${process.execPath} ${join(dir, 'dispatch.js')}; worker:served=${process.execPath} ${join(dir, 'worker.js')}`,
         AGENT_ID: agentId,
         ARTIFACTS_DIR: join(dir, 'artifacts'),
         AGENT_WORK_DIR: join(dir, 'work'),
@@ -158,7 +168,7 @@ describe('trainer-agent', () => {
       const spec = toJobSpec({ ...definition('NOTUSDT'), jobId: 'run1-NOTUSDT', driver: { kind: 'command', trainer: 'bash', args: [] } }, 1);
       await bus.publish('agent.assign', { spec, lease: lease('lease-not-allowed') });
       const failed = await waitFor(async () => (await readStored(prefix, 'job.failed')).map((e) => e.data).find((d) => d.leaseId === 'lease-not-allowed'), 'job.failed');
-      expect(failed).toMatchObject({ errorType: 'not_allowed', retryable: false, message: 'trainer "bash" is not allowed on agent ' + agentId + ' (it allows script)' });
+      expect(failed).toMatchObject({ errorType: 'not_allowed', retryable: false, message: 'trainer "bash" is not allowed on agent ' + agentId + ' (it allows script, served)' });
       expect(await readStored(prefix, 'job.started').then((s) => s.some((e) => e.data.leaseId === 'lease-not-allowed'))).toBe(false);
     });
 
@@ -304,6 +314,83 @@ describe('trainer-agent', () => {
       const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-ckpt-2'), 'the resumed attempt');
       const model = done.artifacts.find((a: { name: string }) => a.name === 'model.bin');
       expect(readFileSync(fileURLToPath(model.uri), 'utf8')).toBe('final after state-at-epoch-3');
+    });
+
+    describe('a worker trainer', () => {
+      const served = (symbol: string, module: string) =>
+        toJobSpec({ ...definition(symbol), jobId: `run1-${symbol}`, driver: { kind: 'command', trainer: 'served', args: [basename(module)] } }, 1);
+      const pidOf = (done: { artifacts: { name: string; uri: string }[] }) => Number(readFileSync(fileURLToPath(done.artifacts.find((a) => a.name === 'pid.txt')!.uri), 'utf8'));
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      let ok = '';
+      beforeAll(() => {
+        ok = script(
+        'served-ok.js',
+        `const fs = require('node:fs'); const path = require('node:path');
+         module.exports = (job) => {
+           const out = process.env.TRAINYARD_OUTPUT_DIR;
+           const spec = JSON.parse(fs.readFileSync(process.env.TRAINYARD_JOB_SPEC, 'utf8'));
+           fs.writeFileSync(path.join(out, 'pid.txt'), String(process.pid));
+           fs.writeFileSync(path.join(out, 'seen.json'), JSON.stringify({ symbol: spec.symbol, candles: process.env.TRAINYARD_CANDLES, args: job.args }));
+           console.log('serving ' + spec.symbol);
+           console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.6, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 } }));
+         };`,
+        );
+      });
+      const succeeded = (leaseId: string) => waitFor(async () => (await eventsOf('job.succeeded', leaseId))[0], `job.succeeded of ${leaseId}`);
+      let firstWorker = 0;
+
+      it('serves job after job in one process, each with its own spec, inputs and output folder', async () => {
+        await bus.publish('agent.assign', { spec: served('WKAUSDT', ok), lease: lease('lease-served-1') });
+        const one = await succeeded('lease-served-1');
+        await bus.publish('agent.assign', { spec: served('WKBUSDT', ok), lease: lease('lease-served-2') });
+        const two = await succeeded('lease-served-2');
+        firstWorker = pidOf(one);
+        expect(pidOf(two)).toBe(firstWorker);
+        const seen = (done: { artifacts: { name: string; uri: string }[] }) => JSON.parse(readFileSync(fileURLToPath(done.artifacts.find((a) => a.name === 'seen.json')!.uri), 'utf8'));
+        expect(seen(one)).toMatchObject({ symbol: 'WKAUSDT', args: ['served-ok.js'] });
+        expect(seen(two)).toMatchObject({ symbol: 'WKBUSDT' });
+        expect(seen(two).candles).toContain(two.artifactsPrefix.split('/').pop());
+        expect(readFileSync(join(dir, 'artifacts', two.artifactsPrefix, 'attempt.log'), 'utf8')).toMatch(/output serving WKBUSDT[\s\S]*reported its result/);
+        expect(alive(firstWorker)).toBe(true);
+      });
+
+      it('fails the job of a worker that dies with its stderr, and starts another for the next job', async () => {
+        const crash = script('served-crash.js', `module.exports = () => { console.error('Traceback: ValueError: no close column'); process.exit(3); };`);
+        await bus.publish('agent.assign', { spec: served('WKCUSDT', crash), lease: lease('lease-served-crash') });
+        const failed = await waitFor(async () => (await eventsOf('job.failed', 'lease-served-crash'))[0], 'job.failed');
+        expect(failed).toMatchObject({ errorType: 'trainer_error', retryable: false, message: expect.stringMatching(/exited with code 3/) });
+        expect(failed.stackSummary).toMatch(/ValueError: no close column/);
+        await waitFor(() => !alive(firstWorker), 'the worker gone');
+        await bus.publish('agent.assign', { spec: served('WKDUSDT', ok), lease: lease('lease-served-3') });
+        expect(pidOf(await succeeded('lease-served-3'))).not.toBe(firstWorker);
+      });
+
+      it("stops a cancelled job's worker with all its children, and the next job gets a fresh one", async () => {
+        const pidFile = join(dir, 'served-grandchild.pid');
+        const hang = script(
+          'served-hang.js',
+          `module.exports = () => {
+             const child = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+             require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(child.pid) + ' ' + process.pid);
+             console.log(JSON.stringify({ type: 'progress', percent: 1 }));
+           };`,
+        );
+        await bus.publish('agent.assign', { spec: served('WKEUSDT', hang), lease: lease('lease-served-hang') });
+        await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(' '), 'the grandchild started');
+        const [grandchild, worker] = readFileSync(pidFile, 'utf8').split(' ').map(Number) as [number, number];
+        await bus.publish('job.cancel', { jobId: 'run1-WKEUSDT', reason: 'operator' });
+        await waitFor(async () => (await readStored(prefix, 'job.cancelled')).some((e) => e.data.jobId === 'run1-WKEUSDT'), 'job.cancelled');
+        await waitFor(() => !alive(grandchild) && !alive(worker), 'the worker and its child gone', 10_000);
+        await bus.publish('agent.assign', { spec: served('WKFUSDT', ok), lease: lease('lease-served-4') });
+        expect(pidOf(await succeeded('lease-served-4'))).not.toBe(worker);
+      });
     });
 
     const quick = (name: string, model = 'weights') =>

@@ -1,19 +1,31 @@
 import { execFileSync } from 'node:child_process';
 import { TrainerName } from '@trainyard/contracts';
 
+/** A trainer this agent allows: its command line, and whether it runs as a long-lived worker. */
+export interface AllowedTrainer {
+  command: string[];
+  /** Started once and fed jobs one after another on stdin (`worker:` entries), instead of a process per job. */
+  worker: boolean;
+}
+
+const WORKER = 'worker:';
+
 /**
  * `AGENT_TRAINERS`: the command lines this agent may run, by name, as `name=command line` entries
- * separated by `;` (`pytorch=python3 examples/pytorch/train.py`). Words are split on whitespace; no
- * shell ever reads them. Throws a message naming the bad entry.
+ * separated by `;` (`pytorch=python3 examples/pytorch/train.py`); `worker:name=command line` for a
+ * trainer that stays running and takes jobs on stdin. Words are split on whitespace; no shell ever
+ * reads them. Throws a message naming the bad entry.
  */
-export function parseTrainers(text: string | undefined): Map<string, string[]> {
-  const trainers = new Map<string, string[]>();
+export function parseTrainers(text: string | undefined): Map<string, AllowedTrainer> {
+  const trainers = new Map<string, AllowedTrainer>();
   for (const entry of (text ?? '')
     .split(';')
     .map((e) => e.trim())
     .filter(Boolean)) {
     const eq = entry.indexOf('=');
-    const name = eq < 0 ? entry : entry.slice(0, eq).trim();
+    const named = eq < 0 ? entry : entry.slice(0, eq).trim();
+    const worker = named.startsWith(WORKER);
+    const name = worker ? named.slice(WORKER.length).trim() : named;
     const words =
       eq < 0
         ? []
@@ -25,7 +37,7 @@ export function parseTrainers(text: string | undefined): Map<string, string[]> {
     if (!TrainerName.safeParse(name).success) throw new Error(`"${name.slice(0, 40)}" is not a trainer name (a lower-case letter, then letters, digits, "_" or "-")`);
     if (words.length === 0) throw new Error(`trainer "${name}" has no command line (write ${name}=program args…)`);
     if (trainers.has(name)) throw new Error(`trainer "${name}" is listed twice`);
-    trainers.set(name, words);
+    trainers.set(name, { command: words, worker });
   }
   return trainers;
 }
