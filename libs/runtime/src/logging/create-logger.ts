@@ -6,7 +6,7 @@ import { REDACTED, SecretScrubber } from './secret-scrubber';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Object keys whose values pino's `redact` replaces, at the top level and up to three levels down. */
+/** Object keys whose values are replaced in log lines, at the top level and up to three levels down. */
 export const REDACTED_KEYS = [
   'apiKey',
   'api_key',
@@ -37,15 +37,35 @@ export const REDACTED_KEYS = [
   'nkeySeed',
 ];
 
-const redactPaths = (): string[] => {
-  const key = (k: string) => (/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `["${k}"]`);
-  const paths: string[] = [];
-  for (const k of REDACTED_KEYS) {
-    const tail = key(k);
-    paths.push(tail.startsWith('.') ? tail.slice(1) : tail, `*${tail}`, `*.*${tail}`, `*.*.*${tail}`);
+const SECRET_KEYS = new Set(REDACTED_KEYS);
+const REDACT_DEPTH = 3;
+
+/**
+ * `value` with the values of secret-named keys (REDACTED_KEYS) replaced, at the top and up to three
+ * levels down, copied only along the way to what it replaces: pino's own `redact` took a third of
+ * the CPU a log line cost. An error stays an error (its prototype, message and stack kept).
+ */
+function redactSecretKeys<T>(value: T, depth = 0): T {
+  if (value === null || typeof value !== 'object' || depth > REDACT_DEPTH || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const next = redactSecretKeys(item, depth + 1);
+      if (next !== item) (copy ??= [...value])[i] = next;
+    });
+    return (copy ?? value) as T;
   }
-  return paths;
-};
+  const fields = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(fields)) {
+    const item = fields[key];
+    const next = SECRET_KEYS.has(key) && item !== undefined ? REDACTED : redactSecretKeys(item, depth + 1);
+    if (next === item) continue;
+    copy ??= value instanceof Error ? Object.create(Object.getPrototypeOf(value), Object.getOwnPropertyDescriptors(value)) : { ...fields };
+    Object.defineProperty(copy, key, { value: next, enumerable: true, writable: true, configurable: true });
+  }
+  return (copy ?? value) as T;
+}
 
 export interface CreateLoggerOptions {
   /** On every line as `service`. */
@@ -83,7 +103,7 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
 
 /**
  * A pino logger for one service: JSON lines (or pretty ones in a terminal), each with `service`, an
- * ISO time, the level's name and, inside a span, `trace_id`. Secret-named keys are redacted by pino,
+ * ISO time, the level's name and, inside a span, `trace_id`. Secret-named keys are redacted,
  * and every finished line goes through the scrubber before it is written.
  */
 export function createLogger(opts: CreateLoggerOptions): Logger {
@@ -110,8 +130,7 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
     level,
     base: { service: opts.service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: redactPaths(), censor: REDACTED },
+    formatters: { level: (label) => ({ level: label }), log: (fields) => redactSecretKeys(fields) },
     mixin: traceFields,
   };
   return pino(options, destination);

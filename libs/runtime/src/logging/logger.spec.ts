@@ -63,6 +63,20 @@ describe('structured logs', () => {
     expect(parsed()[1].a.b.c.d.privateKey).toBe('[REDACTED]');
   });
 
+  it('redacts values of any type under secret-named keys, in arrays and errors too, without touching what it was handed', () => {
+    const { log, text, parsed } = capture();
+    const fields = { password: 12345678901, list: [{ NATS_NKEY_SEED: { seed: 'SUAM0123456789' } }], kept: { symbol: 'BTCUSDT', epochs: 3 } };
+    log.info(fields, 'values');
+    const err = Object.assign(new Error('request failed with 401'), { config: { headers: { authorization: 'Bearer zyxwvuts9876' } } });
+    log.error({ err }, 'call failed');
+    expect(text()).not.toMatch(/12345678901|SUAM0123456789|zyxwvuts9876/);
+    expect(parsed()[0]).toMatchObject({ password: '[REDACTED]', list: [{ NATS_NKEY_SEED: '[REDACTED]' }], kept: { symbol: 'BTCUSDT', epochs: 3 } });
+    expect(parsed()[1].err).toMatchObject({ type: 'Error', message: 'request failed with 401', config: { headers: { authorization: '[REDACTED]' } } });
+    expect(parsed()[1].err.stack).toMatch(/^Error: request failed with 401\n\s+at /);
+    expect(fields.password).toBe(12345678901);
+    expect(err.config.headers.authorization).toBe('Bearer zyxwvuts9876');
+  });
+
   it('scrubs configured secret values from messages, fields and error stacks', () => {
     const { log, text, parsed } = capture({ secrets: secretsOf(config) });
     log.info({ note: `key ${config.VAST_API_KEY} in a field` }, `calling Vast with ${config.VAST_API_KEY}`);

@@ -21,10 +21,10 @@ const QUERY_SECRET = /([?&](?:api[_-]?key|apikey|access[_-]?token|token|secret|p
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
 
 /**
- * A JSON string field whose key names a secret, at any depth of a serialized line: pino's `redact`
- * knows exact paths only, this catches the same keys nested deeper.
+ * A JSON string field whose key names a secret, at any depth of a serialized line: the logger's
+ * redaction knows exact keys to a bounded depth only, this catches the same keys nested deeper.
  */
-const SECRET_JSON_FIELD = /"([^"\\]*(?:secret|token|passw(?:or)?d|api[_-]?key|private[_-]?key|authorization|cookie|credential)[^"\\]*)":"(?:[^"\\]|\\.)*"/gi;
+const SECRET_JSON_FIELD = /"([^"\\]*(?:secret|token|passw(?:or)?d|api[_-]?key|private[_-]?key|nkey[_-]?seed|authorization|cookie|credential)[^"\\]*)":"(?:[^"\\]|\\.)*"/gi;
 
 /**
  * Removes secrets from text about to be written: the configured secret values (in every form they
