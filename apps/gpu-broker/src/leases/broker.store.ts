@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
-import { leaseTransitionSources, releaseRank, type EventMessage, type JobSpec, type LeaseStatus } from '@trainyard/contracts';
+import { leaseTransitionSources, releaseRank, type EventMessage, type JobSpec, type LeaseStatus, type Provider } from '@trainyard/contracts';
 import { AgentEntity } from '../agents/agent.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
@@ -14,6 +14,18 @@ export interface PendingRequest {
   gpuMemoryGb: number;
   /** The most the symbol's jobs were seen to use alone on a GPU; null until learned. */
   learnedGb: number | null;
+}
+
+/** A waiting request's place, as a pass decided it. */
+export interface Grant {
+  jobId: string;
+  attempt: number;
+  leaseId: string;
+  agentId: string;
+  provider: Provider;
+  device: string;
+  gpuMemoryGb: number;
+  pricePerHour: number;
 }
 
 export const ACTIVE_LEASES: LeaseStatus[] = ['assigned', 'running'];
@@ -139,18 +151,40 @@ export class BrokerStore {
     return usage;
   }
 
-  /** The placed requests in full: their specs and trace contexts go into the leases. */
-  placedRequests(em: EntityManager, placed: Array<{ jobId: string; attempt: number }>): Promise<LeaseRequestEntity[]> {
-    return em.getRepository(LeaseRequestEntity).find({ where: placed.map(({ jobId, attempt }) => ({ jobId, attempt })) });
-  }
-
-  /** One pass's leases in one insert, and their requests marked leased in one update. */
-  async grant(em: EntityManager, leases: LeaseEntity[]): Promise<void> {
-    await em.getRepository(LeaseEntity).insert(leases);
-    await em.query(`UPDATE broker.lease_requests r SET status = 'leased' FROM unnest($1::text[], $2::int[]) AS g(job_id, attempt) WHERE r.job_id = g.job_id AND r.attempt = g.attempt`, [
-      leases.map((l) => l.jobId),
-      leases.map((l) => l.attempt),
-    ]);
+  /**
+   * One pass's placements granted in one statement: their requests marked leased (those still
+   * pending: a cancel may have come first) and their leases inserted with the requests' specs and
+   * trace contexts copied inside the database, so no spec travels to the broker and back. Returns
+   * the leases as inserted, in no particular order.
+   */
+  async grant(em: EntityManager, grants: Grant[], at: Date): Promise<LeaseEntity[]> {
+    const rows: Record<string, unknown>[] = await em.query(
+      `WITH placed AS (
+         SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[])
+           AS p(job_id, attempt, id, agent_id, provider, device, gpu_memory_gb, price_per_hour)
+       ), leased AS (
+         UPDATE broker.lease_requests r SET status = 'leased' FROM placed p
+          WHERE r.job_id = p.job_id AND r.attempt = p.attempt AND r.status = 'pending'
+          RETURNING r.job_id, r.attempt, r.spec, r.trace_context
+       )
+       INSERT INTO broker.leases (id, job_id, attempt, agent_id, provider, device, gpu_memory_gb, price_per_hour, status, spec, created_at, ends_by, trace_context)
+       SELECT p.id, p.job_id, p.attempt, p.agent_id, p.provider, p.device, p.gpu_memory_gb, p.price_per_hour, 'assigned', l.spec,
+              $9::timestamptz, $9::timestamptz + make_interval(secs => (l.spec->>'timeoutMinutes')::float8 * 60), l.trace_context
+         FROM placed p JOIN leased l USING (job_id, attempt)
+       RETURNING *`,
+      [
+        grants.map((g) => g.jobId),
+        grants.map((g) => g.attempt),
+        grants.map((g) => g.leaseId),
+        grants.map((g) => g.agentId),
+        grants.map((g) => g.provider),
+        grants.map((g) => g.device),
+        grants.map((g) => g.gpuMemoryGb),
+        grants.map((g) => g.pricePerHour),
+        at,
+      ],
+    );
+    return rows.map((row) => this.leaseOf(row));
   }
 
   /** Runs a placement pass alone: replicas of the broker take turns through a transaction-scoped lock. */

@@ -73,4 +73,50 @@ describe('BrokerStore lease transitions', () => {
     );
     for (const won of outcomes) expect(won).toHaveLength(1);
   });
+
+  it('grants placements in one statement: specs and trace contexts copied from the requests, a request cancelled first left alone', async () => {
+    const specs = ['TXGAUSDT', 'TXGBUSDT', 'TXGCUSDT'].map((symbol) => toJobSpec({ ...testJobDefinition({ symbol, runId: 'r-grant' }), timeoutMinutes: 90 }, 1));
+    const trace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01' };
+    for (const spec of specs) await store.enqueue(spec, new Date('2026-12-01T09:59:00Z'), trace);
+    await store.cancelPending(specs[2]!.jobId, 'operator');
+    const at = new Date('2026-12-01T10:00:00.123Z');
+    const grants = specs.map((spec, i) => ({
+      jobId: spec.jobId,
+      attempt: 1,
+      leaseId: `${spec.jobId}-a1-lease`,
+      agentId: 'agent-1',
+      provider: 'local' as const,
+      device: `gpu:${i}`,
+      gpuMemoryGb: 6.5,
+      pricePerHour: 0.25,
+    }));
+    const granted = await app.get(DataSource).transaction((em) => store.grant(em, grants, at));
+    expect(granted.map((l) => l.jobId).sort()).toEqual([specs[0]!.jobId, specs[1]!.jobId]);
+    const first = granted.find((l) => l.jobId === specs[0]!.jobId)!;
+    expect(first).toBeInstanceOf(LeaseEntity);
+    expect(first).toEqual({
+      id: `${specs[0]!.jobId}-a1-lease`,
+      jobId: specs[0]!.jobId,
+      attempt: 1,
+      agentId: 'agent-1',
+      provider: 'local',
+      device: 'gpu:0',
+      gpuMemoryGb: 6.5,
+      pricePerHour: 0.25,
+      status: 'assigned',
+      spec: specs[0],
+      createdAt: at,
+      endsBy: new Date(at.getTime() + 90 * 60_000),
+      startedAt: null,
+      endedAt: null,
+      endReason: null,
+      traceContext: trace,
+      outcomePublished: true,
+      missingSince: null,
+    });
+    expect(await store.findLease(first.id)).toEqual(first);
+    const requests: { job_id: string; status: string }[] = await app.get(DataSource).query(`SELECT job_id, status FROM broker.lease_requests WHERE job_id LIKE 'r-grant-%' ORDER BY job_id`);
+    expect(requests.map((r) => r.status)).toEqual(['leased', 'leased', 'cancelled']);
+    expect(await store.findLease(`${specs[2]!.jobId}-a1-lease`)).toBeNull();
+  });
 });

@@ -104,36 +104,18 @@ export class LeaseService {
         if (!hasRoom(agents, usage, rules)) break;
       }
       if (placed.length === 0) return [];
-      const requests = new Map(
-        (
-          await this.store.placedRequests(
-            em,
-            placed.map((p) => p.req),
-          )
-        ).map((r) => [`${r.jobId}/${r.attempt}`, r]),
-      );
-      const now = this.clock.now();
-      const granted = placed.map(({ req: { jobId, attempt }, placement, need }) => {
-        const { spec, traceContext } = requests.get(`${jobId}/${attempt}`)!;
-        const agent = agents.find((a) => a.id === placement.agentId)!;
-        return em.getRepository(LeaseEntity).create({
-          id: leaseIdFor(jobId, attempt),
-          jobId,
-          attempt,
-          agentId: placement.agentId,
-          provider: agent.provider,
-          device: placement.device,
-          gpuMemoryGb: need,
-          pricePerHour: rented.get(agent.id) ?? this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
-          status: 'assigned',
-          spec,
-          createdAt: now,
-          endsBy: new Date(now.getTime() + spec.timeoutMinutes * 60_000),
-          traceContext,
-        });
-      });
-      await this.store.grant(em, granted);
-      return granted;
+      const providers = new Map(agents.map((a) => [a.id, a.provider]));
+      const grants = placed.map(({ req: { jobId, attempt }, placement: { agentId, device }, need }) => ({
+        jobId,
+        attempt,
+        leaseId: leaseIdFor(jobId, attempt),
+        agentId,
+        provider: providers.get(agentId)!,
+        device,
+        gpuMemoryGb: need,
+        pricePerHour: rented.get(agentId) ?? this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
+      }));
+      return this.store.grant(em, grants, this.clock.now());
     });
   }
 
