@@ -4,7 +4,7 @@ import { leaseTransitionSources, releaseRank, type EventMessage, type JobSpec, t
 import { AgentEntity } from '../agents/agent.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
 import { LeaseEntity } from './lease.entity';
-import { emptyUsage, type SlotUsage } from './placement';
+import { emptyUsage, type AgentCapacity, type SlotUsage } from './placement';
 
 /** A waiting request as placement sees it. */
 export interface PendingRequest {
@@ -15,6 +15,9 @@ export interface PendingRequest {
   /** The most the symbol's jobs were seen to use alone on a GPU; null until learned. */
   learnedGb: number | null;
 }
+
+/** An alive agent as placement sees it. */
+export type PlacementAgent = AgentCapacity & { provider: Provider };
 
 /** A waiting request's place, as a pass decided it. */
 export interface Grant {
@@ -80,10 +83,6 @@ export class BrokerStore {
     });
   }
 
-  aliveAgents(em: EntityManager): Promise<AgentEntity[]> {
-    return em.getRepository(AgentEntity).find({ where: { status: 'alive' }, order: { id: 'ASC' } });
-  }
-
   allAgents(): Promise<AgentEntity[]> {
     return this.ds.getRepository(AgentEntity).find({ order: { id: 'ASC' } });
   }
@@ -136,19 +135,32 @@ export class BrokerStore {
     );
   }
 
-  /** What the active leases hold, per agent and device, summed in the database (the partial index leases_active). */
-  async slotUsage(em: EntityManager): Promise<Map<string, SlotUsage>> {
-    const rows: Array<{ agent_id: string; device: string; jobs: number; gb: number }> = await em.query(
-      `SELECT agent_id, device, count(*)::int AS jobs, coalesce(sum(gpu_memory_gb), 0)::float AS gb FROM broker.leases WHERE status IN ('assigned', 'running') GROUP BY agent_id, device`,
+  /**
+   * The alive agents in id order, and what the active leases on each hold per device (summed in the
+   * database, through the index on agent and status): what placement reads, in one statement.
+   */
+  async placementState(em: EntityManager): Promise<{ agents: PlacementAgent[]; usage: Map<string, SlotUsage> }> {
+    const rows: Array<PlacementAgent & { held: Array<{ device: string; jobs: number; gb: number }> }> = await em.query(
+      `SELECT a.id, a.provider, a.gpus, a.cpu_slots AS "cpuSlots", coalesce(h.held, '[]') AS held
+         FROM broker.agents a
+         LEFT JOIN LATERAL (
+           SELECT json_agg(json_build_object('device', d.device, 'jobs', d.jobs, 'gb', d.gb)) AS held
+             FROM (SELECT device, count(*)::int AS jobs, coalesce(sum(gpu_memory_gb), 0)::float AS gb
+                     FROM broker.leases WHERE agent_id = a.id AND status IN ('assigned', 'running') GROUP BY device) d
+         ) h ON true
+        WHERE a.status = 'alive' ORDER BY a.id`,
     );
     const usage = new Map<string, SlotUsage>();
-    for (const r of rows) {
-      const u = usage.get(r.agent_id) ?? emptyUsage();
-      usage.set(r.agent_id, u);
-      if (r.device === 'cpu') u.cpuJobs += r.jobs;
-      else u.gpus.set(Number(r.device.slice('gpu:'.length)), { jobs: r.jobs, memoryGb: r.gb });
-    }
-    return usage;
+    const agents = rows.map(({ held, ...agent }) => {
+      const u = emptyUsage();
+      usage.set(agent.id, u);
+      for (const h of held) {
+        if (h.device === 'cpu') u.cpuJobs += h.jobs;
+        else u.gpus.set(Number(h.device.slice('gpu:'.length)), { jobs: h.jobs, memoryGb: h.gb });
+      }
+      return agent;
+    });
+    return { agents, usage };
   }
 
   /**

@@ -5,6 +5,7 @@ import { testJobDefinition, TestService } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { BrokerStore } from './broker.store';
+import { AgentEntity } from '../agents/agent.entity';
 import { LeaseEntity } from './lease.entity';
 
 jest.setTimeout(120_000);
@@ -118,5 +119,31 @@ describe('BrokerStore lease transitions', () => {
     const requests: { job_id: string; status: string }[] = await app.get(DataSource).query(`SELECT job_id, status FROM broker.lease_requests WHERE job_id LIKE 'r-grant-%' ORDER BY job_id`);
     expect(requests.map((r) => r.status)).toEqual(['leased', 'leased', 'cancelled']);
     expect(await store.findLease(`${specs[2]!.jobId}-a1-lease`)).toBeNull();
+  });
+
+  it('reads the alive agents with what their active leases hold, per device, in one statement', async () => {
+    const agents = app.get(DataSource).getRepository(AgentEntity);
+    const seen = new Date();
+    const gpu = (index: number) => ({ index, name: 'H100', memoryTotalMb: 81_920, memoryUsedMb: 0, utilization: 0 });
+    await agents.insert([
+      { id: 'agent-1', host: 'h1', provider: 'local', gpus: [gpu(0), gpu(1), gpu(2)], cpuSlots: 4, status: 'alive', startedAt: seen, lastSeenAt: seen },
+      { id: 'agent-2', host: 'h2', provider: 'vast', gpus: [], cpuSlots: 2, status: 'alive', startedAt: seen, lastSeenAt: seen },
+      { id: 'agent-3', host: 'h3', provider: 'local', gpus: [gpu(0)], cpuSlots: 2, status: 'silent', startedAt: seen, lastSeenAt: seen },
+    ]);
+    const state = () => app.get(DataSource).transaction((em) => store.placementState(em));
+    const before = await state();
+    const [running, ended] = await assigned(['TXPAUSDT', 'TXPBUSDT', 'TXPCUSDT']);
+    await store.transitionLease({ id: running!.id }, 'running', { startedAt: seen });
+    await store.transitionLease({ id: ended!.id }, 'released', { endedAt: seen, endReason: 'succeeded' });
+    const { agents: alive, usage } = await state();
+    expect(alive).toEqual([
+      { id: 'agent-1', provider: 'local', gpus: [gpu(0), gpu(1), gpu(2)], cpuSlots: 4 },
+      { id: 'agent-2', provider: 'vast', gpus: [], cpuSlots: 2 },
+    ]);
+    // Two leases active on agent-1's gpu:0 (assigned and running), earlier tests' still-active ones included.
+    const gpu0Before = before.usage.get('agent-1')!.gpus.get(0) ?? { jobs: 0, memoryGb: 0 };
+    expect(usage.get('agent-1')!.gpus.get(0)).toEqual({ jobs: gpu0Before.jobs + 2, memoryGb: gpu0Before.memoryGb + 13 });
+    expect(usage.get('agent-2')).toEqual({ cpuJobs: 0, gpus: new Map() });
+    expect(usage.has('agent-3')).toBe(false);
   });
 });

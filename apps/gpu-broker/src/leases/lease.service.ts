@@ -85,11 +85,10 @@ export class LeaseService {
     // A request that commits after it dispatches again.
     if (!(await this.store.hasPending())) return [];
     return this.store.dispatchTransaction(async (em) => {
-      const alive = await this.store.aliveAgents(em);
+      const { agents: alive, usage } = await this.store.placementState(em);
       // Only a rented agent needs its instance's state and price: a local-only broker skips the read.
       const rented = alive.some((a) => a.provider === 'vast') ? await this.rented.placeableAgents(em) : new Map<string, number>();
       const agents = alive.filter((a) => a.provider !== 'vast' || rented.has(a.id));
-      const usage = await this.store.slotUsage(em);
       const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
       if (!hasRoom(agents, usage, rules)) return [];
       const pending = await this.store.pendingRequests(em);

@@ -73,8 +73,9 @@ export class ScaleUp {
     const live = (await this.store.live()).filter((r) => r.bootId === this.ctx.bootId);
     const inFlight = Math.max(0, this.provisioner.inFlight - excluding);
     const servingAgents = new Set(live.filter((r) => SERVING.has(r.status) && r.agentId).map((r) => r.agentId!));
-    const serving: AgentCapacity[] = (await this.broker.aliveAgents(this.broker.manager)).filter((a) => servingAgents.has(a.id));
-    const usage = new Map([...(await this.broker.slotUsage(this.broker.manager))].filter(([agentId]) => servingAgents.has(agentId)));
+    const state = await this.broker.placementState(this.broker.manager);
+    const serving: AgentCapacity[] = state.agents.filter((a) => servingAgents.has(a.id));
+    const usage = new Map([...state.usage].filter(([agentId]) => servingAgents.has(agentId)));
     const learned = await this.broker.learnedMemory(this.broker.manager, [...new Set(waiting.map((w) => w.symbol))]);
     return instancesToRent({
       needs: waiting.map((w) => gpuMemoryNeed(w.gpuMemoryGb, learned.get(w.symbol), this.cfg.BROKER_LEARNED_MEMORY_HEADROOM)),
