@@ -30,6 +30,7 @@
  *   BENCH_STACK_SIZES=100,1000,5000 BENCH_STACK_DB=postgres BENCH_STACK_VAST=0 node bench/stack.bench.js
  *   BENCH_STACK_DB=none node bench/stack.bench.js      (the Vast run only)
  *   BENCH_STACK_TRAINER=noop …                (a trainer process per job instead of a worker)
+ *   BENCH_STACK_SQL_TOP=50 …                  (print the 50 most called SQL statements, not 8)
  *   BENCH_STACK_PROF=1 BENCH_STACK_KEEP=1 …   (on PostgreSQL each service writes a V8 CPU profile, node --cpu-prof, into <dir>/prof)
  */
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
@@ -476,7 +477,7 @@ async function benchBackend(backend) {
         const statements = stack.statements?.read();
         const sql = statements && {
           perJob: r1((statements.reduce((n, s) => n + s.calls, 0) - idleStatementsPerSecond * r.seconds) / size),
-          top: statements.slice(0, 8).map((s) => ({ perJob: Number((s.calls / size).toFixed(2)), query: s.query.slice(0, 100) })),
+          top: statements.slice(0, Number(process.env.BENCH_STACK_SQL_TOP || 8)).map((s) => ({ perJob: Number((s.calls / size).toFixed(2)), query: s.query.slice(0, 100) })),
         };
         out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), cpuMsPerJob, sql, load: load() });
         say(`${backend}: CPU ms per job ${JSON.stringify(cpuMsPerJob)}`);

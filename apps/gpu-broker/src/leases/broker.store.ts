@@ -55,7 +55,8 @@ export class BrokerStore {
       .into(LeaseRequestEntity)
       .values({ jobId: spec.jobId, attempt: spec.attempt, priorityRank: releaseRank(spec.priority, spec.purpose), spec, status: 'pending', requestedAt: at, traceContext })
       .orIgnore()
-      .returning(['job_id'])
+      // A column name as a string: in an array TypeORM takes property names and silently drops the rest.
+      .returning('job_id')
       .execute();
     if (inserted.raw.length > 0) return null;
     return this.ds.getRepository(LeaseRequestEntity).findOne({ where: { jobId: spec.jobId, attempt: spec.attempt } });

@@ -146,4 +146,11 @@ describe('BrokerStore lease transitions', () => {
     expect(usage.get('agent-2')).toEqual({ cpuJobs: 0, gpus: new Map() });
     expect(usage.has('agent-3')).toBe(false);
   });
+
+  it('queues a request once: a new one in one statement (answered null), a repeat answered with the request as it stands', async () => {
+    const spec = toJobSpec(testJobDefinition({ symbol: 'TXQAUSDT', runId: 'r-enqueue' }), 1);
+    const at = new Date('2026-12-01T10:00:00Z');
+    expect(await store.enqueue(spec, at)).toBeNull();
+    expect(await store.enqueue(spec, new Date(at.getTime() + 1000))).toMatchObject({ jobId: spec.jobId, attempt: 1, status: 'pending', requestedAt: at });
+  });
 });
