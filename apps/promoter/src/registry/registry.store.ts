@@ -88,18 +88,35 @@ export class RegistryStore {
     return this.ds.transaction(async (em) => {
       await em.query(`SELECT pg_advisory_xact_lock(hashtext('promoter.versions'), hashtext($1))`, [keyName(fields)]);
       const repo = em.getRepository(ModelVersionEntity);
+      // Numbered and written in one statement (the lock keeps the numbering to one writer per key); a
+      // job that has its version already conflicts on the one-per-job index and writes nothing.
+      const inserted: { id: number; version: number; created_at: Date }[] = await em.query(
+        `INSERT INTO promoter.model_versions (symbol, variant, version, run_id, job_id, attempt, promote, canary, artifacts_prefix, artifacts, metrics, featureset, costs, evaluation_window, stage)
+         SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'candidate'
+           FROM promoter.model_versions WHERE symbol = $1 AND variant = $2
+         ON CONFLICT DO NOTHING
+         RETURNING id, version, created_at`,
+        [
+          fields.symbol,
+          fields.variant,
+          fields.runId,
+          fields.jobId,
+          fields.attempt,
+          fields.promote,
+          fields.canary,
+          fields.artifactsPrefix,
+          JSON.stringify(fields.artifacts),
+          JSON.stringify(fields.metrics),
+          fields.featureset,
+          JSON.stringify(fields.costs),
+          JSON.stringify(fields.evaluationWindow),
+        ],
+      );
+      const [row] = inserted;
+      // The row is what was just written: its generated id, number and time complete it without reading it back.
+      if (row) return { version: repo.create({ ...fields, id: row.id, version: row.version, stage: 'candidate', createdAt: row.created_at, promotedAt: null, prunedAt: null }), registered: true, created: true };
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
       if (existing) return { version: existing, registered: true, created: false };
-      const lastRows: { last: number }[] = await em.query(`SELECT coalesce(max(version), 0)::int AS last FROM promoter.model_versions WHERE symbol = $1 AND variant = $2`, [
-        fields.symbol,
-        fields.variant,
-      ]);
-      const last = lastRows[0]?.last ?? 0;
-      const values = { ...fields, version: last + 1, stage: 'candidate' as const, promotedAt: null, prunedAt: null };
-      const inserted = await repo.createQueryBuilder().insert().values(values).orIgnore().returning(['id', 'created_at']).execute();
-      const row = (inserted.raw as { id: number; created_at: Date }[])[0];
-      // The row is what was just written: its generated id and time complete it without reading it back.
-      if (row) return { version: repo.create({ ...values, id: row.id, createdAt: row.created_at }), registered: true, created: true };
       const [winner] = await repo.find({ where: { jobId: fields.jobId }, order: { id: 'ASC' }, take: 1 });
       if (!winner) throw new Error(`attempt ${fields.attempt} of job ${fields.jobId} was not registered, yet the job has no version`);
       await em.query(
