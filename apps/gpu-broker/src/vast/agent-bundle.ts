@@ -14,6 +14,12 @@ const AGENT_ENTRY = 'apps/trainer-agent/dist/main.js';
 const AGENT_INSTRUMENTATION = 'apps/trainer-agent/dist/instrumentation.js';
 /** Loaded by name at run time (Nest picks its HTTP driver so), invisible to a scan of require calls. */
 const LOADED_BY_NAME = ['@nestjs/platform-express'];
+/**
+ * What the packages ship that Node never loads: source maps, TypeScript sources and declarations,
+ * docs, their own tests. Left out, the bundle is 6 MB instead of 17 (tar's patterns match across
+ * `/`), and every bootstrap copies and unpacks that much less.
+ */
+const NOT_LOADED = ['*.map', '*.ts', '*.mts', '*.cts', '*.md', '*.tsbuildinfo', 'node_modules/*/test', 'node_modules/*/tests', 'node_modules/*/__tests__'];
 
 export interface AgentBundle {
   /** A gzipped tar of the built agent and the packages it loads, laid out as in the repository. */
@@ -75,6 +81,7 @@ export class AgentBundler {
     const started = Date.now();
     const files = [...agentFiles(root)].sort();
     const digest = createHash('sha256');
+    digest.update(`${NOT_LOADED.join(' ')}\n`);
     for (const f of files) digest.update(`${f}:${statSync(join(root, f)).mtimeMs}\n`);
     const id = digest.digest('hex').slice(0, 16);
     mkdirSync(outDir, { recursive: true });
@@ -82,7 +89,7 @@ export class AgentBundler {
     if (!existsSync(path)) {
       const list = join(outDir, `agent-${id}.files`);
       writeFileSync(list, files.join('\n') + '\n');
-      await run('tar', ['-c', '--use-compress-program=gzip -1', '-f', `${path}.part`, '-C', root, '-T', list], { maxBuffer: 1 << 24 });
+      await run('tar', ['-c', '--use-compress-program=gzip -1', '-f', `${path}.part`, '-C', root, ...NOT_LOADED.map((p) => `--exclude=${p}`), '-T', list], { maxBuffer: 1 << 24 });
       renameSync(`${path}.part`, path);
       this.log.log(`agent bundle ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB, ${files.length} entries) in ${Date.now() - started} ms`);
     }
