@@ -23,8 +23,6 @@ export class LeaseService {
   private readonly log = new Logger('Leases');
   /** The placement pass under way here, and the one that starts when it ends. */
   private readonly passes = new CoalescedPasses<'placement', { announced: Promise<void> }>(() => this.placementPass());
-  /** A request was queued here since the last pass began: the next one need not ask whether any waits. */
-  private queued = false;
 
   constructor(
     private readonly store: BrokerStore,
@@ -41,7 +39,6 @@ export class LeaseService {
    */
   async request(spec: JobSpec): Promise<void> {
     const existing = await this.store.enqueue(spec, this.clock.now(), captureTraceContext());
-    if (!existing) this.queued = true;
     if (existing?.status === 'cancelled') await this.announceCancelled(existing);
     if (existing?.status === 'leased') {
       const lease = await this.store.findLease(leaseIdFor(spec.jobId, spec.attempt));
@@ -80,17 +77,13 @@ export class LeaseService {
   }
 
   /**
-   * Reads what placement needs and no more: agents with what their active leases hold (summed), and
-   * the waiting requests' sizes only when some slot is free; the specs stay in the database (the
-   * grant copies them into the leases).
+   * Reads what placement needs and no more: agents, what active leases hold (summed), and the
+   * waiting requests' sizes only when some slot is free; the specs of the placed ones alone.
    */
   private async placePending(): Promise<LeaseEntity[]> {
-    // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the
-    // lock, unless this process queued a request since the last pass began. A request that commits
-    // after the read dispatches again.
-    const queued = this.queued;
-    this.queued = false;
-    if (!queued && !(await this.store.hasPending())) return [];
+    // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the lock.
+    // A request that commits after it dispatches again.
+    if (!(await this.store.hasPending())) return [];
     return this.store.dispatchTransaction(async (em) => {
       const { agents: alive, usage } = await this.store.placementState(em);
       // Only a rented agent needs its instance's state and price: a local-only broker skips the read.
