@@ -77,8 +77,9 @@ export class LeaseService {
   }
 
   /**
-   * Reads what placement needs and no more: agents, what active leases hold (summed), and the
-   * waiting requests' sizes only when some slot is free; the specs of the placed ones alone.
+   * Reads what placement needs and no more: agents with what their active leases hold (summed), and
+   * the waiting requests' sizes only when some slot is free; the specs stay in the database (the
+   * grant copies them into the leases).
    */
   private async placePending(): Promise<LeaseEntity[]> {
     // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the lock.
