@@ -13,7 +13,9 @@ describe('AgentBundler', () => {
 
   it('leaves out what Node never loads, and the agent loads whole from it in an empty folder', async () => {
     const bundle = await new AgentBundler().bundle(join(dir, 'out'));
-    const entries = execFileSync('tar', ['-tzf', bundle.path], { encoding: 'utf8', maxBuffer: 1 << 26 }).split('\n').filter(Boolean);
+    const entries = execFileSync('tar', ['-tzf', bundle.path], { encoding: 'utf8', maxBuffer: 1 << 26 })
+      .split('\n')
+      .filter(Boolean);
     expect(entries).toContain(bundle.entry);
     expect(entries.filter((e) => /\.(map|ts|mts|cts|md)$/.test(e) || /^node_modules\/(.+\/)?(test|tests|__tests__)\//.test(e))).toEqual([]);
     expect(statSync(bundle.path).size).toBeLessThan(10e6);

@@ -114,7 +114,12 @@ export class RegistryStore {
       );
       const [row] = inserted;
       // The row is what was just written: its generated id, number and time complete it without reading it back.
-      if (row) return { version: repo.create({ ...fields, id: row.id, version: row.version, stage: 'candidate', createdAt: row.created_at, promotedAt: null, prunedAt: null }), registered: true, created: true };
+      if (row)
+        return {
+          version: repo.create({ ...fields, id: row.id, version: row.version, stage: 'candidate', createdAt: row.created_at, promotedAt: null, prunedAt: null }),
+          registered: true,
+          created: true,
+        };
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
       if (existing) return { version: existing, registered: true, created: false };
       const [winner] = await repo.find({ where: { jobId: fields.jobId }, order: { id: 'ASC' }, take: 1 });

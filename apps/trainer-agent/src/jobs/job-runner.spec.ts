@@ -317,8 +317,7 @@ describe('trainer-agent', () => {
     });
 
     describe('a worker trainer', () => {
-      const served = (symbol: string, module: string) =>
-        toJobSpec({ ...definition(symbol), jobId: `run1-${symbol}`, driver: { kind: 'command', trainer: 'served', args: [basename(module)] } }, 1);
+      const served = (symbol: string, module: string) => toJobSpec({ ...definition(symbol), jobId: `run1-${symbol}`, driver: { kind: 'command', trainer: 'served', args: [basename(module)] } }, 1);
       const pidOf = (done: { artifacts: { name: string; uri: string }[] }) => Number(readFileSync(fileURLToPath(done.artifacts.find((a) => a.name === 'pid.txt')!.uri), 'utf8'));
       const alive = (pid: number) => {
         try {
@@ -331,8 +330,8 @@ describe('trainer-agent', () => {
       let ok = '';
       beforeAll(() => {
         ok = script(
-        'served-ok.js',
-        `const fs = require('node:fs'); const path = require('node:path');
+          'served-ok.js',
+          `const fs = require('node:fs'); const path = require('node:path');
          module.exports = (job) => {
            const out = process.env.TRAINYARD_OUTPUT_DIR;
            const spec = JSON.parse(fs.readFileSync(process.env.TRAINYARD_JOB_SPEC, 'utf8'));
