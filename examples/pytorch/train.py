@@ -232,6 +232,9 @@ def serve() -> None:
             os.environ.pop(name, None)
         os.environ.update(job["env"])
         train(options(job["args"]))
+        # An idle worker keeps its CUDA context on the GPU; its cached blocks go back for other jobs.
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def main() -> int:

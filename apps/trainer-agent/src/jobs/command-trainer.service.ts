@@ -8,7 +8,7 @@ import { TrainerInputsService } from '../market-data/trainer-inputs.service';
 import { endOfDataDate, timeframeMs } from '../training/candles';
 import { CheckpointWatcher } from './checkpoint-watcher';
 import { looksLikeOom, parseOutputLine, type ResultLine } from './command-output';
-import { trainerEnvironment, trainerUser, type AllowedTrainer } from './trainer-allowlist';
+import { trainerEnvironment, trainerUser, type AllowedTrainer, type TrainerUser } from './trainer-allowlist';
 import { TrainerProcess } from './trainer-process';
 import { TrainerWorkers } from './trainer-workers';
 import { AttemptError } from './training-errors';
@@ -56,7 +56,7 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
 export class CommandTrainer {
   /** Read from the agent's environment once: walking process.env costs about a millisecond a job. */
   private readonly baseEnv: Record<string, string>;
-  private home?: Promise<string>;
+  private readonly homes = new Map<string, Promise<string>>();
 
   constructor(
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
@@ -80,14 +80,22 @@ export class CommandTrainer {
   }
 
   /** Workers' HOME: a folder of their own, not an attempt's output folder, whose files would all become artifacts. */
-  private workerHome(user: { uid: number; gid: number } | null): Promise<string> {
-    this.home ??= (async () => {
-      const home = join(resolve(this.cfg.AGENT_WORK_DIR), 'workers');
-      await mkdir(home, { recursive: true });
-      if (user) await chown(home, user.uid, user.gid);
-      return home;
-    })();
-    return this.home;
+  private workerHome(user: TrainerUser | null): Promise<string> {
+    const name = user?.name ?? 'agent';
+    if (!this.homes.has(name))
+      this.homes.set(
+        name,
+        (async () => {
+          const home = join(resolve(this.cfg.AGENT_WORK_DIR), 'workers', name);
+          await mkdir(home, { recursive: true });
+          if (user) await chown(home, user.uid, user.gid);
+          return home;
+        })().catch((err) => {
+          this.homes.delete(name);
+          throw err;
+        }),
+      );
+    return this.homes.get(name)!;
   }
 
   start(
@@ -139,7 +147,8 @@ export class CommandTrainer {
       };
       const home = trainer.worker ? await this.workerHome(user) : workDir;
       if (stopReason) throw new AttemptError('cancelled', false, stopReason);
-      const workerKey = [spec.driver.kind === 'command' ? spec.driver.trainer : '', lease.device, hooks.codeVersion ?? ''].join('\0');
+      // What a process cannot change once started: its GPU, the code it loaded, its account.
+      const workerKey = [spec.driver.kind === 'command' ? spec.driver.trainer : '', lease.device, hooks.codeVersion ?? '', user?.name ?? ''].join('\0');
       const trainerProcess = trainer.worker
         ? this.workers.take(workerKey, () => ({ program, args: trainerArgs, env: { ...this.baseEnv, ...deviceEnv, HOME: home }, user, stdin: true }))
         : new TrainerProcess({ program, args: [...trainerArgs, ...jobArgs], env: { ...this.baseEnv, HOME: home, ...jobEnv }, user, stdin: false });

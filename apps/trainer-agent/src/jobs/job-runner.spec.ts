@@ -371,6 +371,36 @@ describe('trainer-agent', () => {
         expect(pidOf(await succeeded('lease-served-3'))).not.toBe(firstWorker);
       });
 
+      if (process.getuid?.() === 0) {
+        it('runs as AGENT_TRAINER_USER when the agent is root, its home its own', async () => {
+          const cfg = app.get<AgentConfig>(AGENT_CONFIG);
+          chmodSync(dir, 0o755);
+          cfg.AGENT_TRAINER_USER = 'nobody';
+          try {
+            const who = script(
+              'served-whoami.js',
+              `const fs = require('node:fs'); const path = require('node:path');
+               module.exports = () => {
+                 fs.writeFileSync(path.join(process.env.TRAINYARD_OUTPUT_DIR, 'uid.txt'), String(process.getuid()));
+                 fs.writeFileSync(path.join(process.env.HOME, 'touched'), 'a worker may write in its home');
+                 console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.6, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.1, mae: 0, rmse: 0, mape: 0, r2: 0 } }));
+               };`,
+            );
+            chmodSync(who, 0o644);
+            chmodSync(join(dir, 'worker.js'), 0o644);
+            await bus.publish('agent.assign', { spec: served('WKUUSDT', who), lease: lease('lease-served-uid') });
+            const done = await succeeded('lease-served-uid');
+            const uid = done.artifacts.find((a: { name: string }) => a.name === 'uid.txt');
+            const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+            expect(Number(readFileSync(fileURLToPath(uid.uri), 'utf8'))).toBe(nobody);
+            expect(done.artifacts.map((a: { name: string }) => a.name)).not.toContain('touched');
+          } finally {
+            cfg.AGENT_TRAINER_USER = undefined;
+            chmodSync(dir, 0o700);
+          }
+        });
+      }
+
       it("stops a cancelled job's worker with all its children, and the next job gets a fresh one", async () => {
         const pidFile = join(dir, 'served-grandchild.pid');
         const hang = script(
