@@ -9,7 +9,7 @@ import { endOfDataDate, timeframeMs } from '../training/candles';
 import { CheckpointWatcher } from './checkpoint-watcher';
 import { looksLikeOom, parseOutputLine, type ResultLine } from './command-output';
 import { trainerEnvironment, trainerUser, type AllowedTrainer, type TrainerUser } from './trainer-allowlist';
-import { TrainerProcess } from './trainer-process';
+import { TrainerProcess, type TrainerExit } from './trainer-process';
 import { TrainerWorkers } from './trainer-workers';
 import { AttemptError } from './training-errors';
 import type { ProgressReport, TrainingRun } from './training-run';
@@ -154,8 +154,12 @@ export class CommandTrainer {
         : new TrainerProcess({ program, args: [...trainerArgs, ...jobArgs], env: { ...this.baseEnv, HOME: home, ...jobEnv }, user, stdin: false });
       running = trainerProcess;
       let outcome: z.output<typeof ResultLine> | undefined;
-      let reported!: () => void;
-      const resultLine = new Promise<null>((resolve) => (reported = () => resolve(null)));
+      // A worker's job ends at its result line or its exit; a per-job process's at its exit.
+      let reported: (() => void) | undefined;
+      const ended = new Promise<TrainerExit | null>((resolve, reject) => {
+        if (trainer.worker) reported = () => resolve(null);
+        trainerProcess.watchExit((end) => ('exit' in end ? resolve(end.exit) : reject(new AttemptError('trainer_error', false, end.error.message))));
+      });
       const stderrTail: string[] = [];
       trainerProcess.listen({
         stdout: (line) => {
@@ -163,7 +167,7 @@ export class CommandTrainer {
           if (parsed.kind === 'progress') onProgress(parsed.value);
           else if (parsed.kind === 'result') {
             outcome = parsed.value;
-            reported();
+            reported?.();
           } else onLog(parsed.text);
         },
         stderr: (line) => {
@@ -184,10 +188,10 @@ export class CommandTrainer {
           }
         }));
       const watch = setInterval(() => void ship(false).catch((err) => onLog(`checkpoint not uploaded yet: ${err.message}`)), CHECKPOINT_POLL_MS);
-      // A worker's job ends at its result line; a per-job process's when it exits.
-      const exit = await (trainer.worker ? Promise.race([resultLine, trainerProcess.exited]) : trainerProcess.exited)
-        .catch((err: Error) => Promise.reject(new AttemptError('trainer_error', false, err.message)))
-        .finally(() => clearInterval(watch));
+      const exit = await ended.finally(() => {
+        clearInterval(watch);
+        trainerProcess.watchExit(undefined);
+      });
       if (exit === null) {
         trainerProcess.listen(undefined);
         running = undefined;

@@ -31,6 +31,8 @@ export class TrainerProcess {
   private output: TrainerOutput | undefined;
   private readonly child: ChildProcess;
   private done = false;
+  private ended: { exit: TrainerExit } | { error: Error } | undefined;
+  private exitWatcher: ((end: { exit: TrainerExit } | { error: Error }) => void) | undefined;
 
   constructor(readonly launch: TrainerLaunch) {
     const { program, args, env, user } = launch;
@@ -45,9 +47,34 @@ export class TrainerProcess {
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.output?.stdout(line));
     createInterface({ input: this.child.stderr! }).on('line', (line) => this.output?.stderr(line));
     this.exited = new Promise<TrainerExit>((resolve, reject) => {
-      this.child.once('error', (err) => reject(new Error(`cannot start ${program}: ${err.message}`)));
-      this.child.once('close', (code, signal) => resolve({ code, signal }));
-    }).finally(() => (this.done = true));
+      this.child.once('error', (err) => {
+        const error = new Error(`cannot start ${program}: ${err.message}`);
+        this.end({ error });
+        reject(error);
+      });
+      this.child.once('close', (code, signal) => {
+        this.end({ exit: { code, signal } });
+        resolve({ code, signal });
+      });
+    });
+    // Whoever watches hears of a failed start; the promise is for those who await it.
+    this.exited.catch(() => undefined);
+  }
+
+  /**
+   * Calls `watcher` once it has exited (at once if it has), replacing the last one's; undefined
+   * stops watching. A worker's jobs each watch in turn, so nothing of a finished job stays attached
+   * to a process that may serve thousands more.
+   */
+  watchExit(watcher: ((end: { exit: TrainerExit } | { error: Error }) => void) | undefined): void {
+    this.exitWatcher = watcher;
+    if (watcher && this.ended) watcher(this.ended);
+  }
+
+  private end(ended: { exit: TrainerExit } | { error: Error }): void {
+    this.done = true;
+    this.ended = ended;
+    this.exitWatcher?.(ended);
   }
 
   get pid(): number | undefined {

@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../config/agent.config';
-import type { TrainerLaunch } from './trainer-process';
+import { TrainerProcess, type TrainerLaunch } from './trainer-process';
 import { TrainerWorkers } from './trainer-workers';
 
 /** A worker that answers each job line with a result line, and ends when its stdin closes. */
@@ -72,5 +72,29 @@ describe('TrainerWorkers', () => {
     await workers.onApplicationShutdown();
     expect(worker.alive).toBe(false);
     expect(() => workers.take('noop\0cpu\0', echoWorker)).toThrow('the agent is stopping');
+  });
+});
+
+describe('TrainerProcess', () => {
+  const ended = (p: TrainerProcess) => new Promise((resolve) => p.watchExit(resolve));
+
+  it('tells the watcher of a program that cannot start, and of an exit that came before it watched', async () => {
+    const missing = new TrainerProcess({ program: '/nonexistent/trainer', args: [], env: {}, stdin: false });
+    expect(await ended(missing)).toEqual({ error: new Error('cannot start /nonexistent/trainer: spawn /nonexistent/trainer ENOENT') });
+    expect(missing.alive).toBe(false);
+    const quick = new TrainerProcess({ program: process.execPath, args: ['-e', 'process.exit(3)'], env: {}, stdin: false });
+    await quick.exited;
+    expect(await ended(quick)).toEqual({ exit: { code: 3, signal: null } });
+  });
+
+  it('hears only the watcher of the job it runs now', async () => {
+    const worker = echoWorker();
+    const p = new TrainerProcess(worker);
+    const heard: string[] = [];
+    p.watchExit(() => heard.push('first job'));
+    p.watchExit(undefined);
+    p.watchExit(() => heard.push('second job'));
+    await p.close(1000);
+    expect(heard).toEqual(['second job']);
   });
 });
