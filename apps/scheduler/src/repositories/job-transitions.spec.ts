@@ -91,4 +91,45 @@ describe('JobRepository attempt transitions', () => {
       expect(await attemptOf(id)).toMatchObject({ status: 'running', leaseId: `${id}-a1-lease` });
     }
   });
+
+  it('records a success in one statement with its attempt row and, in the same transaction, what the caller adds; a repeat or a stale one changes nothing', async () => {
+    const [id, stale] = await releasedRun('tx-succeeded', ['SUCUSDT', 'STLUSDT']);
+    await jobs.markLeased(id!, 1, lease(id!));
+    await jobs.markStarted(id!, 1, started(id!));
+    const metrics = { directionalHitRate: 0.6, sharpe: 1.2, maxDrawdown: 0.1, totalReturn: 0.05, mae: 0.01, rmse: 0.02, mape: 1, r2: 0.1 };
+    const done = { startedAt: new Date('2026-12-01T10:00:00Z'), finishedAt: new Date('2026-12-01T10:30:00Z'), trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1` };
+    const alsoCalls: string[] = [];
+    const job = await jobs.markSucceeded(id!, 1, done, async (em, j) => {
+      // The caller's writes see the job as moved, in the same transaction.
+      const [row] = await em.query(`SELECT status FROM scheduler.jobs WHERE id = $1`, [j.id]);
+      alsoCalls.push(`${j.id} ${row.status}`);
+    });
+    expect(job).toMatchObject({ id, attempt: 1, runId: 'tx-succeeded', startedAt: done.startedAt, finishedAt: done.finishedAt, artifactsPrefix: `${id}/a1`, checkpoint: null });
+    expect(job?.definition.symbol).toBe('SUCUSDT');
+    expect(alsoCalls).toEqual([`${id} succeeded`]);
+    // Half an hour at 0.5 an hour, priced from the attempt's own times.
+    expect(await jobs.find(id!)).toMatchObject({ status: 'succeeded', trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1`, errorType: null, cost: 0.25 });
+    expect(await attemptOf(id!)).toMatchObject({ status: 'succeeded', finishedAt: done.finishedAt });
+    expect(await jobs.markSucceeded(id!, 1, { ...done, trainSeconds: 1 }, async () => void alsoCalls.push('again'))).toBeNull();
+    expect(await jobs.markSucceeded(stale!, 2, done, async () => void alsoCalls.push('stale'))).toBeNull();
+    expect(alsoCalls).toHaveLength(1);
+    expect(await jobs.find(id!)).toMatchObject({ trainSeconds: 1799.5 });
+    expect(await jobs.find(stale!)).toMatchObject({ status: 'released' });
+  });
+
+  it('leaves the job as it was when what the caller adds in the transaction fails', async () => {
+    const [id] = await releasedRun('tx-succeeded-rollback', ['RBKUSDT']);
+    await jobs.markStarted(id!, 1, started(id!));
+    const done = {
+      startedAt: new Date('2026-12-01T10:00:00Z'),
+      finishedAt: new Date('2026-12-01T10:01:00Z'),
+      trainSeconds: 60,
+      metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
+      artifactsPrefix: `${id}/a1`,
+    };
+    await expect(jobs.markSucceeded(id!, 1, done, () => Promise.reject(new Error('ledger unavailable')))).rejects.toThrow('ledger unavailable');
+    expect(await jobs.find(id!)).toMatchObject({ status: 'running', finishedAt: null });
+    expect(await attemptOf(id!)).toMatchObject({ status: 'running' });
+    expect(await jobs.markSucceeded(id!, 1, done, async () => undefined)).not.toBeNull();
+  });
 });

@@ -1,7 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, Not, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { ACTIVE_JOB_STATES, attemptEventSources, canTransitionJob, TERMINAL_JOB_STATES, type JobStatus, type Priority, type PromotionPolicy, type Trigger } from '@trainyard/contracts';
+import {
+  ACTIVE_JOB_STATES,
+  attemptEventSources,
+  canTransitionJob,
+  TERMINAL_JOB_STATES,
+  type CheckpointRef,
+  type JobDefinition,
+  type JobStatus,
+  type Metrics,
+  type Priority,
+  type PromotionPolicy,
+  type Trigger,
+} from '@trainyard/contracts';
 import { AttemptEntity, type AttemptStatus } from './attempt.entity';
 import { JobEntity } from './job.entity';
 import type { Page } from './page';
@@ -19,6 +31,9 @@ export interface JobFilter {
   limit: number;
   offset: number;
 }
+
+/** A job as job.succeeded left it: what the lifecycle and the ledger need of it. */
+export type SucceededJob = Pick<JobEntity, 'id' | 'attempt' | 'runId' | 'definition' | 'artifactsPrefix' | 'checkpoint'> & { startedAt: Date; finishedAt: Date };
 
 /** A run's jobs counted by status, with what their leases cost. */
 export interface JobTally {
@@ -164,6 +179,57 @@ export class JobRepository {
     );
     const [row] = rows;
     return row ? { releasedAt: row.released_at, startedAt: row.started_at, definition: { priority: row.priority } } : null;
+  }
+
+  /**
+   * job.succeeded in one conditional statement (the job and its attempt row, as markStarted), then
+   * `also` in the same transaction (the ledger row); the job as it now stands, what the caller needs
+   * of it, or null for a stale or repeated event.
+   */
+  async markSucceeded(
+    jobId: string,
+    attempt: number,
+    done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string },
+    also: (em: EntityManager, job: SucceededJob) => Promise<void>,
+  ): Promise<SucceededJob | null> {
+    return this.ds.transaction(async (em) => {
+      const rows: Array<{ run_id: string; started_at: Date; finished_at: Date; definition: JobDefinition; checkpoint: CheckpointRef | null }> = await em.query(
+        `WITH j AS (
+           UPDATE scheduler.jobs SET status = 'succeeded', started_at = coalesce(started_at, $3), finished_at = $4, train_seconds = $5, metrics = $6,
+                  artifacts_prefix = $7, error_type = NULL, error_message = NULL, cost = price_per_hour * $8::float8 / 3600000, updated_at = now()
+           WHERE id = $1 AND attempt = $2 AND status IN (${inList(attemptEventSources('succeeded'))})
+           RETURNING run_id, started_at, finished_at, definition, checkpoint),
+         a AS (
+           UPDATE scheduler.attempts SET status = 'succeeded', finished_at = $4
+           WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM j))
+         SELECT * FROM j`,
+        [
+          jobId,
+          attempt,
+          done.startedAt,
+          done.finishedAt,
+          done.trainSeconds,
+          JSON.stringify(done.metrics),
+          done.artifactsPrefix,
+          // The lease's price for the attempt's own time, as the agent measured it.
+          Math.max(0, done.finishedAt.getTime() - done.startedAt.getTime()),
+        ],
+      );
+      const [row] = rows;
+      if (!row) return null;
+      const job: SucceededJob = {
+        id: jobId,
+        attempt,
+        runId: row.run_id,
+        startedAt: row.started_at,
+        finishedAt: row.finished_at,
+        definition: row.definition,
+        artifactsPrefix: done.artifactsPrefix,
+        checkpoint: row.checkpoint,
+      };
+      await also(em, job);
+      return job;
+    });
   }
 
   /**

@@ -66,23 +66,12 @@ export class JobLifecycleService {
   }
 
   async succeeded(m: EventMessage<'job.succeeded'>): Promise<void> {
-    const job = await this.jobs.update(m.jobId, m.attempt, async (job, em) => {
-      if (!canApplyAttemptEvent(job.status, 'succeeded')) return false;
-      const started = new Date(m.startedAt);
-      const finished = new Date(m.finishedAt);
-      job.status = 'succeeded';
-      job.startedAt = job.startedAt ?? started;
-      job.finishedAt = finished;
-      job.trainSeconds = m.trainSeconds;
-      job.metrics = m.metrics;
-      job.artifactsPrefix = m.artifactsPrefix;
-      job.errorType = null;
-      job.errorMessage = null;
-      job.cost = (job.pricePerHour * Math.max(0, finished.getTime() - started.getTime())) / 3_600_000;
-      await this.jobs.updateAttempt(em, job.id, job.attempt, { status: 'succeeded', finishedAt: finished });
-      await this.record(em, job, 'succeeded');
-      return true;
-    });
+    const job = await this.jobs.markSucceeded(
+      m.jobId,
+      m.attempt,
+      { startedAt: new Date(m.startedAt), finishedAt: new Date(m.finishedAt), trainSeconds: m.trainSeconds, metrics: m.metrics, artifactsPrefix: m.artifactsPrefix },
+      (em, succeeded) => this.record(em, succeeded, 'succeeded'),
+    );
     if (!job) return;
     this.metrics?.finished('succeeded', job.startedAt, job.finishedAt);
     await this.afterChange(job.runId);
@@ -237,7 +226,7 @@ export class JobLifecycleService {
     return job;
   }
 
-  private record(em: EntityManager, job: JobEntity, outcome: 'succeeded' | 'failed'): Promise<void> {
+  private record(em: EntityManager, job: Pick<JobEntity, 'id' | 'attempt' | 'definition' | 'artifactsPrefix' | 'checkpoint'>, outcome: 'succeeded' | 'failed'): Promise<void> {
     const { date, symbol } = job.definition;
     return this.ledger.record(
       em,
