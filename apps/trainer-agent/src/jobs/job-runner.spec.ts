@@ -195,12 +195,24 @@ describe('trainer-agent', () => {
       }
     });
 
+    /** With the agent switching trainers to `nobody` (it runs as root) and the test's folder open to it. */
+    const asNobody = async (work: () => Promise<void>) => {
+      const cfg = app.get<AgentConfig>(AGENT_CONFIG);
+      chmodSync(dir, 0o755);
+      cfg.AGENT_TRAINER_USER = 'nobody';
+      try {
+        await work();
+      } finally {
+        cfg.AGENT_TRAINER_USER = undefined;
+        chmodSync(dir, 0o700);
+      }
+    };
+    const ranAsNobody = (done: { artifacts: { name: string; uri: string }[] }) =>
+      expect(Number(readFileSync(fileURLToPath(done.artifacts.find((a) => a.name === 'uid.txt')!.uri), 'utf8'))).toBe(Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim()));
+
     if (process.getuid?.() === 0) {
-      it('runs the trainer as AGENT_TRAINER_USER when the agent is root', async () => {
-        const cfg = app.get<AgentConfig>(AGENT_CONFIG);
-        chmodSync(dir, 0o755);
-        cfg.AGENT_TRAINER_USER = 'nobody';
-        try {
+      it('runs the trainer as AGENT_TRAINER_USER when the agent is root', () =>
+        asNobody(async () => {
           const path = script(
             'whoami.js',
             `const fs = require('node:fs'); const path = require('node:path');
@@ -209,15 +221,8 @@ describe('trainer-agent', () => {
           );
           chmodSync(path, 0o644);
           await bus.publish('agent.assign', { spec: commandSpec('UIDUSDT', path), lease: lease('lease-uid') });
-          const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-uid'), 'job.succeeded');
-          const uid = done.artifacts.find((a: { name: string }) => a.name === 'uid.txt');
-          const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
-          expect(Number(readFileSync(fileURLToPath(uid.uri), 'utf8'))).toBe(nobody);
-        } finally {
-          cfg.AGENT_TRAINER_USER = undefined;
-          chmodSync(dir, 0o700);
-        }
-      });
+          ranAsNobody(await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-uid'), 'job.succeeded'));
+        }));
     }
 
     it('runs the program with its spec and output folder, relays progress, and uploads what it wrote', async () => {
@@ -372,11 +377,8 @@ describe('trainer-agent', () => {
       });
 
       if (process.getuid?.() === 0) {
-        it('runs as AGENT_TRAINER_USER when the agent is root, its home its own', async () => {
-          const cfg = app.get<AgentConfig>(AGENT_CONFIG);
-          chmodSync(dir, 0o755);
-          cfg.AGENT_TRAINER_USER = 'nobody';
-          try {
+        it('runs as AGENT_TRAINER_USER when the agent is root, its home its own', () =>
+          asNobody(async () => {
             const who = script(
               'served-whoami.js',
               `const fs = require('node:fs'); const path = require('node:path');
@@ -390,15 +392,9 @@ describe('trainer-agent', () => {
             chmodSync(join(dir, 'worker.js'), 0o644);
             await bus.publish('agent.assign', { spec: served('WKUUSDT', who), lease: lease('lease-served-uid') });
             const done = await succeeded('lease-served-uid');
-            const uid = done.artifacts.find((a: { name: string }) => a.name === 'uid.txt');
-            const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
-            expect(Number(readFileSync(fileURLToPath(uid.uri), 'utf8'))).toBe(nobody);
+            ranAsNobody(done);
             expect(done.artifacts.map((a: { name: string }) => a.name)).not.toContain('touched');
-          } finally {
-            cfg.AGENT_TRAINER_USER = undefined;
-            chmodSync(dir, 0o700);
-          }
-        });
+          }));
       }
 
       it("stops a cancelled job's worker with all its children, and the next job gets a fresh one", async () => {
