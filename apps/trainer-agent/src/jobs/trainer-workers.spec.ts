@@ -71,7 +71,7 @@ describe('TrainerWorkers', () => {
     workers.give('noop\0cpu\0', worker);
     await workers.onApplicationShutdown();
     expect(worker.alive).toBe(false);
-    expect(() => workers.take('noop\0cpu\0', echoWorker)).toThrow('the agent is stopping');
+    expect(() => workers.take('noop\0cpu\0', echoWorker)).toThrow(expect.objectContaining({ errorType: 'agent_lost', retryable: true, message: 'the agent is stopping' }));
   });
 });
 

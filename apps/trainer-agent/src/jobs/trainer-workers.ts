@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { TrainerProcess, type TrainerLaunch } from './trainer-process';
+import { AttemptError } from './training-errors';
 
 const CLOSE_GRACE_MS = 5000;
 
@@ -26,7 +27,8 @@ export class TrainerWorkers implements OnApplicationShutdown {
 
   /** An idle worker started for `key`, or a new one started with `launch()`. */
   take(key: string, launch: () => TrainerLaunch): TrainerProcess {
-    if (this.stopped) throw new Error('the agent is stopping');
+    // Not the trainer's fault: the job goes back to be trained elsewhere.
+    if (this.stopped) throw new AttemptError('agent_lost', true, 'the agent is stopping');
     const list = this.idle.get(key) ?? [];
     for (let entry = list.pop(); entry; entry = list.pop()) {
       clearTimeout(entry.timer);
