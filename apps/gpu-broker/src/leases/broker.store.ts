@@ -92,12 +92,13 @@ export class BrokerStore {
     return em.getRepository(LeaseEntity).find({ where: { status: In(ACTIVE_LEASES), ...(agentId ? { agentId } : {}) } });
   }
 
-  /** Requests still waiting after at least one placement pass: the work local capacity could not take. */
-  waitingSince(before: Date): Promise<LeaseRequestEntity[]> {
-    return this.ds.getRepository(LeaseRequestEntity).find({
-      where: { status: 'pending', requestedAt: LessThan(before) },
-      order: { priorityRank: 'ASC', requestedAt: 'ASC', jobId: 'ASC' },
-    });
+  /** Requests waiting since before `before`, in placement order, with what renting reads of them. */
+  waitingSince(before: Date): Promise<Array<{ jobId: string; attempt: number; runId: string; symbol: string; gpuMemoryGb: number }>> {
+    return this.ds.query(
+      `SELECT job_id AS "jobId", attempt, spec->>'runId' AS "runId", spec->>'symbol' AS symbol, (spec->'resources'->>'gpuMemoryGb')::float AS "gpuMemoryGb"
+         FROM broker.lease_requests WHERE status = 'pending' AND requested_at < $1 ORDER BY priority_rank, requested_at, job_id`,
+      [before],
+    );
   }
 
   /** Whether any request waits, asked of the partial index lease_requests_pending. */

@@ -17,12 +17,22 @@ export function gpuMemoryNeed(declaredGb: number, learnedGb: number | undefined,
   return Math.ceil(learnedGb * headroom * 2) / 2;
 }
 
+/** A request being taken: when it was stamped, and when its row was committed. */
+interface Arrival {
+  at: Date;
+  committed: Date | null;
+}
+
 /** Grants slots to queued job attempts and follows each lease until it ends. */
 @Injectable()
 export class LeaseService {
   private readonly log = new Logger('Leases');
   /** The placement pass under way here, and the one that starts when it ends. */
   private readonly passes = new CoalescedPasses<'placement', { announced: Promise<void> }>(() => this.placementPass());
+  private passBegan: Date | null = null;
+  /** Requests taken here whose own pass has not answered yet. */
+  private readonly arriving = new Set<Arrival>();
+  private readonly leftWaitingListeners = new Set<() => void>();
 
   constructor(
     private readonly store: BrokerStore,
@@ -38,14 +48,21 @@ export class LeaseService {
    * their message ids, so one the stream already holds is not stored twice.
    */
   async request(spec: JobSpec): Promise<void> {
-    const existing = await this.store.enqueue(spec, this.clock.now(), captureTraceContext());
-    if (existing?.status === 'cancelled') await this.announceCancelled(existing);
-    if (existing?.status === 'leased') {
-      const lease = await this.store.findLease(leaseIdFor(spec.jobId, spec.attempt));
-      if (lease && (lease.status === 'assigned' || lease.status === 'running')) await this.announceLeased(lease);
-      else if (lease) await this.publishOutcome(lease);
+    const arrival: Arrival = { at: this.clock.now(), committed: null };
+    this.arriving.add(arrival);
+    try {
+      const existing = await this.store.enqueue(spec, arrival.at, captureTraceContext());
+      arrival.committed = this.clock.now();
+      if (existing?.status === 'cancelled') await this.announceCancelled(existing);
+      if (existing?.status === 'leased') {
+        const lease = await this.store.findLease(leaseIdFor(spec.jobId, spec.attempt));
+        if (lease && (lease.status === 'assigned' || lease.status === 'running')) await this.announceLeased(lease);
+        else if (lease) await this.publishOutcome(lease);
+      }
+      await this.dispatch();
+    } finally {
+      this.arriving.delete(arrival);
     }
-    await this.dispatch();
   }
 
   /**
@@ -61,11 +78,34 @@ export class LeaseService {
   }
 
   /**
+   * When the last finished placement pass here began: a request made before then was considered by
+   * it, so one still waiting found no room on any agent. Null until a pass finished. Another broker
+   * replica's request is known only by its stamp, so one that commits within moments of a pass here
+   * may be counted early; renting asks again right before each create.
+   */
+  get consideredBefore(): Date | null {
+    const began = this.passBegan;
+    if (!began) return null;
+    // A request stamped before the pass began but committed after it may not have been read by it.
+    let before = began;
+    for (const { at, committed } of this.arriving) if (at < before && !(committed && committed < began)) before = at;
+    return before;
+  }
+
+  /** Called after each pass that left requests waiting for room (renting reacts at once, not on its next tick). */
+  onLeftWaiting(listener: () => void): void {
+    this.leftWaitingListeners.add(listener);
+  }
+
+  /**
    * Places, then announces what it placed; the pass ends when its placements are committed, so the
    * next pass does not wait for these announcements' PubAcks. Its callers still do.
    */
   private async placementPass(): Promise<{ announced: Promise<void> }> {
-    const granted = await this.placePending();
+    const began = this.clock.now();
+    const { granted, leftWaiting } = await this.placePending();
+    this.passBegan = began;
+    if (leftWaiting) for (const listener of this.leftWaitingListeners) listener();
     // Different jobs' announcements in any order; a failed one is sent again from its row (unconfirmedLeases).
     const announced = Promise.allSettled(granted.map((lease) => this.announce(lease))).then((sent) => {
       const failed = sent.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -81,19 +121,20 @@ export class LeaseService {
    * the waiting requests' sizes only when some slot is free; the specs stay in the database (the
    * grant copies them into the leases).
    */
-  private async placePending(): Promise<LeaseEntity[]> {
+  private async placePending(): Promise<{ granted: LeaseEntity[]; leftWaiting: boolean }> {
     // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the lock.
     // A request that commits after it dispatches again.
-    if (!(await this.store.hasPending())) return [];
+    if (!(await this.store.hasPending())) return { granted: [], leftWaiting: false };
     return this.store.dispatchTransaction(async (em) => {
+      const nothing = (leftWaiting: boolean) => ({ granted: [], leftWaiting });
       const { agents: alive, usage } = await this.store.placementState(em);
       // Only a rented agent needs its instance's state and price: a local-only broker skips the read.
       const rented = alive.some((a) => a.provider === 'vast') ? await this.rented.placeableAgents(em) : new Map<string, number>();
       const agents = alive.filter((a) => a.provider !== 'vast' || rented.has(a.id));
       const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
-      if (!hasRoom(agents, usage, rules)) return [];
+      if (!hasRoom(agents, usage, rules)) return nothing(true);
       const pending = await this.store.pendingRequests(em);
-      if (pending.length === 0) return [];
+      if (pending.length === 0) return nothing(false);
       const placed: Array<{ req: PendingRequest; placement: Placement; need: number }> = [];
       for (const req of pending) {
         const need = gpuMemoryNeed(req.gpuMemoryGb, req.learnedGb ?? undefined, this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
@@ -103,7 +144,7 @@ export class LeaseService {
         placed.push({ req, placement, need });
         if (!hasRoom(agents, usage, rules)) break;
       }
-      if (placed.length === 0) return [];
+      if (placed.length === 0) return nothing(true);
       const providers = new Map(agents.map((a) => [a.id, a.provider]));
       const grants = placed.map(({ req: { jobId, attempt }, placement: { agentId, device }, need }) => ({
         jobId,
@@ -115,7 +156,7 @@ export class LeaseService {
         gpuMemoryGb: need,
         pricePerHour: rented.get(agentId) ?? this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
       }));
-      return this.store.grant(em, grants, this.clock.now());
+      return { granted: await this.store.grant(em, grants, this.clock.now()), leftWaiting: placed.length < pending.length };
     });
   }
 

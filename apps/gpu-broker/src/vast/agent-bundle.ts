@@ -29,11 +29,6 @@ export interface AgentBundle {
   instrumentation: string;
 }
 
-/**
- * What a rented machine needs to run the agent, built once per broker process from the built
- * workspace: the agent's dist, the libraries' dists, and only the npm packages the agent requires
- * (read from its compiled files, then their declared dependencies), not the whole node_modules.
- */
 /** This process's own Node binary, gzipped once (gunzip is on every image; compressing it at each bootstrap cost seconds of CPU). */
 export interface NodeBinary {
   path: string;
@@ -41,6 +36,11 @@ export interface NodeBinary {
   sha256: string;
 }
 
+/**
+ * What a rented machine needs to run the agent, built once per broker process from the built
+ * workspace: the agent's dist, the libraries' dists, and only the npm packages the agent requires
+ * (read from its compiled files, then their declared dependencies), not the whole node_modules.
+ */
 @Injectable()
 export class AgentBundler {
   private readonly log = new Logger('AgentBundle');

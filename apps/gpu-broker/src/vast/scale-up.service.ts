@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Clock } from '@trainyard/runtime';
+import { Clock, CoalescedPasses } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore, type PendingRequest } from '../leases/broker.store';
-import { gpuMemoryNeed } from '../leases/lease.service';
+import { gpuMemoryNeed, LeaseService } from '../leases/lease.service';
 import type { AgentCapacity } from '../leases/placement';
 import { InstanceStore } from './instance.store';
 import { offerQuery, rankOffers, type OfferRequirements } from './offer-selection';
@@ -14,36 +14,44 @@ import { VastContext } from './vast-context';
 const SERVING = new Set(['ready', 'busy']);
 
 /**
- * Decides how many instances to rent and which offers: only for jobs that waited a placement pass
- * and that nothing serving or coming up can hold, within VAST_MAX_INSTANCES (launches in flight
- * count from their first create), within the daily budget, cheapest offer first.
+ * Decides how many instances to rent and which offers: only for jobs that a finished placement pass
+ * (or a tick's worth of them) left waiting, so local room is always used first, and that nothing
+ * serving or coming up can hold; within VAST_MAX_INSTANCES (launches in flight count from their
+ * first create), within the daily budget, cheapest offer first. One decision at a time: each counts
+ * the launches the one before it started.
  */
 @Injectable()
 export class ScaleUp {
   private readonly log = new Logger('Vast');
   private budgetAlertDay: string | null = null;
   private noOffersAlertAt = 0;
+  private readonly passes = new CoalescedPasses<'scale-up', void>(() => this.decide());
 
   constructor(
     private readonly api: VastApi,
     private readonly store: InstanceStore,
     private readonly broker: BrokerStore,
+    private readonly leases: LeaseService,
     private readonly provisioner: InstanceProvisioner,
     private readonly clock: Clock,
     private readonly ctx: VastContext,
     @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
   ) {}
 
-  async scaleUp(): Promise<void> {
+  scaleUp(): Promise<void> {
+    return this.passes.run('scale-up');
+  }
+
+  private async decide(): Promise<void> {
     if (!this.ctx.enabled) return;
+    // At the limit, the waiting jobs are not read at all: passes that leave jobs waiting are frequent in a big run.
+    if ((await this.fleet(0)).counted >= this.cfg.VAST_MAX_INSTANCES) return;
     const now = this.clock.now();
-    const waiting = await this.broker.waitingSince(new Date(now.getTime() - this.cfg.BROKER_TICK_MS));
+    const considered = this.leases.consideredBefore?.getTime() ?? 0;
+    const waiting = await this.broker.waitingSince(new Date(Math.max(now.getTime() - this.cfg.BROKER_TICK_MS, considered)));
     const [oldest] = waiting;
     if (!oldest) return;
-    const wanted = await this.toRent(
-      waiting.map((w) => ({ symbol: w.spec.symbol, gpuMemoryGb: w.spec.resources.gpuMemoryGb })),
-      0,
-    );
+    const wanted = await this.toRent(waiting, 0);
     if (wanted <= 0) return;
     const requirements = this.requirements();
     const ranked = rankOffers(await this.api.searchOffers(offerQuery(requirements)), requirements).filter((o) => this.provisioner.available(o.offer.id));
@@ -61,18 +69,31 @@ export class ScaleUp {
       // Asked again right before each create, not counting this launch: a ready instance may have taken the jobs meanwhile.
       this.provisioner.launch(
         ranked,
-        { ref: `${first.jobId}-a${first.attempt}`, runId: first.spec.runId },
+        { ref: `${first.jobId}-a${first.attempt}`, runId: first.runId },
         async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), 1)) > 0,
       );
     }
   }
 
+  /**
+   * This process's instances: the agents of those serving, and how many count against the limit,
+   * `excluding` fewer of the launches in flight (the one asking). A launch holds at most one
+   * instance; rows it made are its own, so only rows past bootstrapping add to it.
+   */
+  private async fleet(excluding: number): Promise<{ servingAgents: Set<string>; inFlight: number; counted: number }> {
+    const live = (await this.store.live()).filter((r) => r.bootId === this.ctx.bootId);
+    const inFlight = Math.max(0, this.provisioner.inFlight - excluding);
+    return {
+      servingAgents: new Set(live.filter((r) => SERVING.has(r.status) && r.agentId).map((r) => r.agentId!)),
+      inFlight,
+      counted: inFlight + live.filter((r) => !['creating', 'booting', 'bootstrapping'].includes(r.status)).length,
+    };
+  }
+
   /** Instances to rent for `waiting`, counting `excluding` fewer of the launches in flight (the one asking). */
   private async toRent(waiting: Array<Pick<PendingRequest, 'symbol' | 'gpuMemoryGb'>>, excluding: number): Promise<number> {
     if (waiting.length === 0) return 0;
-    const live = (await this.store.live()).filter((r) => r.bootId === this.ctx.bootId);
-    const inFlight = Math.max(0, this.provisioner.inFlight - excluding);
-    const servingAgents = new Set(live.filter((r) => SERVING.has(r.status) && r.agentId).map((r) => r.agentId!));
+    const { servingAgents, inFlight, counted } = await this.fleet(excluding);
     const state = await this.broker.placementState(this.broker.manager);
     const serving: AgentCapacity[] = state.agents.filter((a) => servingAgents.has(a.id));
     const usage = new Map([...state.usage].filter(([agentId]) => servingAgents.has(agentId)));
@@ -87,8 +108,7 @@ export class ScaleUp {
         gpus: Array.from({ length: this.cfg.VAST_NUM_GPUS }, (_, index) => ({ index, name: 'planned', memoryTotalMb: this.cfg.VAST_MIN_GPU_MEMORY_GB * 1024, memoryUsedMb: 0, utilization: 0 })),
         cpuSlots: this.expectedCpuSlots(),
       }),
-      // A launch holds at most one instance; rows it made are its own, so only rows past bootstrapping add to it.
-      counted: inFlight + live.filter((r) => !['creating', 'booting', 'bootstrapping'].includes(r.status)).length,
+      counted,
       maxInstances: this.cfg.VAST_MAX_INSTANCES,
       rules: { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN },
     });

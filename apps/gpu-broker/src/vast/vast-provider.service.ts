@@ -4,6 +4,7 @@ import { natsServers } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
 import { BrokerStore } from '../leases/broker.store';
+import { LeaseService } from '../leases/lease.service';
 import { InstanceStore } from './instance.store';
 import { InstanceWatch } from './instance-watch.service';
 import { InstanceProvisioner } from './provisioner.service';
@@ -36,6 +37,7 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly watcher: InstanceWatch,
     private readonly teardown: InstanceTeardown,
     private readonly broker: BrokerStore,
+    private readonly leases: LeaseService,
     private readonly clock: Clock,
     @Inject(BROKER_CONFIG) private readonly cfg: BrokerConfig,
   ) {}
@@ -51,6 +53,10 @@ export class VastProvider implements OnApplicationBootstrap, OnApplicationShutdo
     await this.instances.beat(this.ctx.bootId, this.clock.now());
     await this.reap().catch((err) => this.log.warn(`reaper: ${(err as Error).message}`));
     this.timers.push(setInterval(() => void this.tick(), Math.min(this.cfg.BROKER_TICK_MS, this.cfg.VAST_POLL_MS)));
+    // Jobs no agent has room for are rented for as soon as a placement pass says so, not a tick later.
+    this.leases.onLeftWaiting(() => {
+      if (!this.ctx.stopping) void this.step('scale-up', () => this.scale.scaleUp());
+    });
     this.timers.push(setInterval(() => void this.reap().catch((err) => this.log.warn(`reaper: ${(err as Error).message}`)), this.cfg.VAST_REAP_SECONDS * 1000));
   }
 

@@ -20,6 +20,7 @@ import {
 } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
+import { BrokerStore } from '../leases/broker.store';
 import { repoRoot } from './agent-bundle';
 import { InstanceStore } from './instance.store';
 import { VastProvider } from './vast-provider.service';
@@ -127,6 +128,44 @@ describe('gpu-broker on Vast.ai', () => {
         return !names.some((n) => n.includes('vast-'));
       }, 'no consumer left for destroyed agents');
     } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
+  it('rents for a job as soon as a placement pass finds no room for it, not a tick later, and never for jobs a local agent has room for', async () => {
+    const prefix = testPrefix('vastl');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.cheap]);
+    // A tick far longer than the test: only a finished placement pass can tell renting that a job waits.
+    const app = await bootApp(prefix, db, { BROKER_TICK_MS: '600000', BROKER_AGENT_SILENCE_SECONDS: '30' });
+    const bus = app.get(NatsBus);
+    const startedAt = new Date().toISOString();
+    let beating = true;
+    // The test plays a local agent with two CPU slots that holds what it was assigned.
+    const local = (async () => {
+      while (beating) {
+        const running = (await readStored(prefix, 'agent.local-box.assign')).map((e) => ({ jobId: e.data.spec.jobId, attempt: 1, leaseId: e.data.lease.leaseId }));
+        await bus.publish('agent.heartbeat', { agentId: 'local-box', host: 'box', provider: 'local', gpus: [], cpuSlots: 2, running, startedAt });
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    try {
+      await waitFor(async () => (await app.get(BrokerStore).allAgents()).some((a) => a.id === 'local-box' && a.status === 'alive'), 'the local agent registered');
+      for (const s of ['MMMUSDT', 'NNNUSDT', 'OOOUSDT']) await bus.publish('job.requested', { spec: cpuJob(s, 'r-local') });
+      await waitFor(async () => (await readStored(prefix, 'instance.created')).length > 0, 'an instance rented for the job left waiting', 120_000);
+      const succeeded = await waitFor(async () => {
+        const all = (await readStored(prefix, 'job.succeeded')).map((e) => e.data);
+        return all.length === 1 ? all : null;
+      }, 'the third job trained on the rented instance', 240_000);
+      const leased = (await readStored(prefix, 'job.leased')).map((e) => e.data);
+      expect(leased.filter((l) => l.lease.provider === 'local')).toHaveLength(2);
+      expect(leased.find((l) => l.jobId === succeeded[0].jobId)?.lease.provider).toBe('vast');
+      expect(await readStored(prefix, 'instance.created')).toHaveLength(1);
+    } finally {
+      beating = false;
+      await local;
       await app.close();
       await db.drop();
       await deleteTestStream(prefix);
