@@ -67,11 +67,7 @@ export class ScaleUp {
       if (!(await this.withinBudget(best.pricePerHour * (i + 1)))) return;
       const first = waiting[i] ?? oldest;
       // Asked again right before each create, not counting this launch: a ready instance may have taken the jobs meanwhile.
-      this.provisioner.launch(
-        ranked,
-        { ref: `${first.jobId}-a${first.attempt}`, runId: first.runId },
-        async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), 1)) > 0,
-      );
+      this.provisioner.launch(ranked, { ref: `${first.jobId}-a${first.attempt}`, runId: first.runId }, async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), 1)) > 0);
     }
   }
 

@@ -155,10 +155,14 @@ describe('gpu-broker on Vast.ai', () => {
       await waitFor(async () => (await app.get(BrokerStore).allAgents()).some((a) => a.id === 'local-box' && a.status === 'alive'), 'the local agent registered');
       for (const s of ['MMMUSDT', 'NNNUSDT', 'OOOUSDT']) await bus.publish('job.requested', { spec: cpuJob(s, 'r-local') });
       await waitFor(async () => (await readStored(prefix, 'instance.created')).length > 0, 'an instance rented for the job left waiting', 120_000);
-      const succeeded = await waitFor(async () => {
-        const all = (await readStored(prefix, 'job.succeeded')).map((e) => e.data);
-        return all.length === 1 ? all : null;
-      }, 'the third job trained on the rented instance', 240_000);
+      const succeeded = await waitFor(
+        async () => {
+          const all = (await readStored(prefix, 'job.succeeded')).map((e) => e.data);
+          return all.length === 1 ? all : null;
+        },
+        'the third job trained on the rented instance',
+        240_000,
+      );
       const leased = (await readStored(prefix, 'job.leased')).map((e) => e.data);
       expect(leased.filter((l) => l.lease.provider === 'local')).toHaveLength(2);
       expect(leased.find((l) => l.jobId === succeeded[0].jobId)?.lease.provider).toBe('vast');
