@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { ArtifactNotFoundError, ArtifactStore, InjectArtifactStore, LocalArtifactStore, S3ArtifactStore, StorageModule, sha256File } from '@trainyard/storage';
+import { ArtifactNotFoundError, ArtifactStore, InjectArtifactStore, LocalArtifactStore, S3ArtifactStore, StorageModule, hashFile, sha256File } from '@trainyard/storage';
 import { startS3TestServer, type S3TestServer } from '@trainyard/testing';
 
 const hex = (body: string | Buffer) => createHash('sha256').update(body).digest('hex');
@@ -136,7 +136,30 @@ describe.each(stores)('%s', (name, make, expectedUri) => {
   });
 });
 
+describe('hashFile', () => {
+  it.each([0, 1, 65_536, 65_537, 3 * 65_536 + 100])('hashes a file of %d bytes as its whole body, and counts them', async (size) => {
+    const body = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) body[i] = (i * 31) % 251;
+    const path = join(work, `hash-${size}.bin`);
+    await writeFile(path, body);
+    await expect(hashFile(path)).resolves.toEqual({ sha256: hex(body), bytes: size });
+  });
+});
+
 describe('LocalArtifactStore', () => {
+  it('writes into a folder removed after it was first written to (retention), making it again', async () => {
+    const store = new LocalArtifactStore(join(work, 'removed'));
+    await store.put('runs/r9/a.txt', 'one');
+    await rm(join(work, 'removed', 'runs', 'r9'), { recursive: true });
+    await store.put('runs/r9/b.txt', 'two');
+    const path = join(work, 'two.txt');
+    await writeFile(path, 'three');
+    await rm(join(work, 'removed', 'runs', 'r9'), { recursive: true });
+    await store.putFile('runs/r9/c.txt', path);
+    expect(await readdir(join(work, 'removed', 'runs', 'r9'))).toEqual(['c.txt']);
+    expect((await store.get('runs/r9/c.txt')).toString()).toBe('three');
+  });
+
   it('leaves no partial files behind and lists none', async () => {
     const store = new LocalArtifactStore(join(work, 'atomic'));
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.put('same/key', `version ${i}`)));

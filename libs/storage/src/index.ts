@@ -1,6 +1,6 @@
 export { ArtifactNotFoundError, type ArtifactStore, type ListedArtifact, type StoredArtifact } from './artifact-store';
 export { assertArtifactKey, assertArtifactPrefix } from './artifact-key';
-export { sha256Buffer, sha256File } from './sha256';
+export { hashFile, sha256Buffer, sha256File } from './sha256';
 export { LocalArtifactStore } from './local-artifact-store';
 export { S3ArtifactStore, type S3ArtifactStoreOptions } from './s3-artifact-store';
 export { createArtifactStore, type ArtifactStoreConfig } from './create-artifact-store';

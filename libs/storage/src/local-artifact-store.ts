@@ -4,15 +4,18 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { assertArtifactKey, assertArtifactPrefix } from './artifact-key';
 import { ArtifactNotFoundError, ArtifactStore, ListedArtifact, StoredArtifact } from './artifact-store';
-import { sha256Buffer, sha256File } from './sha256';
+import { hashFile, sha256Buffer, sha256File } from './sha256';
 
 /** Names of files still being written; never listed as artifacts. */
 const PARTIAL = /^\..*\.[0-9a-f]{12}\.partial$/;
+/** Folders remembered as made; an attempt's files share one, and a folder is made once, not per file. */
+const REMEMBERED_FOLDERS = 256;
 
 /** Artifacts as files under rootDir, with the key as the relative path. */
 export class LocalArtifactStore implements ArtifactStore {
   readonly kind = 'local' as const;
   readonly rootDir: string;
+  private readonly folders = new Set<string>();
 
   constructor(rootDir: string) {
     this.rootDir = resolve(rootDir);
@@ -24,15 +27,15 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async put(key: string, body: Buffer | string): Promise<StoredArtifact> {
     const buf = Buffer.from(body);
-    await writeAside(this.pathOf(key), (tmp) => writeFile(tmp, buf));
+    await this.writeAside(this.pathOf(key), (tmp) => writeFile(tmp, buf));
     return { key, uri: this.uri(key), sha256: sha256Buffer(buf), bytes: buf.length };
   }
 
   async putFile(key: string, path: string): Promise<StoredArtifact> {
-    const stored = await writeAside(this.pathOf(key), async (tmp) => {
+    const stored = await this.writeAside(this.pathOf(key), async (tmp) => {
       await copyFile(path, tmp);
       // Hash the copy, so the checksum describes what was stored even if the source changes meanwhile.
-      return { sha256: await sha256File(tmp), bytes: (await stat(tmp)).size };
+      return hashFile(tmp);
     });
     return { key, uri: this.uri(key), ...stored };
   }
@@ -55,7 +58,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async getFile(key: string, path: string): Promise<string> {
     try {
-      return await writeAside(path, async (tmp) => {
+      return await this.writeAside(path, async (tmp) => {
         await copyFile(this.pathOf(key), tmp);
         return sha256File(tmp);
       });
@@ -88,12 +91,40 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async copy(fromKey: string, toKey: string): Promise<void> {
     if (!(await this.exists(fromKey))) throw new ArtifactNotFoundError(fromKey, this.uri(fromKey));
-    await writeAside(this.pathOf(toKey), (tmp) => copyFile(this.pathOf(fromKey), tmp));
+    await this.writeAside(this.pathOf(toKey), (tmp) => copyFile(this.pathOf(fromKey), tmp));
   }
 
   async ping(): Promise<void> {
     await mkdir(this.rootDir, { recursive: true });
     await access(this.rootDir, constants.W_OK);
+  }
+
+  /**
+   * Writes next to the target and renames, so a reader sees the old file or the whole new one. The
+   * folder is made when not remembered as made, and again when it turns out gone (retention deletes).
+   */
+  private async writeAside<T>(target: string, write: (tmp: string) => Promise<T>): Promise<T> {
+    const folder = dirname(target);
+    if (!this.folders.has(folder)) await this.makeFolder(folder);
+    const tmp = join(folder, `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+    try {
+      const result = await write(tmp).catch(async (err) => {
+        if (!isMissing(err)) throw err;
+        await this.makeFolder(folder);
+        return write(tmp);
+      });
+      await rename(tmp, target);
+      return result;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  private async makeFolder(folder: string): Promise<void> {
+    await mkdir(folder, { recursive: true });
+    if (this.folders.size >= REMEMBERED_FOLDERS) this.folders.clear();
+    this.folders.add(folder);
   }
 
   private pathOf(key: string): string {
@@ -116,20 +147,6 @@ export class LocalArtifactStore implements ArtifactStore {
         found.push({ key, bytes: (await stat(join(this.rootDir, ...key.split('/')))).size });
       }
     }
-  }
-}
-
-/** Writes next to the target and renames, so a reader sees the old file or the whole new one. */
-async function writeAside<T>(target: string, write: (tmp: string) => Promise<T>): Promise<T> {
-  await mkdir(dirname(target), { recursive: true });
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
-  try {
-    const result = await write(tmp);
-    await rename(tmp, target);
-    return result;
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
   }
 }
 

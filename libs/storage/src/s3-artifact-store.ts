@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { assertArtifactKey, assertArtifactPrefix } from './artifact-key';
 import { ArtifactNotFoundError, ArtifactStore, ListedArtifact, StoredArtifact } from './artifact-store';
-import { sha256Buffer, sha256File } from './sha256';
+import { hashFile, sha256Buffer } from './sha256';
 
 export interface S3ArtifactStoreOptions {
   bucket: string;
@@ -66,7 +66,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async putFile(key: string, path: string): Promise<StoredArtifact> {
     const objectKey = this.objectKey(key);
-    const [sha256, { size }] = await Promise.all([sha256File(path), stat(path)]);
+    const { sha256, bytes: size } = await hashFile(path);
     await this.client.send(
       new PutObjectCommand({
         Bucket: this.bucket,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { mkdir, writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { sha256Hex, type Artifact } from '@trainyard/contracts';
 import { ARTIFACT_STORE, type ArtifactStore, type StoredArtifact } from '@trainyard/storage';
 
@@ -20,10 +20,14 @@ export class ArtifactPublisher {
   constructor(@Inject(ARTIFACT_STORE) private readonly store: ArtifactStore) {}
 
   async writeLocal(workDir: string, file: InMemoryFile): Promise<string> {
-    await mkdir(workDir, { recursive: true });
     const path = join(workDir, file.name);
     const tmp = `${path}.partial`;
-    await writeFile(tmp, file.body);
+    // The work folder is there once the trainer ran: it is made only when the write says it is not.
+    await writeFile(tmp, file.body).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(tmp, file.body);
+    });
     await rename(tmp, path);
     return path;
   }
