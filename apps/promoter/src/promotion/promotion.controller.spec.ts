@@ -59,6 +59,36 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
   const decisionsOf = (symbol: string) => ds.query(`SELECT outcome, rule, mode, applied, reason FROM promoter.decisions WHERE symbol = $1 ORDER BY id`, [symbol]);
   const published = async (event: string, symbol: string) => (await readStored(prefix, event)).map((m) => m.data).filter((d) => d.symbol === symbol);
 
+  it('numbers 24 registrations of one key made at once 1..24 without gaps, each job once, however they collide', async () => {
+    const registry = app.get(RegistryStore);
+    const fields = (i: number, attempt = 1) => ({
+      symbol: 'NUMUSDT',
+      variant: 'default' as const,
+      runId: 'r-numbering',
+      jobId: `r-numbering-NUMUSDT-${i}`,
+      attempt,
+      promote: 'off' as const,
+      canary: false,
+      artifactsPrefix: `models/NUMUSDT/${i}`,
+      artifacts: [],
+      metrics: metrics(0.5),
+      featureset: 'ohlcv-v1',
+      costs: { feeBps: 10, spreadBps: 2 },
+      evaluationWindow: { from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', candles: 24 },
+    });
+    // Every job twice: the same attempt again gets the version it has.
+    const calls = [...Array.from({ length: 24 }, (_, i) => fields(i)), ...Array.from({ length: 24 }, (_, i) => fields(i))];
+    const results = await Promise.all(calls.map((f) => registry.register(f)));
+    const versions = await versionsOf('NUMUSDT');
+    expect(versions.map((v) => v.version)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    expect(new Set(versions.map((v) => v.job_id)).size).toBe(24);
+    for (const [i, r] of results.entries()) expect(r.version.jobId).toBe(calls[i]!.jobId);
+    expect(results.filter((r) => r.created)).toHaveLength(24);
+    // Another attempt of a job that has its version gets the winner's, and is kept as ignored.
+    expect(await registry.register(fields(0, 2))).toMatchObject({ registered: false, created: false, version: { jobId: 'r-numbering-NUMUSDT-0', attempt: 1 } });
+    expect(await registry.ignoredSuccesses('r-numbering-NUMUSDT-0')).toHaveLength(1);
+  });
+
   it('numbers concurrent successes of one symbol 1..n and leaves exactly one, the best, in production', async () => {
     const hitRates = [0.51, 0.58, 0.53, 0.6, 0.5, 0.57, 0.52, 0.59, 0.54, 0.55];
     const events = await Promise.all(hitRates.map((h, i) => trained('BTCUSDT', `daily-20261122-BTCUSDT-${i}`, h)));

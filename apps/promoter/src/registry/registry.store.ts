@@ -65,10 +65,14 @@ export interface ProductionTransaction {
   makeProduction(version: ModelVersionEntity, at: Date): Promise<void>;
 }
 
+/** Each try numbers past every version committed before it; only a burst of one key's successes needs a second. */
+const MAX_NUMBERING_TRIES = 50;
+
 /**
- * The promoter's tables. Two transaction-scoped advisory locks per model key (two-key form, a space of
- * its own; a plain model's lock is on its symbol, as before specialists) serialise what must not interleave: numbering versions, and changing production. On the
- * embedded PGlite every connection shares one session, where transactions run one at a time anyway.
+ * The promoter's tables. A transaction-scoped advisory lock per model key (two-key form, a space of
+ * its own; a plain model's lock is on its symbol, as before specialists) serialises changes to
+ * production. On the embedded PGlite every connection shares one session, where transactions run one
+ * at a time anyway.
  */
 @Injectable()
 export class RegistryStore {
@@ -82,15 +86,14 @@ export class RegistryStore {
    * Registers an attempt as its model key's next version, at most one per job: the first attempt of a
    * job to succeed wins. The same attempt again gets the version it already has; a success of another
    * attempt of a job that has its version is kept in ignored_successes and answered with the winner.
-   * The unique index on job_id makes this hold whatever runs at the same time (insert-or-ignore).
+   * The unique indexes make this hold whatever runs at the same time, without a transaction: a number
+   * another job of the key took at the same moment conflicts, and the next statement, seeing that
+   * job's row, numbers past it.
    */
-  register(fields: NewVersion, leaseId?: string): Promise<Registration> {
-    return this.ds.transaction(async (em) => {
-      await em.query(`SELECT pg_advisory_xact_lock(hashtext('promoter.versions'), hashtext($1))`, [keyName(fields)]);
-      const repo = em.getRepository(ModelVersionEntity);
-      // Numbered and written in one statement (the lock keeps the numbering to one writer per key); a
-      // job that has its version already conflicts on the one-per-job index and writes nothing.
-      const inserted: { id: number; version: number; created_at: Date }[] = await em.query(
+  async register(fields: NewVersion, leaseId?: string): Promise<Registration> {
+    const repo = this.ds.getRepository(ModelVersionEntity);
+    for (let tries = 1; ; tries++) {
+      const [row]: { id: number; version: number; created_at: Date }[] = await this.ds.query(
         `INSERT INTO promoter.model_versions (symbol, variant, version, run_id, job_id, attempt, promote, canary, artifacts_prefix, artifacts, metrics, featureset, costs, evaluation_window, stage)
          SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'candidate'
            FROM promoter.model_versions WHERE symbol = $1 AND variant = $2
@@ -112,7 +115,6 @@ export class RegistryStore {
           JSON.stringify(fields.evaluationWindow),
         ],
       );
-      const [row] = inserted;
       // The row is what was just written: its generated id, number and time complete it without reading it back.
       if (row)
         return {
@@ -123,14 +125,16 @@ export class RegistryStore {
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
       if (existing) return { version: existing, registered: true, created: false };
       const [winner] = await repo.find({ where: { jobId: fields.jobId }, order: { id: 'ASC' }, take: 1 });
-      if (!winner) throw new Error(`attempt ${fields.attempt} of job ${fields.jobId} was not registered, yet the job has no version`);
-      await em.query(
-        `INSERT INTO promoter.ignored_successes (job_id, attempt, symbol, run_id, lease_id, artifacts_prefix, metrics, winner_version_id, winner_attempt)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (job_id, attempt) DO NOTHING`,
-        [fields.jobId, fields.attempt, fields.symbol, fields.runId, leaseId ?? null, fields.artifactsPrefix, JSON.stringify(fields.metrics), winner.id, winner.attempt],
-      );
-      return { version: winner, registered: false, created: false };
-    });
+      if (winner) {
+        await this.ds.query(
+          `INSERT INTO promoter.ignored_successes (job_id, attempt, symbol, run_id, lease_id, artifacts_prefix, metrics, winner_version_id, winner_attempt)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (job_id, attempt) DO NOTHING`,
+          [fields.jobId, fields.attempt, fields.symbol, fields.runId, leaseId ?? null, fields.artifactsPrefix, JSON.stringify(fields.metrics), winner.id, winner.attempt],
+        );
+        return { version: winner, registered: false, created: false };
+      }
+      if (tries >= MAX_NUMBERING_TRIES) throw new Error(`attempt ${fields.attempt} of job ${fields.jobId} found no free version number of ${keyName(fields)} in ${tries} tries`);
+    }
   }
 
   /** A success of an attempt the scheduler does not count, on record with why; never a version. */
