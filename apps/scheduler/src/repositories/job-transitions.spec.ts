@@ -97,7 +97,8 @@ describe('JobRepository attempt transitions', () => {
     await jobs.markLeased(id!, 1, lease(id!));
     await jobs.markStarted(id!, 1, started(id!));
     const metrics = { directionalHitRate: 0.6, sharpe: 1.2, maxDrawdown: 0.1, totalReturn: 0.05, mae: 0.01, rmse: 0.02, mape: 1, r2: 0.1 };
-    const done = { startedAt: new Date('2026-12-01T10:00:00Z'), finishedAt: new Date('2026-12-01T10:30:00Z'), trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1` };
+    const artifacts = [{ name: 'model.json', uri: `file:///artifacts/${id}/a1/model.json`, sha256: 'a'.repeat(64), bytes: 10 }];
+    const done = { startedAt: new Date('2026-12-01T10:00:00Z'), finishedAt: new Date('2026-12-01T10:30:00Z'), trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1`, artifacts };
     const alsoCalls: string[] = [];
     const job = await jobs.markSucceeded(id!, 1, done, async (em, j) => {
       // The caller's writes see the job as moved, in the same transaction.
@@ -109,7 +110,8 @@ describe('JobRepository attempt transitions', () => {
     expect(alsoCalls).toEqual([`${id} succeeded`]);
     // Half an hour at 0.5 an hour, priced from the attempt's own times.
     expect(await jobs.find(id!)).toMatchObject({ status: 'succeeded', trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1`, errorType: null, cost: 0.25 });
-    expect(await attemptOf(id!)).toMatchObject({ status: 'succeeded', finishedAt: done.finishedAt });
+    // The attempt's report, for tracking, in the same statement.
+    expect(await attemptOf(id!)).toMatchObject({ status: 'succeeded', finishedAt: done.finishedAt, metrics, artifacts });
     expect(await jobs.markSucceeded(id!, 1, { ...done, trainSeconds: 1 }, async () => void alsoCalls.push('again'))).toBeNull();
     expect(await jobs.markSucceeded(stale!, 2, done, async () => void alsoCalls.push('stale'))).toBeNull();
     expect(alsoCalls).toHaveLength(1);
@@ -126,10 +128,11 @@ describe('JobRepository attempt transitions', () => {
       trainSeconds: 60,
       metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
       artifactsPrefix: `${id}/a1`,
+      artifacts: [],
     };
     await expect(jobs.markSucceeded(id!, 1, done, () => Promise.reject(new Error('ledger unavailable')))).rejects.toThrow('ledger unavailable');
     expect(await jobs.find(id!)).toMatchObject({ status: 'running', finishedAt: null });
-    expect(await attemptOf(id!)).toMatchObject({ status: 'running' });
+    expect(await attemptOf(id!)).toMatchObject({ status: 'running', metrics: null, artifacts: null });
     expect(await jobs.markSucceeded(id!, 1, done, async () => undefined)).not.toBeNull();
   });
 });

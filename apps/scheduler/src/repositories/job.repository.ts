@@ -3,6 +3,7 @@ import { DataSource, In, Not, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import {
   ACTIVE_JOB_STATES,
+  type Artifact,
   attemptEventSources,
   canTransitionJob,
   TERMINAL_JOB_STATES,
@@ -189,7 +190,7 @@ export class JobRepository {
   async markSucceeded(
     jobId: string,
     attempt: number,
-    done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string },
+    done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string; artifacts: Artifact[] },
     also: (em: EntityManager, job: SucceededJob) => Promise<void>,
   ): Promise<SucceededJob | null> {
     return this.ds.transaction(async (em) => {
@@ -199,9 +200,12 @@ export class JobRepository {
                   artifacts_prefix = $7, error_type = NULL, error_message = NULL, cost = price_per_hour * $8::float8 / 3600000, updated_at = now()
            WHERE id = $1 AND attempt = $2 AND status IN (${inList(attemptEventSources('succeeded'))})
            RETURNING run_id, started_at, finished_at, definition, checkpoint),
+         -- What the attempt reported is kept for tracking even when the job has moved on (a fenced attempt's success).
          a AS (
-           UPDATE scheduler.attempts SET status = 'succeeded', finished_at = $4
-           WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM j))
+           UPDATE scheduler.attempts SET metrics = $6, artifacts = $9,
+                  status = CASE WHEN EXISTS (SELECT 1 FROM j) THEN 'succeeded' ELSE status END,
+                  finished_at = CASE WHEN EXISTS (SELECT 1 FROM j) THEN $4 ELSE finished_at END
+           WHERE job_id = $1 AND attempt = $2)
          SELECT * FROM j`,
         [
           jobId,
@@ -213,6 +217,7 @@ export class JobRepository {
           done.artifactsPrefix,
           // The lease's price for the attempt's own time, as the agent measured it.
           Math.max(0, done.finishedAt.getTime() - done.startedAt.getTime()),
+          JSON.stringify(done.artifacts),
         ],
       );
       const [row] = rows;

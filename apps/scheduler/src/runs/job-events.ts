@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import type { EventMessage } from '@trainyard/contracts';
+import type { EventMessage, Purpose } from '@trainyard/contracts';
 
 type Listener<T> = (value: T) => Promise<void>;
+
+/** A job whose attempt ended, with its purpose when the handler knows it without a read. */
+export interface EndedJob {
+  jobId: string;
+  purpose?: Purpose;
+}
 
 /**
  * What other features of the scheduler follow about jobs (a study about its trials), told after the
@@ -10,10 +16,10 @@ type Listener<T> = (value: T) => Promise<void>;
  */
 @Injectable()
 export class JobEvents {
-  private readonly ended: Listener<string>[] = [];
+  private readonly ended: Listener<EndedJob>[] = [];
   private readonly progressed: Listener<EventMessage<'job.progress'>>[] = [];
 
-  onEnded(listener: Listener<string>): void {
+  onEnded(listener: Listener<EndedJob>): void {
     this.ended.push(listener);
   }
 
@@ -22,8 +28,8 @@ export class JobEvents {
   }
 
   /** A job's attempt ended (succeeded, failed, cancelled, lost): the job may now be terminal. */
-  async jobEnded(jobId: string): Promise<void> {
-    for (const l of this.ended) await l(jobId);
+  async jobEnded(job: EndedJob): Promise<void> {
+    for (const l of this.ended) await l(job);
   }
 
   async jobProgressed(m: EventMessage<'job.progress'>): Promise<void> {

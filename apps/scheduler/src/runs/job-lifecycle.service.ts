@@ -9,7 +9,7 @@ import { CompletionService } from './completion.service';
 import { DispatcherService } from './dispatcher.service';
 import { retryDelaySeconds, shouldRetry } from './retry-policy';
 import type { JobEntity } from '../repositories/job.entity';
-import { JobRepository } from '../repositories/job.repository';
+import { JobRepository, type SucceededJob } from '../repositories/job.repository';
 import { LedgerRepository } from '../repositories/ledger.repository';
 
 export interface AttemptFailure {
@@ -65,16 +65,25 @@ export class JobLifecycleService {
     });
   }
 
-  async succeeded(m: EventMessage<'job.succeeded'>): Promise<void> {
+  /** The job as it now stands; null for a stale or repeated success (whose attempt's report is kept all the same). */
+  async succeeded(m: EventMessage<'job.succeeded'>): Promise<SucceededJob | null> {
     const job = await this.jobs.markSucceeded(
       m.jobId,
       m.attempt,
-      { startedAt: new Date(m.startedAt), finishedAt: new Date(m.finishedAt), trainSeconds: m.trainSeconds, metrics: m.metrics, artifactsPrefix: m.artifactsPrefix },
+      {
+        startedAt: new Date(m.startedAt),
+        finishedAt: new Date(m.finishedAt),
+        trainSeconds: m.trainSeconds,
+        metrics: m.metrics,
+        artifactsPrefix: m.artifactsPrefix,
+        artifacts: m.artifacts,
+      },
       (em, succeeded) => this.record(em, succeeded, 'succeeded'),
     );
-    if (!job) return;
+    if (!job) return null;
     this.metrics?.finished('succeeded', job.startedAt, job.finishedAt);
     await this.afterChange(job.runId);
+    return job;
   }
 
   async failed(f: AttemptFailure): Promise<void> {

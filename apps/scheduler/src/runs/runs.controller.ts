@@ -59,27 +59,26 @@ export class RunsController {
 
   @Consume('job.succeeded', { concurrency: 4 })
   async onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
-    await this.lifecycle.succeeded(m);
-    await this.tracking.succeeded(m);
-    await this.events.jobEnded(m.jobId);
+    const job = await this.lifecycle.succeeded(m);
+    await this.events.jobEnded({ jobId: m.jobId, purpose: job?.definition.purpose });
   }
 
   @Consume('job.failed')
   async onFailed(@Payload() m: EventMessage<'job.failed'>) {
     await this.lifecycle.failed(m);
-    await this.events.jobEnded(m.jobId);
+    await this.events.jobEnded({ jobId: m.jobId });
   }
 
   @Consume('job.cancelled')
   async onCancelled(@Payload() m: EventMessage<'job.cancelled'>) {
     await this.lifecycle.cancelled(m);
-    await this.events.jobEnded(m.jobId);
+    await this.events.jobEnded({ jobId: m.jobId });
   }
 
   @Consume('lease.lost')
   async onLeaseLost(@Payload() m: EventMessage<'lease.lost'>) {
     await this.lifecycle.failed({ jobId: m.jobId, attempt: m.attempt, errorType: 'agent_lost', retryable: true, message: `lease ${m.leaseId} on ${m.agentId} lost: ${m.reason}` });
-    await this.events.jobEnded(m.jobId);
+    await this.events.jobEnded({ jobId: m.jobId });
   }
 
   /** Tracking keeps a run whose model reached production from retention. */

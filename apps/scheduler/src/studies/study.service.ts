@@ -50,7 +50,9 @@ export class StudyService implements OnModuleInit, OnApplicationBootstrap, OnApp
   ) {}
 
   onModuleInit(): void {
-    this.events.onEnded(async (jobId) => {
+    this.events.onEnded(async ({ jobId, purpose }) => {
+      // Trials are jobs of a search run: any other job is not looked up.
+      if (purpose !== undefined && purpose !== 'search') return;
       const trial = await this.studies.studyOfJob(jobId);
       if (trial) await this.advance(trial.studyId);
     });

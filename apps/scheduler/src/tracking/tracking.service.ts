@@ -35,10 +35,6 @@ export class TrackingService {
     return m.points?.length ? this.store.recordPoints(m.jobId, m.attempt, m.points) : Promise.resolve();
   }
 
-  succeeded(m: EventMessage<'job.succeeded'>): Promise<void> {
-    return this.store.recordOutcome(m.jobId, m.attempt, m.metrics, m.artifacts);
-  }
-
   /** A dry run's "would promote" changed nothing in production. */
   promoted(m: EventMessage<'model.promoted'>): Promise<void> {
     return m.decision.applied ? this.store.markProduction(m.jobId) : Promise.resolve();

@@ -88,10 +88,6 @@ export class TrackingStore {
     );
   }
 
-  async recordOutcome(jobId: string, attempt: number, metrics: Metrics, artifacts: Artifact[]): Promise<void> {
-    await this.ds.query(`UPDATE scheduler.attempts SET metrics = $3, artifacts = $4 WHERE job_id = $1 AND attempt = $2`, [jobId, attempt, JSON.stringify(metrics), JSON.stringify(artifacts)]);
-  }
-
   /** The job's succeeded attempt made the model now in production. */
   async markProduction(jobId: string): Promise<void> {
     await this.ds.query(`UPDATE scheduler.attempts SET in_production = true WHERE job_id = $1 AND status = 'succeeded'`, [jobId]);
