@@ -126,6 +126,32 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     expect(await published('model.promoted', 'SOLUSDT')).toHaveLength(1);
   });
 
+  it.each(['dry', 'off'] as const)('decides a redelivered success of a %s run once, without the production lock, and changes nothing in production', async (policy) => {
+    const symbol = policy === 'dry' ? 'DRYUSDT' : 'OFFUSDT';
+    const first = await trained(symbol, `daily-20261122-${symbol}-1`, 0.55, 'auto');
+    await handler.onJobSucceeded(first);
+    const event = await trained(symbol, `daily-20261122-${symbol}-2`, 0.6, policy);
+    await Promise.all([handler.onJobSucceeded(event), handler.onJobSucceeded(event), handler.onJobSucceeded(event)]);
+    await handler.onJobSucceeded(event);
+
+    expect((await versionsOf(symbol)).map((v) => [v.version, v.stage])).toEqual([
+      [1, 'production'],
+      [2, 'candidate'],
+    ]);
+    const decisions = await decisionsOf(symbol);
+    expect(decisions).toHaveLength(2);
+    expect(decisions[1]).toMatchObject(policy === 'dry' ? { outcome: 'promote', mode: 'dry', applied: false } : { outcome: 'skipped', mode: 'off', applied: false });
+    // Compared with production as it stood: version 1's metrics are on the record.
+    const [row] = await ds.query(`SELECT version_id, production_version FROM promoter.decisions WHERE symbol = $1 ORDER BY id DESC LIMIT 1`, [symbol]);
+    expect(row.production_version).toBe(1);
+    // Recording it again, as a late delivery would, gives the first decision back.
+    const registry = app.get(RegistryStore);
+    const recorded = (await registry.decisionOf(row.version_id))!;
+    const { id, createdAt, ...again } = recorded;
+    expect(await registry.recordDecisionOnce({ ...again, reason: 'a later delivery' })).toMatchObject({ id, reason: recorded.reason });
+    expect(createdAt).toBeInstanceOf(Date);
+  });
+
   it('registers only the attempt the scheduler counts: a fenced-off attempt finishing first is recorded with why, never registered or promoted', async () => {
     const jobId = 'daily-20261122-DOGEUSDT';
     scheduler.set(jobId, { attempt: 2, status: 'succeeded' });

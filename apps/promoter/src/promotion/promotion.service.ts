@@ -8,12 +8,13 @@ import { keyId, keyName, variantField } from '../registry/model-key';
 import type { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore, type NewDecision } from '../registry/registry.store';
 import { ProductionArtifacts } from './production-artifacts.service';
-import { decidePromotion } from './promotion-rules';
+import { decidePromotion, effectivePolicy } from './promotion-rules';
 
 /**
  * Decides each version once, against the production model of the moment, and under the `auto` policy puts the
  * winner into production. Deciding and applying happen under the symbol's lock in one transaction,
- * so a failure leaves no decision behind and the redelivered event starts over.
+ * so a failure leaves no decision behind and the redelivered event starts over; a decision that
+ * cannot apply (policy off or dry) takes no lock.
  */
 @Injectable()
 export class PromotionService {
@@ -38,30 +39,17 @@ export class PromotionService {
   }
 
   private decide(version: ModelVersionEntity): Promise<DecisionEntity> {
+    // A decision that cannot change production (policy off or dry) needs no lock: compared with
+    // production as last committed, and recorded once by the unique index.
+    if (effectivePolicy(version.promote, version.canary, this.cfg.PROMOTER_DRY_ONLY).policy !== 'auto')
+      return this.store.production(version).then((current) => this.store.recordDecisionOnce(this.decision(version, current)));
     // A specialist's lock, production and comparison are its own (symbol and variant).
     return this.store.underProductionLock(version, async (tx) => {
       const earlier = await tx.decisionOf(version.id);
       if (earlier) return earlier;
       const current = await tx.production();
-      const verdict = decidePromotion({
-        requested: version.promote,
-        canary: version.canary,
-        dryOnly: this.cfg.PROMOTER_DRY_ONLY,
-        candidate: version,
-        production: current,
-        floors: promotionFloors(this.cfg),
-      });
-      const row: NewDecision = {
-        ...verdict,
-        versionId: version.id,
-        symbol: version.symbol,
-        variant: version.variant,
-        candidateMetrics: version.metrics,
-        productionVersion: current?.version ?? null,
-        productionMetrics: current?.metrics ?? null,
-        productionUri: null,
-      };
-      if (verdict.outcome === 'promote' && verdict.mode === 'auto') {
+      const row = this.decision(version, current);
+      if (row.outcome === 'promote' && row.mode === 'auto') {
         const refusal = await this.production.verify(version);
         if (refusal) {
           Object.assign(row, { outcome: 'reject', ...refusal });
@@ -74,6 +62,28 @@ export class PromotionService {
       }
       return tx.recordDecision(row);
     });
+  }
+
+  /** The rules' verdict on `version` against `current`, as a decision row (not applied). */
+  private decision(version: ModelVersionEntity, current: ModelVersionEntity | null): NewDecision {
+    const verdict = decidePromotion({
+      requested: version.promote,
+      canary: version.canary,
+      dryOnly: this.cfg.PROMOTER_DRY_ONLY,
+      candidate: version,
+      production: current,
+      floors: promotionFloors(this.cfg),
+    });
+    return {
+      ...verdict,
+      versionId: version.id,
+      symbol: version.symbol,
+      variant: version.variant,
+      candidateMetrics: version.metrics,
+      productionVersion: current?.version ?? null,
+      productionMetrics: current?.metrics ?? null,
+      productionUri: null,
+    };
   }
 
   /** Tells the bus on every delivery, with ids derived from the version, so a lost publish is made good. */

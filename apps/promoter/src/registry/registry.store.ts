@@ -159,6 +159,26 @@ export class RegistryStore {
     return this.ds.getRepository(DecisionEntity).findOneBy(automatic(versionId));
   }
 
+  /** The key's production version as last committed, read without its lock. */
+  production(key: ModelKey): Promise<ModelVersionEntity | null> {
+    return this.ds.getRepository(ModelVersionEntity).findOneBy({ symbol: key.symbol, variant: key.variant, stage: 'production' });
+  }
+
+  /**
+   * Records an automatic decision that changes nothing in production, without the key's lock: the
+   * unique index on a version's automatic decision keeps it to one, and a second delivery gets the first's.
+   */
+  async recordDecisionOnce(decision: NewDecision): Promise<DecisionEntity> {
+    const repo = this.ds.getRepository(DecisionEntity);
+    const entity = repo.create({ commandId: null, ...decision });
+    const inserted = await repo.createQueryBuilder().insert().into(DecisionEntity).values(entity).orIgnore().execute();
+    const [generated] = inserted.raw as Array<{ id: number; created_at: Date }>;
+    if (generated) return repo.merge(entity, { id: generated.id, createdAt: generated.created_at });
+    const first = await this.decisionOf(decision.versionId);
+    if (!first) throw new Error(`the decision on version id ${decision.versionId} was neither written nor found`);
+    return first;
+  }
+
   /** The automatic decision of each of these versions that has one, in one read. */
   async decisionsOfVersions(versionIds: number[]): Promise<Map<number, DecisionEntity>> {
     if (versionIds.length === 0) return new Map();
