@@ -270,8 +270,8 @@ export class BrokerStore {
     return this.ds.getRepository(LeaseEntity).findOne({ where: { id } });
   }
 
-  async markOutcomePublished(id: string): Promise<void> {
-    await this.ds.getRepository(LeaseEntity).update({ id }, { outcomePublished: true });
+  async markOutcomesPublished(ids: string[]): Promise<void> {
+    await this.ds.query(`UPDATE broker.leases SET outcome_published = true WHERE id = ANY($1::text[])`, [ids]);
   }
 
   unpublishedOutcomes(endedBefore: Date): Promise<LeaseEntity[]> {

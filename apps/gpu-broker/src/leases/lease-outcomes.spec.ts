@@ -8,6 +8,7 @@ import { AgentsService } from '../agents/agents.service';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { BrokerStore } from './broker.store';
+import { LeaseService } from './lease.service';
 
 jest.setTimeout(120_000);
 
@@ -138,5 +139,21 @@ describe('gpu-broker lease outcomes across a NATS outage', () => {
     );
     expect(again).toEqual([expect.objectContaining({ attempt: 1, reason: 'operator' })]);
     expect((await readStored(prefix, 'agent.*.assign', nats.url)).filter((a) => a.data.spec.jobId === 'r3-WAITUSDT')).toHaveLength(0);
+  });
+
+  it('marks every end of a burst as announced (several leases in one statement), so none is announced again', async () => {
+    await bus.publish('agent.heartbeat', { agentId: 'wide-box', host: 'box', provider: 'local', gpus: [], cpuSlots: 8, running: [], startedAt: '2026-11-30T00:00:00.000Z' });
+    const jobIds = Array.from({ length: 8 }, (_, i) => `r4-B${i}USDT`);
+    for (const [i, jobId] of jobIds.entries()) await bus.publish('job.requested', { spec: toJobSpec(testJobDefinition({ symbol: `B${i}USDT`, runId: 'r4', jobId }), 1) });
+    // Earlier tests' agents are still alive here (this file drives the silence check itself): wherever they went.
+    const leases = await waitFor(async () => {
+      const assigned = (await readStored(prefix, 'agent.*.assign', nats.url)).filter((a) => jobIds.includes(a.data.spec.jobId)).map((a) => a.data.lease.leaseId as string);
+      return assigned.length === jobIds.length ? assigned : null;
+    }, 'eight jobs placed');
+    const now = new Date();
+    await Promise.all(jobIds.map((jobId) => app.get(LeaseService).ended(jobId, 1, 'succeeded', now)));
+    for (const id of leases) expect(await leaseRow(id)).toEqual({ status: 'released', outcome_published: true });
+    const released = (await readStored(prefix, 'lease.released', nats.url)).map((e) => e.data.leaseId);
+    expect(released.filter((id) => leases.includes(id)).sort()).toEqual([...leases].sort());
   });
 });

@@ -33,6 +33,9 @@ export class LeaseService {
   /** Requests taken here whose own pass has not answered yet. */
   private readonly arriving = new Set<Arrival>();
   private readonly leftWaitingListeners = new Set<() => void>();
+  /** Lease ends announced and not yet marked so; a mark lost in a crash only means the end is announced again, under the same ids. */
+  private readonly announcedEnds = new Set<string>();
+  private readonly marks = new CoalescedPasses<'announced', void>(() => this.markAnnounced());
 
   constructor(
     private readonly store: BrokerStore,
@@ -254,7 +257,15 @@ export class LeaseService {
       // lease, and to refuse its assignment should that arrive later; the job is retried elsewhere.
       await this.bus.publish('job.cancel', { jobId: l.jobId, reason: `lease ${l.id} lost: ${reason}`.slice(0, 500), leaseId: l.id, attempt: l.attempt, agentId: l.agentId }, { id: `${l.id}-fence` });
     });
-    await this.store.markOutcomePublished(l.id);
+    this.announcedEnds.add(l.id);
+    await this.marks.run('announced');
+  }
+
+  /** One statement marks every end announced since the last one: under load, many leases' at once. */
+  private async markAnnounced(): Promise<void> {
+    const ids = [...this.announcedEnds];
+    this.announcedEnds.clear();
+    if (ids.length) await this.store.markOutcomesPublished(ids);
   }
 
   /** Ends committed but not yet announced, older than `endedBefore` so a publish still in flight is left alone. */
