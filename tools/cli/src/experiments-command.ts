@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { MetricKey, Purpose, SymbolName } from '@trainyard/contracts';
 import { exportToFileStore, type TrackedRun } from '@trainyard/tracking';
 import { callApi } from './api-client';
-import { UsageError } from './run-flags';
+import { UsageError } from './usage-error';
 import { EXPERIMENTS_HELP } from './help';
 
 const OPTIONS = {

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DECIDED_RUN_STATES, Id, SymbolName } from '@trainyard/contracts';
 import { callApi, type ApiTarget } from './api-client';
-import { UsageError } from './run-flags';
+import { UsageError } from './usage-error';
 import { LOGS_HELP } from './help';
 
 export interface LogsRequest {

@@ -123,7 +123,7 @@ function tokenOfLocalStack(): string | undefined {
 
 async function models(argv: string[]): Promise<number> {
   const { parseModelsCommand, runModelsCommand } = await import('./models-command');
-  const req = parseModelsCommand(argv);
+  const req = await parseModelsCommand(argv);
   const answer = await runModelsCommand(req, process.env.PROMOTER_URL ?? 'http://127.0.0.1:3004', process.env.TRAINYARD_API_TOKEN ?? tokenOfLocalStack());
   console.log(JSON.stringify(answer, null, 2));
   return 0;
@@ -197,7 +197,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
-      throw new (await import('./run-flags')).UsageError(`unknown command "${command}"; commands: up, run, logs, models, experiments, search, nats-config, help`);
+      throw new (await import('./usage-error')).UsageError(`unknown command "${command}"; commands: up, run, logs, models, experiments, search, nats-config, help`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { SymbolName, Variant } from '@trainyard/contracts';
+import type { Variant } from '@trainyard/contracts';
 import { callApi } from './api-client';
-import { UsageError } from './run-flags';
+import { UsageError } from './usage-error';
 import { MODELS_HELP } from './help';
 
 const OPTIONS = {
@@ -17,23 +17,27 @@ export interface ModelsRequest {
   body?: unknown;
 }
 
-function symbolArg(value: string | undefined): string {
+// The contracts (zod and every schema: most of this command's start-up) are loaded only when a symbol or variant is given.
+const contracts = () => import('@trainyard/contracts');
+
+async function symbolArg(value: string | undefined): Promise<string> {
   if (!value) throw new UsageError('a symbol is required, e.g. BTCUSDT');
-  if (!SymbolName.safeParse(value).success) throw new UsageError(`"${value}" is not a symbol (2-30 upper-case letters or digits)`);
+  if (!(await contracts()).SymbolName.safeParse(value).success) throw new UsageError(`"${value}" is not a symbol (2-30 upper-case letters or digits)`);
   return value;
 }
 
-function variantArg(value: string): Variant {
+async function variantArg(value: string): Promise<Variant> {
+  const { Variant } = await contracts();
   if (!Variant.options.includes(value as Variant)) throw new UsageError(`"${value}" is not a variant: one of ${Variant.options.join(', ')}`);
   return value as Variant;
 }
 
 /** `BTCUSDT` or `BTCUSDT/bull` as the API's path and `?variant=` query. */
-function keyArg(value: string | undefined, action: string): string {
+async function keyArg(value: string | undefined, action: string): Promise<string> {
   const [symbol, variant, ...more] = (value ?? '').split('/');
   if (more.length) throw new UsageError(`"${value}" is not a model: a symbol, or a symbol and a variant (BTCUSDT/bull)`);
-  const path = `/models/${symbolArg(symbol || undefined)}${action}`;
-  return variant === undefined || variant === 'default' ? path : `${path}?variant=${variantArg(variant)}`;
+  const path = `/models/${await symbolArg(symbol || undefined)}${action}`;
+  return variant === undefined || variant === 'default' ? path : `${path}?variant=${await variantArg(variant)}`;
 }
 
 function versionArg(value: string | undefined, required: boolean): number | undefined {
@@ -47,7 +51,7 @@ function versionArg(value: string | undefined, required: boolean): number | unde
 }
 
 /** `trainyard models …` as the promoter API request it stands for. */
-export function parseModelsCommand(argv: string[]): ModelsRequest {
+export async function parseModelsCommand(argv: string[]): Promise<ModelsRequest> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
@@ -62,19 +66,19 @@ export function parseModelsCommand(argv: string[]): ModelsRequest {
       const q = new URLSearchParams();
       const [symbol, keyVariant] = (v.symbol ?? '').split('/');
       if (keyVariant !== undefined && v.variant !== undefined) throw new UsageError('give the variant once: --symbol BTCUSDT/bull or --variant bull');
-      if (symbol) q.set('symbol', symbolArg(symbol));
+      if (symbol) q.set('symbol', await symbolArg(symbol));
       const variant = keyVariant ?? v.variant;
-      if (variant !== undefined) q.set('variant', variantArg(variant));
+      if (variant !== undefined) q.set('variant', await variantArg(variant));
       if (v.stage) q.set('stage', v.stage);
       return { method: 'GET', path: `/models${q.size ? `?${q}` : ''}` };
     }
     case 'show':
-      return { method: 'GET', path: keyArg(rest[0], `/${versionArg(rest[1], true)}`) };
+      return { method: 'GET', path: await keyArg(rest[0], `/${versionArg(rest[1], true)}`) };
     case 'promote':
-      return { method: 'POST', path: keyArg(rest[0], '/promote'), body: { version: versionArg(rest[1], true), ...(v.reason ? { reason: v.reason } : {}) } };
+      return { method: 'POST', path: await keyArg(rest[0], '/promote'), body: { version: versionArg(rest[1], true), ...(v.reason ? { reason: v.reason } : {}) } };
     case 'rollback': {
       const version = versionArg(rest[1], false);
-      return { method: 'POST', path: keyArg(rest[0], '/rollback'), body: { ...(version ? { version } : {}), ...(v.reason ? { reason: v.reason } : {}) } };
+      return { method: 'POST', path: await keyArg(rest[0], '/rollback'), body: { ...(version ? { version } : {}), ...(v.reason ? { reason: v.reason } : {}) } };
     }
     default:
       throw new UsageError(`unknown models command "${action ?? ''}"; use list, show, promote or rollback\n\n${MODELS_HELP}`);

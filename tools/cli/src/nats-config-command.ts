@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseFlags } from '@trainyard/run-flags';
 import { natsServerConfig, newRoleCredentials } from '@trainyard/messaging';
-import { UsageError } from './run-flags';
+import { UsageError } from './usage-error';
 import { NATS_CONFIG_HELP } from './help';
 
 const OPTIONS = { out: { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, store: { type: 'string' } } as const;

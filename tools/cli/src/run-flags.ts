@@ -1,10 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { SymbolName, symbolsFromCsv, type EventInput, type SymbolSelection } from '@trainyard/contracts';
+import { UsageError } from './usage-error';
 import { FlagError, parseFlags, positiveFlag, RUN_REQUEST_OPTIONS, runRequestFromFlags, symbolSelection } from '@trainyard/run-flags';
-
-export class UsageError extends FlagError {
-  override readonly name = 'UsageError';
-}
 
 export interface RunFlags {
   request: EventInput<'run.requested'>;
@@ -55,7 +52,7 @@ export function parseRunFlags(argv: string[]): RunFlags {
       promotionWaitSeconds: positiveFlag('promotion-wait-seconds', v['promotion-wait-seconds'], false) ?? 60,
     };
   } catch (err) {
-    if (err instanceof FlagError && !(err instanceof UsageError)) throw new UsageError(err.message);
+    if (err instanceof FlagError) throw new UsageError(err.message);
     throw err;
   }
 }

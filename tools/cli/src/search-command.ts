@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Id, MetricKey, SymbolName } from '@trainyard/contracts';
 import { callApi } from './api-client';
-import { UsageError } from './run-flags';
+import { UsageError } from './usage-error';
 import { SEARCH_HELP } from './help';
 
 const OPTIONS = {
