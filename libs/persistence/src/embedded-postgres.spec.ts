@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { EntitySchema, MigrationInterface, QueryRunner } from 'typeorm';
-import { createDataSource, EmbeddedPostgres, initializeDataSource, startEmbeddedPostgres } from '@trainyard/persistence';
+import { createDataSource, EmbeddedPostgres, initializeDataSource, makePgliteTemplate, startEmbeddedPostgres } from '@trainyard/persistence';
 
 interface Note {
   id: number;
@@ -63,6 +63,52 @@ describe('startEmbeddedPostgres', () => {
     // Fewer buffers than PostgreSQL's default: the host's memory (embedded-postgres.ts).
     expect(await second.query('SHOW shared_buffers')).toEqual([{ shared_buffers: '32MB' }]);
     await second.destroy();
+  });
+
+  it('makes a new cluster from the empty one the build keeps just as initdb does, and keeps its data across a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ty-pglite-template-'));
+    const template = await makePgliteTemplate(join(dir, 'template.tar.gz'));
+    const catalog = async (url: string) => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        const settings = await client.query(`SELECT name, setting FROM pg_settings WHERE name IN ('server_encoding', 'lc_collate', 'lc_ctype', 'server_version', 'data_checksums') ORDER BY name`);
+        const databases = await client.query(`SELECT datname, pg_encoding_to_char(encoding) AS encoding FROM pg_database ORDER BY datname`);
+        const roles = await client.query(`SELECT rolname, rolsuper FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' ORDER BY rolname`);
+        return { settings: settings.rows, databases: databases.rows, roles: roles.rows };
+      } finally {
+        await client.end();
+      }
+    };
+    const made: Record<string, unknown> = {};
+    try {
+      for (const [name, from] of [
+        ['initdb', null],
+        ['template', template],
+      ] as const) {
+        const served = await startEmbeddedPostgres({ dataDir: join(dir, name), template: from });
+        try {
+          const ds = await initializeDataSource(dataSourceOn(served.url));
+          await ds.getRepository(NoteEntity).insert({ id: 1, body: name });
+          await ds.destroy();
+          made[name] = await catalog(served.url);
+        } finally {
+          await served.stop();
+        }
+      }
+      expect(made.template).toEqual(made.initdb);
+      // Reopened, the unpacked cluster is an ordinary one.
+      const again = await startEmbeddedPostgres({ dataDir: join(dir, 'template'), template: null });
+      try {
+        const ds = await initializeDataSource(dataSourceOn(again.url));
+        expect(await ds.getRepository(NoteEntity).find()).toEqual([{ id: 1, body: 'template' }]);
+        await ds.destroy();
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves several pg clients at once, holding others back while one is in a transaction', async () => {

@@ -1,4 +1,4 @@
 export { createDataSource, type CreateDataSourceOptions } from './create-data-source';
 export { initializeDataSource } from './initialize-data-source';
-export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres';
+export { makePgliteTemplate, pgliteTemplatePath, startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres';
 export { PersistenceModule, type PersistenceModuleOptions } from './persistence.module';

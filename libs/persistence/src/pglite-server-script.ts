@@ -16,8 +16,28 @@ export interface PgliteServerData {
  * the cluster is closed; the serving worker then opens a cluster that exists and stays near 200 MB.
  */
 export const PGLITE_INITDB_SCRIPT = `
-const [pglite, dataDir] = process.argv.slice(1);
-require(pglite).PGlite.create(dataDir).then((db) => db.close()).catch((err) => {
+const [pglite, dataDir, template] = process.argv.slice(1);
+const loadDataDir = template ? new Blob([require('node:fs').readFileSync(template)]) : undefined;
+require(pglite).PGlite.create(dataDir, loadDataDir ? { loadDataDir } : {}).then((db) => db.close()).catch((err) => {
+  console.error((err && err.stack) || String(err));
+  process.exit(1);
+});
+`;
+
+/**
+ * Makes an empty cluster in memory and writes its gzipped tar to argv[2] (through a .part file), for
+ * new clusters to be unpacked from instead of running initdb.
+ */
+export const PGLITE_TEMPLATE_SCRIPT = `
+const [pglite, out] = process.argv.slice(1);
+const fs = require('node:fs');
+(async () => {
+  const db = await require(pglite).PGlite.create();
+  const dump = await db.dumpDataDir('gzip');
+  await db.close();
+  fs.writeFileSync(out + '.part', Buffer.from(await dump.arrayBuffer()));
+  fs.renameSync(out + '.part', out);
+})().catch((err) => {
   console.error((err && err.stack) || String(err));
   process.exit(1);
 });
