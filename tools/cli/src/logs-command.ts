@@ -109,6 +109,8 @@ class LogFiles {
 }
 
 const TERMINAL_RUN: ReadonlySet<string> = new Set(DECIDED_RUN_STATES);
+/** An attempt in one of these has not reported its outcome yet. */
+const UNENDED_ATTEMPT: ReadonlySet<string> = new Set(['requested', 'leased', 'running']);
 const byTime = (a: LogLine, b: LogLine) => String(a.time ?? '').localeCompare(String(b.time ?? ''));
 
 /**
@@ -118,13 +120,14 @@ const byTime = (a: LogLine, b: LogLine) => String(a.time ?? '').localeCompare(St
  */
 export async function runLogsCommand(req: LogsRequest, api: ApiTarget, print: (line: string) => void, pollMs = 1000): Promise<void> {
   const printed = new Set<string>();
-  const attemptLogs = async (): Promise<number> => {
+  /** `ended`: only attempts that have ended; the agent saves attempt.log just before it reports the outcome, so the header would say running. */
+  const attemptLogs = async (ended: boolean): Promise<number> => {
     let found = 0;
     for (const jobId of await jobsOf(api, req)) {
       const { attempts } = (await (await callApi(api, 'GET', `/jobs/${jobId}/logs`)).json()) as { attempts: AttemptLog[] };
       for (const a of attempts) {
         const key = `${jobId}#${a.attempt}`;
-        if (a.log === null || printed.has(key)) continue;
+        if (a.log === null || printed.has(key) || (ended && UNENDED_ATTEMPT.has(a.status))) continue;
         printed.add(key);
         found++;
         print(`── ${jobId} attempt ${a.attempt} (${a.status}${a.agentId ? ` on ${a.agentId}` : ''}): attempt.log ──`);
@@ -142,7 +145,7 @@ export async function runLogsCommand(req: LogsRequest, api: ApiTarget, print: (l
       else if (l) lines.push(l);
     }
     for (const l of lines.sort(byTime)) print(formatLine(l));
-    await attemptLogs();
+    await attemptLogs(false);
     return;
   }
 
@@ -153,12 +156,13 @@ export async function runLogsCommand(req: LogsRequest, api: ApiTarget, print: (l
     return lines.length;
   };
   await pass();
-  await attemptLogs();
+  await attemptLogs(req.follow);
   if (!req.follow) return;
   for (;;) {
     const run = (await (await callApi(api, 'GET', `/runs/${req.runId}`)).json()) as { status: string };
     const done = TERMINAL_RUN.has(run.status);
-    const found = (await pass()) + (await attemptLogs());
+    // Once the run has completed, whatever is left is printed as it stands.
+    const found = (await pass()) + (await attemptLogs(!done));
     if (done && found === 0) return;
     await new Promise((r) => setTimeout(r, pollMs));
   }
