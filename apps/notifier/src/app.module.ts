@@ -27,6 +27,7 @@ export class AppModule {
           schema: 'notifier',
           url: config.DATABASE_URL,
           poolSize: config.DATABASE_POOL_SIZE,
+          waitForServerSeconds: config.DATABASE_WAIT_SECONDS,
           dataDir: config.DATA_DIR,
           entities: [MessageEntity],
           migrations: [NotifierInit1763900000005, ModelDigest1764100000005, BotCommands1764200000005],

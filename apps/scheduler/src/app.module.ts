@@ -41,6 +41,7 @@ export class AppModule {
           schema: 'scheduler',
           url: config.DATABASE_URL,
           poolSize: config.DATABASE_POOL_SIZE,
+          waitForServerSeconds: config.DATABASE_WAIT_SECONDS,
           dataDir: config.DATA_DIR,
           entities: [RunEntity, JobEntity, AttemptEntity, LedgerEntryEntity],
           migrations: [

@@ -52,6 +52,8 @@ export const databaseEnv = {
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   DATABASE_POOL_SIZE: envInt(10, 2, 1000),
+  /** At start, how long a refused connection is tried again: the database may be starting beside the service. */
+  DATABASE_WAIT_SECONDS: envInt(0, 0, 3600),
   DATA_DIR: z.string().default('.trainyard'),
 };
 

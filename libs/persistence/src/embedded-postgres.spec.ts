@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { freePort } from '@trainyard/testing';
 import { EntitySchema, MigrationInterface, QueryRunner } from 'typeorm';
 import { createDataSource, EmbeddedPostgres, initializeDataSource, makePgliteTemplate, startEmbeddedPostgres } from '@trainyard/persistence';
 
@@ -105,6 +106,26 @@ describe('startEmbeddedPostgres', () => {
         await ds.destroy();
       } finally {
         await again.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lets a service start before its database: refused connections are tried again within the wait, and fail at once without one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ty-pglite-late-'));
+    const port = await freePort();
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    try {
+      await expect(initializeDataSource(dataSourceOn(url))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      const waiting = initializeDataSource(dataSourceOn(url), 120_000);
+      const late = await startEmbeddedPostgres({ dataDir: join(dir, 'db'), port });
+      try {
+        const ds = await waiting;
+        expect(await ds.query('SELECT count(*)::int AS n FROM svc_e.migrations')).toEqual([{ n: 1 }]);
+        await ds.destroy();
+      } finally {
+        await late.stop();
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -8,9 +8,9 @@ const UNIQUE_VIOLATION = '23505';
  * other connections, one transaction each) are not blocked by it. On the embedded PGlite every
  * connection shares one session, where the lock is re-entrant and so serialises nothing.
  */
-export async function initializeDataSource(ds: DataSource): Promise<DataSource> {
+export async function initializeDataSource(ds: DataSource, waitForServerMs = 0): Promise<DataSource> {
   const schema = schemaOf(ds);
-  if (!ds.isInitialized) await ds.initialize();
+  if (!ds.isInitialized) await initializeWhenUp(ds, waitForServerMs);
   const lock = ds.createQueryRunner();
   try {
     await lock.connect();
@@ -25,6 +25,26 @@ export async function initializeDataSource(ds: DataSource): Promise<DataSource> 
     await lock.release();
   }
   return ds;
+}
+
+/** A server not listening yet, or still starting up: worth another try within the wait. */
+const NOT_UP = new Set(['ECONNREFUSED', '57P03']);
+
+/**
+ * Connects, trying again for up to `waitMs` while the server refuses connections (it may be starting
+ * beside this process: `trainyard up` starts the services while the embedded database starts).
+ */
+async function initializeWhenUp(ds: DataSource, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    try {
+      await ds.initialize();
+      return;
+    } catch (err) {
+      if (!NOT_UP.has((err as { code?: string }).code ?? '') || Date.now() + delay > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }
 
 function schemaOf(ds: DataSource): string {

@@ -20,6 +20,8 @@ export interface PersistenceModuleOptions {
   dataDir?: string;
   poolSize?: number;
   applicationName?: string;
+  /** At start, how long a refused connection is tried again (DATABASE_WAIT_SECONDS); 0 fails at once. */
+  waitForServerSeconds?: number;
 }
 
 interface Connection {
@@ -44,7 +46,7 @@ async function connect(opts: PersistenceModuleOptions): Promise<Connection> {
     applicationName: opts.applicationName ?? opts.schema,
   });
   try {
-    await initializeDataSource(dataSource);
+    await initializeDataSource(dataSource, (opts.waitForServerSeconds ?? 0) * 1000);
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();
     await embedded?.stop();

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { serviceNodeArgs } from '@trainyard/config';
 import type { BusRole } from '@trainyard/contracts';
@@ -84,6 +84,8 @@ function readyTimeoutMs(env: NodeJS.ProcessEnv, together: number): number {
 export class LocalStack {
   private readonly children: { name: string; proc: ChildProcess; exit: string | null }[] = [];
   private pg?: EmbeddedPostgres;
+  /** The embedded database's start, while it runs: stop() waits for it, so it never outlives the stack. */
+  private database: Promise<void> = Promise.resolve();
   /** The roles' nkeys when this stack started its own (authenticated) nats-server. */
   private credentials: RoleCredential[] | null = null;
   readonly env: NodeJS.ProcessEnv;
@@ -106,21 +108,47 @@ export class LocalStack {
   async start(): Promise<void> {
     mkdirSync(join(this.dataDir, 'logs'), { recursive: true });
     this.ensureApiTokens();
-    // NATS and the database do not depend on each other: both start at once. Both are awaited before a
-    // failure is thrown, so that stop() finds whichever did start.
-    const servers = await Promise.allSettled([this.ensureNats(), this.ensureDatabase()]);
-    for (const s of servers) if (s.status === 'rejected') throw s.reason;
+    // NATS and the database do not depend on each other: both start at once. The services need NATS
+    // to start, but not the embedded database: they load their modules while it starts, and wait for
+    // it to accept connections (DATABASE_WAIT_SECONDS). A failure of NATS is thrown once the database
+    // has settled too, so that stop() finds whichever did start.
+    const port = await this.embeddedPort();
+    const nats = this.ensureNats();
+    this.database = this.ensureDatabase(port);
+    let databaseFailure: string | null = null;
+    this.database.catch((err: Error) => (databaseFailure = `the embedded database did not start: ${err.message}`));
+    try {
+      await nats;
+    } catch (err) {
+      await this.database.catch(() => undefined);
+      throw err;
+    }
     const names = this.opts.services ?? SERVICES.map((s) => s.name);
-    await Promise.all(names.map((name) => this.startService(name, names.length)));
+    await Promise.all(names.map((name) => this.startService(name, names.length, () => databaseFailure)));
+    await this.database;
     this.opts.log(`services ready (logs in ${join(this.dataDir, 'logs')})`);
   }
 
-  private async ensureDatabase(): Promise<void> {
-    if (this.env.DATABASE_URL) return;
-    this.pg = await startEmbeddedPostgres({ dataDir: join(this.dataDir, 'pglite', 'stack'), maxConnections: 64 });
-    this.env.DATABASE_URL = this.pg.url;
+  /** The embedded database's port, chosen before it starts so the services can be given its URL; null when DATABASE_URL is set. */
+  private async embeddedPort(): Promise<number | null> {
+    if (this.env.DATABASE_URL) return null;
+    return new Promise((done, fail) => {
+      const probe = createServer();
+      probe.once('error', fail);
+      probe.listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => done(port));
+      });
+    });
+  }
+
+  private async ensureDatabase(port: number | null): Promise<void> {
+    if (port === null) return;
+    this.env.DATABASE_URL = `postgres://postgres@127.0.0.1:${port}/postgres`;
     // One PGlite session serves every connection in turn: small pools suffice and stay under its limit.
     this.env.DATABASE_POOL_SIZE = '4';
+    this.env.DATABASE_WAIT_SECONDS ||= String(readyTimeoutMs(this.env, 1) / 1000);
+    this.pg = await startEmbeddedPostgres({ dataDir: join(this.dataDir, 'pglite', 'stack'), port, maxConnections: 64 });
     this.opts.log(`embedded PostgreSQL (PGlite) in ${join(this.dataDir, 'pglite', 'stack')}`);
   }
 
@@ -146,8 +174,8 @@ export class LocalStack {
     return this.credentials?.find((c) => c.role === role)?.seed ?? null;
   }
 
-  /** Starts one service and waits until its readiness check passes; `together`: how many start at once. */
-  async startService(name: ServiceName, together = 1): Promise<void> {
+  /** Starts one service and waits until its readiness check passes; `together`: how many start at once; `failed`: a reason to stop waiting. */
+  async startService(name: ServiceName, together = 1, failed: () => string | null = () => null): Promise<void> {
     const svc = SERVICES.find((s) => s.name === name)!;
     const child = this.spawnService(name, this.portOf(svc), svc.role);
     // A service that is still alive is still starting: it fails fast by exiting, so the deadline is only a backstop.
@@ -155,7 +183,7 @@ export class LocalStack {
       () => this.ready(this.portOf(svc)),
       name,
       readyTimeoutMs(this.env, together),
-      () => (child.exit ? `exited (${child.exit}); see ${join(this.dataDir, 'logs', `${name}.log`)}` : null),
+      () => (child.exit ? `exited (${child.exit}); see ${join(this.dataDir, 'logs', `${name}.log`)}` : failed()),
       (seconds) => this.opts.log(`still waiting for ${name} to be ready (${seconds} s; log ${join(this.dataDir, 'logs', `${name}.log`)})`),
     );
   }
@@ -254,6 +282,7 @@ export class LocalStack {
   async stop(): Promise<void> {
     const services = this.children.filter((c) => c.name !== 'nats-server');
     await Promise.all(services.map((c) => this.terminate(c)));
+    await this.database.catch(() => undefined);
     if (this.pg) await this.pg.stop();
     await Promise.all(this.children.filter((c) => c.name === 'nats-server').map((c) => this.terminate(c)));
   }
