@@ -13,6 +13,12 @@ import { VastContext } from './vast-context';
 
 const SERVING = new Set(['ready', 'busy']);
 
+interface Fleet {
+  servingAgents: Set<string>;
+  inFlight: number;
+  counted: number;
+}
+
 /**
  * Decides how many instances to rent and which offers: only for jobs that a finished placement pass
  * (or a tick's worth of them) left waiting, so local room is always used first, and that nothing
@@ -45,13 +51,14 @@ export class ScaleUp {
   private async decide(): Promise<void> {
     if (!this.ctx.enabled) return;
     // At the limit, the waiting jobs are not read at all: passes that leave jobs waiting are frequent in a big run.
-    if ((await this.fleet(0)).counted >= this.cfg.VAST_MAX_INSTANCES) return;
+    const fleet = await this.fleet(0);
+    if (fleet.counted >= this.cfg.VAST_MAX_INSTANCES) return;
     const now = this.clock.now();
     const considered = this.leases.consideredBefore?.getTime() ?? 0;
     const waiting = await this.broker.waitingSince(new Date(Math.max(now.getTime() - this.cfg.BROKER_TICK_MS, considered)));
     const [oldest] = waiting;
     if (!oldest) return;
-    const wanted = await this.toRent(waiting, 0);
+    const wanted = await this.toRent(waiting, fleet);
     if (wanted <= 0) return;
     const requirements = this.requirements();
     const ranked = rankOffers(await this.api.searchOffers(offerQuery(requirements)), requirements).filter((o) => this.provisioner.available(o.offer.id));
@@ -67,7 +74,11 @@ export class ScaleUp {
       if (!(await this.withinBudget(best.pricePerHour * (i + 1)))) return;
       const first = waiting[i] ?? oldest;
       // Asked again right before each create, not counting this launch: a ready instance may have taken the jobs meanwhile.
-      this.provisioner.launch(ranked, { ref: `${first.jobId}-a${first.attempt}`, runId: first.runId }, async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), 1)) > 0);
+      this.provisioner.launch(
+        ranked,
+        { ref: `${first.jobId}-a${first.attempt}`, runId: first.runId },
+        async () => (await this.toRent(await this.broker.pendingRequests(this.broker.manager), await this.fleet(1))) > 0,
+      );
     }
   }
 
@@ -76,7 +87,7 @@ export class ScaleUp {
    * `excluding` fewer of the launches in flight (the one asking). A launch holds at most one
    * instance; rows it made are its own, so only rows past bootstrapping add to it.
    */
-  private async fleet(excluding: number): Promise<{ servingAgents: Set<string>; inFlight: number; counted: number }> {
+  private async fleet(excluding: number): Promise<Fleet> {
     const live = (await this.store.live()).filter((r) => r.bootId === this.ctx.bootId);
     const inFlight = Math.max(0, this.provisioner.inFlight - excluding);
     return {
@@ -86,10 +97,9 @@ export class ScaleUp {
     };
   }
 
-  /** Instances to rent for `waiting`, counting `excluding` fewer of the launches in flight (the one asking). */
-  private async toRent(waiting: Array<Pick<PendingRequest, 'symbol' | 'gpuMemoryGb'>>, excluding: number): Promise<number> {
+  /** Instances to rent for `waiting`, beside what `fleet` serves and has coming up. */
+  private async toRent(waiting: Array<Pick<PendingRequest, 'symbol' | 'gpuMemoryGb'>>, { servingAgents, inFlight, counted }: Fleet): Promise<number> {
     if (waiting.length === 0) return 0;
-    const { servingAgents, inFlight, counted } = await this.fleet(excluding);
     const state = await this.broker.placementState(this.broker.manager);
     const serving: AgentCapacity[] = state.agents.filter((a) => servingAgents.has(a.id));
     const usage = new Map([...state.usage].filter(([agentId]) => servingAgents.has(agentId)));
