@@ -15,6 +15,7 @@ import { DryRunJobsPlanned1765200000000 } from './migrations/1765200000000-dry-r
 import { EarlierCheckpoints1765300000000 } from './migrations/1765300000000-earlier-checkpoints';
 import { RetentionPasses1765400000000 } from './migrations/1765400000000-retention-passes';
 import { OpenJobs1765600000000 } from './migrations/1765600000000-open-jobs';
+import { JobTrainingHash1765700000000 } from './migrations/1765700000000-job-training-hash';
 import { AttemptEntity } from './repositories/attempt.entity';
 import { JobEntity } from './repositories/job.entity';
 import { LedgerEntryEntity } from './repositories/ledger-entry.entity';
@@ -55,6 +56,7 @@ export class AppModule {
             EarlierCheckpoints1765300000000,
             RetentionPasses1765400000000,
             OpenJobs1765600000000,
+            JobTrainingHash1765700000000,
           ],
         }),
         StorageModule.forRoot(storageOptions(config)),

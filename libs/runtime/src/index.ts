@@ -16,3 +16,4 @@ export * from './api-token.guard';
 export * from './api-auth.module';
 export * from './openapi-schema';
 export * from './coalesced-passes';
+export * from './batched-calls';

@@ -3,6 +3,8 @@ export interface StoredArtifact {
   uri: string;
   sha256: string;
   bytes: number;
+  /** sha256 was read from what the store now holds, not from the source: reading it back would tell nothing more. */
+  hashedAsStored?: boolean;
 }
 
 export interface ListedArtifact {

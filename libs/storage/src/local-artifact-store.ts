@@ -37,7 +37,7 @@ export class LocalArtifactStore implements ArtifactStore {
       // Hash the copy, so the checksum describes what was stored even if the source changes meanwhile.
       return hashFile(tmp);
     });
-    return { key, uri: this.uri(key), ...stored };
+    return { key, uri: this.uri(key), ...stored, hashedAsStored: true };
   }
 
   async get(key: string): Promise<Buffer> {

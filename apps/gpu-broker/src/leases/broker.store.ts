@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
+import { BatchedCalls } from '@trainyard/runtime';
 import { leaseTransitionSources, releaseRank, type EventMessage, type JobSpec, type LeaseStatus, type Provider } from '@trainyard/contracts';
 import { AgentEntity } from '../agents/agent.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
@@ -37,6 +38,8 @@ const ENDED_LEASES: LeaseStatus[] = ['released', 'lost'];
 /** The broker's tables: agents and their capacity, queued requests, leases. */
 @Injectable()
 export class BrokerStore {
+  private readonly starts = new BatchedCalls<{ jobId: string; attempt: number; startedAt: Date }, void>((items) => this.markStartedBatch(items));
+
   constructor(private readonly ds: DataSource) {}
 
   get manager(): EntityManager {
@@ -214,6 +217,21 @@ export class BrokerStore {
    * committed, so two events racing for one lease move it once); the lease as moved, or null when the
    * move is not allowed (a stale or repeated event).
    */
+  /** An attempt's lease runs from its start; the starts reported meanwhile are applied together, in one statement. */
+  markStarted(jobId: string, attempt: number, startedAt: Date): Promise<void> {
+    return this.starts.call({ jobId, attempt, startedAt });
+  }
+
+  private async markStartedBatch(items: { jobId: string; attempt: number; startedAt: Date }[]): Promise<void[]> {
+    await this.ds.query(
+      `UPDATE broker.leases l SET status = 'running', started_at = r.started_at
+         FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS r(job_id, attempt, started_at)
+        WHERE l.job_id = r.job_id AND l.attempt = r.attempt AND l.status = ANY($4::text[])`,
+      [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.startedAt), leaseTransitionSources('running')],
+    );
+    return items.map(() => undefined);
+  }
+
   async transitionLease(where: { id?: string; jobId?: string; attempt?: number }, to: LeaseStatus, fields: Partial<LeaseEntity> = {}): Promise<LeaseEntity | null> {
     const changes: Partial<LeaseEntity> = { ...fields, status: to, ...(ENDED_LEASES.includes(to) ? { outcomePublished: false } : {}) };
     const { raw } = await this.ds

@@ -61,6 +61,24 @@ describe('BrokerStore lease transitions', () => {
     expect(await store.transitionLease({ jobId: lease!.jobId, attempt: 2 }, 'released')).toBeNull();
   });
 
+  it('marks the starts reported together in one statement, each lease only from a state that may run', async () => {
+    const leases = await assigned(Array.from({ length: 12 }, (_, i) => `TXS${i}USDT`));
+    const ended = leases[11]!;
+    await store.transitionLease({ id: ended.id }, 'released', { endedAt: new Date(), endReason: 'cancelled' });
+    const startedAt = new Date('2026-12-01T10:00:07Z');
+    const query = jest.spyOn(app.get(DataSource), 'query');
+    try {
+      await Promise.all(leases.map((l) => store.markStarted(l.jobId, 1, startedAt)));
+      // The first start runs alone at once; those reported while it ran share the next statement (the app's timers' queries aside).
+      expect(query.mock.calls.filter(([sql]) => sql.includes("UPDATE broker.leases l SET status = 'running'"))).toHaveLength(2);
+    } finally {
+      query.mockRestore();
+    }
+    const repo = app.get(DataSource).getRepository(LeaseEntity);
+    for (const l of leases.slice(0, 11)) expect(await repo.findOneBy({ id: l.id })).toMatchObject({ status: 'running', startedAt });
+    expect(await repo.findOneBy({ id: ended.id })).toMatchObject({ status: 'released', startedAt: null });
+  });
+
   it('lets exactly one of an end and a loss racing for each lease take it', async () => {
     const leases = await assigned(Array.from({ length: 20 }, (_, i) => `TXR${i}USDT`));
     const at = new Date();

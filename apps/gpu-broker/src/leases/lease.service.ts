@@ -204,7 +204,7 @@ export class LeaseService {
   }
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
-    await this.store.transitionLease({ jobId: m.jobId, attempt: m.attempt }, 'running', { startedAt: new Date(m.occurredAt) });
+    await this.store.markStarted(m.jobId, m.attempt, new Date(m.occurredAt));
   }
 
   /**

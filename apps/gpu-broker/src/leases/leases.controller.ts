@@ -14,7 +14,8 @@ export class LeasesController {
     return this.leases.request(m.spec);
   }
 
-  @Consume('job.started')
+  /** Starts of different leases in any order, sixteen at a time: those that arrive together are applied in one statement. */
+  @Consume('job.started', { concurrency: 16 })
   onStarted(@Payload() m: EventMessage<'job.started'>) {
     return this.leases.started(m);
   }

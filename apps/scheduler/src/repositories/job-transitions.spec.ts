@@ -1,6 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
+import { trainingHash } from '@trainyard/contracts';
 import { TestService } from '@trainyard/testing';
+import { DataSource } from 'typeorm';
 import { AppModule } from '../app.module';
+import { JobTrainingHash1765700000000 } from '../migrations/1765700000000-job-training-hash';
 import { schedulerEnv } from '../config/scheduler.config';
 import { JobRepository } from './job.repository';
 import { RunRepository } from './run.repository';
@@ -8,7 +11,7 @@ import { storedRun } from './stored-run.fixture';
 
 jest.setTimeout(120_000);
 
-/** job.leased and job.started as single conditional statements, against PostgreSQL. */
+/** job.leased, job.started and job.succeeded as single conditional statements, against PostgreSQL. */
 describe('JobRepository attempt transitions', () => {
   const svc = new TestService({ env: schedulerEnv, module: AppModule.forRoot, prefix: 'jobtx', transport: false });
   let app: INestApplication;
@@ -92,47 +95,85 @@ describe('JobRepository attempt transitions', () => {
     }
   });
 
-  it('records a success in one statement with its attempt row and, in the same transaction, what the caller adds; a repeat or a stale one changes nothing', async () => {
+  it('applies the leases and the starts reported together in one statement each', async () => {
+    const ids = await releasedRun(
+      'tx-batched',
+      Array.from({ length: 12 }, (_, i) => `B${i}USDT`),
+    );
+    const query = jest.spyOn(ds(), 'query');
+    // The app's own timers query too: count only the statements that apply events.
+    const applied = (table: string) => query.mock.calls.filter(([sql]) => sql.includes(`UPDATE scheduler.jobs j SET`) && sql.includes(table)).length;
+    try {
+      await Promise.all(ids.map((id) => jobs.markLeased(id, 1, lease(id))));
+      // The first call runs alone at once; those made while it ran share the next statement.
+      expect(applied('price_per_hour')).toBe(2);
+      const moved = await Promise.all(ids.map((id) => jobs.markStarted(id, 1, started(id))));
+      expect(applied("status = 'running'")).toBe(2);
+      expect(moved.every((m) => m?.definition.priority === 'high')).toBe(true);
+    } finally {
+      query.mockRestore();
+    }
+    for (const id of ids) expect(await attemptOf(id)).toMatchObject({ status: 'running', leaseId: `${id}-a1-lease`, artifactsPrefix: `${id}/a1` });
+  });
+
+  const ledgerOf = (symbol: string) =>
+    ds().query(`SELECT outcome, job_id AS "jobId", attempt, training_hash AS "trainingHash", artifacts_prefix AS "artifactsPrefix" FROM scheduler.ledger WHERE symbol = $1`, [symbol]);
+  const ds = () => app.get(DataSource);
+  const metrics = { directionalHitRate: 0.6, sharpe: 1.2, maxDrawdown: 0.1, totalReturn: 0.05, mae: 0.01, rmse: 0.02, mape: 1, r2: 0.1 };
+
+  it('records a success in one statement with its attempt row and its ledger entry; a repeat or a stale one changes nothing', async () => {
     const [id, stale] = await releasedRun('tx-succeeded', ['SUCUSDT', 'STLUSDT']);
     await jobs.markLeased(id!, 1, lease(id!));
     await jobs.markStarted(id!, 1, started(id!));
-    const metrics = { directionalHitRate: 0.6, sharpe: 1.2, maxDrawdown: 0.1, totalReturn: 0.05, mae: 0.01, rmse: 0.02, mape: 1, r2: 0.1 };
     const artifacts = [{ name: 'model.json', uri: `file:///artifacts/${id}/a1/model.json`, sha256: 'a'.repeat(64), bytes: 10 }];
     const done = { startedAt: new Date('2026-12-01T10:00:00Z'), finishedAt: new Date('2026-12-01T10:30:00Z'), trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1`, artifacts };
-    const alsoCalls: string[] = [];
-    const job = await jobs.markSucceeded(id!, 1, done, async (em, j) => {
-      // The caller's writes see the job as moved, in the same transaction.
-      const [row] = await em.query(`SELECT status FROM scheduler.jobs WHERE id = $1`, [j.id]);
-      alsoCalls.push(`${j.id} ${row.status}`);
-    });
+    const job = await jobs.markSucceeded(id!, 1, done, new Date());
     expect(job).toMatchObject({ id, attempt: 1, runId: 'tx-succeeded', startedAt: done.startedAt, finishedAt: done.finishedAt, artifactsPrefix: `${id}/a1`, checkpoint: null });
     expect(job?.definition.symbol).toBe('SUCUSDT');
-    expect(alsoCalls).toEqual([`${id} succeeded`]);
     // Half an hour at 0.5 an hour, priced from the attempt's own times.
     expect(await jobs.find(id!)).toMatchObject({ status: 'succeeded', trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1`, errorType: null, cost: 0.25 });
-    // The attempt's report, for tracking, in the same statement.
+    // The attempt's report, for tracking, and the ledger's entry, in the same statement.
     expect(await attemptOf(id!)).toMatchObject({ status: 'succeeded', finishedAt: done.finishedAt, metrics, artifacts });
-    expect(await jobs.markSucceeded(id!, 1, { ...done, trainSeconds: 1 }, async () => void alsoCalls.push('again'))).toBeNull();
-    expect(await jobs.markSucceeded(stale!, 2, done, async () => void alsoCalls.push('stale'))).toBeNull();
-    expect(alsoCalls).toHaveLength(1);
+    const definition = (await jobs.find(id!))!.definition;
+    expect(await ledgerOf('SUCUSDT')).toEqual([{ outcome: 'succeeded', jobId: id, attempt: 1, trainingHash: trainingHash(definition), artifactsPrefix: `${id}/a1` }]);
+    expect(await jobs.markSucceeded(id!, 1, { ...done, trainSeconds: 1 }, new Date())).toBeNull();
+    expect(await jobs.markSucceeded(stale!, 2, done, new Date())).toBeNull();
     expect(await jobs.find(id!)).toMatchObject({ trainSeconds: 1799.5 });
     expect(await jobs.find(stale!)).toMatchObject({ status: 'released' });
+    expect(await ledgerOf('STLUSDT')).toEqual([]);
   });
 
-  it('leaves the job as it was when what the caller adds in the transaction fails', async () => {
-    const [id] = await releasedRun('tx-succeeded-rollback', ['RBKUSDT']);
+  it("overwrites a failed training's ledger entry with a success of the same inputs", async () => {
+    const [id] = await releasedRun('tx-ledger-over', ['LDHUSDT']);
+    const stored = (await jobs.find(id!))!;
+    expect(stored.trainingHash).toBe(trainingHash(stored.definition));
+    // An earlier job of the same training failed.
+    await ds().query(
+      `INSERT INTO scheduler.ledger (date, symbol, training_hash, outcome, job_id, attempt, artifacts_prefix, checkpoint, recorded_at) VALUES ($1, 'LDHUSDT', $2, 'failed', 'earlier-job', 2, NULL, NULL, now())`,
+      [stored.definition.date, stored.trainingHash],
+    );
     await jobs.markStarted(id!, 1, started(id!));
-    const done = {
-      startedAt: new Date('2026-12-01T10:00:00Z'),
-      finishedAt: new Date('2026-12-01T10:01:00Z'),
-      trainSeconds: 60,
-      metrics: { directionalHitRate: 0.5, sharpe: 0, maxDrawdown: 0, totalReturn: 0, mae: 0, rmse: 0, mape: 0, r2: 0 },
-      artifactsPrefix: `${id}/a1`,
-      artifacts: [],
-    };
-    await expect(jobs.markSucceeded(id!, 1, done, () => Promise.reject(new Error('ledger unavailable')))).rejects.toThrow('ledger unavailable');
-    expect(await jobs.find(id!)).toMatchObject({ status: 'running', finishedAt: null });
-    expect(await attemptOf(id!)).toMatchObject({ status: 'running', metrics: null, artifacts: null });
-    expect(await jobs.markSucceeded(id!, 1, done, async () => undefined)).not.toBeNull();
+    const done = { startedAt: new Date('2026-12-01T10:00:00Z'), finishedAt: new Date('2026-12-01T10:01:00Z'), trainSeconds: 60, metrics, artifactsPrefix: `${id}/a1`, artifacts: [] };
+    expect(await jobs.markSucceeded(id!, 1, done, new Date())).not.toBeNull();
+    expect(await ledgerOf('LDHUSDT')).toEqual([{ outcome: 'succeeded', jobId: id, attempt: 1, trainingHash: stored.trainingHash, artifactsPrefix: `${id}/a1` }]);
+  });
+
+  it('hashes the jobs stored before the column, as the ledger hashed them', async () => {
+    const [id] = await releasedRun('tx-hash-migration', ['MIGUSDT']);
+    const migration = new JobTrainingHash1765700000000();
+    const runner = ds().createQueryRunner();
+    try {
+      await migration.down(runner);
+      expect(await ds().query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'scheduler' AND table_name = 'jobs' AND column_name = 'training_hash'`)).toEqual([
+        { n: 0 },
+      ]);
+      await migration.up(runner);
+    } finally {
+      await runner.release();
+    }
+    const job = (await jobs.find(id!))!;
+    expect(job.trainingHash).toBe(trainingHash(job.definition));
+    const [{ nulls }] = await ds().query(`SELECT count(*)::int AS nulls FROM scheduler.jobs WHERE training_hash IS NULL`);
+    expect(nulls).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import type { CheckpointRef, ErrorType, JobDefinition, JobStatus, Metrics } from '@trainyard/contracts';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { trainingHash, type CheckpointRef, type ErrorType, type JobDefinition, type JobStatus, type Metrics } from '@trainyard/contracts';
 
 export interface JobProgressSnapshot {
   percent: number;
@@ -27,6 +28,8 @@ export class JobEntity {
   @Column('double precision', { name: 'expected_seconds' }) expectedSeconds!: number;
   @Column('jsonb') definition!: JobDefinition;
   @Column('text', { name: 'spec_hash' }) specHash!: string;
+  /** trainingHash(definition): the ledger's key for what this job trains. */
+  @Column('text', { name: 'training_hash' }) trainingHash!: string;
   @Column('text', { name: 'lease_id', nullable: true }) leaseId!: string | null;
   @Column('text', { name: 'agent_id', nullable: true }) agentId!: string | null;
   @Column('double precision', { name: 'price_per_hour', default: 0 }) pricePerHour!: number;
@@ -46,4 +49,9 @@ export class JobEntity {
   /** The latest progress report of the current attempt (reports are sampled by the agent). */
   @Column('jsonb', { nullable: true }) progress!: JobProgressSnapshot | null;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
+}
+
+/** A job row to insert, with the training hash of its definition. */
+export function withTrainingHash(job: QueryDeepPartialEntity<JobEntity>): QueryDeepPartialEntity<JobEntity> {
+  return { ...job, trainingHash: trainingHash(job.definition as JobDefinition) };
 }

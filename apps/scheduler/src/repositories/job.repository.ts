@@ -15,8 +15,9 @@ import {
   type PromotionPolicy,
   type Trigger,
 } from '@trainyard/contracts';
+import { BatchedCalls } from '@trainyard/runtime';
 import { AttemptEntity, type AttemptStatus } from './attempt.entity';
-import { JobEntity } from './job.entity';
+import { JobEntity, withTrainingHash } from './job.entity';
 import type { Page } from './page';
 import { RunEntity } from './run.entity';
 import { compareRelease } from './release-order';
@@ -34,6 +35,30 @@ export interface JobFilter {
 }
 
 /** A job as job.succeeded left it: what the lifecycle and the ledger need of it. */
+interface LeasedAttempt {
+  jobId: string;
+  attempt: number;
+  leaseId: string;
+  agentId: string;
+  pricePerHour: number;
+}
+
+interface StartedAttempt {
+  jobId: string;
+  attempt: number;
+  startedAt: Date;
+  agentId: string;
+  leaseId: string;
+  artifactsPrefix: string | null;
+}
+
+/** What a start moved, as the scheduler's metrics need it. */
+export interface StartedJob {
+  releasedAt: Date | null;
+  startedAt: Date;
+  definition: { priority: string };
+}
+
 export type SucceededJob = Pick<JobEntity, 'id' | 'attempt' | 'runId' | 'definition' | 'artifactsPrefix' | 'checkpoint'> & { startedAt: Date; finishedAt: Date };
 
 /** A run's jobs counted by status, with what their leases cost. */
@@ -44,11 +69,14 @@ export interface JobTally {
 
 /**
  * The jobs and their attempts. Every change that races with another handler locks the job's row, or
- * is one conditional statement on it (job.leased, job.started); a release locks the run's row, so two
- * handlers never over-release.
+ * is one conditional statement on it (job.leased, job.started, job.succeeded); a release locks the
+ * run's row, so two handlers never over-release.
  */
 @Injectable()
 export class JobRepository {
+  private readonly leases = new BatchedCalls<LeasedAttempt, void>((items) => this.markLeasedBatch(items));
+  private readonly starts = new BatchedCalls<StartedAttempt, StartedJob | null>((items) => this.markStartedBatch(items));
+
   constructor(private readonly ds: DataSource) {}
 
   find(id: string): Promise<JobEntity | null> {
@@ -140,101 +168,120 @@ export class JobRepository {
   }
 
   /**
-   * job.leased in one statement, the hot path: the lease's price is the attempt's in any state short
-   * of an end (a job.started handled first included); the job and its attempt row move to leased
-   * only where the state machine lets the attempt's own event move it. Under concurrent changes the
-   * conditions are evaluated on the row as last committed.
+   * job.leased: the lease's price is the attempt's in any state short of an end (a job.started handled
+   * first included); the job and its attempt row move to leased only where the state machine lets the
+   * attempt's own event move it. The leases reported meanwhile are applied together, in one
+   * statement; under concurrent changes the conditions are evaluated on the rows as last committed.
    */
-  async markLeased(jobId: string, attempt: number, lease: { leaseId: string; agentId: string; pricePerHour: number }): Promise<void> {
-    const from = inList(attemptEventSources('leased'));
-    await this.ds.query(
-      `WITH j AS (
-         UPDATE scheduler.jobs SET price_per_hour = $3,
-           lease_id = CASE WHEN status IN (${from}) THEN $4 ELSE lease_id END,
-           agent_id = CASE WHEN status IN (${from}) THEN $5 ELSE agent_id END,
-           status = CASE WHEN status IN (${from}) THEN 'leased' ELSE status END,
-           updated_at = now()
-         WHERE id = $1 AND attempt = $2 AND status NOT IN (${inList(TERMINAL_JOB_STATES)})
-         RETURNING status)
-       UPDATE scheduler.attempts a SET status = 'leased', lease_id = $4, agent_id = $5 FROM j WHERE j.status = 'leased' AND a.job_id = $1 AND a.attempt = $2`,
-      [jobId, attempt, lease.pricePerHour, lease.leaseId, lease.agentId],
-    );
+  markLeased(jobId: string, attempt: number, lease: { leaseId: string; agentId: string; pricePerHour: number }): Promise<void> {
+    return this.leases.call({ jobId, attempt, ...lease });
   }
 
-  /** job.started in one statement: the job and its attempt row move to running where the state machine allows; what moved, or null. */
-  async markStarted(
-    jobId: string,
-    attempt: number,
-    at: { startedAt: Date; agentId: string; leaseId: string; artifactsPrefix: string | null },
-  ): Promise<{ releasedAt: Date | null; startedAt: Date; definition: { priority: string } } | null> {
-    const rows: { released_at: Date | null; started_at: Date; priority: string }[] = await this.ds.query(
-      `WITH j AS (
-         UPDATE scheduler.jobs SET status = 'running', started_at = $3, agent_id = $4, lease_id = $5, updated_at = now()
-         WHERE id = $1 AND attempt = $2 AND status IN (${inList(attemptEventSources('running'))})
-         RETURNING released_at, started_at, definition->>'priority' AS priority),
-       a AS (
-         UPDATE scheduler.attempts SET status = 'running', started_at = $3, agent_id = $4, lease_id = $5, artifacts_prefix = $6
-         WHERE job_id = $1 AND attempt = $2 AND EXISTS (SELECT 1 FROM j))
-       SELECT * FROM j`,
-      [jobId, attempt, at.startedAt, at.agentId, at.leaseId, at.artifactsPrefix],
+  private async markLeasedBatch(items: LeasedAttempt[]): Promise<void[]> {
+    const from = inList(attemptEventSources('leased'));
+    await this.ds.query(
+      `WITH r AS (SELECT * FROM unnest($1::text[], $2::int[], $3::float8[], $4::text[], $5::text[]) AS r(id, attempt, price, lease_id, agent_id)),
+       j AS (
+         UPDATE scheduler.jobs j SET price_per_hour = r.price,
+           lease_id = CASE WHEN j.status IN (${from}) THEN r.lease_id ELSE j.lease_id END,
+           agent_id = CASE WHEN j.status IN (${from}) THEN r.agent_id ELSE j.agent_id END,
+           status = CASE WHEN j.status IN (${from}) THEN 'leased' ELSE j.status END,
+           updated_at = now()
+         FROM r WHERE j.id = r.id AND j.attempt = r.attempt AND j.status NOT IN (${inList(TERMINAL_JOB_STATES)})
+         RETURNING j.id, j.attempt, j.status, r.lease_id, r.agent_id)
+       UPDATE scheduler.attempts a SET status = 'leased', lease_id = j.lease_id, agent_id = j.agent_id FROM j WHERE j.status = 'leased' AND a.job_id = j.id AND a.attempt = j.attempt`,
+      [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.pricePerHour), items.map((i) => i.leaseId), items.map((i) => i.agentId)],
     );
-    const [row] = rows;
-    return row ? { releasedAt: row.released_at, startedAt: row.started_at, definition: { priority: row.priority } } : null;
+    return items.map(() => undefined);
   }
 
   /**
-   * job.succeeded in one conditional statement (the job and its attempt row, as markStarted), then
-   * `also` in the same transaction (the ledger row); the job as it now stands, what the caller needs
-   * of it, or null for a stale or repeated event.
+   * job.started: the job and its attempt row move to running where the state machine allows; what
+   * moved, or null. The starts reported meanwhile are applied together, in one statement.
+   */
+  markStarted(jobId: string, attempt: number, at: { startedAt: Date; agentId: string; leaseId: string; artifactsPrefix: string | null }): Promise<StartedJob | null> {
+    return this.starts.call({ jobId, attempt, ...at });
+  }
+
+  private async markStartedBatch(items: StartedAttempt[]): Promise<(StartedJob | null)[]> {
+    const rows: { id: string; attempt: number; released_at: Date | null; started_at: Date; priority: string }[] = await this.ds.query(
+      `WITH r AS (SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) AS r(id, attempt, started_at, agent_id, lease_id, artifacts_prefix)),
+       j AS (
+         UPDATE scheduler.jobs j SET status = 'running', started_at = r.started_at, agent_id = r.agent_id, lease_id = r.lease_id, updated_at = now()
+         FROM r WHERE j.id = r.id AND j.attempt = r.attempt AND j.status IN (${inList(attemptEventSources('running'))})
+         RETURNING j.id, j.attempt, j.released_at, j.started_at, j.definition->>'priority' AS priority, r.agent_id, r.lease_id, r.artifacts_prefix),
+       a AS (
+         UPDATE scheduler.attempts a SET status = 'running', started_at = j.started_at, agent_id = j.agent_id, lease_id = j.lease_id, artifacts_prefix = j.artifacts_prefix
+         FROM j WHERE a.job_id = j.id AND a.attempt = j.attempt)
+       SELECT id, attempt, released_at, started_at, priority FROM j`,
+      [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.startedAt), items.map((i) => i.agentId), items.map((i) => i.leaseId), items.map((i) => i.artifactsPrefix)],
+    );
+    // A start reported twice in one batch moved the job once: only the first of them is answered with it.
+    const moved = new Map(rows.map((row) => [`${row.id}#${row.attempt}`, row]));
+    return items.map((i) => {
+      const key = `${i.jobId}#${i.attempt}`;
+      const row = moved.get(key);
+      moved.delete(key);
+      return row ? { releasedAt: row.released_at, startedAt: row.started_at, definition: { priority: row.priority } } : null;
+    });
+  }
+
+  /**
+   * job.succeeded in one conditional statement: the job, its attempt row and the ledger's entry for
+   * what it trained (a success overwrites a failure, never the other way), so no transaction spans
+   * two. The job as it now stands, what the caller needs of it, or null for a stale or repeated event.
    */
   async markSucceeded(
     jobId: string,
     attempt: number,
     done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string; artifacts: Artifact[] },
-    also: (em: EntityManager, job: SucceededJob) => Promise<void>,
+    recordedAt: Date,
   ): Promise<SucceededJob | null> {
-    return this.ds.transaction(async (em) => {
-      const rows: Array<{ run_id: string; started_at: Date; finished_at: Date; definition: JobDefinition; checkpoint: CheckpointRef | null }> = await em.query(
-        `WITH j AS (
-           UPDATE scheduler.jobs SET status = 'succeeded', started_at = coalesce(started_at, $3), finished_at = $4, train_seconds = $5, metrics = $6,
-                  artifacts_prefix = $7, error_type = NULL, error_message = NULL, cost = price_per_hour * $8::float8 / 3600000, updated_at = now()
-           WHERE id = $1 AND attempt = $2 AND status IN (${inList(attemptEventSources('succeeded'))})
-           RETURNING run_id, started_at, finished_at, definition, checkpoint),
-         -- What the attempt reported is kept for tracking even when the job has moved on (a fenced attempt's success).
-         a AS (
-           UPDATE scheduler.attempts SET metrics = $6, artifacts = $9,
-                  status = CASE WHEN EXISTS (SELECT 1 FROM j) THEN 'succeeded' ELSE status END,
-                  finished_at = CASE WHEN EXISTS (SELECT 1 FROM j) THEN $4 ELSE finished_at END
-           WHERE job_id = $1 AND attempt = $2)
-         SELECT * FROM j`,
-        [
-          jobId,
-          attempt,
-          done.startedAt,
-          done.finishedAt,
-          done.trainSeconds,
-          JSON.stringify(done.metrics),
-          done.artifactsPrefix,
-          // The lease's price for the attempt's own time, as the agent measured it.
-          Math.max(0, done.finishedAt.getTime() - done.startedAt.getTime()),
-          JSON.stringify(done.artifacts),
-        ],
-      );
-      const [row] = rows;
-      if (!row) return null;
-      const job: SucceededJob = {
-        id: jobId,
+    const rows: Array<{ run_id: string; started_at: Date; finished_at: Date; definition: JobDefinition; checkpoint: CheckpointRef | null }> = await this.ds.query(
+      `WITH j AS (
+         UPDATE scheduler.jobs SET status = 'succeeded', started_at = coalesce(started_at, $3), finished_at = $4, train_seconds = $5, metrics = $6,
+                artifacts_prefix = $7, error_type = NULL, error_message = NULL, cost = price_per_hour * $8::float8 / 3600000, updated_at = now()
+         WHERE id = $1 AND attempt = $2 AND status IN (${inList(attemptEventSources('succeeded'))})
+         RETURNING run_id, started_at, finished_at, definition, checkpoint, training_hash),
+       -- What the attempt reported is kept for tracking even when the job has moved on (a fenced attempt's success).
+       a AS (
+         UPDATE scheduler.attempts SET metrics = $6, artifacts = $9,
+                status = CASE WHEN EXISTS (SELECT 1 FROM j) THEN 'succeeded' ELSE status END,
+                finished_at = CASE WHEN EXISTS (SELECT 1 FROM j) THEN $4 ELSE finished_at END
+         WHERE job_id = $1 AND attempt = $2),
+       l AS (
+         INSERT INTO scheduler.ledger (date, symbol, training_hash, outcome, job_id, attempt, artifacts_prefix, checkpoint, recorded_at)
+         SELECT j.definition->>'date', j.definition->>'symbol', j.training_hash, 'succeeded', $1, $2, $7, j.checkpoint, $10 FROM j
+         ON CONFLICT (date, symbol, training_hash) DO UPDATE SET
+           outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id, attempt = EXCLUDED.attempt,
+           artifacts_prefix = EXCLUDED.artifacts_prefix, checkpoint = EXCLUDED.checkpoint, recorded_at = EXCLUDED.recorded_at)
+       SELECT run_id, started_at, finished_at, definition, checkpoint FROM j`,
+      [
+        jobId,
         attempt,
-        runId: row.run_id,
-        startedAt: row.started_at,
-        finishedAt: row.finished_at,
-        definition: row.definition,
-        artifactsPrefix: done.artifactsPrefix,
-        checkpoint: row.checkpoint,
-      };
-      await also(em, job);
-      return job;
-    });
+        done.startedAt,
+        done.finishedAt,
+        done.trainSeconds,
+        JSON.stringify(done.metrics),
+        done.artifactsPrefix,
+        // The lease's price for the attempt's own time, as the agent measured it.
+        Math.max(0, done.finishedAt.getTime() - done.startedAt.getTime()),
+        JSON.stringify(done.artifacts),
+        recordedAt,
+      ],
+    );
+    const [row] = rows;
+    if (!row) return null;
+    return {
+      id: jobId,
+      attempt,
+      runId: row.run_id,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      definition: row.definition,
+      artifactsPrefix: done.artifactsPrefix,
+      checkpoint: row.checkpoint,
+    };
   }
 
   /**
@@ -332,7 +379,7 @@ export class JobRepository {
 
   /** Inserts a job in the caller's transaction (a study's trial). */
   async insert(job: QueryDeepPartialEntity<JobEntity>, em: EntityManager): Promise<void> {
-    await em.getRepository(JobEntity).insert(job);
+    await em.getRepository(JobEntity).insert(withTrainingHash(job));
   }
 
   async list(q: JobFilter): Promise<Page<JobEntity>> {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { DECIDED_RUN_STATES, type RunState, type Trigger, type Variant } from '@trainyard/contracts';
-import { JobEntity } from './job.entity';
+import { JobEntity, withTrainingHash } from './job.entity';
 import type { Page } from './page';
 import { runSpend } from './run-spend.repository';
 import { RunEntity } from './run.entity';
@@ -44,7 +44,7 @@ export class RunRepository {
   async create(run: QueryDeepPartialEntity<RunEntity>, jobs: QueryDeepPartialEntity<JobEntity>[]): Promise<boolean> {
     return this.ds.transaction(async (em) => {
       if (!(await this.insert(run, em))) return false;
-      for (let i = 0; i < jobs.length; i += JOBS_PER_INSERT) await em.getRepository(JobEntity).insert(jobs.slice(i, i + JOBS_PER_INSERT));
+      for (let i = 0; i < jobs.length; i += JOBS_PER_INSERT) await em.getRepository(JobEntity).insert(jobs.slice(i, i + JOBS_PER_INSERT).map(withTrainingHash));
       return true;
     });
   }

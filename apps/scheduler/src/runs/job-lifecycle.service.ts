@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { canApplyAttemptEvent, EARLIER_CHECKPOINTS, TERMINAL_JOB_STATES, trainingHash, type ErrorType, type EventMessage } from '@trainyard/contracts';
+import { canApplyAttemptEvent, EARLIER_CHECKPOINTS, TERMINAL_JOB_STATES, type ErrorType, type EventMessage } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { SCHEDULER_CONFIG, type SchedulerConfig } from '../config/scheduler.config';
@@ -78,7 +78,7 @@ export class JobLifecycleService {
         artifactsPrefix: m.artifactsPrefix,
         artifacts: m.artifacts,
       },
-      (em, succeeded) => this.record(em, succeeded, 'succeeded'),
+      this.clock.now(),
     );
     if (!job) return null;
     this.metrics?.finished('succeeded', job.startedAt, job.finishedAt);
@@ -132,7 +132,7 @@ export class JobLifecycleService {
       } else {
         job.status = 'failed';
         job.finishedAt = now;
-        await this.record(em, job, 'failed');
+        await this.recordFailure(em, job);
       }
       return true;
     });
@@ -235,11 +235,11 @@ export class JobLifecycleService {
     return job;
   }
 
-  private record(em: EntityManager, job: Pick<JobEntity, 'id' | 'attempt' | 'definition' | 'artifactsPrefix' | 'checkpoint'>, outcome: 'succeeded' | 'failed'): Promise<void> {
+  private recordFailure(em: EntityManager, job: JobEntity): Promise<void> {
     const { date, symbol } = job.definition;
     return this.ledger.record(
       em,
-      { date, symbol, trainingHash: trainingHash(job.definition), outcome, jobId: job.id, attempt: job.attempt, artifactsPrefix: job.artifactsPrefix, checkpoint: job.checkpoint },
+      { date, symbol, trainingHash: job.trainingHash, outcome: 'failed', jobId: job.id, attempt: job.attempt, artifactsPrefix: job.artifactsPrefix, checkpoint: job.checkpoint },
       this.clock.now(),
     );
   }

@@ -33,13 +33,16 @@ export class RunsController {
     }
   }
 
-  /** Events of different jobs in any order (each applies under its job's row lock and state machine), four at a time. */
-  @Consume('job.leased', { concurrency: 4 })
+  /**
+   * Events of different jobs in any order (each applies under its job's state machine), sixteen at a
+   * time: the leases and starts that arrive together are applied in one statement each.
+   */
+  @Consume('job.leased', { concurrency: 16 })
   onLeased(@Payload() m: EventMessage<'job.leased'>) {
     return this.lifecycle.leased(m);
   }
 
-  @Consume('job.started', { concurrency: 4 })
+  @Consume('job.started', { concurrency: 16 })
   async onStarted(@Payload() m: EventMessage<'job.started'>) {
     await this.lifecycle.started(m);
     await this.tracking.started(m);

@@ -1,0 +1,52 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256Hex } from '@trainyard/contracts';
+import { LocalArtifactStore, type StoredArtifact } from '@trainyard/storage';
+import { ArtifactPublisher } from './artifact-publisher.service';
+
+/** A local store that stores something other than it was given, as a faulty disk or gateway might. */
+class CorruptingStore extends LocalArtifactStore {
+  override async put(key: string, body: Buffer | string): Promise<StoredArtifact> {
+    const stored = await super.put(key, body);
+    await writeFile(join(this.rootDir, ...key.split('/')), 'corrupted');
+    return stored;
+  }
+}
+
+describe('ArtifactPublisher', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'publisher-'));
+  });
+
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('publishes every file and the checksum list last, reading back only what the store did not hash as stored', async () => {
+    const store = new LocalArtifactStore(join(dir, 'store'));
+    const readBack = jest.spyOn(store, 'sha256');
+    const work = join(dir, 'work');
+    const modelPath = join(dir, 'model.bin');
+    await writeFile(modelPath, Buffer.alloc(70_000, 3));
+    const artifacts = await new ArtifactPublisher(store).publish(work, 'models/BTCUSDT/a1', [
+      { name: 'model.bin', path: modelPath },
+      { name: 'metrics.json', body: '{"sharpe":1}' },
+    ]);
+    expect(artifacts.map((a) => [a.name, a.sha256, a.bytes])).toEqual([
+      ['model.bin', sha256Hex(Buffer.alloc(70_000, 3)), 70_000],
+      ['metrics.json', sha256Hex('{"sharpe":1}'), 12],
+      ['sha256.txt', expect.any(String), expect.any(Number)],
+    ]);
+    expect((await readFile(join(work, 'sha256.txt'), 'utf8')).split('\n')[0]).toBe(`${sha256Hex(Buffer.alloc(70_000, 3))}  model.bin`);
+    // The copied file was hashed as the store wrote it; the bodies from memory are read back.
+    expect(readBack.mock.calls.map(([key]) => key)).toEqual(['models/BTCUSDT/a1/metrics.json', 'models/BTCUSDT/a1/sha256.txt']);
+  });
+
+  it('refuses an upload whose stored copy does not read back as what was sent', async () => {
+    const publisher = new ArtifactPublisher(new CorruptingStore(join(dir, 'store')));
+    await expect(publisher.upload('models/ETHUSDT/a1', { name: 'metrics.json', body: '{"sharpe":1}' })).rejects.toThrow(
+      `checksum mismatch after uploading models/ETHUSDT/a1/metrics.json: expected ${sha256Hex('{"sharpe":1}')}, stored ${sha256Hex('corrupted')}`,
+    );
+  });
+});

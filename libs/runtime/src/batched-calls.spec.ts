@@ -1,0 +1,77 @@
+import { BatchedCalls } from './batched-calls';
+
+/** Batches held open until the spec answers them, so calls can be made while one runs. */
+function heldBatches(max?: number) {
+  const batches: { items: number[]; answer: () => void; fail: (e: Error) => void }[] = [];
+  const calls = new BatchedCalls<number, number>(
+    (items) =>
+      new Promise((resolve, reject) =>
+        batches.push({
+          items,
+          answer: () => resolve(items.map((i) => i * 10)),
+          fail: reject,
+        }),
+      ),
+    max,
+  );
+  return { calls, batches };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('BatchedCalls', () => {
+  it('runs a call alone at once, and the calls made meanwhile together in the next batch', async () => {
+    const { calls, batches } = heldBatches();
+    const first = calls.call(1);
+    expect(batches.map((b) => b.items)).toEqual([[1]]);
+    const during = [calls.call(2), calls.call(3), calls.call(4)];
+    batches[0]!.answer();
+    await expect(first).resolves.toBe(10);
+    await settle();
+    expect(batches.map((b) => b.items)).toEqual([[1], [2, 3, 4]]);
+    batches[1]!.answer();
+    await expect(Promise.all(during)).resolves.toEqual([20, 30, 40]);
+    // Idle again: the next call runs at once.
+    const later = calls.call(5);
+    expect(batches).toHaveLength(3);
+    batches[2]!.answer();
+    await expect(later).resolves.toBe(50);
+  });
+
+  it('puts at most max calls in a batch', async () => {
+    const { calls, batches } = heldBatches(2);
+    const all = [1, 2, 3, 4, 5].map((i) => calls.call(i));
+    batches[0]!.answer();
+    await settle();
+    batches[1]!.answer();
+    await settle();
+    batches[2]!.answer();
+    await expect(Promise.all(all)).resolves.toEqual([10, 20, 30, 40, 50]);
+    expect(batches.map((b) => b.items)).toEqual([[1], [2, 3], [4, 5]]);
+  });
+
+  it('runs a failed batch again call by call, so a bad call fails only itself', async () => {
+    const calls = new BatchedCalls<number, number>(async (items) => {
+      if (items.includes(3)) throw new Error(`bad item among ${items.join(',')}`);
+      return items.map((i) => i * 10);
+    });
+    const gate = calls.call(0);
+    const results = await Promise.allSettled([gate, calls.call(2), calls.call(3), calls.call(4)]);
+    expect(results).toEqual([
+      { status: 'fulfilled', value: 0 },
+      { status: 'fulfilled', value: 20 },
+      { status: 'rejected', reason: new Error('bad item among 3') },
+      { status: 'fulfilled', value: 40 },
+    ]);
+  });
+
+  it('fails a call alone with its own error, and keeps answering later calls', async () => {
+    const { calls, batches } = heldBatches();
+    const failing = calls.call(1);
+    batches[0]!.fail(new Error('database unavailable'));
+    await expect(failing).rejects.toThrow('database unavailable');
+    const next = calls.call(2);
+    batches[1]!.answer();
+    await expect(next).resolves.toBe(20);
+  });
+});
