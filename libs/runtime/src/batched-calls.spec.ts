@@ -12,7 +12,7 @@ function heldBatches(max?: number) {
           fail: reject,
         }),
       ),
-    max,
+    { max },
   );
   return { calls, batches };
 }
@@ -48,6 +48,20 @@ describe('BatchedCalls', () => {
     batches[2]!.answer();
     await expect(Promise.all(all)).resolves.toEqual([10, 20, 30, 40, 50]);
     expect(batches.map((b) => b.items)).toEqual([[1], [2, 3], [4, 5]]);
+  });
+
+  it('puts the first of the calls with one key in a batch, and answers the later ones as repeats once it succeeds', async () => {
+    const batches: number[][] = [];
+    const calls = new BatchedCalls<number, number | null>(
+      async (items) => {
+        batches.push(items);
+        return items.map((i) => i * 10);
+      },
+      { key: (i) => String(i % 10), repeated: null },
+    );
+    const results = await Promise.all([calls.call(1), calls.call(2), calls.call(12), calls.call(3), calls.call(2)]);
+    expect(batches).toEqual([[1], [2, 3]]);
+    expect(results).toEqual([10, 20, null, 30, null]);
   });
 
   it('runs a failed batch again call by call, so a bad call fails only itself', async () => {

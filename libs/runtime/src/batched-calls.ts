@@ -4,11 +4,22 @@ interface QueuedCall<I, R> {
   reject: (err: unknown) => void;
 }
 
+export interface BatchedCallsOptions<I, R> {
+  /** Most calls in one batch. */
+  max?: number;
+  /**
+   * Calls with the same key in one batch are one change: only the first goes into the batch, and the
+   * later ones are answered with `repeated` once it succeeds (as each would be, run after the first).
+   */
+  key?: (item: I) => string;
+  repeated?: R;
+}
+
 /**
  * Calls of one kind answered in batches: one batch runs at a time, and the calls made while it runs
- * go together into the next (at most `max` a batch). A call alone runs at once; under load n calls
- * cost a few batches, one statement each, instead of n. A batch that fails is run again call by
- * call, so that each caller gets its own outcome and a bad call fails only itself.
+ * go together into the next. A call alone runs at once; under load n calls cost a few batches, one
+ * statement each, instead of n. A batch that fails is run again call by call, so that each caller
+ * gets its own outcome and a bad call fails only itself.
  */
 export class BatchedCalls<I, R> {
   private queued: QueuedCall<I, R>[] = [];
@@ -17,7 +28,7 @@ export class BatchedCalls<I, R> {
   /** `batch` answers its items' results in their order. */
   constructor(
     private readonly batch: (items: I[]) => Promise<R[]>,
-    private readonly max = 256,
+    private readonly options: BatchedCallsOptions<I, R> = {},
   ) {}
 
   call(item: I): Promise<R> {
@@ -30,19 +41,35 @@ export class BatchedCalls<I, R> {
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.queued.length) await this.answer(this.queued.splice(0, this.max));
+      while (this.queued.length) await this.answer(this.queued.splice(0, this.options.max ?? 256));
     } finally {
       this.running = false;
     }
   }
 
   private async answer(calls: QueuedCall<I, R>[]): Promise<void> {
+    const { firsts, repeats } = this.split(calls);
     try {
-      const results = await this.batch(calls.map((c) => c.item));
-      calls.forEach((c, i) => c.resolve(results[i]!));
+      const results = await this.batch(firsts.map((c) => c.item));
+      firsts.forEach((c, i) => c.resolve(results[i]!));
+      for (const c of repeats) c.resolve(this.options.repeated as R);
     } catch (err) {
       if (calls.length === 1) return calls[0]!.reject(err);
       for (const c of calls) await this.batch([c.item]).then(([result]) => c.resolve(result!), c.reject);
     }
+  }
+
+  private split(calls: QueuedCall<I, R>[]): { firsts: QueuedCall<I, R>[]; repeats: QueuedCall<I, R>[] } {
+    const key = this.options.key;
+    if (!key) return { firsts: calls, repeats: [] };
+    const seen = new Set<string>();
+    const firsts: QueuedCall<I, R>[] = [];
+    const repeats: QueuedCall<I, R>[] = [];
+    for (const c of calls) {
+      const k = key(c.item);
+      (seen.has(k) ? repeats : firsts).push(c);
+      seen.add(k);
+    }
+    return { firsts, repeats };
   }
 }

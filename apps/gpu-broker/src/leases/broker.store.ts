@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
+import { entityFromRow } from '@trainyard/persistence';
 import { BatchedCalls } from '@trainyard/runtime';
 import { leaseTransitionSources, releaseRank, type EventMessage, type JobSpec, type LeaseStatus, type Provider } from '@trainyard/contracts';
 import { AgentEntity } from '../agents/agent.entity';
@@ -35,10 +36,23 @@ export interface Grant {
 export const ACTIVE_LEASES: LeaseStatus[] = ['assigned', 'running'];
 const ENDED_LEASES: LeaseStatus[] = ['released', 'lost'];
 
+/** How an attempt's lease ended, as its agent reported it. */
+export interface LeaseEnd {
+  jobId: string;
+  attempt: number;
+  endedAt: Date;
+  endReason: string;
+  startedAt?: Date;
+}
+
+/** One attempt's events in a batch: the first of each is applied. */
+const attemptKey = (a: { jobId: string; attempt: number }) => `${a.jobId}#${a.attempt}`;
+
 /** The broker's tables: agents and their capacity, queued requests, leases. */
 @Injectable()
 export class BrokerStore {
-  private readonly starts = new BatchedCalls<{ jobId: string; attempt: number; startedAt: Date }, void>((items) => this.markStartedBatch(items));
+  private readonly starts = new BatchedCalls<{ jobId: string; attempt: number; startedAt: Date }, void>((items) => this.markStartedBatch(items), { key: attemptKey, repeated: undefined });
+  private readonly ends = new BatchedCalls<LeaseEnd, LeaseEntity | null>((items) => this.releaseBatch(items), { key: attemptKey, repeated: null });
 
   constructor(private readonly ds: DataSource) {}
 
@@ -201,7 +215,7 @@ export class BrokerStore {
         at,
       ],
     );
-    return rows.map((row) => this.leaseOf(row));
+    return rows.map((row) => entityFromRow(this.ds, LeaseEntity, row));
   }
 
   /** Runs a placement pass alone: replicas of the broker take turns through a transaction-scoped lock. */
@@ -232,6 +246,31 @@ export class BrokerStore {
     return items.map(() => undefined);
   }
 
+  /**
+   * An attempt's lease released at its end, unless it already ended (lost, or released by an earlier
+   * delivery): the lease as released, or null. The ends reported meanwhile are applied together, in
+   * one statement; `startedAt`, when the agent reported the attempt's own start, replaces the lease's.
+   */
+  release(end: LeaseEnd): Promise<LeaseEntity | null> {
+    return this.ends.call(end);
+  }
+
+  private async releaseBatch(items: LeaseEnd[]): Promise<(LeaseEntity | null)[]> {
+    // An UPDATE's answer through TypeORM: its rows and its count.
+    const [rows]: [Record<string, unknown>[], number] = await this.ds.query(
+      `UPDATE broker.leases l SET status = 'released', outcome_published = false, ended_at = r.ended_at, end_reason = r.end_reason, started_at = coalesce(r.started_at, l.started_at)
+         FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::timestamptz[]) AS r(job_id, attempt, ended_at, end_reason, started_at)
+        WHERE l.job_id = r.job_id AND l.attempt = r.attempt AND l.status = ANY($6::text[])
+        RETURNING l.*`,
+      [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.endedAt), items.map((i) => i.endReason), items.map((i) => i.startedAt ?? null), leaseTransitionSources('released')],
+    );
+    const released = new Map(rows.map((row) => [attemptKey({ jobId: row.job_id as string, attempt: row.attempt as number }), row]));
+    return items.map((i) => {
+      const row = released.get(attemptKey(i));
+      return row ? entityFromRow(this.ds, LeaseEntity, row) : null;
+    });
+  }
+
   async transitionLease(where: { id?: string; jobId?: string; attempt?: number }, to: LeaseStatus, fields: Partial<LeaseEntity> = {}): Promise<LeaseEntity | null> {
     const changes: Partial<LeaseEntity> = { ...fields, status: to, ...(ENDED_LEASES.includes(to) ? { outcomePublished: false } : {}) };
     const { raw } = await this.ds
@@ -243,14 +282,7 @@ export class BrokerStore {
       .returning('*')
       .execute();
     const [row] = raw as Record<string, unknown>[];
-    return row ? this.leaseOf(row) : null;
-  }
-
-  /** A lease from its row as the driver returns it: every column's type (text, numbers, jsonb, timestamptz, boolean) is already its property's. */
-  private leaseOf(row: Record<string, unknown>): LeaseEntity {
-    const lease = new LeaseEntity();
-    for (const c of this.ds.getMetadata(LeaseEntity).columns) Object.assign(lease, { [c.propertyName]: row[c.databaseName] });
-    return lease;
+    return row ? entityFromRow(this.ds, LeaseEntity, row) : null;
   }
 
   /**

@@ -79,6 +79,32 @@ describe('BrokerStore lease transitions', () => {
     expect(await repo.findOneBy({ id: ended.id })).toMatchObject({ status: 'released', startedAt: null });
   });
 
+  it('releases the leases whose ends are reported together in one statement, each once and only from an active state', async () => {
+    const leases = await assigned(Array.from({ length: 10 }, (_, i) => `TXE${i}USDT`));
+    const lost = leases[9]!;
+    await store.transitionLease({ id: lost.id }, 'lost', { endedAt: new Date(), endReason: 'agent silent' });
+    const ranFrom = new Date('2026-12-01T10:00:03Z');
+    const endedAt = new Date('2026-12-01T10:02:00Z');
+    const query = jest.spyOn(app.get(DataSource), 'query');
+    let released: (LeaseEntity | null)[];
+    try {
+      released = await Promise.all([
+        ...leases.map((l, i) => store.release({ jobId: l.jobId, attempt: 1, endedAt, endReason: 'succeeded', startedAt: i % 2 ? ranFrom : undefined })),
+        // A second delivery of the first end, in the same batch.
+        store.release({ jobId: leases[1]!.jobId, attempt: 1, endedAt, endReason: 'succeeded' }),
+      ]);
+      expect(query.mock.calls.filter(([sql]) => sql.includes("UPDATE broker.leases l SET status = 'released'"))).toHaveLength(2);
+    } finally {
+      query.mockRestore();
+    }
+    for (const [i, l] of leases.slice(0, 9).entries()) {
+      expect(released[i]).toBeInstanceOf(LeaseEntity);
+      expect(released[i]).toMatchObject({ id: l.id, status: 'released', endedAt, endReason: 'succeeded', outcomePublished: false, startedAt: i % 2 ? ranFrom : null, spec: l.spec });
+    }
+    expect(released[9]).toBeNull();
+    expect(released[10]).toBeNull();
+  });
+
   it('lets exactly one of an end and a loss racing for each lease take it', async () => {
     const leases = await assigned(Array.from({ length: 20 }, (_, i) => `TXR${i}USDT`));
     const at = new Date();

@@ -213,7 +213,7 @@ export class LeaseService {
    * summary counts.
    */
   async ended(jobId: string, attempt: number, reason: string, at: Date, ran?: { startedAt: Date; finishedAt: Date }): Promise<void> {
-    const lease = await this.store.transitionLease({ jobId, attempt }, 'released', { endedAt: ran?.finishedAt ?? at, endReason: reason, ...(ran ? { startedAt: ran.startedAt } : {}) });
+    const lease = await this.store.release({ jobId, attempt, endedAt: ran?.finishedAt ?? at, endReason: reason, startedAt: ran?.startedAt });
     if (!lease) return;
     // The slot is free once the row says so: the next placement does not wait for lease.released's PubAck.
     await Promise.all([this.publishOutcome(lease), this.dispatch()]);

@@ -20,8 +20,11 @@ export class LeasesController {
     return this.leases.started(m);
   }
 
-  /** Ends of different leases in any order (each moves its own lease under a row lock); they free slots, so they too wait only for a coalesced pass. */
-  @Consume('job.succeeded', { concurrency: 4 })
+  /**
+   * Ends of different leases in any order (each a conditional move of its own lease, the ends that arrive
+   * together in one statement); they free slots, so they too wait only for a coalesced pass.
+   */
+  @Consume('job.succeeded', { concurrency: 16 })
   onSucceeded(@Payload() m: EventMessage<'job.succeeded'>) {
     return this.leases.ended(m.jobId, m.attempt, 'succeeded', new Date(m.occurredAt), { startedAt: new Date(m.startedAt), finishedAt: new Date(m.finishedAt) });
   }

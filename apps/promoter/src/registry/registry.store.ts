@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, Not, type EntityManager } from 'typeorm';
+import { entityFromRow } from '@trainyard/persistence';
 import { DecisionEntity } from './decision.entity';
 import type { Variant } from '@trainyard/contracts';
 import { keyName, type ModelKey } from './model-key';
@@ -159,9 +160,13 @@ export class RegistryStore {
     return this.ds.getRepository(DecisionEntity).findOneBy(automatic(versionId));
   }
 
-  /** The key's production version as last committed, read without its lock. */
-  production(key: ModelKey): Promise<ModelVersionEntity | null> {
-    return this.ds.getRepository(ModelVersionEntity).findOneBy({ symbol: key.symbol, variant: key.variant, stage: 'production' });
+  /** The key's production version as last committed, read without its lock (once per success: a plain statement, no query builder). */
+  async production(key: ModelKey): Promise<ModelVersionEntity | null> {
+    const [row]: Record<string, unknown>[] = await this.ds.query(`SELECT * FROM promoter.model_versions WHERE symbol = $1 AND variant = $2 AND stage = 'production' LIMIT 1`, [
+      key.symbol,
+      key.variant,
+    ]);
+    return row ? entityFromRow(this.ds, ModelVersionEntity, row) : null;
   }
 
   /**
@@ -169,11 +174,27 @@ export class RegistryStore {
    * unique index on a version's automatic decision keeps it to one, and a second delivery gets the first's.
    */
   async recordDecisionOnce(decision: NewDecision): Promise<DecisionEntity> {
-    const repo = this.ds.getRepository(DecisionEntity);
-    const entity = repo.create({ commandId: null, ...decision });
-    const inserted = await repo.createQueryBuilder().insert().into(DecisionEntity).values(entity).orIgnore().execute();
-    const [generated] = inserted.raw as Array<{ id: number; created_at: Date }>;
-    if (generated) return repo.merge(entity, { id: generated.id, createdAt: generated.created_at });
+    const d = { commandId: null, ...decision };
+    const [generated]: { id: number; created_at: Date }[] = await this.ds.query(
+      `INSERT INTO promoter.decisions (version_id, symbol, variant, outcome, rule, mode, applied, reason, candidate_metrics, production_version, production_metrics, production_uri, command_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id, created_at`,
+      [
+        d.versionId,
+        d.symbol,
+        d.variant,
+        d.outcome,
+        d.rule,
+        d.mode,
+        d.applied,
+        d.reason,
+        JSON.stringify(d.candidateMetrics),
+        d.productionVersion,
+        d.productionMetrics ? JSON.stringify(d.productionMetrics) : null,
+        d.productionUri,
+        d.commandId,
+      ],
+    );
+    if (generated) return this.ds.getRepository(DecisionEntity).create({ ...d, id: generated.id, createdAt: generated.created_at });
     const first = await this.decisionOf(decision.versionId);
     if (!first) throw new Error(`the decision on version id ${decision.versionId} was neither written nor found`);
     return first;

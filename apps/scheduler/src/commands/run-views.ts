@@ -1,4 +1,4 @@
-import { TERMINAL_JOB_STATES, type JobView, type RunView } from '@trainyard/contracts';
+import { TERMINAL_JOB_STATES, type RunView } from '@trainyard/contracts';
 import type { JobEntity } from '../repositories/job.entity';
 import type { JobTally } from '../repositories/job.repository';
 import type { RunEntity } from '../repositories/run.entity';
@@ -43,23 +43,5 @@ export function runView(run: RunEntity, tally: JobTally | undefined, eta: number
     cost: Math.round((tally?.cost ?? 0) * 1e6) / 1e6,
     spend,
     etaMinutes: eta,
-  };
-}
-
-/** How a job's model is promoted: its run's request. */
-export type JobPromotion = Pick<JobView, 'promote' | 'canary'>;
-
-export function jobView(job: JobEntity, promotion: JobPromotion): JobView {
-  return {
-    jobId: job.id,
-    runId: job.runId,
-    symbol: job.symbol,
-    status: job.status,
-    attempt: job.attempt,
-    maxAttempts: job.maxAttempts,
-    errorType: job.errorType,
-    errorMessage: job.errorMessage,
-    promote: promotion.promote,
-    canary: promotion.canary,
   };
 }

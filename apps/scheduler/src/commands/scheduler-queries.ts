@@ -7,7 +7,7 @@ import { JobRepository } from '../repositories/job.repository';
 import { RunSpendRepository } from '../repositories/run-spend.repository';
 import type { RunEntity } from '../repositories/run.entity';
 import { RunRepository } from '../repositories/run.repository';
-import { etaMinutes, jobView, runView } from './run-views';
+import { etaMinutes, runView } from './run-views';
 
 /** Answers the bus's questions about runs, jobs and costs (the bot's /status, /runs, /cancel and /costs). */
 @Injectable()
@@ -55,8 +55,7 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
       if (kind === 'run') return { run: null, job: null };
     }
     // Promotion is the run's to say, not the job definition's: the run's request holds it (defaults applied), a study's as off.
-    const found = await this.jobs.findWithPromotion(id);
-    return { run: null, job: found ? jobView(found.job, found.promotion) : null };
+    return { run: null, job: await this.jobs.view(id) };
   }
 
   /**

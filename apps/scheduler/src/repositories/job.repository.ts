@@ -12,7 +12,7 @@ import {
   type JobStatus,
   type Metrics,
   type Priority,
-  type PromotionPolicy,
+  type JobView,
   type Trigger,
 } from '@trainyard/contracts';
 import { BatchedCalls } from '@trainyard/runtime';
@@ -67,6 +67,9 @@ export interface JobTally {
   cost: number;
 }
 
+/** One attempt's events in a batch: the first of each is applied. */
+const attemptKey = (a: { jobId: string; attempt: number }) => `${a.jobId}#${a.attempt}`;
+
 /**
  * The jobs and their attempts. Every change that races with another handler locks the job's row, or
  * is one conditional statement on it (job.leased, job.started, job.succeeded); a release locks the
@@ -74,8 +77,8 @@ export interface JobTally {
  */
 @Injectable()
 export class JobRepository {
-  private readonly leases = new BatchedCalls<LeasedAttempt, void>((items) => this.markLeasedBatch(items));
-  private readonly starts = new BatchedCalls<StartedAttempt, StartedJob | null>((items) => this.markStartedBatch(items));
+  private readonly leases = new BatchedCalls<LeasedAttempt, void>((items) => this.markLeasedBatch(items), { key: attemptKey, repeated: undefined });
+  private readonly starts = new BatchedCalls<StartedAttempt, StartedJob | null>((items) => this.markStartedBatch(items), { key: attemptKey, repeated: null });
 
   constructor(private readonly ds: DataSource) {}
 
@@ -83,19 +86,18 @@ export class JobRepository {
     return this.ds.getRepository(JobEntity).findOneBy({ id });
   }
 
-  /** A job with how its run's request says its models are promoted (defaults applied; a study's is off), in one statement. */
-  async findWithPromotion(id: string): Promise<{ job: JobEntity; promotion: { promote: PromotionPolicy; canary: boolean } } | null> {
-    const { entities, raw } = await this.ds
-      .getRepository(JobEntity)
-      .createQueryBuilder('j')
-      .innerJoin(RunEntity, 'r', 'r.id = j.run_id')
-      .addSelect(`r.request->>'promote'`, 'promote')
-      .addSelect(`(r.request->>'canary')::boolean`, 'canary')
-      .where('j.id = :id', { id })
-      .getRawAndEntities<{ promote: PromotionPolicy; canary: boolean }>();
-    const [job] = entities;
-    const [row] = raw;
-    return job && row ? { job, promotion: { promote: row.promote, canary: row.canary } } : null;
+  /**
+   * A job as queries report it, with how its run's request says its models are promoted (defaults
+   * applied; a study's is off): the columns it needs only, in one statement, asked once per success.
+   */
+  async view(id: string): Promise<JobView | null> {
+    const [row]: JobView[] = await this.ds.query(
+      `SELECT j.id AS "jobId", j.run_id AS "runId", j.symbol, j.status, j.attempt, j.max_attempts AS "maxAttempts", j.error_type AS "errorType",
+              j.error_message AS "errorMessage", r.request->>'promote' AS promote, (r.request->>'canary')::boolean AS canary
+         FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE j.id = $1`,
+      [id],
+    );
+    return row ?? null;
   }
 
   ofRun(runId: string): Promise<JobEntity[]> {
@@ -216,12 +218,9 @@ export class JobRepository {
        SELECT id, attempt, released_at, started_at, priority FROM j`,
       [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.startedAt), items.map((i) => i.agentId), items.map((i) => i.leaseId), items.map((i) => i.artifactsPrefix)],
     );
-    // A start reported twice in one batch moved the job once: only the first of them is answered with it.
-    const moved = new Map(rows.map((row) => [`${row.id}#${row.attempt}`, row]));
+    const moved = new Map(rows.map((row) => [attemptKey({ jobId: row.id, attempt: row.attempt }), row]));
     return items.map((i) => {
-      const key = `${i.jobId}#${i.attempt}`;
-      const row = moved.get(key);
-      moved.delete(key);
+      const row = moved.get(attemptKey(i));
       return row ? { releasedAt: row.released_at, startedAt: row.started_at, definition: { priority: row.priority } } : null;
     });
   }
