@@ -73,3 +73,9 @@ export class BatchedCalls<I, R> {
     return { firsts, repeats };
   }
 }
+
+/** The key of one attempt's events (BatchedCallsOptions.key): the first of each in a batch is applied. */
+export const attemptKey = (a: { jobId: string; attempt: number }) => `${a.jobId}#${a.attempt}`;
+
+/** A batch's rows in job order, so that two batches touching the same jobs lock their rows in the same order rather than deadlock. */
+export const inJobOrder = <T extends { jobId: string }>(items: T[]): T[] => [...items].sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0));

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
 import { entityFromRow } from '@trainyard/persistence';
-import { BatchedCalls } from '@trainyard/runtime';
+import { attemptKey, BatchedCalls, inJobOrder } from '@trainyard/runtime';
 import { leaseTransitionSources, releaseRank, type EventMessage, type JobSpec, type LeaseStatus, type Provider } from '@trainyard/contracts';
 import { AgentEntity } from '../agents/agent.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
@@ -44,9 +44,6 @@ export interface LeaseEnd {
   endReason: string;
   startedAt?: Date;
 }
-
-/** One attempt's events in a batch: the first of each is applied. */
-const attemptKey = (a: { jobId: string; attempt: number }) => `${a.jobId}#${a.attempt}`;
 
 /** The broker's tables: agents and their capacity, queued requests, leases. */
 @Injectable()
@@ -236,14 +233,15 @@ export class BrokerStore {
     return this.starts.call({ jobId, attempt, startedAt });
   }
 
-  private async markStartedBatch(items: { jobId: string; attempt: number; startedAt: Date }[]): Promise<void[]> {
+  private async markStartedBatch(batch: { jobId: string; attempt: number; startedAt: Date }[]): Promise<void[]> {
+    const items = inJobOrder(batch);
     await this.ds.query(
       `UPDATE broker.leases l SET status = 'running', started_at = r.started_at
          FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS r(job_id, attempt, started_at)
         WHERE l.job_id = r.job_id AND l.attempt = r.attempt AND l.status = ANY($4::text[])`,
       [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.startedAt), leaseTransitionSources('running')],
     );
-    return items.map(() => undefined);
+    return batch.map(() => undefined);
   }
 
   /**
@@ -255,7 +253,8 @@ export class BrokerStore {
     return this.ends.call(end);
   }
 
-  private async releaseBatch(items: LeaseEnd[]): Promise<(LeaseEntity | null)[]> {
+  private async releaseBatch(batch: LeaseEnd[]): Promise<(LeaseEntity | null)[]> {
+    const items = inJobOrder(batch);
     // An UPDATE's answer through TypeORM: its rows and its count.
     const [rows]: [Record<string, unknown>[], number] = await this.ds.query(
       `UPDATE broker.leases l SET status = 'released', outcome_published = false, ended_at = r.ended_at, end_reason = r.end_reason, started_at = coalesce(r.started_at, l.started_at)
@@ -265,7 +264,7 @@ export class BrokerStore {
       [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.endedAt), items.map((i) => i.endReason), items.map((i) => i.startedAt ?? null), leaseTransitionSources('released')],
     );
     const released = new Map(rows.map((row) => [attemptKey({ jobId: row.job_id as string, attempt: row.attempt as number }), row]));
-    return items.map((i) => {
+    return batch.map((i) => {
       const row = released.get(attemptKey(i));
       return row ? entityFromRow(this.ds, LeaseEntity, row) : null;
     });

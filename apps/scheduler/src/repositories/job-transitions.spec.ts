@@ -34,7 +34,9 @@ describe('JobRepository attempt transitions', () => {
   }
 
   const lease = (jobId: string, agentId = 'agent-1') => ({ leaseId: `${jobId}-a1-lease`, agentId, pricePerHour: 0.5 });
-  const started = (jobId: string, agentId = 'agent-1') => ({ startedAt: new Date('2026-12-01T10:00:00Z'), agentId, leaseId: `${jobId}-a1-lease`, artifactsPrefix: `${jobId}/a1` });
+  // Started now: the app's reconciler would time out a job started hours ago while a test runs.
+  const startedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const started = (jobId: string, agentId = 'agent-1') => ({ startedAt, agentId, leaseId: `${jobId}-a1-lease`, artifactsPrefix: `${jobId}/a1` });
   const attemptOf = async (jobId: string) => (await jobs.attempts(jobId))[0];
 
   it('moves a released job to leased, then running, with its attempt row, and reports the start once', async () => {
@@ -43,7 +45,7 @@ describe('JobRepository attempt transitions', () => {
     expect(await jobs.find(id!)).toMatchObject({ status: 'leased', leaseId: `${id}-a1-lease`, agentId: 'agent-1', pricePerHour: 0.5 });
     expect(await attemptOf(id!)).toMatchObject({ status: 'leased', leaseId: `${id}-a1-lease`, agentId: 'agent-1' });
     const moved = await jobs.markStarted(id!, 1, started(id!));
-    expect(moved).toMatchObject({ startedAt: new Date('2026-12-01T10:00:00Z'), definition: { priority: 'high' } });
+    expect(moved).toMatchObject({ startedAt, definition: { priority: 'high' } });
     expect(moved?.releasedAt).toBeInstanceOf(Date);
     expect(await attemptOf(id!)).toMatchObject({ status: 'running', artifactsPrefix: `${id}/a1` });
     // A repeated job.started moves nothing and reports nothing; a late job.leased changes nothing but the price.
@@ -57,7 +59,7 @@ describe('JobRepository attempt transitions', () => {
     const [id] = await releasedRun('tx-overtaken', ['BBBUSDT']);
     expect(await jobs.markStarted(id!, 1, started(id!))).not.toBeNull();
     await jobs.markLeased(id!, 1, lease(id!));
-    expect(await jobs.find(id!)).toMatchObject({ status: 'running', pricePerHour: 0.5, startedAt: new Date('2026-12-01T10:00:00Z') });
+    expect(await jobs.find(id!)).toMatchObject({ status: 'running', pricePerHour: 0.5, startedAt });
     expect(await attemptOf(id!)).toMatchObject({ status: 'running' });
   });
 
@@ -126,7 +128,7 @@ describe('JobRepository attempt transitions', () => {
     await jobs.markLeased(id!, 1, lease(id!));
     await jobs.markStarted(id!, 1, started(id!));
     const artifacts = [{ name: 'model.json', uri: `file:///artifacts/${id}/a1/model.json`, sha256: 'a'.repeat(64), bytes: 10 }];
-    const done = { startedAt: new Date('2026-12-01T10:00:00Z'), finishedAt: new Date('2026-12-01T10:30:00Z'), trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1`, artifacts };
+    const done = { startedAt, finishedAt: new Date(startedAt.getTime() + 1_800_000), trainSeconds: 1799.5, metrics, artifactsPrefix: `${id}/a1`, artifacts };
     const job = await jobs.markSucceeded(id!, 1, done, new Date());
     expect(job).toMatchObject({ id, attempt: 1, runId: 'tx-succeeded', startedAt: done.startedAt, finishedAt: done.finishedAt, artifactsPrefix: `${id}/a1`, checkpoint: null });
     expect(job?.definition.symbol).toBe('SUCUSDT');

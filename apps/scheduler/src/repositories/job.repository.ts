@@ -15,7 +15,8 @@ import {
   type JobView,
   type Trigger,
 } from '@trainyard/contracts';
-import { BatchedCalls } from '@trainyard/runtime';
+import { entityFromRow } from '@trainyard/persistence';
+import { attemptKey, BatchedCalls, inJobOrder } from '@trainyard/runtime';
 import { AttemptEntity, type AttemptStatus } from './attempt.entity';
 import { JobEntity, withTrainingHash } from './job.entity';
 import type { Page } from './page';
@@ -66,9 +67,6 @@ export interface JobTally {
   jobs: Record<string, number>;
   cost: number;
 }
-
-/** One attempt's events in a batch: the first of each is applied. */
-const attemptKey = (a: { jobId: string; attempt: number }) => `${a.jobId}#${a.attempt}`;
 
 /**
  * The jobs and their attempts. Every change that races with another handler locks the job's row, or
@@ -128,44 +126,31 @@ export class JobRepository {
         [runId],
       );
       if (!run || run.status !== 'running') return { jobs: [], traceContext: null };
-      const none = { jobs: [], traceContext: run.traceContext };
-      const [{ active }] = await em.query(`SELECT count(*)::int AS active FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(ACTIVE_JOB_STATES)})`, [runId]);
-      const slots = run.maxConcurrent - active;
-      if (slots <= 0) return none;
-      // Two reads of at most `slots` rows each, in the order of compareRelease (run-plan.ts): waiting jobs
-      // along the partial index jobs_release_order, due retries beside them; never the run's whole queue.
-      const ordered = (where: string) =>
-        em
-          .getRepository(JobEntity)
-          .createQueryBuilder('j')
-          .where('j.run_id = :runId', { runId })
-          .andWhere(where, { now })
-          .orderBy('j.priority_rank', 'ASC')
-          .addOrderBy('j.expected_seconds', 'DESC')
-          .addOrderBy('j.symbol', 'ASC')
-          .limit(slots)
-          .setLock('pessimistic_write')
-          .getMany();
-      const candidates = [...(await ordered(`j.status = 'pending'`)), ...(await ordered(`j.status = 'retry_wait' AND j.next_attempt_at <= :now`))].sort(compareRelease).slice(0, slots);
-      if (candidates.length === 0) return none;
-      for (const job of candidates) {
-        if (job.status === 'retry_wait') job.attempt += 1;
-        Object.assign(job, { status: 'released', releasedAt: now, startedAt: null, leaseId: null, agentId: null, nextAttemptAt: null });
-      }
-      // One statement for the jobs and one for their attempts, whatever the number released.
-      await em.query(
-        `UPDATE scheduler.jobs j SET status = 'released', attempt = r.attempt, released_at = $3, started_at = NULL, lease_id = NULL, agent_id = NULL, next_attempt_at = NULL, updated_at = now()
-         FROM unnest($1::text[], $2::int[]) AS r(id, attempt) WHERE j.id = r.id`,
-        [candidates.map((j) => j.id), candidates.map((j) => j.attempt), now],
+      // Under the run's lock, one statement (a snapshot taken after the lock) counts the active jobs, picks
+      // the free slots' worth in the order of compareRelease (run-plan.ts) from two reads of at most that
+      // many rows (waiting jobs along the partial index jobs_release_order, due retries beside them; never
+      // the run's whole queue), releases them and records their attempts.
+      const order = `priority_rank, expected_seconds DESC, symbol`;
+      const candidates = (where: string) =>
+        `SELECT id, priority_rank, expected_seconds, symbol FROM scheduler.jobs WHERE run_id = $1 AND ${where} ORDER BY ${order} LIMIT (SELECT n FROM slots) FOR UPDATE`;
+      const rows: Record<string, unknown>[] = await em.query(
+        `WITH slots AS (
+           SELECT greatest(0, $3::int - count(*))::int AS n FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(ACTIVE_JOB_STATES)})),
+         pending AS (${candidates(`status = 'pending'`)}),
+         due AS (${candidates(`status = 'retry_wait' AND next_attempt_at <= $2`)}),
+         chosen AS (
+           SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM due) c ORDER BY priority_rank, expected_seconds DESC, symbol COLLATE "C" LIMIT (SELECT n FROM slots)),
+         released AS (
+           UPDATE scheduler.jobs j SET status = 'released', attempt = CASE WHEN j.status = 'retry_wait' THEN j.attempt + 1 ELSE j.attempt END,
+                  released_at = $2, started_at = NULL, lease_id = NULL, agent_id = NULL, next_attempt_at = NULL, updated_at = now()
+             FROM chosen WHERE j.id = chosen.id AND j.status IN ('pending', 'retry_wait')
+           RETURNING j.*),
+         attempts AS (
+           INSERT INTO scheduler.attempts (job_id, attempt, status, requested_at) SELECT id, attempt, 'requested', $2 FROM released ON CONFLICT DO NOTHING)
+         SELECT * FROM released`,
+        [runId, now, run.maxConcurrent],
       );
-      await em
-        .createQueryBuilder()
-        .insert()
-        .into(AttemptEntity)
-        .values(candidates.map((job) => ({ jobId: job.id, attempt: job.attempt, status: 'requested' as const, requestedAt: now })))
-        .orIgnore()
-        .execute();
-      return { jobs: candidates, traceContext: run.traceContext };
+      return { jobs: rows.map((row) => entityFromRow(this.ds, JobEntity, row)).sort(compareRelease), traceContext: run.traceContext };
     });
   }
 
@@ -179,7 +164,8 @@ export class JobRepository {
     return this.leases.call({ jobId, attempt, ...lease });
   }
 
-  private async markLeasedBatch(items: LeasedAttempt[]): Promise<void[]> {
+  private async markLeasedBatch(batch: LeasedAttempt[]): Promise<void[]> {
+    const items = inJobOrder(batch);
     const from = inList(attemptEventSources('leased'));
     await this.ds.query(
       `WITH r AS (SELECT * FROM unnest($1::text[], $2::int[], $3::float8[], $4::text[], $5::text[]) AS r(id, attempt, price, lease_id, agent_id)),
@@ -194,7 +180,7 @@ export class JobRepository {
        UPDATE scheduler.attempts a SET status = 'leased', lease_id = j.lease_id, agent_id = j.agent_id FROM j WHERE j.status = 'leased' AND a.job_id = j.id AND a.attempt = j.attempt`,
       [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.pricePerHour), items.map((i) => i.leaseId), items.map((i) => i.agentId)],
     );
-    return items.map(() => undefined);
+    return batch.map(() => undefined);
   }
 
   /**
@@ -205,7 +191,8 @@ export class JobRepository {
     return this.starts.call({ jobId, attempt, ...at });
   }
 
-  private async markStartedBatch(items: StartedAttempt[]): Promise<(StartedJob | null)[]> {
+  private async markStartedBatch(batch: StartedAttempt[]): Promise<(StartedJob | null)[]> {
+    const items = inJobOrder(batch);
     const rows: { id: string; attempt: number; released_at: Date | null; started_at: Date; priority: string }[] = await this.ds.query(
       `WITH r AS (SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) AS r(id, attempt, started_at, agent_id, lease_id, artifacts_prefix)),
        j AS (
@@ -219,7 +206,7 @@ export class JobRepository {
       [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.startedAt), items.map((i) => i.agentId), items.map((i) => i.leaseId), items.map((i) => i.artifactsPrefix)],
     );
     const moved = new Map(rows.map((row) => [attemptKey({ jobId: row.id, attempt: row.attempt }), row]));
-    return items.map((i) => {
+    return batch.map((i) => {
       const row = moved.get(attemptKey(i));
       return row ? { releasedAt: row.released_at, startedAt: row.started_at, definition: { priority: row.priority } } : null;
     });
