@@ -3,8 +3,12 @@ export interface StoredArtifact {
   uri: string;
   sha256: string;
   bytes: number;
-  /** sha256 was read from what the store now holds, not from the source: reading it back would tell nothing more. */
-  hashedAsStored?: boolean;
+  /**
+   * The store vouches that it holds exactly the bytes sha256 names, so reading them back would tell
+   * nothing more: the local store (a copied file is hashed as written, and a read right after a write
+   * comes from the same page cache); not S3, whose read goes to the server that stored them.
+   */
+  selfVerified?: boolean;
 }
 
 export interface ListedArtifact {

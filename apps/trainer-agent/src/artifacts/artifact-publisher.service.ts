@@ -13,8 +13,8 @@ export interface InMemoryFile {
 
 /**
  * Writes an attempt's files to its work folder and uploads them, each verified by reading it back
- * and comparing checksums (a store that hashed its stored copy while writing it has read it back
- * already); `sha256.txt` lists them all and goes last, so its presence means complete.
+ * and comparing checksums (unless the store vouches for what it wrote: the local store does, S3
+ * does not); `sha256.txt` lists them all and goes last, so its presence means complete.
  */
 @Injectable()
 export class ArtifactPublisher {
@@ -46,7 +46,7 @@ export class ArtifactPublisher {
       expected = sha256Hex(body);
       put = await this.store.put(key, body);
     }
-    const readBack = put.hashedAsStored ? put.sha256 : await this.store.sha256(key);
+    const readBack = put.selfVerified ? put.sha256 : await this.store.sha256(key);
     if (put.sha256 !== expected || readBack !== expected) {
       throw new Error(`checksum mismatch after uploading ${key}: expected ${expected}, stored ${readBack}`);
     }
