@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { EventMessage, JobSpec, Lease } from '@trainyard/contracts';
 import { captureTraceContext, NatsBus, withTraceContext } from '@trainyard/messaging';
 import { Clock, CoalescedPasses } from '@trainyard/runtime';
@@ -23,9 +23,16 @@ interface Arrival {
   committed: Date | null;
 }
 
+/**
+ * How long announced lease ends gather before one statement marks them all. Well under the
+ * republisher's 10 s, so that a marked end is never announced again; a crash in between only repeats
+ * the announcements, under the same ids.
+ */
+const OUTCOME_MARK_GATHER_MS = 200;
+
 /** Grants slots to queued job attempts and follows each lease until it ends. */
 @Injectable()
-export class LeaseService {
+export class LeaseService implements BeforeApplicationShutdown {
   private readonly log = new Logger('Leases');
   /** The placement pass under way here, and the one that starts when it ends. */
   private readonly passes = new CoalescedPasses<'placement', { announced: Promise<void> }>(() => this.placementPass());
@@ -36,6 +43,7 @@ export class LeaseService {
   /** Lease ends announced and not yet marked so; a mark lost in a crash only means the end is announced again, under the same ids. */
   private readonly announcedEnds = new Set<string>();
   private readonly marks = new CoalescedPasses<'announced', void>(() => this.markAnnounced());
+  private markTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: BrokerStore,
@@ -258,10 +266,22 @@ export class LeaseService {
       await this.bus.publish('job.cancel', { jobId: l.jobId, reason: `lease ${l.id} lost: ${reason}`.slice(0, 500), leaseId: l.id, attempt: l.attempt, agentId: l.agentId }, { id: `${l.id}-fence` });
     });
     this.announcedEnds.add(l.id);
+    this.markTimer ??= setTimeout(() => {
+      this.markTimer = undefined;
+      this.marks
+        .run('announced')
+        .catch((err: Error) => this.log.warn({ event: 'lease_outcome_mark_failed', msg: `could not record lease ends as announced (${err.message}); they are announced again, under the same ids` }));
+    }, OUTCOME_MARK_GATHER_MS);
+  }
+
+  /** Records the ends announced and not yet marked as the broker stops, while its database is still open. */
+  async beforeApplicationShutdown(): Promise<void> {
+    clearTimeout(this.markTimer);
+    this.markTimer = undefined;
     await this.marks.run('announced');
   }
 
-  /** One statement marks every end announced since the last one: under load, many leases' at once. */
+  /** One statement marks every end announced in a gathering window: under load, many leases' at once. */
   private async markAnnounced(): Promise<void> {
     const ids = [...this.announcedEnds];
     this.announcedEnds.clear();
