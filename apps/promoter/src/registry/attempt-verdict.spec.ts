@@ -1,5 +1,5 @@
 import type { JobView } from '@trainyard/contracts';
-import { verdictOf } from './attempt-verdict';
+import { askAgainAfterMs, verdictOf } from './attempt-verdict';
 
 const job = (attempt: number, status: JobView['status']): JobView => ({
   jobId: 'r-BTCUSDT',
@@ -35,5 +35,11 @@ describe('whether a successful attempt counts, by the scheduler record', () => {
   it("carries the scheduler's record of a job that counts: its run's promotion settings are what registration stores", () => {
     const record = { ...job(1, 'succeeded'), promote: 'dry' as const, canary: true };
     expect(verdictOf(record, 1)).toEqual({ kind: 'counts', job: record });
+  });
+});
+
+describe('asking the scheduler again', () => {
+  it('asks again soon after the first undecided answer, then less often, at most every 250 ms', () => {
+    expect([1, 2, 3, 4, 5, 6, 60].map(askAgainAfterMs)).toEqual([20, 40, 80, 160, 250, 250, 250]);
   });
 });
