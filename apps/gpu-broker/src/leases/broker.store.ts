@@ -63,16 +63,13 @@ export class BrokerStore {
 
   /** Queues a job attempt once, however often its request is delivered; a repeat returns the request as it stands. */
   async enqueue(spec: JobSpec, at: Date, traceContext: Record<string, string> | null = null): Promise<LeaseRequestEntity | null> {
-    const inserted = await this.ds
-      .createQueryBuilder()
-      .insert()
-      .into(LeaseRequestEntity)
-      .values({ jobId: spec.jobId, attempt: spec.attempt, priorityRank: releaseRank(spec.priority, spec.purpose), spec, status: 'pending', requestedAt: at, traceContext })
-      .orIgnore()
-      // A column name as a string: in an array TypeORM takes property names and silently drops the rest.
-      .returning('job_id')
-      .execute();
-    if (inserted.raw.length > 0) return null;
+    // Once per job: a plain statement, without the query builder building it each time.
+    const inserted: unknown[] = await this.ds.query(
+      `INSERT INTO broker.lease_requests (job_id, attempt, priority_rank, spec, status, requested_at, trace_context)
+       VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING RETURNING job_id`,
+      [spec.jobId, spec.attempt, releaseRank(spec.priority, spec.purpose), JSON.stringify(spec), at, traceContext ? JSON.stringify(traceContext) : null],
+    );
+    if (inserted.length > 0) return null;
     return this.ds.getRepository(LeaseRequestEntity).findOne({ where: { jobId: spec.jobId, attempt: spec.attempt } });
   }
 

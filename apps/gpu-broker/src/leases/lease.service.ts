@@ -39,6 +39,7 @@ export class LeaseService implements BeforeApplicationShutdown {
   private passBegan: Date | null = null;
   /** Requests taken here whose own pass has not answered yet. */
   private readonly arriving = new Set<Arrival>();
+
   private readonly leftWaitingListeners = new Set<() => void>();
   /** Lease ends announced and not yet marked so; a mark lost in a crash only means the end is announced again, under the same ids. */
   private readonly announcedEnds = new Set<string>();
