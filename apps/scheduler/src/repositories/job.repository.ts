@@ -35,7 +35,6 @@ export interface JobFilter {
   offset: number;
 }
 
-/** A job as job.succeeded left it: what the lifecycle and the ledger need of it. */
 interface LeasedAttempt {
   jobId: string;
   attempt: number;
@@ -60,6 +59,7 @@ export interface StartedJob {
   definition: { priority: string };
 }
 
+/** A job as job.succeeded left it: what the lifecycle needs of it. */
 export type SucceededJob = Pick<JobEntity, 'id' | 'attempt' | 'runId' | 'definition' | 'artifactsPrefix' | 'checkpoint'> & { startedAt: Date; finishedAt: Date };
 
 /** A run's jobs counted by status, with what their leases cost. */
