@@ -5,19 +5,21 @@
  * once on a PostgreSQL cluster of its own (initdb + pg_ctl, as the chaos tool does) and once on the
  * embedded default (PGlite, inside the `trainyard up` process), each on a nats-server of its own. One
  * agent with 12 CPU slots runs a no-op command trainer: a `worker:` trainer that answers each job line
- * with a result line (sed), or with BENCH_STACK_TRAINER=noop a process per job (/bin/echo of the
- * result line). Measured:
+ * with a result line (`bench/noop-worker.js`), or with BENCH_STACK_TRAINER=noop a process per job
+ * (/bin/echo of the result line). Measured:
  * - cold start: services spawned to all five ready (PostgreSQL), `trainyard up` spawned to up (PGlite);
  * - dispatch: job.requested to job.started as this process receives them from the bus, p50/p99, with a
- *   run of 1 and of 12 concurrent;
+ *   run of 1 at a time, one of 12 in flight back to back, and 12 arriving at once at an idle stack;
  * - per-job cost with the run's size: dispatch p50 and scheduler RSS peak for runs of each size in
  *   BENCH_STACK_SIZES (12 concurrent); throughput of the largest: jobs / (first job.requested to last
  *   job.succeeded);
  * - each service's RSS (/proc/<pid>/status VmRSS every 200 ms), idle and peak, and the PGlite host's;
  * - CPU time per job of each process over the largest run, less what it spends idle over as long
- *   (/proc/<pid>/stat of the process and its descendants, so PostgreSQL's backends and the agent's
- *   trainer processes count): it bounds the throughput the machine's cores allow, and depends far
- *   less than wall time on what else runs beside the bench;
+ *   (/proc/<pid>/stat of the process and its descendants, so PostgreSQL's backends count; the agent's
+ *   trainer processes as `trainers`): it bounds the throughput the machine's cores allow, and depends
+ *   far less than wall time on what else runs beside the bench;
+ * - the times each process's threads slept waiting, per job (voluntary context switches of every
+ *   thread): each ends in a wake-up, which on a VM costs more than the work a small message brings;
  * - on PostgreSQL, the SQL statements per job over each run (pg_stat_statements, BEGIN and COMMIT
  *   included, less the idle rate) and the most called of them;
  * - one CLI call (`trainyard models list`) against the running stack, median of 5.
@@ -48,9 +50,12 @@ const BACKENDS = (process.env.BENCH_STACK_DB || 'postgres,pglite').split(',').fi
 const SLOTS = 12;
 const SERVICES = ['scheduler', 'gpu-broker', 'trainer-agent', 'promoter', 'notifier'];
 const METRICS = { directionalHitRate: 0.5, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.01, mae: 0, rmse: 0, mape: 0, r2: 0 };
-// Words are split on whitespace and no shell reads them: the JSON has no spaces (nor a "/", for sed).
+// Words are split on whitespace and no shell reads them: the JSON has no spaces.
 const RESULT_LINE = JSON.stringify({ type: 'result', metrics: METRICS });
-const NOOP_TRAINERS = `noop=/bin/echo ${RESULT_LINE}; worker:noop-worker=/bin/sed -u s/.*/${RESULT_LINE}/`;
+// The worker reads its input in blocks: `sed -u` read a byte per system call, about 460 a job.
+const NOOP_TRAINERS = `noop=/bin/echo ${RESULT_LINE}; worker:noop-worker=${process.execPath} ${join(__dirname, 'noop-worker.js')} ${RESULT_LINE}`;
+/** The agent's trainer processes are counted apart from the agent. */
+const TRAINERS_CPU = 'trainers';
 const TRAINER = process.env.BENCH_STACK_TRAINER || 'noop-worker';
 if (!['noop', 'noop-worker'].includes(TRAINER)) throw new Error(`BENCH_STACK_TRAINER: noop or noop-worker, not ${TRAINER}`);
 const TOKEN = `bench-${require('node:crypto').randomBytes(8).toString('hex')}`;
@@ -151,28 +156,68 @@ function processTable() {
     }
     // Fields after the command name, which may hold spaces: state, ppid, … utime (14), stime, cutime, cstime.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    table.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+    // Its own time, and its reaped children's (cutime, cstime).
+    table.set(Number(entry), { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) });
   }
   return table;
 }
 
-/** CPU seconds of each named process: with its descendants (`tree`), or alone (the PGlite host, whose children are the services). */
+/** Times a process's threads went to sleep waiting (each ends in a wake-up: on this VM the dearest part of a message). */
+function sleepsOf(pid) {
+  let n = 0;
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8'));
+      if (m) n += Number(m[1]);
+    }
+  } catch {
+    // gone meanwhile
+  }
+  return n;
+}
+
+/**
+ * CPU seconds of each named process: with its descendants (`tree`), or alone (the PGlite host, whose
+ * children are the services); with `childrenAs`, its descendants (the agent's trainers) under a name of their own.
+ */
 class CpuMeter {
   constructor() {
     this.tracked = new Map();
   }
-  track(name, pid, tree = true) {
-    this.tracked.set(name, { pid, tree });
+  track(name, pid, tree = true, childrenAs = undefined) {
+    this.tracked.set(name, { pid, tree, childrenAs });
   }
   read() {
     const table = processTable();
-    const children = new Map();
-    for (const [pid, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
-    const sum = (pid, tree) => (table.get(pid)?.ticks ?? 0) + (tree ? (children.get(pid) ?? []).reduce((n, c) => n + sum(c, true), 0) : 0);
+    const children = childrenOf(table);
+    const below = (pid) => (table.get(pid)?.reaped ?? 0) + (children.get(pid) ?? []).reduce((n, c) => n + (table.get(c)?.own ?? 0) + below(c), 0);
+    return this.each(
+      (pid) => (table.get(pid)?.own ?? 0) / CLOCK_TICKS,
+      (pid) => below(pid) / CLOCK_TICKS,
+    );
+  }
+  /** Sleeps of each named process's threads, counted as read() counts CPU; exited descendants' are not counted. */
+  sleeps() {
+    const children = childrenOf(processTable());
+    const below = (pid) => (children.get(pid) ?? []).reduce((n, c) => n + sleepsOf(c) + below(c), 0);
+    return this.each(sleepsOf, below);
+  }
+  each(own, below) {
     const out = {};
-    for (const [name, { pid, tree }] of this.tracked) out[name] = sum(pid, tree) / CLOCK_TICKS;
+    for (const [name, { pid, tree, childrenAs }] of this.tracked) {
+      if (childrenAs) {
+        out[name] = own(pid);
+        out[childrenAs] = below(pid);
+      } else out[name] = own(pid) + (tree ? below(pid) : 0);
+    }
     return out;
   }
+}
+
+function childrenOf(table) {
+  const children = new Map();
+  for (const [pid, p] of table) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+  return children;
 }
 
 // ---------------------------------------------------------------- the bus, as this process sees it
@@ -274,7 +319,7 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
     const e = { ...env, PORT: String(base + i), DATA_DIR: join(dir, 'state', name), AGENT_ID: 'bench-agent', AGENT_WORK_DIR: join(dir, 'work') };
     const child = startProcess(process.execPath, [...profiling(dir), ...serviceNodeArgs(dist)], e, join(dir, 'logs', `${name}.log`));
     sampler.track(name, child.pid);
-    cpu.track(name, child.pid);
+    cpu.track(name, child.pid, true, name === 'trainer-agent' ? TRAINERS_CPU : undefined);
     return child;
   });
   await Promise.all(
@@ -350,7 +395,7 @@ async function pgliteStack(dir, sampler) {
     const m = /^\s*(\d+)\s.*apps\/([a-z-]+)\/dist\/main\.js/.exec(line);
     if (!m) continue;
     sampler.track(m[2], Number(m[1]));
-    cpu.track(m[2], Number(m[1]));
+    cpu.track(m[2], Number(m[1]), true, m[2] === 'trainer-agent' ? TRAINERS_CPU : undefined);
   }
   return {
     prefix,
@@ -394,16 +439,24 @@ async function timedRun(stack, bus, count, concurrent) {
     200,
   );
   const ts = mine();
-  const dispatch = ts.map((t) => t.started - t.requested);
   const first = Math.min(...ts.map((t) => t.requested));
   const last = Math.max(...ts.map((t) => t.succeeded));
-  // Where a dispatch waits: in the broker (requested to leased) or on the way to and in the agent (leased to started).
-  const leased = ts.filter((t) => t.leased !== undefined);
   return {
     runId,
     ts,
     jobs: count,
     concurrent,
+    ...dispatchOf(ts),
+    seconds: (last - first) / 1000,
+    jobsPerSecond: count / ((last - first) / 1000),
+  };
+}
+
+function dispatchOf(ts) {
+  const dispatch = ts.map((t) => t.started - t.requested);
+  // Where a dispatch waits: in the broker (requested to leased) or on the way to and in the agent (leased to started).
+  const leased = ts.filter((t) => t.leased !== undefined);
+  return {
     dispatchP50: pct(dispatch, 50),
     dispatchP99: pct(dispatch, 99),
     brokerP50: pct(
@@ -414,9 +467,22 @@ async function timedRun(stack, bus, count, concurrent) {
       leased.map((t) => t.started - t.leased),
       50,
     ),
-    seconds: (last - first) / 1000,
-    jobsPerSecond: count / ((last - first) / 1000),
   };
+}
+
+/**
+ * Runs of 12 jobs on 12 slots, one after the other: each time 12 requests arrive at once at a stack
+ * with nothing else to do, as a run's first release does. (The 120-job run keeps 12 no-op jobs in
+ * flight back to back, so the stack is never idle there and its dispatch is bound by throughput.)
+ */
+async function burstRuns(stack, bus, times) {
+  const ts = [];
+  for (let i = 0; i < times; i++) {
+    // The last run's registrations and summary done with, so the stack is idle again.
+    await sleep(1000);
+    ts.push(...(await timedRun(stack, bus, SLOTS, SLOTS)).ts);
+  }
+  return { jobs: ts.length, ...dispatchOf(ts) };
 }
 
 function cliCall(stack) {
@@ -466,21 +532,26 @@ async function benchBackend(backend) {
       sampler.begin('dispatch');
       out.dispatch1 = { ...(await timedRun(stack, bus, 30, 1)), load: load() };
       out.dispatch12 = { ...(await timedRun(stack, bus, 120, SLOTS)), load: load() };
+      out.burst12 = { ...(await burstRuns(stack, bus, 10)), load: load() };
       out.scale = [];
       for (const size of SIZES) {
         sampler.begin(`scale-${size}`);
         stack.statements?.reset();
         const cpuBefore = stack.cpu.read();
+        const sleepsBefore = stack.cpu.sleeps();
         const r = await timedRun(stack, bus, size, SLOTS);
         const cpuAfter = stack.cpu.read();
+        const sleepsAfter = stack.cpu.sleeps();
         const cpuMsPerJob = Object.fromEntries(Object.keys(cpuAfter).map((name) => [name, r1((Math.max(0, cpuAfter[name] - cpuBefore[name] - idlePerSecond[name] * r.seconds) * 1000) / size)]));
+        const sleepsPerJob = Object.fromEntries(Object.keys(sleepsAfter).map((name) => [name, r1((sleepsAfter[name] - sleepsBefore[name]) / size)]));
         const statements = stack.statements?.read();
         const sql = statements && {
           perJob: r1((statements.reduce((n, s) => n + s.calls, 0) - idleStatementsPerSecond * r.seconds) / size),
           top: statements.slice(0, Number(process.env.BENCH_STACK_SQL_TOP || 8)).map((s) => ({ perJob: Number((s.calls / size).toFixed(2)), query: s.query.slice(0, 100) })),
         };
-        out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), cpuMsPerJob, sql, load: load() });
+        out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), cpuMsPerJob, sleepsPerJob, sql, load: load() });
         say(`${backend}: CPU ms per job ${JSON.stringify(cpuMsPerJob)}`);
+        say(`${backend}: sleeps per job ${JSON.stringify(sleepsPerJob)}`);
         if (sql) say(`${backend}: SQL statements per job ${sql.perJob}; most called: ${sql.top.map((t) => `${t.perJob} × ${t.query}`).join(' | ')}`);
         say(
           `${backend}: ${size} jobs in ${r.seconds.toFixed(1)} s (${r.jobsPerSecond.toFixed(1)}/s), dispatch p50 ${r.dispatchP50.toFixed(1)} ms (requested to leased ${r.brokerP50.toFixed(1)}, leased to started ${r.agentP50.toFixed(1)}), load ${load()}`,
@@ -630,16 +701,17 @@ async function runStackBench() {
     const key = (k) => `stack_${backend}_${k}`;
     const onPg = backend === 'postgres';
     results[key('cold_start')] = { value: b.coldStart.ms, unit: `ms, ${b.coldStart.what}; 1 trial, load ${b.coldStart.load}`, target: 'reported' };
-    for (const [n, d] of [
-      [1, b.dispatch1],
-      [12, b.dispatch12],
+    for (const [name, d, what] of [
+      ['1_concurrent', b.dispatch1, 'one at a time'],
+      ['12_concurrent', b.dispatch12, '12 no-op jobs in flight back to back, so bound by throughput'],
+      ['12_at_once', b.burst12, '12 arriving at once at an idle stack, 10 times'],
     ]) {
-      results[key(`dispatch_p50_${n}_concurrent`)] = {
+      results[key(`dispatch_p50_${name}`)] = {
         value: r1(d.dispatchP50),
-        unit: `ms job.requested to job.started (p50 requested to leased ${r1(d.brokerP50)}, leased to started ${r1(d.agentP50)}; ${trialsNote(d.jobs)}, load ${d.load})`,
+        unit: `ms job.requested to job.started, ${what} (p50 requested to leased ${r1(d.brokerP50)}, leased to started ${r1(d.agentP50)}; ${trialsNote(d.jobs)}, load ${d.load})`,
         target: onPg ? '< 20' : 'reported',
       };
-      results[key(`dispatch_p99_${n}_concurrent`)] = { value: r1(d.dispatchP99), unit: `ms (${trialsNote(d.jobs)}, load ${d.load})`, target: onPg ? '< 100' : 'reported' };
+      results[key(`dispatch_p99_${name}`)] = { value: r1(d.dispatchP99), unit: `ms (${trialsNote(d.jobs)}, load ${d.load})`, target: onPg ? '< 100' : 'reported' };
     }
     for (const s of b.scale) {
       results[key(`scale_${s.jobs}_dispatch_p50`)] = {
@@ -662,6 +734,13 @@ async function runStackBench() {
         .map(([n, ms]) => `${n} ${ms}`)
         .join(', ')}); at most ${Math.floor((cpus().length * 1000) / cpuTotal)} jobs/s on this machine's ${cpus().length} cores`,
       target: `<= ${r1((cpus().length * 1000) / 200)} (200 jobs/s)`,
+    };
+    results[key(`sleeps_per_job_${big.jobs}_jobs`)] = {
+      value: r1(Object.values(big.sleepsPerJob).reduce((a, b) => a + b, 0)),
+      unit: `times a thread slept waiting, per job, all processes (${Object.entries(big.sleepsPerJob)
+        .map(([n, c]) => `${n} ${c}`)
+        .join(', ')}): each ends in a wake-up, a message's dearest part on a VM`,
+      target: 'reported',
     };
     if (big.sql) {
       results[key(`sql_statements_per_job_${big.jobs}_jobs`)] = {
