@@ -45,9 +45,18 @@ export interface LeaseEnd {
   startedAt?: Date;
 }
 
+interface QueuedRequest {
+  jobId: string;
+  attempt: number;
+  spec: JobSpec;
+  at: Date;
+  traceContext: Record<string, string> | null;
+}
+
 /** The broker's tables: agents and their capacity, queued requests, leases. */
 @Injectable()
 export class BrokerStore {
+  private readonly requests = new BatchedCalls<QueuedRequest, boolean>((items) => this.enqueueBatch(items), { key: attemptKey, repeated: false });
   private readonly starts = new BatchedCalls<{ jobId: string; attempt: number; startedAt: Date }, void>((items) => this.markStartedBatch(items), { key: attemptKey, repeated: undefined });
   private readonly ends = new BatchedCalls<LeaseEnd, LeaseEntity | null>((items) => this.releaseBatch(items), { key: attemptKey, repeated: null });
 
@@ -61,16 +70,37 @@ export class BrokerStore {
     await this.ds.query('SELECT 1');
   }
 
-  /** Queues a job attempt once, however often its request is delivered; a repeat returns the request as it stands. */
+  /**
+   * Queues a job attempt once, however often its request is delivered; a repeat returns the request as
+   * it stands. The requests arriving meanwhile are queued together, in one statement, so that a burst
+   * (a run's first release) is in the table for the next placement pass rather than spread over several.
+   */
   async enqueue(spec: JobSpec, at: Date, traceContext: Record<string, string> | null = null): Promise<LeaseRequestEntity | null> {
-    // Once per job: a plain statement, without the query builder building it each time.
-    const inserted: unknown[] = await this.ds.query(
-      `INSERT INTO broker.lease_requests (job_id, attempt, priority_rank, spec, status, requested_at, trace_context)
-       VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING RETURNING job_id`,
-      [spec.jobId, spec.attempt, releaseRank(spec.priority, spec.purpose), JSON.stringify(spec), at, traceContext ? JSON.stringify(traceContext) : null],
-    );
-    if (inserted.length > 0) return null;
+    if (await this.requests.call({ jobId: spec.jobId, attempt: spec.attempt, spec, at, traceContext })) return null;
     return this.ds.getRepository(LeaseRequestEntity).findOne({ where: { jobId: spec.jobId, attempt: spec.attempt } });
+  }
+
+  /** Whether each request was queued by this batch (false: it was there already). */
+  private async enqueueBatch(batch: QueuedRequest[]): Promise<boolean[]> {
+    const items = inJobOrder(batch);
+    // A plain statement, without the query builder building it each time.
+    const rows: { job_id: string; attempt: number }[] = await this.ds.query(
+      `INSERT INTO broker.lease_requests (job_id, attempt, priority_rank, spec, status, requested_at, trace_context)
+       SELECT r.job_id, r.attempt, r.priority_rank, r.spec, 'pending', r.requested_at, r.trace_context
+         FROM unnest($1::text[], $2::int[], $3::int[], $4::jsonb[], $5::timestamptz[], $6::jsonb[])
+           AS r(job_id, attempt, priority_rank, spec, requested_at, trace_context)
+       ON CONFLICT DO NOTHING RETURNING job_id, attempt`,
+      [
+        items.map((i) => i.jobId),
+        items.map((i) => i.attempt),
+        items.map((i) => releaseRank(i.spec.priority, i.spec.purpose)),
+        items.map((i) => JSON.stringify(i.spec)),
+        items.map((i) => i.at),
+        items.map((i) => (i.traceContext ? JSON.stringify(i.traceContext) : null)),
+      ],
+    );
+    const queued = new Set(rows.map((r) => attemptKey({ jobId: r.job_id, attempt: r.attempt })));
+    return batch.map((i) => queued.has(attemptKey(i)));
   }
 
   /** Records a heartbeat unless a newer one is already recorded; returns the agent before and after. */

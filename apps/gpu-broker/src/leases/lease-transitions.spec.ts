@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { toJobSpec } from '@trainyard/contracts';
 import { testJobDefinition, TestService } from '@trainyard/testing';
 import { AppModule } from '../app.module';
@@ -7,6 +7,7 @@ import { brokerEnv } from '../config/broker.config';
 import { BrokerStore } from './broker.store';
 import { AgentEntity } from '../agents/agent.entity';
 import { LeaseEntity } from './lease.entity';
+import { LeaseRequestEntity } from './lease-request.entity';
 
 jest.setTimeout(120_000);
 
@@ -103,6 +104,38 @@ describe('BrokerStore lease transitions', () => {
     }
     expect(released[9]).toBeNull();
     expect(released[10]).toBeNull();
+  });
+
+  it('queues the requests delivered together in one statement, each once, and answers a repeat with the request as it stands', async () => {
+    const specs = Array.from({ length: 12 }, (_, i) => toJobSpec(testJobDefinition({ symbol: `TXQ${i}USDT`, runId: 'r-tx' }), 1));
+    const at = new Date('2026-12-01T10:00:00Z');
+    // Queued before the burst: its delivery in the burst is a repeat.
+    expect(await store.enqueue(specs[11]!, at)).toBeNull();
+    const traceContext = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+    const query = jest.spyOn(app.get(DataSource), 'query');
+    let answers: (LeaseRequestEntity | null)[];
+    try {
+      answers = await Promise.all([
+        ...specs.map((spec) => store.enqueue(spec, at, traceContext)),
+        // A second delivery of the first request, in the same batch.
+        store.enqueue(specs[1]!, at, traceContext),
+      ]);
+      // The first request runs alone at once; those delivered while it ran share the next statement.
+      expect(query.mock.calls.filter(([sql]) => sql.includes('INSERT INTO broker.lease_requests'))).toHaveLength(2);
+    } finally {
+      query.mockRestore();
+    }
+    expect(answers.slice(0, 11)).toEqual(Array(11).fill(null));
+    expect(answers[11]).toMatchObject({ jobId: specs[11]!.jobId, attempt: 1, status: 'pending', traceContext: null });
+    expect(answers[12]).toMatchObject({ jobId: specs[1]!.jobId, attempt: 1, status: 'pending', traceContext });
+    const rows = await app
+      .get(DataSource)
+      .getRepository(LeaseRequestEntity)
+      .findBy({ jobId: In(specs.map((s) => s.jobId)) });
+    expect(rows).toHaveLength(12);
+    for (const spec of specs.slice(0, 11)) {
+      expect(rows.find((r) => r.jobId === spec.jobId)).toMatchObject({ attempt: 1, status: 'pending', spec, requestedAt: at, traceContext, priorityRank: expect.any(Number) });
+    }
   });
 
   it('lets exactly one of an end and a loss racing for each lease take it', async () => {

@@ -9,7 +9,7 @@ export class LeasesController {
   constructor(private readonly leases: LeaseService) {}
 
   /** Requests of different jobs in any order: each inserts its row, and their passes coalesce (LeaseService.dispatch). */
-  @Consume('job.requested', { concurrency: 8 })
+  @Consume('job.requested', { concurrency: 16 })
   onRequested(@Payload() m: EventMessage<'job.requested'>) {
     return this.leases.request(m.spec);
   }
