@@ -20,34 +20,40 @@ function heldBatches(max?: number) {
 const settle = () => new Promise((r) => setImmediate(r));
 
 describe('BatchedCalls', () => {
-  it('runs a call alone at once, and the calls made meanwhile together in the next batch', async () => {
+  it('runs the calls of one turn of the event loop together once it is over, and the calls made while a batch runs together in the next', async () => {
     const { calls, batches } = heldBatches();
-    const first = calls.call(1);
-    expect(batches.map((b) => b.items)).toEqual([[1]]);
-    const during = [calls.call(2), calls.call(3), calls.call(4)];
-    batches[0]!.answer();
-    await expect(first).resolves.toBe(10);
+    const first = [calls.call(1), calls.call(2)];
+    // The messages read from a socket together are all handled before the batch begins.
+    expect(batches).toHaveLength(0);
     await settle();
-    expect(batches.map((b) => b.items)).toEqual([[1], [2, 3, 4]]);
+    expect(batches.map((b) => b.items)).toEqual([[1, 2]]);
+    const during = [calls.call(3), calls.call(4), calls.call(5)];
+    batches[0]!.answer();
+    await expect(Promise.all(first)).resolves.toEqual([10, 20]);
+    await settle();
+    expect(batches.map((b) => b.items)).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]);
     batches[1]!.answer();
-    await expect(Promise.all(during)).resolves.toEqual([20, 30, 40]);
-    // Idle again: the next call runs at once.
-    const later = calls.call(5);
-    expect(batches).toHaveLength(3);
+    await expect(Promise.all(during)).resolves.toEqual([30, 40, 50]);
+    // Idle again: a call alone runs once the turn it was made in is over.
+    const later = calls.call(6);
+    await settle();
+    expect(batches.map((b) => b.items)).toEqual([[1, 2], [3, 4, 5], [6]]);
     batches[2]!.answer();
-    await expect(later).resolves.toBe(50);
+    await expect(later).resolves.toBe(60);
   });
 
   it('puts at most max calls in a batch', async () => {
     const { calls, batches } = heldBatches(2);
     const all = [1, 2, 3, 4, 5].map((i) => calls.call(i));
-    batches[0]!.answer();
-    await settle();
-    batches[1]!.answer();
-    await settle();
-    batches[2]!.answer();
+    for (let i = 0; i < 3; i++) {
+      await settle();
+      batches[i]!.answer();
+    }
     await expect(Promise.all(all)).resolves.toEqual([10, 20, 30, 40, 50]);
-    expect(batches.map((b) => b.items)).toEqual([[1], [2, 3], [4, 5]]);
+    expect(batches.map((b) => b.items)).toEqual([[1, 2], [3, 4], [5]]);
   });
 
   it('puts the first of the calls with one key in a batch, and answers the later ones as repeats once it succeeds', async () => {
@@ -60,7 +66,7 @@ describe('BatchedCalls', () => {
       { key: (i) => String(i % 10), repeated: null },
     );
     const results = await Promise.all([calls.call(1), calls.call(2), calls.call(12), calls.call(3), calls.call(2)]);
-    expect(batches).toEqual([[1], [2, 3]]);
+    expect(batches).toEqual([[1, 2, 3]]);
     expect(results).toEqual([10, 20, null, 30, null]);
   });
 
@@ -82,9 +88,11 @@ describe('BatchedCalls', () => {
   it('fails a call alone with its own error, and keeps answering later calls', async () => {
     const { calls, batches } = heldBatches();
     const failing = calls.call(1);
+    await settle();
     batches[0]!.fail(new Error('database unavailable'));
     await expect(failing).rejects.toThrow('database unavailable');
     const next = calls.call(2);
+    await settle();
     batches[1]!.answer();
     await expect(next).resolves.toBe(20);
   });

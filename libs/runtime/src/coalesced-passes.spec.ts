@@ -11,9 +11,22 @@ function heldPasses() {
 const settle = () => new Promise((r) => setImmediate(r));
 
 describe('CoalescedPasses', () => {
+  it('answers the calls of one turn of the event loop with one pass begun once it is over', async () => {
+    const { passes, started } = heldPasses();
+    const calls = [passes.run('k'), passes.run('k'), passes.run('k')];
+    expect(started).toHaveLength(0);
+    await settle();
+    expect(started).toHaveLength(1);
+    started[0]!.end(7);
+    await expect(Promise.all(calls)).resolves.toEqual([7, 7, 7]);
+    await settle();
+    expect(started).toHaveLength(1);
+  });
+
   it('answers every call made during a pass with one pass begun after it ended', async () => {
     const { passes, started } = heldPasses();
     const first = passes.run('k');
+    await settle();
     const during = [passes.run('k'), passes.run('k'), passes.run('k')];
     expect(started).toHaveLength(1);
     started[0]!.end(1);
@@ -32,9 +45,10 @@ describe('CoalescedPasses', () => {
     expect(started).toHaveLength(3);
   });
 
-  it('starts a pass at once when none is under way, and runs the queued one after a pass that failed', async () => {
+  it('starts a pass once the turn is over when none is under way, and runs the queued one after a pass that failed', async () => {
     const { passes, started } = heldPasses();
     const first = passes.run('k');
+    await settle();
     const queued = passes.run('k');
     started[0]!.fail(new Error('deadlock detected'));
     await expect(first).rejects.toThrow('deadlock detected');
@@ -43,6 +57,7 @@ describe('CoalescedPasses', () => {
     await expect(queued).resolves.toBe(5);
     await settle();
     const fresh = passes.run('k');
+    await settle();
     expect(started).toHaveLength(3);
     started[2]!.end(0);
     await expect(fresh).resolves.toBe(0);
@@ -52,6 +67,7 @@ describe('CoalescedPasses', () => {
     const { passes, started } = heldPasses();
     const a = passes.run('a');
     const b = passes.run('b');
+    await settle();
     expect(started.map((s) => s.key)).toEqual(['a', 'b']);
     started[1]!.end(2);
     started[0]!.end(1);

@@ -34,6 +34,9 @@ describe('DispatcherService release passes', () => {
 
   it('serves every call made during a pass with one pass after it, which releases for all of them', async () => {
     const first = dispatcher.release('r');
+    // Begun once this turn of the event loop is over, so the job ends read together share it.
+    expect(held.claims).toHaveLength(0);
+    await settle();
     expect(held.claims).toHaveLength(1);
     const during = [1, 2, 3, 4, 5].map(() => dispatcher.release('r'));
     expect(held.claims).toHaveLength(1);
@@ -47,8 +50,9 @@ describe('DispatcherService release passes', () => {
     await settle();
     expect(held.claims).toHaveLength(2);
     expect(published).toEqual(['r-AAAUSDT', 'r-BBBUSDT', 'r-CCCUSDT']);
-    // Idle again: the next call starts a pass of its own at once.
+    // Idle again: the next call starts a pass of its own once the turn is over.
     const later = dispatcher.release('r');
+    await settle();
     expect(held.claims).toHaveLength(3);
     held.claims[2]!.answer([]);
     await expect(later).resolves.toBe(0);
@@ -56,6 +60,7 @@ describe('DispatcherService release passes', () => {
 
   it('runs the following pass after one that failed, and gives the failure to its own callers only', async () => {
     const first = dispatcher.release('r');
+    await settle();
     const second = dispatcher.release('r');
     held.claims[0]!.fail(new Error('connection terminated'));
     await expect(first).rejects.toThrow('connection terminated');
@@ -68,6 +73,7 @@ describe('DispatcherService release passes', () => {
   it('keeps the passes of different runs apart', async () => {
     const a = dispatcher.release('a');
     const b = dispatcher.release('b');
+    await settle();
     expect(held.claims.map((c) => c.runId)).toEqual(['a', 'b']);
     held.claims[1]!.answer([job('b', 'BBBUSDT')]);
     held.claims[0]!.answer([]);
