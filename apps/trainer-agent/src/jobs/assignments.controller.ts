@@ -15,7 +15,11 @@ export class AssignmentsController {
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
   ) {}
 
-  @Consume('agent.assign', { filter: 'agent.{agentId}.assign' })
+  /**
+   * Taken 16 at a time: accepting only starts the attempt, and a burst's assignments then arrive in
+   * one pull from the server, not one pull of four after another.
+   */
+  @Consume('agent.assign', { filter: 'agent.{agentId}.assign', concurrency: 16 })
   onAssign(@Payload() m: EventMessage<'agent.assign'>) {
     if (m.lease.agentId !== this.cfg.AGENT_ID) return;
     if (!this.runner.accept(m.spec, m.lease)) this.log.log(`lease ${m.lease.leaseId} already taken`);
