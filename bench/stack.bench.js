@@ -21,7 +21,8 @@
  * - the times each process's threads slept waiting, per job (voluntary context switches of every
  *   thread): each ends in a wake-up, which on a VM costs more than the work a small message brings;
  * - on PostgreSQL, the SQL statements per job over each run (pg_stat_statements, BEGIN and COMMIT
- *   included, less the idle rate) and the most called of them;
+ *   included, less the idle rate), the time PostgreSQL spent planning and executing them, and the
+ *   most called of them;
  * - one CLI call (`trainyard models list`) against the running stack, median of 5.
  * As root (BENCH_STACK_VAST=0 skips it), a 100-symbol run on instances rented from the Vast API test
  * server: spend against one instance per job, wall time, time to first job on a rented and a warm one.
@@ -295,7 +296,9 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
   // PostgreSQL, NATS, then the services' five ports in SERVICES order.
   const [pgPort, natsPort, base] = await freePorts(7);
   // Every statement counted (pg_stat_statements, BEGIN and COMMIT included): how many a job costs, and which.
-  const pg = new OwnPostgres(join(dir, 'pg'), pgPort, () => undefined, { settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } });
+  const pg = new OwnPostgres(join(dir, 'pg'), pgPort, () => undefined, {
+    settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', 'pg_stat_statements.track_planning': 'on' },
+  });
   mkdirSync(pg.dir, { recursive: true });
   await pg.init();
   pg.sql('CREATE EXTENSION pg_stat_statements');
@@ -349,10 +352,15 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
       /** Calls of each statement since the reset, most called first (this read and the reset excluded). */
       read: () =>
         pg
-          .sql(`SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC`)
+          .sql(
+            `SELECT calls, round((total_plan_time)::numeric, 1) AS plan, round(total_exec_time::numeric, 1) AS exec, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC`,
+          )
           .split('\n')
           .filter(Boolean)
-          .map((line) => ({ calls: Number(line.slice(0, line.indexOf('|'))), query: line.slice(line.indexOf('|') + 1) })),
+          .map((line) => {
+            const [calls, plan, exec, ...rest] = line.split('|');
+            return { calls: Number(calls), plan: Number(plan), exec: Number(exec), query: rest.join('|') };
+          }),
     },
     stop: async () => {
       await Promise.all(children.map(stopProcess));
@@ -547,12 +555,19 @@ async function benchBackend(backend) {
         const statements = stack.statements?.read();
         const sql = statements && {
           perJob: r1((statements.reduce((n, s) => n + s.calls, 0) - idleStatementsPerSecond * r.seconds) / size),
-          top: statements.slice(0, Number(process.env.BENCH_STACK_SQL_TOP || 8)).map((s) => ({ perJob: Number((s.calls / size).toFixed(2)), query: s.query.slice(0, 100) })),
+          top: statements
+            .slice(0, Number(process.env.BENCH_STACK_SQL_TOP || 8))
+            .map((s) => ({ perJob: Number((s.calls / size).toFixed(2)), planMs: Number((s.plan / size).toFixed(3)), execMs: Number((s.exec / size).toFixed(3)), query: s.query.slice(0, 100) })),
+          planMsPerJob: r1(statements.reduce((n, s) => n + s.plan, 0) / size),
+          execMsPerJob: r1(statements.reduce((n, s) => n + s.exec, 0) / size),
         };
         out.scale.push({ ...r, rss: sampler.of(`scale-${size}`), cpuMsPerJob, sleepsPerJob, sql, load: load() });
         say(`${backend}: CPU ms per job ${JSON.stringify(cpuMsPerJob)}`);
         say(`${backend}: sleeps per job ${JSON.stringify(sleepsPerJob)}`);
-        if (sql) say(`${backend}: SQL statements per job ${sql.perJob}; most called: ${sql.top.map((t) => `${t.perJob} × ${t.query}`).join(' | ')}`);
+        if (sql)
+          say(
+            `${backend}: SQL statements per job ${sql.perJob} (planning ${sql.planMsPerJob} ms, executing ${sql.execMsPerJob} ms a job); most called: ${sql.top.map((t) => `${t.perJob} × [plan ${t.planMs} exec ${t.execMs} ms] ${t.query}`).join(' | ')}`,
+          );
         say(
           `${backend}: ${size} jobs in ${r.seconds.toFixed(1)} s (${r.jobsPerSecond.toFixed(1)}/s), dispatch p50 ${r.dispatchP50.toFixed(1)} ms (requested to leased ${r.brokerP50.toFixed(1)}, leased to started ${r.agentP50.toFixed(1)}), load ${load()}`,
         );
@@ -745,7 +760,7 @@ async function runStackBench() {
     if (big.sql) {
       results[key(`sql_statements_per_job_${big.jobs}_jobs`)] = {
         value: big.sql.perJob,
-        unit: `SQL statements per job, all services, BEGIN and COMMIT included (pg_stat_statements); most called per job: ${big.sql.top
+        unit: `SQL statements per job, all services, BEGIN and COMMIT included (pg_stat_statements; planning ${big.sql.planMsPerJob} ms and executing ${big.sql.execMsPerJob} ms a job, lock waits included); most called per job: ${big.sql.top
           .slice(0, 4)
           .map((t) => `${t.perJob} ${t.query.slice(0, 60)}`)
           .join('; ')}`,
