@@ -91,7 +91,7 @@ describe('BrokerStore lease transitions', () => {
     try {
       released = await Promise.all([
         ...leases.map((l, i) => store.release({ jobId: l.jobId, attempt: 1, endedAt, endReason: 'succeeded', startedAt: i % 2 ? ranFrom : undefined })),
-        // A second delivery of the first end, in the same batch.
+        // A second delivery of one of these ends, in the same batch.
         store.release({ jobId: leases[1]!.jobId, attempt: 1, endedAt, endReason: 'succeeded' }),
       ]);
       expect(query.mock.calls.filter(([sql]) => sql.includes("UPDATE broker.leases l SET status = 'released'"))).toHaveLength(1);
@@ -117,7 +117,7 @@ describe('BrokerStore lease transitions', () => {
     try {
       answers = await Promise.all([
         ...specs.map((spec) => store.enqueue(spec, at, traceContext)),
-        // A second delivery of the first request, in the same batch.
+        // A second delivery of one of these requests, in the same batch.
         store.enqueue(specs[1]!, at, traceContext),
       ]);
       // Delivered in one turn of the event loop: one statement.
