@@ -91,7 +91,7 @@ describe('the PyTorch example trainer end to end', () => {
     for (const symbol of ['BTCUSDT', 'ETHUSDT']) {
       // More than the lookback, some after the data date: the agent picks the job's window.
       const { candles } = generateSyntheticCandles({ symbol, date: '2026-11-24', timeframe: '1h', count: 1500, seed: 11 });
-      writeFileSync(join(dataDir, `${symbol}_1h.parquet`), await encodeCandleParquet(candles));
+      writeFileSync(join(dataDir, `${symbol}_1h.parquet`), encodeCandleParquet(candles));
     }
     s3 = await startS3TestServer();
     store = new S3ArtifactStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });

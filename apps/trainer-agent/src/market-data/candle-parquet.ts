@@ -1,5 +1,6 @@
 import type { Candle } from '../training/candles';
-import { cellNumber, readParquet, writeParquet } from './parquet-io';
+import { writeFlatParquet } from './flat-parquet';
+import { cellNumber, readParquet } from './parquet-io';
 
 /**
  * Candles from a Parquet file with the CSV's columns: open_time (ms epoch as INT64 or DOUBLE, a
@@ -32,10 +33,14 @@ export async function parseCandleParquet(body: Buffer): Promise<Candle[]> {
 }
 
 /** Candles as a Parquet file the data folder takes: open_time INT64 (ms), prices and volume DOUBLE. */
-export function encodeCandleParquet(candles: readonly Candle[]): Promise<Buffer> {
-  const double = { type: 'DOUBLE' as const };
-  return writeParquet(
-    { open_time: { type: 'INT64' }, open: double, high: double, low: double, close: double, volume: double },
-    candles.map((c) => ({ open_time: c.openTime, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume })),
-  );
+export function encodeCandleParquet(candles: readonly Candle[]): Buffer {
+  const double = (name: string, value: (c: Candle) => number) => ({ name, type: 'DOUBLE' as const, values: candles.map(value) });
+  return writeFlatParquet([
+    { name: 'open_time', type: 'INT64', values: candles.map((c) => c.openTime) },
+    double('open', (c) => c.open),
+    double('high', (c) => c.high),
+    double('low', (c) => c.low),
+    double('close', (c) => c.close),
+    double('volume', (c) => c.volume),
+  ]);
 }

@@ -56,7 +56,7 @@ describe('feature store on S3', () => {
   const attemptLog = async (artifactsPrefix: string) => (await store.get(`${artifactsPrefix}/attempt.log`)).toString();
   const writeCandles = async (symbol: string, mutate = (c: ReturnType<typeof generateSyntheticCandles>['candles']) => c) => {
     const { candles } = generateSyntheticCandles({ symbol, date: '2026-11-22', timeframe: '1h', count: 700, seed: 11 });
-    writeFileSync(join(dataDir, `${symbol}_1h.parquet`), await encodeCandleParquet(mutate(candles)));
+    writeFileSync(join(dataDir, `${symbol}_1h.parquet`), encodeCandleParquet(mutate(candles)));
   };
 
   it('stores the features of a job that ensures them, once, and a later job loads them instead of computing', async () => {

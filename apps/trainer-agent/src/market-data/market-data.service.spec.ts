@@ -58,7 +58,7 @@ describe('market data', () => {
   it('reads Parquet candle files, preferring them to a CSV of the same name', async () => {
     const csvCandles = parseCandleCsv(csv(900));
     writeFileSync(join(dir, 'XRPUSDT_1h.csv'), csv(900));
-    writeFileSync(join(dir, 'XRPUSDT_1h.parquet'), await encodeCandleParquet(csvCandles.map((c) => ({ ...c, volume: c.volume + 1 }))));
+    writeFileSync(join(dir, 'XRPUSDT_1h.parquet'), encodeCandleParquet(csvCandles.map((c) => ({ ...c, volume: c.volume + 1 }))));
     const data = marketData(agentEnv.parse({ AGENT_DATA_SOURCE: 'files', AGENT_DATA_DIR: dir }));
     const candles = (await data.candlesFor(spec('XRPUSDT', 600)))!;
     expect(candles).toEqual(

@@ -33,7 +33,7 @@ export class TrainerInputsService {
       generateSyntheticCandles({ symbol: spec.symbol, date: spec.date, timeframe: spec.timeframe, count: spec.lookbackCandles, seed: spec.model.seed }).candles;
     await mkdir(dir, { recursive: true });
     const candlesPath = join(dir, 'candles.parquet');
-    await writeFile(candlesPath, await encodeCandleParquet(candles));
+    await writeFile(candlesPath, encodeCandleParquet(candles));
     const stored = await this.featureStore.load(spec, source);
     if (stored.status !== 'loaded') {
       const why = stored.status === 'missing' ? 'none stored' : `${stored.key} not used: ${stored.reason}`;
