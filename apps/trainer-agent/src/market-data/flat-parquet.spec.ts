@@ -34,13 +34,14 @@ describe('writeFlatParquet', () => {
     expect(rows.map((r) => r.c19)).toEqual([19, 19.5, -19]);
   });
 
-  it('refuses columns of different lengths', () => {
+  it('refuses columns of different lengths, and a whole-number column given a fraction', () => {
     expect(() =>
       writeFlatParquet([
         { name: 'a', type: 'DOUBLE', values: [1, 2] },
         { name: 'b', type: 'DOUBLE', values: [1] },
       ]),
     ).toThrow('one value a row');
+    expect(() => writeFlatParquet([{ name: 'open_time', type: 'INT64', values: [1, 1.5] }])).toThrow('column open_time is INT64 and cannot hold 1.5');
   });
 
   // What trainers read with: examples/pytorch opens the agent's candles with pyarrow.

@@ -27,6 +27,10 @@ const T_STRUCT = 12;
 export function writeFlatParquet(columns: readonly FlatColumn[]): Buffer {
   const rows = columns[0]?.values.length ?? 0;
   if (columns.some((c) => c.values.length !== rows)) throw new Error('every column of a flat Parquet file has one value a row');
+  for (const c of columns) {
+    const bad = c.type === 'INT64' ? c.values.find((v) => !Number.isSafeInteger(v)) : undefined;
+    if (bad !== undefined) throw new Error(`column ${c.name} is INT64 and cannot hold ${bad}`);
+  }
   const parts: Buffer[] = [Buffer.from('PAR1')];
   let offset = 4;
   const chunks: { column: FlatColumn; offset: number; bytes: number }[] = [];
