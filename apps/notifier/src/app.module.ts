@@ -27,6 +27,7 @@ export class AppModule {
           schema: 'notifier',
           url: config.DATABASE_URL,
           poolSize: config.DATABASE_POOL_SIZE,
+          preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
           waitForServerSeconds: config.DATABASE_WAIT_SECONDS,
           dataDir: config.DATA_DIR,
           entities: [MessageEntity],

@@ -54,6 +54,8 @@ export const databaseEnv = {
   DATABASE_POOL_SIZE: envInt(10, 2, 1000),
   /** At start, how long a refused connection is tried again: the database may be starting beside the service. */
   DATABASE_WAIT_SECONDS: envInt(0, 0, 3600),
+  /** Parameterised statements prepared by name, parsed and planned once per connection; off behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21). */
+  DATABASE_PREPARED_STATEMENTS: envBool(true),
   DATA_DIR: z.string().default('.trainyard'),
 };
 

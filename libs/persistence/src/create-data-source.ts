@@ -1,5 +1,6 @@
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { DataSource } from 'typeorm';
+import { namingClient, StatementNaming } from './prepared-statements';
 
 export interface CreateDataSourceOptions {
   /** postgres:// URL of the server (a real PostgreSQL or the embedded one). */
@@ -11,7 +12,14 @@ export interface CreateDataSourceOptions {
   /** Connections in the pool; at least 2, since initializeDataSource holds one for its lock. */
   poolSize?: number;
   applicationName?: string;
+  /** Parameterised statements prepared by name where the server allows (not on PGlite); default true. */
+  preparedStatements?: boolean;
 }
+
+const namings = new WeakMap<DataSource, StatementNaming>();
+
+/** How a DataSource made here names its statements; initializeDataSource decides it once connected. */
+export const statementNamingOf = (ds: DataSource): StatementNaming | undefined => namings.get(ds);
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -23,7 +31,8 @@ export function createDataSource(opts: CreateDataSourceOptions): DataSource {
   if (opts.poolSize !== undefined && opts.poolSize < 2) {
     throw new Error(`poolSize ${opts.poolSize} is too small: initializeDataSource needs 2 connections`);
   }
-  return new DataSource({
+  const naming = new StatementNaming(opts.preparedStatements ?? true);
+  const ds = new DataSource({
     type: 'postgres',
     url: opts.url,
     schema: opts.schema,
@@ -34,5 +43,8 @@ export function createDataSource(opts: CreateDataSourceOptions): DataSource {
     synchronize: false,
     poolSize: opts.poolSize,
     applicationName: opts.applicationName,
+    extra: { Client: namingClient(naming) },
   });
+  namings.set(ds, naming);
+  return ds;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from '@trainyard/testing';
 import { EntitySchema, MigrationInterface, QueryRunner } from 'typeorm';
-import { createDataSource, EmbeddedPostgres, initializeDataSource, makePgliteTemplate, startEmbeddedPostgres } from '@trainyard/persistence';
+import { createDataSource, EmbeddedPostgres, initializeDataSource, makePgliteTemplate, startEmbeddedPostgres, statementNamingOf } from '@trainyard/persistence';
 
 interface Note {
   id: number;
@@ -129,6 +129,24 @@ describe('startEmbeddedPostgres', () => {
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prepares no named statements, since every connection shares its one session', async () => {
+    const ds = await initializeDataSource(dataSourceOn(pg!.url));
+    const runners = [ds.createQueryRunner(), ds.createQueryRunner()];
+    try {
+      expect(statementNamingOf(ds)?.enabled).toBe(false);
+      // The same text on two connections: named, the second one's Parse would meet the first one's statement.
+      const answers = await Promise.all(runners.map(async (r, k) => [await r.query('SELECT $1::int + 1 AS v', [k]), await r.query('SELECT $1::int + 1 AS v', [k + 10])]));
+      expect(answers).toEqual([
+        [[{ v: 1 }], [{ v: 11 }]],
+        [[{ v: 2 }], [{ v: 12 }]],
+      ]);
+      expect(await ds.query('SELECT count(*)::int AS n FROM pg_prepared_statements')).toEqual([{ n: 0 }]);
+    } finally {
+      await Promise.all(runners.map((r) => r.release()));
+      await ds.destroy();
     }
   });
 

@@ -1,4 +1,5 @@
-export { createDataSource, type CreateDataSourceOptions } from './create-data-source';
+export { createDataSource, statementNamingOf, type CreateDataSourceOptions } from './create-data-source';
+export { PREPARED_PER_CONNECTION, statementName, type StatementNaming } from './prepared-statements';
 export { entityFromRow } from './entity-from-row';
 export { initializeDataSource } from './initialize-data-source';
 export { makePgliteTemplate, pgliteTemplatePath, startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres';

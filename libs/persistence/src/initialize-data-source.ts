@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { statementNamingOf } from './create-data-source';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -11,6 +12,7 @@ const UNIQUE_VIOLATION = '23505';
 export async function initializeDataSource(ds: DataSource, waitForServerMs = 0): Promise<DataSource> {
   const schema = schemaOf(ds);
   if (!ds.isInitialized) await initializeWhenUp(ds, waitForServerMs);
+  await statementNamingOf(ds)?.decide(ds);
   const lock = ds.createQueryRunner();
   try {
     await lock.connect();

@@ -20,6 +20,8 @@ export interface PersistenceModuleOptions {
   dataDir?: string;
   poolSize?: number;
   applicationName?: string;
+  /** Parameterised statements prepared by name (DATABASE_PREPARED_STATEMENTS); never on the embedded PGlite. */
+  preparedStatements?: boolean;
   /** At start, how long a refused connection is tried again (DATABASE_WAIT_SECONDS); 0 fails at once. */
   waitForServerSeconds?: number;
 }
@@ -43,6 +45,7 @@ async function connect(opts: PersistenceModuleOptions): Promise<Connection> {
     entities: opts.entities,
     migrations: opts.migrations,
     poolSize: opts.poolSize,
+    preparedStatements: opts.preparedStatements,
     applicationName: opts.applicationName ?? opts.schema,
   });
   try {
