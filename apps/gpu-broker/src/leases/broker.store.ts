@@ -250,11 +250,6 @@ export class BrokerStore {
     });
   }
 
-  /**
-   * Moves a lease along its state machine, in one conditional UPDATE (evaluated on the row as last
-   * committed, so two events racing for one lease move it once); the lease as moved, or null when the
-   * move is not allowed (a stale or repeated event).
-   */
   /** An attempt's lease runs from its start; the starts reported meanwhile are applied together, in one statement. */
   markStarted(jobId: string, attempt: number, startedAt: Date): Promise<void> {
     return this.starts.call({ jobId, attempt, startedAt });

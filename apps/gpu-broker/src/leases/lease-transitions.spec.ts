@@ -8,6 +8,7 @@ import { BrokerStore } from './broker.store';
 import { AgentEntity } from '../agents/agent.entity';
 import { LeaseEntity } from './lease.entity';
 import { LeaseRequestEntity } from './lease-request.entity';
+import { LeaseService } from './lease.service';
 
 jest.setTimeout(120_000);
 
@@ -104,6 +105,24 @@ describe('BrokerStore lease transitions', () => {
     }
     expect(released[9]).toBeNull();
     expect(released[10]).toBeNull();
+  });
+
+  it('places a request queued since the last pass without first asking whether any waits; a pass with none queued still asks', async () => {
+    const now = new Date();
+    await app.get(DataSource).getRepository(AgentEntity).insert({ id: 'tx-box', host: 'box', provider: 'local', gpus: [], cpuSlots: 32, status: 'alive', startedAt: now, lastSeenAt: now });
+    const spec = toJobSpec(testJobDefinition({ symbol: 'TXPUSDT', runId: 'r-tx', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
+    const hasPending = jest.spyOn(store, 'hasPending');
+    try {
+      await app.get(LeaseService).request(spec);
+      expect(await app.get(DataSource).getRepository(LeaseEntity).findOneBy({ jobId: spec.jobId, attempt: 1 })).toMatchObject({ agentId: 'tx-box', status: 'assigned' });
+      expect(hasPending).not.toHaveBeenCalled();
+      // A heartbeat's or a job end's pass, with nothing queued since: one read, and no lock, says whether any waits.
+      await app.get(LeaseService).dispatch();
+      expect(hasPending).toHaveBeenCalledTimes(1);
+    } finally {
+      hasPending.mockRestore();
+      await app.get(DataSource).getRepository(AgentEntity).update({ id: 'tx-box' }, { status: 'silent' });
+    }
   });
 
   it('queues the requests delivered together in one statement, each once, and answers a repeat with the request as it stands', async () => {

@@ -37,6 +37,8 @@ export class LeaseService implements BeforeApplicationShutdown {
   /** The placement pass under way here, and the one that starts when it ends. */
   private readonly passes = new CoalescedPasses<'placement', { announced: Promise<void> }>(() => this.placementPass());
   private passBegan: Date | null = null;
+  /** A request was queued since the last pass began: the next one need not ask whether any waits. */
+  private queuedSincePass = false;
   /** Requests taken here whose own pass has not answered yet. */
   private readonly arriving = new Set<Arrival>();
 
@@ -65,6 +67,7 @@ export class LeaseService implements BeforeApplicationShutdown {
     try {
       const existing = await this.store.enqueue(spec, arrival.at, captureTraceContext());
       arrival.committed = this.clock.now();
+      if (!existing) this.queuedSincePass = true;
       if (existing?.status === 'cancelled') await this.announceCancelled(existing);
       if (existing?.status === 'leased') {
         const lease = await this.store.findLease(leaseIdFor(spec.jobId, spec.attempt));
@@ -134,9 +137,11 @@ export class LeaseService implements BeforeApplicationShutdown {
    * grant copies them into the leases).
    */
   private async placePending(): Promise<{ granted: LeaseEntity[]; leftWaiting: boolean }> {
-    // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the lock.
-    // A request that commits after it dispatches again.
-    if (!(await this.store.hasPending())) return { granted: [], leftWaiting: false };
+    // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the lock,
+    // unless a request was queued since the last pass began. A request that commits after it dispatches again.
+    const queued = this.queuedSincePass;
+    this.queuedSincePass = false;
+    if (!queued && !(await this.store.hasPending())) return { granted: [], leftWaiting: false };
     return this.store.dispatchTransaction(async (em) => {
       const nothing = (leftWaiting: boolean) => ({ granted: [], leftWaiting });
       const { agents: alive, usage } = await this.store.placementState(em);

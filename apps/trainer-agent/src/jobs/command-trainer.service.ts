@@ -122,11 +122,10 @@ export class CommandTrainer {
       const [program, ...trainerArgs] = trainer.command;
       if (program === undefined) throw new AttemptError('not_allowed', false, `the trainer's command line on agent ${this.cfg.AGENT_ID} is empty`);
       const user = trainerUser(this.cfg.AGENT_TRAINER_USER);
-      await mkdir(workDir, { recursive: true });
+      // In the output folder, so the artifacts keep the data the model was trained on; its folder makes the output folder too.
+      const inputs = await this.inputs.write(spec, join(workDir, 'inputs'));
       const specPath = join(workDir, 'job.json');
       await writeFile(specPath, JSON.stringify(spec, null, 2) + '\n');
-      // In the output folder, so the artifacts keep the data the model was trained on.
-      const inputs = await this.inputs.write(spec, join(workDir, 'inputs'));
       onLog(`inputs: ${inputs.summary}`);
       if (user) {
         await chownTree(workDir, user.uid, user.gid);

@@ -340,6 +340,7 @@ export class JobRunner implements BeforeApplicationShutdown {
    * still in the store with its checksum; null otherwise, or when the store cannot say (then it trains).
    */
   private async finishedEarlier(spec: JobSpec, log: AttemptLog): Promise<FinishedOutcome | null> {
+    if (spec.attempt <= 1) return null;
     const key = finishedOutcomeKey(spec.symbol, spec.jobId);
     try {
       if (!(await this.store.exists(key))) return null;

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
+import { ARTIFACT_STORE, type ArtifactStore } from '@trainyard/storage';
 import { readStored, testJobDefinition, testLease, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { decodeFeatureTable } from '../market-data/feature-parquet';
@@ -237,8 +238,12 @@ describe('trainer-agent', () => {
          fs.writeFileSync(path.join(process.env.TRAINYARD_OUTPUT_DIR, 'model.bin'), 'weights-final');
          console.log(JSON.stringify({ type: 'result', metrics: { directionalHitRate: 0.61, sharpe: 1.5, maxDrawdown: 0.1, totalReturn: 0.2, mae: 0.01, rmse: 0.02, mape: 1.1, r2: 0.05 } }));`,
       );
+      const exists = jest.spyOn(app.get<ArtifactStore>(ARTIFACT_STORE), 'exists');
       await bus.publish('agent.assign', { spec: commandSpec('SOLUSDT', path), lease: lease('lease-cmd') });
       const done = await waitFor(async () => (await readStored(prefix, 'job.succeeded')).map((e) => e.data).find((d) => d.leaseId === 'lease-cmd'), 'job.succeeded');
+      // Only a later attempt can reuse an earlier one's outcome: a first attempt does not look for one.
+      expect(exists.mock.calls.filter(([key]) => key.includes('/finished/'))).toEqual([]);
+      exists.mockRestore();
       expect(done.metrics.directionalHitRate).toBe(0.61);
       expect(done.artifacts.map((a: { name: string }) => a.name)).toEqual(expect.arrayContaining(['model.bin', 'checkpoints/epoch-1.pt', 'job.json', 'sha256.txt']));
       const model = done.artifacts.find((a: { name: string }) => a.name === 'model.bin');
