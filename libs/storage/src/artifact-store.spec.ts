@@ -162,6 +162,26 @@ describe('LocalArtifactStore', () => {
     expect((await store.get('runs/r9/c.txt')).toString()).toBe('three');
   });
 
+  it("copies a file larger than its file thread reads at once whole, with the whole body's checksum", async () => {
+    const store = new LocalArtifactStore(join(work, 'large'));
+    const body = Buffer.alloc(3 * 1024 * 1024 + 100);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 31) % 251;
+    const path = join(work, 'large.bin');
+    await writeFile(path, body);
+    await expect(store.putFile('m/large.bin', path)).resolves.toMatchObject({ sha256: hex(body), bytes: body.length });
+    expect((await store.get('m/large.bin')).equals(body)).toBe(true);
+    await expect(store.getFile('m/large.bin', join(work, 'large-back', 'large.bin'))).resolves.toBe(hex(body));
+  });
+
+  it('fails a copy from a missing file with its error and leaves nothing behind, and fetches a missing key as not found', async () => {
+    const store = new LocalArtifactStore(join(work, 'missing'));
+    await store.put('m/kept.txt', 'kept');
+    await expect(store.putFile('m/copy.txt', join(work, 'no-such-file'))).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining('no-such-file') });
+    expect(await readdir(join(work, 'missing', 'm'))).toEqual(['kept.txt']);
+    await expect(store.getFile('m/gone.txt', join(work, 'missing-back', 'gone.txt'))).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    expect(await readdir(join(work, 'missing-back'))).toEqual([]);
+  });
+
   it('leaves no partial files behind and lists none', async () => {
     const store = new LocalArtifactStore(join(work, 'atomic'));
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.put('same/key', `version ${i}`)));

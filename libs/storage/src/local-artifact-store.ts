@@ -1,21 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { access, constants, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { assertArtifactKey, assertArtifactPrefix } from './artifact-key';
 import { ArtifactNotFoundError, ArtifactStore, ListedArtifact, StoredArtifact } from './artifact-store';
-import { hashFile, sha256Buffer, sha256File } from './sha256';
+import { FileThread } from './file-thread';
+import { sha256Buffer, sha256File } from './sha256';
 
 /** Names of files still being written; never listed as artifacts. */
 const PARTIAL = /^\..*\.[0-9a-f]{12}\.partial$/;
-/** Folders remembered as made; an attempt's files share one, and a folder is made once, not per file. */
-const REMEMBERED_FOLDERS = 256;
-
-/** Artifacts as files under rootDir, with the key as the relative path. */
+/**
+ * Artifacts as files under rootDir, with the key as the relative path. Each write goes to a file
+ * beside its target and is renamed over it, so a reader sees the old file or the whole new one; the
+ * writes run on a thread of their own (FileThread), one hand-off each.
+ */
 export class LocalArtifactStore implements ArtifactStore {
   readonly kind = 'local' as const;
   readonly rootDir: string;
-  private readonly folders = new Set<string>();
+  private readonly files = new FileThread();
 
   constructor(rootDir: string) {
     this.rootDir = resolve(rootDir);
@@ -27,16 +29,14 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async put(key: string, body: Buffer | string): Promise<StoredArtifact> {
     const buf = Buffer.from(body);
-    await this.writeAside(this.pathOf(key), (tmp) => writeFile(tmp, buf));
+    const target = this.pathOf(key);
+    await this.files.run('write', { tmp: aside(target), target, data: buf });
     return { key, uri: this.uri(key), sha256: sha256Buffer(buf), bytes: buf.length, selfVerified: true };
   }
 
   async putFile(key: string, path: string): Promise<StoredArtifact> {
-    const stored = await this.writeAside(this.pathOf(key), async (tmp) => {
-      await copyFile(path, tmp);
-      // Hash the copy, so the checksum describes what was stored even if the source changes meanwhile.
-      return hashFile(tmp);
-    });
+    const target = this.pathOf(key);
+    const stored = await this.files.run('copy', { src: path, tmp: aside(target), target });
     return { key, uri: this.uri(key), ...stored, selfVerified: true };
   }
 
@@ -58,10 +58,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async getFile(key: string, path: string): Promise<string> {
     try {
-      return await this.writeAside(path, async (tmp) => {
-        await copyFile(this.pathOf(key), tmp);
-        return sha256File(tmp);
-      });
+      return (await this.files.run('copy', { src: this.pathOf(key), tmp: aside(path), target: path })).sha256;
     } catch (err) {
       throw isMissing(err) ? new ArtifactNotFoundError(key, this.uri(key)) : err;
     }
@@ -91,40 +88,13 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async copy(fromKey: string, toKey: string): Promise<void> {
     if (!(await this.exists(fromKey))) throw new ArtifactNotFoundError(fromKey, this.uri(fromKey));
-    await this.writeAside(this.pathOf(toKey), (tmp) => copyFile(this.pathOf(fromKey), tmp));
+    const target = this.pathOf(toKey);
+    await this.files.run('copy', { src: this.pathOf(fromKey), tmp: aside(target), target });
   }
 
   async ping(): Promise<void> {
     await mkdir(this.rootDir, { recursive: true });
     await access(this.rootDir, constants.W_OK);
-  }
-
-  /**
-   * Writes next to the target and renames, so a reader sees the old file or the whole new one. The
-   * folder is made when not remembered as made, and again when it turns out gone (retention deletes).
-   */
-  private async writeAside<T>(target: string, write: (tmp: string) => Promise<T>): Promise<T> {
-    const folder = dirname(target);
-    if (!this.folders.has(folder)) await this.makeFolder(folder);
-    const tmp = join(folder, `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
-    try {
-      const result = await write(tmp).catch(async (err) => {
-        if (!isMissing(err)) throw err;
-        await this.makeFolder(folder);
-        return write(tmp);
-      });
-      await rename(tmp, target);
-      return result;
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
-  }
-
-  private async makeFolder(folder: string): Promise<void> {
-    await mkdir(folder, { recursive: true });
-    if (this.folders.size >= REMEMBERED_FOLDERS) this.folders.clear();
-    this.folders.add(folder);
   }
 
   private pathOf(key: string): string {
@@ -149,6 +119,9 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 }
+
+/** Where a write to `target` goes first: beside it, named so that listings skip it (PARTIAL). */
+const aside = (target: string) => join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
 
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;

@@ -1,0 +1,36 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileThread } from './file-thread';
+
+describe('FileThread', () => {
+  let work: string;
+  const thread = new FileThread();
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ty-file-thread-'));
+  });
+
+  afterAll(async () => {
+    await thread.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('answers requests made together each with its own result, in the order given', async () => {
+    const writes = Array.from({ length: 30 }, (_, i) => thread.run('write', { tmp: join(work, 'a', `.${i}.partial`), target: join(work, 'a', `${i}.txt`), data: Buffer.from(`body ${i}`) }));
+    await Promise.all(writes);
+    const copies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => thread.run('copy', { src: join(work, 'a', `${i}.txt`), tmp: join(work, 'b', `.${i}.partial`), target: join(work, 'b', `${i}.txt`) })),
+    );
+    expect(copies.map((c) => c.bytes)).toEqual(Array.from({ length: 30 }, (_, i) => `body ${i}`.length));
+    expect(await readFile(join(work, 'b', '7.txt'), 'utf8')).toBe('body 7');
+    expect((await readdir(join(work, 'b'))).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('starts another thread for the next request once closed', async () => {
+    await thread.run('write', { tmp: join(work, '.c1.partial'), target: join(work, 'c1.txt'), data: Buffer.from('one') });
+    await thread.close();
+    await thread.run('write', { tmp: join(work, '.c2.partial'), target: join(work, 'c2.txt'), data: Buffer.from('two') });
+    expect(await readFile(join(work, 'c2.txt'), 'utf8')).toBe('two');
+  });
+});
