@@ -27,6 +27,16 @@ describe('FileThread', () => {
     expect((await readdir(join(work, 'b'))).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
+  it('writes a batch of files where they go, making their folders', async () => {
+    const files = [
+      { path: join(work, 'batch', 'job.json'), data: '{"symbol":"BTCUSDT"}\n' },
+      { path: join(work, 'batch', 'inputs', 'candles.parquet'), data: Buffer.from([80, 65, 82, 49]) },
+    ];
+    await thread.run('writeAll', { files });
+    expect(await readFile(files[0]!.path, 'utf8')).toBe('{"symbol":"BTCUSDT"}\n');
+    expect(await readFile(files[1]!.path)).toEqual(Buffer.from('PAR1'));
+  });
+
   it('starts another thread for the next request once closed', async () => {
     await thread.run('write', { tmp: join(work, '.c1.partial'), target: join(work, 'c1.txt'), data: Buffer.from('one') });
     await thread.close();

@@ -40,6 +40,9 @@ function inFolder(path, write) {
   }
 }
 const ops = {
+  writeAll({ files }) {
+    for (const { path, data } of files) inFolder(path, () => fs.writeFileSync(path, data));
+  },
   write({ tmp, target, data }) {
     inFolder(tmp, () => fs.writeFileSync(tmp, data));
     fs.renameSync(tmp, target);
@@ -63,8 +66,10 @@ parentPort.on('message', ({ id, op, args }) => {
 `;
 
 export interface FileOps {
+  /** Each file written where it goes, folders made as needed: for files nothing reads before they are all written. */
+  writeAll: { args: { files: Array<{ path: string; data: Buffer | string }> }; result: void };
   /** `data` written to `tmp`, then renamed to `target`. */
-  write: { args: { tmp: string; target: string; data: Buffer }; result: void };
+  write: { args: { tmp: string; target: string; data: Buffer | string }; result: void };
   /** `src` copied to `tmp`, hashed, then renamed to `target`. */
   copy: { args: { src: string; tmp: string; target: string }; result: { sha256: string; bytes: number } };
 }
@@ -75,7 +80,7 @@ interface Waiting {
 }
 
 /**
- * One worker thread for a store's writes. An asynchronous file call is a round trip through libuv's
+ * One worker thread for a process's file writes (a store's, an agent's attempt folders). An asynchronous file call is a round trip through libuv's
  * thread pool, with a wake-up each way, and a put took six to eight of them; here it takes one.
  * Requests run one at a time in the order given: a large file's copy delays the writes after it
  * (a model of 1 GB: about a second). The thread is started on first use and never keeps the process

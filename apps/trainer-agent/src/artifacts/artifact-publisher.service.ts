@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { mkdir, writeFile, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { sha256Hex, type Artifact } from '@trainyard/contracts';
-import { ARTIFACT_STORE, type ArtifactStore, type StoredArtifact } from '@trainyard/storage';
+import { ARTIFACT_STORE, FileThread, type ArtifactStore, type StoredArtifact } from '@trainyard/storage';
 
 /** A file to publish: its content in memory, or a file already in the work folder (a command trainer's output), streamed from there. */
 export type ArtifactFile = InMemoryFile | { name: string; path: string };
@@ -18,18 +17,15 @@ export interface InMemoryFile {
  */
 @Injectable()
 export class ArtifactPublisher {
-  constructor(@Inject(ARTIFACT_STORE) private readonly store: ArtifactStore) {}
+  constructor(
+    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    private readonly files: FileThread,
+  ) {}
 
+  /** Written beside its place and renamed there; the folder is made only when the write says it is missing. */
   async writeLocal(workDir: string, file: InMemoryFile): Promise<string> {
     const path = join(workDir, file.name);
-    const tmp = `${path}.partial`;
-    // The work folder is there once the trainer ran: it is made only when the write says it is not.
-    await writeFile(tmp, file.body).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(tmp, file.body);
-    });
-    await rename(tmp, path);
+    await this.files.run('write', { tmp: `${path}.partial`, target: path, data: file.body });
     return path;
   }
 

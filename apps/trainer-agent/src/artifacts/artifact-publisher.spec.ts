@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Hex } from '@trainyard/contracts';
-import { LocalArtifactStore, type StoredArtifact } from '@trainyard/storage';
+import { FileThread, LocalArtifactStore, type StoredArtifact } from '@trainyard/storage';
 import { ArtifactPublisher } from './artifact-publisher.service';
 
 /** A store that does not vouch for what it wrote (as S3 does not) and stores something other than it was given, as a faulty gateway might. */
@@ -16,6 +16,9 @@ class CorruptingStore extends LocalArtifactStore {
 
 describe('ArtifactPublisher', () => {
   let dir: string;
+  const files = new FileThread();
+
+  afterAll(() => files.close());
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'publisher-'));
@@ -29,7 +32,7 @@ describe('ArtifactPublisher', () => {
     const work = join(dir, 'work');
     const modelPath = join(dir, 'model.bin');
     await writeFile(modelPath, Buffer.alloc(70_000, 3));
-    const artifacts = await new ArtifactPublisher(store).publish(work, 'models/BTCUSDT/a1', [
+    const artifacts = await new ArtifactPublisher(store, files).publish(work, 'models/BTCUSDT/a1', [
       { name: 'model.bin', path: modelPath },
       { name: 'metrics.json', body: '{"sharpe":1}' },
     ]);
@@ -43,7 +46,7 @@ describe('ArtifactPublisher', () => {
   });
 
   it('refuses an upload whose stored copy does not read back as what was sent', async () => {
-    const publisher = new ArtifactPublisher(new CorruptingStore(join(dir, 'store')));
+    const publisher = new ArtifactPublisher(new CorruptingStore(join(dir, 'store')), files);
     await expect(publisher.upload('models/ETHUSDT/a1', { name: 'metrics.json', body: '{"sharpe":1}' })).rejects.toThrow(
       `checksum mismatch after uploading models/ETHUSDT/a1/metrics.json: expected ${sha256Hex('{"sharpe":1}')}, stored ${sha256Hex('corrupted')}`,
     );

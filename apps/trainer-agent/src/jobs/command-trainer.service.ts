@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { chown, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { JobSpec, Lease } from '@trainyard/contracts';
+import { FileThread } from '@trainyard/storage';
 import type { ArtifactFile } from '../artifacts/artifact-publisher.service';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { TrainerInputsService } from '../market-data/trainer-inputs.service';
@@ -62,6 +63,7 @@ export class CommandTrainer {
     @Inject(AGENT_CONFIG) private readonly cfg: AgentConfig,
     private readonly inputs: TrainerInputsService,
     private readonly workers: TrainerWorkers,
+    private readonly files: FileThread,
   ) {
     this.baseEnv = trainerEnvironment(process.env, cfg.AGENT_TRAINER_ENV);
   }
@@ -122,10 +124,10 @@ export class CommandTrainer {
       const [program, ...trainerArgs] = trainer.command;
       if (program === undefined) throw new AttemptError('not_allowed', false, `the trainer's command line on agent ${this.cfg.AGENT_ID} is empty`);
       const user = trainerUser(this.cfg.AGENT_TRAINER_USER);
-      // In the output folder, so the artifacts keep the data the model was trained on; its folder makes the output folder too.
-      const inputs = await this.inputs.write(spec, join(workDir, 'inputs'));
+      // In the output folder, so the artifacts keep the data the model was trained on; written in one hand-off.
+      const inputs = await this.inputs.prepare(spec, join(workDir, 'inputs'));
       const specPath = join(workDir, 'job.json');
-      await writeFile(specPath, JSON.stringify(spec, null, 2) + '\n');
+      await this.files.run('writeAll', { files: [{ path: specPath, data: JSON.stringify(spec, null, 2) + '\n' }, ...inputs.files] });
       onLog(`inputs: ${inputs.summary}`);
       if (user) {
         await chownTree(workDir, user.uid, user.gid);
