@@ -257,8 +257,18 @@ async function watchBus(natsUrl, prefix) {
       i[kind] = { at: performance.now(), ...m };
     },
   });
+  // A run's end and its models' registrations: the per-job work after the last job.succeeded.
+  const completed = new Set();
+  const registered = new Map();
+  nc.subscribe(`${prefix}.run.completed`, { callback: (_e, msg) => completed.add(JSON.parse(msg.string()).runId) });
+  nc.subscribe(`${prefix}.model.registered`, {
+    callback: (_e, msg) => {
+      const { runId } = JSON.parse(msg.string());
+      registered.set(runId, (registered.get(runId) ?? 0) + 1);
+    },
+  });
   await nc.flush();
-  return { jobs, failures, instances, close: () => nc.close() };
+  return { jobs, failures, instances, completed, registered, close: () => nc.close() };
 }
 
 // ---------------------------------------------------------------- stacks
@@ -555,6 +565,8 @@ async function benchBackend(backend) {
         const cpuBefore = stack.cpu.read();
         const sleepsBefore = stack.cpu.sleeps();
         const r = await timedRun(stack, bus, size, SLOTS);
+        // Counted once the run is closed and every model registered, so the scheduler's and the promoter's last jobs count too.
+        await waitFor(() => bus.completed.has(r.runId) && (bus.registered.get(r.runId) ?? 0) >= size, `${r.runId} closed and its ${size} models registered`, 60_000, 100);
         const cpuAfter = stack.cpu.read();
         const sleepsAfter = stack.cpu.sleeps();
         const cpuMsPerJob = Object.fromEntries(Object.keys(cpuAfter).map((name) => [name, r1((Math.max(0, cpuAfter[name] - cpuBefore[name] - idlePerSecond[name] * r.seconds) * 1000) / size)]));
@@ -754,7 +766,7 @@ async function runStackBench() {
     // The largest run's trials: each figure is the median trial's, with every trial's value beside it.
     const sum = (o) => Object.values(o).reduce((a, c) => a + c, 0);
     const medianOf = (by) => [...b.trials].sort((x, y) => by(x) - by(y))[Math.floor((b.trials.length - 1) / 2)];
-    const trialsOf = (by) => `${b.trials.length} trials: ${b.trials.map((t) => r1(by(t))).join(', ')}`;
+    const trialsOf = (by) => `${b.trials.length} trial${b.trials.length === 1 ? '' : 's'}: ${b.trials.map((t) => r1(by(t))).join(', ')}`;
     const cpuTotal = (t) => sum(t.cpuMsPerJob);
     const byCpu = medianOf(cpuTotal);
     results[key(`cpu_per_job_${big.jobs}_jobs`)] = {
