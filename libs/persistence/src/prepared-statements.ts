@@ -25,8 +25,8 @@ export class StatementNaming {
 
   async decide(ds: DataSource): Promise<boolean> {
     if (!this.wanted) return (this.on = false);
-    const rows = (await ds.query('SELECT version() AS version')) as { version: string }[];
-    return (this.on = !/PGlite/.test(rows[0]?.version ?? 'PGlite'));
+    const [row] = (await ds.query('SELECT version() AS version')) as { version: string }[];
+    return (this.on = row !== undefined && !/PGlite/.test(row.version));
   }
 }
 

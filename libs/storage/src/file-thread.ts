@@ -80,8 +80,9 @@ interface Waiting {
 }
 
 /**
- * A worker thread for file writes (each local store has one, and the agent one for its attempt folders). An asynchronous file call is a round trip through libuv's
- * thread pool, with a wake-up each way, and a put took six to eight of them; here it takes one.
+ * A worker thread for file writes (each local store has one, and the agent one for its attempt
+ * folders). An asynchronous file call is a round trip through libuv's thread pool, with a wake-up
+ * each way, and a put took six to eight of them; here it takes one.
  * Requests run one at a time in the order given: a large file's copy delays the writes after it
  * (a model of 1 GB: about a second). The thread is started on first use and never keeps the process
  * alive; if it dies, what it held fails and the next request starts another.
