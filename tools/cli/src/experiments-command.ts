@@ -75,7 +75,7 @@ function check(schema: { safeParse: (v: unknown) => { success: boolean } }, valu
 export async function runExperimentsCommand(req: ExperimentsRequest, baseUrl: string, token?: string): Promise<unknown> {
   const get = (path: string) => callApi({ service: 'scheduler', baseUrl, token }, 'GET', path);
   if (req.kind === 'export') {
-    const runs = await Promise.all(req.runs.map(async (id) => (await (await get(`/experiments/runs/${id}/export`)).json()) as TrackedRun));
+    const runs = await Promise.all(req.runs.map(async (id) => (await get(`/experiments/runs/${id}/export`)).json() as TrackedRun));
     const byExperiment = new Map<string, TrackedRun[]>();
     for (const r of runs) byExperiment.set(r.experimentName, [...(byExperiment.get(r.experimentName) ?? []), r]);
     return exportToFileStore(
@@ -86,7 +86,7 @@ export async function runExperimentsCommand(req: ExperimentsRequest, baseUrl: st
   }
   const res = await get(req.path);
   if (req.png) {
-    await writeFile(req.png, Buffer.from(await res.arrayBuffer()));
+    await writeFile(req.png, res.body);
     return { wrote: req.png };
   }
   return res.json();

@@ -124,7 +124,7 @@ export async function runLogsCommand(req: LogsRequest, api: ApiTarget, print: (l
   const attemptLogs = async (ended: boolean): Promise<number> => {
     let found = 0;
     for (const jobId of await jobsOf(api, req)) {
-      const { attempts } = (await (await callApi(api, 'GET', `/jobs/${jobId}/logs`)).json()) as { attempts: AttemptLog[] };
+      const { attempts } = (await callApi(api, 'GET', `/jobs/${jobId}/logs`)).json() as { attempts: AttemptLog[] };
       for (const a of attempts) {
         const key = `${jobId}#${a.attempt}`;
         if (a.log === null || printed.has(key) || (ended && UNENDED_ATTEMPT.has(a.status))) continue;
@@ -159,7 +159,7 @@ export async function runLogsCommand(req: LogsRequest, api: ApiTarget, print: (l
   await attemptLogs(req.follow);
   if (!req.follow) return;
   for (;;) {
-    const run = (await (await callApi(api, 'GET', `/runs/${req.runId}`)).json()) as { status: string };
+    const run = (await callApi(api, 'GET', `/runs/${req.runId}`)).json() as { status: string };
     const done = TERMINAL_RUN.has(run.status);
     // Once the run has completed, whatever is left is printed as it stands.
     const found = (await pass()) + (await attemptLogs(!done));
@@ -174,7 +174,7 @@ async function jobsOf(api: ApiTarget, req: LogsRequest): Promise<string[]> {
   const ids: string[] = [];
   for (let offset = 0; ; offset += 500) {
     const q = new URLSearchParams({ runId: req.runId, limit: '500', offset: String(offset), ...(req.symbol ? { symbol: req.symbol } : {}) });
-    const page = (await (await callApi(api, 'GET', `/jobs?${q}`)).json()) as { items: { id: string }[]; total: number };
+    const page = (await callApi(api, 'GET', `/jobs?${q}`)).json() as { items: { id: string }[]; total: number };
     ids.push(...page.items.map((j) => j.id));
     if (page.items.length === 0 || ids.length >= page.total) return ids;
   }

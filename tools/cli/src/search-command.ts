@@ -114,7 +114,7 @@ export function parseSearchCommand(argv: string[], readSpace: (path: string) => 
 /** Sends the request (and fetches the charts asked for); the scheduler's refusal comes back as an error with its message. */
 export async function runSearchCommand(req: SearchRequest, baseUrl: string, token?: string): Promise<unknown> {
   const api = { service: 'scheduler' as const, baseUrl, token };
-  const answer = await (await callApi(api, req.method, req.path, req.body)).json();
-  for (const chart of req.charts ?? []) await writeFile(chart.file, Buffer.from(await (await callApi(api, 'GET', chart.path)).arrayBuffer()));
+  const answer = (await callApi(api, req.method, req.path, req.body)).json();
+  for (const chart of req.charts ?? []) await writeFile(chart.file, (await callApi(api, 'GET', chart.path)).body);
   return answer;
 }
