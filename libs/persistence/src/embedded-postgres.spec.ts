@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { freePort } from '@trainyard/testing';
 import { EntitySchema, MigrationInterface, QueryRunner } from 'typeorm';
@@ -107,6 +109,43 @@ describe('startEmbeddedPostgres', () => {
       } finally {
         await again.stop();
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('unpacks only files and folders inside the cluster from a template, and leaves no cluster behind when it cannot', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ty-pglite-untar-'));
+    // A ustar entry as PGlite's dump writes them: absolute names, a folder (type 5) or a file (type 0).
+    const entry = (name: string, body: Buffer | null, type = body ? '0' : '5') => {
+      const header = Buffer.alloc(512);
+      header.write(name, 0, 100);
+      header.write(body ? '0000640\0' : '0000750\0', 100);
+      header.write(`${(body?.length ?? 0).toString(8).padStart(11, '0')}\0`, 124);
+      header.write(type, 156);
+      header.write('ustar\0', 257);
+      const padded = body ? Buffer.concat([body, Buffer.alloc((512 - (body.length % 512)) % 512)]) : Buffer.alloc(0);
+      return Buffer.concat([header, padded]);
+    };
+    const template = async (name: string, entries: Buffer[]) => {
+      const path = join(dir, `${name}.tar.gz`);
+      await writeFile(path, gzipSync(Buffer.concat([...entries, Buffer.alloc(1024)])));
+      return path;
+    };
+    try {
+      const outside = await template('outside', [entry('/base', null), entry('/../escaped', Buffer.from('x')), entry('/PG_VERSION', Buffer.from('18\n'))]);
+      await expect(startEmbeddedPostgres({ dataDir: join(dir, 'a', 'db'), template: outside })).rejects.toThrow(
+        new RegExp(`^embedded PostgreSQL could not create its cluster in ${join(dir, 'a', 'db')}: the template names a path outside the cluster: /\\.\\./escaped$`),
+      );
+      expect(existsSync(join(dir, 'a', 'escaped'))).toBe(false);
+      expect(existsSync(join(dir, 'a', 'db', 'PG_VERSION'))).toBe(false);
+      const link = await template('link', [entry('/base', null), entry('/base/link', Buffer.alloc(0), '2'), entry('/PG_VERSION', Buffer.from('18\n'))]);
+      await expect(startEmbeddedPostgres({ dataDir: join(dir, 'b'), template: link })).rejects.toThrow('the template holds an entry of type 2 (/base/link): only files and folders are expected');
+      expect(existsSync(join(dir, 'b', 'PG_VERSION'))).toBe(false);
+      const empty = await template('empty', [entry('/base', null), entry('/base/1', null)]);
+      await expect(startEmbeddedPostgres({ dataDir: join(dir, 'c'), template: empty })).rejects.toThrow('the template holds no PG_VERSION: not a cluster');
+      expect(existsSync(join(dir, 'c', 'base', '1'))).toBe(true);
+      expect(existsSync(join(dir, 'c', 'PG_VERSION'))).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
