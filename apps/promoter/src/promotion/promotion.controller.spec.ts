@@ -245,4 +245,26 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
       [2, false, null],
     ]);
   });
+  it('decides a dry or off success against the production its registration read, in the same statement as the insert', async () => {
+    await handler.onJobSucceeded(await trained('DOTUSDT', 'daily-20261122-DOTUSDT-auto', 0.55, 'auto'));
+    expect((await versionsOf('DOTUSDT')).map((v) => v.stage)).toEqual(['production']);
+    const statements = jest.spyOn(ds, 'query');
+    try {
+      await handler.onJobSucceeded(await trained('DOTUSDT', 'daily-20261123-DOTUSDT-dry', 0.6, 'dry'));
+      await handler.onJobSucceeded(await trained('DOTUSDT', 'daily-20261124-DOTUSDT-off', 0.5, 'off'));
+      // No read of production on its own: it came back with each inserted version.
+      expect(statements.mock.calls.map(([sql]) => String(sql)).filter((sql) => /^SELECT \* FROM promoter\.model_versions WHERE .*stage = 'production'/.test(sql))).toEqual([]);
+    } finally {
+      statements.mockRestore();
+    }
+    const recorded = await ds.query(
+      `SELECT outcome, mode, production_version AS "productionVersion", production_metrics->>'directionalHitRate' AS "productionHitRate" FROM promoter.decisions WHERE symbol = 'DOTUSDT' ORDER BY id`,
+    );
+    expect(recorded).toEqual([
+      { outcome: 'promote', mode: 'auto', productionVersion: null, productionHitRate: null },
+      { outcome: 'promote', mode: 'dry', productionVersion: 1, productionHitRate: '0.55' },
+      { outcome: 'skipped', mode: 'off', productionVersion: 1, productionHitRate: '0.55' },
+    ]);
+    expect((await versionsOf('DOTUSDT')).map((v) => v.stage)).toEqual(['production', 'candidate', 'candidate']);
+  });
 });

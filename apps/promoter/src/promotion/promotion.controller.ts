@@ -43,6 +43,6 @@ export class PromotionController {
     }
     const registered = await this.registration.register(m, verdict.job);
     // Another attempt of the job was registered first: this one is on record, never promoted.
-    if (registered) await this.promotion.evaluate(registered.version, registered.created);
+    if (registered) await this.promotion.evaluate(registered.version, registered.created, registered.production);
   }
 }

@@ -29,20 +29,25 @@ export class PromotionService {
     @Optional() private readonly metrics?: PromoterMetrics,
   ) {}
 
-  /** `fresh`: the version was registered by this delivery, so no earlier decision is looked for outside the lock. */
-  async evaluate(version: ModelVersionEntity, fresh = false): Promise<DecisionEntity> {
+  /**
+   * `fresh`: the version was registered by this delivery, so no earlier decision is looked for outside
+   * the lock; `production`, when given, is the key's production version as its registration read it.
+   */
+  async evaluate(version: ModelVersionEntity, fresh = false, production?: ModelVersionEntity | null): Promise<DecisionEntity> {
     const earlier = fresh ? null : await this.store.decisionOf(version.id);
-    const decision = earlier ?? (await this.decide(version));
+    const decision = earlier ?? (await this.decide(version, production));
     if (!earlier) this.metrics?.decided(decision);
     await this.announce(version, decision);
     return decision;
   }
 
-  private decide(version: ModelVersionEntity): Promise<DecisionEntity> {
+  private async decide(version: ModelVersionEntity, production?: ModelVersionEntity | null): Promise<DecisionEntity> {
     // A decision that cannot change production (policy off or dry) needs no lock: compared with
-    // production as last committed, and recorded once by the unique index.
-    if (effectivePolicy(version.promote, version.canary, this.cfg.PROMOTER_DRY_ONLY).policy !== 'auto')
-      return this.store.production(version).then((current) => this.store.recordDecisionOnce(this.decision(version, current)));
+    // production as last committed (or as the registration read it), and recorded once by the unique index.
+    if (effectivePolicy(version.promote, version.canary, this.cfg.PROMOTER_DRY_ONLY).policy !== 'auto') {
+      const current = production === undefined ? await this.store.production(version) : production;
+      return this.store.recordDecisionOnce(this.decision(version, current));
+    }
     // A specialist's lock, production and comparison are its own (symbol and variant).
     return this.store.underProductionLock(version, async (tx) => {
       const earlier = await tx.decisionOf(version.id);

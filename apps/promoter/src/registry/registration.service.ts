@@ -3,8 +3,7 @@ import type { EventMessage, JobView } from '@trainyard/contracts';
 import { NatsBus, PermanentError } from '@trainyard/messaging';
 import { assertArtifactKey } from '@trainyard/storage';
 import { keyName, variantField } from './model-key';
-import type { ModelVersionEntity } from './model-version.entity';
-import { RegistryStore } from './registry.store';
+import { RegistryStore, type Registration } from './registry.store';
 import { sourceKey } from './source-key';
 
 /**
@@ -25,7 +24,7 @@ export class RegistrationService {
    * holds the job's version. How it is promoted comes from the scheduler's record of the job (the
    * attempt's verdict), not from the success: the agent reports how the model was trained.
    */
-  async register(m: EventMessage<'job.succeeded'>, promotion: Pick<JobView, 'promote' | 'canary'>): Promise<{ version: ModelVersionEntity; created: boolean } | null> {
+  async register(m: EventMessage<'job.succeeded'>, promotion: Pick<JobView, 'promote' | 'canary'>): Promise<Omit<Registration, 'registered'> | null> {
     for (const a of m.artifacts) {
       try {
         assertArtifactKey(sourceKey(m, a.name));
@@ -33,7 +32,7 @@ export class RegistrationService {
         throw new PermanentError(`job ${m.jobId}#${m.attempt}: ${(err as Error).message}`);
       }
     }
-    const { version, registered, created } = await this.store.register(
+    const { version, registered, created, production } = await this.store.register(
       {
         symbol: m.symbol,
         variant: m.variant ?? 'default',
@@ -73,6 +72,6 @@ export class RegistrationService {
       { id: `${version.jobId}-a${version.attempt}-registered` },
     );
     this.log.log(`registered ${keyName(version)} v${version.version} from ${version.jobId}#${version.attempt}`);
-    return { version, created };
+    return { version, created, production };
   }
 }

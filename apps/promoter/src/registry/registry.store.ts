@@ -15,6 +15,8 @@ export interface Registration {
   registered: boolean;
   /** Inserted by this call: no decision on it can exist yet. */
   created: boolean;
+  /** When created: the key's production version as the inserting statement saw it (read in the same statement). */
+  production?: ModelVersionEntity | null;
 }
 
 /** A success not registered because another attempt of its job had succeeded first. */
@@ -93,13 +95,18 @@ export class RegistryStore {
    */
   async register(fields: NewVersion, leaseId?: string): Promise<Registration> {
     const repo = this.ds.getRepository(ModelVersionEntity);
+    const columns = this.ds.getMetadata(ModelVersionEntity).columns.map((c) => c.databaseName);
     for (let tries = 1; ; tries++) {
-      const [row]: { id: number; version: number; created_at: Date }[] = await this.ds.query(
-        `INSERT INTO promoter.model_versions (symbol, variant, version, run_id, job_id, attempt, promote, canary, artifacts_prefix, artifacts, metrics, featureset, costs, evaluation_window, stage)
-         SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'candidate'
-           FROM promoter.model_versions WHERE symbol = $1 AND variant = $2
-         ON CONFLICT DO NOTHING
-         RETURNING id, version, created_at`,
+      // The key's production version comes back with the new row, for a decision that takes no lock (policy off or dry).
+      const [row]: Record<string, unknown>[] = await this.ds.query(
+        `WITH v AS (
+           INSERT INTO promoter.model_versions (symbol, variant, version, run_id, job_id, attempt, promote, canary, artifacts_prefix, artifacts, metrics, featureset, costs, evaluation_window, stage)
+           SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'candidate'
+             FROM promoter.model_versions WHERE symbol = $1 AND variant = $2
+           ON CONFLICT DO NOTHING
+           RETURNING id, version, created_at)
+         SELECT v.id AS new_id, v.version AS new_version, v.created_at AS new_created_at, ${columns.map((c) => `p.${c} AS "p.${c}"`).join(', ')}
+           FROM v LEFT JOIN promoter.model_versions p ON p.symbol = $1 AND p.variant = $2 AND p.stage = 'production'`,
         [
           fields.symbol,
           fields.variant,
@@ -117,12 +124,23 @@ export class RegistryStore {
         ],
       );
       // The row is what was just written: its generated id, number and time complete it without reading it back.
-      if (row)
+      if (row) {
+        const production = row['p.id'] === null ? null : entityFromRow(this.ds, ModelVersionEntity, Object.fromEntries(columns.map((c) => [c, row[`p.${c}`]])));
         return {
-          version: repo.create({ ...fields, id: row.id, version: row.version, stage: 'candidate', createdAt: row.created_at, promotedAt: null, prunedAt: null }),
+          version: repo.create({
+            ...fields,
+            id: row.new_id as number,
+            version: row.new_version as number,
+            stage: 'candidate',
+            createdAt: row.new_created_at as Date,
+            promotedAt: null,
+            prunedAt: null,
+          }),
           registered: true,
           created: true,
+          production,
         };
+      }
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
       if (existing) return { version: existing, registered: true, created: false };
       const [winner] = await repo.find({ where: { jobId: fields.jobId }, order: { id: 'ASC' }, take: 1 });
