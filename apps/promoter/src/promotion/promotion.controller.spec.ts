@@ -245,6 +245,7 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
       [2, false, null],
     ]);
   });
+
   it('decides a dry or off success against the production its registration read, in the same statement as the insert', async () => {
     await handler.onJobSucceeded(await trained('DOTUSDT', 'daily-20261122-DOTUSDT-auto', 0.55, 'auto'));
     expect((await versionsOf('DOTUSDT')).map((v) => v.stage)).toEqual(['production']);
