@@ -103,7 +103,7 @@ export class FileThread {
     });
   }
 
-  /** Stops the thread once what was asked of it is done. */
+  /** Stops the thread now: a request still waiting fails (its temporary file may stay). The next request starts another. */
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
@@ -130,7 +130,7 @@ export class FileThread {
       }
     };
     worker.on('error', died);
-    worker.on('exit', (code) => died(new Error(`the store's file thread exited (code ${code})`)));
+    worker.on('exit', (code) => died(new Error(`the file thread exited (code ${code})`)));
     this.worker = worker;
     return worker;
   }
