@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { utils } from 'ssh2';
-import { freePort, OpenSshHost, waitFor } from '@trainyard/testing';
+import { ed25519KeyPair, freePort, OpenSshHost, waitFor } from '@trainyard/testing';
 import { SshGateway, type SshSession } from './ssh-gateway';
 
 /** Rejects when `ms` pass first, so a promise that would settle only much later fails the spec instead of passing late. */
@@ -19,7 +18,7 @@ describe('SshGateway against the system OpenSSH sshd (bash login shell)', () => 
   let reachable: Server;
 
   beforeAll(async () => {
-    const keys = utils.generateKeyPairSync('ed25519');
+    const keys = ed25519KeyPair();
     host = await OpenSshHost.start({ home: join(dir, 'home'), state: join(dir, 'state'), env: () => ({}), up: () => true });
     await host.writeKeys([keys.public]);
     await host.startSshd();
@@ -57,7 +56,7 @@ describe('SshGateway against the system OpenSSH sshd (bash login shell)', () => 
         host: '127.0.0.1',
         port: (silent.address() as { port: number }).port,
         username: 'root',
-        privateKey: Buffer.from(utils.generateKeyPairSync('ed25519').private),
+        privateKey: Buffer.from(ed25519KeyPair().private),
         expectedHostKey: null,
         signal: stop.signal,
       });

@@ -775,3 +775,4 @@ export function peakAlive(instances: VastTestInstance[]): number {
   return peak;
 }
 export { OpenSshHost, type OpenSshHostOptions } from './openssh-host';
+export { ed25519KeyPair } from './ssh-key-pair';

@@ -3,21 +3,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
-import { Client, utils, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { waitFor } from '../wait-for';
-import { startVastTestServer, type VastTestServer } from './index';
+import { ed25519KeyPair, startVastTestServer, type VastTestServer } from './index';
 
 const until = <T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000) => waitFor(check, what, timeoutMs, 10);
 
 type Json = Record<string, any>;
-
-/** ssh2 makes an ed25519 pair it cannot read back about once in 400 tries ("Malformed OpenSSH private key"): draw again. */
-function usableEd25519Pair(): { private: string; public: string } {
-  for (;;) {
-    const pair = utils.generateKeyPairSync('ed25519');
-    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
-  }
-}
 
 async function api(vast: VastTestServer, method: string, path: string, body?: unknown, key: string | null = vast.apiKey) {
   const res = await fetch(`${vast.url}${path}`, {
@@ -124,8 +116,8 @@ function alive(pid: number): boolean {
 describe('Vast API test server', () => {
   let vast: VastTestServer;
   let localDir: string;
-  const userKey = usableEd25519Pair();
-  const otherKey = usableEd25519Pair();
+  const userKey = ed25519KeyPair();
+  const otherKey = ed25519KeyPair();
 
   beforeEach(async () => {
     vast = await startVastTestServer({ loadingMs: 60 });
