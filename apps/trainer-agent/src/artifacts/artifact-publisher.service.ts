@@ -10,6 +10,32 @@ export interface InMemoryFile {
   body: string | Buffer;
 }
 
+/** A store across a network answers each put a round trip later, and a trainer's output is often several files. */
+const UPLOADS_AT_ONCE = 4;
+
+/**
+ * `work` for each item, at most `limit` at a time, the results in the items' order. After a failure
+ * nothing more starts, and the first error is thrown once what had started has ended.
+ */
+async function eachSettled<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.error;
+  return results;
+}
+
 /**
  * Writes an attempt's files to its work folder and uploads them, each verified by reading it back
  * and comparing checksums (unless the store vouches for what it wrote: the local store does, S3
@@ -49,13 +75,17 @@ export class ArtifactPublisher {
     return { name: file.name, uri: put.uri, sha256: expected, bytes: put.bytes };
   }
 
-  /** Every file to the work dir and the store, then the checksum list (which also names those uploaded earlier). */
+  /**
+   * Every file to the work dir and the store, UPLOADS_AT_ONCE at a time, then the checksum list (which
+   * also names those uploaded earlier, in the order given). A failure is thrown once the uploads
+   * already under way have ended, so a retry never races a put of its own.
+   */
   async publish(workDir: string, prefix: string, files: ArtifactFile[], uploadedEarlier: Artifact[] = []): Promise<Artifact[]> {
-    const artifacts: Artifact[] = [...uploadedEarlier];
-    for (const file of files) {
+    const uploaded = await eachSettled(files, UPLOADS_AT_ONCE, async (file) => {
       if (!('path' in file)) await this.writeLocal(workDir, file);
-      artifacts.push(await this.upload(prefix, file));
-    }
+      return this.upload(prefix, file);
+    });
+    const artifacts: Artifact[] = [...uploadedEarlier, ...uploaded];
     const manifest: InMemoryFile = { name: 'sha256.txt', body: artifacts.map((a) => `${a.sha256}  ${a.name}\n`).join('') };
     await this.writeLocal(workDir, manifest);
     artifacts.push(await this.upload(prefix, manifest));
