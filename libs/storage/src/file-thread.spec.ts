@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileThread } from './file-thread';
@@ -42,5 +42,23 @@ describe('FileThread', () => {
     await thread.close();
     await thread.run('write', { tmp: join(work, '.c2.partial'), target: join(work, 'c2.txt'), data: Buffer.from('two') });
     expect(await readFile(join(work, 'c2.txt'), 'utf8')).toBe('two');
+  });
+
+  it('lists the files in a folder by name, below it only when asked, without partial files, links or folders; null for a folder that is not there', async () => {
+    const dir = join(work, 'listed');
+    await mkdir(join(dir, 'inputs', 'deeper'), { recursive: true });
+    await writeFile(join(dir, 'job.json'), '{}');
+    await writeFile(join(dir, 'inputs', 'candles.parquet'), 'PAR1');
+    await writeFile(join(dir, 'inputs', 'deeper', 'b.bin'), Buffer.alloc(10));
+    await writeFile(join(dir, '.model.bin.1a2b.partial'), 'half');
+    await symlink('/etc/passwd', join(dir, 'passwd'));
+    const info = await stat(join(dir, 'inputs', 'candles.parquet'));
+    expect(await thread.run('list', { dir, recursive: true })).toEqual([
+      { name: 'inputs/candles.parquet', size: 4, mtimeMs: info.mtimeMs },
+      { name: 'inputs/deeper/b.bin', size: 10, mtimeMs: expect.any(Number) },
+      { name: 'job.json', size: 2, mtimeMs: expect.any(Number) },
+    ]);
+    expect((await thread.run('list', { dir, recursive: false }))?.map((f) => f.name)).toEqual(['job.json']);
+    expect(await thread.run('list', { dir: join(work, 'not-there'), recursive: true })).toBeNull();
   });
 });

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 
 /**
  * Runs in the worker: each request is a whole write (folder made if missing, temporary file, hash,
- * rename) in synchronous file calls, so it costs the caller one hand-off. A file that exists only in
+ * rename) or a whole listing in synchronous file calls, so it costs the caller one hand-off. A file that exists only in
  * part is never left behind: the temporary file is removed when the request fails.
  */
 const SCRIPT = `
@@ -39,7 +39,32 @@ function inFolder(path, write) {
     return write();
   }
 }
+// What a writer removes while it is listed is left out, as if listed a moment later.
+const unlessGone = (read) => {
+  try {
+    return read();
+  } catch (err) {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  }
+};
+function listFiles(folder, prefix, recursive, out) {
+  for (const entry of unlessGone(() => fs.readdirSync(folder, { withFileTypes: true })) ?? []) {
+    const path = folder + '/' + entry.name;
+    if (entry.isDirectory()) {
+      if (recursive) listFiles(path, prefix + entry.name + '/', recursive, out);
+    } else if (entry.isFile() && !entry.name.endsWith('.partial')) {
+      const info = unlessGone(() => fs.statSync(path));
+      if (info) out.push({ name: prefix + entry.name, size: info.size, mtimeMs: info.mtimeMs });
+    }
+  }
+  return out;
+}
 const ops = {
+  list({ dir, recursive }) {
+    if (!fs.existsSync(dir)) return null;
+    return listFiles(dir, '', recursive, []).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  },
   writeAll({ files }) {
     for (const { path, data } of files) inFolder(path, () => fs.writeFileSync(path, data));
   },
@@ -65,7 +90,16 @@ parentPort.on('message', ({ id, op, args }) => {
 });
 `;
 
+export interface ListedFile {
+  /** Relative to the folder listed, `/` between folders. */
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
 export interface FileOps {
+  /** The files in `dir` (and below it when `recursive`), by name, without `.partial` ones; null when `dir` does not exist. */
+  list: { args: { dir: string; recursive: boolean }; result: ListedFile[] | null };
   /** Each file written where it goes, folders made as needed: for files nothing reads before they are all written. */
   writeAll: { args: { files: Array<{ path: string; data: Buffer | string }> }; result: void };
   /** `data` written to `tmp`, then renamed to `target`. */
@@ -80,8 +114,8 @@ interface Waiting {
 }
 
 /**
- * A worker thread for file writes (each local store has one, and the agent one for its attempt
- * folders). An asynchronous file call is a round trip through libuv's thread pool, with a wake-up
+ * A worker thread for file writes and listings (each local store has one, and the agent one for its
+ * attempt folders). An asynchronous file call is a round trip through libuv's thread pool, with a wake-up
  * each way, and a put took six to eight of them; here it takes one.
  * Requests run one at a time in the order given: a large file's copy delays the writes after it
  * (a model of 1 GB: about a second). The thread is started on first use and never keeps the process

@@ -1,5 +1,6 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FileThread } from '@trainyard/storage';
 
 export interface CheckpointFile {
   name: string;
@@ -9,32 +10,31 @@ export interface CheckpointFile {
 /**
  * Finds checkpoints a trainer has finished writing in `<workDir>/checkpoints/`: a file is taken once
  * its size and modification time hold still between two looks, so a half-written one is not uploaded.
+ * Each look is one listing on the file thread: most trainers write none, and the folder is absent.
  */
 export class CheckpointWatcher {
   private readonly seen = new Map<string, string>();
   private readonly taken = new Set<string>();
 
-  constructor(private readonly workDir: string) {}
+  constructor(
+    private readonly workDir: string,
+    private readonly files: FileThread,
+  ) {}
 
   async poll(final = false): Promise<CheckpointFile[]> {
     const dir = join(this.workDir, 'checkpoints');
-    let names: string[];
-    try {
-      names = (await readdir(dir)).filter((n) => !n.endsWith('.partial')).sort();
-    } catch {
-      return [];
-    }
+    const listed = await this.files.run('list', { dir, recursive: false });
     const ready: CheckpointFile[] = [];
-    for (const name of names) {
-      const info = await stat(join(dir, name)).catch(() => null);
-      if (!info?.isFile()) continue;
-      const signature = `${info.size}:${info.mtimeMs}`;
+    for (const { name, size, mtimeMs } of listed ?? []) {
+      const signature = `${size}:${mtimeMs}`;
       const key = `${name}@${signature}`;
       const stable = this.seen.get(name) === signature;
       this.seen.set(name, signature);
       if (this.taken.has(key) || (!stable && !final)) continue;
+      const body = await readFile(join(dir, name)).catch(() => null);
+      if (!body) continue;
       this.taken.add(key);
-      ready.push({ name: `checkpoints/${name}`, body: await readFile(join(dir, name)) });
+      ready.push({ name: `checkpoints/${name}`, body });
     }
     return ready;
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { chown, mkdir, readdir } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { JobSpec, Lease } from '@trainyard/contracts';
 import { FileThread } from '@trainyard/storage';
 import type { ArtifactFile } from '../artifacts/artifact-publisher.service';
@@ -19,16 +19,6 @@ import type { z } from 'zod';
 const STOP_GRACE_MS = 5000;
 const CHECKPOINT_POLL_MS = 2000;
 const STDERR_TAIL = 40;
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else if (entry.isFile() && !entry.name.endsWith('.partial')) out.push(path);
-  }
-  return out.sort();
-}
 
 /** Hands a folder and what is in it to the trainer's account, so an unprivileged trainer can write its output there. */
 async function chownTree(path: string, uid: number, gid: number): Promise<void> {
@@ -178,7 +168,7 @@ export class CommandTrainer {
         },
       });
       if (trainer.worker) trainerProcess.send({ type: 'job', args: jobArgs, env: jobEnv });
-      const watcher = new CheckpointWatcher(workDir);
+      const watcher = new CheckpointWatcher(workDir, this.files);
       const uploaded = new Set<string>();
       let shipping = Promise.resolve();
       const ship = (final: boolean) =>
@@ -208,9 +198,8 @@ export class CommandTrainer {
       if (!outcome) throw new AttemptError('trainer_error', false, `${program} ${trainer.worker ? 'worker ' : ''}exited 0 without a {"type":"result"} line on stdout`, tail);
       // Checkpoints went up as they were written; the rest of the output folder goes up now.
       const files: ArtifactFile[] = [];
-      for (const path of await filesUnder(workDir)) {
-        const name = relative(workDir, path);
-        if (!uploaded.has(name)) files.push({ name, path });
+      for (const { name } of (await this.files.run('list', { dir: workDir, recursive: true })) ?? []) {
+        if (!uploaded.has(name)) files.push({ name, path: join(workDir, ...name.split('/')) });
       }
       const end = endOfDataDate(spec.date);
       return {
