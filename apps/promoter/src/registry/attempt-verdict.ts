@@ -25,8 +25,9 @@ export function verdictOf(job: JobView | null, attempt: number): Verdict {
 
 /**
  * How long to wait before asking again, after `asked` undecided answers. The scheduler has usually
- * not applied the success for only some milliseconds (both consume it at once, about one success in
- * seven is asked too early), so the first ask again comes soon; then less often, at most every 250 ms.
+ * not applied the success for only some milliseconds (both consume it at once; its answer waits for a
+ * success it is writing, but about one success in five is asked for before it has begun), so the
+ * first ask again comes soon; then less often, at most every 250 ms.
  * A handler waiting here holds one of the promoter's four: a fixed 250 ms capped promotion at about
  * 70 a second. Sooner than 50 ms found the scheduler still behind often enough to cost more asks
  * than it saved waiting.

@@ -145,6 +145,29 @@ describe('JobRepository attempt transitions', () => {
     expect(await ledgerOf('STLUSDT')).toEqual([]);
   });
 
+  it('answers a view of a job whose success it is writing once that write has ended, not before', async () => {
+    const [id] = await releasedRun('tx-view-waits', ['VWUSDT']);
+    await jobs.markLeased(id!, 1, lease(id!));
+    await jobs.markStarted(id!, 1, started(id!));
+    const done = { startedAt, finishedAt: new Date(startedAt.getTime() + 1000), trainSeconds: 1, metrics, artifactsPrefix: `${id}/a1`, artifacts: [] };
+    // Another session holds the job's row, so the success cannot be written until it lets go.
+    const holder = app.get(DataSource).createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query('SELECT 1 FROM scheduler.jobs WHERE id = $1 FOR UPDATE', [id]);
+    const writing = jobs.markSucceeded(id!, 1, done, new Date());
+    let answered: { status: string } | null | undefined;
+    const asking = jobs.view(id!).then((v) => (answered = v));
+    // A view of another job is not held up.
+    expect(await jobs.view('no-such-job')).toBeNull();
+    expect(answered).toBeUndefined();
+    await holder.commitTransaction();
+    await holder.release();
+    await writing;
+    await asking;
+    expect(answered).toMatchObject({ status: 'succeeded', attempt: 1 });
+  });
+
   it("overwrites a failed training's ledger entry with a success of the same inputs", async () => {
     const [id] = await releasedRun('tx-ledger-over', ['LDHUSDT']);
     const stored = (await jobs.find(id!))!;

@@ -78,6 +78,9 @@ export class JobRepository {
   private readonly leases = new BatchedCalls<LeasedAttempt, void>((items) => this.markLeasedBatch(items), { key: attemptKey, repeated: undefined });
   private readonly starts = new BatchedCalls<StartedAttempt, StartedJob | null>((items) => this.markStartedBatch(items), { key: attemptKey, repeated: null });
 
+  /** Successes being written by this process, by job: a view asked for meanwhile waits for them (see view). */
+  private readonly succeeding = new Map<string, Promise<unknown>>();
+
   constructor(private readonly ds: DataSource) {}
 
   find(id: string): Promise<JobEntity | null> {
@@ -87,8 +90,11 @@ export class JobRepository {
   /**
    * A job as queries report it, with how its run's request says its models are promoted (defaults
    * applied; a study's is off): the columns it needs only, in one statement, asked once per success.
+   * The promoter asks as soon as it has a success, which this process is often still writing: the
+   * answer waits for that write, where it would say "running" and be asked again 50 ms later.
    */
   async view(id: string): Promise<JobView | null> {
+    await this.succeeding.get(id)?.catch(() => undefined);
     const [row]: JobView[] = await this.ds.query(
       `SELECT j.id AS "jobId", j.run_id AS "runId", j.symbol, j.status, j.attempt, j.max_attempts AS "maxAttempts", j.error_type AS "errorType",
               j.error_message AS "errorMessage", r.request->>'promote' AS promote, (r.request->>'canary')::boolean AS canary
@@ -218,6 +224,21 @@ export class JobRepository {
    * two. The job as it now stands, what the caller needs of it, or null for a stale or repeated event.
    */
   async markSucceeded(
+    jobId: string,
+    attempt: number,
+    done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string; artifacts: Artifact[] },
+    recordedAt: Date,
+  ): Promise<SucceededJob | null> {
+    const writing = this.writeSuccess(jobId, attempt, done, recordedAt);
+    this.succeeding.set(jobId, writing);
+    try {
+      return await writing;
+    } finally {
+      if (this.succeeding.get(jobId) === writing) this.succeeding.delete(jobId);
+    }
+  }
+
+  private async writeSuccess(
     jobId: string,
     attempt: number,
     done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string; artifacts: Artifact[] },
