@@ -2,8 +2,8 @@ import { Worker } from 'node:worker_threads';
 
 /**
  * Runs in the worker: each request is a whole write (folder made if missing, temporary file, hash,
- * rename) or a whole listing in synchronous file calls, so it costs the caller one hand-off. A file that exists only in
- * part is never left behind: the temporary file is removed when the request fails.
+ * rename) or a whole listing in synchronous file calls, so it costs the caller one hand-off. A file
+ * that exists only in part is never left behind: the temporary file is removed when the request fails.
  */
 const SCRIPT = `
 const { parentPort } = require('node:worker_threads');
@@ -115,8 +115,8 @@ interface Waiting {
 
 /**
  * A worker thread for file writes and listings (each local store has one, and the agent one for its
- * attempt folders). An asynchronous file call is a round trip through libuv's thread pool, with a wake-up
- * each way, and a put took six to eight of them; here it takes one.
+ * attempt folders). An asynchronous file call is a round trip through libuv's thread pool, with a
+ * wake-up each way, and a put took six to eight of them; here it takes one.
  * Requests run one at a time in the order given: a large file's copy delays the writes after it
  * (a model of 1 GB: about a second). The thread is started on first use and never keeps the process
  * alive; if it dies, what it held fails and the next request starts another.

@@ -31,7 +31,8 @@ export class CheckpointWatcher {
       const stable = this.seen.get(name) === signature;
       this.seen.set(name, signature);
       if (this.taken.has(key) || (!stable && !final)) continue;
-      const body = await readFile(join(dir, name)).catch(() => null);
+      // One removed since the listing is not there to take; any other failure is the caller's to report.
+      const body = await readFile(join(dir, name)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
       if (!body) continue;
       this.taken.add(key);
       ready.push({ name: `checkpoints/${name}`, body });
