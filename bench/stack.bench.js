@@ -53,6 +53,8 @@ const TRIALS = Math.max(1, Number(process.env.BENCH_STACK_TRIALS || 3));
 const BACKENDS = (process.env.BENCH_STACK_DB || 'postgres,pglite').split(',').filter((b) => b === 'postgres' || b === 'pglite');
 const SLOTS = 12;
 const SERVICES = ['scheduler', 'gpu-broker', 'trainer-agent', 'promoter', 'notifier'];
+/** The name each service gives its NATS connection. */
+const BUS_NAMES = { scheduler: 'scheduler', broker: 'gpu-broker', agent: 'trainer-agent', promoter: 'promoter', notifier: 'notifier' };
 const METRICS = { directionalHitRate: 0.5, sharpe: 1, maxDrawdown: 0.1, totalReturn: 0.01, mae: 0, rmse: 0, mape: 0, r2: 0 };
 // Words are split on whitespace and no shell reads them: the JSON has no spaces.
 const RESULT_LINE = JSON.stringify({ type: 'result', metrics: METRICS });
@@ -293,8 +295,25 @@ function serviceEnv(extra) {
 async function startNats(dir, port) {
   const store = join(dir, 'nats');
   mkdirSync(store, { recursive: true });
-  const child = startProcess(require('@trainyard/testing').natsServerBinary(), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store], process.env, join(dir, 'logs', 'nats-server.log'));
+  const [monitor] = await freePorts(1);
+  const child = startProcess(
+    require('@trainyard/testing').natsServerBinary(),
+    ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', store],
+    process.env,
+    join(dir, 'logs', 'nats-server.log'),
+  );
   await waitFor(() => tcpOpen(port), 'nats-server', 20_000, 100);
+  /** Messages each named connection has sent (publishes, acks, pull requests) and been sent, from the server's /connz. */
+  child.messages = async () => {
+    const { connections } = await (await fetch(`http://127.0.0.1:${monitor}/connz?limit=1024`)).json();
+    const by = {};
+    for (const c of connections) {
+      const n = (by[c.name || 'unnamed'] ??= { sent: 0, received: 0 });
+      n.sent += c.in_msgs;
+      n.received += c.out_msgs;
+    }
+    return by;
+  };
   return child;
 }
 
@@ -360,6 +379,7 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
     coldStartMs,
     coldStartWhat: 'services spawned to all five ready',
     cpu,
+    natsMessages: nats.messages,
     statements: {
       reset: () => pg.sql('SELECT pg_stat_statements_reset()'),
       /** Calls of each statement since the reset, most called first (this read and the reset excluded). */
@@ -426,6 +446,7 @@ async function pgliteStack(dir, sampler) {
     coldStartMs,
     coldStartWhat: '`trainyard up` spawned to up (PGlite start, migrations, five services ready)',
     cpu,
+    natsMessages: nats.messages,
     stop: async () => {
       await stopProcess(up);
       await stopProcess(nats);
@@ -564,11 +585,19 @@ async function benchBackend(backend) {
         stack.statements?.reset();
         const cpuBefore = stack.cpu.read();
         const sleepsBefore = stack.cpu.sleeps();
+        const messagesBefore = await stack.natsMessages();
         const r = await timedRun(stack, bus, size, SLOTS);
         // Counted once the run is closed and every model registered, so the scheduler's and the promoter's last jobs count too.
         await waitFor(() => bus.completed.has(r.runId) && (bus.registered.get(r.runId) ?? 0) >= size, `${r.runId} closed and its ${size} models registered`, 60_000, 100);
         const cpuAfter = stack.cpu.read();
         const sleepsAfter = stack.cpu.sleeps();
+        const messagesAfter = await stack.natsMessages();
+        // The bench's own connections (named or not) are left out; the services name theirs.
+        const messagesPerJob = Object.fromEntries(
+          Object.entries(messagesAfter)
+            .filter(([name]) => BUS_NAMES[name])
+            .map(([name, m]) => [BUS_NAMES[name], { sent: r1((m.sent - (messagesBefore[name]?.sent ?? 0)) / size), received: r1((m.received - (messagesBefore[name]?.received ?? 0)) / size) }]),
+        );
         const cpuMsPerJob = Object.fromEntries(Object.keys(cpuAfter).map((name) => [name, r1((Math.max(0, cpuAfter[name] - cpuBefore[name] - idlePerSecond[name] * r.seconds) * 1000) / size)]));
         const sleepsPerJob = Object.fromEntries(Object.keys(sleepsAfter).map((name) => [name, r1((sleepsAfter[name] - sleepsBefore[name]) / size)]));
         const statements = stack.statements?.read();
@@ -580,11 +609,12 @@ async function benchBackend(backend) {
           planMsPerJob: r1(statements.reduce((n, s) => n + s.plan, 0) / size),
           execMsPerJob: r1(statements.reduce((n, s) => n + s.exec, 0) / size),
         };
-        const measured = { ...r, rss: sampler.of(phase), cpuMsPerJob, sleepsPerJob, sql, load: load() };
+        const measured = { ...r, rss: sampler.of(phase), cpuMsPerJob, sleepsPerJob, messagesPerJob, sql, load: load() };
         if (size === SIZES[SIZES.length - 1]) out.trials.push(measured);
         if (!out.scale.some((s) => s.jobs === size)) out.scale.push(measured);
         say(`${backend}: CPU ms per job ${JSON.stringify(cpuMsPerJob)}`);
         say(`${backend}: sleeps per job ${JSON.stringify(sleepsPerJob)}`);
+        say(`${backend}: NATS messages per job ${JSON.stringify(messagesPerJob)}`);
         if (sql)
           say(
             `${backend}: SQL statements per job ${sql.perJob} (planning ${sql.planMsPerJob} ms, executing ${sql.execMsPerJob} ms a job); most called: ${sql.top.map((t) => `${t.perJob} × [plan ${t.planMs} exec ${t.execMs} ms] ${t.query}`).join(' | ')}`,
@@ -783,6 +813,15 @@ async function runStackBench() {
       unit: `times a thread slept waiting, per job, all processes, median of ${trialsOf(sleepsTotal)} (${Object.entries(bySleeps.sleepsPerJob)
         .map(([n, c]) => `${n} ${c}`)
         .join(', ')}): each ends in a wake-up, a message's dearest part on a VM`,
+      target: 'reported',
+    };
+    const messagesTotal = (t) => sum(Object.values(t.messagesPerJob).map((m) => m.sent));
+    const byMessages = medianOf(messagesTotal);
+    results[key(`nats_messages_per_job_${big.jobs}_jobs`)] = {
+      value: r1(messagesTotal(byMessages)),
+      unit: `messages the services sent to NATS per job (publishes, acks, pull requests, replies), median of ${trialsOf(messagesTotal)} (sent/received: ${Object.entries(byMessages.messagesPerJob)
+        .map(([n, m]) => `${n} ${m.sent}/${m.received}`)
+        .join(', ')})`,
       target: 'reported',
     };
     if (big.sql) {

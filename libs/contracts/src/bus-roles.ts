@@ -55,9 +55,9 @@ export const PUBLISHERS: Record<EventName, readonly BusRole[]> = {
 
 /** The queries each role answers and asks. */
 export const QUERIES: Record<BusRole, { answers: readonly QueryName[]; asks: readonly QueryName[] }> = {
-  scheduler: { answers: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs', 'studies.find'], asks: [] },
+  scheduler: { answers: ['runs.active', 'runs.recent', 'runs.find', 'runs.jobs', 'runs.costs', 'studies.find'], asks: [] },
   broker: { answers: ['leases.active'], asks: [] },
-  promoter: { answers: ['models.versions', 'models.of_run'], asks: ['runs.find'] },
+  promoter: { answers: ['models.versions', 'models.of_run'], asks: ['runs.jobs'] },
   notifier: { answers: [], asks: ['runs.active', 'runs.recent', 'runs.find', 'runs.costs', 'studies.find', 'leases.active', 'models.versions', 'models.of_run'] },
   agent: { answers: [], asks: [] },
   requester: { answers: [], asks: [] },

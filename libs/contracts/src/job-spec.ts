@@ -53,7 +53,7 @@ export const EARLIER_CHECKPOINTS = 4;
  * The deterministic part of a job: the same run inputs give the same object, byte for byte once
  * serialised with {@link canonicalJson}. Attempt-specific fields live beside it in {@link JobSpec}.
  * It holds what the broker and the agent need to place and train the job; how its model is promoted
- * stays with the run, where the promoter asks for it (the scheduler's runs.find answer).
+ * stays with the run, where the promoter asks for it (the scheduler's runs.jobs answer).
  */
 export const JobDefinition = z.object({
   jobId: Id,

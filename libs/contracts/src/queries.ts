@@ -21,6 +21,9 @@ function query<const N extends string, Req extends z.ZodType, Res extends z.ZodT
 
 const count = z.number().int().nonnegative();
 
+/** Most jobs one runs.jobs question names: their answer fits the default max_payload (1 MB) even with every error message at its longest. */
+export const MAX_JOBS_ASKED = 32;
+
 // The states of states.ts, as schemas.
 const RunState = z.enum(RUN_STATES);
 const JobState = z.enum(JOB_STATES);
@@ -169,6 +172,11 @@ export const Queries = {
     z.object({ id: Id, kind: z.enum(['run', 'job']).optional() }).strict(),
     z.object({ run: RunView.nullable(), job: JobView.nullable() }),
   ),
+  /**
+   * Jobs by id, as runs.find answers each (those the scheduler does not know are left out): the
+   * promoter asks for the jobs of the successes it is handling together, in one question.
+   */
+  FindJobs: query('runs.jobs', 'scheduler', z.object({ ids: z.array(Id).min(1).max(MAX_JOBS_ASKED) }).strict(), z.object({ jobs: z.array(JobView) })),
   FindStudy: query('studies.find', 'scheduler', z.object({ id: Id }).strict(), z.object({ study: StudyView.nullable() })),
   /** Work cost of jobs finished, and spend of instances destroyed, since midnight UTC and since Monday 00:00 UTC. */
   Costs: query('runs.costs', 'scheduler', z.object({}).strict(), z.object({ today: CostWindow, week: CostWindow })),

@@ -8,6 +8,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import type { EventMessage } from '@trainyard/contracts';
 import { deleteTestStream, readStored, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { Consume, connectJetStream, MessagingModule, NatsBus, PermanentError } from './index';
+import { durableName } from './provisioning';
 
 const exporter = new InMemorySpanExporter();
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -32,6 +33,16 @@ class ProbeController {
   }
 }
 
+const progressSeen: string[] = [];
+
+@Controller()
+class ProgressProbeController {
+  @Consume('job.progress', { concurrency: 4 })
+  async onProgress(@Payload() m: EventMessage<'job.progress'>) {
+    progressSeen.push(m.jobId);
+  }
+}
+
 const request = (runId: string) => ({ runId, trigger: 'event' as const, symbols: ['BTCUSDT'] });
 
 describe('JetStream transport (real NATS)', () => {
@@ -46,7 +57,7 @@ describe('JetStream transport (real NATS)', () => {
           useFactory: () => ({ serviceName: 'probe', natsUrl: testNatsUrl(), prefix, maxDeliver: 3, retryBaseMs: 400 }),
         }),
       ],
-      controllers: [ProbeController],
+      controllers: [ProbeController, ProgressProbeController],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     connectJetStream(app);
@@ -130,6 +141,23 @@ describe('JetStream transport (real NATS)', () => {
       .filter((s) => s.spanContext().traceId === root.spanContext().traceId)
       .map((s) => s.name);
     expect(names).toEqual(expect.arrayContaining([`publish ${prefix}.run.requested`, `process ${prefix}.run.requested`]));
+  });
+
+  it('asks the server for more messages once per eight, not once per message or two', async () => {
+    const durable = durableName('probe', 'job.progress');
+    const pulls = bus.nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${bus.streamName}.${durable}`);
+    let asked = 0;
+    void (async () => {
+      for await (const _ of pulls) asked++;
+    })();
+    await bus.nc.flush();
+    const n = 64;
+    await Promise.all(Array.from({ length: n }, (_, i) => bus.publish('job.progress', { jobId: `pull-${i}`, runId: 'pulls', symbol: 'BTCUSDT', attempt: 1, percent: 50 })));
+    await waitFor(() => progressSeen.filter((id) => id.startsWith('pull-')).length === n, 'every progress handled');
+    pulls.unsubscribe();
+    // A buffer of 16 asked again at half: about n / 8 pulls (nats.js's default asked every other message: n / 2).
+    expect(asked).toBeGreaterThan(0);
+    expect(asked).toBeLessThanOrEqual(n / 8 + 2);
   });
 
   it('refuses to publish a payload that breaks its schema', async () => {

@@ -69,6 +69,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const concurrency = Math.max(1, opts.concurrency ?? 1);
     const maxDeliver = opts.maxDeliver ?? o.maxDeliver ?? 5;
     const ackWaitMs = opts.ackWaitMs ?? o.ackWaitMs ?? 30_000;
+    const maxAckPending = Math.max(concurrency * 4, 16);
     await retryTransient(
       () =>
         ensureDurable(this.bus.jsm, this.bus.streamName, {
@@ -76,7 +77,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           filterSubject: this.bus.subject(filter),
           maxDeliver,
           ackWaitMs,
-          maxAckPending: Math.max(concurrency * 4, 16),
+          maxAckPending,
         }),
       `creating the consumer ${durable}`,
       (m) => this.logger.warn(m),
@@ -86,7 +87,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       `opening the consumer ${durable}`,
       (m) => this.logger.warn(m),
     );
-    const messages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 4) });
+    // The client asks for more once half its buffer is handled: a pull request per `buffered / 2`
+    // messages (nats.js's default, three quarters, asked again after every message of a buffer of 4
+    // and every other of 8). An ordered consumer (concurrency 1) keeps a short buffer: what waits in
+    // it runs down its ack wait behind the one being handled.
+    const buffered = concurrency === 1 ? 4 : Math.min(concurrency * 4, maxAckPending);
+    const messages = await consumer.consume({ max_messages: buffered, threshold_messages: buffered / 2 });
     const loop = this.pump(messages, concurrency, (m) => this.handle(pattern, handler, m, durable, maxDeliver, ackWaitMs));
     this.subs.push({ durable, messages, loop });
     this.logger.log(`consuming ${this.bus.subject(filter)} as ${durable}`);

@@ -96,4 +96,18 @@ describe('BatchedCalls', () => {
     batches[1]!.answer();
     await expect(next).resolves.toBe(20);
   });
+
+  it('fails every call of a failed batch with its error when asked to, running none again', async () => {
+    const batches: number[][] = [];
+    const calls = new BatchedCalls<number, number>(
+      async (items) => {
+        batches.push(items);
+        throw new Error('no answer in 2000 ms');
+      },
+      { failTogether: true },
+    );
+    const results = await Promise.allSettled([calls.call(1), calls.call(2), calls.call(3)]);
+    expect(batches).toEqual([[1, 2, 3]]);
+    expect(results.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual(['no answer in 2000 ms', 'no answer in 2000 ms', 'no answer in 2000 ms']);
+  });
 });

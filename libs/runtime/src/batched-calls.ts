@@ -13,6 +13,11 @@ export interface BatchedCallsOptions<I, R> {
    */
   key?: (item: I) => string;
   repeated?: R;
+  /**
+   * A failed batch fails each of its calls with its error instead of running them again one by one:
+   * for questions, where one call alone would fail as the batch did, only later.
+   */
+  failTogether?: boolean;
 }
 
 /**
@@ -57,7 +62,10 @@ export class BatchedCalls<I, R> {
       firsts.forEach((c, i) => c.resolve(results[i]!));
       for (const c of repeats) c.resolve(this.options.repeated as R);
     } catch (err) {
-      if (calls.length === 1) return calls[0]!.reject(err);
+      if (calls.length === 1 || this.options.failTogether) {
+        for (const c of calls) c.reject(err);
+        return;
+      }
       for (const c of calls) await this.batch([c.item]).then(([result]) => c.resolve(result!), c.reject);
     }
   }

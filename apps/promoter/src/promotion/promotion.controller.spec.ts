@@ -33,12 +33,14 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
   let ds: DataSource;
   /** What the scheduler recorded for jobs that are not attempt 1 succeeded of an `auto` run. */
   const scheduler = new Map<string, SchedulerRecord>();
+  /** The ids of each runs.jobs question the promoter asked. */
+  const asked: string[][] = [];
 
   beforeAll(async () => {
     if (storage.startsWith('S3')) s3 = await startS3TestServer();
     app = await svc.start(s3?.env);
     handler = app.get(PromotionController);
-    await answerAsScheduler(app.get(NatsBus), scheduler);
+    await answerAsScheduler(app.get(NatsBus), scheduler, asked);
     store = app.get(ARTIFACT_STORE);
     ds = app.get(DataSource);
   });
@@ -113,6 +115,14 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     const promoted = await published('model.promoted', 'BTCUSDT');
     expect(promoted.map((p) => p.version)).toContain(best.version);
     expect(promoted.every((p) => p.decision.applied && p.decision.mode === 'auto')).toBe(true);
+  });
+
+  it('asks the scheduler about the successes it handles together in one question', async () => {
+    const events = await Promise.all([0.51, 0.52, 0.53, 0.54].map((h, i) => trained('ATOMUSDT', `daily-20261122-ATOMUSDT-${i}`, h)));
+    await Promise.all(events.map((e) => handler.onJobSucceeded(e)));
+    expect(await versionsOf('ATOMUSDT')).toHaveLength(4);
+    const questions = asked.filter((ids) => ids.some((id) => id.includes('ATOMUSDT')));
+    expect(questions).toEqual([events.map((e) => e.jobId)]);
   });
 
   it('registers and decides a redelivered success once', async () => {

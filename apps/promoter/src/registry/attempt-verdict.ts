@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { EventMessage, JobView } from '@trainyard/contracts';
+import { MAX_JOBS_ASKED, type EventMessage, type JobView } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
+import { BatchedCalls } from '@trainyard/runtime';
 
 /** `counts` carries the scheduler's record of the job: how its model is promoted is the run's, not the success's. */
 export type Verdict = { kind: 'counts'; job: JobView } | { kind: 'fenced'; why: string } | { kind: 'undecided'; why: string };
@@ -36,9 +37,22 @@ export function askAgainAfterMs(asked: number): number {
   return Math.min(250, 50 * 2 ** (asked - 1));
 }
 
-/** Asks the scheduler (the runs.find query) until its record decides the attempt, or `patienceMs` passes. */
+/**
+ * Asks the scheduler (the runs.jobs query) until its record decides the attempt, or `patienceMs`
+ * passes. The handlers' asks made while one is on its way go together in the next: one question for
+ * the successes that arrived together, not one each.
+ */
 @Injectable()
 export class AttemptVerdicts {
+  private readonly asks = new BatchedCalls<string, JobView | null>(
+    async (ids) => {
+      const { jobs } = await this.bus.query('runs.jobs', { ids });
+      const byId = new Map(jobs.map((j) => [j.jobId, j]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+    { max: MAX_JOBS_ASKED, failTogether: true },
+  );
+
   constructor(private readonly bus: NatsBus) {}
 
   async settle(m: EventMessage<'job.succeeded'>, patienceMs = 15_000): Promise<Verdict> {
@@ -46,7 +60,7 @@ export class AttemptVerdicts {
     let last: Verdict = { kind: 'undecided', why: 'not asked yet' };
     for (let asked = 1; ; asked++) {
       try {
-        last = verdictOf((await this.bus.query('runs.find', { id: m.jobId, kind: 'job' })).job, m.attempt);
+        last = verdictOf(await this.asks.call(m.jobId), m.attempt);
       } catch (err) {
         last = { kind: 'undecided', why: `the scheduler did not answer: ${(err as Error).message}` };
       }

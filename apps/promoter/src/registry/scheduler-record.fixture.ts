@@ -6,12 +6,21 @@ import type { NatsBus } from '@trainyard/messaging';
 export type SchedulerRecord = Partial<Pick<JobView, 'attempt' | 'status' | 'promote' | 'canary'>>;
 
 /**
- * Plays the scheduler's side of runs.find on the real bus for the promoter's specs: the job's
+ * Plays the scheduler's side of runs.jobs on the real bus for the promoter's specs: each job's
  * attempt and status as the scheduler would have recorded them, and its run's promotion settings.
+ * Each question's ids go into `asked`.
  */
-export function answerAsScheduler(bus: NatsBus, record: Map<string, SchedulerRecord>): Promise<Subscription> {
-  return bus.answer('runs.find', async ({ id }) => {
-    const r = { attempt: 1, status: 'succeeded' as const, promote: 'auto' as const, canary: false, ...record.get(id) };
-    return { run: null, job: { jobId: id, runId: 'daily-20261122', symbol: 'BTCUSDT', maxAttempts: 3, errorType: null, errorMessage: null, ...r } };
-  });
+export function answerAsScheduler(bus: NatsBus, record: Map<string, SchedulerRecord>, asked: string[][] = []): Promise<Subscription> {
+  return bus.answer(
+    'runs.jobs',
+    async ({ ids }) => (
+      asked.push(ids),
+      {
+        jobs: ids.map((id) => {
+          const r = { attempt: 1, status: 'succeeded' as const, promote: 'auto' as const, canary: false, ...record.get(id) };
+          return { jobId: id, runId: 'daily-20261122', symbol: 'BTCUSDT', maxAttempts: 3, errorType: null, errorMessage: null, ...r };
+        }),
+      }
+    ),
+  );
 }

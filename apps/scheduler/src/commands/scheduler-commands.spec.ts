@@ -75,6 +75,11 @@ describe('scheduler commands and queries over the bus', () => {
     expect(await bus.query('runs.find', { id: 'ops-ETHUSDT', kind: 'run' })).toEqual({ run: null, job: null });
     expect(await bus.query('runs.find', { id: 'ops', kind: 'job' })).toEqual({ run: null, job: null });
     expect((await bus.query('runs.find', { id: 'ops', kind: 'run' })).run).toMatchObject({ runId: 'ops' });
+    // Several jobs in one question (the promoter's): those that exist, as runs.find answers each.
+    const { jobs } = await bus.query('runs.jobs', { ids: ['ops-ETHUSDT', 'nothing', 'ops-BTCUSDT'] });
+    expect(jobs.map((j) => j.jobId).sort()).toEqual(['ops-BTCUSDT', 'ops-ETHUSDT']);
+    expect(jobs.find((j) => j.jobId === 'ops-ETHUSDT')).toEqual((await bus.query('runs.find', { id: 'ops-ETHUSDT', kind: 'job' })).job);
+    await expect(bus.query('runs.jobs', { ids: [] })).rejects.toThrow(/invalid runs.jobs request: ids/);
   });
 
   it('cancels a waiting job for an operator, retries it, refuses what cannot be done, and ignores its own cancels', async () => {

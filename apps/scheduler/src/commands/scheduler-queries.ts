@@ -27,6 +27,7 @@ export class SchedulerQueries implements OnApplicationBootstrap, BeforeApplicati
       this.bus.answer('runs.active', () => this.active()),
       this.bus.answer('runs.recent', ({ limit }) => this.recent(limit)),
       this.bus.answer('runs.find', ({ id, kind }) => this.find(id, kind)),
+      this.bus.answer('runs.jobs', async ({ ids }) => ({ jobs: await this.jobs.views(ids) })),
       this.bus.answer('runs.costs', () => this.costs()),
     ]);
   }

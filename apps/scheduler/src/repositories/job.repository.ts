@@ -89,19 +89,27 @@ export class JobRepository {
 
   /**
    * A job as queries report it, with how its run's request says its models are promoted (defaults
-   * applied; a study's is off): the columns it needs only, in one statement, asked once per success.
-   * The promoter asks as soon as it has a success, which this process is often still writing: the
-   * answer waits for that write, where it would say "running" and be asked again 50 ms later.
+   * applied; a study's is off): the columns it needs only, in one statement.
    */
   async view(id: string): Promise<JobView | null> {
-    await this.succeeding.get(id)?.catch(() => undefined);
-    const [row]: JobView[] = await this.ds.query(
+    const [view] = await this.views([id]);
+    return view ?? null;
+  }
+
+  /**
+   * The views of these jobs that exist, in one statement: the promoter asks for the jobs of the
+   * successes it is handling together. It asks as soon as it has a success, which this process is
+   * often still writing: the answer waits for that write, where it would say "running" and be asked
+   * again 50 ms later.
+   */
+  async views(ids: string[]): Promise<JobView[]> {
+    await Promise.all(ids.map((id) => this.succeeding.get(id)?.catch(() => undefined)));
+    return this.ds.query(
       `SELECT j.id AS "jobId", j.run_id AS "runId", j.symbol, j.status, j.attempt, j.max_attempts AS "maxAttempts", j.error_type AS "errorType",
               j.error_message AS "errorMessage", r.request->>'promote' AS promote, (r.request->>'canary')::boolean AS canary
-         FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE j.id = $1`,
-      [id],
+         FROM scheduler.jobs j JOIN scheduler.runs r ON r.id = j.run_id WHERE j.id = ANY($1::text[])`,
+      [ids],
     );
-    return row ?? null;
   }
 
   ofRun(runId: string): Promise<JobEntity[]> {
