@@ -20,9 +20,10 @@
  *   far less than wall time on what else runs beside the bench;
  * - the times each process's threads slept waiting, per job (voluntary context switches of every
  *   thread): each ends in a wake-up, which on a VM costs more than the work a small message brings;
- * - on PostgreSQL, the SQL statements per job over each run (pg_stat_statements, BEGIN and COMMIT
- *   included, less the idle rate), the time PostgreSQL spent planning and executing them, and the
- *   most called of them;
+ * - on PostgreSQL, the SQL statements the services sent per job over each run (pg_stat_statements'
+ *   top-level ones, each a round trip, BEGIN and COMMIT included, less the idle rate) and those run
+ *   inside them, the time PostgreSQL spent planning and executing them, and the most called of them;
+ * - the messages each service sent to NATS per job and those it was sent (the server's /connz);
  * - one CLI call (`trainyard models list`) against the running stack, median of 5.
  * As root (BENCH_STACK_VAST=0 skips it), a 100-symbol run on instances rented from the Vast API test
  * server: spend against one instance per job, wall time, time to first job on a rented and a warm one.
@@ -327,7 +328,8 @@ const tcpOpen = (port) =>
 async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
   // PostgreSQL, NATS, then the services' five ports in SERVICES order.
   const [pgPort, natsPort, base] = await freePorts(7);
-  // Every statement counted (pg_stat_statements, BEGIN and COMMIT included): how many a job costs, and which.
+  // Every statement counted (pg_stat_statements, BEGIN and COMMIT included): how many a job costs, and which;
+  // those a service sent (top level, each a round trip) apart from those run inside them (functions, foreign-key checks).
   const pg = new OwnPostgres(join(dir, 'pg'), pgPort, () => undefined, {
     settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all', 'pg_stat_statements.track_planning': 'on' },
   });
@@ -386,13 +388,13 @@ async function postgresStack(dir, sampler, extraEnv = {}, services = SERVICES) {
       read: () =>
         pg
           .sql(
-            `SELECT calls, round((total_plan_time)::numeric, 1) AS plan, round(total_exec_time::numeric, 1) AS exec, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC`,
+            `SELECT calls, round((total_plan_time)::numeric, 1) AS plan, round(total_exec_time::numeric, 1) AS exec, toplevel, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC`,
           )
           .split('\n')
           .filter(Boolean)
           .map((line) => {
-            const [calls, plan, exec, ...rest] = line.split('|');
-            return { calls: Number(calls), plan: Number(plan), exec: Number(exec), query: rest.join('|') };
+            const [calls, plan, exec, toplevel, ...rest] = line.split('|');
+            return { calls: Number(calls), plan: Number(plan), exec: Number(exec), toplevel: toplevel === 't', query: rest.join('|') };
           }),
     },
     stop: async () => {
@@ -457,6 +459,9 @@ async function pgliteStack(dir, sampler) {
 // ---------------------------------------------------------------- runs
 
 let runSeq = 0;
+
+/** Statements the services sent (top level): each a round trip. */
+const sentStatements = (statements) => statements.filter((s) => s.toplevel).reduce((n, s) => n + s.calls, 0);
 
 /** One run of `count` no-op jobs, `concurrent` at a time; resolves when each job succeeded. */
 async function timedRun(stack, bus, count, concurrent) {
@@ -561,7 +566,7 @@ async function benchBackend(backend) {
       stack.statements?.reset();
       const idleFrom = { at: performance.now(), cpu: stack.cpu.read() };
       await sleep(5000);
-      const idleStatementsPerSecond = stack.statements ? stack.statements.read().reduce((n, s) => n + s.calls, 0) / ((performance.now() - idleFrom.at) / 1000) : 0;
+      const idleStatementsPerSecond = stack.statements ? sentStatements(stack.statements.read()) / ((performance.now() - idleFrom.at) / 1000) : 0;
       out.rssIdle = sampler.of('idle');
       // What each process spends with nothing to do (timers, heartbeats, polls), per second: charged to a run by its length, not by its jobs.
       const idleTo = stack.cpu.read();
@@ -602,7 +607,8 @@ async function benchBackend(backend) {
         const sleepsPerJob = Object.fromEntries(Object.keys(sleepsAfter).map((name) => [name, r1((sleepsAfter[name] - sleepsBefore[name]) / size)]));
         const statements = stack.statements?.read();
         const sql = statements && {
-          perJob: r1((statements.reduce((n, s) => n + s.calls, 0) - idleStatementsPerSecond * r.seconds) / size),
+          perJob: r1((sentStatements(statements) - idleStatementsPerSecond * r.seconds) / size),
+          nestedPerJob: r1(statements.filter((s) => !s.toplevel).reduce((n, s) => n + s.calls, 0) / size),
           top: statements
             .slice(0, Number(process.env.BENCH_STACK_SQL_TOP || 8))
             .map((s) => ({ perJob: Number((s.calls / size).toFixed(2)), planMs: Number((s.plan / size).toFixed(3)), execMs: Number((s.exec / size).toFixed(3)), query: s.query.slice(0, 100) })),
@@ -617,7 +623,7 @@ async function benchBackend(backend) {
         say(`${backend}: NATS messages per job ${JSON.stringify(messagesPerJob)}`);
         if (sql)
           say(
-            `${backend}: SQL statements per job ${sql.perJob} (planning ${sql.planMsPerJob} ms, executing ${sql.execMsPerJob} ms a job); most called: ${sql.top.map((t) => `${t.perJob} × [plan ${t.planMs} exec ${t.execMs} ms] ${t.query}`).join(' | ')}`,
+            `${backend}: SQL statements per job ${sql.perJob} sent, ${sql.nestedPerJob} run inside them (planning ${sql.planMsPerJob} ms, executing ${sql.execMsPerJob} ms a job); most called: ${sql.top.map((t) => `${t.perJob} × [plan ${t.planMs} exec ${t.execMs} ms] ${t.query}`).join(' | ')}`,
           );
         say(
           `${backend}: ${size} jobs in ${r.seconds.toFixed(1)} s (${r.jobsPerSecond.toFixed(1)}/s), dispatch p50 ${r.dispatchP50.toFixed(1)} ms (requested to leased ${r.brokerP50.toFixed(1)}, leased to started ${r.agentP50.toFixed(1)}), load ${load()}`,
@@ -828,7 +834,7 @@ async function runStackBench() {
       const bySql = medianOf((t) => t.sql.perJob);
       results[key(`sql_statements_per_job_${big.jobs}_jobs`)] = {
         value: bySql.sql.perJob,
-        unit: `SQL statements per job, all services, BEGIN and COMMIT included, median of ${trialsOf((t) => t.sql.perJob)} (pg_stat_statements; planning ${bySql.sql.planMsPerJob} ms and executing ${bySql.sql.execMsPerJob} ms a job, lock waits included); most called per job: ${bySql.sql.top
+        unit: `SQL statements the services sent per job (round trips), BEGIN and COMMIT included, median of ${trialsOf((t) => t.sql.perJob)}; ${bySql.sql.nestedPerJob} more run inside them (functions, foreign-key checks) (pg_stat_statements; planning ${bySql.sql.planMsPerJob} ms and executing ${bySql.sql.execMsPerJob} ms a job, lock waits included); most called per job: ${bySql.sql.top
           .slice(0, 4)
           .map((t) => `${t.perJob} ${t.query.slice(0, 60)}`)
           .join('; ')}`,

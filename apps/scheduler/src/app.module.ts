@@ -16,6 +16,7 @@ import { EarlierCheckpoints1765300000000 } from './migrations/1765300000000-earl
 import { RetentionPasses1765400000000 } from './migrations/1765400000000-retention-passes';
 import { OpenJobs1765600000000 } from './migrations/1765600000000-open-jobs';
 import { JobTrainingHash1765700000000 } from './migrations/1765700000000-job-training-hash';
+import { ReleaseInOneCall1765800000000 } from './migrations/1765800000000-release-in-one-call';
 import { AttemptEntity } from './repositories/attempt.entity';
 import { JobEntity } from './repositories/job.entity';
 import { LedgerEntryEntity } from './repositories/ledger-entry.entity';
@@ -58,6 +59,7 @@ export class AppModule {
             RetentionPasses1765400000000,
             OpenJobs1765600000000,
             JobTrainingHash1765700000000,
+            ReleaseInOneCall1765800000000,
           ],
         }),
         StorageModule.forRoot(storageOptions(config)),

@@ -168,6 +168,32 @@ describe('JobRepository attempt transitions', () => {
     expect(answered).toMatchObject({ status: 'succeeded', attempt: 1 });
   });
 
+  it('releases no more than the run allows however many releases run at once, and nothing for a run that is not running', async () => {
+    const symbols = ['R1USDT', 'R2USDT', 'R3USDT', 'R4USDT', 'R5USDT', 'R6USDT', 'R7USDT', 'R8USDT'];
+    const { run, jobs: rows } = storedRun('tx-release', symbols, { status: 'running', jobStatus: 'pending', maxConcurrent: 3 });
+    await app.get(RunRepository).create({ ...run, traceContext: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } }, rows);
+    const now = new Date();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => jobs.claimReleasable('tx-release', now)));
+    // The app's reconciler may release some of them too, meanwhile: the run's rows are the count.
+    const inDb = (await jobs.ofRun('tx-release')).filter((j) => j.status === 'released');
+    expect(inDb).toHaveLength(3);
+    const released = answers.flatMap((a) => a.jobs);
+    expect(new Set(released.map((j) => j.id)).size).toBe(released.length);
+    for (const j of released) {
+      expect(inDb.map((d) => d.id)).toContain(j.id);
+      expect(j).toMatchObject({ status: 'released', attempt: 1, releasedAt: now });
+    }
+    // The calls that released something carry the run's trace context.
+    expect(answers.filter((a) => a.jobs.length).map((a) => a.traceContext)).toEqual(
+      answers.filter((a) => a.jobs.length).map(() => ({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })),
+    );
+    expect((await jobs.attempts(inDb[0]!.id)).map((a) => a.status)).toEqual(['requested']);
+
+    const { run: done, jobs: doneRows } = storedRun('tx-release-done', ['R9USDT'], { status: 'succeeded', jobStatus: 'pending', maxConcurrent: 3 });
+    await app.get(RunRepository).create(done, doneRows);
+    expect(await jobs.claimReleasable('tx-release-done', now)).toEqual({ jobs: [], traceContext: null });
+  });
+
   it("overwrites a failed training's ledger entry with a success of the same inputs", async () => {
     const [id] = await releasedRun('tx-ledger-over', ['LDHUSDT']);
     const stored = (await jobs.find(id!))!;

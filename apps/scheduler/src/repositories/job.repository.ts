@@ -130,42 +130,20 @@ export class JobRepository {
   /**
    * Moves as many waiting jobs to `released` as the run has free slots, highest priority and longest
    * expected first, and records their attempts. Locks the run row so two handlers never over-release.
-   * Answers the run's trace context with the jobs, for their requests to carry.
+   * Answers the run's trace context with the jobs, for their requests to carry. One call of
+   * scheduler.release_waiting (migration ReleaseInOneCall): the lock, then the release on a snapshot
+   * taken after it, in one round trip instead of a transaction's four.
    */
   async claimReleasable(runId: string, now: Date): Promise<{ jobs: JobEntity[]; traceContext: Record<string, string> | null }> {
-    return this.ds.transaction(async (em) => {
-      // Only what a release reads: the whole row carries the run's request (every symbol), read per job end.
-      const [run]: Pick<RunEntity, 'status' | 'maxConcurrent' | 'traceContext'>[] = await em.query(
-        `SELECT status, max_concurrent AS "maxConcurrent", trace_context AS "traceContext" FROM scheduler.runs WHERE id = $1 FOR UPDATE`,
-        [runId],
-      );
-      if (!run || run.status !== 'running') return { jobs: [], traceContext: null };
-      // Under the run's lock, one statement (a snapshot taken after the lock) counts the active jobs, picks
-      // the free slots' worth in the order of compareRelease (run-plan.ts) from two reads of at most that
-      // many rows (waiting jobs along the partial index jobs_release_order, due retries beside them; never
-      // the run's whole queue), releases them and records their attempts.
-      const order = `priority_rank, expected_seconds DESC, symbol`;
-      const candidates = (where: string) =>
-        `SELECT id, priority_rank, expected_seconds, symbol FROM scheduler.jobs WHERE run_id = $1 AND ${where} ORDER BY ${order} LIMIT (SELECT n FROM slots) FOR UPDATE`;
-      const rows: Record<string, unknown>[] = await em.query(
-        `WITH slots AS (
-           SELECT greatest(0, $3::int - count(*))::int AS n FROM scheduler.jobs WHERE run_id = $1 AND status IN (${inList(ACTIVE_JOB_STATES)})),
-         pending AS (${candidates(`status = 'pending'`)}),
-         due AS (${candidates(`status = 'retry_wait' AND next_attempt_at <= $2`)}),
-         chosen AS (
-           SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM due) c ORDER BY priority_rank, expected_seconds DESC, symbol COLLATE "C" LIMIT (SELECT n FROM slots)),
-         released AS (
-           UPDATE scheduler.jobs j SET status = 'released', attempt = CASE WHEN j.status = 'retry_wait' THEN j.attempt + 1 ELSE j.attempt END,
-                  released_at = $2, started_at = NULL, lease_id = NULL, agent_id = NULL, next_attempt_at = NULL, updated_at = now()
-             FROM chosen WHERE j.id = chosen.id AND j.status IN ('pending', 'retry_wait')
-           RETURNING j.*),
-         attempts AS (
-           INSERT INTO scheduler.attempts (job_id, attempt, status, requested_at) SELECT id, attempt, 'requested', $2 FROM released ON CONFLICT DO NOTHING)
-         SELECT * FROM released`,
-        [runId, now, run.maxConcurrent],
-      );
-      return { jobs: rows.map((row) => entityFromRow(this.ds, JobEntity, row)).sort(compareRelease), traceContext: run.traceContext };
-    });
+    const rows: Record<string, unknown>[] = await this.ds.query(`SELECT (r.released_job).*, r.run_trace AS "__runTrace" FROM scheduler.release_waiting($1, $2, $3::text[]) r`, [
+      runId,
+      now,
+      [...ACTIVE_JOB_STATES],
+    ]);
+    return {
+      jobs: rows.map((row) => entityFromRow(this.ds, JobEntity, row)).sort(compareRelease),
+      traceContext: (rows[0]?.__runTrace as Record<string, string> | null | undefined) ?? null,
+    };
   }
 
   /**
