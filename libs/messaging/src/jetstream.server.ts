@@ -89,9 +89,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     );
     // The client asks for more once half its buffer is handled: a pull request per `buffered / 2`
     // messages (nats.js's default, three quarters, asked again after every message of a buffer of 4
-    // and every other of 8). An ordered consumer (concurrency 1) keeps a short buffer: what waits in
-    // it runs down its ack wait behind the one being handled.
-    const buffered = concurrency === 1 ? 4 : Math.min(concurrency * 4, maxAckPending);
+    // and every other of 8). The buffer never exceeds maxAckPending; an ordered consumer (concurrency
+    // 1) keeps a short one: what waits in it runs down its ack wait behind the one being handled.
+    const buffered = concurrency === 1 ? 4 : concurrency * 4;
     const messages = await consumer.consume({ max_messages: buffered, threshold_messages: buffered / 2 });
     const loop = this.pump(messages, concurrency, (m) => this.handle(pattern, handler, m, durable, maxDeliver, ackWaitMs));
     this.subs.push({ durable, messages, loop });
