@@ -460,8 +460,8 @@ async function pgliteStack(dir, sampler) {
 
 let runSeq = 0;
 
-/** Statements the services sent (top level): each a round trip. */
-const sentStatements = (statements) => statements.filter((s) => s.toplevel).reduce((n, s) => n + s.calls, 0);
+/** Calls of the statements the services sent (top level: each a round trip), or of those run inside them. */
+const callsOf = (statements, toplevel = true) => statements.filter((s) => s.toplevel === toplevel).reduce((n, s) => n + s.calls, 0);
 
 /** One run of `count` no-op jobs, `concurrent` at a time; resolves when each job succeeded. */
 async function timedRun(stack, bus, count, concurrent) {
@@ -566,7 +566,7 @@ async function benchBackend(backend) {
       stack.statements?.reset();
       const idleFrom = { at: performance.now(), cpu: stack.cpu.read() };
       await sleep(5000);
-      const idleStatementsPerSecond = stack.statements ? sentStatements(stack.statements.read()) / ((performance.now() - idleFrom.at) / 1000) : 0;
+      const idleStatementsPerSecond = stack.statements ? callsOf(stack.statements.read()) / ((performance.now() - idleFrom.at) / 1000) : 0;
       out.rssIdle = sampler.of('idle');
       // What each process spends with nothing to do (timers, heartbeats, polls), per second: charged to a run by its length, not by its jobs.
       const idleTo = stack.cpu.read();
@@ -607,13 +607,14 @@ async function benchBackend(backend) {
         const sleepsPerJob = Object.fromEntries(Object.keys(sleepsAfter).map((name) => [name, r1((sleepsAfter[name] - sleepsBefore[name]) / size)]));
         const statements = stack.statements?.read();
         const sql = statements && {
-          perJob: r1((sentStatements(statements) - idleStatementsPerSecond * r.seconds) / size),
-          nestedPerJob: r1(statements.filter((s) => !s.toplevel).reduce((n, s) => n + s.calls, 0) / size),
+          perJob: r1((callsOf(statements) - idleStatementsPerSecond * r.seconds) / size),
+          nestedPerJob: r1(callsOf(statements, false) / size),
           top: statements
             .slice(0, Number(process.env.BENCH_STACK_SQL_TOP || 8))
             .map((s) => ({ perJob: Number((s.calls / size).toFixed(2)), planMs: Number((s.plan / size).toFixed(3)), execMs: Number((s.exec / size).toFixed(3)), query: s.query.slice(0, 100) })),
-          planMsPerJob: r1(statements.reduce((n, s) => n + s.plan, 0) / size),
-          execMsPerJob: r1(statements.reduce((n, s) => n + s.exec, 0) / size),
+          // A top-level statement's times include those of the statements run inside it.
+          planMsPerJob: r1(statements.filter((s) => s.toplevel).reduce((n, s) => n + s.plan, 0) / size),
+          execMsPerJob: r1(statements.filter((s) => s.toplevel).reduce((n, s) => n + s.exec, 0) / size),
         };
         const measured = { ...r, rss: sampler.of(phase), cpuMsPerJob, sleepsPerJob, messagesPerJob, sql, load: load() };
         if (size === SIZES[SIZES.length - 1]) out.trials.push(measured);

@@ -11,16 +11,12 @@ export type SchedulerRecord = Partial<Pick<JobView, 'attempt' | 'status' | 'prom
  * Each question's ids go into `asked`.
  */
 export function answerAsScheduler(bus: NatsBus, record: Map<string, SchedulerRecord>, asked: string[][] = []): Promise<Subscription> {
-  return bus.answer(
-    'runs.jobs',
-    async ({ ids }) => (
-      asked.push(ids),
-      {
-        jobs: ids.map((id) => {
-          const r = { attempt: 1, status: 'succeeded' as const, promote: 'auto' as const, canary: false, ...record.get(id) };
-          return { jobId: id, runId: 'daily-20261122', symbol: 'BTCUSDT', maxAttempts: 3, errorType: null, errorMessage: null, ...r };
-        }),
-      }
-    ),
-  );
+  return bus.answer('runs.jobs', async ({ ids }) => {
+    asked.push(ids);
+    const jobs = ids.map((id) => {
+      const r = { attempt: 1, status: 'succeeded' as const, promote: 'auto' as const, canary: false, ...record.get(id) };
+      return { jobId: id, runId: 'daily-20261122', symbol: 'BTCUSDT', maxAttempts: 3, errorType: null, errorMessage: null, ...r };
+    });
+    return { jobs };
+  });
 }
