@@ -36,7 +36,13 @@ describe('JobRepository attempt transitions', () => {
   const lease = (jobId: string, agentId = 'agent-1') => ({ leaseId: `${jobId}-a1-lease`, agentId, pricePerHour: 0.5 });
   // Started now: the app's reconciler would time out a job started hours ago while a test runs.
   const startedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const started = (jobId: string, agentId = 'agent-1') => ({ startedAt, agentId, leaseId: `${jobId}-a1-lease`, artifactsPrefix: `${jobId}/a1` });
+  const started = (jobId: string, agentId = 'agent-1', codeVersion: string | null = 'c0ffee') => ({
+    startedAt,
+    agentId,
+    leaseId: `${jobId}-a1-lease`,
+    artifactsPrefix: `${jobId}/a1`,
+    codeVersion,
+  });
   const attemptOf = async (jobId: string) => (await jobs.attempts(jobId))[0];
 
   it('moves a released job to leased, then running, with its attempt row, and reports the start once', async () => {
@@ -47,7 +53,7 @@ describe('JobRepository attempt transitions', () => {
     const moved = await jobs.markStarted(id!, 1, started(id!));
     expect(moved).toMatchObject({ startedAt, definition: { priority: 'high' } });
     expect(moved?.releasedAt).toBeInstanceOf(Date);
-    expect(await attemptOf(id!)).toMatchObject({ status: 'running', artifactsPrefix: `${id}/a1` });
+    expect(await attemptOf(id!)).toMatchObject({ status: 'running', artifactsPrefix: `${id}/a1`, codeVersion: 'c0ffee' });
     // A repeated job.started moves nothing and reports nothing; a late job.leased changes nothing but the price.
     expect(await jobs.markStarted(id!, 1, started(id!))).toBeNull();
     await jobs.markLeased(id!, 1, { ...lease(id!), pricePerHour: 0.75 });
@@ -115,7 +121,20 @@ describe('JobRepository attempt transitions', () => {
     } finally {
       query.mockRestore();
     }
-    for (const id of ids) expect(await attemptOf(id)).toMatchObject({ status: 'running', leaseId: `${id}-a1-lease`, artifactsPrefix: `${id}/a1` });
+    for (const id of ids) expect(await attemptOf(id)).toMatchObject({ status: 'running', leaseId: `${id}-a1-lease`, artifactsPrefix: `${id}/a1`, codeVersion: 'c0ffee' });
+  });
+
+  it("keeps the code version a start reports, even one arriving after the attempt's outcome, and never overwrites it", async () => {
+    const [late, unknown, first] = await releasedRun('tx-code-version', ['LTCVUSDT', 'UNCVUSDT', 'FSCVUSDT']);
+    await jobs.update(late!, 1, (j) => Object.assign(j, { status: 'failed' }) !== null);
+    expect(await jobs.markStarted(late!, 1, started(late!, 'agent-1', 'late1'))).toBeNull();
+    expect(await attemptOf(late!)).toMatchObject({ codeVersion: 'late1' });
+    expect(await jobs.markStarted(unknown!, 1, started(unknown!, 'agent-1', null))).not.toBeNull();
+    expect(await attemptOf(unknown!)).toMatchObject({ status: 'running', codeVersion: null });
+    expect(await jobs.markStarted(first!, 1, started(first!, 'agent-1', 'first1'))).not.toBeNull();
+    await Promise.all([jobs.markStarted(first!, 1, started(first!, 'agent-1', 'other2')), jobs.markStarted(late!, 1, started(late!, 'agent-1', 'other2'))]);
+    expect(await attemptOf(first!)).toMatchObject({ codeVersion: 'first1' });
+    expect(await attemptOf(late!)).toMatchObject({ codeVersion: 'late1' });
   });
 
   const ledgerOf = (symbol: string) =>

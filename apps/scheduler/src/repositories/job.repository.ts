@@ -50,6 +50,7 @@ interface StartedAttempt {
   agentId: string;
   leaseId: string;
   artifactsPrefix: string | null;
+  codeVersion: string | null;
 }
 
 /** What a start moved, as the scheduler's metrics need it. */
@@ -177,25 +178,40 @@ export class JobRepository {
 
   /**
    * job.started: the job and its attempt row move to running where the state machine allows; what
-   * moved, or null. The starts reported meanwhile are applied together, in one statement.
+   * moved, or null. The attempt keeps the trainer's code version it reports even when nothing moves
+   * (a start arriving after its outcome), unless it has one. The starts reported meanwhile are
+   * applied together, in one statement.
    */
-  markStarted(jobId: string, attempt: number, at: { startedAt: Date; agentId: string; leaseId: string; artifactsPrefix: string | null }): Promise<StartedJob | null> {
+  markStarted(jobId: string, attempt: number, at: { startedAt: Date; agentId: string; leaseId: string; artifactsPrefix: string | null; codeVersion: string | null }): Promise<StartedJob | null> {
     return this.starts.call({ jobId, attempt, ...at });
   }
 
   private async markStartedBatch(batch: StartedAttempt[]): Promise<(StartedJob | null)[]> {
     const items = inJobOrder(batch);
     const rows: { id: string; attempt: number; released_at: Date | null; started_at: Date; priority: string }[] = await this.ds.query(
-      `WITH r AS (SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) AS r(id, attempt, started_at, agent_id, lease_id, artifacts_prefix)),
+      `WITH r AS (SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(id, attempt, started_at, agent_id, lease_id, artifacts_prefix, code_version)),
        j AS (
          UPDATE scheduler.jobs j SET status = 'running', started_at = r.started_at, agent_id = r.agent_id, lease_id = r.lease_id, updated_at = now()
          FROM r WHERE j.id = r.id AND j.attempt = r.attempt AND j.status IN (${inList(attemptEventSources('running'))})
-         RETURNING j.id, j.attempt, j.released_at, j.started_at, j.definition->>'priority' AS priority, r.agent_id, r.lease_id, r.artifacts_prefix),
+         RETURNING j.id, j.attempt, j.released_at, j.started_at, j.definition->>'priority' AS priority, r.agent_id, r.lease_id, r.artifacts_prefix, r.code_version),
        a AS (
-         UPDATE scheduler.attempts a SET status = 'running', started_at = j.started_at, agent_id = j.agent_id, lease_id = j.lease_id, artifacts_prefix = j.artifacts_prefix
-         FROM j WHERE a.job_id = j.id AND a.attempt = j.attempt)
+         UPDATE scheduler.attempts a SET status = 'running', started_at = j.started_at, agent_id = j.agent_id, lease_id = j.lease_id, artifacts_prefix = j.artifacts_prefix,
+                code_version = coalesce(a.code_version, j.code_version)
+         FROM j WHERE a.job_id = j.id AND a.attempt = j.attempt),
+       v AS (
+         UPDATE scheduler.attempts a SET code_version = r.code_version
+         FROM r WHERE a.job_id = r.id AND a.attempt = r.attempt AND a.code_version IS NULL AND r.code_version IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM j WHERE j.id = r.id AND j.attempt = r.attempt))
        SELECT id, attempt, released_at, started_at, priority FROM j`,
-      [items.map((i) => i.jobId), items.map((i) => i.attempt), items.map((i) => i.startedAt), items.map((i) => i.agentId), items.map((i) => i.leaseId), items.map((i) => i.artifactsPrefix)],
+      [
+        items.map((i) => i.jobId),
+        items.map((i) => i.attempt),
+        items.map((i) => i.startedAt),
+        items.map((i) => i.agentId),
+        items.map((i) => i.leaseId),
+        items.map((i) => i.artifactsPrefix),
+        items.map((i) => i.codeVersion),
+      ],
     );
     const moved = new Map(rows.map((row) => [attemptKey({ jobId: row.id, attempt: row.attempt }), row]));
     return batch.map((i) => {

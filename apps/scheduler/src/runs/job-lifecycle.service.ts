@@ -42,7 +42,13 @@ export class JobLifecycleService {
   }
 
   async started(m: EventMessage<'job.started'>): Promise<void> {
-    const job = await this.jobs.markStarted(m.jobId, m.attempt, { startedAt: new Date(m.occurredAt), agentId: m.agentId, leaseId: m.leaseId, artifactsPrefix: m.artifactsPrefix ?? null });
+    const job = await this.jobs.markStarted(m.jobId, m.attempt, {
+      startedAt: new Date(m.occurredAt),
+      agentId: m.agentId,
+      leaseId: m.leaseId,
+      artifactsPrefix: m.artifactsPrefix ?? null,
+      codeVersion: m.codeVersion ?? null,
+    });
     if (job) this.metrics?.started(job);
   }
 

@@ -45,7 +45,6 @@ export class RunsController {
   @Consume('job.started', { concurrency: 16 })
   async onStarted(@Payload() m: EventMessage<'job.started'>) {
     await this.lifecycle.started(m);
-    await this.tracking.started(m);
   }
 
   @Consume('job.progress', { concurrency: 4 })

@@ -27,10 +27,6 @@ export interface Comparison {
 export class TrackingService {
   constructor(private readonly store: TrackingStore) {}
 
-  started(m: EventMessage<'job.started'>): Promise<void> {
-    return this.store.recordStart(m.jobId, m.attempt, m.codeVersion);
-  }
-
   progressed(m: EventMessage<'job.progress'>): Promise<void> {
     return m.points?.length ? this.store.recordPoints(m.jobId, m.attempt, m.points) : Promise.resolve();
   }

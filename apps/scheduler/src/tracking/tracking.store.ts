@@ -69,11 +69,6 @@ const SELECT = `
 export class TrackingStore {
   constructor(private readonly ds: DataSource) {}
 
-  async recordStart(jobId: string, attempt: number, codeVersion: string | undefined): Promise<void> {
-    if (!codeVersion) return;
-    await this.ds.query(`UPDATE scheduler.attempts SET code_version = $3 WHERE job_id = $1 AND attempt = $2 AND code_version IS NULL`, [jobId, attempt, codeVersion]);
-  }
-
   /** Points of an attempt the scheduler knows, each (metric, step) once however often it is delivered. */
   async recordPoints(jobId: string, attempt: number, points: MetricPoint[]): Promise<void> {
     const rows = points.flatMap((p) => Object.entries(p.values).map(([key, value]) => ({ key, step: p.step, value, at: p.at })));

@@ -9,7 +9,7 @@ import { ArtifactPublisher, type ArtifactFile, type InMemoryFile } from '../arti
 import { attemptPrefix } from '../artifacts/attempt-folder';
 import { AGENT_CONFIG, type AgentConfig } from '../config/agent.config';
 import { AttemptLog } from './attempt-log';
-import { builtinCodeVersion, commandCodeVersion } from './code-version';
+import { builtinCodeVersion, CodeVersions } from './code-version';
 import { MetricBuffer } from './metric-buffer';
 import { ProgressThrottle } from './progress-throttle';
 import { AttemptError, classify, summarizeStack } from './training-errors';
@@ -62,6 +62,7 @@ export class JobRunner implements BeforeApplicationShutdown {
   /** The newest attempt of each job taken here: an older attempt's assignment arriving late is stale. */
   private readonly newestAttempt = new Map<string, number>();
   private readonly settled = new Set<Promise<void>>();
+  private readonly codeVersions = new CodeVersions();
   private shuttingDown = false;
 
   constructor(
@@ -161,7 +162,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     try {
       this.checkFence(lease);
       // A trainer this agent does not allow is refused before anything starts.
-      const codeVersion = spec.driver.kind === 'command' ? await commandCodeVersion(this.command.allowedTrainer(spec).command) : builtinCodeVersion();
+      const codeVersion = spec.driver.kind === 'command' ? await this.codeVersions.of(this.command.allowedTrainer(spec).command) : builtinCodeVersion();
       await this.publishOutcome('job.started', { ...ref, agentId: lease.agentId, leaseId: lease.leaseId, workDir, artifactsPrefix: prefix, codeVersion }, { id: `${lease.leaseId}-started` });
       log.add('job_started', `${spec.jobId} attempt ${spec.attempt} on ${lease.agentId} ${lease.device} (${spec.driver.kind} driver, ${spec.lookbackCandles} ${spec.timeframe} candles)`);
       this.log.log({
