@@ -21,6 +21,13 @@ export interface PendingRequest {
 /** An alive agent as placement sees it. */
 export type PlacementAgent = AgentCapacity & { provider: Provider };
 
+/** What a placement pass reads: the alive agents, what each holds, the waiting requests in placement order. */
+export interface DispatchState {
+  agents: PlacementAgent[];
+  usage: Map<string, SlotUsage>;
+  pending: PendingRequest[];
+}
+
 /** A waiting request's place, as a pass decided it. */
 export interface Grant {
   jobId: string;
@@ -169,32 +176,20 @@ export class BrokerStore {
     await this.ds.getRepository(AgentEntity).update({ id: agentId }, { status: 'silent' });
   }
 
-  /** Waiting requests in placement order, with only what placement reads (not their specs), the learned memory of their symbols included. */
-  pendingRequests(em: EntityManager): Promise<PendingRequest[]> {
-    return em.query(
-      `SELECT r.job_id AS "jobId", r.attempt, r.spec->>'symbol' AS symbol, (r.spec->'resources'->>'gpuMemoryGb')::float AS "gpuMemoryGb", m.peak_gb::float AS "learnedGb"
-         FROM broker.lease_requests r LEFT JOIN broker.learned_gpu_memory m ON m.symbol = r.spec->>'symbol'
-         WHERE r.status = 'pending' ORDER BY r.priority_rank, r.requested_at, r.job_id`,
-    );
-  }
-
   /**
-   * The alive agents in id order, and what the active leases on each hold per device (summed in the
-   * database, through the index on agent and status): what placement reads, in one statement.
+   * What placement reads, in one call of broker.dispatch_state: the alive agents in id order with
+   * what their active leases hold (summed in the database, through the index on agent and status),
+   * and the waiting requests in placement order, with only what placement reads of them (not their
+   * specs) and their symbols' learned memory. With `lock`, the pass's transaction first takes the
+   * lock replicas of the broker take turns through, and both are read after it.
    */
-  async placementState(em: EntityManager): Promise<{ agents: PlacementAgent[]; usage: Map<string, SlotUsage> }> {
-    const rows: Array<PlacementAgent & { held: Array<{ device: string; jobs: number; gb: number }> }> = await em.query(
-      `SELECT a.id, a.provider, a.gpus, a.cpu_slots AS "cpuSlots", coalesce(h.held, '[]') AS held
-         FROM broker.agents a
-         LEFT JOIN LATERAL (
-           SELECT json_agg(json_build_object('device', d.device, 'jobs', d.jobs, 'gb', d.gb)) AS held
-             FROM (SELECT device, count(*)::int AS jobs, coalesce(sum(gpu_memory_gb), 0)::float AS gb
-                     FROM broker.leases WHERE agent_id = a.id AND status IN ('assigned', 'running') GROUP BY device) d
-         ) h ON true
-        WHERE a.status = 'alive' ORDER BY a.id`,
+  async dispatchState(em: EntityManager, lock = false): Promise<DispatchState> {
+    const [row]: { agents: Array<PlacementAgent & { held: Array<{ device: string; jobs: number; gb: number }> }>; pending: PendingRequest[] }[] = await em.query(
+      `SELECT agents, pending FROM broker.dispatch_state($1)`,
+      [lock],
     );
     const usage = new Map<string, SlotUsage>();
-    const agents = rows.map(({ held, ...agent }) => {
+    const agents = row!.agents.map(({ held, ...agent }) => {
       const u = emptyUsage();
       usage.set(agent.id, u);
       for (const h of held) {
@@ -203,7 +198,7 @@ export class BrokerStore {
       }
       return agent;
     });
-    return { agents, usage };
+    return { agents, usage, pending: row!.pending };
   }
 
   /**
@@ -242,12 +237,9 @@ export class BrokerStore {
     return rows.map((row) => entityFromRow(this.ds, LeaseEntity, row));
   }
 
-  /** Runs a placement pass alone: replicas of the broker take turns through a transaction-scoped lock. */
-  dispatchTransaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.ds.transaction(async (em) => {
-      await em.query(`SELECT pg_advisory_xact_lock(hashtext('trainyard.broker.dispatch'))`);
-      return work(em);
-    });
+  /** Runs a placement pass alone: replicas of the broker take turns through a transaction-scoped lock, taken by the call that reads the pass's state. */
+  dispatchTransaction<T>(work: (em: EntityManager, state: DispatchState) => Promise<T>): Promise<T> {
+    return this.ds.transaction(async (em) => work(em, await this.dispatchState(em, true)));
   }
 
   /** An attempt's lease runs from its start; the starts reported meanwhile are applied together, in one statement. */

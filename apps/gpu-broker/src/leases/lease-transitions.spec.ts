@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
+import { DataSource, In, type EntityManager } from 'typeorm';
 import { toJobSpec } from '@trainyard/contracts';
-import { testJobDefinition, TestService } from '@trainyard/testing';
+import { testJobDefinition, TestService, waitFor } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { BrokerStore } from './broker.store';
@@ -25,8 +25,8 @@ describe('BrokerStore lease transitions', () => {
 
   afterAll(() => svc.close());
 
-  async function assigned(symbols: string[]): Promise<LeaseEntity[]> {
-    const repo = app.get(DataSource).getRepository(LeaseEntity);
+  async function assigned(symbols: string[], em: EntityManager = app.get(DataSource).manager, agentId = 'agent-1'): Promise<LeaseEntity[]> {
+    const repo = em.getRepository(LeaseEntity);
     const now = new Date('2026-12-01T10:00:00Z');
     const leases = symbols.map((symbol) => {
       const spec = toJobSpec(testJobDefinition({ symbol, runId: 'r-tx' }), 1);
@@ -34,7 +34,7 @@ describe('BrokerStore lease transitions', () => {
         id: `${spec.jobId}-a1-lease`,
         jobId: spec.jobId,
         attempt: 1,
-        agentId: 'agent-1',
+        agentId,
         provider: 'local',
         device: 'gpu:0',
         gpuMemoryGb: 6.5,
@@ -226,7 +226,7 @@ describe('BrokerStore lease transitions', () => {
       { id: 'agent-2', host: 'h2', provider: 'vast', gpus: [], cpuSlots: 2, status: 'alive', startedAt: seen, lastSeenAt: seen },
       { id: 'agent-3', host: 'h3', provider: 'local', gpus: [gpu(0)], cpuSlots: 2, status: 'silent', startedAt: seen, lastSeenAt: seen },
     ]);
-    const state = () => app.get(DataSource).transaction((em) => store.placementState(em));
+    const state = () => app.get(DataSource).transaction((em) => store.dispatchState(em));
     const before = await state();
     const [running, ended] = await assigned(['TXPAUSDT', 'TXPBUSDT', 'TXPCUSDT']);
     await store.transitionLease({ id: running!.id }, 'running', { startedAt: seen });
@@ -241,6 +241,39 @@ describe('BrokerStore lease transitions', () => {
     expect(usage.get('agent-1')!.gpus.get(0)).toEqual({ jobs: gpu0Before.jobs + 2, memoryGb: gpu0Before.memoryGb + 13 });
     expect(usage.get('agent-2')).toEqual({ cpuJobs: 0, gpus: new Map() });
     expect(usage.has('agent-3')).toBe(false);
+  });
+
+  it('lets a pass that waited for the dispatch lock read the leases the pass holding it granted', async () => {
+    const ds = app.get(DataSource);
+    const seen = new Date();
+    await ds.getRepository(AgentEntity).insert({
+      id: 'agent-lock',
+      host: 'hl',
+      provider: 'local',
+      gpus: [{ index: 0, name: 'H100', memoryTotalMb: 81_920, memoryUsedMb: 0, utilization: 0 }],
+      cpuSlots: 1,
+      status: 'alive',
+      startedAt: seen,
+      lastSeenAt: seen,
+    });
+    let grant!: () => void;
+    const granting = new Promise<void>((resolve) => (grant = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const first = store.dispatchTransaction(async (em, state) => {
+      holding();
+      await granting;
+      await assigned(['TXLKUSDT'], em, 'agent-lock');
+      return state.usage.get('agent-lock');
+    });
+    await held;
+    const second = store.dispatchTransaction(async (_em, state) => state.usage.get('agent-lock'));
+    const waiting = async () =>
+      (await ds.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`))[0].n > 0;
+    await waitFor(waiting, 'the second pass to wait for the lock');
+    grant();
+    expect(await first).toEqual({ cpuJobs: 0, gpus: new Map() });
+    expect(await second).toEqual({ cpuJobs: 0, gpus: new Map([[0, { jobs: 1, memoryGb: 6.5 }]]) });
   });
 
   it('queues a request once: a new one in one statement (answered null), a repeat answered with the request as it stands', async () => {

@@ -132,9 +132,9 @@ export class LeaseService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Reads what placement needs and no more: agents with what their active leases hold (summed), and
-   * the waiting requests' sizes only when some slot is free; the specs stay in the database (the
-   * grant copies them into the leases).
+   * Reads what placement needs and no more, in the call that takes the pass's lock: agents with what
+   * their active leases hold (summed), and the waiting requests' sizes; the specs stay in the
+   * database (the grant copies them into the leases).
    */
   private async placePending(): Promise<{ granted: LeaseEntity[]; leftWaiting: boolean }> {
     // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the lock,
@@ -142,16 +142,14 @@ export class LeaseService implements BeforeApplicationShutdown {
     const queued = this.queuedSincePass;
     this.queuedSincePass = false;
     if (!queued && !(await this.store.hasPending())) return { granted: [], leftWaiting: false };
-    return this.store.dispatchTransaction(async (em) => {
+    return this.store.dispatchTransaction(async (em, { agents: alive, usage, pending }) => {
       const nothing = (leftWaiting: boolean) => ({ granted: [], leftWaiting });
-      const { agents: alive, usage } = await this.store.placementState(em);
+      if (pending.length === 0) return nothing(false);
       // Only a rented agent needs its instance's state and price: a local-only broker skips the read.
       const rented = alive.some((a) => a.provider === 'vast') ? await this.rented.placeableAgents(em) : new Map<string, number>();
       const agents = alive.filter((a) => a.provider !== 'vast' || rented.has(a.id));
       const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
       if (!hasRoom(agents, usage, rules)) return nothing(true);
-      const pending = await this.store.pendingRequests(em);
-      if (pending.length === 0) return nothing(false);
       const placed: Array<{ req: PendingRequest; placement: Placement; need: number }> = [];
       for (const req of pending) {
         const need = gpuMemoryNeed(req.gpuMemoryGb, req.learnedGb ?? undefined, this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
