@@ -125,6 +125,28 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     expect(questions).toEqual([events.map((e) => e.jobId)]);
   });
 
+  it('writes the decisions made together in one statement, each version once, a decided one answered with its decision', async () => {
+    const symbols = ['DRYAUSDT', 'DRYBUSDT', 'DRYCUSDT', 'DRYDUSDT'];
+    for (const symbol of symbols) await handler.onJobSucceeded(await trained(symbol, `daily-20261122-${symbol}`, 0.55, 'dry'));
+    const registry = app.get(RegistryStore);
+    const made = await Promise.all(symbols.map(async (symbol) => (await registry.decisionOf((await versionsOf(symbol))[0]!.id))!));
+    // The last one stays decided; the others are decided again, as if for the first time.
+    await ds.query(`DELETE FROM promoter.decisions WHERE id = ANY($1)`, [made.slice(0, 3).map((d) => d.id)]);
+    const query = jest.spyOn(ds, 'query');
+    try {
+      const asked = [...made, made[0]!].map(({ id, createdAt, ...decision }) => ({ ...decision, reason: `again: ${decision.reason}` }));
+      const recorded = await Promise.all(asked.map((d) => registry.recordDecisionOnce(d)));
+      expect(query.mock.calls.filter(([sql]) => sql.includes('INSERT INTO promoter.decisions'))).toHaveLength(1);
+      expect(recorded.map((d) => d.versionId)).toEqual(asked.map((d) => d.versionId));
+      expect(recorded[4]!.id).toBe(recorded[0]!.id);
+      expect(recorded[3]).toMatchObject({ id: made[3]!.id, reason: made[3]!.reason });
+      expect(recorded.slice(0, 3).every((d, i) => d.reason === `again: ${made[i]!.reason}` && d.id !== made[i]!.id)).toBe(true);
+    } finally {
+      query.mockRestore();
+    }
+    for (const symbol of symbols) expect(await decisionsOf(symbol)).toHaveLength(1);
+  });
+
   it('registers and decides a redelivered success once', async () => {
     const event = await trained('SOLUSDT', 'daily-20261122-SOLUSDT', 0.55);
     await Promise.all([handler.onJobSucceeded(event), handler.onJobSucceeded(event)]);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, In, Not, type EntityManager } from 'typeorm';
+import { BatchedCalls } from '@trainyard/runtime';
 import { entityFromRow } from '@trainyard/persistence';
 import { DecisionEntity } from './decision.entity';
 import type { Variant } from '@trainyard/contracts';
@@ -79,6 +80,8 @@ const MAX_NUMBERING_TRIES = 50;
  */
 @Injectable()
 export class RegistryStore {
+  private readonly decisions = new BatchedCalls<NewDecision, DecisionEntity>((batch) => this.recordDecisionsOnce(batch));
+
   constructor(private readonly ds: DataSource) {}
 
   async ping(): Promise<void> {
@@ -189,33 +192,48 @@ export class RegistryStore {
 
   /**
    * Records an automatic decision that changes nothing in production, without the key's lock: the
-   * unique index on a version's automatic decision keeps it to one, and a second delivery gets the first's.
+   * unique index on a version's automatic decision keeps it to one, and a second delivery gets the
+   * first's. The decisions made meanwhile are written together, in one statement.
    */
-  async recordDecisionOnce(decision: NewDecision): Promise<DecisionEntity> {
-    const d = { commandId: null, ...decision };
-    const [generated]: { id: number; created_at: Date }[] = await this.ds.query(
+  recordDecisionOnce(decision: NewDecision): Promise<DecisionEntity> {
+    return this.decisions.call(decision);
+  }
+
+  private async recordDecisionsOnce(batch: NewDecision[]): Promise<DecisionEntity[]> {
+    // In version order, so two writers of the same versions wait on each other's rows in one order.
+    const items = [...batch].map((d) => ({ commandId: null, ...d })).sort((x, y) => x.versionId - y.versionId);
+    const generated: { id: number; version_id: number; created_at: Date }[] = await this.ds.query(
       `INSERT INTO promoter.decisions (version_id, symbol, variant, outcome, rule, mode, applied, reason, candidate_metrics, production_version, production_metrics, production_uri, command_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id, created_at`,
+       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::jsonb[], $10::int[], $11::jsonb[], $12::text[], $13::text[])
+       ON CONFLICT DO NOTHING RETURNING id, version_id, created_at`,
       [
-        d.versionId,
-        d.symbol,
-        d.variant,
-        d.outcome,
-        d.rule,
-        d.mode,
-        d.applied,
-        d.reason,
-        JSON.stringify(d.candidateMetrics),
-        d.productionVersion,
-        d.productionMetrics ? JSON.stringify(d.productionMetrics) : null,
-        d.productionUri,
-        d.commandId,
+        items.map((d) => d.versionId),
+        items.map((d) => d.symbol),
+        items.map((d) => d.variant),
+        items.map((d) => d.outcome),
+        items.map((d) => d.rule),
+        items.map((d) => d.mode),
+        items.map((d) => d.applied),
+        items.map((d) => d.reason),
+        items.map((d) => JSON.stringify(d.candidateMetrics)),
+        items.map((d) => d.productionVersion),
+        items.map((d) => (d.productionMetrics ? JSON.stringify(d.productionMetrics) : null)),
+        items.map((d) => d.productionUri),
+        items.map((d) => d.commandId),
       ],
     );
-    if (generated) return this.ds.getRepository(DecisionEntity).create({ ...d, id: generated.id, createdAt: generated.created_at });
-    const first = await this.decisionOf(decision.versionId);
-    if (!first) throw new Error(`the decision on version id ${decision.versionId} was neither written nor found`);
-    return first;
+    const repo = this.ds.getRepository(DecisionEntity);
+    const written = new Map<number, DecisionEntity>();
+    for (const row of generated) {
+      const d = items.find((i) => i.versionId === row.version_id)!;
+      written.set(row.version_id, repo.create({ ...d, id: row.id, createdAt: row.created_at }));
+    }
+    const earlier = await this.decisionsOfVersions(batch.filter((d) => !written.has(d.versionId)).map((d) => d.versionId));
+    return batch.map((d) => {
+      const decision = written.get(d.versionId) ?? earlier.get(d.versionId);
+      if (!decision) throw new Error(`the decision on version id ${d.versionId} was neither written nor found`);
+      return decision;
+    });
   }
 
   /** The automatic decision of each of these versions that has one, in one read. */

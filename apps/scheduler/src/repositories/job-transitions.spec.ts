@@ -164,6 +164,31 @@ describe('JobRepository attempt transitions', () => {
     expect(await ledgerOf('STLUSDT')).toEqual([]);
   });
 
+  it('writes the successes reported together in one statement, and those of one training one by one', async () => {
+    const ids = await releasedRun('tx-successes', ['SCAUSDT', 'SCBUSDT', 'SCCUSDT', 'SCDUSDT']);
+    const twins = [...(await releasedRun('tx-twin-a', ['SCEUSDT'])), ...(await releasedRun('tx-twin-b', ['SCEUSDT']))];
+    for (const id of [...ids, ...twins]) {
+      await jobs.markLeased(id, 1, lease(id));
+      await jobs.markStarted(id, 1, started(id));
+    }
+    const done = (id: string) => ({ startedAt, finishedAt: new Date(startedAt.getTime() + 60_000), trainSeconds: 59, metrics, artifactsPrefix: `${id}/a1`, artifacts: [] });
+    const query = jest.spyOn(ds(), 'query');
+    const written = () => query.mock.calls.filter(([sql]) => sql.includes(`UPDATE scheduler.jobs j SET status = 'succeeded'`)).length;
+    try {
+      const results = await Promise.all(ids.map((id) => jobs.markSucceeded(id, 1, done(id), new Date())));
+      expect(results.map((r) => r?.id)).toEqual(ids);
+      expect(written()).toBe(1);
+      // The same symbol, date and inputs in two runs: one ledger entry, which one statement cannot write twice.
+      const again = await Promise.all(twins.map((id) => jobs.markSucceeded(id, 1, done(id), new Date())));
+      expect(again.map((r) => r?.id)).toEqual(twins);
+      expect(written()).toBe(1 + 1 + 2);
+    } finally {
+      query.mockRestore();
+    }
+    for (const id of [...ids, ...twins]) expect(await jobs.find(id)).toMatchObject({ status: 'succeeded', trainSeconds: 59, cost: 0.5 / 60 });
+    expect(await ledgerOf('SCEUSDT')).toEqual([expect.objectContaining({ outcome: 'succeeded', jobId: twins[1] })]);
+  });
+
   it('answers a view of a job whose success it is writing once that write has ended, not before', async () => {
     const [id] = await releasedRun('tx-view-waits', ['VWUSDT']);
     await jobs.markLeased(id!, 1, lease(id!));

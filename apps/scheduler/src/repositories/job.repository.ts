@@ -43,6 +43,13 @@ interface LeasedAttempt {
   pricePerHour: number;
 }
 
+interface SucceededAttempt {
+  jobId: string;
+  attempt: number;
+  done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string; artifacts: Artifact[] };
+  recordedAt: Date;
+}
+
 interface StartedAttempt {
   jobId: string;
   attempt: number;
@@ -78,6 +85,7 @@ export interface JobTally {
 export class JobRepository {
   private readonly leases = new BatchedCalls<LeasedAttempt, void>((items) => this.markLeasedBatch(items), { key: attemptKey, repeated: undefined });
   private readonly starts = new BatchedCalls<StartedAttempt, StartedJob | null>((items) => this.markStartedBatch(items), { key: attemptKey, repeated: null });
+  private readonly successes = new BatchedCalls<SucceededAttempt, SucceededJob | null>((items) => this.writeSuccesses(items), { key: attemptKey, repeated: null });
 
   /** Successes being written by this process, by job: a view asked for meanwhile waits for them (see view). */
   private readonly succeeding = new Map<string, Promise<unknown>>();
@@ -224,6 +232,8 @@ export class JobRepository {
    * job.succeeded in one conditional statement: the job, its attempt row and the ledger's entry for
    * what it trained (a success overwrites a failure, never the other way), so no transaction spans
    * two. The job as it now stands, what the caller needs of it, or null for a stale or repeated event.
+   * The successes reported meanwhile are written together, in one statement; two of one training
+   * (the same ledger entry) cannot share it, and such a batch is written again success by success.
    */
   async markSucceeded(
     jobId: string,
@@ -231,7 +241,7 @@ export class JobRepository {
     done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string; artifacts: Artifact[] },
     recordedAt: Date,
   ): Promise<SucceededJob | null> {
-    const writing = this.writeSuccess(jobId, attempt, done, recordedAt);
+    const writing = this.successes.call({ jobId, attempt, done, recordedAt });
     this.succeeding.set(jobId, writing);
     try {
       return await writing;
@@ -240,57 +250,61 @@ export class JobRepository {
     }
   }
 
-  private async writeSuccess(
-    jobId: string,
-    attempt: number,
-    done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string; artifacts: Artifact[] },
-    recordedAt: Date,
-  ): Promise<SucceededJob | null> {
-    const rows: Array<{ run_id: string; started_at: Date; finished_at: Date; definition: JobDefinition; checkpoint: CheckpointRef | null }> = await this.ds.query(
-      `WITH j AS (
-         UPDATE scheduler.jobs SET status = 'succeeded', started_at = coalesce(started_at, $3), finished_at = $4, train_seconds = $5, metrics = $6,
-                artifacts_prefix = $7, error_type = NULL, error_message = NULL, cost = price_per_hour * $8::float8 / 3600000, updated_at = now()
-         WHERE id = $1 AND attempt = $2 AND status IN (${inList(attemptEventSources('succeeded'))})
-         RETURNING run_id, started_at, finished_at, definition, checkpoint, training_hash),
+  private async writeSuccesses(batch: SucceededAttempt[]): Promise<(SucceededJob | null)[]> {
+    const items = inJobOrder(batch);
+    const rows: Array<{ id: string; attempt: number; run_id: string; started_at: Date; finished_at: Date; definition: JobDefinition; checkpoint: CheckpointRef | null }> = await this.ds.query(
+      `WITH r AS (
+         SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::float8[], $6::jsonb[], $7::text[], $8::float8[], $9::jsonb[], $10::timestamptz[])
+           AS r(id, attempt, started_at, finished_at, train_seconds, metrics, artifacts_prefix, priced_ms, artifacts, recorded_at)),
+       j AS (
+         UPDATE scheduler.jobs j SET status = 'succeeded', started_at = coalesce(j.started_at, r.started_at), finished_at = r.finished_at, train_seconds = r.train_seconds,
+                metrics = r.metrics, artifacts_prefix = r.artifacts_prefix, error_type = NULL, error_message = NULL, cost = j.price_per_hour * r.priced_ms / 3600000, updated_at = now()
+         FROM r WHERE j.id = r.id AND j.attempt = r.attempt AND j.status IN (${inList(attemptEventSources('succeeded'))})
+         RETURNING j.id, j.attempt, j.run_id, j.started_at, j.finished_at, j.definition, j.checkpoint, j.training_hash, r.artifacts_prefix, r.recorded_at),
        -- What the attempt reported is kept for tracking even when the job has moved on (a fenced attempt's success).
        a AS (
-         UPDATE scheduler.attempts SET metrics = $6, artifacts = $9,
-                status = CASE WHEN EXISTS (SELECT 1 FROM j) THEN 'succeeded' ELSE status END,
-                finished_at = CASE WHEN EXISTS (SELECT 1 FROM j) THEN $4 ELSE finished_at END
-         WHERE job_id = $1 AND attempt = $2),
+         UPDATE scheduler.attempts a SET metrics = r.metrics, artifacts = r.artifacts,
+                status = CASE WHEN j.id IS NOT NULL THEN 'succeeded' ELSE a.status END,
+                finished_at = CASE WHEN j.id IS NOT NULL THEN r.finished_at ELSE a.finished_at END
+         FROM r LEFT JOIN j ON j.id = r.id AND j.attempt = r.attempt
+         WHERE a.job_id = r.id AND a.attempt = r.attempt),
        l AS (
          INSERT INTO scheduler.ledger (date, symbol, training_hash, outcome, job_id, attempt, artifacts_prefix, checkpoint, recorded_at)
-         SELECT j.definition->>'date', j.definition->>'symbol', j.training_hash, 'succeeded', $1, $2, $7, j.checkpoint, $10 FROM j
+         SELECT j.definition->>'date', j.definition->>'symbol', j.training_hash, 'succeeded', j.id, j.attempt, j.artifacts_prefix, j.checkpoint, j.recorded_at FROM j
          ON CONFLICT (date, symbol, training_hash) DO UPDATE SET
            outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id, attempt = EXCLUDED.attempt,
            artifacts_prefix = EXCLUDED.artifacts_prefix, checkpoint = EXCLUDED.checkpoint, recorded_at = EXCLUDED.recorded_at)
-       SELECT run_id, started_at, finished_at, definition, checkpoint FROM j`,
+       SELECT id, attempt, run_id, started_at, finished_at, definition, checkpoint FROM j`,
       [
-        jobId,
-        attempt,
-        done.startedAt,
-        done.finishedAt,
-        done.trainSeconds,
-        JSON.stringify(done.metrics),
-        done.artifactsPrefix,
+        items.map((i) => i.jobId),
+        items.map((i) => i.attempt),
+        items.map((i) => i.done.startedAt),
+        items.map((i) => i.done.finishedAt),
+        items.map((i) => i.done.trainSeconds),
+        items.map((i) => JSON.stringify(i.done.metrics)),
+        items.map((i) => i.done.artifactsPrefix),
         // The lease's price for the attempt's own time, as the agent measured it.
-        Math.max(0, done.finishedAt.getTime() - done.startedAt.getTime()),
-        JSON.stringify(done.artifacts),
-        recordedAt,
+        items.map((i) => Math.max(0, i.done.finishedAt.getTime() - i.done.startedAt.getTime())),
+        items.map((i) => JSON.stringify(i.done.artifacts)),
+        items.map((i) => i.recordedAt),
       ],
     );
-    const [row] = rows;
-    if (!row) return null;
-    return {
-      id: jobId,
-      attempt,
-      runId: row.run_id,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-      definition: row.definition,
-      artifactsPrefix: done.artifactsPrefix,
-      checkpoint: row.checkpoint,
-    };
+    const written = new Map(rows.map((row) => [attemptKey({ jobId: row.id, attempt: row.attempt }), row]));
+    return batch.map((i) => {
+      const row = written.get(attemptKey(i));
+      return row
+        ? {
+            id: i.jobId,
+            attempt: i.attempt,
+            runId: row.run_id,
+            startedAt: row.started_at,
+            finishedAt: row.finished_at,
+            definition: row.definition,
+            artifactsPrefix: i.done.artifactsPrefix,
+            checkpoint: row.checkpoint,
+          }
+        : null;
+    });
   }
 
   /**
