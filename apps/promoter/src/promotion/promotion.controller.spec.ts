@@ -134,7 +134,7 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     await ds.query(`DELETE FROM promoter.decisions WHERE id = ANY($1)`, [made.slice(0, 3).map((d) => d.id)]);
     const query = jest.spyOn(ds, 'query');
     try {
-      const asked = [...made, made[0]!].map(({ id, createdAt, ...decision }) => ({ ...decision, reason: `again: ${decision.reason}` }));
+      const asked = [...made, made[0]!].map(({ id: _id, createdAt: _createdAt, ...decision }) => ({ ...decision, reason: `again: ${decision.reason}` }));
       const recorded = await Promise.all(asked.map((d) => registry.recordDecisionOnce(d)));
       expect(query.mock.calls.filter(([sql]) => sql.includes('INSERT INTO promoter.decisions'))).toHaveLength(1);
       expect(recorded.map((d) => d.versionId)).toEqual(asked.map((d) => d.versionId));
