@@ -18,7 +18,7 @@ import { BrokerProcesses1763900000005 } from './migrations/1763900000005-broker-
 import { BrokerInstanceSpend1763900000006 } from './migrations/1763900000006-broker-instance-spend';
 import { BrokerAnnouncedEnds1763900000007 } from './migrations/1763900000007-broker-announced-ends';
 import { BrokerActiveLeases1763900000008 } from './migrations/1763900000008-broker-active-leases';
-import { BrokerDispatchState1763900000009 } from './migrations/1763900000009-broker-dispatch-state';
+import { BrokerDispatchEpoch1763900000009 } from './migrations/1763900000009-broker-dispatch-epoch';
 import { InstanceEntity } from './vast/instance.entity';
 import { VastModule } from './vast/vast.module';
 import { BrokerMetricsModule } from './metrics/broker.metrics';
@@ -49,7 +49,7 @@ export class AppModule {
             BrokerInstanceSpend1763900000006,
             BrokerAnnouncedEnds1763900000007,
             BrokerActiveLeases1763900000008,
-            BrokerDispatchState1763900000009,
+            BrokerDispatchEpoch1763900000009,
           ],
         }),
         HealthModule,

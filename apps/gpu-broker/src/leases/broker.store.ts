@@ -23,6 +23,8 @@ export type PlacementAgent = AgentCapacity & { provider: Provider };
 
 /** What a placement pass reads: the alive agents, what each holds, the waiting requests in placement order. */
 export interface DispatchState {
+  /** The dispatch epoch this was read at, as PostgreSQL's bigint text. */
+  epoch: string;
   agents: PlacementAgent[];
   usage: Map<string, SlotUsage>;
   pending: PendingRequest[];
@@ -177,16 +179,27 @@ export class BrokerStore {
   }
 
   /**
-   * What placement reads, in one call of broker.dispatch_state: the alive agents in id order with
-   * what their active leases hold (summed in the database, through the index on agent and status),
-   * and the waiting requests in placement order, with only what placement reads of them (not their
-   * specs) and their symbols' learned memory. With `lock`, the pass's transaction first takes the
-   * lock replicas of the broker take turns through, and both are read after it.
+   * What placement reads, in one statement: the alive agents in id order with what their active
+   * leases hold (summed in the database, through the index on agent and status), the waiting
+   * requests in placement order with only what placement reads of them (not their specs) and their
+   * symbols' learned memory, and the dispatch epoch they were read at (see grant).
    */
-  async dispatchState(em: EntityManager, lock = false): Promise<DispatchState> {
-    const [row]: { agents: Array<PlacementAgent & { held: Array<{ device: string; jobs: number; gb: number }> }>; pending: PendingRequest[] }[] = await em.query(
-      `SELECT agents, pending FROM broker.dispatch_state($1)`,
-      [lock],
+  async dispatchState(): Promise<DispatchState> {
+    const [row]: { epoch: string; agents: Array<PlacementAgent & { held: Array<{ device: string; jobs: number; gb: number }> }>; pending: PendingRequest[] }[] = await this.ds.query(
+      `SELECT (SELECT n FROM broker.dispatch_epoch) AS epoch,
+         (SELECT coalesce(json_agg(json_build_object('id', a.id, 'provider', a.provider, 'gpus', a.gpus, 'cpuSlots', a.cpu_slots, 'held', coalesce(h.held, '[]'::json)) ORDER BY a.id), '[]'::json)
+            FROM broker.agents a
+            LEFT JOIN LATERAL (
+              SELECT json_agg(json_build_object('device', d.device, 'jobs', d.jobs, 'gb', d.gb)) AS held
+                FROM (SELECT device, count(*)::int AS jobs, coalesce(sum(gpu_memory_gb), 0)::float AS gb
+                        FROM broker.leases WHERE agent_id = a.id AND status IN ('assigned', 'running') GROUP BY device) d
+            ) h ON true
+           WHERE a.status = 'alive') AS agents,
+         (SELECT coalesce(json_agg(json_build_object('jobId', r.job_id, 'attempt', r.attempt, 'symbol', r.spec->>'symbol',
+                                                     'gpuMemoryGb', (r.spec->'resources'->>'gpuMemoryGb')::float, 'learnedGb', m.peak_gb::float)
+                                   ORDER BY r.priority_rank, r.requested_at, r.job_id), '[]'::json)
+            FROM broker.lease_requests r LEFT JOIN broker.learned_gpu_memory m ON m.symbol = r.spec->>'symbol'
+           WHERE r.status = 'pending') AS pending`,
     );
     const usage = new Map<string, SlotUsage>();
     const agents = row!.agents.map(({ held, ...agent }) => {
@@ -198,30 +211,37 @@ export class BrokerStore {
       }
       return agent;
     });
-    return { agents, usage, pending: row!.pending };
+    return { epoch: row!.epoch, agents, usage, pending: row!.pending };
   }
 
   /**
-   * One pass's placements granted in one statement: their requests marked leased (those still
-   * pending: a cancel may have come first) and their leases inserted with the requests' specs and
-   * trace contexts copied inside the database, so no spec travels to the broker and back. Returns
-   * the leases as inserted, in no particular order.
+   * One pass's placements granted in one statement, if the dispatch epoch is still the one its state
+   * was read at (it moves on with each grant: capacity is taken only here, so an unchanged epoch
+   * means the pass placed on what is still free; replicas of the broker take turns through it). Their
+   * requests are marked leased (those still pending: a cancel may have come first) and their leases
+   * inserted with the requests' specs and trace contexts copied inside the database, so no spec
+   * travels to the broker and back. Returns the leases as inserted, in no particular order, or null
+   * when another grant came first and the pass must read again.
    */
-  async grant(em: EntityManager, grants: Grant[], at: Date): Promise<LeaseEntity[]> {
-    const rows: Record<string, unknown>[] = await em.query(
-      `WITH placed AS (
+  async grant(grants: Grant[], at: Date, epoch: string): Promise<LeaseEntity[] | null> {
+    const rows: Record<string, unknown>[] = await this.ds.query(
+      `WITH epoch AS (
+         UPDATE broker.dispatch_epoch SET n = n + 1 WHERE n = $10::bigint RETURNING n
+       ), placed AS (
          SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[])
            AS p(job_id, attempt, id, agent_id, provider, device, gpu_memory_gb, price_per_hour)
+          WHERE EXISTS (SELECT 1 FROM epoch)
        ), leased AS (
          UPDATE broker.lease_requests r SET status = 'leased' FROM placed p
           WHERE r.job_id = p.job_id AND r.attempt = p.attempt AND r.status = 'pending'
           RETURNING r.job_id, r.attempt, r.spec, r.trace_context
-       )
-       INSERT INTO broker.leases (id, job_id, attempt, agent_id, provider, device, gpu_memory_gb, price_per_hour, status, spec, created_at, ends_by, trace_context)
-       SELECT p.id, p.job_id, p.attempt, p.agent_id, p.provider, p.device, p.gpu_memory_gb, p.price_per_hour, 'assigned', l.spec,
-              $9::timestamptz, $9::timestamptz + make_interval(secs => (l.spec->>'timeoutMinutes')::float8 * 60), l.trace_context
-         FROM placed p JOIN leased l USING (job_id, attempt)
-       RETURNING *`,
+       ), inserted AS (
+         INSERT INTO broker.leases (id, job_id, attempt, agent_id, provider, device, gpu_memory_gb, price_per_hour, status, spec, created_at, ends_by, trace_context)
+         SELECT p.id, p.job_id, p.attempt, p.agent_id, p.provider, p.device, p.gpu_memory_gb, p.price_per_hour, 'assigned', l.spec,
+                $9::timestamptz, $9::timestamptz + make_interval(secs => (l.spec->>'timeoutMinutes')::float8 * 60), l.trace_context
+           FROM placed p JOIN leased l USING (job_id, attempt)
+         RETURNING *)
+       SELECT (SELECT n FROM epoch) AS "__epoch", i.* FROM (SELECT) AS one LEFT JOIN inserted i ON true`,
       [
         grants.map((g) => g.jobId),
         grants.map((g) => g.attempt),
@@ -232,14 +252,11 @@ export class BrokerStore {
         grants.map((g) => g.gpuMemoryGb),
         grants.map((g) => g.pricePerHour),
         at,
+        epoch,
       ],
     );
-    return rows.map((row) => entityFromRow(this.ds, LeaseEntity, row));
-  }
-
-  /** Runs a placement pass alone: replicas of the broker take turns through a transaction-scoped lock, taken by the call that reads the pass's state. */
-  dispatchTransaction<T>(work: (em: EntityManager, state: DispatchState) => Promise<T>): Promise<T> {
-    return this.ds.transaction(async (em) => work(em, await this.dispatchState(em, true)));
+    if (rows[0]?.__epoch === null) return null;
+    return rows.filter((row) => row.id !== null).map(({ __epoch: _epoch, ...row }) => entityFromRow(this.ds, LeaseEntity, row));
   }
 
   /** An attempt's lease runs from its start; the starts reported meanwhile are applied together, in one statement. */

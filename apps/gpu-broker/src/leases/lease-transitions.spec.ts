@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { DataSource, In, type EntityManager } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { toJobSpec } from '@trainyard/contracts';
-import { testJobDefinition, TestService, waitFor } from '@trainyard/testing';
+import { testJobDefinition, TestService } from '@trainyard/testing';
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { BrokerStore } from './broker.store';
@@ -25,8 +25,8 @@ describe('BrokerStore lease transitions', () => {
 
   afterAll(() => svc.close());
 
-  async function assigned(symbols: string[], em: EntityManager = app.get(DataSource).manager, agentId = 'agent-1'): Promise<LeaseEntity[]> {
-    const repo = em.getRepository(LeaseEntity);
+  async function assigned(symbols: string[]): Promise<LeaseEntity[]> {
+    const repo = app.get(DataSource).getRepository(LeaseEntity);
     const now = new Date('2026-12-01T10:00:00Z');
     const leases = symbols.map((symbol) => {
       const spec = toJobSpec(testJobDefinition({ symbol, runId: 'r-tx' }), 1);
@@ -34,7 +34,7 @@ describe('BrokerStore lease transitions', () => {
         id: `${spec.jobId}-a1-lease`,
         jobId: spec.jobId,
         attempt: 1,
-        agentId,
+        agentId: 'agent-1',
         provider: 'local',
         device: 'gpu:0',
         gpuMemoryGb: 6.5,
@@ -187,7 +187,7 @@ describe('BrokerStore lease transitions', () => {
       gpuMemoryGb: 6.5,
       pricePerHour: 0.25,
     }));
-    const granted = await app.get(DataSource).transaction((em) => store.grant(em, grants, at));
+    const granted = (await store.grant(grants, at, (await store.dispatchState()).epoch))!;
     expect(granted.map((l) => l.jobId).sort()).toEqual([specs[0]!.jobId, specs[1]!.jobId]);
     const first = granted.find((l) => l.jobId === specs[0]!.jobId)!;
     expect(first).toBeInstanceOf(LeaseEntity);
@@ -226,7 +226,7 @@ describe('BrokerStore lease transitions', () => {
       { id: 'agent-2', host: 'h2', provider: 'vast', gpus: [], cpuSlots: 2, status: 'alive', startedAt: seen, lastSeenAt: seen },
       { id: 'agent-3', host: 'h3', provider: 'local', gpus: [gpu(0)], cpuSlots: 2, status: 'silent', startedAt: seen, lastSeenAt: seen },
     ]);
-    const state = () => app.get(DataSource).transaction((em) => store.dispatchState(em));
+    const state = () => store.dispatchState();
     const before = await state();
     const [running, ended] = await assigned(['TXPAUSDT', 'TXPBUSDT', 'TXPCUSDT']);
     await store.transitionLease({ id: running!.id }, 'running', { startedAt: seen });
@@ -243,37 +243,36 @@ describe('BrokerStore lease transitions', () => {
     expect(usage.has('agent-3')).toBe(false);
   });
 
-  it('lets a pass that waited for the dispatch lock read the leases the pass holding it granted', async () => {
-    const ds = app.get(DataSource);
-    const seen = new Date();
-    await ds.getRepository(AgentEntity).insert({
-      id: 'agent-lock',
-      host: 'hl',
-      provider: 'local',
-      gpus: [{ index: 0, name: 'H100', memoryTotalMb: 81_920, memoryUsedMb: 0, utilization: 0 }],
-      cpuSlots: 1,
-      status: 'alive',
-      startedAt: seen,
-      lastSeenAt: seen,
+  it('grants only on the epoch it read: of two passes that read the same, one grants and the other grants nothing and reads again', async () => {
+    const specs = ['TXEAUSDT', 'TXEBUSDT'].map((symbol) => toJobSpec(testJobDefinition({ symbol, runId: 'r-epoch' }), 1));
+    for (const spec of specs) await store.enqueue(spec, new Date('2026-12-01T09:59:00Z'));
+    const grant = (spec: (typeof specs)[number]) => ({
+      jobId: spec.jobId,
+      attempt: 1,
+      leaseId: `${spec.jobId}-a1-lease`,
+      agentId: 'agent-1',
+      provider: 'local' as const,
+      device: 'gpu:0',
+      gpuMemoryGb: 6.5,
+      pricePerHour: 0.25,
     });
-    let grant!: () => void;
-    const granting = new Promise<void>((resolve) => (grant = resolve));
-    let holding!: () => void;
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const first = store.dispatchTransaction(async (em, state) => {
-      holding();
-      await granting;
-      await assigned(['TXLKUSDT'], em, 'agent-lock');
-      return state.usage.get('agent-lock');
-    });
-    await held;
-    const second = store.dispatchTransaction(async (_em, state) => state.usage.get('agent-lock'));
-    const waiting = async () =>
-      (await ds.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`))[0].n > 0;
-    await waitFor(waiting, 'the second pass to wait for the lock');
-    grant();
-    expect(await first).toEqual({ cpuJobs: 0, gpus: new Map() });
-    expect(await second).toEqual({ cpuJobs: 0, gpus: new Map([[0, { jobs: 1, memoryGb: 6.5 }]]) });
+    const { epoch } = await store.dispatchState();
+    const at = new Date('2026-12-01T10:00:00Z');
+    // Two replicas' passes read the same state and place a job each at once: one of them wins.
+    const outcomes = await Promise.all(specs.map((spec) => store.grant([grant(spec)], at, epoch)));
+    expect(outcomes.filter((o) => o === null)).toHaveLength(1);
+    const winner = outcomes.find((o) => o !== null)!;
+    expect(winner).toHaveLength(1);
+    const lost = specs.find((spec) => spec.jobId !== winner[0]!.jobId)!;
+    expect(await store.findLease(`${lost.jobId}-a1-lease`)).toBeNull();
+    const requests: { job_id: string; status: string }[] = await app.get(DataSource).query(`SELECT job_id, status FROM broker.lease_requests WHERE job_id = $1`, [lost.jobId]);
+    expect(requests).toEqual([{ job_id: lost.jobId, status: 'pending' }]);
+    // Read again, the loser's pass sees the winner's lease and grants on the epoch it moved to.
+    const again = await store.dispatchState();
+    expect(BigInt(again.epoch)).toBe(BigInt(epoch) + 1n);
+    expect(again.usage.get('agent-1')?.gpus.get(0)?.jobs).toBeGreaterThan(0);
+    expect(await store.grant([grant(lost)], at, again.epoch)).toHaveLength(1);
+    expect(await store.grant([grant(lost)], at, again.epoch)).toBeNull();
   });
 
   it('queues a request once: a new one in one statement (answered null), a repeat answered with the request as it stands', async () => {

@@ -212,6 +212,33 @@ describe('gpu-broker leases', () => {
     expect(new Set(leases.map((l) => l.created_at.getTime())).size).toBeLessThanOrEqual(6);
   });
 
+  it('reads again and places when another replica granted between its read and its grant', async () => {
+    const store = app.get(BrokerStore);
+    const read = store.dispatchState.bind(store);
+    const grant = jest.spyOn(store, 'grant');
+    let raced = false;
+    const reads = jest.spyOn(store, 'dispatchState').mockImplementation(async () => {
+      const state = await read();
+      if (!raced && state.pending.some((p) => p.symbol === 'RACEUSDT')) {
+        raced = true;
+        // Another replica's grant, as it commits between this pass's read and its grant.
+        await store.manager.query(`UPDATE broker.dispatch_epoch SET n = n + 1`);
+      }
+      return state;
+    });
+    try {
+      await bus.publish('agent.heartbeat', { agentId: 'race-box', host: 'box', provider: 'local', gpus: [], cpuSlots: 1, running: [], startedAt });
+      await waitFor(async () => (await store.manager.query(`SELECT 1 FROM broker.agents WHERE id = 'race-box' AND status = 'alive'`)).length === 1, 'the race box alive');
+      await bus.publish('job.requested', { spec: toJobSpec(testJobDefinition({ symbol: 'RACEUSDT', runId: 'race', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1) });
+      await waitFor(async () => (await readStored(prefix, 'job.leased')).some((e) => e.data.jobId === 'race-RACEUSDT'), 'the job leased after the lost grant');
+      expect(raced).toBe(true);
+      expect(await Promise.all(grant.mock.results.map((r) => r.value))).toContain(null);
+    } finally {
+      reads.mockRestore();
+      grant.mockRestore();
+    }
+  });
+
   it("gives the next free slot to a production job that arrived after a study's search trials", async () => {
     const trial = (n: number) =>
       toJobSpec(testJobDefinition({ symbol: 'SRCHUSDT', runId: 'study-x', jobId: `study-x-t${n}`, priority: 'low', purpose: 'search', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);

@@ -30,6 +30,9 @@ interface Arrival {
  */
 const OUTCOME_MARK_GATHER_MS = 200;
 
+/** Reads of one pass that may lose their grant to other replicas before the pass gives up (and the next trigger tries again). */
+const MAX_PASS_READS = 50;
+
 /** Grants slots to queued job attempts and follows each lease until it ends. */
 @Injectable()
 export class LeaseService implements BeforeApplicationShutdown {
@@ -132,47 +135,58 @@ export class LeaseService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Reads what placement needs and no more, in the call that takes the pass's lock: agents with what
-   * their active leases hold (summed), and the waiting requests' sizes; the specs stay in the
-   * database (the grant copies them into the leases).
+   * Reads what placement needs and no more, in one statement: agents with what their active leases
+   * hold (summed), and the waiting requests' sizes; the specs stay in the database (the grant copies
+   * them into the leases). A grant another replica's beat (see BrokerStore.grant) placed on capacity
+   * that may be gone: the pass reads again.
    */
   private async placePending(): Promise<{ granted: LeaseEntity[]; leftWaiting: boolean }> {
-    // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so without the lock,
+    // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so cheaply,
     // unless a request was queued since the last pass began. A request that commits after it dispatches again.
     const queued = this.queuedSincePass;
     this.queuedSincePass = false;
     if (!queued && !(await this.store.hasPending())) return { granted: [], leftWaiting: false };
-    return this.store.dispatchTransaction(async (em, { agents: alive, usage, pending }) => {
-      const nothing = (leftWaiting: boolean) => ({ granted: [], leftWaiting });
-      if (pending.length === 0) return nothing(false);
-      // Only a rented agent needs its instance's state and price: a local-only broker skips the read.
-      const rented = alive.some((a) => a.provider === 'vast') ? await this.rented.placeableAgents(em) : new Map<string, number>();
-      const agents = alive.filter((a) => a.provider !== 'vast' || rented.has(a.id));
-      const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
-      if (!hasRoom(agents, usage, rules)) return nothing(true);
-      const placed: Array<{ req: PendingRequest; placement: Placement; need: number }> = [];
-      for (const req of pending) {
-        const need = gpuMemoryNeed(req.gpuMemoryGb, req.learnedGb ?? undefined, this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
-        const placement = findPlacement(need, agents, usage, rules);
-        if (!placement) continue;
-        occupy(usage, placement, need);
-        placed.push({ req, placement, need });
-        if (!hasRoom(agents, usage, rules)) break;
-      }
-      if (placed.length === 0) return nothing(true);
-      const providers = new Map(agents.map((a) => [a.id, a.provider]));
-      const grants = placed.map(({ req: { jobId, attempt }, placement: { agentId, device }, need }) => ({
-        jobId,
-        attempt,
-        leaseId: leaseIdFor(jobId, attempt),
-        agentId,
-        provider: providers.get(agentId)!,
-        device,
-        gpuMemoryGb: need,
-        pricePerHour: rented.get(agentId) ?? this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
-      }));
-      return { granted: await this.store.grant(em, grants, this.clock.now()), leftWaiting: placed.length < pending.length };
-    });
+    for (let reads = 1; ; reads++) {
+      const placed = await this.placeOnce();
+      if (placed) return placed;
+      // Each lost grant is another replica's progress; this many in a row means something else is wrong.
+      if (reads >= MAX_PASS_READS) throw new Error(`placement lost ${reads} grants in a row to other broker replicas`);
+    }
+  }
+
+  /** One read and, when something fits, one grant; null when another replica's grant came between. */
+  private async placeOnce(): Promise<{ granted: LeaseEntity[]; leftWaiting: boolean } | null> {
+    const { epoch, agents: alive, usage, pending } = await this.store.dispatchState();
+    const nothing = (leftWaiting: boolean) => ({ granted: [], leftWaiting });
+    if (pending.length === 0) return nothing(false);
+    // Only a rented agent needs its instance's state and price: a local-only broker skips the read.
+    const rented = alive.some((a) => a.provider === 'vast') ? await this.rented.placeableAgents(this.store.manager) : new Map<string, number>();
+    const agents = alive.filter((a) => a.provider !== 'vast' || rented.has(a.id));
+    const rules = { maxJobsPerGpu: this.cfg.BROKER_MAX_JOBS_PER_GPU, memoryMargin: this.cfg.BROKER_GPU_MEMORY_MARGIN };
+    if (!hasRoom(agents, usage, rules)) return nothing(true);
+    const placed: Array<{ req: PendingRequest; placement: Placement; need: number }> = [];
+    for (const req of pending) {
+      const need = gpuMemoryNeed(req.gpuMemoryGb, req.learnedGb ?? undefined, this.cfg.BROKER_LEARNED_MEMORY_HEADROOM);
+      const placement = findPlacement(need, agents, usage, rules);
+      if (!placement) continue;
+      occupy(usage, placement, need);
+      placed.push({ req, placement, need });
+      if (!hasRoom(agents, usage, rules)) break;
+    }
+    if (placed.length === 0) return nothing(true);
+    const providers = new Map(agents.map((a) => [a.id, a.provider]));
+    const grants = placed.map(({ req: { jobId, attempt }, placement: { agentId, device }, need }) => ({
+      jobId,
+      attempt,
+      leaseId: leaseIdFor(jobId, attempt),
+      agentId,
+      provider: providers.get(agentId)!,
+      device,
+      gpuMemoryGb: need,
+      pricePerHour: rented.get(agentId) ?? this.cfg.BROKER_LOCAL_PRICE_PER_HOUR,
+    }));
+    const granted = await this.store.grant(grants, this.clock.now(), epoch);
+    return granted && { granted, leftWaiting: placed.length < pending.length };
   }
 
   toLease(l: LeaseEntity): Lease {

@@ -77,7 +77,7 @@ export class ScaleUp {
       this.provisioner.launch(
         ranked,
         { ref: `${first.jobId}-a${first.attempt}`, runId: first.runId },
-        async () => (await this.toRent((await this.broker.dispatchState(this.broker.manager)).pending, await this.fleet(1))) > 0,
+        async () => (await this.toRent((await this.broker.dispatchState()).pending, await this.fleet(1))) > 0,
       );
     }
   }
@@ -100,7 +100,7 @@ export class ScaleUp {
   /** Instances to rent for `waiting`, beside what `fleet` serves and has coming up. */
   private async toRent(waiting: Array<Pick<PendingRequest, 'symbol' | 'gpuMemoryGb'>>, { servingAgents, inFlight, counted }: Fleet): Promise<number> {
     if (waiting.length === 0) return 0;
-    const state = await this.broker.dispatchState(this.broker.manager);
+    const state = await this.broker.dispatchState();
     const serving: AgentCapacity[] = state.agents.filter((a) => servingAgents.has(a.id));
     const usage = new Map([...state.usage].filter(([agentId]) => servingAgents.has(agentId)));
     const learned = await this.broker.learnedMemory(this.broker.manager, [...new Set(waiting.map((w) => w.symbol))]);
