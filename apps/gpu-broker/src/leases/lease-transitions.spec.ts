@@ -107,23 +107,20 @@ describe('BrokerStore lease transitions', () => {
     expect(released[10]).toBeNull();
   });
 
-  it('places in a read and a grant, and finds nothing waiting in the read alone', async () => {
+  it('places a request queued since the last pass without first asking whether any waits; a pass with none queued still asks', async () => {
     const now = new Date();
     await app.get(DataSource).getRepository(AgentEntity).insert({ id: 'tx-box', host: 'box', provider: 'local', gpus: [], cpuSlots: 32, status: 'alive', startedAt: now, lastSeenAt: now });
     const spec = toJobSpec(testJobDefinition({ symbol: 'TXPUSDT', runId: 'r-tx', resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
-    const query = jest.spyOn(app.get(DataSource), 'query');
-    // The requests are queued by their own statement; what a pass sends is counted apart from it.
-    const passStatements = () => query.mock.calls.filter(([sql]) => !sql.includes('INSERT INTO broker.lease_requests')).length;
+    const hasPending = jest.spyOn(store, 'hasPending');
     try {
       await app.get(LeaseService).request(spec);
       expect(await app.get(DataSource).getRepository(LeaseEntity).findOneBy({ jobId: spec.jobId, attempt: 1 })).toMatchObject({ agentId: 'tx-box', status: 'assigned' });
-      expect(passStatements()).toBe(2);
-      // A heartbeat's or a job end's pass, with nothing waiting: one read, no transaction.
-      query.mockClear();
+      expect(hasPending).not.toHaveBeenCalled();
+      // A heartbeat's or a job end's pass, with nothing queued since: one read, and no lock, says whether any waits.
       await app.get(LeaseService).dispatch();
-      expect(passStatements()).toBe(1);
+      expect(hasPending).toHaveBeenCalledTimes(1);
     } finally {
-      query.mockRestore();
+      hasPending.mockRestore();
       await app.get(DataSource).getRepository(AgentEntity).update({ id: 'tx-box' }, { status: 'silent' });
     }
   });

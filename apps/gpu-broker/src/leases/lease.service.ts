@@ -40,6 +40,8 @@ export class LeaseService implements BeforeApplicationShutdown {
   /** The placement pass under way here, and the one that starts when it ends. */
   private readonly passes = new CoalescedPasses<'placement', { announced: Promise<void> }>(() => this.placementPass());
   private passBegan: Date | null = null;
+  /** A request was queued since the last pass began: the next one need not ask whether any waits. */
+  private queuedSincePass = false;
   /** Requests taken here whose own pass has not answered yet. */
   private readonly arriving = new Set<Arrival>();
 
@@ -68,6 +70,7 @@ export class LeaseService implements BeforeApplicationShutdown {
     try {
       const existing = await this.store.enqueue(spec, arrival.at, captureTraceContext());
       arrival.committed = this.clock.now();
+      if (!existing) this.queuedSincePass = true;
       if (existing?.status === 'cancelled') await this.announceCancelled(existing);
       if (existing?.status === 'leased') {
         const lease = await this.store.findLease(leaseIdFor(spec.jobId, spec.attempt));
@@ -134,11 +137,15 @@ export class LeaseService implements BeforeApplicationShutdown {
   /**
    * Reads what placement needs and no more, in one statement: agents with what their active leases
    * hold (summed), and the waiting requests' sizes; the specs stay in the database (the grant copies
-   * them into the leases). Most passes (heartbeats, ticks, job ends) find nothing waiting, and that
-   * one read says so. A grant another replica's beat (see BrokerStore.grant) placed on capacity
+   * them into the leases). A grant another replica's beat (see BrokerStore.grant) placed on capacity
    * that may be gone: the pass reads again.
    */
   private async placePending(): Promise<{ granted: LeaseEntity[]; leftWaiting: boolean }> {
+    // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so cheaply,
+    // unless a request was queued since the last pass began. A request that commits after it dispatches again.
+    const queued = this.queuedSincePass;
+    this.queuedSincePass = false;
+    if (!queued && !(await this.store.hasPending())) return { granted: [], leftWaiting: false };
     for (let reads = 1; ; reads++) {
       const placed = await this.placeOnce();
       if (placed) return placed;
