@@ -194,12 +194,14 @@ export class BrokerStore {
                 FROM (SELECT device, count(*)::int AS jobs, coalesce(sum(gpu_memory_gb), 0)::float AS gb
                         FROM broker.leases WHERE agent_id = a.id AND status IN ('assigned', 'running') GROUP BY device) d
             ) h ON true
-           WHERE a.status = 'alive') AS agents,
+           WHERE a.status = $1) AS agents,
          (SELECT coalesce(json_agg(json_build_object('jobId', r.job_id, 'attempt', r.attempt, 'symbol', r.spec->>'symbol',
                                                      'gpuMemoryGb', (r.spec->'resources'->>'gpuMemoryGb')::float, 'learnedGb', m.peak_gb::float)
                                    ORDER BY r.priority_rank, r.requested_at, r.job_id), '[]'::json)
             FROM broker.lease_requests r LEFT JOIN broker.learned_gpu_memory m ON m.symbol = r.spec->>'symbol'
            WHERE r.status = 'pending') AS pending`,
+      // A parameter, so the statement is prepared and its plan kept (a statement without one is planned at every call).
+      ['alive'],
     );
     const usage = new Map<string, SlotUsage>();
     const agents = row!.agents.map(({ held, ...agent }) => {

@@ -189,6 +189,55 @@ describe('JobRepository attempt transitions', () => {
     expect(await ledgerOf('SCEUSDT')).toEqual([expect.objectContaining({ outcome: 'succeeded', jobId: twins[1] })]);
   });
 
+  /** A batch's array parameter as an SQL literal (EXECUTE inside EXPLAIN takes no bound parameters). */
+  const arrayLiteral = (values: unknown) => {
+    const element = (v: unknown) => (v === null ? 'NULL' : `"${String(v instanceof Date ? v.toISOString() : v).replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+    const array = `{${(values as unknown[]).map(element).join(',')}}`;
+    return `'${array.replace(/'/g, "''")}'`;
+  };
+
+  it('looks the jobs of a batch of starts or successes up by id, not through the status indexes, in the plan it keeps', async () => {
+    const [id] = await releasedRun('tx-plan', ['PLNUSDT']);
+    // A table of finished jobs, analyzed: the planner's estimates of a day of history.
+    await ds().query(
+      `INSERT INTO scheduler.jobs SELECT (jsonb_populate_record(NULL::scheduler.jobs, to_jsonb(j) || jsonb_build_object('id', j.id || '-' || g, 'status', 'succeeded'))).*
+         FROM scheduler.jobs j, generate_series(1, 3000) g WHERE j.id = $1`,
+      [id],
+    );
+    await ds().query('ANALYZE scheduler.jobs');
+    const query = jest.spyOn(ds(), 'query');
+    let batches: [string, unknown[]][];
+    try {
+      await jobs.markLeased(id!, 1, lease(id!));
+      await jobs.markStarted(id!, 1, started(id!));
+      const done = { startedAt, finishedAt: new Date(startedAt.getTime() + 1000), trainSeconds: 1, metrics, artifactsPrefix: `${id}/a1`, artifacts: [] };
+      await jobs.markSucceeded(id!, 1, done, new Date());
+      batches = query.mock.calls.filter(([sql]) => /UPDATE scheduler\.jobs j SET status = '(running|succeeded)'/.test(sql)) as [string, unknown[]][];
+    } finally {
+      query.mockRestore();
+    }
+    expect(batches).toHaveLength(2);
+    const runner = ds().createQueryRunner();
+    try {
+      // The plan a prepared statement keeps once it proves generic.
+      await runner.query(`SET plan_cache_mode = force_generic_plan`);
+      for (const [i, [sql, params]] of batches.entries()) {
+        await runner.query(`PREPARE plan_check_${i} AS ${sql}`);
+        const rows: { 'QUERY PLAN': string }[] = await runner.query(`EXPLAIN EXECUTE plan_check_${i}(${params.map(arrayLiteral).join(', ')})`);
+        const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(plan).toMatch(/Index Scan using jobs_pkey on jobs/);
+        expect(plan).not.toMatch(/Bitmap Index Scan on jobs_(open|status)/);
+      }
+    } finally {
+      // Only what this test made: the pool's connection keeps the repository's own prepared statements.
+      for (const i of batches.keys()) await runner.query(`DEALLOCATE plan_check_${i}`).catch(() => undefined);
+      await runner.query('RESET plan_cache_mode');
+      await runner.release();
+      await ds().query(`DELETE FROM scheduler.jobs WHERE id LIKE $1`, [`${id}-%`]);
+      await ds().query('ANALYZE scheduler.jobs');
+    }
+  });
+
   it('answers a view of a job whose success it is writing once that write has ended, not before', async () => {
     const [id] = await releasedRun('tx-view-waits', ['VWUSDT']);
     await jobs.markLeased(id!, 1, lease(id!));

@@ -22,7 +22,7 @@ import { JobEntity, withTrainingHash } from './job.entity';
 import type { Page } from './page';
 import { RunEntity } from './run.entity';
 import { compareRelease } from './release-order';
-import { inList, RECENT_RUNS } from './sql-fragments';
+import { inList, jobInStates, RECENT_RUNS } from './sql-fragments';
 
 export interface JobFilter {
   status?: JobStatus;
@@ -200,7 +200,7 @@ export class JobRepository {
       `WITH r AS (SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(id, attempt, started_at, agent_id, lease_id, artifacts_prefix, code_version)),
        j AS (
          UPDATE scheduler.jobs j SET status = 'running', started_at = r.started_at, agent_id = r.agent_id, lease_id = r.lease_id, updated_at = now()
-         FROM r WHERE j.id = r.id AND j.attempt = r.attempt AND j.status IN (${inList(attemptEventSources('running'))})
+         FROM r WHERE j.id = r.id AND j.attempt = r.attempt AND ${jobInStates('j', attemptEventSources('running'))}
          RETURNING j.id, j.attempt, j.released_at, j.started_at, j.definition->>'priority' AS priority, r.agent_id, r.lease_id, r.artifacts_prefix, r.code_version),
        a AS (
          UPDATE scheduler.attempts a SET status = 'running', started_at = j.started_at, agent_id = j.agent_id, lease_id = j.lease_id, artifacts_prefix = j.artifacts_prefix,
@@ -259,7 +259,7 @@ export class JobRepository {
        j AS (
          UPDATE scheduler.jobs j SET status = 'succeeded', started_at = coalesce(j.started_at, r.started_at), finished_at = r.finished_at, train_seconds = r.train_seconds,
                 metrics = r.metrics, artifacts_prefix = r.artifacts_prefix, error_type = NULL, error_message = NULL, cost = j.price_per_hour * r.priced_ms / 3600000, updated_at = now()
-         FROM r WHERE j.id = r.id AND j.attempt = r.attempt AND j.status IN (${inList(attemptEventSources('succeeded'))})
+         FROM r WHERE j.id = r.id AND j.attempt = r.attempt AND ${jobInStates('j', attemptEventSources('succeeded'))}
          RETURNING j.id, j.attempt, j.run_id, j.started_at, j.finished_at, j.definition, j.checkpoint, j.training_hash, r.artifacts_prefix, r.recorded_at),
        -- What the attempt reported is kept for tracking even when the job has moved on (a fenced attempt's success).
        a AS (
