@@ -98,6 +98,13 @@ describe('trainer code versions', () => {
     expect(calls).toHaveLength(3);
   });
 
+  it('is nothing, and no failure, for a worktree whose repository is gone', async () => {
+    const tree = mkdtempSync(join(tmpdir(), 'ty-lost-worktree-'));
+    writeFileSync(join(tree, '.git'), `gitdir: ${join(tree, 'no-such-repository', '.git', 'worktrees', 'tree')}\n`);
+    writeFileSync(join(tree, 'train.py'), 'print(1)\n');
+    expect(await commandCodeVersion(['python3', 'train.py'], tree)).toBeUndefined();
+  });
+
   describe('without starting git while nothing changed', () => {
     /** A git that counts its calls, and versions read as if two minutes had passed since the repository was made. */
     function counted(repo: string) {

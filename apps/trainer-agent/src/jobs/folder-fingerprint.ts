@@ -16,8 +16,16 @@ export interface GitDirs {
   commonDir: string;
 }
 
-/** The repository `dir` is in, read from the files git keeps; undefined outside one. */
+/** The repository `dir` is in, read from the files git keeps; undefined outside one (or one whose `.git` cannot be read). */
 export function gitDirs(dir: string): GitDirs | undefined {
+  try {
+    return findGitDirs(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+function findGitDirs(dir: string): GitDirs | undefined {
   for (let at = dir; ; at = dirname(at)) {
     const dotGit = join(at, '.git');
     if (existsSync(dotGit)) {
@@ -40,6 +48,15 @@ export function gitDirs(dir: string): GitDirs | undefined {
  * seconds, since a second change within the same timestamp would leave it equal.
  */
 export function folderFingerprint(dir: string, git: GitDirs, now = Date.now()): string | null {
+  try {
+    return readFingerprint(dir, git, now);
+  } catch {
+    // Unreadable (a worktree whose repository moved, a file gone mid-walk): git is asked, and answers for itself.
+    return null;
+  }
+}
+
+function readFingerprint(dir: string, git: GitDirs, now: number): string | null {
   const parts: string[] = [];
   let racy = false;
   const add = (label: string, path: string) => {
