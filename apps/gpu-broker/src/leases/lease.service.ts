@@ -137,8 +137,8 @@ export class LeaseService implements BeforeApplicationShutdown {
   /**
    * Reads what placement needs and no more, in one statement: agents with what their active leases
    * hold (summed), and the waiting requests' sizes; the specs stay in the database (the grant copies
-   * them into the leases). A grant another replica's beat (see BrokerStore.grant) placed on capacity
-   * that may be gone: the pass reads again.
+   * them into the leases). When another replica granted between its read and its grant, the pass
+   * placed on capacity that may be gone: its grant applies nothing (BrokerStore.grant) and it reads again.
    */
   private async placePending(): Promise<{ granted: LeaseEntity[]; leftWaiting: boolean }> {
     // Most passes (heartbeats, ticks, job ends) find nothing waiting: one read says so cheaply,

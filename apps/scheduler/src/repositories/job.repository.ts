@@ -235,12 +235,7 @@ export class JobRepository {
    * The successes reported meanwhile are written together, in one statement; two of one training
    * (the same ledger entry) cannot share it, and such a batch is written again success by success.
    */
-  async markSucceeded(
-    jobId: string,
-    attempt: number,
-    done: { startedAt: Date; finishedAt: Date; trainSeconds: number; metrics: Metrics; artifactsPrefix: string; artifacts: Artifact[] },
-    recordedAt: Date,
-  ): Promise<SucceededJob | null> {
+  async markSucceeded(jobId: string, attempt: number, done: SucceededAttempt['done'], recordedAt: Date): Promise<SucceededJob | null> {
     const writing = this.successes.call({ jobId, attempt, done, recordedAt });
     this.succeeding.set(jobId, writing);
     try {
