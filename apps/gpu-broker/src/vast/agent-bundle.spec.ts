@@ -1,33 +1,91 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { AgentBundler } from './agent-bundle';
 
 jest.setTimeout(120_000);
 
-/** The bundle a bootstrap copies to a rented machine, built from this workspace's build. */
+/** A port nothing listens on: the agent's NATS connection fails there, after it has loaded. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Runs the agent until its first log line (every module it loads at start is loaded by then), then stops it. */
+function firstLogLine(cwd: string, entry: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry], { cwd, env: { PATH: process.env.PATH!, ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += String(d);
+      if (out.includes('\n')) {
+        child.kill('SIGKILL');
+        resolve(out.split('\n')[0]!);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += String(d)));
+    child.on('exit', (code) => reject(new Error(`the agent exited (${code}) before logging: ${err.slice(-2000)}`)));
+  });
+}
+
+/** The bundle a bootstrap copies to a rented machine, made by the workspace's build. */
 describe('AgentBundler', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ty-bundle-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('leaves out what Node never loads, and the agent loads whole from it in an empty folder', async () => {
+  it('packs the agent as a few files that run in an empty folder: the agent, with tracing on or off, and its training thread', async () => {
     const bundle = await new AgentBundler().bundle(join(dir, 'out'));
-    const entries = execFileSync('tar', ['-tzf', bundle.path], { encoding: 'utf8', maxBuffer: 1 << 26 })
+    const entries = execFileSync('tar', ['-tzf', bundle.path], { encoding: 'utf8' })
       .split('\n')
-      .filter(Boolean);
-    expect(entries).toContain(bundle.entry);
-    expect(entries.filter((e) => /\.(map|ts|mts|cts|md)$/.test(e) || /^node_modules\/(.+\/)?(test|tests|__tests__)\//.test(e))).toEqual([]);
-    expect(statSync(bundle.path).size).toBeLessThan(10e6);
-    const unpacked = join(dir, 'machine');
-    mkdirSync(unpacked);
-    execFileSync('tar', ['-xzf', bundle.path, '-C', unpacked]);
-    // Loading the app module requires every module the agent runs with; a file left out fails it.
-    const loaded = execFileSync(process.execPath, ['-e', `require('./${bundle.instrumentation}'); require('./apps/trainer-agent/dist/app.module'); console.log('loaded')`], {
-      cwd: unpacked,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, OTEL_SDK_DISABLED: 'true' },
+      .filter((e) => e && !e.endsWith('/'));
+    expect(entries.sort()).toEqual(['apps/trainer-agent/dist/bundle/agent.js', 'apps/trainer-agent/dist/bundle/builtin-worker.js', 'package.json']);
+    expect(bundle.entry).toBe('apps/trainer-agent/dist/bundle/agent.js');
+    expect(statSync(bundle.path).size).toBeLessThan(4e6);
+    const machine = join(dir, 'machine');
+    mkdirSync(machine);
+    execFileSync('tar', ['-xzf', bundle.path, '-C', machine]);
+
+    const nats = `nats://127.0.0.1:${await closedPort()}`;
+    const tracingOnOrOff: Array<Record<string, string>> = [{ OTEL_SDK_DISABLED: 'true' }, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await closedPort()}` }];
+    for (const tracing of tracingOnOrOff) {
+      const line = JSON.parse(await firstLogLine(machine, bundle.entry, { NATS_URL: nats, AGENT_NVIDIA_SMI: 'none', ...tracing })) as { service: string; event: string };
+      expect([line.service, line.event]).toEqual(['trainer-agent', 'service_starting']);
+    }
+
+    // Given nothing to train, the training thread answers with the trainer's own error: it loaded whole.
+    const worker = new Worker(join(machine, 'apps/trainer-agent/dist/bundle/builtin-worker.js'), { workerData: {} });
+    const answer = await new Promise<{ type: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
     });
-    expect(loaded.trim()).toBe('loaded');
+    await worker.terminate();
+    expect(answer.type).toBe('error');
+  });
+
+  it('refuses a bundle older than the workspace it would come from, and a workspace that was never built', async () => {
+    const root = join(dir, 'workspace');
+    mkdirSync(join(root, 'apps/trainer-agent/dist/bundle'), { recursive: true });
+    mkdirSync(join(root, 'libs/x/dist'), { recursive: true });
+    writeFileSync(join(root, 'package.json'), '{"name":"trainyard","version":"0.0.0"}');
+    writeFileSync(join(root, 'apps/trainer-agent/dist/bundle/agent.js'), '');
+    writeFileSync(join(root, 'libs/x/dist/a.js'), 'module.exports = 2;');
+    const manifest = (sha256: string) => JSON.stringify({ outputs: ['agent.js'], inputs: [{ path: 'libs/x/dist/a.js', sha256 }] });
+    writeFileSync(join(root, 'apps/trainer-agent/dist/bundle/inputs.json'), manifest('0'.repeat(64)));
+    await expect(new AgentBundler().bundle(join(dir, 'stale'), root)).rejects.toThrow('the agent bundle is older than libs/x/dist/a.js: run npm run build');
+
+    const current = execFileSync('sha256sum', [join(root, 'libs/x/dist/a.js')], { encoding: 'utf8' }).split(' ')[0]!;
+    writeFileSync(join(root, 'apps/trainer-agent/dist/bundle/inputs.json'), manifest(current));
+    const bundle = await new AgentBundler().bundle(join(dir, 'current'), root);
+    expect(execFileSync('tar', ['-tzf', bundle.path], { encoding: 'utf8' }).split('\n').filter(Boolean).sort()).toEqual(['apps/trainer-agent/dist/bundle/agent.js', 'package.json']);
+
+    rmSync(join(root, 'apps/trainer-agent/dist/bundle/inputs.json'));
+    await expect(new AgentBundler().bundle(join(dir, 'unbuilt'), root)).rejects.toThrow('the agent is not built (apps/trainer-agent/dist/bundle/inputs.json is missing): run npm run build');
   });
 });

@@ -426,5 +426,5 @@ export class InstanceProvisioner {
 
 /** Reads the environment file and becomes the agent; run detached, so nothing of the SSH channel stays open. */
 function startScript(bundle: AgentBundle): string {
-  return ['#!/bin/bash', 'set -a', '. ./agent.env', 'set +a', 'cd app || exit 1', `exec ../node --require ./${bundle.instrumentation} ${bundle.entry}`, ''].join('\n');
+  return ['#!/bin/bash', 'set -a', '. ./agent.env', 'set +a', 'cd app || exit 1', `exec ../node ${bundle.entry}`, ''].join('\n');
 }
