@@ -1,9 +1,11 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { gunzipSync } from 'node:zlib';
 import { AgentBundler } from './agent-bundle';
 
 jest.setTimeout(120_000);
@@ -67,6 +69,17 @@ describe('AgentBundler', () => {
     });
     await worker.terminate();
     expect(answer.type).toBe('error');
+  });
+
+  it('gzips Node whole when two brokers sharing the data folder do it at the same moment', async () => {
+    const out = join(dir, 'shared');
+    const [a, b] = await Promise.all([new AgentBundler().node(out), new AgentBundler().node(out)]);
+    expect(a).toEqual(b);
+    expect(readdirSync(out)).toEqual([basename(a.path)]);
+    const unpacked = createHash('sha256')
+      .update(gunzipSync(readFileSync(a.path)))
+      .digest('hex');
+    expect(unpacked).toBe(a.sha256);
   });
 
   it('refuses a bundle older than the workspace it would come from, and a workspace that was never built', async () => {

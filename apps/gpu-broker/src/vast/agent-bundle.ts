@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Injectable, Logger } from '@nestjs/common';
@@ -26,6 +26,20 @@ export interface AgentBundle {
 interface BundleManifest {
   outputs: string[];
   inputs: Array<{ path: string; sha256: string }>;
+}
+
+/**
+ * Writes `path` whole or not at all, through a file of this call's own: another broker sharing the
+ * data folder, or this one's gzip left running by a restart, may be writing the same file meanwhile.
+ */
+async function written(path: string, write: (part: string) => Promise<unknown>): Promise<void> {
+  const part = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.part`;
+  try {
+    await write(part);
+    renameSync(part, path);
+  } finally {
+    rmSync(part, { force: true });
+  }
 }
 
 /** This process's own Node binary, gzipped once (gunzip is on every image; compressing it at each bootstrap cost seconds of CPU). */
@@ -60,7 +74,7 @@ export class AgentBundler {
     mkdirSync(outDir, { recursive: true });
     const path = join(outDir, `node-${process.version}-${sha256.slice(0, 16)}.gz`);
     if (!existsSync(path)) {
-      await run('sh', ['-c', 'gzip -6 -c "$1" > "$2.part" && mv "$2.part" "$2"', 'sh', process.execPath, path]);
+      await written(path, (part) => run('sh', ['-c', 'gzip -6 -c "$1" > "$2"', 'sh', process.execPath, part]));
       this.log.log(`node ${process.version} gzipped to ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${Date.now() - started} ms`);
     }
     return { path, sha256 };
@@ -92,8 +106,7 @@ export class AgentBundler {
     mkdirSync(outDir, { recursive: true });
     const path = join(outDir, `agent-${id}.tgz`);
     if (!existsSync(path)) {
-      await run('tar', ['-czf', `${path}.part`, '-C', root, ...files]);
-      renameSync(`${path}.part`, path);
+      await written(path, (part) => run('tar', ['-czf', part, '-C', root, ...files]));
       this.log.log(`agent bundle ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${Date.now() - started} ms`);
     }
     return { path, sha256: await sha256File(path), entry: `${BUNDLE_DIR}/agent.js` };

@@ -99,15 +99,18 @@ export class InstanceProvisioner {
     for (const choice of ranked) {
       if (!this.ctx.enabled) return;
       if (!this.available(choice.offer.id)) continue;
-      if (!(await stillNeeded())) return;
+      // Held from before the question, or the launches decided together all ask it, see the same offer free and create on it.
       this.trying.add(choice.offer.id);
-      tried++;
       try {
-        if (await this.provision(choice, trigger)) return;
-        this.failedUntil.set(choice.offer.id, Date.now() + FAILED_OFFER_COOLDOWN_MS);
-      } catch (err) {
-        this.failedUntil.set(choice.offer.id, Date.now() + FAILED_OFFER_COOLDOWN_MS);
-        if (err instanceof VastAuthError) return void (await this.ctx.disable(err.message));
+        if (!(await stillNeeded())) return;
+        tried++;
+        try {
+          if (await this.provision(choice, trigger)) return;
+          this.failedUntil.set(choice.offer.id, Date.now() + FAILED_OFFER_COOLDOWN_MS);
+        } catch (err) {
+          this.failedUntil.set(choice.offer.id, Date.now() + FAILED_OFFER_COOLDOWN_MS);
+          if (err instanceof VastAuthError) return void (await this.ctx.disable(err.message));
+        }
       } finally {
         this.trying.delete(choice.offer.id);
       }

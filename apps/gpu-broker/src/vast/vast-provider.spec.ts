@@ -134,6 +134,38 @@ describe('gpu-broker on Vast.ai', () => {
     }
   });
 
+  it('gives each launch decided together its own offer: none asks for an offer another launch is renting', async () => {
+    const prefix = testPrefix('vastp');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.dear, offers.cheap]);
+    // Requests stored while nothing may be rented, so that the next broker's first decision wants two instances at once.
+    const before = await bootApp(prefix, db, { VAST_MAX_INSTANCES: '0' });
+    for (const s of ['PPPUSDT', 'QQQUSDT', 'RRRUSDT']) await before.get(NatsBus).publish('job.requested', { spec: cpuJob(s, 'r-pair') });
+    await waitFor(async () => (await before.get(BrokerStore).dispatchState()).pending.length === 3, 'three requests waiting');
+    await before.close();
+    const requestsBefore = vast.requests().length;
+    const app = await bootApp(prefix, db);
+    try {
+      await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 3, 'three jobs trained on rented instances', 240_000);
+      const creates = vast
+        .requests()
+        .slice(requestsBefore)
+        .filter((r) => r.method === 'PUT' && r.path.startsWith('/api/v0/asks/'));
+      // Vast answers an ask another launch took with 404 no_such_ask; each launch must have asked for its own.
+      expect(creates.map((r) => [r.path, r.status]).sort()).toEqual(
+        vast
+          .instances()
+          .slice(-2)
+          .map((i) => [`/api/v0/asks/${i.offerId}/`, 200])
+          .sort(),
+      );
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
   it('rents for a job as soon as a placement pass finds no room for it, not a tick later, and never for jobs a local agent has room for', async () => {
     const prefix = testPrefix('vastl');
     const db = await createTestDatabase();
