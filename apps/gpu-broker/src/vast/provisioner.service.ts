@@ -72,6 +72,16 @@ export class InstanceProvisioner {
     void Promise.all([this.bundler.bundle(dataDir), this.bundler.node(dataDir)]).catch((err) => this.log.warn(`agent bundle not prepared yet: ${(err as Error).message}`));
   }
 
+  /** Why no agent can be sent (the workspace not built, or built since its bundle), or null when one can. */
+  async unsendable(): Promise<string | null> {
+    try {
+      await this.bundler.bundle(join(this.cfg.DATA_DIR, 'agent-bundle'));
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
   /** Launches in flight, each of which will hold at most one instance at a time. */
   get inFlight(): number {
     return this.launches.size;

@@ -31,6 +31,7 @@ export class ScaleUp {
   private readonly log = new Logger('Vast');
   private budgetAlertDay: string | null = null;
   private noOffersAlertAt = 0;
+  private unsendableAlertAt = 0;
   private readonly passes = new CoalescedPasses<'scale-up', void>(() => this.decide());
 
   constructor(
@@ -60,6 +61,15 @@ export class ScaleUp {
     if (!oldest) return;
     const wanted = await this.toRent(waiting, fleet);
     if (wanted <= 0) return;
+    // An instance rented for an agent that cannot be sent would only be paid for and destroyed.
+    const unsendable = await this.provisioner.unsendable();
+    if (unsendable) {
+      if (now.getTime() - this.unsendableAlertAt > 3_600_000) {
+        this.unsendableAlertAt = now.getTime();
+        await this.ctx.alert('provision_failed', `nothing rented for ${waiting.length} waiting jobs: ${unsendable}`, null);
+      }
+      return;
+    }
     const requirements = this.requirements();
     const ranked = rankOffers(await this.api.searchOffers(offerQuery(requirements)), requirements).filter((o) => this.provisioner.available(o.offer.id));
     const [best] = ranked;

@@ -7,6 +7,7 @@ import { CAPACITY_KEY, capacityBucket, CapacitySummary, toJobSpec } from '@train
 import { NatsBus } from '@trainyard/messaging';
 import {
   bootTestApp,
+  type BootOptions,
   createTestDatabase,
   deleteTestStream,
   readStored,
@@ -21,7 +22,7 @@ import {
 import { AppModule } from '../app.module';
 import { brokerEnv } from '../config/broker.config';
 import { BrokerStore } from '../leases/broker.store';
-import { repoRoot } from './agent-bundle';
+import { AgentBundler, repoRoot } from './agent-bundle';
 import { InstanceStore } from './instance.store';
 import { VastProvider } from './vast-provider.service';
 
@@ -74,8 +75,8 @@ describe('gpu-broker on Vast.ai', () => {
     ...env,
   });
 
-  const bootApp = (prefix: string, db: TestDatabase, env: Record<string, string> = {}): Promise<INestApplication> =>
-    bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse(brokerTestEnv(prefix, db, env)))] });
+  const bootApp = (prefix: string, db: TestDatabase, env: Record<string, string> = {}, overrides: BootOptions['overrides'] = []): Promise<INestApplication> =>
+    bootTestApp({ imports: [AppModule.forRoot(brokerEnv.parse(brokerTestEnv(prefix, db, env)))] }, { overrides });
 
   const cpuJob = (symbol: string, runId: string) => toJobSpec(testJobDefinition({ symbol, runId, resources: { gpuMemoryGb: 0, cpus: 1 } }), 1);
 
@@ -159,6 +160,35 @@ describe('gpu-broker on Vast.ai', () => {
           .map((i) => [`/api/v0/asks/${i.offerId}/`, 200])
           .sort(),
       );
+    } finally {
+      await app.close();
+      await db.drop();
+      await deleteTestStream(prefix);
+    }
+  });
+
+  it('rents nothing while the agent cannot be sent (a workspace built since its bundle), and says why', async () => {
+    const prefix = testPrefix('vasts');
+    const db = await createTestDatabase();
+    vast.setOffers([offers.cheap]);
+    const stale = new Error('the agent bundle is older than libs/contracts/dist/index.js: run npm run build');
+    const bundler = { bundle: () => Promise.reject(stale), node: () => new AgentBundler().node(join(dir, 'data', 'agent-bundle')) };
+    const requestsBefore = vast.requests().length;
+    const app = await bootApp(prefix, db, {}, [{ provide: AgentBundler, useValue: bundler }]);
+    try {
+      await app.get(NatsBus).publish('job.requested', { spec: cpuJob('SSSUSDT', 'r-stale') });
+      const [alert] = await waitFor(async () => {
+        const all = await readStored(prefix, 'instance.alert');
+        return all.length ? all : null;
+      }, 'an alert');
+      expect(alert!.data).toMatchObject({ kind: 'provision_failed', message: `nothing rented for 1 waiting jobs: ${stale.message}` });
+      expect(
+        vast
+          .requests()
+          .slice(requestsBefore)
+          .filter((r) => r.method === 'PUT' && r.path.startsWith('/api/v0/asks/')),
+      ).toEqual([]);
+      expect(vast.alive()).toEqual([]);
     } finally {
       await app.close();
       await db.drop();
