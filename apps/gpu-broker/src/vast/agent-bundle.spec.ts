@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -80,6 +80,23 @@ describe('AgentBundler', () => {
       .update(gunzipSync(readFileSync(a.path)))
       .digest('hex');
     expect(unpacked).toBe(a.sha256);
+  });
+
+  it('removes, an hour after, what earlier builds and interrupted writes left in its folder, and nothing else', async () => {
+    const out = join(dir, 'tidy');
+    mkdirSync(out);
+    // This Node gzipped already (made once for the file), so that the folder's own is not made again.
+    const gzipped = await new AgentBundler().node(join(dir, 'shared'));
+    copyFileSync(gzipped.path, join(out, basename(gzipped.path)));
+    const hourAgo = new Date(Date.now() - 3_700_000);
+    const leftOver = ['agent-0000000000000000.tgz', 'agent-0000000000000000.files', 'agent-1111.tgz.77-ab12cd34.part', 'node-v18.0.0-0000000000000000.gz'];
+    const young = ['agent-2222222222222222.tgz', 'node-v19.0.0-2222222222222222.gz.88-ef56ab78.part'];
+    const notOurs = ['vast_ed25519', 'notes.txt'];
+    for (const name of [...leftOver, ...young, ...notOurs]) writeFileSync(join(out, name), 'x');
+    for (const name of [...leftOver, ...notOurs]) utimesSync(join(out, name), hourAgo, hourAgo);
+    const bundler = new AgentBundler();
+    const [bundle, node] = await Promise.all([bundler.bundle(out), bundler.node(out)]);
+    expect(readdirSync(out).sort()).toEqual([basename(bundle.path), basename(node.path), ...young, ...notOurs].sort());
   });
 
   it('refuses a bundle older than the workspace it would come from, and a workspace that was never built', async () => {

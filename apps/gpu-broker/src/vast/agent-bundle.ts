@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Injectable, Logger } from '@nestjs/common';
@@ -42,6 +42,26 @@ async function written(path: string, write: (part: string) => Promise<unknown>):
   }
 }
 
+/** Left in the folder this long, another build's file is no longer anyone's: a broker sharing it has used its own by then. */
+const LEFT_OVER_MS = 3_600_000;
+
+/**
+ * Removes what earlier builds (`kind`: an older agent, another Node) and interrupted writes left in
+ * `outDir`, once an hour old; every build and Node upgrade would otherwise add one for good.
+ */
+function tidy(outDir: string, kind: RegExp, current: string): void {
+  const cutoff = Date.now() - LEFT_OVER_MS;
+  for (const name of readdirSync(outDir)) {
+    const path = join(outDir, name);
+    if (path === current || !(kind.test(name) || name.endsWith('.part'))) continue;
+    try {
+      if (statSync(path).mtimeMs < cutoff) rmSync(path, { force: true });
+    } catch {
+      // Gone meanwhile: another broker tidied it.
+    }
+  }
+}
+
 /** This process's own Node binary, gzipped once (gunzip is on every image; compressing it at each bootstrap cost seconds of CPU). */
 export interface NodeBinary {
   path: string;
@@ -77,6 +97,7 @@ export class AgentBundler {
       await written(path, (part) => run('sh', ['-c', 'gzip -6 -c "$1" > "$2"', 'sh', process.execPath, part]));
       this.log.log(`node ${process.version} gzipped to ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${Date.now() - started} ms`);
     }
+    tidy(outDir, /^node-.*\.gz$/, path);
     return { path, sha256 };
   }
 
@@ -109,6 +130,7 @@ export class AgentBundler {
       await written(path, (part) => run('tar', ['-czf', part, '-C', root, ...files]));
       this.log.log(`agent bundle ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${Date.now() - started} ms`);
     }
+    tidy(outDir, /^agent-.*\.(tgz|files)$/, path);
     return { path, sha256: await sha256File(path), entry: `${BUNDLE_DIR}/agent.js` };
   }
 }
