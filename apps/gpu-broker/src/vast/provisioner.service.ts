@@ -109,7 +109,7 @@ export class InstanceProvisioner {
     for (const choice of ranked) {
       if (!this.ctx.enabled) return;
       if (!this.available(choice.offer.id)) continue;
-      // Held from before the question, or the launches decided together all ask it, see the same offer free and create on it.
+      // Held before asking whether it is still needed: launches decided together would all find it free meanwhile, and create on it.
       this.trying.add(choice.offer.id);
       try {
         if (!(await stillNeeded())) return;
