@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { SERVICE_NODE_FLAGS } from '@trainyard/config';
 import { NatsBus, natsServers } from '@trainyard/messaging';
 import { Clock } from '@trainyard/runtime';
 import { BROKER_CONFIG, type BrokerConfig } from '../config/broker.config';
@@ -437,7 +438,7 @@ export class InstanceProvisioner {
   }
 }
 
-/** Reads the environment file and becomes the agent; run detached, so nothing of the SSH channel stays open. */
+/** Reads the environment file and becomes the agent (with the V8 flags of every service); run detached, so nothing of the SSH channel stays open. */
 function startScript(bundle: AgentBundle): string {
-  return ['#!/bin/bash', 'set -a', '. ./agent.env', 'set +a', 'cd app || exit 1', `exec ../node ${bundle.entry}`, ''].join('\n');
+  return ['#!/bin/bash', 'set -a', '. ./agent.env', 'set +a', 'cd app || exit 1', `exec ../node ${SERVICE_NODE_FLAGS.join(' ')} ${bundle.entry}`, ''].join('\n');
 }

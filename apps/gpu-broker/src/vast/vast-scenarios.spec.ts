@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
+import { SERVICE_NODE_FLAGS } from '@trainyard/config';
 import { toJobSpec } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
 import {
@@ -207,6 +208,8 @@ describe('gpu-broker against every Vast.ai failure scenario', () => {
       await waitFor(async () => (await readStored(prefix, 'job.started')).length === 1, 'the job running', 240_000);
       const row = (await app.get(InstanceStore).withStatus(['ready', 'busy']))[0]!;
       await waitFor(async () => vast.processes(row.vastId!).some(isSleep(5)), 'the trainer running on the instance');
+      // The rented agent runs with the V8 flags of every service, as the local one does.
+      expect(vast.processes(row.vastId!).map((p) => p.cmdline)).toContain(`../node ${SERVICE_NODE_FLAGS.join(' ')} apps/trainer-agent/dist/bundle/agent.js`);
       vast.cutNetwork(row.vastId!);
       await waitFor(async () => app.get(SshSessions).droppedAt(row.id) !== undefined, 'the broker seeing its tunnel drop');
       await waitFor(async () => !vast.processes(row.vastId!).some(isSleep(5)), 'the job ending while the instance is cut off', 60_000);
