@@ -41,6 +41,8 @@ function bundle(name, files) {
   return esbuild.build({
     stdin: { contents: files.map((f) => `require(${JSON.stringify(`./${f}`)});\n`).join(''), resolveDir: agentDist, sourcefile: `${name}-entry.js` },
     outfile: join(out, `${name}.js`),
+    // The metafile's paths are relative to this: the manifest's are the repository's.
+    absWorkingDir: root,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -64,7 +66,7 @@ async function main() {
   const outputs = results.flatMap((r) => Object.keys(r.metafile.outputs)).map((f) => relative(out, join(root, f)));
   const inputs = [...new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)))]
     .filter((f) => !f.startsWith('<') && !f.endsWith('-entry.js'))
-    .map((f) => ({ path: relative(root, join(root, f)), sha256: sha256(join(root, f)) }));
+    .map((f) => ({ path: f, sha256: sha256(join(root, f)) }));
   writeFileSync(manifest, JSON.stringify({ outputs, inputs }, null, 1) + '\n');
   const bytes = outputs.reduce((sum, f) => sum + statSync(join(out, f)).size, 0);
   console.log(`agent bundle ${relative(root, out)}: ${outputs.join(', ')} (${(bytes / 1e6).toFixed(1)} MB from ${inputs.length} files, ${Date.now() - started} ms)`);

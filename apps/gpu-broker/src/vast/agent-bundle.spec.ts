@@ -115,6 +115,10 @@ describe('AgentBundler', () => {
     const bundle = await new AgentBundler().bundle(join(dir, 'current'), root);
     expect(execFileSync('tar', ['-tzf', bundle.path], { encoding: 'utf8' }).split('\n').filter(Boolean).sort()).toEqual(['apps/trainer-agent/dist/bundle/agent.js', 'package.json']);
 
+    // A workspace file the bundle was made from, gone since: the build that removed it made no bundle.
+    rmSync(join(root, 'libs/x/dist/a.js'));
+    await expect(new AgentBundler().bundle(join(dir, 'gone'), root)).rejects.toThrow('the agent bundle is older than libs/x/dist/a.js: run npm run build');
+
     rmSync(join(root, 'apps/trainer-agent/dist/bundle/inputs.json'));
     await expect(new AgentBundler().bundle(join(dir, 'unbuilt'), root)).rejects.toThrow('the agent is not built (apps/trainer-agent/dist/bundle/inputs.json is missing): run npm run build');
   });

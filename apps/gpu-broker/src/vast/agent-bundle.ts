@@ -113,11 +113,12 @@ export class AgentBundler {
   private async build(outDir: string, root: string): Promise<AgentBundle> {
     if (!existsSync(join(root, MANIFEST))) throw new Error(`the agent is not built (${MANIFEST} is missing): run npm run build`);
     const manifest = JSON.parse(readFileSync(join(root, MANIFEST), 'utf8')) as BundleManifest;
-    // The workspace's own files change with a build, which a bundle made before it does not hold.
+    // The workspace's own files change (or go) with a build, which a bundle made before it does not hold.
     // Packages change only with npm ci, and an image prunes dev packages, so node_modules is not read.
     for (const input of manifest.inputs) {
-      if (input.path.startsWith('node_modules/') || !existsSync(join(root, input.path))) continue;
-      if ((await sha256File(join(root, input.path))) !== input.sha256) throw new Error(`the agent bundle is older than ${input.path}: run npm run build`);
+      if (input.path.startsWith('node_modules/')) continue;
+      const current = existsSync(join(root, input.path)) ? await sha256File(join(root, input.path)) : null;
+      if (current !== input.sha256) throw new Error(`the agent bundle is older than ${input.path}: run npm run build`);
     }
     const started = Date.now();
     const files = ['package.json', ...manifest.outputs.map((f) => `${BUNDLE_DIR}/${f}`)];
