@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVICE_NODE_FLAGS, serviceNodeArgs } from './service-process';
+import { natsServerEnv, SERVICE_NODE_FLAGS, serviceNodeArgs } from './service-process';
 
 describe('how a service process starts', () => {
   it('runs the flags, then the tracing, then main', () => {
@@ -11,5 +11,11 @@ describe('how a service process starts', () => {
     const dockerfile = readFileSync(join(__dirname, '../../../Dockerfile'), 'utf8');
     const cmd = /^CMD .*$/m.exec(dockerfile)?.[0] ?? '';
     expect(cmd).toContain(`exec node ${SERVICE_NODE_FLAGS.join(' ')} --require ./apps/$APP/dist/instrumentation.js ./apps/$APP/dist/main.js`);
+  });
+
+  it("starts a stack's own nats-server on one Go thread unless GOMAXPROCS is set", () => {
+    expect(natsServerEnv({})).toEqual({ GOMAXPROCS: '1' });
+    expect(natsServerEnv({ GOMAXPROCS: '' })).toEqual({ GOMAXPROCS: '1' });
+    expect(natsServerEnv({ GOMAXPROCS: '4' })).toEqual({ GOMAXPROCS: '4' });
   });
 });

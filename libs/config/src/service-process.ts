@@ -13,3 +13,14 @@ export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=2', '--heap-growing-pe
 export function serviceNodeArgs(dist: string): string[] {
   return [...SERVICE_NODE_FLAGS, '--require', join(dist, 'instrumentation.js'), join(dist, 'main.js')];
 }
+
+/**
+ * What a nats-server started for one machine's stack (`trainyard up`, the stack bench) runs with: one
+ * Go scheduler thread unless GOMAXPROCS says otherwise. The system's message rate, thousands a
+ * second at most, is far below what one thread serves; on a 2-core machine shared with the services
+ * and PostgreSQL, one thread instead of two cut the server's CPU per job by a quarter and its threads'
+ * wake-ups by a third (docs/performance.md, run W).
+ */
+export function natsServerEnv(env: NodeJS.ProcessEnv): { GOMAXPROCS: string } {
+  return { GOMAXPROCS: env.GOMAXPROCS || '1' };
+}

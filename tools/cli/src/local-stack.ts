@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { get as httpGet } from 'node:http';
 import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
-import { serviceNodeArgs } from '@trainyard/config';
+import { natsServerEnv, serviceNodeArgs } from '@trainyard/config';
 import type { BusRole } from '@trainyard/contracts';
 import { natsServerConfig, natsServers, newRoleCredentials, type RoleCredential } from '@trainyard/messaging';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@trainyard/persistence';
@@ -240,7 +240,7 @@ export class LocalStack {
     // The launcher itself (trainyard run --up) is an operator; the broker hands rented agents the agents' key.
     this.env.NATS_NKEY_SEED = this.seedOf('operator')!;
     this.env.VAST_AGENT_NATS_NKEY_SEED ??= this.seedOf('agent')!;
-    const nats = this.spawn('nats-server', binary, ['-c', conf]);
+    const nats = this.spawn('nats-server', binary, ['-c', conf], natsServerEnv(this.env));
     await waitUntil(
       () => answers(url, 4222),
       'nats-server',
