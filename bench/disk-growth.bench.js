@@ -15,6 +15,7 @@ const { deleteTestStream, testNatsUrl, testPrefix, waitFor } = require('@trainya
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { runAsScript } = require('../tools/harness');
 const scheduler = {
   app: require('../apps/scheduler/dist/app.module'),
   cfg: require('../apps/scheduler/dist/config/scheduler.config'),
@@ -194,14 +195,4 @@ async function answer(bus, store, clock, spec) {
 
 module.exports = { runDiskGrowthBench };
 
-if (require.main === module) {
-  runDiskGrowthBench()
-    .then((r) => {
-      console.log(JSON.stringify(r, null, 2));
-      process.exit(0);
-    })
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+runAsScript(module, runDiskGrowthBench);

@@ -15,6 +15,7 @@ const { DataSource } = require('typeorm');
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
+const { runAsScript } = require('../tools/harness');
 const scheduler = { app: require('../apps/scheduler/dist/app.module'), cfg: require('../apps/scheduler/dist/config/scheduler.config') };
 const broker = { app: require('../apps/gpu-broker/dist/app.module'), cfg: require('../apps/gpu-broker/dist/config/broker.config'), leases: require('../apps/gpu-broker/dist/leases/lease.service') };
 
@@ -185,14 +186,4 @@ async function runDispatchBench() {
 
 module.exports = { runDispatchBench };
 
-if (require.main === module) {
-  runDispatchBench()
-    .then((r) => {
-      console.log(JSON.stringify(r, null, 2));
-      process.exit(0);
-    })
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+runAsScript(module, runDispatchBench);

@@ -44,7 +44,7 @@ const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const { cpus, loadavg, tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
-const { freePorts, sleep, waitFor } = require('../tools/harness');
+const { freePorts, runAsScript, sleep, waitFor } = require('../tools/harness');
 const { OwnPostgres } = require('../tools/own-postgres');
 const { natsServerEnv, serviceNodeArgs } = require('@trainyard/config');
 
@@ -916,14 +916,4 @@ async function runStackBench() {
 
 module.exports = { runStackBench };
 
-if (require.main === module) {
-  runStackBench()
-    .then((r) => {
-      console.log(JSON.stringify(r, null, 2));
-      process.exit(0);
-    })
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+runAsScript(module, runStackBench);

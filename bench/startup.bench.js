@@ -10,7 +10,7 @@ const { mkdtempSync, rmSync } = require('node:fs');
 const { loadavg, tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { LocalStack } = require('../tools/cli/dist/local-stack');
-const { freePorts } = require('../tools/harness');
+const { freePorts, runAsScript } = require('../tools/harness');
 
 const ROOT = join(__dirname, '..');
 const ROUNDS = 3;
@@ -81,12 +81,4 @@ async function runStartupBench() {
 
 module.exports = { runStartupBench };
 
-if (require.main === module) {
-  runStartupBench().then(
-    (r) => console.log(JSON.stringify(r, null, 2)),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(module, runStartupBench);

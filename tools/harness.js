@@ -1,5 +1,5 @@
 'use strict';
-/** What the chaos and fuzz runners share: waiting by condition, and free ports on loopback. */
+/** What the chaos and fuzz runners and the benches share: waiting by condition, free ports on loopback, running as a script. */
 const { createServer } = require('node:net');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -37,4 +37,19 @@ async function freePorts(count) {
   }
 }
 
-module.exports = { sleep, waitFor, freePorts };
+/** Runs `main` when `mod` is the file node was started with: its result as JSON on stdout, exit status 1 on failure. */
+function runAsScript(mod, main) {
+  if (require.main !== mod) return;
+  main().then(
+    (r) => {
+      console.log(JSON.stringify(r, null, 2));
+      process.exit(0);
+    },
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
+
+module.exports = { sleep, waitFor, freePorts, runAsScript };
