@@ -19,6 +19,9 @@ interface Fleet {
   counted: number;
 }
 
+/** An alert about a state that lasts (no offers, no agent to send) is sent again at most this often. */
+const REPEAT_ALERT_MS = 3_600_000;
+
 /**
  * Decides how many instances to rent and which offers: only for jobs that a finished placement pass
  * (or a tick's worth of them) left waiting, so local room is always used first, and that nothing
@@ -64,7 +67,7 @@ export class ScaleUp {
     // An instance rented for an agent that cannot be sent would only be paid for and destroyed.
     const unsendable = await this.provisioner.unsendable();
     if (unsendable) {
-      if (now.getTime() - this.unsendableAlertAt > 3_600_000) {
+      if (now.getTime() - this.unsendableAlertAt > REPEAT_ALERT_MS) {
         this.unsendableAlertAt = now.getTime();
         await this.ctx.alert('provision_failed', `nothing rented for ${waiting.length} waiting jobs: ${unsendable}`, null);
       }
@@ -74,7 +77,7 @@ export class ScaleUp {
     const ranked = rankOffers(await this.api.searchOffers(offerQuery(requirements)), requirements).filter((o) => this.provisioner.available(o.offer.id));
     const [best] = ranked;
     if (!best) {
-      if (now.getTime() - this.noOffersAlertAt > 3_600_000) {
+      if (now.getTime() - this.noOffersAlertAt > REPEAT_ALERT_MS) {
         this.noOffersAlertAt = now.getTime();
         await this.ctx.alert('no_offers', `no Vast.ai offer meets the requirements for ${waiting.length} waiting jobs`, null);
       }

@@ -50,6 +50,13 @@ describe('gpu-broker on Vast.ai', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The creates (PUT /asks/<offer>/) the test server answered since `before` of its requests. */
+  const createsSince = (before: number) =>
+    vast
+      .requests()
+      .slice(before)
+      .filter((r) => r.method === 'PUT' && r.path.startsWith('/api/v0/asks/'));
+
   const offers = {
     cheap: { gpu_name: 'RTX 4090', gpu_ram: 24564, dph_base: 0.3, dph_total: 0.32, storage_cost: 0.1, reliability: 0.99 },
     dear: { gpu_name: 'H100 SXM', gpu_ram: 81559, dph_base: 1.9, dph_total: 1.95, storage_cost: 0.1, reliability: 0.99 },
@@ -148,10 +155,7 @@ describe('gpu-broker on Vast.ai', () => {
     const app = await bootApp(prefix, db);
     try {
       await waitFor(async () => (await readStored(prefix, 'job.succeeded')).length === 3, 'three jobs trained on rented instances', 240_000);
-      const creates = vast
-        .requests()
-        .slice(requestsBefore)
-        .filter((r) => r.method === 'PUT' && r.path.startsWith('/api/v0/asks/'));
+      const creates = createsSince(requestsBefore);
       // Vast answers an ask another launch took with 404 no_such_ask; each launch must have asked for its own.
       expect(creates.map((r) => [r.path, r.status]).sort()).toEqual(
         vast
@@ -182,12 +186,7 @@ describe('gpu-broker on Vast.ai', () => {
         return all.length ? all : null;
       }, 'an alert');
       expect(alert!.data).toMatchObject({ kind: 'provision_failed', message: `nothing rented for 1 waiting jobs: ${stale.message}` });
-      expect(
-        vast
-          .requests()
-          .slice(requestsBefore)
-          .filter((r) => r.method === 'PUT' && r.path.startsWith('/api/v0/asks/')),
-      ).toEqual([]);
+      expect(createsSince(requestsBefore)).toEqual([]);
       expect(vast.alive()).toEqual([]);
     } finally {
       await app.close();
