@@ -720,6 +720,7 @@ async function benchVast() {
         }
       }
       const warm = warmRun.ts.map((t) => t.started - t.requested);
+      const stages = bootstrapStages(join(dir, 'logs', 'gpu-broker.log'));
       // The 100-symbol run's share of each instance's bill (the warm run pays for its own lease time).
       const spend = [...bus.instances.values()].reduce((sum, i) => sum + i.destroyed.runs.filter((r) => r.runId === run.runId).reduce((s, r) => s + r.cost, 0), 0);
       const price = Math.min(...[...bus.instances.values()].map((i) => i.created.pricePerHour));
@@ -738,6 +739,7 @@ async function benchVast() {
         warmP50: pct(warm, 50),
         warmP99: pct(warm, 99),
         cold: cold.length,
+        stages,
         warm: warm.length,
         billed: vast.bill().total,
         load: load(),
@@ -753,6 +755,26 @@ async function benchVast() {
     if (process.env.BENCH_STACK_KEEP) say(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Each bootstrap stage's median over the broker's `instance_ready` lines, in seconds. */
+function bootstrapStages(logFile) {
+  const ready = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('"instance_ready"'))
+    .map((line) => JSON.parse(line));
+  const stage = (key) => {
+    const seconds = ready.map((r) => r[key]);
+    return pct(seconds, 50);
+  };
+  return {
+    count: ready.length,
+    connect: stage('connectSeconds'),
+    pack: stage('packSeconds'),
+    copy: stage('copySeconds'),
+    start: stage('startSeconds'),
+    firstHeartbeat: stage('firstHeartbeatSeconds'),
+  };
 }
 
 // ---------------------------------------------------------------- makespan: continuous release against fixed batches
@@ -894,7 +916,7 @@ async function runStackBench() {
     };
     results.stack_vast_first_job_rented = {
       value: Math.round(v.coldP50),
-      unit: `ms instance.created to its first job.started, p50 of ${v.cold} (test server: 200 ms boot, bootstrap over SSH; ${note})`,
+      unit: `ms instance.created to its first job.started, p50 of ${v.cold} (test server: 200 ms boot, bootstrap over SSH: medians of ${v.stages.count}, SSH connect ${v.stages.connect.toFixed(1)} s, waiting for the agent's archive and Node's gzip ${v.stages.pack.toFixed(1)} s, copy ${v.stages.copy.toFixed(1)} s, agent start ${v.stages.start.toFixed(1)} s, to its first heartbeat ${v.stages.firstHeartbeat.toFixed(1)} s; ${note})`,
       target: 'reported',
     };
     results.stack_vast_first_job_warm = {
