@@ -1,6 +1,6 @@
 import type { EventMessage, Metrics } from '@trainyard/contracts';
 import { runModelsAnswer, type RunVersion } from '@trainyard/messaging';
-import { describeEvent, formatPlan, formatPromotions } from './format';
+import { describeEvent, formatPlan, formatPromotions, promotionFields } from './format';
 
 const planned = (over: Partial<EventMessage<'run.planned'>>): EventMessage<'run.planned'> => ({
   schemaVersion: 1,
@@ -66,6 +66,14 @@ describe("a run's promotions as the CLI prints them", () => {
     expect(text).toContain('2 succeeded job(s) not registered yet');
     // The promoted ones were kept first.
     expect(text.split('\n').filter((l) => l.includes(' promoted '))).toHaveLength(1000);
+  });
+
+  it('says a run that trained nothing has nothing to decide, not that the promoter did not answer', () => {
+    // A day run again: every symbol skipped as already trained, so no version to wait for.
+    expect(formatPromotions(completed(0), null).split('\n').slice(1)).toEqual(['  promotion:', '    none: no job of this run trained a model']);
+    expect(promotionFields(completed(0), null)).toEqual({ promotions: [] });
+    expect(formatPromotions(completed(2), null)).toContain('unknown: the promoter did not answer');
+    expect(promotionFields(completed(2), null)).toEqual({ promotions: null });
   });
 
   it('prints every version of a run that fits, and nothing about omissions', () => {

@@ -57,9 +57,19 @@ function verdict(d: NonNullable<RunVersion['decision']>): string {
   return d.outcome === 'reject' ? 'refused' : 'not compared';
 }
 
+/** A run none of whose jobs trained a model (all skipped, say) has nothing for the promoter to decide. */
+const nothingTrained = (m: EventMessage<'run.completed'>) => m.summary.succeeded === 0;
+
+/** The run record's promotion fields for --json: null when the promoter did not answer, none when nothing was trained. */
+export function promotionFields(m: EventMessage<'run.completed'>, models: RunModels | null) {
+  if (models) return { promotions: models.versions, promotionOutcomes: models.outcomes, promotionsOmitted: models.omitted };
+  return { promotions: nothingTrained(m) ? [] : null };
+}
+
 /** Which of the run's models were promoted, refused and why; the succeeded ones nobody decided yet, named. */
 export function formatPromotions(m: EventMessage<'run.completed'>, models: RunModels | null): string {
   const lines = ['', '  promotion:'];
+  if (nothingTrained(m)) return [...lines, '    none: no job of this run trained a model'].join('\n');
   if (models === null) return [...lines, '    unknown: the promoter did not answer'].join('\n');
   const rows = [...models.versions].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.version - b.version);
   for (const v of rows) {

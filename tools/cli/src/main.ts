@@ -59,8 +59,14 @@ async function run(argv: string[]): Promise<number> {
   const { parseRunFlags } = await import('./run-flags');
   const flags = parseRunFlags(argv);
   await import('reflect-metadata');
-  const [{ z }, { busEnv, busOptions, loadConfig }, { newRunId }, { NatsBus, runDecisions }, { existingRunStart, followRun }, { describeEvent, formatPlan, formatPromotions, formatSummary }] =
-    await Promise.all([import('zod'), import('@trainyard/config'), import('@trainyard/contracts'), import('@trainyard/messaging'), import('./follow-run'), import('./format')]);
+  const [
+    { z },
+    { busEnv, busOptions, loadConfig },
+    { newRunId },
+    { NatsBus, runDecisions },
+    { existingRunStart, followRun },
+    { describeEvent, formatPlan, formatPromotions, formatSummary, promotionFields },
+  ] = await Promise.all([import('zod'), import('@trainyard/config'), import('@trainyard/contracts'), import('@trainyard/messaging'), import('./follow-run'), import('./format')]);
   const runId = flags.request.runId ?? newRunId('cli', new Date());
   const out = flags.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
   const stack = flags.up ? new (await import('./local-stack')).LocalStack({ root: ROOT, env: process.env, log: out }) : null;
@@ -100,8 +106,7 @@ async function run(argv: string[]): Promise<number> {
         promote === 'off'
           ? undefined
           : await runDecisions(bus, outcome.message, { waitMs: flags.promotionWaitSeconds * 1000, queryTimeoutMs: 5000, onIncomplete: (why) => out(`  promotion: ${why}`) });
-      const promotions = models && { promotions: models.versions, promotionOutcomes: models.outcomes, promotionsOmitted: models.omitted };
-      if (flags.json) console.log(JSON.stringify(models === undefined ? outcome.message : { ...outcome.message, ...(promotions ?? { promotions: null }) }, null, 2));
+      if (flags.json) console.log(JSON.stringify(models === undefined ? outcome.message : { ...outcome.message, ...promotionFields(outcome.message, models) }, null, 2));
       else out(formatSummary(outcome.message) + (models === undefined ? '' : formatPromotions(outcome.message, models)));
       return outcome.message.status === 'succeeded' ? 0 : 1;
     } finally {
