@@ -13,7 +13,7 @@ import {
   Variant,
   type Driver,
   type EventInput,
-  type SymbolSelection,
+  SymbolSelection,
 } from '@trainyard/contracts';
 
 /**
@@ -169,24 +169,24 @@ function driverFromFlags(v: FlagValues): Driver | undefined {
   return kind ? { kind } : undefined;
 }
 
-/** `topN` (top10), or a comma-separated list of symbols, each checked. */
+/** `topN` (top10), or a comma-separated list of symbols in any case (btcusdt is BTCUSDT), each checked. */
 export function symbolSelection(value: string, what = '--symbols'): SymbolSelection {
   const top = /^top(\d+)$/i.exec(value.trim());
-  if (top) return { topN: Number(top[1]) };
-  return checkedSymbols(
-    value
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-    what,
-  );
-}
-
-export function checkedSymbols(list: string[], what = '--symbols'): string[] {
-  if (list.length === 0) throw new FlagError(`${what}: no symbols given`);
-  for (const s of list) {
-    const r = SymbolName.safeParse(s);
-    if (!r.success) throw new FlagError(`${what}: "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" is not a symbol (${r.error.issues[0]?.message ?? r.error.message})`);
+  if (top) {
+    const selection = { topN: Number(top[1]) };
+    const r = SymbolSelection.safeParse(selection);
+    if (!r.success) throw new FlagError(`${what}: "${value.trim()}" is out of range (${r.error.issues[0]?.message ?? r.error.message})`);
+    return selection;
   }
-  return list;
+  const typed = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (typed.length === 0) throw new FlagError(`${what}: no symbols given`);
+  return typed.map((t) => {
+    const r = SymbolName.safeParse(t.toUpperCase());
+    // The entry as typed: an upper-cased path or word would only confuse.
+    if (!r.success) throw new FlagError(`${what}: "${t.length > 40 ? `${t.slice(0, 40)}…` : t}" is not a symbol (${r.error.issues[0]?.message ?? r.error.message})`);
+    return r.data;
+  });
 }

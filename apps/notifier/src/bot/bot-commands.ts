@@ -111,7 +111,7 @@ export class BotCommands {
   private async startRun(args: string[], c: Caller): Promise<Reply[]> {
     const { values, positionals } = parseFlags(args, RUN_REQUEST_OPTIONS, true);
     if (positionals.length === 0) throw new FlagError('name the symbols: a list (BTCUSDT,ETHUSDT) or topN (top10)');
-    const symbols = symbolSelection(positionals.join(',').toUpperCase(), 'symbols');
+    const symbols = symbolSelection(positionals.join(','), 'symbols');
     const fields = runRequestFromFlags(values);
     const runId = fields.runId ?? newRunId('tg', this.clock.now());
     await this.issue('run.requested', { ...fields, symbols, runId, trigger: 'telegram', requestedBy: c.requestedBy }, c, `${runId}-request`, runId);
