@@ -37,7 +37,10 @@ export const Envelope = z.object({
 const event = <T extends z.ZodRawShape>(shape: T) => Envelope.extend(shape);
 
 /** Symbols by name or the top N of the universe; never a file to read (the CLI reads CSV files on the caller's machine). */
-export const SymbolSelection = z.union([z.array(SymbolName).min(1).max(5000), z.object({ topN: z.number().int().min(1).max(5000) }).strict()]);
+export const SymbolSelection = z.union([z.array(SymbolName).min(1).max(5000), z.object({ topN: z.number().int().min(1).max(5000) }).strict()], {
+  // Said only when the value is neither shape; a list or a topN with a bad part names that part.
+  error: 'a list of symbols (["BTCUSDT","ETHUSDT"]) or {"topN": N}',
+});
 export type SymbolSelection = z.infer<typeof SymbolSelection>;
 
 export const RunRequested = event({

@@ -52,6 +52,8 @@ describe('scheduler REST API', () => {
     expect(fields).toEqual(expect.arrayContaining(['symbols.1', 'mode', 'ensureFeatures', '(root)']));
     expect(JSON.stringify(bad.body.issues)).toMatch(/colour/);
     expect((await call('POST', '/runs', {})).body.issues).toEqual([expect.objectContaining({ field: 'symbols' })]);
+    // One symbol as a bare string: zod's "Invalid input" said nothing of what symbols takes.
+    expect((await call('POST', '/runs', { symbols: 'BTCUSDT' })).body.issues).toEqual([{ field: 'symbols', reason: 'a list of symbols (["BTCUSDT","ETHUSDT"]) or {"topN": N}' }]);
     const query = await call('GET', '/jobs?status=bogus&limit=0');
     expect(query.status).toBe(400);
     expect(query.body.issues.map((i: { field: string }) => i.field).sort()).toEqual(['limit', 'status']);
