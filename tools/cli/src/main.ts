@@ -30,11 +30,11 @@ ${SEARCH_HELP}
 
 ${NATS_CONFIG_HELP}`;
 
-/** Stops the stack on Ctrl-C or SIGTERM before leaving, so no service outlives the command. */
-function stopOnSignal(stack: LocalStack | null): void {
+/** Stops the stack on Ctrl-C or SIGTERM before leaving, so no service outlives the command; `what` says what becomes of the work. */
+function stopOnSignal(stack: LocalStack | null, what = 'stopping…'): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      console.error(`\n${sig}: stopping…`);
+      console.error(`\n${sig}: ${what}`);
       void (stack ? stack.stop() : Promise.resolve()).finally(() => process.exit(130));
     });
   }
@@ -70,7 +70,9 @@ async function run(argv: string[]): Promise<number> {
   const runId = flags.request.runId ?? newRunId('cli', new Date());
   const out = flags.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
   const stack = flags.up ? new (await import('./local-stack')).LocalStack({ root: ROOT, env: process.env, log: out }) : null;
-  stopOnSignal(stack);
+  // The run is the stack's, not this command's: leaving stops only the following (and, with --up, the stack, until its next start).
+  const again = `trainyard run --run-id ${runId}${flags.up ? ' --up' : ''}`;
+  stopOnSignal(stack, stack ? `stopping the local stack; run ${runId} goes on when it starts again (${again})` : `no longer following run ${runId}, which goes on (${again} follows it again)`);
   try {
     if (stack) await stack.start();
     const env = loadConfig(z.object(busEnv), stack?.env ?? process.env);
