@@ -1,3 +1,5 @@
+import LogisticRegression from 'ml-logistic-regression';
+import { Matrix } from 'ml-matrix';
 import { loadModel, logLoss, predictProba, serializeModel, trainLogistic, type EpochReport, type LabelledRows, type TrainState } from './model';
 import { gaussian, mulberry32 } from './random';
 
@@ -21,6 +23,28 @@ describe('trainLogistic', () => {
     const accuracy = p.filter((q, i) => (q > 0.5 ? 1 : 0) === test.y[i]).length / p.length;
     expect(accuracy).toBeGreaterThan(0.85);
     expect(p.every((q) => q > 0 && q < 1)).toBe(true);
+  });
+
+  it('ends each epoch where the library trained from zero for as many steps would, bit for bit', () => {
+    const X = new Matrix(train.X.map((row) => [...row, 1]));
+    for (const epochs of [1, 3, 7]) {
+      const library = new LogisticRegression({ numSteps: epochs * 5, learningRate: options.learningRate / train.X.length });
+      library.train(X, Matrix.columnVector(train.y));
+      const { model } = trainLogistic(train, validation, { ...options, epochs, patience: epochs });
+      expect(JSON.stringify(serializeModel(model))).toBe(JSON.stringify(serializeModel(library)));
+    }
+  });
+
+  it('takes the steps of each epoch once: a run costs steps in proportion to its epochs (finding: 130 s at 20,000 candles, epoch k retrained k epochs from zero)', () => {
+    const mmul = jest.spyOn(Matrix.prototype, 'mmul');
+    try {
+      const { log } = trainLogistic(train, validation, { ...options, epochs: 30, patience: 30 });
+      expect(log).toHaveLength(30);
+      // Per epoch: 5 steps × 2 products × 2 classifiers (one per label), then one product for each of the two losses.
+      expect(mmul).toHaveBeenCalledTimes(30 * (5 * 2 * 2 + 2));
+    } finally {
+      mmul.mockRestore();
+    }
   });
 
   it('is deterministic', () => {

@@ -78,21 +78,72 @@ export function predictProba(model: LogisticModel, X: readonly number[][]): numb
 }
 
 /**
- * Gradient-descent logistic regression with early stopping on validation log-loss. The library
- * always starts from zero weights, so epoch k retrains with k * stepsPerEpoch steps; from the
- * same start that is exactly the model k epochs of continued training would give, and it keeps
- * the whole run deterministic. The price is stepsPerEpoch * E(E+1)/2 steps when all E epochs run;
- * patience usually ends it well before.
+ * The library's one-vs-rest classifiers (classifier c against the label value c, one per distinct
+ * label), each carried on from its own weights: `advance` takes more full-batch gradient steps with
+ * the library's own arithmetic, so k epochs of s steps end bit for bit where one training of k·s
+ * steps from zero does. The library starts from zero weights on every train(), which made epoch k
+ * cost k·s steps and a whole run of E epochs s·E(E+1)/2: at 20,000 candles and 30 epochs, 130 s.
+ */
+class OneVsRest {
+  private readonly classifiers: Array<{ target: Matrix; weights: Matrix }>;
+  private readonly Xt: Matrix;
+  steps = 0;
+
+  constructor(
+    private readonly X: Matrix,
+    y: readonly number[],
+    private readonly learningRate: number,
+  ) {
+    this.Xt = X.transpose();
+    const classes = new Set(y).size;
+    this.classifiers = Array.from({ length: classes }, (_, c) => ({ target: Matrix.columnVector(y.map((v) => (v === c ? 0 : 1))), weights: Matrix.zeros(1, X.columns) }));
+  }
+
+  advance(steps: number): void {
+    for (const c of this.classifiers) {
+      // The library's update, which adds into the weights it is given: a copy, so a model handed out keeps its own.
+      let weights = c.weights.clone();
+      for (let step = 0; step < steps; step++) {
+        const predictions = sigmoid(this.X.mmul(weights.transpose()));
+        const outputErrorSignal = Matrix.columnVector(predictions).neg().add(c.target);
+        const gradient = this.Xt.mmul(outputErrorSignal);
+        weights = weights.add(gradient.mul(this.learningRate).transpose());
+      }
+      c.weights = weights;
+    }
+    this.steps += steps;
+  }
+
+  /** The model as the library would have trained it with this many steps. */
+  model(): LogisticModel {
+    const { steps: numSteps, learningRate } = this;
+    return LogisticRegression.load({
+      name: 'LogisticRegression',
+      numSteps,
+      learningRate,
+      numberClasses: this.classifiers.length,
+      classifiers: this.classifiers.map((c) => ({ numSteps, learningRate, weights: c.weights.to2DArray() })),
+    });
+  }
+}
+
+function sigmoid(scores: Matrix): number[] {
+  return scores.to1DArray().map((s) => 1 / (1 + Math.exp(-s)));
+}
+
+/**
+ * Gradient-descent logistic regression with early stopping on validation log-loss: each epoch
+ * takes `stepsPerEpoch` more steps from where the last one ended (OneVsRest), so the run stays
+ * deterministic and costs steps in proportion to its epochs.
  *
- * With the same start, a state from onCheckpoint is all the loop needs to go on: a resumed run
- * skips the epochs already done (and their evaluation) and ends with the same model and log.
+ * A state from onCheckpoint is all the loop needs to go on: a resumed run takes the steps of the
+ * epochs already done again (without their evaluation) and ends with the same model and log.
  */
 export function trainLogistic(train: LabelledRows, validation: LabelledRows, options: TrainOptions): TrainResult {
   const { epochs, stepsPerEpoch = 5, patience = 5, onEpoch } = options;
   if (train.X.length === 0 || validation.X.length === 0) throw new Error('training needs train and validation rows');
-  const X = designMatrix(train.X);
-  const Y = Matrix.columnVector(train.y);
   const learningRate = options.learningRate / train.X.length;
+  const weights = new OneVsRest(designMatrix(train.X), train.y, learningRate);
 
   const { resume, checkpointEvery, onCheckpoint } = options;
   if (resume && !(resume.epoch >= 1 && resume.log.length === resume.epoch && resume.best.epoch <= resume.epoch)) {
@@ -102,9 +153,10 @@ export function trainLogistic(train: LabelledRows, validation: LabelledRows, opt
     ? { model: loadModel(resume.best.model), epoch: resume.best.epoch, validationLoss: resume.best.validationLoss }
     : undefined;
   const log: EpochReport[] = resume ? resume.log.map((r) => ({ ...r })) : [];
+  if (resume) weights.advance(resume.epoch * stepsPerEpoch);
   for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= epochs; epoch++) {
-    const model = new LogisticRegression({ numSteps: epoch * stepsPerEpoch, learningRate });
-    model.train(X, Y);
+    weights.advance(stepsPerEpoch);
+    const model = weights.model();
     const report: EpochReport = {
       epoch,
       epochs,
