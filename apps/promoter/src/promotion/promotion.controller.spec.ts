@@ -7,6 +7,7 @@ import { readStored, startS3TestServer, TestService, trainedJob, type S3TestServ
 import { AppModule } from '../app.module';
 import { promoterEnv } from '../config/promoter.config';
 import { pointerKey, type ProductionPointer } from './production-artifacts.service';
+import { ModelVersionEntity } from '../registry/model-version.entity';
 import { RegistryStore } from '../registry/registry.store';
 import { answerAsScheduler, type SchedulerRecord } from '../registry/scheduler-record.fixture';
 import { PromotionController } from './promotion.controller';
@@ -89,6 +90,51 @@ describe.each(['local folder', 'S3 (s3rver)'])('promotion of successful jobs (re
     // Another attempt of a job that has its version gets the winner's, and is kept as ignored.
     expect(await registry.register(fields(0, 2))).toMatchObject({ registered: false, created: false, version: { jobId: 'r-numbering-NUMUSDT-0', attempt: 1 } });
     expect(await registry.ignoredSuccesses('r-numbering-NUMUSDT-0')).toHaveLength(1);
+  });
+
+  it('takes its own attempt, registered by a second delivery between its two looks, for itself, not for an ignored success (the 24 registrations above hit it once)', async () => {
+    // The interleaving: this delivery's INSERT lost its number to another job, it found no row of its
+    // attempt, the second delivery of the same success then committed one, and this delivery took
+    // that row for another attempt's win.
+    const registry = app.get(RegistryStore);
+    const jobId = 'r-race-RACEUSDT';
+    const race = {
+      symbol: 'RACEUSDT',
+      variant: 'default' as const,
+      runId: 'r-race',
+      jobId,
+      attempt: 1,
+      promote: 'off' as const,
+      canary: false,
+      artifactsPrefix: 'models/RACEUSDT/a1',
+      artifacts: [],
+      metrics: metrics(0.5),
+      featureset: 'ohlcv-v1',
+      costs: { feeBps: 10, spreadBps: 2 },
+      evaluationWindow: { from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', candles: 24 },
+    };
+    const query = ds.query.bind(ds);
+    let lost = false;
+    const insert = jest.spyOn(ds, 'query').mockImplementation(async (sql: string, params?: unknown[]) => {
+      if (!lost && sql.includes('INSERT INTO promoter.model_versions') && JSON.stringify(params).includes(jobId)) {
+        lost = true;
+        return [];
+      }
+      return query(sql, params);
+    });
+    const repo = ds.getRepository(ModelVersionEntity);
+    const look = jest.spyOn(repo, 'findOneBy').mockImplementationOnce(async () => {
+      await registry.register(race);
+      return null;
+    });
+    try {
+      expect(await registry.register(race)).toMatchObject({ registered: true, created: false, version: { jobId, attempt: 1 } });
+      expect(await registry.ignoredSuccesses(jobId)).toEqual([]);
+      expect((await versionsOf('RACEUSDT')).map((v) => v.job_id)).toEqual([jobId]);
+    } finally {
+      insert.mockRestore();
+      look.mockRestore();
+    }
   });
 
   it('numbers concurrent successes of one symbol 1..n and leaves exactly one, the best, in production', async () => {

@@ -147,6 +147,8 @@ export class RegistryStore {
       const existing = await repo.findOneBy({ jobId: fields.jobId, attempt: fields.attempt });
       if (existing) return { version: existing, registered: true, created: false };
       const [winner] = await repo.find({ where: { jobId: fields.jobId }, order: { id: 'ASC' }, take: 1 });
+      // This attempt's own row, committed by a concurrent delivery since the look above: not an ignored success.
+      if (winner?.attempt === fields.attempt) return { version: winner, registered: true, created: false };
       if (winner) {
         await this.ds.query(
           `INSERT INTO promoter.ignored_successes (job_id, attempt, symbol, run_id, lease_id, artifacts_prefix, metrics, winner_version_id, winner_attempt)
