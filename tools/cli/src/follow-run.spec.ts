@@ -1,6 +1,6 @@
 import type { EventInput, QueryResponseInput, RunStatus } from '@trainyard/contracts';
 import { NatsBus } from '@trainyard/messaging';
-import { deleteTestStream, testNatsUrl, testPrefix } from '@trainyard/testing';
+import { deleteTestStream, testNatsUrl, testPrefix, waitFor } from '@trainyard/testing';
 import { existingRunStart, followRun } from './follow-run';
 
 const completed = (runId: string, status: RunStatus): EventInput<'run.completed'> => ({
@@ -68,6 +68,28 @@ describe('followRun (real NATS)', () => {
     } finally {
       await sub.drain();
     }
+  });
+
+  it('says once that no scheduler has answered, and goes on following (a run requested while the stack was down waited its 12 hours in silence)', async () => {
+    let notices = 0;
+    const fromSeq = await nextSeq();
+    // As the CLI does: the request first, on the stream the run is followed on.
+    await cli.publish('run.requested', { runId: 'unanswered', trigger: 'cli', symbols: ['BTCUSDT'] }, { id: 'unanswered-request' });
+    const outcome = followRun(cli, {
+      runId: 'unanswered',
+      requestId: 'unanswered-request',
+      fromSeq,
+      dryRun: false,
+      timeoutMs: 20_000,
+      onEvent: () => undefined,
+      onUnanswered: () => notices++,
+      unansweredMs: 200,
+    });
+    await waitFor(() => notices > 0, 'the notice');
+    // The request waited on the bus: a scheduler that starts later still runs it, and it is followed to the end.
+    await scheduler.publish('run.completed', completed('unanswered', 'succeeded'));
+    await expect(outcome).resolves.toMatchObject({ kind: 'completed', message: { status: 'succeeded' } });
+    expect(notices).toBe(1);
   });
 
   it('reads from the start of the stream when no scheduler answers whether the run exists', async () => {

@@ -18,6 +18,12 @@ export interface FollowOptions {
   timeoutMs: number;
   /** A run or job event of the run, as it came off the bus. */
   onEvent: (subject: string, data: EventMessage<'run.planned' | 'run.started' | JobEventName>) => void;
+  /**
+   * Called once when `unansweredMs` pass without a word of the run from a scheduler (an event, or the
+   * refusal of our request): none may be running. The request waits on the bus meanwhile.
+   */
+  onUnanswered?: () => void;
+  unansweredMs?: number;
 }
 
 type Start = Pick<OrderedConsumerOptions, 'deliver_policy'> & Partial<Pick<OrderedConsumerOptions, 'opt_start_seq' | 'opt_start_time'>>;
@@ -62,6 +68,7 @@ export async function followRun(bus: NatsBus, opts: FollowOptions): Promise<RunO
   const timer = setTimeout(() => {
     runEvents.stop(new Error(`run ${opts.runId} did not complete within ${Math.round(opts.timeoutMs / 60_000)} min`));
   }, opts.timeoutMs);
+  const unanswered = opts.onUnanswered && setTimeout(opts.onUnanswered, opts.unansweredMs ?? 15_000);
   void (async () => {
     for await (const m of jobEvents) {
       const data = JSON.parse(m.string());
@@ -71,7 +78,9 @@ export async function followRun(bus: NatsBus, opts: FollowOptions): Promise<RunO
   void (async () => {
     for await (const m of results) {
       const data = JSON.parse(m.string());
-      if (data?.commandId === opts.requestId && data.ok === false) runEvents.stop(new Error(`the scheduler refused the run: ${data.message}`));
+      if (data?.commandId !== opts.requestId) continue;
+      clearTimeout(unanswered);
+      if (data.ok === false) runEvents.stop(new Error(`the scheduler refused the run: ${data.message}`));
     }
   })().catch(() => undefined);
   try {
@@ -79,6 +88,8 @@ export async function followRun(bus: NatsBus, opts: FollowOptions): Promise<RunO
       const data = JSON.parse(m.string());
       if (data?.runId !== opts.runId) continue;
       const subject = relative(m.subject);
+      // Our own request is on this stream too; only what a scheduler says is an answer.
+      if (subject !== 'run.requested') clearTimeout(unanswered);
       opts.onEvent(subject, data);
       if (subject === 'run.completed') return { kind: 'completed', message: data };
       if (subject === 'run.planned' && opts.dryRun) return { kind: 'planned', message: data };
@@ -87,6 +98,7 @@ export async function followRun(bus: NatsBus, opts: FollowOptions): Promise<RunO
     throw closed instanceof Error ? closed : new Error('the event stream ended before the run completed');
   } finally {
     clearTimeout(timer);
+    clearTimeout(unanswered);
     // Stopping ends both iterators, including one waiting for a message that will never come.
     runEvents.stop();
     jobEvents.stop();

@@ -97,6 +97,7 @@ async function run(argv: string[]): Promise<number> {
           const line = describeEvent(subject, data);
           if (line) out(line);
         },
+        onUnanswered: () => out(`no scheduler has answered yet: is the stack up (trainyard up)? The request waits on the bus and runs when a scheduler starts; still following`),
       });
       if (outcome.kind === 'planned') {
         if (flags.json) console.log(JSON.stringify(outcome.message, null, 2));
