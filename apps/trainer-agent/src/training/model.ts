@@ -82,7 +82,7 @@ export function predictProba(model: LogisticModel, X: readonly number[][]): numb
  * label), each carried on from its own weights: `advance` takes more full-batch gradient steps with
  * the library's own arithmetic, so k epochs of s steps end bit for bit where one training of k·s
  * steps from zero does. The library starts from zero weights on every train(), which made epoch k
- * cost k·s steps and a whole run of E epochs s·E(E+1)/2: at 20,000 candles and 30 epochs, 130 s.
+ * cost k·s steps and a whole run of E epochs s·E(E+1)/2: 30 epochs on 20,000 candles took 44 s.
  */
 class OneVsRest {
   private readonly classifiers: Array<{ target: Matrix; weights: Matrix }>;
@@ -143,7 +143,7 @@ export function trainLogistic(train: LabelledRows, validation: LabelledRows, opt
   const { epochs, stepsPerEpoch = 5, patience = 5, onEpoch } = options;
   if (train.X.length === 0 || validation.X.length === 0) throw new Error('training needs train and validation rows');
   const learningRate = options.learningRate / train.X.length;
-  const weights = new OneVsRest(designMatrix(train.X), train.y, learningRate);
+  const training = new OneVsRest(designMatrix(train.X), train.y, learningRate);
 
   const { resume, checkpointEvery, onCheckpoint } = options;
   if (resume && !(resume.epoch >= 1 && resume.log.length === resume.epoch && resume.best.epoch <= resume.epoch)) {
@@ -153,10 +153,10 @@ export function trainLogistic(train: LabelledRows, validation: LabelledRows, opt
     ? { model: loadModel(resume.best.model), epoch: resume.best.epoch, validationLoss: resume.best.validationLoss }
     : undefined;
   const log: EpochReport[] = resume ? resume.log.map((r) => ({ ...r })) : [];
-  if (resume) weights.advance(resume.epoch * stepsPerEpoch);
+  if (resume) training.advance(resume.epoch * stepsPerEpoch);
   for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= epochs; epoch++) {
-    weights.advance(stepsPerEpoch);
-    const model = weights.model();
+    training.advance(stepsPerEpoch);
+    const model = training.model();
     const report: EpochReport = {
       epoch,
       epochs,
