@@ -13,6 +13,10 @@ describe('run flags', () => {
     // Without a header naming the column, the first one; quotes and blank lines do not matter.
     writeFileSync(join(dir, 'plain.csv'), '"ETHUSDT",x\n\nBNBUSDT,y\n');
     expect(parseSymbols(join(dir, 'plain.csv'))).toEqual(['ETHUSDT', 'BNBUSDT']);
+    // In any case, as a list on the command line is.
+    expect(parseSymbols('btcusdt,Ethusdt')).toEqual(['BTCUSDT', 'ETHUSDT']);
+    writeFileSync(join(dir, 'lower.csv'), 'symbol\nbtcusdt\nSolUsdt\n');
+    expect(parseSymbols(join(dir, 'lower.csv'))).toEqual(['BTCUSDT', 'SOLUSDT']);
   });
 
   it('reads only a .csv file, and never echoes a line of it (fuzz finding: --symbols ../../etc/passwd printed its first line)', () => {

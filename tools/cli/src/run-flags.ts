@@ -29,7 +29,8 @@ export function parseSymbols(value: string | undefined): SymbolSelection | undef
   if (!value) throw new UsageError('--symbols is empty: give a comma-separated list (BTCUSDT,ETHUSDT), topN (top10) or a CSV file, or leave it out for the daily set');
   if (/\.csv$/i.test(value)) {
     if (!existsSync(value)) throw new UsageError(`--symbols: no such CSV file "${value}"`);
-    const list = symbolsFromCsv(readFileSync(value, 'utf8'));
+    // In any case, as on the command line and in the bot.
+    const list = symbolsFromCsv(readFileSync(value, 'utf8')).map((s) => s.toUpperCase());
     if (list.length === 0) throw new UsageError(`--symbols: the CSV file "${value}" lists no symbols`);
     // Name the line, never echo the file: it is the caller's, but an error is no place for its content.
     const bad = list.findIndex((s) => !SymbolName.safeParse(s).success);
