@@ -5,7 +5,7 @@ import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { PersistenceModule } from '@trainyard/persistence';
-import { createTestDatabase, TestDatabase } from '@trainyard/testing';
+import { createTestDatabase, TestDatabase, waitFor } from '@trainyard/testing';
 
 class CreateThings1700000000000 implements MigrationInterface {
   name = 'CreateThings1700000000000';
@@ -58,6 +58,20 @@ describe('PersistenceModule', () => {
     expect(await app.get(ThingCounter).count()).toBe(0);
     await app.close();
     expect(ds.isInitialized).toBe(false);
+  });
+
+  it("analyzes the schema's tables once they outgrow their statistics, while the service runs", async () => {
+    const app = await bootWith({ url: db.url });
+    const ds = app.get(DataSource);
+    await ds.query('INSERT INTO svc_m.things SELECT generate_series(1, 20000)');
+    // The look waits for statements of the service's own since the last one.
+    for (let i = 0; i < 100; i++) await ds.query('SELECT $1::int AS n', [i]);
+    // analyze_count counts only ANALYZE commands; autovacuum's are autoanalyze_count.
+    await waitFor(async () => {
+      const [row] = await ds.query(`SELECT analyze_count::int AS n FROM pg_stat_user_tables WHERE relid = 'svc_m.things'::regclass`);
+      return row.n > 0;
+    }, 'an ANALYZE of svc_m.things');
+    await app.close();
   });
 
   it('starts an embedded PostgreSQL per schema under dataDir when no url is given', async () => {

@@ -1,10 +1,11 @@
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { join } from 'node:path';
-import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { createDataSource } from './create-data-source';
+import { createDataSource, statementNamingOf } from './create-data-source';
 import { EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres';
 import { initializeDataSource } from './initialize-data-source';
+import { TableStatistics } from './table-statistics';
 
 export interface PersistenceModuleOptions {
   schema: string;
@@ -29,7 +30,11 @@ export interface PersistenceModuleOptions {
 interface Connection {
   dataSource: DataSource;
   embedded?: EmbeddedPostgres;
+  statistics: TableStatistics;
 }
+
+/** How often a service looks whether its tables have outgrown their statistics (when it has been busy). */
+const STATISTICS_EVERY_MS = 2000;
 
 const CONNECTION = Symbol('trainyard.persistence.connection');
 
@@ -55,12 +60,14 @@ async function connect(opts: PersistenceModuleOptions): Promise<Connection> {
     await embedded?.stop();
     throw err;
   }
-  return { dataSource, embedded };
+  return { dataSource, embedded, statistics: new TableStatistics(dataSource, opts.schema, statementNamingOf(dataSource)!) };
 }
 
 /** Provides an initialized DataSource (schema created, migrations applied) under the DataSource class. */
 @Module({})
-export class PersistenceModule implements OnApplicationShutdown {
+export class PersistenceModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('Persistence');
+
   constructor(@Inject(CONNECTION) private readonly connection: Connection) {}
 
   static forRoot(opts: PersistenceModuleOptions): DynamicModule {
@@ -75,7 +82,12 @@ export class PersistenceModule implements OnApplicationShutdown {
     };
   }
 
+  onApplicationBootstrap(): void {
+    this.connection.statistics.start(STATISTICS_EVERY_MS, (err) => this.log.warn(`table statistics not refreshed: ${err.message}`));
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    await this.connection.statistics.stop();
     if (this.connection.dataSource.isInitialized) await this.connection.dataSource.destroy();
     await this.connection.embedded?.stop();
   }

@@ -16,6 +16,8 @@ export const PREPARED_PER_CONNECTION = 256;
  */
 export class StatementNaming {
   private on = false;
+  /** Statements the DataSource's connections have sent, named or not. */
+  sent = 0;
 
   constructor(readonly wanted: boolean) {}
 
@@ -46,6 +48,7 @@ export function namingClient(naming: StatementNaming): typeof Client {
     // pg's query() has many overloads; this one only rewrites (text, values) and passes the rest on.
     override query(...args: unknown[]): never {
       const [text, values] = args;
+      naming.sent++;
       if (naming.enabled && typeof text === 'string' && Array.isArray(values) && values.length > 0) {
         const name = this.nameOf(text);
         if (name) args[0] = { text, name } satisfies QueryConfig;
