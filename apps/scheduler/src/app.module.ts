@@ -17,6 +17,7 @@ import { RetentionPasses1765400000000 } from './migrations/1765400000000-retenti
 import { OpenJobs1765600000000 } from './migrations/1765600000000-open-jobs';
 import { JobTrainingHash1765700000000 } from './migrations/1765700000000-job-training-hash';
 import { ReleaseInOneCall1765800000000 } from './migrations/1765800000000-release-in-one-call';
+import { ReleaseCountPerCall1765900000000 } from './migrations/1765900000000-release-count-per-call';
 import { AttemptEntity } from './repositories/attempt.entity';
 import { JobEntity } from './repositories/job.entity';
 import { LedgerEntryEntity } from './repositories/ledger-entry.entity';
@@ -60,6 +61,7 @@ export class AppModule {
             OpenJobs1765600000000,
             JobTrainingHash1765700000000,
             ReleaseInOneCall1765800000000,
+            ReleaseCountPerCall1765900000000,
           ],
         }),
         StorageModule.forRoot(storageOptions(config)),

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { trainingHash } from '@trainyard/contracts';
+import { ACTIVE_JOB_STATES, trainingHash } from '@trainyard/contracts';
 import { TestService } from '@trainyard/testing';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../app.module';
@@ -285,6 +285,29 @@ describe('JobRepository attempt transitions', () => {
     const { run: done, jobs: doneRows } = storedRun('tx-release-done', ['R9USDT'], { status: 'succeeded', jobStatus: 'pending', maxConcurrent: 3 });
     await app.get(RunRepository).create(done, doneRows);
     expect(await jobs.claimReleasable('tx-release-done', now)).toEqual({ jobs: [], traceContext: null });
+  });
+
+  it("reads the run's active and waiting jobs to release, not every job of the run, whatever plan the server keeps", async () => {
+    const symbols = Array.from({ length: 600 }, (_, i) => `RD${i}USDT`);
+    const { run, jobs: rows } = storedRun('tx-release-reads', symbols, { status: 'running', jobStatus: 'succeeded', maxConcurrent: 3 });
+    await app.get(RunRepository).create(run, rows);
+    await ds().query(`UPDATE scheduler.jobs SET status = 'pending' WHERE id = ANY($1)`, [rows.slice(0, 2).map((r) => r.id)]);
+    await ds().query('ANALYZE scheduler.jobs');
+    const session = ds().createQueryRunner();
+    try {
+      // The plan a busy server keeps for a statement run often is its generic plan, made for any values.
+      await session.query('SET plan_cache_mode = force_generic_plan');
+      await session.startTransaction();
+      await session.query('SELECT * FROM scheduler.release_waiting($1, $2, $3::text[])', ['tx-release-reads', new Date(), [...ACTIVE_JOB_STATES]]);
+      const [read] = (await session.query(
+        `SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relid = 'scheduler.jobs'::regclass`,
+      )) as { n: string }[];
+      // The waiting and active jobs, each read a few times (to count, to choose, to release): not the 598 that ended.
+      expect(Number(read!.n)).toBeLessThan(60);
+    } finally {
+      if (session.isTransactionActive) await session.rollbackTransaction();
+      await session.release();
+    }
   });
 
   it("overwrites a failed training's ledger entry with a success of the same inputs", async () => {
