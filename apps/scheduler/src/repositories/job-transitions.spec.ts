@@ -299,9 +299,7 @@ describe('JobRepository attempt transitions', () => {
       await session.query('SET plan_cache_mode = force_generic_plan');
       await session.startTransaction();
       await session.query('SELECT * FROM scheduler.release_waiting($1, $2, $3::text[])', ['tx-release-reads', new Date(), [...ACTIVE_JOB_STATES]]);
-      const [read] = (await session.query(
-        `SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relid = 'scheduler.jobs'::regclass`,
-      )) as { n: string }[];
+      const [read] = (await session.query(`SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relid = 'scheduler.jobs'::regclass`)) as { n: string }[];
       // The waiting and active jobs, each read a few times (to count, to choose, to release): not the 598 that ended.
       expect(Number(read!.n)).toBeLessThan(60);
     } finally {
