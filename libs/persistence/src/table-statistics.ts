@@ -14,8 +14,8 @@ export const STATISTICS_MIN_STATEMENTS = 100;
  * the table's statistics change. On a new database the jobs, attempts, leases and versions tables
  * start nearly empty, so their first plans read them whole, and they are still read whole thousands
  * of rows later, until autovacuum analyzes them (its default naptime is a minute; a 1,000-job run
- * of no-op jobs takes ten seconds). In the stack bench this tripled PostgreSQL's time a job from one
- * 1,000-job run to the next. An ANALYZE of a table whose file has at least doubled since its last
+ * of no-op jobs takes ten seconds). In the stack bench's 5,000-job run PostgreSQL spent 6.7 ms a job
+ * executing statements that way, 2.4 ms with this. An ANALYZE of a table whose file has at least doubled since its last
  * one makes every session plan its statements on that table again: a few per table's lifetime.
  */
 export class TableStatistics {
