@@ -4,4 +4,4 @@ export { entityFromRow } from './entity-from-row';
 export { initializeDataSource } from './initialize-data-source';
 export { makePgliteTemplate, pgliteTemplatePath, startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres';
 export { PersistenceModule, type PersistenceModuleOptions } from './persistence.module';
-export { STATISTICS_MIN_PAGES, STATISTICS_MIN_STATEMENTS, TableStatistics } from './table-statistics';
+export { STATISTICS_MIN_STATEMENTS, TableStatistics } from './table-statistics';

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { StatementNaming } from './prepared-statements';
 
 /** A table smaller than this (64 kB) is read whole in a page or two, whatever its plans say. */
-export const STATISTICS_MIN_PAGES = 8;
+const STATISTICS_MIN_PAGES = 8;
 
 /** Statements this service must have sent since its last look before it looks again: idle, it costs nothing. */
 export const STATISTICS_MIN_STATEMENTS = 100;
